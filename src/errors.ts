@@ -1,0 +1,112 @@
+/**
+ * The thrown-error family. Every error Offstage throws is an {@link OffstageError} with a stable
+ * `code`; subclasses exist only where callers branch on them. Terminal turn outcomes are data
+ * (`TurnResult`), never thrown, except where a waiter asked for a value that cannot exist
+ * ({@link TurnCancelled}) or gave up waiting ({@link TurnTimeout}).
+ *
+ * @packageDocumentation
+ */
+
+/** Every stable error code Offstage throws. */
+export type OffstageErrorCode =
+  | "INVALID_OPTIONS"
+  | "INVALID_ARGUMENT"
+  | "UNKNOWN_AGENT"
+  | "UNKNOWN_SESSION"
+  | "UNKNOWN_INPUT"
+  | "NOT_RUNNING"
+  | "ALREADY_STARTED"
+  | "STOPPING"
+  | "PAYLOAD_TOO_LARGE"
+  | "IDEMPOTENCY_CONFLICT"
+  | "NOT_WITHDRAWABLE"
+  | "SESSION_BUSY"
+  | "INBOX_FULL"
+  | "TURN_TIMEOUT"
+  | "TURN_CANCELLED"
+  | "DEADLOCK"
+  | "BOOT_FAILED"
+  | "STORE_LOCKED"
+  | "STORE_CORRUPT"
+  | "STORE_NOT_SQLITE"
+  | "STORE_TOO_NEW"
+  | "STORE_UNWRITABLE"
+  | "EVENT_BUFFER_OVERFLOW"
+  | "CLOSED";
+
+const marker = Symbol.for("offstage.error");
+
+/** Base class of every error Offstage throws. `code` is stable across releases; `details` is structured. */
+export class OffstageError extends Error {
+  readonly code: OffstageErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly [marker] = true;
+
+  constructor(
+    code: OffstageErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** An argument to a public call was malformed; nothing was changed. */
+export class InvalidInputError extends OffstageError {}
+
+/** The boot chain failed (bad options, store refused to open); nothing is left running. */
+export class BootError extends OffstageError {}
+
+/** `handle.result({ timeout })` gave up waiting; the turn itself goes on. */
+export class TurnTimeout extends OffstageError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("TURN_TIMEOUT", message, { details });
+  }
+}
+
+/** The turn a waiter asked for was cancelled, interrupted or withdrawn, so it has no output. */
+export class TurnCancelled extends OffstageError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("TURN_CANCELLED", message, { details });
+  }
+}
+
+/** Code running inside a session's turn waited on a turn of that same session: it would never finish. */
+export class DeadlockError extends OffstageError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("DEADLOCK", message, { details });
+  }
+}
+
+/** Work was refused because a bound was reached (busy session, full inbox); nothing was changed. */
+export class CapacityError extends OffstageError {}
+
+/**
+ * True when `error` is an Offstage error (optionally with the given code). Works on errors that crossed
+ * a realm or thread boundary, where `instanceof` does not, by checking a registered symbol or the shape.
+ */
+export function isOffstageError(error: unknown, code?: OffstageErrorCode): error is OffstageError {
+  if (typeof error !== "object" || error === null) return false;
+  const tagged =
+    (error as Record<symbol, unknown>)[marker] === true ||
+    (typeof (error as { code?: unknown }).code === "string" &&
+      typeof (error as { name?: unknown }).name === "string" &&
+      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput)/.test((error as { name: string }).name));
+  return tagged && (code === undefined || (error as { code: unknown }).code === code);
+}
+
+/** Quotes a value and its type for an error message: `"abc" (string)`, `-1 (number)`. */
+export function describeValue(value: unknown): string {
+  let shown: string;
+  try {
+    shown = typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+  } catch {
+    shown = String(value);
+  }
+  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
+  const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+  return `${shown} (${type})`;
+}

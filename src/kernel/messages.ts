@@ -1,0 +1,47 @@
+/**
+ * The conversation format. It mirrors the subset of the AI SDK's language-model prompt that Offstage
+ * uses (system text, user text, assistant text and tool calls, tool results), so that an adapter for
+ * any AI SDK provider passes messages through unchanged.
+ */
+
+/** A text part of a user or assistant message. */
+export interface TextPart {
+  readonly type: "text";
+  readonly text: string;
+}
+
+/** A tool call the model asked for. `input` is the JSON text exactly as the model produced it. */
+export interface ToolCallPart {
+  readonly type: "tool-call";
+  readonly toolCallId: string;
+  readonly toolName: string;
+  readonly input: string;
+}
+
+/** The result of one tool call, as the model will see it. */
+export interface ToolResultPart {
+  readonly type: "tool-result";
+  readonly toolCallId: string;
+  readonly toolName: string;
+  readonly output: { readonly type: "text" | "error-text"; readonly value: string };
+}
+
+/** One message of a session's history. */
+export type Message =
+  | { readonly role: "system"; readonly content: string }
+  | { readonly role: "user"; readonly content: readonly TextPart[] }
+  | { readonly role: "assistant"; readonly content: readonly (TextPart | ToolCallPart)[] }
+  | { readonly role: "tool"; readonly content: readonly ToolResultPart[] };
+
+/** Builds a user message from an input payload: strings are used as they are, anything else as JSON. */
+export function userMessage(payload: unknown): Message {
+  const text = typeof payload === "string" ? payload : JSON.stringify(payload);
+  return { role: "user", content: [{ type: "text", text }] };
+}
+
+/** Builds the assistant message that records one model step. */
+export function assistantMessage(text: string, toolCalls: readonly ToolCallPart[]): Message {
+  const content: (TextPart | ToolCallPart)[] = text === "" ? [] : [{ type: "text", text }];
+  for (const call of toolCalls) content.push(call);
+  return { role: "assistant", content };
+}

@@ -1,0 +1,281 @@
+/**
+ * The turn machine: one turn of one session, as a pure state machine.
+ *
+ * A turn is driven by events and answers with effects; it never performs IO, reads a clock or draws
+ * randomness, so the same events always produce the same effects. Transitions update the state object
+ * they are given (the runtime owns one per running turn) and return the effects to perform.
+ *
+ * The story of a turn:
+ * - `new`: created by the scheduler. `start` moves it to `model` (emitting `call_model` for step 1) or,
+ *   for a function agent, to `function` (emitting `run_function`).
+ * - `model`: one model call is in flight. `model.done` without tool calls ends the turn `completed`
+ *   (unless steered input is waiting and calls remain, in which case the model is called again);
+ *   with tool calls it moves to `tools` and emits `run_tools`. `model.failed` ends it `failed`.
+ * - `tools`: the step's tool calls run (possibly in parallel). Each `tool.done` records a result; when
+ *   the last arrives the step is over — the *step boundary*. There a pending `after_step` cancel ends
+ *   the turn; otherwise steered input is appended and, if the model-call limit allows, the next model
+ *   call starts; else the turn ends `max_iterations`.
+ * - `function`: a function agent's single call is in flight; `function.done`/`function.failed` end it.
+ * - `ended`: terminal. Every later event is stale and dropped.
+ *
+ * Results carry the turn's `attempt` and `step`; any result that does not match the state is stale
+ * (from an aborted call, an earlier attempt or a crash) and is dropped without effect.
+ *
+ * Cancellation: `immediate` ends the turn now and emits `abort` for whatever is in flight; tool calls
+ * left without a result get an error result so the history stays well-formed. `after_step` lets the
+ * step in progress finish and ends the turn at the next step boundary.
+ */
+import { assistantMessage, type Message, type ToolCallPart, type ToolResultPart } from "../messages.js";
+import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../outcome.js";
+
+export type TurnKind = "model" | "function";
+export type TurnPhase = "new" | "model" | "tools" | "function" | "ended";
+export type CancelMode = "immediate" | "after_step";
+
+/** A request to stop a turn: `cancelled` by a caller, or `interrupted` by newer input or a stop. */
+export interface CancelRequest {
+  readonly mode: CancelMode;
+  readonly status: "cancelled" | "interrupted";
+  readonly reason: Reason;
+}
+
+export interface TurnState {
+  readonly turnId: string;
+  readonly attempt: number;
+  readonly kind: TurnKind;
+  readonly modelCallsMax: number;
+  readonly toolCallsPerStepMax: number;
+  phase: TurnPhase;
+  /** Model calls started so far (the current step's number). */
+  step: number;
+  /** Messages this turn added to the session's history, in order. */
+  readonly messages: Message[];
+  /** The current step's tool calls, in the order the model asked for them. */
+  calls: readonly ToolCallPart[];
+  /** Calls still waiting for a result: call id → index in `calls`. */
+  readonly pending: Map<string, number>;
+  /** Results of the current step, index-aligned with `calls`. */
+  results: (ToolResultPart | undefined)[];
+  /** Inputs steered into this turn that the model has not seen yet. */
+  readonly steered: { readonly inputId: string; readonly message: Message }[];
+  cancel: CancelRequest | undefined;
+  outcome: TurnOutcome | undefined;
+  usage: Usage;
+}
+
+export type TurnEvent =
+  | { readonly type: "start" }
+  | {
+      readonly type: "model.done";
+      readonly attempt: number;
+      readonly step: number;
+      readonly text: string;
+      readonly toolCalls: readonly ToolCallPart[];
+      readonly usage?: Usage | undefined;
+    }
+  | { readonly type: "model.failed"; readonly attempt: number; readonly step: number; readonly error: string }
+  | { readonly type: "tool.done"; readonly attempt: number; readonly step: number; readonly result: ToolResultPart }
+  | { readonly type: "function.done"; readonly attempt: number; readonly output: unknown }
+  | { readonly type: "function.failed"; readonly attempt: number; readonly error: string }
+  | { readonly type: "cancel"; readonly request: CancelRequest }
+  | { readonly type: "steer"; readonly inputId: string; readonly message: Message };
+
+export type TurnEffect =
+  | { readonly type: "call_model"; readonly step: number }
+  | { readonly type: "run_tools"; readonly step: number; readonly calls: readonly ToolCallPart[] }
+  | { readonly type: "run_function" }
+  | { readonly type: "abort"; readonly reason: Reason }
+  | {
+      readonly type: "end";
+      readonly outcome: TurnOutcome;
+      /** Steered inputs the model never saw: they go back to the front of the inbox. */
+      readonly unsteered: readonly string[];
+    };
+
+export interface NewTurn {
+  readonly turnId: string;
+  readonly attempt: number;
+  readonly kind: TurnKind;
+  readonly modelCallsMax: number;
+  readonly toolCallsPerStepMax: number;
+  /** The user messages that open the turn (one per input; several when inputs were merged). */
+  readonly inputs: readonly Message[];
+  /** Messages restored from a step checkpoint when a crashed turn resumes. */
+  readonly resumedMessages?: readonly Message[];
+  readonly resumedStep?: number;
+}
+
+const NONE: readonly TurnEffect[] = [];
+
+/** Creates a turn in phase `new`. */
+export function createTurn(init: NewTurn): TurnState {
+  const resumed = init.resumedMessages !== undefined;
+  return {
+    turnId: init.turnId,
+    attempt: init.attempt,
+    kind: init.kind,
+    modelCallsMax: init.modelCallsMax,
+    toolCallsPerStepMax: init.toolCallsPerStepMax,
+    phase: "new",
+    step: resumed ? (init.resumedStep ?? 0) : 0,
+    messages: resumed ? [...(init.resumedMessages ?? [])] : [...init.inputs],
+    calls: [],
+    pending: new Map(),
+    results: [],
+    steered: [],
+    cancel: undefined,
+    outcome: undefined,
+    usage: { inputTokens: 0, outputTokens: 0 },
+  };
+}
+
+/** Applies one event to a turn and returns the effects to perform. */
+export function stepTurn(turn: TurnState, event: TurnEvent): readonly TurnEffect[] {
+  if (turn.phase === "ended") return NONE;
+  switch (event.type) {
+    case "start":
+      if (turn.phase !== "new") return invariant(turn, `start in phase ${turn.phase}`);
+      if (turn.kind === "function") {
+        turn.phase = "function";
+        return [{ type: "run_function" }];
+      }
+      return nextModelCall(turn);
+    case "model.done":
+      if (turn.phase !== "model" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
+      return onModelDone(turn, event.text, event.toolCalls, event.usage);
+    case "model.failed":
+      if (turn.phase !== "model" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
+      return end(turn, "failed", { code: "model_error", message: event.error });
+    case "tool.done":
+      if (turn.phase !== "tools" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
+      return onToolDone(turn, event.result);
+    case "function.done":
+      if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
+      return end(turn, "completed", { code: "ok", message: "function returned" }, event.output);
+    case "function.failed":
+      if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
+      return end(turn, "failed", { code: "function_error", message: event.error });
+    case "cancel":
+      return onCancel(turn, event.request);
+    case "steer":
+      turn.steered.push({ inputId: event.inputId, message: event.message });
+      return NONE;
+  }
+}
+
+function onModelDone(
+  turn: TurnState,
+  text: string,
+  toolCalls: readonly ToolCallPart[],
+  usage: Usage | undefined,
+): readonly TurnEffect[] {
+  if (usage !== undefined) {
+    turn.usage = {
+      inputTokens: turn.usage.inputTokens + usage.inputTokens,
+      outputTokens: turn.usage.outputTokens + usage.outputTokens,
+    };
+  }
+  turn.messages.push(assistantMessage(text, toolCalls));
+  if (toolCalls.length === 0) {
+    if (turn.steered.length > 0 && turn.cancel === undefined && turn.step < turn.modelCallsMax) {
+      return stepBoundary(turn);
+    }
+    return end(turn, "completed", { code: "ok", message: "model finished" }, text);
+  }
+  turn.phase = "tools";
+  turn.calls = toolCalls;
+  turn.results = new Array(toolCalls.length);
+  const runnable: ToolCallPart[] = [];
+  for (let i = 0; i < toolCalls.length; i++) {
+    const call = toolCalls[i]!;
+    if (i >= turn.toolCallsPerStepMax || turn.pending.has(call.toolCallId)) {
+      const why =
+        i >= turn.toolCallsPerStepMax
+          ? `too many tool calls in one step (${toolCalls.length} > ${turn.toolCallsPerStepMax}); ask for fewer`
+          : `duplicate tool call id ${JSON.stringify(call.toolCallId)}`;
+      turn.results[i] = errorResult(call, why);
+    } else {
+      turn.pending.set(call.toolCallId, i);
+      runnable.push(call);
+    }
+  }
+  if (runnable.length === 0) return stepBoundary(turn);
+  return [{ type: "run_tools", step: turn.step, calls: runnable }];
+}
+
+function onToolDone(turn: TurnState, result: ToolResultPart): readonly TurnEffect[] {
+  const index = turn.pending.get(result.toolCallId);
+  if (index === undefined) {
+    if (turn.calls.some((c) => c.toolCallId === result.toolCallId)) return NONE; // answered already: stale
+    return invariant(turn, `tool result ${JSON.stringify(result.toolCallId)} matches no pending call of step ${turn.step}`);
+  }
+  turn.pending.delete(result.toolCallId);
+  turn.results[index] = result;
+  return turn.pending.size === 0 ? stepBoundary(turn) : NONE;
+}
+
+/** After a step's last tool result (or a final answer with steered input waiting). */
+function stepBoundary(turn: TurnState): readonly TurnEffect[] {
+  flushResults(turn);
+  if (turn.cancel !== undefined) return end(turn, turn.cancel.status, turn.cancel.reason);
+  if (turn.step >= turn.modelCallsMax) {
+    return end(turn, "max_iterations", {
+      code: "model_call_limit",
+      message: `the turn reached its limit of ${turn.modelCallsMax} model calls`,
+    });
+  }
+  for (const steered of turn.steered) turn.messages.push(steered.message);
+  turn.steered.length = 0;
+  return nextModelCall(turn);
+}
+
+function nextModelCall(turn: TurnState): readonly TurnEffect[] {
+  turn.phase = "model";
+  turn.step += 1;
+  return [{ type: "call_model", step: turn.step }];
+}
+
+function onCancel(turn: TurnState, request: CancelRequest): readonly TurnEffect[] {
+  if (request.mode === "immediate" || turn.phase === "new") {
+    const abort: TurnEffect = { type: "abort", reason: request.reason };
+    return [abort, ...end(turn, request.status, request.reason)];
+  }
+  // after_step: an interrupt outranks an earlier cancel, never the reverse.
+  if (turn.cancel === undefined || request.status === "interrupted") turn.cancel = request;
+  return NONE;
+}
+
+function flushResults(turn: TurnState): void {
+  if (turn.calls.length === 0) return;
+  const content = turn.calls.map(
+    (call, i) => turn.results[i] ?? errorResult(call, "the tool call was cancelled before it finished"),
+  );
+  turn.messages.push({ role: "tool", content });
+  turn.calls = [];
+  turn.results = [];
+  turn.pending.clear();
+}
+
+function end(turn: TurnState, status: TerminalStatus, reason: Reason, output?: unknown): readonly TurnEffect[] {
+  if (turn.phase === "tools") flushResults(turn);
+  turn.phase = "ended";
+  const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };
+  turn.outcome = outcome;
+  const unsteered = turn.steered.map((s) => s.inputId);
+  turn.steered.length = 0;
+  return [{ type: "end", outcome, unsteered }];
+}
+
+function invariant(turn: TurnState, what: string): readonly TurnEffect[] {
+  return end(turn, "failed", { code: "internal_invariant", message: `turn ${turn.turnId}: ${what}` });
+}
+
+/** Builds the error result a model sees for a tool call that could not run or failed. */
+export function errorResult(call: ToolCallPart, message: string): ToolResultPart {
+  return {
+    type: "tool-result",
+    toolCallId: call.toolCallId,
+    toolName: call.toolName,
+    output: { type: "error-text", value: message },
+  };
+}
