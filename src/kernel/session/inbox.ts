@@ -12,7 +12,13 @@
 /** What to do with input that arrives while the session is busy. */
 export type Policy = "enqueue" | "reject" | "interrupt" | "merge" | "steer";
 
-export const POLICIES: ReadonlySet<string> = new Set<Policy>(["enqueue", "reject", "interrupt", "merge", "steer"]);
+export const POLICIES: ReadonlySet<string> = new Set<Policy>([
+  "enqueue",
+  "reject",
+  "interrupt",
+  "merge",
+  "steer",
+]);
 
 export interface QueuedInput {
   readonly inputId: string;

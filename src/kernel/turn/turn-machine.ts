@@ -74,7 +74,12 @@ export type TurnEvent =
       readonly usage?: Usage | undefined;
     }
   | { readonly type: "model.failed"; readonly attempt: number; readonly step: number; readonly error: string }
-  | { readonly type: "tool.done"; readonly attempt: number; readonly step: number; readonly result: ToolResultPart }
+  | {
+      readonly type: "tool.done";
+      readonly attempt: number;
+      readonly step: number;
+      readonly result: ToolResultPart;
+    }
   | { readonly type: "function.done"; readonly attempt: number; readonly output: unknown }
   | { readonly type: "function.failed"; readonly attempt: number; readonly error: string }
   | { readonly type: "cancel"; readonly request: CancelRequest }
@@ -207,7 +212,10 @@ function onToolDone(turn: TurnState, result: ToolResultPart): readonly TurnEffec
   const index = turn.pending.get(result.toolCallId);
   if (index === undefined) {
     if (turn.calls.some((c) => c.toolCallId === result.toolCallId)) return NONE; // answered already: stale
-    return invariant(turn, `tool result ${JSON.stringify(result.toolCallId)} matches no pending call of step ${turn.step}`);
+    return invariant(
+      turn,
+      `tool result ${JSON.stringify(result.toolCallId)} matches no pending call of step ${turn.step}`,
+    );
   }
   turn.pending.delete(result.toolCallId);
   turn.results[index] = result;
@@ -256,7 +264,12 @@ function flushResults(turn: TurnState): void {
   turn.pending.clear();
 }
 
-function end(turn: TurnState, status: TerminalStatus, reason: Reason, output?: unknown): readonly TurnEffect[] {
+function end(
+  turn: TurnState,
+  status: TerminalStatus,
+  reason: Reason,
+  output?: unknown,
+): readonly TurnEffect[] {
   if (turn.phase === "tools") flushResults(turn);
   turn.phase = "ended";
   const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };
