@@ -1,0 +1,83 @@
+/**
+ * Offstage: runs AI-agent work — model turns, tool calls, background sub-agents — off the host's
+ * loop, so the host never waits and no accepted work is lost, duplicated or left hanging.
+ *
+ * @packageDocumentation
+ */
+export {
+  BootError,
+  CapacityError,
+  DeadlockError,
+  InvalidInputError,
+  isOffstageError,
+  OffstageError,
+  type OffstageErrorCode,
+  TurnCancelled,
+  TurnTimeout,
+} from "./errors.js";
+export type { Limits } from "./kernel/limits.js";
+export { DEFAULT_LIMITS } from "./kernel/limits.js";
+export type { Message, TextPart, ToolCallPart, ToolResultPart } from "./kernel/messages.js";
+export type {
+  InputStatus,
+  Reason,
+  ReasonCode,
+  TerminalStatus,
+  TurnOutcome,
+  Usage,
+} from "./kernel/outcome.js";
+export type { Policy } from "./kernel/session/inbox.js";
+export type { StopStatus } from "./kernel/shutdown/stop-status.js";
+export type { CancelMode } from "./kernel/turn/turn-machine.js";
+export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
+export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
+export {
+  type EventListener,
+  type Logger,
+  type RuntimeEvent,
+  silentLogger,
+  stderrLogger,
+  type TurnEvent,
+} from "./runtime/events.js";
+export type { LatencyStats } from "./runtime/latency-stats.js";
+export type { RuntimeMetrics } from "./runtime/metrics.js";
+export type { RuntimeOptions } from "./runtime/options.js";
+export type {
+  FinishReason,
+  JsonSchema,
+  Model,
+  ModelPart,
+  ModelRequest,
+  ModelTool,
+} from "./runtime/ports/model.js";
+export type {
+  InputEnd,
+  InputRecord,
+  InputSnapshot,
+  InterruptedTurn,
+  Receipt,
+  RecoveredState,
+  SessionRecord,
+  StepCheckpoint,
+  Store,
+  TurnEnd,
+  TurnStart,
+} from "./runtime/ports/store.js";
+export type { Tool, ToolArgsCheck, ToolContext } from "./runtime/ports/tool.js";
+export {
+  createRuntime,
+  Runtime,
+  type RuntimeState,
+  type SessionOptions,
+  type StopOptions,
+} from "./runtime/runtime.js";
+export { type SendOptions, Session } from "./runtime/session.js";
+export {
+  type CancelOptions,
+  type ResultOptions,
+  type Settled,
+  TurnHandle,
+  type TurnResult,
+} from "./runtime/turn-handle.js";
+export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
+export { createMemoryStore } from "./store/memory/memory-store.js";

@@ -1,0 +1,34 @@
+/**
+ * The clock port. All time the runtime reads or waits on goes through a `Clock`, so a simulation can
+ * swap in `VirtualClock` (from `offstage/testing`) and replay a run exactly.
+ *
+ * @packageDocumentation
+ */
+
+/** An opaque timer token returned by {@link Clock.setTimeout}. */
+export type TimerToken = { readonly __timer: true } | object;
+
+/** Time and timers. */
+export interface Clock {
+  /** Monotonic milliseconds (sub-millisecond precision where available), for durations and lag. */
+  monotonicMs(): number;
+  /** Wall-clock milliseconds since the epoch, for timestamps that are stored. */
+  epochMs(): number;
+  setTimeout(callback: () => void, delayMs: number): TimerToken;
+  clearTimeout(token: TimerToken): void;
+}
+
+/** The process's real clock: `performance.now()`, `Date.now()` and Node timers (unref'd). */
+export const systemClock: Clock = {
+  monotonicMs: () => performance.now(),
+  epochMs: () => Date.now(),
+  setTimeout(callback, delayMs) {
+    const timer = setTimeout(callback, delayMs);
+    // A pending poll or timeout must never keep the host process alive on its own.
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(token) {
+    clearTimeout(token as NodeJS.Timeout);
+  },
+};

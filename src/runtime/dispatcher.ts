@@ -1,0 +1,109 @@
+/**
+ * The dispatcher: the one place where the runtime's state changes happen. Jobs are posted from
+ * anywhere (a send, a model's stream ending, a tool resolving, a timer) and run one at a time, in
+ * post order, on the host's event loop.
+ *
+ * Jobs must not block. The dispatcher drains in slices: a slice starts on a microtask, runs jobs
+ * until its time budget is used, then yields to the event loop with `setImmediate` so host IO and
+ * timers interleave. It measures each job's post→run lag and flags a job that held the thread longer
+ * than `hogThresholdMs`, naming it.
+ *
+ * @packageDocumentation
+ */
+import type { Clock } from "./clock.js";
+import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
+
+interface Job {
+  readonly label: string;
+  readonly run: () => void;
+  readonly postedAtMs: number;
+}
+
+/** What the dispatcher reports about a job that held the thread too long. */
+export interface HogReport {
+  readonly label: string;
+  readonly durationMs: number;
+}
+
+export interface DispatcherOptions {
+  readonly clock: Clock;
+  readonly hogThresholdMs: number;
+  /** Time budget of one drain slice before yielding to the event loop. */
+  readonly sliceMs: number;
+  readonly onHog: (report: HogReport) => void;
+  /** A job threw: the dispatcher goes on; the owner logs it. */
+  readonly onJobError: (label: string, error: unknown) => void;
+  /** How to yield to the event loop between slices (the simulation runs slices on its virtual clock). */
+  readonly yieldToLoop?: (next: () => void) => void;
+}
+
+export class Dispatcher {
+  readonly #options: DispatcherOptions;
+  readonly #lag = new LatencyRecorder();
+  #jobs: Job[] = [];
+  #head = 0;
+  #scheduled = false;
+  #ran = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Queues a job. It runs after every job posted before it. */
+  post(label: string, run: () => void): void {
+    this.#jobs.push({ label, run, postedAtMs: this.#options.clock.monotonicMs() });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#drain);
+    }
+  }
+
+  /** Jobs waiting to run. */
+  get depth(): number {
+    return this.#jobs.length - this.#head;
+  }
+
+  /** Jobs run since creation. */
+  get ran(): number {
+    return this.#ran;
+  }
+
+  lag(): LatencyStats {
+    return this.#lag.stats();
+  }
+
+  readonly #drain = (): void => {
+    const { clock, hogThresholdMs, sliceMs } = this.#options;
+    const sliceStart = clock.monotonicMs();
+    let now = sliceStart;
+    while (this.#head < this.#jobs.length) {
+      const job = this.#jobs[this.#head]!;
+      this.#head += 1;
+      this.#lag.record(now - job.postedAtMs);
+      try {
+        job.run();
+      } catch (error) {
+        this.#options.onJobError(job.label, error);
+      }
+      this.#ran += 1;
+      const after = clock.monotonicMs();
+      if (after - now > hogThresholdMs) this.#options.onHog({ label: job.label, durationMs: after - now });
+      now = after;
+      if (now - sliceStart >= sliceMs && this.#head < this.#jobs.length) {
+        this.#compact();
+        (this.#options.yieldToLoop ?? setImmediate)(this.#drain);
+        return;
+      }
+    }
+    this.#jobs = [];
+    this.#head = 0;
+    this.#scheduled = false;
+  };
+
+  #compact(): void {
+    if (this.#head > 1024) {
+      this.#jobs = this.#jobs.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The typed event stream. Every observable thing the runtime does is one of these events; metrics
+ * derive from the same facts. Listener errors are contained and logged once, never rethrown.
+ *
+ * @packageDocumentation
+ */
+
+import type { InputStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
+import type { Policy } from "../kernel/session/inbox.js";
+import type { StopStatus } from "../kernel/shutdown/stop-status.js";
+
+/** One event of the runtime's stream. */
+export type RuntimeEvent =
+  | { readonly type: "runtime.started"; readonly recoveredInputs: number; readonly resumedTurns: number }
+  | { readonly type: "runtime.stopped"; readonly status: StopStatus }
+  | {
+      readonly type: "input.accepted";
+      readonly sessionId: string;
+      readonly inputId: string;
+      readonly policy: Policy;
+    }
+  | {
+      readonly type: "input.status";
+      readonly sessionId: string;
+      readonly inputId: string;
+      readonly status: InputStatus;
+    }
+  | {
+      readonly type: "turn.started";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly inputIds: readonly string[];
+      readonly attempt: number;
+    }
+  | {
+      readonly type: "model.text";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly delta: string;
+    }
+  | {
+      readonly type: "tool.started";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly toolCallId: string;
+      readonly toolName: string;
+    }
+  | {
+      readonly type: "tool.ended";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly toolCallId: string;
+      readonly toolName: string;
+      readonly isError: boolean;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: "turn.ended";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly inputIds: readonly string[];
+      readonly outcome: TurnOutcome;
+      readonly usage: Usage;
+      readonly durationMs: number;
+    }
+  | { readonly type: "dispatcher.hog"; readonly label: string; readonly durationMs: number }
+  | { readonly type: "error"; readonly where: string; readonly message: string };
+
+/** The event types a turn handle's iterator yields. */
+export type TurnEvent = Extract<
+  RuntimeEvent,
+  { type: "input.status" | "turn.started" | "model.text" | "tool.started" | "tool.ended" | "turn.ended" }
+>;
+
+/** Receives runtime events. Must not throw (errors are contained and logged once). */
+export type EventListener = (event: RuntimeEvent) => void;
+
+/** Minimal structured logger; `pino` instances satisfy it. */
+export interface Logger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+/** Writes one line per message to stderr. */
+export const stderrLogger: Logger = {
+  warn: (details, message) => process.stderr.write(`offstage warn: ${message} ${JSON.stringify(details)}\n`),
+  error: (details, message) =>
+    process.stderr.write(`offstage error: ${message} ${JSON.stringify(details)}\n`),
+};
+
+/** Discards everything (tests, benchmarks). */
+export const silentLogger: Logger = { warn: () => {}, error: () => {} };

@@ -1,0 +1,118 @@
+/**
+ * Runtime options and their validation. Bad options throw `BootError` `INVALID_OPTIONS` from
+ * `createRuntime`, before anything starts; the message quotes the offending value.
+ *
+ * @packageDocumentation
+ */
+import { BootError, describeValue } from "../errors.js";
+import { DEFAULT_LIMITS, type Limits } from "../kernel/limits.js";
+import { type Agent, isFunctionAgent } from "./agent.js";
+import { type Clock, systemClock } from "./clock.js";
+import { type Logger, stderrLogger } from "./events.js";
+import type { Store } from "./ports/store.js";
+import type { WakeChannel } from "./wake-channel.js";
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /** Agents by name; a session names the agent that runs its turns. */
+  readonly agents: Readonly<Record<string, Agent>>;
+  /** Where work is kept (default: a new memory store). */
+  readonly store?: Store;
+  readonly limits?: Partial<Limits>;
+  /** How often the recovery poll drives sessions whose wake was lost (default 400 ms). */
+  readonly pollIntervalMs?: number;
+  /** A synchronous job holding the thread longer than this is reported (default 50 ms). */
+  readonly hogThresholdMs?: number;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Makes ids; default `crypto.randomUUID`. The simulation passes a seeded one. */
+  readonly ids?: () => string;
+  /** How sends wake the scheduler (default: in-process). */
+  readonly wakes?: WakeChannel;
+  /** How the dispatcher yields between slices (default `setImmediate`). */
+  readonly yieldToLoop?: (next: () => void) => void;
+}
+
+export interface ResolvedOptions {
+  readonly agents: ReadonlyMap<string, Agent>;
+  readonly store: Store | undefined;
+  readonly limits: Limits;
+  readonly pollIntervalMs: number;
+  readonly hogThresholdMs: number;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly ids: () => string;
+  readonly wakes: WakeChannel | undefined;
+  readonly yieldToLoop: ((next: () => void) => void) | undefined;
+}
+
+const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) fail("options", options, "an object");
+  const { agents } = options;
+  if (typeof agents !== "object" || agents === null) fail("agents", agents, "an object of agents by name");
+  const byName = new Map<string, Agent>();
+  for (const [name, agent] of Object.entries(agents)) {
+    if (!AGENT_NAME.test(name)) fail("agent name", name, "1-128 letters, digits, or _ . : -");
+    checkAgent(name, agent);
+    byName.set(name, agent);
+  }
+  if (byName.size === 0) fail("agents", agents, "at least one agent");
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (!(key in DEFAULT_LIMITS))
+      fail(`limits.${key}`, value, `one of ${Object.keys(DEFAULT_LIMITS).join(", ")}`);
+    positiveInteger(`limits.${key}`, value);
+    (limits as unknown as Record<string, number>)[key] = value as number;
+  }
+  const pollIntervalMs = options.pollIntervalMs ?? 400;
+  positiveInteger("pollIntervalMs", pollIntervalMs);
+  const hogThresholdMs = options.hogThresholdMs ?? 50;
+  positiveInteger("hogThresholdMs", hogThresholdMs);
+  if (options.store !== undefined && typeof options.store?.open !== "function") {
+    fail("store", options.store, "a Store (createMemoryStore(), createSqliteStore(...))");
+  }
+  if (options.ids !== undefined && typeof options.ids !== "function") fail("ids", options.ids, "a function");
+  return {
+    agents: byName,
+    store: options.store,
+    limits,
+    pollIntervalMs,
+    hogThresholdMs,
+    logger: options.logger ?? stderrLogger,
+    clock: options.clock ?? systemClock,
+    ids: options.ids ?? (() => crypto.randomUUID()),
+    wakes: options.wakes,
+    yieldToLoop: options.yieldToLoop,
+  };
+}
+
+function checkAgent(name: string, agent: Agent): void {
+  if (typeof agent !== "object" || agent === null) fail(`agents.${name}`, agent, "an agent object");
+  if (!isFunctionAgent(agent)) {
+    if (typeof agent.model?.stream !== "function") {
+      fail(`agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");
+    }
+    for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax", "maxOutputTokens"] as const) {
+      if (agent[key] !== undefined) positiveInteger(`agents.${name}.${key}`, agent[key]);
+    }
+    if (agent.tools !== undefined && !Array.isArray(agent.tools))
+      fail(`agents.${name}.tools`, agent.tools, "an array of tools");
+  }
+  if (agent.onCrash !== undefined && agent.onCrash !== "resume" && agent.onCrash !== "fail") {
+    fail(`agents.${name}.onCrash`, agent.onCrash, `"resume" or "fail"`);
+  }
+  if (agent.maxAttempts !== undefined) positiveInteger(`agents.${name}.maxAttempts`, agent.maxAttempts);
+}
+
+function positiveInteger(what: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
+    fail(what, value, "a positive integer");
+}
+
+function fail(what: string, value: unknown, expected: string): never {
+  throw new BootError("INVALID_OPTIONS", `invalid ${what}: ${describeValue(value)}; expected ${expected}`, {
+    details: { option: what },
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * The store port: how the runtime persists sessions, inputs, turns, step checkpoints and history.
+ *
+ * The port speaks in use cases, not SQL. Writes are synchronous calls that join the store's current
+ * *group*; `commit()` returns a promise that resolves once every write made before it is as durable
+ * as the store can make it. The runtime never tells anyone about a write (a handle's `durable`
+ * receipt, a settled result) before the commit that holds it has resolved, so a crash can only lose
+ * writes nobody was told about. Reads are synchronous and see every write made so far, committed or
+ * not, because the runtime is the store's only writer while it holds the store open.
+ *
+ * Every write that concerns a turn carries the turn's `attempt`; a store ignores a turn write whose
+ * attempt is not the turn's current one, so a result computed before a crash can never land after it.
+ *
+ * Adapters: memory (`createMemoryStore`), SQLite (`offstage/sqlite`). Each runs the conformance suite
+ * in `offstage/testing`.
+ *
+ * @packageDocumentation
+ */
+import type { Message } from "../../kernel/messages.js";
+import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/outcome.js";
+import type { Policy } from "../../kernel/session/inbox.js";
+
+/** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
+export type Receipt = "stored" | "durable";
+
+export interface SessionRecord {
+  readonly id: string;
+  /** The name of the agent that runs the session's turns. */
+  readonly agent: string;
+  readonly createdAtMs: number;
+}
+
+export interface InputRecord {
+  readonly id: string;
+  readonly sessionId: string;
+  /** Acceptance order across the store; recovery re-queues in this order. */
+  readonly seq: number;
+  readonly payload: unknown;
+  readonly policy: Policy;
+  readonly idempotencyKey?: string | undefined;
+  readonly acceptedAtMs: number;
+}
+
+/** Where an input stands in the store. */
+export interface InputSnapshot {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly payload: unknown;
+  readonly status: "queued" | "running" | TerminalStatus;
+  readonly turnId?: string | undefined;
+  readonly outcome?: TurnOutcome | undefined;
+}
+
+export interface TurnStart {
+  readonly turnId: string;
+  readonly sessionId: string;
+  readonly inputIds: readonly string[];
+  readonly attempt: number;
+  readonly startedAtMs: number;
+}
+
+export interface StepCheckpoint {
+  readonly turnId: string;
+  readonly attempt: number;
+  /** The step the turn has completed (model call plus its tool results). */
+  readonly step: number;
+  /** Every message the turn has produced so far, its opening user messages included. */
+  readonly messages: readonly Message[];
+}
+
+export interface TurnEnd {
+  readonly turnId: string;
+  readonly sessionId: string;
+  readonly attempt: number;
+  readonly outcome: TurnOutcome;
+  /** Messages to append to the session's history (empty when the turn left no trace). */
+  readonly messages: readonly Message[];
+  /** Inputs the turn answered; each takes the turn's outcome. */
+  readonly inputIds: readonly string[];
+  /** Inputs steered into the turn but never seen by the model: they go back to `queued`. */
+  readonly requeued: readonly string[];
+  readonly usage: Usage;
+  readonly endedAtMs: number;
+}
+
+/** A turn that was running when the store was last closed without a clean stop. */
+export interface InterruptedTurn {
+  readonly turnId: string;
+  readonly sessionId: string;
+  readonly inputIds: readonly string[];
+  readonly attempt: number;
+  /** The last completed step, 0 when none was checkpointed. */
+  readonly step: number;
+  /** The checkpointed messages, empty when no step completed. */
+  readonly messages: readonly Message[];
+  /** The turn's inputs, in acceptance order. */
+  readonly inputs: readonly InputRecord[];
+}
+
+/** What a store holds when it opens: everything the runtime must drive to a terminal state. */
+export interface RecoveredState {
+  readonly sessions: readonly SessionRecord[];
+  /** Inputs waiting to run, in acceptance order. */
+  readonly queued: readonly InputRecord[];
+  readonly interrupted: readonly InterruptedTurn[];
+  /** The next free input sequence number. */
+  readonly nextSeq: number;
+}
+
+/** An input ended without a turn: withdrawn, or cancelled while queued. */
+export interface InputEnd {
+  readonly inputId: string;
+  readonly status: TerminalStatus;
+  readonly reason: Reason;
+  readonly endedAtMs: number;
+}
+
+/** A persistence adapter. One runtime holds a store open at a time. */
+export interface Store {
+  /** `memory`, `sqlite`, ... for messages and metrics. */
+  readonly kind: string;
+  /** What a committed write survives: `stored` (process lifetime) or `durable` (a crash). */
+  readonly receipt: Receipt;
+  /** Opens (and migrates) the store and returns what must be recovered. Throws `BootError`. */
+  open(): Promise<RecoveredState>;
+  createSession(session: SessionRecord): void;
+  accept(input: InputRecord): void;
+  /** The input joined the running turn `turnId` (policy `steer`). */
+  steer(inputId: string, turnId: string): void;
+  endInput(end: InputEnd): void;
+  startTurn(turn: TurnStart): void;
+  checkpoint(checkpoint: StepCheckpoint): void;
+  endTurn(end: TurnEnd): void;
+  /** Resolves once every earlier write is committed. Writes made meanwhile join the next group. */
+  commit(): Promise<void>;
+  /** The session's history, oldest first. */
+  history(sessionId: string): readonly Message[];
+  /** The input a session accepted with this idempotency key, if any. */
+  findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;
+  input(inputId: string): InputSnapshot | undefined;
+  /** Commits what is pending and releases the store. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,35 @@
+/**
+ * The tool port: what the runtime needs from a tool. `defineTool` (in `src/tools`) builds one from a
+ * Standard Schema or a plain JSON Schema; anything that satisfies this interface works.
+ *
+ * @packageDocumentation
+ */
+import type { JsonSchema } from "./model.js";
+
+/** What a tool execution receives besides its arguments. */
+export interface ToolContext {
+  /** Fires when the turn is cancelled or the tool's timeout passes; stop promptly. */
+  readonly signal: AbortSignal;
+  readonly sessionId: string;
+  readonly turnId: string;
+  readonly toolCallId: string;
+}
+
+/** The result of checking a tool's arguments. */
+export type ToolArgsCheck =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly message: string };
+
+/** A tool the model may call. */
+export interface Tool {
+  readonly name: string;
+  readonly description: string;
+  /** The input schema sent to the model. */
+  readonly inputSchema: JsonSchema;
+  /** Overrides `limits.toolTimeoutMs` for this tool. */
+  readonly timeoutMs?: number;
+  /** Checks parsed arguments against the schema; a failure becomes a tool error the model sees. */
+  check(args: unknown): ToolArgsCheck | Promise<ToolArgsCheck>;
+  /** Runs the tool. The returned value is shown to the model (strings as they are, else as JSON). */
+  execute(args: unknown, context: ToolContext): unknown;
+}

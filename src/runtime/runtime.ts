@@ -1,0 +1,1045 @@
+/**
+ * The runtime: drives sessions' turns in the background so the host never waits.
+ *
+ * Lifecycle, as a state union: `created` → `start()` → `starting` (boot chain: open and migrate the
+ * store, recover stored work) → `running` → `stop()` → `stopping` → `stopped` → `start()` again. A
+ * failing boot chain throws `BootError` and returns to `stopped` with nothing running.
+ *
+ * State changes happen in dispatcher jobs or in the synchronous part of a public call; the kernel
+ * decides (inbox policy, scheduler, turn machine) and this file performs what it decides. A turn's
+ * end is written to the store and committed *before* its handles settle and its session is driven
+ * again, so nobody is told about work a crash could still lose.
+ *
+ * This file is larger than most because it is the one place that ties the kernel's decisions to the
+ * store, the handles and the turn runner; splitting it would scatter that story.
+ *
+ * @packageDocumentation
+ */
+import { BootError, CapacityError, describeValue, InvalidInputError, OffstageError } from "../errors.js";
+import type { Limits } from "../kernel/limits.js";
+import { type Message, userMessage } from "../kernel/messages.js";
+import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
+import {
+  createScheduler,
+  offer,
+  type SchedulerState,
+  takeReady,
+  turnEnded,
+  turnStarted,
+} from "../kernel/scheduler/scheduler.js";
+import {
+  accept,
+  beginTurn,
+  createInbox,
+  endTurn,
+  type InboxState,
+  POLICIES,
+  type Policy,
+  withdraw,
+} from "../kernel/session/inbox.js";
+import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
+import {
+  type CancelMode,
+  type CancelRequest,
+  createTurn,
+  type TurnEvent as KernelEvent,
+  stepTurn,
+} from "../kernel/turn/turn-machine.js";
+import { createMemoryStore } from "../store/memory/memory-store.js";
+import { type Agent, isFunctionAgent } from "./agent.js";
+import type { TimerToken } from "./clock.js";
+import { Dispatcher } from "./dispatcher.js";
+import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
+import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
+import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
+import type { InputRecord, InputSnapshot, InterruptedTurn, RecoveredState, Store } from "./ports/store.js";
+import { type SendOptions, Session, type SessionOwner } from "./session.js";
+import { type HandleOwner, type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
+import {
+  type ActiveTurn,
+  type AgentTools,
+  callModel,
+  runFunction,
+  runTools,
+  type TurnHost,
+} from "./turn-runner.js";
+import { assertNotInTurnOf } from "./turn-scope.js";
+import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
+
+/** Where the runtime is in its lifecycle. */
+export type RuntimeState = "created" | "starting" | "running" | "stopping" | "stopped";
+
+/** Options of {@link Runtime.stop}. */
+export interface StopOptions {
+  /** Finish queued and running work before stopping (default false: interrupt running turns). */
+  readonly drain?: boolean;
+  /** Deadline for the drain and for calls to return after their abort (default 10 000 ms). */
+  readonly timeoutMs?: number;
+  /** At the deadline, terminate executors that can be killed (worker pools) and report `force_killed`. */
+  readonly force?: boolean;
+}
+
+/** Options of {@link Runtime.session}. */
+export interface SessionOptions {
+  /** The agent that runs the session's turns; required the first time a session is used. */
+  readonly agent?: string;
+}
+
+interface SessionEntry {
+  readonly id: string;
+  readonly agentName: string;
+  readonly agent: Agent;
+  readonly inbox: InboxState;
+  /** The committed history, cached while the session has work. */
+  history: Message[] | undefined;
+  active: ActiveTurn | undefined;
+  wakePending: boolean;
+  facade: Session | undefined;
+}
+
+interface LiveInput {
+  readonly handle: TurnHandle;
+  readonly record: InputRecord;
+  readonly json: string;
+  /** Monotonic time of acceptance in this process, for send→start latency. */
+  readonly acceptedAtMs: number;
+}
+
+interface RunningTurn extends ActiveTurn {
+  readonly entry: SessionEntry;
+  readonly inputIds: string[];
+}
+
+/** Session ids: 1-256 characters, no control characters (they end up in logs and URLs). */
+function validSessionId(id: unknown): id is string {
+  if (typeof id !== "string" || id.length === 0 || id.length > 256) return false;
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) < 0x20) return false;
+  return true;
+}
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+
+/** Creates a runtime. Validates options (throws `BootError` `INVALID_OPTIONS`); starts nothing. */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  return new Runtime(resolveOptions(options));
+}
+
+/** See {@link createRuntime}. */
+export class Runtime implements AsyncDisposable {
+  readonly #options: ResolvedOptions;
+  readonly #limits: Limits;
+  readonly #store: Store;
+  readonly #wakes: WakeChannel;
+  readonly #dispatcher: Dispatcher;
+  readonly #sessions = new Map<string, SessionEntry>();
+  readonly #live = new Map<string, LiveInput>();
+  readonly #keys = new Map<string, string>();
+  readonly #running = new Set<RunningTurn>();
+  readonly #tools = new Map<string, AgentTools>();
+  readonly #listeners: EventListener[] = [];
+  readonly #metrics: MetricsCounters;
+  readonly #host: TurnHost;
+  readonly #handleOwner: HandleOwner;
+  readonly #sessionOwner: SessionOwner;
+  #scheduler: SchedulerState;
+  #state: RuntimeState = "created";
+  #seq = 1;
+  #outstandingCalls = 0;
+  #pollTimer: TimerToken | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<StopStatus> | undefined;
+  #onSettled: (() => void) | undefined;
+
+  /** @internal Use {@link createRuntime}. */
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.#limits = options.limits;
+    this.#store = options.store ?? createMemoryStore();
+    this.#wakes = options.wakes ?? createLocalWakeChannel();
+    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
+    this.#metrics = new MetricsCounters(options.clock);
+    this.#dispatcher = new Dispatcher({
+      clock: options.clock,
+      hogThresholdMs: options.hogThresholdMs,
+      sliceMs: 10,
+      onHog: ({ label, durationMs }) => {
+        options.logger.warn(
+          { label, durationMs },
+          `dispatcher job "${label}" held the thread for ${durationMs.toFixed(1)} ms`,
+        );
+        this.#emit({ type: "dispatcher.hog", label, durationMs });
+      },
+      onJobError: (label, error) => this.#report(`dispatcher job ${label}`, error),
+      ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
+    });
+    for (const [name, agent] of options.agents) {
+      if (isFunctionAgent(agent)) continue;
+      const byName = new Map((agent.tools ?? []).map((tool) => [tool.name, tool]));
+      const forModel = (agent.tools ?? []).map((tool) => ({
+        type: "function" as const,
+        name: tool.name,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+      }));
+      this.#tools.set(name, { byName, forModel });
+    }
+    this.#host = {
+      clock: options.clock,
+      dispatcher: this.#dispatcher,
+      toolTimeoutMs: this.#limits.toolTimeoutMs,
+      feed: (turn, event) => this.#feed(turn as RunningTurn, event),
+      emit: (turn, build) => this.#emitTurn(turn as RunningTurn, build),
+      callStarted: () => {
+        this.#outstandingCalls += 1;
+      },
+      callEnded: () => {
+        this.#outstandingCalls -= 1;
+        this.#onSettled?.();
+      },
+    };
+    this.#handleOwner = {
+      clock: options.clock,
+      eventBufferMax: this.#limits.handleEventBufferMax,
+      cancel: (handle, mode, reason) => this.#cancel(handle, mode, reason),
+      withdraw: (handle) => this.#withdraw(handle),
+      assertMayWait: (sessionId) => assertNotInTurnOf(sessionId, "handle.result()"),
+    };
+    this.#sessionOwner = {
+      send: (sessionId, payload, opts) => this.#send(sessionId, payload, opts),
+      invoke: (sessionId, payload, opts) => this.#invoke(sessionId, payload, opts),
+      history: (sessionId) => this.#history(sessionId),
+      agentOf: (sessionId) => this.#sessions.get(sessionId)!.agentName,
+    };
+  }
+
+  /** Where the runtime is in its lifecycle. */
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  /** What an accepted input's receipt will say once committed: `stored` or `durable`. */
+  get receipt(): "stored" | "durable" {
+    return this.#store.receipt;
+  }
+
+  /**
+   * Runs the boot chain: opens (and migrates) the store, recovers stored work (queued inputs are
+   * driven; turns cut short by a crash resume or fail per their agent's `onCrash`), then starts the
+   * scheduler and its recovery poll. Throws `BootError` and leaves nothing running on failure.
+   */
+  start(): Promise<void> {
+    if (this.#state === "running" || this.#state === "starting") {
+      return Promise.reject(new BootError("ALREADY_STARTED", `runtime is already ${this.#state}`));
+    }
+    if (this.#state === "stopping") {
+      return Promise.reject(new BootError("STOPPING", "runtime is stopping; await stop() before start()"));
+    }
+    this.#state = "starting";
+    this.#starting = this.#boot().catch((error: unknown) => {
+      this.#state = "stopped";
+      throw error instanceof BootError
+        ? error
+        : new BootError(
+            "BOOT_FAILED",
+            `boot failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
+    });
+    return this.#starting;
+  }
+
+  /**
+   * Stops the runtime and reports what happened: `clean`, `drained_with_discards` (drain asked, work
+   * left at the deadline), `timeout` (calls ignored their abort and were abandoned) or `force_killed`.
+   * Without `drain`, running turns end `interrupted` (`runtime_stopped`). Queued inputs stay stored
+   * and run after the next start; their in-process handles settle `interrupted` now, so no waiter
+   * hangs. Idempotent: a second call returns the first call's promise.
+   */
+  stop(options: StopOptions = {}): Promise<StopStatus> {
+    if (typeof options !== "object" || options === null) {
+      return Promise.reject(
+        new InvalidInputError(
+          "INVALID_ARGUMENT",
+          `stop(): options must be an object, got ${describeValue(options)}`,
+        ),
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    if (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+      return Promise.reject(
+        new InvalidInputError(
+          "INVALID_ARGUMENT",
+          `stop(): timeoutMs must be a finite number >= 0, got ${describeValue(timeoutMs)}`,
+        ),
+      );
+    }
+    if (this.#stopping !== undefined) return this.#stopping;
+    if (this.#state === "created" || this.#state === "stopped") return Promise.resolve("clean");
+    this.#stopping = this.#shutdown(options.drain === true, timeoutMs, options.force === true).finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  /** `await using runtime = createRuntime(...)` stops it (without drain) at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    await this.#store.close();
+  }
+
+  /**
+   * Gets a session, creating it on first use with the named agent. Throws `InvalidInputError`
+   * (`INVALID_ARGUMENT`, `UNKNOWN_AGENT`, `UNKNOWN_SESSION` when a new session names no agent) and
+   * `OffstageError` `NOT_RUNNING` before `start()`.
+   */
+  session(id: string, options: SessionOptions = {}): Session {
+    this.#assertAccepting();
+    if (!validSessionId(id)) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `session id must be 1-256 printable characters, got ${describeValue(id)}`,
+      );
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `session(): options must be an object, got ${describeValue(options)}`,
+      );
+    }
+    const agentName = options.agent;
+    if (agentName !== undefined && !this.#options.agents.has(agentName)) {
+      throw new InvalidInputError(
+        "UNKNOWN_AGENT",
+        `unknown agent ${describeValue(agentName)}; known agents: ${[...this.#options.agents.keys()].join(", ")}`,
+      );
+    }
+    let entry = this.#sessions.get(id);
+    if (entry === undefined) {
+      if (agentName === undefined) {
+        throw new InvalidInputError(
+          "UNKNOWN_SESSION",
+          `no session ${JSON.stringify(id)}; pass { agent } to create it`,
+        );
+      }
+      entry = this.#addSession(id, agentName);
+      this.#store.createSession({ id, agent: agentName, createdAtMs: this.#options.clock.epochMs() });
+    } else if (agentName !== undefined && agentName !== entry.agentName) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `session ${JSON.stringify(id)} belongs to agent ${JSON.stringify(entry.agentName)}, not ${JSON.stringify(agentName)}`,
+      );
+    }
+    entry.facade ??= new Session(this.#sessionOwner, id);
+    return entry.facade;
+  }
+
+  /** Ids of every known session. */
+  sessionIds(): string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  /**
+   * A handle for an input by id: the live handle while it is queued or running, else a settled
+   * handle built from the store (for inputs accepted before a restart). `undefined` when unknown.
+   */
+  handle(inputId: string): TurnHandle | undefined {
+    if (typeof inputId !== "string") {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `handle(): input id must be a string, got ${describeValue(inputId)}`,
+      );
+    }
+    const live = this.#live.get(inputId);
+    if (live !== undefined) return live.handle;
+    const snapshot = this.#store.input(inputId);
+    return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
+  }
+
+  /** Counters, gauges and latency percentiles (dispatcher lag, send→start). */
+  metrics(): RuntimeMetrics {
+    let queuedInputs = 0;
+    for (const entry of this.#sessions.values()) queuedInputs += entry.inbox.queue.length;
+    return this.#metrics.snapshot({
+      state: this.#state,
+      sessions: this.#sessions.size,
+      queuedInputs,
+      readySessions: this.#scheduler.ready.size,
+      runningTurns: this.#running.size,
+      outstandingCalls: this.#outstandingCalls,
+      dispatcherDepth: this.#dispatcher.depth,
+      dispatcherLag: this.#dispatcher.lag(),
+    });
+  }
+
+  /** Subscribes to the event stream; returns a function that unsubscribes. */
+  on(listener: EventListener): () => void {
+    if (typeof listener !== "function") {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `on(): listener must be a function, got ${describeValue(listener)}`,
+      );
+    }
+    this.#listeners.push(listener);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at >= 0) this.#listeners.splice(at, 1);
+    };
+  }
+
+  // ---- boot and stop -------------------------------------------------------------------------
+
+  async #boot(): Promise<void> {
+    const recovered = await this.#store.open();
+    for (const session of recovered.sessions) {
+      if (!this.#options.agents.has(session.agent)) {
+        await this.#store.close();
+        throw new BootError(
+          "UNKNOWN_AGENT",
+          `the store holds session ${JSON.stringify(session.id)} of agent ${JSON.stringify(session.agent)}, ` +
+            `which options.agents does not define (known: ${[...this.#options.agents.keys()].join(", ")})`,
+        );
+      }
+    }
+    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
+    const resumed = this.#recover(recovered);
+    this.#state = "running";
+    this.#unsubscribe = this.#wakes.subscribe((sessionId) => this.#wake(sessionId));
+    for (const turn of resumed) this.#feed(turn, { type: "start" });
+    this.#dispatcher.post("startup drive", () => this.#driveAll());
+    this.#schedulePoll();
+    this.#emit({
+      type: "runtime.started",
+      recoveredInputs: recovered.queued.length,
+      resumedTurns: resumed.length,
+    });
+  }
+
+  #recover(recovered: RecoveredState): RunningTurn[] {
+    this.#seq = recovered.nextSeq;
+    for (const session of recovered.sessions) {
+      if (!this.#sessions.has(session.id)) this.#addSession(session.id, session.agent);
+    }
+    const resumed: RunningTurn[] = [];
+    const now = this.#options.clock.epochMs();
+    for (const turn of recovered.interrupted) {
+      const entry = this.#sessions.get(turn.sessionId)!;
+      const agent = entry.agent;
+      const attempt = turn.attempt + 1;
+      if (agent.onCrash === "fail" || attempt > (agent.maxAttempts ?? 3)) {
+        this.#failCrashed(
+          turn,
+          agent.onCrash === "fail" ? "onCrash is fail" : `attempt ${attempt} > maxAttempts`,
+          now,
+        );
+        continue;
+      }
+      for (const input of turn.inputs) this.#trackInput(input, "running");
+      entry.inbox.running = { turnId: turn.turnId, inputIds: [...turn.inputIds] };
+      this.#store.startTurn({
+        turnId: turn.turnId,
+        sessionId: turn.sessionId,
+        inputIds: turn.inputIds,
+        attempt,
+        startedAtMs: now,
+      });
+      const messages =
+        turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
+      resumed.push(this.#activate(entry, turn.turnId, attempt, turn.inputs, { messages, step: turn.step }));
+    }
+    for (const input of recovered.queued) {
+      const entry = this.#sessions.get(input.sessionId)!;
+      // Re-queue in acceptance order with the ordering part of the policy only: a recovered input was
+      // accepted already, so `reject` and `steer` no longer apply to it.
+      const policy: Policy =
+        input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
+      accept(entry.inbox, { inputId: input.id, policy }, Number.POSITIVE_INFINITY);
+      this.#trackInput(input, "queued");
+    }
+    return resumed;
+  }
+
+  #failCrashed(turn: InterruptedTurn, why: string, now: number): void {
+    const outcome: TurnOutcome = {
+      status: "failed",
+      reason: {
+        code: "crashed",
+        message: `the process stopped while the turn ran (step ${turn.step}); ${why}`,
+      },
+    };
+    this.#store.endTurn({
+      turnId: turn.turnId,
+      sessionId: turn.sessionId,
+      attempt: turn.attempt,
+      outcome,
+      messages:
+        turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload)),
+      inputIds: turn.inputIds,
+      requeued: [],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      endedAtMs: now,
+    });
+  }
+
+  #trackInput(input: InputRecord, status: "queued" | "running"): void {
+    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status, this.#store.receipt);
+    handle.markStored(this.#store.receipt);
+    this.#live.set(input.id, {
+      handle,
+      record: input,
+      json: JSON.stringify(input.payload),
+      acceptedAtMs: this.#options.clock.monotonicMs(),
+    });
+    if (input.idempotencyKey !== undefined)
+      this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
+  }
+
+  async #shutdown(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
+    if (this.#state === "starting") await this.#starting?.catch(() => undefined);
+    if (this.#state !== "running") return "clean";
+    this.#state = "stopping";
+    const clock = this.#options.clock;
+    const deadline = clock.monotonicMs() + timeoutMs;
+    if (this.#pollTimer !== undefined) clock.clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    let discarded = 0;
+    if (drain) {
+      await this.#until(() => this.#running.size === 0 && this.#queuedCount() === 0, deadline);
+      discarded = this.#running.size + this.#queuedCount();
+    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    const reason: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
+    for (const turn of [...this.#running]) {
+      this.#feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
+    }
+    await this.#until(() => this.#running.size === 0 && this.#outstandingCalls === 0, deadline);
+    const abandonedCalls = this.#outstandingCalls;
+    await this.#store.commit().catch((error: unknown) => this.#report("final commit", error));
+    this.#detachQueued();
+    const status = stopStatus({ drain, discarded, abandonedCalls, force });
+    this.#state = "stopped";
+    this.#emit({ type: "runtime.stopped", status });
+    return status;
+  }
+
+  /** Queued inputs stay stored for the next start; their in-process waiters settle now. */
+  #detachQueued(): void {
+    const outcome: TurnOutcome = {
+      status: "interrupted",
+      reason: {
+        code: "runtime_stopped",
+        message: "the runtime stopped; the input stays queued and runs after the next start",
+      },
+    };
+    for (const live of this.#live.values()) live.handle.settle(outcome, undefined, undefined);
+    this.#live.clear();
+    this.#keys.clear();
+    this.#running.clear();
+    for (const entry of this.#sessions.values()) {
+      entry.inbox.queue.length = 0;
+      entry.inbox.running = undefined;
+      entry.active = undefined;
+      entry.history = undefined;
+      entry.wakePending = false;
+    }
+  }
+
+  /** Resolves when `done()` holds (checked whenever work settles) or the deadline passes. */
+  #until(done: () => boolean, deadlineMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    const clock = this.#options.clock;
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        this.#onSettled = undefined;
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = clock.setTimeout(finish, Math.max(0, deadlineMs - clock.monotonicMs()));
+      this.#onSettled = () => {
+        if (done()) finish();
+      };
+    });
+  }
+
+  #queuedCount(): number {
+    let n = 0;
+    for (const entry of this.#sessions.values()) n += entry.inbox.queue.length;
+    return n;
+  }
+
+  #schedulePoll(): void {
+    this.#pollTimer = this.#options.clock.setTimeout(() => {
+      if (this.#state !== "running") return;
+      this.#dispatcher.post("recovery poll", () => this.#driveAll());
+      this.#schedulePoll();
+    }, this.#options.pollIntervalMs);
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  #assertAccepting(): void {
+    if (this.#state === "running") return;
+    if (this.#state === "stopping")
+      throw new OffstageError("STOPPING", "the runtime is stopping and accepts no new work");
+    throw new OffstageError("NOT_RUNNING", `the runtime is ${this.#state}; call start() first`);
+  }
+
+  #send(sessionId: string, payload: unknown, options: SendOptions = {}): TurnHandle {
+    this.#assertAccepting();
+    const entry = this.#sessions.get(sessionId)!;
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `send(): options must be an object, got ${describeValue(options)}`,
+      );
+    }
+    const policy = options.policy ?? "enqueue";
+    if (!POLICIES.has(policy)) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `send(): unknown policy ${describeValue(policy)}; use ${[...POLICIES].join(", ")}`,
+      );
+    }
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > 256)) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `send(): idempotencyKey must be a string of 1-256 characters, got ${describeValue(key)}`,
+      );
+    }
+    const json = this.#encode(payload);
+    if (key !== undefined) {
+      const existing = this.#idempotent(sessionId, key, json);
+      if (existing !== undefined) return existing;
+    }
+    const inputId = this.#options.ids();
+    const decision = accept(entry.inbox, { inputId, policy }, this.#limits.inboxLengthMax);
+    if (decision.kind === "refused") {
+      throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
+    }
+    const record: InputRecord = {
+      id: inputId,
+      sessionId,
+      seq: this.#seq++,
+      payload: JSON.parse(json),
+      policy,
+      idempotencyKey: key,
+      acceptedAtMs: this.#options.clock.epochMs(),
+    };
+    this.#store.accept(record);
+    const durable = this.#store.receipt === "durable";
+    const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued", "stored");
+    if (durable)
+      void this.#store.commit().then(
+        () => handle.markStored("durable"),
+        (error: unknown) => this.#report("commit", error),
+      );
+    else handle.markStored("stored");
+    this.#live.set(inputId, { handle, record, json, acceptedAtMs: this.#options.clock.monotonicMs() });
+    if (key !== undefined) this.#keys.set(keyOf(sessionId, key), inputId);
+    this.#metrics.accepted();
+    if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
+    if (decision.kind === "steered") {
+      const turn = entry.active as RunningTurn;
+      this.#store.steer(inputId, turn.state.turnId);
+      turn.inputIds.push(inputId);
+      handle.markRunning(turn.state.turnId);
+      this.#feed(turn, { type: "steer", inputId, message: userMessage(record.payload) });
+      return handle;
+    }
+    if (decision.interrupt !== undefined) {
+      const turn = entry.active as RunningTurn;
+      const request: CancelRequest = {
+        mode: "immediate",
+        status: "interrupted",
+        reason: { code: "interrupted_by_input", message: `interrupted by input ${inputId}` },
+      };
+      this.#dispatcher.post("interrupt", () => this.#feed(turn, { type: "cancel", request }));
+    }
+    this.#wakes.notify(sessionId);
+    return handle;
+  }
+
+  #encode(payload: unknown): string {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload);
+    } catch (error) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `send(): payload is not JSON-serialisable: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (json === undefined) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `send(): payload must be a JSON value, got ${describeValue(payload)}`,
+      );
+    }
+    const max = this.#limits.payloadBytesMax;
+    if (json.length * 3 > max) {
+      const bytes = Buffer.byteLength(json, "utf8");
+      if (bytes > max) {
+        throw new InvalidInputError(
+          "PAYLOAD_TOO_LARGE",
+          `send(): payload is ${bytes} bytes as JSON; the limit is ${max} (limits.payloadBytesMax)`,
+          {
+            details: { bytes, limit: max },
+          },
+        );
+      }
+    }
+    return json;
+  }
+
+  #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
+    const liveId = this.#keys.get(keyOf(sessionId, key));
+    const live = liveId === undefined ? undefined : this.#live.get(liveId);
+    if (live !== undefined) {
+      if (live.json !== json) throw conflict(sessionId, key, live.handle.id);
+      return live.handle;
+    }
+    const stored = this.#store.findByIdempotencyKey(sessionId, key);
+    if (stored === undefined) return undefined;
+    if (JSON.stringify(stored.payload) !== json) throw conflict(sessionId, key, stored.id);
+    return this.#settledHandle(stored);
+  }
+
+  #settledHandle(snapshot: InputSnapshot): TurnHandle {
+    const handle = new TurnHandle(
+      this.#handleOwner,
+      snapshot.id,
+      snapshot.sessionId,
+      snapshot.status,
+      this.#store.receipt,
+    );
+    handle.markStored(this.#store.receipt);
+    if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
+    return handle;
+  }
+
+  async #invoke(
+    sessionId: string,
+    payload: unknown,
+    options: SendOptions & ResultOptions,
+  ): Promise<TurnResult> {
+    assertNotInTurnOf(sessionId, "session.invoke()");
+    const { timeout, signal, ...sendOptions } = options;
+    const handle = this.#send(sessionId, payload, sendOptions);
+    return handle.result({
+      ...(timeout === undefined ? {} : { timeout }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  #history(sessionId: string): readonly Message[] {
+    return this.#store.history(sessionId);
+  }
+
+  #withdraw(handle: TurnHandle): void {
+    this.#endQueued(
+      handle,
+      "withdrawn",
+      { code: "withdrawn", message: "withdrawn before it started" },
+      "withdraw",
+    );
+  }
+
+  #cancel(handle: TurnHandle, mode: CancelMode, message: string): void {
+    const live = this.#live.get(handle.id);
+    if (live === undefined) return;
+    const entry = this.#sessions.get(handle.sessionId)!;
+    const reason: Reason = { code: "cancel_requested", message };
+    const turn = entry.active as RunningTurn | undefined;
+    if (turn?.inputIds.includes(handle.id)) {
+      this.#feed(turn, { type: "cancel", request: { mode, status: "cancelled", reason } });
+      return;
+    }
+    this.#endQueued(handle, "cancelled", reason, "cancel");
+  }
+
+  #endQueued(handle: TurnHandle, status: TerminalStatus, reason: Reason, verb: string): void {
+    const live = this.#live.get(handle.id);
+    const entry = this.#sessions.get(handle.sessionId);
+    const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry.inbox, handle.id);
+    if (where !== "withdrawn") {
+      throw new OffstageError(
+        "NOT_WITHDRAWABLE",
+        `cannot ${verb} input ${handle.id}: it is ${where === "running" ? "running" : handle.status}; only queued input can be withdrawn`,
+        { details: { inputId: handle.id, status: handle.status } },
+      );
+    }
+    this.#forget(live!);
+    this.#store.endInput({ inputId: handle.id, status, reason, endedAtMs: this.#options.clock.epochMs() });
+    const outcome: TurnOutcome = { status, reason };
+    this.#metrics.ended(status);
+    void this.#store.commit().then(
+      () => {
+        handle.settle(outcome, undefined, undefined);
+        this.#emit({ type: "input.status", sessionId: handle.sessionId, inputId: handle.id, status });
+      },
+      (error: unknown) => this.#report("commit", error),
+    );
+  }
+
+  #forget(live: LiveInput): void {
+    this.#live.delete(live.record.id);
+    if (live.record.idempotencyKey !== undefined)
+      this.#keys.delete(keyOf(live.record.sessionId, live.record.idempotencyKey));
+  }
+
+  // ---- scheduling ----------------------------------------------------------------------------
+
+  #wake(sessionId: string): void {
+    const entry = this.#sessions.get(sessionId);
+    if (entry === undefined || entry.wakePending) return;
+    entry.wakePending = true;
+    this.#dispatcher.post("wake", () => {
+      entry.wakePending = false;
+      this.#poke(entry);
+    });
+  }
+
+  #driveAll(): void {
+    for (const entry of this.#sessions.values()) this.#poke(entry);
+  }
+
+  /** Starts a turn for the session if it is idle with queued input and a slot is free. */
+  #poke(entry: SessionEntry): void {
+    if (this.#state !== "running" && this.#state !== "stopping") return;
+    if (entry.active !== undefined || entry.inbox.running !== undefined || entry.inbox.queue.length === 0)
+      return;
+    if (this.#scheduler.ready.has(entry.id)) return;
+    if (offer(this.#scheduler, entry.id)) this.#begin(entry);
+  }
+
+  #pump(): void {
+    for (;;) {
+      const id = takeReady(this.#scheduler);
+      if (id === undefined) return;
+      const entry = this.#sessions.get(id);
+      if (entry !== undefined && entry.active === undefined && entry.inbox.queue.length > 0)
+        this.#begin(entry);
+    }
+  }
+
+  #begin(entry: SessionEntry): void {
+    const turnId = this.#options.ids();
+    const inputIds = beginTurn(entry.inbox, turnId);
+    if (inputIds === undefined) return;
+    const inputs = inputIds.map((id) => this.#live.get(id)!.record);
+    this.#store.startTurn({
+      turnId,
+      sessionId: entry.id,
+      inputIds,
+      attempt: 1,
+      startedAtMs: this.#options.clock.epochMs(),
+    });
+    const turn = this.#activate(entry, turnId, 1, inputs, undefined);
+    this.#feed(turn, { type: "start" });
+  }
+
+  #activate(
+    entry: SessionEntry,
+    turnId: string,
+    attempt: number,
+    inputs: readonly InputRecord[],
+    resumed: { messages: readonly Message[]; step: number } | undefined,
+  ): RunningTurn {
+    turnStarted(this.#scheduler);
+    const agent = entry.agent;
+    const fn = isFunctionAgent(agent);
+    if (entry.history === undefined) entry.history = [...this.#store.history(entry.id)];
+    const state = createTurn({
+      turnId,
+      attempt,
+      kind: fn ? "function" : "model",
+      modelCallsMax: (!fn && agent.modelCallsPerTurnMax) || this.#limits.modelCallsPerTurnMax,
+      toolCallsPerStepMax: (!fn && agent.toolCallsPerStepMax) || this.#limits.toolCallsPerStepMax,
+      inputs: inputs.map((input) => userMessage(input.payload)),
+      ...(resumed === undefined ? {} : { resumedMessages: resumed.messages, resumedStep: resumed.step }),
+    });
+    const now = this.#options.clock.monotonicMs();
+    const turn: RunningTurn = {
+      sessionId: entry.id,
+      state,
+      history: entry.history,
+      payloads: inputs.map((input) => input.payload),
+      startedAtMs: now,
+      controller: undefined,
+      ended: false,
+      entry,
+      inputIds: inputs.map((input) => input.id),
+    };
+    entry.active = turn;
+    this.#running.add(turn);
+    for (const input of inputs) {
+      const live = this.#live.get(input.id);
+      if (live === undefined) continue;
+      live.handle.markRunning(turnId);
+      this.#metrics.started(now - live.acceptedAtMs);
+    }
+    this.#emitTurn(turn, () => ({
+      type: "turn.started",
+      sessionId: entry.id,
+      turnId,
+      inputIds: turn.inputIds,
+      attempt,
+    }));
+    return turn;
+  }
+
+  // ---- turns ---------------------------------------------------------------------------------
+
+  #feed(turn: RunningTurn, event: KernelEvent): void {
+    const effects = stepTurn(turn.state, event);
+    for (const effect of effects) {
+      switch (effect.type) {
+        case "call_model": {
+          if (effect.step > 1) {
+            this.#store.checkpoint({
+              turnId: turn.state.turnId,
+              attempt: turn.state.attempt,
+              step: effect.step - 1,
+              messages: turn.state.messages,
+            });
+          }
+          const agent = turn.entry.agent;
+          if (!isFunctionAgent(agent))
+            callModel(this.#host, turn, agent, this.#tools.get(turn.entry.agentName)!, effect.step);
+          break;
+        }
+        case "run_tools":
+          runTools(this.#host, turn, this.#tools.get(turn.entry.agentName)!, effect.step, effect.calls);
+          break;
+        case "run_function": {
+          const agent = turn.entry.agent;
+          if (isFunctionAgent(agent)) runFunction(this.#host, turn, agent);
+          break;
+        }
+        case "abort":
+          turn.controller ??= new AbortController();
+          turn.controller.abort(new OffstageError("TURN_CANCELLED", effect.reason.message));
+          break;
+        case "end":
+          this.#end(turn, effect.outcome, effect.unsteered);
+          break;
+      }
+    }
+  }
+
+  #end(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
+    turn.ended = true;
+    const { state, entry } = turn;
+    this.#store.endTurn({
+      turnId: state.turnId,
+      sessionId: entry.id,
+      attempt: state.attempt,
+      outcome,
+      messages: state.messages,
+      inputIds: turn.inputIds,
+      requeued: unsteered,
+      usage: state.usage,
+      endedAtMs: this.#options.clock.epochMs(),
+    });
+    this.#store.commit().then(
+      () => this.#dispatcher.post("turn end", () => this.#finish(turn, outcome, unsteered)),
+      (error: unknown) => this.#report("commit of a turn end", error),
+    );
+  }
+
+  /** The turn's end is committed: settle its handles and drive the scheduler. */
+  #finish(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
+    const { state, entry } = turn;
+    if (entry.active !== turn) return;
+    endTurn(entry.inbox, state.turnId, unsteered);
+    entry.active = undefined;
+    this.#running.delete(turn);
+    turnEnded(this.#scheduler);
+    if (entry.history !== undefined) for (const m of state.messages) entry.history.push(m);
+    this.#emitTurn(turn, () => ({
+      type: "turn.ended",
+      sessionId: entry.id,
+      turnId: state.turnId,
+      inputIds: turn.inputIds,
+      outcome,
+      usage: state.usage,
+      durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
+    }));
+    const back = unsteered.length === 0 ? undefined : new Set(unsteered);
+    for (const inputId of turn.inputIds) {
+      const live = this.#live.get(inputId);
+      if (live === undefined) continue;
+      if (back?.has(inputId)) {
+        live.handle.markQueued();
+        continue;
+      }
+      this.#forget(live);
+      live.handle.settle(outcome, state.turnId, state.usage);
+      this.#metrics.ended(outcome.status);
+    }
+    if (entry.inbox.queue.length === 0) entry.history = undefined;
+    this.#pump();
+    this.#poke(entry);
+    this.#onSettled?.();
+  }
+
+  #addSession(id: string, agentName: string): SessionEntry {
+    const entry: SessionEntry = {
+      id,
+      agentName,
+      agent: this.#options.agents.get(agentName)!,
+      inbox: createInbox(),
+      history: undefined,
+      active: undefined,
+      wakePending: false,
+      facade: undefined,
+    };
+    this.#sessions.set(id, entry);
+    return entry;
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  #emitTurn(turn: RunningTurn, build: () => RuntimeEvent): void {
+    let listening = this.#listeners.length > 0;
+    if (!listening) {
+      for (const id of turn.inputIds) if (this.#live.get(id)?.handle.listening) listening = true;
+    }
+    if (!listening) return;
+    const event = build();
+    this.#emit(event);
+    for (const id of turn.inputIds) this.#live.get(id)?.handle.emit(event as TurnEvent);
+  }
+
+  #emit(event: RuntimeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#options.logger.error(
+          { event: event.type, error: String(error) },
+          "an event listener threw; it was contained",
+        );
+      }
+    }
+  }
+
+  #report(where: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#options.logger.error({ where, error: message }, `offstage: ${where} failed`);
+    this.#emit({ type: "error", where, message });
+  }
+}
+
+function keyOf(sessionId: string, key: string): string {
+  return `${sessionId}\u0000${key}`;
+}
+
+function conflict(sessionId: string, key: string, inputId: string): InvalidInputError {
+  return new InvalidInputError(
+    "IDEMPOTENCY_CONFLICT",
+    `idempotency key ${JSON.stringify(key)} of session ${JSON.stringify(sessionId)} was used for input ${inputId} with a different payload`,
+    { details: { sessionId, idempotencyKey: key, inputId } },
+  );
+}

@@ -1,0 +1,331 @@
+/**
+ * `TurnHandle`: what `send()` returns at once. It follows one input from acceptance to its terminal
+ * state. Waiting is always explicit (`await handle.result({ timeout })`); a synchronous host calls
+ * `poll()` instead. The handle is deliberately not thenable, so `await handle` cannot silently mean
+ * "wait for the turn".
+ *
+ * @packageDocumentation
+ */
+import { describeValue, InvalidInputError, OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
+import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
+import type { CancelMode } from "../kernel/turn/turn-machine.js";
+import type { Clock, TimerToken } from "./clock.js";
+import type { TurnEvent } from "./events.js";
+import type { Receipt } from "./ports/store.js";
+
+/** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
+export interface TurnResult {
+  readonly inputId: string;
+  readonly sessionId: string;
+  readonly turnId: string | undefined;
+  readonly status: "completed" | "failed" | "max_iterations";
+  readonly reason: Reason;
+  /** The final assistant text, or a function agent's return value. */
+  readonly output: unknown;
+  readonly usage: Usage | undefined;
+}
+
+/** What {@link TurnHandle.poll} returns once the input is terminal. */
+export interface Settled {
+  readonly status: TerminalStatus;
+  readonly outcome: TurnOutcome;
+}
+
+/** Options of {@link TurnHandle.result}. */
+export interface ResultOptions {
+  /** Give up waiting after this many milliseconds with `TurnTimeout` (the turn goes on). */
+  readonly timeout?: number;
+  /** Give up waiting when this fires (the turn goes on). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link TurnHandle.cancel}. */
+export interface CancelOptions {
+  /** `immediate` (default) aborts the call in flight; `after_step` lets the current step finish. */
+  readonly mode?: CancelMode;
+  readonly reason?: string;
+}
+
+/** What a handle needs from the runtime that owns it. */
+export interface HandleOwner {
+  readonly clock: Clock;
+  readonly eventBufferMax: number;
+  cancel(handle: TurnHandle, mode: CancelMode, reason: string): void;
+  withdraw(handle: TurnHandle): void;
+  /** Throws `DeadlockError` when the caller runs inside a turn of `sessionId`. */
+  assertMayWait(sessionId: string, inputId: string): void;
+}
+
+interface Waiter {
+  resolve(): void;
+}
+
+interface Subscriber {
+  readonly queue: TurnEvent[];
+  wake: (() => void) | undefined;
+  overflowed: boolean;
+}
+
+/** One accepted input, followed to its terminal state. */
+export class TurnHandle {
+  /** The input's id (stable across restarts; `runtime.handle(id)` finds it again). */
+  readonly id: string;
+  readonly sessionId: string;
+  readonly #owner: HandleOwner;
+  #status: InputStatus;
+  #receipt: Receipt;
+  #turnId: string | undefined;
+  #outcome: TurnOutcome | undefined;
+  #usage: Usage | undefined;
+  #waiters: Waiter[] | undefined;
+  #stored: Promise<Receipt> | undefined;
+  #subscribers: Subscriber[] | undefined;
+
+  /** @internal */
+  constructor(owner: HandleOwner, id: string, sessionId: string, status: InputStatus, receipt: Receipt) {
+    this.#owner = owner;
+    this.id = id;
+    this.sessionId = sessionId;
+    this.#status = status;
+    this.#receipt = receipt;
+  }
+
+  /** `queued`, `running`, or a terminal status. */
+  get status(): InputStatus {
+    return this.#status;
+  }
+
+  /** True once the input reached a terminal status. */
+  get done(): boolean {
+    return this.#outcome !== undefined;
+  }
+
+  /** The turn that answers (or answered) this input, once it started. */
+  get turnId(): string | undefined {
+    return this.#turnId;
+  }
+
+  /** What "accepted" means for this input right now: `stored` (in memory) or `durable` (committed to disk). */
+  get receipt(): Receipt {
+    return this.#receipt;
+  }
+
+  /** Resolves with the receipt once the store has committed the input. */
+  stored(): Promise<Receipt> {
+    this.#stored ??= new Promise<Receipt>((resolve) => {
+      if (this.#receipt === "durable" || this.#acknowledged) resolve(this.#receipt);
+      else this.#waitStored.push(() => resolve(this.#receipt));
+    });
+    return this.#stored;
+  }
+
+  /** Never blocks: the terminal status and outcome once settled, else `undefined`. */
+  poll(): Settled | undefined {
+    return this.#outcome === undefined ? undefined : { status: this.#outcome.status, outcome: this.#outcome };
+  }
+
+  /**
+   * Waits for the turn's value. Resolves for `completed`, `failed` and `max_iterations`; throws
+   * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeout`
+   * passes first; throws `DeadlockError` when called from inside a turn of the same session.
+   */
+  async result(options: ResultOptions = {}): Promise<TurnResult> {
+    const { timeout, signal } = options;
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== "number" || !(timeout >= 0) || !Number.isFinite(timeout))
+    ) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `result(): timeout must be a finite number of milliseconds >= 0, got ${describeValue(timeout)}`,
+      );
+    }
+    if (this.#outcome === undefined) {
+      this.#owner.assertMayWait(this.sessionId, this.id);
+      await this.#wait(timeout, signal);
+    }
+    return this.#value();
+  }
+
+  /**
+   * Cancels the input: a queued input ends `cancelled` at once; a running turn is aborted
+   * (`immediate`) or stopped at its next step boundary (`after_step`). Resolves with the terminal
+   * status once the input has settled (a settled input is left as it is).
+   */
+  async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
+    const mode = options.mode ?? "immediate";
+    if (mode !== "immediate" && mode !== "after_step") {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `cancel(): mode must be "immediate" or "after_step", got ${describeValue(mode)}`,
+      );
+    }
+    if (options.reason !== undefined && typeof options.reason !== "string") {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `cancel(): reason must be a string, got ${describeValue(options.reason)}`,
+      );
+    }
+    if (this.#outcome === undefined) {
+      this.#owner.cancel(this, mode, options.reason ?? "cancelled by the caller");
+      if (this.#outcome === undefined) await this.#wait(undefined, undefined);
+    }
+    return this.#outcome!.status;
+  }
+
+  /**
+   * Withdraws a queued input before it starts; its handle settles `withdrawn`. Throws
+   * `OffstageError` `NOT_WITHDRAWABLE` when the input already started or ended.
+   */
+  withdraw(): void {
+    this.#owner.withdraw(this);
+  }
+
+  /**
+   * The turn's events as they happen: status changes, model text, tool start/end, the end. Ends after
+   * the input settles. A consumer that falls more than `limits.handleEventBufferMax` events behind
+   * gets `OffstageError` `EVENT_BUFFER_OVERFLOW` instead of unbounded memory.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<TurnEvent, void, undefined> {
+    const subscriber: Subscriber = { queue: [], wake: undefined, overflowed: false };
+    if (this.#outcome !== undefined) return;
+    this.#subscribers ??= [];
+    this.#subscribers.push(subscriber);
+    try {
+      for (;;) {
+        if (subscriber.overflowed) {
+          throw new OffstageError(
+            "EVENT_BUFFER_OVERFLOW",
+            `handle ${this.id}: the event consumer fell more than ${this.#owner.eventBufferMax} events behind`,
+          );
+        }
+        const next = subscriber.queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (this.#outcome !== undefined) return;
+        await new Promise<void>((resolve) => {
+          subscriber.wake = resolve;
+        });
+        subscriber.wake = undefined;
+      }
+    } finally {
+      const at = this.#subscribers?.indexOf(subscriber) ?? -1;
+      if (at >= 0) this.#subscribers!.splice(at, 1);
+    }
+  }
+
+  /** @internal True when someone iterates this handle's events (so the runtime builds them). */
+  get listening(): boolean {
+    return this.#subscribers !== undefined && this.#subscribers.length > 0;
+  }
+
+  /** @internal */
+  emit(event: TurnEvent): void {
+    if (this.#subscribers === undefined) return;
+    for (const s of this.#subscribers) {
+      if (s.queue.length >= this.#owner.eventBufferMax) s.overflowed = true;
+      else s.queue.push(event);
+      s.wake?.();
+    }
+  }
+
+  /** @internal */
+  markRunning(turnId: string): void {
+    this.#status = "running";
+    this.#turnId = turnId;
+  }
+
+  /** @internal Back to the queue (a steered input the model never saw). */
+  markQueued(): void {
+    this.#status = "queued";
+    this.#turnId = undefined;
+  }
+
+  #acknowledged = false;
+  #waitStored: (() => void)[] = [];
+
+  /** @internal The store committed the input. */
+  markStored(receipt: Receipt): void {
+    this.#receipt = receipt;
+    this.#acknowledged = true;
+    const waiting = this.#waitStored;
+    this.#waitStored = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** @internal Settles the handle; later calls are ignored. */
+  settle(outcome: TurnOutcome, turnId: string | undefined, usage: Usage | undefined): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = outcome;
+    this.#status = outcome.status;
+    if (turnId !== undefined) this.#turnId = turnId;
+    this.#usage = usage;
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.resolve();
+    if (this.#subscribers !== undefined) for (const s of this.#subscribers) s.wake?.();
+  }
+
+  #wait(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: TimerToken | undefined;
+      const waiter: Waiter = {
+        resolve: () => {
+          cleanup();
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        cleanup();
+        this.#waiters = this.#waiters?.filter((w) => w !== waiter);
+        reject(signal!.reason);
+      };
+      const cleanup = () => {
+        if (timer !== undefined) this.#owner.clock.clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      this.#waiters ??= [];
+      this.#waiters.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeout !== undefined) {
+        timer = this.#owner.clock.setTimeout(() => {
+          cleanup();
+          this.#waiters = this.#waiters?.filter((w) => w !== waiter);
+          reject(
+            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeout} ms`, {
+              inputId: this.id,
+              sessionId: this.sessionId,
+              status: this.#status,
+              timeoutMs: timeout,
+            }),
+          );
+        }, timeout);
+      }
+    });
+  }
+
+  #value(): TurnResult {
+    const outcome = this.#outcome!;
+    const { status } = outcome;
+    if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
+      throw new TurnCancelled(`input ${this.id} ended ${status}: ${outcome.reason.message}`, {
+        inputId: this.id,
+        sessionId: this.sessionId,
+        status,
+        reason: outcome.reason,
+      });
+    }
+    return {
+      inputId: this.id,
+      sessionId: this.sessionId,
+      turnId: this.#turnId,
+      status,
+      reason: outcome.reason,
+      output: outcome.output,
+      usage: this.#usage,
+    };
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * Performs a turn's effects: streams a model step, runs tool calls (in parallel, each with its own
+ * timeout and the turn's `AbortSignal`), or calls a function agent. Every result goes back to the
+ * kernel as an event tagged with the turn's attempt and step, through the dispatcher; the kernel
+ * drops results that arrive after the turn moved on.
+ *
+ * A model that returns a synchronous iterable is drained inline, without promises or dispatcher hops
+ * (the fast path for local and no-op models).
+ *
+ * @packageDocumentation
+ */
+
+import type { Message, ToolCallPart, ToolResultPart } from "../kernel/messages.js";
+import { describeCause, type Usage } from "../kernel/outcome.js";
+import { errorResult, type TurnEvent as KernelEvent, type TurnState } from "../kernel/turn/turn-machine.js";
+import type { FunctionAgent, ModelAgent } from "./agent.js";
+import type { Clock } from "./clock.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { RuntimeEvent } from "./events.js";
+import type { ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
+import type { Tool } from "./ports/tool.js";
+import { runInTurn } from "./turn-scope.js";
+
+/** The tools of one agent, looked up by name. */
+export interface AgentTools {
+  readonly byName: ReadonlyMap<string, Tool>;
+  readonly forModel: readonly ModelTool[];
+}
+
+/** One running turn and what its effects need. */
+export interface ActiveTurn {
+  readonly sessionId: string;
+  readonly state: TurnState;
+  /** The session's history before this turn. */
+  readonly history: readonly Message[];
+  /** The turn's input payloads (function agents receive them). */
+  readonly payloads: unknown[];
+  readonly startedAtMs: number;
+  /** Created on first use: most turns are never aborted, and a controller is not free. */
+  controller: AbortController | undefined;
+  ended: boolean;
+}
+
+/** What the runner needs from the runtime. */
+export interface TurnHost {
+  readonly clock: Clock;
+  readonly dispatcher: Dispatcher;
+  readonly toolTimeoutMs: number;
+  feed(turn: ActiveTurn, event: KernelEvent): void;
+  /** Emits a turn event if anyone listens; `build` is only called then. */
+  emit(turn: ActiveTurn, build: () => RuntimeEvent): void;
+  /** Counts model/tool/function calls outstanding (for `stop()`'s accounting). */
+  callStarted(): void;
+  callEnded(): void;
+}
+
+export function signalOf(turn: ActiveTurn): AbortSignal {
+  turn.controller ??= new AbortController();
+  return turn.controller.signal;
+}
+
+interface StepAnswer {
+  text: string;
+  calls: ToolCallPart[];
+  usage: Usage | undefined;
+  error: unknown;
+  failed: boolean;
+}
+
+/** Streams one model step and feeds `model.done` or `model.failed`. */
+export function callModel(
+  host: TurnHost,
+  turn: ActiveTurn,
+  agent: ModelAgent,
+  tools: AgentTools,
+  step: number,
+): void {
+  const { attempt } = turn.state;
+  const prompt: Message[] = agent.system === undefined ? [] : [{ role: "system", content: agent.system }];
+  for (const m of turn.history) prompt.push(m);
+  for (const m of turn.state.messages) prompt.push(m);
+  const request: ModelRequest = {
+    prompt,
+    tools: tools.forModel,
+    get abortSignal() {
+      return signalOf(turn);
+    },
+    ...(agent.maxOutputTokens === undefined ? {} : { maxOutputTokens: agent.maxOutputTokens }),
+  };
+  const answer: StepAnswer = { text: "", calls: [], usage: undefined, error: undefined, failed: false };
+  const done = () => {
+    host.callEnded();
+    host.feed(
+      turn,
+      answer.failed
+        ? { type: "model.failed", attempt, step, error: describeCause(answer.error) }
+        : {
+            type: "model.done",
+            attempt,
+            step,
+            text: answer.text,
+            toolCalls: answer.calls,
+            usage: answer.usage,
+          },
+    );
+  };
+  host.callStarted();
+  let stream: ReturnType<ModelAgent["model"]["stream"]>;
+  try {
+    stream = agent.model.stream(request);
+  } catch (error) {
+    answer.failed = true;
+    answer.error = error;
+    done();
+    return;
+  }
+  if (isSyncIterable(stream)) {
+    try {
+      for (const part of stream) if (!take(host, turn, answer, part)) break;
+    } catch (error) {
+      answer.failed = true;
+      answer.error = error;
+    }
+    done();
+    return;
+  }
+  void (async () => {
+    try {
+      for await (const part of await stream) if (!take(host, turn, answer, part)) break;
+    } catch (error) {
+      answer.failed = true;
+      answer.error = error;
+    }
+    host.dispatcher.post("model.done", done);
+  })();
+}
+
+function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelPart): boolean {
+  switch (part.type) {
+    case "text-delta":
+      answer.text += part.delta;
+      host.emit(turn, () => ({
+        type: "model.text",
+        sessionId: turn.sessionId,
+        turnId: turn.state.turnId,
+        delta: part.delta,
+      }));
+      return true;
+    case "tool-call":
+      answer.calls.push({
+        type: "tool-call",
+        toolCallId: part.toolCallId,
+        toolName: part.toolName,
+        input: part.input,
+      });
+      return true;
+    case "finish":
+      if (part.usage !== undefined) answer.usage = part.usage;
+      return true;
+    case "error":
+      answer.failed = true;
+      answer.error = part.error;
+      return false;
+    default:
+      return true;
+  }
+}
+
+function isSyncIterable<T>(value: unknown): value is Iterable<T> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Iterable<T>)[Symbol.iterator] === "function"
+  );
+}
+
+/** Runs a step's tool calls in parallel; each result is fed back on its own. */
+export function runTools(
+  host: TurnHost,
+  turn: ActiveTurn,
+  tools: AgentTools,
+  step: number,
+  calls: readonly ToolCallPart[],
+): void {
+  for (const call of calls) {
+    host.emit(turn, () => ({
+      type: "tool.started",
+      sessionId: turn.sessionId,
+      turnId: turn.state.turnId,
+      toolCallId: call.toolCallId,
+      toolName: call.toolName,
+    }));
+    const startedAtMs = host.clock.monotonicMs();
+    void runTool(host, turn, tools, call).then((result) => {
+      host.dispatcher.post(`tool ${call.toolName}`, () => {
+        host.emit(turn, () => ({
+          type: "tool.ended",
+          sessionId: turn.sessionId,
+          turnId: turn.state.turnId,
+          toolCallId: call.toolCallId,
+          toolName: call.toolName,
+          isError: result.output.type === "error-text",
+          durationMs: host.clock.monotonicMs() - startedAtMs,
+        }));
+        host.feed(turn, { type: "tool.done", attempt: turn.state.attempt, step, result });
+      });
+    });
+  }
+}
+
+async function runTool(
+  host: TurnHost,
+  turn: ActiveTurn,
+  tools: AgentTools,
+  call: ToolCallPart,
+): Promise<ToolResultPart> {
+  const tool = tools.byName.get(call.toolName);
+  if (tool === undefined) {
+    const known = [...tools.byName.keys()].join(", ") || "none";
+    return errorResult(call, `unknown tool ${JSON.stringify(call.toolName)}; available tools: ${known}`);
+  }
+  let args: unknown;
+  try {
+    args = call.input.trim() === "" ? {} : JSON.parse(call.input);
+  } catch (error) {
+    return errorResult(call, `tool input is not valid JSON (${describeCause(error)}); send a JSON object`);
+  }
+  try {
+    const checked = await tool.check(args);
+    if (!checked.ok) return errorResult(call, `invalid arguments for ${call.toolName}: ${checked.message}`);
+    args = checked.value;
+  } catch (error) {
+    return errorResult(call, `could not validate arguments for ${call.toolName}: ${describeCause(error)}`);
+  }
+  const turnSignal = signalOf(turn);
+  if (turnSignal.aborted) return errorResult(call, "the turn was cancelled before this tool ran");
+  const timeoutMs = tool.timeoutMs ?? host.toolTimeoutMs;
+  const own = new AbortController();
+  const signal = AbortSignal.any([turnSignal, own.signal]);
+  return new Promise<ToolResultPart>((resolve) => {
+    let settled = false;
+    const finish = (result: ToolResultPart) => {
+      if (settled) return;
+      settled = true;
+      host.clock.clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(result);
+    };
+    const onAbort = () =>
+      finish(errorResult(call, `the tool call was aborted: ${describeCause(signal.reason)}`));
+    const timer = host.clock.setTimeout(() => {
+      own.abort(new Error(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    signal.addEventListener("abort", onAbort, { once: true });
+    host.callStarted();
+    const context = {
+      signal,
+      sessionId: turn.sessionId,
+      turnId: turn.state.turnId,
+      toolCallId: call.toolCallId,
+    };
+    Promise.resolve()
+      .then(() => runInTurn(turn.sessionId, turn.state.turnId, () => tool.execute(args, context)))
+      .then(
+        (value) =>
+          finish({
+            type: "tool-result",
+            toolCallId: call.toolCallId,
+            toolName: call.toolName,
+            output: { type: "text", value: render(value) },
+          }),
+        (error) => finish(errorResult(call, `${call.toolName} failed: ${describeCause(error)}`)),
+      )
+      .finally(() => host.callEnded());
+  });
+}
+
+function render(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === undefined) return "";
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Calls a function agent with the turn's input and feeds its return value or failure. */
+export function runFunction(host: TurnHost, turn: ActiveTurn, agent: FunctionAgent): void {
+  const { attempt, turnId } = turn.state;
+  const input = turn.payloads.length === 1 ? turn.payloads[0] : turn.payloads;
+  const context = {
+    sessionId: turn.sessionId,
+    turnId,
+    get signal() {
+      return signalOf(turn);
+    },
+    inputs: turn.payloads,
+    history: turn.history,
+  };
+  host.callStarted();
+  Promise.resolve()
+    .then(() => runInTurn(turn.sessionId, turnId, () => agent.run(input, context)))
+    .then(
+      (output) =>
+        host.dispatcher.post("function.done", () => {
+          host.callEnded();
+          host.feed(turn, { type: "function.done", attempt, output: output ?? null });
+        }),
+      (error) =>
+        host.dispatcher.post("function.failed", () => {
+          host.callEnded();
+          host.feed(turn, { type: "function.failed", attempt, error: describeCause(error) });
+        }),
+    );
+}

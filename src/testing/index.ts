@@ -1,0 +1,8 @@
+/**
+ * `offstage/testing`: the public test kit — a virtual clock, a seeded PRNG and the conformance suites
+ * adapters run to prove themselves.
+ *
+ * @packageDocumentation
+ */
+export { SeededRandom } from "./seeded-random.js";
+export { VirtualClock } from "./virtual-clock.js";

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { createRuntime, silentLogger } from "../../src/index.js";
+
+describe("runtime smoke", () => {
+  it("runs function and model turns", async () => {
+    const runtime = createRuntime({
+      logger: silentLogger,
+      agents: {
+        echo: { run: async (input) => `echo ${String(input)}` },
+        chat: {
+          model: {
+            id: "noop",
+            stream: () => [
+              { type: "text-delta", id: "t", delta: "hi" },
+              { type: "finish", finishReason: "stop" },
+            ],
+          },
+        },
+      },
+    });
+    await runtime.start();
+    const s = runtime.session("s1", { agent: "echo" });
+    const h1 = s.send("a");
+    const h2 = s.send("b");
+    expect(h1.status).toBe("queued");
+    expect((await h1.result()).output).toBe("echo a");
+    expect((await h2.result()).output).toBe("echo b");
+    const c = runtime.session("c1", { agent: "chat" });
+    const r = await c.invoke("hello");
+    expect(r.output).toBe("hi");
+    expect(c.history()).toHaveLength(2);
+    expect(await runtime.stop()).toBe("clean");
+  });
+});
