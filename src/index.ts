@@ -80,4 +80,4 @@ export {
   type TurnResult,
 } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
-export { createMemoryStore } from "./store/memory/memory-store.js";
+export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";

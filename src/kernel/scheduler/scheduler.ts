@@ -11,12 +11,18 @@
 export interface SchedulerState {
   readonly maxConcurrentTurns: number;
   running: number;
-  /** Sessions waiting for a slot, in arrival order. */
+  /** Sessions waiting for a slot (membership). */
   readonly ready: Set<string>;
+  /**
+   * The same sessions in arrival order, consumed from `head`. A Set alone would do, but taking its
+   * first element after many deletions scans the deleted slots, which made a long run quadratic.
+   */
+  readonly order: string[];
+  head: number;
 }
 
 export function createScheduler(maxConcurrentTurns: number): SchedulerState {
-  return { maxConcurrentTurns, running: 0, ready: new Set() };
+  return { maxConcurrentTurns, running: 0, ready: new Set(), order: [], head: 0 };
 }
 
 /**
@@ -25,7 +31,10 @@ export function createScheduler(maxConcurrentTurns: number): SchedulerState {
  */
 export function offer(s: SchedulerState, sessionId: string): boolean {
   if (s.running < s.maxConcurrentTurns && s.ready.size === 0) return true;
-  s.ready.add(sessionId);
+  if (!s.ready.has(sessionId)) {
+    s.ready.add(sessionId);
+    s.order.push(sessionId);
+  }
   return false;
 }
 
@@ -42,9 +51,14 @@ export function turnEnded(s: SchedulerState): void {
 /** The next waiting session to start, if a slot is free. The caller starts it or drops it. */
 export function takeReady(s: SchedulerState): string | undefined {
   if (s.running >= s.maxConcurrentTurns) return undefined;
-  for (const id of s.ready) {
-    s.ready.delete(id);
-    return id;
+  while (s.head < s.order.length) {
+    const id = s.order[s.head]!;
+    s.head += 1;
+    if (s.head > 1024 && s.head * 2 > s.order.length) {
+      s.order.splice(0, s.head);
+      s.head = 0;
+    }
+    if (s.ready.delete(id)) return id;
   }
   return undefined;
 }

@@ -33,9 +33,18 @@ interface StoredTurn {
 
 const COMMITTED = Promise.resolve();
 
+/** Options of {@link createMemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Ended inputs kept for `input(id)` and idempotency look-ups (default 10 000); older ones are
+   * forgotten, oldest first, so a long-lived process does not grow without bound.
+   */
+  readonly endedInputsMax?: number;
+}
+
 /** Creates an in-process store. */
-export function createMemoryStore(): Store {
-  return new MemoryStore();
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  return new MemoryStore(options.endedInputsMax ?? 10_000);
 }
 
 class MemoryStore implements Store {
@@ -46,7 +55,14 @@ class MemoryStore implements Store {
   readonly #keys = new Map<string, string>();
   readonly #turns = new Map<string, StoredTurn>();
   readonly #histories = new Map<string, Message[]>();
+  readonly #endedInputsMax: number;
+  #ended: string[] = [];
+  #endedHead = 0;
   #nextSeq = 1;
+
+  constructor(endedInputsMax: number) {
+    this.#endedInputsMax = endedInputsMax;
+  }
 
   async open(): Promise<RecoveredState> {
     const queued: InputRecord[] = [];
@@ -129,9 +145,34 @@ class MemoryStore implements Store {
     for (const id of end.inputIds) {
       const input = this.#inputs.get(id);
       if (input === undefined) continue;
-      input.snapshot = requeued.has(id)
-        ? { ...input.snapshot, status: "queued", turnId: undefined }
-        : { ...input.snapshot, status: end.outcome.status, turnId: end.turnId, outcome: end.outcome };
+      if (requeued.has(id)) {
+        input.snapshot = { ...input.snapshot, status: "queued", turnId: undefined };
+      } else {
+        input.snapshot = {
+          ...input.snapshot,
+          status: end.outcome.status,
+          turnId: end.turnId,
+          outcome: end.outcome,
+        };
+        this.#retire(id);
+      }
+    }
+  }
+
+  /** Remembers an ended input, forgetting the oldest beyond the bound. */
+  #retire(inputId: string): void {
+    this.#ended.push(inputId);
+    while (this.#ended.length - this.#endedHead > this.#endedInputsMax) {
+      const old = this.#inputs.get(this.#ended[this.#endedHead]!);
+      this.#endedHead += 1;
+      if (old === undefined) continue;
+      this.#inputs.delete(old.record.id);
+      const key = old.record.idempotencyKey;
+      if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
+    }
+    if (this.#endedHead > 4096 && this.#endedHead * 2 > this.#ended.length) {
+      this.#ended = this.#ended.slice(this.#endedHead);
+      this.#endedHead = 0;
     }
   }
 
