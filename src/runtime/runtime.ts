@@ -89,7 +89,7 @@ interface SessionEntry {
   readonly id: string;
   readonly agentName: string;
   readonly agent: Agent;
-  readonly inbox: InboxState;
+  readonly inbox: InboxState<LiveInput>;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
   active: ActiveTurn | undefined;
@@ -97,7 +97,11 @@ interface SessionEntry {
   facade: Session | undefined;
 }
 
+/** An input queued or running in this process. It is also the inbox's queue item. */
 interface LiveInput {
+  readonly inputId: string;
+  /** The policy that orders it in the inbox. */
+  readonly policy: Policy;
   readonly handle: TurnHandle;
   readonly record: InputRecord;
   readonly json: string;
@@ -144,6 +148,10 @@ export class Runtime implements AsyncDisposable {
   #state: RuntimeState = "created";
   #seq = 1;
   #outstandingCalls = 0;
+  /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
+  #handleSubscribers = 0;
+  /** Turns whose end was written and waits for the store's commit. */
+  #ending: { turn: RunningTurn; outcome: TurnOutcome; unsteered: readonly string[] }[] = [];
   #pollTimer: TimerToken | undefined;
   #unsubscribe: (() => void) | undefined;
   #starting: Promise<void> | undefined;
@@ -203,6 +211,9 @@ export class Runtime implements AsyncDisposable {
       cancel: (handle, mode, reason) => this.#cancel(handle, mode, reason),
       withdraw: (handle) => this.#withdraw(handle),
       assertMayWait: (sessionId) => assertNotInTurnOf(sessionId, "handle.result()"),
+      subscribed: (delta) => {
+        this.#handleSubscribers += delta;
+      },
     };
     this.#sessionOwner = {
       send: (sessionId, payload, opts) => this.#send(sessionId, payload, opts),
@@ -433,7 +444,7 @@ export class Runtime implements AsyncDisposable {
         );
         continue;
       }
-      for (const input of turn.inputs) this.#trackInput(input, "running");
+      for (const input of turn.inputs) this.#trackInput(input, "running", input.policy);
       entry.inbox.running = { turnId: turn.turnId, inputIds: [...turn.inputIds] };
       this.#store.startTurn({
         turnId: turn.turnId,
@@ -452,8 +463,7 @@ export class Runtime implements AsyncDisposable {
       // accepted already, so `reject` and `steer` no longer apply to it.
       const policy: Policy =
         input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
-      accept(entry.inbox, { inputId: input.id, policy }, Number.POSITIVE_INFINITY);
-      this.#trackInput(input, "queued");
+      accept(entry.inbox, this.#trackInput(input, "queued", policy), Number.POSITIVE_INFINITY);
     }
     return resumed;
   }
@@ -480,17 +490,21 @@ export class Runtime implements AsyncDisposable {
     });
   }
 
-  #trackInput(input: InputRecord, status: "queued" | "running"): void {
+  #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
     const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status, this.#store.receipt);
     handle.markStored(this.#store.receipt);
-    this.#live.set(input.id, {
+    const live: LiveInput = {
+      inputId: input.id,
+      policy,
       handle,
       record: input,
       json: JSON.stringify(input.payload),
       acceptedAtMs: this.#options.clock.monotonicMs(),
-    });
+    };
+    this.#live.set(input.id, live);
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
+    return live;
   }
 
   async #shutdown(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
@@ -613,29 +627,38 @@ export class Runtime implements AsyncDisposable {
       if (existing !== undefined) return existing;
     }
     const inputId = this.#options.ids();
-    const decision = accept(entry.inbox, { inputId, policy }, this.#limits.inboxLengthMax);
-    if (decision.kind === "refused") {
-      throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
-    }
     const record: InputRecord = {
       id: inputId,
       sessionId,
-      seq: this.#seq++,
-      payload: JSON.parse(json),
+      seq: this.#seq,
+      // A private copy, so the caller mutating its object later cannot change what was accepted.
+      payload: typeof payload === "string" ? payload : JSON.parse(json),
       policy,
       idempotencyKey: key,
       acceptedAtMs: this.#options.clock.epochMs(),
     };
-    this.#store.accept(record);
-    const durable = this.#store.receipt === "durable";
     const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued", "stored");
-    if (durable)
+    const live: LiveInput = {
+      inputId,
+      policy,
+      handle,
+      record,
+      json,
+      acceptedAtMs: this.#options.clock.monotonicMs(),
+    };
+    const decision = accept(entry.inbox, live, this.#limits.inboxLengthMax);
+    if (decision.kind === "refused") {
+      throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
+    }
+    this.#seq += 1;
+    this.#store.accept(record);
+    if (this.#store.receipt === "durable") {
       void this.#store.commit().then(
         () => handle.markStored("durable"),
         (error: unknown) => this.#report("commit", error),
       );
-    else handle.markStored("stored");
-    this.#live.set(inputId, { handle, record, json, acceptedAtMs: this.#options.clock.monotonicMs() });
+    } else handle.markStored("stored");
+    this.#live.set(inputId, live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), inputId);
     this.#metrics.accepted();
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
@@ -825,13 +848,13 @@ export class Runtime implements AsyncDisposable {
 
   #begin(entry: SessionEntry): void {
     const turnId = this.#options.ids();
-    const inputIds = beginTurn(entry.inbox, turnId);
-    if (inputIds === undefined) return;
-    const inputs = inputIds.map((id) => this.#live.get(id)!.record);
+    const taken = beginTurn(entry.inbox, turnId);
+    if (taken === undefined) return;
+    const inputs = taken.map((live) => live.record);
     this.#store.startTurn({
       turnId,
       sessionId: entry.id,
-      inputIds,
+      inputIds: taken.map((live) => live.inputId),
       attempt: 1,
       startedAtMs: this.#options.clock.epochMs(),
     });
@@ -942,17 +965,38 @@ export class Runtime implements AsyncDisposable {
       usage: state.usage,
       endedAtMs: this.#options.clock.epochMs(),
     });
+    // One commit wait and one dispatcher job per group of ends, not per turn.
+    this.#ending.push({ turn, outcome, unsteered });
+    if (this.#ending.length === 1) this.#commitEnds();
+  }
+
+  /** Waits for the commit that holds the pending ends; a failed commit is reported and retried. */
+  #commitEnds(): void {
     this.#store.commit().then(
-      () => this.#dispatcher.post("turn end", () => this.#finish(turn, outcome, unsteered)),
-      (error: unknown) => this.#report("commit of a turn end", error),
+      () => this.#dispatcher.post("turn ends", this.#finishEnded),
+      (error: unknown) => {
+        this.#report("commit of turn ends (retrying in 1 s)", error);
+        this.#options.clock.setTimeout(() => this.#commitEnds(), 1000);
+      },
     );
   }
+
+  readonly #finishEnded = (): void => {
+    const ending = this.#ending;
+    this.#ending = [];
+    for (const { turn, outcome, unsteered } of ending) this.#finish(turn, outcome, unsteered);
+  };
 
   /** The turn's end is committed: settle its handles and drive the scheduler. */
   #finish(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
     const { state, entry } = turn;
     if (entry.active !== turn) return;
-    endTurn(entry.inbox, state.turnId, unsteered);
+    const requeued: LiveInput[] = [];
+    for (const id of unsteered) {
+      const live = this.#live.get(id);
+      if (live !== undefined) requeued.push(live);
+    }
+    endTurn(entry.inbox, state.turnId, requeued);
     entry.active = undefined;
     this.#running.delete(turn);
     turnEnded(this.#scheduler);
@@ -1002,11 +1046,7 @@ export class Runtime implements AsyncDisposable {
   // ---- events --------------------------------------------------------------------------------
 
   #emitTurn(turn: RunningTurn, build: () => RuntimeEvent): void {
-    let listening = this.#listeners.length > 0;
-    if (!listening) {
-      for (const id of turn.inputIds) if (this.#live.get(id)?.handle.listening) listening = true;
-    }
-    if (!listening) return;
+    if (this.#listeners.length === 0 && this.#handleSubscribers === 0) return;
     const event = build();
     this.#emit(event);
     for (const id of turn.inputIds) this.#live.get(id)?.handle.emit(event as TurnEvent);

@@ -54,6 +54,8 @@ export interface HandleOwner {
   withdraw(handle: TurnHandle): void;
   /** Throws `DeadlockError` when the caller runs inside a turn of `sessionId`. */
   assertMayWait(sessionId: string, inputId: string): void;
+  /** A consumer started (+1) or stopped (-1) iterating a handle's events. */
+  subscribed(delta: 1 | -1): void;
 }
 
 interface Waiter {
@@ -80,6 +82,9 @@ export class TurnHandle {
   #waiters: Waiter[] | undefined;
   #stored: Promise<Receipt> | undefined;
   #subscribers: Subscriber[] | undefined;
+  /** True once the store committed the input. */
+  #acknowledged = false;
+  #waitStored: (() => void)[] | undefined;
 
   /** @internal */
   constructor(owner: HandleOwner, id: string, sessionId: string, status: InputStatus, receipt: Receipt) {
@@ -114,7 +119,10 @@ export class TurnHandle {
   stored(): Promise<Receipt> {
     this.#stored ??= new Promise<Receipt>((resolve) => {
       if (this.#receipt === "durable" || this.#acknowledged) resolve(this.#receipt);
-      else this.#waitStored.push(() => resolve(this.#receipt));
+      else {
+        this.#waitStored ??= [];
+        this.#waitStored.push(() => resolve(this.#receipt));
+      }
     });
     return this.#stored;
   }
@@ -191,6 +199,7 @@ export class TurnHandle {
     if (this.#outcome !== undefined) return;
     this.#subscribers ??= [];
     this.#subscribers.push(subscriber);
+    this.#owner.subscribed(1);
     try {
       for (;;) {
         if (subscriber.overflowed) {
@@ -213,12 +222,8 @@ export class TurnHandle {
     } finally {
       const at = this.#subscribers?.indexOf(subscriber) ?? -1;
       if (at >= 0) this.#subscribers!.splice(at, 1);
+      this.#owner.subscribed(-1);
     }
-  }
-
-  /** @internal True when someone iterates this handle's events (so the runtime builds them). */
-  get listening(): boolean {
-    return this.#subscribers !== undefined && this.#subscribers.length > 0;
   }
 
   /** @internal */
@@ -243,16 +248,13 @@ export class TurnHandle {
     this.#turnId = undefined;
   }
 
-  #acknowledged = false;
-  #waitStored: (() => void)[] = [];
-
   /** @internal The store committed the input. */
   markStored(receipt: Receipt): void {
     this.#receipt = receipt;
     this.#acknowledged = true;
     const waiting = this.#waitStored;
-    this.#waitStored = [];
-    for (const resolve of waiting) resolve();
+    this.#waitStored = undefined;
+    if (waiting !== undefined) for (const resolve of waiting) resolve();
   }
 
   /** @internal Settles the handle; later calls are ignored. */

@@ -31,10 +31,16 @@ export interface RunningTurn {
   readonly inputIds: string[];
 }
 
-export interface InboxState {
+/**
+ * A session's inbox. Generic over the queued item so a caller can queue its own richer objects and
+ * get them back from `beginTurn` without a look-up by id.
+ */
+export interface InboxState<Q extends QueuedInput = QueuedInput> {
   /** Waiting inputs, in the order they will run. */
-  readonly queue: QueuedInput[];
+  readonly queue: Q[];
   running: RunningTurn | undefined;
+  /** How many queued inputs carry policy `merge` (so `beginTurn` need not scan the queue). */
+  merges: number;
 }
 
 export type AcceptDecision =
@@ -42,17 +48,21 @@ export type AcceptDecision =
   | { readonly kind: "steered"; readonly turnId: string }
   | { readonly kind: "refused"; readonly code: "SESSION_BUSY" | "INBOX_FULL"; readonly message: string };
 
-export function createInbox(): InboxState {
-  return { queue: [], running: undefined };
+export function createInbox<Q extends QueuedInput = QueuedInput>(): InboxState<Q> {
+  return { queue: [], running: undefined, merges: 0 };
 }
 
 /** True when the session has no turn running and nothing queued. */
-export function isIdle(inbox: InboxState): boolean {
+export function isIdle(inbox: InboxState<QueuedInput>): boolean {
   return inbox.running === undefined && inbox.queue.length === 0;
 }
 
 /** Decides and records what happens to a newly sent input. */
-export function accept(inbox: InboxState, input: QueuedInput, inboxLengthMax: number): AcceptDecision {
+export function accept<Q extends QueuedInput>(
+  inbox: InboxState<Q>,
+  input: Q,
+  inboxLengthMax: number,
+): AcceptDecision {
   const busy = inbox.running !== undefined || inbox.queue.length > 0;
   if (input.policy === "reject" && busy) {
     return {
@@ -80,6 +90,7 @@ export function accept(inbox: InboxState, input: QueuedInput, inboxLengthMax: nu
     inbox.queue.splice(at, 0, input);
     return { kind: "queued", interrupt: inbox.running?.turnId };
   }
+  if (input.policy === "merge") inbox.merges += 1;
   inbox.queue.push(input);
   return { kind: "queued", interrupt: undefined };
 }
@@ -88,38 +99,49 @@ export function accept(inbox: InboxState, input: QueuedInput, inboxLengthMax: nu
  * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes, or
  * `undefined` when the session must not be driven now.
  */
-export function beginTurn(inbox: InboxState, turnId: string): readonly string[] | undefined {
+export function beginTurn<Q extends QueuedInput>(
+  inbox: InboxState<Q>,
+  turnId: string,
+): readonly Q[] | undefined {
   if (inbox.running !== undefined || inbox.queue.length === 0) return undefined;
-  let taken: QueuedInput[];
-  if (inbox.queue.some((q) => q.policy === "merge")) {
+  let taken: Q[];
+  if (inbox.merges > 0) {
     taken = inbox.queue.splice(0, inbox.queue.length);
+    inbox.merges = 0;
   } else {
     taken = [inbox.queue.shift()!];
   }
-  const inputIds = taken.map((q) => q.inputId);
-  inbox.running = { turnId, inputIds: [...inputIds] };
-  return inputIds;
+  inbox.running = { turnId, inputIds: taken.map((q) => q.inputId) };
+  return taken;
 }
 
 /** Ends the running turn; steered inputs the model never saw go back to the front of the queue. */
-export function endTurn(inbox: InboxState, turnId: string, unsteered: readonly string[]): boolean {
+export function endTurn<Q extends QueuedInput>(
+  inbox: InboxState<Q>,
+  turnId: string,
+  unsteered: readonly Q[],
+): boolean {
   if (inbox.running?.turnId !== turnId) return false;
   const running = inbox.running;
   inbox.running = undefined;
   if (unsteered.length > 0) {
-    const back = new Set(unsteered);
+    const back = new Set(unsteered.map((q) => q.inputId));
     const kept = running.inputIds.filter((id) => !back.has(id));
     running.inputIds.length = 0;
     running.inputIds.push(...kept);
-    inbox.queue.unshift(...unsteered.map((inputId): QueuedInput => ({ inputId, policy: "enqueue" })));
+    inbox.queue.unshift(...unsteered);
   }
   return true;
 }
 
 /** Removes a queued input. `running` when it already started; `unknown` when it is not in this inbox. */
-export function withdraw(inbox: InboxState, inputId: string): "withdrawn" | "running" | "unknown" {
+export function withdraw(
+  inbox: InboxState<QueuedInput>,
+  inputId: string,
+): "withdrawn" | "running" | "unknown" {
   const at = inbox.queue.findIndex((q) => q.inputId === inputId);
   if (at >= 0) {
+    if (inbox.queue[at]!.policy === "merge") inbox.merges -= 1;
     inbox.queue.splice(at, 1);
     return "withdrawn";
   }

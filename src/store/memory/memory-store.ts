@@ -19,16 +19,18 @@ import type {
   TurnStart,
 } from "../../runtime/ports/store.js";
 
+/** An input and where it stands; mutated in place (a snapshot is built only when asked for). */
 interface StoredInput {
   readonly record: InputRecord;
-  snapshot: InputSnapshot;
+  status: InputSnapshot["status"];
+  turnId: string | undefined;
+  outcome: InputSnapshot["outcome"];
 }
 
 interface StoredTurn {
   readonly start: TurnStart;
   step: number;
   messages: readonly Message[];
-  ended: boolean;
 }
 
 const COMMITTED = Promise.resolve();
@@ -67,13 +69,9 @@ class MemoryStore implements Store {
   async open(): Promise<RecoveredState> {
     const queued: InputRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
-    for (const { record, snapshot } of this.#inputs.values()) {
-      if (snapshot.status === "queued") queued.push(record);
-    }
-    queued.sort((a, b) => a.seq - b.seq);
+    for (const input of this.#inputs.values()) if (input.status === "queued") queued.push(input.record);
+    queued.sort((x, y) => x.seq - y.seq);
     for (const turn of this.#turns.values()) {
-      if (turn.ended) continue;
-      const inputs = turn.start.inputIds.map((id) => this.#inputs.get(id)!.record);
       interrupted.push({
         turnId: turn.start.turnId,
         sessionId: turn.start.sessionId,
@@ -81,7 +79,7 @@ class MemoryStore implements Store {
         attempt: turn.start.attempt,
         step: turn.step,
         messages: turn.messages,
-        inputs,
+        inputs: turn.start.inputIds.map((id) => this.#inputs.get(id)!.record),
       });
     }
     return { sessions: [...this.#sessions.values()], queued, interrupted, nextSeq: this.#nextSeq };
@@ -92,13 +90,7 @@ class MemoryStore implements Store {
   }
 
   accept(input: InputRecord): void {
-    const snapshot: InputSnapshot = {
-      id: input.id,
-      sessionId: input.sessionId,
-      payload: input.payload,
-      status: "queued",
-    };
-    this.#inputs.set(input.id, { record: input, snapshot });
+    this.#inputs.set(input.id, { record: input, status: "queued", turnId: undefined, outcome: undefined });
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
     if (input.seq >= this.#nextSeq) this.#nextSeq = input.seq + 1;
@@ -106,21 +98,21 @@ class MemoryStore implements Store {
 
   steer(inputId: string, turnId: string): void {
     const input = this.#inputs.get(inputId);
-    if (input) input.snapshot = { ...input.snapshot, status: "running", turnId };
+    if (input === undefined) return;
+    input.status = "running";
+    input.turnId = turnId;
   }
 
   endInput(end: InputEnd): void {
     const input = this.#inputs.get(end.inputId);
-    if (input === undefined || input.snapshot.status !== "queued") return;
-    input.snapshot = {
-      ...input.snapshot,
-      status: end.status,
-      outcome: { status: end.status, reason: end.reason },
-    };
+    if (input === undefined || input.status !== "queued") return;
+    input.status = end.status;
+    input.outcome = { status: end.status, reason: end.reason };
+    this.#retire(end.inputId);
   }
 
   startTurn(turn: TurnStart): void {
-    this.#turns.set(turn.turnId, { start: turn, step: 0, messages: [], ended: false });
+    this.#turns.set(turn.turnId, { start: turn, step: 0, messages: [] });
     for (const id of turn.inputIds) this.steer(id, turn.turnId);
   }
 
@@ -128,32 +120,27 @@ class MemoryStore implements Store {
     const turn = this.#current(checkpoint.turnId, checkpoint.attempt);
     if (turn === undefined) return;
     turn.step = checkpoint.step;
-    turn.messages = checkpoint.messages;
+    turn.messages = [...checkpoint.messages];
   }
 
   endTurn(end: TurnEnd): void {
-    const turn = this.#current(end.turnId, end.attempt);
-    if (turn === undefined) return;
-    turn.ended = true;
+    if (this.#current(end.turnId, end.attempt) === undefined) return;
     this.#turns.delete(end.turnId);
     if (end.messages.length > 0) {
       const history = this.#histories.get(end.sessionId);
       if (history === undefined) this.#histories.set(end.sessionId, [...end.messages]);
-      else history.push(...end.messages);
+      else for (const m of end.messages) history.push(m);
     }
-    const requeued = new Set(end.requeued);
     for (const id of end.inputIds) {
       const input = this.#inputs.get(id);
       if (input === undefined) continue;
-      if (requeued.has(id)) {
-        input.snapshot = { ...input.snapshot, status: "queued", turnId: undefined };
+      if (end.requeued.length > 0 && end.requeued.includes(id)) {
+        input.status = "queued";
+        input.turnId = undefined;
       } else {
-        input.snapshot = {
-          ...input.snapshot,
-          status: end.outcome.status,
-          turnId: end.turnId,
-          outcome: end.outcome,
-        };
+        input.status = end.outcome.status;
+        input.turnId = end.turnId;
+        input.outcome = end.outcome;
         this.#retire(id);
       }
     }
@@ -187,11 +174,21 @@ class MemoryStore implements Store {
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
     const id = this.#keys.get(keyOf(sessionId, key));
-    return id === undefined ? undefined : this.#inputs.get(id)?.snapshot;
+    return id === undefined ? undefined : this.input(id);
   }
 
   input(inputId: string): InputSnapshot | undefined {
-    return this.#inputs.get(inputId)?.snapshot;
+    const input = this.#inputs.get(inputId);
+    if (input === undefined) return undefined;
+    const { record } = input;
+    return {
+      id: record.id,
+      sessionId: record.sessionId,
+      payload: record.payload,
+      status: input.status,
+      turnId: input.turnId,
+      outcome: input.outcome,
+    };
   }
 
   async close(): Promise<void> {}
