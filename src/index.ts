@@ -29,6 +29,8 @@ export type {
 export type { Policy } from "./kernel/session/inbox.js";
 export type { StopStatus } from "./kernel/shutdown/stop-status.js";
 export type { CancelMode } from "./kernel/turn/turn-machine.js";
+export { createDemoModel, type DemoModelOptions, type Sleep } from "./models/demo/demo-model.js";
+export { createNoopModel } from "./models/noop-model.js";
 export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
 export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
 export {
@@ -81,3 +83,10 @@ export {
 } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export { createFileTools, type FileToolsOptions } from "./tools/builtin/file-tools.js";
+export {
+  defineTool,
+  type JsonSchemaToolDefinition,
+  type StandardToolDefinition,
+  TOOL_NAME_PATTERN,
+} from "./tools/define-tool.js";

@@ -12,6 +12,7 @@
  */
 import type { Clock } from "./clock.js";
 import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
+import { outsideTurn } from "./turn-scope.js";
 
 interface Job {
   readonly label: string;
@@ -72,7 +73,10 @@ export class Dispatcher {
     return this.#lag.stats();
   }
 
-  readonly #drain = (): void => {
+  /** Every slice runs outside any turn's scope, so no job inherits the scope of whoever posted it. */
+  readonly #drain = (): void => outsideTurn(this.#slice);
+
+  readonly #slice = (): void => {
     const { clock, hogThresholdMs, sliceMs } = this.#options;
     const sliceStart = clock.monotonicMs();
     let now = sliceStart;
@@ -83,11 +87,12 @@ export class Dispatcher {
       try {
         job.run();
       } catch (error) {
-        this.#options.onJobError(job.label, error);
+        report(() => this.#options.onJobError(job.label, error));
       }
       this.#ran += 1;
       const after = clock.monotonicMs();
-      if (after - now > hogThresholdMs) this.#options.onHog({ label: job.label, durationMs: after - now });
+      if (after - now > hogThresholdMs)
+        report(() => this.#options.onHog({ label: job.label, durationMs: after - now }));
       now = after;
       if (now - sliceStart >= sliceMs && this.#head < this.#jobs.length) {
         this.#compact();
@@ -105,5 +110,17 @@ export class Dispatcher {
       this.#jobs = this.#jobs.slice(this.#head);
       this.#head = 0;
     }
+  }
+}
+
+/**
+ * Calls an owner's report hook (which logs through the host's logger). If that throws too there is
+ * nobody left to tell, and letting it escape would stop the drain for good: it is dropped.
+ */
+function report(hook: () => void): void {
+  try {
+    hook();
+  } catch {
+    // Dropped on purpose; see above.
   }
 }

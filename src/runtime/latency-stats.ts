@@ -17,10 +17,14 @@ export interface LatencyStats {
 export class LatencyRecorder {
   readonly #histogram = hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
   #lastMs = 0;
+  /** Kept beside the histogram: its own `mean` walks every bucket, which made `metrics()` cost ~1 ms. */
+  #sumUs = 0;
 
   record(ms: number): void {
     this.#lastMs = ms;
-    this.#histogram.recordValue(Math.max(0, Math.round(ms * 1000)));
+    const us = Math.max(0, Math.round(ms * 1000));
+    this.#sumUs += us;
+    this.#histogram.recordValue(us);
   }
 
   stats(): LatencyStats {
@@ -30,7 +34,7 @@ export class LatencyRecorder {
       count: h.totalCount,
       lastMs: this.#lastMs,
       maxMs: h.maxValue / 1000,
-      meanMs: h.mean / 1000,
+      meanMs: this.#sumUs / h.totalCount / 1000,
       p50Ms: h.getValueAtPercentile(50) / 1000,
       p99Ms: h.getValueAtPercentile(99) / 1000,
     };

@@ -60,6 +60,8 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   }
   if (byName.size === 0) fail("agents", agents, "at least one agent");
   const limits: Limits = { ...DEFAULT_LIMITS };
+  if (options.limits !== undefined && (typeof options.limits !== "object" || options.limits === null))
+    fail("limits", options.limits, "an object of limits by name");
   for (const [key, value] of Object.entries(options.limits ?? {})) {
     if (!(key in DEFAULT_LIMITS))
       fail(`limits.${key}`, value, `one of ${Object.keys(DEFAULT_LIMITS).join(", ")}`);
@@ -74,6 +76,15 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     fail("store", options.store, "a Store (createMemoryStore(), createSqliteStore(...))");
   }
   if (options.ids !== undefined && typeof options.ids !== "function") fail("ids", options.ids, "a function");
+  const { logger, clock, wakes, yieldToLoop } = options;
+  if (logger !== undefined && !hasMethods(logger, ["warn", "error"]))
+    fail("logger", logger, "a Logger with warn() and error() (a pino logger works)");
+  if (clock !== undefined && !hasMethods(clock, ["monotonicMs", "epochMs", "setTimeout", "clearTimeout"]))
+    fail("clock", clock, "a Clock (systemClock, or VirtualClock from offstage/testing)");
+  if (wakes !== undefined && !hasMethods(wakes, ["notify", "subscribe"]))
+    fail("wakes", wakes, "a WakeChannel with notify() and subscribe()");
+  if (yieldToLoop !== undefined && typeof yieldToLoop !== "function")
+    fail("yieldToLoop", yieldToLoop, "a function");
   return {
     agents: byName,
     store: options.store,
@@ -107,13 +118,33 @@ function checkAgent(name: string, agent: Agent): void {
     for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax", "maxOutputTokens"] as const) {
       if (agent[key] !== undefined) positiveInteger(`agents.${name}.${key}`, agent[key]);
     }
+    if (agent.system !== undefined && typeof agent.system !== "string")
+      fail(`agents.${name}.system`, agent.system, "a string");
     if (agent.tools !== undefined && !Array.isArray(agent.tools))
       fail(`agents.${name}.tools`, agent.tools, "an array of tools");
+    const names = new Set<string>();
+    for (const [i, tool] of (agent.tools ?? []).entries()) {
+      const what = `agents.${name}.tools[${i}]`;
+      if (typeof tool !== "object" || tool === null) fail(what, tool, "a tool object");
+      if (typeof tool.name !== "string" || tool.name === "")
+        fail(`${what}.name`, tool.name, "a non-empty string");
+      if (names.has(tool.name)) fail(`${what}.name`, tool.name, "a name no other tool of the agent has");
+      names.add(tool.name);
+      for (const method of ["check", "execute"] as const) {
+        if (typeof tool[method] !== "function") fail(`${what}.${method}`, tool[method], "a function");
+      }
+      if (tool.timeoutMs !== undefined) positiveInteger(`${what}.timeoutMs`, tool.timeoutMs);
+    }
   }
   if (agent.onCrash !== undefined && agent.onCrash !== "resume" && agent.onCrash !== "fail") {
     fail(`agents.${name}.onCrash`, agent.onCrash, `"resume" or "fail"`);
   }
   if (agent.maxAttempts !== undefined) positiveInteger(`agents.${name}.maxAttempts`, agent.maxAttempts);
+}
+
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  return methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function");
 }
 
 function positiveInteger(what: string, value: unknown): void {

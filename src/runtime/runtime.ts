@@ -122,6 +122,15 @@ function validSessionId(id: unknown): id is string {
 }
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
+/** How the handle of a queued input settles when the runtime stops (the input itself stays queued). */
+const DETACHED: TurnOutcome = {
+  status: "interrupted",
+  reason: {
+    code: "runtime_stopped",
+    message: "the runtime stopped; the input stays queued and runs after the next start",
+  },
+};
+
 /** Creates a runtime. Validates options (throws `BootError` `INVALID_OPTIONS`); starts nothing. */
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new Runtime(resolveOptions(options));
@@ -157,6 +166,8 @@ export class Runtime implements AsyncDisposable {
   #starting: Promise<void> | undefined;
   #stopping: Promise<StopStatus> | undefined;
   #onSettled: (() => void) | undefined;
+  /** True while a draining `stop()` may still start queued turns; once it cancels, nothing starts. */
+  #draining = false;
 
   /** @internal Use {@link createRuntime}. */
   constructor(options: ResolvedOptions) {
@@ -245,6 +256,7 @@ export class Runtime implements AsyncDisposable {
     if (this.#state === "stopping") {
       return Promise.reject(new BootError("STOPPING", "runtime is stopping; await stop() before start()"));
     }
+    this.#stopping = undefined;
     this.#state = "starting";
     this.#starting = this.#boot().catch((error: unknown) => {
       this.#state = "stopped";
@@ -284,11 +296,21 @@ export class Runtime implements AsyncDisposable {
         ),
       );
     }
+    for (const flag of ["drain", "force"] as const) {
+      const value: unknown = options[flag];
+      if (value !== undefined && typeof value !== "boolean") {
+        return Promise.reject(
+          new InvalidInputError(
+            "INVALID_ARGUMENT",
+            `stop(): ${flag} must be a boolean, got ${describeValue(value)}`,
+          ),
+        );
+      }
+    }
     if (this.#stopping !== undefined) return this.#stopping;
     if (this.#state === "created" || this.#state === "stopped") return Promise.resolve("clean");
-    this.#stopping = this.#shutdown(options.drain === true, timeoutMs, options.force === true).finally(() => {
-      this.#stopping = undefined;
-    });
+    // Kept until the next start(), so every later stop() returns this same promise.
+    this.#stopping = this.#shutdown(options.drain === true, timeoutMs, options.force === true);
     return this.#stopping;
   }
 
@@ -517,7 +539,11 @@ export class Runtime implements AsyncDisposable {
     this.#pollTimer = undefined;
     let discarded = 0;
     if (drain) {
+      this.#draining = true;
+      // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
+      this.#dispatcher.post("drain drive", () => this.#driveAll());
       await this.#until(() => this.#running.size === 0 && this.#queuedCount() === 0, deadline);
+      this.#draining = false;
       discarded = this.#running.size + this.#queuedCount();
     }
     this.#unsubscribe?.();
@@ -538,19 +564,13 @@ export class Runtime implements AsyncDisposable {
 
   /** Queued inputs stay stored for the next start; their in-process waiters settle now. */
   #detachQueued(): void {
-    const outcome: TurnOutcome = {
-      status: "interrupted",
-      reason: {
-        code: "runtime_stopped",
-        message: "the runtime stopped; the input stays queued and runs after the next start",
-      },
-    };
-    for (const live of this.#live.values()) live.handle.settle(outcome, undefined, undefined);
+    for (const live of this.#live.values()) live.handle.settle(DETACHED, undefined, undefined);
     this.#live.clear();
     this.#keys.clear();
     this.#running.clear();
     for (const entry of this.#sessions.values()) {
       entry.inbox.queue.length = 0;
+      entry.inbox.merges = 0;
       entry.inbox.running = undefined;
       entry.active = undefined;
       entry.history = undefined;
@@ -640,7 +660,9 @@ export class Runtime implements AsyncDisposable {
     const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued", "stored");
     const live: LiveInput = {
       inputId,
-      policy,
+      // A turn that already decided to end (its end awaits the commit) can take no steer: the input
+      // would settle with an answer that never saw it. It queues for the next turn instead.
+      policy: policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
       handle,
       record,
       json,
@@ -738,6 +760,9 @@ export class Runtime implements AsyncDisposable {
     );
     handle.markStored(this.#store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
+    // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
+    // or nothing would ever settle it (the next start tracks the input with a new handle).
+    else handle.settle(DETACHED, undefined, undefined);
     return handle;
   }
 
@@ -775,7 +800,10 @@ export class Runtime implements AsyncDisposable {
     const reason: Reason = { code: "cancel_requested", message };
     const turn = entry.active as RunningTurn | undefined;
     if (turn?.inputIds.includes(handle.id)) {
-      this.#feed(turn, { type: "cancel", request: { mode, status: "cancelled", reason } });
+      this.#feed(turn, {
+        type: "cancel",
+        request: { mode, status: "cancelled", reason, inputId: handle.id },
+      });
       return;
     }
     this.#endQueued(handle, "cancelled", reason, "cancel");
@@ -796,8 +824,11 @@ export class Runtime implements AsyncDisposable {
     this.#store.endInput({ inputId: handle.id, status, reason, endedAtMs: this.#options.clock.epochMs() });
     const outcome: TurnOutcome = { status, reason };
     this.#metrics.ended(status);
+    const liveHandle = live!.handle;
     void this.#store.commit().then(
       () => {
+        // The caller's handle may be an older one of the same input (from before a restart).
+        liveHandle.settle(outcome, undefined, undefined);
         handle.settle(outcome, undefined, undefined);
         this.#emit({ type: "input.status", sessionId: handle.sessionId, inputId: handle.id, status });
       },
@@ -829,7 +860,7 @@ export class Runtime implements AsyncDisposable {
 
   /** Starts a turn for the session if it is idle with queued input and a slot is free. */
   #poke(entry: SessionEntry): void {
-    if (this.#state !== "running" && this.#state !== "stopping") return;
+    if (this.#state !== "running" && !this.#draining) return;
     if (entry.active !== undefined || entry.inbox.running !== undefined || entry.inbox.queue.length === 0)
       return;
     if (this.#scheduler.ready.has(entry.id)) return;
@@ -837,6 +868,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #pump(): void {
+    if (this.#state !== "running" && !this.#draining) return;
     for (;;) {
       const id = takeReady(this.#scheduler);
       if (id === undefined) return;

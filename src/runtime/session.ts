@@ -6,7 +6,7 @@
  */
 import type { Message } from "../kernel/messages.js";
 import type { Policy } from "../kernel/session/inbox.js";
-import type { ResultOptions, TurnHandle, TurnResult } from "./turn-handle.js";
+import { checkResultOptions, type ResultOptions, type TurnHandle, type TurnResult } from "./turn-handle.js";
 
 /** Options of {@link Session.send}. */
 export interface SendOptions {
@@ -59,6 +59,12 @@ export class Session {
    * of this same session, where it could never finish.
    */
   invoke(payload: unknown, options: SendOptions & ResultOptions = {}): Promise<TurnResult> {
+    // Checked before sending: a refused call must not leave an input behind.
+    try {
+      checkResultOptions("invoke()", options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#owner.invoke(this.id, payload, options);
   }
 

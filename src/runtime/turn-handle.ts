@@ -68,6 +68,35 @@ interface Subscriber {
   overflowed: boolean;
 }
 
+/**
+ * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeout` is a
+ * finite number of milliseconds >= 0 and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
+ */
+export function checkResultOptions(what: string, options: unknown): asserts options is ResultOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidInputError(
+      "INVALID_ARGUMENT",
+      `${what}: options must be an object, got ${describeValue(options)}`,
+    );
+  }
+  const { timeout, signal } = options as ResultOptions;
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout >= 0) || !Number.isFinite(timeout))
+  ) {
+    throw new InvalidInputError(
+      "INVALID_ARGUMENT",
+      `${what}: timeout must be a finite number of milliseconds >= 0, got ${describeValue(timeout)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidInputError(
+      "INVALID_ARGUMENT",
+      `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`,
+    );
+  }
+}
+
 /** One accepted input, followed to its terminal state. */
 export class TurnHandle {
   /** The input's id (stable across restarts; `runtime.handle(id)` finds it again). */
@@ -138,16 +167,8 @@ export class TurnHandle {
    * passes first; throws `DeadlockError` when called from inside a turn of the same session.
    */
   async result(options: ResultOptions = {}): Promise<TurnResult> {
+    checkResultOptions("result()", options);
     const { timeout, signal } = options;
-    if (
-      timeout !== undefined &&
-      (typeof timeout !== "number" || !(timeout >= 0) || !Number.isFinite(timeout))
-    ) {
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `result(): timeout must be a finite number of milliseconds >= 0, got ${describeValue(timeout)}`,
-      );
-    }
     if (this.#outcome === undefined) {
       this.#owner.assertMayWait(this.sessionId, this.id);
       await this.#wait(timeout, signal);
@@ -161,6 +182,12 @@ export class TurnHandle {
    * status once the input has settled (a settled input is left as it is).
    */
   async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `cancel(): options must be an object, got ${describeValue(options)}`,
+      );
+    }
     const mode = options.mode ?? "immediate";
     if (mode !== "immediate" && mode !== "after_step") {
       throw new InvalidInputError(

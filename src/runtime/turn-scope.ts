@@ -28,3 +28,12 @@ export function assertNotInTurnOf(sessionId: string, what: string): void {
     { sessionId, turnId: current.turnId },
   );
 }
+
+/**
+ * Runs `fn` outside any turn. The dispatcher runs its jobs this way: they are the runtime's own work
+ * and call host listeners, whichever turn's code happened to post the job that woke the dispatcher
+ * (a microtask inherits the scope of the code that queued it).
+ */
+export function outsideTurn<T>(fn: () => T): T {
+  return scope.exit(fn);
+}

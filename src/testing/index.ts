@@ -4,5 +4,7 @@
  *
  * @packageDocumentation
  */
+
+export { createScriptedModel, type ScriptedModel, type ScriptedStep } from "../models/scripted-model.js";
 export { SeededRandom } from "./seeded-random.js";
 export { VirtualClock } from "./virtual-clock.js";

@@ -85,8 +85,10 @@ export function accept<Q extends QueuedInput>(
     };
   }
   if (input.policy === "interrupt") {
-    let at = 0;
-    while (at < inbox.queue.length && inbox.queue[at]!.policy === "interrupt") at++;
+    // Behind the last queued interrupt, which need not lead the queue: re-queued steered input goes
+    // to the very front at a turn's end.
+    let at = inbox.queue.length;
+    while (at > 0 && inbox.queue[at - 1]!.policy !== "interrupt") at--;
     inbox.queue.splice(at, 0, input);
     return { kind: "queued", interrupt: inbox.running?.turnId };
   }

@@ -37,6 +37,11 @@ export interface CancelRequest {
   readonly mode: CancelMode;
   readonly status: "cancelled" | "interrupted";
   readonly reason: Reason;
+  /**
+   * The input whose handle asked. If it was steered into the turn and the model has not seen it
+   * yet, it ends with the turn instead of going back to the queue: a cancelled input never runs.
+   */
+  readonly inputId?: string;
 }
 
 export interface TurnState {
@@ -244,6 +249,8 @@ function nextModelCall(turn: TurnState): readonly TurnEffect[] {
 }
 
 function onCancel(turn: TurnState, request: CancelRequest): readonly TurnEffect[] {
+  const unseen = turn.steered.findIndex((s) => s.inputId === request.inputId);
+  if (unseen >= 0) turn.steered.splice(unseen, 1);
   if (request.mode === "immediate" || turn.phase === "new") {
     const abort: TurnEffect = { type: "abort", reason: request.reason };
     return [abort, ...end(turn, request.status, request.reason)];

@@ -1,0 +1,237 @@
+/**
+ * The guided demo behind `npm start`: a person can follow what Offstage does while it runs. Several
+ * sessions receive inputs at once, the demo model asks real file tools to look at a small workspace,
+ * and each inbox policy (reject, interrupt, merge, steer), a cancel and a withdraw are shown. It ends
+ * with a summary: turns by status, dispatcher lag, send→start latency and throughput.
+ *
+ * Everything is offline and deterministic: the model is the demo model, clearly named as such.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { isOffstageError } from "../errors.js";
+import { createDemoModel } from "../models/demo/demo-model.js";
+import type { RuntimeEvent } from "../runtime/events.js";
+import { silentLogger } from "../runtime/events.js";
+import type { Store } from "../runtime/ports/store.js";
+import { createRuntime, type Runtime } from "../runtime/runtime.js";
+import type { TurnHandle } from "../runtime/turn-handle.js";
+import { createMemoryStore } from "../store/memory/memory-store.js";
+import { createFileTools } from "../tools/builtin/file-tools.js";
+
+export interface DemoOptions {
+  /** SQLite file; `undefined` keeps everything in memory. */
+  readonly dbPath: string | undefined;
+  readonly workspace: string;
+  readonly quiet: boolean;
+  readonly out: NodeJS.WritableStream;
+}
+
+const FILES: Record<string, string> = {
+  "README.md": "# Demo workspace\n\nA small project the demo agents look at.\n",
+  "src/app.ts": "export function greet(name: string) {\n  return 'hello ' + name;\n}\n",
+  "src/util.ts": "export const sum = (a: number, b: number) => a + b;\nexport const id = <T>(x: T) => x;\n",
+  "notes/todo.txt": "write the report\nreview the store\nship the demo\n",
+  "notes/ideas.txt": "background sub-agents\nsteer at step boundaries\n",
+};
+
+/** Runs the demo and returns the process exit code. */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const say = (line: string) => options.out.write(`${line}\n`);
+  const show = options.quiet ? () => {} : say;
+  const root = resolve(options.workspace);
+  for (const [path, text] of Object.entries(FILES)) {
+    await mkdir(join(root, path, ".."), { recursive: true });
+    await writeFile(join(root, path), text);
+  }
+  const store: Store = createMemoryStore();
+  const runtime = createRuntime({
+    store,
+    logger: silentLogger,
+    agents: {
+      assistant: {
+        model: createDemoModel({ latencyMs: 40, slowOn: "slowly", slowMs: 1500 }),
+        system: "You are a demo assistant that looks at files with tools.",
+        tools: createFileTools({ root }),
+      },
+      tally: {
+        // A session that is a state machine, not a conversation: it counts what it was sent.
+        run: (input, { history }) => `tally #${history.length / 2 + 1}: ${JSON.stringify(input)}`,
+      },
+    },
+  });
+  await runtime.start();
+  say("Offstage demo — the model is the offline demo model; tools work on real files.");
+  say(`  workspace: ${root}`);
+  say(
+    options.dbPath === undefined
+      ? "  store: memory (nothing is kept after exit)"
+      : `  store: SQLite at ${resolve(options.dbPath)} (receipts are ${runtime.receipt})`,
+  );
+  const earlier = runtime.sessionIds().length;
+  if (earlier > 0) {
+    say(
+      `  found ${earlier} sessions from an earlier run; alice's history has ${historyOf(runtime, "alice")} messages`,
+    );
+  }
+  const stopEvents = runtime.on(progress(show));
+  let lastTick = "";
+  const ticker = setInterval(() => {
+    const m = runtime.metrics();
+    const tick = `  … running ${m.runningTurns}, queued ${m.queuedInputs}, ended ${sum(m.ended)}`;
+    // Repeating an unchanged line is noise; a changed one shows the work moving.
+    if (tick !== lastTick) show(tick);
+    lastTick = tick;
+  }, 500);
+  try {
+    await scenes(runtime, say);
+  } finally {
+    clearInterval(ticker);
+    stopEvents();
+  }
+  const metrics = runtime.metrics();
+  const status = await runtime.stop({ drain: true, timeoutMs: 5_000 });
+  await store.close();
+  say("");
+  say("Summary");
+  say(`  stop status: ${status}`);
+  say(`  inputs by status: ${formatCounts(metrics.ended)}`);
+  say(
+    `  dispatcher lag: p50 ${ms(metrics.dispatcherLag.p50Ms)}, p99 ${ms(metrics.dispatcherLag.p99Ms)}, max ${ms(metrics.dispatcherLag.maxMs)}`,
+  );
+  say(`  send→start: p50 ${ms(metrics.sendToStart.p50Ms)}, p99 ${ms(metrics.sendToStart.p99Ms)}`);
+  say(
+    `  throughput: ${metrics.throughputPerSecond.toFixed(1)} inputs/s over ${(metrics.uptimeMs / 1000).toFixed(1)} s`,
+  );
+  if (options.dbPath !== undefined)
+    say("  run it again: the next run finds these sessions and their history.");
+  return status === "clean" ? 0 : 1;
+}
+
+async function scenes(runtime: Runtime, say: (line: string) => void): Promise<void> {
+  const alice = runtime.session("alice", { agent: "assistant" });
+  const bob = runtime.session("bob", { agent: "assistant" });
+  const carol = runtime.session("carol", { agent: "assistant" });
+  const dave = runtime.session("dave", { agent: "assistant" });
+  const tally = runtime.session("tally", { agent: "tally" });
+
+  say("\n1. Four sessions at once; each session's inputs run one turn at a time, in order.");
+  const first = [
+    alice.send("list . and count src"),
+    bob.send("read notes/todo.txt"),
+    carol.send("stat README.md"),
+    dave.send("count notes"),
+    alice.send("read src/app.ts"),
+    bob.send("list notes"),
+    tally.send({ event: "signup", user: "erin" }),
+    tally.send({ event: "login", user: "erin" }),
+  ];
+  await settleAll(first);
+
+  say("\n2. Policy reject: a busy session refuses new input, and nothing is recorded.");
+  const busy = bob.send("slowly read notes/ideas.txt");
+  try {
+    bob.send("are you there?", { policy: "reject" });
+  } catch (error) {
+    say(`   refused: ${isOffstageError(error) ? `${error.code}: ${error.message}` : String(error)}`);
+  }
+
+  say("\n3. Policy interrupt: carol starts slow work, then new input cancels it and runs next.");
+  const slow = carol.send("slowly count src");
+  await waitFor(slow, "running");
+  const urgent = carol.send("stat src/app.ts", { policy: "interrupt" });
+  await settleAll([slow, urgent]);
+  say(
+    `   first input ended ${slow.status} (${slow.poll()?.outcome.reason.code}); the urgent one ${urgent.status}`,
+  );
+
+  say("\n4. Policy merge: three inputs queued behind a running turn are answered by one turn.");
+  const running = dave.send("slowly list .");
+  await waitFor(running, "running");
+  const merged = ["read notes/todo.txt", "read notes/ideas.txt", "stat README.md"].map((text) =>
+    dave.send(text, { policy: "merge" }),
+  );
+  await settleAll([running, ...merged]);
+  say(
+    `   merged inputs share turn ${merged[0]?.turnId}: ${merged.every((h) => h.turnId === merged[0]?.turnId)}`,
+  );
+
+  say(
+    "\n5. Policy steer: input joins alice's running turn at its next step boundary (after the tool results).",
+  );
+  const steered = alice.send("list src");
+  await waitFor(steered, "running");
+  const extra = alice.send("also read README.md", { policy: "steer" });
+  await settleAll([steered, extra]);
+  say(`   steered input answered by the same turn: ${extra.turnId === steered.turnId}`);
+
+  say("\n6. Cancel and withdraw: a slow turn is cancelled; a queued input is withdrawn before it starts.");
+  const doomed = bob.send("slowly read src/util.ts");
+  const queued = bob.send("list .");
+  queued.withdraw();
+  await waitFor(doomed, "running");
+  const cancelled = await doomed.cancel({ reason: "the user changed their mind" });
+  await settleAll([busy]);
+  say(`   cancelled turn: ${cancelled}; withdrawn input: ${queued.status}`);
+}
+
+function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case "turn.started":
+        show(
+          `  [${event.sessionId}] turn started (${event.inputIds.length} input${event.inputIds.length > 1 ? "s" : ""})`,
+        );
+        break;
+      case "tool.ended":
+        show(
+          `  [${event.sessionId}]   tool ${event.toolName} ${event.isError ? "failed" : "ok"} in ${ms(event.durationMs)}`,
+        );
+        break;
+      case "turn.ended": {
+        const output =
+          typeof event.outcome.output === "string"
+            ? event.outcome.output
+            : JSON.stringify(event.outcome.output);
+        const detail =
+          event.outcome.status === "completed" ? firstLine(output ?? "") : event.outcome.reason.message;
+        show(`  [${event.sessionId}] ${event.outcome.status}: ${detail}`);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+}
+
+async function settleAll(handles: readonly TurnHandle[]): Promise<void> {
+  await Promise.all(handles.map((h) => h.result().catch(() => undefined)));
+}
+
+/** Resolves when the handle reaches `status` (or settles). Demo-only polling; hosts use events. */
+async function waitFor(handle: TurnHandle, status: string): Promise<void> {
+  while (handle.status !== status && !handle.done) await new Promise((r) => setTimeout(r, 5));
+}
+
+function historyOf(runtime: Runtime, sessionId: string): number {
+  return runtime.sessionIds().includes(sessionId) ? runtime.session(sessionId).history().length : 0;
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n")[0] ?? "";
+  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
+}
+
+function sum(counts: Readonly<Record<string, number>>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+function formatCounts(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${status} ${n}`)
+    .join(", ");
+}
+
+function ms(value: number): string {
+  return value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(1)} ms`;
+}

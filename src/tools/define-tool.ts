@@ -1,0 +1,139 @@
+/**
+ * `defineTool`: the usual way to build a {@link Tool}. It checks the definition once, up front, so a
+ * typo in a tool name or a schema that no model provider accepts fails when the agent is defined,
+ * not in the middle of a turn.
+ *
+ * @packageDocumentation
+ */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { describeValue, InvalidInputError } from "../errors.js";
+import type { JsonSchema } from "../runtime/ports/model.js";
+import type { Tool, ToolContext } from "../runtime/ports/tool.js";
+import { compileToolSchema } from "./compile-tool-schema.js";
+
+/**
+ * What tool names may look like: the strictest rule among the model providers (OpenAI and Anthropic
+ * both accept exactly this), so a tool that works with one works with all.
+ */
+export const TOOL_NAME_PATTERN: RegExp = /^[a-zA-Z0-9_-]{1,64}$/;
+
+interface ToolDefinitionBase {
+  /** Unique within an agent; must match {@link TOOL_NAME_PATTERN}. */
+  readonly name: string;
+  /** Tells the model when and how to use the tool. */
+  readonly description: string;
+  /** Overrides `limits.toolTimeoutMs` for this tool; a positive, finite number of milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+/** A tool whose arguments are described by a Standard Schema (zod 4, valibot, ArkType, …). */
+export interface StandardToolDefinition<Schema extends StandardSchemaV1> extends ToolDefinitionBase {
+  /**
+   * Validates the arguments. Its JSON Schema extension (`~standard.jsonSchema`, which zod 4
+   * implements) supplies the schema the model sees; without it the model is only told "an object".
+   */
+  readonly schema: Schema;
+  /** Runs the tool with validated arguments (the schema's output type). Strings reach the model as they are. */
+  readonly execute: (args: StandardSchemaV1.InferOutput<Schema>, context: ToolContext) => unknown;
+}
+
+/** A tool whose arguments are described by a plain JSON Schema object (drafts 4, 7, 2019-09, 2020-12). */
+export interface JsonSchemaToolDefinition<Args = unknown> extends ToolDefinitionBase {
+  /** Sent to the model as it is and used to validate the arguments; `$schema` picks the draft (default 2020-12). */
+  readonly schema: JsonSchema;
+  /** Runs the tool with arguments that passed the schema. `Args` is what you promise the schema ensures. */
+  readonly execute: (args: Args, context: ToolContext) => unknown;
+}
+
+/**
+ * Builds a tool from a name, a description, a schema and an `execute` function.
+ *
+ * Use it for every tool you give an agent. Arguments the model sends are parsed by the runtime and
+ * checked against the schema before `execute` runs; a failure reaches the model as a tool error that
+ * lists each problem (`- path: what is wrong`), so it can correct itself, and `execute` is not called.
+ *
+ * Details:
+ * - `schema` is either a Standard Schema or a plain JSON Schema object, and must describe an object
+ *   (`type: "object"`), because model providers only accept object-shaped tool input.
+ * - With a Standard Schema, `execute` receives the schema's *output* (after defaults and transforms);
+ *   with a JSON Schema it receives the arguments unchanged (JSON Schema defaults are not applied).
+ * - `execute` receives a {@link ToolContext} whose `signal` fires on cancel or timeout: pass it on to
+ *   `fetch`, `fs` and child processes.
+ *
+ * @throws {@link InvalidInputError} with code `INVALID_ARGUMENT` when the definition is malformed: a
+ *   name that does not match {@link TOOL_NAME_PATTERN}, a description that is not a string, a missing
+ *   `execute`, a `timeoutMs` that is not positive and finite, or an unusable schema.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * const weather = defineTool({
+ *   name: "get_weather",
+ *   description: "Current weather for a city.",
+ *   schema: z.object({ city: z.string() }),
+ *   timeoutMs: 5_000,
+ *   execute: async ({ city }, { signal }) => (await fetch(`https://wttr.in/${city}?format=3`, { signal })).text(),
+ * });
+ * ```
+ */
+export function defineTool<Schema extends StandardSchemaV1>(definition: StandardToolDefinition<Schema>): Tool;
+export function defineTool<Args = unknown>(definition: JsonSchemaToolDefinition<Args>): Tool;
+export function defineTool(
+  definition: StandardToolDefinition<StandardSchemaV1> | JsonSchemaToolDefinition,
+): Tool {
+  if (typeof definition !== "object" || definition === null) {
+    throw new InvalidInputError(
+      "INVALID_ARGUMENT",
+      `defineTool expects a definition object; got ${describeValue(definition)}`,
+    );
+  }
+  const { name, description, timeoutMs, execute } = definition;
+  if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name)) {
+    throw invalid(
+      `tool name must be 1–64 letters, digits, "_" or "-"; got ${describeValue(name)}`,
+      "name",
+      name,
+    );
+  }
+  if (typeof description !== "string") {
+    throw invalid(
+      `tool ${JSON.stringify(name)}: description must be a string; got ${describeValue(description)}`,
+      "description",
+      description,
+    );
+  }
+  if (typeof execute !== "function") {
+    throw invalid(
+      `tool ${JSON.stringify(name)}: execute must be a function; got ${describeValue(execute)}`,
+      "execute",
+      execute,
+    );
+  }
+  if (
+    timeoutMs !== undefined &&
+    !(typeof timeoutMs === "number" && Number.isFinite(timeoutMs) && timeoutMs > 0)
+  ) {
+    throw invalid(
+      `tool ${JSON.stringify(name)}: timeoutMs must be a positive, finite number of milliseconds; got ${describeValue(timeoutMs)}`,
+      "timeoutMs",
+      timeoutMs,
+    );
+  }
+  const { inputSchema, check } = compileToolSchema(name, definition.schema);
+  const run = execute as (args: unknown, context: ToolContext) => unknown;
+  return Object.freeze({
+    name,
+    description,
+    inputSchema,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    check,
+    // `this` stays the definition, so a method-style `execute` that uses it keeps working.
+    execute: (args: unknown, context: ToolContext) => run.call(definition, args, context),
+  });
+}
+
+function invalid(message: string, field: string, value: unknown): InvalidInputError {
+  return new InvalidInputError("INVALID_ARGUMENT", message, {
+    details: { field, value: describeValue(value) },
+  });
+}
