@@ -121,6 +121,14 @@ function validSessionId(id: unknown): id is string {
   return true;
 }
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** Turn ends finished per dispatcher job; see `#finishCommitted`. */
+const FINISHES_PER_JOB = 256;
+
+interface TurnEnding {
+  readonly turn: RunningTurn;
+  readonly outcome: TurnOutcome;
+  readonly unsteered: readonly string[];
+}
 
 /** How the handle of a queued input settles when the runtime stops (the input itself stays queued). */
 const DETACHED: TurnOutcome = {
@@ -160,7 +168,10 @@ export class Runtime implements AsyncDisposable {
   /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
   #handleSubscribers = 0;
   /** Turns whose end was written and waits for the store's commit. */
-  #ending: { turn: RunningTurn; outcome: TurnOutcome; unsteered: readonly string[] }[] = [];
+  #ending: TurnEnding[] = [];
+  /** Ends whose commit resolved, finished in order from `#committedHead` by bounded dispatcher jobs. */
+  #committed: TurnEnding[] = [];
+  #committedHead = 0;
   #pollTimer: TimerToken | undefined;
   #unsubscribe: (() => void) | undefined;
   #starting: Promise<void> | undefined;
@@ -999,24 +1010,49 @@ export class Runtime implements AsyncDisposable {
     });
     // One commit wait and one dispatcher job per group of ends, not per turn.
     this.#ending.push({ turn, outcome, unsteered });
-    if (this.#ending.length === 1) this.#commitEnds();
+    if (this.#ending.length === 1) queueMicrotask(this.#commitEnding);
   }
 
-  /** Waits for the commit that holds the pending ends; a failed commit is reported and retried. */
-  #commitEnds(): void {
+  /**
+   * Takes the ends written so far as one group (a microtask after the first, so a burst of ends in
+   * one job shares a commit) and waits for the commit that holds them. Ends written meanwhile form
+   * the next group: they are not covered by this commit.
+   */
+  readonly #commitEnding = (): void => this.#commitEnds(this.#ending.splice(0));
+
+  /** A failed commit is reported and retried for the same group. */
+  #commitEnds(group: TurnEnding[]): void {
     this.#store.commit().then(
-      () => this.#dispatcher.post("turn ends", this.#finishEnded),
+      () => {
+        const idle = this.#committed.length === this.#committedHead;
+        for (const end of group) this.#committed.push(end);
+        if (idle) this.#dispatcher.post("turn ends", this.#finishCommitted);
+      },
       (error: unknown) => {
         this.#report("commit of turn ends (retrying in 1 s)", error);
-        this.#options.clock.setTimeout(() => this.#commitEnds(), 1000);
+        this.#options.clock.setTimeout(() => this.#commitEnds(group), 1000);
       },
     );
   }
 
-  readonly #finishEnded = (): void => {
-    const ending = this.#ending;
-    this.#ending = [];
-    for (const { turn, outcome, unsteered } of ending) this.#finish(turn, outcome, unsteered);
+  /**
+   * Finishes committed ends in bounded jobs: a group can hold thousands, and each may start (and,
+   * with a synchronous model, end) its session's next turn, so one job for all of them would hold
+   * the thread for long enough to starve host IO and timers.
+   */
+  readonly #finishCommitted = (): void => {
+    const stop = Math.min(this.#committed.length, this.#committedHead + FINISHES_PER_JOB);
+    while (this.#committedHead < stop) {
+      const { turn, outcome, unsteered } = this.#committed[this.#committedHead]!;
+      this.#committedHead += 1;
+      this.#finish(turn, outcome, unsteered);
+    }
+    if (this.#committedHead < this.#committed.length) {
+      this.#dispatcher.post("turn ends", this.#finishCommitted);
+    } else {
+      this.#committed = [];
+      this.#committedHead = 0;
+    }
   };
 
   /** The turn's end is committed: settle its handles and drive the scheduler. */
