@@ -102,7 +102,13 @@ export function isOffstageError(error: unknown, code?: OffstageErrorCode): error
 export function describeValue(value: unknown): string {
   let shown: string;
   try {
-    shown = typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+    // JSON would show NaN and ±Infinity as null, hiding exactly the bad number being reported.
+    shown =
+      typeof value === "number"
+        ? String(value)
+        : typeof value === "string"
+          ? JSON.stringify(value)
+          : String(JSON.stringify(value) ?? value);
   } catch {
     shown = String(value);
   }

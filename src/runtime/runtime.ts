@@ -949,7 +949,8 @@ export class Runtime implements AsyncDisposable {
       type: "turn.started",
       sessionId: entry.id,
       turnId,
-      inputIds: turn.inputIds,
+      // A copy: steered inputs join `turn.inputIds` later, and an event must not change after it is sent.
+      inputIds: [...turn.inputIds],
       attempt,
     }));
     return turn;

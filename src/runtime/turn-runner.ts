@@ -136,6 +136,9 @@ export function callModel(
 }
 
 function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelPart): boolean {
+  // A stream may go on after its turn ended or was aborted (providers do not all stop on abort):
+  // nothing it says after that may reach the handle's events.
+  if (turn.ended || turn.controller?.signal.aborted === true) return false;
   switch (part.type) {
     case "text-delta":
       answer.text += part.delta;
