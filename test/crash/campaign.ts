@@ -1,0 +1,201 @@
+/**
+ * The crash campaign, parent side: starts the child on one SQLite file, `kill -9`s it at a random
+ * moment, starts it again — `kills` times — then runs it once more to drain everything and stop
+ * cleanly. Every report line goes into the {@link Ledger}; the final checks (`checks.ts`) compare
+ * the ledger with the file.
+ *
+ * Where the kill lands, from the campaign's seed: mostly while the workload runs (soon after the
+ * restart, when recovery's own writes are in flight, or later), sometimes before the runtime has
+ * even finished starting (during recovery itself).
+ *
+ * @packageDocumentation
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SeededRandom } from "../../src/testing/seeded-random.js";
+import { Ledger } from "./ledger.js";
+import { type ChildConfig, type ChildMode, pathsOf, type Report } from "./protocol.js";
+import { writeWorkspace } from "./workload.js";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const CHILD = join(HERE, "child.ts");
+const HOOK = join(HERE, "ts-hook.ts");
+/** A child that has not reported `ready` by then is hung in its boot chain. */
+const READY_TIMEOUT_MS = 30_000;
+/** The final drain: generous, since the backlog left by the last kill may be large. */
+const DRAIN_TIMEOUT_MS = 90_000;
+
+export interface CampaignOptions {
+  readonly seed: number;
+  readonly kills: number;
+  readonly dir: string;
+  readonly sessions: number;
+  /** Progress lines (one per ten kills). */
+  readonly log: (line: string) => void;
+}
+
+export interface CampaignResult {
+  readonly ledger: Ledger;
+  readonly kills: number;
+  /** Kills that landed before the child reported `ready`. */
+  readonly earlyKills: number;
+  readonly elapsedMs: number;
+}
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** One child process: its `ready` report and its exit (after its stdout was read to the end). */
+interface ChildRun {
+  readonly process: ChildProcess;
+  readonly ready: Promise<boolean>;
+  readonly exit: Promise<Exit>;
+  stderrTail(): string;
+}
+
+export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const { dir, seed } = options;
+  const paths = pathsOf(dir);
+  writeWorkspace(paths.workspace);
+  const random = new SeededRandom(seed);
+  const ledger = new Ledger();
+  const started = performance.now();
+  let earlyKills = 0;
+  let kills = 0;
+  for (let inc = 0; inc < options.kills; inc++) {
+    const child = startChild(options, ledger, inc, "work", random.int(0, 0x7fffffff), random.int(0, 4));
+    const early = random.chance(0.15);
+    const delayMs = early
+      ? random.int(100, 500)
+      : random.chance(0.5)
+        ? random.int(0, 60)
+        : random.int(60, 700);
+    let exited = false;
+    void child.exit.then(() => {
+      exited = true;
+    });
+    if (early) {
+      await sleep(delayMs);
+      if (!(await settledYet(child.ready))) earlyKills += 1;
+    } else {
+      const ready = await Promise.race([child.ready, sleep(READY_TIMEOUT_MS).then(() => false)]);
+      if (!ready && !exited) ledger.fail(`process ${inc} did not start within ${READY_TIMEOUT_MS} ms`);
+      await sleep(delayMs);
+    }
+    if (exited) {
+      const exit = await child.exit;
+      ledger.fail(
+        `process ${inc} exited by itself (code ${exit.code}, signal ${exit.signal}) before its kill:\n${child.stderrTail()}`,
+      );
+    }
+    child.process.kill("SIGKILL");
+    await child.exit;
+    kills += 1;
+    if (ledger.violations.length > 0) break;
+    if ((inc + 1) % 10 === 0) {
+      options.log(
+        `crash: ${inc + 1}/${options.kills} kills, ${ledger.inputs.size} inputs accepted, ${ledger.outstanding().length} unsettled`,
+      );
+    }
+  }
+  if (ledger.violations.length === 0) await finalDrain(options, ledger);
+  return { ledger, kills, earlyKills, elapsedMs: performance.now() - started };
+}
+
+async function finalDrain(options: CampaignOptions, ledger: Ledger): Promise<void> {
+  const child = startChild(options, ledger, options.kills, "drain", options.seed, 2);
+  const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => undefined);
+  const exit = await Promise.race([child.exit, timeout]);
+  if (exit === undefined) {
+    child.process.kill("SIGKILL");
+    await child.exit;
+    ledger.fail(`the final drain did not finish within ${DRAIN_TIMEOUT_MS} ms:\n${child.stderrTail()}`);
+  } else if (exit.code !== 0) {
+    ledger.fail(
+      `the final drain exited with code ${exit.code}, signal ${exit.signal}:\n${child.stderrTail()}`,
+    );
+  } else if (ledger.drained !== "clean") {
+    ledger.fail(`the final drain's stop() returned ${String(ledger.drained)}, expected clean`);
+  }
+}
+
+function startChild(
+  options: CampaignOptions,
+  ledger: Ledger,
+  inc: number,
+  mode: ChildMode,
+  seed: number,
+  groupCommitMs: number,
+): ChildRun {
+  const { dir } = options;
+  const config: ChildConfig = {
+    dir,
+    mode,
+    incarnation: inc,
+    seed,
+    groupCommitMs,
+    sessions: options.sessions,
+    outstanding: ledger.outstanding(),
+  };
+  // A file, not an argument: the outstanding list can outgrow the kernel's limit on one argument.
+  const configPath = join(dir, "child-config.json");
+  writeFileSync(configPath, JSON.stringify(config));
+  const child = spawn(process.execPath, ["--import", HOOK, CHILD, configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const reports = join(dir, "reports.log");
+  const stderrLog = join(dir, "stderr.log");
+  appendFileSync(stderrLog, `--- process ${inc} (${mode}, seed ${seed}, groupCommitMs ${groupCommitMs})\n`);
+  let tail = "";
+  let pending = "";
+  let onReady: (ready: boolean) => void = () => {};
+  const ready = new Promise<boolean>((resolve) => {
+    onReady = resolve;
+  });
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line === "") continue;
+      appendFileSync(reports, `${inc} ${line}\n`);
+      let report: Report;
+      try {
+        report = JSON.parse(line) as Report;
+      } catch {
+        ledger.fail(`process ${inc} wrote a line that is not a report: ${line}`);
+        continue;
+      }
+      ledger.apply(inc, report);
+      if (report.t === "ready") onReady(true);
+    }
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    appendFileSync(stderrLog, chunk);
+    tail = (tail + chunk).slice(-4000);
+  });
+  const exit = new Promise<Exit>((resolve) => {
+    child.on("close", (code, signal) => {
+      onReady(false);
+      // A line cut by the kill was never a whole report: the child had not finished writing it.
+      if (pending !== "") appendFileSync(reports, `${inc} (torn) ${pending}\n`);
+      resolve({ code, signal });
+    });
+  });
+  return { process: child, ready, exit, stderrTail: () => tail };
+}
+
+/** True when `ready` already resolved true (without waiting for it). */
+async function settledYet(ready: Promise<boolean>): Promise<boolean> {
+  return Promise.race([ready, Promise.resolve(false)]);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,116 @@
+/**
+ * What the crash test's parent and child agree on: the child's configuration, the report lines it
+ * writes to stdout, the effect markers its agents append to a log, and the files they share.
+ *
+ * Reports go to stdout one JSON line each. On Linux a write to a pipe is synchronous in Node, so a
+ * line the child wrote is in the pipe before the next statement runs and survives a `kill -9` right
+ * after it: the parent never hears of an acceptance the child had not finished reporting, and never
+ * misses one it had.
+ *
+ * @packageDocumentation
+ */
+import { join } from "node:path";
+
+/** `work`: recover, then run the workload until killed. `drain`: recover, finish everything, stop. */
+export type ChildMode = "work" | "drain";
+
+/** The child's whole configuration, passed as one JSON argument. */
+export interface ChildConfig {
+  readonly dir: string;
+  readonly mode: ChildMode;
+  /** Which start this is (0 for the first); part of every token and marker the child makes. */
+  readonly incarnation: number;
+  readonly seed: number;
+  readonly groupCommitMs: number;
+  readonly sessions: number;
+  /** Inputs the parent saw accepted and not yet settled: the child follows them to their end. */
+  readonly outstanding: readonly string[];
+}
+
+/** A line the child writes to stdout. */
+export type Report =
+  | { readonly t: "ready"; readonly recovered: number; readonly resumed: number }
+  /**
+   * An input whose durable receipt arrived (`resend`: an idempotent send that returned a handle).
+   * Never written before `handle.stored()` resolved `durable`.
+   */
+  | {
+      readonly t: "accepted";
+      readonly id: string;
+      readonly session: string;
+      readonly token: string;
+      readonly key: string | undefined;
+      readonly policy: string;
+      readonly resend: boolean;
+    }
+  /** A handle settled; for a turn's end or a withdrawal only after the store committed it. */
+  | {
+      readonly t: "settled";
+      readonly id: string;
+      readonly status: string;
+      readonly code: string;
+      readonly turnId: string | undefined;
+    }
+  /** `runtime.handle(id)` knew nothing of an input the parent saw accepted: a lost input. */
+  | { readonly t: "missing"; readonly id: string }
+  | { readonly t: "violation"; readonly message: string }
+  | { readonly t: "drained"; readonly status: string };
+
+/** An effect a tool or a function agent performed, appended to `effects.log` as it happens. */
+export type Marker =
+  | {
+      readonly k: "tool";
+      readonly inc: number;
+      readonly session: string;
+      readonly turnId: string;
+      readonly callId: string;
+      readonly nonce: string;
+    }
+  | {
+      readonly k: "fn-start" | "fn-done" | "fn-abort" | "fn-throw";
+      readonly inc: number;
+      readonly session: string;
+      readonly turnId: string;
+      readonly nonce: string;
+    };
+
+/** A key the child is about to send with, appended to `keys.log` before the send. */
+export interface KeyRecord {
+  readonly key: string;
+  readonly session: string;
+  readonly token: string;
+}
+
+/** The files of one crash run, all under its directory. */
+export function pathsOf(dir: string) {
+  return {
+    database: join(dir, "store.sqlite"),
+    workspace: join(dir, "workspace"),
+    effects: join(dir, "effects.log"),
+    keys: join(dir, "keys.log"),
+  };
+}
+
+/** Every input's user message carries its token, so history can be searched for it exactly. */
+export const TOKEN_PATTERN = /#t(\d+)\.(\d+)#/g;
+
+export function tokenOf(incarnation: number, n: number): string {
+  return `#t${incarnation}.${n}#`;
+}
+
+/** What the tool wrapper puts in front of a tool's output, so history names the execution it holds. */
+export const EFFECT_PATTERN = /^\[effect (\S+)\]/;
+
+/** Parses a JSON-lines text, skipping a last line cut short by a kill. */
+export function parseLines<T>(text: string): T[] {
+  const out: T[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch {
+      // Only the line being written when the process died can be torn; the next start appends after it.
+    }
+  }
+  return out;
+}
