@@ -28,7 +28,7 @@
  *
  * @packageDocumentation
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Message, Store } from "../../src/index.js";
 import type { Ledger } from "./ledger.js";
@@ -74,7 +74,7 @@ export async function checkFinalState(options: {
       `after the final drain ${recovered.interrupted.length} turns are still running: ${ids(recovered.interrupted.map((t) => ({ id: t.turnId })))}`,
     );
 
-  const markers = parseLines<Marker>(readFileSync(paths.effects, "utf8"));
+  const markers = existsSync(paths.effects) ? parseLines<Marker>(readFileSync(paths.effects, "utf8")) : [];
   count("effect markers", markers.length);
   const sessions = new Map<string, SessionIndex>();
   for (let i = 0; i < options.sessions; i++) {
