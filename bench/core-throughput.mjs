@@ -1,0 +1,329 @@
+// Core throughput (issue #2): no-op model turns through many sessions on the memory store, beside the
+// in-process peers a user would otherwise pick for per-session serialized work:
+//   - p-queue: one PQueue({ concurrency: 1 }) per session;
+//   - naive:   a Map<session, Promise> whose entry is chained with .then() per input.
+// Every system gets the same work in the same process: S sessions, I inputs each, all sent in rounds
+// (input r of every session, then input r+1), then waited for. Peers run a no-op task; Offstage runs a
+// full turn of the no-op model (store writes, inbox, scheduler, turn machine, history, handle).
+//
+// Two phases:
+//   burst — everything is sent at once; turns/s = inputs / (first send → last completion). Latency here
+//           is mostly queueing behind the backlog, so it is reported but not the headline.
+//   paced — inputs are offered at a fixed rate below every system's capacity; send→start p50/p99 then
+//           show each system's own scheduling delay.
+//
+// Flags (or BENCH_<NAME> env): --sessions 10000 --inputs 20 --reps 5 --rate 20000 --paced-s 2
+//   --only offstage,p-queue,naive   (e.g. to profile one system: node --cpu-prof ... --only offstage)
+//   --quick                          (smoke run: 1000 sessions x 5 inputs, 1 rep)
+import PQueue from "p-queue";
+import {
+  cpuMeter,
+  flag,
+  fmtCores,
+  fmtMs,
+  fmtRate,
+  fmtRatio,
+  Latency,
+  loadOffstage,
+  log,
+  median,
+  now,
+  printMachine,
+  QUICK,
+  settleHeap,
+  table,
+  ticker,
+  writeResult,
+  yieldLoop,
+} from "./lib.mjs";
+
+const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = await loadOffstage();
+
+const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
+const INPUTS = flag("inputs", QUICK ? 5 : 20);
+const REPS = flag("reps", QUICK ? 1 : 5);
+const RATE = flag("rate", 20_000);
+const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
+const ONLY = flag("only", "offstage,offstage-c,p-queue,naive").split(",");
+
+/**
+ * A system under test: `prepare()` builds its per-session state (not timed), `send(s, t0)` offers one
+ * input to session index `s`, `drain()` resolves when everything offered has finished, `latency()`
+ * reads send→start, `close()` releases it.
+ */
+function offstage(maxConcurrentTurns) {
+  let runtime;
+  let sessions;
+  let last;
+  return {
+    async prepare() {
+      runtime = createRuntime({
+        agents: { bench: { model: createNoopModel() } },
+        store: createMemoryStore(),
+        logger: silentLogger,
+        limits: { inboxLengthMax: Math.max(1000, INPUTS + 1), maxConcurrentTurns },
+      });
+      await runtime.start();
+      sessions = [];
+      for (let s = 0; s < SESSIONS; s++) sessions.push(runtime.session(`s${s}`, { agent: "bench" }));
+      last = new Array(SESSIONS);
+    },
+    send(s) {
+      last[s] = sessions[s].send("hi");
+    },
+    async drain() {
+      // Sessions are FIFO: a session's last input settles after all its earlier ones.
+      await Promise.all(last.filter(Boolean).map((h) => h.result()));
+    },
+    done: () => runtime.metrics().ended.completed,
+    latency: () => runtime.metrics().sendToStart,
+    async close() {
+      await runtime.stop();
+    },
+  };
+}
+
+function pQueue() {
+  let queues;
+  let last;
+  let lat;
+  let done = 0;
+  return {
+    async prepare() {
+      queues = [];
+      for (let s = 0; s < SESSIONS; s++) queues.push(new PQueue({ concurrency: 1 }));
+      last = new Array(SESSIONS);
+      lat = new Latency();
+    },
+    send(s) {
+      const sentAt = now();
+      last[s] = queues[s].add(async () => {
+        lat.recordMs(now() - sentAt);
+        done += 1;
+        return "ok";
+      });
+    },
+    async drain() {
+      await Promise.all(last.filter(Boolean));
+    },
+    done: () => done,
+    latency: () => lat.stats(),
+    async close() {},
+  };
+}
+
+function naive() {
+  let chains;
+  let lat;
+  let done = 0;
+  return {
+    async prepare() {
+      chains = new Map();
+      for (let s = 0; s < SESSIONS; s++) chains.set(`s${s}`, Promise.resolve());
+      lat = new Latency();
+    },
+    send(s) {
+      const key = `s${s}`;
+      const sentAt = now();
+      chains.set(
+        key,
+        chains.get(key).then(() => {
+          lat.recordMs(now() - sentAt);
+          done += 1;
+          return "ok";
+        }),
+      );
+    },
+    async drain() {
+      await Promise.all(chains.values());
+    },
+    done: () => done,
+    latency: () => lat.stats(),
+    async close() {},
+  };
+}
+
+const SYSTEMS = {
+  offstage: { label: "offstage (default maxConcurrentTurns 256)", make: () => offstage(256) },
+  "offstage-c": {
+    label: `offstage (maxConcurrentTurns ${SESSIONS})`,
+    make: () => offstage(SESSIONS),
+  },
+  "p-queue": { label: "p-queue (1 PQueue/session)", make: pQueue },
+  naive: { label: "naive Map<session, Promise>", make: naive },
+};
+
+async function burst(name) {
+  const system = SYSTEMS[name].make();
+  await system.prepare();
+  const total = SESSIONS * INPUTS;
+  const meter = cpuMeter();
+  const started = now();
+  for (let r = 0; r < INPUTS; r++) {
+    for (let s = 0; s < SESSIONS; s++) system.send(s);
+  }
+  const sentMs = now() - started;
+  const stop = ticker(() => log(`  ${name}: ${system.done()}/${total} done`));
+  await system.drain();
+  const elapsedMs = now() - started;
+  stop();
+  const cpu = meter.end();
+  const latency = system.latency();
+  const done = system.done();
+  await system.close();
+  if (done !== total) throw new Error(`${name}: ${done} of ${total} inputs completed`);
+  return {
+    name,
+    perSecond: (total * 1000) / elapsedMs,
+    perCpuSecond: (total * 1000) / cpu.ownCpuMs,
+    otherCores: cpu.otherCores,
+    elapsedMs,
+    sentMs,
+    latency,
+  };
+}
+
+async function paced(name) {
+  const system = SYSTEMS[name].make();
+  await system.prepare();
+  const total = Math.round(RATE * PACED_S);
+  let sent = 0;
+  let s = 0;
+  const started = now();
+  // Every ~1 ms timer tick, offer whatever the rate owes by now (a few inputs per tick).
+  while (sent < total) {
+    const owed = Math.min(total, Math.floor(((now() - started) * RATE) / 1000));
+    for (; sent < owed; sent++) {
+      system.send(s);
+      s = s + 1 === SESSIONS ? 0 : s + 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await system.drain();
+  const offeredMs = now() - started;
+  const latency = system.latency();
+  await system.close();
+  return { name, total, offeredMs, latency };
+}
+
+async function main() {
+  printMachine();
+  const names = Object.keys(SYSTEMS).filter((n) => ONLY.includes(n));
+  log(
+    `core-throughput: ${SESSIONS} sessions x ${INPUTS} inputs = ${SESSIONS * INPUTS} no-op turns per run, ` +
+      `${REPS} reps, systems: ${names.join(", ")}${typeof globalThis.gc === "function" ? "" : " (no --expose-gc: heap not settled between runs)"}`,
+  );
+  // Warm-up: one small pass of each, so the first measured run does not pay for JIT compilation alone.
+  for (const name of names) {
+    const system = SYSTEMS[name].make();
+    await system.prepare();
+    for (let r = 0; r < 3; r++) for (let s = 0; s < Math.min(SESSIONS, 2000); s++) system.send(s);
+    await system.drain();
+    await system.close();
+  }
+  const runs = Object.fromEntries(names.map((n) => [n, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    // Rotate the order each repetition, so no system always runs first (or on a fuller heap).
+    const order = names.map((_, i) => names[(i + rep) % names.length]);
+    for (const name of order) {
+      await settleHeap();
+      await yieldLoop();
+      const r = await burst(name);
+      runs[name].push(r);
+      log(
+        `rep ${rep + 1}/${REPS} ${name}: ${fmtRate(r.perSecond)} wall, ${fmtRate(r.perCpuSecond)} per CPU-second ` +
+          `(${fmtMs(r.elapsedMs)}; sends ${fmtMs(r.sentMs)}; other processes ${fmtCores(r.otherCores)})`,
+      );
+    }
+  }
+  const summary = summarize(names, runs);
+  printBurst(names, runs, summary);
+  const pacedResults = PACED_S > 0 ? await pacedPhase(names) : [];
+  writeResult("core-throughput", {
+    sessions: SESSIONS,
+    inputs: INPUTS,
+    reps: REPS,
+    rate: RATE,
+    pacedS: PACED_S,
+    summary,
+    runs,
+    paced: pacedResults,
+  });
+}
+
+function summarize(names, runs) {
+  const summary = {};
+  for (const n of names) {
+    const r = runs[n];
+    summary[n] = {
+      label: SYSTEMS[n].label,
+      perSecond: median(r.map((x) => x.perSecond)),
+      perCpuSecond: median(r.map((x) => x.perCpuSecond)),
+      otherCores: median(r.map((x) => x.otherCores ?? 0)),
+      latency: r[Math.floor(r.length / 2)].latency,
+    };
+  }
+  // Ratios per repetition (the runs of one repetition sit next to each other in time, so they share
+  // the machine's weather), then their median.
+  const ratio = (a, b, key) =>
+    runs[a] && runs[b] ? median(runs[a].map((x, i) => x[key] / runs[b][i][key])) : undefined;
+  summary.ratios = {};
+  for (const o of ["offstage", "offstage-c"]) {
+    for (const peer of ["p-queue", "naive"]) {
+      const wall = ratio(o, peer, "perSecond");
+      if (wall === undefined) continue;
+      summary.ratios[`${o}/${peer}`] = { wall, cpu: ratio(o, peer, "perCpuSecond") };
+    }
+  }
+  return summary;
+}
+
+function printBurst(names, runs, summary) {
+  log("burst results (medians over reps; send→start of the median rep, dominated by the backlog):");
+  table(
+    ["system", "turns/s wall", "min – max", "turns/CPU-s", "send→start p50", "p99", "other load"],
+    names.map((n) => {
+      const r = runs[n];
+      const s = summary[n];
+      return [
+        s.label,
+        fmtRate(s.perSecond),
+        `${fmtRate(Math.min(...r.map((x) => x.perSecond)))} – ${fmtRate(Math.max(...r.map((x) => x.perSecond)))}`,
+        fmtRate(s.perCpuSecond),
+        fmtMs(s.latency.p50Ms),
+        fmtMs(s.latency.p99Ms),
+        fmtCores(s.otherCores),
+      ];
+    }),
+  );
+  const goals = { "p-queue": "goal ≥ 2×", naive: "goal ≥ 0.5×" };
+  for (const [pair, { wall, cpu }] of Object.entries(summary.ratios)) {
+    log(
+      `ratio ${pair}: ${fmtRatio(wall)} wall, ${fmtRatio(cpu)} per CPU-second (${goals[pair.split("/")[1]]})`,
+    );
+  }
+}
+
+async function pacedPhase(names) {
+  log(`paced: ${RATE} inputs/s offered for ${PACED_S} s, round-robin over ${SESSIONS} sessions`);
+  const results = [];
+  for (const name of names) {
+    await settleHeap();
+    const r = await paced(name);
+    log(`paced ${name}: p50 ${fmtMs(r.latency.p50Ms)}, p99 ${fmtMs(r.latency.p99Ms)}`);
+    results.push(r);
+  }
+  table(
+    ["system", "inputs", "send→start p50", "p99", "max"],
+    results.map((r) => [
+      SYSTEMS[r.name].label,
+      r.total,
+      fmtMs(r.latency.p50Ms),
+      fmtMs(r.latency.p99Ms),
+      fmtMs(r.latency.maxMs),
+    ]),
+  );
+  return results;
+}
+
+await main();

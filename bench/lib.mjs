@@ -1,0 +1,219 @@
+// Shared helpers of the benchmarks: flags, machine facts, histograms, progress lines, statistics.
+// Every benchmark imports the built package from ../dist (run `npm run build` first; `npm run bench`
+// does), so it measures what users get.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { performance } from "node:perf_hooks";
+import * as hdr from "hdr-histogram-js";
+
+/**
+ * Reads `--name value` / `--name=value` flags, falling back to the environment variable
+ * `BENCH_<NAME>` (dashes become underscores), then to the default. Numbers accept `_` separators.
+ */
+export function flag(name, fallback, argv = process.argv.slice(2)) {
+  let raw;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === `--${name}`) raw = argv[i + 1];
+    else if (arg.startsWith(`--${name}=`)) raw = arg.slice(name.length + 3);
+  }
+  raw ??= process.env[`BENCH_${name.toUpperCase().replaceAll("-", "_")}`];
+  if (raw === undefined) return fallback;
+  if (typeof fallback === "number") {
+    const n = Number(String(raw).replaceAll("_", ""));
+    if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (typeof fallback === "boolean") return raw !== "0" && raw !== "false" && raw !== "no";
+  return raw;
+}
+
+/** True when `--quick` (or BENCH_QUICK=1) asks for a smoke-sized run. */
+export const QUICK =
+  process.argv.includes("--quick") || ["1", "true"].includes(process.env.BENCH_QUICK ?? "");
+
+/** The machine, as RESULTS.md records it. */
+export function machine() {
+  let cpu = os.cpus()[0]?.model ?? "unknown";
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    if (line !== undefined) cpu = line.split(":")[1].trim();
+  } catch {
+    // Not Linux: os.cpus() is the next best source.
+  }
+  return {
+    cores: os.availableParallelism(),
+    cpu,
+    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export function printMachine() {
+  const m = machine();
+  log(`machine: ${m.cores} cores, ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${m.date}`);
+}
+
+const t0 = performance.now();
+
+/** A progress line with the seconds since the script started, so long runs show they are alive. */
+export function log(message) {
+  const s = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[${s}s] ${message}\n`);
+}
+
+/**
+ * Calls `report()` every `everyMs` while a phase runs; returns a function that stops it. The ticker is
+ * unref'ed, so it never keeps the process alive, and it needs the event loop to turn: a phase that
+ * blocks the thread (a burst of synchronous sends) prints when it yields.
+ */
+export function ticker(report, everyMs = 2000) {
+  const timer = setInterval(report, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** A latency histogram in microseconds (HDR, 3 significant digits), read back in milliseconds. */
+export class Latency {
+  #h = hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+
+  recordMs(ms) {
+    this.#h.recordValue(Math.max(0, Math.round(ms * 1000)));
+  }
+
+  get count() {
+    return this.#h.totalCount;
+  }
+
+  stats() {
+    const h = this.#h;
+    if (h.totalCount === 0) return { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
+    return {
+      count: h.totalCount,
+      p50Ms: h.getValueAtPercentile(50) / 1000,
+      p99Ms: h.getValueAtPercentile(99) / 1000,
+      maxMs: h.maxValue / 1000,
+    };
+  }
+}
+
+export const now = () => performance.now();
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Forces a full collection when the script runs with --expose-gc (bench/run.mjs passes it). */
+export async function settleHeap() {
+  if (typeof globalThis.gc !== "function") return false;
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return true;
+}
+
+export function fmtRate(perSecond) {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M/s`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k/s`;
+  return `${perSecond.toFixed(0)}/s`;
+}
+
+export function fmtMs(ms) {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(3)} ms`;
+}
+
+export function fmtRatio(x) {
+  return `${x.toFixed(x >= 10 ? 1 : 2)}×`;
+}
+
+/** Prints rows as an aligned plain-text table (also pastes well into Markdown code blocks). */
+export function table(header, rows) {
+  const all = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
+  process.stdout.write(`${line(all[0])}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
+  for (const r of all.slice(1)) process.stdout.write(`${line(r)}\n`);
+}
+
+/** Runs a shell command; returns its stdout, or undefined when it fails. */
+export function sh(command, args) {
+  try {
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The event loop turns once: lets timers, IO and progress tickers run inside long loops. */
+export const yieldLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Busy and total CPU jiffies of the whole machine, from /proc/stat (undefined off Linux). */
+function machineJiffies() {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = cpu[3] + (cpu[4] ?? 0);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts measuring CPU: this process's own (user + system, GC threads included) and the machine's.
+ * `end()` returns `{ wallMs, ownCpuMs, otherCores }`: `otherCores` is how many cores' worth of CPU
+ * other processes used meanwhile (0 on a quiet machine, up to the core count on a saturated one), so
+ * a reader can tell a slow run from a contended one.
+ */
+export function cpuMeter() {
+  const wall0 = performance.now();
+  const own0 = process.cpuUsage();
+  const m0 = machineJiffies();
+  return {
+    end() {
+      const wallMs = performance.now() - wall0;
+      const own = process.cpuUsage(own0);
+      const ownCpuMs = (own.user + own.system) / 1000;
+      const m1 = machineJiffies();
+      let otherCores;
+      if (m0 !== undefined && m1 !== undefined && m1.total > m0.total) {
+        const cores = os.availableParallelism();
+        const busyCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * cores;
+        otherCores = Math.max(0, busyCores - ownCpuMs / wallMs);
+      }
+      return { wallMs, ownCpuMs, otherCores };
+    },
+  };
+}
+
+/** The built package under test: ../dist, or OFFSTAGE_DIST (a path to another build's index.js). */
+export async function loadOffstage() {
+  const where = process.env.OFFSTAGE_DIST ?? new URL("../dist/index.js", import.meta.url).href;
+  return import(where.startsWith("/") ? `file://${where}` : where);
+}
+
+export function fmtCores(cores) {
+  return cores === undefined ? "n/a" : `${cores.toFixed(2)} cores`;
+}
+
+/** Saves a benchmark's numbers as JSON in bench/.tmp/ (gitignored), for RESULTS.md and comparisons. */
+export function writeResult(name, data) {
+  const dir = new URL(".tmp/", import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL(`${name}.json`, dir);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ machine: machine(), argv: process.argv.slice(2), ...data }, null, 2)}\n`,
+  );
+  log(`numbers saved to ${file.pathname}`);
+}

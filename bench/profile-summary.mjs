@@ -1,0 +1,89 @@
+// Summarises a V8 CPU profile (from `node --cpu-prof`): the functions with the most self time, and
+// the time under (self + callees) each of Offstage's own functions.
+//
+//   npm exec -- node --expose-gc --cpu-prof --cpu-prof-dir bench/.tmp/prof bench/core-throughput.mjs \
+//     --only offstage --reps 3 --paced-s 0
+//   npm exec -- node bench/profile-summary.mjs bench/.tmp/prof/<file>.cpuprofile [--top 30]
+//   npm run bench -- profile            (both steps; bench/run.mjs)
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { flag } from "./lib.mjs";
+
+const TOP = flag("top", 30);
+
+/** The newest .cpuprofile of a directory, or the file itself. */
+export function newestProfile(path) {
+  if (!statSync(path).isDirectory()) return path;
+  const files = readdirSync(path)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => join(path, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (files.length === 0) throw new Error(`no .cpuprofile in ${path}`);
+  return files[0];
+}
+
+function where(frame) {
+  const url = frame.url.replace(/^file:\/\//, "").replace(/^.*\/(dist|node_modules|bench)\//, "$1/");
+  return url === "" ? "" : `${url}:${frame.lineNumber + 1}`;
+}
+
+/** Returns { totalMs, self: [{ name, where, ms, pct }], inclusive: [...] } for a profile file. */
+export function summarize(file) {
+  const profile = JSON.parse(readFileSync(file, "utf8"));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Sample time: each sample lasts until the next one.
+  const selfUs = new Map();
+  const deltas = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = deltas[i + 1] ?? 0;
+    selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + dt);
+  }
+  let totalUs = 0;
+  for (const v of selfUs.values()) totalUs += v;
+  const key = (n) => `${n.callFrame.functionName || "(anonymous)"}\t${where(n.callFrame)}`;
+  const self = new Map();
+  const inclusive = new Map();
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    self.set(key(node), (self.get(key(node)) ?? 0) + us);
+    // Inclusive: credit every distinct function on the stack once.
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const k = key(byId.get(cur));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+    }
+  }
+  const rows = (m) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, us]) => {
+        const [name, at] = k.split("\t");
+        return { name, where: at, ms: us / 1000, pct: (100 * us) / totalUs };
+      });
+  return { totalMs: totalUs / 1000, self: rows(self), inclusive: rows(inclusive) };
+}
+
+export function printSummary(file, top = TOP) {
+  const s = summarize(file);
+  const line = (r) =>
+    `${r.pct.toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}  ${r.where}`;
+  console.log(`profile ${file}: ${(s.totalMs / 1000).toFixed(2)} s sampled`);
+  console.log(`\ntop ${top} by self time:`);
+  for (const r of s.self.slice(0, top)) console.log(line(r));
+  console.log(`\nOffstage functions by inclusive time (self + callees), top ${top}:`);
+  for (const r of s.inclusive.filter((r) => r.where.startsWith("dist/")).slice(0, top)) console.log(line(r));
+  return s;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const target = process.argv.slice(2).find((a) => !a.startsWith("--") && !/^\d+$/.test(a));
+  if (target === undefined) {
+    console.error("usage: node bench/profile-summary.mjs <file.cpuprofile | dir> [--top N]");
+    process.exit(2);
+  }
+  printSummary(newestProfile(target));
+}
