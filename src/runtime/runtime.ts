@@ -697,7 +697,7 @@ export class Runtime implements AsyncDisposable {
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
-      this.#store.steer(inputId, turn.state.turnId);
+      this.#store.steer({ inputId, turnId: turn.state.turnId, attempt: turn.state.attempt });
       turn.inputIds.push(inputId);
       handle.markRunning(turn.state.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(record.payload) });

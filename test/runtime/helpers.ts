@@ -309,10 +309,7 @@ export function spyStore(inner: Store = createMemoryStore()): StoreSpy {
     },
     createSession: record("createSession"),
     accept: record("accept"),
-    steer: (inputId, turnId) => {
-      spy.writes.push({ method: "steer", arg: inputId });
-      inner.steer(inputId, turnId);
-    },
+    steer: record("steer"),
     endInput: record("endInput"),
     startTurn: record("startTurn"),
     checkpoint: record("checkpoint"),

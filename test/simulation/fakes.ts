@@ -91,6 +91,8 @@ export interface World {
   keepHandle(handle: TurnHandle): void;
   /** Counts a fault or event for the coverage report. */
   count(what: string): void;
+  /** The fake model got this prompt (the invariants learn from it which steered input the model saw). */
+  prompted(prompt: readonly Message[]): void;
 }
 
 /** Waits `ms` of virtual time; rejects with the signal's reason if it fires first. */
@@ -215,6 +217,7 @@ export function fakeModel(world: World): Model {
       if (!world.alive()) return frozen();
       const problem = promptProblem(request.prompt);
       if (problem !== undefined) world.fail(`the model got a malformed prompt: ${problem}`);
+      world.prompted(request.prompt);
       steps += 1;
       const r = world.streams.model;
       const roll = r.next();

@@ -70,7 +70,7 @@ export function seedLabel(seed: number): string {
 }
 
 export function replayCommand(seed: number): string {
-  return `${STEER_CRASH ? "OFFSTAGE_SIM_STEER_CRASH=1 " : ""}npm run sim -- --seed ${seedLabel(seed)}`;
+  return `npm run sim -- --seed ${seedLabel(seed)}`;
 }
 
 /** Runs one seed; throws {@link SimulationFailure} with the seed, config, replay command and trace tail. */
@@ -83,14 +83,6 @@ export async function runSeed(seed: number, options: SimOptions = {}): Promise<S
   }
   return sim.report();
 }
-
-/**
- * Known open bug, off by default so the rest of the crash coverage stays in CI: the memory store's
- * `steer()` does not add the input to its turn's record, so after a crash `open()` returns a steered
- * input neither with the interrupted turn nor as queued, and it stays `running` forever.
- * `OFFSTAGE_SIM_STEER_CRASH=1` lets the driver crash while a steered input runs (e.g. seed 3 fails).
- */
-const STEER_CRASH = process.env.OFFSTAGE_SIM_STEER_CRASH === "1";
 
 /** Drains the microtask queue: nothing else (no IO, no real timer) can be pending in a run. */
 function flush(): Promise<void> {
@@ -213,6 +205,9 @@ class Simulation {
         this.#keep(handle, "nested");
       },
       count: (what) => this.#checker.count(what),
+      prompted: (prompt) => {
+        if (alive) this.#checker.prompted(prompt);
+      },
     };
     const runtime = createRuntime({
       agents: { chat: chatAgent(world), fn: functionAgent(world) },
@@ -245,14 +240,6 @@ class Simulation {
 
   /** Kills the process at this quiescent point and starts a new one that recovers from the store. */
   #crash(): void {
-    if (
-      !STEER_CRASH &&
-      [...this.#checker.inputs.values()].some((f) => f.steeredInto !== undefined && f.state === "running")
-    ) {
-      // Known open bug (see STEER_CRASH): a crash now would lose the steered input.
-      this.#trace.add("> crash skipped: a steered input is running");
-      return;
-    }
     const dead = this.#process;
     this.#trace.add(`> crash process ${dead.id} (${dead.runtime.state})`);
     dead.kill();

@@ -37,11 +37,14 @@
  *   during a draining stop: `timeout` (or `force_killed` with `force`) iff live > 0, else
  *   `drained_with_discards` iff drain and discards > 0, else `clean`. Every call outstanding then must
  *   be one that ignores its abort signal (a call that honours it was never aborted: a leak).
- * - **Crash recovery (P3)**: the process may crash at a quiescent point (see `process.ts`). The new
- *   runtime recovers exactly the queued inputs; each turn the crash cut short is resumed (same id,
- *   next attempt, the inputs it started with) when its agent's `onCrash`/`maxAttempts` allow, else it
- *   ends `failed`/`crashed` in the store; no other input is left `running`. Handles and waiters of the
- *   dead process are not checked (nobody is left to wait on them).
+ * - **Crash recovery (P3)**: the process may crash at a quiescent point (see `process.ts`). A steered
+ *   input the model has seen (its message was in a prompt of its turn, so the checkpoint written with
+ *   that model call holds it) belongs to its turn from then on; one it has not seen goes back to the
+ *   queue. The new runtime recovers exactly the queued inputs; each turn the crash cut short is
+ *   resumed (same id, next attempt, the inputs it started with plus the steered inputs the model saw)
+ *   when its agent's `onCrash`/`maxAttempts` allow, else those inputs end `failed`/`crashed` in the
+ *   store; no other input is left `running`. Handles and waiters of the dead process are not checked
+ *   (nobody is left to wait on them).
  * - **Liveness**: a session idle with queued input while a turn slot is free gets a turn within
  *   `pollIntervalMs`, whatever wakes were lost (also during a draining stop).
  * - **Observability (P8)**: `metrics()` agrees with the ledger (queued inputs, running turns,
@@ -49,6 +52,7 @@
  *
  * This file is longer than most because the ledger and the rules that read it belong together.
  */
+import type { Message } from "../../src/kernel/messages.js";
 import type { Reason, ReasonCode, TerminalStatus } from "../../src/kernel/outcome.js";
 import type { Policy } from "../../src/kernel/session/inbox.js";
 import type { StopStatus } from "../../src/kernel/shutdown/stop-status.js";
@@ -86,12 +90,14 @@ export interface InputFact {
   jumper: boolean;
   turnId: string | undefined;
   steeredInto: string | undefined;
+  /** Steered into its running turn, and the model got its message in a prompt of that turn. */
+  seen: boolean;
 }
 
 export interface TurnFact {
   readonly id: string;
   readonly sessionId: string;
-  /** The inputs it took at its start (what the store recovers after a crash). */
+  /** The inputs it took at its start, or resumed with after a crash. */
   startInputIds: string[];
   /** Those plus the inputs steered into it. */
   inputIds: string[];
@@ -143,6 +149,8 @@ export class Checker {
   readonly #expectations: { turnId: string; statuses: readonly TerminalStatus[]; why: string }[] = [];
   readonly #stallSince = new Map<string, number>();
   readonly #unclassified: InputFact[] = [];
+  /** Steered inputs running in their turn that no prompt has shown the model yet, with their text. */
+  readonly #unseen = new Map<InputFact, string>();
   #crashRecovery = false;
   /** Inputs accepted / ended before the current runtime object existed (its metrics count from 0). */
   #acceptedBase = 0;
@@ -316,6 +324,7 @@ export class Checker {
       jumper: false,
       turnId: undefined,
       steeredInto: undefined,
+      seen: false,
     };
     this.#accepted += 1;
     this.inputs.set(inputId, fact);
@@ -346,6 +355,8 @@ export class Checker {
     fact.turnId = open.id;
     fact.steeredInto = open.id;
     open.inputIds.push(fact.id);
+    const payload = this.#p.store.input(fact.id)?.payload;
+    this.#unseen.set(fact, typeof payload === "string" ? payload : JSON.stringify(payload));
     this.count("input steered into a running turn");
   }
 
@@ -434,6 +445,7 @@ export class Checker {
       );
     turn.crashed = false;
     turn.attempt = attempt;
+    turn.startInputIds = [...inputIds];
     turn.inputIds = [...inputIds];
     this.count("turn resumed after a crash");
   }
@@ -547,6 +559,7 @@ export class Checker {
         this.count("steered input re-queued unseen");
         fact.turnId = undefined;
         fact.steeredInto = undefined;
+        this.#unseen.delete(fact);
         continue;
       }
       if (stored !== status)
@@ -593,6 +606,8 @@ export class Checker {
     fact.state = "terminal";
     fact.status = status;
     fact.jumper = false;
+    fact.seen = false;
+    this.#unseen.delete(fact);
     this.#terminal += 1;
   }
 
@@ -601,7 +616,10 @@ export class Checker {
    * them running) until recovery resumes or fails them; its handles and waiters died with it.
    */
   crashed(): void {
-    for (const turn of this.#open.values()) turn.crashed = true;
+    for (const turn of this.#open.values()) {
+      turn.crashed = true;
+      this.#splitSteered(turn);
+    }
     this.#crashRecovery = true;
     this.#stop = undefined;
     this.#stopped = true;
@@ -614,6 +632,45 @@ export class Checker {
     // A new runtime object counts from zero.
     this.#acceptedBase = this.#accepted;
     this.count("process crashed");
+  }
+
+  /**
+   * What recovery must do with the inputs steered into a turn the crash cut short: those the model saw
+   * stay with the turn (they resume or fail with it), the others are queued again.
+   */
+  #splitSteered(turn: TurnFact): void {
+    for (const id of turn.inputIds) {
+      const fact = this.inputs.get(id);
+      if (fact === undefined || fact.steeredInto !== turn.id || fact.state !== "running") continue;
+      fact.steeredInto = undefined;
+      this.#unseen.delete(fact);
+      this.#dirty.add(id);
+      if (fact.seen) {
+        fact.seen = false;
+        turn.startInputIds.push(id);
+        this.count("steered input recovered with its turn");
+      } else {
+        fact.state = "queued";
+        fact.turnId = undefined;
+        this.count("steered input re-queued by recovery");
+      }
+    }
+    turn.inputIds = [...turn.startInputIds];
+  }
+
+  /**
+   * The fake model got a prompt: a steered input whose message is in it was seen by the model, and
+   * the runtime checkpoints a turn's messages as it makes each model call.
+   */
+  prompted(prompt: readonly Message[]): void {
+    if (this.#unseen.size === 0) return;
+    const texts = new Set<string>();
+    for (const m of prompt) if (m.role === "user") for (const part of m.content) texts.add(part.text);
+    for (const [fact, text] of this.#unseen) {
+      if (!texts.has(text)) continue;
+      fact.seen = true;
+      this.#unseen.delete(fact);
+    }
   }
 
   /** After a crash: every turn cut short was resumed or ended failed/crashed; nothing else runs. */

@@ -23,8 +23,8 @@ export function fencedStore(store: Store, alive: () => boolean): Store {
     accept: (input) => {
       if (alive()) store.accept(input);
     },
-    steer: (inputId, turnId) => {
-      if (alive()) store.steer(inputId, turnId);
+    steer: (steer) => {
+      if (alive()) store.steer(steer);
     },
     endInput: (end) => {
       if (alive()) store.endInput(end);

@@ -9,8 +9,6 @@
  * - `OFFSTAGE_SIM_STEPS=N` driver steps per seed.
  * - `OFFSTAGE_SIM_TRACE=1` keeps the whole trace of a single seed and prints it (to
  *   `OFFSTAGE_SIM_TRACE_FILE` when set, which `npm run sim` reads back).
- * - `OFFSTAGE_SIM_STEER_CRASH=1` also crashes while a steered input runs (a known open bug of the
- *   memory store; see `harness.ts`).
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -146,6 +144,8 @@ const MUST_HAPPEN = [
   "process crashed",
   "turn resumed after a crash",
   "turn failed after a crash",
+  "steered input recovered with its turn",
+  "steered input re-queued by recovery",
 ];
 
 function emit(text: string): void {

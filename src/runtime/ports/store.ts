@@ -11,8 +11,18 @@
  * Every write that concerns a turn carries the turn's `attempt`; a store ignores a turn write whose
  * attempt is not the turn's current one, so a result computed before a crash can never land after it.
  *
- * Adapters: memory (`createMemoryStore`), SQLite (`offstage/sqlite`). Each runs the conformance suite
- * in `offstage/testing`.
+ * Recovery, and steered input in particular: `open()` hands back every input that is not terminal,
+ * each exactly once — as queued, or as an input of an interrupted turn. An input steered into a turn
+ * joins that turn's record, together with the turn's checkpointed step at that moment. The model sees
+ * a steered input at the turn's next step boundary, and the checkpoint written there is the first to
+ * hold it. So when the process dies, a steered input whose turn has a later checkpoint than the one it
+ * was steered at is recovered with the turn (its message is in the checkpoint the turn resumes from,
+ * and it ends with the turn, `failed`/`crashed` included); any other steered input goes back to
+ * `queued` (the model never saw it, exactly as when a live turn ends before its next step boundary)
+ * and runs in a later turn, in acceptance order.
+ *
+ * Adapters: memory (`createMemoryStore`) and SQLite (`createSqliteStore`). Each runs the conformance
+ * suite `runStoreConformance` of `offstage/testing`.
  *
  * @packageDocumentation
  */
@@ -51,6 +61,11 @@ export interface InputSnapshot {
   readonly outcome?: TurnOutcome | undefined;
 }
 
+/**
+ * A turn starts, or resumes after a crash: same `turnId`, a higher `attempt`, and the stored
+ * checkpoint is kept so that a second crash resumes from it too. A start whose attempt is not higher
+ * than the stored turn's is ignored.
+ */
 export interface TurnStart {
   readonly turnId: string;
   readonly sessionId: string;
@@ -59,6 +74,7 @@ export interface TurnStart {
   readonly startedAtMs: number;
 }
 
+/** A step boundary's state; ignored unless `attempt` is the turn's current one. */
 export interface StepCheckpoint {
   readonly turnId: string;
   readonly attempt: number;
@@ -75,32 +91,43 @@ export interface TurnEnd {
   readonly outcome: TurnOutcome;
   /** Messages to append to the session's history (empty when the turn left no trace). */
   readonly messages: readonly Message[];
-  /** Inputs the turn answered; each takes the turn's outcome. */
+  /** Every input of the turn; each takes the turn's outcome, except those in `requeued`. */
   readonly inputIds: readonly string[];
-  /** Inputs steered into the turn but never seen by the model: they go back to `queued`. */
+  /** Those of `inputIds` steered into the turn but never seen by the model: they go back to `queued`. */
   readonly requeued: readonly string[];
   readonly usage: Usage;
   readonly endedAtMs: number;
+}
+
+/** An input joins a running turn (policy `steer`); ignored unless `attempt` is the turn's current one. */
+export interface Steer {
+  readonly inputId: string;
+  readonly turnId: string;
+  readonly attempt: number;
 }
 
 /** A turn that was running when the store was last closed without a clean stop. */
 export interface InterruptedTurn {
   readonly turnId: string;
   readonly sessionId: string;
+  /**
+   * The inputs the turn answers: those it started with, then those steered into it that its
+   * checkpoint holds (see the recovery note of this module).
+   */
   readonly inputIds: readonly string[];
   readonly attempt: number;
   /** The last completed step, 0 when none was checkpointed. */
   readonly step: number;
   /** The checkpointed messages, empty when no step completed. */
   readonly messages: readonly Message[];
-  /** The turn's inputs, in acceptance order. */
+  /** The records of `inputIds`, in the same order. */
   readonly inputs: readonly InputRecord[];
 }
 
 /** What a store holds when it opens: everything the runtime must drive to a terminal state. */
 export interface RecoveredState {
   readonly sessions: readonly SessionRecord[];
-  /** Inputs waiting to run, in acceptance order. */
+  /** Inputs waiting to run, in acceptance order (steered inputs no checkpoint holds included). */
   readonly queued: readonly InputRecord[];
   readonly interrupted: readonly InterruptedTurn[];
   /** The next free input sequence number. */
@@ -121,15 +148,22 @@ export interface Store {
   readonly kind: string;
   /** What a committed write survives: `stored` (process lifetime) or `durable` (a crash). */
   readonly receipt: Receipt;
-  /** Opens (and migrates) the store and returns what must be recovered. Throws `BootError`. */
+  /**
+   * Opens (and migrates) the store and returns what must be recovered; the store is left in that
+   * state (steered inputs no checkpoint holds are `queued` again). Calling it again while open (a
+   * runtime's stop and start) returns the current state. Throws `BootError`.
+   */
   open(): Promise<RecoveredState>;
+  /** Records a session; a session already stored is left as it is. */
   createSession(session: SessionRecord): void;
   accept(input: InputRecord): void;
-  /** The input joined the running turn `turnId` (policy `steer`). */
-  steer(inputId: string, turnId: string): void;
+  /** A queued input joins the running turn (policy `steer`); see the recovery note of this module. */
+  steer(steer: Steer): void;
+  /** Ends a queued input without a turn; ignored unless the input is queued. */
   endInput(end: InputEnd): void;
   startTurn(turn: TurnStart): void;
   checkpoint(checkpoint: StepCheckpoint): void;
+  /** Ends a turn; ignored unless `attempt` is the turn's current one and the turn has not ended. */
   endTurn(end: TurnEnd): void;
   /** Resolves once every earlier write is committed. Writes made meanwhile join the next group. */
   commit(): Promise<void>;

@@ -13,6 +13,7 @@ import type {
   InterruptedTurn,
   RecoveredState,
   SessionRecord,
+  Steer,
   StepCheckpoint,
   Store,
   TurnEnd,
@@ -25,10 +26,18 @@ interface StoredInput {
   status: InputSnapshot["status"];
   turnId: string | undefined;
   outcome: InputSnapshot["outcome"];
+  /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
+  steerStep: number | undefined;
 }
 
 interface StoredTurn {
-  readonly start: TurnStart;
+  readonly turnId: string;
+  readonly sessionId: string;
+  attempt: number;
+  /** The inputs it started with (or resumed with). */
+  inputIds: readonly string[];
+  /** Inputs steered into it since it started. */
+  steered: string[];
   step: number;
   messages: readonly Message[];
 }
@@ -67,22 +76,43 @@ class MemoryStore implements Store {
   }
 
   async open(): Promise<RecoveredState> {
-    const queued: InputRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
-    for (const input of this.#inputs.values()) if (input.status === "queued") queued.push(input.record);
-    queued.sort((x, y) => x.seq - y.seq);
     for (const turn of this.#turns.values()) {
+      this.#settleSteered(turn);
       interrupted.push({
-        turnId: turn.start.turnId,
-        sessionId: turn.start.sessionId,
-        inputIds: turn.start.inputIds,
-        attempt: turn.start.attempt,
+        turnId: turn.turnId,
+        sessionId: turn.sessionId,
+        inputIds: turn.inputIds,
+        attempt: turn.attempt,
         step: turn.step,
         messages: turn.messages,
-        inputs: turn.start.inputIds.map((id) => this.#inputs.get(id)!.record),
+        inputs: turn.inputIds.map((id) => this.#inputs.get(id)!.record),
       });
     }
+    const queued: InputRecord[] = [];
+    for (const input of this.#inputs.values()) if (input.status === "queued") queued.push(input.record);
+    queued.sort((x, y) => x.seq - y.seq);
     return { sessions: [...this.#sessions.values()], queued, interrupted, nextSeq: this.#nextSeq };
+  }
+
+  /**
+   * Recovery of a turn's steered inputs (see the port): those its checkpoint holds become inputs of
+   * the turn, the others go back to the queue.
+   */
+  #settleSteered(turn: StoredTurn): void {
+    if (turn.steered.length === 0) return;
+    const held: string[] = [];
+    for (const id of turn.steered) {
+      const input = this.#inputs.get(id)!;
+      if (input.steerStep! < turn.step) held.push(id);
+      else {
+        input.status = "queued";
+        input.turnId = undefined;
+      }
+      input.steerStep = undefined;
+    }
+    turn.inputIds = [...turn.inputIds, ...held];
+    turn.steered = [];
   }
 
   createSession(session: SessionRecord): void {
@@ -90,17 +120,26 @@ class MemoryStore implements Store {
   }
 
   accept(input: InputRecord): void {
-    this.#inputs.set(input.id, { record: input, status: "queued", turnId: undefined, outcome: undefined });
+    this.#inputs.set(input.id, {
+      record: input,
+      status: "queued",
+      turnId: undefined,
+      outcome: undefined,
+      steerStep: undefined,
+    });
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
     if (input.seq >= this.#nextSeq) this.#nextSeq = input.seq + 1;
   }
 
-  steer(inputId: string, turnId: string): void {
-    const input = this.#inputs.get(inputId);
-    if (input === undefined) return;
+  steer(steer: Steer): void {
+    const turn = this.#current(steer.turnId, steer.attempt);
+    const input = this.#inputs.get(steer.inputId);
+    if (turn === undefined || input === undefined || input.status !== "queued") return;
     input.status = "running";
-    input.turnId = turnId;
+    input.turnId = steer.turnId;
+    input.steerStep = turn.step;
+    turn.steered.push(steer.inputId);
   }
 
   endInput(end: InputEnd): void {
@@ -112,8 +151,30 @@ class MemoryStore implements Store {
   }
 
   startTurn(turn: TurnStart): void {
-    this.#turns.set(turn.turnId, { start: turn, step: 0, messages: [] });
-    for (const id of turn.inputIds) this.steer(id, turn.turnId);
+    const stored = this.#turns.get(turn.turnId);
+    if (stored === undefined) {
+      this.#turns.set(turn.turnId, {
+        turnId: turn.turnId,
+        sessionId: turn.sessionId,
+        attempt: turn.attempt,
+        inputIds: turn.inputIds,
+        steered: [],
+        step: 0,
+        messages: [],
+      });
+    } else if (turn.attempt > stored.attempt) {
+      // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
+      stored.attempt = turn.attempt;
+      stored.inputIds = turn.inputIds;
+      stored.steered = [];
+    } else return;
+    for (const id of turn.inputIds) {
+      const input = this.#inputs.get(id);
+      if (input === undefined) continue;
+      input.status = "running";
+      input.turnId = turn.turnId;
+      input.steerStep = undefined;
+    }
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
@@ -134,6 +195,7 @@ class MemoryStore implements Store {
     for (const id of end.inputIds) {
       const input = this.#inputs.get(id);
       if (input === undefined) continue;
+      input.steerStep = undefined;
       if (end.requeued.length > 0 && end.requeued.includes(id)) {
         input.status = "queued";
         input.turnId = undefined;
@@ -195,7 +257,7 @@ class MemoryStore implements Store {
 
   #current(turnId: string, attempt: number): StoredTurn | undefined {
     const turn = this.#turns.get(turnId);
-    return turn !== undefined && turn.start.attempt === attempt ? turn : undefined;
+    return turn !== undefined && turn.attempt === attempt ? turn : undefined;
   }
 }
 
