@@ -85,8 +85,8 @@ export function accept<Q extends QueuedInput>(
     };
   }
   if (input.policy === "interrupt") {
-    // Behind the last queued interrupt, which need not lead the queue: re-queued steered input goes
-    // to the very front at a turn's end.
+    // Behind the last queued interrupt. Queued interrupts lead the queue (re-queued steered input goes
+    // behind them at a turn's end), so this stops at the first one from the back.
     let at = inbox.queue.length;
     while (at > 0 && inbox.queue[at - 1]!.policy !== "interrupt") at--;
     inbox.queue.splice(at, 0, input);
@@ -117,7 +117,10 @@ export function beginTurn<Q extends QueuedInput>(
   return taken;
 }
 
-/** Ends the running turn; steered inputs the model never saw go back to the front of the queue. */
+/**
+ * Ends the running turn; steered inputs the model never saw go back to the front of the queue, behind
+ * any queued interrupt input.
+ */
 export function endTurn<Q extends QueuedInput>(
   inbox: InboxState<Q>,
   turnId: string,
@@ -131,7 +134,11 @@ export function endTurn<Q extends QueuedInput>(
     const kept = running.inputIds.filter((id) => !back.has(id));
     running.inputIds.length = 0;
     running.inputIds.push(...kept);
-    inbox.queue.unshift(...unsteered);
+    // Behind queued interrupts: when an interrupt ended this turn, it runs next ("cancel the running
+    // turn, then run this"), as it would had it arrived after these inputs went back to the queue.
+    let at = 0;
+    while (at < inbox.queue.length && inbox.queue[at]!.policy === "interrupt") at++;
+    inbox.queue.splice(at, 0, ...unsteered);
   }
   return true;
 }

@@ -1,0 +1,368 @@
+/**
+ * Scheduler decisions on their own, then together with the inbox through the driving protocol the
+ * scheduler's header describes (offer → beginTurn → turnStarted; turnEnded → takeReady → beginTurn;
+ * a turn's end re-offers its session). The runtime wraps that same protocol in IO.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  createScheduler,
+  offer,
+  type SchedulerState,
+  takeReady,
+  turnEnded,
+  turnStarted,
+} from "../../src/kernel/scheduler/scheduler.js";
+import {
+  accept,
+  beginTurn,
+  createInbox,
+  endTurn,
+  type InboxState,
+  withdraw,
+} from "../../src/kernel/session/inbox.js";
+import { SeededRandom } from "../../src/testing/seeded-random.js";
+
+// ---- the scheduler alone -----------------------------------------------------------------------
+
+/** A scheduler with `n` turns already running. */
+function busy(maxConcurrentTurns: number, n = maxConcurrentTurns): SchedulerState {
+  const s = createScheduler(maxConcurrentTurns);
+  for (let i = 0; i < n; i++) turnStarted(s);
+  return s;
+}
+
+describe("scheduler: offer and takeReady", () => {
+  it("a session may start at once while a slot is free and nobody waits; nothing is recorded", () => {
+    const s = busy(2, 1);
+    expect(offer(s, "a")).toBe(true);
+    expect(s.ready.size).toBe(0);
+    expect(s.order).toEqual([]);
+  });
+
+  it("at capacity a session waits, and waits only once however often it offers", () => {
+    const s = busy(2);
+    expect(offer(s, "a")).toBe(false);
+    expect(offer(s, "a")).toBe(false);
+    expect([...s.ready]).toEqual(["a"]);
+    expect(s.order).toEqual(["a"]);
+  });
+
+  it("takeReady gives nothing while every slot is taken, then the longest-waiting session", () => {
+    const s = busy(1);
+    offer(s, "a");
+    offer(s, "b");
+    expect(takeReady(s)).toBeUndefined();
+    expect(s.ready.size).toBe(2);
+    turnEnded(s);
+    expect(takeReady(s)).toBe("a");
+    turnStarted(s);
+    expect(takeReady(s)).toBeUndefined();
+    turnEnded(s);
+    expect(takeReady(s)).toBe("b");
+    expect(takeReady(s)).toBeUndefined();
+  });
+
+  it("with a slot free but others waiting, a newcomer goes behind them (no queue jumping)", () => {
+    const s = busy(1);
+    offer(s, "a");
+    turnEnded(s);
+    expect(offer(s, "late")).toBe(false);
+    expect(takeReady(s)).toBe("a");
+    expect(takeReady(s)).toBe("late");
+  });
+
+  it("takeReady with nobody waiting gives nothing", () => {
+    expect(takeReady(createScheduler(4))).toBeUndefined();
+  });
+
+  it("keeps FIFO order across thousands of waits, and does not grow without bound", () => {
+    const s = busy(1);
+    const n = 5000;
+    for (let i = 0; i < n; i++) offer(s, `s${i}`);
+    const taken: string[] = [];
+    // Each session that runs offers again at once, as a busy session does: it goes to the back.
+    for (let i = 0; i < 3 * n; i++) {
+      turnEnded(s);
+      const id = takeReady(s)!;
+      turnStarted(s);
+      taken.push(id);
+      offer(s, id);
+    }
+    const expected = Array.from({ length: 3 * n }, (_, i) => `s${i % n}`);
+    expect(taken).toEqual(expected);
+    expect(s.ready.size).toBe(n);
+    // Consumed entries are dropped from time to time, so the order list stays near the waiting count.
+    expect(s.order.length - s.head).toBe(n);
+    expect(s.order.length).toBeLessThan(3 * n);
+  });
+});
+
+// ---- the driving protocol ------------------------------------------------------------------------
+
+/** Sessions, their inboxes and one scheduler, driven the way the scheduler's header prescribes. */
+class Drive {
+  readonly s: SchedulerState;
+  readonly inboxes = new Map<string, InboxState>();
+  /** Sessions in the order their turns started. */
+  readonly starts: string[] = [];
+  #turns = 0;
+  #inputs = 0;
+
+  constructor(maxConcurrentTurns: number) {
+    this.s = createScheduler(maxConcurrentTurns);
+  }
+
+  inbox(sessionId: string): InboxState {
+    let inbox = this.inboxes.get(sessionId);
+    if (inbox === undefined) {
+      inbox = createInbox();
+      this.inboxes.set(sessionId, inbox);
+    }
+    return inbox;
+  }
+
+  /** Stores input without waking anyone (as recovered work found at startup). */
+  store(sessionId: string, count = 1): string[] {
+    const made: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const inputId = `${sessionId}.${this.#inputs++}`;
+      accept(this.inbox(sessionId), { inputId, policy: "enqueue" }, 1000);
+      made.push(inputId);
+    }
+    return made;
+  }
+
+  send(sessionId: string, count = 1): string[] {
+    const made = this.store(sessionId, count);
+    this.poke(sessionId);
+    return made;
+  }
+
+  poke(sessionId: string): void {
+    const inbox = this.inbox(sessionId);
+    if (inbox.running !== undefined || inbox.queue.length === 0) return;
+    if (this.s.ready.has(sessionId)) return;
+    if (offer(this.s, sessionId)) this.#begin(sessionId);
+  }
+
+  driveAll(): void {
+    for (const id of this.inboxes.keys()) this.poke(id);
+  }
+
+  /** The running turn of `sessionId` ends: free its slot, hand it on, re-drive the session. */
+  end(sessionId: string): void {
+    const inbox = this.inbox(sessionId);
+    const turnId = inbox.running?.turnId;
+    if (turnId === undefined) throw new Error(`${sessionId} runs no turn`);
+    endTurn(inbox, turnId, []);
+    turnEnded(this.s);
+    this.pump();
+    this.poke(sessionId);
+  }
+
+  pump(): void {
+    for (;;) {
+      const id = takeReady(this.s);
+      if (id === undefined) return;
+      this.#begin(id);
+    }
+  }
+
+  #begin(sessionId: string): void {
+    if (beginTurn(this.inbox(sessionId), `t${++this.#turns}`) === undefined) return;
+    turnStarted(this.s);
+    this.starts.push(sessionId);
+  }
+
+  runningSessions(): string[] {
+    return [...this.inboxes].filter(([, inbox]) => inbox.running !== undefined).map(([id]) => id);
+  }
+}
+
+describe("scheduler with inboxes: driving sessions", () => {
+  it("poke drives an idle session that has queued input, and only that session", () => {
+    const d = new Drive(4);
+    d.store("a");
+    d.store("b");
+    d.poke("a");
+    expect(d.starts).toEqual(["a"]);
+    expect(d.runningSessions()).toEqual(["a"]);
+  });
+
+  it("poke does nothing for a session with nothing queued", () => {
+    const d = new Drive(4);
+    d.poke("empty");
+    expect(d.starts).toEqual([]);
+    expect(d.s.running).toBe(0);
+  });
+
+  it("a session with a turn in flight is not driven again, however often it is poked", () => {
+    const d = new Drive(4);
+    d.send("a", 3);
+    d.poke("a");
+    d.poke("a");
+    d.driveAll();
+    expect(d.starts).toEqual(["a"]);
+    expect(d.s.running).toBe(1);
+    expect(d.inbox("a").queue).toHaveLength(2);
+  });
+
+  it("a session handed a slot while its turn is still in flight is dropped, not started twice", () => {
+    const d = new Drive(2);
+    d.send("a", 2);
+    d.send("b");
+    // A stale wake made `a` wait for a slot though its turn runs.
+    expect(offer(d.s, "a")).toBe(false);
+    d.end("b");
+    expect(d.starts).toEqual(["a", "b"]);
+    expect(d.s.running).toBe(1);
+    expect(d.runningSessions()).toEqual(["a"]);
+  });
+
+  it("a turn's end re-drives its own session: the next queued input starts without a poke", () => {
+    const d = new Drive(4);
+    d.send("a", 3);
+    d.end("a");
+    expect(d.starts).toEqual(["a", "a"]);
+    d.end("a");
+    d.end("a");
+    expect(d.starts).toEqual(["a", "a", "a"]);
+    expect(d.s.running).toBe(0);
+  });
+
+  it("a global drive starts every idle session with input, at most maxConcurrentTurns, once each", () => {
+    const d = new Drive(2);
+    for (const id of ["a", "b", "c", "d", "e"]) d.store(id);
+    d.store("none", 0);
+    d.driveAll();
+    expect(d.starts).toEqual(["a", "b"]);
+    expect([...d.s.ready]).toEqual(["c", "d", "e"]);
+    // Driving again changes nothing: no double start, no double wait.
+    d.driveAll();
+    d.driveAll();
+    expect(d.starts).toEqual(["a", "b"]);
+    expect(d.s.order.length - d.s.head).toBe(3);
+    d.end("a");
+    d.end("b");
+    d.end("c");
+    expect(d.starts).toEqual(["a", "b", "c", "d", "e"]);
+  });
+
+  it("the startup drive runs work stored before start (no wake ever arrived for it)", () => {
+    const d = new Drive(8);
+    d.store("a", 2);
+    d.store("b");
+    expect(d.starts).toEqual([]);
+    d.driveAll();
+    expect(d.starts).toEqual(["a", "b"]);
+  });
+
+  it("no head-of-line blocking: a busy session's backlog does not hold others back", () => {
+    const d = new Drive(1);
+    d.send("busy", 5);
+    d.send("b");
+    d.send("c");
+    // Each time the busy session's turn ends, it goes behind the sessions already waiting.
+    d.end("busy");
+    d.end("b");
+    d.end("c");
+    d.end("busy");
+    expect(d.starts).toEqual(["busy", "b", "c", "busy", "busy"]);
+  });
+
+  it("a long turn in one session does not stop another session starting while a slot is free", () => {
+    const d = new Drive(2);
+    d.send("slow", 10);
+    d.send("quick");
+    d.end("quick");
+    d.send("quick");
+    expect(d.starts).toEqual(["slow", "quick", "quick"]);
+  });
+
+  it("a waiting session whose input was withdrawn is skipped, and the slot goes to the next", () => {
+    const d = new Drive(1);
+    d.send("a");
+    const [b] = d.send("b");
+    d.send("c");
+    withdraw(d.inbox("b"), b!);
+    d.end("a");
+    expect(d.starts).toEqual(["a", "c"]);
+    expect(d.s.ready.size).toBe(0);
+  });
+});
+
+// ---- property: random traffic over many sessions -------------------------------------------------
+
+/** A plain check: `expect` per step of thousands of random steps made the suite slow. */
+function must(holds: boolean, what: () => string): void {
+  if (!holds) expect.fail(what());
+}
+
+function randomTraffic(seed: number): void {
+  const r = new SeededRandom(seed);
+  const max = r.int(1, 4);
+  const d = new Drive(max);
+  const sessions = Array.from({ length: r.int(2, 7) }, (_, i) => `s${i}`);
+  /** When each session that waits for a slot began to wait (a logical clock). */
+  const waitingSince = new Map<string, number>();
+  let now = 0;
+  let ends = 0;
+  const check = (holds: boolean, what: () => string) =>
+    must(
+      holds,
+      () =>
+        `seed ${seed}, step ${now}: ${what()}; running ${d.s.running}/${max}, waiting [${[...d.s.ready]}]`,
+    );
+
+  for (; now < 250; now++) {
+    const startsBefore = d.starts.length;
+    const roll = r.next();
+    const id = r.pick(sessions);
+    if (roll < 0.4) d.send(id, r.int(1, 2));
+    else if (roll < 0.75) {
+      const runningNow = d.runningSessions();
+      if (runningNow.length > 0) {
+        d.end(r.pick(runningNow));
+        ends += 1;
+      }
+    } else if (roll < 0.85) {
+      const queued = d.inbox(id).queue;
+      if (queued.length > 0) withdraw(d.inbox(id), r.pick(queued).inputId);
+    } else if (roll < 0.95) d.poke(id);
+    else d.driveAll();
+
+    // Whoever started in this step was the longest-waiting session that still had input.
+    for (const started of d.starts.slice(startsBefore)) {
+      const mine = waitingSince.get(started) ?? now;
+      for (const [other, since] of waitingSince) {
+        if (other === started || d.inbox(other).queue.length === 0) continue;
+        check(since >= mine, () => `${started} started before ${other}, which waited longer`);
+      }
+      waitingSince.delete(started);
+    }
+    // A session dropped from the line (its input withdrawn) starts afresh when it next waits.
+    for (const sid of waitingSince.keys()) if (!d.s.ready.has(sid)) waitingSince.delete(sid);
+
+    // Single flight per session is structural (one `running` per inbox); across sessions the
+    // scheduler's count must match the inboxes and stay within the bound.
+    const running = d.runningSessions();
+    check(d.s.running === running.length, () => `count says ${d.s.running}, inboxes run [${running}]`);
+    check(d.s.running <= max, () => "over the bound");
+    for (const sid of sessions) {
+      const inbox = d.inbox(sid);
+      if (inbox.running !== undefined || inbox.queue.length === 0) continue;
+      // Work-conserving: input only waits when every slot is busy, and never without a place in line.
+      check(d.s.running === max, () => `${sid} waits with a slot free`);
+      check(d.s.ready.has(sid), () => `${sid} has input but no place in line`);
+      if (!waitingSince.has(sid)) waitingSince.set(sid, now);
+    }
+    check(d.s.order.length - d.s.head === d.s.ready.size, () => "the line holds stale entries");
+  }
+  check(ends > 20, () => `only ${ends} turns ended`);
+}
+
+describe("scheduler with inboxes: seeded random traffic", () => {
+  it("bounded, single flight, work-conserving, FIFO among waiting sessions, no lost session", () => {
+    for (let seed = 1; seed <= 300; seed++) randomTraffic(seed);
+  });
+});
