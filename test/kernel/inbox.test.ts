@@ -1,5 +1,6 @@
 /**
- * A session inbox's rules: single flight, arrival order, the five policies, withdraw.
+ * A session inbox's rules: single flight, arrival order, the five policies, withdraw. Longer than the
+ * usual file because it also holds the seeded random run that checks those rules together.
  */
 import { describe, expect, it } from "vitest";
 import {

@@ -1,7 +1,8 @@
 /**
  * Scheduler decisions on their own, then together with the inbox through the driving protocol the
  * scheduler's header describes (offer → beginTurn → turnStarted; turnEnded → takeReady → beginTurn;
- * a turn's end re-offers its session). The runtime wraps that same protocol in IO.
+ * a turn's end re-offers its session). The runtime wraps that same protocol in IO. Longer than the
+ * usual file because the drive rules only show with inboxes, so the small driver lives here too.
  */
 import { describe, expect, it } from "vitest";
 import {

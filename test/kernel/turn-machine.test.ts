@@ -1,5 +1,7 @@
 /**
  * The turn machine's rules, driven directly: events in, effects and state out. No runtime, no timers.
+ * Longer than the usual file: one module, one file, and the machine has many rules (steps, limits,
+ * stale events, two cancel modes, steering) plus a seeded random drive that checks them together.
  */
 import { describe, expect, it } from "vitest";
 import {
