@@ -7,4 +7,5 @@
 
 export { createScriptedModel, type ScriptedModel, type ScriptedStep } from "../models/scripted-model.js";
 export { SeededRandom } from "./seeded-random.js";
+export { runStoreConformance, type StoreFactory } from "./store-conformance.js";
 export { VirtualClock } from "./virtual-clock.js";
