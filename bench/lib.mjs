@@ -217,3 +217,33 @@ export function writeResult(name, data) {
   );
   log(`numbers saved to ${file.pathname}`);
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Makes sure a local service answers, starting it with `startCommand` (a shell command) if it does
+ * not. `probe()` resolves truthy when the service is up. Returns undefined when it is up, or a
+ * sentence saying why it is missing.
+ */
+export async function ensureService(name, probe, startCommand) {
+  if (await probe().catch(() => false)) return undefined;
+  log(`${name} is not answering; starting it: ${startCommand}`);
+  try {
+    execFileSync("sh", ["-c", startCommand], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+  } catch (error) {
+    return `${name} is down and could not be started (${
+      String(error.stderr ?? error.message)
+        .trim()
+        .split("\n")[0]
+    })`;
+  }
+  for (let i = 0; i < 50; i++) {
+    if (await probe().catch(() => false)) return undefined;
+    await sleep(200);
+  }
+  return `${name} was started but does not answer`;
+}
+
+export const REDIS_START =
+  'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log';
+export const POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";

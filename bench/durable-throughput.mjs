@@ -1,0 +1,620 @@
+// Durable throughput (issue #3): no-op turns through many sessions whose inputs survive a crash,
+// beside the durable job queues a user would otherwise pick for per-session serialized work:
+//
+//   offstage   — the SQLite store (createSqliteStore), durability "full" and "normal";
+//   bullmq     — BullMQ on the local Redis. Open-source BullMQ has no per-key serialization (groups are
+//                BullMQ Pro), so sessions are sharded over K queues (session s → queue s mod K), each
+//                with one Worker of concurrency 1: per-session FIFO, one job at a time per session, the
+//                usual open-source answer. Redis persistence is switched for the run with CONFIG SET
+//                (appendonly + appendfsync always ≈ "full", everysec ≈ "normal", none = the service's
+//                own setting, nothing on disk) and restored afterwards;
+//   graphile   — graphile-worker on the local PostgreSQL, one named queue per session (queue_name =
+//                session id: graphile-worker runs one job of a named queue at a time), jobs added with
+//                addJobs in batches, a local queue (batch fetch) and batched completions.
+//                synchronous_commit on ≈ "full", off ≈ "normal".
+//
+// Each system gets S sessions × I inputs, sent in rounds, and is done when every input has completed
+// and its completion is committed. send→start is measured from the send (or the add) to the turn (or
+// job) starting.
+//
+// Recovery: 100 000 inputs are left queued in a SQLite file (sent, then the runtime stopped before any
+// ran); a new runtime on the file measures start() → the first recovered turn starting (goal < 1 s).
+// BullMQ and graphile-worker do the same with 100 000 waiting jobs: worker start → first job.
+//
+// Flags (or BENCH_<NAME>): --sessions 10000 --inputs 2 --reps 1 --systems <comma list>
+//   --bull-queues 16 --gw-concurrency 16 --recovery-inputs 100000 --recovery 1 --quick
+//   --pg-url postgres://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Queue, Worker } from "bullmq";
+import { Logger, makeWorkerUtils, run as runGraphile, runMigrations } from "graphile-worker";
+import { Redis } from "ioredis";
+import pg from "pg";
+import {
+  cpuMeter,
+  ensureService,
+  flag,
+  fmtCores,
+  fmtMs,
+  fmtRate,
+  fmtRatio,
+  Latency,
+  loadOffstage,
+  log,
+  median,
+  now,
+  POSTGRES_START,
+  printMachine,
+  QUICK,
+  REDIS_START,
+  settleHeap,
+  table,
+  ticker,
+  writeResult,
+} from "./lib.mjs";
+
+const offstage = await loadOffstage();
+
+const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
+const INPUTS = flag("inputs", QUICK ? 1 : 2);
+const REPS = flag("reps", 1);
+const BULL_QUEUES = flag("bull-queues", 16);
+const GW_CONCURRENCY = flag("gw-concurrency", 256);
+const GW_POOL_MAX = flag("gw-pool-max", 24);
+const RECOVERY_INPUTS = flag("recovery-inputs", QUICK ? 10_000 : 100_000);
+const RECOVERY = flag("recovery", true);
+const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
+const REDIS_URL = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
+const REDIS = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
+const GW_SCHEMA = "offstage_bench_gw";
+const TOTAL = SESSIONS * INPUTS;
+
+/** Wall-clock milliseconds with a fraction, comparable across the producer and the workers (one process). */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+// ---- Offstage -----------------------------------------------------------------------------------
+
+const SQLITE_MISSING =
+  "Offstage's SQLite store (createSqliteStore, src/store/sqlite/sqlite-store.ts) is not in this build yet";
+
+function offstageSystem(durability) {
+  return {
+    name: `offstage-${durability}`,
+    label: `offstage, SQLite durability "${durability}"`,
+    durability: durability === "full" ? "fsync per commit group" : "WAL, fsync at checkpoints",
+    async check() {
+      return typeof offstage.createSqliteStore === "function" ? undefined : SQLITE_MISSING;
+    },
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
+      const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
+      const runtime = offstage.createRuntime({
+        agents: { bench: { model: offstage.createNoopModel() } },
+        store,
+        logger: offstage.silentLogger,
+        limits: { inboxLengthMax: Math.max(1000, INPUTS + 1) },
+      });
+      await runtime.start();
+      try {
+        const meter = cpuMeter();
+        const started = now();
+        // Session creation is timed too: it is a store write, as a named queue's row is for graphile-worker.
+        const sessions = [];
+        for (let s = 0; s < SESSIONS; s++) sessions.push(runtime.session(`s${s}`, { agent: "bench" }));
+        const last = new Array(SESSIONS);
+        for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) last[s] = sessions[s].send("hi");
+        const stop = ticker(() => log(`  ${runtime.metrics().ended.completed}/${TOTAL} done`));
+        await Promise.all(last.map((h) => h.result()));
+        stop();
+        const elapsedMs = now() - started;
+        const cpu = meter.end();
+        const m = runtime.metrics();
+        if (m.ended.completed !== TOTAL) throw new Error(`${m.ended.completed} of ${TOTAL} completed`);
+        return { elapsedMs, cpu, latency: m.sendToStart };
+      } finally {
+        await runtime.stop();
+        await store.close?.();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+// ---- BullMQ -------------------------------------------------------------------------------------
+
+const redisUp = async () => {
+  const client = new Redis({ ...REDIS, lazyConnect: true, retryStrategy: () => null });
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } finally {
+    client.disconnect();
+  }
+};
+
+/** Switches Redis persistence for a run: "none" (as the service runs), "everysec" or "always". */
+async function withRedisPersistence(mode, body) {
+  const admin = new Redis(REDIS);
+  const [, appendonly] = await admin.config("GET", "appendonly");
+  const [, appendfsync] = await admin.config("GET", "appendfsync");
+  try {
+    if (mode === "none") await admin.config("SET", "appendonly", "no");
+    else {
+      await admin.config("SET", "appendfsync", mode);
+      await admin.config("SET", "appendonly", "yes");
+      // Turning AOF on rewrites the file in the background; wait for it before measuring.
+      for (;;) {
+        const info = await admin.info("persistence");
+        if (/aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    return await body();
+  } finally {
+    await admin.config("SET", "appendonly", appendonly);
+    await admin.config("SET", "appendfsync", appendfsync);
+    admin.disconnect();
+  }
+}
+
+function bullmqSystem(mode) {
+  return {
+    name: `bullmq-${mode}`,
+    label: `BullMQ, ${BULL_QUEUES} queues × 1 worker, Redis AOF ${mode === "none" ? "off" : `appendfsync ${mode}`}`,
+    durability: mode === "none" ? "none (Redis keeps nothing on disk)" : `AOF appendfsync ${mode}`,
+    async check() {
+      return ensureService("Redis", redisUp, REDIS_START);
+    },
+    run: () => withRedisPersistence(mode, () => runBullmq()),
+  };
+}
+
+async function runBullmq() {
+  const prefix = `obench${process.pid}`;
+  const lat = new Latency();
+  let completed = 0;
+  let finished;
+  const allDone = new Promise((resolve) => {
+    finished = resolve;
+  });
+  const queues = [];
+  const workers = [];
+  for (let q = 0; q < BULL_QUEUES; q++) {
+    const name = `q${q}`;
+    queues.push(
+      new Queue(name, {
+        connection: REDIS,
+        prefix,
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+      }),
+    );
+    const worker = new Worker(
+      name,
+      async (job) => {
+        lat.recordMs(wallNow() - job.data.t);
+        return "ok";
+      },
+      { connection: REDIS, prefix, concurrency: 1 },
+    );
+    worker.on("completed", () => {
+      completed += 1;
+      if (completed === TOTAL) finished();
+    });
+    worker.on("error", (error) => log(`bullmq worker error: ${error.message}`));
+    workers.push(worker);
+  }
+  await Promise.all([...queues.map((q) => q.waitUntilReady()), ...workers.map((w) => w.waitUntilReady())]);
+  try {
+    const meter = cpuMeter();
+    const started = now();
+    const adds = [];
+    for (let r = 0; r < INPUTS; r++) {
+      const perQueue = queues.map(() => []);
+      const t = wallNow();
+      for (let s = 0; s < SESSIONS; s++) perQueue[s % BULL_QUEUES].push({ name: "noop", data: { s, t } });
+      // addBulk is BullMQ's batching: one round trip (a MULTI) per chunk.
+      for (let q = 0; q < BULL_QUEUES; q++) {
+        for (let i = 0; i < perQueue[q].length; i += 1000)
+          adds.push(queues[q].addBulk(perQueue[q].slice(i, i + 1000)));
+      }
+    }
+    await Promise.all(adds);
+    const stop = ticker(() => log(`  ${completed}/${TOTAL} done`));
+    await allDone;
+    stop();
+    const elapsedMs = now() - started;
+    return { elapsedMs, cpu: meter.end(), latency: lat.stats() };
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    for (const q of queues) {
+      await q.obliterate({ force: true });
+      await q.close();
+    }
+  }
+}
+
+// ---- graphile-worker ----------------------------------------------------------------------------
+
+const quietLogger = new Logger(() => (level, message) => {
+  if (level === "error") log(`graphile-worker: ${message}`);
+});
+
+const postgresUp = async () => {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
+function graphileSystem(syncCommit) {
+  return {
+    name: `graphile-${syncCommit ? "full" : "normal"}`,
+    label: `graphile-worker, 1 named queue/session, concurrency ${GW_CONCURRENCY}, synchronous_commit ${syncCommit ? "on" : "off"}`,
+    durability: syncCommit ? "WAL fsync per commit" : "WAL, commit not waiting for fsync",
+    async check() {
+      return ensureService("PostgreSQL", postgresUp, POSTGRES_START);
+    },
+    run: () => runGraphileWorker(syncCommit),
+  };
+}
+
+/** A pg.Pool that reports (rather than crashes on) errors of idle clients. */
+function makePool(options) {
+  const pool = new pg.Pool({ connectionString: PG_URL, ...options });
+  pool.on("error", (error) => log(`pg pool error: ${error.message}`));
+  pool.on("connect", (client) => client.on("error", (error) => log(`pg client error: ${error.message}`)));
+  return pool;
+}
+
+async function freshGraphileSchema(pool) {
+  await pool.query(`drop schema if exists ${GW_SCHEMA} cascade`);
+  await runMigrations({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
+}
+
+async function runGraphileWorker(syncCommit) {
+  const pool = makePool({
+    max: Math.min(GW_CONCURRENCY + 6, GW_POOL_MAX),
+    ...(syncCommit ? {} : { options: "-c synchronous_commit=off" }),
+  });
+  await freshGraphileSchema(pool);
+  const lat = new Latency();
+  let completed = 0;
+  const utils = await makeWorkerUtils({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
+  const runner = await runGraphile({
+    pgPool: pool,
+    schema: GW_SCHEMA,
+    concurrency: GW_CONCURRENCY,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: quietLogger,
+    taskList: {
+      noop: async (payload) => {
+        lat.recordMs(wallNow() - payload.t);
+        completed += 1;
+      },
+    },
+    // graphile-worker's batching: fetch (and lock) jobs in batches, complete them in batches.
+    preset: { worker: { localQueue: { size: GW_CONCURRENCY * 4 }, completeJobBatchDelay: 0 } },
+  });
+  try {
+    const meter = cpuMeter();
+    const started = now();
+    for (let r = 0; r < INPUTS; r++) {
+      const t = wallNow();
+      const specs = [];
+      for (let s = 0; s < SESSIONS; s++)
+        specs.push({ identifier: "noop", payload: { t }, queueName: `s${s}` });
+      for (let i = 0; i < specs.length; i += 2000) await utils.addJobs(specs.slice(i, i + 2000));
+    }
+    const stop = ticker(() => log(`  ${completed}/${TOTAL} ran`));
+    // Done when every job ran and its completion is committed (the job row is deleted).
+    for (;;) {
+      if (completed === TOTAL) {
+        const { rows } = await pool.query(`select count(*)::int as n from ${GW_SCHEMA}._private_jobs`);
+        if (rows[0].n === 0) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    stop();
+    const elapsedMs = now() - started;
+    return { elapsedMs, cpu: meter.end(), latency: lat.stats() };
+  } finally {
+    await runner.stop();
+    await utils.release();
+    await pool.query(`drop schema if exists ${GW_SCHEMA} cascade`);
+    await pool.end();
+  }
+}
+
+// ---- recovery -----------------------------------------------------------------------------------
+
+const RECOVERY_SESSIONS = Math.min(SESSIONS, RECOVERY_INPUTS);
+const RECOVERY_PER_SESSION = Math.ceil(RECOVERY_INPUTS / RECOVERY_SESSIONS);
+
+async function offstageRecovery() {
+  if (typeof offstage.createSqliteStore !== "function") return { skipped: SQLITE_MISSING };
+  const dir = mkdtempSync(join(tmpdir(), "offstage-recovery-"));
+  const path = join(dir, "recovery.db");
+  const make = () => {
+    const store = offstage.createSqliteStore({ path, durability: "normal" });
+    const runtime = offstage.createRuntime({
+      agents: { bench: { model: offstage.createNoopModel() } },
+      store,
+      logger: offstage.silentLogger,
+      limits: { inboxLengthMax: Math.max(1000, RECOVERY_PER_SESSION + 1) },
+    });
+    return { store, runtime };
+  };
+  try {
+    // Fill: accept every input, then stop before any turn starts (queued inputs stay stored).
+    const first = make();
+    await first.runtime.start();
+    const handles = [];
+    for (let r = 0; r < RECOVERY_PER_SESSION; r++) {
+      for (let s = 0; s < RECOVERY_SESSIONS; s++) {
+        const h = first.runtime.session(`s${s}`, { agent: "bench" }).send("hi");
+        if (s === RECOVERY_SESSIONS - 1) handles.push(h);
+      }
+    }
+    const stopping = first.runtime.stop();
+    await Promise.all(handles.map((h) => h.stored?.().catch(() => undefined)));
+    await stopping;
+    await first.store.close?.();
+    log(`  ${RECOVERY_SESSIONS * RECOVERY_PER_SESSION} inputs queued in ${path}; restarting`);
+    await settleHeap();
+    // Recover: a new runtime on the file; time start() and the first recovered turn starting.
+    const second = make();
+    let firstTurnMs;
+    const t0 = now();
+    second.runtime.on((event) => {
+      if (event.type === "turn.started" && firstTurnMs === undefined) firstTurnMs = now() - t0;
+    });
+    await second.runtime.start();
+    const startMs = now() - t0;
+    while (firstTurnMs === undefined) await new Promise((resolve) => setImmediate(resolve));
+    const recovered = second.runtime.metrics().queuedInputs + second.runtime.metrics().turnsStarted;
+    await second.runtime.stop();
+    await second.store.close?.();
+    return { name: "offstage (SQLite)", startMs, firstTurnMs, recovered };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bullmqRecovery() {
+  if (await ensureService("Redis", redisUp, REDIS_START)) return { skipped: "Redis is missing" };
+  const prefix = `obenchrec${process.pid}`;
+  const queues = [];
+  for (let q = 0; q < BULL_QUEUES; q++) queues.push(new Queue(`q${q}`, { connection: REDIS, prefix }));
+  try {
+    const perQueue = queues.map(() => []);
+    for (let i = 0; i < RECOVERY_INPUTS; i++) perQueue[i % BULL_QUEUES].push({ name: "noop", data: { i } });
+    const adds = [];
+    for (let q = 0; q < BULL_QUEUES; q++)
+      for (let i = 0; i < perQueue[q].length; i += 1000)
+        adds.push(queues[q].addBulk(perQueue[q].slice(i, i + 1000)));
+    await Promise.all(adds);
+    log(`  ${RECOVERY_INPUTS} jobs waiting in ${BULL_QUEUES} BullMQ queues; starting workers`);
+    let firstMs;
+    const t0 = now();
+    const workers = [];
+    let gotFirst;
+    const first = new Promise((resolve) => {
+      gotFirst = resolve;
+    });
+    for (let q = 0; q < BULL_QUEUES; q++) {
+      workers.push(
+        new Worker(
+          `q${q}`,
+          async () => {
+            if (firstMs === undefined) {
+              firstMs = now() - t0;
+              gotFirst();
+            }
+          },
+          { connection: REDIS, prefix, concurrency: 1 },
+        ),
+      );
+    }
+    await first;
+    await Promise.all(workers.map((w) => w.close()));
+    // A BullMQ worker has no start() to await: it starts when constructed.
+    return { name: "BullMQ (Redis)", startMs: undefined, firstTurnMs: firstMs, recovered: RECOVERY_INPUTS };
+  } finally {
+    for (const q of queues) {
+      await q.obliterate({ force: true });
+      await q.close();
+    }
+  }
+}
+
+async function graphileRecovery() {
+  if (await ensureService("PostgreSQL", postgresUp, POSTGRES_START))
+    return { skipped: "PostgreSQL is missing" };
+  const pool = makePool({ max: Math.min(GW_CONCURRENCY + 6, GW_POOL_MAX) });
+  try {
+    await freshGraphileSchema(pool);
+    const utils = await makeWorkerUtils({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
+    for (let i = 0; i < RECOVERY_INPUTS; i += 2000) {
+      const specs = [];
+      for (let j = i; j < Math.min(RECOVERY_INPUTS, i + 2000); j++)
+        specs.push({ identifier: "noop", payload: {}, queueName: `s${j % RECOVERY_SESSIONS}` });
+      await utils.addJobs(specs);
+    }
+    await utils.release();
+    log(`  ${RECOVERY_INPUTS} jobs waiting in graphile-worker; starting the worker`);
+    let firstMs;
+    let gotFirst;
+    const first = new Promise((resolve) => {
+      gotFirst = resolve;
+    });
+    const t0 = now();
+    const runner = await runGraphile({
+      pgPool: pool,
+      schema: GW_SCHEMA,
+      concurrency: GW_CONCURRENCY,
+      noHandleSignals: true,
+      logger: quietLogger,
+      taskList: {
+        noop: async () => {
+          if (firstMs === undefined) {
+            firstMs = now() - t0;
+            gotFirst();
+          }
+        },
+      },
+      preset: { worker: { localQueue: { size: GW_CONCURRENCY * 4 }, completeJobBatchDelay: 0 } },
+    });
+    const startMs = now() - t0;
+    await first;
+    // Stopping while the local queue is still filling trips graphile-worker's shutdown; let it settle.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await runner.stop();
+    return {
+      name: "graphile-worker (PostgreSQL)",
+      startMs,
+      firstTurnMs: firstMs,
+      recovered: RECOVERY_INPUTS,
+    };
+  } finally {
+    await pool.query(`drop schema if exists ${GW_SCHEMA} cascade`).catch(() => undefined);
+    await pool.end();
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+const ALL = [
+  offstageSystem("full"),
+  offstageSystem("normal"),
+  bullmqSystem("always"),
+  bullmqSystem("everysec"),
+  bullmqSystem("none"),
+  graphileSystem(true),
+  graphileSystem(false),
+];
+
+async function main() {
+  printMachine();
+  const wanted = flag("systems", ALL.map((s) => s.name).join(",")).split(",");
+  const systems = ALL.filter((s) => wanted.includes(s.name));
+  log(
+    `durable-throughput: ${SESSIONS} sessions x ${INPUTS} inputs = ${TOTAL} durable no-op turns per run, ${REPS} rep(s)`,
+  );
+  const skipped = {};
+  const usable = [];
+  for (const system of systems) {
+    const reason = await system.check();
+    if (reason === undefined) usable.push(system);
+    else {
+      skipped[system.name] = reason;
+      log(`SKIPPED ${system.name}: ${reason}`);
+    }
+  }
+  const runs = Object.fromEntries(usable.map((s) => [s.name, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = usable.map((_, i) => usable[(i + rep) % usable.length]);
+    for (const system of order) {
+      await settleHeap();
+      log(`rep ${rep + 1}/${REPS} ${system.name}: running`);
+      const r = await system.run();
+      const result = {
+        perSecond: (TOTAL * 1000) / r.elapsedMs,
+        perCpuSecond: (TOTAL * 1000) / r.cpu.ownCpuMs,
+        otherCores: r.cpu.otherCores,
+        elapsedMs: r.elapsedMs,
+        latency: r.latency,
+      };
+      runs[system.name].push(result);
+      log(
+        `rep ${rep + 1}/${REPS} ${system.name}: ${fmtRate(result.perSecond)} (${fmtMs(r.elapsedMs)}); ` +
+          `send→start p50 ${fmtMs(r.latency.p50Ms)} p99 ${fmtMs(r.latency.p99Ms)}; other processes ${fmtCores(r.cpu.otherCores)}`,
+      );
+    }
+  }
+  const summary = {};
+  for (const s of usable) {
+    const r = runs[s.name];
+    summary[s.name] = {
+      label: s.label,
+      durability: s.durability,
+      perSecond: median(r.map((x) => x.perSecond)),
+      perCpuSecond: median(r.map((x) => x.perCpuSecond)),
+      otherCores: median(r.map((x) => x.otherCores ?? 0)),
+      latency: r[Math.floor(r.length / 2)].latency,
+    };
+  }
+  log("durable results (median over reps; this process's CPU only: Redis and PostgreSQL run in their own):");
+  table(
+    ["system", "durability", "turns/s", "send→start p50", "p99", "other load"],
+    usable.map((s) => {
+      const x = summary[s.name];
+      return [
+        x.label,
+        x.durability,
+        fmtRate(x.perSecond),
+        fmtMs(x.latency.p50Ms),
+        fmtMs(x.latency.p99Ms),
+        fmtCores(x.otherCores),
+      ];
+    }),
+  );
+  const ratios = {};
+  for (const o of ["offstage-full", "offstage-normal"]) {
+    if (summary[o] === undefined) continue;
+    const peers = o.endsWith("full")
+      ? ["bullmq-always", "graphile-full"]
+      : ["bullmq-everysec", "graphile-normal"];
+    for (const p of [...peers, "bullmq-none"]) {
+      if (summary[p] === undefined) continue;
+      ratios[`${o}/${p}`] = summary[o].perSecond / summary[p].perSecond;
+      log(`ratio ${o}/${p}: ${fmtRatio(ratios[`${o}/${p}`])}`);
+    }
+  }
+  if (summary["offstage-full"] === undefined && summary["offstage-normal"] === undefined)
+    log(`Offstage durable side NOT MEASURED: ${SQLITE_MISSING}. Peers above are measured.`);
+
+  const recovery = [];
+  if (RECOVERY) {
+    log(
+      `recovery: ${RECOVERY_INPUTS} queued inputs over ${RECOVERY_SESSIONS} sessions; start → first turn (goal < 1 s)`,
+    );
+    for (const [name, fn] of [
+      ["offstage", offstageRecovery],
+      ["bullmq", bullmqRecovery],
+      ["graphile", graphileRecovery],
+    ]) {
+      if (!wanted.some((w) => w.startsWith(name))) continue;
+      const r = await fn();
+      if (r.skipped) {
+        log(`recovery ${name} SKIPPED: ${r.skipped}`);
+        recovery.push({ name, skipped: r.skipped });
+        continue;
+      }
+      log(
+        `recovery ${r.name}: ${r.startMs === undefined ? "" : `start() took ${fmtMs(r.startMs)}, `}` +
+          `first turn started ${fmtMs(r.firstTurnMs)} after start${r.name.startsWith("offstage") ? ` (goal < 1 s: ${r.firstTurnMs < 1000 ? "met" : "NOT met"})` : ""}`,
+      );
+      recovery.push(r);
+    }
+  }
+  writeResult("durable-throughput", {
+    sessions: SESSIONS,
+    inputs: INPUTS,
+    reps: REPS,
+    bullQueues: BULL_QUEUES,
+    gwConcurrency: GW_CONCURRENCY,
+    skipped,
+    summary,
+    ratios,
+    runs,
+    recovery,
+  });
+}
+
+await main();

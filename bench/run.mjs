@@ -1,0 +1,71 @@
+// Runs the benchmarks: `npm run bench` (all), or one or more by name: `npm run bench -- core memory`.
+// Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...).
+//
+//   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
+//   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
+//   durable  bench/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker; recovery
+//   profile  core-throughput (Offstage only) under --cpu-prof, then the top functions by self time
+//
+// Each benchmark runs in its own process (with --expose-gc, on the Node that runs this script: the
+// pinned Node 24 under npm), so one cannot tax the next with its heap.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { log, printMachine } from "./lib.mjs";
+import { newestProfile, printSummary } from "./profile-summary.mjs";
+
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const BENCHES = {
+  core: "core-throughput.mjs",
+  memory: "idle-memory.mjs",
+  durable: "durable-throughput.mjs",
+};
+const args = process.argv.slice(2);
+const names = args.filter((a) => a in BENCHES || a === "profile");
+const passthrough = args.filter((a) => !names.includes(a));
+const unknown = passthrough.filter((a, i) => !a.startsWith("--") && !passthrough[i - 1]?.startsWith("--"));
+if (unknown.length > 0) {
+  console.error(
+    `unknown benchmark(s) ${unknown.join(", ")}; known: ${[...Object.keys(BENCHES), "profile"].join(", ")}`,
+  );
+  process.exit(2);
+}
+const selected = names.length > 0 ? names : Object.keys(BENCHES);
+
+function node(nodeArgs) {
+  const run = spawnSync(process.execPath, ["--expose-gc", ...nodeArgs], { stdio: "inherit" });
+  return run.status ?? 1;
+}
+
+printMachine();
+log(`running: ${selected.join(", ")}${passthrough.length > 0 ? ` with ${passthrough.join(" ")}` : ""}`);
+let failed = 0;
+for (const name of selected) {
+  log(`==== ${name} ====`);
+  let status;
+  if (name === "profile") {
+    const dir = here(".tmp/prof");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    status = node([
+      "--cpu-prof",
+      "--cpu-prof-dir",
+      dir,
+      here(BENCHES.core),
+      "--only",
+      "offstage",
+      "--reps",
+      "3",
+      "--paced-s",
+      "0",
+      ...passthrough,
+    ]);
+    if (status === 0) printSummary(newestProfile(dir), 30);
+  } else status = node([here(BENCHES[name]), ...passthrough]);
+  if (status !== 0) {
+    failed += 1;
+    log(`${name} FAILED (exit ${status})`);
+  }
+}
+log(failed === 0 ? "all benchmarks finished" : `${failed} benchmark(s) failed`);
+process.exit(failed === 0 ? 0 : 1);
