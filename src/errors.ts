@@ -22,6 +22,7 @@ export type OffstageErrorCode =
   | "NOT_WITHDRAWABLE"
   | "SESSION_BUSY"
   | "INBOX_FULL"
+  | "DELEGATION_UNSUPPORTED"
   | "TURN_TIMEOUT"
   | "TURN_CANCELLED"
   | "DEADLOCK"

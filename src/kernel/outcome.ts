@@ -25,7 +25,9 @@ export type ReasonCode =
   | "interrupted_by_input"
   | "runtime_stopped"
   | "withdrawn"
-  | "crashed";
+  | "crashed"
+  | "budget_exceeded"
+  | "timed_out";
 
 /** Why a turn ended, specifically. `message` quotes the cause when there was one. */
 export interface Reason {

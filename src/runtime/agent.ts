@@ -29,6 +29,11 @@ export interface ModelAgent extends AgentCommon {
   /** Tool calls one model step may ask for (default `limits.toolCallsPerStepMax`). */
   readonly toolCallsPerStepMax?: number;
   readonly maxOutputTokens?: number;
+  /**
+   * Gives the model the built-in `delegate` tool, to hand work to background children whose results
+   * come back as new turns (default false).
+   */
+  readonly delegates?: boolean;
 }
 
 /** What a function agent receives with its input. */

@@ -63,6 +63,26 @@ export type RuntimeEvent =
       readonly usage: Usage;
       readonly durationMs: number;
     }
+  | {
+      readonly type: "delegation.dispatched";
+      readonly parentSessionId: string;
+      readonly delegationId: string;
+      readonly childSessionId: string;
+    }
+  | {
+      readonly type: "delegation.rejected";
+      readonly parentSessionId: string;
+      readonly code: string;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "delegation.completed";
+      readonly parentSessionId: string;
+      readonly delegationId: string;
+      readonly status: string;
+      readonly delivery: "pending" | "dropped";
+    }
+  | { readonly type: "delegation.delivered"; readonly parentSessionId: string; readonly delegationId: string }
   | { readonly type: "dispatcher.hog"; readonly label: string; readonly durationMs: number }
   | { readonly type: "error"; readonly where: string; readonly message: string };
 

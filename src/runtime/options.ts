@@ -8,7 +8,9 @@ import { BootError, describeValue } from "../errors.js";
 import { DEFAULT_LIMITS, type Limits } from "../kernel/limits.js";
 import { type Agent, isFunctionAgent } from "./agent.js";
 import { type Clock, systemClock } from "./clock.js";
+import type { DelegationOptions } from "./delegations.js";
 import { type Logger, stderrLogger } from "./events.js";
+import type { Model } from "./ports/model.js";
 import type { Store } from "./ports/store.js";
 import type { WakeChannel } from "./wake-channel.js";
 
@@ -31,6 +33,10 @@ export interface RuntimeOptions {
   readonly wakes?: WakeChannel;
   /** How the dispatcher yields between slices (default `setImmediate`). */
   readonly yieldToLoop?: (next: () => void) => void;
+  /** Caps, retention, budget and merging of background children. */
+  readonly delegation?: DelegationOptions;
+  /** Models a delegation spec may name (`spec.model`) instead of its agent's model. */
+  readonly models?: Readonly<Record<string, Model>>;
 }
 
 export interface ResolvedOptions {
@@ -44,6 +50,8 @@ export interface ResolvedOptions {
   readonly ids: () => string;
   readonly wakes: WakeChannel | undefined;
   readonly yieldToLoop: ((next: () => void) => void) | undefined;
+  readonly delegation: DelegationOptions;
+  readonly models: ReadonlyMap<string, Model>;
 }
 
 const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -85,6 +93,13 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     fail("wakes", wakes, "a WakeChannel with notify() and subscribe()");
   if (yieldToLoop !== undefined && typeof yieldToLoop !== "function")
     fail("yieldToLoop", yieldToLoop, "a function");
+  const models = new Map<string, Model>();
+  if (options.models !== undefined && (typeof options.models !== "object" || options.models === null))
+    fail("models", options.models, "an object of models by name");
+  for (const [name, model] of Object.entries(options.models ?? {})) {
+    if (typeof model?.stream !== "function") fail(`models.${name}`, model, "a Model with stream()");
+    models.set(name, model);
+  }
   return {
     agents: byName,
     store: options.store,
@@ -96,7 +111,35 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     ids: options.ids ?? processIds(),
     wakes: options.wakes,
     yieldToLoop: options.yieldToLoop,
+    delegation: checkDelegation(options.delegation),
+    models,
   };
+}
+
+function checkDelegation(delegation: DelegationOptions | undefined): DelegationOptions {
+  if (delegation === undefined) return {};
+  if (typeof delegation !== "object" || delegation === null)
+    fail("delegation", delegation, "an object of delegation options");
+  const integers = [
+    "runningMax",
+    "perParentRunningMax",
+    "depthMax",
+    "keepPerParent",
+    "staleAfterMs",
+  ] as const;
+  for (const key of integers) {
+    if (delegation[key] !== undefined) positiveInteger(`delegation.${key}`, delegation[key]);
+  }
+  if (delegation.mergeCompletions !== undefined && typeof delegation.mergeCompletions !== "boolean")
+    fail("delegation.mergeCompletions", delegation.mergeCompletions, "a boolean");
+  const budget = delegation.budget;
+  if (budget !== undefined) {
+    if (typeof budget !== "object" || budget === null) fail("delegation.budget", budget, "an object");
+    for (const key of ["modelCallsMax", "tokensMax"] as const) {
+      if (budget[key] !== undefined) positiveInteger(`delegation.budget.${key}`, budget[key]);
+    }
+  }
+  return delegation;
 }
 
 /**
@@ -118,6 +161,8 @@ function checkAgent(name: string, agent: Agent): void {
     for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax", "maxOutputTokens"] as const) {
       if (agent[key] !== undefined) positiveInteger(`agents.${name}.${key}`, agent[key]);
     }
+    if (agent.delegates !== undefined && typeof agent.delegates !== "boolean")
+      fail(`agents.${name}.delegates`, agent.delegates, "a boolean");
     if (agent.system !== undefined && typeof agent.system !== "string")
       fail(`agents.${name}.system`, agent.system, "a string");
     if (agent.tools !== undefined && !Array.isArray(agent.tools))

@@ -46,8 +46,10 @@ import {
   stepTurn,
 } from "../kernel/turn/turn-machine.js";
 import { createMemoryStore } from "../store/memory/memory-store.js";
-import { type Agent, isFunctionAgent } from "./agent.js";
+import { createDelegateTool } from "../tools/builtin/delegate-tool.js";
+import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import type { TimerToken } from "./clock.js";
+import { type DelegateResult, type DelegateSpec, Delegations } from "./delegations.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
 import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
@@ -88,7 +90,10 @@ export interface SessionOptions {
 interface SessionEntry {
   readonly id: string;
   readonly agentName: string;
+  /** The named agent, or a background child's agent derived from it. */
   readonly agent: Agent;
+  /** The agent's tools; `undefined` for function agents. */
+  readonly tools: AgentTools | undefined;
   readonly inbox: InboxState<LiveInput>;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
@@ -107,6 +112,8 @@ interface LiveInput {
   readonly json: string;
   /** Monotonic time of acceptance in this process, for send→start latency. */
   readonly acceptedAtMs: number;
+  /** It carries a background child's completion. */
+  readonly completion: boolean;
 }
 
 interface RunningTurn extends ActiveTurn {
@@ -156,6 +163,7 @@ export class Runtime implements AsyncDisposable {
   readonly #keys = new Map<string, string>();
   readonly #running = new Set<RunningTurn>();
   readonly #tools = new Map<string, AgentTools>();
+  readonly #delegations: Delegations | undefined;
   readonly #listeners: EventListener[] = [];
   readonly #metrics: MetricsCounters;
   readonly #host: TurnHost;
@@ -202,16 +210,34 @@ export class Runtime implements AsyncDisposable {
       onJobError: (label, error) => this.#report(`dispatcher job ${label}`, error),
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     });
+    const log = this.#store.delegations;
+    this.#delegations =
+      log === undefined
+        ? undefined
+        : new Delegations(
+            {
+              clock: options.clock,
+              ids: options.ids,
+              log,
+              agents: options.agents,
+              models: options.models,
+              startChild: (id, base, agent, input) => this.#startChild(id, base, agent, input),
+              deliver: (parent, text, delegationId) => this.#deliver(parent, text, delegationId),
+              stopSession: (id, status, reason) => this.#stopSession(id, status, reason),
+              sessionExists: (id) => this.#sessions.has(id),
+              emit: (event) => this.#emit(event),
+            },
+            options.delegation,
+          );
     for (const [name, agent] of options.agents) {
       if (isFunctionAgent(agent)) continue;
-      const byName = new Map((agent.tools ?? []).map((tool) => [tool.name, tool]));
-      const forModel = (agent.tools ?? []).map((tool) => ({
-        type: "function" as const,
-        name: tool.name,
-        description: tool.description,
-        inputSchema: tool.inputSchema,
-      }));
-      this.#tools.set(name, { byName, forModel });
+      if (agent.delegates === true && log === undefined) {
+        throw new BootError(
+          "INVALID_OPTIONS",
+          `agent ${JSON.stringify(name)} delegates, but the ${this.#store.kind} store keeps no delegation log`,
+        );
+      }
+      this.#tools.set(name, this.#toolsOf(agent));
     }
     this.#host = {
       clock: options.clock,
@@ -242,7 +268,18 @@ export class Runtime implements AsyncDisposable {
       invoke: (sessionId, payload, opts) => this.#invoke(sessionId, payload, opts),
       history: (sessionId) => this.#history(sessionId),
       agentOf: (sessionId) => this.#sessions.get(sessionId)!.agentName,
+      delegate: (sessionId, specs) => this.#delegate(sessionId, specs),
     };
+  }
+
+  /**
+   * Background children: `list()`, `get(id)`, `cancel(id)`, `interruptAll(reason)`,
+   * `stopChildren(parent)`, and the completions held after downtime. Throws `OffstageError`
+   * `DELEGATION_UNSUPPORTED` when the store keeps no delegation log.
+   */
+  get delegations(): Delegations {
+    if (this.#delegations === undefined) throw unsupported(this.#store.kind);
+    return this.#delegations;
   }
 
   /** Where the runtime is in its lifecycle. */
@@ -445,7 +482,17 @@ export class Runtime implements AsyncDisposable {
       }
     }
     this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
+    // Before sessions are rebuilt: a running child's session runs the agent its record describes.
+    const held = this.#delegations?.restore() ?? [];
     const resumed = this.#recover(recovered);
+    for (const inputId of held) {
+      const live = this.#live.get(inputId);
+      const reason: Reason = {
+        code: "withdrawn",
+        message: "a stale completion, held for the host to confirm",
+      };
+      if (live !== undefined) this.#endQueued(live.handle, "withdrawn", reason, "hold");
+    }
     this.#state = "running";
     this.#unsubscribe = this.#wakes.subscribe((sessionId) => this.#wake(sessionId));
     for (const turn of resumed) this.#feed(turn, { type: "start" });
@@ -521,6 +568,13 @@ export class Runtime implements AsyncDisposable {
       usage: { inputTokens: 0, outputTokens: 0 },
       endedAtMs: now,
     });
+    this.#delegations?.turnEnded(
+      turn.sessionId,
+      outcome,
+      turn.messages,
+      { inputTokens: 0, outputTokens: 0 },
+      0,
+    );
   }
 
   #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
@@ -533,6 +587,7 @@ export class Runtime implements AsyncDisposable {
       record: input,
       json: JSON.stringify(input.payload),
       acceptedAtMs: this.#options.clock.monotonicMs(),
+      completion: input.delegationId !== undefined,
     };
     this.#live.set(input.id, live);
     if (input.idempotencyKey !== undefined)
@@ -567,6 +622,7 @@ export class Runtime implements AsyncDisposable {
     const abandonedCalls = this.#outstandingCalls;
     await this.#store.commit().catch((error: unknown) => this.#report("final commit", error));
     this.#detachQueued();
+    this.#delegations?.dispose();
     const status = stopStatus({ drain, discarded, abandonedCalls, force });
     this.#state = "stopped";
     this.#emit({ type: "runtime.stopped", status });
@@ -678,6 +734,7 @@ export class Runtime implements AsyncDisposable {
       record,
       json,
       acceptedAtMs: this.#options.clock.monotonicMs(),
+      completion: false,
     };
     const decision = accept(entry.inbox, live, this.#limits.inboxLengthMax);
     if (decision.kind === "refused") {
@@ -891,7 +948,7 @@ export class Runtime implements AsyncDisposable {
 
   #begin(entry: SessionEntry): void {
     const turnId = this.#options.ids();
-    const taken = beginTurn(entry.inbox, turnId);
+    const taken = beginTurn(entry.inbox, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return;
     const inputs = taken.map((live) => live.record);
     this.#store.startTurn({
@@ -939,6 +996,10 @@ export class Runtime implements AsyncDisposable {
     };
     entry.active = turn;
     this.#running.add(turn);
+    const completions = inputs.flatMap((input) =>
+      input.delegationId === undefined ? [] : [input.delegationId],
+    );
+    if (completions.length > 0) this.#delegations?.delivered(completions);
     for (const input of inputs) {
       const live = this.#live.get(input.id);
       if (live === undefined) continue;
@@ -971,13 +1032,18 @@ export class Runtime implements AsyncDisposable {
               messages: turn.state.messages,
             });
           }
+          const verdict = this.#delegations?.admit(turn.entry.id);
+          if (verdict?.kind === "exceeded") {
+            const reason: Reason = { code: "budget_exceeded", message: verdict.message };
+            this.#feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });
+            break;
+          }
           const agent = turn.entry.agent;
-          if (!isFunctionAgent(agent))
-            callModel(this.#host, turn, agent, this.#tools.get(turn.entry.agentName)!, effect.step);
+          if (!isFunctionAgent(agent)) callModel(this.#host, turn, agent, turn.entry.tools!, effect.step);
           break;
         }
         case "run_tools":
-          runTools(this.#host, turn, this.#tools.get(turn.entry.agentName)!, effect.step, effect.calls);
+          runTools(this.#host, turn, turn.entry.tools!, effect.step, effect.calls);
           break;
         case "run_function": {
           const agent = turn.entry.agent;
@@ -1009,6 +1075,9 @@ export class Runtime implements AsyncDisposable {
       usage: state.usage,
       endedAtMs: this.#options.clock.epochMs(),
     });
+    // A child that is now settled writes its completion in this same store group.
+    const queued = entry.inbox.queue.length + unsteered.length;
+    this.#delegations?.turnEnded(entry.id, outcome, state.messages, state.usage, queued);
     // One commit wait and one dispatcher job per group of ends, not per turn.
     this.#ending.push({ turn, outcome, unsteered });
     if (this.#ending.length === 1) queueMicrotask(this.#commitEnding);
@@ -1097,11 +1166,18 @@ export class Runtime implements AsyncDisposable {
     this.#onSettled?.();
   }
 
-  #addSession(id: string, agentName: string): SessionEntry {
+  #addSession(id: string, agentName: string, own?: ModelAgent): SessionEntry {
+    const named = this.#options.agents.get(agentName)!;
+    const agent = own ?? this.#delegations?.agentFor(id) ?? named;
     const entry: SessionEntry = {
       id,
       agentName,
-      agent: this.#options.agents.get(agentName)!,
+      agent,
+      tools: isFunctionAgent(agent)
+        ? undefined
+        : agent === named
+          ? this.#tools.get(agentName)
+          : this.#toolsOf(agent),
       inbox: createInbox(),
       history: undefined,
       active: undefined,
@@ -1110,6 +1186,76 @@ export class Runtime implements AsyncDisposable {
     };
     this.#sessions.set(id, entry);
     return entry;
+  }
+
+  #toolsOf(agent: ModelAgent): AgentTools {
+    const tools = [...(agent.tools ?? [])];
+    if (agent.delegates === true)
+      tools.push(createDelegateTool((sessionId, specs) => this.#delegate(sessionId, specs)));
+    return {
+      byName: new Map(tools.map((tool) => [tool.name, tool])),
+      forModel: tools.map((tool) => ({
+        type: "function" as const,
+        name: tool.name,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+      })),
+    };
+  }
+
+  // ---- delegation ----------------------------------------------------------------------------
+
+  #delegate(sessionId: string, specs: readonly DelegateSpec[]): DelegateResult {
+    this.#assertAccepting();
+    const delegations = this.delegations;
+    return delegations.dispatch(sessionId, this.#sessions.get(sessionId)!.agentName, specs);
+  }
+
+  #startChild(childSessionId: string, baseAgent: string, agent: ModelAgent, input: string): void {
+    const entry = this.#addSession(childSessionId, baseAgent, agent);
+    this.#store.createSession({
+      id: childSessionId,
+      agent: baseAgent,
+      createdAtMs: this.#options.clock.epochMs(),
+    });
+    this.#acceptInternal(entry, input, undefined);
+  }
+
+  #deliver(parentSessionId: string, text: string, delegationId: string): string {
+    return this.#acceptInternal(this.#sessions.get(parentSessionId)!, text, delegationId);
+  }
+
+  /**
+   * Queues input the runtime itself produced (a child's goal, a completion). It skips the inbox
+   * length limit: refusing it would lose a result; the delegation caps bound how much there is.
+   */
+  #acceptInternal(entry: SessionEntry, payload: string, delegationId: string | undefined): string {
+    const record: InputRecord = {
+      id: this.#options.ids(),
+      sessionId: entry.id,
+      seq: this.#seq,
+      payload,
+      policy: "enqueue",
+      acceptedAtMs: this.#options.clock.epochMs(),
+      delegationId,
+    };
+    this.#seq += 1;
+    this.#store.accept(record);
+    accept(entry.inbox, this.#trackInput(record, "queued", "enqueue"), Number.POSITIVE_INFINITY);
+    this.#metrics.accepted();
+    this.#wakes.notify(entry.id);
+    return record.id;
+  }
+
+  /** Ends a session's queued input and running turn; true when a turn was running (its end follows). */
+  #stopSession(sessionId: string, status: "cancelled" | "interrupted", reason: Reason): boolean {
+    const entry = this.#sessions.get(sessionId);
+    if (entry === undefined) return false;
+    for (const live of [...entry.inbox.queue]) this.#endQueued(live.handle, status, reason, "stop");
+    const turn = entry.active as RunningTurn | undefined;
+    if (turn === undefined || turn.ended) return false;
+    this.#feed(turn, { type: "cancel", request: { mode: "immediate", status, reason } });
+    return true;
   }
 
   // ---- events --------------------------------------------------------------------------------
@@ -1139,6 +1285,10 @@ export class Runtime implements AsyncDisposable {
     this.#options.logger.error({ where, error: message }, `offstage: ${where} failed`);
     this.#emit({ type: "error", where, message });
   }
+}
+
+function unsupported(kind: string): OffstageError {
+  return new OffstageError("DELEGATION_UNSUPPORTED", `the ${kind} store keeps no delegation log`);
 }
 
 function keyOf(sessionId: string, key: string): string {

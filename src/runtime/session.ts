@@ -6,6 +6,7 @@
  */
 import type { Message } from "../kernel/messages.js";
 import type { Policy } from "../kernel/session/inbox.js";
+import type { DelegateResult, DelegateSpec } from "./delegations.js";
 import { checkResultOptions, type ResultOptions, type TurnHandle, type TurnResult } from "./turn-handle.js";
 
 /** Options of {@link Session.send}. */
@@ -22,6 +23,7 @@ export interface SessionOwner {
   invoke(sessionId: string, payload: unknown, options: SendOptions & ResultOptions): Promise<TurnResult>;
   history(sessionId: string): readonly Message[];
   agentOf(sessionId: string): string;
+  delegate(sessionId: string, specs: readonly DelegateSpec[]): DelegateResult;
 }
 
 /** A session of a runtime. */
@@ -66,6 +68,28 @@ export class Session {
       return Promise.reject(error);
     }
     return this.#owner.invoke(this.id, payload, options);
+  }
+
+  /**
+   * Hands a task to a background child and returns at once: `{ status: "dispatched", id }`, or
+   * `{ status: "rejected", code, reason }` when a cap (running children in total or under this
+   * session, or tree depth) would be exceeded. The child's result arrives later as a new turn of
+   * this session. Throws `InvalidInputError` for a malformed spec and `OffstageError`
+   * `DELEGATION_UNSUPPORTED` when the store keeps no delegation log.
+   *
+   * @example
+   * const sent = session.delegate({ goal: "count the TODOs under src", tools: ["read_file", "list_files"] });
+   */
+  delegate(
+    spec: DelegateSpec,
+  ): { status: "dispatched"; id: string } | Extract<DelegateResult, { status: "rejected" }> {
+    const result = this.#owner.delegate(this.id, [spec]);
+    return result.status === "dispatched" ? { status: "dispatched", id: result.ids[0]! } : result;
+  }
+
+  /** Dispatches several children as one fan-out: all of them, or none when the caps cannot hold them all. */
+  delegateAll(specs: readonly DelegateSpec[]): DelegateResult {
+    return this.#owner.delegate(this.id, specs);
   }
 
   /** The committed conversation, oldest first. */

@@ -949,5 +949,7 @@ function describeEvent(e: RuntimeEvent): string {
       return `  ev dispatcher.hog ${e.label} ${e.durationMs}ms`;
     case "error":
       return `  ev error ${e.where}: ${e.message}`;
+    default:
+      return `  ev ${e.type}`;
   }
 }

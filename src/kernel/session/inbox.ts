@@ -23,6 +23,8 @@ export const POLICIES: ReadonlySet<string> = new Set<Policy>([
 export interface QueuedInput {
   readonly inputId: string;
   readonly policy: Policy;
+  /** A background child's completion, delivered to this session as input (never steered). */
+  readonly completion?: boolean;
 }
 
 export interface RunningTurn {
@@ -100,16 +102,27 @@ export function accept<Q extends QueuedInput>(
 /**
  * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes, or
  * `undefined` when the session must not be driven now.
+ *
+ * When the next input is a child's completion and `mergeCompletions` holds, the turn also takes every
+ * other queued completion (and only those): results that arrived together are answered together,
+ * while the user's own inputs keep their order and their policies.
  */
 export function beginTurn<Q extends QueuedInput>(
   inbox: InboxState<Q>,
   turnId: string,
+  mergeCompletions = true,
 ): readonly Q[] | undefined {
   if (inbox.running !== undefined || inbox.queue.length === 0) return undefined;
   let taken: Q[];
   if (inbox.merges > 0) {
     taken = inbox.queue.splice(0, inbox.queue.length);
     inbox.merges = 0;
+  } else if (mergeCompletions && inbox.queue[0]!.completion === true) {
+    taken = [];
+    const rest: Q[] = [];
+    for (const q of inbox.queue) (q.completion === true ? taken : rest).push(q);
+    inbox.queue.length = 0;
+    inbox.queue.push(...rest);
   } else {
     taken = [inbox.queue.shift()!];
   }

@@ -32,10 +32,13 @@ export type TurnKind = "model" | "function";
 export type TurnPhase = "new" | "model" | "tools" | "function" | "ended";
 export type CancelMode = "immediate" | "after_step";
 
-/** A request to stop a turn: `cancelled` by a caller, or `interrupted` by newer input or a stop. */
+/**
+ * A request to stop a turn: `cancelled` by a caller, `interrupted` by newer input or a stop, or
+ * `failed` by a rule outside the turn (a delegation tree's budget).
+ */
 export interface CancelRequest {
   readonly mode: CancelMode;
-  readonly status: "cancelled" | "interrupted";
+  readonly status: "cancelled" | "interrupted" | "failed";
   readonly reason: Reason;
   /**
    * The input whose handle asked. If it was steered into the turn and the model has not seen it

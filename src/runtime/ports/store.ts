@@ -29,6 +29,7 @@
 import type { Message } from "../../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/outcome.js";
 import type { Policy } from "../../kernel/session/inbox.js";
+import type { DelegationLog } from "./delegation-log.js";
 
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
@@ -49,6 +50,8 @@ export interface InputRecord {
   readonly policy: Policy;
   readonly idempotencyKey?: string | undefined;
   readonly acceptedAtMs: number;
+  /** Set when the input carries a background child's completion to this session. */
+  readonly delegationId?: string | undefined;
 }
 
 /** Where an input stands in the store. */
@@ -172,6 +175,8 @@ export interface Store {
   /** The input a session accepted with this idempotency key, if any. */
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;
   input(inputId: string): InputSnapshot | undefined;
+  /** The delegation log, when the store supports background children. */
+  readonly delegations?: DelegationLog;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
 }

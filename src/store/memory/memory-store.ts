@@ -19,6 +19,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
+import { MemoryDelegationLog } from "./memory-delegation-log.js";
 
 /** An input and where it stands; mutated in place (a snapshot is built only when asked for). */
 interface StoredInput {
@@ -61,6 +62,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 class MemoryStore implements Store {
   readonly kind = "memory";
   readonly receipt = "stored" as const;
+  readonly delegations = new MemoryDelegationLog();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #inputs = new Map<string, StoredInput>();
   readonly #keys = new Map<string, string>();
