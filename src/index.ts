@@ -15,6 +15,10 @@ export {
   TurnCancelled,
   TurnTimeout,
 } from "./errors.js";
+export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
+export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
+export type { TreeBudget } from "./kernel/delegation/delegation-budget.js";
+export type { DelegationCaps, DelegationRejectCode } from "./kernel/delegation/delegation-caps.js";
 export type { Limits } from "./kernel/limits.js";
 export { DEFAULT_LIMITS } from "./kernel/limits.js";
 export type { Message, TextPart, ToolCallPart, ToolResultPart } from "./kernel/messages.js";
@@ -31,12 +35,15 @@ export type { StopStatus } from "./kernel/shutdown/stop-status.js";
 export type { CancelMode } from "./kernel/turn/turn-machine.js";
 export { createDemoModel, type DemoModelOptions, type Sleep } from "./models/demo/demo-model.js";
 export { createNoopModel } from "./models/noop-model.js";
-export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
-export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
-export type { TreeBudget } from "./kernel/delegation/delegation-budget.js";
-export type { DelegationCaps, DelegationRejectCode } from "./kernel/delegation/delegation-caps.js";
 export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
 export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
+export type {
+  DelegateResult,
+  DelegateSpec,
+  DelegationInfo,
+  DelegationOptions,
+  Delegations,
+} from "./runtime/delegations.js";
 export {
   type EventListener,
   type Logger,
@@ -45,16 +52,15 @@ export {
   stderrLogger,
   type TurnEvent,
 } from "./runtime/events.js";
-export type {
-  DelegateResult,
-  DelegateSpec,
-  DelegationInfo,
-  DelegationOptions,
-  Delegations,
-} from "./runtime/delegations.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
 export type { RuntimeMetrics } from "./runtime/metrics.js";
 export type { RuntimeOptions } from "./runtime/options.js";
+export type {
+  DelegationLog,
+  DelegationRecord,
+  DeliveryPlan,
+  StoredChildSpec,
+} from "./runtime/ports/delegation-log.js";
 export type {
   FinishReason,
   JsonSchema,
@@ -76,12 +82,6 @@ export type {
   TurnEnd,
   TurnStart,
 } from "./runtime/ports/store.js";
-export type {
-  DelegationLog,
-  DelegationRecord,
-  DeliveryPlan,
-  StoredChildSpec,
-} from "./runtime/ports/delegation-log.js";
 export type { Tool, ToolArgsCheck, ToolContext } from "./runtime/ports/tool.js";
 export {
   createRuntime,
