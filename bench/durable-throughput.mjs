@@ -22,6 +22,7 @@
 // BullMQ and graphile-worker do the same with 100 000 waiting jobs: worker start → first job.
 //
 // Flags (or BENCH_<NAME>): --sessions 10000 --inputs 2 --reps 1 --systems <comma list>
+//   --paced-rate 1000 --paced-s 3
 //   --bull-queues 16 --gw-concurrency 16 --recovery-inputs 100000 --recovery 1 --quick
 //   --pg-url postgres://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379
 import { mkdtempSync, rmSync } from "node:fs";
@@ -64,6 +65,8 @@ const GW_CONCURRENCY = flag("gw-concurrency", 256);
 const GW_POOL_MAX = flag("gw-pool-max", 24);
 const RECOVERY_INPUTS = flag("recovery-inputs", QUICK ? 10_000 : 100_000);
 const RECOVERY = flag("recovery", true);
+const PACED_RATE = flag("paced-rate", 1000);
+const PACED_S = flag("paced-s", QUICK ? 0.5 : 3);
 const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
 const REDIS_URL = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
 const REDIS = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
@@ -72,6 +75,12 @@ const TOTAL = SESSIONS * INPUTS;
 
 /** Wall-clock milliseconds with a fraction, comparable across the producer and the workers (one process). */
 const wallNow = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Every system opens an instance (untimed: connections, workers, runtime start), then takes inputs:
+// `send(s)` queues one input for session index s (synchronous, timestamped), `flush()` submits what was
+// queued (BullMQ's addBulk, graphile-worker's addJobs; nothing for Offstage, whose send is the write),
+// `drained(n)` resolves once n inputs completed and their completion is committed.
 
 // ---- Offstage -----------------------------------------------------------------------------------
 
@@ -86,37 +95,40 @@ function offstageSystem(durability) {
     async check() {
       return typeof offstage.createSqliteStore === "function" ? undefined : SQLITE_MISSING;
     },
-    async run() {
-      const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
-      const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
-      const runtime = offstage.createRuntime({
-        agents: { bench: { model: offstage.createNoopModel() } },
-        store,
-        logger: offstage.silentLogger,
-        limits: { inboxLengthMax: Math.max(1000, INPUTS + 1) },
-      });
-      await runtime.start();
-      try {
-        const meter = cpuMeter();
-        const started = now();
-        // Session creation is timed too: it is a store write, as a named queue's row is for graphile-worker.
-        const sessions = [];
-        for (let s = 0; s < SESSIONS; s++) sessions.push(runtime.session(`s${s}`, { agent: "bench" }));
-        const last = new Array(SESSIONS);
-        for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) last[s] = sessions[s].send("hi");
-        const stop = ticker(() => log(`  ${runtime.metrics().ended.completed}/${TOTAL} done`));
-        await Promise.all(last.map((h) => h.result()));
-        stop();
-        const elapsedMs = now() - started;
-        const cpu = meter.end();
-        const m = runtime.metrics();
-        if (m.ended.completed !== TOTAL) throw new Error(`${m.ended.completed} of ${TOTAL} completed`);
-        return { elapsedMs, cpu, latency: m.sendToStart };
-      } finally {
-        await runtime.stop();
-        await store.close?.();
-        rmSync(dir, { recursive: true, force: true });
-      }
+    open: (inputsPerSession) => openOffstage(durability, inputsPerSession),
+  };
+}
+
+async function openOffstage(durability, inputsPerSession) {
+  const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
+  const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
+  const runtime = offstage.createRuntime({
+    agents: { bench: { model: offstage.createNoopModel() } },
+    store,
+    logger: offstage.silentLogger,
+    limits: { inboxLengthMax: Math.max(1000, inputsPerSession + 1) },
+  });
+  await runtime.start();
+  // Sessions are created on first send, inside the timed part: creating one is a store write, as a
+  // named queue's row is for graphile-worker.
+  const sessions = new Array(SESSIONS);
+  const last = new Array(SESSIONS);
+  return {
+    send(s) {
+      sessions[s] ??= runtime.session(`s${s}`, { agent: "bench" });
+      last[s] = sessions[s].send("hi");
+    },
+    flush: async () => {},
+    done: () => runtime.metrics().ended.completed,
+    // Sessions are FIFO: a session's last input settles after its earlier ones; result() resolves
+    // only after the turn's end is committed.
+    drained: () => Promise.all(last.filter(Boolean).map((h) => h.result())),
+    latency: () => runtime.metrics().sendToStart,
+    extra: () => store.stats?.(),
+    async close() {
+      await runtime.stop();
+      await store.close?.();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -133,11 +145,16 @@ const redisUp = async () => {
   }
 };
 
-/** Switches Redis persistence for a run: "none" (as the service runs), "everysec" or "always". */
-async function withRedisPersistence(mode, body) {
+/** Switches Redis persistence: "none" (as the service runs), "everysec" or "always"; returns a restorer. */
+async function setRedisPersistence(mode) {
   const admin = new Redis(REDIS);
   const [, appendonly] = await admin.config("GET", "appendonly");
   const [, appendfsync] = await admin.config("GET", "appendfsync");
+  const restore = async () => {
+    await admin.config("SET", "appendonly", appendonly);
+    await admin.config("SET", "appendfsync", appendfsync);
+    admin.disconnect();
+  };
   try {
     if (mode === "none") await admin.config("SET", "appendonly", "no");
     else {
@@ -147,15 +164,14 @@ async function withRedisPersistence(mode, body) {
       for (;;) {
         const info = await admin.info("persistence");
         if (/aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info)) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     }
-    return await body();
-  } finally {
-    await admin.config("SET", "appendonly", appendonly);
-    await admin.config("SET", "appendfsync", appendfsync);
-    admin.disconnect();
+  } catch (error) {
+    await restore();
+    throw error;
   }
+  return restore;
 }
 
 function bullmqSystem(mode) {
@@ -166,18 +182,16 @@ function bullmqSystem(mode) {
     async check() {
       return ensureService("Redis", redisUp, REDIS_START);
     },
-    run: () => withRedisPersistence(mode, () => runBullmq()),
+    open: () => openBullmq(mode),
   };
 }
 
-async function runBullmq() {
+async function openBullmq(mode) {
+  const restore = await setRedisPersistence(mode);
   const prefix = `obench${process.pid}`;
   const lat = new Latency();
   let completed = 0;
-  let finished;
-  const allDone = new Promise((resolve) => {
-    finished = resolve;
-  });
+  const waiters = [];
   const queues = [];
   const workers = [];
   for (let q = 0; q < BULL_QUEUES; q++) {
@@ -197,41 +211,47 @@ async function runBullmq() {
       },
       { connection: REDIS, prefix, concurrency: 1 },
     );
+    // "completed" fires once the job is moved to completed in Redis.
     worker.on("completed", () => {
       completed += 1;
-      if (completed === TOTAL) finished();
+      for (const w of waiters) if (completed >= w.n) w.resolve();
     });
     worker.on("error", (error) => log(`bullmq worker error: ${error.message}`));
     workers.push(worker);
   }
   await Promise.all([...queues.map((q) => q.waitUntilReady()), ...workers.map((w) => w.waitUntilReady())]);
-  try {
-    const meter = cpuMeter();
-    const started = now();
-    const adds = [];
-    for (let r = 0; r < INPUTS; r++) {
-      const perQueue = queues.map(() => []);
-      const t = wallNow();
-      for (let s = 0; s < SESSIONS; s++) perQueue[s % BULL_QUEUES].push({ name: "noop", data: { s, t } });
+  let pending = queues.map(() => []);
+  return {
+    send(s) {
+      pending[s % BULL_QUEUES].push({ name: "noop", data: { s, t: wallNow() } });
+    },
+    async flush() {
+      const batches = pending;
+      pending = queues.map(() => []);
+      const adds = [];
       // addBulk is BullMQ's batching: one round trip (a MULTI) per chunk.
       for (let q = 0; q < BULL_QUEUES; q++) {
-        for (let i = 0; i < perQueue[q].length; i += 1000)
-          adds.push(queues[q].addBulk(perQueue[q].slice(i, i + 1000)));
+        for (let i = 0; i < batches[q].length; i += 1000)
+          adds.push(queues[q].addBulk(batches[q].slice(i, i + 1000)));
       }
-    }
-    await Promise.all(adds);
-    const stop = ticker(() => log(`  ${completed}/${TOTAL} done`));
-    await allDone;
-    stop();
-    const elapsedMs = now() - started;
-    return { elapsedMs, cpu: meter.end(), latency: lat.stats() };
-  } finally {
-    await Promise.all(workers.map((w) => w.close()));
-    for (const q of queues) {
-      await q.obliterate({ force: true });
-      await q.close();
-    }
-  }
+      await Promise.all(adds);
+    },
+    done: () => completed,
+    drained: (n) =>
+      completed >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })),
+    latency: () => lat.stats(),
+    async close() {
+      try {
+        await Promise.all(workers.map((w) => w.close()));
+        for (const q of queues) {
+          await q.obliterate({ force: true });
+          await q.close();
+        }
+      } finally {
+        await restore();
+      }
+    },
+  };
 }
 
 // ---- graphile-worker ----------------------------------------------------------------------------
@@ -259,7 +279,7 @@ function graphileSystem(syncCommit) {
     async check() {
       return ensureService("PostgreSQL", postgresUp, POSTGRES_START);
     },
-    run: () => runGraphileWorker(syncCommit),
+    open: () => openGraphile(syncCommit),
   };
 }
 
@@ -276,14 +296,17 @@ async function freshGraphileSchema(pool) {
   await runMigrations({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
 }
 
-async function runGraphileWorker(syncCommit) {
+// graphile-worker's batching: fetch (and lock) jobs in batches, complete them in batches.
+const GW_PRESET = { worker: { localQueue: { size: GW_CONCURRENCY * 4 }, completeJobBatchDelay: 0 } };
+
+async function openGraphile(syncCommit) {
   const pool = makePool({
     max: Math.min(GW_CONCURRENCY + 6, GW_POOL_MAX),
     ...(syncCommit ? {} : { options: "-c synchronous_commit=off" }),
   });
   await freshGraphileSchema(pool);
   const lat = new Latency();
-  let completed = 0;
+  let ran = 0;
   const utils = await makeWorkerUtils({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
   const runner = await runGraphile({
     pgPool: pool,
@@ -295,39 +318,85 @@ async function runGraphileWorker(syncCommit) {
     taskList: {
       noop: async (payload) => {
         lat.recordMs(wallNow() - payload.t);
-        completed += 1;
+        ran += 1;
       },
     },
-    // graphile-worker's batching: fetch (and lock) jobs in batches, complete them in batches.
-    preset: { worker: { localQueue: { size: GW_CONCURRENCY * 4 }, completeJobBatchDelay: 0 } },
+    preset: GW_PRESET,
   });
+  let pending = [];
+  return {
+    send(s) {
+      pending.push({ identifier: "noop", payload: { t: wallNow() }, queueName: `s${s}` });
+    },
+    async flush() {
+      const specs = pending;
+      pending = [];
+      for (let i = 0; i < specs.length; i += 2000) await utils.addJobs(specs.slice(i, i + 2000));
+    },
+    done: () => ran,
+    // Done when every job ran and its completion is committed (its row deleted).
+    async drained(n) {
+      for (;;) {
+        if (ran >= n) {
+          const { rows } = await pool.query(`select count(*)::int as n from ${GW_SCHEMA}._private_jobs`);
+          if (rows[0].n === 0) return;
+        }
+        await sleep(5);
+      }
+    },
+    latency: () => lat.stats(),
+    async close() {
+      await runner.stop();
+      await utils.release();
+      await pool.query(`drop schema if exists ${GW_SCHEMA} cascade`);
+      await pool.end();
+    },
+  };
+}
+
+// ---- the two phases -----------------------------------------------------------------------------
+
+/** Burst: every input sent at once, in rounds; turns/s from the first send to the last commit. */
+async function burst(system) {
+  const inst = await system.open(INPUTS);
   try {
     const meter = cpuMeter();
     const started = now();
     for (let r = 0; r < INPUTS; r++) {
-      const t = wallNow();
-      const specs = [];
-      for (let s = 0; s < SESSIONS; s++)
-        specs.push({ identifier: "noop", payload: { t }, queueName: `s${s}` });
-      for (let i = 0; i < specs.length; i += 2000) await utils.addJobs(specs.slice(i, i + 2000));
+      for (let s = 0; s < SESSIONS; s++) inst.send(s);
+      await inst.flush();
     }
-    const stop = ticker(() => log(`  ${completed}/${TOTAL} ran`));
-    // Done when every job ran and its completion is committed (the job row is deleted).
-    for (;;) {
-      if (completed === TOTAL) {
-        const { rows } = await pool.query(`select count(*)::int as n from ${GW_SCHEMA}._private_jobs`);
-        if (rows[0].n === 0) break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const stop = ticker(() => log(`  ${inst.done()}/${TOTAL} done`));
+    await inst.drained(TOTAL);
     stop();
     const elapsedMs = now() - started;
-    return { elapsedMs, cpu: meter.end(), latency: lat.stats() };
+    return { elapsedMs, cpu: meter.end(), latency: inst.latency(), extra: inst.extra?.() };
   } finally {
-    await runner.stop();
-    await utils.release();
-    await pool.query(`drop schema if exists ${GW_SCHEMA} cascade`);
-    await pool.end();
+    await inst.close();
+  }
+}
+
+/** Paced: inputs offered at a fixed rate well below every system's capacity; send→start percentiles. */
+async function paced(system) {
+  const total = Math.round(PACED_RATE * PACED_S);
+  const inst = await system.open(Math.ceil(total / SESSIONS) + 1);
+  try {
+    let sent = 0;
+    let s = 0;
+    const started = now();
+    while (sent < total) {
+      const owed = Math.min(total, Math.floor(((now() - started) * PACED_RATE) / 1000));
+      for (; sent < owed; sent++) {
+        inst.send(s);
+        s = s + 1 === SESSIONS ? 0 : s + 1;
+      }
+      await inst.flush();
+      await sleep(1);
+    }
+    await inst.drained(total);
+    return { total, latency: inst.latency() };
+  } finally {
+    await inst.close();
   }
 }
 
@@ -473,7 +542,7 @@ async function graphileRecovery() {
     const startMs = now() - t0;
     await first;
     // Stopping while the local queue is still filling trips graphile-worker's shutdown; let it settle.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await runner.stop();
     return {
       name: "graphile-worker (PostgreSQL)",
@@ -522,14 +591,22 @@ async function main() {
     for (const system of order) {
       await settleHeap();
       log(`rep ${rep + 1}/${REPS} ${system.name}: running`);
-      const r = await system.run();
+      const r = await burst(system);
       const result = {
         perSecond: (TOTAL * 1000) / r.elapsedMs,
         perCpuSecond: (TOTAL * 1000) / r.cpu.ownCpuMs,
         otherCores: r.cpu.otherCores,
         elapsedMs: r.elapsedMs,
         latency: r.latency,
+        store: r.extra,
       };
+      if (r.extra !== undefined) {
+        const x = r.extra;
+        log(
+          `  store: ${x.writes} writes in ${x.commits} commits (largest ${x.groupWritesMax} writes); ` +
+            `COMMIT ${fmtMs(x.commitMsTotal)} in all, longest ${fmtMs(x.commitMsMax)} (on the event loop)`,
+        );
+      }
       runs[system.name].push(result);
       log(
         `rep ${rep + 1}/${REPS} ${system.name}: ${fmtRate(result.perSecond)} (${fmtMs(r.elapsedMs)}); ` +
@@ -579,6 +656,27 @@ async function main() {
   if (summary["offstage-full"] === undefined && summary["offstage-normal"] === undefined)
     log(`Offstage durable side NOT MEASURED: ${SQLITE_MISSING}. Peers above are measured.`);
 
+  const pacedResults = [];
+  if (PACED_S > 0) {
+    log(`paced: ${PACED_RATE} inputs/s offered for ${PACED_S} s, round-robin over ${SESSIONS} sessions`);
+    for (const system of usable) {
+      await settleHeap();
+      const r = await paced(system);
+      log(`paced ${system.name}: send→start p50 ${fmtMs(r.latency.p50Ms)}, p99 ${fmtMs(r.latency.p99Ms)}`);
+      pacedResults.push({ name: system.name, ...r });
+    }
+    table(
+      ["system", "inputs", "send→start p50", "p99", "max"],
+      pacedResults.map((r) => [
+        summary[r.name].label,
+        r.total,
+        fmtMs(r.latency.p50Ms),
+        fmtMs(r.latency.p99Ms),
+        fmtMs(r.latency.maxMs),
+      ]),
+    );
+  }
+
   const recovery = [];
   if (RECOVERY) {
     log(
@@ -609,10 +707,13 @@ async function main() {
     reps: REPS,
     bullQueues: BULL_QUEUES,
     gwConcurrency: GW_CONCURRENCY,
+    pacedRate: PACED_RATE,
+    pacedS: PACED_S,
     skipped,
     summary,
     ratios,
     runs,
+    paced: pacedResults,
     recovery,
   });
 }

@@ -57,6 +57,16 @@ export function summarize(file) {
       inclusive.set(k, (inclusive.get(k) ?? 0) + us);
     }
   }
+  // Line ticks (V8 records them per node): where inside a function its self time goes.
+  const lines = new Map();
+  for (const n of profile.nodes) {
+    for (const { line, ticks } of n.positionTicks ?? []) {
+      const k = `${n.callFrame.url}\t${line}\t${n.callFrame.functionName || "(anonymous)"}`;
+      lines.set(k, (lines.get(k) ?? 0) + ticks);
+    }
+  }
+  let lineTicks = 0;
+  for (const v of lines.values()) lineTicks += v;
   const rows = (m) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
@@ -64,7 +74,13 @@ export function summarize(file) {
         const [name, at] = k.split("\t");
         return { name, where: at, ms: us / 1000, pct: (100 * us) / totalUs };
       });
-  return { totalMs: totalUs / 1000, self: rows(self), inclusive: rows(inclusive) };
+  const hotLines = [...lines]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, ticks]) => {
+      const [url, line, name] = k.split("\t");
+      return { url, line: Number(line), name, pct: (100 * ticks) / lineTicks };
+    });
+  return { totalMs: totalUs / 1000, self: rows(self), inclusive: rows(inclusive), hotLines };
 }
 
 export function printSummary(file, top = TOP) {
@@ -76,6 +92,15 @@ export function printSummary(file, top = TOP) {
   for (const r of s.self.slice(0, top)) console.log(line(r));
   console.log(`\nOffstage functions by inclusive time (self + callees), top ${top}:`);
   for (const r of s.inclusive.filter((r) => r.where.startsWith("dist/")).slice(0, top)) console.log(line(r));
+  console.log(`\nhottest lines of Offstage's code (share of all line ticks), top ${top}:`);
+  const sources = new Map();
+  for (const r of s.hotLines.filter((r) => r.url.includes("/dist/")).slice(0, top)) {
+    const path = r.url.replace(/^file:\/\//, "");
+    if (!sources.has(path)) sources.set(path, readFileSync(path, "utf8").split("\n"));
+    const text = (sources.get(path)[r.line - 1] ?? "").trim().slice(0, 90);
+    const at = `${path.replace(/^.*\/dist\//, "dist/")}:${r.line}`;
+    console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.name}  ${at}  ${text}`);
+  }
   return s;
 }
 
