@@ -51,12 +51,30 @@ export function machine() {
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString(),
+    loadAvg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
 export function printMachine() {
   const m = machine();
-  log(`machine: ${m.cores} cores, ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${m.date}`);
+  log(
+    `machine: ${m.cores} cores, ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${m.date}; load average ${m.loadAvg.join(" ")}`,
+  );
+  const code = codeUnderTest();
+  log(
+    `code: commit ${code.commit}${code.dirty.length > 0 ? `, with uncommitted changes in ${code.dirty.join(", ")}` : ""}; build ${code.dist}`,
+  );
+}
+
+/** Which commit the measured build comes from, and whether src/ differed from it (git, if present). */
+export function codeUnderTest() {
+  const root = new URL("..", import.meta.url).pathname;
+  const commit = sh("git", ["-C", root, "rev-parse", "--short", "HEAD"])?.trim() ?? "unknown";
+  const dirty = (sh("git", ["-C", root, "status", "--porcelain", "--", "src"]) ?? "")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+  return { commit, dirty, dist: process.env.OFFSTAGE_DIST ?? "dist/ (npm run build of the work tree)" };
 }
 
 const t0 = performance.now();
@@ -213,7 +231,7 @@ export function writeResult(name, data) {
   const file = new URL(`${name}.json`, dir);
   writeFileSync(
     file,
-    `${JSON.stringify({ machine: machine(), argv: process.argv.slice(2), ...data }, null, 2)}\n`,
+    `${JSON.stringify({ machine: machine(), code: codeUnderTest(), argv: process.argv.slice(2), ...data }, null, 2)}\n`,
   );
   log(`numbers saved to ${file.pathname}`);
 }
