@@ -47,11 +47,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const runtime = createRuntime({
     store,
     logger: silentLogger,
+    delegation: { perParentRunningMax: 3 },
     agents: {
       assistant: {
         model: createDemoModel({ latencyMs: 40, slowOn: "slowly", slowMs: 1500 }),
         system: "You are a demo assistant that looks at files with tools.",
         tools: createFileTools({ root }),
+      },
+      lead: {
+        model: createDemoModel({ latencyMs: 40, slowOn: "slowly", slowMs: 1200 }),
+        system: "You lead a small team of background workers.",
+        tools: createFileTools({ root }),
+        delegates: true,
       },
       tally: {
         // A session that is a state machine, not a conversation: it counts what it was sent.
@@ -172,6 +179,29 @@ async function scenes(runtime: Runtime, say: (line: string) => void): Promise<vo
   const cancelled = await doomed.cancel({ reason: "the user changed their mind" });
   await settleAll([busy]);
   say(`   cancelled turn: ${cancelled}; withdrawn input: ${queued.status}`);
+
+  say("\n7. Background sub-agents: lead hands three folder jobs to workers and keeps answering.");
+  const lead = runtime.session("lead", { agent: "lead" });
+  const plan = lead.send(
+    "delegate slowly count src; delegate slowly list notes; delegate slowly stat README.md",
+  );
+  await plan.result();
+  const chat = lead.send("read notes/ideas.txt");
+  await chat.result();
+  say("   the lead answered a new question while its workers run");
+  const over = lead.delegate({ goal: "count .", agent: "lead" });
+  say(
+    `   a fourth job while three run: ${over.status}${over.status === "rejected" ? ` (${over.code})` : ""}`,
+  );
+  while (
+    runtime.delegations.list({ parentSessionId: "lead" }).some((d) => d.delivery !== "delivered") ||
+    runtime.metrics().runningTurns > 0
+  )
+    await new Promise((r) => setTimeout(r, 20));
+  const finished = runtime.delegations.list({ parentSessionId: "lead" });
+  say(
+    `   ${finished.length} results came back as new turns of lead: ${finished.map((d) => d.completion?.status).join(", ")}`,
+  );
 }
 
 function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
@@ -185,6 +215,17 @@ function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
       case "tool.ended":
         show(
           `  [${event.sessionId}]   tool ${event.toolName} ${event.isError ? "failed" : "ok"} in ${ms(event.durationMs)}`,
+        );
+        break;
+      case "delegation.dispatched":
+        show(`  [${event.parentSessionId}] dispatched a worker (${shortId(event.childSessionId)})`);
+        break;
+      case "delegation.rejected":
+        show(`  [${event.parentSessionId}] dispatch rejected: ${event.reason}`);
+        break;
+      case "delegation.completed":
+        show(
+          `  [${event.parentSessionId}] worker ${event.delegationId} finished ${event.status}; its result waits in the inbox`,
         );
         break;
       case "turn.ended": {
@@ -214,6 +255,11 @@ async function waitFor(handle: TurnHandle, status: string): Promise<void> {
 
 function historyOf(runtime: Runtime, sessionId: string): number {
   return runtime.sessionIds().includes(sessionId) ? runtime.session(sessionId).history().length : 0;
+}
+
+/** The worker part of a child session id (`parent>id`). */
+function shortId(sessionId: string): string {
+  return sessionId.slice(sessionId.lastIndexOf(">") + 1);
 }
 
 function firstLine(text: string): string {

@@ -11,7 +11,9 @@ import {
   type ModelTool,
   silentLogger,
 } from "../../src/index.js";
+import { renderCompletions } from "../../src/kernel/delegation/child-completion.js";
 import { createDemoModel, type Sleep } from "../../src/models/demo/demo-model.js";
+import { planDemoStep } from "../../src/models/demo/demo-plan.js";
 import { createNoopModel } from "../../src/models/noop-model.js";
 import { createScriptedModel } from "../../src/models/scripted-model.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
@@ -388,5 +390,57 @@ describe("demo model in a runtime, on real files", () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("demo model and delegation", () => {
+  const delegate: ModelTool = {
+    type: "function",
+    name: "delegate",
+    description: "d",
+    inputSchema: { type: "object" },
+  };
+  const list: ModelTool = {
+    type: "function",
+    name: "list_files",
+    description: "l",
+    inputSchema: { type: "object" },
+  };
+  const user = (text: string): Message => ({ role: "user", content: [{ type: "text", text }] });
+
+  it("hands `delegate` tasks to the delegate tool, leaving their directives to the workers", () => {
+    const plan = planDemoStep([user("delegate count src; delegate list notes")], [delegate, list], 0);
+    expect(plan.kind).toBe("tools");
+    const calls = plan.kind === "tools" ? plan.calls : [];
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.toolName).toBe("delegate");
+    expect(JSON.parse(calls[0]!.input)).toEqual({ tasks: [{ goal: "count src" }, { goal: "list notes" }] });
+  });
+
+  it("without the delegate tool on offer, `delegate` is just a word", () => {
+    const plan = planDemoStep([user("delegate list notes")], [list], 0);
+    expect(plan.kind === "tools" && plan.calls.map((c) => c.toolName)).toEqual(["list_files"]);
+  });
+
+  it("acknowledges background results instead of acting on the directives inside them", () => {
+    const block = renderCompletions([
+      {
+        delegationId: "d1",
+        parentSessionId: "p",
+        childSessionId: "p>d1",
+        spec: { goal: "list notes", tools: ["list_files"] },
+        status: "completed",
+        summary: "Done. Results:\n- list_files notes: ideas.txt; todo.txt",
+        exitReason: "ok",
+        modelCalls: 2,
+        dispatchedAtMs: 0,
+        completedAtMs: 10,
+      },
+    ]);
+    const plan = planDemoStep([user(block)], [delegate, list], 0);
+    expect(plan).toEqual({
+      kind: "answer",
+      text: "Background results arrived:\n- list notes: completed — Done. Results: - list_files notes: ideas.txt; todo.txt",
+    });
   });
 });

@@ -6,6 +6,9 @@
  * calls). In it:
  * - if the trailing user messages hold directives (`list <dir>`, `read <file>`, `count <dir>`,
  *   `stat <path>`) for tools on offer, the step asks for those tool calls, all at once;
+ * - `delegate <task>; delegate <task>` hands the tasks to background workers through the built-in
+ *   `delegate` tool, when it is on offer (the directives inside a task are the worker's, not ours);
+ * - background results arriving (a completion block) are acknowledged, not acted on;
  * - else, if the exchange has tool results, the step summarises them;
  * - else it echoes the input.
  *
@@ -44,7 +47,11 @@ export function planDemoStep(
   const start = exchangeStart(prompt);
   let trailing = prompt.length;
   while (trailing > start && prompt[trailing - 1]!.role === "user") trailing -= 1;
-  const calls = trailing < prompt.length ? planCalls(userTexts(prompt, trailing), tools, prompt) : [];
+  const trailingTexts = trailing < prompt.length ? userTexts(prompt, trailing) : [];
+  if (trailingTexts.some((text) => text.includes(COMPLETION_MARK))) {
+    return { kind: "answer", text: acknowledge(trailingTexts.join("\n")) };
+  }
+  const calls = planCalls(trailingTexts, tools, prompt);
   if (calls.length > 0) return { kind: "tools", calls };
   const results: ToolResultPart[] = [];
   const asked = new Map<string, ToolCallPart>();
@@ -89,6 +96,16 @@ function planCalls(
   const step = prompt.filter((message) => message.role === "assistant").length;
   const calls: ToolCallPart[] = [];
   for (const text of texts) {
+    const tasks = offered.has("delegate") ? delegatedTasks(text) : [];
+    if (tasks.length > 0) {
+      calls.push({
+        type: "tool-call",
+        toolCallId: `demo_${step}_${calls.length}`,
+        toolName: "delegate",
+        input: JSON.stringify({ tasks: tasks.map((goal) => ({ goal })) }),
+      });
+      continue;
+    }
     const words = text.split(/\s+/).filter((word) => word !== "");
     for (let i = 0; i < words.length && calls.length < DEMO_CALLS_PER_STEP_MAX; i++) {
       const toolName = DEMO_DIRECTIVES.get(keyword(words[i]!));
@@ -108,6 +125,31 @@ function planCalls(
     }
   }
   return calls;
+}
+
+/** How a completion block opens each child's report (see `renderCompletions`). */
+const COMPLETION_MARK = "<delegation id=";
+
+/** The tasks of `delegate <task>; delegate <task>`, in order. */
+function delegatedTasks(text: string): string[] {
+  const parts = text.split(/\bdelegate\b/i);
+  return parts
+    .slice(1)
+    .map((part) => part.replace(/^[\s:]+/, "").replace(/[\s;,.]+$/, ""))
+    .filter((task) => task !== "");
+}
+
+/** One line per background result: its goal, status and first line of what it found. */
+function acknowledge(blocks: string): string {
+  const lines: string[] = [];
+  for (const block of blocks.split(COMPLETION_MARK).slice(1)) {
+    const status = /status="([a-z_]+)"/.exec(block)?.[1] ?? "unknown";
+    const goal = /^goal: (.*)$/m.exec(block)?.[1] ?? "?";
+    const result = /^result:\n([\s\S]*?)\nUse this result/m.exec(block)?.[1];
+    const found = result?.replace(/\s*\n\s*/g, " ") ?? /^error \([^)]*\): (.*)$/m.exec(block)?.[1] ?? "";
+    lines.push(`- ${goal}: ${status}${found === "" ? "" : ` — ${shorten(found, RESULT_CHARS_MAX)}`}`);
+  }
+  return `Background results arrived:\n${lines.join("\n")}`;
 }
 
 /** `Read:` and `(list` count as `read` and `list`. */
