@@ -23,6 +23,7 @@ import {
   fmtMs,
   fmtRate,
   fmtRatio,
+  gcMeter,
   Latency,
   loadOffstage,
   log,
@@ -158,6 +159,7 @@ async function burst(name) {
   await system.prepare();
   const total = SESSIONS * INPUTS;
   const meter = cpuMeter();
+  const gc = gcMeter();
   const started = now();
   for (let r = 0; r < INPUTS; r++) {
     for (let s = 0; s < SESSIONS; s++) system.send(s);
@@ -168,6 +170,7 @@ async function burst(name) {
   const elapsedMs = now() - started;
   stop();
   const cpu = meter.end();
+  const heap = gc.end();
   const latency = system.latency();
   const done = system.done();
   await system.close();
@@ -177,6 +180,8 @@ async function burst(name) {
     perSecond: (total * 1000) / elapsedMs,
     perCpuSecond: (total * 1000) / cpu.ownCpuMs,
     otherCores: cpu.otherCores,
+    allocPerTurn: heap.allocatedBytes / total,
+    gcShare: heap.gcMs / cpu.ownCpuMs,
     elapsedMs,
     sentMs,
     latency,
@@ -232,7 +237,8 @@ async function main() {
       runs[name].push(r);
       log(
         `rep ${rep + 1}/${REPS} ${name}: ${fmtRate(r.perSecond)} wall, ${fmtRate(r.perCpuSecond)} per CPU-second ` +
-          `(${fmtMs(r.elapsedMs)}; sends ${fmtMs(r.sentMs)}; other processes ${fmtCores(r.otherCores)})`,
+          `(${fmtMs(r.elapsedMs)}; sends ${fmtMs(r.sentMs)}; ${r.allocPerTurn.toFixed(0)} B allocated/turn, ` +
+          `GC ${(100 * r.gcShare).toFixed(0)}% of CPU; other processes ${fmtCores(r.otherCores)})`,
       );
     }
   }
@@ -260,6 +266,8 @@ function summarize(names, runs) {
       perSecond: median(r.map((x) => x.perSecond)),
       perCpuSecond: median(r.map((x) => x.perCpuSecond)),
       otherCores: median(r.map((x) => x.otherCores ?? 0)),
+      allocPerTurn: median(r.map((x) => x.allocPerTurn)),
+      gcShare: median(r.map((x) => x.gcShare)),
       latency: r[Math.floor(r.length / 2)].latency,
     };
   }
@@ -281,7 +289,17 @@ function summarize(names, runs) {
 function printBurst(names, runs, summary) {
   log("burst results (medians over reps; send→start of the median rep, dominated by the backlog):");
   table(
-    ["system", "turns/s wall", "min – max", "turns/CPU-s", "send→start p50", "p99", "other load"],
+    [
+      "system",
+      "turns/s wall",
+      "min – max",
+      "turns/CPU-s",
+      "B alloc/turn",
+      "GC",
+      "send→start p50",
+      "p99",
+      "other load",
+    ],
     names.map((n) => {
       const r = runs[n];
       const s = summary[n];
@@ -290,6 +308,8 @@ function printBurst(names, runs, summary) {
         fmtRate(s.perSecond),
         `${fmtRate(Math.min(...r.map((x) => x.perSecond)))} – ${fmtRate(Math.max(...r.map((x) => x.perSecond)))}`,
         fmtRate(s.perCpuSecond),
+        s.allocPerTurn.toFixed(0),
+        `${(100 * s.gcShare).toFixed(0)}%`,
         fmtMs(s.latency.p50Ms),
         fmtMs(s.latency.p99Ms),
         fmtCores(s.otherCores),

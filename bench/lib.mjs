@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
+import v8 from "node:v8";
 import * as hdr from "hdr-histogram-js";
 
 /**
@@ -265,3 +266,31 @@ export async function ensureService(name, probe, startCommand) {
 export const REDIS_START =
   'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log';
 export const POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
+
+/**
+ * Starts counting what the heap allocates and what GC costs, with V8's GC profiler. `end()` returns
+ * `{ allocatedBytes, gcMs, gcs }`. Allocation is the sum of used-heap growth between collections (V8
+ * reports the used size before and after each GC), so short-lived objects count too. Contention from
+ * other processes does not change it, which makes it a steadier signal than time on a shared machine.
+ */
+export function gcMeter() {
+  const profiler = new v8.GCProfiler();
+  const used0 = v8.getHeapStatistics().used_heap_size;
+  profiler.start();
+  return {
+    end() {
+      const used1 = v8.getHeapStatistics().used_heap_size;
+      const data = profiler.stop();
+      let allocated = 0;
+      let prev = used0;
+      let gcUs = 0;
+      for (const s of data?.statistics ?? []) {
+        allocated += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - prev);
+        prev = s.afterGC.heapStatistics.usedHeapSize;
+        gcUs += s.cost;
+      }
+      allocated += Math.max(0, used1 - prev);
+      return { allocatedBytes: allocated, gcMs: gcUs / 1000, gcs: data?.statistics?.length ?? 0 };
+    },
+  };
+}

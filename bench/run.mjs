@@ -4,7 +4,8 @@
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
 //   durable  bench/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker; recovery
-//   profile  core-throughput (Offstage only) under --cpu-prof, then the top functions by self time
+//   profile  core-throughput (Offstage only) under --cpu-prof, then the top functions by self time,
+//            then bench/alloc-profile.mjs: allocation per turn by site (sampling heap profiler)
 //
 // Each benchmark runs in its own process (with --expose-gc, on the Node that runs this script: the
 // pinned Node 24 under npm), so one cannot tax the next with its heap.
@@ -61,6 +62,7 @@ for (const name of selected) {
       ...passthrough,
     ]);
     if (status === 0) printSummary(newestProfile(dir), 30);
+    if (status === 0) status = node([here("alloc-profile.mjs"), ...passthrough]);
   } else status = node([here(BENCHES[name]), ...passthrough]);
   if (status !== 0) {
     failed += 1;
