@@ -32,6 +32,8 @@ export type OffstageErrorCode =
   | "STORE_NOT_SQLITE"
   | "STORE_TOO_NEW"
   | "STORE_UNWRITABLE"
+  | "STORE_NOT_OFFSTAGE"
+  | "STORE_FAILED"
   | "EVENT_BUFFER_OVERFLOW"
   | "CLOSED";
 

@@ -77,6 +77,7 @@ export type {
   Receipt,
   RecoveredState,
   SessionRecord,
+  Steer,
   StepCheckpoint,
   Store,
   TurnEnd,
@@ -100,6 +101,12 @@ export {
 } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export {
+  createSqliteStore,
+  SqliteStore,
+  type SqliteStoreOptions,
+  type SqliteStoreStats,
+} from "./store/sqlite/sqlite-store.js";
 export { createFileTools, type FileToolsOptions } from "./tools/builtin/file-tools.js";
 export {
   defineTool,

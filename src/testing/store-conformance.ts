@@ -172,7 +172,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     describe("accepting input", () => {
       test("an accepted input is queued with every field of its record", [], async () => {
         const store = await fresh();
-        const input = record("i1", 1, { policy: "merge", idempotencyKey: "k1" });
+        const input = record("i1", 1, { policy: "merge", idempotencyKey: "k1", delegationId: "d1" });
         store.accept(input);
         expect(store.input("i1")).toMatchObject({ id: "i1", sessionId: "s1", status: "queued" });
         expect(store.input("i1")?.payload).toEqual(input.payload);

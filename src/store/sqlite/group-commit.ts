@@ -1,0 +1,176 @@
+/**
+ * Group commit for the SQLite store: many writes, one transaction.
+ *
+ * A group opens a transaction (`BEGIN IMMEDIATE`) at its first write; every write after it, from any
+ * session, runs inside the same transaction, so reads on the connection see them at once. The group
+ * commits when its window closes (`windowMs` after its first write; 0 means the next turn of the
+ * event loop), and every `commit()` promise taken while it was open resolves then. A write made after
+ * that starts the next group. One fsync thus covers every send, checkpoint and turn end of the window.
+ *
+ * A failed COMMIT that leaves the transaction open (the writes still pending) rejects the group's
+ * waiters and is retried; one that rolled the transaction back lost its writes, so the store fails
+ * from then on (`STORE_FAILED`) rather than pretend they were kept.
+ *
+ * @packageDocumentation
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { OffstageError } from "../../errors.js";
+
+/** Counters for tests and metrics. */
+export interface GroupCommitStats {
+  /** Writes made (each joins a group). */
+  readonly writes: number;
+  /** Groups committed: one transaction and one fsync (with `durability: "full"`) each. */
+  readonly commits: number;
+  /** The most writes one committed group held. */
+  readonly groupWritesMax: number;
+  /** Longest COMMIT, in milliseconds (it runs on the event loop's thread). */
+  readonly commitMsMax: number;
+  /** Time spent in COMMIT, in milliseconds. */
+  readonly commitMsTotal: number;
+}
+
+const RESOLVED = Promise.resolve();
+/** Back-off before a failed COMMIT is tried again when nobody asked for it. */
+const RETRY_MS = 1_000;
+
+interface Waiting {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class GroupCommit {
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #windowMs: number;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  #open = false;
+  #groupWrites = 0;
+  #timer: { cancel(): void } | undefined;
+  #waiting: Waiting | undefined;
+  #failure: OffstageError | undefined;
+  readonly #stats = { writes: 0, commits: 0, groupWritesMax: 0, commitMsMax: 0, commitMsTotal: 0 };
+
+  constructor(db: DatabaseSync, path: string, windowMs: number) {
+    this.#db = db;
+    this.#path = path;
+    this.#windowMs = windowMs;
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commit = db.prepare("COMMIT");
+  }
+
+  /** Joins the current group, opening its transaction at the group's first write. Call before each write. */
+  write(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (!this.#open) {
+      this.#begin.run();
+      this.#open = true;
+      this.#schedule(this.#windowMs);
+    }
+    this.#groupWrites += 1;
+    this.#stats.writes += 1;
+  }
+
+  /** Resolves once every write made so far is committed. */
+  commit(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (!this.#open) return RESOLVED;
+    this.#schedule(this.#windowMs);
+    if (this.#waiting === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#waiting = { promise, resolve, reject };
+    }
+    return this.#waiting.promise;
+  }
+
+  /** Commits the open group now; throws `STORE_FAILED` when the commit fails. */
+  flush(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (!this.#open) return;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    const startedMs = performance.now();
+    try {
+      this.#commit.run();
+    } catch (error) {
+      const failure = new OffstageError(
+        "STORE_FAILED",
+        `committing ${this.#groupWrites} writes to ${this.#path} failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, details: { path: this.#path } },
+      );
+      if (!this.#db.isTransaction) {
+        this.#open = false;
+        this.#failure = failure;
+      }
+      waiting?.reject(failure);
+      throw failure;
+    }
+    const ms = performance.now() - startedMs;
+    this.#open = false;
+    this.#stats.commits += 1;
+    this.#stats.groupWritesMax = Math.max(this.#stats.groupWritesMax, this.#groupWrites);
+    this.#stats.commitMsMax = Math.max(this.#stats.commitMsMax, ms);
+    this.#stats.commitMsTotal += ms;
+    this.#groupWrites = 0;
+    waiting?.resolve();
+  }
+
+  /**
+   * A write failed halfway (an I/O error, a full disk): the group is rolled back, its waiters and every
+   * later call get the returned `STORE_FAILED`, since writes nobody was told about are now lost.
+   */
+  fail(error: unknown): OffstageError {
+    const failure = new OffstageError(
+      "STORE_FAILED",
+      `a write to ${this.#path} failed, so the ${this.#groupWrites} uncommitted writes were dropped: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error, details: { path: this.#path } },
+    );
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    this.rollback();
+    this.#failure = failure;
+    waiting?.reject(failure);
+    return failure;
+  }
+
+  /** Drops the open group's writes (a failed boot, or a store dropped as by a crash). */
+  rollback(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    this.#open = false;
+    this.#groupWrites = 0;
+  }
+
+  stats(): GroupCommitStats {
+    return { ...this.#stats };
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#timer !== undefined) return;
+    const run = () => {
+      this.#timer = undefined;
+      try {
+        this.flush();
+      } catch {
+        // The waiters got the failure; pending writes are retried until a commit keeps them.
+        if (this.#open) this.#schedule(RETRY_MS);
+      }
+    };
+    if (delayMs === 0) {
+      const immediate = setImmediate(run);
+      this.#timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(run, delayMs);
+      this.#timer = { cancel: () => clearTimeout(timeout) };
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Opening the SQLite file safely: every check that can refuse a file runs before anything is written
+ * to it, so a refused file is left byte for byte as it was.
+ *
+ * 1. The folder is created if missing; a path that cannot be created or written is `STORE_UNWRITABLE`.
+ * 2. An existing, non-empty file must start with SQLite's 100-byte header (`STORE_NOT_SQLITE`).
+ * 3. A read-only look at the header and schema: another application's database is
+ *    `STORE_NOT_OFFSTAGE`, a newer schema `STORE_TOO_NEW`, a damaged file `STORE_CORRUPT` (the whole
+ *    file is scanned only with `checkIntegrity`; otherwise damage is found where boot reads). Without
+ *    a `-wal` file beside it nobody has the file open, so the look uses SQLite's `immutable` mode,
+ *    which creates no `-wal`/`-shm` files next to a file it may refuse.
+ * 4. Only then the read-write connection: WAL journal, `synchronous` per the durability asked for.
+ *
+ * @packageDocumentation
+ */
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { pathToFileURL } from "node:url";
+import { BootError, OffstageError } from "../../errors.js";
+import { APPLICATION_ID, assertNotNewer } from "./migrations.js";
+
+const HEADER = Buffer.from("SQLite format 3\u0000", "latin1");
+const HEADER_BYTES = 100;
+
+export interface ConnectionOptions {
+  readonly synchronous: "FULL" | "NORMAL";
+  readonly busyTimeoutMs: number;
+  /** Run `PRAGMA quick_check` over the whole file before writing to it. */
+  readonly checkIntegrity: boolean;
+}
+
+/** Runs the checks above and returns a read-write connection. Throws `BootError`. */
+export function openDatabase(path: string, options: ConnectionOptions): DatabaseSync {
+  preparePath(path);
+  if (statSync(path, { throwIfNoEntry: false })?.size) probe(path, options.checkIntegrity);
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.synchronous}`);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw bootErrorOf(error, path, "opening");
+  }
+}
+
+/**
+ * Turns a SQLite error met at boot into a `BootError` whose code says what is wrong with the file
+ * (primary result codes: 5 BUSY, 6 LOCKED, 8 READONLY, 10 IOERR, 11 CORRUPT, 13 FULL, 14 CANTOPEN,
+ * 23 AUTH, 26 NOTADB).
+ */
+export function bootErrorOf(error: unknown, path: string, doing: string): OffstageError {
+  if (error instanceof OffstageError) return error;
+  const errcode = (error as { errcode?: unknown }).errcode;
+  const primary = typeof errcode === "number" ? errcode & 0xff : undefined;
+  const cause = error instanceof Error ? error.message : String(error);
+  const details = { path, sqliteCode: errcode };
+  switch (primary) {
+    case 11:
+      return new BootError(
+        "STORE_CORRUPT",
+        `${path} is damaged (${cause}); it was left untouched: restore it from a backup, or move it aside to start empty`,
+        { cause: error, details },
+      );
+    case 26:
+      return notSqlite(path, cause);
+    case 5:
+    case 6:
+      return new BootError(
+        "STORE_LOCKED",
+        `${path} stayed locked by another connection while ${doing} it (${cause})`,
+        { cause: error, details },
+      );
+    case 8:
+    case 10:
+    case 13:
+    case 14:
+    case 23:
+      return unwritable(path, `${doing} it failed: ${cause}`, error);
+    default:
+      return new BootError("BOOT_FAILED", `${doing} ${path} failed: ${cause}`, { cause: error, details });
+  }
+}
+
+function preparePath(path: string): void {
+  const folder = dirname(path);
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (error) {
+    throw unwritable(path, `its folder cannot be created: ${(error as Error).message}`, error);
+  }
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) throw unwritable(path, "it is a directory");
+  try {
+    accessSync(folder, constants.W_OK);
+    if (stat !== undefined) accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (error) {
+    throw unwritable(path, `no permission to read and write it: ${(error as Error).message}`, error);
+  }
+}
+
+function probe(path: string, checkIntegrity: boolean): void {
+  const header = Buffer.alloc(HEADER_BYTES);
+  const fd = openSync(path, "r");
+  let read: number;
+  try {
+    read = readSync(fd, header, 0, HEADER_BYTES, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (read < HEADER_BYTES || !header.subarray(0, HEADER.length).equals(HEADER)) {
+    throw notSqlite(path, "it does not start with the SQLite header");
+  }
+  const inUse = existsSync(`${path}-wal`);
+  const url = pathToFileURL(path);
+  if (!inUse) url.searchParams.set("immutable", "1");
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(url, { readOnly: true });
+    const applicationId = pragma(db, "application_id");
+    const version = pragma(db, "user_version");
+    const objects = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n;
+    if (applicationId !== APPLICATION_ID && (version !== 0 || objects > 0)) {
+      throw new BootError(
+        "STORE_NOT_OFFSTAGE",
+        `${path} is a SQLite database of another application (application_id ${applicationId}, ${objects} schema objects); ` +
+          "it was left untouched: give Offstage a path of its own",
+        { details: { path, applicationId } },
+      );
+    }
+    assertNotNewer(version, path);
+    if (checkIntegrity) {
+      const problems = db.prepare("PRAGMA quick_check(5)").all() as { quick_check: string }[];
+      if (problems[0]?.quick_check !== "ok") {
+        throw new BootError(
+          "STORE_CORRUPT",
+          `${path} is damaged (quick_check: ${problems.map((p) => p.quick_check).join("; ")}); it was left untouched: restore it from a backup, or move it aside to start empty`,
+          { details: { path } },
+        );
+      }
+    }
+  } catch (error) {
+    throw bootErrorOf(error, path, "reading");
+  } finally {
+    db?.close();
+  }
+}
+
+function pragma(db: DatabaseSync, name: "application_id" | "user_version"): number {
+  return Number((db.prepare(`PRAGMA ${name}`).get() as Record<string, number>)[name]);
+}
+
+function notSqlite(path: string, why: string): BootError {
+  return new BootError(
+    "STORE_NOT_SQLITE",
+    `${path} is not a SQLite database (${why}); it was left untouched: give Offstage another path, or move the file aside`,
+    { details: { path } },
+  );
+}
+
+function unwritable(path: string, why: string, cause?: unknown): BootError {
+  return new BootError("STORE_UNWRITABLE", `cannot use ${path} as the store: ${why}`, {
+    cause,
+    details: { path },
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * What the SQLite store hands back at `open()`: sessions, queued inputs in acceptance order, the
+ * turns that were running, and the next sequence number. Steered inputs of a running turn are
+ * settled first, as the port describes: those the turn's checkpoint holds become inputs of the turn,
+ * the others are queued again. Those writes join the current group.
+ *
+ * @packageDocumentation
+ */
+import type { InterruptedTurn, RecoveredState, SessionRecord } from "../../runtime/ports/store.js";
+import type { GroupCommit } from "./group-commit.js";
+import { type InputRow, messagesOf, recordOf, type TurnRow } from "./rows.js";
+import type { Statements } from "./statements.js";
+
+export function recoverState(sql: Statements, group: GroupCommit): RecoveredState {
+  const sessions = (sql.allSessions.all() as { id: string; agent: string; created_at_ms: number }[]).map(
+    (row): SessionRecord => ({ id: row.id, agent: row.agent, createdAtMs: row.created_at_ms }),
+  );
+  const interrupted: InterruptedTurn[] = [];
+  for (const row of sql.runningTurns.all() as unknown as TurnRow[]) {
+    const inputIds = [...(JSON.parse(row.input_ids) as string[]), ...settleSteered(sql, group, row)];
+    interrupted.push({
+      turnId: row.id,
+      sessionId: row.session_id,
+      inputIds,
+      attempt: row.attempt,
+      step: row.step,
+      messages: messagesOf(row.messages),
+      inputs: inputIds.map((id) => recordOf(sql.inputById.get(id) as unknown as InputRow)),
+    });
+  }
+  const queued = (sql.queuedInputs.all() as unknown as InputRow[]).map(recordOf);
+  const { seq } = sql.maxSeq.get() as { seq: number | null };
+  return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+}
+
+/** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */
+function settleSteered(sql: Statements, group: GroupCommit, turn: TurnRow): string[] {
+  const steered = sql.steeredInputs.all(turn.id) as { id: string; steer_step: number }[];
+  if (steered.length === 0) return [];
+  group.write();
+  const held: string[] = [];
+  for (const { id, steer_step } of steered) {
+    if (steer_step < turn.step) {
+      held.push(id);
+      sql.adoptSteered.run(id);
+    } else sql.requeueInput.run(id, turn.id);
+  }
+  if (held.length > 0) {
+    sql.setTurnInputs.run(JSON.stringify([...(JSON.parse(turn.input_ids) as string[]), ...held]), turn.id);
+  }
+  return held;
+}

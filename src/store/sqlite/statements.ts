@@ -1,0 +1,74 @@
+/**
+ * Every statement the SQLite store runs, one named constant each, prepared once per connection.
+ *
+ * Turn writes are fenced in SQL: they match only the turn's current attempt (`attempt = ?`) and only
+ * while it runs (`ended_at_ms IS NULL`), so a write from an attempt a crash cut short changes nothing.
+ *
+ * @packageDocumentation
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+
+const SQL = {
+  insertSession: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES (?, ?, ?)",
+  allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
+
+  /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
+  insertInput: `INSERT INTO inputs
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
+  inputById: "SELECT * FROM inputs WHERE id = ?",
+  inputByKey: "SELECT * FROM inputs WHERE session_id = ? AND idempotency_key = ?",
+  queuedInputs: "SELECT * FROM inputs WHERE status = 'queued' ORDER BY seq",
+  maxSeq: "SELECT max(seq) AS seq FROM inputs",
+
+  /** A queued input joins a running turn, if the attempt is current; it remembers the turn's step. */
+  steerInput: `UPDATE inputs SET status = 'running', turn_id = $turn,
+      steer_step = (SELECT step FROM turns WHERE id = $turn)
+    WHERE id = $input AND status = 'queued'
+      AND EXISTS (SELECT 1 FROM turns WHERE id = $turn AND attempt = $attempt AND ended_at_ms IS NULL)`,
+  /** Params: status, outcome, ended_at_ms, id. */
+  endQueuedInput:
+    "UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ? WHERE id = ? AND status = 'queued'",
+  /** Params: turn_id, id. */
+  runInput: `UPDATE inputs SET status = 'running', turn_id = ?, steer_step = NULL
+    WHERE id = ? AND status IN ('queued', 'running')`,
+  /** Params: id, turn_id. */
+  requeueInput: `UPDATE inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
+    WHERE id = ? AND status = 'running' AND turn_id = ?`,
+  /** Params: status, outcome, ended_at_ms, id, turn_id. */
+  endRunningInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL
+    WHERE id = ? AND status = 'running' AND turn_id = ?`,
+  /** Inputs steered into a running turn, oldest first. Param: turn_id. */
+  steeredInputs: `SELECT id, steer_step FROM inputs
+    WHERE turn_id = ? AND status = 'running' AND steer_step IS NOT NULL ORDER BY seq`,
+  /** Param: id. */
+  adoptSteered: "UPDATE inputs SET steer_step = NULL WHERE id = ?",
+
+  /** Params: id, session_id, attempt, input_ids, started_at_ms. */
+  insertTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
+    WHERE excluded.attempt > turns.attempt AND turns.ended_at_ms IS NULL`,
+  /** Params: input_ids, id. */
+  setTurnInputs: "UPDATE turns SET input_ids = ? WHERE id = ?",
+  /** Params: step, messages, id, attempt. */
+  checkpointTurn:
+    "UPDATE turns SET step = ?, messages = ? WHERE id = ? AND attempt = ? AND ended_at_ms IS NULL",
+  /** The checkpoint is dropped at the end: the history holds what it held. Params: outcome, usage, ended_at_ms, id, attempt. */
+  endTurn: `UPDATE turns SET outcome = ?, usage = ?, ended_at_ms = ?, messages = '[]'
+    WHERE id = ? AND attempt = ? AND ended_at_ms IS NULL`,
+  runningTurns: "SELECT * FROM turns WHERE ended_at_ms IS NULL ORDER BY started_at_ms, id",
+
+  /** Params: session_id, turn_id, message. */
+  appendHistory: "INSERT INTO history (session_id, turn_id, message) VALUES (?, ?, ?)",
+  history: "SELECT message FROM history WHERE session_id = ? ORDER BY id",
+} as const;
+
+/** The store's statements, prepared on one connection. */
+export type Statements = { readonly [K in keyof typeof SQL]: StatementSync };
+
+/** Prepares every statement once; the store reuses them for the connection's lifetime. */
+export function prepareStatements(db: DatabaseSync): Statements {
+  const out: Partial<Record<keyof typeof SQL, StatementSync>> = {};
+  for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
+  return out as Statements;
+}
