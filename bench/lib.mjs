@@ -294,3 +294,25 @@ export function gcMeter() {
     },
   };
 }
+
+/**
+ * Waits (up to `maxS` seconds) until the machine has been quiet for a second: other processes using
+ * less than `thresholdCores`. Returns the busy cores last seen. On a shared machine this keeps a
+ * benchmark from starting in the middle of someone's test run; it cannot stop one starting later.
+ */
+export async function waitQuiet(maxS, thresholdCores = 0.3) {
+  const deadline = performance.now() + maxS * 1000;
+  let said = false;
+  for (;;) {
+    const meter = cpuMeter();
+    await sleep(1000);
+    const { otherCores } = meter.end();
+    if (otherCores === undefined || otherCores < thresholdCores) return otherCores;
+    if (performance.now() > deadline) {
+      log(`machine still busy (${fmtCores(otherCores)} used by other processes); going ahead`);
+      return otherCores;
+    }
+    if (!said) log(`waiting for a quiet machine (${fmtCores(otherCores)} used by other processes)...`);
+    said = true;
+  }
+}

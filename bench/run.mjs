@@ -1,5 +1,6 @@
 // Runs the benchmarks: `npm run bench` (all), or one or more by name: `npm run bench -- core memory`.
-// Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...).
+// Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...), but
+// `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet.
 //
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
@@ -12,7 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { log, printMachine } from "./lib.mjs";
+import { log, printMachine, waitQuiet } from "./lib.mjs";
 import { newestProfile, printSummary } from "./profile-summary.mjs";
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -21,7 +22,11 @@ const BENCHES = {
   memory: "idle-memory.mjs",
   durable: "durable-throughput.mjs",
 };
-const args = process.argv.slice(2);
+const raw = process.argv.slice(2);
+// --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
+const waitAt = raw.indexOf("--wait-quiet");
+const waitS = waitAt >= 0 ? Number(raw[waitAt + 1]) : 0;
+const args = waitAt >= 0 ? raw.filter((_, i) => i !== waitAt && i !== waitAt + 1) : raw;
 const names = args.filter((a) => a in BENCHES || a === "profile");
 const passthrough = args.filter((a) => !names.includes(a));
 const unknown = passthrough.filter((a, i) => !a.startsWith("--") && !passthrough[i - 1]?.startsWith("--"));
@@ -43,6 +48,7 @@ log(`running: ${selected.join(", ")}${passthrough.length > 0 ? ` with ${passthro
 let failed = 0;
 for (const name of selected) {
   log(`==== ${name} ====`);
+  if (waitS > 0) await waitQuiet(waitS);
   let status;
   if (name === "profile") {
     const dir = here(".tmp/prof");
