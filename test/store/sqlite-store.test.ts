@@ -1,22 +1,190 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+/**
+ * The SQLite store: the conformance suite on real files, then what is particular to it — group
+ * commit, durability settings, the receipt, constraint errors, and values JSON cannot hold.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSqliteStore, type SqliteStore, type Store } from "../../src/index.js";
 import { runStoreConformance } from "../../src/testing/index.js";
-
-const dirs: string[] = [];
-
-function freshPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), "offstage-sqlite-"));
-  dirs.push(dir);
-  return join(dir, "store.db");
-}
+import { freshPath, removeFiles } from "./sqlite-files.js";
 
 runStoreConformance("sqlite", {
   create: () => createSqliteStore({ path: freshPath() }),
   reopen: (store) => createSqliteStore({ path: (store as SqliteStore).path }),
   crash: (store) => (store as Store as SqliteStore).abandon(),
-  cleanup: () => {
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  },
+  cleanup: removeFiles,
+});
+
+const open: SqliteStore[] = [];
+
+afterEach(async () => {
+  for (const store of open.splice(0)) await store.close();
+  removeFiles();
+});
+
+async function opened(options: Parameters<typeof createSqliteStore>[0] = {}): Promise<SqliteStore> {
+  const store = createSqliteStore({ path: freshPath(), ...options });
+  open.push(store);
+  await store.open();
+  return store;
+}
+
+/** Accepts `n` inputs in each of `sessions` sessions, from seq `from` on. */
+function acceptMany(store: Store, sessions: number, n: number, from = 1): void {
+  let seq = from;
+  for (let s = 0; s < sessions; s++) {
+    store.createSession({ id: `s${s}`, agent: "a", createdAtMs: 1 });
+    for (let i = 0; i < n; i++) {
+      store.accept({
+        id: `i${seq}`,
+        sessionId: `s${s}`,
+        seq,
+        payload: { seq },
+        policy: "enqueue",
+        acceptedAtMs: seq,
+      });
+      seq += 1;
+    }
+  }
+}
+
+/** Counts committed inputs through a second connection: what another process, or a restart, would see. */
+function committedInputs(path: string): number {
+  const reader = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (reader.prepare("SELECT count(*) AS n FROM inputs").get() as { n: number }).n;
+  } finally {
+    reader.close();
+  }
+}
+
+describe("group commit", () => {
+  it("writes from many sessions in one window commit in one transaction", async () => {
+    const store = await opened({ groupCommitMs: 50 });
+    const before = store.stats();
+    acceptMany(store, 20, 50);
+    await Promise.all([store.commit(), store.commit()]);
+    const after = store.stats();
+    expect(after.commits - before.commits).toBe(1);
+    expect(after.writes - before.writes).toBe(20 + 20 * 50);
+    expect(after.groupWritesMax).toBe(1020);
+    expect(committedInputs(store.path)).toBe(1000);
+  });
+
+  it("commit() resolves once another connection can read the writes, not before", async () => {
+    const store = await opened({ groupCommitMs: 30 });
+    acceptMany(store, 1, 3);
+    expect(store.input("i3")?.status).toBe("queued");
+    expect(committedInputs(store.path)).toBe(0);
+    await store.commit();
+    expect(committedInputs(store.path)).toBe(3);
+  });
+
+  it("a group commits without anyone waiting on it (checkpoints need no commit() call)", async () => {
+    const store = await opened({ groupCommitMs: 1 });
+    acceptMany(store, 1, 1);
+    await vi.waitFor(() => expect(committedInputs(store.path)).toBe(1), { interval: 5 });
+  });
+
+  it("groupCommitMs 0 commits at the next turn of the event loop", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    acceptMany(store, 1, 2);
+    expect(committedInputs(store.path)).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(committedInputs(store.path)).toBe(2);
+  });
+
+  it("a write after a group committed starts the next group", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    const before = store.stats().commits;
+    acceptMany(store, 1, 1);
+    const first = store.commit();
+    await first;
+    acceptMany(store, 1, 1, 2);
+    const second = store.commit();
+    expect(second).not.toBe(first);
+    await second;
+    expect(store.stats().commits - before).toBe(2);
+  });
+});
+
+describe("durability and receipt", () => {
+  it.each([
+    ["full", "FULL"],
+    ["normal", "NORMAL"],
+  ] as const)("durability %s → PRAGMA synchronous = %s, in WAL mode", async (durability, pragma) => {
+    const exec = vi.spyOn(DatabaseSync.prototype, "exec");
+    try {
+      const store = await opened({ durability });
+      expect(exec).toHaveBeenCalledWith(`PRAGMA synchronous = ${pragma}`);
+      const reader = new DatabaseSync(store.path, { readOnly: true });
+      expect(reader.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+      reader.close();
+    } finally {
+      exec.mockRestore();
+    }
+  });
+
+  it("its kind is sqlite and its receipt durable", async () => {
+    const store = await opened();
+    expect([store.kind, store.receipt]).toEqual(["sqlite", "durable"]);
+  });
+
+  it("close() releases the file and is idempotent; open() after close() reopens it", async () => {
+    const store = await opened();
+    acceptMany(store, 1, 1);
+    await Promise.all([store.close(), store.close()]);
+    const other = createSqliteStore({ path: store.path });
+    expect((await other.open()).queued.map((input) => input.id)).toEqual(["i1"]);
+    await other.close();
+    expect((await store.open()).queued.map((input) => input.id)).toEqual(["i1"]);
+  });
+
+  it("a closed store refuses writes with CLOSED", async () => {
+    const store = await opened();
+    await store.close();
+    expect(() => acceptMany(store, 1, 1)).toThrow(expect.objectContaining({ code: "CLOSED" }));
+  });
+});
+
+describe("what SQL enforces", () => {
+  it("a second input with the same idempotency key in a session is refused; the store goes on", async () => {
+    const store = await opened();
+    acceptMany(store, 1, 1);
+    const dup = {
+      id: "dup",
+      sessionId: "s0",
+      seq: 9,
+      payload: 1,
+      policy: "enqueue",
+      acceptedAtMs: 1,
+    } as const;
+    store.accept({ ...dup, id: "k1", seq: 2, idempotencyKey: "k" });
+    expect(() => store.accept({ ...dup, idempotencyKey: "k" })).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
+    );
+    store.accept({ ...dup, id: "other-session", seq: 3, sessionId: "s1", idempotencyKey: "k" });
+    await store.commit();
+    expect(committedInputs(store.path)).toBe(3);
+  });
+
+  it("a function output JSON cannot hold is stored as a description; the turn still ends", async () => {
+    const store = await opened();
+    acceptMany(store, 1, 1);
+    store.startTurn({ turnId: "t1", sessionId: "s0", inputIds: ["i1"], attempt: 1, startedAtMs: 1 });
+    store.endTurn({
+      turnId: "t1",
+      sessionId: "s0",
+      attempt: 1,
+      outcome: { status: "completed", reason: { code: "ok", message: "function returned" }, output: 10n },
+      messages: [],
+      inputIds: ["i1"],
+      requeued: [],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      endedAtMs: 2,
+    });
+    const { status, outcome } = store.input("i1")!;
+    expect(status).toBe("completed");
+    expect(outcome?.output).toMatch(/^\[output not storable as JSON: .*BigInt/);
+  });
 });

@@ -1,0 +1,248 @@
+/**
+ * The SQLite store's boot chain: the gate that keeps a second live runtime off a file (tested with
+ * real second processes), stale-lock takeover, and the bad files it refuses — each with its own
+ * `BootError` code, and each left byte for byte as it was.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  BootError,
+  createSqliteStore,
+  type OffstageError,
+  type SqliteStoreOptions,
+} from "../../src/index.js";
+import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
+import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
+
+const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
+const HOLDER = join(import.meta.dirname, "lock-holder.ts");
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+  }
+  removeFiles();
+});
+
+/** Opens a store on `path` expecting a `BootError`, and returns it. */
+async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
+  const error = await createSqliteStore({ path, ...options })
+    .open()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(BootError);
+  return error as OffstageError;
+}
+
+/** Starts `lock-holder.ts` on `path` and resolves with its first line of output. */
+async function holder(path: string): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, ["--import", HOOK, HOLDER, path], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  let out = "";
+  for await (const chunk of child.stdout!) {
+    out += String(chunk);
+    if (out.includes("\n")) break;
+  }
+  return { child, line: out.trim() };
+}
+
+/** A real Offstage file with some data in it, closed cleanly. */
+async function offstageFile(): Promise<string> {
+  const path = freshPath();
+  const store = createSqliteStore({ path });
+  await store.open();
+  store.createSession({ id: "s1", agent: "a", createdAtMs: 1 });
+  for (let seq = 1; seq <= 200; seq++) {
+    store.accept({
+      id: `i${seq}`,
+      sessionId: "s1",
+      seq,
+      payload: "x".repeat(200),
+      policy: "enqueue",
+      acceptedAtMs: seq,
+    });
+  }
+  await store.close();
+  return path;
+}
+
+describe("boot gate: one live runtime per file", () => {
+  it("a live holder in another process → STORE_LOCKED naming its pid, host and start time", async () => {
+    const path = freshPath();
+    const { child, line } = await holder(path);
+    expect(line).toBe("ready");
+    const error = await refusal(path);
+    expect(error.code).toBe("STORE_LOCKED");
+    expect(error.message).toContain(`pid ${child.pid} on host ${hostname()}, since 20`);
+    expect(error.details).toMatchObject({ pid: child.pid, host: hostname() });
+  });
+
+  it("a holder killed with SIGKILL is stale: the next open takes the file over", async () => {
+    const path = freshPath();
+    const { child } = await holder(path);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const store = createSqliteStore({ path });
+    await store.open();
+    const second = await refusal(path);
+    expect(second.message).toContain(`pid ${process.pid}`);
+    await store.close();
+  });
+
+  it("two processes booting at once on a new file: exactly one wins", async () => {
+    const path = freshPath();
+    const lines = (await Promise.all([holder(path), holder(path)])).map((h) => h.line).sort();
+    expect(lines).toEqual(["ready", "refused STORE_LOCKED"]);
+  });
+
+  it("a second store in this process is refused until the first closes", async () => {
+    const path = freshPath();
+    const first = createSqliteStore({ path });
+    await first.open();
+    expect((await refusal(path)).code).toBe("STORE_LOCKED");
+    await first.close();
+    const second = createSqliteStore({ path });
+    await second.open();
+    await second.close();
+  });
+
+  it("a store dropped without close (as by kill -9) leaves a stale lock the next open takes over", async () => {
+    const path = freshPath();
+    const first = createSqliteStore({ path });
+    await first.open();
+    first.abandon();
+    const second = createSqliteStore({ path });
+    await second.open();
+    await second.close();
+  });
+
+  it("a holder on another host is never taken over: STORE_LOCKED names that host", async () => {
+    const path = await offstageFile();
+    const db = new DatabaseSync(path);
+    db.prepare(
+      "INSERT INTO store_lock (id, token, pid, host, since_ms) VALUES (1, 'x', 1, 'elsewhere', 0)",
+    ).run();
+    db.close();
+    const error = await refusal(path);
+    expect(error.code).toBe("STORE_LOCKED");
+    expect(error.message).toContain("pid 1 on host elsewhere, since 1970-01-01T00:00:00.000Z");
+  });
+});
+
+describe("bad files are refused, each with its own code, and left untouched", () => {
+  async function untouched(path: string, code: string, options: SqliteStoreOptions = {}): Promise<string> {
+    const before = { hash: sha256(path), files: siblings(path) };
+    const error = await refusal(path, options);
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(path);
+    expect(sha256(path)).toBe(before.hash);
+    expect(siblings(path)).toEqual(before.files);
+    return error.message;
+  }
+
+  it("a text file → STORE_NOT_SQLITE", async () => {
+    const path = freshPath();
+    writeFileSync(path, "these are my notes, not a database\n".repeat(20));
+    expect(await untouched(path, "STORE_NOT_SQLITE")).toContain("is not a SQLite database");
+  });
+
+  it("a file shorter than SQLite's header → STORE_NOT_SQLITE", async () => {
+    const path = freshPath();
+    writeFileSync(path, "SQLite format 3\u0000");
+    await untouched(path, "STORE_NOT_SQLITE");
+  });
+
+  it("a damaged first page → STORE_CORRUPT", async () => {
+    const path = await offstageFile();
+    const bytes = readFileSync(path);
+    for (let i = 100; i < 4096; i++) bytes[i] = (i * 13) & 0xff;
+    writeFileSync(path, bytes);
+    expect(await untouched(path, "STORE_CORRUPT")).toContain("is damaged");
+  });
+
+  it("a damaged page boot does not read → STORE_CORRUPT with checkIntegrity", async () => {
+    const path = await offstageFile();
+    const bytes = readFileSync(path);
+    for (let i = bytes.length - 4096; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff;
+    writeFileSync(path, bytes);
+    await untouched(path, "STORE_CORRUPT", { checkIntegrity: true });
+  });
+
+  it("a schema newer than this code → STORE_TOO_NEW", async () => {
+    const path = await offstageFile();
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const message = await untouched(path, "STORE_TOO_NEW");
+    expect(message).toContain(`schema version ${SCHEMA_VERSION + 1}`);
+    expect(message).toContain(`up to ${SCHEMA_VERSION}`);
+  });
+
+  it("another application's SQLite database → STORE_NOT_OFFSTAGE", async () => {
+    const path = freshPath();
+    const db = new DatabaseSync(path);
+    db.exec("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread')");
+    db.close();
+    expect(await untouched(path, "STORE_NOT_OFFSTAGE")).toContain("another application");
+  });
+
+  it("a path under a file, or a directory → STORE_UNWRITABLE", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plain"), "x");
+    expect((await refusal(join(dir, "plain", "store.db"))).code).toBe("STORE_UNWRITABLE");
+    mkdirSync(join(dir, "folder.db"));
+    const error = await refusal(join(dir, "folder.db"));
+    expect(error.code).toBe("STORE_UNWRITABLE");
+    expect(error.message).toContain("is a directory");
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    "a folder without write permission → STORE_UNWRITABLE (skipped as root: root may write anywhere)",
+    async () => {
+      const dir = freshDir();
+      const { chmodSync } = await import("node:fs");
+      chmodSync(dir, 0o500);
+      try {
+        expect((await refusal(join(dir, "store.db"))).code).toBe("STORE_UNWRITABLE");
+      } finally {
+        chmodSync(dir, 0o700);
+      }
+    },
+  );
+});
+
+describe("paths and options", () => {
+  it("the default path is ./.offstage/offstage.db; a missing folder is created", async () => {
+    expect(createSqliteStore().path).toBe(join(process.cwd(), ".offstage", "offstage.db"));
+    const path = join(freshDir(), "a", "b", "store.db");
+    const store = createSqliteStore({ path });
+    await store.open();
+    await store.close();
+    expect(siblings(path)).toEqual(["store.db"]);
+  });
+
+  it.each([
+    [{ durability: "fast" }, 'invalid durability: "fast" (string)'],
+    [{ groupCommitMs: -1 }, "invalid groupCommitMs: -1 (number)"],
+    [{ path: "" }, 'invalid path: "" (string)'],
+    [{ busyTimeoutMs: 1.5 }, "invalid busyTimeoutMs: 1.5 (number)"],
+    [{ checkIntegrity: "yes" }, 'invalid checkIntegrity: "yes" (string)'],
+  ])("bad options %j → BootError INVALID_OPTIONS quoting the value", (options, message) => {
+    expect(() => createSqliteStore(options as SqliteStoreOptions)).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining(message) }),
+    );
+  });
+});
