@@ -245,6 +245,7 @@ export class Runtime implements AsyncDisposable {
       toolTimeoutMs: this.#limits.toolTimeoutMs,
       feed: (turn, event) => this.#feed(turn as RunningTurn, event),
       emit: (turn, build) => this.#emitTurn(turn as RunningTurn, build),
+      observed: () => this.#observed(),
       callStarted: () => {
         this.#outstandingCalls += 1;
       },
@@ -987,7 +988,7 @@ export class Runtime implements AsyncDisposable {
       sessionId: entry.id,
       state,
       history: entry.history,
-      payloads: inputs.map((input) => input.payload),
+      inputs,
       startedAtMs: now,
       controller: undefined,
       ended: false,
@@ -996,24 +997,25 @@ export class Runtime implements AsyncDisposable {
     };
     entry.active = turn;
     this.#running.add(turn);
-    const completions = inputs.flatMap((input) =>
-      input.delegationId === undefined ? [] : [input.delegationId],
-    );
-    if (completions.length > 0) this.#delegations?.delivered(completions);
+    let completions: string[] | undefined;
+    for (const input of inputs)
+      if (input.delegationId !== undefined) (completions ??= []).push(input.delegationId);
+    if (completions !== undefined) this.#delegations?.delivered(completions);
     for (const input of inputs) {
       const live = this.#live.get(input.id);
       if (live === undefined) continue;
       live.handle.markRunning(turnId);
       this.#metrics.started(now - live.acceptedAtMs);
     }
-    this.#emitTurn(turn, () => ({
-      type: "turn.started",
-      sessionId: entry.id,
-      turnId,
-      // A copy: steered inputs join `turn.inputIds` later, and an event must not change after it is sent.
-      inputIds: [...turn.inputIds],
-      attempt,
-    }));
+    if (this.#observed())
+      this.#emitTurn(turn, () => ({
+        type: "turn.started",
+        sessionId: entry.id,
+        turnId,
+        // A copy: steered inputs join `turn.inputIds` later, and an event must not change after it is sent.
+        inputIds: [...turn.inputIds],
+        attempt,
+      }));
     return turn;
   }
 
@@ -1139,15 +1141,16 @@ export class Runtime implements AsyncDisposable {
     this.#running.delete(turn);
     turnEnded(this.#scheduler);
     if (entry.history !== undefined) for (const m of state.messages) entry.history.push(m);
-    this.#emitTurn(turn, () => ({
-      type: "turn.ended",
-      sessionId: entry.id,
-      turnId: state.turnId,
-      inputIds: turn.inputIds,
-      outcome,
-      usage: state.usage,
-      durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
-    }));
+    if (this.#observed())
+      this.#emitTurn(turn, () => ({
+        type: "turn.ended",
+        sessionId: entry.id,
+        turnId: state.turnId,
+        inputIds: turn.inputIds,
+        outcome,
+        usage: state.usage,
+        durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
+      }));
     const back = unsteered.length === 0 ? undefined : new Set(unsteered);
     for (const inputId of turn.inputIds) {
       const live = this.#live.get(inputId);
@@ -1260,8 +1263,12 @@ export class Runtime implements AsyncDisposable {
 
   // ---- events --------------------------------------------------------------------------------
 
+  #observed(): boolean {
+    return this.#listeners.length > 0 || this.#handleSubscribers > 0;
+  }
+
   #emitTurn(turn: RunningTurn, build: () => RuntimeEvent): void {
-    if (this.#listeners.length === 0 && this.#handleSubscribers === 0) return;
+    if (!this.#observed()) return;
     const event = build();
     this.#emit(event);
     for (const id of turn.inputIds) this.#live.get(id)?.handle.emit(event as TurnEvent);

@@ -58,9 +58,8 @@ export interface HandleOwner {
   subscribed(delta: 1 | -1): void;
 }
 
-interface Waiter {
-  resolve(): void;
-}
+/** Called when the handle settles. */
+type Waiter = () => void;
 
 interface Subscriber {
   readonly queue: TurnEvent[];
@@ -96,6 +95,8 @@ export function checkResultOptions(what: string, options: unknown): asserts opti
     );
   }
 }
+
+const NO_OPTIONS: ResultOptions = {};
 
 /** One accepted input, followed to its terminal state. */
 export class TurnHandle {
@@ -166,14 +167,15 @@ export class TurnHandle {
    * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeout`
    * passes first; throws `DeadlockError` when called from inside a turn of the same session.
    */
-  async result(options: ResultOptions = {}): Promise<TurnResult> {
-    checkResultOptions("result()", options);
-    const { timeout, signal } = options;
-    if (this.#outcome === undefined) {
+  result(options: ResultOptions = NO_OPTIONS): Promise<TurnResult> {
+    try {
+      checkResultOptions("result()", options);
+      if (this.#outcome !== undefined) return Promise.resolve(this.#value());
       this.#owner.assertMayWait(this.sessionId, this.id);
-      await this.#wait(timeout, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#value();
+    return this.#wait(options.timeout, options.signal).then(() => this.#value());
   }
 
   /**
@@ -293,18 +295,23 @@ export class TurnHandle {
     this.#usage = usage;
     const waiters = this.#waiters;
     this.#waiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w.resolve();
+    if (waiters !== undefined) for (const w of waiters) w();
     if (this.#subscribers !== undefined) for (const s of this.#subscribers) s.wake?.();
   }
 
   #wait(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    // The common wait has neither deadline nor signal: nothing to clean up, so no closures for it.
+    if (timeout === undefined && signal === undefined) {
+      return new Promise<void>((resolve) => {
+        this.#waiters ??= [];
+        this.#waiters.push(resolve);
+      });
+    }
     return new Promise<void>((resolve, reject) => {
       let timer: TimerToken | undefined;
-      const waiter: Waiter = {
-        resolve: () => {
-          cleanup();
-          resolve();
-        },
+      const waiter: Waiter = () => {
+        cleanup();
+        resolve();
       };
       const onAbort = () => {
         cleanup();

@@ -33,8 +33,8 @@ export interface ActiveTurn {
   readonly state: TurnState;
   /** The session's history before this turn. */
   readonly history: readonly Message[];
-  /** The turn's input payloads (function agents receive them). */
-  readonly payloads: unknown[];
+  /** The inputs the turn started with (function agents receive their payloads). */
+  readonly inputs: readonly { readonly payload: unknown }[];
   readonly startedAtMs: number;
   /** Created on first use: most turns are never aborted, and a controller is not free. */
   controller: AbortController | undefined;
@@ -49,6 +49,8 @@ export interface TurnHost {
   feed(turn: ActiveTurn, event: KernelEvent): void;
   /** Emits a turn event if anyone listens; `build` is only called then. */
   emit(turn: ActiveTurn, build: () => RuntimeEvent): void;
+  /** Whether anyone listens to turn events (checked first on hot paths, to skip building `build`). */
+  observed(): boolean;
   /** Counts model/tool/function calls outstanding (for `stop()`'s accounting). */
   callStarted(): void;
   callEnded(): void;
@@ -60,6 +62,8 @@ export function signalOf(turn: ActiveTurn): AbortSignal {
 }
 
 interface StepAnswer {
+  readonly attempt: number;
+  readonly step: number;
   text: string;
   calls: ToolCallPart[];
   usage: Usage | undefined;
@@ -87,22 +91,14 @@ export function callModel(
     },
     ...(agent.maxOutputTokens === undefined ? {} : { maxOutputTokens: agent.maxOutputTokens }),
   };
-  const answer: StepAnswer = { text: "", calls: [], usage: undefined, error: undefined, failed: false };
-  const done = () => {
-    host.callEnded();
-    host.feed(
-      turn,
-      answer.failed
-        ? { type: "model.failed", attempt, step, error: describeCause(answer.error) }
-        : {
-            type: "model.done",
-            attempt,
-            step,
-            text: answer.text,
-            toolCalls: answer.calls,
-            usage: answer.usage,
-          },
-    );
+  const answer: StepAnswer = {
+    attempt,
+    step,
+    text: "",
+    calls: NO_CALLS,
+    usage: undefined,
+    error: undefined,
+    failed: false,
   };
   host.callStarted();
   let stream: ReturnType<ModelAgent["model"]["stream"]>;
@@ -111,17 +107,22 @@ export function callModel(
   } catch (error) {
     answer.failed = true;
     answer.error = error;
-    done();
+    stepDone(host, turn, answer);
     return;
   }
   if (isSyncIterable(stream)) {
     try {
-      for (const part of stream) if (!take(host, turn, answer, part)) break;
+      if (Array.isArray(stream)) {
+        // Indexed: an array iterator per step is a large share of what a no-op turn allocates.
+        for (let i = 0; i < stream.length; i++) if (!take(host, turn, answer, stream[i])) break;
+      } else {
+        for (const part of stream) if (!take(host, turn, answer, part)) break;
+      }
     } catch (error) {
       answer.failed = true;
       answer.error = error;
     }
-    done();
+    stepDone(host, turn, answer);
     return;
   }
   void (async () => {
@@ -131,9 +132,30 @@ export function callModel(
       answer.failed = true;
       answer.error = error;
     }
-    host.dispatcher.post("model.done", done);
+    host.dispatcher.post("model.done", () => stepDone(host, turn, answer));
   })();
 }
+
+function stepDone(host: TurnHost, turn: ActiveTurn, answer: StepAnswer): void {
+  const { attempt, step } = answer;
+  host.callEnded();
+  host.feed(
+    turn,
+    answer.failed
+      ? { type: "model.failed", attempt, step, error: describeCause(answer.error) }
+      : {
+          type: "model.done",
+          attempt,
+          step,
+          text: answer.text,
+          toolCalls: answer.calls,
+          usage: answer.usage,
+        },
+  );
+}
+
+/** Most steps ask for no tool calls: they share this array instead of allocating their own. */
+const NO_CALLS: ToolCallPart[] = [];
 
 function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelPart): boolean {
   // A stream may go on after its turn ended or was aborted (providers do not all stop on abort):
@@ -142,14 +164,16 @@ function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelP
   switch (part.type) {
     case "text-delta":
       answer.text += part.delta;
-      host.emit(turn, () => ({
-        type: "model.text",
-        sessionId: turn.sessionId,
-        turnId: turn.state.turnId,
-        delta: part.delta,
-      }));
+      if (host.observed())
+        host.emit(turn, () => ({
+          type: "model.text",
+          sessionId: turn.sessionId,
+          turnId: turn.state.turnId,
+          delta: part.delta,
+        }));
       return true;
     case "tool-call":
+      if (answer.calls === NO_CALLS) answer.calls = [];
       answer.calls.push({
         type: "tool-call",
         toolCallId: part.toolCallId,
@@ -291,14 +315,15 @@ function render(value: unknown): string {
 /** Calls a function agent with the turn's input and feeds its return value or failure. */
 export function runFunction(host: TurnHost, turn: ActiveTurn, agent: FunctionAgent): void {
   const { attempt, turnId } = turn.state;
-  const input = turn.payloads.length === 1 ? turn.payloads[0] : turn.payloads;
+  const payloads = turn.inputs.map((input) => input.payload);
+  const input = payloads.length === 1 ? payloads[0] : payloads;
   const context = {
     sessionId: turn.sessionId,
     turnId,
     get signal() {
       return signalOf(turn);
     },
-    inputs: turn.payloads,
+    inputs: payloads,
     history: turn.history,
   };
   host.callStarted();

@@ -103,7 +103,7 @@ function roles(messages: readonly Message[]): string[] {
 
 /** One snapshot of everything observable, to prove a dropped event changed nothing. */
 function snapshot(turn: TurnState): unknown {
-  return structuredClone({ ...turn, pending: [...turn.pending] });
+  return structuredClone(turn);
 }
 
 // ---- start -------------------------------------------------------------------------------------

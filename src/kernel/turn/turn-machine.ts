@@ -60,8 +60,8 @@ export interface TurnState {
   readonly messages: Message[];
   /** The current step's tool calls, in the order the model asked for them. */
   calls: readonly ToolCallPart[];
-  /** Calls still waiting for a result: call id → index in `calls`. */
-  readonly pending: Map<string, number>;
+  /** Calls still waiting for a result (each has no entry in `results` yet). */
+  pendingCount: number;
   /** Results of the current step, index-aligned with `calls`. */
   results: (ToolResultPart | undefined)[];
   /** Inputs steered into this turn that the model has not seen yet. */
@@ -133,7 +133,7 @@ export function createTurn(init: NewTurn): TurnState {
     step: resumed ? (init.resumedStep ?? 0) : 0,
     messages: resumed ? [...(init.resumedMessages ?? [])] : [...init.inputs],
     calls: [],
-    pending: new Map(),
+    pendingCount: 0,
     results: [],
     steered: [],
     cancel: undefined,
@@ -201,14 +201,14 @@ function onModelDone(
   const runnable: ToolCallPart[] = [];
   for (let i = 0; i < toolCalls.length; i++) {
     const call = toolCalls[i]!;
-    if (i >= turn.toolCallsPerStepMax || turn.pending.has(call.toolCallId)) {
+    if (i >= turn.toolCallsPerStepMax || pendingIndex(turn, call.toolCallId, i) >= 0) {
       const why =
         i >= turn.toolCallsPerStepMax
           ? `too many tool calls in one step (${toolCalls.length} > ${turn.toolCallsPerStepMax}); ask for fewer`
           : `duplicate tool call id ${JSON.stringify(call.toolCallId)}`;
       turn.results[i] = errorResult(call, why);
     } else {
-      turn.pending.set(call.toolCallId, i);
+      turn.pendingCount += 1;
       runnable.push(call);
     }
   }
@@ -217,17 +217,29 @@ function onModelDone(
 }
 
 function onToolDone(turn: TurnState, result: ToolResultPart): readonly TurnEffect[] {
-  const index = turn.pending.get(result.toolCallId);
-  if (index === undefined) {
+  const index = pendingIndex(turn, result.toolCallId, turn.calls.length);
+  if (index < 0) {
     if (turn.calls.some((c) => c.toolCallId === result.toolCallId)) return NONE; // answered already: stale
     return invariant(
       turn,
       `tool result ${JSON.stringify(result.toolCallId)} matches no pending call of step ${turn.step}`,
     );
   }
-  turn.pending.delete(result.toolCallId);
   turn.results[index] = result;
-  return turn.pending.size === 0 ? stepBoundary(turn) : NONE;
+  turn.pendingCount -= 1;
+  return turn.pendingCount === 0 ? stepBoundary(turn) : NONE;
+}
+
+/**
+ * The index of the call among the first `before` calls of the step that has this id and no result
+ * yet, or -1. A linear scan: a step holds a handful of calls (`toolCallsPerStepMax`), and a Map per
+ * turn costs more than the scan saves.
+ */
+function pendingIndex(turn: TurnState, toolCallId: string, before: number): number {
+  for (let j = 0; j < before; j++) {
+    if (turn.results[j] === undefined && turn.calls[j]!.toolCallId === toolCallId) return j;
+  }
+  return -1;
 }
 
 /** After a step's last tool result (or a final answer with steered input waiting). */
@@ -271,7 +283,7 @@ function flushResults(turn: TurnState): void {
   turn.messages.push({ role: "tool", content });
   turn.calls = [];
   turn.results = [];
-  turn.pending.clear();
+  turn.pendingCount = 0;
 }
 
 function end(
