@@ -67,7 +67,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let earlyKills = 0;
   let kills = 0;
   for (let inc = 0; inc < options.kills; inc++) {
-    const child = startChild(options, ledger, inc, "work", random.int(0, 0x7fffffff), random.int(0, 4));
+    const child = startChild(options, ledger, inc, "work", {
+      seed: random.int(0, 0x7fffffff),
+      groupCommitMs: random.int(0, 4),
+      durability: random.chance(0.5) ? "full" : "normal",
+    });
     const early = random.chance(0.15);
     const delayMs = early
       ? random.int(100, 500)
@@ -107,7 +111,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 }
 
 async function finalDrain(options: CampaignOptions, ledger: Ledger): Promise<void> {
-  const child = startChild(options, ledger, options.kills, "drain", options.seed, 2);
+  const child = startChild(options, ledger, options.kills, "drain", {
+    seed: options.seed,
+    groupCommitMs: 2,
+    durability: "full",
+  });
   const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => undefined);
   const exit = await Promise.race([child.exit, timeout]);
   if (exit === undefined) {
@@ -128,16 +136,14 @@ function startChild(
   ledger: Ledger,
   inc: number,
   mode: ChildMode,
-  seed: number,
-  groupCommitMs: number,
+  drawn: Pick<ChildConfig, "seed" | "groupCommitMs" | "durability">,
 ): ChildRun {
   const { dir } = options;
   const config: ChildConfig = {
     dir,
     mode,
     incarnation: inc,
-    seed,
-    groupCommitMs,
+    ...drawn,
     sessions: options.sessions,
     outstanding: ledger.outstanding(),
   };
@@ -149,7 +155,10 @@ function startChild(
   });
   const reports = join(dir, "reports.log");
   const stderrLog = join(dir, "stderr.log");
-  appendFileSync(stderrLog, `--- process ${inc} (${mode}, seed ${seed}, groupCommitMs ${groupCommitMs})\n`);
+  appendFileSync(
+    stderrLog,
+    `--- process ${inc} (${mode}, seed ${drawn.seed}, groupCommitMs ${drawn.groupCommitMs}, ${drawn.durability})\n`,
+  );
   let tail = "";
   let pending = "";
   let onReady: (ready: boolean) => void = () => {};

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createMemoryStore, type Message, type Store, type TurnOutcome } from "../../src/index.js";
 import { checkFinalState } from "./checks.js";
 import { Ledger } from "./ledger.js";
-import { type Marker, pathsOf } from "./protocol.js";
+import { type Marker, outputDigest, pathsOf } from "./protocol.js";
 
 const sqliteMissing = await import("node:sqlite").then(
   () => undefined,
@@ -97,7 +97,14 @@ class World {
       endedAtMs: 0,
     });
     for (const id of inputIds)
-      this.ledger.apply(0, { t: "settled", id, status: outcome.status, code: outcome.reason.code, turnId });
+      this.ledger.apply(0, {
+        t: "settled",
+        id,
+        status: outcome.status,
+        code: outcome.reason.code,
+        turnId,
+        output: outputDigest(outcome.output),
+      });
   }
 
   accept(session: string, id: string, message: Message): void {
@@ -178,9 +185,21 @@ describe.skipIf(sqliteMissing !== undefined)(
           status: "cancelled",
           code: "cancel_requested",
           turnId: "T1",
+          output: "-",
         }),
       );
       expect(violations.join("\n")).toMatch(/input i1 settled completed.*then cancelled/);
+    });
+
+    it("reports a store output other than the one the handle settled with", async () => {
+      const violations = await check((w) => {
+        const fact = w.ledger.inputs.get("i2")!;
+        // As if the host was told one answer and a rerun after a kill committed another.
+        fact.settled = { ...fact.settled!, output: "0" };
+      });
+      expect(violations.join("\n")).toMatch(
+        /input i2 settled completed with output 0 .* another output: "done"/,
+      );
     });
 
     it("reports a function turn that ran again after its completion was committed", async () => {

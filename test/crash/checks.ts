@@ -32,7 +32,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Message, Store } from "../../src/index.js";
 import type { Ledger } from "./ledger.js";
-import { EFFECT_PATTERN, type Marker, parseLines, pathsOf, TOKEN_PATTERN } from "./protocol.js";
+import { EFFECT_PATTERN, type Marker, outputDigest, parseLines, pathsOf, TOKEN_PATTERN } from "./protocol.js";
 import { agentOfSession, failsOnCrash, MAX_ATTEMPTS, sessionId } from "./workload.js";
 
 export interface FinalState {
@@ -102,6 +102,10 @@ export async function checkFinalState(options: {
       if (settled.status !== snap.status)
         fail(
           `input ${fact.id} settled ${settled.status} (process ${settled.inc}) but the store says ${snap.status}`,
+        );
+      if (settled.output !== outputDigest(snap.outcome?.output))
+        fail(
+          `input ${fact.id} settled ${settled.status} with output ${settled.output} (process ${settled.inc}), but the store holds another output: ${JSON.stringify(snap.outcome?.output)?.slice(0, 200)}`,
         );
       if (settled.turnId !== undefined && settled.turnId !== snap.turnId)
         fail(

@@ -15,6 +15,8 @@ export interface Settlement {
   readonly status: string;
   readonly code: string;
   readonly turnId: string | undefined;
+  /** The output's digest, as the handle saw it. */
+  readonly output: string;
   /** The process that reported it. */
   readonly inc: number;
 }
@@ -118,13 +120,17 @@ export class Ledger {
     }
     const was = fact.settled;
     if (was === undefined) {
-      fact.settled = { status: r.status, code: r.code, turnId: r.turnId, inc };
+      fact.settled = { status: r.status, code: r.code, turnId: r.turnId, output: r.output, inc };
       this.count(`settled ${r.status}/${r.code}`);
       return;
     }
-    if (was.status !== r.status || (r.turnId !== undefined && was.turnId !== r.turnId)) {
+    if (
+      was.status !== r.status ||
+      was.output !== r.output ||
+      (r.turnId !== undefined && was.turnId !== r.turnId)
+    ) {
       this.fail(
-        `input ${r.id} settled ${was.status}/${was.code} in turn ${String(was.turnId)} (process ${was.inc}), then ${r.status}/${r.code} in turn ${String(r.turnId)} (process ${inc})`,
+        `input ${r.id} settled ${was.status}/${was.code} in turn ${String(was.turnId)} with output ${was.output} (process ${was.inc}), then ${r.status}/${r.code} in turn ${String(r.turnId)} with output ${r.output} (process ${inc})`,
       );
     }
   }

@@ -22,6 +22,8 @@ export interface ChildConfig {
   readonly incarnation: number;
   readonly seed: number;
   readonly groupCommitMs: number;
+  /** Both survive `kill -9` (`normal` only loses commits to a power loss or an OS crash). */
+  readonly durability: "full" | "normal";
   readonly sessions: number;
   /** Inputs the parent saw accepted and not yet settled: the child follows them to their end. */
   readonly outstanding: readonly string[];
@@ -50,6 +52,8 @@ export type Report =
       readonly status: string;
       readonly code: string;
       readonly turnId: string | undefined;
+      /** {@link digest} of the outcome's output as JSON (`-` when there is none). */
+      readonly output: string;
     }
   /** `runtime.handle(id)` knew nothing of an input the parent saw accepted: a lost input. */
   | { readonly t: "missing"; readonly id: string }
@@ -100,6 +104,18 @@ export function tokenOf(incarnation: number, n: number): string {
 
 /** What the tool wrapper puts in front of a tool's output, so history names the execution it holds. */
 export const EFFECT_PATTERN = /^\[effect (\S+)\]/;
+
+/** FNV-1a of a text, in hex: names an output without carrying it. */
+export function digest(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
+/** What a report or the store says about an outcome's output, as {@link digest} compares it. */
+export function outputDigest(output: unknown): string {
+  return output === undefined ? "-" : digest(JSON.stringify(output));
+}
 
 /** Parses a JSON-lines text, skipping a last line cut short by a kill. */
 export function parseLines<T>(text: string): T[] {

@@ -19,7 +19,7 @@ import {
   type ToolContext,
 } from "../../src/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
-import type { Marker } from "./protocol.js";
+import { digest, type Marker } from "./protocol.js";
 
 /** Attempts a resumable turn gets across kills; the checks bound effect repeats by it. */
 export const MAX_ATTEMPTS = 4;
@@ -65,7 +65,7 @@ const DIRECTIVES = ["list .", "read a.txt", "read notes/c.md", "count .", "stat 
  * later process rebuilds exactly what the first send carried.
  */
 export function payloadFor(session: string, token: string): unknown {
-  const r = new SeededRandom(hash(token));
+  const r = new SeededRandom(Number.parseInt(digest(token), 16));
   if (isFunctionSession(session)) {
     if (r.chance(0.05)) return `${token} boom`;
     return r.chance(0.5) ? { token, op: "add", amount: r.int(1, 9) } : `${token} tick`;
@@ -186,11 +186,4 @@ function ledgerRun(input: unknown, context: FunctionContext, effects: EffectCont
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** FNV-1a: a token's payload seed. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }

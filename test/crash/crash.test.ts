@@ -1,0 +1,97 @@
+/**
+ * The crash test (DESIGN §5): a child process runs a steady mixed workload on a real SQLite file and
+ * is `kill -9`ed at random moments, then restarted; a last run drains everything and stops cleanly,
+ * and the file is checked (rules in `checks.ts` and `ledger.ts`). Unlike the simulation this runs on
+ * real time, a real file system and real process death; the seed fixes the workload and the kill
+ * schedule, not the timing, so a replay reaches the same kind of run but not the same interleaving.
+ *
+ * Environment:
+ * - `OFFSTAGE_CRASH_KILLS=N` kills per run (default 50; `500` for a soak).
+ * - `OFFSTAGE_CRASH_SEED=0x…` the seed (default: a fresh one, printed).
+ * - `OFFSTAGE_CRASH_KEEP=1` keeps the run's directory (database, effect log, reports, stderr) even
+ *   when it passes; a failing run always keeps it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createSqliteStore } from "../../src/index.js";
+import { runCampaign } from "./campaign.js";
+import { checkFinalState } from "./checks.js";
+import { pathsOf } from "./protocol.js";
+
+const SESSIONS = 8;
+
+function readInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const value =
+    text.startsWith("0x") || text.startsWith("0X") ? Number.parseInt(text.slice(2), 16) : Number(text);
+  if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff)
+    throw new Error(`${name} must be an integer in [0, 2^32), got ${JSON.stringify(text)}`);
+  return value;
+}
+
+const kills = readInteger("OFFSTAGE_CRASH_KILLS", 50);
+const seed = readInteger("OFFSTAGE_CRASH_SEED", Math.floor(Math.random() * 0x100000000));
+const keep = process.env.OFFSTAGE_CRASH_KEEP === "1";
+const seedText = `0x${seed.toString(16)}`;
+const replay = `OFFSTAGE_CRASH_SEED=${seedText} OFFSTAGE_CRASH_KILLS=${kills} npm test -- test/crash`;
+
+// The child runs on the same binary as this test; without node:sqlite there is no store to crash.
+const sqliteMissing = await import("node:sqlite").then(
+  () => undefined,
+  () => `node:sqlite is missing in Node ${process.version}; run through npm so the pinned Node 24 is used`,
+);
+
+describe.skipIf(sqliteMissing !== undefined)(
+  `crash: kill -9 on a real SQLite file${sqliteMissing === undefined ? "" : ` (skipped: ${sqliteMissing})`}`,
+  () => {
+    it(`${kills} kills (seed ${seedText}): every accepted input ends exactly once, nothing completes twice`, {
+      timeout: 120_000 + kills * 3_000,
+    }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "offstage-crash-"));
+      const result = await runCampaign({
+        seed,
+        kills,
+        dir,
+        sessions: SESSIONS,
+        log: (line) => console.log(line),
+      });
+      const { ledger } = result;
+      const final =
+        ledger.violations.length === 0
+          ? await checkFinalState({
+              dir,
+              sessions: SESSIONS,
+              ledger,
+              store: createSqliteStore({ path: pathsOf(dir).database }),
+            })
+          : { violations: [], counts: {} };
+      const violations = [...ledger.violations, ...final.violations];
+      const counts = { ...ledger.counts, ...final.counts };
+      const summary = [
+        `crash: ${result.kills} kills (${result.earlyKills} during start-up) in ${(result.elapsedMs / 1000).toFixed(1)} s, seed ${seedText}`,
+        ...Object.entries(counts)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([what, n]) => `  ${what}: ${n}`),
+      ].join("\n");
+      if (violations.length > 0) {
+        throw new Error(
+          [
+            `crash test: ${violations.length} violation(s)`,
+            ...violations.slice(0, 25).map((v) => `- ${v}`),
+            violations.length > 25 ? `- … and ${violations.length - 25} more` : "",
+            summary,
+            `replay: ${replay}`,
+            `files kept in ${dir} (store.sqlite, effects.log, reports.log, stderr.log)`,
+          ].join("\n"),
+        );
+      }
+      console.log(`${summary}\nreplay: ${replay}${keep ? `\nfiles kept in ${dir}` : ""}`);
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+      expect(result.kills).toBe(kills);
+      expect(ledger.inputs.size).toBeGreaterThan(kills);
+    });
+  },
+);
