@@ -15,7 +15,10 @@
 //
 // Each system gets S sessions × I inputs, sent in rounds, and is done when every input has completed
 // and its completion is committed. send→start is measured from the send (or the add) to the turn (or
-// job) starting.
+// job) starting. The paced phase also measures send→durable: until Offstage's receipt says "durable"
+// (handle.stored()), or until BullMQ's addBulk / graphile-worker's addJobs call returns. Offstage may
+// start a turn before its input's commit (it never reports the turn's end before it), the peers only
+// after: send→start and send→durable together tell the whole story.
 //
 // Recovery: 100 000 inputs are left queued in a SQLite file (sent, then the runtime stopped before any
 // ran); a new runtime on the file measures start() → the first recovered turn starting (goal < 1 s).
@@ -23,9 +26,11 @@
 //
 // Flags (or BENCH_<NAME>): --sessions 10000 --inputs 2 --reps 1 --systems <comma list>
 //   --paced-rate 1000 --paced-s 3
-//   --bull-queues 16 --gw-concurrency 16 --recovery-inputs 100000 --recovery 1 --quick
+//   --bull-queues 16 --gw-concurrency 256 --gw-pool-max 24 --recovery-inputs 100000 --recovery 1 --quick
+//   --recovery-profile bench/.tmp/recovery.cpuprofile   (CPU profile of start() → first recovered turn)
 //   --pg-url postgres://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
@@ -65,6 +70,8 @@ const GW_CONCURRENCY = flag("gw-concurrency", 256);
 const GW_POOL_MAX = flag("gw-pool-max", 24);
 const RECOVERY_INPUTS = flag("recovery-inputs", QUICK ? 10_000 : 100_000);
 const RECOVERY = flag("recovery", true);
+/** Where to write a CPU profile of Offstage's start() → first recovered turn ("" = none). */
+const RECOVERY_PROFILE = flag("recovery-profile", "");
 const PACED_RATE = flag("paced-rate", 1000);
 const PACED_S = flag("paced-s", QUICK ? 0.5 : 3);
 const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
@@ -95,11 +102,11 @@ function offstageSystem(durability) {
     async check() {
       return typeof offstage.createSqliteStore === "function" ? undefined : SQLITE_MISSING;
     },
-    open: (inputsPerSession) => openOffstage(durability, inputsPerSession),
+    open: (inputsPerSession, trackAck) => openOffstage(durability, inputsPerSession, trackAck),
   };
 }
 
-async function openOffstage(durability, inputsPerSession) {
+async function openOffstage(durability, inputsPerSession, trackAck) {
   const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
   const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
   const runtime = offstage.createRuntime({
@@ -113,10 +120,15 @@ async function openOffstage(durability, inputsPerSession) {
   // named queue's row is for graphile-worker.
   const sessions = new Array(SESSIONS);
   const last = new Array(SESSIONS);
+  const ack = new Latency();
   return {
     send(s) {
       sessions[s] ??= runtime.session(`s${s}`, { agent: "bench" });
-      last[s] = sessions[s].send("hi");
+      const sentAt = now();
+      const handle = sessions[s].send("hi");
+      last[s] = handle;
+      // The receipt turns "durable" once the commit holding the input is done.
+      if (trackAck) handle.stored().then(() => ack.recordMs(now() - sentAt));
     },
     flush: async () => {},
     done: () => runtime.metrics().ended.completed,
@@ -124,6 +136,7 @@ async function openOffstage(durability, inputsPerSession) {
     // only after the turn's end is committed.
     drained: () => Promise.all(last.filter(Boolean).map((h) => h.result())),
     latency: () => runtime.metrics().sendToStart,
+    ackLatency: () => ack.stats(),
     extra: () => store.stats?.(),
     async close() {
       await runtime.stop();
@@ -221,6 +234,11 @@ async function openBullmq(mode) {
   }
   await Promise.all([...queues.map((q) => q.waitUntilReady()), ...workers.map((w) => w.waitUntilReady())]);
   let pending = queues.map(() => []);
+  const ack = new Latency();
+  const ackAll = (jobs) => {
+    const at = wallNow();
+    for (const job of jobs) ack.recordMs(at - job.data.t);
+  };
   return {
     send(s) {
       pending[s % BULL_QUEUES].push({ name: "noop", data: { s, t: wallNow() } });
@@ -231,8 +249,10 @@ async function openBullmq(mode) {
       const adds = [];
       // addBulk is BullMQ's batching: one round trip (a MULTI) per chunk.
       for (let q = 0; q < BULL_QUEUES; q++) {
-        for (let i = 0; i < batches[q].length; i += 1000)
-          adds.push(queues[q].addBulk(batches[q].slice(i, i + 1000)));
+        for (let i = 0; i < batches[q].length; i += 1000) {
+          const chunk = batches[q].slice(i, i + 1000);
+          adds.push(queues[q].addBulk(chunk).then(() => ackAll(chunk)));
+        }
       }
       await Promise.all(adds);
     },
@@ -240,6 +260,7 @@ async function openBullmq(mode) {
     drained: (n) =>
       completed >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })),
     latency: () => lat.stats(),
+    ackLatency: () => ack.stats(),
     async close() {
       try {
         await Promise.all(workers.map((w) => w.close()));
@@ -324,6 +345,7 @@ async function openGraphile(syncCommit) {
     preset: GW_PRESET,
   });
   let pending = [];
+  const ack = new Latency();
   return {
     send(s) {
       pending.push({ identifier: "noop", payload: { t: wallNow() }, queueName: `s${s}` });
@@ -331,7 +353,12 @@ async function openGraphile(syncCommit) {
     async flush() {
       const specs = pending;
       pending = [];
-      for (let i = 0; i < specs.length; i += 2000) await utils.addJobs(specs.slice(i, i + 2000));
+      for (let i = 0; i < specs.length; i += 2000) {
+        const chunk = specs.slice(i, i + 2000);
+        await utils.addJobs(chunk);
+        const at = wallNow();
+        for (const spec of chunk) ack.recordMs(at - spec.payload.t);
+      }
     },
     done: () => ran,
     // Done when every job ran and its completion is committed (its row deleted).
@@ -345,6 +372,7 @@ async function openGraphile(syncCommit) {
       }
     },
     latency: () => lat.stats(),
+    ackLatency: () => ack.stats(),
     async close() {
       await runner.stop();
       await utils.release();
@@ -379,7 +407,7 @@ async function burst(system) {
 /** Paced: inputs offered at a fixed rate well below every system's capacity; send→start percentiles. */
 async function paced(system) {
   const total = Math.round(PACED_RATE * PACED_S);
-  const inst = await system.open(Math.ceil(total / SESSIONS) + 1);
+  const inst = await system.open(Math.ceil(total / SESSIONS) + 1, true);
   try {
     let sent = 0;
     let s = 0;
@@ -394,13 +422,29 @@ async function paced(system) {
       await sleep(1);
     }
     await inst.drained(total);
-    return { total, latency: inst.latency() };
+    return { total, latency: inst.latency(), ack: inst.ackLatency() };
   } finally {
     await inst.close();
   }
 }
 
 // ---- recovery -----------------------------------------------------------------------------------
+
+/** Starts V8's CPU profiler in this process; `stop()` resolves with the profile. */
+async function startProfiler() {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      return profile;
+    },
+  };
+}
 
 const RECOVERY_SESSIONS = Math.min(SESSIONS, RECOVERY_INPUTS);
 const RECOVERY_PER_SESSION = Math.ceil(RECOVERY_INPUTS / RECOVERY_SESSIONS);
@@ -438,6 +482,7 @@ async function offstageRecovery() {
     await settleHeap();
     // Recover: a new runtime on the file; time start() and the first recovered turn starting.
     const second = make();
+    const profiler = RECOVERY_PROFILE === "" ? undefined : await startProfiler();
     let firstTurnMs;
     const t0 = now();
     second.runtime.on((event) => {
@@ -446,6 +491,10 @@ async function offstageRecovery() {
     await second.runtime.start();
     const startMs = now() - t0;
     while (firstTurnMs === undefined) await new Promise((resolve) => setImmediate(resolve));
+    if (profiler !== undefined) {
+      writeFileSync(RECOVERY_PROFILE, JSON.stringify(await profiler.stop()));
+      log(`  CPU profile of start() → first turn written to ${RECOVERY_PROFILE}`);
+    }
     const recovered = second.runtime.metrics().queuedInputs + second.runtime.metrics().turnsStarted;
     await second.runtime.stop();
     await second.store.close?.();
@@ -617,6 +666,7 @@ async function main() {
   const summary = {};
   for (const s of usable) {
     const r = runs[s.name];
+    if (r.length === 0) continue;
     summary[s.name] = {
       label: s.label,
       durability: s.durability,
@@ -626,20 +676,25 @@ async function main() {
       latency: r[Math.floor(r.length / 2)].latency,
     };
   }
-  log("durable results (median over reps; this process's CPU only: Redis and PostgreSQL run in their own):");
+  if (REPS > 0)
+    log(
+      "durable results (median over reps; this process's CPU only: Redis and PostgreSQL run in their own):",
+    );
   table(
     ["system", "durability", "turns/s", "send→start p50", "p99", "other load"],
-    usable.map((s) => {
-      const x = summary[s.name];
-      return [
-        x.label,
-        x.durability,
-        fmtRate(x.perSecond),
-        fmtMs(x.latency.p50Ms),
-        fmtMs(x.latency.p99Ms),
-        fmtCores(x.otherCores),
-      ];
-    }),
+    usable
+      .filter((s) => summary[s.name] !== undefined)
+      .map((s) => {
+        const x = summary[s.name];
+        return [
+          x.label,
+          x.durability,
+          fmtRate(x.perSecond),
+          fmtMs(x.latency.p50Ms),
+          fmtMs(x.latency.p99Ms),
+          fmtCores(x.otherCores),
+        ];
+      }),
   );
   const ratios = {};
   for (const o of ["offstage-full", "offstage-normal"]) {
@@ -653,7 +708,7 @@ async function main() {
       log(`ratio ${o}/${p}: ${fmtRatio(ratios[`${o}/${p}`])}`);
     }
   }
-  if (summary["offstage-full"] === undefined && summary["offstage-normal"] === undefined)
+  if (skipped["offstage-full"] !== undefined && skipped["offstage-normal"] !== undefined)
     log(`Offstage durable side NOT MEASURED: ${SQLITE_MISSING}. Peers above are measured.`);
 
   const pacedResults = [];
@@ -662,17 +717,22 @@ async function main() {
     for (const system of usable) {
       await settleHeap();
       const r = await paced(system);
-      log(`paced ${system.name}: send→start p50 ${fmtMs(r.latency.p50Ms)}, p99 ${fmtMs(r.latency.p99Ms)}`);
+      log(
+        `paced ${system.name}: send→start p50 ${fmtMs(r.latency.p50Ms)}, p99 ${fmtMs(r.latency.p99Ms)}; ` +
+          `send→durable p50 ${fmtMs(r.ack.p50Ms)}, p99 ${fmtMs(r.ack.p99Ms)}`,
+      );
       pacedResults.push({ name: system.name, ...r });
     }
     table(
-      ["system", "inputs", "send→start p50", "p99", "max"],
+      ["system", "inputs", "send→start p50", "p99", "max", "send→durable p50", "p99"],
       pacedResults.map((r) => [
-        summary[r.name].label,
+        usable.find((s) => s.name === r.name).label,
         r.total,
         fmtMs(r.latency.p50Ms),
         fmtMs(r.latency.p99Ms),
         fmtMs(r.latency.maxMs),
+        fmtMs(r.ack.p50Ms),
+        fmtMs(r.ack.p99Ms),
       ]),
     );
   }
