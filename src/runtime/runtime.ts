@@ -525,7 +525,10 @@ export class Runtime implements AsyncDisposable {
         );
         continue;
       }
-      for (const input of turn.inputs) this.#trackInput(input, "running", input.policy);
+      // Read back from the store: committed, so the receipt holds at once.
+      for (const input of turn.inputs) {
+        this.#trackInput(input, "running", input.policy).handle.markStored(this.#store.receipt);
+      }
       entry.inbox.running = { turnId: turn.turnId, inputIds: [...turn.inputIds] };
       this.#store.startTurn({
         turnId: turn.turnId,
@@ -544,7 +547,9 @@ export class Runtime implements AsyncDisposable {
       // accepted already, so `reject` and `steer` no longer apply to it.
       const policy: Policy =
         input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
-      accept(entry.inbox, this.#trackInput(input, "queued", policy), Number.POSITIVE_INFINITY);
+      const live = this.#trackInput(input, "queued", policy);
+      live.handle.markStored(this.#store.receipt);
+      accept(entry.inbox, live, Number.POSITIVE_INFINITY);
     }
     return resumed;
   }
@@ -578,9 +583,9 @@ export class Runtime implements AsyncDisposable {
     );
   }
 
+  /** A live input of a stored record; its handle's receipt is for the caller to give. */
   #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
-    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status, this.#store.receipt);
-    handle.markStored(this.#store.receipt);
+    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status, "stored");
     const live: LiveInput = {
       inputId: input.id,
       policy,
@@ -743,12 +748,7 @@ export class Runtime implements AsyncDisposable {
     }
     this.#seq += 1;
     this.#store.accept(record);
-    if (this.#store.receipt === "durable") {
-      void this.#store.commit().then(
-        () => handle.markStored("durable"),
-        (error: unknown) => this.#report("commit", error),
-      );
-    } else handle.markStored("stored");
+    this.#acknowledge(handle);
     this.#live.set(inputId, live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), inputId);
     this.#metrics.accepted();
@@ -772,6 +772,22 @@ export class Runtime implements AsyncDisposable {
     }
     this.#wakes.notify(sessionId);
     return handle;
+  }
+
+  /**
+   * Gives the handle of an input just written its receipt: `stored` at once with a store whose
+   * receipt is `stored`; `durable` with a durable store, but only once the commit holding the input
+   * resolved (until then it says `stored`, and `handle.stored()` waits).
+   */
+  #acknowledge(handle: TurnHandle): void {
+    if (this.#store.receipt !== "durable") {
+      handle.markStored("stored");
+      return;
+    }
+    this.#store.commit().then(
+      () => handle.markStored("durable"),
+      (error: unknown) => this.#report("commit", error),
+    );
   }
 
   #encode(payload: unknown): string {
@@ -1244,7 +1260,9 @@ export class Runtime implements AsyncDisposable {
     };
     this.#seq += 1;
     this.#store.accept(record);
-    accept(entry.inbox, this.#trackInput(record, "queued", "enqueue"), Number.POSITIVE_INFINITY);
+    const live = this.#trackInput(record, "queued", "enqueue");
+    this.#acknowledge(live.handle);
+    accept(entry.inbox, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();
     this.#wakes.notify(entry.id);
     return record.id;

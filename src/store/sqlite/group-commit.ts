@@ -7,9 +7,10 @@
  * event loop), and every `commit()` promise taken while it was open resolves then. A write made after
  * that starts the next group. One fsync thus covers every send, checkpoint and turn end of the window.
  *
- * A failed COMMIT that leaves the transaction open (the writes still pending) rejects the group's
- * waiters and is retried; one that rolled the transaction back lost its writes, so the store fails
- * from then on (`STORE_FAILED`) rather than pretend they were kept.
+ * A failed COMMIT that leaves the transaction open (the writes still pending, say a disk that was
+ * briefly full) is retried, and its waiters keep waiting: `commit()` rejects only when writes are
+ * lost. One that rolled the transaction back lost its writes, so the store fails from then on
+ * (`STORE_FAILED`, rejecting every waiter) rather than pretend they were kept.
  *
  * @packageDocumentation
  */
@@ -106,11 +107,12 @@ export class GroupCommit {
         `committing ${this.#groupWrites} writes to ${this.#path} failed: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error, details: { path: this.#path } },
       );
-      if (!this.#db.isTransaction) {
+      if (this.#db.isTransaction) this.#waiting = waiting;
+      else {
         this.#open = false;
         this.#failure = failure;
+        waiting?.reject(failure);
       }
-      waiting?.reject(failure);
       throw failure;
     }
     const ms = performance.now() - startedMs;
@@ -161,7 +163,7 @@ export class GroupCommit {
       try {
         this.flush();
       } catch {
-        // The waiters got the failure; pending writes are retried until a commit keeps them.
+        // Still open: the writes are pending, so retry; else the waiters got the failure.
         if (this.#open) this.#schedule(RETRY_MS);
       }
     };

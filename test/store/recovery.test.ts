@@ -1,0 +1,323 @@
+/**
+ * Runtime recovery on a real SQLite file. A *process* here is a runtime and its store; a crash kills
+ * it the way `kill -9` does within one test process: from that moment its writes and commits go
+ * nowhere (whatever it still had in flight can never land), the store's uncommitted group is lost,
+ * and the lock row stays behind for the next process to take over. A new process then opens the same
+ * file and must drive every accepted input to exactly one terminal state.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type Agent,
+  createSqliteStore,
+  InvalidInputError,
+  type Runtime,
+  type RuntimeEvent,
+  type SqliteStore,
+  type Store,
+} from "../../src/index.js";
+import {
+  callTools,
+  GatedModel,
+  gatedFunction,
+  roles,
+  scriptedModel,
+  testRuntime,
+  text,
+  tool,
+  toolCall,
+  until,
+  userTexts,
+} from "../runtime/helpers.js";
+import { freshPath, removeFiles } from "./sqlite-files.js";
+
+interface Process {
+  readonly runtime: Runtime;
+  readonly store: SqliteStore;
+  readonly events: RuntimeEvent[];
+  /** Dies as by `kill -9`: nothing it does from now on reaches the file. */
+  crash(): void;
+}
+
+const processes: Process[] = [];
+
+afterEach(async () => {
+  for (const p of processes.splice(0)) {
+    await p.runtime.stop();
+    await p.store.close();
+  }
+  removeFiles();
+});
+
+const NEVER = new Promise<never>(() => {});
+
+/** A store whose writes and commits stop reaching `store` once `alive()` is false. */
+function fenced(store: Store, alive: () => boolean): Store {
+  const reads = new Set<PropertyKey>(["kind", "receipt", "open", "history", "findByIdempotencyKey", "input"]);
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== "function" || reads.has(property)) {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (...args: unknown[]) => {
+        if (alive()) return (value as (...a: unknown[]) => unknown).apply(target, args);
+        return property === "commit" || property === "close" ? NEVER : undefined;
+      };
+    },
+  });
+}
+
+async function start(
+  path: string,
+  agents: Record<string, Agent>,
+  storeOptions: { groupCommitMs?: number } = {},
+): Promise<Process> {
+  const store = createSqliteStore({ path, groupCommitMs: storeOptions.groupCommitMs ?? 0 });
+  let alive = true;
+  const { runtime } = testRuntime(agents, { store: fenced(store, () => alive) });
+  const events: RuntimeEvent[] = [];
+  runtime.on((event) => events.push(event));
+  await runtime.start();
+  const p: Process = {
+    runtime,
+    store,
+    events,
+    crash: () => {
+      alive = false;
+      processes.splice(processes.indexOf(p), 1);
+      store.abandon();
+    },
+  };
+  processes.push(p);
+  return p;
+}
+
+/** Reads through a connection of its own: what a restarted process will find. */
+function committed(path: string, sql: string): unknown[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
+function started(p: Process): Extract<RuntimeEvent, { type: "runtime.started" }> {
+  return p.events.find((e) => e.type === "runtime.started") as Extract<
+    RuntimeEvent,
+    { type: "runtime.started" }
+  >;
+}
+
+const echo: Agent = { run: async (input) => ({ echo: input }) };
+
+describe("receipts", () => {
+  it("a handle says durable only once the commit holding its input resolved", async () => {
+    const path = freshPath();
+    const fn = gatedFunction();
+    const p = await start(path, { f: fn.agent }, { groupCommitMs: 30 });
+    const handle = p.runtime.session("s", { agent: "f" }).send("hello");
+    expect(handle.receipt).toBe("stored");
+    expect(committed(path, "SELECT id FROM inputs")).toEqual([]);
+    expect(await handle.stored()).toBe("durable");
+    expect(handle.receipt).toBe("durable");
+    expect(committed(path, "SELECT id FROM inputs")).toEqual([{ id: handle.id }]);
+  });
+
+  it("an oversized payload is refused with PAYLOAD_TOO_LARGE before anything is written", async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path });
+    const { runtime } = testRuntime({ f: echo }, { store, limits: { payloadBytesMax: 1024 } });
+    processes.push({ runtime, store, events: [], crash: () => {} });
+    await runtime.start();
+    const session = runtime.session("s", { agent: "f" });
+    await store.commit();
+    const before = store.stats().writes;
+    expect(() => session.send("x".repeat(2000))).toThrow(
+      expect.objectContaining({ code: "PAYLOAD_TOO_LARGE", constructor: InvalidInputError }),
+    );
+    expect(store.stats().writes).toBe(before);
+    expect(runtime.metrics().inputsAccepted).toBe(0);
+    await runtime.stop();
+    expect(committed(path, "SELECT count(*) AS n FROM inputs")).toEqual([{ n: 0 }]);
+  });
+});
+
+describe("restart after stop() without drain", () => {
+  it("queued inputs stay stored and run after a new process starts on the file", async () => {
+    const path = freshPath();
+    const fn = gatedFunction();
+    const first = await start(path, { f: fn.agent });
+    const s = first.runtime.session("s", { agent: "f" });
+    const running = s.send("a");
+    const queued = [s.send("b"), s.send("c")];
+    await until(() => fn.calls.length === 1);
+    expect(await first.runtime.stop()).toBe("clean");
+    expect(running.poll()?.status).toBe("interrupted");
+    await first.store.close();
+    const second = await start(path, { f: echo });
+    expect(started(second)).toMatchObject({ recoveredInputs: 2, resumedTurns: 0 });
+    await until(() => queued.every((h) => second.store.input(h.id)?.status === "completed"));
+    expect(queued.map((h) => second.store.input(h.id)?.outcome?.output)).toEqual([
+      { echo: "b" },
+      { echo: "c" },
+    ]);
+  });
+});
+
+describe("restart after a crash (no stop, no close)", () => {
+  it("queued inputs are driven, and the running function turn resumes as attempt 2", async () => {
+    const path = freshPath();
+    const fn = gatedFunction();
+    const first = await start(path, { f: fn.agent });
+    const s = first.runtime.session("s", { agent: "f" });
+    const handles = [s.send("a"), s.send("b")];
+    await until(() => fn.calls.length === 1);
+    await handles[1]!.stored();
+    first.crash();
+    const second = await start(path, { f: echo });
+    expect(started(second)).toMatchObject({ recoveredInputs: 1, resumedTurns: 1 });
+    const resumed = second.events.find((e) => e.type === "turn.started");
+    expect(resumed).toMatchObject({ inputIds: [handles[0]!.id], attempt: 2 });
+    for (const h of handles) {
+      const result = await second.runtime.handle(h.id)!.result();
+      expect(result.status).toBe("completed");
+    }
+    expect(userTexts(second.store.history("s"))).toEqual(["a", "b"]);
+  });
+
+  it("a model turn resumes from its last checkpoint: finished tool calls do not run again", async () => {
+    const path = freshPath();
+    const model = new GatedModel();
+    let lookups = 0;
+    const lookup = tool("lookup", () => {
+      lookups += 1;
+      return "42";
+    });
+    const first = await start(path, { chat: { model, system: "sys", tools: [lookup] } });
+    const handle = first.runtime.session("s", { agent: "chat" }).send("what is it?");
+    await until(() => model.calls.length === 1);
+    model.last.release(callTools(toolCall("c1", "lookup", {})));
+    await until(() => model.calls.length === 2);
+    await first.store.commit();
+    first.crash();
+
+    const again = scriptedModel(() => text("it is 42"));
+    const second = await start(path, { chat: { model: again, system: "sys", tools: [lookup] } });
+    const result = await second.runtime.handle(handle.id)!.result();
+    expect(result.output).toBe("it is 42");
+    expect(lookups).toBe(1);
+    expect(roles(again.requests[0]!.prompt)).toEqual(["system", "user", "assistant", "tool"]);
+    expect(roles(second.store.history("s"))).toEqual(["user", "assistant", "tool", "assistant"]);
+  });
+
+  it("with onCrash fail the turn ends failed/crashed, its input kept in history", async () => {
+    const path = freshPath();
+    const fn = gatedFunction();
+    const first = await start(path, { f: { ...fn.agent, onCrash: "fail" } });
+    const handle = first.runtime.session("s", { agent: "f" }).send("a");
+    await until(() => fn.calls.length === 1);
+    await first.store.commit();
+    first.crash();
+    const second = await start(path, { f: { ...echo, onCrash: "fail" } });
+    expect(started(second)).toMatchObject({ resumedTurns: 0 });
+    const settled = second.runtime.handle(handle.id)!.poll();
+    expect(settled?.status).toBe("failed");
+    expect(settled?.outcome.reason).toMatchObject({ code: "crashed" });
+    expect(settled?.outcome.reason.message).toContain("onCrash is fail");
+    expect(userTexts(second.store.history("s"))).toEqual(["a"]);
+  });
+
+  it("attempts are bounded: past maxAttempts the turn fails crashed", async () => {
+    const path = freshPath();
+    const agent = (run: Agent) => ({ ...run, maxAttempts: 2 });
+    const fn1 = gatedFunction();
+    const first = await start(path, { f: agent(fn1.agent) });
+    const handle = first.runtime.session("s", { agent: "f" }).send("a");
+    await until(() => fn1.calls.length === 1);
+    await first.store.commit();
+    first.crash();
+    const fn2 = gatedFunction();
+    const second = await start(path, { f: agent(fn2.agent) });
+    await until(() => fn2.calls.length === 1);
+    await second.store.commit();
+    second.crash();
+    const third = await start(path, { f: agent(echo) });
+    const settled = third.runtime.handle(handle.id)!.poll();
+    expect(settled?.outcome.reason).toMatchObject({ code: "crashed" });
+    expect(settled?.outcome.reason.message).toContain("attempt 3 > maxAttempts");
+  });
+
+  it("a steered input the model never saw runs in a turn of its own after the restart", async () => {
+    const path = freshPath();
+    const model = new GatedModel();
+    const first = await start(path, { chat: { model } });
+    const s = first.runtime.session("s", { agent: "chat" });
+    const question = s.send("first");
+    await until(() => model.calls.length === 1);
+    const steered = s.send("and also", { policy: "steer" });
+    expect(steered.status).toBe("running");
+    await steered.stored();
+    first.crash();
+    const answers = scriptedModel((request) => text(`answer to ${userTexts(request.prompt).at(-1)}`));
+    const second = await start(path, { chat: { model: answers } });
+    expect(started(second)).toMatchObject({ recoveredInputs: 1, resumedTurns: 1 });
+    const results = [
+      await second.runtime.handle(question.id)!.result(),
+      await second.runtime.handle(steered.id)!.result(),
+    ];
+    expect(results.map((r) => r.output)).toEqual(["answer to first", "answer to and also"]);
+    expect(results[0]!.turnId).not.toBe(results[1]!.turnId);
+  });
+
+  it("an idempotency key holds across the restart: same input, same handle id, conflict on another payload", async () => {
+    const path = freshPath();
+    const fn = gatedFunction();
+    const first = await start(path, { f: fn.agent });
+    const original = first.runtime.session("s", { agent: "f" }).send({ n: 1 }, { idempotencyKey: "k" });
+    await original.stored();
+    first.crash();
+    const second = await start(path, { f: echo });
+    const s = second.runtime.session("s");
+    expect(s.send({ n: 1 }, { idempotencyKey: "k" }).id).toBe(original.id);
+    expect(() => s.send({ n: 2 }, { idempotencyKey: "k" })).toThrow(
+      expect.objectContaining({ code: "IDEMPOTENCY_CONFLICT" }),
+    );
+    await second.runtime.handle(original.id)!.result();
+    // Ended now: a repeat after a stop and start gets a settled handle read back from the file.
+    await second.runtime.stop();
+    await second.runtime.start();
+    const later = second.runtime.session("s").send({ n: 1 }, { idempotencyKey: "k" });
+    expect([later.id, later.poll()?.status]).toEqual([original.id, "completed"]);
+    expect(committed(path, "SELECT count(*) AS n FROM inputs")).toEqual([{ n: 1 }]);
+  });
+
+  it("a late write of the crashed attempt changes nothing once the turn resumed", async () => {
+    const path = freshPath();
+    const fn1 = gatedFunction();
+    const first = await start(path, { f: fn1.agent });
+    const handle = first.runtime.session("s", { agent: "f" }).send("a");
+    await until(() => fn1.calls.length === 1);
+    await first.store.commit();
+    const turnId = fn1.calls[0]!.turnId;
+    first.crash();
+    const fn2 = gatedFunction();
+    const second = await start(path, { f: fn2.agent });
+    await until(() => fn2.calls.length === 1);
+    // What attempt 1 would have written, had its result arrived now.
+    const late = { turnId, sessionId: "s", attempt: 1, inputIds: [handle.id], requeued: [] };
+    second.store.checkpoint({ turnId, attempt: 1, step: 9, messages: [] });
+    second.store.endTurn({
+      ...late,
+      outcome: { status: "completed", reason: { code: "ok", message: "late" }, output: "stale" },
+      messages: [{ role: "assistant", content: [{ type: "text", text: "stale" }] }],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      endedAtMs: 0,
+    });
+    expect(second.store.input(handle.id)?.status).toBe("running");
+    fn2.calls[0]!.gate.resolve("fresh");
+    expect((await second.runtime.handle(handle.id)!.result()).output).toBe("fresh");
+    expect(JSON.stringify(second.store.history("s"))).not.toContain("stale");
+  });
+});
