@@ -181,7 +181,7 @@ async function burst(name) {
     perCpuSecond: (total * 1000) / cpu.ownCpuMs,
     otherCores: cpu.otherCores,
     allocPerTurn: heap.allocatedBytes / total,
-    gcShare: heap.gcMs / cpu.ownCpuMs,
+    gcShare: heap.gcMs / elapsedMs,
     elapsedMs,
     sentMs,
     latency,
@@ -238,7 +238,7 @@ async function main() {
       log(
         `rep ${rep + 1}/${REPS} ${name}: ${fmtRate(r.perSecond)} wall, ${fmtRate(r.perCpuSecond)} per CPU-second ` +
           `(${fmtMs(r.elapsedMs)}; sends ${fmtMs(r.sentMs)}; ${r.allocPerTurn.toFixed(0)} B allocated/turn, ` +
-          `GC ${(100 * r.gcShare).toFixed(0)}% of CPU; other processes ${fmtCores(r.otherCores)})`,
+          `GC pauses ${(100 * r.gcShare).toFixed(0)}% of the time; other processes ${fmtCores(r.otherCores)})`,
       );
     }
   }
@@ -295,7 +295,7 @@ function printBurst(names, runs, summary) {
       "min – max",
       "turns/CPU-s",
       "B alloc/turn",
-      "GC",
+      "GC pauses",
       "send→start p50",
       "p99",
       "other load",

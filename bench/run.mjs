@@ -1,6 +1,7 @@
 // Runs the benchmarks: `npm run bench` (all), or one or more by name: `npm run bench -- core memory`.
 // Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...), but
-// `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet.
+// `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet,
+// and `--priority P` (see below).
 //
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
@@ -24,9 +25,19 @@ const BENCHES = {
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
-const waitAt = raw.indexOf("--wait-quiet");
-const waitS = waitAt >= 0 ? Number(raw[waitAt + 1]) : 0;
-const args = waitAt >= 0 ? raw.filter((_, i) => i !== waitAt && i !== waitAt + 1) : raw;
+// --priority P: run core, memory and profile at nice P (e.g. -10, as root), so other processes on a
+// shared machine disturb them less. Not durable: its peers' servers (Redis, PostgreSQL) would keep
+// the normal priority while Offstage got more, which would be unfair to them.
+const own = {};
+let args = raw;
+for (const name of ["--wait-quiet", "--priority"]) {
+  const at = args.indexOf(name);
+  if (at < 0) continue;
+  own[name] = Number(args[at + 1]);
+  args = args.filter((_, i) => i !== at && i !== at + 1);
+}
+const waitS = own["--wait-quiet"] ?? 0;
+const priority = own["--priority"];
 const names = args.filter((a) => a in BENCHES || a === "profile");
 const passthrough = args.filter((a) => !names.includes(a));
 const unknown = passthrough.filter((a, i) => !a.startsWith("--") && !passthrough[i - 1]?.startsWith("--"));
@@ -38,8 +49,10 @@ if (unknown.length > 0) {
 }
 const selected = names.length > 0 ? names : Object.keys(BENCHES);
 
-function node(nodeArgs) {
-  const run = spawnSync(process.execPath, ["--expose-gc", ...nodeArgs], { stdio: "inherit" });
+function node(nodeArgs, { nice = false } = {}) {
+  const argv = [process.execPath, "--expose-gc", ...nodeArgs];
+  if (nice && priority !== undefined) argv.unshift("nice", "-n", String(priority));
+  const run = spawnSync(argv[0], argv.slice(1), { stdio: "inherit" });
   return run.status ?? 1;
 }
 
@@ -54,22 +67,25 @@ for (const name of selected) {
     const dir = here(".tmp/prof");
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    status = node([
-      "--cpu-prof",
-      "--cpu-prof-dir",
-      dir,
-      here(BENCHES.core),
-      "--only",
-      "offstage",
-      "--reps",
-      "3",
-      "--paced-s",
-      "0",
-      ...passthrough,
-    ]);
+    status = node(
+      [
+        "--cpu-prof",
+        "--cpu-prof-dir",
+        dir,
+        here(BENCHES.core),
+        "--only",
+        "offstage",
+        "--reps",
+        "3",
+        "--paced-s",
+        "0",
+        ...passthrough,
+      ],
+      { nice: true },
+    );
     if (status === 0) printSummary(newestProfile(dir), 30);
-    if (status === 0) status = node([here("alloc-profile.mjs"), ...passthrough]);
-  } else status = node([here(BENCHES[name]), ...passthrough]);
+    if (status === 0) status = node([here("alloc-profile.mjs"), ...passthrough], { nice: true });
+  } else status = node([here(BENCHES[name]), ...passthrough], { nice: name !== "durable" });
   if (status !== 0) {
     failed += 1;
     log(`${name} FAILED (exit ${status})`);
