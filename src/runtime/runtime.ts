@@ -160,6 +160,11 @@ export class Runtime implements AsyncDisposable {
   readonly #dispatcher: Dispatcher;
   readonly #sessions = new Map<string, SessionEntry>();
   readonly #live = new Map<string, LiveInput>();
+  /**
+   * Inputs ended while queued (withdrawn, cancelled) whose end waits for its commit, with their live
+   * handle: the store already reads them as ended, but until the commit nobody may be told so.
+   */
+  readonly #endingQueued = new Map<string, TurnHandle>();
   readonly #keys = new Map<string, string>();
   readonly #running = new Set<RunningTurn>();
   readonly #tools = new Map<string, AgentTools>();
@@ -421,8 +426,9 @@ export class Runtime implements AsyncDisposable {
   }
 
   /**
-   * A handle for an input by id: the live handle while it is queued or running, else a settled
-   * handle built from the store (for inputs accepted before a restart). `undefined` when unknown.
+   * A handle for an input by id: the live handle while it is queued or running (or its end waits
+   * for its commit), else a settled handle built from the store (for inputs accepted before a
+   * restart). `undefined` when unknown.
    */
   handle(inputId: string): TurnHandle | undefined {
     if (typeof inputId !== "string") {
@@ -433,6 +439,8 @@ export class Runtime implements AsyncDisposable {
     }
     const live = this.#live.get(inputId);
     if (live !== undefined) return live.handle;
+    const ending = this.#endingQueued.get(inputId);
+    if (ending !== undefined) return ending;
     const snapshot = this.#store.input(inputId);
     return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
   }
@@ -832,7 +840,7 @@ export class Runtime implements AsyncDisposable {
     const stored = this.#store.findByIdempotencyKey(sessionId, key);
     if (stored === undefined) return undefined;
     if (JSON.stringify(stored.payload) !== json) throw conflict(sessionId, key, stored.id);
-    return this.#settledHandle(stored);
+    return this.#endingQueued.get(stored.id) ?? this.#settledHandle(stored);
   }
 
   #settledHandle(snapshot: InputSnapshot): TurnHandle {
@@ -910,8 +918,10 @@ export class Runtime implements AsyncDisposable {
     const outcome: TurnOutcome = { status, reason };
     this.#metrics.ended(status);
     const liveHandle = live!.handle;
+    this.#endingQueued.set(handle.id, liveHandle);
     void this.#store.commit().then(
       () => {
+        this.#endingQueued.delete(handle.id);
         // The caller's handle may be an older one of the same input (from before a restart).
         liveHandle.settle(outcome, undefined, undefined);
         handle.settle(outcome, undefined, undefined);

@@ -96,7 +96,10 @@ runtime.on((event) => {
 
 /** Handles of this process not yet settled: what cancels and withdrawals pick from. */
 const live = new Map<string, TurnHandle>();
-const followed = new Set<string>();
+/** Handle objects whose end is being reported (two handles of one input each report theirs). */
+const followed = new WeakSet<TurnHandle>();
+/** How each input with an idempotency key was sent, to resend it. */
+const sentWithKey = new Map<string, Sent>();
 
 interface Sent {
   readonly session: string;
@@ -116,9 +119,10 @@ function follow(handle: TurnHandle, sent: Sent | undefined): void {
           `input ${handle.id}: stored() resolved ${receipt}, receipt ${handle.receipt}; expected durable`,
         );
       report({ t: "accepted", id: handle.id, ...sent });
+      if (sent.key !== undefined) sentWithKey.set(handle.id, sent);
     }
-    if (followed.has(handle.id)) return;
-    followed.add(handle.id);
+    if (followed.has(handle)) return;
+    followed.add(handle);
     const settled = () => {
       live.delete(handle.id);
       const outcome = handle.poll()?.outcome;
@@ -204,13 +208,17 @@ async function work(keys: KeyRecord[]): Promise<void> {
       send(record.session, record.token, "enqueue", record.key, true);
     } else if (roll < 0.82) {
       const handle = pickLive();
-      if (handle !== undefined && !handle.done)
+      if (handle !== undefined && !handle.done) {
+        const queued = handle.status === "queued";
         void handle.cancel({ mode: random.chance(0.7) ? "immediate" : "after_step" });
+        if (queued) lookAgain(handle);
+      }
     } else if (roll < 0.92) {
       const handle = pickLive();
       if (handle?.status === "queued") {
         try {
           handle.withdraw();
+          lookAgain(handle);
         } catch (error) {
           if (!isOffstageError(error, "NOT_WITHDRAWABLE"))
             violation(
@@ -220,6 +228,21 @@ async function work(keys: KeyRecord[]): Promise<void> {
       }
     }
   }
+}
+
+/**
+ * Right after a queued input was withdrawn or cancelled — while that end may still wait for its
+ * commit — asks for the input again, by id and by idempotency key. A handle handed out now must not
+ * report an end a kill could still undo.
+ */
+function lookAgain(handle: TurnHandle): void {
+  if (random.chance(0.5)) {
+    const again = runtime.handle(handle.id);
+    if (again !== undefined) follow(again, undefined);
+  }
+  const sent = sentWithKey.get(handle.id);
+  if (sent?.key !== undefined && random.chance(0.5))
+    send(sent.session, sent.token, "enqueue", sent.key, true);
 }
 
 /** Resends every key ever used, then drains: idempotency is checked across every kill at once. */

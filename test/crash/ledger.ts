@@ -115,7 +115,9 @@ export class Ledger {
   #settled(inc: number, r: Extract<Report, { t: "settled" }>): void {
     const fact = this.inputs.get(r.id);
     if (fact === undefined) {
-      this.fail(`process ${inc}: input ${r.id} settled (${r.status}) but was never reported accepted`);
+      this.fail(
+        `process ${inc}: input ${r.id} settled (${r.status}) before its acceptance was reported durable: a handle settled ahead of the commit`,
+      );
       return;
     }
     const was = fact.settled;
