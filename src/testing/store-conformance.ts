@@ -315,6 +315,19 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(store.input("i2")).toMatchObject({ status: "completed", turnId: "t1", outcome: OK });
       });
 
+      test("a turn starts and ends only inputs that are live, and in the turn", [], async () => {
+        const store = await fresh();
+        for (let n = 1; n <= 3; n++) store.accept(record(`i${n}`, n));
+        const reason = { code: "withdrawn", message: "withdrawn" } as const;
+        store.endInput({ inputId: "i1", status: "withdrawn", reason, endedAtMs: 5 });
+        store.startTurn(start("t1", ["i1", "i2"]));
+        expect(store.input("i1")).toMatchObject({ status: "withdrawn", turnId: undefined });
+        store.endTurn(end("t1", ["i1", "i2", "i3"]));
+        expect(store.input("i1")?.status).toBe("withdrawn");
+        expect(store.input("i2")?.status).toBe("completed");
+        expect(store.input("i3")).toMatchObject({ status: "queued", turnId: undefined });
+      });
+
       test("a turn's second end is ignored", [], async () => {
         const store = await fresh();
         store.accept(record("i1", 1));

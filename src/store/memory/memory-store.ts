@@ -172,7 +172,7 @@ class MemoryStore implements Store {
     } else return;
     for (const id of turn.inputIds) {
       const input = this.#inputs.get(id);
-      if (input === undefined) continue;
+      if (input === undefined || (input.status !== "queued" && input.status !== "running")) continue;
       input.status = "running";
       input.turnId = turn.turnId;
       input.steerStep = undefined;
@@ -196,7 +196,7 @@ class MemoryStore implements Store {
     }
     for (const id of end.inputIds) {
       const input = this.#inputs.get(id);
-      if (input === undefined) continue;
+      if (input === undefined || input.status !== "running" || input.turnId !== end.turnId) continue;
       input.steerStep = undefined;
       if (end.requeued.length > 0 && end.requeued.includes(id)) {
         input.status = "queued";
