@@ -9,11 +9,22 @@ import type { Message } from "../kernel/messages.js";
 import type { Model } from "./ports/model.js";
 import type { Tool } from "./ports/tool.js";
 
-/** What happens to a turn that was running when the process died. */
+/**
+ * What happens to a turn that was running when the process died.
+ *
+ * Effects in flight are at-least-once under `resume`: the step the crash cut short runs again from
+ * the last checkpoint, so a tool call (or a function agent's call) that had started, even finished,
+ * but whose step was not yet committed runs again — in at most `maxAttempts` processes, never twice
+ * in one. Make such tools idempotent, or choose `fail`. A turn whose end was committed never runs
+ * again, and its output is recorded once. Under `fail` nothing of a crashed turn runs again.
+ */
 export type CrashPolicy = "resume" | "fail";
 
 interface AgentCommon {
-  /** `resume` (default) restarts a crashed turn from its last step checkpoint; `fail` ends it `failed`/`crashed`. */
+  /**
+   * `resume` (default) restarts a crashed turn from its last step checkpoint; `fail` ends it
+   * `failed`/`crashed`. See {@link CrashPolicy} for what runs again.
+   */
   readonly onCrash?: CrashPolicy;
   /** Attempts a turn gets across crashes before it ends `failed`/`crashed` (default 3). */
   readonly maxAttempts?: number;
