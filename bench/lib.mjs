@@ -69,13 +69,24 @@ export function printMachine() {
 
 /** Which commit the measured build comes from, and whether src/ differed from it (git, if present). */
 export function codeUnderTest() {
+  const dist = process.env.OFFSTAGE_DIST;
+  if (dist !== undefined) {
+    // A build of a clean checkout (e.g. `git archive HEAD`) may sit beside its dist/ with a COMMIT file.
+    let commit = "unknown";
+    try {
+      commit = readFileSync(new URL("../COMMIT", `file://${dist}`), "utf8").trim();
+    } catch {
+      // No COMMIT file: say so.
+    }
+    return { commit, dirty: [], dist };
+  }
   const root = new URL("..", import.meta.url).pathname;
   const commit = sh("git", ["-C", root, "rev-parse", "--short", "HEAD"])?.trim() ?? "unknown";
   const dirty = (sh("git", ["-C", root, "status", "--porcelain", "--", "src"]) ?? "")
     .split("\n")
     .filter(Boolean)
     .map((l) => l.slice(3));
-  return { commit, dirty, dist: process.env.OFFSTAGE_DIST ?? "dist/ (npm run build of the work tree)" };
+  return { commit, dirty, dist: "dist/ (npm run build of the work tree)" };
 }
 
 const t0 = performance.now();
