@@ -110,20 +110,27 @@ describe("group commit", () => {
 
 describe("durability and receipt", () => {
   it.each([
-    ["full", "FULL"],
-    ["normal", "NORMAL"],
-  ] as const)("durability %s → PRAGMA synchronous = %s, in WAL mode", async (durability, pragma) => {
-    const exec = vi.spyOn(DatabaseSync.prototype, "exec");
-    try {
-      const store = await opened({ durability });
-      expect(exec).toHaveBeenCalledWith(`PRAGMA synchronous = ${pragma}`);
+    ["full", 1],
+    ["normal", 0],
+  ] as const)(
+    "durability %s: WAL mode, synchronous NORMAL, and %i fsync of the WAL per commit (off the loop)",
+    async (durability, fsyncs) => {
+      const exec = vi.spyOn(DatabaseSync.prototype, "exec");
+      const store = await opened({ durability, groupCommitMs: 0 });
+      expect(exec).toHaveBeenCalledWith("PRAGMA synchronous = NORMAL");
+      exec.mockRestore();
       const reader = new DatabaseSync(store.path, { readOnly: true });
       expect(reader.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
       reader.close();
-    } finally {
-      exec.mockRestore();
-    }
-  });
+      const before = store.stats();
+      acceptMany(store, 1, 1);
+      await store.commit();
+      acceptMany(store, 1, 1, 2);
+      await store.commit();
+      const after = store.stats();
+      expect([after.commits - before.commits, after.walSyncs - before.walSyncs]).toEqual([2, 2 * fsyncs]);
+    },
+  );
 
   it("its kind is sqlite and its receipt durable", async () => {
     const store = await opened();

@@ -7,6 +7,8 @@
  * event loop), and every `commit()` promise taken while it was open resolves then. A write made after
  * that starts the next group. One fsync thus covers every send, checkpoint and turn end of the window.
  *
+ * With a {@link WalSync}, a group's waiters resolve only once the WAL was fsynced after its COMMIT.
+ *
  * A failed COMMIT that leaves the transaction open (the writes still pending, say a disk that was
  * briefly full) is retried, and its waiters keep waiting: `commit()` rejects only when writes are
  * lost. One that rolled the transaction back lost its writes, so the store fails from then on
@@ -16,6 +18,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { OffstageError } from "../../errors.js";
+import type { WalSync } from "./wal-sync.js";
 
 /** Counters for tests and metrics. */
 export interface GroupCommitStats {
@@ -23,6 +26,8 @@ export interface GroupCommitStats {
   readonly writes: number;
   /** Groups committed: one transaction and one fsync (with `durability: "full"`) each. */
   readonly commits: number;
+  /** WAL fsyncs issued off the event loop after commits (durability `full`). */
+  readonly walSyncs: number;
   /** The most writes one committed group held. */
   readonly groupWritesMax: number;
   /** Longest COMMIT, in milliseconds (it runs on the event loop's thread). */
@@ -47,17 +52,26 @@ export class GroupCommit {
   readonly #windowMs: number;
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
+  readonly #walSync: WalSync | undefined;
   #open = false;
   #groupWrites = 0;
   #timer: { cancel(): void } | undefined;
   #waiting: Waiting | undefined;
   #failure: OffstageError | undefined;
-  readonly #stats = { writes: 0, commits: 0, groupWritesMax: 0, commitMsMax: 0, commitMsTotal: 0 };
+  readonly #stats = {
+    writes: 0,
+    commits: 0,
+    walSyncs: 0,
+    groupWritesMax: 0,
+    commitMsMax: 0,
+    commitMsTotal: 0,
+  };
 
-  constructor(db: DatabaseSync, path: string, windowMs: number) {
+  constructor(db: DatabaseSync, path: string, windowMs: number, walSync: WalSync | undefined) {
     this.#db = db;
     this.#path = path;
     this.#windowMs = windowMs;
+    this.#walSync = walSync;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
   }
@@ -74,10 +88,10 @@ export class GroupCommit {
     this.#stats.writes += 1;
   }
 
-  /** Resolves once every write made so far is committed. */
+  /** Resolves once every write made so far is committed (and synced, with a {@link WalSync}). */
   commit(): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (!this.#open) return RESOLVED;
+    if (!this.#open) return this.#walSync?.settled() ?? RESOLVED;
     this.#schedule(this.#windowMs);
     if (this.#waiting === undefined) {
       let resolve!: () => void;
@@ -122,7 +136,29 @@ export class GroupCommit {
     this.#stats.commitMsMax = Math.max(this.#stats.commitMsMax, ms);
     this.#stats.commitMsTotal += ms;
     this.#groupWrites = 0;
-    waiting?.resolve();
+    if (this.#walSync === undefined) {
+      waiting?.resolve();
+      return;
+    }
+    let synced: Promise<void>;
+    try {
+      synced = this.#walSync.sync();
+      this.#stats.walSyncs += 1;
+    } catch (error) {
+      synced = Promise.reject(error);
+    }
+    synced.then(
+      () => waiting?.resolve(),
+      (error: unknown) => {
+        // The disk may have dropped what it was given: nothing since the last good fsync is safe.
+        this.#failure ??= new OffstageError(
+          "STORE_FAILED",
+          `fsync of ${this.#path}-wal failed, so recent commits may not survive a power loss: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, details: { path: this.#path } },
+        );
+        waiting?.reject(this.#failure);
+      },
+    );
   }
 
   /**

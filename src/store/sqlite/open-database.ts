@@ -9,7 +9,9 @@
  *    file is scanned only with `checkIntegrity`; otherwise damage is found where boot reads). Without
  *    a `-wal` file beside it nobody has the file open, so the look uses SQLite's `immutable` mode,
  *    which creates no `-wal`/`-shm` files next to a file it may refuse.
- * 4. Only then the read-write connection: WAL journal, `synchronous` per the durability asked for.
+ * 4. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
+ *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
+ *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead.
  *
  * @packageDocumentation
  */
@@ -33,22 +35,29 @@ const HEADER = Buffer.from("SQLite format 3\u0000", "latin1");
 const HEADER_BYTES = 100;
 
 export interface ConnectionOptions {
-  readonly synchronous: "FULL" | "NORMAL";
+  readonly durability: "full" | "normal";
   readonly busyTimeoutMs: number;
   /** Run `PRAGMA quick_check` over the whole file before writing to it. */
   readonly checkIntegrity: boolean;
 }
 
+export interface OpenedDatabase {
+  readonly db: DatabaseSync;
+  /** The WAL file the store must fsync after each commit, when it does (durability `full`, WAL mode). */
+  readonly syncWal: string | undefined;
+}
+
 /** Runs the checks above and returns a read-write connection. Throws `BootError`. */
-export function openDatabase(path: string, options: ConnectionOptions): DatabaseSync {
+export function openDatabase(path: string, options: ConnectionOptions): OpenedDatabase {
   preparePath(path);
   if (statSync(path, { throwIfNoEntry: false })?.size) probe(path, options.checkIntegrity);
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec(`PRAGMA synchronous = ${options.synchronous}`);
-    return db;
+    const { journal_mode } = db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string };
+    const ownSync = journal_mode === "wal" && options.durability === "full";
+    db.exec(`PRAGMA synchronous = ${ownSync || options.durability === "normal" ? "NORMAL" : "FULL"}`);
+    return { db, syncWal: ownSync ? `${path}-wal` : undefined };
   } catch (error) {
     db?.close();
     throw bootErrorOf(error, path, "opening");

@@ -34,15 +34,17 @@ import { recoverState } from "./recover.js";
 import { type InputRow, outcomeJson, snapshotOf } from "./rows.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
+import { WalSync } from "./wal-sync.js";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
   /** The database file (default `./.offstage/offstage.db`, from the working directory); its folder is created. */
   readonly path?: string;
   /**
-   * `full` (default): every commit is fsynced, so it survives a power loss. `normal`: commits reach
-   * the OS but are fsynced only at checkpoints; they survive `kill -9` of the process, not a power
-   * loss or an OS crash. Maps to `PRAGMA synchronous = FULL | NORMAL` (WAL mode).
+   * `full` (default): every commit is fsynced before `commit()` resolves, so it survives a power
+   * loss. `normal`: commits reach the OS but are fsynced only at checkpoints; they survive `kill -9`
+   * of the process, not a power loss or an OS crash. These are SQLite's `synchronous = FULL` and
+   * `NORMAL` in WAL mode, except that `full`'s fsync runs off the event loop's thread.
    */
   readonly durability?: "full" | "normal";
   /**
@@ -88,15 +90,7 @@ export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore
     invalid("busyTimeoutMs", busyTimeoutMs, "an integer number of milliseconds >= 0");
   const checkIntegrity = options.checkIntegrity ?? false;
   if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
-  return new SqliteStore(
-    resolve(path),
-    {
-      synchronous: durability === "full" ? "FULL" : "NORMAL",
-      busyTimeoutMs,
-      checkIntegrity,
-    },
-    groupCommitMs,
-  );
+  return new SqliteStore(resolve(path), { durability, busyTimeoutMs, checkIntegrity }, groupCommitMs);
 }
 
 function invalid(what: string, value: unknown, expected: string): never {
@@ -111,6 +105,7 @@ interface Connection {
   readonly db: DatabaseSync;
   readonly sql: Statements;
   readonly group: GroupCommit;
+  readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
 }
 
@@ -237,7 +232,14 @@ export class SqliteStore implements Store, AsyncDisposable {
   /** Writes and commits so far: how well group commit batches (writes per commit). */
   stats(): SqliteStoreStats {
     return (
-      this.#group?.stats() ?? { writes: 0, commits: 0, groupWritesMax: 0, commitMsMax: 0, commitMsTotal: 0 }
+      this.#group?.stats() ?? {
+        writes: 0,
+        commits: 0,
+        walSyncs: 0,
+        groupWritesMax: 0,
+        commitMsMax: 0,
+        commitMsTotal: 0,
+      }
     );
   }
 
@@ -251,13 +253,15 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#conn = undefined;
     this.#closing = Promise.resolve();
     conn.group.rollback();
+    conn.walSync?.close();
     conn.db.close();
     dropLock(conn.lock);
   }
 
   #boot(): RecoveredState {
-    const db = openDatabase(this.path, this.#connection);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs);
+    const { db, syncWal } = openDatabase(this.path, this.#connection);
+    const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
+    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
     try {
       // One transaction: the lock check and claim run under the file's write lock with the migrations.
       group.write();
@@ -267,12 +271,13 @@ export class SqliteStore implements Store, AsyncDisposable {
       const state = recoverState(sql, group);
       group.flush();
       lockHeld(lock);
-      this.#conn = { db, sql, group, lock };
+      this.#conn = { db, sql, group, walSync, lock };
       this.#group = group;
       this.#closing = undefined;
       return state;
     } catch (error) {
       group.rollback();
+      walSync?.close();
       db.close();
       throw bootErrorOf(error, this.path, "opening");
     }
@@ -286,8 +291,10 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.write();
       releaseLock(conn.db, conn.lock);
       conn.group.flush();
+      await conn.group.commit();
     } finally {
       dropLock(conn.lock);
+      conn.walSync?.close();
       conn.db.close();
     }
   }
