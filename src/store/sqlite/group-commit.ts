@@ -36,6 +36,16 @@ export interface GroupCommitStats {
   readonly commitMsTotal: number;
 }
 
+/** The counters before the first write. */
+export const NO_STATS: GroupCommitStats = {
+  writes: 0,
+  commits: 0,
+  walSyncs: 0,
+  groupWritesMax: 0,
+  commitMsMax: 0,
+  commitMsTotal: 0,
+};
+
 const RESOLVED = Promise.resolve();
 /** Back-off before a failed COMMIT is tried again when nobody asked for it. */
 const RETRY_MS = 1_000;
@@ -58,14 +68,7 @@ export class GroupCommit {
   #timer: { cancel(): void } | undefined;
   #waiting: Waiting | undefined;
   #failure: OffstageError | undefined;
-  readonly #stats = {
-    writes: 0,
-    commits: 0,
-    walSyncs: 0,
-    groupWritesMax: 0,
-    commitMsMax: 0,
-    commitMsTotal: 0,
-  };
+  readonly #stats: { -readonly [K in keyof GroupCommitStats]: number } = { ...NO_STATS };
 
   constructor(db: DatabaseSync, path: string, windowMs: number, walSync: WalSync | undefined) {
     this.#db = db;

@@ -8,6 +8,9 @@
  * runs at once inside the current group's transaction, so reads see it; the group commits when its
  * short window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL.
  *
+ * The file runs a little past the usual length: it is the one place that maps each port call to its
+ * statements, and the lifecycle (boot, close, abandon) that holds them.
+ *
  * @packageDocumentation
  */
 
@@ -27,7 +30,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { GroupCommit, type GroupCommitStats } from "./group-commit.js";
+import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
@@ -231,16 +234,7 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   /** Writes and commits so far: how well group commit batches (writes per commit). */
   stats(): SqliteStoreStats {
-    return (
-      this.#group?.stats() ?? {
-        writes: 0,
-        commits: 0,
-        walSyncs: 0,
-        groupWritesMax: 0,
-        commitMsMax: 0,
-        commitMsTotal: 0,
-      }
-    );
+    return this.#group?.stats() ?? NO_STATS;
   }
 
   /**
