@@ -125,6 +125,8 @@ export class Delegations {
   readonly #ledger = createDelegationLedger();
   readonly #live = new Map<string, LiveChild>();
   readonly #spend = new Map<string, TreeSpend>();
+  /** From `restore()` (at start) to `dispose()` (at stop): children are loaded and input may be queued. */
+  #started = false;
 
   /** @internal The runtime creates it. */
   constructor(host: DelegationHost, options: DelegationOptions) {
@@ -198,11 +200,17 @@ export class Delegations {
     return this.#host.log.list().filter((r) => r.delivery === "held");
   }
 
-  /** Delivers a held completion after all. False when it is not held or its parent is gone. */
+  /**
+   * Delivers a held completion after all. False when it is not held, when its parent cannot take it
+   * (gone, or a child that has finished), or while the runtime is not running: call it after
+   * `start()`, which is also when completions are held.
+   */
   deliverStale(id: string): boolean {
     const record = this.#host.log.get(id);
     if (record?.delivery !== "held" || record.completion === undefined) return false;
-    if (!this.#host.sessionExists(record.parentSessionId)) return false;
+    // Stopped, the runtime would queue the input in memory for no turn to take; the next start
+    // recovers it from the store, and it would run twice.
+    if (!this.#started || this.#undeliverable(record) !== undefined) return false;
     const inputId = this.#host.deliver(record.parentSessionId, renderCompletions([record.completion]), id);
     this.#host.log.setDelivery(id, { state: "pending", inputId });
     return true;
@@ -227,9 +235,7 @@ export class Delegations {
     const now = this.#host.clock.epochMs();
     const held: string[] = [];
     for (const record of this.#host.log.list()) {
-      const spend = this.#treeSpend(record.rootSessionId);
       if (record.completion !== undefined) {
-        spend.modelCalls += record.completion.modelCalls;
         if (record.delivery === "pending") {
           const decision = decideDelivery(true, record.completion.completedAtMs, now, this.#staleAfterMs);
           if (decision.kind === "hold") {
@@ -246,6 +252,7 @@ export class Delegations {
       );
       this.#track(record);
     }
+    this.#started = true;
     return held;
   }
 
@@ -308,8 +315,13 @@ export class Delegations {
   admit(sessionId: string): AdmitDecision | undefined {
     const child = this.#live.get(sessionId);
     if (child === undefined) return undefined;
-    const decision = admitModelCall(this.#treeSpend(child.record.rootSessionId), this.#budget);
-    if (decision.kind === "ok") child.modelCalls += 1;
+    const root = child.record.rootSessionId;
+    const spend = this.#treeSpend(root);
+    const decision = admitModelCall(spend, this.#budget);
+    if (decision.kind === "ok") {
+      child.modelCalls += 1;
+      this.#host.log.setSpend(root, spend);
+    }
     return decision;
   }
 
@@ -330,7 +342,10 @@ export class Delegations {
     const said = typeof outcome.output === "string" ? outcome.output : lastAssistantText(messages);
     if (said !== "") child.lastText = said;
     child.usage = add(child.usage, usage);
-    chargeTokens(this.#treeSpend(child.record.rootSessionId), usage.inputTokens + usage.outputTokens);
+    const root = child.record.rootSessionId;
+    const spend = this.#treeSpend(root);
+    chargeTokens(spend, usage.inputTokens + usage.outputTokens);
+    this.#host.log.setSpend(root, spend);
     const waiting = this.#ledger.byParent.get(sessionId) ?? 0;
     if (child.stop !== undefined || (queued === 0 && waiting === 0)) this.#complete(child);
   }
@@ -340,7 +355,8 @@ export class Delegations {
     const parents = new Set<string>();
     for (const id of delegationIds) {
       const record = this.#host.log.get(id);
-      if (record === undefined) continue;
+      // A turn resumed after a crash takes its completions again: they were delivered once already.
+      if (record?.delivery !== "pending") continue;
       this.#host.log.setDelivery(id, { state: "delivered", inputId: record.deliveryInputId });
       parents.add(record.parentSessionId);
       this.#host.emit({
@@ -366,6 +382,29 @@ export class Delegations {
     }
   }
 
+  /**
+   * The input carrying a completion ended without starting a turn: its session (a child) was
+   * stopped, or the host withdrew or cancelled it. The completion is dropped with that reason;
+   * a held completion (whose input is withdrawn when it is held) stays held.
+   */
+  inputEnded(delegationId: string, inputId: string, verb: string): void {
+    const record = this.#host.log.get(delegationId);
+    if (record?.delivery !== "pending" || record.deliveryInputId !== inputId) return;
+    const reason = verb === "stop" ? "parent_stopped" : verb === "withdraw" ? "withdrawn" : "cancelled";
+    this.#host.log.setDelivery(delegationId, { state: "dropped", reason, inputId });
+  }
+
+  /**
+   * A child's last queued input ended without a turn (the host withdrew or cancelled it, or it was a
+   * held completion): with no turn left to end and no children of its own running, nothing else
+   * would ever complete it.
+   */
+  idle(sessionId: string): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined || (this.#ledger.byParent.get(sessionId) ?? 0) > 0) return;
+    this.#complete(child);
+  }
+
   /** Running children (for metrics). */
   get running(): number {
     return this.#live.size;
@@ -373,6 +412,7 @@ export class Delegations {
 
   /** Clears timers; the children stay recorded and resume at the next start. */
   dispose(): void {
+    this.#started = false;
     for (const child of this.#live.values())
       if (child.timer !== undefined) this.#host.clock.clearTimeout(child.timer);
     this.#live.clear();
@@ -523,10 +563,11 @@ export class Delegations {
     };
   }
 
+  /** The tree's account, read from the log the first time after a start. */
   #treeSpend(rootSessionId: string): TreeSpend {
     let spend = this.#spend.get(rootSessionId);
     if (spend === undefined) {
-      spend = createTreeSpend();
+      spend = this.#host.log.spend(rootSessionId) ?? createTreeSpend();
       this.#spend.set(rootSessionId, spend);
     }
     return spend;

@@ -520,17 +520,17 @@ export class Runtime implements AsyncDisposable {
       if (!this.#sessions.has(session.id)) this.#addSession(session.id, session.agent);
     }
     const resumed: RunningTurn[] = [];
+    const crashed: { turn: InterruptedTurn; why: string }[] = [];
     const now = this.#options.clock.epochMs();
     for (const turn of recovered.interrupted) {
       const entry = this.#sessions.get(turn.sessionId)!;
       const agent = entry.agent;
       const attempt = turn.attempt + 1;
       if (agent.onCrash === "fail" || attempt > (agent.maxAttempts ?? 3)) {
-        this.#failCrashed(
+        crashed.push({
           turn,
-          agent.onCrash === "fail" ? "onCrash is fail" : `attempt ${attempt} > maxAttempts`,
-          now,
-        );
+          why: agent.onCrash === "fail" ? "onCrash is fail" : `attempt ${attempt} > maxAttempts`,
+        });
         continue;
       }
       // Read back from the store: committed, so the receipt holds at once.
@@ -559,6 +559,10 @@ export class Runtime implements AsyncDisposable {
       live.handle.markStored(this.#store.receipt);
       accept(entry.inbox, live, Number.POSITIVE_INFINITY);
     }
+    // Only now, with the stored input back in the inboxes: failing a child's turn may write its
+    // completion, which must queue behind its parent's older input, and a child with input still
+    // queued has not finished.
+    for (const { turn, why } of crashed) this.#failCrashed(turn, why, now);
     return resumed;
   }
 
@@ -587,7 +591,7 @@ export class Runtime implements AsyncDisposable {
       outcome,
       turn.messages,
       { inputTokens: 0, outputTokens: 0 },
-      0,
+      this.#sessions.get(turn.sessionId)!.inbox.queue.length,
     );
   }
 
@@ -915,6 +919,13 @@ export class Runtime implements AsyncDisposable {
     }
     this.#forget(live!);
     this.#store.endInput({ inputId: handle.id, status, reason, endedAtMs: this.#options.clock.epochMs() });
+    // A completion that will never start a turn is dropped, or its record would wait forever.
+    const delegationId = live!.record.delegationId;
+    if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);
+    // A child left with nothing to run has finished (a stopped child completes through its stop).
+    const active = entry!.active;
+    if (verb !== "stop" && entry!.inbox.queue.length === 0 && (active === undefined || active.ended))
+      this.#delegations?.idle(entry!.id);
     const outcome: TurnOutcome = { status, reason };
     this.#metrics.ended(status);
     const liveHandle = live!.handle;
@@ -1024,8 +1035,11 @@ export class Runtime implements AsyncDisposable {
     entry.active = turn;
     this.#running.add(turn);
     let completions: string[] | undefined;
-    for (const input of inputs)
-      if (input.delegationId !== undefined) (completions ??= []).push(input.delegationId);
+    for (const input of inputs) {
+      if (input.delegationId === undefined) continue;
+      completions ??= [];
+      completions.push(input.delegationId);
+    }
     if (completions !== undefined) this.#delegations?.delivered(completions);
     for (const input of inputs) {
       const live = this.#live.get(input.id);
@@ -1275,6 +1289,9 @@ export class Runtime implements AsyncDisposable {
     accept(entry.inbox, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();
     this.#wakes.notify(entry.id);
+    // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
+    // meanwhile must still drain: drive its session here too.
+    if (this.#draining) this.#wake(entry.id);
     return record.id;
   }
 

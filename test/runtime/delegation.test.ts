@@ -1,17 +1,32 @@
 /**
  * Background children on the memory store: dispatch, caps, completions delivered as new parent turns
  * exactly once and never inside a running turn, merging, control verbs, budgets, timeouts, retention
- * and held completions after downtime.
+ * and held completions after downtime; then the cases the simulation found, each the smallest
+ * reproduction of a seed. Longer than most test files because those regressions belong beside the
+ * behaviour they pin down. A "crash" here abandons a runtime mid-work (its gated calls never answer)
+ * and starts a second one on the same store.
  */
 import { describe, expect, it } from "vitest";
 import {
   createMemoryStore,
+  type Model,
   type ModelRequest,
   type Runtime,
   type RuntimeEvent,
   type Store,
+  type WakeChannel,
 } from "../../src/index.js";
-import { callTools, GatedModel, scriptedModel, testRuntime, text, tool, toolCall, until } from "./helpers.js";
+import {
+  callTools,
+  GatedModel,
+  scriptedModel,
+  spyStore,
+  testRuntime,
+  text,
+  tool,
+  toolCall,
+  until,
+} from "./helpers.js";
 
 function lastUserText(request: ModelRequest): string {
   const user = request.prompt.filter((m) => m.role === "user").at(-1);
@@ -390,5 +405,242 @@ describe("bad input", () => {
         testRuntime({ parent: { model: echoModel } }, { delegation: delegation as never }),
       ).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
     }
+  });
+});
+
+describe("found by the simulation", () => {
+  it("a completion queued for a child that is then stopped is dropped with a record, not left pending", async () => {
+    const worker = new GatedModel();
+    const { runtime } = testRuntime({
+      parent: { model: scriptedModel(() => text("ok")) },
+      worker: { model: worker },
+      leaf: { model: echoModel },
+    });
+    await runtime.start();
+    runtime.session("p", { agent: "parent" }).delegate({ goal: "organise", agent: "worker" });
+    await until(() => worker.calls.length === 1);
+    const [child] = runtime.delegations.list();
+    const sent = runtime.session(child!.childSessionId).delegate({ goal: "leaf work", agent: "leaf" });
+    const leafId = sent.status === "dispatched" ? sent.id : "";
+    // The worker's turn still runs, so the leaf's completion waits in the worker's inbox.
+    await until(() => runtime.delegations.get(leafId)?.delivery === "pending");
+    expect(runtime.delegations.cancel(child!.id)).toBe(true);
+    await until(() => runtime.delegations.get(child!.id)?.completion !== undefined);
+    expect(runtime.delegations.get(leafId)).toMatchObject({
+      delivery: "dropped",
+      deliveryReason: "parent_stopped",
+    });
+    await runtime.stop();
+  });
+
+  it("a completion input the host withdraws is recorded dropped", async () => {
+    const parent = new GatedModel();
+    const { runtime } = testRuntime({ parent: { model: parent }, worker: { model: echoModel } });
+    await runtime.start();
+    const session = runtime.session("p", { agent: "parent" });
+    session.send("busy");
+    await until(() => parent.calls.length === 1);
+    const sent = session.delegate({ goal: "report", agent: "worker" });
+    const id = sent.status === "dispatched" ? sent.id : "";
+    await until(() => runtime.delegations.get(id)?.delivery === "pending");
+    runtime.handle(runtime.delegations.get(id)!.deliveryInputId!)!.withdraw();
+    expect(runtime.delegations.get(id)).toMatchObject({ delivery: "dropped", deliveryReason: "withdrawn" });
+    await runtime.stop();
+  });
+
+  it("a child whose queued goal the host cancels completes at once instead of holding its slot", async () => {
+    const inner = createMemoryStore();
+    const spy = spyStore(inner);
+    const parent = new GatedModel();
+    const { runtime } = testRuntime(
+      { parent: { model: parent }, worker: { model: echoModel } },
+      { store: { ...spy.store, delegations: inner.delegations! }, limits: { maxConcurrentTurns: 1 } },
+    );
+    await runtime.start();
+    const session = runtime.session("p", { agent: "parent" });
+    session.send("busy");
+    await until(() => parent.calls.length === 1);
+    const sent = session.delegate({ goal: "never mind", agent: "worker" });
+    const id = sent.status === "dispatched" ? sent.id : "";
+    const childSessionId = runtime.delegations.get(id)!.childSessionId;
+    // The only turn slot is taken, so the child's goal waits queued.
+    const accepted = spy.writes.find(
+      (w) => w.method === "accept" && (w.arg as { sessionId: string }).sessionId === childSessionId,
+    );
+    const goal = runtime.handle((accepted!.arg as { id: string }).id)!;
+    expect(goal.status).toBe("queued");
+    expect(await goal.cancel()).toBe("cancelled");
+    expect(runtime.delegations.get(id)).toMatchObject({
+      running: false,
+      completion: { status: "failed", exitReason: "no_turn" },
+    });
+    expect(runtime.delegations.running).toBe(0);
+    await runtime.stop();
+  });
+
+  it("a parent turn resumed after a crash does not report its completions delivered again", async () => {
+    const store = createMemoryStore();
+    const delivered: string[] = [];
+    const onDelivered = (e: RuntimeEvent) => {
+      if (e.type === "delegation.delivered") delivered.push(e.delegationId);
+    };
+    const parentA = new GatedModel();
+    const a = testRuntime({ parent: { model: parentA }, worker: { model: echoModel } }, { store });
+    a.runtime.on(onDelivered);
+    await a.runtime.start();
+    a.runtime.session("p", { agent: "parent" }).delegate({ goal: "report", agent: "worker" });
+    await until(() => parentA.calls.length === 1, "the completion turn");
+    expect(delivered).toHaveLength(1);
+    // The process dies in the middle of that turn; a new one resumes it from the store.
+    const parentB = scriptedModel(() => text("thanks"));
+    const b = testRuntime({ parent: { model: parentB }, worker: { model: echoModel } }, { store });
+    b.runtime.on(onDelivered);
+    await b.runtime.start();
+    await until(() => parentB.requests.length === 1, "the resumed turn");
+    expect(lastUserText(parentB.requests[0]!)).toContain("goal: report");
+    expect(delivered).toHaveLength(1);
+    await b.runtime.stop();
+  });
+
+  it("a tree's model-call budget holds across a crash", async () => {
+    const store = createMemoryStore();
+    let calls = 0;
+    let dead = false;
+    // Loops on a tool; the third call never answers in the first process (it dies there).
+    const loop: Model = {
+      id: "loop",
+      stream() {
+        calls += 1;
+        if (!dead && calls === 3) return new Promise(() => {});
+        return callTools(toolCall(`c${calls}`, "look", {}));
+      },
+    };
+    const agents = {
+      parent: { model: scriptedModel(() => text("ok")) },
+      worker: { model: loop, tools: [tool("look", () => "x")] },
+    };
+    const options = { store, delegation: { budget: { modelCallsMax: 3 } } };
+    const a = testRuntime(agents, options);
+    await a.runtime.start();
+    a.runtime.session("p", { agent: "parent" }).delegate({ goal: "loop", agent: "worker" });
+    await until(() => calls === 3, "the third call");
+    dead = true;
+    const b = testRuntime(agents, options);
+    await b.runtime.start();
+    const [record] = b.runtime.delegations.list();
+    await until(() => b.runtime.delegations.get(record!.id)?.completion !== undefined);
+    expect(calls).toBe(3);
+    expect(b.runtime.delegations.get(record!.id)!.completion).toMatchObject({
+      status: "failed",
+      exitReason: "budget_exceeded",
+    });
+    await b.runtime.stop();
+  });
+
+  it("a crashed child's completion written at recovery queues behind its parent's older input", async () => {
+    const store = createMemoryStore();
+    const parentA = new GatedModel();
+    const a = testRuntime(
+      { parent: { model: parentA }, worker: { model: new GatedModel(), onCrash: "fail" } },
+      { store },
+    );
+    await a.runtime.start();
+    const session = a.runtime.session("p", { agent: "parent" });
+    session.delegate({ goal: "slow", agent: "worker" });
+    session.send("first");
+    await until(() => parentA.calls.length === 1);
+    session.send("second");
+    // The process dies: p's turn resumes, "second" is queued again, the child's turn fails.
+    const parentB = scriptedModel(() => text("ok"));
+    const b = testRuntime(
+      { parent: { model: parentB }, worker: { model: echoModel, onCrash: "fail" } },
+      { store },
+    );
+    await b.runtime.start();
+    await until(() => parentB.requests.length === 3, "three parent turns");
+    expect(parentB.requests.map((r) => lastUserText(r).split("\n")[0])).toEqual([
+      "first",
+      "second",
+      "A background task you delegated has finished.",
+    ]);
+    await b.runtime.stop({ drain: true });
+  });
+
+  it("a crashed child with input still queued is not finished by recovery", async () => {
+    const store = createMemoryStore();
+    const workerA = new GatedModel();
+    const agentsA = {
+      parent: { model: scriptedModel(() => text("ok")) },
+      worker: { model: workerA, onCrash: "fail" as const },
+      leaf: { model: echoModel },
+    };
+    const a = testRuntime(agentsA, { store });
+    await a.runtime.start();
+    a.runtime.session("p", { agent: "parent" }).delegate({ goal: "organise", agent: "worker" });
+    await until(() => workerA.calls.length === 1);
+    const [child] = a.runtime.delegations.list();
+    a.runtime.session(child!.childSessionId).delegate({ goal: "leaf work", agent: "leaf" });
+    await until(() => a.runtime.delegations.list().some((d) => d.delivery === "pending"));
+    // The process dies with the worker's turn running and the leaf's completion in its inbox.
+    const b = testRuntime(
+      { ...agentsA, worker: { model: scriptedModel(() => text("merged the leaf")), onCrash: "fail" } },
+      { store },
+    );
+    await b.runtime.start();
+    await until(() => b.runtime.delegations.get(child!.id)?.completion !== undefined);
+    expect(b.runtime.delegations.get(child!.id)!.completion).toMatchObject({
+      status: "completed",
+      summary: "merged the leaf",
+    });
+    await b.runtime.stop({ drain: true });
+  });
+
+  it("a draining stop drains a completion whose wake was lost", async () => {
+    // Every wake is lost: only the recovery poll (off while stopping) or the runtime itself drives.
+    const deaf: WakeChannel = { notify: () => {}, subscribe: () => () => {} };
+    const parentModel = scriptedModel(() => text("noted"));
+    const gate = new GatedModel();
+    const { runtime, clock } = testRuntime(
+      { parent: { model: parentModel }, worker: { model: gate } },
+      { wakes: deaf },
+    );
+    await runtime.start();
+    runtime.session("p", { agent: "parent" }).delegate({ goal: "x", agent: "worker" });
+    clock.advance(400);
+    await until(() => gate.calls.length === 1, "the poll to start the child");
+    const stopping = runtime.stop({ drain: true, timeoutMs: 60_000 });
+    gate.last.release(text("done"));
+    await until(() => parentModel.requests.length === 1, "the completion's turn, during the drain");
+    expect(await stopping).toBe("clean");
+  });
+
+  it("deliverStale waits for start(): while stopped it queues nothing that the start would run twice", async () => {
+    const store = createMemoryStore();
+    const options = { store, delegation: { staleAfterMs: 60_000 } };
+    const busyParent = new GatedModel();
+    const first = testRuntime({ parent: { model: busyParent }, worker: { model: echoModel } }, options);
+    await first.runtime.start();
+    const session = first.runtime.session("p", { agent: "parent" });
+    session.send("hold on");
+    await until(() => busyParent.calls.length === 1);
+    session.delegate({ goal: "report", agent: "worker" });
+    await until(() => first.runtime.delegations.list()[0]?.delivery === "pending");
+    await first.runtime.stop();
+    const parentModel = scriptedModel(() => text("ok"));
+    const second = testRuntime({ parent: { model: parentModel }, worker: { model: echoModel } }, options);
+    second.clock.advance(120_000);
+    await second.runtime.start();
+    const [held] = second.runtime.delegations.pendingStale();
+    await second.runtime.stop();
+    expect(second.runtime.delegations.deliverStale(held!.id)).toBe(false);
+    await second.runtime.start();
+    expect(second.runtime.delegations.deliverStale(held!.id)).toBe(true);
+    await until(() => second.runtime.delegations.get(held!.id)?.delivery === "delivered");
+    await second.runtime.stop({ drain: true });
+    expect(parentModel.requests).toHaveLength(1);
+    const blocks = parentModel.requests[0]!.prompt.filter(
+      (m) => m.role === "user" && JSON.stringify(m).includes("goal: report"),
+    );
+    expect(blocks).toHaveLength(1);
   });
 });

@@ -10,8 +10,28 @@ export type Profile = "mixed" | "cancel_storm" | "stop_heavy" | "steer_heavy" | 
 
 export interface SimSession {
   readonly id: string;
-  /** `chat`: the fake model with fake tools; `fn`: the fake function agent. */
-  readonly agent: "chat" | "fn";
+  /**
+   * `chat`: the fake model with fake tools; `fn`: the fake function agent; `boss`: the fake model with
+   * the `delegate` tool too (only in seeds with delegation).
+   */
+  readonly agent: "chat" | "fn" | "boss";
+}
+
+/** Background children for this seed (`undefined`: the seed delegates nothing). */
+export interface SimDelegation {
+  readonly runningMax: number;
+  readonly perParentRunningMax: number;
+  readonly depthMax: number;
+  /** The per-tree model-call budget, if any. */
+  readonly modelCallsMax: number | undefined;
+  readonly keepPerParent: number;
+  /** Small in some seeds, so completions left pending across a restart are held. */
+  readonly staleAfterMs: number;
+  readonly mergeCompletions: boolean;
+  /** Chance that a model step of an agent with the `delegate` tool calls it. */
+  readonly modelDelegateP: number;
+  /** Chance that a child spec carries `limits.timeoutMs`. */
+  readonly timeoutP: number;
 }
 
 export interface SimConfig {
@@ -40,6 +60,7 @@ export interface SimConfig {
   /** What recovery does with a turn a crash cut short (both agents). */
   readonly onCrash: "resume" | "fail";
   readonly maxAttempts: number;
+  readonly delegation: SimDelegation | undefined;
 }
 
 export const DEFAULT_STEPS = 100;
@@ -51,6 +72,8 @@ export interface SimStreams {
   readonly tools: SeededRandom;
   readonly fn: SeededRandom;
   readonly wakes: SeededRandom;
+  /** The driver's delegation actions and the specs they send. */
+  readonly delegation: SeededRandom;
 }
 
 function mix(seed: number, stream: number): number {
@@ -67,6 +90,7 @@ export function streamsOf(seed: number): SimStreams {
     tools: new SeededRandom(mix(seed, 3)),
     fn: new SeededRandom(mix(seed, 4)),
     wakes: new SeededRandom(mix(seed, 5)),
+    delegation: new SeededRandom(mix(seed, 6)),
   };
 }
 
@@ -77,6 +101,8 @@ export function expandConfig(seed: number, steps: number = DEFAULT_STEPS): SimCo
   const sessions: SimSession[] = [];
   for (let i = 0; i < sessionCount; i++) sessions.push({ id: `s${i}`, agent: r.chance(0.6) ? "chat" : "fn" });
   const lossy = profile === "lossy";
+  // Drawn from a stream of its own, so the draws above (and what seeds without delegation do) stay put.
+  const delegation = delegationOf(new SeededRandom(mix(seed, 7)), sessions);
   return {
     seed,
     steps,
@@ -97,14 +123,49 @@ export function expandConfig(seed: number, steps: number = DEFAULT_STEPS): SimCo
     wakeDupP: r.pick([0, 0.1]),
     onCrash: r.chance(0.75) ? "resume" : "fail",
     maxAttempts: r.pick([1, 2, 3]),
+    delegation,
+  };
+}
+
+/** The share of seeds that delegate. */
+export const DELEGATION_SEED_P = 0.75;
+
+function delegationOf(r: SeededRandom, sessions: SimSession[]): SimDelegation | undefined {
+  if (!r.chance(DELEGATION_SEED_P)) return undefined;
+  // Some model sessions become bosses, which delegate on their own; at least one when there is a model session.
+  let bosses = 0;
+  for (let i = 0; i < sessions.length; i++) {
+    const s = sessions[i]!;
+    if (s.agent === "chat" && (bosses === 0 || r.chance(0.5))) {
+      sessions[i] = { id: s.id, agent: "boss" };
+      bosses += 1;
+    }
+  }
+  return {
+    runningMax: r.pick([1, 2, 3, 5, 8, 64]),
+    perParentRunningMax: r.pick([1, 2, 3, 4, 8]),
+    depthMax: r.pick([1, 2, 2, 3]),
+    modelCallsMax: r.chance(0.4) ? r.int(1, 12) : undefined,
+    keepPerParent: r.pick([1, 2, 100]),
+    staleAfterMs: r.chance(0.3) ? r.int(20, 400) : 24 * 60 * 60 * 1000,
+    mergeCompletions: r.chance(0.75),
+    modelDelegateP: r.pick([0.1, 0.2, 0.35]),
+    timeoutP: r.pick([0, 0.2, 0.5]),
   };
 }
 
 export function describeConfig(config: SimConfig): string {
   const sessions = config.sessions.map((s) => `${s.id}:${s.agent}`).join(",");
   const rest = Object.entries(config)
-    .filter(([key]) => key !== "sessions" && key !== "seed")
+    .filter(([key]) => key !== "sessions" && key !== "seed" && key !== "delegation")
     .map(([key, value]) => `${key}=${String(value)}`)
     .join(" ");
-  return `sessions=${sessions} ${rest}`;
+  const d = config.delegation;
+  const delegation =
+    d === undefined
+      ? "delegation=off"
+      : `delegation={${Object.entries(d)
+          .map(([key, value]) => `${key}=${String(value)}`)
+          .join(" ")}}`;
+  return `sessions=${sessions} ${rest} ${delegation}`;
 }

@@ -91,8 +91,13 @@ export interface World {
   keepHandle(handle: TurnHandle): void;
   /** Counts a fault or event for the coverage report. */
   count(what: string): void;
-  /** The fake model got this prompt (the invariants learn from it which steered input the model saw). */
+  /**
+   * The fake model got this prompt (the invariants learn from it which steered input the model saw,
+   * and from a child's system prompt which delegation tree the call is charged to).
+   */
   prompted(prompt: readonly Message[]): void;
+  /** A fresh role for a child spec: unique in the run, so a child's model calls can be told apart. */
+  nextRole(): string;
 }
 
 /** Waits `ms` of virtual time; rejects with the signal's reason if it fires first. */
@@ -144,7 +149,31 @@ export function promptProblem(prompt: readonly Message[]): string | undefined {
   return undefined;
 }
 
-function answerParts(r: SeededRandom, config: SimConfig, step: number): (ModelPart | "throw")[] {
+/**
+ * The `delegate` tool's input for 1-4 tasks; sometimes one the runtime must refuse (a tool the agent
+ * lacks, or no task at all), which the model sees as a tool error.
+ */
+function delegateInput(world: World, r: SeededRandom): string {
+  const roll = r.next();
+  if (roll < 0.05) return `{"tasks":[]}`;
+  const tasks: { goal: string; role: string; tools?: string[] }[] = [];
+  const count = r.int(1, 4);
+  for (let i = 0; i < count; i++) {
+    const role = world.nextRole();
+    const task: { goal: string; role: string; tools?: string[] } = { goal: `task for ${role}`, role };
+    if (r.chance(0.4)) task.tools = r.chance(0.1) ? ["ghost"] : r.chance(0.5) ? ["work"] : [];
+    tasks.push(task);
+  }
+  return JSON.stringify({ tasks });
+}
+
+function answerParts(
+  r: SeededRandom,
+  world: World,
+  step: number,
+  delegates: boolean,
+): (ModelPart | "throw")[] {
+  const config = world.config;
   const parts: (ModelPart | "throw")[] = [];
   const texts = r.int(0, 2);
   for (let i = 0; i < texts; i++) parts.push({ type: "text-delta", id: "t", delta: `w${r.int(0, 99)} ` });
@@ -160,6 +189,14 @@ function answerParts(r: SeededRandom, config: SimConfig, step: number): (ModelPa
         input,
       });
     }
+  }
+  if (delegates && r.chance(config.delegation?.modelDelegateP ?? 0)) {
+    parts.push({
+      type: "tool-call",
+      toolCallId: `c${step}.d`,
+      toolName: "delegate",
+      input: delegateInput(world, r),
+    });
   }
   const end = r.next();
   if (end < 0.04) parts.push({ type: "error", error: new Error("fake model: error part") });
@@ -180,12 +217,17 @@ function* syncAnswer(parts: (ModelPart | "throw")[]): Generator<ModelPart> {
   }
 }
 
-async function* asyncAnswer(world: World, request: ModelRequest, step: number): AsyncGenerator<ModelPart> {
+async function* asyncAnswer(
+  world: World,
+  request: ModelRequest,
+  step: number,
+  delegates: boolean,
+): AsyncGenerator<ModelPart> {
   const r = world.streams.model;
   const ignoresAbort = r.chance(world.config.stubbornCallP);
   const delayMs = ignoresAbort ? r.int(0, world.config.stubbornMaxMs) : r.int(0, 120);
   const quietOnAbort = r.chance(0.5);
-  const parts = answerParts(r, world.config, step);
+  const parts = answerParts(r, world, step, delegates);
   const midDelayMs = r.chance(0.3) ? r.int(1, 40) : 0;
   const call = world.calls.begin(world.process, "model", `model step ${step}`, ignoresAbort);
   if (ignoresAbort) world.count("model call ignoring abort");
@@ -220,11 +262,12 @@ export function fakeModel(world: World): Model {
       world.prompted(request.prompt);
       steps += 1;
       const r = world.streams.model;
+      const delegates = request.tools.some((t) => t.name === "delegate");
       const roll = r.next();
       if (roll < 0.03) throw new Error("fake model: stream() threw");
-      if (roll < 0.13) return syncAnswer(answerParts(r, world.config, steps));
-      if (roll < 0.18) return Promise.resolve(asyncAnswer(world, request, steps));
-      return asyncAnswer(world, request, steps);
+      if (roll < 0.13) return syncAnswer(answerParts(r, world, steps, delegates));
+      if (roll < 0.18) return Promise.resolve(asyncAnswer(world, request, steps, delegates));
+      return asyncAnswer(world, request, steps, delegates);
     },
   };
 }
@@ -293,8 +336,10 @@ export function fakeTools(world: World): Tool[] {
   return [work, stubborn, strict];
 }
 
-export function chatAgent(world: World): ModelAgent {
+/** A model agent; with `delegates`, its model also gets (and sometimes calls) the `delegate` tool. */
+export function chatAgent(world: World, delegates = false): ModelAgent {
   return {
+    delegates,
     model: fakeModel(world),
     system: "you are a simulated agent",
     tools: fakeTools(world),

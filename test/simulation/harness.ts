@@ -4,9 +4,12 @@
  * random actions drawn from the seed — sends under every policy (idempotent re-sends with the same or
  * a different payload included), `invoke()`, cancels (immediate and after_step), withdraws, waits with
  * timeouts, handle look-ups and event iterators, stops with and without drain (random deadlines,
- * sometimes `force`), restarts, process crashes, bad arguments, and virtual time passing — and checks
- * every invariant of `invariants.ts` after each action and after every timer the clock fires. The run
- * ends with a final draining stop, a restart with nothing left to recover, and a stop.
+ * sometimes `force`), restarts, process crashes, bad arguments, and virtual time passing; in seeds
+ * that delegate, also background children (`delegation-driver.ts`: host-side fan-out, the control
+ * verbs, held completions; the fake model of a `boss` agent calls the `delegate` tool itself) — and
+ * checks every invariant of `invariants.ts` and `delegation-invariants.ts` after each action and after
+ * every timer the clock fires. The run ends with a final draining stop, a restart with nothing left
+ * to recover, and a stop.
  *
  * Determinism: the runtime only waits on the injected clock (checked: no real timer is used when a
  * clock and `yieldToLoop` are given), and the driver moves time one timer at a time, draining the
@@ -36,6 +39,7 @@ import {
   type SimStreams,
   streamsOf,
 } from "./config.js";
+import { DelegationDriver } from "./delegation-driver.js";
 import { CallTracker, chatAgent, functionAgent, lossyWakes, promptProblem, type World } from "./fakes.js";
 import { Checker, SimulationFailure } from "./invariants.js";
 import { fencedClock, fencedStore } from "./process.js";
@@ -120,7 +124,10 @@ type Action =
   | "stop"
   | "start"
   | "crash"
-  | "invalid";
+  | "invalid"
+  | "delegate"
+  | "control"
+  | "stale";
 
 function weighted<T>(r: SeededRandom, table: readonly [T, number][]): T {
   let total = 0;
@@ -159,6 +166,9 @@ class Simulation {
   #payloads = 0;
   #handleCount = 0;
   #stopping: Promise<StopStatus> | undefined;
+  #roles = 0;
+  /** Host-side delegation actions, in seeds that delegate. */
+  readonly #delegation: DelegationDriver | undefined;
 
   constructor(seed: number, options: SimOptions) {
     this.seed = seed;
@@ -177,7 +187,28 @@ class Simulation {
       trace: this.#trace,
       runtime: () => this.#runtime,
     });
+    const delegation = this.config.delegation;
+    const ledger = this.#checker.delegations;
+    this.#delegation =
+      delegation === undefined || ledger === undefined
+        ? undefined
+        : new DelegationDriver({
+            config: this.config,
+            delegation,
+            r: streams.delegation,
+            trace: this.#trace,
+            checker: this.#checker,
+            ledger,
+            runtime: () => this.#runtime,
+            session: (id) => this.#session(id),
+            nextRole: () => this.#nextRole(),
+          });
     this.#spawn(1);
+  }
+
+  #nextRole(): string {
+    this.#roles += 1;
+    return `r${this.#roles}`;
   }
 
   get #runtime(): Runtime {
@@ -208,10 +239,33 @@ class Simulation {
       prompted: (prompt) => {
         if (alive) this.#checker.prompted(prompt);
       },
+      nextRole: () => this.#nextRole(),
     };
+    const d = this.config.delegation;
     const runtime = createRuntime({
-      agents: { chat: chatAgent(world), fn: functionAgent(world) },
-      store: fencedStore(this.#store, isAlive),
+      agents: {
+        chat: chatAgent(world),
+        fn: functionAgent(world),
+        ...(d === undefined ? {} : { boss: chatAgent(world, true) }),
+      },
+      store: fencedStore(this.#store, isAlive, {
+        accepted: (input) => this.#checker.storeAccepted(input),
+        steered: (steer) => this.#checker.storeSteered(steer),
+        inputEnded: (end) => this.#checker.storeInputEnded(end),
+      }),
+      ...(d === undefined
+        ? {}
+        : {
+            delegation: {
+              runningMax: d.runningMax,
+              perParentRunningMax: d.perParentRunningMax,
+              depthMax: d.depthMax,
+              keepPerParent: d.keepPerParent,
+              staleAfterMs: d.staleAfterMs,
+              mergeCompletions: d.mergeCompletions,
+              ...(d.modelCallsMax === undefined ? {} : { budget: { modelCallsMax: d.modelCallsMax } }),
+            },
+          }),
       limits: {
         maxConcurrentTurns: this.config.maxConcurrentTurns,
         inboxLengthMax: this.config.inboxLengthMax,
@@ -346,8 +400,12 @@ class Simulation {
     const { profile } = this.config;
     const state = this.#runtime.state;
     if (state === "starting") return "tick";
+    const delegates = this.#delegation === undefined ? 0 : 1;
     if (state === "stopping") {
       return weighted<Action>(this.#r, [
+        ["delegate", 0.5 * delegates],
+        ["control", 1 * delegates],
+        ["stale", 0.5 * delegates],
         ["tick", 10],
         ["wait", 4],
         ["cancel", 2],
@@ -363,6 +421,9 @@ class Simulation {
     }
     if (state !== "running") {
       return weighted<Action>(this.#r, [
+        ["delegate", 0.3 * delegates],
+        ["control", 0.3 * delegates],
+        ["stale", 0.5 * delegates],
         ["start", 10],
         ["tick", 2],
         ["send", 1],
@@ -376,6 +437,9 @@ class Simulation {
     }
     const storm = profile === "cancel_storm";
     return weighted<Action>(this.#r, [
+      ["delegate", 8 * delegates],
+      ["control", (storm ? 6 : 2) * delegates],
+      ["stale", 1 * delegates],
       ["send", 26],
       ["keyed", 8],
       ["cancel", storm ? 20 : 6],
@@ -429,6 +493,12 @@ class Simulation {
         return this.#crash();
       case "invalid":
         return this.#invalid();
+      case "delegate":
+        return this.#delegation?.delegate();
+      case "control":
+        return this.#delegation?.control();
+      case "stale":
+        return this.#delegation?.stale();
     }
   }
 
@@ -884,6 +954,8 @@ class Simulation {
       this.#startRuntime();
       await this.#until(() => runtime.state === "running", "the final start");
     }
+    // Completions held at a start wait for the host: settle them, so every one is delivered or dropped.
+    this.#delegation?.settleHeld();
     await this.#finalStop(true);
     this.#checker.checkFinal();
     this.#trace.add("> final: restart with nothing to recover, stop");
@@ -891,7 +963,7 @@ class Simulation {
     await this.#until(() => runtime.state === "running", "the restart");
     await this.#finalStop(false);
     this.#checker.checkFinal();
-    for (const { id } of this.config.sessions) {
+    for (const id of this.#checker.sessionIds()) {
       const problem = promptProblem(this.#store.history(id));
       if (problem !== undefined)
         throw new SimulationFailure(`session ${id}'s history is malformed: ${problem}`);

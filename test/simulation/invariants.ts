@@ -49,6 +49,10 @@
  *   `pollIntervalMs`, whatever wakes were lost (also during a draining stop).
  * - **Observability (P8)**: `metrics()` agrees with the ledger (queued inputs, running turns,
  *   outstanding calls, inputs accepted, inputs ended).
+ * - **Input the runtime queues itself** (a child's goal, a completion for a parent) reports no
+ *   `input.accepted` event: the ledger learns it from the store's writes, and every rule above holds
+ *   for it too (a completion at the head of a queue takes every queued completion along when
+ *   `mergeCompletions` is on). The rules about children themselves are in `delegation-invariants.ts`.
  *
  * This file is longer than most because the ledger and the rules that read it belong together.
  */
@@ -57,20 +61,24 @@ import type { Reason, ReasonCode, TerminalStatus } from "../../src/kernel/outcom
 import type { Policy } from "../../src/kernel/session/inbox.js";
 import type { StopStatus } from "../../src/kernel/shutdown/stop-status.js";
 import type { RuntimeEvent } from "../../src/runtime/events.js";
-import type { Store } from "../../src/runtime/ports/store.js";
+import type { InputEnd, InputRecord, Steer, Store } from "../../src/runtime/ports/store.js";
 import type { Runtime } from "../../src/runtime/runtime.js";
 import type { TurnHandle } from "../../src/runtime/turn-handle.js";
 import type { VirtualClock } from "../../src/testing/virtual-clock.js";
 import type { SimConfig } from "./config.js";
+import { DelegationChecker } from "./delegation-invariants.js";
 import type { CallRecord, CallTracker } from "./fakes.js";
 import type { Trace } from "./trace.js";
 
-/** The reason codes each terminal status may carry in this simulation (no crash is simulated). */
+/**
+ * The reason codes each terminal status may carry in an event (crash failures are written at boot
+ * without one). Only children end `budget_exceeded` or `timed_out`.
+ */
 const REASONS: Record<TerminalStatus, readonly ReasonCode[]> = {
   completed: ["ok"],
-  failed: ["model_error", "function_error"],
+  failed: ["model_error", "function_error", "budget_exceeded"],
   cancelled: ["cancel_requested"],
-  interrupted: ["interrupted_by_input", "runtime_stopped"],
+  interrupted: ["interrupted_by_input", "runtime_stopped", "timed_out"],
   max_iterations: ["model_call_limit"],
   withdrawn: ["withdrawn"],
 };
@@ -92,6 +100,8 @@ export interface InputFact {
   steeredInto: string | undefined;
   /** Steered into its running turn, and the model got its message in a prompt of that turn. */
   seen: boolean;
+  /** The delegation whose completion it carries to its parent. */
+  readonly delegationId: string | undefined;
 }
 
 export interface TurnFact {
@@ -163,6 +173,10 @@ export class Checker {
   #stopped = true;
   /** What the last resolved `stop()` had to settle: the handles and waiters that existed then. */
   #mustSettle: { handles: Kept[]; watched: Watched[] } = { handles: [], watched: [] };
+  /** Inputs the runtime queued itself before it reported its start (recovery does not count them). */
+  #acceptedWhileStarting = 0;
+  /** The ledger of background children, in seeds that delegate. */
+  readonly delegations: DelegationChecker | undefined;
   starts = 0;
   readonly stopStatuses: StopStatus[] = [];
   /** How often each interesting thing happened (the test asserts the seeds reach all of them). */
@@ -175,6 +189,19 @@ export class Checker {
   constructor(parts: CheckerParts) {
     this.#p = parts;
     parts.calls.onBegin = (call) => this.#onCallBegin(call);
+    const delegation = parts.config.delegation;
+    this.delegations =
+      delegation === undefined
+        ? undefined
+        : new DelegationChecker({
+            delegation,
+            clock: parts.clock,
+            store: parts.store,
+            runtime: parts.runtime,
+            inputs: this.inputs,
+            fail: (message) => this.fail(message),
+            count: (what) => this.count(what),
+          });
   }
 
   fail(message: string): void {
@@ -187,6 +214,13 @@ export class Checker {
   }
 
   // ---- queries for the driver --------------------------------------------------------------------
+
+  /** The driver's sessions and every child session dispatched so far. */
+  sessionIds(): string[] {
+    const ids = this.#p.config.sessions.map((s) => s.id);
+    if (this.delegations !== undefined) ids.push(...this.delegations.childSessions());
+    return ids;
+  }
 
   openTurn(sessionId: string): TurnFact | undefined {
     return this.#open.get(sessionId);
@@ -240,6 +274,7 @@ export class Checker {
 
   /** `stop()` resolved with `status`. */
   stopResolved(status: StopStatus): void {
+    this.delegations?.stopped();
     const watch = this.#stop;
     this.#stop = undefined;
     this.#stopped = true;
@@ -269,6 +304,7 @@ export class Checker {
         return;
       case "turn.started":
         this.#onTurnStarted(event.sessionId, event.turnId, [...event.inputIds], event.attempt);
+        this.delegations?.turnStarted(event.sessionId, event.turnId, event.inputIds, event.attempt);
         return;
       case "turn.ended":
         this.#checkReason(`turn ${event.turnId}`, event.outcome.status, event.outcome.reason);
@@ -302,10 +338,71 @@ export class Checker {
       case "error":
         this.fail(`the runtime reported an error in ${event.where}: ${event.message}`);
         return;
+      case "delegation.dispatched":
+      case "delegation.rejected":
+      case "delegation.completed":
+      case "delegation.delivered":
+        if (this.delegations === undefined) this.fail(`${event.type} in a seed that never delegates`);
+        else this.delegations.onEvent(event);
+        return;
       default:
         return;
     }
   };
+
+  // ---- store writes --------------------------------------------------------------------------------
+
+  /**
+   * An input reached the store. One the runtime queued itself — a child's goal, or a completion for
+   * its parent — joins the ledger here, since no `input.accepted` event reports it.
+   */
+  storeAccepted(input: InputRecord): void {
+    // Child sessions are `parent>id`; the driver never sends to one, so all their input is internal.
+    if (input.delegationId === undefined && !input.sessionId.includes(">")) return;
+    if (this.inputs.has(input.id)) {
+      this.fail(`input id ${input.id} was accepted twice`);
+      return;
+    }
+    const state = this.#p.runtime().state;
+    // Until runtime.started is reported, recovery may still be running turns (a resumed child can
+    // finish at once, writing its completion).
+    if (state === "starting" || (state === "running" && this.#stopped)) {
+      this.#acceptedWhileStarting += 1;
+      if (input.delegationId !== undefined) this.count("completion written during recovery");
+    } else if (state !== "running" && state !== "stopping")
+      this.fail(`the runtime queued input ${input.id} while ${state}`);
+    const fact: InputFact = {
+      id: input.id,
+      sessionId: input.sessionId,
+      order: this.#accepted,
+      policy: input.policy,
+      state: "queued",
+      status: undefined,
+      jumper: false,
+      turnId: undefined,
+      steeredInto: undefined,
+      seen: false,
+      delegationId: input.delegationId,
+    };
+    this.#accepted += 1;
+    this.inputs.set(input.id, fact);
+    this.#dirty.add(input.id);
+    if (input.delegationId !== undefined) this.delegations?.completionAccepted(input);
+  }
+
+  /** Never mid-turn: a completion only ever starts a turn of its own. */
+  storeSteered(steer: Steer): void {
+    const fact = this.inputs.get(steer.inputId);
+    if (fact?.delegationId !== undefined)
+      this.fail(`completion input ${steer.inputId} was steered into running turn ${steer.turnId}`);
+  }
+
+  storeInputEnded(end: InputEnd): void {
+    const fact = this.inputs.get(end.inputId);
+    if (fact?.delegationId !== undefined)
+      this.#p.trace.add(`  store: completion input ${end.inputId} ended ${end.status} (${end.reason.code})`);
+    if (fact?.delegationId !== undefined) this.count(`completion input ${end.status} before its turn`);
+  }
 
   #onAccepted(sessionId: string, inputId: string, policy: Policy): void {
     const state = this.#p.runtime().state;
@@ -325,6 +422,7 @@ export class Checker {
       turnId: undefined,
       steeredInto: undefined,
       seen: false,
+      delegationId: undefined,
     };
     this.#accepted += 1;
     this.inputs.set(inputId, fact);
@@ -448,6 +546,7 @@ export class Checker {
     turn.startInputIds = [...inputIds];
     turn.inputIds = [...inputIds];
     this.count("turn resumed after a crash");
+    if (sessionId.includes(">")) this.count("child turn resumed after a crash");
   }
 
   /** The inbox-order rules of the file header, checked as a turn starts. */
@@ -481,13 +580,26 @@ export class Checker {
       }
       return;
     }
-    if (takenFacts.length !== 1) {
+    const x = takenFacts[0]!;
+    if (x.delegationId !== undefined && this.#p.config.delegation?.mergeCompletions === true) {
+      // A completion at the head of the queue takes every queued completion along, and only those.
+      const completions = queued.filter((f) => f.delegationId !== undefined);
+      const order = takenFacts.map((f) => f.order);
+      if (
+        takenFacts.length !== completions.length ||
+        takenFacts.some((f) => f.delegationId === undefined) ||
+        order.some((o, i) => i > 0 && o < order[i - 1]!)
+      )
+        this.fail(
+          `turn ${turnId} took [${list(takenFacts)}]; a completion at the head takes every queued completion [${list(completions)}], in order`,
+        );
+      if (takenFacts.length > 1) this.count("completions merged");
+    } else if (takenFacts.length !== 1) {
       this.fail(
         `turn ${turnId} took [${list(takenFacts)}]; without a queued merge input a turn takes exactly one`,
       );
       return;
     }
-    const x = takenFacts[0]!;
     const why = (other: InputFact, rule: string) =>
       this.fail(
         `inbox order: turn ${turnId} took ${name(x)} while ${name(other)} was queued (${rule}); queue [${list(queued)}]`,
@@ -597,7 +709,9 @@ export class Checker {
       );
       return;
     }
-    if (status !== "withdrawn" && status !== "cancelled")
+    // A stopped child's queued input ends with the child's stop status.
+    const stopped = status === "interrupted" && this.delegations?.child(fact.sessionId) !== undefined;
+    if (status !== "withdrawn" && status !== "cancelled" && !stopped)
       this.fail(`input ${inputId} ended ${status} while queued`);
     this.#terminate(fact, status as TerminalStatus);
   }
@@ -621,6 +735,7 @@ export class Checker {
       this.#splitSteered(turn);
     }
     this.#crashRecovery = true;
+    this.delegations?.stopped();
     this.#stop = undefined;
     this.#stopped = true;
     this.#handles.length = 0;
@@ -631,6 +746,7 @@ export class Checker {
     this.#stallSince.clear();
     // A new runtime object counts from zero.
     this.#acceptedBase = this.#accepted;
+    this.#acceptedWhileStarting = 0;
     this.count("process crashed");
   }
 
@@ -663,6 +779,7 @@ export class Checker {
    * the runtime checkpoints a turn's messages as it makes each model call.
    */
   prompted(prompt: readonly Message[]): void {
+    this.delegations?.modelCalled(prompt);
     if (this.#unseen.size === 0) return;
     const texts = new Set<string>();
     for (const m of prompt) if (m.role === "user") for (const part of m.content) texts.add(part.text);
@@ -702,6 +819,7 @@ export class Checker {
         if (fact.state !== "terminal") this.#terminate(fact, "failed");
       }
       this.count("turn failed after a crash");
+      if (turn.sessionId.includes(">")) this.count("child turn failed after a crash");
     }
     if (resumed !== resumedTurns)
       this.fail(`runtime.started says ${resumed} turns resumed; ${resumedTurns} did`);
@@ -720,9 +838,12 @@ export class Checker {
   #onRuntimeStarted(recovered: number, resumed: number): void {
     this.starts += 1;
     this.#stopped = false;
-    const queued = this.queuedTotal();
+    // A completion written at boot (a crashed child failed) is queued, but was not recovered.
+    const queued = this.queuedTotal() - this.#acceptedWhileStarting;
+    this.#acceptedWhileStarting = 0;
     if (recovered !== queued)
       this.fail(`runtime.started recovered ${recovered} queued inputs; ${queued} were queued`);
+    this.delegations?.started(this.#crashRecovery);
     if (this.#crashRecovery) {
       this.#crashRecovery = false;
       this.#checkRecovery(resumed);
@@ -790,6 +911,7 @@ export class Checker {
     if (state === "running" || state === "stopping") this.#checkLive(runtime, state);
     else this.#stallSince.clear();
     if (this.#stopped) this.#checkStopped(this.#mustSettle);
+    this.delegations?.check();
     this.throwIfFailed(where);
   }
 
@@ -879,7 +1001,7 @@ export class Checker {
     const drivable = state === "running" || (stop?.drain === true && !stop.cancelling);
     const slotFree = this.#open.size < this.#p.config.maxConcurrentTurns;
     const now = this.#p.clock.monotonicMs();
-    for (const { id } of this.#p.config.sessions) {
+    for (const id of this.sessionIds()) {
       const stalled = drivable && slotFree && !this.#open.has(id) && this.queued(id).length > 0;
       if (!stalled) {
         this.#stallSince.delete(id);
@@ -921,6 +1043,7 @@ export class Checker {
     if (this.#p.calls.live.size > 0)
       this.fail(`${this.#p.calls.live.size} fake calls are still in flight at the end`);
     this.#checkStopped({ handles: this.#handles, watched: this.#watched });
+    this.delegations?.checkFinal();
     this.throwIfFailed("end of run");
   }
 }
@@ -945,11 +1068,17 @@ function describeEvent(e: RuntimeEvent): string {
       return `  ev runtime.started recovered=${e.recoveredInputs} resumed=${e.resumedTurns}`;
     case "runtime.stopped":
       return `  ev runtime.stopped ${e.status}`;
+    case "delegation.dispatched":
+      return `  ev delegation.dispatched ${e.delegationId} ${e.parentSessionId} -> ${e.childSessionId}`;
+    case "delegation.rejected":
+      return `  ev delegation.rejected ${e.parentSessionId} ${e.code}`;
+    case "delegation.completed":
+      return `  ev delegation.completed ${e.delegationId} ${e.status} -> ${e.parentSessionId} ${e.delivery}`;
+    case "delegation.delivered":
+      return `  ev delegation.delivered ${e.delegationId} -> ${e.parentSessionId}`;
     case "dispatcher.hog":
       return `  ev dispatcher.hog ${e.label} ${e.durationMs}ms`;
     case "error":
       return `  ev error ${e.where}: ${e.message}`;
-    default:
-      return `  ev ${e.type}`;
   }
 }

@@ -6,28 +6,48 @@
  * recovers from that store, as after `kill -9` with a store whose every write was committed.
  */
 import type { Clock, TimerToken } from "../../src/runtime/clock.js";
-import type { Store } from "../../src/runtime/ports/store.js";
+import type { DelegationLog } from "../../src/runtime/ports/delegation-log.js";
+import type { InputEnd, InputRecord, Steer, Store } from "../../src/runtime/ports/store.js";
 import type { VirtualClock } from "../../src/testing/virtual-clock.js";
 
 const NEVER = new Promise<never>(() => {});
 
+/**
+ * Writes the invariants watch as they reach the store: the runtime reports no event for input it
+ * queues itself (a child's goal, a completion), and whether a completion was ever steered into a
+ * running turn is only visible here.
+ */
+export interface StoreWatch {
+  accepted(input: InputRecord): void;
+  steered(steer: Steer): void;
+  inputEnded(end: InputEnd): void;
+}
+
 /** The shared store as one process sees it: writes and commits stop when the process dies. */
-export function fencedStore(store: Store, alive: () => boolean): Store {
+export function fencedStore(store: Store, alive: () => boolean, watch: StoreWatch): Store {
+  const log = store.delegations;
   return {
     kind: store.kind,
     receipt: store.receipt,
+    ...(log === undefined ? {} : { delegations: fencedLog(log, alive) }),
     open: () => store.open(),
     createSession: (session) => {
       if (alive()) store.createSession(session);
     },
     accept: (input) => {
-      if (alive()) store.accept(input);
+      if (!alive()) return;
+      store.accept(input);
+      watch.accepted(input);
     },
     steer: (steer) => {
-      if (alive()) store.steer(steer);
+      if (!alive()) return;
+      store.steer(steer);
+      watch.steered(steer);
     },
     endInput: (end) => {
-      if (alive()) store.endInput(end);
+      if (!alive()) return;
+      store.endInput(end);
+      watch.inputEnded(end);
     },
     startTurn: (turn) => {
       if (alive()) store.startTurn(turn);
@@ -43,6 +63,28 @@ export function fencedStore(store: Store, alive: () => boolean): Store {
     findByIdempotencyKey: (sessionId, key) => store.findByIdempotencyKey(sessionId, key),
     input: (inputId) => store.input(inputId),
     close: () => (alive() ? store.close() : NEVER),
+  };
+}
+
+/** The shared delegation log as one process sees it: its writes stop when the process dies. */
+function fencedLog(log: DelegationLog, alive: () => boolean): DelegationLog {
+  return {
+    dispatch: (record) => {
+      if (alive()) log.dispatch(record);
+    },
+    complete: (completion, delivery) => (alive() ? log.complete(completion, delivery) : false),
+    setDelivery: (id, delivery) => {
+      if (alive()) log.setDelivery(id, delivery);
+    },
+    get: (id) => log.get(id),
+    list: () => log.list(),
+    prune: (ids) => {
+      if (alive()) log.prune(ids);
+    },
+    spend: (root) => log.spend(root),
+    setSpend: (root, spend) => {
+      if (alive()) log.setSpend(root, spend);
+    },
   };
 }
 

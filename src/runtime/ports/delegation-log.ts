@@ -11,6 +11,7 @@
  */
 import type { ChildCompletion, ChildSpec } from "../../kernel/delegation/child-completion.js";
 import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
+import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
 
 /** What the parent asked for, as stored: the spec plus what the child's agent is built from. */
 export interface StoredChildSpec extends ChildSpec {
@@ -61,4 +62,11 @@ export interface DelegationLog {
   list(): readonly DelegationRecord[];
   /** Forgets finished records (retention). */
   prune(delegationIds: readonly string[]): void;
+  /** What a delegation tree (named by its top-level session) has spent; `undefined` before anything. */
+  spend(rootSessionId: string): TreeSpend | undefined;
+  /**
+   * Records what a tree has spent. Written as each model call is admitted, so a restart — which
+   * forgets running children's counts and may have pruned finished records — never forgets a call.
+   */
+  setSpend(rootSessionId: string, spend: TreeSpend): void;
 }

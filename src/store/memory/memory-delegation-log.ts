@@ -4,10 +4,12 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
+import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
 
 export class MemoryDelegationLog implements DelegationLog {
   readonly #records = new Map<string, DelegationRecord>();
+  readonly #spend = new Map<string, TreeSpend>();
 
   dispatch(record: DelegationRecord): void {
     if (!this.#records.has(record.id)) this.#records.set(record.id, record);
@@ -36,6 +38,16 @@ export class MemoryDelegationLog implements DelegationLog {
 
   prune(delegationIds: readonly string[]): void {
     for (const id of delegationIds) this.#records.delete(id);
+  }
+
+  spend(rootSessionId: string): TreeSpend | undefined {
+    const spend = this.#spend.get(rootSessionId);
+    return spend === undefined ? undefined : { ...spend };
+  }
+
+  setSpend(rootSessionId: string, spend: TreeSpend): void {
+    // A copy: the caller keeps mutating its own account.
+    this.#spend.set(rootSessionId, { ...spend });
   }
 }
 
