@@ -514,6 +514,22 @@ describe("turn machine: cancellation", () => {
     expect(endOf(modelDone(turn, "answer")).outcome).toMatchObject({ status: "completed", output: "answer" });
   });
 
+  it("after_step cancel of a steered input the model never saw: the turn may not end completed", () => {
+    // Found by the crash test: the input ended `completed`, answered by a turn that never saw it.
+    for (const kind of ["model", "function"] as const) {
+      const turn = started({ kind });
+      stepTurn(turn, steer("s1"));
+      expect(stepTurn(turn, cancel("after_step", { inputId: "s1" }))).toEqual([]);
+      const done =
+        kind === "model"
+          ? modelDone(turn, "answer")
+          : stepTurn(turn, { type: "function.done", attempt: 1, output: 5 });
+      const end = endOf(done);
+      expect(end.outcome).toEqual({ status: "cancelled", reason: CANCEL });
+      expect(end.unsteered).toEqual([]);
+    }
+  });
+
   it("after_step lets a function agent finish", () => {
     const turn = newTurn({ kind: "function" });
     stepTurn(turn, { type: "start" });

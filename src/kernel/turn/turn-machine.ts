@@ -67,6 +67,11 @@ export interface TurnState {
   /** Inputs steered into this turn that the model has not seen yet. */
   readonly steered: { readonly inputId: string; readonly message: Message }[];
   cancel: CancelRequest | undefined;
+  /**
+   * A steered input was cancelled before the model saw it. It stays one of the turn's inputs, so the
+   * turn may not end `completed`: that would say the input was answered.
+   */
+  cancelledUnseen: boolean;
   outcome: TurnOutcome | undefined;
   usage: Usage;
 }
@@ -137,6 +142,7 @@ export function createTurn(init: NewTurn): TurnState {
     results: [],
     steered: [],
     cancel: undefined,
+    cancelledUnseen: false,
     outcome: undefined,
     usage: { inputTokens: 0, outputTokens: 0 },
   };
@@ -265,7 +271,10 @@ function nextModelCall(turn: TurnState): readonly TurnEffect[] {
 
 function onCancel(turn: TurnState, request: CancelRequest): readonly TurnEffect[] {
   const unseen = turn.steered.findIndex((s) => s.inputId === request.inputId);
-  if (unseen >= 0) turn.steered.splice(unseen, 1);
+  if (unseen >= 0) {
+    turn.steered.splice(unseen, 1);
+    turn.cancelledUnseen = true;
+  }
   if (request.mode === "immediate" || turn.phase === "new") {
     const abort: TurnEffect = { type: "abort", reason: request.reason };
     return [abort, ...end(turn, request.status, request.reason)];
@@ -292,6 +301,11 @@ function end(
   reason: Reason,
   output?: unknown,
 ): readonly TurnEffect[] {
+  if (status === "completed" && turn.cancelledUnseen && turn.cancel !== undefined) {
+    // An `after_step` cancel met a final answer, but one input (steered, never seen) was cancelled.
+    ({ status, reason } = turn.cancel);
+    output = undefined;
+  }
   if (turn.phase === "tools") flushResults(turn);
   turn.phase = "ended";
   const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };
