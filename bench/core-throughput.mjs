@@ -12,7 +12,7 @@
 //   paced — inputs are offered at a fixed rate below every system's capacity; send→start p50/p99 then
 //           show each system's own scheduling delay.
 //
-// Flags (or BENCH_<NAME> env): --sessions 10000 --inputs 20 --reps 5 --rate 20000 --paced-s 2
+// Flags (or BENCH_<NAME> env): --sessions 10000 --inputs 20 --reps 5 --rate 10000 --paced-s 2
 //   --only offstage,p-queue,naive   (e.g. to profile one system: node --cpu-prof ... --only offstage)
 //   --quick                          (smoke run: 1000 sessions x 5 inputs, 1 rep)
 import PQueue from "p-queue";
@@ -43,7 +43,7 @@ const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = awai
 const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
 const INPUTS = flag("inputs", QUICK ? 5 : 20);
 const REPS = flag("reps", QUICK ? 1 : 5);
-const RATE = flag("rate", 20_000);
+const RATE = flag("rate", 10_000);
 const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
 const ONLY = flag("only", "offstage,offstage-c,p-queue,naive").split(",");
 
