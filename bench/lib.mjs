@@ -240,7 +240,8 @@ export function fmtCores(cores) {
 export function writeResult(name, data) {
   const dir = new URL(".tmp/", import.meta.url);
   mkdirSync(dir, { recursive: true });
-  const file = new URL(`${name}.json`, dir);
+  // --out NAME saves under another name (the profile run does, so it keeps the full run's numbers).
+  const file = new URL(`${flag("out", name)}.json`, dir);
   writeFileSync(
     file,
     `${JSON.stringify({ machine: machine(), code: codeUnderTest(), argv: process.argv.slice(2), ...data }, null, 2)}\n`,
