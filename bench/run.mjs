@@ -79,6 +79,8 @@ for (const name of selected) {
         "3",
         "--paced-s",
         "0",
+        "--out",
+        "core-throughput-profile",
         ...passthrough,
       ],
       { nice: true },
