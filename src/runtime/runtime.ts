@@ -494,6 +494,10 @@ export class Runtime implements AsyncDisposable {
     // Before sessions are rebuilt: a running child's session runs the agent its record describes.
     const held = this.#delegations?.restore() ?? [];
     const resumed = this.#recover(recovered);
+    // Recovery's writes — a resumed turn's next attempt above all — are committed before any turn
+    // runs: a process that dies while a resumed step runs again has then spent that attempt, so
+    // `maxAttempts` bounds how often a crash-looping turn's effects repeat.
+    await this.#store.commit();
     for (const inputId of held) {
       const live = this.#live.get(inputId);
       const reason: Reason = {

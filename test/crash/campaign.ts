@@ -11,10 +11,11 @@
  * @packageDocumentation
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
+import { integrityCheck } from "./checks.js";
 import { Ledger } from "./ledger.js";
 import { type ChildConfig, type ChildMode, pathsOf, type Report } from "./protocol.js";
 import { writeWorkspace } from "./workload.js";
@@ -99,6 +100,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     child.process.kill("SIGKILL");
     await child.exit;
     kills += 1;
+    checkAfterKill(paths.database, inc, ledger);
     if (ledger.violations.length > 0) break;
     if ((inc + 1) % 10 === 0) {
       options.log(
@@ -198,6 +200,23 @@ function startChild(
     });
   });
   return { process: child, ready, exit, stderrTail: () => tail };
+}
+
+/**
+ * The file exactly as the dead process left it (WAL and all, before any recovery) must be sound. A
+ * read-only connection reads the WAL without writing the database, so the next start still finds
+ * what the kill left.
+ */
+function checkAfterKill(database: string, inc: number, ledger: Ledger): void {
+  if (!existsSync(database)) return;
+  let result: string;
+  try {
+    result = integrityCheck(database);
+  } catch (error) {
+    result = error instanceof Error ? error.message : String(error);
+  }
+  ledger.count("integrity checks after a kill");
+  if (result !== "ok") ledger.fail(`after the kill of process ${inc}: PRAGMA integrity_check: ${result}`);
 }
 
 /** True when `ready` already resolved true (without waiting for it). */

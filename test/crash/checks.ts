@@ -5,7 +5,8 @@
  * and the store itself.
  *
  * The rules:
- * - **The file is sound**: `PRAGMA integrity_check` answers `ok`, on a read-only connection.
+ * - **The file is sound**: `PRAGMA integrity_check` answers `ok`, on a read-only connection (also
+ *   after every kill, on the file exactly as the dead process left it; see `campaign.ts`).
  * - **Nothing is left (P3, P4)**: reopening the store recovers no queued input and no interrupted turn.
  * - **Exactly one terminal state (P3)**: every input the parent saw durably accepted is in the store,
  *   terminal, and with the status (and turn) its handle settled with, when one settled.
@@ -146,7 +147,8 @@ export async function checkFinalState(options: {
   return out;
 }
 
-function integrityCheck(path: string): string {
+/** `PRAGMA integrity_check` on a read-only connection: `ok`, or what SQLite found. */
+export function integrityCheck(path: string): string {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
     const rows = db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];

@@ -10,6 +10,8 @@
  * - `OFFSTAGE_CRASH_SEED=0x…` the seed (default: a fresh one, printed).
  * - `OFFSTAGE_CRASH_KEEP=1` keeps the run's directory (database, effect log, reports, stderr) even
  *   when it passes; a failing run always keeps it.
+ *
+ * Durations on a 2-core machine: about 30 s for the default 50 kills, 5–6 min for 500.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,6 +94,11 @@ describe.skipIf(sqliteMissing !== undefined)(
       if (!keep) rmSync(dir, { recursive: true, force: true });
       expect(result.kills).toBe(kills);
       expect(ledger.inputs.size).toBeGreaterThan(kills);
+      // The kills must land mid-turn, or recovery was never put to work.
+      if (kills >= 50) {
+        expect(counts["turns resumed"] ?? 0, "turns resumed after a kill").toBeGreaterThan(0);
+        expect(counts["final failed/crashed"] ?? 0, "turns failed by onCrash: fail").toBeGreaterThan(0);
+      }
     });
   },
 );

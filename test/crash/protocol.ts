@@ -2,10 +2,10 @@
  * What the crash test's parent and child agree on: the child's configuration, the report lines it
  * writes to stdout, the effect markers its agents append to a log, and the files they share.
  *
- * Reports go to stdout one JSON line each. On Linux a write to a pipe is synchronous in Node, so a
- * line the child wrote is in the pipe before the next statement runs and survives a `kill -9` right
- * after it: the parent never hears of an acceptance the child had not finished reporting, and never
- * misses one it had.
+ * Reports go to stdout one JSON line each, written with `writeSync` on fd 1 (not `process.stdout`,
+ * whose writes to a pipe are asynchronous on POSIX): once the call returns, the line is in the pipe
+ * and survives a `kill -9` right after it. So the parent never misses a report the child finished
+ * writing, and a line cut short by the kill is dropped, never half-read.
  *
  * @packageDocumentation
  */
