@@ -13,8 +13,8 @@
  *   `delegation.completed`). Its completion is then either carried into exactly one turn of its
  *   parent — as an input that turn *started* with, so never mid-turn — with exactly one
  *   `delegation.delivered`, or dropped with a recorded reason (its parent, itself a child, had
- *   finished or was being stopped); never both, never twice. A completion input is never steered and
- *   never queued in another session.
+ *   finished or was stopped; the host withdrew its input, or dropped it once it was held); never
+ *   both, never twice. A completion input is never steered and never queued in another session.
  * - **The record tells the truth**: `pending` means its input waits queued in the parent's inbox;
  *   `delivered` means a parent turn took it; `held` and `dropped` mean no input of it is queued or ran.
  *   A record is only pruned once delivered or dropped.
@@ -25,6 +25,9 @@
  *   (and its own children) has completed by the next quiescent point; so has a child past its
  *   `limits.timeoutMs` while the runtime runs (a restart re-arms the timer for the time left).
  * - **At the end**: every dispatched child completed and its completion was delivered or dropped.
+ *
+ * Longer than most files for the reason `invariants.ts` is: the ledger and the rules that read it
+ * belong together.
  */
 import type { DeliveryState } from "../../src/kernel/delegation/completion-delivery.js";
 import type { Message } from "../../src/kernel/messages.js";
@@ -57,7 +60,7 @@ export interface DelegationFact {
   /** The parent turn its completion started, once one did. */
   carriedBy: string | undefined;
   deliveredEvents: number;
-  /** The delivery state last seen in the log. */
+  /** The delivery state last written to the log. */
   seen: DeliveryState | undefined;
 }
 
@@ -114,10 +117,10 @@ export class DelegationChecker {
     return [...this.#byChild.keys()];
   }
 
-  /** The host dropped a held completion (its record may be pruned before the next check sees it). */
-  droppedByHost(id: string): void {
+  /** A completion's delivery state reached the log (retention may prune it before the next check). */
+  deliveryWritten(id: string, state: DeliveryState): void {
     const fact = this.facts.get(id);
-    if (fact !== undefined) fact.seen = "dropped";
+    if (fact !== undefined) fact.seen = state;
   }
 
   expectCompleted(ids: readonly string[], why: string): void {

@@ -252,6 +252,7 @@ class Simulation {
         accepted: (input) => this.#checker.storeAccepted(input),
         steered: (steer) => this.#checker.storeSteered(steer),
         inputEnded: (end) => this.#checker.storeInputEnded(end),
+        delivery: (id, state) => this.#checker.delegations?.deliveryWritten(id, state),
       }),
       ...(d === undefined
         ? {}

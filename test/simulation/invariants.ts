@@ -501,6 +501,8 @@ export class Checker {
     };
     this.turns.set(turnId, turn);
     this.#open.set(sessionId, turn);
+    // The session was driven: a turn that starts and ends between two checks still ends a stall.
+    this.#stallSince.delete(sessionId);
     for (const id of inputIds) {
       const fact = this.inputs.get(id);
       if (fact === undefined) continue;

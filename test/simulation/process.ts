@@ -5,6 +5,7 @@
  * fakes freeze, so nothing it still had in flight can reach the shared store. A new process then
  * recovers from that store, as after `kill -9` with a store whose every write was committed.
  */
+import type { DeliveryState } from "../../src/kernel/delegation/completion-delivery.js";
 import type { Clock, TimerToken } from "../../src/runtime/clock.js";
 import type { DelegationLog } from "../../src/runtime/ports/delegation-log.js";
 import type { InputEnd, InputRecord, Steer, Store } from "../../src/runtime/ports/store.js";
@@ -21,6 +22,8 @@ export interface StoreWatch {
   accepted(input: InputRecord): void;
   steered(steer: Steer): void;
   inputEnded(end: InputEnd): void;
+  /** A completion's delivery state was written (retention may prune the record before any check). */
+  delivery(delegationId: string, state: DeliveryState): void;
 }
 
 /** The shared store as one process sees it: writes and commits stop when the process dies. */
@@ -29,7 +32,7 @@ export function fencedStore(store: Store, alive: () => boolean, watch: StoreWatc
   return {
     kind: store.kind,
     receipt: store.receipt,
-    ...(log === undefined ? {} : { delegations: fencedLog(log, alive) }),
+    ...(log === undefined ? {} : { delegations: fencedLog(log, alive, watch) }),
     open: () => store.open(),
     createSession: (session) => {
       if (alive()) store.createSession(session);
@@ -67,14 +70,20 @@ export function fencedStore(store: Store, alive: () => boolean, watch: StoreWatc
 }
 
 /** The shared delegation log as one process sees it: its writes stop when the process dies. */
-function fencedLog(log: DelegationLog, alive: () => boolean): DelegationLog {
+function fencedLog(log: DelegationLog, alive: () => boolean, watch: StoreWatch): DelegationLog {
   return {
     dispatch: (record) => {
       if (alive()) log.dispatch(record);
     },
-    complete: (completion, delivery) => (alive() ? log.complete(completion, delivery) : false),
+    complete: (completion, delivery) => {
+      if (!alive() || !log.complete(completion, delivery)) return false;
+      watch.delivery(completion.delegationId, delivery.state);
+      return true;
+    },
     setDelivery: (id, delivery) => {
-      if (alive()) log.setDelivery(id, delivery);
+      if (!alive()) return;
+      log.setDelivery(id, delivery);
+      watch.delivery(id, delivery.state);
     },
     get: (id) => log.get(id),
     list: () => log.list(),
