@@ -6,8 +6,9 @@
 //                BullMQ Pro), so sessions are sharded over K queues (session s → queue s mod K), each
 //                with one Worker of concurrency 1: per-session FIFO, one job at a time per session, the
 //                usual open-source answer. Redis persistence is switched for the run with CONFIG SET
-//                (appendonly + appendfsync always ≈ "full", everysec ≈ "normal", none = the service's
-//                own setting, nothing on disk) and restored afterwards;
+//                (appendonly + appendfsync always ≈ "full", everysec ≈ "normal") and restored
+//                afterwards. "none" (the service's own setting: nothing on disk, so not durable) runs only
+//                when --systems names bullmq-none;
 //   graphile   — graphile-worker on the local PostgreSQL, one named queue per session (queue_name =
 //                session id: graphile-worker runs one job of a named queue at a time), jobs added with
 //                addJobs in batches, a local queue (batch fetch) and batched completions.
@@ -24,8 +25,8 @@
 // ran); a new runtime on the file measures start() → the first recovered turn starting (goal < 1 s).
 // BullMQ and graphile-worker do the same with 100 000 waiting jobs: worker start → first job.
 //
-// Flags (or BENCH_<NAME>): --sessions 10000 --inputs 2 --reps 1 --systems <comma list>
-//   --paced-rate 1000 --paced-s 3
+// Flags (or BENCH_<NAME>): --sessions 10000 --inputs 2 --reps 3 --systems <comma list>
+//   --paced-rate 1000 --paced-s 2
 //   --bull-queues 16 --gw-concurrency 256 --gw-pool-max 24 --recovery-inputs 100000 --recovery 1 --quick
 //   --recovery-reps 3   --recovery-profile bench/.tmp/recovery.cpuprofile   (CPU profile of the first
 //   restart: start() → first recovered turn)
@@ -65,7 +66,7 @@ const offstage = await loadOffstage();
 
 const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
 const INPUTS = flag("inputs", QUICK ? 1 : 2);
-const REPS = flag("reps", 1);
+const REPS = flag("reps", QUICK ? 1 : 3);
 const BULL_QUEUES = flag("bull-queues", 16);
 const GW_CONCURRENCY = flag("gw-concurrency", 256);
 const GW_POOL_MAX = flag("gw-pool-max", 24);
@@ -76,7 +77,7 @@ const RECOVERY_PROFILE = flag("recovery-profile", "");
 /** Offstage restarts from the same filled file this many times; the median is reported. */
 const RECOVERY_REPS = flag("recovery-reps", QUICK ? 1 : 3);
 const PACED_RATE = flag("paced-rate", 1000);
-const PACED_S = flag("paced-s", QUICK ? 0.5 : 3);
+const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
 const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
 const REDIS_URL = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
 const REDIS = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
@@ -633,7 +634,13 @@ const ALL = [
 
 async function main() {
   printMachine();
-  const wanted = flag("systems", ALL.map((s) => s.name).join(",")).split(",");
+  // BullMQ on Redis without persistence is not durable: measured only when asked (--systems ...,bullmq-none).
+  const wanted = flag(
+    "systems",
+    ALL.filter((s) => s.name !== "bullmq-none")
+      .map((s) => s.name)
+      .join(","),
+  ).split(",");
   const systems = ALL.filter((s) => wanted.includes(s.name));
   log(
     `durable-throughput: ${SESSIONS} sessions x ${INPUTS} inputs = ${TOTAL} durable no-op turns per run, ${REPS} rep(s)`,
@@ -718,8 +725,13 @@ async function main() {
       : ["bullmq-everysec", "graphile-normal"];
     for (const p of [...peers, "bullmq-none"]) {
       if (summary[p] === undefined) continue;
-      ratios[`${o}/${p}`] = summary[o].perSecond / summary[p].perSecond;
-      log(`ratio ${o}/${p}: ${fmtRatio(ratios[`${o}/${p}`])}`);
+      // The median of per-repetition ratios: the runs of one repetition sit next to each other in
+      // time, so they share the machine's weather.
+      const perRep = runs[o].map((x, i) => x.perSecond / runs[p][i].perSecond);
+      ratios[`${o}/${p}`] = median(perRep);
+      log(
+        `ratio ${o}/${p}: ${fmtRatio(ratios[`${o}/${p}`])} (per repetition: ${perRep.map(fmtRatio).join(", ")})`,
+      );
     }
   }
   if (skipped["offstage-full"] !== undefined && skipped["offstage-normal"] !== undefined)
