@@ -146,10 +146,7 @@ export class Delegations {
 
   /** Every retained delegation, optionally of one parent, in dispatch order. */
   list(filter: { readonly parentSessionId?: string } = {}): DelegationInfo[] {
-    return this.#host.log
-      .list()
-      .filter((r) => filter.parentSessionId === undefined || r.parentSessionId === filter.parentSessionId)
-      .map((r) => this.#info(r));
+    return this.#host.log.list(filter.parentSessionId).map((r) => this.#info(r));
   }
 
   get(id: string): DelegationInfo | undefined {
@@ -366,9 +363,7 @@ export class Delegations {
       });
     }
     for (const parent of parents) {
-      const records = this.#host.log
-        .list()
-        .filter((r) => r.parentSessionId === parent && r.completion !== undefined);
+      const records = this.#host.log.list(parent).filter((r) => r.completion !== undefined);
       const prune = recordsToPrune(
         records.map((r) => ({
           id: r.id,

@@ -86,7 +86,7 @@ function fencedLog(log: DelegationLog, alive: () => boolean, watch: StoreWatch):
       watch.delivery(id, delivery.state);
     },
     get: (id) => log.get(id),
-    list: () => log.list(),
+    list: (parent) => log.list(parent),
     prune: (ids) => {
       if (alive()) log.prune(ids);
     },

@@ -51,12 +51,37 @@ afterEach(async () => {
 
 const NEVER = new Promise<never>(() => {});
 
+/**
+ * Waits for `condition` on the wall clock (these flows cross several real commits and fsyncs, which a
+ * loaded machine can slow down past what a fixed number of event-loop turns allows).
+ */
+async function eventually(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 /** A store whose writes and commits stop reaching `store` once `alive()` is false. */
-function fenced(store: Store, alive: () => boolean): Store {
-  const reads = new Set<PropertyKey>(["kind", "receipt", "open", "history", "findByIdempotencyKey", "input"]);
+function fenced<T extends object>(store: T, alive: () => boolean): T {
+  const reads = new Set<PropertyKey>([
+    "kind",
+    "receipt",
+    "open",
+    "history",
+    "findByIdempotencyKey",
+    "input",
+    "get",
+    "list",
+    "spend",
+  ]);
   return new Proxy(store, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property);
+      // The delegation log writes into the same file: it dies with the process too.
+      if (property === "delegations" && typeof value === "object" && value !== null)
+        return fenced(value, alive);
       if (typeof value !== "function" || reads.has(property)) {
         return typeof value === "function" ? value.bind(target) : value;
       }
@@ -319,5 +344,62 @@ describe("restart after a crash (no stop, no close)", () => {
     fn2.calls[0]!.gate.resolve("fresh");
     expect((await second.runtime.handle(handle.id)!.result()).output).toBe("fresh");
     expect(JSON.stringify(second.store.history("s"))).not.toContain("stale");
+  });
+});
+
+describe("background children across a crash", () => {
+  const parentOk = (): ReturnType<typeof scriptedModel> => scriptedModel(() => text("noted"));
+
+  it("a child running at the crash finishes after the restart and reports exactly once", async () => {
+    const path = freshPath();
+    const worker = new GatedModel();
+    const first = await start(path, { parent: { model: parentOk() }, worker: { model: worker } });
+    first.runtime.session("p", { agent: "parent" }).delegate({ goal: "count the files", agent: "worker" });
+    await eventually(() => worker.calls.length === 1, "the child's model call");
+    await first.store.commit();
+    first.crash();
+    const parent = parentOk();
+    const second = await start(path, {
+      parent: { model: parent },
+      worker: { model: scriptedModel(() => text("twelve files")) },
+    });
+    await eventually(() => second.runtime.delegations.list()[0]?.delivery === "delivered", "delivery");
+    await eventually(() => parent.requests.length === 1, "the parent's turn");
+    const [record] = second.runtime.delegations.list();
+    expect(record!.completion).toMatchObject({ status: "completed", summary: "twelve files" });
+    expect(userTexts(parent.requests[0]!.prompt).join("\n")).toContain("twelve files");
+    await second.runtime.stop({ drain: true });
+    expect(parent.requests).toHaveLength(1);
+    expect(committed(path, "SELECT count(*) AS n FROM inputs WHERE delegation_id IS NOT NULL")).toEqual([
+      { n: 1 },
+    ]);
+    expect(committed(path, "SELECT delivery FROM delegations")).toEqual([{ delivery: "delivered" }]);
+  });
+
+  it("a completion committed before the crash reaches its parent once, after it", async () => {
+    const path = freshPath();
+    const busy = new GatedModel();
+    const first = await start(path, {
+      parent: { model: busy },
+      worker: { model: scriptedModel(() => text("the answer")) },
+    });
+    const session = first.runtime.session("p", { agent: "parent" });
+    session.send("hold on");
+    await eventually(() => busy.calls.length === 1, "the parent's model call");
+    session.delegate({ goal: "find the answer", agent: "worker" });
+    await eventually(() => first.runtime.delegations.list()[0]?.delivery === "pending", "the completion");
+    await first.store.commit();
+    first.crash();
+    const parent = parentOk();
+    const second = await start(path, { parent: { model: parent }, worker: { model: parentOk() } });
+    await eventually(() => second.runtime.delegations.list()[0]?.delivery === "delivered", "delivery");
+    await second.runtime.stop({ drain: true });
+    const carrying = parent.requests.filter((r) => userTexts(r.prompt).join("\n").includes("the answer"));
+    expect(carrying.length).toBeGreaterThanOrEqual(1);
+    // One input carries it, ended once; the resumed "hold on" turn and the completion turn each ran once.
+    expect(committed(path, "SELECT status FROM inputs WHERE delegation_id IS NOT NULL")).toEqual([
+      { status: "completed" },
+    ]);
+    expect(committed(path, "SELECT count(*) AS n FROM delegations")).toEqual([{ n: 1 }]);
   });
 });

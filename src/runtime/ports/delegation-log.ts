@@ -58,8 +58,8 @@ export interface DelegationLog {
   /** Moves a completion along: delivered, dropped, held, or pending again with a new input. */
   setDelivery(delegationId: string, delivery: DeliveryPlan): void;
   get(delegationId: string): DelegationRecord | undefined;
-  /** Every retained record, in dispatch order. */
-  list(): readonly DelegationRecord[];
+  /** Every retained record (of one parent, when given), in dispatch order. */
+  list(parentSessionId?: string): readonly DelegationRecord[];
   /** Forgets finished records (retention). */
   prune(delegationIds: readonly string[]): void;
   /** What a delegation tree (named by its top-level session) has spent; `undefined` before anything. */

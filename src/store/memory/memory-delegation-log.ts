@@ -32,8 +32,9 @@ export class MemoryDelegationLog implements DelegationLog {
     return this.#records.get(delegationId);
   }
 
-  list(): readonly DelegationRecord[] {
-    return [...this.#records.values()];
+  list(parentSessionId?: string): readonly DelegationRecord[] {
+    const all = [...this.#records.values()];
+    return parentSessionId === undefined ? all : all.filter((r) => r.parentSessionId === parentSessionId);
   }
 
   prune(delegationIds: readonly string[]): void {

@@ -87,6 +87,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX history_by_session ON history (session_id, id);
     `,
   },
+  {
+    version: 2,
+    name: "delegations",
+    sql: `
+      -- One row per background child, in dispatch order (rowid). record: what was dispatched (JSON,
+      -- never changes); completion: how the child ended (JSON), written once, in the same transaction
+      -- as the child's last turn end; delivery: pending | held | delivered | dropped.
+      CREATE TABLE delegations (
+        id                TEXT PRIMARY KEY,
+        parent_session_id TEXT NOT NULL,
+        record            TEXT NOT NULL,
+        completion        TEXT,
+        delivery          TEXT,
+        delivery_reason   TEXT,
+        delivery_input_id TEXT
+      );
+      CREATE INDEX delegations_by_parent ON delegations (parent_session_id);
+
+      -- What each delegation tree (named by its top-level session) has spent, for its budget.
+      CREATE TABLE delegation_spend (
+        root_session_id TEXT    PRIMARY KEY,
+        model_calls     INTEGER NOT NULL,
+        tokens          INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -35,6 +35,7 @@ import { migrate } from "./migrations.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { type InputRow, outcomeJson, snapshotOf } from "./rows.js";
+import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
 import { WalSync } from "./wal-sync.js";
@@ -118,6 +119,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   readonly receipt = "durable" as const;
   /** The database file, as an absolute path. */
   readonly path: string;
+  /** Background children and their completions, in the same file and transactions. */
+  readonly delegations: SqliteDelegationLog = new SqliteDelegationLog({
+    write: (apply) => this.#write(apply),
+    read: (query) => this.#read(query),
+  });
   readonly #connection: ConnectionOptions;
   readonly #groupCommitMs: number;
   #conn: Connection | undefined;
@@ -301,11 +307,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   /** Runs a write in the current group. A failed write fails the store (see `GroupCommit.fail`). */
-  #write(apply: (sql: Statements) => void): void {
+  #write<T>(apply: (sql: Statements) => T): T {
     const { sql, group } = this.#live();
     group.write();
     try {
-      apply(sql);
+      return apply(sql);
     } catch (error) {
       // SQLITE_CONSTRAINT: the caller's mistake (a duplicate id or key); the group itself is intact.
       if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) {

@@ -58,6 +58,24 @@ const SQL = {
     WHERE id = ? AND attempt = ? AND ended_at_ms IS NULL`,
   runningTurns: "SELECT * FROM turns WHERE ended_at_ms IS NULL ORDER BY started_at_ms, id",
 
+  /** Params: id, parent_session_id, record. */
+  insertDelegation: "INSERT OR IGNORE INTO delegations (id, parent_session_id, record) VALUES (?, ?, ?)",
+  /** Written once: ignored when the child already has a completion. */
+  completeDelegation: `UPDATE delegations
+    SET completion = $completion, delivery = $delivery, delivery_reason = $reason, delivery_input_id = $input
+    WHERE id = $id AND completion IS NULL`,
+  setDelivery: `UPDATE delegations
+    SET delivery = $delivery, delivery_reason = $reason, delivery_input_id = $input
+    WHERE id = $id AND completion IS NOT NULL`,
+  delegationById: "SELECT * FROM delegations WHERE id = ?",
+  allDelegations: "SELECT * FROM delegations ORDER BY rowid",
+  delegationsOfParent: "SELECT * FROM delegations WHERE parent_session_id = ? ORDER BY rowid",
+  deleteDelegation: "DELETE FROM delegations WHERE id = ?",
+  spendOf: "SELECT model_calls, tokens FROM delegation_spend WHERE root_session_id = ?",
+  /** Params: root_session_id, model_calls, tokens. */
+  setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
+    ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
+
   /** Params: session_id, turn_id, message. */
   appendHistory: "INSERT INTO history (session_id, turn_id, message) VALUES (?, ?, ?)",
   history: "SELECT message FROM history WHERE session_id = ? ORDER BY id",

@@ -1,0 +1,107 @@
+/**
+ * The SQLite store's delegation log: one row per background child. Its writes join the store's
+ * current group, so a child's completion commits with the turn end that finished the child and the
+ * parent input that carries it.
+ *
+ * @packageDocumentation
+ */
+import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
+import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
+import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
+import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import type { Statements } from "./statements.js";
+
+/** A row of `delegations`. */
+interface DelegationRow {
+  readonly id: string;
+  readonly record: string;
+  readonly completion: string | null;
+  readonly delivery: string | null;
+  readonly delivery_reason: string | null;
+  readonly delivery_input_id: string | null;
+}
+
+/** How the log reaches the store's connection: writes join its group, reads see them. */
+export interface LogAccess {
+  write<T>(apply: (sql: Statements) => T): T;
+  read<T>(query: (sql: Statements) => T): T;
+}
+
+export class SqliteDelegationLog implements DelegationLog {
+  readonly #db: LogAccess;
+
+  /** @internal The SQLite store creates it. */
+  constructor(db: LogAccess) {
+    this.#db = db;
+  }
+
+  dispatch(record: DelegationRecord): void {
+    const { completion: _c, delivery: _d, deliveryReason: _r, deliveryInputId: _i, ...dispatched } = record;
+    this.#db.write((sql) =>
+      sql.insertDelegation.run(record.id, record.parentSessionId, JSON.stringify(dispatched)),
+    );
+  }
+
+  complete(completion: ChildCompletion, delivery: DeliveryPlan): boolean {
+    return this.#db.write(
+      (sql) =>
+        sql.completeDelegation.run({
+          id: completion.delegationId,
+          completion: JSON.stringify(completion),
+          ...params(delivery),
+        }).changes > 0,
+    );
+  }
+
+  setDelivery(delegationId: string, delivery: DeliveryPlan): void {
+    this.#db.write((sql) => sql.setDelivery.run({ id: delegationId, ...params(delivery) }));
+  }
+
+  get(delegationId: string): DelegationRecord | undefined {
+    const row = this.#db.read((sql) => sql.delegationById.get(delegationId) as DelegationRow | undefined);
+    return row === undefined ? undefined : recordOf(row);
+  }
+
+  list(parentSessionId?: string): readonly DelegationRecord[] {
+    const rows = this.#db.read(
+      (sql) =>
+        (parentSessionId === undefined
+          ? sql.allDelegations.all()
+          : sql.delegationsOfParent.all(parentSessionId)) as unknown as DelegationRow[],
+    );
+    return rows.map(recordOf);
+  }
+
+  prune(delegationIds: readonly string[]): void {
+    this.#db.write((sql) => {
+      for (const id of delegationIds) sql.deleteDelegation.run(id);
+    });
+  }
+
+  spend(rootSessionId: string): TreeSpend | undefined {
+    const row = this.#db.read(
+      (sql) => sql.spendOf.get(rootSessionId) as { model_calls: number; tokens: number } | undefined,
+    );
+    return row === undefined ? undefined : { modelCalls: row.model_calls, tokens: row.tokens };
+  }
+
+  setSpend(rootSessionId: string, spend: TreeSpend): void {
+    this.#db.write((sql) => sql.setSpend.run(rootSessionId, spend.modelCalls, spend.tokens));
+  }
+}
+
+function params(delivery: DeliveryPlan): { delivery: string; reason: string | null; input: string | null } {
+  return { delivery: delivery.state, reason: delivery.reason ?? null, input: delivery.inputId ?? null };
+}
+
+function recordOf(row: DelegationRow): DelegationRecord {
+  const record = JSON.parse(row.record) as DelegationRecord;
+  if (row.completion === null) return record;
+  return {
+    ...record,
+    completion: JSON.parse(row.completion) as ChildCompletion,
+    delivery: (row.delivery ?? undefined) as DeliveryState | undefined,
+    deliveryReason: row.delivery_reason ?? undefined,
+    deliveryInputId: row.delivery_input_id ?? undefined,
+  };
+}
