@@ -14,7 +14,6 @@ import {
   type Runtime,
   type RuntimeEvent,
   type SqliteStore,
-  type Store,
 } from "../../src/index.js";
 import {
   callTools,
