@@ -41,11 +41,12 @@ const BACKLOG_MAX = 60;
 /**
  * Known open bug, off by default so the rest of the crash coverage stays in CI: `cancel({ mode:
  * "after_step" })` of an input steered into a running turn and not yet seen by it drops the input
- * from the turn's steered list, so it is neither handed back to the queue nor seen; when the turn
- * then completes (a function turn always does; a model turn whose answer has no tool calls does)
- * the input ends `completed` with an answer that never saw it, its message in no history. The fix
- * belongs to the turn machine (`onCancel`). `OFFSTAGE_CRASH_STEER_CANCEL=1` lets the workload make
- * such cancels; the history check then fails within a few hundred kills.
+ * from the turn's steered list, so it is neither handed back to the queue nor seen, and it ends with
+ * whatever ends the turn. A final answer now ends the turn with the cancel's status (cc5c7a3), but
+ * an interrupt by newer input ends the input `interrupted`, a model or function failure `failed`,
+ * though it never ran and its message is in no history. The fix belongs to the turn machine
+ * (`onCancel`/`end`). `OFFSTAGE_CRASH_STEER_CANCEL=1` lets the workload make such cancels; the
+ * history check then fails within a few hundred kills.
  */
 const STEER_CANCEL = process.env.OFFSTAGE_CRASH_STEER_CANCEL === "1";
 
@@ -130,7 +131,6 @@ function follow(handle: TurnHandle, sent: Sent | undefined): void {
           `input ${handle.id}: stored() resolved ${receipt}, receipt ${handle.receipt}; expected durable`,
         );
       report({ t: "accepted", id: handle.id, ...sent });
-      if (!sent.resend) sentAs.set(handle.id, sent);
     }
     if (followed.has(handle)) return;
     followed.add(handle);
@@ -172,7 +172,10 @@ function send(
     violation(`send ${token} (${policy}) threw: ${error instanceof Error ? error.message : String(error)}`);
     return;
   }
-  follow(handle, { session, token, key, policy, resend });
+  const sent: Sent = { session, token, key, policy, resend };
+  // Known at once, not at the commit: a cancel may come before the input is durable.
+  if (!resend) sentAs.set(handle.id, sent);
+  follow(handle, sent);
 }
 
 function weighted(): Policy {
