@@ -16,6 +16,7 @@ import type { Store } from "../runtime/ports/store.js";
 import { createRuntime, type Runtime } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
 import { createMemoryStore } from "../store/memory/memory-store.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createFileTools } from "../tools/builtin/file-tools.js";
 
 export interface DemoOptions {
@@ -43,7 +44,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await mkdir(join(root, path, ".."), { recursive: true });
     await writeFile(join(root, path), text);
   }
-  const store: Store = createMemoryStore();
+  const store: Store =
+    options.dbPath === undefined ? createMemoryStore() : createSqliteStore({ path: options.dbPath });
   const runtime = createRuntime({
     store,
     logger: silentLogger,
@@ -66,7 +68,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       },
     },
   });
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (error) {
+    // A locked, damaged or newer file: say which and why, in one line, and leave it as it is.
+    say(
+      `offstage demo: cannot start: ${isOffstageError(error) ? `${error.code}: ${error.message}` : String(error)}`,
+    );
+    return 2;
+  }
   say("Offstage demo — the model is the offline demo model; tools work on real files.");
   say(`  workspace: ${root}`);
   say(
@@ -182,6 +192,7 @@ async function scenes(runtime: Runtime, say: (line: string) => void): Promise<vo
 
   say("\n7. Background sub-agents: lead hands three folder jobs to workers and keeps answering.");
   const lead = runtime.session("lead", { agent: "lead" });
+  const before = new Set(runtime.delegations.list({ parentSessionId: "lead" }).map((d) => d.id));
   const plan = lead.send(
     "delegate slowly count src; delegate slowly list notes; delegate slowly stat README.md",
   );
@@ -198,7 +209,7 @@ async function scenes(runtime: Runtime, say: (line: string) => void): Promise<vo
     runtime.metrics().runningTurns > 0
   )
     await new Promise((r) => setTimeout(r, 20));
-  const finished = runtime.delegations.list({ parentSessionId: "lead" });
+  const finished = runtime.delegations.list({ parentSessionId: "lead" }).filter((d) => !before.has(d.id));
   say(
     `   ${finished.length} results came back as new turns of lead: ${finished.map((d) => d.completion?.status).join(", ")}`,
   );

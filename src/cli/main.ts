@@ -17,12 +17,16 @@ program
     "run the guided demo: several sessions, real file tools, every inbox policy, a cancel, a summary",
   )
   .addOption(
+    new Option("--db <path>", "SQLite file the sessions are kept in").default("./.offstage/offstage.db"),
+  )
+  .addOption(new Option("--memory", "keep everything in memory instead (nothing survives the run)"))
+  .addOption(
     new Option("--workspace <dir>", "folder the file tools work in").default("./.offstage/demo-workspace"),
   )
   .addOption(new Option("--quiet", "print only the summary"))
-  .action(async (options: { workspace: string; quiet?: boolean }) => {
+  .action(async (options: { db: string; memory?: boolean; workspace: string; quiet?: boolean }) => {
     process.exitCode = await runDemo({
-      dbPath: undefined,
+      dbPath: options.memory === true ? undefined : options.db,
       workspace: options.workspace,
       quiet: options.quiet === true,
       out: process.stdout,
