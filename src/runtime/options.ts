@@ -18,7 +18,10 @@ import type { WakeChannel } from "./wake-channel.js";
 export interface RuntimeOptions {
   /** Agents by name; a session names the agent that runs its turns. */
   readonly agents: Readonly<Record<string, Agent>>;
-  /** Where work is kept (default: a new memory store). */
+  /**
+   * Where work is kept (default: the SQLite file `./.offstage/offstage.db`, created on start). Pass
+   * `createMemoryStore()` for work that need not outlive the process (tests, scratch runtimes).
+   */
   readonly store?: Store;
   readonly limits?: Partial<Limits>;
   /** How often the recovery poll drives sessions whose wake was lost (default 400 ms). */

@@ -45,7 +45,7 @@ import {
   type TurnEvent as KernelEvent,
   stepTurn,
 } from "../kernel/turn/turn-machine.js";
-import { createMemoryStore } from "../store/memory/memory-store.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createDelegateTool } from "../tools/builtin/delegate-tool.js";
 import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import type { TimerToken } from "./clock.js";
@@ -197,7 +197,8 @@ export class Runtime implements AsyncDisposable {
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.#limits = options.limits;
-    this.#store = options.store ?? createMemoryStore();
+    // Durable by default: work a host was told is accepted survives the process.
+    this.#store = options.store ?? createSqliteStore();
     this.#wakes = options.wakes ?? createLocalWakeChannel();
     this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
     this.#metrics = new MetricsCounters(options.clock);

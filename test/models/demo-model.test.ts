@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  createMemoryStore,
   createRuntime,
   InvalidInputError,
   type Message,
@@ -374,6 +375,7 @@ describe("demo model in a runtime, on real files", () => {
       await writeFile(join(root, "README.md"), "hi\n");
       const runtime = createRuntime({
         logger: silentLogger,
+        store: createMemoryStore(),
         clock: new VirtualClock(),
         agents: { assistant: { model: createDemoModel(), tools: createFileTools({ root }) } },
       });

@@ -217,7 +217,13 @@ export function testRuntime(
   extra: Partial<Omit<RuntimeOptions, "agents">> = {},
 ): TestRuntime {
   const clock = new VirtualClock();
-  const runtime = createRuntime({ logger: silentLogger, clock, agents, ...extra });
+  const runtime = createRuntime({
+    logger: silentLogger,
+    clock,
+    agents,
+    store: createMemoryStore(),
+    ...extra,
+  });
   return { runtime, clock };
 }
 

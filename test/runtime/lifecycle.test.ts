@@ -282,6 +282,7 @@ describe("stop", () => {
     {
       await using runtime = createRuntime({
         logger: silentLogger,
+        store: createMemoryStore(),
         clock: new VirtualClock(),
         agents: { chat: { model: m } },
       });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createRuntime, silentLogger } from "../../src/index.js";
+import { createMemoryStore, createRuntime, silentLogger } from "../../src/index.js";
 
 describe("runtime smoke", () => {
   it("runs function and model turns", async () => {
     const runtime = createRuntime({
       logger: silentLogger,
+      store: createMemoryStore(),
       agents: {
         echo: { run: async (input) => `echo ${String(input)}` },
         chat: {
@@ -30,5 +31,13 @@ describe("runtime smoke", () => {
     expect(r.output).toBe("hi");
     expect(c.history()).toHaveLength(2);
     expect(await runtime.stop()).toBe("clean");
+  });
+});
+
+describe("defaults", () => {
+  it("is durable by default: without a store the runtime uses the SQLite file", () => {
+    // Nothing is opened before start(), so this touches no file.
+    const runtime = createRuntime({ agents: { echo: { run: (input) => input } } });
+    expect(runtime.receipt).toBe("durable");
   });
 });
