@@ -6,6 +6,7 @@
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
 //   durable  bench/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker; recovery
+//   delegation bench/delegation.mjs        issue #4: children dispatch → completion delivered vs BullMQ flows
 //   profile  core-throughput (Offstage only) under --cpu-prof, then the top functions by self time,
 //            then bench/alloc-profile.mjs: allocation per turn by site (sampling heap profiler)
 //
@@ -22,6 +23,7 @@ const BENCHES = {
   core: "core-throughput.mjs",
   memory: "idle-memory.mjs",
   durable: "durable-throughput.mjs",
+  delegation: "delegation.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
