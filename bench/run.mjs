@@ -1,7 +1,7 @@
 // Runs the benchmarks: `npm run bench` (all), or one or more by name: `npm run bench -- core memory`.
 // Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...), but
 // `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet,
-// and `--priority P` (see below).
+// `--priority P` and `--clean-build` (see below).
 //
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
@@ -13,7 +13,7 @@
 // Each benchmark runs in its own process (with --expose-gc, on the Node that runs this script: the
 // pinned Node 24 under npm), so one cannot tax the next with its heap.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { log, printMachine, waitQuiet } from "./lib.mjs";
 import { newestProfile, printSummary } from "./profile-summary.mjs";
@@ -38,6 +38,10 @@ for (const name of ["--wait-quiet", "--priority"]) {
   own[name] = Number(args[at + 1]);
   args = args.filter((_, i) => i !== at && i !== at + 1);
 }
+// --clean-build: measure a build of the last commit (git archive HEAD into bench/.tmp/head), not the
+// work tree, whose src/ may hold someone's unfinished changes.
+const cleanBuild = args.includes("--clean-build");
+args = args.filter((a) => a !== "--clean-build");
 const waitS = own["--wait-quiet"] ?? 0;
 const priority = own["--priority"];
 const names = args.filter((a) => a in BENCHES || a === "profile");
@@ -51,6 +55,29 @@ if (unknown.length > 0) {
 }
 const selected = names.length > 0 ? names : Object.keys(BENCHES);
 
+/** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */
+function buildHead() {
+  const root = here("..");
+  const dir = here(".tmp/head");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = ["src", "tsconfig.json", "tsconfig.build.json", "package.json"];
+  const step = (command, argv, cwd) => {
+    const r = spawnSync(command, argv, { cwd, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${command} ${argv.join(" ")} failed (exit ${r.status})`);
+    return r.stdout;
+  };
+  const tar = spawnSync("sh", ["-c", `git archive HEAD ${files.join(" ")} | tar -x -C '${dir}'`], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (tar.status !== 0) throw new Error("git archive HEAD failed");
+  writeFileSync(`${dir}/COMMIT`, step("git", ["rev-parse", "--short", "HEAD"], root));
+  // The TypeScript compiler of the repository, run on the Node that runs this script.
+  step(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"], dir);
+  return `${dir}/dist/index.js`;
+}
+
 function node(nodeArgs, { nice = false } = {}) {
   const argv = [process.execPath, "--expose-gc", ...nodeArgs];
   if (nice && priority !== undefined) argv.unshift("nice", "-n", String(priority));
@@ -58,6 +85,7 @@ function node(nodeArgs, { nice = false } = {}) {
   return run.status ?? 1;
 }
 
+if (cleanBuild) process.env.OFFSTAGE_DIST = buildHead();
 printMachine();
 log(`running: ${selected.join(", ")}${passthrough.length > 0 ? ` with ${passthrough.join(" ")}` : ""}`);
 let failed = 0;
