@@ -1,7 +1,7 @@
 // Runs the benchmarks: `npm run bench` (all), or one or more by name: `npm run bench -- core memory`.
 // Other arguments pass through to every benchmark (`--quick` for a smoke run; `--reps 3`, ...), but
 // `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet,
-// `--priority P` and `--clean-build` (see below).
+// `--priority P`, `--clean-build` and `--write` (see below).
 //
 //   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
 //   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
@@ -17,6 +17,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { log, printMachine, waitQuiet } from "./lib.mjs";
 import { newestProfile, printSummary } from "./profile-summary.mjs";
+import { writeResults } from "./report.mjs";
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const BENCHES = {
@@ -41,7 +42,9 @@ for (const name of ["--wait-quiet", "--priority"]) {
 // --clean-build: measure a build of the last commit (git archive HEAD into bench/.tmp/head), not the
 // work tree, whose src/ may hold someone's unfinished changes.
 const cleanBuild = args.includes("--clean-build");
-args = args.filter((a) => a !== "--clean-build");
+// --write: put the fresh numbers into bench/RESULTS.md (bench/report.mjs), each benchmark's block only.
+const write = args.includes("--write");
+args = args.filter((a) => a !== "--clean-build" && a !== "--write");
 const waitS = own["--wait-quiet"] ?? 0;
 const priority = own["--priority"];
 const names = args.filter((a) => a in BENCHES || a === "profile");
@@ -124,4 +127,12 @@ for (const name of selected) {
   }
 }
 log(failed === 0 ? "all benchmarks finished" : `${failed} benchmark(s) failed`);
+if (write && failed === 0) {
+  const command =
+    process.env.npm_lifecycle_event === "bench"
+      ? `npm run bench -- ${raw.join(" ")}`
+      : `npm exec -- node bench/run.mjs ${raw.join(" ")}`;
+  const written = writeResults(selected, command.trim());
+  log(`bench/RESULTS.md: rewrote the blocks of ${written.join(", ") || "nothing"}`);
+}
 process.exit(failed === 0 ? 0 : 1);

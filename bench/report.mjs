@@ -1,0 +1,227 @@
+// `npm run bench -- --write`: renders the numbers the benchmarks saved in bench/.tmp/*.json as Markdown
+// and puts each benchmark's block into bench/RESULTS.md between its markers
+//   <!-- bench:NAME:begin --> ... <!-- bench:NAME:end -->
+// leaving everything else in the file (the reading of the numbers) as it is. A benchmark that did not
+// run in this invocation keeps its previous block.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fmtMs, fmtRate, fmtRatio } from "./lib.mjs";
+
+const tmp = (name) => new URL(`.tmp/${name}.json`, import.meta.url);
+const RESULTS = new URL("RESULTS.md", import.meta.url);
+
+/** Table cells: `<` and `>` (as in `Map<session, Promise>`) would read as HTML, `|` would split the cell. */
+function row(cells) {
+  const cell = (c) => String(c).replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("|", "\\|");
+  return `| ${cells.map(cell).join(" | ")} |`;
+}
+
+function mdTable(header, rows) {
+  return [row(header), row(header.map(() => "---")), ...rows.map(row)].join("\n");
+}
+
+function provenance(data, command) {
+  const m = data.machine;
+  const c = data.code;
+  return [
+    `Measured ${m.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")} on ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ` +
+      `Node ${m.node}, ${m.platform}; load average at start ${m.loadAvg?.join(" ") ?? "n/a"}.`,
+    `Code: commit \`${c.commit}\`${c.dirty.length > 0 ? ` with uncommitted changes in ${c.dirty.join(", ")}` : ""}, build \`${c.dist.replace(/^.*\/bench\//, "bench/")}\`.`,
+    `Command: \`${command}\` (arguments passed to this benchmark: \`${data.argv.join(" ") || "none"}\`).`,
+  ].join("\n");
+}
+
+const cores = (x) => (x === undefined ? "n/a" : x.toFixed(2));
+
+function renderCore(d, command) {
+  const names = Object.keys(d.summary).filter((n) => n !== "ratios");
+  const s = d.summary;
+  const burst = mdTable(
+    [
+      "system",
+      "turns/s (median)",
+      "min – max",
+      "turns per CPU-second",
+      "bytes allocated/turn",
+      "GC pauses",
+      "send→start p50 / p99",
+      "other load (cores)",
+    ],
+    names.map((n) => {
+      const runs = d.runs[n];
+      return [
+        s[n].label,
+        `**${fmtRate(s[n].perSecond)}**`,
+        `${fmtRate(Math.min(...runs.map((r) => r.perSecond)))} – ${fmtRate(Math.max(...runs.map((r) => r.perSecond)))}`,
+        fmtRate(s[n].perCpuSecond),
+        s[n].allocPerTurn.toFixed(0),
+        `${(100 * s[n].gcShare).toFixed(0)}%`,
+        `${fmtMs(s[n].latency.p50Ms)} / ${fmtMs(s[n].latency.p99Ms)}`,
+        cores(s[n].otherCores),
+      ];
+    }),
+  );
+  const goals = { "p-queue": "≥ 2×", naive: "≥ 0.5×" };
+  const ratios = mdTable(
+    ["ratio", "wall-clock", "per CPU-second", "goal", "met?"],
+    Object.entries(s.ratios).map(([pair, r]) => {
+      const peer = pair.split("/")[1];
+      const need = peer === "p-queue" ? 2 : 0.5;
+      return [
+        pair,
+        `**${fmtRatio(r.wall)}**`,
+        fmtRatio(r.cpu),
+        goals[peer],
+        r.wall >= need ? "yes" : "**no**",
+      ];
+    }),
+  );
+  const paced = mdTable(
+    ["system", "inputs", "send→start p50", "p99", "max"],
+    d.paced.map((r) => [
+      s[r.name].label,
+      r.total,
+      fmtMs(r.latency.p50Ms),
+      fmtMs(r.latency.p99Ms),
+      fmtMs(r.latency.maxMs),
+    ]),
+  );
+  return [
+    provenance(d, command),
+    "",
+    `Burst: ${d.sessions} sessions × ${d.inputs} inputs = ${d.sessions * d.inputs} no-op turns per run, ${d.reps} repetitions (medians; send→start of the median repetition is queueing behind the backlog):`,
+    "",
+    burst,
+    "",
+    "Ratios (median of the per-repetition ratios):",
+    "",
+    ratios,
+    "",
+    `Paced: ${d.rate} inputs/s offered for ${d.pacedS} s, round-robin over the sessions (each system's own scheduling delay):`,
+    "",
+    paced,
+  ].join("\n");
+}
+
+function renderMemory(d, command) {
+  const peer = (name) => d.results.find((r) => r.name.startsWith(name))?.perSession;
+  const table = mdTable(
+    ["case", "bytes per idle session", "total", "vs p-queue", "goal < 2048 B"],
+    d.results.map((r) => [
+      r.name,
+      `**${r.perSession.toFixed(0)}**`,
+      `${r.totalMiB.toFixed(1)} MiB`,
+      fmtRatio(r.perSession / peer("p-queue")),
+      r.name.startsWith("offstage") ? (r.perSession < d.goalBytes ? "met" : "**not met**") : "",
+    ]),
+  );
+  return [provenance(d, command), "", `${d.sessions} sessions per case:`, "", table].join("\n");
+}
+
+function renderDurable(d, command) {
+  const names = Object.keys(d.summary);
+  const s = d.summary;
+  const burst = mdTable(
+    [
+      "system",
+      "durability",
+      "turns/s (median)",
+      "per repetition",
+      "send→start p50 / p99",
+      "other load (cores)",
+    ],
+    names.map((n) => [
+      s[n].label,
+      s[n].durability,
+      `**${fmtRate(s[n].perSecond)}**`,
+      d.runs[n].map((r) => fmtRate(r.perSecond)).join(", "),
+      `${fmtMs(s[n].latency.p50Ms)} / ${fmtMs(s[n].latency.p99Ms)}`,
+      cores(s[n].otherCores),
+    ]),
+  );
+  const ratios = mdTable(
+    ["ratio (turns/s)", "median of repetitions", "per repetition"],
+    Object.entries(d.ratios).map(([pair, r]) => {
+      const [o, p] = pair.split("/");
+      return [
+        pair,
+        `**${fmtRatio(r)}**`,
+        d.runs[o].map((x, i) => fmtRatio(x.perSecond / d.runs[p][i].perSecond)).join(", "),
+      ];
+    }),
+  );
+  const paced = mdTable(
+    ["system", "inputs", "send→start p50", "p99", "send→durable p50", "p99"],
+    (d.paced ?? []).map((r) => [
+      s[r.name]?.label ?? r.name,
+      r.total,
+      fmtMs(r.latency.p50Ms),
+      fmtMs(r.latency.p99Ms),
+      fmtMs(r.ack.p50Ms),
+      fmtMs(r.ack.p99Ms),
+    ]),
+  );
+  const recovery = mdTable(
+    ["system", "start() → first turn (median)", "repetitions", "start() returned after", "inputs recovered"],
+    (d.recovery ?? []).map((r) =>
+      r.skipped
+        ? [r.name, `skipped: ${r.skipped}`, "", "", ""]
+        : [
+            r.name,
+            `**${fmtMs(r.firstTurnMs)}**${r.name.startsWith("offstage") ? (r.firstTurnMs < 1000 ? " (goal < 1 s: met)" : " (goal < 1 s: **not met**)") : ""}`,
+            r.reps ? r.reps.map((x) => fmtMs(x.firstTurnMs)).join(", ") : "1",
+            r.startMs === undefined ? "n/a (workers start when built)" : fmtMs(r.startMs),
+            r.recovered,
+          ],
+    ),
+  );
+  const skipped = Object.entries(d.skipped ?? {}).map(([n, why]) => `- ${n} skipped: ${why}`);
+  return [
+    provenance(d, command),
+    ...(skipped.length > 0 ? ["", ...skipped] : []),
+    "",
+    `Burst: ${d.sessions} sessions × ${d.inputs} inputs = ${d.sessions * d.inputs} durable no-op turns per run, ${d.reps} repetitions. ` +
+      `"Other load" counts every other process, so for BullMQ and graphile-worker it includes Redis and PostgreSQL doing the peer's own work.`,
+    "",
+    burst,
+    "",
+    ratios,
+    "",
+    `Paced: ${d.pacedRate} inputs/s for ${d.pacedS} s. send→durable: until Offstage's receipt is "durable" (\`handle.stored()\`), or until BullMQ's \`addBulk\` / graphile-worker's \`addJobs\` returned.`,
+    "",
+    paced,
+    "",
+    "Recovery: 100 000 queued inputs; time from start() to the first turn (or job) starting.",
+    "",
+    recovery,
+  ].join("\n");
+}
+
+const RENDER = {
+  core: ["core-throughput", renderCore],
+  memory: ["idle-memory", renderMemory],
+  durable: ["durable-throughput", renderDurable],
+};
+
+/** Replaces the blocks of the named benchmarks in RESULTS.md; returns the names written. */
+export function writeResults(names, command) {
+  let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
+  const written = [];
+  for (const name of names) {
+    if (!(name in RENDER)) continue;
+    const [file, render] = RENDER[name];
+    if (!existsSync(tmp(file))) continue;
+    const block = render(JSON.parse(readFileSync(tmp(file), "utf8")), command);
+    const begin = `<!-- bench:${name}:begin -->`;
+    const end = `<!-- bench:${name}:end -->`;
+    const fresh = `${begin}\n${block}\n${end}`;
+    const at = text.indexOf(begin);
+    const to = text.indexOf(end);
+    text =
+      at >= 0 && to > at
+        ? text.slice(0, at) + fresh + text.slice(to + end.length)
+        : `${text.trimEnd()}\n\n## ${name}\n\n${fresh}\n`;
+    written.push(name);
+  }
+  writeFileSync(RESULTS, text);
+  return written;
+}
