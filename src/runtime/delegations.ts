@@ -111,6 +111,8 @@ interface LiveChild {
   lastText: string;
   stop: { status: "cancelled" | "interrupted"; reason: Reason } | undefined;
   timer: TimerToken | undefined;
+  /** Tokens of the running turn already charged to the tree (see `admit`). */
+  turnTokensCharged: number;
 }
 
 const TEXT_MAX = 16_384;
@@ -265,7 +267,9 @@ export class Delegations {
       throw invalid("delegate(): give at least one spec", specs);
     const checked = specs.map((spec) => this.#check(spec, parentAgent));
     const parent = this.#live.get(parentSessionId);
-    const depth = parent === undefined ? 0 : parent.record.depth;
+    // A finished child's session can still be driven by the host: its id (`parent>id`, and `>` is
+    // reserved for children) still says how deep it sits and which tree it belongs to.
+    const depth = parent === undefined ? depthOf(parentSessionId) : parent.record.depth;
     const decision = reserve(this.#ledger, this.#caps, parentSessionId, depth, checked.length);
     if (decision.kind === "rejected") {
       this.#host.emit({
@@ -276,7 +280,7 @@ export class Delegations {
       });
       return { status: "rejected", code: decision.code, reason: decision.reason };
     }
-    const rootSessionId = parent === undefined ? parentSessionId : parent.record.rootSessionId;
+    const rootSessionId = parent === undefined ? rootOf(parentSessionId) : parent.record.rootSessionId;
     const ids: string[] = [];
     for (const spec of checked) {
       const id = this.#host.ids();
@@ -308,12 +312,17 @@ export class Delegations {
     return { status: "dispatched", ids };
   }
 
-  /** Before a model call of `sessionId`: the tree's budget decides. `undefined` for non-children. */
-  admit(sessionId: string): AdmitDecision | undefined {
+  /**
+   * Before a model call of `sessionId`: the tree's budget decides. `undefined` for non-children.
+   * `turnUsage` is what the running turn's earlier steps used: it is charged now, so the token budget
+   * is overrun by at most the calls in flight, not by whole turns.
+   */
+  admit(sessionId: string, turnUsage: Usage): AdmitDecision | undefined {
     const child = this.#live.get(sessionId);
     if (child === undefined) return undefined;
     const root = child.record.rootSessionId;
     const spend = this.#treeSpend(root);
+    this.#chargeTurn(child, spend, turnUsage);
     const decision = admitModelCall(spend, this.#budget);
     if (decision.kind === "ok") {
       child.modelCalls += 1;
@@ -341,7 +350,8 @@ export class Delegations {
     child.usage = add(child.usage, usage);
     const root = child.record.rootSessionId;
     const spend = this.#treeSpend(root);
-    chargeTokens(spend, usage.inputTokens + usage.outputTokens);
+    this.#chargeTurn(child, spend, usage);
+    child.turnTokensCharged = 0;
     this.#host.log.setSpend(root, spend);
     const waiting = this.#ledger.byParent.get(sessionId) ?? 0;
     if (child.stop !== undefined || (queued === 0 && waiting === 0)) this.#complete(child);
@@ -427,6 +437,7 @@ export class Delegations {
       lastText: "",
       stop: undefined,
       timer: undefined,
+      turnTokensCharged: 0,
     };
     const timeoutMs = record.spec.timeoutMs;
     if (timeoutMs !== undefined) {
@@ -559,6 +570,14 @@ export class Delegations {
   }
 
   /** The tree's account, read from the log the first time after a start. */
+  /** Charges the tokens of the child's running turn not charged yet. */
+  #chargeTurn(child: LiveChild, spend: TreeSpend, turnUsage: Usage): void {
+    const tokens = turnUsage.inputTokens + turnUsage.outputTokens;
+    if (tokens <= child.turnTokensCharged) return;
+    chargeTokens(spend, tokens - child.turnTokensCharged);
+    child.turnTokensCharged = tokens;
+  }
+
   #treeSpend(rootSessionId: string): TreeSpend {
     let spend = this.#spend.get(rootSessionId);
     if (spend === undefined) {
@@ -622,6 +641,19 @@ function lastAssistantText(messages: readonly Message[]): string {
     if (text !== "") return text;
   }
   return "";
+}
+
+/** How deep a session sits, from its id: each `>` is one delegation (`>` is reserved for children). */
+function depthOf(sessionId: string): number {
+  let depth = 0;
+  for (let i = 0; i < sessionId.length; i++) if (sessionId.charCodeAt(i) === 0x3e) depth++;
+  return depth;
+}
+
+/** The top-level session of a child's tree, from its id. */
+function rootOf(sessionId: string): string {
+  const at = sessionId.indexOf(">");
+  return at < 0 ? sessionId : sessionId.slice(0, at);
 }
 
 function firstInput(spec: StoredChildSpec): string {

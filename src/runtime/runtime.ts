@@ -403,6 +403,12 @@ export class Runtime implements AsyncDisposable {
     }
     let entry = this.#sessions.get(id);
     if (entry === undefined) {
+      if (id.includes(">")) {
+        throw new InvalidInputError(
+          "INVALID_ARGUMENT",
+          `session id ${JSON.stringify(id)}: ">" is reserved for the sessions of background children`,
+        );
+      }
       if (agentName === undefined) {
         throw new InvalidInputError(
           "UNKNOWN_SESSION",
@@ -1079,7 +1085,7 @@ export class Runtime implements AsyncDisposable {
               messages: turn.state.messages,
             });
           }
-          const verdict = this.#delegations?.admit(turn.entry.id);
+          const verdict = this.#delegations?.admit(turn.entry.id, turn.state.usage);
           if (verdict?.kind === "exceeded") {
             const reason: Reason = { code: "budget_exceeded", message: verdict.message };
             this.#feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });

@@ -270,6 +270,47 @@ describe("control", () => {
 });
 
 describe("budget and time", () => {
+  it("tokens are charged step by step: a turn stops at the step after the one that crossed the budget", async () => {
+    // Each step asks for a tool and reports 3 tokens; the budget of 5 is crossed by the second step.
+    const busy = scriptedModel(() => [
+      toolCall("c", "look", {}),
+      { type: "finish", finishReason: "tool-calls", usage: { inputTokens: 2, outputTokens: 1 } },
+    ]);
+    const { runtime } = testRuntime(
+      {
+        parent: { model: scriptedModel(() => text("ok")) },
+        worker: { model: busy, tools: [tool("look", () => "x")] },
+      },
+      { delegation: { budget: { tokensMax: 5 } } },
+    );
+    await runtime.start();
+    runtime.session("p", { agent: "parent" }).delegate({ goal: "loop", agent: "worker" });
+    await until(() => runtime.delegations.list()[0]?.completion !== undefined);
+    expect(runtime.delegations.list()[0]!.completion).toMatchObject({
+      status: "failed",
+      exitReason: "budget_exceeded",
+      modelCalls: 2,
+    });
+    await runtime.stop();
+  });
+
+  it("a finished child's session, driven by the host, still counts its depth and tree", async () => {
+    const { runtime } = testRuntime(
+      { parent: { model: scriptedModel(() => text("ok")) }, worker: { model: echoModel } },
+      { delegation: { depthMax: 1 } },
+    );
+    await runtime.start();
+    const sent = runtime.session("p", { agent: "parent" }).delegate({ goal: "x", agent: "worker" });
+    const id = sent.status === "dispatched" ? sent.id : "";
+    await until(() => runtime.delegations.get(id)?.delivery === "delivered");
+    const child = runtime.session(runtime.delegations.get(id)!.childSessionId);
+    expect(child.delegate({ goal: "deeper", agent: "worker" })).toMatchObject({
+      status: "rejected",
+      code: "DELEGATION_DEPTH",
+    });
+    await runtime.stop();
+  });
+
   it("a tree over its model-call budget ends failed with budget_exceeded, reported like any other", async () => {
     const busy = scriptedModel(() => callTools(toolCall("c", "look", {})));
     const { runtime } = testRuntime(
@@ -354,6 +395,16 @@ describe("retention and downtime", () => {
 });
 
 describe("bad input", () => {
+  it('">" is reserved for children: a new session id with it is refused and nothing is created', async () => {
+    const { runtime } = testRuntime({ parent: { model: echoModel } });
+    await runtime.start();
+    expect(() => runtime.session("a>b", { agent: "parent" })).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("reserved") }),
+    );
+    expect(runtime.sessionIds()).toEqual([]);
+    await runtime.stop();
+  });
+
   it("a malformed spec throws InvalidInputError and records nothing", async () => {
     const { runtime } = testRuntime({ parent: { model: echoModel, tools: [tool("look", () => "x")] } });
     await runtime.start();
