@@ -46,7 +46,7 @@ const BACKLOG_MAX = 60;
  * an interrupt by newer input ends the input `interrupted`, a model or function failure `failed`,
  * though it never ran and its message is in no history. The fix belongs to the turn machine
  * (`onCancel`/`end`). `OFFSTAGE_CRASH_STEER_CANCEL=1` lets the workload make such cancels; the
- * history check then fails within a few hundred kills.
+ * history check then fails now and then (the race is narrow: about once in a 500-kill soak).
  */
 const STEER_CANCEL = process.env.OFFSTAGE_CRASH_STEER_CANCEL === "1";
 
