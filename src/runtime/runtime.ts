@@ -109,7 +109,11 @@ interface LiveInput {
   readonly policy: Policy;
   readonly handle: TurnHandle;
   readonly record: InputRecord;
-  readonly json: string;
+  /**
+   * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
+   * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
+   */
+  json: string | undefined;
   /** Monotonic time of acceptance in this process, for send→start latency. */
   readonly acceptedAtMs: number;
   /** It carries a background child's completion. */
@@ -614,7 +618,7 @@ export class Runtime implements AsyncDisposable {
       policy,
       handle,
       record: input,
-      json: JSON.stringify(input.payload),
+      json: undefined,
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: input.delegationId !== undefined,
     };
@@ -849,6 +853,7 @@ export class Runtime implements AsyncDisposable {
     const liveId = this.#keys.get(keyOf(sessionId, key));
     const live = liveId === undefined ? undefined : this.#live.get(liveId);
     if (live !== undefined) {
+      live.json ??= JSON.stringify(live.record.payload);
       if (live.json !== json) throw conflict(sessionId, key, live.handle.id);
       return live.handle;
     }
