@@ -239,6 +239,9 @@ async function shape(name, parents, children) {
 }
 
 printMachine();
+// Warm-up, unrecorded: the first system measured would otherwise pay for the JIT of all of them.
+log("warm-up (not recorded)");
+await offstageRun("normal", 20, 10);
 const results = [await shape("fan-out", 1, WIDE), await shape("many parents", PARENTS, CHILDREN)];
 writeResult("delegation", { results });
 process.exit(0);
