@@ -228,7 +228,9 @@ export class Delegations {
   /**
    * Loads the log at startup: running children get their slots and timers back, and completions
    * still pending that are older than `staleAfterMs` are held. Returns ids of inputs to withdraw
-   * because their completion is now held.
+   * because their completion is held: held now, or held by an earlier start that died before the
+   * withdrawal (a later group than the hold) committed, which would otherwise run the input and
+   * leave the record held, for `deliverStale` to deliver a second time.
    */
   restore(): string[] {
     const now = this.#host.clock.epochMs();
@@ -238,9 +240,16 @@ export class Delegations {
         if (record.delivery === "pending") {
           const decision = decideDelivery(true, record.completion.completedAtMs, now, this.#staleAfterMs);
           if (decision.kind === "hold") {
-            this.#host.log.setDelivery(record.id, { state: "held", reason: `waited ${decision.ageMs} ms` });
+            // The input id stays on the record: a later start must still find the input to withdraw.
+            this.#host.log.setDelivery(record.id, {
+              state: "held",
+              reason: `waited ${decision.ageMs} ms`,
+              inputId: record.deliveryInputId,
+            });
             if (record.deliveryInputId !== undefined) held.push(record.deliveryInputId);
           }
+        } else if (record.delivery === "held" && record.deliveryInputId !== undefined) {
+          held.push(record.deliveryInputId);
         }
         continue;
       }

@@ -515,7 +515,9 @@ export class Runtime implements AsyncDisposable {
         code: "withdrawn",
         message: "a stale completion, held for the host to confirm",
       };
-      if (live !== undefined) this.#endQueued(live.handle, "withdrawn", reason, "hold");
+      // Only queued input can be withdrawn; a held completion's input already running (a file an
+      // older release left) just runs on.
+      if (live?.handle.status === "queued") this.#endQueued(live.handle, "withdrawn", reason, "hold");
     }
     this.#state = "running";
     this.#unsubscribe = this.#wakes.subscribe((sessionId) => this.#wake(sessionId));

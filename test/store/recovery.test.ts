@@ -13,8 +13,10 @@ import {
   InvalidInputError,
   type Runtime,
   type RuntimeEvent,
+  type RuntimeOptions,
   type SqliteStore,
 } from "../../src/index.js";
+import { VirtualClock } from "../../src/testing/index.js";
 import {
   callTools,
   GatedModel,
@@ -95,25 +97,35 @@ function fenced<T extends object>(store: T, alive: () => boolean): T {
 async function start(
   path: string,
   agents: Record<string, Agent>,
-  storeOptions: { groupCommitMs?: number } = {},
+  options: {
+    readonly groupCommitMs?: number;
+    readonly runtime?: Partial<Omit<RuntimeOptions, "agents" | "store">>;
+    /** Dies inside `start()`, as it emits `runtime.started`: recovery's last group never commits. */
+    readonly dieAtStart?: boolean;
+  } = {},
 ): Promise<Process> {
-  const store = createSqliteStore({ path, groupCommitMs: storeOptions.groupCommitMs ?? 0 });
+  const store = createSqliteStore({ path, groupCommitMs: options.groupCommitMs ?? 0 });
   let alive = true;
-  const { runtime } = testRuntime(agents, { store: fenced(store, () => alive) });
+  const { runtime } = testRuntime(agents, { ...options.runtime, store: fenced(store, () => alive) });
   const events: RuntimeEvent[] = [];
   runtime.on((event) => events.push(event));
-  await runtime.start();
   const p: Process = {
     runtime,
     store,
     events,
     crash: () => {
       alive = false;
-      processes.splice(processes.indexOf(p), 1);
+      const at = processes.indexOf(p);
+      if (at >= 0) processes.splice(at, 1);
       store.abandon();
     },
   };
-  processes.push(p);
+  if (options.dieAtStart === true)
+    runtime.on((event) => {
+      if (event.type === "runtime.started") p.crash();
+    });
+  else processes.push(p);
+  await runtime.start();
   return p;
 }
 
@@ -400,5 +412,57 @@ describe("background children across a crash", () => {
       { status: "completed" },
     ]);
     expect(committed(path, "SELECT count(*) AS n FROM delegations")).toEqual([{ n: 1 }]);
+  });
+
+  it("a completion held at a start that dies before withdrawing its input stays held, and is delivered once", async () => {
+    const path = freshPath();
+    const worker = { model: scriptedModel(() => text("the answer")) };
+    const busy = new GatedModel();
+    const first = await start(path, { parent: { model: busy }, worker });
+    const session = first.runtime.session("p", { agent: "parent" });
+    session.send("hold on");
+    await eventually(() => busy.calls.length === 1, "the parent's model call");
+    session.delegate({ goal: "find the answer", agent: "worker" });
+    await eventually(() => first.runtime.delegations.list()[0]?.delivery === "pending", "the completion");
+    await first.store.commit();
+    first.crash();
+    // Started a minute later with a short staleAfterMs, the completion is held (committed before
+    // recovery ends); the process dies before the group withdrawing its input commits.
+    const second = await start(
+      path,
+      { parent: { model: new GatedModel() }, worker },
+      {
+        runtime: {
+          clock: new VirtualClock({ epochMs: 1_767_225_660_000 }),
+          delegation: { staleAfterMs: 1_000 },
+        },
+        dieAtStart: true,
+      },
+    );
+    expect(second.events.some((e) => e.type === "runtime.started")).toBe(true);
+    expect(committed(path, "SELECT delivery FROM delegations")).toEqual([{ delivery: "held" }]);
+    expect(committed(path, "SELECT status FROM inputs WHERE delegation_id IS NOT NULL")).toEqual([
+      { status: "queued" },
+    ]);
+    const parent = parentOk();
+    const third = await start(path, { parent: { model: parent }, worker });
+    const [held] = third.runtime.delegations.pendingStale();
+    expect(held?.delivery).toBe("held");
+    await eventually(() => parent.requests.length === 1, "the resumed parent turn");
+    await eventually(() => third.runtime.metrics().queuedInputs === 0, "an empty inbox");
+    expect(third.runtime.delegations.deliverStale(held!.id)).toBe(true);
+    await eventually(() => third.runtime.delegations.get(held!.id)?.delivery === "delivered", "delivery");
+    await third.runtime.stop({ drain: true });
+    // The parent saw the result in one turn, carried by one input; the first was withdrawn unseen.
+    const history = committed(path, "SELECT message FROM history WHERE session_id = 'p'") as {
+      message: string;
+    }[];
+    const blocks = history.filter(
+      (row) => row.message.includes('"role":"user"') && row.message.includes("the answer"),
+    );
+    expect(blocks).toHaveLength(1);
+    expect(committed(path, "SELECT status FROM inputs WHERE delegation_id IS NOT NULL ORDER BY seq")).toEqual(
+      [{ status: "withdrawn" }, { status: "completed" }],
+    );
   });
 });
