@@ -21,7 +21,6 @@ import { FlowProducer, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import {
   cpuMeter,
-  ensureService,
   flag,
   fmtCores,
   fmtMs,
@@ -33,18 +32,16 @@ import {
   now,
   printMachine,
   QUICK,
-  REDIS_START,
   table,
   ticker,
   writeResult,
 } from "./lib.mjs";
+import { ensureRedis, REDIS } from "./redis.mjs";
 
 const WIDE = flag("wide", QUICK ? 100 : 1000);
 const PARENTS = flag("parents", QUICK ? 100 : 1000);
 const CHILDREN = flag("children", 10);
 const SYSTEMS = flag("systems", "offstage-normal,offstage-full,bullmq").split(",");
-const REDIS_URL = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
-const REDIS = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
 
 const offstage = await loadOffstage();
 
@@ -114,7 +111,7 @@ async function offstageRun(durability, parents, children) {
 
 /** The same shape as BullMQ flows: a parent job per parent, N child jobs each. */
 async function bullmqRun(parents, children) {
-  const missing = await ensureService("Redis", redisUp, REDIS_START);
+  const missing = await ensureRedis();
   if (missing !== undefined) return { system: "bullmq", skipped: missing };
   const prefix = `bench-deleg-${process.pid}-${Date.now()}`;
   const connection = REDIS;
@@ -179,16 +176,6 @@ async function bullmqRun(parents, children) {
     latencyOf: "flow added → parent job starts (per parent)",
     otherCores: cpu.otherCores,
   };
-}
-
-async function redisUp() {
-  const client = new Redis({ ...REDIS, lazyConnect: true, retryStrategy: () => null });
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } finally {
-    client.disconnect();
-  }
 }
 
 async function cleanRedis(prefix) {

@@ -55,12 +55,12 @@ import {
   POSTGRES_START,
   printMachine,
   QUICK,
-  REDIS_START,
   settleHeap,
   table,
   ticker,
   writeResult,
 } from "./lib.mjs";
+import { ensureRedis, REDIS } from "./redis.mjs";
 
 const offstage = await loadOffstage();
 
@@ -79,8 +79,6 @@ const RECOVERY_REPS = flag("recovery-reps", QUICK ? 1 : 3);
 const PACED_RATE = flag("paced-rate", 1000);
 const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
 const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
-const REDIS_URL = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
-const REDIS = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
 const GW_SCHEMA = "offstage_bench_gw";
 const TOTAL = SESSIONS * INPUTS;
 
@@ -152,16 +150,6 @@ async function openOffstage(durability, inputsPerSession, trackAck) {
 
 // ---- BullMQ -------------------------------------------------------------------------------------
 
-const redisUp = async () => {
-  const client = new Redis({ ...REDIS, lazyConnect: true, retryStrategy: () => null });
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } finally {
-    client.disconnect();
-  }
-};
-
 /** Switches Redis persistence: "none" (as the service runs), "everysec" or "always"; returns a restorer. */
 async function setRedisPersistence(mode) {
   const admin = new Redis(REDIS);
@@ -197,7 +185,7 @@ function bullmqSystem(mode) {
     label: `BullMQ, ${BULL_QUEUES} queues × 1 worker, Redis AOF ${mode === "none" ? "off" : `appendfsync ${mode}`}`,
     durability: mode === "none" ? "none (Redis keeps nothing on disk)" : `AOF appendfsync ${mode}`,
     async check() {
-      return ensureService("Redis", redisUp, REDIS_START);
+      return ensureRedis();
     },
     open: () => openBullmq(mode),
   };
@@ -520,7 +508,7 @@ async function offstageRecovery() {
 }
 
 async function bullmqRecovery() {
-  if (await ensureService("Redis", redisUp, REDIS_START)) return { skipped: "Redis is missing" };
+  if (await ensureRedis()) return { skipped: "Redis is missing" };
   const prefix = `obenchrec${process.pid}`;
   const queues = [];
   for (let q = 0; q < BULL_QUEUES; q++) queues.push(new Queue(`q${q}`, { connection: REDIS, prefix }));
