@@ -8,12 +8,15 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  type ChildCompletion,
   createMemoryStore,
   type Model,
+  type ModelPart,
   type ModelRequest,
   type Runtime,
   type RuntimeEvent,
   type Store,
+  type TreeBudget,
   type WakeChannel,
 } from "../../src/index.js";
 import {
@@ -269,29 +272,35 @@ describe("control", () => {
   });
 });
 
+/** Runs one child whose model asks for a tool at every step, under `budget`; returns its completion. */
+async function loopingChild(step: ModelPart[], budget: TreeBudget): Promise<ChildCompletion | undefined> {
+  const { runtime } = testRuntime(
+    {
+      parent: { model: scriptedModel(() => text("ok")) },
+      worker: { model: scriptedModel(() => step), tools: [tool("look", () => "x")] },
+    },
+    { delegation: { budget } },
+  );
+  await runtime.start();
+  runtime.session("p", { agent: "parent" }).delegate({ goal: "loop", agent: "worker" });
+  await until(() => runtime.delegations.list()[0]?.completion !== undefined);
+  const completion = runtime.delegations.list()[0]!.completion;
+  await runtime.stop();
+  return completion;
+}
+
 describe("budget and time", () => {
   it("tokens are charged step by step: a turn stops at the step after the one that crossed the budget", async () => {
     // Each step asks for a tool and reports 3 tokens; the budget of 5 is crossed by the second step.
-    const busy = scriptedModel(() => [
+    const step: ModelPart[] = [
       toolCall("c", "look", {}),
       { type: "finish", finishReason: "tool-calls", usage: { inputTokens: 2, outputTokens: 1 } },
-    ]);
-    const { runtime } = testRuntime(
-      {
-        parent: { model: scriptedModel(() => text("ok")) },
-        worker: { model: busy, tools: [tool("look", () => "x")] },
-      },
-      { delegation: { budget: { tokensMax: 5 } } },
-    );
-    await runtime.start();
-    runtime.session("p", { agent: "parent" }).delegate({ goal: "loop", agent: "worker" });
-    await until(() => runtime.delegations.list()[0]?.completion !== undefined);
-    expect(runtime.delegations.list()[0]!.completion).toMatchObject({
+    ];
+    expect(await loopingChild(step, { tokensMax: 5 })).toMatchObject({
       status: "failed",
       exitReason: "budget_exceeded",
       modelCalls: 2,
     });
-    await runtime.stop();
   });
 
   it("a finished child's session, driven by the host, still counts its depth and tree", async () => {
@@ -312,23 +321,11 @@ describe("budget and time", () => {
   });
 
   it("a tree over its model-call budget ends failed with budget_exceeded, reported like any other", async () => {
-    const busy = scriptedModel(() => callTools(toolCall("c", "look", {})));
-    const { runtime } = testRuntime(
-      {
-        parent: { model: scriptedModel(() => text("ok")) },
-        worker: { model: busy, tools: [tool("look", () => "x")] },
-      },
-      { delegation: { budget: { modelCallsMax: 3 } } },
-    );
-    await runtime.start();
-    runtime.session("p", { agent: "parent" }).delegate({ goal: "loop", agent: "worker" });
-    await until(() => runtime.delegations.list()[0]?.completion !== undefined);
-    expect(runtime.delegations.list()[0]!.completion).toMatchObject({
+    expect(await loopingChild(callTools(toolCall("c", "look", {})), { modelCallsMax: 3 })).toMatchObject({
       status: "failed",
       exitReason: "budget_exceeded",
       modelCalls: 3,
     });
-    await runtime.stop();
   });
 
   it("a child past its timeout ends timed_out", async () => {
