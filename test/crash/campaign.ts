@@ -72,6 +72,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       seed: random.int(0, 0x7fffffff),
       groupCommitMs: random.int(0, 4),
       durability: random.chance(0.5) ? "full" : "normal",
+      // A short one holds every completion still waiting at the start (the restart takes longer).
+      staleAfterMs: random.chance(0.2) ? random.int(1, 100) : undefined,
     });
     const early = random.chance(0.15);
     const delayMs = early
@@ -117,6 +119,7 @@ async function finalDrain(options: CampaignOptions, ledger: Ledger): Promise<voi
     seed: options.seed,
     groupCommitMs: 2,
     durability: "full",
+    staleAfterMs: undefined,
   });
   const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => undefined);
   const exit = await Promise.race([child.exit, timeout]);
@@ -138,7 +141,7 @@ function startChild(
   ledger: Ledger,
   inc: number,
   mode: ChildMode,
-  drawn: Pick<ChildConfig, "seed" | "groupCommitMs" | "durability">,
+  drawn: Pick<ChildConfig, "seed" | "groupCommitMs" | "durability" | "staleAfterMs">,
 ): ChildRun {
   const { dir } = options;
   const config: ChildConfig = {
@@ -159,7 +162,7 @@ function startChild(
   const stderrLog = join(dir, "stderr.log");
   appendFileSync(
     stderrLog,
-    `--- process ${inc} (${mode}, seed ${drawn.seed}, groupCommitMs ${drawn.groupCommitMs}, ${drawn.durability})\n`,
+    `--- process ${inc} (${mode}, seed ${drawn.seed}, groupCommitMs ${drawn.groupCommitMs}, ${drawn.durability}, staleAfterMs ${drawn.staleAfterMs ?? "default"})\n`,
   );
   let tail = "";
   let pending = "";

@@ -2,17 +2,30 @@
  * The crash test's checker, proven able to fail: a small, hand-built final state passes, and each
  * kind of damage the crash test looks for — a lost input, a duplicated history message, a turn that
  * ran again after its completion was committed, overlapping turns, effects repeated beyond their
- * bound, a status that changed — is reported. A checker that cannot fail would make every crash run
- * pass.
+ * bound, a status that changed, and for background children a lost dispatch, a child that never
+ * reported, a completion left waiting, delivered twice, to another session, mid-turn, or dropped
+ * after it ran — is reported. A checker that cannot fail would make every crash run pass.
+ *
+ * The state is written through the SQLite store into a real file, as the crash child leaves it.
  */
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMemoryStore, type Message, type Store, type TurnOutcome } from "../../src/index.js";
+import {
+  type ChildCompletion,
+  createSqliteStore,
+  type Message,
+  type Policy,
+  type Reason,
+  type SqliteStore,
+  type TurnOutcome,
+} from "../../src/index.js";
+import { renderCompletions } from "../../src/kernel/delegation/child-completion.js";
 import { checkFinalState } from "./checks.js";
 import { Ledger } from "./ledger.js";
 import { type Marker, outputDigest, pathsOf } from "./protocol.js";
+import { overCaps } from "./workload.js";
 
 const sqliteMissing = await import("node:sqlite").then(
   () => undefined,
@@ -20,19 +33,23 @@ const sqliteMissing = await import("node:sqlite").then(
 );
 
 const user = (text: string): Message => ({ role: "user", content: [{ type: "text", text }] });
+const said = (text: string): Message => ({ role: "assistant", content: [{ type: "text", text }] });
 const OK: TurnOutcome = { status: "completed", reason: { code: "ok", message: "" } };
+const HELD: Reason = { code: "withdrawn", message: "a stale completion, held for the host to confirm" };
 const dirs: string[] = [];
 
 /**
- * A final state with one completed function turn (session s1, agent fn-resume) and one completed
- * model turn with a tool call (session s0, agent model-resume); `damage` changes it before the check.
+ * A final state with one completed function turn (session s1, agent fn-resume), one completed
+ * model turn with a tool call (session s0, agent model-resume), and a background child d1 of s0
+ * whose completion s0 took in a turn of its own; `damage` changes it before the check.
  */
 async function check(damage: (world: World) => void = () => {}): Promise<string[]> {
-  const { DatabaseSync } = await import("node:sqlite");
   const dir = mkdtempSync(join(tmpdir(), "offstage-crash-checks-"));
   dirs.push(dir);
-  new DatabaseSync(pathsOf(dir).database).close();
-  const world = new World(createMemoryStore(), new Ledger());
+  const path = pathsOf(dir).database;
+  const store = createSqliteStore({ path });
+  await store.open();
+  const world = new World(store, new Ledger());
   world.session("s0", "model-resume");
   world.session("s1", "fn-resume");
   world.turn("s1", "T1", ["i1"], [user("#t0.0# tick")], { ...OK, output: { nonce: "0.1" } });
@@ -58,14 +75,23 @@ async function check(damage: (world: World) => void = () => {}): Promise<string[
           },
         ],
       },
-      { role: "assistant", content: [{ type: "text", text: "done" }] },
+      said("done"),
     ],
     { ...OK, output: "done" },
   );
   world.markers.push(tool(0, "s0", "T2", "c0", "0.2"));
+  const d1 = world.child("s0", "d1");
+  world.delivered(d1, "s0", "c1", "TD");
   damage(world);
+  await store.commit();
+  await store.close();
   for (const m of world.markers) appendFileSync(pathsOf(dir).effects, `${JSON.stringify(m)}\n`);
-  const final = await checkFinalState({ dir, sessions: 4, ledger: world.ledger, store: world.store });
+  const final = await checkFinalState({
+    dir,
+    sessions: 4,
+    ledger: world.ledger,
+    store: createSqliteStore({ path }),
+  });
   return [...world.ledger.violations, ...final.violations];
 }
 
@@ -73,7 +99,7 @@ class World {
   readonly markers: Marker[] = [];
   #seq = 1;
   constructor(
-    readonly store: Store,
+    readonly store: SqliteStore,
     readonly ledger: Ledger,
   ) {}
 
@@ -84,6 +110,20 @@ class World {
   /** Accepts the inputs (tokens from the messages), runs one turn that ends with `outcome`, reports both. */
   turn(session: string, turnId: string, inputIds: string[], messages: Message[], outcome: TurnOutcome): void {
     for (const [i, id] of inputIds.entries()) this.accept(session, id, messages[i]!);
+    this.run(session, turnId, inputIds, messages, outcome);
+    for (const id of inputIds)
+      this.ledger.apply(0, {
+        t: "settled",
+        id,
+        status: outcome.status,
+        code: outcome.reason.code,
+        turnId,
+        output: outputDigest(outcome.output),
+      });
+  }
+
+  /** Runs one turn of inputs already accepted, as the store records it. */
+  run(session: string, turnId: string, inputIds: string[], messages: Message[], outcome: TurnOutcome): void {
     this.store.startTurn({ turnId, sessionId: session, inputIds, attempt: 1, startedAtMs: 0 });
     this.store.endTurn({
       turnId,
@@ -96,15 +136,6 @@ class World {
       usage: { inputTokens: 0, outputTokens: 0 },
       endedAtMs: 0,
     });
-    for (const id of inputIds)
-      this.ledger.apply(0, {
-        t: "settled",
-        id,
-        status: outcome.status,
-        code: outcome.reason.code,
-        turnId,
-        output: outputDigest(outcome.output),
-      });
   }
 
   accept(session: string, id: string, message: Message): void {
@@ -127,6 +158,71 @@ class World {
       policy: "enqueue",
       resend: false,
     });
+  }
+
+  /** Dispatches child `id` of `parent` (reported committed), still running. */
+  dispatch(parent: string, id: string): void {
+    this.store.delegations!.dispatch({
+      id,
+      parentSessionId: parent,
+      childSessionId: `${parent}>${id}`,
+      rootSessionId: parent,
+      depth: 1,
+      spec: { goal: "read a.txt", tools: ["read_file"], agent: "model-resume" },
+      dispatchedAtMs: 0,
+    });
+    this.session(`${parent}>${id}`, "model-resume");
+    this.ledger.apply(0, { t: "dispatched", delegations: [{ id, parent }] });
+  }
+
+  /** Dispatches child `id` of `parent` and runs it to its end; its completion is for the caller to write. */
+  child(parent: string, id: string): ChildCompletion {
+    const childSessionId = `${parent}>${id}`;
+    this.dispatch(parent, id);
+    this.store.accept({
+      id: `goal-${id}`,
+      sessionId: childSessionId,
+      seq: this.#seq++,
+      payload: "read a.txt",
+      policy: "enqueue",
+      acceptedAtMs: 0,
+    });
+    this.run(childSessionId, `turn-${id}`, [`goal-${id}`], [user("read a.txt"), said("alpha")], OK);
+    return {
+      delegationId: id,
+      parentSessionId: parent,
+      childSessionId,
+      spec: { goal: "read a.txt", tools: ["read_file"] },
+      status: "completed",
+      summary: "alpha",
+      exitReason: "ok",
+      modelCalls: 1,
+      dispatchedAtMs: 0,
+      completedAtMs: 0,
+    };
+  }
+
+  /** Queues input `inputId` in `session` carrying the completion; returns its message. */
+  carry(session: string, inputId: string, completion: ChildCompletion, policy: Policy = "enqueue"): Message {
+    const text = renderCompletions([completion]);
+    this.store.accept({
+      id: inputId,
+      sessionId: session,
+      seq: this.#seq++,
+      payload: text,
+      policy,
+      acceptedAtMs: 0,
+      delegationId: completion.delegationId,
+    });
+    return user(text);
+  }
+
+  /** The whole sound path: the completion written pending, carried to `session`, taken by a turn there. */
+  delivered(completion: ChildCompletion, session: string, inputId: string, turnId: string): void {
+    this.store.delegations!.complete(completion, { state: "pending", inputId });
+    const block = this.carry(session, inputId, completion);
+    this.run(session, turnId, [inputId], [block, said("Background results arrived")], OK);
+    this.store.delegations!.setDelivery(completion.delegationId, { state: "delivered", inputId });
   }
 }
 
@@ -248,6 +344,122 @@ describe.skipIf(sqliteMissing !== undefined)(
         }),
       );
       expect(violations.join("\n")).toMatch(/#t0\.0# .* was accepted as input i1 and again as i9/);
+    });
+
+    it("passes a held completion delivered again after its first input was withdrawn by the hold", async () => {
+      const violations = await check((w) => {
+        const d2 = w.child("s0", "d2");
+        w.store.delegations!.complete(d2, { state: "held", inputId: "c2" });
+        w.carry("s0", "c2", d2);
+        w.store.endInput({ inputId: "c2", status: "withdrawn", reason: HELD, endedAtMs: 0 });
+        w.delivered(d2, "s0", "c3", "T4");
+      });
+      expect(violations).toEqual([]);
+    });
+
+    it("reports a dispatch reported committed that the file does not hold", async () => {
+      const violations = await check((w) =>
+        w.ledger.apply(1, { t: "dispatched", delegations: [{ id: "d9", parent: "s0" }] }),
+      );
+      expect(violations.join("\n")).toMatch(
+        /delegation d9 .* reported committed in process 1\) is not in the file: lost/,
+      );
+    });
+
+    it("reports a child that never reported", async () => {
+      const violations = await check((w) => w.dispatch("s0", "d2"));
+      expect(violations.join("\n")).toMatch(
+        /delegation d2 \(parent s0\) has no completion after the final drain/,
+      );
+    });
+
+    it("reports a completion still pending or held after the drain", async () => {
+      const violations = await check((w) => {
+        const d2 = w.child("s0", "d2");
+        w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
+        w.carry("s0", "c2", d2);
+        const d3 = w.child("s0", "d3");
+        w.store.delegations!.complete(d3, { state: "held", inputId: "c3" });
+      });
+      const text = violations.join("\n");
+      expect(text).toMatch(/d2 .*: delivery is pending after the final drain/);
+      expect(text).toMatch(/d2 .*: input c2 carrying its completion is still queued/);
+      expect(text).toMatch(/d3 .*: delivery is held after the final drain/);
+    });
+
+    it("reports a completion delivered twice", async () => {
+      const violations = await check((w) => {
+        const d2 = w.child("s0", "d2");
+        w.delivered(d2, "s0", "c2", "T4");
+        w.run("s0", "T5", ["c3"], [w.carry("s0", "c3", d2), said("again")], OK);
+      });
+      const text = violations.join("\n");
+      expect(text).toMatch(/delegation d2 \(parent s0\): 2 inputs carry its completion \(c2, c3\)/);
+      expect(text).toMatch(/d2 .*: its completion ran in 2 turns/);
+      expect(text).toMatch(/d2 .*: its completion block is in the parent's history 2 times, expected 1/);
+    });
+
+    it("reports a completion delivered to another session", async () => {
+      const violations = await check((w) => w.delivered(w.child("s0", "d2"), "s1", "c2", "T4"));
+      const text = violations.join("\n");
+      expect(text).toMatch(/d2 .*: its completion is carried by input c2 of session s1, not of its parent/);
+      expect(text).toMatch(/d2 .*: its completion block is in s1's history/);
+      expect(text).toMatch(/d2 .*: its completion block is in the parent's history 0 times, expected 1/);
+    });
+
+    it("reports a completion that joined a running turn", async () => {
+      const violations = await check((w) => {
+        const d2 = w.child("s0", "d2");
+        w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
+        w.accept("s0", "i4", user("#t0.4# hi"));
+        const block = w.carry("s0", "c2", d2, "steer");
+        w.run("s0", "T4", ["i4", "c2"], [user("#t0.4# hi"), said("hello"), block, said("ack")], OK);
+        w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
+      });
+      const text = violations.join("\n");
+      expect(text).toMatch(/d2 .*: its completion block entered turn T4 after user, assistant: mid-turn/);
+      expect(text).toMatch(/d2 .*: input c2 carrying its completion has policy steer/);
+    });
+
+    it("reports a completion delivered by an input that never ran", async () => {
+      const violations = await check((w) => {
+        const d2 = w.child("s0", "d2");
+        w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
+        w.carry("s0", "c2", d2);
+        w.store.endInput({ inputId: "c2", status: "cancelled", reason: OK.reason, endedAtMs: 0 });
+        w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
+      });
+      expect(violations.join("\n")).toMatch(
+        /d2 .* is delivered, but its input c2 ended cancelled without a turn/,
+      );
+    });
+
+    it("reports a dropped completion whose input ran, and one dropped without a reason", async () => {
+      const violations = await check((w) => {
+        w.store.delegations!.setDelivery("d1", { state: "dropped", reason: "parent_stopped", inputId: "c1" });
+        w.store.delegations!.complete(w.child("s0", "d2"), { state: "dropped" });
+      });
+      const text = violations.join("\n");
+      expect(text).toMatch(/d1 .* is dropped \(parent_stopped\), yet its input c1 ran in turn TD/);
+      expect(text).toMatch(/d2 .* is dropped without a reason/);
+    });
+
+    it("reports an input carrying the completion of a delegation the file does not hold", async () => {
+      const violations = await check((w) => {
+        const ghost = { ...w.child("s0", "d2"), delegationId: "dx" };
+        w.store.delegations!.complete({ ...ghost, delegationId: "d2" }, { state: "dropped", reason: "x" });
+        w.run("s0", "T4", ["cx"], [w.carry("s0", "cx", ghost), said("?")], OK);
+      });
+      expect(violations.join("\n")).toMatch(
+        /inputs cx carry the completion of delegation dx, which is not in the file/,
+      );
+    });
+
+    it("caps: names the cap a count of running children is over", () => {
+      const caps = { runningMax: 3, perParentRunningMax: 2 };
+      expect(overCaps(3, "s0", 2, caps)).toBeUndefined();
+      expect(overCaps(4, "s0", 1, caps)).toMatch(/4 children run, over runningMax 3/);
+      expect(overCaps(2, "s0", 3, caps)).toMatch(/3 children of s0 run, over perParentRunningMax 2/);
     });
   },
 );

@@ -24,6 +24,8 @@
  *   turns fail instead of resuming; every tool result in history names an execution that happened,
  *   in that session, for that call, and is written there once.
  * - **One turn per session (P2)**: within a process, a session's function runs never overlap.
+ * - **Background children**: the rules of `delegation-checks.ts`. A child's session is checked as any
+ *   other (history, tool results, effect repeats by the agent it was derived from).
  *
  * This file is longer than most because the rules share the indexes they read.
  *
@@ -32,9 +34,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Message, Store } from "../../src/index.js";
+import { checkDelegations } from "./delegation-checks.js";
 import type { Ledger } from "./ledger.js";
 import { EFFECT_PATTERN, type Marker, outputDigest, parseLines, pathsOf, TOKEN_PATTERN } from "./protocol.js";
-import { agentOfSession, failsOnCrash, MAX_ATTEMPTS, sessionId } from "./workload.js";
+import { type AgentName, agentOfSession, failsOnCrash, MAX_ATTEMPTS, sessionId } from "./workload.js";
 
 export interface FinalState {
   readonly violations: string[];
@@ -77,11 +80,14 @@ export async function checkFinalState(options: {
 
   const markers = existsSync(paths.effects) ? parseLines<Marker>(readFileSync(paths.effects, "utf8")) : [];
   count("effect markers", markers.length);
+  // A child's session is stored under the agent it was derived from.
+  const agents = new Map(recovered.sessions.map((session) => [session.id, session.agent as AgentName]));
   const sessions = new Map<string, SessionIndex>();
-  for (let i = 0; i < options.sessions; i++) {
-    const id = sessionId(i);
-    sessions.set(id, indexSession(id, store.history(id), markers, fail, count));
-  }
+  const sessionIds = new Set([
+    ...Array.from({ length: options.sessions }, (_, i) => sessionId(i)),
+    ...agents.keys(),
+  ]);
+  for (const id of sessionIds) sessions.set(id, indexSession(id, store.history(id), markers, fail, count));
 
   const committed = new Map<string, { nonce: string; session: string }>();
   const settledIn = new Map<string, number>();
@@ -142,7 +148,15 @@ export async function checkFinalState(options: {
         );
     }
   }
-  checkRuns(markers, committed, settledIn, fail, count);
+  checkRuns(
+    markers,
+    committed,
+    settledIn,
+    (session) => agents.get(session) ?? agentOfSession(session),
+    fail,
+    count,
+  );
+  checkDelegations({ database: paths.database, ledger, fail, count });
   await store.close();
   return out;
 }
@@ -226,6 +240,7 @@ function checkRuns(
   markers: readonly Marker[],
   committed: ReadonlyMap<string, { nonce: string; session: string }>,
   settledIn: ReadonlyMap<string, number>,
+  agentOf: (session: string) => AgentName,
   fail: (message: string) => void,
   count: (what: string, n?: number) => void,
 ): void {
@@ -266,7 +281,7 @@ function checkRuns(
     } else if (m.k !== "tool" && open.get(m.session) === m.turnId) open.delete(m.session);
   });
   for (const [key, { kind, turnId, processes }] of effects) {
-    const agent = agentOfSession(sessionOf.get(turnId)!);
+    const agent = agentOf(sessionOf.get(turnId)!);
     if (processes.size > 1)
       count(`${kind === "tool" ? "tool calls" : "function turns"} run again after a kill`);
     const limit = failsOnCrash(agent) ? 1 : MAX_ATTEMPTS;

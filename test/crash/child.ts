@@ -1,7 +1,8 @@
 /**
  * The crash test's child process: opens the real SQLite file, lets the runtime recover, follows the
- * inputs the parent is waiting on, then either runs a steady mixed workload until the parent kills
- * it (`work`) or drains everything and stops cleanly (`drain`).
+ * inputs the parent is waiting on, then either runs a steady mixed workload — background children
+ * included (`child-delegations.ts`) — until the parent kills it (`work`) or drains everything and
+ * stops cleanly (`drain`).
  *
  * Run by Node 24's type stripping with `ts-hook.ts` mapping `.js` specifiers to the `.ts` sources,
  * so the child runs the code under test without a build.
@@ -22,6 +23,7 @@ import {
   type TurnHandle,
 } from "../../src/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
+import { ChildDelegations } from "./child-delegations.js";
 import {
   type ChildConfig,
   type KeyRecord,
@@ -31,7 +33,7 @@ import {
   type Report,
   tokenOf,
 } from "./protocol.js";
-import { agentOfSession, createAgents, markerLog, payloadFor, sessionId } from "./workload.js";
+import { agentOfSession, createAgents, DELEGATION, markerLog, payloadFor, sessionId } from "./workload.js";
 
 /** A work-mode child the parent forgot to kill ends itself, so a broken parent leaves no orphan. */
 const LIFETIME_MS = 60_000;
@@ -98,12 +100,27 @@ const runtime = createRuntime({
   store,
   logger,
   pollIntervalMs: 100,
+  delegation:
+    config.staleAfterMs === undefined ? DELEGATION : { ...DELEGATION, staleAfterMs: config.staleAfterMs },
+});
+const delegations = new ChildDelegations({
+  runtime,
+  commit: () => store.commit(),
+  random,
+  sessions: config.sessions,
+  report,
 });
 runtime.on((event) => {
   if (event.type === "runtime.started")
-    report({ t: "ready", recovered: event.recoveredInputs, resumed: event.resumedTurns });
+    report({
+      t: "ready",
+      recovered: event.recoveredInputs,
+      resumed: event.resumedTurns,
+      children: runtime.delegations.running,
+    });
   else if (event.type === "error")
     violation(`the runtime reported an error in ${event.where}: ${event.message}`);
+  else delegations.onEvent(event);
 });
 
 /** Handles of this process not yet settled: what cancels and withdrawals pick from. */
@@ -209,6 +226,7 @@ async function work(keys: KeyRecord[]): Promise<void> {
   };
   for (;;) {
     await sleepFor(random.int(0, 6));
+    void delegations.flush();
     const roll = random.next();
     const busy = runtime.metrics().queuedInputs > BACKLOG_MAX;
     if (roll < 0.04 && !busy) {
@@ -245,6 +263,8 @@ async function work(keys: KeyRecord[]): Promise<void> {
             );
         }
       }
+    } else {
+      delegations.act((roll - 0.92) / 0.08, { busy });
     }
   }
 }
@@ -267,9 +287,11 @@ function lookAgain(handle: TurnHandle): void {
 /** Resends every key ever used, then drains: idempotency is checked across every kill at once. */
 async function drain(keys: KeyRecord[]): Promise<void> {
   for (const record of keys) send(record.session, record.token, "enqueue", record.key, true);
+  delegations.settleAllHeld();
   const status = await runtime.stop({ drain: true, timeoutMs: 60_000 });
   // Lets the settle callbacks of the last turns report before the process ends.
   await sleepFor(10);
+  await delegations.flushAll();
   report({ t: "drained", status });
   await store.close();
 }
@@ -288,7 +310,10 @@ async function main(): Promise<void> {
   }
   const keys = loadKeys();
   if (config.mode === "drain") await drain(keys);
-  else await work(keys);
+  else {
+    delegations.started();
+    await work(keys);
+  }
 }
 
 main().then(

@@ -1,7 +1,8 @@
 /**
- * The crash test (DESIGN §5): a child process runs a steady mixed workload on a real SQLite file and
- * is `kill -9`ed at random moments, then restarted; a last run drains everything and stops cleanly,
- * and the file is checked (rules in `checks.ts` and `ledger.ts`). Unlike the simulation this runs on
+ * The crash test (DESIGN §5): a child process runs a steady mixed workload — background children
+ * and their control verbs included — on a real SQLite file and is `kill -9`ed at random moments,
+ * then restarted; a last run drains everything and stops cleanly, and the file is checked (rules in
+ * `checks.ts`, `delegation-checks.ts` and `ledger.ts`). Unlike the simulation this runs on
  * real time, a real file system and real process death; the seed fixes the workload and the kill
  * schedule, not the timing, so a replay reaches the same kind of run but not the same interleaving.
  *
@@ -24,7 +25,7 @@ import { runCampaign } from "./campaign.js";
 import { checkFinalState } from "./checks.js";
 import { pathsOf } from "./protocol.js";
 
-const SESSIONS = 8;
+const SESSIONS = 10;
 
 function readInteger(name: string, fallback: number): number {
   const text = process.env[name];
@@ -52,7 +53,7 @@ const sqliteMissing = await import("node:sqlite").then(
 describe.skipIf(sqliteMissing !== undefined)(
   `crash: kill -9 on a real SQLite file${sqliteMissing === undefined ? "" : ` (skipped: ${sqliteMissing})`}`,
   () => {
-    it(`${kills} kills (seed ${seedText}): every accepted input ends exactly once, nothing completes twice`, {
+    it(`${kills} kills (seed ${seedText}): every accepted input ends exactly once, nothing completes twice, every child reports once`, {
       timeout: 120_000 + kills * 3_000,
     }, async () => {
       const dir = mkdtempSync(join(tmpdir(), "offstage-crash-"));
@@ -101,6 +102,11 @@ describe.skipIf(sqliteMissing !== undefined)(
       if (kills >= 50) {
         expect(counts["turns resumed"] ?? 0, "turns resumed after a kill").toBeGreaterThan(0);
         expect(counts["final failed/crashed"] ?? 0, "turns failed by onCrash: fail").toBeGreaterThan(0);
+        // And some while children ran, or "every child reports after a kill" was never put to the test.
+        expect(counts["children running at a restart"] ?? 0, "children running at a restart").toBeGreaterThan(
+          0,
+        );
+        expect(ledger.delegations.size, "children reported dispatched").toBeGreaterThan(0);
       }
     });
   },

@@ -5,7 +5,8 @@
  *
  * Checks made as reports arrive: one input id per token and per idempotency key (a resend, even
  * after a kill, returns the original input); a settled input never settles again differently; an
- * input the parent saw accepted is never unknown to a restarted runtime.
+ * input the parent saw accepted is never unknown to a restarted runtime; a background child is
+ * reported dispatched under one parent only.
  *
  * @packageDocumentation
  */
@@ -32,6 +33,8 @@ export interface InputFact {
 
 export class Ledger {
   readonly inputs = new Map<string, InputFact>();
+  /** Background children whose dispatch was reported committed: id → parent session and process. */
+  readonly delegations = new Map<string, { readonly parent: string; readonly inc: number }>();
   readonly #tokens = new Map<string, string>();
   readonly #keys = new Map<string, string>();
   readonly violations: string[] = [];
@@ -59,6 +62,18 @@ export class Ledger {
         this.count("restarts (runtime.started)");
         this.count("queued inputs recovered", report.recovered);
         this.count("turns resumed", report.resumed);
+        this.count("children running at a restart", report.children);
+        return;
+      case "dispatched":
+        for (const child of report.delegations) {
+          const known = this.delegations.get(child.id);
+          if (known !== undefined && known.parent !== child.parent)
+            this.fail(
+              `process ${inc}: delegation ${child.id} was reported dispatched by ${child.parent}, earlier by ${known.parent} (process ${known.inc})`,
+            );
+          else if (known === undefined) this.delegations.set(child.id, { parent: child.parent, inc });
+          this.count("delegations dispatched (reported committed)");
+        }
         return;
       case "accepted":
         this.#accepted(inc, report);

@@ -25,13 +25,24 @@ export interface ChildConfig {
   /** Both survive `kill -9` (`normal` only loses commits to a power loss or an OS crash). */
   readonly durability: "full" | "normal";
   readonly sessions: number;
+  /**
+   * `delegation.staleAfterMs` of this process; `undefined` keeps the default (24 h). A short one
+   * holds the completions still waiting at the start, for the workload to deliver or drop.
+   */
+  readonly staleAfterMs: number | undefined;
   /** Inputs the parent saw accepted and not yet settled: the child follows them to their end. */
   readonly outstanding: readonly string[];
 }
 
 /** A line the child writes to stdout. */
 export type Report =
-  | { readonly t: "ready"; readonly recovered: number; readonly resumed: number }
+  /** `children`: background children still running after recovery (restored from the file). */
+  | {
+      readonly t: "ready";
+      readonly recovered: number;
+      readonly resumed: number;
+      readonly children: number;
+    }
   /**
    * An input whose durable receipt arrived (`resend`: an idempotent send that returned a handle).
    * Never written before `handle.stored()` resolved `durable`.
@@ -57,8 +68,18 @@ export type Report =
     }
   /** `runtime.handle(id)` knew nothing of an input the parent saw accepted: a lost input. */
   | { readonly t: "missing"; readonly id: string }
+  /**
+   * Background children dispatched (by the host or by a model's `delegate` tool), each with its
+   * parent session. Never written before a commit holding their dispatch resolved.
+   */
+  | { readonly t: "dispatched"; readonly delegations: readonly DispatchedChild[] }
   | { readonly t: "violation"; readonly message: string }
   | { readonly t: "drained"; readonly status: string };
+
+export interface DispatchedChild {
+  readonly id: string;
+  readonly parent: string;
+}
 
 /** An effect a tool or a function agent performed, appended to `effects.log` as it happens. */
 export type Marker =

@@ -1,8 +1,11 @@
 /**
  * The crash child's agents and inputs: model agents on the demo model (random latency, real file
- * tools) and function agents, each with `onCrash: "resume"` and `"fail"`. Every tool execution and
- * every function call appends a marker to `effects.log` the moment it happens, so the parent can
- * count effects across kills without trusting the process that performed them.
+ * tools) and function agents, each with `onCrash: "resume"` and `"fail"`, and a `lead` model agent
+ * that delegates (its inputs say `delegate <task>; delegate <task>`, which the demo model turns into
+ * a `delegate` tool call). Background children are derived from the model agents, so a child's
+ * crashed turn resumes or fails as its base agent says. Every tool execution and every function
+ * call appends a marker to `effects.log` the moment it happens, so the parent can count effects
+ * across kills without trusting the process that performed them.
  *
  * @packageDocumentation
  */
@@ -13,6 +16,8 @@ import {
   type Agent,
   createDemoModel,
   createFileTools,
+  type DelegateSpec,
+  type DelegationOptions,
   type FunctionContext,
   type Model,
   type Tool,
@@ -25,8 +30,22 @@ import { digest, type Marker } from "./protocol.js";
 export const MAX_ATTEMPTS = 4;
 
 /** The agents, by the session index that uses them. */
-export const AGENT_NAMES = ["model-resume", "fn-resume", "model-fail", "fn-fail"] as const;
+export const AGENT_NAMES = ["model-resume", "fn-resume", "model-fail", "fn-fail", "lead"] as const;
 export type AgentName = (typeof AGENT_NAMES)[number];
+
+/** The agents host-side delegations derive children from (a `lead` child may delegate again). */
+const CHILD_AGENTS: readonly AgentName[] = ["model-resume", "model-fail", "lead"];
+
+/**
+ * Small caps, so fan-outs are rejected now and then. No record is ever pruned: the final checks
+ * account for every delegation the file ever held.
+ */
+export const DELEGATION: DelegationOptions & { runningMax: number; perParentRunningMax: number } = {
+  runningMax: 24,
+  perParentRunningMax: 4,
+  depthMax: 2,
+  keepPerParent: 1_000_000,
+};
 
 export function sessionId(index: number): string {
   return `s${index}`;
@@ -60,6 +79,9 @@ export function writeWorkspace(root: string): void {
 
 const DIRECTIVES = ["list .", "read a.txt", "read notes/c.md", "count .", "stat b.txt", "read missing.txt"];
 
+/** A child's goal: directives for its tools, or none (it echoes), never a token or `boom`. */
+const TASKS = [...DIRECTIVES, "read a.txt and stat b.txt", "say hello", "list notes slow"];
+
 /**
  * The payload for a token: a pure function of the session and token, so an idempotent resend in a
  * later process rebuilds exactly what the first send carried.
@@ -70,6 +92,10 @@ export function payloadFor(session: string, token: string): unknown {
     if (r.chance(0.05)) return `${token} boom`;
     return r.chance(0.5) ? { token, op: "add", amount: r.int(1, 9) } : `${token} tick`;
   }
+  if (agentOfSession(session) === "lead" && r.chance(0.8)) {
+    const tasks = Array.from({ length: r.int(1, 3) }, () => `delegate ${r.pick(TASKS)}`);
+    return `${token} ${tasks.join("; ")}${r.chance(0.04) ? " boom" : ""}`;
+  }
   const words = [token];
   const directives = r.int(0, 2);
   for (let i = 0; i < directives; i++) words.push(r.pick(DIRECTIVES));
@@ -78,7 +104,47 @@ export function payloadFor(session: string, token: string): unknown {
   return words.join(" ");
 }
 
-/** Builds the four agents for one process. `random` drives latencies only, never what is said. */
+/**
+ * One to three specs for a host-side `delegate`/`delegateAll`: varied agents, tools, context and
+ * limits; a small `timeoutMs` ends some children `timed_out`, `modelCallsMax: 1` fails those that
+ * need a tool; a `lead` child told to delegate makes grandchildren.
+ */
+export function delegateSpecs(random: SeededRandom): DelegateSpec[] {
+  return Array.from({ length: random.int(1, 3) }, () => {
+    const agent = random.pick(CHILD_AGENTS);
+    const goal =
+      agent === "lead" && random.chance(0.5)
+        ? `delegate ${random.pick(TASKS)}; delegate ${random.pick(TASKS)}`
+        : random.pick(TASKS);
+    const limits = {
+      ...(random.chance(0.25) ? { timeoutMs: random.int(5, 150) } : {}),
+      ...(random.chance(0.1) ? { modelCallsMax: 1 } : {}),
+    };
+    return {
+      goal,
+      agent,
+      ...(random.chance(0.3) ? { context: "asked by the crash test's host" } : {}),
+      ...(random.chance(0.2) ? { role: "a careful reader" } : {}),
+      ...(random.chance(0.2) ? { tools: ["read_file", "list_files"] } : {}),
+      ...(Object.keys(limits).length === 0 ? {} : { limits }),
+    };
+  });
+}
+
+/** Running children against the caps: what is over, or `undefined` when both hold. */
+export function overCaps(
+  running: number,
+  parent: string,
+  runningUnderParent: number,
+  caps: { readonly runningMax: number; readonly perParentRunningMax: number },
+): string | undefined {
+  if (running > caps.runningMax) return `${running} children run, over runningMax ${caps.runningMax}`;
+  if (runningUnderParent > caps.perParentRunningMax)
+    return `${runningUnderParent} children of ${parent} run, over perParentRunningMax ${caps.perParentRunningMax}`;
+  return undefined;
+}
+
+/** Builds the agents for one process. `random` drives latencies only, never what is said. */
 export function createAgents(options: {
   readonly incarnation: number;
   readonly workspace: string;
@@ -117,6 +183,7 @@ export function createAgents(options: {
     "model-fail": { model, tools, onCrash: "fail" },
     "fn-resume": { run, onCrash: "resume", maxAttempts: MAX_ATTEMPTS },
     "fn-fail": { run, onCrash: "fail" },
+    lead: { model, tools, delegates: true, onCrash: "resume", maxAttempts: MAX_ATTEMPTS },
   };
 }
 
