@@ -10,6 +10,9 @@
  * Every report is one synchronous `writeSync` to fd 1 (see `protocol.ts`), and an acceptance is
  * reported only after the handle's `stored()` resolved `durable`.
  *
+ * Longer than most files: every step of the workload reads the process's shared state (the live
+ * handles, how each input was sent, the keys used so far).
+ *
  * @packageDocumentation
  */
 import { appendFileSync, existsSync, readFileSync, writeSync } from "node:fs";
