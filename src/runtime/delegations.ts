@@ -15,6 +15,10 @@
  * Stopping children (cancel, interruptAll, stopChildren, timeouts) ends their running turns and
  * queued input; they still report once, with what they had produced so far.
  *
+ * The file is longer than most: the public controls and the runtime's hooks share one ledger of live
+ * children, and each rule (caps, budget, completion, delivery, restore) reads and writes it; split
+ * apart, the invariants between them would have no single place to be read.
+ *
  * @packageDocumentation
  */
 import { describeValue, InvalidInputError } from "../errors.js";
