@@ -358,6 +358,22 @@ describe("restart after a crash (no stop, no close)", () => {
   });
 });
 
+/**
+ * A process whose parent session "p" is busy in a turn when its child's completion ("the answer")
+ * is committed, pending in p's inbox; then the process dies.
+ */
+async function crashWithCompletionPending(path: string, worker: Agent): Promise<void> {
+  const busy = new GatedModel();
+  const first = await start(path, { parent: { model: busy }, worker });
+  const session = first.runtime.session("p", { agent: "parent" });
+  session.send("hold on");
+  await eventually(() => busy.calls.length === 1, "the parent's model call");
+  session.delegate({ goal: "find the answer", agent: "worker" });
+  await eventually(() => first.runtime.delegations.list()[0]?.delivery === "pending", "the completion");
+  await first.store.commit();
+  first.crash();
+}
+
 describe("background children across a crash", () => {
   const parentOk = (): ReturnType<typeof scriptedModel> => scriptedModel(() => text("noted"));
 
@@ -389,18 +405,7 @@ describe("background children across a crash", () => {
 
   it("a completion committed before the crash reaches its parent once, after it", async () => {
     const path = freshPath();
-    const busy = new GatedModel();
-    const first = await start(path, {
-      parent: { model: busy },
-      worker: { model: scriptedModel(() => text("the answer")) },
-    });
-    const session = first.runtime.session("p", { agent: "parent" });
-    session.send("hold on");
-    await eventually(() => busy.calls.length === 1, "the parent's model call");
-    session.delegate({ goal: "find the answer", agent: "worker" });
-    await eventually(() => first.runtime.delegations.list()[0]?.delivery === "pending", "the completion");
-    await first.store.commit();
-    first.crash();
+    await crashWithCompletionPending(path, { model: scriptedModel(() => text("the answer")) });
     const parent = parentOk();
     const second = await start(path, { parent: { model: parent }, worker: { model: parentOk() } });
     await eventually(() => second.runtime.delegations.list()[0]?.delivery === "delivered", "delivery");
@@ -417,15 +422,7 @@ describe("background children across a crash", () => {
   it("a completion held at a start that dies before withdrawing its input stays held, and is delivered once", async () => {
     const path = freshPath();
     const worker = { model: scriptedModel(() => text("the answer")) };
-    const busy = new GatedModel();
-    const first = await start(path, { parent: { model: busy }, worker });
-    const session = first.runtime.session("p", { agent: "parent" });
-    session.send("hold on");
-    await eventually(() => busy.calls.length === 1, "the parent's model call");
-    session.delegate({ goal: "find the answer", agent: "worker" });
-    await eventually(() => first.runtime.delegations.list()[0]?.delivery === "pending", "the completion");
-    await first.store.commit();
-    first.crash();
+    await crashWithCompletionPending(path, worker);
     // Started a minute later with a short staleAfterMs, the completion is held (committed before
     // recovery ends); the process dies before the group withdrawing its input commits.
     const second = await start(
