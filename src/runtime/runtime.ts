@@ -935,18 +935,42 @@ export class Runtime implements AsyncDisposable {
         { details: { inputId: handle.id, status: handle.status } },
       );
     }
-    this.#forget(live!);
+    this.#endAlone(live!, entry!, handle, status, reason, verb);
+  }
+
+  /** A steered input the model never saw leaves its turn (the turn goes on) and ends on its own. */
+  #drop(turn: RunningTurn, inputId: string, status: TerminalStatus, reason: Reason): void {
+    for (const ids of [turn.inputIds, turn.entry.inbox.running?.inputIds]) {
+      const at = ids?.indexOf(inputId) ?? -1;
+      if (at >= 0) ids!.splice(at, 1);
+    }
+    const live = this.#live.get(inputId);
+    if (live === undefined) return;
+    live.handle.leaveTurn();
+    this.#endAlone(live, turn.entry, live.handle, status, reason, "cancel");
+  }
+
+  /** Ends an input that no turn answers; its handles settle once the end is committed. */
+  #endAlone(
+    live: LiveInput,
+    entry: SessionEntry,
+    handle: TurnHandle,
+    status: TerminalStatus,
+    reason: Reason,
+    verb: string,
+  ): void {
+    this.#forget(live);
     this.#store.endInput({ inputId: handle.id, status, reason, endedAtMs: this.#options.clock.epochMs() });
     // A completion that will never start a turn is dropped, or its record would wait forever.
-    const delegationId = live!.record.delegationId;
+    const delegationId = live.record.delegationId;
     if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);
     // A child left with nothing to run has finished (a stopped child completes through its stop).
-    const active = entry!.active;
-    if (verb !== "stop" && entry!.inbox.queue.length === 0 && (active === undefined || active.ended))
-      this.#delegations?.idle(entry!.id);
+    const active = entry.active;
+    if (verb !== "stop" && entry.inbox.queue.length === 0 && (active === undefined || active.ended))
+      this.#delegations?.idle(entry.id);
     const outcome: TurnOutcome = { status, reason };
     this.#metrics.ended(status);
-    const liveHandle = live!.handle;
+    const liveHandle = live.handle;
     this.#endingQueued.set(handle.id, liveHandle);
     void this.#store.commit().then(
       () => {
@@ -1110,6 +1134,9 @@ export class Runtime implements AsyncDisposable {
           if (isFunctionAgent(agent)) runFunction(this.#host, turn, agent);
           break;
         }
+        case "drop":
+          this.#drop(turn, effect.inputId, effect.status, effect.reason);
+          break;
         case "abort":
           turn.controller ??= new AbortController();
           turn.controller.abort(new OffstageError("TURN_CANCELLED", effect.reason.message));

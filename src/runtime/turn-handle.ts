@@ -271,6 +271,11 @@ export class TurnHandle {
     this.#turnId = turnId;
   }
 
+  /** @internal Out of its turn, which never answered it (a steered input cancelled unseen). */
+  leaveTurn(): void {
+    this.#turnId = undefined;
+  }
+
   /** @internal Back to the queue (a steered input the model never saw). */
   markQueued(): void {
     this.#status = "queued";

@@ -534,6 +534,29 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(next.input("i3")?.status).toBe("queued");
       });
 
+      test(
+        "a steered input ended before the model saw it stays ended: recovery neither keeps nor queues it",
+        ["reopen"],
+        async () => {
+          const store = await fresh();
+          for (let n = 1; n <= 2; n++) store.accept(record(`i${n}`, n));
+          store.startTurn(start("t1", ["i1"]));
+          store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
+          const reason = { code: "cancel_requested" as const, message: "never mind" };
+          store.endInput({ inputId: "i2", status: "cancelled", reason, endedAtMs: 2_500 });
+          expect(store.input("i2")).toMatchObject({
+            status: "cancelled",
+            outcome: { status: "cancelled", reason },
+          });
+          store.checkpoint({ turnId: "t1", attempt: 1, step: 1, messages: [user("i1"), assistant("a")] });
+          const next = await reopened(store);
+          const state = await next.open();
+          expect(state.queued).toEqual([]);
+          expect(state.interrupted).toMatchObject([{ turnId: "t1", inputIds: ["i1"] }]);
+          expect(next.input("i2")).toMatchObject({ status: "cancelled", turnId: undefined });
+        },
+      );
+
       test("close() commits pending writes", ["reopen"], async () => {
         const store = await fresh();
         store.accept(record("i1", 1));

@@ -43,18 +43,6 @@ const LIFETIME_MS = 60_000;
 /** Above this many queued inputs the workload stops sending, so the final drain stays short. */
 const BACKLOG_MAX = 60;
 
-/**
- * Known open bug, off by default so the rest of the crash coverage stays in CI: `cancel({ mode:
- * "after_step" })` of an input steered into a running turn and not yet seen by it drops the input
- * from the turn's steered list, so it is neither handed back to the queue nor seen, and it ends with
- * whatever ends the turn. A final answer now ends the turn with the cancel's status (cc5c7a3), but
- * an interrupt by newer input ends the input `interrupted`, a model or function failure `failed`,
- * though it never ran and its message is in no history. The fix belongs to the turn machine
- * (`onCancel`/`end`). `OFFSTAGE_CRASH_STEER_CANCEL=1` lets the workload make such cancels; the
- * history check then fails now and then (the race is narrow: about once in a 500-kill soak).
- */
-const STEER_CANCEL = process.env.OFFSTAGE_CRASH_STEER_CANCEL === "1";
-
 const POLICIES: readonly [Policy, number][] = [
   ["enqueue", 35],
   ["merge", 15],
@@ -245,11 +233,7 @@ async function work(keys: KeyRecord[]): Promise<void> {
       const handle = pickLive();
       if (handle !== undefined && !handle.done) {
         const queued = handle.status === "queued";
-        let mode: "immediate" | "after_step" = random.chance(0.7) ? "immediate" : "after_step";
-        // Known open bug (see STEER_CANCEL): an after_step cancel of a steered input the turn has not
-        // seen yet ends it with the turn's outcome, `completed` included, though it never ran.
-        if (!STEER_CANCEL && handle.status === "running" && sentAs.get(handle.id)?.policy === "steer")
-          mode = "immediate";
+        const mode: "immediate" | "after_step" = random.chance(0.7) ? "immediate" : "after_step";
         void handle.cancel({ mode });
         if (queued) lookAgain(handle);
       }

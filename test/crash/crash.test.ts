@@ -9,8 +9,6 @@
  * Environment:
  * - `OFFSTAGE_CRASH_KILLS=N` kills per run (default 50; `500` for a soak).
  * - `OFFSTAGE_CRASH_SEED=0x…` the seed (default: a fresh one, printed).
- * - `OFFSTAGE_CRASH_STEER_CANCEL=1` also cancels running steered input `after_step` (a known open
- *   bug, off by default; see `child.ts`).
  * - `OFFSTAGE_CRASH_KEEP=1` keeps the run's directory (database, effect log, reports, stderr) even
  *   when it passes; a failing run always keeps it.
  *

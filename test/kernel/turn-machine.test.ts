@@ -514,19 +514,25 @@ describe("turn machine: cancellation", () => {
     expect(endOf(modelDone(turn, "answer")).outcome).toMatchObject({ status: "completed", output: "answer" });
   });
 
-  it("after_step cancel of a steered input the model never saw: the turn may not end completed", () => {
-    // Found by the crash test: the input ended `completed`, answered by a turn that never saw it.
+  it("cancelling a steered input the model never saw drops it alone; the turn goes on", () => {
+    // The crash test found a cancelled, unseen steered input ending with whatever ended its turn
+    // (completed, interrupted, failed): it must end cancelled, and the turn must not care.
     for (const kind of ["model", "function"] as const) {
-      const turn = started({ kind });
-      stepTurn(turn, steer("s1"));
-      expect(stepTurn(turn, cancel("after_step", { inputId: "s1" }))).toEqual([]);
-      const done =
-        kind === "model"
-          ? modelDone(turn, "answer")
-          : stepTurn(turn, { type: "function.done", attempt: 1, output: 5 });
-      const end = endOf(done);
-      expect(end.outcome).toEqual({ status: "cancelled", reason: CANCEL });
-      expect(end.unsteered).toEqual([]);
+      for (const mode of ["immediate", "after_step"] as const) {
+        const turn = started({ kind });
+        stepTurn(turn, steer("s1"));
+        expect(stepTurn(turn, cancel(mode, { inputId: "s1" }))).toEqual([
+          { type: "drop", inputId: "s1", status: "cancelled", reason: CANCEL },
+        ]);
+        expect(turn.cancel).toBeUndefined();
+        const done =
+          kind === "model"
+            ? modelDone(turn, "answer")
+            : stepTurn(turn, { type: "function.done", attempt: 1, output: 5 });
+        const end = endOf(done);
+        expect(end.outcome.status).toBe("completed");
+        expect(end.unsteered).toEqual([]);
+      }
     }
   });
 
@@ -627,11 +633,14 @@ describe("turn machine: steered input", () => {
     expect(roles(limited.messages)).toEqual(["user", "assistant", "tool"]);
   });
 
-  it("a cancel hands unseen steered input back, except the input whose handle asked", () => {
+  it("a cancel hands unseen steered input back; the unseen input whose handle asked leaves alone", () => {
     const turn = started();
     stepTurn(turn, steer("s1"));
     stepTurn(turn, steer("s2"));
-    const end = endOf(stepTurn(turn, cancel("immediate", { inputId: "s1" })));
+    expect(stepTurn(turn, cancel("immediate", { inputId: "s1" }))).toMatchObject([
+      { type: "drop", inputId: "s1" },
+    ]);
+    const end = endOf(stepTurn(turn, cancel("immediate")));
     expect(end.outcome.status).toBe("cancelled");
     expect(end.unsteered).toEqual(["s2"]);
   });
@@ -641,8 +650,7 @@ describe("turn machine: steered input", () => {
     const a = call("a");
     modelDone(turn, "", [a]);
     stepTurn(turn, steer("s1"));
-    stepTurn(turn, steer("s2"));
-    stepTurn(turn, cancel("after_step", { inputId: "s2" }));
+    stepTurn(turn, cancel("after_step"));
     const end = endOf(toolDone(turn, ok(a)));
     expect(end.outcome.status).toBe("cancelled");
     expect(end.unsteered).toEqual(["s1"]);

@@ -266,6 +266,28 @@ describe("steer", () => {
     await runtime.stop();
   });
 
+  it("cancelling a steered input the model has not seen ends it alone; the turn answers the rest", async () => {
+    for (const mode of ["immediate", "after_step"] as const) {
+      const m = new GatedModel();
+      const { runtime } = testRuntime({ chat: { model: m } });
+      await runtime.start();
+      const s = runtime.session("s", { agent: "chat" });
+      const a = s.send("a");
+      await until(() => m.calls.length === 1);
+      const b = s.send("b", { policy: "steer" });
+      expect(await b.cancel({ mode, reason: "never mind" })).toBe("cancelled");
+      expect(b.poll()?.outcome.reason).toEqual({ code: "cancel_requested", message: "never mind" });
+      // No turn answered it: it names none.
+      expect(b.turnId).toBeUndefined();
+      expect(m.last.signal.aborted).toBe(false);
+      m.last.release(text("A"));
+      expect((await a.result()).output).toBe("A");
+      expect(m.calls).toHaveLength(1);
+      expect(userTexts(s.history())).toEqual(["a"]);
+      await runtime.stop();
+    }
+  });
+
   it("into a function-agent turn: requeued and runs as its own turn", async () => {
     const fn = gatedFunction();
     const { runtime } = testRuntime({ f: fn.agent });

@@ -662,7 +662,10 @@ class Simulation {
     const mustCancel = live && (mode === "immediate" || fact.state === "queued");
     const was = fact?.state;
     this.#trace.add(`> cancel ${handle.id} ${mode} (${handle.status}${live ? ", live" : ""})`);
-    if (mustCancel && fact.state === "running" && fact.turnId !== undefined)
+    // A steered input the model never saw leaves its turn alone; any other running input's cancel
+    // ends its turn.
+    const unseenSteer = fact?.steeredInto !== undefined && !fact.seen;
+    if (mustCancel && fact.state === "running" && fact.turnId !== undefined && !unseenSteer)
       this.#checker.expectTurnEnd(fact.turnId, ["cancelled"], `immediate cancel of ${handle.id}`);
     const promise = handle.cancel({ mode, reason: "simulated cancel" });
     this.#checker.watch(promise, `cancel(${handle.id})`);

@@ -705,6 +705,17 @@ export class Checker {
       return;
     }
     this.#dirty.add(inputId);
+    const dropped = fact.state === "running" && fact.steeredInto !== undefined && !fact.seen;
+    if (dropped) {
+      // Cancelled while steered and unseen: it leaves its turn, which answers the others.
+      if (status !== "cancelled")
+        this.fail(`steered input ${inputId} left its turn ${status}, not cancelled`);
+      const turn = this.turns.get(fact.steeredInto!);
+      if (turn !== undefined) turn.inputIds = turn.inputIds.filter((id) => id !== inputId);
+      this.count("unseen steered input cancelled alone");
+      this.#terminate(fact, status as TerminalStatus);
+      return;
+    }
     if (fact.state !== "queued") {
       this.fail(
         `input ${inputId} ended ${status} without a turn but it was ${fact.state} (${String(fact.status)})`,

@@ -135,6 +135,7 @@ const MUST_HAPPEN = [
   "merged turn",
   "input steered into a running turn",
   "steered input re-queued unseen",
+  "unseen steered input cancelled alone",
   "wake dropped",
   "nested send from a turn",
   "model call ignoring abort",

@@ -41,8 +41,8 @@ export interface CancelRequest {
   readonly status: "cancelled" | "interrupted" | "failed";
   readonly reason: Reason;
   /**
-   * The input whose handle asked. If it was steered into the turn and the model has not seen it
-   * yet, it ends with the turn instead of going back to the queue: a cancelled input never runs.
+   * The input whose handle asked. If it was steered into the turn and the model has not seen it yet,
+   * only that input is dropped (a `drop` effect) and the turn goes on; a cancelled input never runs.
    */
   readonly inputId?: string;
 }
@@ -67,11 +67,6 @@ export interface TurnState {
   /** Inputs steered into this turn that the model has not seen yet. */
   readonly steered: { readonly inputId: string; readonly message: Message }[];
   cancel: CancelRequest | undefined;
-  /**
-   * A steered input was cancelled before the model saw it. It stays one of the turn's inputs, so the
-   * turn may not end `completed`: that would say the input was answered.
-   */
-  cancelledUnseen: boolean;
   outcome: TurnOutcome | undefined;
   usage: Usage;
 }
@@ -103,6 +98,13 @@ export type TurnEffect =
   | { readonly type: "run_tools"; readonly step: number; readonly calls: readonly ToolCallPart[] }
   | { readonly type: "run_function" }
   | { readonly type: "abort"; readonly reason: Reason }
+  /** A steered input the model never saw leaves the turn and ends on its own with this status. */
+  | {
+      readonly type: "drop";
+      readonly inputId: string;
+      readonly status: CancelRequest["status"];
+      readonly reason: Reason;
+    }
   | {
       readonly type: "end";
       readonly outcome: TurnOutcome;
@@ -142,7 +144,6 @@ export function createTurn(init: NewTurn): TurnState {
     results: [],
     steered: [],
     cancel: undefined,
-    cancelledUnseen: false,
     outcome: undefined,
     usage: { inputTokens: 0, outputTokens: 0 },
   };
@@ -270,10 +271,12 @@ function nextModelCall(turn: TurnState): readonly TurnEffect[] {
 }
 
 function onCancel(turn: TurnState, request: CancelRequest): readonly TurnEffect[] {
+  // A steered input the model has not seen is not part of the turn's work yet: cancelling it takes
+  // it out alone, and the turn goes on as if it had never been steered.
   const unseen = turn.steered.findIndex((s) => s.inputId === request.inputId);
   if (unseen >= 0) {
     turn.steered.splice(unseen, 1);
-    turn.cancelledUnseen = true;
+    return [{ type: "drop", inputId: request.inputId!, status: request.status, reason: request.reason }];
   }
   if (request.mode === "immediate" || turn.phase === "new") {
     const abort: TurnEffect = { type: "abort", reason: request.reason };
@@ -301,11 +304,6 @@ function end(
   reason: Reason,
   output?: unknown,
 ): readonly TurnEffect[] {
-  if (status === "completed" && turn.cancelledUnseen && turn.cancel !== undefined) {
-    // An `after_step` cancel met a final answer, but one input (steered, never seen) was cancelled.
-    ({ status, reason } = turn.cancel);
-    output = undefined;
-  }
   if (turn.phase === "tools") flushResults(turn);
   turn.phase = "ended";
   const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };

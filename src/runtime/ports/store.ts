@@ -137,7 +137,11 @@ export interface RecoveredState {
   readonly nextSeq: number;
 }
 
-/** An input ended without a turn: withdrawn, or cancelled while queued. */
+/**
+ * An input ended without a turn: withdrawn or cancelled while queued, or cancelled after it was
+ * steered into a turn but before the model saw it (it leaves that turn; recovery must not bring it
+ * back with the turn nor queue it again).
+ */
 export interface InputEnd {
   readonly inputId: string;
   readonly status: TerminalStatus;
@@ -162,7 +166,7 @@ export interface Store {
   accept(input: InputRecord): void;
   /** A queued input joins the running turn (policy `steer`); see the recovery note of this module. */
   steer(steer: Steer): void;
-  /** Ends a queued input without a turn; ignored unless the input is queued. */
+  /** Ends an input no turn answers (see {@link InputEnd}); ignored unless it is queued or steered. */
   endInput(end: InputEnd): void;
   startTurn(turn: TurnStart): void;
   checkpoint(checkpoint: StepCheckpoint): void;

@@ -146,7 +146,14 @@ class MemoryStore implements Store {
 
   endInput(end: InputEnd): void {
     const input = this.#inputs.get(end.inputId);
-    if (input === undefined || input.status !== "queued") return;
+    if (input === undefined) return;
+    if (input.status === "running" && input.steerStep !== undefined) {
+      // Steered and never seen: it leaves its turn, which must not recover it.
+      const turn = input.turnId === undefined ? undefined : this.#turns.get(input.turnId);
+      if (turn !== undefined) turn.steered = turn.steered.filter((id) => id !== end.inputId);
+      input.steerStep = undefined;
+      input.turnId = undefined;
+    } else if (input.status !== "queued") return;
     input.status = end.status;
     input.outcome = { status: end.status, reason: end.reason };
     this.#retire(end.inputId);

@@ -26,9 +26,9 @@ const SQL = {
       steer_step = (SELECT step FROM turns WHERE id = $turn)
     WHERE id = $input AND status = 'queued'
       AND EXISTS (SELECT 1 FROM turns WHERE id = $turn AND attempt = $attempt AND ended_at_ms IS NULL)`,
-  /** Params: status, outcome, ended_at_ms, id. */
-  endQueuedInput:
-    "UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ? WHERE id = ? AND status = 'queued'",
+  /** A queued input, or one steered into a turn and not adopted by it. Params: status, outcome, ended_at_ms, id. */
+  endQueuedInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL, turn_id = NULL
+    WHERE id = ? AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))`,
   /** Params: turn_id, id. */
   runInput: `UPDATE inputs SET status = 'running', turn_id = ?, steer_step = NULL
     WHERE id = ? AND status IN ('queued', 'running')`,
