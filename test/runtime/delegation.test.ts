@@ -22,8 +22,10 @@ import {
 import {
   callTools,
   GatedModel,
+  type ScriptedModel,
   scriptedModel,
   spyStore,
+  type TestRuntime,
   testRuntime,
   text,
   tool,
@@ -346,6 +348,29 @@ describe("budget and time", () => {
   });
 });
 
+/**
+ * A first runtime stops while its parent is busy, with a child's completion queued; a second one
+ * starts two minutes later on the same store, so the completion is older than `staleAfterMs`.
+ */
+async function restartWithHeldCompletion(): Promise<{ parentModel: ScriptedModel; second: TestRuntime }> {
+  const store = createMemoryStore();
+  const options = { store, delegation: { staleAfterMs: 60_000 } };
+  const busyParent = new GatedModel();
+  const first = testRuntime({ parent: { model: busyParent }, worker: { model: echoModel } }, options);
+  await first.runtime.start();
+  const session = first.runtime.session("p", { agent: "parent" });
+  session.send("hold on");
+  await until(() => busyParent.calls.length === 1);
+  session.delegate({ goal: "report", agent: "worker" });
+  await until(() => first.runtime.delegations.list()[0]?.delivery === "pending");
+  await first.runtime.stop();
+  const parentModel = scriptedModel(() => text("ok"));
+  const second = testRuntime({ parent: { model: parentModel }, worker: { model: echoModel } }, options);
+  second.clock.advance(120_000);
+  await second.runtime.start();
+  return { parentModel, second };
+}
+
 describe("retention and downtime", () => {
   it("keeps the last N finished records per parent", async () => {
     const { runtime } = testRuntime(
@@ -363,22 +388,7 @@ describe("retention and downtime", () => {
   });
 
   it("a completion older than staleAfterMs at startup is held until the host confirms", async () => {
-    const store = createMemoryStore();
-    const options = { store, delegation: { staleAfterMs: 60_000 } };
-    const busyParent = new GatedModel();
-    const first = testRuntime({ parent: { model: busyParent }, worker: { model: echoModel } }, options);
-    await first.runtime.start();
-    const session = first.runtime.session("p", { agent: "parent" });
-    session.send("hold on");
-    await until(() => busyParent.calls.length === 1);
-    session.delegate({ goal: "report", agent: "worker" });
-    await until(() => first.runtime.delegations.list()[0]?.delivery === "pending");
-    // Stop while the parent is busy: the completion stays queued in the store.
-    await first.runtime.stop();
-    const parentModel = scriptedModel(() => text("ok"));
-    const second = testRuntime({ parent: { model: parentModel }, worker: { model: echoModel } }, options);
-    second.clock.advance(120_000);
-    await second.runtime.start();
+    const { parentModel, second } = await restartWithHeldCompletion();
     const [held] = second.runtime.delegations.pendingStale();
     expect(held).toMatchObject({ delivery: "held" });
     await until(() => second.runtime.metrics().queuedInputs === 0);
@@ -663,21 +673,7 @@ describe("found by the simulation", () => {
   });
 
   it("deliverStale waits for start(): while stopped it queues nothing that the start would run twice", async () => {
-    const store = createMemoryStore();
-    const options = { store, delegation: { staleAfterMs: 60_000 } };
-    const busyParent = new GatedModel();
-    const first = testRuntime({ parent: { model: busyParent }, worker: { model: echoModel } }, options);
-    await first.runtime.start();
-    const session = first.runtime.session("p", { agent: "parent" });
-    session.send("hold on");
-    await until(() => busyParent.calls.length === 1);
-    session.delegate({ goal: "report", agent: "worker" });
-    await until(() => first.runtime.delegations.list()[0]?.delivery === "pending");
-    await first.runtime.stop();
-    const parentModel = scriptedModel(() => text("ok"));
-    const second = testRuntime({ parent: { model: parentModel }, worker: { model: echoModel } }, options);
-    second.clock.advance(120_000);
-    await second.runtime.start();
+    const { parentModel, second } = await restartWithHeldCompletion();
     const [held] = second.runtime.delegations.pendingStale();
     await second.runtime.stop();
     expect(second.runtime.delegations.deliverStale(held!.id)).toBe(false);

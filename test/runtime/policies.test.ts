@@ -3,6 +3,7 @@ import {
   CapacityError,
   InvalidInputError,
   OffstageError,
+  type Policy,
   type RuntimeEvent,
   TurnCancelled,
 } from "../../src/index.js";
@@ -141,14 +142,18 @@ describe("interrupt", () => {
     await runtime.stop();
   });
 
-  it("when idle, an interrupt input just runs", async () => {
-    const { runtime } = testRuntime({ f: { run: async (x) => x } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x", { policy: "interrupt" });
-    expect((await h.result()).status).toBe("completed");
-    await runtime.stop();
-  });
+  it("when idle, an interrupt input just runs", () => runsWhenIdle("interrupt"));
 });
+
+/** On an idle session a policy that acts on a running turn has nothing to act on: the input runs. */
+async function runsWhenIdle(policy: Policy): Promise<void> {
+  const { runtime } = testRuntime({ f: { run: async (x) => x } });
+  await runtime.start();
+  const h = runtime.session("s", { agent: "f" }).send("x", { policy });
+  const result = await h.result();
+  expect(result).toMatchObject({ status: "completed", output: "x" });
+  await runtime.stop();
+}
 
 describe("merge", () => {
   it("folds every queued input into one turn: one turnId, and the prompt holds every user message", async () => {
@@ -337,13 +342,7 @@ describe("steer", () => {
     await runtime.stop();
   });
 
-  it("when idle, a steer input just runs", async () => {
-    const { runtime } = testRuntime({ f: { run: async (x) => x } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x", { policy: "steer" });
-    expect((await h.result()).output).toBe("x");
-    await runtime.stop();
-  });
+  it("when idle, a steer input just runs", () => runsWhenIdle("steer"));
 });
 
 describe("withdraw", () => {
