@@ -6,7 +6,8 @@
  */
 import { BootError, describeValue } from "../errors.js";
 import { DEFAULT_LIMITS, type Limits } from "../kernel/limits.js";
-import { type Agent, isFunctionAgent } from "./agent.js";
+import { createToolRegistry } from "../tools/tool-registry.js";
+import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { DelegationOptions } from "./delegations.js";
 import { type Logger, stderrLogger } from "./events.js";
@@ -168,26 +169,29 @@ function checkAgent(name: string, agent: Agent): void {
       fail(`agents.${name}.delegates`, agent.delegates, "a boolean");
     if (agent.system !== undefined && typeof agent.system !== "string")
       fail(`agents.${name}.system`, agent.system, "a string");
-    if (agent.tools !== undefined && !Array.isArray(agent.tools))
-      fail(`agents.${name}.tools`, agent.tools, "an array of tools");
-    const names = new Set<string>();
-    for (const [i, tool] of (agent.tools ?? []).entries()) {
-      const what = `agents.${name}.tools[${i}]`;
-      if (typeof tool !== "object" || tool === null) fail(what, tool, "a tool object");
-      if (typeof tool.name !== "string" || tool.name === "")
-        fail(`${what}.name`, tool.name, "a non-empty string");
-      if (names.has(tool.name)) fail(`${what}.name`, tool.name, "a name no other tool of the agent has");
-      names.add(tool.name);
-      for (const method of ["check", "execute"] as const) {
-        if (typeof tool[method] !== "function") fail(`${what}.${method}`, tool[method], "a function");
-      }
-      if (tool.timeoutMs !== undefined) positiveInteger(`${what}.timeoutMs`, tool.timeoutMs);
-    }
+    checkTools(name, agent);
   }
   if (agent.onCrash !== undefined && agent.onCrash !== "resume" && agent.onCrash !== "fail") {
     fail(`agents.${name}.onCrash`, agent.onCrash, `"resume" or "fail"`);
   }
   if (agent.maxAttempts !== undefined) positiveInteger(`agents.${name}.maxAttempts`, agent.maxAttempts);
+}
+
+/** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */
+function checkTools(name: string, agent: ModelAgent): void {
+  const tools = agent.tools ?? [];
+  try {
+    createToolRegistry(tools);
+  } catch (error) {
+    throw new BootError("INVALID_OPTIONS", `invalid agents.${name}.${(error as Error).message}`, {
+      details: { option: `agents.${name}.tools` },
+    });
+  }
+  for (const [i, tool] of tools.entries()) {
+    if (tool.timeoutMs !== undefined) positiveInteger(`agents.${name}.tools[${i}].timeoutMs`, tool.timeoutMs);
+    if (agent.delegates === true && tool.name === "delegate")
+      fail(`agents.${name}.tools[${i}].name`, tool.name, "a name other than delegate (the agent delegates)");
+  }
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {

@@ -47,6 +47,7 @@ import {
 } from "../kernel/turn/turn-machine.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createDelegateTool } from "../tools/builtin/delegate-tool.js";
+import { createToolRegistry, type ToolRegistry } from "../tools/tool-registry.js";
 import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import type { TimerToken } from "./clock.js";
 import { type DelegateResult, type DelegateSpec, Delegations } from "./delegations.js";
@@ -57,14 +58,7 @@ import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./opt
 import type { InputRecord, InputSnapshot, InterruptedTurn, RecoveredState, Store } from "./ports/store.js";
 import { type SendOptions, Session, type SessionOwner } from "./session.js";
 import { type HandleOwner, type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
-import {
-  type ActiveTurn,
-  type AgentTools,
-  callModel,
-  runFunction,
-  runTools,
-  type TurnHost,
-} from "./turn-runner.js";
+import { type ActiveTurn, callModel, runFunction, runTools, type TurnHost } from "./turn-runner.js";
 import { assertNotInTurnOf } from "./turn-scope.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
@@ -93,7 +87,7 @@ interface SessionEntry {
   /** The named agent, or a background child's agent derived from it. */
   readonly agent: Agent;
   /** The agent's tools; `undefined` for function agents. */
-  readonly tools: AgentTools | undefined;
+  readonly tools: ToolRegistry | undefined;
   readonly inbox: InboxState<LiveInput>;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
@@ -171,7 +165,7 @@ export class Runtime implements AsyncDisposable {
   readonly #endingQueued = new Map<string, TurnHandle>();
   readonly #keys = new Map<string, string>();
   readonly #running = new Set<RunningTurn>();
-  readonly #tools = new Map<string, AgentTools>();
+  readonly #tools = new Map<string, ToolRegistry>();
   readonly #delegations: Delegations | undefined;
   readonly #listeners: EventListener[] = [];
   readonly #metrics: MetricsCounters;
@@ -1276,19 +1270,13 @@ export class Runtime implements AsyncDisposable {
     return entry;
   }
 
-  #toolsOf(agent: ModelAgent): AgentTools {
-    const tools = [...(agent.tools ?? [])];
-    if (agent.delegates === true)
-      tools.push(createDelegateTool((sessionId, specs) => this.#delegate(sessionId, specs)));
-    return {
-      byName: new Map(tools.map((tool) => [tool.name, tool])),
-      forModel: tools.map((tool) => ({
-        type: "function" as const,
-        name: tool.name,
-        description: tool.description,
-        inputSchema: tool.inputSchema,
-      })),
-    };
+  #toolsOf(agent: ModelAgent): ToolRegistry {
+    const tools = agent.tools ?? [];
+    if (agent.delegates !== true) return createToolRegistry(tools);
+    return createToolRegistry([
+      ...tools,
+      createDelegateTool((sessionId, specs) => this.#delegate(sessionId, specs)),
+    ]);
   }
 
   // ---- delegation ----------------------------------------------------------------------------

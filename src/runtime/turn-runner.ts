@@ -13,19 +13,13 @@
 import type { Message, ToolCallPart, ToolResultPart } from "../kernel/messages.js";
 import { describeCause, type Usage } from "../kernel/outcome.js";
 import { errorResult, type TurnEvent as KernelEvent, type TurnState } from "../kernel/turn/turn-machine.js";
+import type { ToolRegistry } from "../tools/tool-registry.js";
 import type { FunctionAgent, ModelAgent } from "./agent.js";
 import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { RuntimeEvent } from "./events.js";
-import type { ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
-import type { Tool } from "./ports/tool.js";
+import type { ModelPart, ModelRequest } from "./ports/model.js";
 import { runInTurn } from "./turn-scope.js";
-
-/** The tools of one agent, looked up by name. */
-export interface AgentTools {
-  readonly byName: ReadonlyMap<string, Tool>;
-  readonly forModel: readonly ModelTool[];
-}
 
 /** One running turn and what its effects need. */
 export interface ActiveTurn {
@@ -76,7 +70,7 @@ export function callModel(
   host: TurnHost,
   turn: ActiveTurn,
   agent: ModelAgent,
-  tools: AgentTools,
+  tools: ToolRegistry,
   step: number,
 ): void {
   const { attempt } = turn.state;
@@ -85,7 +79,7 @@ export function callModel(
   for (const m of turn.state.messages) prompt.push(m);
   const request: ModelRequest = {
     prompt,
-    tools: tools.forModel,
+    tools: tools.modelTools,
     get abortSignal() {
       return signalOf(turn);
     },
@@ -205,7 +199,7 @@ function isSyncIterable<T>(value: unknown): value is Iterable<T> {
 export function runTools(
   host: TurnHost,
   turn: ActiveTurn,
-  tools: AgentTools,
+  tools: ToolRegistry,
   step: number,
   calls: readonly ToolCallPart[],
 ): void {
@@ -238,12 +232,16 @@ export function runTools(
 async function runTool(
   host: TurnHost,
   turn: ActiveTurn,
-  tools: AgentTools,
+  tools: ToolRegistry,
   call: ToolCallPart,
 ): Promise<ToolResultPart> {
-  const tool = tools.byName.get(call.toolName);
+  const tool = tools.get(call.toolName);
   if (tool === undefined) {
-    const known = [...tools.byName.keys()].join(", ") || "none";
+    const known =
+      tools
+        .list()
+        .map((t) => t.name)
+        .join(", ") || "none";
     return errorResult(call, `unknown tool ${JSON.stringify(call.toolName)}; available tools: ${known}`);
   }
   let args: unknown;

@@ -81,6 +81,11 @@ function badOptions(): [string, unknown, string][] {
       "-1 (number)",
     ],
     ["two tools with one name", { agents: { a: { ...model, tools: [tool, tool] } } }, '"t" (string)'],
+    [
+      "a delegating agent with a tool of its own named delegate",
+      { agents: { a: { ...model, delegates: true, tools: [{ ...tool, name: "delegate" }] } } },
+      '"delegate" (string)',
+    ],
     ["system not a string", { agents: { a: { ...model, system: 42 } } }, "42 (number)"],
     ["onCrash unknown", { agents: { a: { ...echo, onCrash: "explode" } } }, '"explode" (string)'],
     ["maxAttempts 0", { agents: { a: { ...echo, maxAttempts: 0 } } }, "0 (number)"],
