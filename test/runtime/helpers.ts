@@ -94,22 +94,11 @@ export function callTools(...calls: ModelPart[]): ModelPart[] {
   return [...calls, { type: "finish", finishReason: "tool-calls" }];
 }
 
-export interface ScriptedModel extends Model {
-  readonly requests: ModelRequest[];
-}
-
 /** Answers each step synchronously from `script(request, callIndex)` and records every request. */
-export function scriptedModel(script: (request: ModelRequest, call: number) => ModelPart[]): ScriptedModel {
-  const requests: ModelRequest[] = [];
-  return {
-    id: "scripted",
-    requests,
-    stream(request) {
-      requests.push(request);
-      return script(request, requests.length - 1);
-    },
-  };
-}
+export {
+  createScriptedModel as scriptedModel,
+  type ScriptedModel,
+} from "../../src/testing/index.js";
 
 export interface GatedCall {
   readonly request: ModelRequest;
