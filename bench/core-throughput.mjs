@@ -29,6 +29,7 @@ import {
   log,
   median,
   now,
+  pace,
   printMachine,
   QUICK,
   settleHeap,
@@ -192,18 +193,8 @@ async function paced(name) {
   const system = SYSTEMS[name].make();
   await system.prepare();
   const total = Math.round(RATE * PACED_S);
-  let sent = 0;
-  let s = 0;
   const started = now();
-  // Every ~1 ms timer tick, offer whatever the rate owes by now (a few inputs per tick).
-  while (sent < total) {
-    const owed = Math.min(total, Math.floor(((now() - started) * RATE) / 1000));
-    for (; sent < owed; sent++) {
-      system.send(s);
-      s = s + 1 === SESSIONS ? 0 : s + 1;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await pace({ total, ratePerS: RATE, sessions: SESSIONS, send: (s) => system.send(s) });
   await system.drain();
   const offeredMs = now() - started;
   const latency = system.latency();

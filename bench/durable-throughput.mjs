@@ -53,6 +53,7 @@ import {
   median,
   now,
   POSTGRES_START,
+  pace,
   printMachine,
   QUICK,
   settleHeap,
@@ -401,18 +402,13 @@ async function paced(system) {
   const total = Math.round(PACED_RATE * PACED_S);
   const inst = await system.open(Math.ceil(total / SESSIONS) + 1, true);
   try {
-    let sent = 0;
-    let s = 0;
-    const started = now();
-    while (sent < total) {
-      const owed = Math.min(total, Math.floor(((now() - started) * PACED_RATE) / 1000));
-      for (; sent < owed; sent++) {
-        inst.send(s);
-        s = s + 1 === SESSIONS ? 0 : s + 1;
-      }
-      await inst.flush();
-      await sleep(1);
-    }
+    await pace({
+      total,
+      ratePerS: PACED_RATE,
+      sessions: SESSIONS,
+      send: (s) => inst.send(s),
+      afterTick: () => inst.flush(),
+    });
     await inst.drained(total);
     return { total, latency: inst.latency(), ack: inst.ackLatency() };
   } finally {

@@ -184,6 +184,27 @@ export function sh(command, args) {
   }
 }
 
+/**
+ * Offers `total` inputs at `ratePerS`, round-robin over `sessions`: every ~1 ms timer tick, `send(s)`
+ * whatever the rate owes by now (a few inputs per tick), then `afterTick()`. Resolves with the time
+ * the offering took.
+ */
+export async function pace({ total, ratePerS, sessions, send, afterTick = async () => {} }) {
+  let sent = 0;
+  let s = 0;
+  const started = performance.now();
+  while (sent < total) {
+    const owed = Math.min(total, Math.floor(((performance.now() - started) * ratePerS) / 1000));
+    for (; sent < owed; sent++) {
+      send(s);
+      s = s + 1 === sessions ? 0 : s + 1;
+    }
+    await afterTick();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return performance.now() - started;
+}
+
 /** The event loop turns once: lets timers, IO and progress tickers run inside long loops. */
 export const yieldLoop = () => new Promise((resolve) => setImmediate(resolve));
 
