@@ -33,6 +33,11 @@ export type Message =
   | { readonly role: "assistant"; readonly content: readonly (TextPart | ToolCallPart)[] }
   | { readonly role: "tool"; readonly content: readonly ToolResultPart[] };
 
+/** Builds the system message of a prompt. */
+export function systemMessage(text: string): Message {
+  return { role: "system", content: text };
+}
+
 /** Builds a user message from an input payload: strings are used as they are, anything else as JSON. */
 export function userMessage(payload: unknown): Message {
   const text = typeof payload === "string" ? payload : JSON.stringify(payload);

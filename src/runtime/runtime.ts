@@ -17,7 +17,7 @@
  */
 import { BootError, CapacityError, describeValue, InvalidInputError, OffstageError } from "../errors.js";
 import type { Limits } from "../kernel/limits.js";
-import { type Message, userMessage } from "../kernel/messages.js";
+import { type Message, systemMessage, userMessage } from "../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import {
   createScheduler,
@@ -88,6 +88,8 @@ interface SessionEntry {
   readonly agent: Agent;
   /** The agent's tools; `undefined` for function agents. */
   readonly tools: ToolRegistry | undefined;
+  /** The agent's system prompt as the message that opens every prompt (built once, shared). */
+  readonly system: Message | undefined;
   readonly inbox: InboxState<LiveInput>;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
@@ -103,6 +105,8 @@ interface LiveInput {
   readonly policy: Policy;
   readonly handle: TurnHandle;
   readonly record: InputRecord;
+  /** `record.payload`, here too so a turn's inputs can be handed to the runner as they are. */
+  readonly payload: unknown;
   /**
    * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
    * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
@@ -117,6 +121,10 @@ interface LiveInput {
 interface RunningTurn extends ActiveTurn {
   readonly entry: SessionEntry;
   readonly inputIds: string[];
+  /** The live inputs it answers, index-aligned with `inputIds` (steered ones join both). */
+  readonly inputs: LiveInput[];
+  /** Set at its end: steered inputs the model never saw, which go back to the queue. */
+  unsteered: readonly string[];
 }
 
 /** Session ids: 1-256 characters, no control characters (they end up in logs and URLs). */
@@ -129,11 +137,10 @@ const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** Turn ends finished per dispatcher job; see `#finishCommitted`. */
 const FINISHES_PER_JOB = 256;
 
-interface TurnEnding {
-  readonly turn: RunningTurn;
-  readonly outcome: TurnOutcome;
-  readonly unsteered: readonly string[];
-}
+const START: KernelEvent = { type: "start" };
+const NO_IDS: readonly string[] = [];
+const NO_INPUTS: readonly LiveInput[] = [];
+const NO_SEND_OPTIONS: SendOptions = {};
 
 /** How the handle of a queued input settles when the runtime stops (the input itself stays queued). */
 const DETACHED: TurnOutcome = {
@@ -164,7 +171,8 @@ export class Runtime implements AsyncDisposable {
    */
   readonly #endingQueued = new Map<string, TurnHandle>();
   readonly #keys = new Map<string, string>();
-  readonly #running = new Set<RunningTurn>();
+  /** Turns started and not yet finished (their end may still wait for its commit). */
+  #runningTurns = 0;
   readonly #tools = new Map<string, ToolRegistry>();
   readonly #delegations: Delegations | undefined;
   readonly #listeners: EventListener[] = [];
@@ -179,9 +187,9 @@ export class Runtime implements AsyncDisposable {
   /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
   #handleSubscribers = 0;
   /** Turns whose end was written and waits for the store's commit. */
-  #ending: TurnEnding[] = [];
+  #ending: RunningTurn[] = [];
   /** Ends whose commit resolved, finished in order from `#committedHead` by bounded dispatcher jobs. */
-  #committed: TurnEnding[] = [];
+  #committed: RunningTurn[] = [];
   #committedHead = 0;
   #pollTimer: TimerToken | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -459,7 +467,7 @@ export class Runtime implements AsyncDisposable {
       sessions: this.#sessions.size,
       queuedInputs,
       readySessions: this.#scheduler.ready.size,
-      runningTurns: this.#running.size,
+      runningTurns: this.#runningTurns,
       outstandingCalls: this.#outstandingCalls,
       dispatcherDepth: this.#dispatcher.depth,
       dispatcherLag: this.#dispatcher.lag(),
@@ -545,9 +553,11 @@ export class Runtime implements AsyncDisposable {
         continue;
       }
       // Read back from the store: committed, so the receipt holds at once.
-      for (const input of turn.inputs) {
-        this.#trackInput(input, "running", input.policy).handle.markStored(this.#store.receipt);
-      }
+      const lives = turn.inputs.map((input) => {
+        const live = this.#trackInput(input, "running", input.policy);
+        live.handle.markStored(this.#store.receipt);
+        return live;
+      });
       entry.inbox.running = { turnId: turn.turnId, inputIds: [...turn.inputIds] };
       this.#store.startTurn({
         turnId: turn.turnId,
@@ -558,7 +568,7 @@ export class Runtime implements AsyncDisposable {
       });
       const messages =
         turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
-      resumed.push(this.#activate(entry, turn.turnId, attempt, turn.inputs, { messages, step: turn.step }));
+      resumed.push(this.#activate(entry, turn.turnId, attempt, lives, { messages, step: turn.step }));
     }
     for (const input of recovered.queued) {
       const entry = this.#sessions.get(input.sessionId)!;
@@ -614,6 +624,7 @@ export class Runtime implements AsyncDisposable {
       policy,
       handle,
       record: input,
+      payload: input.payload,
       json: undefined,
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: input.delegationId !== undefined,
@@ -637,17 +648,19 @@ export class Runtime implements AsyncDisposable {
       this.#draining = true;
       // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
       this.#dispatcher.post("drain drive", () => this.#driveAll());
-      await this.#until(() => this.#running.size === 0 && this.#queuedCount() === 0, deadline);
+      await this.#until(() => this.#runningTurns === 0 && this.#queuedCount() === 0, deadline);
       this.#draining = false;
-      discarded = this.#running.size + this.#queuedCount();
+      discarded = this.#runningTurns + this.#queuedCount();
     }
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     const reason: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
-    for (const turn of [...this.#running]) {
+    for (const entry of this.#sessions.values()) {
+      const turn = entry.active as RunningTurn | undefined;
+      if (turn === undefined) continue;
       this.#feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
     }
-    await this.#until(() => this.#running.size === 0 && this.#outstandingCalls === 0, deadline);
+    await this.#until(() => this.#runningTurns === 0 && this.#outstandingCalls === 0, deadline);
     const abandonedCalls = this.#outstandingCalls;
     await this.#store.commit().catch((error: unknown) => this.#report("final commit", error));
     this.#detachQueued();
@@ -663,7 +676,7 @@ export class Runtime implements AsyncDisposable {
     for (const live of this.#live.values()) live.handle.settle(DETACHED, undefined, undefined);
     this.#live.clear();
     this.#keys.clear();
-    this.#running.clear();
+    this.#runningTurns = 0;
     for (const entry of this.#sessions.values()) {
       entry.inbox.queue.length = 0;
       entry.inbox.merges = 0;
@@ -714,7 +727,7 @@ export class Runtime implements AsyncDisposable {
     throw new OffstageError("NOT_RUNNING", `the runtime is ${this.#state}; call start() first`);
   }
 
-  #send(sessionId: string, payload: unknown, options: SendOptions = {}): TurnHandle {
+  #send(sessionId: string, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
     this.#assertAccepting();
     const entry = this.#sessions.get(sessionId)!;
     if (typeof options !== "object" || options === null) {
@@ -737,9 +750,16 @@ export class Runtime implements AsyncDisposable {
         `send(): idempotencyKey must be a string of 1-256 characters, got ${describeValue(key)}`,
       );
     }
-    const json = this.#encode(payload);
+    // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
+    // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.
+    const json =
+      typeof payload === "string" &&
+      payload.length * 6 + 2 <= this.#limits.payloadBytesMax &&
+      key === undefined
+        ? undefined
+        : this.#encode(payload);
     if (key !== undefined) {
-      const existing = this.#idempotent(sessionId, key, json);
+      const existing = this.#idempotent(sessionId, key, json!);
       if (existing !== undefined) return existing;
     }
     const inputId = this.#options.ids();
@@ -748,7 +768,7 @@ export class Runtime implements AsyncDisposable {
       sessionId,
       seq: this.#seq,
       // A private copy, so the caller mutating its object later cannot change what was accepted.
-      payload: typeof payload === "string" ? payload : JSON.parse(json),
+      payload: typeof payload === "string" ? payload : JSON.parse(json!),
       policy,
       idempotencyKey: key,
       acceptedAtMs: this.#options.clock.epochMs(),
@@ -761,6 +781,7 @@ export class Runtime implements AsyncDisposable {
       policy: policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
       handle,
       record,
+      payload: record.payload,
       json,
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: false,
@@ -780,6 +801,7 @@ export class Runtime implements AsyncDisposable {
       const turn = entry.active as RunningTurn;
       this.#store.steer({ inputId, turnId: turn.state.turnId, attempt: turn.state.attempt });
       turn.inputIds.push(inputId);
+      turn.inputs.push(live);
       handle.markRunning(turn.state.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(record.payload) });
       return handle;
@@ -934,12 +956,13 @@ export class Runtime implements AsyncDisposable {
 
   /** A steered input the model never saw leaves its turn (the turn goes on) and ends on its own. */
   #drop(turn: RunningTurn, inputId: string, status: TerminalStatus, reason: Reason): void {
-    for (const ids of [turn.inputIds, turn.entry.inbox.running?.inputIds]) {
-      const at = ids?.indexOf(inputId) ?? -1;
-      if (at >= 0) ids!.splice(at, 1);
-    }
-    const live = this.#live.get(inputId);
-    if (live === undefined) return;
+    const at = turn.inputIds.indexOf(inputId);
+    if (at < 0) return;
+    const live = turn.inputs[at]!;
+    turn.inputIds.splice(at, 1);
+    turn.inputs.splice(at, 1);
+    const running = turn.entry.inbox.running?.inputIds;
+    running?.splice(running.indexOf(inputId), 1);
     live.handle.leaveTurn();
     this.#endAlone(live, turn.entry, live.handle, status, reason, "cancel");
   }
@@ -1024,26 +1047,26 @@ export class Runtime implements AsyncDisposable {
     const turnId = this.#options.ids();
     const taken = beginTurn(entry.inbox, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return;
-    const inputs = taken.map((live) => live.record);
     this.#store.startTurn({
       turnId,
       sessionId: entry.id,
-      inputIds: taken.map((live) => live.inputId),
+      inputIds: entry.inbox.running!.inputIds,
       attempt: 1,
       startedAtMs: this.#options.clock.epochMs(),
     });
-    const turn = this.#activate(entry, turnId, 1, inputs, undefined);
-    this.#feed(turn, { type: "start" });
+    this.#feed(this.#activate(entry, turnId, 1, taken, undefined), START);
   }
 
+  /** Makes `inputs` (which it keeps) the running turn of the session. */
   #activate(
     entry: SessionEntry,
     turnId: string,
     attempt: number,
-    inputs: readonly InputRecord[],
+    inputs: LiveInput[],
     resumed: { messages: readonly Message[]; step: number } | undefined,
   ): RunningTurn {
     turnStarted(this.#scheduler);
+    this.#runningTurns += 1;
     const agent = entry.agent;
     const fn = isFunctionAgent(agent);
     if (entry.history === undefined) entry.history = [...this.#store.history(entry.id)];
@@ -1053,10 +1076,26 @@ export class Runtime implements AsyncDisposable {
       kind: fn ? "function" : "model",
       modelCallsMax: (!fn && agent.modelCallsPerTurnMax) || this.#limits.modelCallsPerTurnMax,
       toolCallsPerStepMax: (!fn && agent.toolCallsPerStepMax) || this.#limits.toolCallsPerStepMax,
-      inputs: inputs.map((input) => userMessage(input.payload)),
-      ...(resumed === undefined ? {} : { resumedMessages: resumed.messages, resumedStep: resumed.step }),
+      inputs:
+        inputs.length === 1
+          ? [userMessage(inputs[0]!.payload)]
+          : inputs.map((input) => userMessage(input.payload)),
+      resumedMessages: resumed?.messages,
+      resumedStep: resumed?.step,
     });
     const now = this.#options.clock.monotonicMs();
+    const inputIds = new Array<string>(inputs.length);
+    let completions: string[] | undefined;
+    for (let i = 0; i < inputs.length; i++) {
+      const live = inputs[i]!;
+      inputIds[i] = live.inputId;
+      live.handle.markRunning(turnId);
+      this.#metrics.started(now - live.acceptedAtMs);
+      const delegationId = live.record.delegationId;
+      if (delegationId === undefined) continue;
+      completions ??= [];
+      completions.push(delegationId);
+    }
     const turn: RunningTurn = {
       sessionId: entry.id,
       state,
@@ -1066,23 +1105,11 @@ export class Runtime implements AsyncDisposable {
       controller: undefined,
       ended: false,
       entry,
-      inputIds: inputs.map((input) => input.id),
+      inputIds,
+      unsteered: NO_IDS,
     };
     entry.active = turn;
-    this.#running.add(turn);
-    let completions: string[] | undefined;
-    for (const input of inputs) {
-      if (input.delegationId === undefined) continue;
-      completions ??= [];
-      completions.push(input.delegationId);
-    }
     if (completions !== undefined) this.#delegations?.delivered(completions);
-    for (const input of inputs) {
-      const live = this.#live.get(input.id);
-      if (live === undefined) continue;
-      live.handle.markRunning(turnId);
-      this.#metrics.started(now - live.acceptedAtMs);
-    }
     if (this.#observed())
       this.#emitTurn(turn, () => ({
         type: "turn.started",
@@ -1105,6 +1132,7 @@ export class Runtime implements AsyncDisposable {
           if (effect.step > 1) {
             this.#store.checkpoint({
               turnId: turn.state.turnId,
+              sessionId: turn.sessionId,
               attempt: turn.state.attempt,
               step: effect.step - 1,
               messages: turn.state.messages,
@@ -1117,7 +1145,8 @@ export class Runtime implements AsyncDisposable {
             break;
           }
           const agent = turn.entry.agent;
-          if (!isFunctionAgent(agent)) callModel(this.#host, turn, agent, turn.entry.tools!, effect.step);
+          if (!isFunctionAgent(agent))
+            callModel(this.#host, turn, agent, turn.entry.system, turn.entry.tools!, effect.step);
           break;
         }
         case "run_tools":
@@ -1160,7 +1189,8 @@ export class Runtime implements AsyncDisposable {
     const queued = entry.inbox.queue.length + unsteered.length;
     this.#delegations?.turnEnded(entry.id, outcome, state.messages, state.usage, queued);
     // One commit wait and one dispatcher job per group of ends, not per turn.
-    this.#ending.push({ turn, outcome, unsteered });
+    turn.unsteered = unsteered;
+    this.#ending.push(turn);
     if (this.#ending.length === 1) queueMicrotask(this.#commitEnding);
   }
 
@@ -1172,7 +1202,7 @@ export class Runtime implements AsyncDisposable {
   readonly #commitEnding = (): void => this.#commitEnds(this.#ending.splice(0));
 
   /** A failed commit is reported and retried for the same group. */
-  #commitEnds(group: TurnEnding[]): void {
+  #commitEnds(group: RunningTurn[]): void {
     this.#store.commit().then(
       () => {
         const idle = this.#committed.length === this.#committedHead;
@@ -1194,9 +1224,9 @@ export class Runtime implements AsyncDisposable {
   readonly #finishCommitted = (): void => {
     const stop = Math.min(this.#committed.length, this.#committedHead + FINISHES_PER_JOB);
     while (this.#committedHead < stop) {
-      const { turn, outcome, unsteered } = this.#committed[this.#committedHead]!;
+      const turn = this.#committed[this.#committedHead]!;
       this.#committedHead += 1;
-      this.#finish(turn, outcome, unsteered);
+      this.#finish(turn);
     }
     if (this.#committedHead < this.#committed.length) {
       this.#dispatcher.post("turn ends", this.#finishCommitted);
@@ -1207,17 +1237,18 @@ export class Runtime implements AsyncDisposable {
   };
 
   /** The turn's end is committed: settle its handles and drive the scheduler. */
-  #finish(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
-    const { state, entry } = turn;
+  #finish(turn: RunningTurn): void {
+    const { state, entry, unsteered } = turn;
+    const outcome = state.outcome!;
     if (entry.active !== turn) return;
-    const requeued: LiveInput[] = [];
-    for (const id of unsteered) {
-      const live = this.#live.get(id);
-      if (live !== undefined) requeued.push(live);
-    }
-    endTurn(entry.inbox, state.turnId, requeued);
+    const back = unsteered.length === 0 ? undefined : new Set(unsteered);
+    endTurn(
+      entry.inbox,
+      state.turnId,
+      back === undefined ? NO_INPUTS : turn.inputs.filter((live) => back.has(live.inputId)),
+    );
     entry.active = undefined;
-    this.#running.delete(turn);
+    this.#runningTurns -= 1;
     turnEnded(this.#scheduler);
     if (entry.history !== undefined) for (const m of state.messages) entry.history.push(m);
     if (this.#observed())
@@ -1230,11 +1261,8 @@ export class Runtime implements AsyncDisposable {
         usage: state.usage,
         durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
       }));
-    const back = unsteered.length === 0 ? undefined : new Set(unsteered);
-    for (const inputId of turn.inputIds) {
-      const live = this.#live.get(inputId);
-      if (live === undefined) continue;
-      if (back?.has(inputId)) {
+    for (const live of turn.inputs) {
+      if (back?.has(live.inputId)) {
         live.handle.markQueued();
         continue;
       }
@@ -1260,6 +1288,7 @@ export class Runtime implements AsyncDisposable {
         : agent === named
           ? this.#tools.get(agentName)
           : this.#toolsOf(agent),
+      system: isFunctionAgent(agent) || agent.system === undefined ? undefined : systemMessage(agent.system),
       inbox: createInbox(),
       history: undefined,
       active: undefined,
@@ -1349,7 +1378,7 @@ export class Runtime implements AsyncDisposable {
     if (!this.#observed()) return;
     const event = build();
     this.#emit(event);
-    for (const id of turn.inputIds) this.#live.get(id)?.handle.emit(event as TurnEvent);
+    for (const live of turn.inputs) live.handle.emit(event as TurnEvent);
   }
 
   #emit(event: RuntimeEvent): void {

@@ -65,26 +65,50 @@ interface StepAnswer {
   failed: boolean;
 }
 
+/**
+ * The request of one model step. A class, so every step's request has one shape and the
+ * `abortSignal` getter lives on the prototype instead of in a fresh object per step.
+ */
+class StepRequest implements ModelRequest {
+  readonly prompt: readonly Message[];
+  readonly tools: ModelRequest["tools"];
+  readonly maxOutputTokens: number | undefined;
+  readonly #turn: ActiveTurn;
+
+  constructor(
+    turn: ActiveTurn,
+    prompt: readonly Message[],
+    tools: ToolRegistry,
+    maxOutputTokens: number | undefined,
+  ) {
+    this.prompt = prompt;
+    this.tools = tools.modelTools;
+    this.maxOutputTokens = maxOutputTokens;
+    this.#turn = turn;
+  }
+
+  /** Created on first read: most steps are never aborted, and a controller is not free. */
+  get abortSignal(): AbortSignal {
+    return signalOf(this.#turn);
+  }
+}
+
 /** Streams one model step and feeds `model.done` or `model.failed`. */
 export function callModel(
   host: TurnHost,
   turn: ActiveTurn,
   agent: ModelAgent,
+  system: Message | undefined,
   tools: ToolRegistry,
   step: number,
 ): void {
   const { attempt } = turn.state;
-  const prompt: Message[] = agent.system === undefined ? [] : [{ role: "system", content: agent.system }];
-  for (const m of turn.history) prompt.push(m);
-  for (const m of turn.state.messages) prompt.push(m);
-  const request: ModelRequest = {
-    prompt,
-    tools: tools.modelTools,
-    get abortSignal() {
-      return signalOf(turn);
-    },
-    ...(agent.maxOutputTokens === undefined ? {} : { maxOutputTokens: agent.maxOutputTokens }),
-  };
+  // One exact-size copy: the model may keep its prompt, so it must not see later turns' messages.
+  const prompt =
+    system === undefined
+      ? turn.history.concat(turn.state.messages)
+      : [system].concat(turn.history, turn.state.messages);
+  const request = new StepRequest(turn, prompt, tools, agent.maxOutputTokens);
   const answer: StepAnswer = {
     attempt,
     step,

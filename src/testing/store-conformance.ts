@@ -350,8 +350,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", attempt: 2, step: 1, messages: [user("fresh")] });
-        store.checkpoint({ turnId: "t1", attempt: 1, step: 3, messages: [user("stale")] });
+        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("fresh")] });
+        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 1, step: 3, messages: [user("stale")] });
         const [turn] = (await store.open()).interrupted;
         expect(turn).toMatchObject({ turnId: "t1", attempt: 2, step: 1, messages: [user("fresh")] });
       });
@@ -384,7 +384,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", attempt: 2, step: 1, messages: [user("kept")] });
+        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("kept")] });
         store.startTurn(start("t1", ["i1"], 2));
         store.startTurn(start("t1", ["i1"], 1));
         const [turn] = (await store.open()).interrupted;
@@ -395,9 +395,15 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({ turnId: "t1", attempt: 1, step: 2, messages: [user("q"), assistant("step 2")] });
+        store.checkpoint({
+          turnId: "t1",
+          sessionId: "s1",
+          attempt: 1,
+          step: 2,
+          messages: [user("q"), assistant("step 2")],
+        });
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", attempt: 1, step: 3, messages: [user("stale")] });
+        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 1, step: 3, messages: [user("stale")] });
         store.endTurn(end("t1", ["i1"], { attempt: 1 }));
         expect(store.input("i1")?.status).toBe("running");
         const [turn] = (await store.open()).interrupted;
@@ -466,8 +472,14 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           store.accept(record("i1", 1));
           store.accept(record("i2", 2, { policy: "merge" }));
           store.startTurn(start("t1", ["i2", "i1"], 2));
-          store.checkpoint({ turnId: "t1", attempt: 2, step: 1, messages: [user("one")] });
-          store.checkpoint({ turnId: "t1", attempt: 2, step: 2, messages: [user("one"), assistant("two")] });
+          store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("one")] });
+          store.checkpoint({
+            turnId: "t1",
+            sessionId: "s1",
+            attempt: 2,
+            step: 2,
+            messages: [user("one"), assistant("two")],
+          });
           const next = await reopened(store);
           expect((await next.open()).interrupted).toEqual([
             {
@@ -505,6 +517,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         // The model sees i2 at the next step boundary; the checkpoint written there holds it.
         store.checkpoint({
           turnId: "t1",
+          sessionId: "s1",
           attempt: 1,
           step: 1,
           messages: [user("i1"), assistant("a"), user("i2")],
@@ -521,7 +534,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         for (let n = 1; n <= 4; n++) store.accept(record(`i${n}`, n));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({ turnId: "t1", attempt: 1, step: 1, messages: [user("i1"), assistant("a")] });
+        store.checkpoint({
+          turnId: "t1",
+          sessionId: "s1",
+          attempt: 1,
+          step: 1,
+          messages: [user("i1"), assistant("a")],
+        });
         store.steer({ inputId: "i3", turnId: "t1", attempt: 1 });
         const next = await reopened(store);
         const state = await next.open();
@@ -548,7 +567,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
             status: "cancelled",
             outcome: { status: "cancelled", reason },
           });
-          store.checkpoint({ turnId: "t1", attempt: 1, step: 1, messages: [user("i1"), assistant("a")] });
+          store.checkpoint({
+            turnId: "t1",
+            sessionId: "s1",
+            attempt: 1,
+            step: 1,
+            messages: [user("i1"), assistant("a")],
+          });
           const next = await reopened(store);
           const state = await next.open();
           expect(state.queued).toEqual([]);
@@ -578,7 +603,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i1", 1, { idempotencyKey: "k" }));
         store.accept(record("i2", 2));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({ turnId: "t1", attempt: 1, step: 1, messages: [user("q"), assistant("a")] });
+        store.checkpoint({
+          turnId: "t1",
+          sessionId: "s1",
+          attempt: 1,
+          step: 1,
+          messages: [user("q"), assistant("a")],
+        });
         await store.commit();
         const next = await crashed(store);
         const state = await next.open();

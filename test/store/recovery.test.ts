@@ -343,7 +343,7 @@ describe("restart after a crash (no stop, no close)", () => {
     await until(() => fn2.calls.length === 1);
     // What attempt 1 would have written, had its result arrived now.
     const late = { turnId, sessionId: "s", attempt: 1, inputIds: [handle.id], requeued: [] };
-    second.store.checkpoint({ turnId, attempt: 1, step: 9, messages: [] });
+    second.store.checkpoint({ turnId, sessionId: "s", attempt: 1, step: 9, messages: [] });
     second.store.endTurn({
       ...late,
       outcome: { status: "completed", reason: { code: "ok", message: "late" }, output: "stale" },

@@ -100,8 +100,8 @@ export function accept<Q extends QueuedInput>(
 }
 
 /**
- * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes, or
- * `undefined` when the session must not be driven now.
+ * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes (a
+ * new array, the caller's to keep), or `undefined` when the session must not be driven now.
  *
  * When the next input is a child's completion and `mergeCompletions` holds, the turn also takes every
  * other queued completion (and only those): results that arrived together are answered together,
@@ -111,7 +111,7 @@ export function beginTurn<Q extends QueuedInput>(
   inbox: InboxState<Q>,
   turnId: string,
   mergeCompletions = true,
-): readonly Q[] | undefined {
+): Q[] | undefined {
   if (inbox.running !== undefined || inbox.queue.length === 0) return undefined;
   let taken: Q[];
   if (inbox.merges > 0) {

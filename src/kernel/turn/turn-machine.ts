@@ -121,8 +121,8 @@ export interface NewTurn {
   /** The user messages that open the turn (one per input; several when inputs were merged). */
   readonly inputs: readonly Message[];
   /** Messages restored from a step checkpoint when a crashed turn resumes. */
-  readonly resumedMessages?: readonly Message[];
-  readonly resumedStep?: number;
+  readonly resumedMessages?: readonly Message[] | undefined;
+  readonly resumedStep?: number | undefined;
 }
 
 const NONE: readonly TurnEffect[] = [];

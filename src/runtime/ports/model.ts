@@ -29,7 +29,7 @@ export interface ModelRequest {
   readonly tools: readonly ModelTool[];
   /** Aborted when the turn is cancelled or interrupted; a model must stop promptly when it fires. */
   readonly abortSignal: AbortSignal;
-  readonly maxOutputTokens?: number;
+  readonly maxOutputTokens?: number | undefined;
 }
 
 /** Why the model stopped, as the AI SDK names it. */

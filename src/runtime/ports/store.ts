@@ -80,6 +80,8 @@ export interface TurnStart {
 /** A step boundary's state; ignored unless `attempt` is the turn's current one. */
 export interface StepCheckpoint {
   readonly turnId: string;
+  /** The turn's session (a store may index running turns by session). */
+  readonly sessionId: string;
   readonly attempt: number;
   /** The step the turn has completed (model call plus its tool results). */
   readonly step: number;

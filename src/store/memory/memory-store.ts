@@ -33,17 +33,29 @@ interface StoredInput {
 
 interface StoredTurn {
   readonly turnId: string;
-  readonly sessionId: string;
   attempt: number;
   /** The inputs it started with (or resumed with). */
-  inputIds: readonly string[];
+  inputs: StoredInput[];
   /** Inputs steered into it since it started. */
-  steered: string[];
+  steered: StoredInput[];
   step: number;
   messages: readonly Message[];
 }
 
+/**
+ * A session's record, history and running turns. Turns are found through their session, which runs
+ * one at a time (the port does not insist): the session map only grows, where a map of running turns
+ * would shrink and grow (and rehash) with every group of turn ends.
+ */
+interface StoredSession {
+  /** `undefined` for a session written to without `createSession` (the port allows it). */
+  record: SessionRecord | undefined;
+  readonly history: Message[];
+  readonly turns: StoredTurn[];
+}
+
 const COMMITTED = Promise.resolve();
+const NO_MESSAGES: readonly Message[] = [];
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -63,13 +75,12 @@ class MemoryStore implements Store {
   readonly kind = "memory";
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
-  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #sessions = new Map<string, StoredSession>();
   readonly #inputs = new Map<string, StoredInput>();
   readonly #keys = new Map<string, string>();
-  readonly #turns = new Map<string, StoredTurn>();
-  readonly #histories = new Map<string, Message[]>();
   readonly #endedInputsMax: number;
-  #ended: string[] = [];
+  /** Ended inputs, oldest first from `#endedHead`, forgotten beyond the bound. */
+  #ended: StoredInput[] = [];
   #endedHead = 0;
   #nextSeq = 1;
 
@@ -78,23 +89,27 @@ class MemoryStore implements Store {
   }
 
   async open(): Promise<RecoveredState> {
+    const sessions: SessionRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
-    for (const turn of this.#turns.values()) {
-      this.#settleSteered(turn);
-      interrupted.push({
-        turnId: turn.turnId,
-        sessionId: turn.sessionId,
-        inputIds: turn.inputIds,
-        attempt: turn.attempt,
-        step: turn.step,
-        messages: turn.messages,
-        inputs: turn.inputIds.map((id) => this.#inputs.get(id)!.record),
-      });
+    for (const [sessionId, session] of this.#sessions) {
+      if (session.record !== undefined) sessions.push(session.record);
+      for (const turn of session.turns) {
+        this.#settleSteered(turn);
+        interrupted.push({
+          turnId: turn.turnId,
+          sessionId,
+          inputIds: turn.inputs.map((input) => input.record.id),
+          attempt: turn.attempt,
+          step: turn.step,
+          messages: turn.messages,
+          inputs: turn.inputs.map((input) => input.record),
+        });
+      }
     }
     const queued: InputRecord[] = [];
     for (const input of this.#inputs.values()) if (input.status === "queued") queued.push(input.record);
     queued.sort((x, y) => x.seq - y.seq);
-    return { sessions: [...this.#sessions.values()], queued, interrupted, nextSeq: this.#nextSeq };
+    return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
   }
 
   /**
@@ -103,22 +118,31 @@ class MemoryStore implements Store {
    */
   #settleSteered(turn: StoredTurn): void {
     if (turn.steered.length === 0) return;
-    const held: string[] = [];
-    for (const id of turn.steered) {
-      const input = this.#inputs.get(id)!;
-      if (input.steerStep! < turn.step) held.push(id);
+    const held: StoredInput[] = [];
+    for (const input of turn.steered) {
+      if (input.steerStep! < turn.step) held.push(input);
       else {
         input.status = "queued";
         input.turnId = undefined;
       }
       input.steerStep = undefined;
     }
-    turn.inputIds = [...turn.inputIds, ...held];
+    turn.inputs = [...turn.inputs, ...held];
     turn.steered = [];
   }
 
-  createSession(session: SessionRecord): void {
-    if (!this.#sessions.has(session.id)) this.#sessions.set(session.id, session);
+  #session(sessionId: string): StoredSession {
+    let session = this.#sessions.get(sessionId);
+    if (session === undefined) {
+      session = { record: undefined, history: [], turns: [] };
+      this.#sessions.set(sessionId, session);
+    }
+    return session;
+  }
+
+  createSession(record: SessionRecord): void {
+    const session = this.#session(record.id);
+    session.record ??= record;
   }
 
   accept(input: InputRecord): void {
@@ -135,13 +159,14 @@ class MemoryStore implements Store {
   }
 
   steer(steer: Steer): void {
-    const turn = this.#current(steer.turnId, steer.attempt);
     const input = this.#inputs.get(steer.inputId);
-    if (turn === undefined || input === undefined || input.status !== "queued") return;
+    if (input === undefined || input.status !== "queued") return;
+    const turn = this.#current(input.record.sessionId, steer.turnId, steer.attempt);
+    if (turn === undefined) return;
     input.status = "running";
     input.turnId = steer.turnId;
     input.steerStep = turn.step;
-    turn.steered.push(steer.inputId);
+    turn.steered.push(input);
   }
 
   endInput(end: InputEnd): void {
@@ -149,81 +174,85 @@ class MemoryStore implements Store {
     if (input === undefined) return;
     if (input.status === "running" && input.steerStep !== undefined) {
       // Steered and never seen: it leaves its turn, which must not recover it.
-      const turn = input.turnId === undefined ? undefined : this.#turns.get(input.turnId);
-      if (turn !== undefined) turn.steered = turn.steered.filter((id) => id !== end.inputId);
+      const turn = this.#sessions.get(input.record.sessionId)?.turns.find((t) => t.turnId === input.turnId);
+      if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
       input.steerStep = undefined;
       input.turnId = undefined;
     } else if (input.status !== "queued") return;
     input.status = end.status;
     input.outcome = { status: end.status, reason: end.reason };
-    this.#retire(end.inputId);
+    this.#retire(input);
   }
 
-  startTurn(turn: TurnStart): void {
-    const stored = this.#turns.get(turn.turnId);
-    if (stored === undefined) {
-      this.#turns.set(turn.turnId, {
-        turnId: turn.turnId,
-        sessionId: turn.sessionId,
-        attempt: turn.attempt,
-        inputIds: turn.inputIds,
-        steered: [],
-        step: 0,
-        messages: [],
-      });
-    } else if (turn.attempt > stored.attempt) {
-      // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
-      stored.attempt = turn.attempt;
-      stored.inputIds = turn.inputIds;
-      stored.steered = [];
-    } else return;
-    for (const id of turn.inputIds) {
+  startTurn(start: TurnStart): void {
+    const session = this.#session(start.sessionId);
+    const stored = session.turns.find((turn) => turn.turnId === start.turnId);
+    if (stored !== undefined && start.attempt <= stored.attempt) return;
+    const inputs: StoredInput[] = [];
+    for (const id of start.inputIds) {
       const input = this.#inputs.get(id);
       if (input === undefined || (input.status !== "queued" && input.status !== "running")) continue;
       input.status = "running";
-      input.turnId = turn.turnId;
+      input.turnId = start.turnId;
       input.steerStep = undefined;
+      inputs.push(input);
+    }
+    if (stored === undefined) {
+      session.turns.push({
+        turnId: start.turnId,
+        attempt: start.attempt,
+        inputs,
+        steered: [],
+        step: 0,
+        messages: NO_MESSAGES,
+      });
+    } else {
+      // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
+      stored.attempt = start.attempt;
+      stored.inputs = inputs;
+      stored.steered = [];
     }
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
-    const turn = this.#current(checkpoint.turnId, checkpoint.attempt);
+    const turn = this.#current(checkpoint.sessionId, checkpoint.turnId, checkpoint.attempt);
     if (turn === undefined) return;
     turn.step = checkpoint.step;
     turn.messages = [...checkpoint.messages];
   }
 
   endTurn(end: TurnEnd): void {
-    if (this.#current(end.turnId, end.attempt) === undefined) return;
-    this.#turns.delete(end.turnId);
-    if (end.messages.length > 0) {
-      const history = this.#histories.get(end.sessionId);
-      if (history === undefined) this.#histories.set(end.sessionId, [...end.messages]);
-      else for (const m of end.messages) history.push(m);
-    }
-    for (const id of end.inputIds) {
-      const input = this.#inputs.get(id);
-      if (input === undefined || input.status !== "running" || input.turnId !== end.turnId) continue;
-      input.steerStep = undefined;
-      if (end.requeued.length > 0 && end.requeued.includes(id)) {
-        input.status = "queued";
-        input.turnId = undefined;
-      } else {
-        input.status = end.outcome.status;
-        input.turnId = end.turnId;
-        input.outcome = end.outcome;
-        this.#retire(id);
+    const session = this.#sessions.get(end.sessionId);
+    const turn = this.#current(end.sessionId, end.turnId, end.attempt);
+    if (session === undefined || turn === undefined) return;
+    const turns = session.turns;
+    if (turns.length === 1) turns.pop();
+    else turns.splice(turns.indexOf(turn), 1);
+    for (const m of end.messages) session.history.push(m);
+    const requeued = end.requeued;
+    for (const inputs of [turn.inputs, turn.steered]) {
+      for (const input of inputs) {
+        // Ended on its own meanwhile (a steered input cancelled unseen).
+        if (input.status !== "running" || input.turnId !== end.turnId) continue;
+        input.steerStep = undefined;
+        if (requeued.length > 0 && requeued.includes(input.record.id)) {
+          input.status = "queued";
+          input.turnId = undefined;
+        } else {
+          input.status = end.outcome.status;
+          input.outcome = end.outcome;
+          this.#retire(input);
+        }
       }
     }
   }
 
   /** Remembers an ended input, forgetting the oldest beyond the bound. */
-  #retire(inputId: string): void {
-    this.#ended.push(inputId);
+  #retire(input: StoredInput): void {
+    this.#ended.push(input);
     while (this.#ended.length - this.#endedHead > this.#endedInputsMax) {
-      const old = this.#inputs.get(this.#ended[this.#endedHead]!);
+      const old = this.#ended[this.#endedHead]!;
       this.#endedHead += 1;
-      if (old === undefined) continue;
       this.#inputs.delete(old.record.id);
       const key = old.record.idempotencyKey;
       if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
@@ -240,7 +269,7 @@ class MemoryStore implements Store {
   }
 
   history(sessionId: string): readonly Message[] {
-    return this.#histories.get(sessionId) ?? [];
+    return this.#sessions.get(sessionId)?.history ?? NO_MESSAGES;
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -264,9 +293,11 @@ class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
-  #current(turnId: string, attempt: number): StoredTurn | undefined {
-    const turn = this.#turns.get(turnId);
-    return turn !== undefined && turn.attempt === attempt ? turn : undefined;
+  #current(sessionId: string, turnId: string, attempt: number): StoredTurn | undefined {
+    const turns = this.#sessions.get(sessionId)?.turns;
+    if (turns === undefined) return undefined;
+    for (const turn of turns) if (turn.turnId === turnId) return turn.attempt === attempt ? turn : undefined;
+    return undefined;
   }
 }
 
