@@ -164,13 +164,13 @@ export class Runtime implements AsyncDisposable {
   readonly #wakes: WakeChannel;
   readonly #dispatcher: Dispatcher;
   readonly #sessions = new Map<string, SessionEntry>();
-  readonly #live = new Map<string, LiveInput>();
   /**
    * Inputs ended while queued (withdrawn, cancelled) whose end waits for its commit, with their live
    * handle: the store already reads them as ended, but until the commit nobody may be told so.
    */
   readonly #endingQueued = new Map<string, TurnHandle>();
-  readonly #keys = new Map<string, string>();
+  /** Live inputs sent with an idempotency key, by session and key. */
+  readonly #keys = new Map<string, LiveInput>();
   /** Turns started and not yet finished (their end may still wait for its commit). */
   #runningTurns = 0;
   readonly #tools = new Map<string, ToolRegistry>();
@@ -450,12 +450,11 @@ export class Runtime implements AsyncDisposable {
         `handle(): input id must be a string, got ${describeValue(inputId)}`,
       );
     }
-    const live = this.#live.get(inputId);
-    if (live !== undefined) return live.handle;
-    const ending = this.#endingQueued.get(inputId);
-    if (ending !== undefined) return ending;
     const snapshot = this.#store.input(inputId);
-    return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
+    if (snapshot === undefined) return undefined;
+    const live = this.#find(snapshot.sessionId, inputId);
+    if (live !== undefined) return live.handle;
+    return this.#endingQueued.get(inputId) ?? this.#settledHandle(snapshot);
   }
 
   /** Counters, gauges and latency percentiles (dispatcher lag, send→start). */
@@ -512,7 +511,8 @@ export class Runtime implements AsyncDisposable {
     // `maxAttempts` bounds how often a crash-looping turn's effects repeat.
     await this.#store.commit();
     for (const inputId of held) {
-      const live = this.#live.get(inputId);
+      const sessionId = this.#store.input(inputId)?.sessionId;
+      const live = sessionId === undefined ? undefined : this.#find(sessionId, inputId);
       const reason: Reason = {
         code: "withdrawn",
         message: "a stale completion, held for the host to confirm",
@@ -629,9 +629,8 @@ export class Runtime implements AsyncDisposable {
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: input.delegationId !== undefined,
     };
-    this.#live.set(input.id, live);
     if (input.idempotencyKey !== undefined)
-      this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
+      this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), live);
     return live;
   }
 
@@ -673,11 +672,13 @@ export class Runtime implements AsyncDisposable {
 
   /** Queued inputs stay stored for the next start; their in-process waiters settle now. */
   #detachQueued(): void {
-    for (const live of this.#live.values()) live.handle.settle(DETACHED, undefined, undefined);
-    this.#live.clear();
     this.#keys.clear();
     this.#runningTurns = 0;
     for (const entry of this.#sessions.values()) {
+      for (const live of entry.inbox.queue) live.handle.settle(DETACHED, undefined, undefined);
+      // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
+      for (const live of (entry.active as RunningTurn | undefined)?.inputs ?? NO_INPUTS)
+        live.handle.settle(DETACHED, undefined, undefined);
       entry.inbox.queue.length = 0;
       entry.inbox.merges = 0;
       entry.inbox.running = undefined;
@@ -793,8 +794,7 @@ export class Runtime implements AsyncDisposable {
     this.#seq += 1;
     this.#store.accept(record);
     this.#acknowledge(handle);
-    this.#live.set(inputId, live);
-    if (key !== undefined) this.#keys.set(keyOf(sessionId, key), inputId);
+    if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     this.#metrics.accepted();
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
@@ -868,8 +868,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
-    const liveId = this.#keys.get(keyOf(sessionId, key));
-    const live = liveId === undefined ? undefined : this.#live.get(liveId);
+    const live = this.#keys.get(keyOf(sessionId, key));
     if (live !== undefined) {
       live.json ??= JSON.stringify(live.record.payload);
       if (live.json !== json) throw conflict(sessionId, key, live.handle.id);
@@ -925,8 +924,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #cancel(handle: TurnHandle, mode: CancelMode, message: string): void {
-    const live = this.#live.get(handle.id);
-    if (live === undefined) return;
+    if (this.#find(handle.sessionId, handle.id) === undefined) return;
     const entry = this.#sessions.get(handle.sessionId)!;
     const reason: Reason = { code: "cancel_requested", message };
     const turn = entry.active as RunningTurn | undefined;
@@ -941,7 +939,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #endQueued(handle: TurnHandle, status: TerminalStatus, reason: Reason, verb: string): void {
-    const live = this.#live.get(handle.id);
+    const live = this.#find(handle.sessionId, handle.id);
     const entry = this.#sessions.get(handle.sessionId);
     const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry.inbox, handle.id);
     if (where !== "withdrawn") {
@@ -1001,8 +999,21 @@ export class Runtime implements AsyncDisposable {
     );
   }
 
+  /**
+   * The live input (queued, or in the session's running turn) with this id. A scan of one session:
+   * cancels and look-ups by id are rare, and an index of every live input would cost each send a
+   * write into a map of every input in flight.
+   */
+  #find(sessionId: string, inputId: string): LiveInput | undefined {
+    const entry = this.#sessions.get(sessionId);
+    if (entry === undefined) return undefined;
+    for (const live of entry.inbox.queue) if (live.inputId === inputId) return live;
+    for (const live of (entry.active as RunningTurn | undefined)?.inputs ?? NO_INPUTS)
+      if (live.inputId === inputId) return live;
+    return undefined;
+  }
+
   #forget(live: LiveInput): void {
-    this.#live.delete(live.record.id);
     if (live.record.idempotencyKey !== undefined)
       this.#keys.delete(keyOf(live.record.sessionId, live.record.idempotencyKey));
   }
@@ -1028,7 +1039,6 @@ export class Runtime implements AsyncDisposable {
     if (this.#state !== "running" && !this.#draining) return;
     if (entry.active !== undefined || entry.inbox.running !== undefined || entry.inbox.queue.length === 0)
       return;
-    if (this.#scheduler.ready.has(entry.id)) return;
     if (offer(this.#scheduler, entry.id)) this.#begin(entry);
   }
 
