@@ -799,7 +799,7 @@ export class Runtime implements AsyncDisposable {
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
-      this.#store.steer({ inputId, turnId: turn.state.turnId, attempt: turn.state.attempt });
+      this.#store.steer({ inputId, sessionId, turnId: turn.state.turnId, attempt: turn.state.attempt });
       turn.inputIds.push(inputId);
       turn.inputs.push(live);
       handle.markRunning(turn.state.turnId);
@@ -975,7 +975,13 @@ export class Runtime implements AsyncDisposable {
     verb: string,
   ): void {
     this.#forget(live);
-    this.#store.endInput({ inputId: handle.id, status, reason, endedAtMs: this.#options.clock.epochMs() });
+    this.#store.endInput({
+      inputId: handle.id,
+      sessionId: handle.sessionId,
+      status,
+      reason,
+      endedAtMs: this.#options.clock.epochMs(),
+    });
     // A completion that will never start a turn is dropped, or its record would wait forever.
     const delegationId = live.record.delegationId;
     if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);

@@ -235,7 +235,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i1", 1));
         store.accept(record("i2", 2));
         const reason = { code: "withdrawn", message: "withdrawn before it started" } as const;
-        store.endInput({ inputId: "i1", status: "withdrawn", reason, endedAtMs: 5 });
+        store.endInput({ sessionId: "s1", inputId: "i1", status: "withdrawn", reason, endedAtMs: 5 });
         expect(store.input("i1")).toMatchObject({
           status: "withdrawn",
           outcome: { status: "withdrawn", reason },
@@ -249,10 +249,10 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i2", 2));
         store.startTurn(start("t1", ["i1"]));
         const reason = { code: "cancel_requested", message: "cancelled" } as const;
-        store.endInput({ inputId: "i1", status: "cancelled", reason, endedAtMs: 5 });
+        store.endInput({ sessionId: "s1", inputId: "i1", status: "cancelled", reason, endedAtMs: 5 });
         expect(store.input("i1")?.status).toBe("running");
-        store.endInput({ inputId: "i2", status: "cancelled", reason, endedAtMs: 5 });
-        store.endInput({ inputId: "i2", status: "withdrawn", reason, endedAtMs: 6 });
+        store.endInput({ sessionId: "s1", inputId: "i2", status: "cancelled", reason, endedAtMs: 5 });
+        store.endInput({ sessionId: "s1", inputId: "i2", status: "withdrawn", reason, endedAtMs: 6 });
         expect(store.input("i2")).toMatchObject({ status: "cancelled", outcome: { status: "cancelled" } });
       });
     });
@@ -299,7 +299,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i1", 1));
         store.accept(record("i2", 2));
         store.startTurn(start("t1", ["i1"]));
-        store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
         store.endTurn(end("t1", ["i1", "i2"], { requeued: ["i2"] }));
         expect(store.input("i1")?.status).toBe("completed");
         expect(store.input("i2")).toMatchObject({ status: "queued", turnId: undefined });
@@ -311,7 +311,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i1", 1));
         store.accept(record("i2", 2, { policy: "steer" }));
         store.startTurn(start("t1", ["i1"]));
-        store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
         expect(store.input("i2")).toMatchObject({ status: "running", turnId: "t1" });
         store.endTurn(end("t1", ["i1", "i2"]));
         expect(store.input("i2")).toMatchObject({ status: "completed", turnId: "t1", outcome: OK });
@@ -321,7 +321,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         for (let n = 1; n <= 3; n++) store.accept(record(`i${n}`, n));
         const reason = { code: "withdrawn", message: "withdrawn" } as const;
-        store.endInput({ inputId: "i1", status: "withdrawn", reason, endedAtMs: 5 });
+        store.endInput({ sessionId: "s1", inputId: "i1", status: "withdrawn", reason, endedAtMs: 5 });
         store.startTurn(start("t1", ["i1", "i2"]));
         expect(store.input("i1")).toMatchObject({ status: "withdrawn", turnId: undefined });
         store.endTurn(end("t1", ["i1", "i2", "i3"]));
@@ -370,11 +370,11 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         for (let n = 1; n <= 4; n++) store.accept(record(`i${n}`, n));
         store.startTurn(start("t1", ["i1"], 2));
-        store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
-        store.steer({ inputId: "i3", turnId: "nope", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i3", turnId: "nope", attempt: 1 });
         store.startTurn(start("t2", ["i4"]));
         store.endTurn(end("t2", ["i4"]));
-        store.steer({ inputId: "i3", turnId: "t2", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i3", turnId: "t2", attempt: 1 });
         expect(store.input("i2")).toMatchObject({ status: "queued", turnId: undefined });
         expect(store.input("i3")).toMatchObject({ status: "queued", turnId: undefined });
         expect((await store.open()).queued.map((input) => input.id)).toEqual(["i2", "i3"]);
@@ -513,7 +513,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         for (let n = 1; n <= 2; n++) store.accept(record(`i${n}`, n));
         store.startTurn(start("t1", ["i1"]));
-        store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
         // The model sees i2 at the next step boundary; the checkpoint written there holds it.
         store.checkpoint({
           turnId: "t1",
@@ -541,7 +541,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           step: 1,
           messages: [user("i1"), assistant("a")],
         });
-        store.steer({ inputId: "i3", turnId: "t1", attempt: 1 });
+        store.steer({ sessionId: "s1", inputId: "i3", turnId: "t1", attempt: 1 });
         const next = await reopened(store);
         const state = await next.open();
         expect(state.queued.map((input) => input.id)).toEqual(["i2", "i3", "i4"]);
@@ -560,9 +560,9 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           const store = await fresh();
           for (let n = 1; n <= 2; n++) store.accept(record(`i${n}`, n));
           store.startTurn(start("t1", ["i1"]));
-          store.steer({ inputId: "i2", turnId: "t1", attempt: 1 });
+          store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
           const reason = { code: "cancel_requested" as const, message: "never mind" };
-          store.endInput({ inputId: "i2", status: "cancelled", reason, endedAtMs: 2_500 });
+          store.endInput({ sessionId: "s1", inputId: "i2", status: "cancelled", reason, endedAtMs: 2_500 });
           expect(store.input("i2")).toMatchObject({
             status: "cancelled",
             outcome: { status: "cancelled", reason },

@@ -351,7 +351,7 @@ describe.skipIf(sqliteMissing !== undefined)(
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "held", inputId: "c2" });
         w.carry("s0", "c2", d2);
-        w.store.endInput({ inputId: "c2", status: "withdrawn", reason: HELD, endedAtMs: 0 });
+        w.store.endInput({ inputId: "c2", sessionId: "s0", status: "withdrawn", reason: HELD, endedAtMs: 0 });
         w.delivered(d2, "s0", "c3", "T4");
       });
       expect(violations).toEqual([]);
@@ -426,7 +426,7 @@ describe.skipIf(sqliteMissing !== undefined)(
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
         w.carry("s0", "c2", d2);
-        w.store.endInput({ inputId: "c2", status: "cancelled", reason: OK.reason, endedAtMs: 0 });
+        w.store.endInput({ inputId: "c2", sessionId: "s0", status: "cancelled", reason: OK.reason, endedAtMs: 0 });
         w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
       });
       expect(violations.join("\n")).toMatch(

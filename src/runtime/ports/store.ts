@@ -107,6 +107,8 @@ export interface TurnEnd {
 /** An input joins a running turn (policy `steer`); ignored unless `attempt` is the turn's current one. */
 export interface Steer {
   readonly inputId: string;
+  /** The input's session (a store may index inputs by session). */
+  readonly sessionId: string;
   readonly turnId: string;
   readonly attempt: number;
 }
@@ -146,6 +148,8 @@ export interface RecoveredState {
  */
 export interface InputEnd {
   readonly inputId: string;
+  /** The input's session (a store may index inputs by session). */
+  readonly sessionId: string;
   readonly status: TerminalStatus;
   readonly reason: Reason;
   readonly endedAtMs: number;

@@ -29,6 +29,10 @@ interface StoredInput {
   outcome: InputSnapshot["outcome"];
   /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
   steerStep: number | undefined;
+  /** In the id index (see `MemoryStore.#byId`). */
+  indexed: boolean;
+  /** Dropped beyond the bound of ended inputs kept: no look-up finds it any more. */
+  forgotten: boolean;
 }
 
 interface StoredTurn {
@@ -43,14 +47,17 @@ interface StoredTurn {
 }
 
 /**
- * A session's record, history and running turns. Turns are found through their session, which runs
- * one at a time (the port does not insist): the session map only grows, where a map of running turns
- * would shrink and grow (and rehash) with every group of turn ends.
+ * A session's record, history, inputs not yet ended and running turns. Writes find an input or a
+ * turn through its session (which runs one turn at a time, though the port does not insist): the
+ * session map only grows, where maps of every live input or running turn would be written and
+ * shrunk (and rehashed) with every input.
  */
 interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
   record: SessionRecord | undefined;
   readonly history: Message[];
+  /** Queued and running inputs, in acceptance order. */
+  readonly live: StoredInput[];
   readonly turns: StoredTurn[];
 }
 
@@ -76,7 +83,15 @@ class MemoryStore implements Store {
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
   readonly #sessions = new Map<string, StoredSession>();
-  readonly #inputs = new Map<string, StoredInput>();
+  /**
+   * Inputs by id, for look-ups by id alone (`input`, idempotency keys). Built lazily: inputs
+   * accepted since the last look-up wait in `#unindexed`, so a host that keeps its handles never
+   * pays for an index of every input in flight.
+   */
+  readonly #byId = new Map<string, StoredInput>();
+  #unindexed: StoredInput[] = [];
+  /** `#unindexed` length at which forgotten inputs are swept out of it (it must not grow unread). */
+  #sweepAt = 1024;
   readonly #keys = new Map<string, string>();
   readonly #endedInputsMax: number;
   /** Ended inputs, oldest first from `#endedHead`, forgotten beyond the bound. */
@@ -91,6 +106,7 @@ class MemoryStore implements Store {
   async open(): Promise<RecoveredState> {
     const sessions: SessionRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
+    const queued: InputRecord[] = [];
     for (const [sessionId, session] of this.#sessions) {
       if (session.record !== undefined) sessions.push(session.record);
       for (const turn of session.turns) {
@@ -105,9 +121,8 @@ class MemoryStore implements Store {
           inputs: turn.inputs.map((input) => input.record),
         });
       }
+      for (const input of session.live) if (input.status === "queued") queued.push(input.record);
     }
-    const queued: InputRecord[] = [];
-    for (const input of this.#inputs.values()) if (input.status === "queued") queued.push(input.record);
     queued.sort((x, y) => x.seq - y.seq);
     return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
   }
@@ -134,7 +149,7 @@ class MemoryStore implements Store {
   #session(sessionId: string): StoredSession {
     let session = this.#sessions.get(sessionId);
     if (session === undefined) {
-      session = { record: undefined, history: [], turns: [] };
+      session = { record: undefined, history: [], live: [], turns: [] };
       this.#sessions.set(sessionId, session);
     }
     return session;
@@ -145,23 +160,31 @@ class MemoryStore implements Store {
     session.record ??= record;
   }
 
-  accept(input: InputRecord): void {
-    this.#inputs.set(input.id, {
-      record: input,
+  accept(record: InputRecord): void {
+    const input: StoredInput = {
+      record,
       status: "queued",
       turnId: undefined,
       outcome: undefined,
       steerStep: undefined,
-    });
-    if (input.idempotencyKey !== undefined)
-      this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), input.id);
-    if (input.seq >= this.#nextSeq) this.#nextSeq = input.seq + 1;
+      indexed: false,
+      forgotten: false,
+    };
+    this.#session(record.sessionId).live.push(input);
+    this.#unindexed.push(input);
+    if (this.#unindexed.length >= this.#sweepAt) {
+      this.#unindexed = this.#unindexed.filter((x) => !x.forgotten);
+      this.#sweepAt = Math.max(1024, 2 * this.#unindexed.length);
+    }
+    if (record.idempotencyKey !== undefined)
+      this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), record.id);
+    if (record.seq >= this.#nextSeq) this.#nextSeq = record.seq + 1;
   }
 
   steer(steer: Steer): void {
-    const input = this.#inputs.get(steer.inputId);
+    const input = this.#live(steer.sessionId, steer.inputId);
     if (input === undefined || input.status !== "queued") return;
-    const turn = this.#current(input.record.sessionId, steer.turnId, steer.attempt);
+    const turn = this.#current(steer.sessionId, steer.turnId, steer.attempt);
     if (turn === undefined) return;
     input.status = "running";
     input.turnId = steer.turnId;
@@ -170,15 +193,17 @@ class MemoryStore implements Store {
   }
 
   endInput(end: InputEnd): void {
-    const input = this.#inputs.get(end.inputId);
+    const input = this.#live(end.sessionId, end.inputId);
     if (input === undefined) return;
-    if (input.status === "running" && input.steerStep !== undefined) {
-      // Steered and never seen: it leaves its turn, which must not recover it.
-      const turn = this.#sessions.get(input.record.sessionId)?.turns.find((t) => t.turnId === input.turnId);
+    if (input.status === "running") {
+      // Only a steered input the model never saw ends on its own; it leaves its turn, which must
+      // not recover it.
+      if (input.steerStep === undefined) return;
+      const turn = this.#sessions.get(end.sessionId)!.turns.find((t) => t.turnId === input.turnId);
       if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
       input.steerStep = undefined;
       input.turnId = undefined;
-    } else if (input.status !== "queued") return;
+    }
     input.status = end.status;
     input.outcome = { status: end.status, reason: end.reason };
     this.#retire(input);
@@ -186,12 +211,12 @@ class MemoryStore implements Store {
 
   startTurn(start: TurnStart): void {
     const session = this.#session(start.sessionId);
-    const stored = session.turns.find((turn) => turn.turnId === start.turnId);
+    const stored = this.#turn(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
     const inputs: StoredInput[] = [];
     for (const id of start.inputIds) {
-      const input = this.#inputs.get(id);
-      if (input === undefined || (input.status !== "queued" && input.status !== "running")) continue;
+      const input = this.#live(start.sessionId, id);
+      if (input === undefined) continue;
       input.status = "running";
       input.turnId = start.turnId;
       input.steerStep = undefined;
@@ -247,13 +272,25 @@ class MemoryStore implements Store {
     }
   }
 
-  /** Remembers an ended input, forgetting the oldest beyond the bound. */
+  /** The session's queued or running input with this id. Usually the first: inputs run in order. */
+  #live(sessionId: string, inputId: string): StoredInput | undefined {
+    const live = this.#sessions.get(sessionId)?.live;
+    if (live === undefined) return undefined;
+    for (const input of live) if (input.record.id === inputId) return input;
+    return undefined;
+  }
+
+  /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
   #retire(input: StoredInput): void {
+    const live = this.#sessions.get(input.record.sessionId)!.live;
+    if (live[0] === input) live.shift();
+    else live.splice(live.indexOf(input), 1);
     this.#ended.push(input);
     while (this.#ended.length - this.#endedHead > this.#endedInputsMax) {
       const old = this.#ended[this.#endedHead]!;
       this.#endedHead += 1;
-      this.#inputs.delete(old.record.id);
+      old.forgotten = true;
+      if (old.indexed) this.#byId.delete(old.record.id);
       const key = old.record.idempotencyKey;
       if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
     }
@@ -278,7 +315,15 @@ class MemoryStore implements Store {
   }
 
   input(inputId: string): InputSnapshot | undefined {
-    const input = this.#inputs.get(inputId);
+    if (this.#unindexed.length > 0) {
+      for (const input of this.#unindexed) {
+        if (input.forgotten) continue;
+        input.indexed = true;
+        this.#byId.set(input.record.id, input);
+      }
+      this.#unindexed = [];
+    }
+    const input = this.#byId.get(inputId);
     if (input === undefined) return undefined;
     const { record } = input;
     return {
@@ -293,11 +338,15 @@ class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
-  #current(sessionId: string, turnId: string, attempt: number): StoredTurn | undefined {
-    const turns = this.#sessions.get(sessionId)?.turns;
-    if (turns === undefined) return undefined;
-    for (const turn of turns) if (turn.turnId === turnId) return turn.attempt === attempt ? turn : undefined;
+  #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
+    for (const turn of session.turns) if (turn.turnId === turnId) return turn;
     return undefined;
+  }
+
+  #current(sessionId: string, turnId: string, attempt: number): StoredTurn | undefined {
+    const session = this.#sessions.get(sessionId);
+    const turn = session === undefined ? undefined : this.#turn(session, turnId);
+    return turn?.attempt === attempt ? turn : undefined;
   }
 }
 
