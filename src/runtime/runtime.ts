@@ -22,6 +22,7 @@ import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import {
   createScheduler,
   offer,
+  type Schedulable,
   type SchedulerState,
   takeReady,
   turnEnded,
@@ -81,7 +82,7 @@ export interface SessionOptions {
   readonly agent?: string;
 }
 
-interface SessionEntry {
+interface SessionEntry extends Schedulable {
   readonly id: string;
   readonly agentName: string;
   /** The named agent, or a background child's agent derived from it. */
@@ -180,7 +181,7 @@ export class Runtime implements AsyncDisposable {
   readonly #host: TurnHost;
   readonly #handleOwner: HandleOwner;
   readonly #sessionOwner: SessionOwner;
-  #scheduler: SchedulerState;
+  #scheduler: SchedulerState<SessionEntry>;
   #state: RuntimeState = "created";
   #seq = 1;
   #outstandingCalls = 0;
@@ -465,7 +466,7 @@ export class Runtime implements AsyncDisposable {
       state: this.#state,
       sessions: this.#sessions.size,
       queuedInputs,
-      readySessions: this.#scheduler.ready.size,
+      readySessions: this.#scheduler.waiting,
       runningTurns: this.#runningTurns,
       outstandingCalls: this.#outstandingCalls,
       dispatcherDepth: this.#dispatcher.depth,
@@ -685,6 +686,7 @@ export class Runtime implements AsyncDisposable {
       entry.active = undefined;
       entry.history = undefined;
       entry.wakePending = false;
+      entry.waiting = false;
     }
   }
 
@@ -1045,17 +1047,15 @@ export class Runtime implements AsyncDisposable {
     if (this.#state !== "running" && !this.#draining) return;
     if (entry.active !== undefined || entry.inbox.running !== undefined || entry.inbox.queue.length === 0)
       return;
-    if (offer(this.#scheduler, entry.id)) this.#begin(entry);
+    if (offer(this.#scheduler, entry)) this.#begin(entry);
   }
 
   #pump(): void {
     if (this.#state !== "running" && !this.#draining) return;
     for (;;) {
-      const id = takeReady(this.#scheduler);
-      if (id === undefined) return;
-      const entry = this.#sessions.get(id);
-      if (entry !== undefined && entry.active === undefined && entry.inbox.queue.length > 0)
-        this.#begin(entry);
+      const entry = takeReady(this.#scheduler);
+      if (entry === undefined) return;
+      if (entry.active === undefined && entry.inbox.queue.length > 0) this.#begin(entry);
     }
   }
 
@@ -1309,6 +1309,7 @@ export class Runtime implements AsyncDisposable {
       history: undefined,
       active: undefined,
       wakePending: false,
+      waiting: false,
       facade: undefined,
     };
     this.#sessions.set(id, entry);

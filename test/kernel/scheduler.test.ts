@@ -4,14 +4,16 @@
  * a turn's end re-offers its session). The runtime wraps that same protocol in IO. Longer than the
  * usual file because the drive rules only show with inboxes, so the small driver lives here too.
  */
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   createScheduler,
   offer,
+  type Schedulable,
   type SchedulerState,
   takeReady,
   turnEnded,
   turnStarted,
+  waitingSessions,
 } from "../../src/kernel/scheduler/scheduler.js";
 import {
   accept,
@@ -25,51 +27,78 @@ import { SeededRandom } from "../../src/testing/seeded-random.js";
 
 // ---- the scheduler alone -----------------------------------------------------------------------
 
+interface Named extends Schedulable {
+  readonly id: string;
+}
+
+/** Sessions by name, each made on first mention. */
+function registry(): (id: string) => Named {
+  const made = new Map<string, Named>();
+  return (id) => {
+    let session = made.get(id);
+    if (session === undefined) {
+      session = { id, waiting: false };
+      made.set(id, session);
+    }
+    return session;
+  };
+}
+
+/** The names of the sessions waiting in line, longest-waiting first. */
+function line(s: SchedulerState<Named>): string[] {
+  return waitingSessions(s).map((session) => session.id);
+}
+
 /** A scheduler with `n` turns already running. */
-function busy(maxConcurrentTurns: number, n = maxConcurrentTurns): SchedulerState {
-  const s = createScheduler(maxConcurrentTurns);
+function busy(maxConcurrentTurns: number, n = maxConcurrentTurns): SchedulerState<Named> {
+  const s = createScheduler<Named>(maxConcurrentTurns);
   for (let i = 0; i < n; i++) turnStarted(s);
   return s;
 }
 
 describe("scheduler: offer and takeReady", () => {
+  let at = registry();
+  beforeEach(() => {
+    at = registry();
+  });
+
   it("a session may start at once while a slot is free and nobody waits; nothing is recorded", () => {
     const s = busy(2, 1);
-    expect(offer(s, "a")).toBe(true);
-    expect(s.ready.size).toBe(0);
-    expect(s.order).toEqual([]);
+    expect(offer(s, at("a"))).toBe(true);
+    expect(s.waiting).toBe(0);
+    expect(line(s)).toEqual([]);
   });
 
   it("at capacity a session waits, and waits only once however often it offers", () => {
     const s = busy(2);
-    expect(offer(s, "a")).toBe(false);
-    expect(offer(s, "a")).toBe(false);
-    expect([...s.ready]).toEqual(["a"]);
-    expect(s.order).toEqual(["a"]);
+    expect(offer(s, at("a"))).toBe(false);
+    expect(offer(s, at("a"))).toBe(false);
+    expect(line(s)).toEqual(["a"]);
+    expect(line(s)).toEqual(["a"]);
   });
 
   it("takeReady gives nothing while every slot is taken, then the longest-waiting session", () => {
     const s = busy(1);
-    offer(s, "a");
-    offer(s, "b");
+    offer(s, at("a"));
+    offer(s, at("b"));
     expect(takeReady(s)).toBeUndefined();
-    expect(s.ready.size).toBe(2);
+    expect(s.waiting).toBe(2);
     turnEnded(s);
-    expect(takeReady(s)).toBe("a");
+    expect(takeReady(s)?.id).toBe("a");
     turnStarted(s);
     expect(takeReady(s)).toBeUndefined();
     turnEnded(s);
-    expect(takeReady(s)).toBe("b");
+    expect(takeReady(s)?.id).toBe("b");
     expect(takeReady(s)).toBeUndefined();
   });
 
   it("with a slot free but others waiting, a newcomer goes behind them (no queue jumping)", () => {
     const s = busy(1);
-    offer(s, "a");
+    offer(s, at("a"));
     turnEnded(s);
-    expect(offer(s, "late")).toBe(false);
-    expect(takeReady(s)).toBe("a");
-    expect(takeReady(s)).toBe("late");
+    expect(offer(s, at("late"))).toBe(false);
+    expect(takeReady(s)?.id).toBe("a");
+    expect(takeReady(s)?.id).toBe("late");
   });
 
   it("takeReady with nobody waiting gives nothing", () => {
@@ -79,19 +108,19 @@ describe("scheduler: offer and takeReady", () => {
   it("keeps FIFO order across thousands of waits, and does not grow without bound", () => {
     const s = busy(1);
     const n = 5000;
-    for (let i = 0; i < n; i++) offer(s, `s${i}`);
+    for (let i = 0; i < n; i++) offer(s, at(`s${i}`));
     const taken: string[] = [];
     // Each session that runs offers again at once, as a busy session does: it goes to the back.
     for (let i = 0; i < 3 * n; i++) {
       turnEnded(s);
-      const id = takeReady(s)!;
+      const next = takeReady(s)!;
       turnStarted(s);
-      taken.push(id);
-      offer(s, id);
+      taken.push(next.id);
+      offer(s, next);
     }
     const expected = Array.from({ length: 3 * n }, (_, i) => `s${i % n}`);
     expect(taken).toEqual(expected);
-    expect(s.ready.size).toBe(n);
+    expect(s.waiting).toBe(n);
     // Consumed entries are dropped from time to time, so the order list stays near the waiting count.
     expect(s.order.length - s.head).toBe(n);
     expect(s.order.length).toBeLessThan(3 * n);
@@ -102,7 +131,8 @@ describe("scheduler: offer and takeReady", () => {
 
 /** Sessions, their inboxes and one scheduler, driven the way the scheduler's header prescribes. */
 class Drive {
-  readonly s: SchedulerState;
+  readonly s: SchedulerState<Named>;
+  readonly at = registry();
   readonly inboxes = new Map<string, InboxState>();
   /** Sessions in the order their turns started. */
   readonly starts: string[] = [];
@@ -110,7 +140,7 @@ class Drive {
   #inputs = 0;
 
   constructor(maxConcurrentTurns: number) {
-    this.s = createScheduler(maxConcurrentTurns);
+    this.s = createScheduler<Named>(maxConcurrentTurns);
   }
 
   inbox(sessionId: string): InboxState {
@@ -142,8 +172,7 @@ class Drive {
   poke(sessionId: string): void {
     const inbox = this.inbox(sessionId);
     if (inbox.running !== undefined || inbox.queue.length === 0) return;
-    if (this.s.ready.has(sessionId)) return;
-    if (offer(this.s, sessionId)) this.#begin(sessionId);
+    if (offer(this.s, this.at(sessionId))) this.#begin(sessionId);
   }
 
   driveAll(): void {
@@ -163,9 +192,9 @@ class Drive {
 
   pump(): void {
     for (;;) {
-      const id = takeReady(this.s);
-      if (id === undefined) return;
-      this.#begin(id);
+      const next = takeReady(this.s);
+      if (next === undefined) return;
+      this.#begin(next.id);
     }
   }
 
@@ -213,7 +242,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     d.send("a", 2);
     d.send("b");
     // A stale wake made `a` wait for a slot though its turn runs.
-    expect(offer(d.s, "a")).toBe(false);
+    expect(offer(d.s, d.at("a"))).toBe(false);
     d.end("b");
     expect(d.starts).toEqual(["a", "b"]);
     expect(d.s.running).toBe(1);
@@ -237,7 +266,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     d.store("none", 0);
     d.driveAll();
     expect(d.starts).toEqual(["a", "b"]);
-    expect([...d.s.ready]).toEqual(["c", "d", "e"]);
+    expect(line(d.s)).toEqual(["c", "d", "e"]);
     // Driving again changes nothing: no double start, no double wait.
     d.driveAll();
     d.driveAll();
@@ -288,7 +317,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     withdraw(d.inbox("b"), b!);
     d.end("a");
     expect(d.starts).toEqual(["a", "c"]);
-    expect(d.s.ready.size).toBe(0);
+    expect(d.s.waiting).toBe(0);
   });
 });
 
@@ -311,8 +340,7 @@ function randomTraffic(seed: number): void {
   const check = (holds: boolean, what: () => string) =>
     must(
       holds,
-      () =>
-        `seed ${seed}, step ${now}: ${what()}; running ${d.s.running}/${max}, waiting [${[...d.s.ready]}]`,
+      () => `seed ${seed}, step ${now}: ${what()}; running ${d.s.running}/${max}, waiting [${line(d.s)}]`,
     );
 
   for (; now < 250; now++) {
@@ -342,7 +370,7 @@ function randomTraffic(seed: number): void {
       waitingSince.delete(started);
     }
     // A session dropped from the line (its input withdrawn) starts afresh when it next waits.
-    for (const sid of waitingSince.keys()) if (!d.s.ready.has(sid)) waitingSince.delete(sid);
+    for (const sid of waitingSince.keys()) if (!d.at(sid).waiting) waitingSince.delete(sid);
 
     // Single flight per session is structural (one `running` per inbox); across sessions the
     // scheduler's count must match the inboxes and stay within the bound.
@@ -354,10 +382,10 @@ function randomTraffic(seed: number): void {
       if (inbox.running !== undefined || inbox.queue.length === 0) continue;
       // Work-conserving: input only waits when every slot is busy, and never without a place in line.
       check(d.s.running === max, () => `${sid} waits with a slot free`);
-      check(d.s.ready.has(sid), () => `${sid} has input but no place in line`);
+      check(d.at(sid).waiting, () => `${sid} has input but no place in line`);
       if (!waitingSince.has(sid)) waitingSince.set(sid, now);
     }
-    check(d.s.order.length - d.s.head === d.s.ready.size, () => "the line holds stale entries");
+    check(d.s.order.length - d.s.head === d.s.waiting, () => "the line holds stale entries");
   }
   check(ends > 20, () => `only ${ends} turns ended`);
 }
