@@ -68,7 +68,8 @@ export interface TurnState {
   readonly steered: { readonly inputId: string; readonly message: Message }[];
   cancel: CancelRequest | undefined;
   outcome: TurnOutcome | undefined;
-  usage: Usage;
+  /** Tokens used so far, summed in place (nobody holds it before the turn ends). */
+  readonly usage: { inputTokens: number; outputTokens: number };
 }
 
 export type TurnEvent =
@@ -126,6 +127,10 @@ export interface NewTurn {
 }
 
 const NONE: readonly TurnEffect[] = [];
+const NO_IDS: readonly string[] = [];
+const MODEL_FINISHED: Reason = Object.freeze({ code: "ok", message: "model finished" });
+/** `call_model` effects by step, shared: effects are immutable, and most turns take one step. */
+const CALL_MODEL: (readonly TurnEffect[])[] = [];
 
 /** Creates a turn in phase `new`. */
 export function createTurn(init: NewTurn): TurnState {
@@ -190,17 +195,15 @@ function onModelDone(
   usage: Usage | undefined,
 ): readonly TurnEffect[] {
   if (usage !== undefined) {
-    turn.usage = {
-      inputTokens: turn.usage.inputTokens + usage.inputTokens,
-      outputTokens: turn.usage.outputTokens + usage.outputTokens,
-    };
+    turn.usage.inputTokens += usage.inputTokens;
+    turn.usage.outputTokens += usage.outputTokens;
   }
   turn.messages.push(assistantMessage(text, toolCalls));
   if (toolCalls.length === 0) {
     if (turn.steered.length > 0 && turn.cancel === undefined && turn.step < turn.modelCallsMax) {
       return stepBoundary(turn);
     }
-    return end(turn, "completed", { code: "ok", message: "model finished" }, text);
+    return end(turn, "completed", MODEL_FINISHED, text);
   }
   turn.phase = "tools";
   turn.calls = toolCalls;
@@ -267,7 +270,8 @@ function stepBoundary(turn: TurnState): readonly TurnEffect[] {
 function nextModelCall(turn: TurnState): readonly TurnEffect[] {
   turn.phase = "model";
   turn.step += 1;
-  return [{ type: "call_model", step: turn.step }];
+  CALL_MODEL[turn.step] ??= Object.freeze([Object.freeze({ type: "call_model", step: turn.step } as const)]);
+  return CALL_MODEL[turn.step]!;
 }
 
 function onCancel(turn: TurnState, request: CancelRequest): readonly TurnEffect[] {
@@ -308,7 +312,7 @@ function end(
   turn.phase = "ended";
   const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };
   turn.outcome = outcome;
-  const unsteered = turn.steered.map((s) => s.inputId);
+  const unsteered = turn.steered.length === 0 ? NO_IDS : turn.steered.map((s) => s.inputId);
   turn.steered.length = 0;
   return [{ type: "end", outcome, unsteered }];
 }

@@ -213,14 +213,15 @@ class MemoryStore implements Store {
     const session = this.#session(start.sessionId);
     const stored = this.#turn(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
-    const inputs: StoredInput[] = [];
-    for (const id of start.inputIds) {
-      const input = this.#live(start.sessionId, id);
-      if (input === undefined) continue;
+    // Mapped, not pushed: the array then has its exact size (a pushed one over-allocates).
+    const found = start.inputIds.map((id) => this.#live(start.sessionId, id));
+    const inputs = found.includes(undefined)
+      ? found.filter((input) => input !== undefined)
+      : (found as StoredInput[]);
+    for (const input of inputs) {
       input.status = "running";
       input.turnId = start.turnId;
       input.steerStep = undefined;
-      inputs.push(input);
     }
     if (stored === undefined) {
       session.turns.push({
