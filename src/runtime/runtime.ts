@@ -117,6 +117,8 @@ interface LiveInput {
   readonly acceptedAtMs: number;
   /** It carries a background child's completion. */
   readonly completion: boolean;
+  /** `record.idempotencyKey`, here too: ending an input then reads nothing but this object. */
+  readonly key: string | undefined;
 }
 
 interface RunningTurn extends ActiveTurn {
@@ -629,6 +631,7 @@ export class Runtime implements AsyncDisposable {
       json: undefined,
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: input.delegationId !== undefined,
+      key: input.idempotencyKey,
     };
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), live);
@@ -788,6 +791,7 @@ export class Runtime implements AsyncDisposable {
       json,
       acceptedAtMs: this.#options.clock.monotonicMs(),
       completion: false,
+      key,
     };
     const decision = accept(entry.inbox, live, this.#limits.inboxLengthMax);
     if (decision.kind === "refused") {
@@ -1022,8 +1026,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #forget(live: LiveInput): void {
-    if (live.record.idempotencyKey !== undefined)
-      this.#keys.delete(keyOf(live.record.sessionId, live.record.idempotencyKey));
+    if (live.key !== undefined) this.#keys.delete(keyOf(live.handle.sessionId, live.key));
   }
 
   // ---- scheduling ----------------------------------------------------------------------------
@@ -1107,10 +1110,9 @@ export class Runtime implements AsyncDisposable {
       inputIds[i] = live.inputId;
       live.handle.markRunning(turnId);
       this.#metrics.started(now - live.acceptedAtMs);
-      const delegationId = live.record.delegationId;
-      if (delegationId === undefined) continue;
+      if (!live.completion) continue;
       completions ??= [];
-      completions.push(delegationId);
+      completions.push(live.record.delegationId!);
     }
     const turn: RunningTurn = {
       sessionId: entry.id,
