@@ -189,6 +189,8 @@ export class Runtime implements AsyncDisposable {
   #outstandingCalls = 0;
   /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
   #handleSubscribers = 0;
+  /** Handles of inputs written to a durable store and not yet sent to wait for a commit. */
+  #unacknowledged: TurnHandle[] = [];
   /** Turns whose end was written and waits for the store's commit. */
   #ending: RunningTurn[] = [];
   /** Ends whose commit resolved, finished in order from `#committedHead` by bounded dispatcher jobs. */
@@ -835,11 +837,24 @@ export class Runtime implements AsyncDisposable {
       handle.markStored("stored");
       return;
     }
+    this.#unacknowledged.push(handle);
+    if (this.#unacknowledged.length === 1) queueMicrotask(this.#commitAccepted);
+  }
+
+  /**
+   * One commit wait per burst of sends instead of one per send. Taken a microtask after the first,
+   * like the turn ends: every input in the group was written before `commit()` is asked, so the
+   * commit it waits for holds them all.
+   */
+  readonly #commitAccepted = (): void => {
+    const group = this.#unacknowledged.splice(0);
     this.#store.commit().then(
-      () => handle.markStored("durable"),
+      () => {
+        for (const handle of group) handle.markStored("durable");
+      },
       (error: unknown) => this.#report("commit", error),
     );
-  }
+  };
 
   #encode(payload: unknown): string {
     let json: string | undefined;
