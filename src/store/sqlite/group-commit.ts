@@ -9,6 +9,10 @@
  *
  * With a {@link WalSync}, a group's waiters resolve only once the WAL was fsynced after its COMMIT.
  *
+ * Writes held back until the group commits (see `deferred-starts.ts`) join it through
+ * {@link GroupCommit.beforeCommit}: they run inside the transaction, just before its COMMIT.
+ *
+ *
  * A failed COMMIT that leaves the transaction open (the writes still pending, say a disk that was
  * briefly full) is retried, and its waiters keep waiting: `commit()` rejects only when writes are
  * lost. One that rolled the transaction back lost its writes, so the store fails from then on
@@ -67,6 +71,7 @@ export class GroupCommit {
   #groupWrites = 0;
   #timer: { cancel(): void } | undefined;
   #waiting: Waiting | undefined;
+  #beforeCommit: (() => void)[] = [];
   #failure: OffstageError | undefined;
   readonly #stats: { -readonly [K in keyof GroupCommitStats]: number } = { ...NO_STATS };
 
@@ -108,11 +113,26 @@ export class GroupCommit {
     return this.#waiting.promise;
   }
 
+  /**
+   * Runs `task` once, inside the open group's transaction, just before it commits; a group that rolls
+   * back drops it. A task that throws fails the group as a failed write does.
+   */
+  beforeCommit(task: () => void): void {
+    this.#beforeCommit.push(task);
+  }
+
   /** Commits the open group now; throws `STORE_FAILED` when the commit fails. */
   flush(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
     if (!this.#open) return;
+    const tasks = this.#beforeCommit;
+    this.#beforeCommit = [];
+    try {
+      for (const task of tasks) task();
+    } catch (error) {
+      throw this.fail(error);
+    }
     const waiting = this.#waiting;
     this.#waiting = undefined;
     const startedMs = performance.now();
@@ -187,6 +207,7 @@ export class GroupCommit {
     this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    this.#beforeCommit = [];
     this.#open = false;
     this.#groupWrites = 0;
   }

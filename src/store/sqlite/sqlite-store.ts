@@ -6,7 +6,9 @@
  * How it works: the file is checked before anything is written to it (`open-database.ts`), migrated
  * and claimed (`store-lock.ts`) in one boot transaction, and from then on every write of the port
  * runs at once inside the current group's transaction, so reads see it; the group commits when its
- * short window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL.
+ * short window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL. A turn start
+ * is held back until its group commits or something needs it (`deferred-starts.ts`), so a turn that
+ * ends in the same group is written once.
  *
  * The file runs a little past the usual length: it is the one place that maps each port call to its
  * statements, and the lifecycle (boot, close, abandon) that holds them.
@@ -30,6 +32,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
+import { DeferredStarts } from "./deferred-starts.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
@@ -109,6 +112,7 @@ interface Connection {
   readonly db: DatabaseSync;
   readonly sql: Statements;
   readonly group: GroupCommit;
+  readonly starts: DeferredStarts;
   readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
 }
@@ -141,6 +145,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   async open(): Promise<RecoveredState> {
     const conn = this.#conn;
     if (conn === undefined) return this.#boot();
+    this.#writeHeldStarts();
     return this.#read(() => recoverState(conn.sql, conn.group));
   }
 
@@ -149,7 +154,8 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   accept(input: InputRecord): void {
-    this.#write((sql) =>
+    this.#write((sql, starts) => {
+      if (starts.holdsInput(input.id)) starts.writeAll();
       sql.insertInput.run(
         input.id,
         input.sessionId,
@@ -159,44 +165,67 @@ export class SqliteStore implements Store, AsyncDisposable {
         input.idempotencyKey ?? null,
         input.acceptedAtMs,
         input.delegationId ?? null,
-      ),
-    );
+      );
+    });
   }
 
   steer(steer: Steer): void {
-    this.#write((sql) =>
-      sql.steerInput.run({ turn: steer.turnId, input: steer.inputId, attempt: steer.attempt }),
-    );
+    this.#write((sql, starts) => {
+      starts.writeAll();
+      sql.steerInput.run({ turn: steer.turnId, input: steer.inputId, attempt: steer.attempt });
+    });
   }
 
   endInput(end: InputEnd): void {
     const outcome = JSON.stringify({ status: end.status, reason: end.reason });
-    this.#write((sql) => sql.endQueuedInput.run(end.status, outcome, end.endedAtMs, end.inputId));
+    this.#write((sql, starts) => {
+      starts.writeAll();
+      sql.endQueuedInput.run(end.status, outcome, end.endedAtMs, end.inputId);
+    });
   }
 
   startTurn(turn: TurnStart): void {
-    this.#write((sql) => {
-      const ids = JSON.stringify(turn.inputIds);
-      const started = sql.insertTurn.run(turn.turnId, turn.sessionId, turn.attempt, ids, turn.startedAtMs);
-      if (started.changes === 0) return;
-      for (const id of turn.inputIds) sql.runInput.run(turn.turnId, id);
-    });
+    this.#write((_, starts) => starts.hold(turn));
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
     const messages = JSON.stringify(checkpoint.messages);
-    this.#write((sql) =>
-      sql.checkpointTurn.run(checkpoint.step, messages, checkpoint.turnId, checkpoint.attempt),
-    );
+    this.#write((sql, starts) => {
+      starts.write(checkpoint.turnId);
+      sql.checkpointTurn.run(checkpoint.step, messages, checkpoint.turnId, checkpoint.attempt);
+    });
   }
 
   endTurn(end: TurnEnd): void {
     const outcome = outcomeJson(end.outcome);
-    this.#write((sql) => {
+    const usage = JSON.stringify(end.usage);
+    this.#write((sql, starts) => {
       const { turnId } = end;
-      const ended = sql.endTurn.run(outcome, JSON.stringify(end.usage), end.endedAtMs, turnId, end.attempt);
+      const start = starts.takeFor(end);
+      if (start !== undefined) {
+        const ids = JSON.stringify(start.inputIds);
+        const { sessionId, attempt, startedAtMs } = start;
+        const written = sql.startEndedTurn.run(
+          turnId,
+          sessionId,
+          attempt,
+          ids,
+          startedAtMs,
+          outcome,
+          usage,
+          end.endedAtMs,
+        );
+        // Refused, as its start alone would have been: the end alone decides, as below.
+        if (written.changes > 0) {
+          appendHistory(sql, end);
+          for (const id of end.inputIds)
+            sql.startAndEndInput.run(end.outcome.status, outcome, end.endedAtMs, turnId, id);
+          return;
+        }
+      }
+      const ended = sql.endTurn.run(outcome, usage, end.endedAtMs, turnId, end.attempt);
       if (ended.changes === 0) return;
-      for (const m of end.messages) sql.appendHistory.run(end.sessionId, turnId, JSON.stringify(m));
+      appendHistory(sql, end);
       for (const id of end.inputIds) {
         if (end.requeued.length > 0 && end.requeued.includes(id)) sql.requeueInput.run(id, turnId);
         else sql.endRunningInput.run(end.outcome.status, outcome, end.endedAtMs, id, turnId);
@@ -215,6 +244,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
+    this.#writeHeldStarts();
     return this.#read((sql) => {
       const row = sql.inputByKey.get(sessionId, key) as InputRow | undefined;
       return row === undefined ? undefined : snapshotOf(row);
@@ -222,6 +252,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   input(inputId: string): InputSnapshot | undefined {
+    this.#writeHeldStarts();
     return this.#read((sql) => {
       const row = sql.inputById.get(inputId) as InputRow | undefined;
       return row === undefined ? undefined : snapshotOf(row);
@@ -271,7 +302,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       const state = recoverState(sql, group);
       group.flush();
       lockHeld(lock);
-      this.#conn = { db, sql, group, walSync, lock };
+      this.#conn = { db, sql, group, starts: new DeferredStarts(sql, group), walSync, lock };
       this.#group = group;
       this.#closing = undefined;
       return state;
@@ -307,11 +338,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   /** Runs a write in the current group. A failed write fails the store (see `GroupCommit.fail`). */
-  #write<T>(apply: (sql: Statements) => T): T {
-    const { sql, group } = this.#live();
+  #write<T>(apply: (sql: Statements, starts: DeferredStarts) => T): T {
+    const { sql, group, starts } = this.#live();
     group.write();
     try {
-      return apply(sql);
+      return apply(sql, starts);
     } catch (error) {
       // SQLITE_CONSTRAINT: the caller's mistake (a duplicate id or key); the group itself is intact.
       if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) {
@@ -323,8 +354,14 @@ export class SqliteStore implements Store, AsyncDisposable {
           },
         );
       }
+      starts.drop();
       throw group.fail(error);
     }
+  }
+
+  /** Before a read of inputs or turns: it must see every start made so far. */
+  #writeHeldStarts(): void {
+    if ((this.#conn?.starts.size ?? 0) > 0) this.#write((_, starts) => starts.writeAll());
   }
 
   #read<T>(query: (sql: Statements) => T): T {
@@ -339,4 +376,8 @@ export class SqliteStore implements Store, AsyncDisposable {
       );
     }
   }
+}
+
+function appendHistory(sql: Statements, end: TurnEnd): void {
+  for (const m of end.messages) sql.appendHistory.run(end.sessionId, end.turnId, JSON.stringify(m));
 }

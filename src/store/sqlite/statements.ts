@@ -38,6 +38,9 @@ const SQL = {
   /** Params: status, outcome, ended_at_ms, id, turn_id. */
   endRunningInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
+  /** `runInput` then `endRunningInput` in one (see `deferred-starts.ts`). Params: status, outcome, ended_at_ms, turn_id, id. */
+  startAndEndInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
+    WHERE id = ? AND status IN ('queued', 'running')`,
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
   steeredInputs: `SELECT id, steer_step FROM inputs
     WHERE turn_id = ? AND status = 'running' AND steer_step IS NOT NULL ORDER BY seq`,
@@ -47,6 +50,15 @@ const SQL = {
   /** Params: id, session_id, attempt, input_ids, started_at_ms. */
   insertTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
+    WHERE excluded.attempt > turns.attempt AND turns.ended_at_ms IS NULL`,
+  /**
+   * `insertTurn` then `endTurn` in one (see `deferred-starts.ts`).
+   * Params: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
+   */
+  startEndedTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids,
+      outcome = excluded.outcome, usage = excluded.usage, ended_at_ms = excluded.ended_at_ms, messages = '[]'
     WHERE excluded.attempt > turns.attempt AND turns.ended_at_ms IS NULL`,
   /** Params: input_ids, id. */
   setTurnInputs: "UPDATE turns SET input_ids = ? WHERE id = ?",
