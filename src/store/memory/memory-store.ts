@@ -55,14 +55,20 @@ interface StoredTurn {
 interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
   record: SessionRecord | undefined;
-  readonly history: Message[];
+  /**
+   * These three are `undefined` while empty (`live` and `turns` become so again when emptied): an
+   * array that once held elements keeps its capacity, and idle sessions are the common case.
+   */
+  history: Message[] | undefined;
   /** Queued and running inputs, in acceptance order. */
-  readonly live: StoredInput[];
-  readonly turns: StoredTurn[];
+  live: StoredInput[] | undefined;
+  turns: StoredTurn[] | undefined;
 }
 
 const COMMITTED = Promise.resolve();
 const NO_MESSAGES: readonly Message[] = [];
+const NO_INPUTS: readonly StoredInput[] = [];
+const NO_TURNS: readonly StoredTurn[] = [];
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -109,7 +115,7 @@ class MemoryStore implements Store {
     const queued: InputRecord[] = [];
     for (const [sessionId, session] of this.#sessions) {
       if (session.record !== undefined) sessions.push(session.record);
-      for (const turn of session.turns) {
+      for (const turn of session.turns ?? NO_TURNS) {
         this.#settleSteered(turn);
         interrupted.push({
           turnId: turn.turnId,
@@ -121,7 +127,7 @@ class MemoryStore implements Store {
           inputs: turn.inputs.map((input) => input.record),
         });
       }
-      for (const input of session.live) if (input.status === "queued") queued.push(input.record);
+      for (const input of session.live ?? NO_INPUTS) if (input.status === "queued") queued.push(input.record);
     }
     queued.sort((x, y) => x.seq - y.seq);
     return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
@@ -149,7 +155,7 @@ class MemoryStore implements Store {
   #session(sessionId: string): StoredSession {
     let session = this.#sessions.get(sessionId);
     if (session === undefined) {
-      session = { record: undefined, history: [], live: [], turns: [] };
+      session = { record: undefined, history: undefined, live: undefined, turns: undefined };
       this.#sessions.set(sessionId, session);
     }
     return session;
@@ -170,7 +176,9 @@ class MemoryStore implements Store {
       indexed: false,
       forgotten: false,
     };
-    this.#session(record.sessionId).live.push(input);
+    const session = this.#session(record.sessionId);
+    if (session.live === undefined) session.live = [input];
+    else session.live.push(input);
     this.#unindexed.push(input);
     if (this.#unindexed.length >= this.#sweepAt) {
       this.#unindexed = this.#unindexed.filter((x) => !x.forgotten);
@@ -199,7 +207,7 @@ class MemoryStore implements Store {
       // Only a steered input the model never saw ends on its own; it leaves its turn, which must
       // not recover it.
       if (input.steerStep === undefined) return;
-      const turn = this.#sessions.get(end.sessionId)!.turns.find((t) => t.turnId === input.turnId);
+      const turn = this.#sessions.get(end.sessionId)!.turns?.find((t) => t.turnId === input.turnId);
       if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
       input.steerStep = undefined;
       input.turnId = undefined;
@@ -224,7 +232,7 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
     }
     if (stored === undefined) {
-      session.turns.push({
+      (session.turns ??= []).push({
         turnId: start.turnId,
         attempt: start.attempt,
         inputs,
@@ -251,10 +259,13 @@ class MemoryStore implements Store {
     const session = this.#sessions.get(end.sessionId);
     const turn = this.#current(end.sessionId, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
-    const turns = session.turns;
-    if (turns.length === 1) turns.pop();
+    const turns = session.turns!;
+    if (turns.length === 1) session.turns = undefined;
     else turns.splice(turns.indexOf(turn), 1);
-    for (const m of end.messages) session.history.push(m);
+    if (end.messages.length > 0) {
+      if (session.history === undefined) session.history = [...end.messages];
+      else for (const m of end.messages) session.history.push(m);
+    }
     const requeued = end.requeued;
     for (const inputs of [turn.inputs, turn.steered]) {
       for (const input of inputs) {
@@ -283,8 +294,10 @@ class MemoryStore implements Store {
 
   /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
   #retire(input: StoredInput): void {
-    const live = this.#sessions.get(input.record.sessionId)!.live;
-    if (live[0] === input) live.shift();
+    const session = this.#sessions.get(input.record.sessionId)!;
+    const live = session.live!;
+    if (live.length === 1) session.live = undefined;
+    else if (live[0] === input) live.shift();
     else live.splice(live.indexOf(input), 1);
     this.#ended.push(input);
     while (this.#ended.length - this.#endedHead > this.#endedInputsMax) {
@@ -340,7 +353,7 @@ class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
-    for (const turn of session.turns) if (turn.turnId === turnId) return turn;
+    for (const turn of session.turns ?? NO_TURNS) if (turn.turnId === turnId) return turn;
     return undefined;
   }
 
