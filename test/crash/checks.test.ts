@@ -426,7 +426,13 @@ describe.skipIf(sqliteMissing !== undefined)(
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
         w.carry("s0", "c2", d2);
-        w.store.endInput({ inputId: "c2", sessionId: "s0", status: "cancelled", reason: OK.reason, endedAtMs: 0 });
+        w.store.endInput({
+          inputId: "c2",
+          sessionId: "s0",
+          status: "cancelled",
+          reason: OK.reason,
+          endedAtMs: 0,
+        });
         w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
       });
       expect(violations.join("\n")).toMatch(

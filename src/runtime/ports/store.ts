@@ -155,7 +155,13 @@ export interface InputEnd {
   readonly endedAtMs: number;
 }
 
-/** A persistence adapter. One runtime holds a store open at a time. */
+/**
+ * A persistence adapter. One runtime holds a store open at a time.
+ *
+ * The objects and arrays a write receives stay the runtime's: some change after the call returns
+ * (a turn start's `inputIds` gains the inputs steered into it). An adapter that keeps one past the
+ * call — to write it later in its commit group, say — keeps a copy.
+ */
 export interface Store {
   /** `memory`, `sqlite`, ... for messages and metrics. */
   readonly kind: string;
