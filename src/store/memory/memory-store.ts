@@ -232,14 +232,16 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
     }
     if (stored === undefined) {
-      (session.turns ??= []).push({
+      const turn: StoredTurn = {
         turnId: start.turnId,
         attempt: start.attempt,
         inputs,
         steered: [],
         step: 0,
         messages: NO_MESSAGES,
-      });
+      };
+      if (session.turns === undefined) session.turns = [turn];
+      else session.turns.push(turn);
     } else {
       // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
       stored.attempt = start.attempt;
