@@ -89,6 +89,8 @@ class MemoryStore implements Store {
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
   readonly #sessions = new Map<string, StoredSession>();
+  #recentId: string | undefined;
+  #recent: StoredSession | undefined;
   /**
    * Inputs by id, for look-ups by id alone (`input`, idempotency keys). Built lazily: inputs
    * accepted since the last look-up wait in `#unindexed`, so a host that keeps its handles never
@@ -152,11 +154,26 @@ class MemoryStore implements Store {
     turn.steered = [];
   }
 
+  /** The session, made on first use. */
   #session(sessionId: string): StoredSession {
-    let session = this.#sessions.get(sessionId);
+    let session = this.#stored(sessionId);
     if (session === undefined) {
       session = { record: undefined, history: undefined, live: undefined, turns: undefined };
       this.#sessions.set(sessionId, session);
+    }
+    return session;
+  }
+
+  /**
+   * The session, if known. It remembers the last one found: a turn's start, its end and the end of
+   * its inputs come one after another for one session, and each would look it up again.
+   */
+  #stored(sessionId: string): StoredSession | undefined {
+    if (sessionId === this.#recentId) return this.#recent;
+    const session = this.#sessions.get(sessionId);
+    if (session !== undefined) {
+      this.#recentId = sessionId;
+      this.#recent = session;
     }
     return session;
   }
@@ -207,7 +224,7 @@ class MemoryStore implements Store {
       // Only a steered input the model never saw ends on its own; it leaves its turn, which must
       // not recover it.
       if (input.steerStep === undefined) return;
-      const turn = this.#sessions.get(end.sessionId)!.turns?.find((t) => t.turnId === input.turnId);
+      const turn = this.#stored(end.sessionId)!.turns?.find((t) => t.turnId === input.turnId);
       if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
       input.steerStep = undefined;
       input.turnId = undefined;
@@ -258,7 +275,7 @@ class MemoryStore implements Store {
   }
 
   endTurn(end: TurnEnd): void {
-    const session = this.#sessions.get(end.sessionId);
+    const session = this.#stored(end.sessionId);
     const turn = this.#current(end.sessionId, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
     const turns = session.turns!;
@@ -288,7 +305,7 @@ class MemoryStore implements Store {
 
   /** The session's queued or running input with this id. Usually the first: inputs run in order. */
   #live(sessionId: string, inputId: string): StoredInput | undefined {
-    const live = this.#sessions.get(sessionId)?.live;
+    const live = this.#stored(sessionId)?.live;
     if (live === undefined) return undefined;
     for (const input of live) if (input.record.id === inputId) return input;
     return undefined;
@@ -296,7 +313,7 @@ class MemoryStore implements Store {
 
   /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
   #retire(input: StoredInput): void {
-    const session = this.#sessions.get(input.record.sessionId)!;
+    const session = this.#stored(input.record.sessionId)!;
     const live = session.live!;
     if (live.length === 1) session.live = undefined;
     else if (live[0] === input) live.shift();
@@ -322,7 +339,7 @@ class MemoryStore implements Store {
   }
 
   history(sessionId: string): readonly Message[] {
-    return this.#sessions.get(sessionId)?.history ?? NO_MESSAGES;
+    return this.#stored(sessionId)?.history ?? NO_MESSAGES;
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -360,7 +377,7 @@ class MemoryStore implements Store {
   }
 
   #current(sessionId: string, turnId: string, attempt: number): StoredTurn | undefined {
-    const session = this.#sessions.get(sessionId);
+    const session = this.#stored(sessionId);
     const turn = session === undefined ? undefined : this.#turn(session, turnId);
     return turn?.attempt === attempt ? turn : undefined;
   }
