@@ -23,6 +23,8 @@ import { MemoryDelegationLog } from "./memory-delegation-log.js";
 
 /** An input and where it stands; mutated in place (a snapshot is built only when asked for). */
 interface StoredInput {
+  /** `record.id`, here too: finding an input in its session's list then reads no record. */
+  readonly id: string;
   readonly record: InputRecord;
   status: InputSnapshot["status"];
   turnId: string | undefined;
@@ -185,6 +187,7 @@ class MemoryStore implements Store {
 
   accept(record: InputRecord): void {
     const input: StoredInput = {
+      id: record.id,
       record,
       status: "queued",
       turnId: undefined,
@@ -307,7 +310,7 @@ class MemoryStore implements Store {
   #live(sessionId: string, inputId: string): StoredInput | undefined {
     const live = this.#stored(sessionId)?.live;
     if (live === undefined) return undefined;
-    for (const input of live) if (input.record.id === inputId) return input;
+    for (const input of live) if (input.id === inputId) return input;
     return undefined;
   }
 
