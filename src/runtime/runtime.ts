@@ -1159,7 +1159,10 @@ export class Runtime implements AsyncDisposable {
 
   #feed(turn: RunningTurn, event: KernelEvent): void {
     const effects = stepTurn(turn.state, event);
-    for (const effect of effects) {
+    // Indexed: a for-of over the kernel's shared (frozen) effect arrays allocates an iterator result
+    // per effect.
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i]!;
       switch (effect.type) {
         case "call_model": {
           if (effect.step > 1) {
@@ -1239,7 +1242,9 @@ export class Runtime implements AsyncDisposable {
     this.#store.commit().then(
       () => {
         const idle = this.#committed.length === this.#committedHead;
-        for (const end of group) this.#committed.push(end);
+        // Indexed: this runs once per group, too rarely to be optimised, and a for-of would then
+        // allocate an iterator result per turn.
+        for (let i = 0; i < group.length; i++) this.#committed.push(group[i]!);
         if (idle) this.#dispatcher.post("turn ends", this.#finishCommitted);
       },
       (error: unknown) => {
