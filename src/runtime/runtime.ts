@@ -456,10 +456,13 @@ export class Runtime implements AsyncDisposable {
       );
     }
     const snapshot = this.#store.input(inputId);
-    if (snapshot === undefined) return undefined;
-    const live = this.#find(snapshot.sessionId, inputId);
+    const live = snapshot === undefined ? undefined : this.#find(snapshot.sessionId, inputId);
     if (live !== undefined) return live.handle;
-    return this.#endingQueued.get(inputId) ?? this.#settledHandle(snapshot);
+    // Before the store's answer: a store that keeps few ended inputs may have forgotten this one
+    // already, while its end still waits for the commit.
+    const ending = this.#endingQueued.get(inputId);
+    if (ending !== undefined) return ending;
+    return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
   }
 
   /** Counters, gauges and latency percentiles (dispatcher lag, send→start). */
@@ -981,7 +984,8 @@ export class Runtime implements AsyncDisposable {
     turn.inputIds.splice(at, 1);
     turn.inputs.splice(at, 1);
     const running = turn.entry.inbox.running?.inputIds;
-    running?.splice(running.indexOf(inputId), 1);
+    const held = running?.indexOf(inputId) ?? -1;
+    if (held >= 0) running!.splice(held, 1);
     live.handle.leaveTurn();
     this.#endAlone(live, turn.entry, live.handle, status, reason, "cancel");
   }

@@ -65,34 +65,6 @@ interface StepAnswer {
   failed: boolean;
 }
 
-/**
- * The request of one model step. A class, so every step's request has one shape and the
- * `abortSignal` getter lives on the prototype instead of in a fresh object per step.
- */
-class StepRequest implements ModelRequest {
-  readonly prompt: readonly Message[];
-  readonly tools: ModelRequest["tools"];
-  readonly maxOutputTokens: number | undefined;
-  readonly #turn: ActiveTurn;
-
-  constructor(
-    turn: ActiveTurn,
-    prompt: readonly Message[],
-    tools: ToolRegistry,
-    maxOutputTokens: number | undefined,
-  ) {
-    this.prompt = prompt;
-    this.tools = tools.modelTools;
-    this.maxOutputTokens = maxOutputTokens;
-    this.#turn = turn;
-  }
-
-  /** Created on first read: most steps are never aborted, and a controller is not free. */
-  get abortSignal(): AbortSignal {
-    return signalOf(this.#turn);
-  }
-}
-
 /** Streams one model step and feeds `model.done` or `model.failed`. */
 export function callModel(
   host: TurnHost,
@@ -108,7 +80,17 @@ export function callModel(
     system === undefined
       ? turn.history.concat(turn.state.messages)
       : [system].concat(turn.history, turn.state.messages);
-  const request = new StepRequest(turn, prompt, tools, agent.maxOutputTokens);
+  // A literal with every key, so all steps share one shape; `abortSignal` is its own getter (not a
+  // class's) because adapters spread requests (`{ ...request, providerOptions }`) and a spread
+  // copies own properties only. The getter creates the turn's controller on first read.
+  const request: ModelRequest = {
+    prompt,
+    tools: tools.modelTools,
+    maxOutputTokens: agent.maxOutputTokens,
+    get abortSignal() {
+      return signalOf(turn);
+    },
+  };
   const answer: StepAnswer = {
     attempt,
     step,

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
+  createMemoryStore,
   isOffstageError,
+  type Model,
+  type ModelPart,
+  type ModelRequest,
   OffstageError,
   TurnCancelled,
   type TurnEvent,
@@ -8,6 +12,7 @@ import {
 } from "../../src/index.js";
 import {
   callTools,
+  deferred,
   flush,
   GatedModel,
   GatedTool,
@@ -163,6 +168,30 @@ describe("result()", () => {
 });
 
 describe("cancel()", () => {
+  it("a model adapter that spreads its request still gets the abort signal", async () => {
+    // An adapter that maps the request 1:1 onto a provider call, e.g. `doStream({ ...request })`.
+    const seen: (AbortSignal | undefined)[] = [];
+    const gate = deferred<ModelPart[]>();
+    const model: Model = {
+      id: "spreading",
+      stream(request: ModelRequest) {
+        const options = { ...request, providerOptions: {} };
+        seen.push(options.abortSignal);
+        return (async function* () {
+          yield* await gate.promise;
+        })();
+      },
+    };
+    const { runtime } = testRuntime({ chat: { model } });
+    await runtime.start();
+    const h = runtime.session("s", { agent: "chat" }).send("hi");
+    await until(() => seen.length === 1);
+    expect(seen[0]).toBeInstanceOf(AbortSignal);
+    gate.resolve(text("ok"));
+    await h.result();
+    await runtime.stop();
+  });
+
   it("immediate: aborts the model call at once and settles cancelled", async () => {
     const m = new GatedModel();
     const { runtime } = testRuntime({ chat: { model: m } });
@@ -351,6 +380,25 @@ describe("events", () => {
 });
 
 describe("runtime.handle()", () => {
+  it("handle(id) returns the live handle of an input whose end waits for its commit", async () => {
+    const m = new GatedModel();
+    const { runtime } = testRuntime(
+      { chat: { model: m } },
+      { store: createMemoryStore({ endedInputsMax: 1 }) },
+    );
+    await runtime.start();
+    const session = runtime.session("s", { agent: "chat" });
+    session.send("running");
+    await until(() => m.calls.length === 1);
+    const b = session.send("b");
+    const c = session.send("c");
+    b.withdraw();
+    c.withdraw();
+    // Both ends wait for the commit (a microtask away): b's handle is still the live one.
+    expect(runtime.handle(b.id)).toBe(b);
+    m.last.release(text("done"));
+    await runtime.stop();
+  });
   it("finds live inputs (the same object) and ended ones (a settled handle from the store)", async () => {
     const fn = gatedFunction();
     const { runtime } = testRuntime({ f: fn.agent });

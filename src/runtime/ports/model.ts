@@ -29,6 +29,7 @@ export interface ModelRequest {
   readonly tools: readonly ModelTool[];
   /** Aborted when the turn is cancelled or interrupted; a model must stop promptly when it fires. */
   readonly abortSignal: AbortSignal;
+  /** The agent's output limit; `undefined` when it sets none. */
   readonly maxOutputTokens?: number | undefined;
 }
 
