@@ -27,7 +27,7 @@ import type { Message } from "../kernel/messages.js";
 import type { TurnOutcome } from "../kernel/outcome.js";
 import type { Policy } from "../kernel/session/inbox.js";
 import type { DelegationLog, DelegationRecord } from "../runtime/ports/delegation-log.js";
-import type { InputRecord, Store, TurnEnd, TurnStart } from "../runtime/ports/store.js";
+import type { InputRecord, StepCheckpoint, Store, TurnEnd, TurnStart } from "../runtime/ports/store.js";
 
 /** How the suite makes, reopens and drops the stores it tests. */
 export interface StoreFactory {
@@ -76,6 +76,11 @@ function assistant(text: string): Message {
 
 function start(turnId: string, inputIds: readonly string[], attempt = 1): TurnStart {
   return { turnId, sessionId: "s1", inputIds, attempt, startedAtMs: 2_000 };
+}
+
+/** A checkpoint of turn `t1` of session `s1` after `step`. */
+function checkpoint(step: number, messages: readonly Message[], attempt = 1): StepCheckpoint {
+  return { turnId: "t1", sessionId: "s1", attempt, step, messages };
 }
 
 function end(turnId: string, inputIds: readonly string[], extra: Partial<TurnEnd> = {}): TurnEnd {
@@ -350,8 +355,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("fresh")] });
-        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 1, step: 3, messages: [user("stale")] });
+        store.checkpoint(checkpoint(1, [user("fresh")], 2));
+        store.checkpoint(checkpoint(3, [user("stale")]));
         const [turn] = (await store.open()).interrupted;
         expect(turn).toMatchObject({ turnId: "t1", attempt: 2, step: 1, messages: [user("fresh")] });
       });
@@ -384,7 +389,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("kept")] });
+        store.checkpoint(checkpoint(1, [user("kept")], 2));
         store.startTurn(start("t1", ["i1"], 2));
         store.startTurn(start("t1", ["i1"], 1));
         const [turn] = (await store.open()).interrupted;
@@ -395,15 +400,9 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         store.accept(record("i1", 1));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({
-          turnId: "t1",
-          sessionId: "s1",
-          attempt: 1,
-          step: 2,
-          messages: [user("q"), assistant("step 2")],
-        });
+        store.checkpoint(checkpoint(2, [user("q"), assistant("step 2")]));
         store.startTurn(start("t1", ["i1"], 2));
-        store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 1, step: 3, messages: [user("stale")] });
+        store.checkpoint(checkpoint(3, [user("stale")]));
         store.endTurn(end("t1", ["i1"], { attempt: 1 }));
         expect(store.input("i1")?.status).toBe("running");
         const [turn] = (await store.open()).interrupted;
@@ -472,14 +471,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           store.accept(record("i1", 1));
           store.accept(record("i2", 2, { policy: "merge" }));
           store.startTurn(start("t1", ["i2", "i1"], 2));
-          store.checkpoint({ turnId: "t1", sessionId: "s1", attempt: 2, step: 1, messages: [user("one")] });
-          store.checkpoint({
-            turnId: "t1",
-            sessionId: "s1",
-            attempt: 2,
-            step: 2,
-            messages: [user("one"), assistant("two")],
-          });
+          store.checkpoint(checkpoint(1, [user("one")], 2));
+          store.checkpoint(checkpoint(2, [user("one"), assistant("two")], 2));
           const next = await reopened(store);
           expect((await next.open()).interrupted).toEqual([
             {
@@ -515,13 +508,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.startTurn(start("t1", ["i1"]));
         store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
         // The model sees i2 at the next step boundary; the checkpoint written there holds it.
-        store.checkpoint({
-          turnId: "t1",
-          sessionId: "s1",
-          attempt: 1,
-          step: 1,
-          messages: [user("i1"), assistant("a"), user("i2")],
-        });
+        store.checkpoint(checkpoint(1, [user("i1"), assistant("a"), user("i2")]));
         const next = await reopened(store);
         const state = await next.open();
         expect(state.queued).toEqual([]);
@@ -534,13 +521,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         const store = await fresh();
         for (let n = 1; n <= 4; n++) store.accept(record(`i${n}`, n));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({
-          turnId: "t1",
-          sessionId: "s1",
-          attempt: 1,
-          step: 1,
-          messages: [user("i1"), assistant("a")],
-        });
+        store.checkpoint(checkpoint(1, [user("i1"), assistant("a")]));
         store.steer({ sessionId: "s1", inputId: "i3", turnId: "t1", attempt: 1 });
         const next = await reopened(store);
         const state = await next.open();
@@ -567,13 +548,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
             status: "cancelled",
             outcome: { status: "cancelled", reason },
           });
-          store.checkpoint({
-            turnId: "t1",
-            sessionId: "s1",
-            attempt: 1,
-            step: 1,
-            messages: [user("i1"), assistant("a")],
-          });
+          store.checkpoint(checkpoint(1, [user("i1"), assistant("a")]));
           const next = await reopened(store);
           const state = await next.open();
           expect(state.queued).toEqual([]);
@@ -603,13 +578,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.accept(record("i1", 1, { idempotencyKey: "k" }));
         store.accept(record("i2", 2));
         store.startTurn(start("t1", ["i1"]));
-        store.checkpoint({
-          turnId: "t1",
-          sessionId: "s1",
-          attempt: 1,
-          step: 1,
-          messages: [user("q"), assistant("a")],
-        });
+        store.checkpoint(checkpoint(1, [user("q"), assistant("a")]));
         await store.commit();
         const next = await crashed(store);
         const state = await next.open();
