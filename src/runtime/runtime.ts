@@ -123,8 +123,7 @@ interface LiveInput {
 
 interface RunningTurn extends ActiveTurn {
   readonly entry: SessionEntry;
-  readonly inputIds: string[];
-  /** The live inputs it answers, index-aligned with `inputIds` (steered ones join both). */
+  /** The live inputs it answers: those it started with, then those steered into it. */
   readonly inputs: LiveInput[];
   /** Set at its end: steered inputs the model never saw, which go back to the queue. */
   unsteered: readonly string[];
@@ -811,7 +810,6 @@ export class Runtime implements AsyncDisposable {
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
       this.#store.steer({ inputId, sessionId, turnId: turn.state.turnId, attempt: turn.state.attempt });
-      turn.inputIds.push(inputId);
       turn.inputs.push(live);
       handle.markRunning(turn.state.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(record.payload) });
@@ -952,7 +950,7 @@ export class Runtime implements AsyncDisposable {
     const entry = this.#sessions.get(handle.sessionId)!;
     const reason: Reason = { code: "cancel_requested", message };
     const turn = entry.active as RunningTurn | undefined;
-    if (turn?.inputIds.includes(handle.id)) {
+    if (turn?.inputs.some((live) => live.inputId === handle.id)) {
       this.#feed(turn, {
         type: "cancel",
         request: { mode, status: "cancelled", reason, inputId: handle.id },
@@ -978,10 +976,9 @@ export class Runtime implements AsyncDisposable {
 
   /** A steered input the model never saw leaves its turn (the turn goes on) and ends on its own. */
   #drop(turn: RunningTurn, inputId: string, status: TerminalStatus, reason: Reason): void {
-    const at = turn.inputIds.indexOf(inputId);
+    const at = turn.inputs.findIndex((live) => live.inputId === inputId);
     if (at < 0) return;
     const live = turn.inputs[at]!;
-    turn.inputIds.splice(at, 1);
     turn.inputs.splice(at, 1);
     const running = turn.entry.inbox.running?.inputIds;
     const held = running?.indexOf(inputId) ?? -1;
@@ -1122,11 +1119,9 @@ export class Runtime implements AsyncDisposable {
       resumedStep: resumed?.step,
     });
     const now = this.#options.clock.monotonicMs();
-    const inputIds = new Array<string>(inputs.length);
     let completions: string[] | undefined;
     for (let i = 0; i < inputs.length; i++) {
       const live = inputs[i]!;
-      inputIds[i] = live.inputId;
       live.handle.markRunning(turnId);
       this.#metrics.started(now - live.acceptedAtMs);
       if (!live.completion) continue;
@@ -1142,7 +1137,6 @@ export class Runtime implements AsyncDisposable {
       controller: undefined,
       ended: false,
       entry,
-      inputIds,
       unsteered: NO_IDS,
     };
     entry.active = turn;
@@ -1152,8 +1146,7 @@ export class Runtime implements AsyncDisposable {
         type: "turn.started",
         sessionId: entry.id,
         turnId,
-        // A copy: steered inputs join `turn.inputIds` later, and an event must not change after it is sent.
-        inputIds: [...turn.inputIds],
+        inputIds: idsOf(turn),
         attempt,
       }));
     return turn;
@@ -1220,7 +1213,7 @@ export class Runtime implements AsyncDisposable {
       attempt: state.attempt,
       outcome,
       messages: state.messages,
-      inputIds: turn.inputIds,
+      inputIds: idsOf(turn),
       requeued: unsteered,
       usage: state.usage,
       endedAtMs: this.#options.clock.epochMs(),
@@ -1298,7 +1291,7 @@ export class Runtime implements AsyncDisposable {
         type: "turn.ended",
         sessionId: entry.id,
         turnId: state.turnId,
-        inputIds: turn.inputIds,
+        inputIds: idsOf(turn),
         outcome,
         usage: state.usage,
         durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
@@ -1446,6 +1439,11 @@ export class Runtime implements AsyncDisposable {
 
 function unsupported(kind: string): OffstageError {
   return new OffstageError("DELEGATION_UNSUPPORTED", `the ${kind} store keeps no delegation log`);
+}
+
+/** The ids of the inputs a turn answers (a new array: the turn's inputs change when input is steered). */
+function idsOf(turn: RunningTurn): string[] {
+  return turn.inputs.map((live) => live.inputId);
 }
 
 function keyOf(sessionId: string, key: string): string {
