@@ -13,7 +13,6 @@ import {
   takeReady,
   turnEnded,
   turnStarted,
-  waitingSessions,
 } from "../../src/kernel/scheduler/scheduler.js";
 import {
   accept,
@@ -46,7 +45,7 @@ function registry(): (id: string) => Named {
 
 /** The names of the sessions waiting in line, longest-waiting first. */
 function line(s: SchedulerState<Named>): string[] {
-  return waitingSessions(s).map((session) => session.id);
+  return s.order.slice(s.head).map((session) => session.id);
 }
 
 /** A scheduler with `n` turns already running. */

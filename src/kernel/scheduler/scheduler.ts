@@ -66,8 +66,3 @@ export function takeReady<S extends Schedulable>(s: SchedulerState<S>): S | unde
   s.waiting -= 1;
   return session;
 }
-
-/** The sessions waiting in line, longest-waiting first. */
-export function waitingSessions<S extends Schedulable>(s: SchedulerState<S>): S[] {
-  return s.order.slice(s.head);
-}
