@@ -187,8 +187,28 @@ describe("cancel()", () => {
     const h = runtime.session("s", { agent: "chat" }).send("hi");
     await until(() => seen.length === 1);
     expect(seen[0]).toBeInstanceOf(AbortSignal);
-    gate.resolve(text("ok"));
-    await h.result();
+    expect(await h.cancel()).toBe("cancelled");
+    expect(seen[0]?.aborted).toBe(true);
+    gate.resolve(text("late"));
+    await runtime.stop();
+  });
+
+  it("a function agent that spreads its context still gets the abort signal", async () => {
+    const signals: AbortSignal[] = [];
+    const { runtime } = testRuntime({
+      f: {
+        run: (_input, context) => {
+          const { signal } = { ...context };
+          signals.push(signal);
+          return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        },
+      },
+    });
+    await runtime.start();
+    const h = runtime.session("s", { agent: "f" }).send("hi");
+    await until(() => signals.length === 1);
+    expect(await h.cancel()).toBe("cancelled");
+    expect(signals[0]?.aborted).toBe(true);
     await runtime.stop();
   });
 

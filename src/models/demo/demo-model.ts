@@ -83,8 +83,7 @@ export function createDemoModel(options: DemoModelOptions = {}): Model {
           ? [failure(failOn)]
           : partsOf(planDemoStep(request.prompt, request.tools, seed >>> 0), request);
       const delayMs = slowOn !== undefined && input.includes(slowOn) ? slowMs : latencyMs;
-      // The fast path: no promise, no timer, and no read of `abortSignal` (the runtime creates the
-      // controller on first read, and a turn that is never aborted should not pay for one).
+      // The fast path: no promise and no timer.
       if (delayMs === 0) return parts;
       return delayed(parts, delayMs, request.abortSignal, sleep);
     },
