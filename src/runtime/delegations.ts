@@ -103,6 +103,8 @@ export interface DelegationHost {
   /** Ends the session's running turn and queued input; false when there was neither. */
   stopSession(sessionId: string, status: "cancelled" | "interrupted", reason: Reason): boolean;
   sessionExists(sessionId: string): boolean;
+  /** The runtime is running: it accepts new work (not while starting or stopping). */
+  accepting(): boolean;
   emit(event: RuntimeEvent): void;
 }
 
@@ -131,9 +133,6 @@ export class Delegations {
   readonly #ledger = createDelegationLedger();
   readonly #live = new Map<string, LiveChild>();
   readonly #spend = new Map<string, TreeSpend>();
-  /** From `restore()` (at start) to `dispose()` (at stop): children are loaded and input may be queued. */
-  #started = false;
-
   /** @internal The runtime creates it. */
   constructor(host: DelegationHost, options: DelegationOptions) {
     this.#host = host;
@@ -205,15 +204,17 @@ export class Delegations {
 
   /**
    * Delivers a held completion after all. False when it is not held, when its parent cannot take it
-   * (gone, or a child that has finished), or while the runtime is not running: call it after
-   * `start()`, which is also when completions are held.
+   * (gone, or a child that has finished), or while the runtime is not running (starting, stopping or
+   * stopped): call it after `start()` resolved, which is also when completions are held. The
+   * completion stays held until then.
    */
   deliverStale(id: string): boolean {
     const record = this.#host.log.get(id);
     if (record?.delivery !== "held" || record.completion === undefined) return false;
-    // Stopped, the runtime would queue the input in memory for no turn to take; the next start
-    // recovers it from the store, and it would run twice.
-    if (!this.#started || this.#undeliverable(record) !== undefined) return false;
+    // Stopped, the runtime would queue the input in memory for no turn to take, and the next start,
+    // which recovers it from the store, would run it twice. Stopping, no turn may take it either: a
+    // draining stop may be past its drain, and sends are refused then too.
+    if (!this.#host.accepting() || this.#undeliverable(record) !== undefined) return false;
     const inputId = this.#host.deliver(record.parentSessionId, renderCompletions([record.completion]), id);
     this.#host.log.setDelivery(id, { state: "pending", inputId });
     return true;
@@ -264,7 +265,6 @@ export class Delegations {
       );
       this.#track(record);
     }
-    this.#started = true;
     return held;
   }
 
@@ -430,7 +430,6 @@ export class Delegations {
 
   /** Clears timers; the children stay recorded and resume at the next start. */
   dispose(): void {
-    this.#started = false;
     for (const child of this.#live.values())
       if (child.timer !== undefined) this.#host.clock.clearTimeout(child.timer);
     this.#live.clear();

@@ -241,6 +241,7 @@ export class Runtime implements AsyncDisposable {
               deliver: (parent, text, delegationId) => this.#deliver(parent, text, delegationId),
               stopSession: (id, status, reason) => this.#stopSession(id, status, reason),
               sessionExists: (id) => this.#sessions.has(id),
+              accepting: () => this.#state === "running",
               emit: (event) => this.#emit(event),
             },
             options.delegation,

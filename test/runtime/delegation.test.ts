@@ -672,11 +672,15 @@ describe("found by the simulation", () => {
     expect(await stopping).toBe("clean");
   });
 
-  it("deliverStale waits for start(): while stopped it queues nothing that the start would run twice", async () => {
+  it("deliverStale waits for start(): while stopping or stopped it queues nothing that the start would run twice", async () => {
     const { parentModel, second } = await restartWithHeldCompletion();
     const [held] = second.runtime.delegations.pendingStale();
-    await second.runtime.stop();
+    const stopping = second.runtime.stop({ drain: true });
+    expect(second.runtime.state).toBe("stopping");
     expect(second.runtime.delegations.deliverStale(held!.id)).toBe(false);
+    await stopping;
+    expect(second.runtime.delegations.deliverStale(held!.id)).toBe(false);
+    expect(second.runtime.delegations.get(held!.id)?.delivery).toBe("held");
     await second.runtime.start();
     expect(second.runtime.delegations.deliverStale(held!.id)).toBe(true);
     await until(() => second.runtime.delegations.get(held!.id)?.delivery === "delivered");

@@ -216,8 +216,8 @@ export class DelegationDriver {
     const facts = [...this.#p.ledger.facts.keys()];
     const id = held.length > 0 && r.chance(0.8) ? r.pick(held) : facts.length > 0 ? r.pick(facts) : "none";
     const deliver = r.chance(0.6);
-    // Delivery also needs a running runtime and a parent that can still take it.
-    const live = runtime.state === "running" || runtime.state === "stopping";
+    // Delivery also needs a running runtime (not a stopping one) and a parent that can still take it.
+    const live = runtime.state === "running";
     const want = held.includes(id) && (!deliver || (live && this.#deliverable(id)));
     const got = deliver
       ? runtime.delegations.deliverStale(id)
