@@ -45,6 +45,10 @@ export class Dispatcher {
   #head = 0;
   #scheduled = false;
   #ran = 0;
+  /** A job is running (the times below are its own). */
+  #inJob = false;
+  #jobStartedAtMs = 0;
+  #jobEpochMs: number | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -69,6 +73,28 @@ export class Dispatcher {
     return this.#ran;
   }
 
+  /**
+   * Monotonic milliseconds. Inside a job, the time the job started: the slice reads the clock
+   * between jobs anyway, and a job that starts and ends many turns would otherwise read it for each.
+   */
+  monotonicNow(): number {
+    return this.#inJob ? this.#jobStartedAtMs : this.#options.clock.monotonicMs();
+  }
+
+  /** Epoch milliseconds; inside a job, read once, when the job first asks. */
+  epochNow(): number {
+    if (!this.#inJob) return this.#options.clock.epochMs();
+    this.#jobEpochMs ??= this.#options.clock.epochMs();
+    return this.#jobEpochMs;
+  }
+
+  /** Reads the clock again for the rest of the running job: for a job that works through a batch. */
+  refreshTime(): void {
+    if (!this.#inJob) return;
+    this.#jobStartedAtMs = this.#options.clock.monotonicMs();
+    this.#jobEpochMs = undefined;
+  }
+
   lag(): LatencyStats {
     return this.#lag.stats();
   }
@@ -84,11 +110,15 @@ export class Dispatcher {
       const job = this.#jobs[this.#head]!;
       this.#head += 1;
       this.#lag.record(now - job.postedAtMs);
+      this.#inJob = true;
+      this.#jobStartedAtMs = now;
+      this.#jobEpochMs = undefined;
       try {
         job.run();
       } catch (error) {
         report(() => this.#options.onJobError(job.label, error));
       }
+      this.#inJob = false;
       this.#ran += 1;
       const after = clock.monotonicMs();
       if (after - now > hogThresholdMs)

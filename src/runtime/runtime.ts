@@ -99,31 +99,32 @@ interface SessionEntry extends Schedulable {
   facade: Session | undefined;
 }
 
-/** An input queued or running in this process. It is also the inbox's queue item. */
-interface LiveInput {
-  readonly inputId: string;
-  /** The policy that orders it in the inbox. */
+/**
+ * An input queued or running in this process: its stored record (a send hands this very object to
+ * `store.accept`), the inbox's queue item and its handle, in one object, because a backlog holds
+ * one of these per input and every turn touches them again.
+ */
+interface LiveInput extends InputRecord {
+  /**
+   * The policy that orders it in the inbox, which is also what is stored: a steer that could not
+   * join its turn is an `enqueue`, and recovery re-queues every input by its ordering policy alone.
+   */
   readonly policy: Policy;
   readonly handle: TurnHandle;
-  readonly record: InputRecord;
-  /** `record.payload`, here too so a turn's inputs can be handed to the runner as they are. */
-  readonly payload: unknown;
   /**
    * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
    * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
    */
   json: string | undefined;
   /** Monotonic time of acceptance in this process, for send→start latency. */
-  readonly acceptedAtMs: number;
+  readonly sentAtMs: number;
   /** It carries a background child's completion. */
   readonly completion: boolean;
-  /** `record.idempotencyKey`, here too: ending an input then reads nothing but this object. */
-  readonly key: string | undefined;
 }
 
 interface RunningTurn extends ActiveTurn {
   readonly entry: SessionEntry;
-  /** The live inputs it answers: those it started with, then those steered into it. */
+  /** The live inputs it answers: the inbox's running inputs (steered ones join them there). */
   readonly inputs: LiveInput[];
   /** Set at its end: steered inputs the model never saw, which go back to the queue. */
   unsteered: readonly string[];
@@ -138,6 +139,8 @@ function validSessionId(id: unknown): id is string {
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** Turn ends finished per dispatcher job; see `#finishCommitted`. */
 const FINISHES_PER_JOB = 256;
+/** How many of them share one reading of the clock (a no-op turn takes a few microseconds). */
+const FINISHES_PER_CLOCK_READ = 32;
 
 const START: KernelEvent = { type: "start" };
 const NO_IDS: readonly string[] = [];
@@ -427,7 +430,7 @@ export class Runtime implements AsyncDisposable {
         );
       }
       entry = this.#addSession(id, agentName);
-      this.#store.createSession({ id, agent: agentName, createdAtMs: this.#options.clock.epochMs() });
+      this.#store.createSession({ id, agent: agentName, createdAtMs: this.#dispatcher.epochNow() });
     } else if (agentName !== undefined && agentName !== entry.agentName) {
       throw new InvalidInputError(
         "INVALID_ARGUMENT",
@@ -548,7 +551,7 @@ export class Runtime implements AsyncDisposable {
     }
     const resumed: RunningTurn[] = [];
     const crashed: { turn: InterruptedTurn; why: string }[] = [];
-    const now = this.#options.clock.epochMs();
+    const now = this.#dispatcher.epochNow();
     for (const turn of recovered.interrupted) {
       const entry = this.#sessions.get(turn.sessionId)!;
       const agent = entry.agent;
@@ -566,7 +569,7 @@ export class Runtime implements AsyncDisposable {
         live.handle.markStored(this.#store.receipt);
         return live;
       });
-      entry.inbox.running = { turnId: turn.turnId, inputIds: [...turn.inputIds] };
+      entry.inbox.running = { turnId: turn.turnId, inputs: lives };
       this.#store.startTurn({
         turnId: turn.turnId,
         sessionId: turn.sessionId,
@@ -626,18 +629,20 @@ export class Runtime implements AsyncDisposable {
 
   /** A live input of a stored record; its handle's receipt is for the caller to give. */
   #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
-    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status, "stored");
-    const live: LiveInput = {
-      inputId: input.id,
+    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status);
+    const live = liveInput(
+      input.id,
+      input.sessionId,
+      input.seq,
+      input.payload,
       policy,
+      input.idempotencyKey,
+      input.acceptedAtMs,
+      input.delegationId,
       handle,
-      record: input,
-      payload: input.payload,
-      json: undefined,
-      acceptedAtMs: this.#options.clock.monotonicMs(),
-      completion: input.delegationId !== undefined,
-      key: input.idempotencyKey,
-    };
+      undefined,
+      this.#dispatcher.monotonicNow(),
+    );
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), live);
     return live;
@@ -774,36 +779,29 @@ export class Runtime implements AsyncDisposable {
       if (existing !== undefined) return existing;
     }
     const inputId = this.#options.ids();
-    const record: InputRecord = {
-      id: inputId,
-      sessionId,
-      seq: this.#seq,
-      // A private copy, so the caller mutating its object later cannot change what was accepted.
-      payload: typeof payload === "string" ? payload : JSON.parse(json!),
-      policy,
-      idempotencyKey: key,
-      acceptedAtMs: this.#options.clock.epochMs(),
-    };
-    const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued", "stored");
-    const live: LiveInput = {
+    const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued");
+    const live = liveInput(
       inputId,
+      sessionId,
+      this.#seq,
+      // A private copy, so the caller mutating its object later cannot change what was accepted.
+      typeof payload === "string" ? payload : JSON.parse(json!),
       // A turn that already decided to end (its end awaits the commit) can take no steer: the input
       // would settle with an answer that never saw it. It queues for the next turn instead.
-      policy: policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
-      handle,
-      record,
-      payload: record.payload,
-      json,
-      acceptedAtMs: this.#options.clock.monotonicMs(),
-      completion: false,
+      policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
       key,
-    };
+      this.#dispatcher.epochNow(),
+      undefined,
+      handle,
+      json,
+      this.#dispatcher.monotonicNow(),
+    );
     const decision = accept(entry.inbox, live, this.#limits.inboxLengthMax);
     if (decision.kind === "refused") {
       throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
     }
     this.#seq += 1;
-    this.#store.accept(record);
+    this.#store.accept(live);
     this.#acknowledge(handle);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     this.#metrics.accepted();
@@ -811,9 +809,8 @@ export class Runtime implements AsyncDisposable {
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
       this.#store.steer({ inputId, sessionId, turnId: turn.state.turnId, attempt: turn.state.attempt });
-      turn.inputs.push(live);
       handle.markRunning(turn.state.turnId);
-      this.#feed(turn, { type: "steer", inputId, message: userMessage(record.payload) });
+      this.#feed(turn, { type: "steer", inputId, message: userMessage(live.payload) });
       return handle;
     }
     if (decision.interrupt !== undefined) {
@@ -893,7 +890,7 @@ export class Runtime implements AsyncDisposable {
   #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
     const live = this.#keys.get(keyOf(sessionId, key));
     if (live !== undefined) {
-      live.json ??= JSON.stringify(live.record.payload);
+      live.json ??= JSON.stringify(live.payload);
       if (live.json !== json) throw conflict(sessionId, key, live.handle.id);
       return live.handle;
     }
@@ -904,13 +901,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #settledHandle(snapshot: InputSnapshot): TurnHandle {
-    const handle = new TurnHandle(
-      this.#handleOwner,
-      snapshot.id,
-      snapshot.sessionId,
-      snapshot.status,
-      this.#store.receipt,
-    );
+    const handle = new TurnHandle(this.#handleOwner, snapshot.id, snapshot.sessionId, snapshot.status);
     handle.markStored(this.#store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
     // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
@@ -951,7 +942,7 @@ export class Runtime implements AsyncDisposable {
     const entry = this.#sessions.get(handle.sessionId)!;
     const reason: Reason = { code: "cancel_requested", message };
     const turn = entry.active as RunningTurn | undefined;
-    if (turn?.inputs.some((live) => live.inputId === handle.id)) {
+    if (turn?.inputs.some((live) => live.id === handle.id)) {
       this.#feed(turn, {
         type: "cancel",
         request: { mode, status: "cancelled", reason, inputId: handle.id },
@@ -977,13 +968,11 @@ export class Runtime implements AsyncDisposable {
 
   /** A steered input the model never saw leaves its turn (the turn goes on) and ends on its own. */
   #drop(turn: RunningTurn, inputId: string, status: TerminalStatus, reason: Reason): void {
-    const at = turn.inputs.findIndex((live) => live.inputId === inputId);
+    // The turn's inputs are its inbox's running inputs: taken out here, it is out of both.
+    const at = turn.inputs.findIndex((live) => live.id === inputId);
     if (at < 0) return;
     const live = turn.inputs[at]!;
     turn.inputs.splice(at, 1);
-    const running = turn.entry.inbox.running?.inputIds;
-    const held = running?.indexOf(inputId) ?? -1;
-    if (held >= 0) running!.splice(held, 1);
     live.handle.leaveTurn();
     this.#endAlone(live, turn.entry, live.handle, status, reason, "cancel");
   }
@@ -1003,10 +992,10 @@ export class Runtime implements AsyncDisposable {
       sessionId: handle.sessionId,
       status,
       reason,
-      endedAtMs: this.#options.clock.epochMs(),
+      endedAtMs: this.#dispatcher.epochNow(),
     });
     // A completion that will never start a turn is dropped, or its record would wait forever.
-    const delegationId = live.record.delegationId;
+    const delegationId = live.delegationId;
     if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);
     // A child left with nothing to run has finished (a stopped child completes through its stop).
     const active = entry.active;
@@ -1036,14 +1025,14 @@ export class Runtime implements AsyncDisposable {
   #find(sessionId: string, inputId: string): LiveInput | undefined {
     const entry = this.#sessions.get(sessionId);
     if (entry === undefined) return undefined;
-    for (const live of entry.inbox.queue) if (live.inputId === inputId) return live;
+    for (const live of entry.inbox.queue) if (live.id === inputId) return live;
     for (const live of (entry.active as RunningTurn | undefined)?.inputs ?? NO_INPUTS)
-      if (live.inputId === inputId) return live;
+      if (live.id === inputId) return live;
     return undefined;
   }
 
   #forget(live: LiveInput): void {
-    if (live.key !== undefined) this.#keys.delete(keyOf(live.handle.sessionId, live.key));
+    if (live.idempotencyKey !== undefined) this.#keys.delete(keyOf(live.sessionId, live.idempotencyKey));
   }
 
   // ---- scheduling ----------------------------------------------------------------------------
@@ -1086,9 +1075,9 @@ export class Runtime implements AsyncDisposable {
     this.#store.startTurn({
       turnId,
       sessionId: entry.id,
-      inputIds: entry.inbox.running!.inputIds,
+      inputIds: taken.length === 1 ? [taken[0]!.id] : taken.map((live) => live.id),
       attempt: 1,
-      startedAtMs: this.#options.clock.epochMs(),
+      startedAtMs: this.#dispatcher.epochNow(),
     });
     this.#feed(this.#activate(entry, turnId, 1, taken, undefined), START);
   }
@@ -1119,15 +1108,15 @@ export class Runtime implements AsyncDisposable {
       resumedMessages: resumed?.messages,
       resumedStep: resumed?.step,
     });
-    const now = this.#options.clock.monotonicMs();
+    const now = this.#dispatcher.monotonicNow();
     let completions: string[] | undefined;
     for (let i = 0; i < inputs.length; i++) {
       const live = inputs[i]!;
       live.handle.markRunning(turnId);
-      this.#metrics.started(now - live.acceptedAtMs);
+      this.#metrics.started(now - live.sentAtMs);
       if (!live.completion) continue;
       completions ??= [];
-      completions.push(live.record.delegationId!);
+      completions.push(live.delegationId!);
     }
     const turn: RunningTurn = {
       sessionId: entry.id,
@@ -1217,7 +1206,7 @@ export class Runtime implements AsyncDisposable {
       inputIds: idsOf(turn),
       requeued: unsteered,
       usage: state.usage,
-      endedAtMs: this.#options.clock.epochMs(),
+      endedAtMs: this.#dispatcher.epochNow(),
     });
     // A child that is now settled writes its completion in this same store group.
     const queued = entry.inbox.queue.length + unsteered.length;
@@ -1263,6 +1252,8 @@ export class Runtime implements AsyncDisposable {
       const turn = this.#committed[this.#committedHead]!;
       this.#committedHead += 1;
       this.#finish(turn);
+      // The turns this job starts and ends are stamped with the job's time; keep it close.
+      if (this.#committedHead % FINISHES_PER_CLOCK_READ === 0) this.#dispatcher.refreshTime();
     }
     if (this.#committedHead < this.#committed.length) {
       this.#dispatcher.post("turn ends", this.#finishCommitted);
@@ -1277,31 +1268,28 @@ export class Runtime implements AsyncDisposable {
     const { state, entry, unsteered } = turn;
     const outcome = state.outcome!;
     if (entry.active !== turn) return;
-    const back = unsteered.length === 0 ? undefined : new Set(unsteered);
-    endTurn(
-      entry.inbox,
-      state.turnId,
-      back === undefined ? NO_INPUTS : turn.inputs.filter((live) => back.has(live.inputId)),
-    );
+    // Taken before the inbox moves the unseen steered inputs back to its queue: the turn's end is
+    // told to every input it held.
+    const held = this.#observed() ? [...turn.inputs] : undefined;
+    const requeued =
+      unsteered.length === 0 ? NO_INPUTS : turn.inputs.filter((live) => unsteered.includes(live.id));
+    endTurn(entry.inbox, state.turnId, requeued);
     entry.active = undefined;
     this.#runningTurns -= 1;
     turnEnded(this.#scheduler);
     if (entry.history !== undefined) for (const m of state.messages) entry.history.push(m);
-    if (this.#observed())
-      this.#emitTurn(turn, () => ({
+    if (held !== undefined)
+      this.#emitTo(held, {
         type: "turn.ended",
         sessionId: entry.id,
         turnId: state.turnId,
-        inputIds: idsOf(turn),
+        inputIds: held.map((live) => live.id),
         outcome,
         usage: state.usage,
-        durationMs: this.#options.clock.monotonicMs() - turn.startedAtMs,
-      }));
+        durationMs: this.#dispatcher.monotonicNow() - turn.startedAtMs,
+      });
+    for (const live of requeued) live.handle.markQueued();
     for (const live of turn.inputs) {
-      if (back?.has(live.inputId)) {
-        live.handle.markQueued();
-        continue;
-      }
       this.#forget(live);
       live.handle.settle(outcome, state.turnId, state.usage);
       this.#metrics.ended(outcome.status);
@@ -1358,7 +1346,7 @@ export class Runtime implements AsyncDisposable {
     this.#store.createSession({
       id: childSessionId,
       agent: baseAgent,
-      createdAtMs: this.#options.clock.epochMs(),
+      createdAtMs: this.#dispatcher.epochNow(),
     });
     this.#acceptInternal(entry, input, undefined);
   }
@@ -1378,7 +1366,7 @@ export class Runtime implements AsyncDisposable {
       seq: this.#seq,
       payload,
       policy: "enqueue",
-      acceptedAtMs: this.#options.clock.epochMs(),
+      acceptedAtMs: this.#dispatcher.epochNow(),
       delegationId,
     };
     this.#seq += 1;
@@ -1412,10 +1400,13 @@ export class Runtime implements AsyncDisposable {
   }
 
   #emitTurn(turn: RunningTurn, build: () => RuntimeEvent): void {
-    if (!this.#observed()) return;
-    const event = build();
+    if (this.#observed()) this.#emitTo(turn.inputs, build());
+  }
+
+  /** Emits a turn's event to the listeners and to the handles of `inputs`. */
+  #emitTo(inputs: readonly LiveInput[], event: RuntimeEvent): void {
     this.#emit(event);
-    for (const live of turn.inputs) live.handle.emit(event as TurnEvent);
+    for (const live of inputs) live.handle.emit(event as TurnEvent);
   }
 
   #emit(event: RuntimeEvent): void {
@@ -1442,9 +1433,39 @@ function unsupported(kind: string): OffstageError {
   return new OffstageError("DELEGATION_UNSUPPORTED", `the ${kind} store keeps no delegation log`);
 }
 
+/** Makes a {@link LiveInput}. Every one is made here, so that all share one shape. */
+function liveInput(
+  id: string,
+  sessionId: string,
+  seq: number,
+  payload: unknown,
+  policy: Policy,
+  idempotencyKey: string | undefined,
+  acceptedAtMs: number,
+  delegationId: string | undefined,
+  handle: TurnHandle,
+  json: string | undefined,
+  sentAtMs: number,
+): LiveInput {
+  return {
+    id,
+    sessionId,
+    seq,
+    payload,
+    policy,
+    idempotencyKey,
+    acceptedAtMs,
+    delegationId,
+    handle,
+    json,
+    sentAtMs,
+    completion: delegationId !== undefined,
+  };
+}
+
 /** The ids of the inputs a turn answers (a new array: the turn's inputs change when input is steered). */
 function idsOf(turn: RunningTurn): string[] {
-  return turn.inputs.map((live) => live.inputId);
+  return turn.inputs.map((live) => live.id);
 }
 
 function keyOf(sessionId: string, key: string): string {

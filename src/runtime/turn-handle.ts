@@ -68,6 +68,17 @@ interface Subscriber {
 }
 
 /**
+ * Whoever waits on a handle, made for the few handles someone waits on: a backlog holds a handle
+ * per queued input, and most are never awaited one by one.
+ */
+interface Waits {
+  settled: Waiter[] | undefined;
+  subscribers: Subscriber[] | undefined;
+  stored: Promise<Receipt> | undefined;
+  committed: (() => void)[] | undefined;
+}
+
+/**
  * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeout` is a
  * finite number of milliseconds >= 0 and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
  */
@@ -105,24 +116,19 @@ export class TurnHandle {
   readonly sessionId: string;
   readonly #owner: HandleOwner;
   #status: InputStatus;
-  #receipt: Receipt;
-  #turnId: string | undefined;
-  #outcome: TurnOutcome | undefined;
-  #usage: Usage | undefined;
-  #waiters: Waiter[] | undefined;
-  #stored: Promise<Receipt> | undefined;
-  #subscribers: Subscriber[] | undefined;
-  /** True once the store committed the input. */
-  #acknowledged = false;
-  #waitStored: (() => void)[] | undefined;
+  /** The receipt once the store committed the input; `undefined` until then. */
+  #receipt: Receipt | undefined = undefined;
+  #turnId: string | undefined = undefined;
+  #outcome: TurnOutcome | undefined = undefined;
+  #usage: Usage | undefined = undefined;
+  #waits: Waits | undefined = undefined;
 
   /** @internal */
-  constructor(owner: HandleOwner, id: string, sessionId: string, status: InputStatus, receipt: Receipt) {
+  constructor(owner: HandleOwner, id: string, sessionId: string, status: InputStatus) {
     this.#owner = owner;
     this.id = id;
     this.sessionId = sessionId;
     this.#status = status;
-    this.#receipt = receipt;
   }
 
   /** `queued`, `running`, or a terminal status. */
@@ -142,19 +148,20 @@ export class TurnHandle {
 
   /** What "accepted" means for this input right now: `stored` (in memory) or `durable` (committed to disk). */
   get receipt(): Receipt {
-    return this.#receipt;
+    return this.#receipt ?? "stored";
   }
 
   /** Resolves with the receipt once the store has committed the input. */
   stored(): Promise<Receipt> {
-    this.#stored ??= new Promise<Receipt>((resolve) => {
-      if (this.#receipt === "durable" || this.#acknowledged) resolve(this.#receipt);
+    const waits = this.#wants();
+    waits.stored ??= new Promise<Receipt>((resolve) => {
+      if (this.#receipt !== undefined) resolve(this.#receipt);
       else {
-        this.#waitStored ??= [];
-        this.#waitStored.push(() => resolve(this.#receipt));
+        waits.committed ??= [];
+        waits.committed.push(() => resolve(this.receipt));
       }
     });
-    return this.#stored;
+    return waits.stored;
   }
 
   /** Never blocks: the terminal status and outcome once settled, else `undefined`. */
@@ -226,8 +233,9 @@ export class TurnHandle {
   async *[Symbol.asyncIterator](): AsyncGenerator<TurnEvent, void, undefined> {
     const subscriber: Subscriber = { queue: [], wake: undefined, overflowed: false };
     if (this.#outcome !== undefined) return;
-    this.#subscribers ??= [];
-    this.#subscribers.push(subscriber);
+    const waits = this.#wants();
+    waits.subscribers ??= [];
+    waits.subscribers.push(subscriber);
     this.#owner.subscribed(1);
     try {
       for (;;) {
@@ -249,16 +257,17 @@ export class TurnHandle {
         subscriber.wake = undefined;
       }
     } finally {
-      const at = this.#subscribers?.indexOf(subscriber) ?? -1;
-      if (at >= 0) this.#subscribers!.splice(at, 1);
+      const at = waits.subscribers.indexOf(subscriber);
+      if (at >= 0) waits.subscribers.splice(at, 1);
       this.#owner.subscribed(-1);
     }
   }
 
   /** @internal */
   emit(event: TurnEvent): void {
-    if (this.#subscribers === undefined) return;
-    for (const s of this.#subscribers) {
+    const subscribers = this.#waits?.subscribers;
+    if (subscribers === undefined) return;
+    for (const s of subscribers) {
       if (s.queue.length >= this.#owner.eventBufferMax) s.overflowed = true;
       else s.queue.push(event);
       s.wake?.();
@@ -285,10 +294,10 @@ export class TurnHandle {
   /** @internal The store committed the input. */
   markStored(receipt: Receipt): void {
     this.#receipt = receipt;
-    this.#acknowledged = true;
-    const waiting = this.#waitStored;
-    this.#waitStored = undefined;
-    if (waiting !== undefined) for (const resolve of waiting) resolve();
+    const waiting = this.#waits?.committed;
+    if (waiting === undefined) return;
+    this.#waits!.committed = undefined;
+    for (const resolve of waiting) resolve();
   }
 
   /** @internal Settles the handle; later calls are ignored. */
@@ -298,18 +307,26 @@ export class TurnHandle {
     this.#status = outcome.status;
     if (turnId !== undefined) this.#turnId = turnId;
     this.#usage = usage;
-    const waiters = this.#waiters;
-    this.#waiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w();
-    if (this.#subscribers !== undefined) for (const s of this.#subscribers) s.wake?.();
+    const waits = this.#waits;
+    if (waits === undefined) return;
+    const settled = waits.settled;
+    waits.settled = undefined;
+    if (settled !== undefined) for (const w of settled) w();
+    if (waits.subscribers !== undefined) for (const s of waits.subscribers) s.wake?.();
+  }
+
+  #wants(): Waits {
+    this.#waits ??= { settled: undefined, subscribers: undefined, stored: undefined, committed: undefined };
+    return this.#waits;
   }
 
   #wait(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     // The common wait has neither deadline nor signal: nothing to clean up, so no closures for it.
+    const waits = this.#wants();
     if (timeout === undefined && signal === undefined) {
       return new Promise<void>((resolve) => {
-        this.#waiters ??= [];
-        this.#waiters.push(resolve);
+        waits.settled ??= [];
+        waits.settled.push(resolve);
       });
     }
     return new Promise<void>((resolve, reject) => {
@@ -320,7 +337,7 @@ export class TurnHandle {
       };
       const onAbort = () => {
         cleanup();
-        this.#waiters = this.#waiters?.filter((w) => w !== waiter);
+        waits.settled = waits.settled?.filter((w) => w !== waiter);
         reject(signal!.reason);
       };
       const cleanup = () => {
@@ -328,13 +345,13 @@ export class TurnHandle {
         signal?.removeEventListener("abort", onAbort);
       };
       if (signal?.aborted) return reject(signal.reason);
-      this.#waiters ??= [];
-      this.#waiters.push(waiter);
+      waits.settled ??= [];
+      waits.settled.push(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeout !== undefined) {
         timer = this.#owner.clock.setTimeout(() => {
           cleanup();
-          this.#waiters = this.#waiters?.filter((w) => w !== waiter);
+          waits.settled = waits.settled?.filter((w) => w !== waiter);
           reject(
             new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeout} ms`, {
               inputId: this.id,

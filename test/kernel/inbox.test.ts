@@ -19,12 +19,12 @@ import { SeededRandom } from "../../src/testing/seeded-random.js";
 
 const ROOMY = 100;
 
-function input(inputId: string, policy: Policy = "enqueue"): QueuedInput {
-  return { inputId, policy };
+function input(id: string, policy: Policy = "enqueue"): QueuedInput {
+  return { id, policy };
 }
 
 function ids(inbox: InboxState): string[] {
-  return inbox.queue.map((q) => q.inputId);
+  return inbox.queue.map((q) => q.id);
 }
 
 /** An inbox whose session is running turn `t0`, started from input `a`. */
@@ -58,7 +58,7 @@ describe("inbox: accept", () => {
       expect(accept(inbox, input(id), ROOMY)).toEqual({ kind: "queued", interrupt: undefined });
     }
     expect(ids(inbox)).toEqual(["b", "c", "d"]);
-    expect(inbox.running?.inputIds).toEqual(["a"]);
+    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["a"]);
   });
 
   it("reject while a turn runs is refused with SESSION_BUSY, naming the turn, and changes nothing", () => {
@@ -98,7 +98,7 @@ describe("inbox: accept", () => {
     const inbox = running();
     accept(inbox, input("b"), ROOMY);
     expect(accept(inbox, input("s", "steer"), ROOMY)).toEqual({ kind: "steered", turnId: "t0" });
-    expect(inbox.running?.inputIds).toEqual(["a", "s"]);
+    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["a", "s"]);
     expect(ids(inbox)).toEqual(["b"]);
   });
 
@@ -114,7 +114,7 @@ describe("inbox: accept", () => {
     expect(accept(inbox, input("s", "steer"), 2)).toEqual({ kind: "queued", interrupt: undefined });
     expect(ids(inbox)).toEqual(["a", "s"]);
     expect(accept(inbox, input("s2", "steer"), 2)).toMatchObject({ kind: "refused", code: "INBOX_FULL" });
-    expect(beginTurn(inbox, "t1")?.map((q) => q.inputId)).toEqual(["a"]);
+    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["a"]);
   });
 
   it("interrupt while a turn runs names the turn to cancel and goes ahead of plain queued input", () => {
@@ -166,8 +166,8 @@ describe("inbox: beginTurn", () => {
     for (let n = 1; !isIdle(inbox); n++) {
       const taken = beginTurn(inbox, `t${n}`)!;
       expect(taken).toHaveLength(1);
-      expect(inbox.running).toEqual({ turnId: `t${n}`, inputIds: [taken[0]!.inputId] });
-      order.push(taken[0]!.inputId);
+      expect(inbox.running).toEqual({ turnId: `t${n}`, inputs: [taken[0]] });
+      order.push(taken[0]!.id);
       expect(endTurn(inbox, `t${n}`, [])).toBe(true);
     }
     expect(order).toEqual(["a", "b", "c"]);
@@ -175,7 +175,7 @@ describe("inbox: beginTurn", () => {
 
   it("hands back the caller's own queued objects", () => {
     const inbox = createInbox<QueuedInput & { payload: string }>();
-    const item = { inputId: "a", policy: "enqueue" as const, payload: "hello" };
+    const item = { id: "a", policy: "enqueue" as const, payload: "hello" };
     accept(inbox, item, ROOMY);
     expect(beginTurn(inbox, "t1")?.[0]).toBe(item);
   });
@@ -187,10 +187,10 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("c"), ROOMY);
     expect(inbox.merges).toBe(1);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.inputId)).toEqual(["b", "m", "c"]);
+    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b", "m", "c"]);
     expect(inbox.queue).toEqual([]);
     expect(inbox.merges).toBe(0);
-    expect(inbox.running?.inputIds).toEqual(["b", "m", "c"]);
+    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["b", "m", "c"]);
   });
 
   it("after a merged turn, later input is taken one at a time again", () => {
@@ -200,7 +200,7 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("b"), ROOMY);
     accept(inbox, input("c"), ROOMY);
     endTurn(inbox, "t1", []);
-    expect(beginTurn(inbox, "t2")?.map((q) => q.inputId)).toEqual(["b"]);
+    expect(beginTurn(inbox, "t2")?.map((q) => q.id)).toEqual(["b"]);
   });
 
   it("a merged turn includes queued interrupts, still in front", () => {
@@ -208,7 +208,7 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("m", "merge"), ROOMY);
     accept(inbox, input("i", "interrupt"), ROOMY);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.inputId)).toEqual(["i", "m"]);
+    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["i", "m"]);
   });
 });
 
@@ -228,7 +228,7 @@ describe("inbox: endTurn", () => {
     accept(inbox, input("b"), ROOMY);
     expect(endTurn(inbox, "t0", [])).toBe(true);
     expect(inbox.running).toBeUndefined();
-    expect(beginTurn(inbox, "t1")?.map((q) => q.inputId)).toEqual(["b"]);
+    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
     // Ending twice is stale.
     expect(endTurn(inbox, "t0", [])).toBe(false);
   });
@@ -244,7 +244,7 @@ describe("inbox: endTurn", () => {
     expect(endTurn(inbox, "t0", [s1, s2])).toBe(true);
     expect(ids(inbox)).toEqual(["s1", "s2", "b"]);
     // The ended turn answers only what it took and what the model saw.
-    expect(turn.inputIds).toEqual(["a"]);
+    expect(turn.inputs.map((q) => q.id)).toEqual(["a"]);
   });
 
   it("an interrupt that ended the turn runs next, ahead of steered input handed back", () => {
@@ -256,7 +256,7 @@ describe("inbox: endTurn", () => {
     endTurn(inbox, "t0", [s]);
     const order: string[] = [];
     for (let n = 1; !isIdle(inbox); n++) {
-      order.push(...beginTurn(inbox, `t${n}`)!.map((q) => q.inputId));
+      order.push(...beginTurn(inbox, `t${n}`)!.map((q) => q.id));
       endTurn(inbox, `t${n}`, []);
     }
     expect(order).toEqual(["i", "s", "b"]);
@@ -282,7 +282,7 @@ describe("inbox: withdraw", () => {
     expect(withdraw(inbox, "m")).toBe("withdrawn");
     expect(inbox.merges).toBe(0);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.inputId)).toEqual(["b"]);
+    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
   });
 
   it("refuses an input that started (taken or steered) and changes nothing", () => {
@@ -340,7 +340,7 @@ function randomInbox(seed: number): void {
   let step = 0;
   const check = (holds: boolean, what: () => string) =>
     must(holds, () => `seed ${seed}, step ${step}: ${what()}; queue [${ids(inbox)}]`);
-  const queued = () => inbox.queue.map((q) => facts.get(q.inputId)!);
+  const queued = () => inbox.queue.map((q) => facts.get(q.id)!);
   const isPlain = (f: Fact) => f.policy !== "interrupt" && !f.jumper;
 
   for (; step < 250; step++) {
@@ -386,7 +386,7 @@ function randomInbox(seed: number): void {
         continue;
       }
       turns += 1;
-      const got = (taken ?? []).map((t) => facts.get(t.inputId)!);
+      const got = (taken ?? []).map((t) => facts.get(t.id)!);
       for (const f of got) {
         check(f.where === "queued", () => `took ${f.id}, which is ${f.where}`);
         f.where = "running";
@@ -419,11 +419,11 @@ function randomInbox(seed: number): void {
       }
       check(!endTurn(inbox, "t-stale", []), () => "a stale end was applied");
       const back = steeredIntoRunning.filter(() => r.chance(0.5));
-      const answered = inbox.running!.inputIds.filter((id) => !back.some((b) => b.inputId === id));
+      const answered = inbox.running!.inputs.map((q) => q.id).filter((id) => !back.some((b) => b.id === id));
       check(endTurn(inbox, turnId, back), () => `ending ${turnId} was refused`);
       for (const id of answered) facts.get(id)!.where = "done";
       for (const b of back) {
-        const f = facts.get(b.inputId)!;
+        const f = facts.get(b.id)!;
         f.where = "queued";
         f.jumper = true;
       }
@@ -451,7 +451,7 @@ function randomInbox(seed: number): void {
       () => "merge count drifted",
     );
     const runningIds = live.filter((f) => f.where === "running").map((f) => f.id);
-    const held = inbox.running?.inputIds ?? [];
+    const held = inbox.running?.inputs.map((q) => q.id) ?? [];
     check(
       held.length === runningIds.length && runningIds.every((id) => held.includes(id)),
       () => `running turn holds [${held}], expected [${runningIds}]`,

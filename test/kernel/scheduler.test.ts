@@ -156,7 +156,7 @@ class Drive {
     const made: string[] = [];
     for (let i = 0; i < count; i++) {
       const inputId = `${sessionId}.${this.#inputs++}`;
-      accept(this.inbox(sessionId), { inputId, policy: "enqueue" }, 1000);
+      accept(this.inbox(sessionId), { id: inputId, policy: "enqueue" }, 1000);
       made.push(inputId);
     }
     return made;
@@ -355,7 +355,7 @@ function randomTraffic(seed: number): void {
       }
     } else if (roll < 0.85) {
       const queued = d.inbox(id).queue;
-      if (queued.length > 0) withdraw(d.inbox(id), r.pick(queued).inputId);
+      if (queued.length > 0) withdraw(d.inbox(id), r.pick(queued).id);
     } else if (roll < 0.95) d.poke(id);
     else d.driveAll();
 

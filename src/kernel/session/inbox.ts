@@ -21,16 +21,16 @@ export const POLICIES: ReadonlySet<string> = new Set<Policy>([
 ]);
 
 export interface QueuedInput {
-  readonly inputId: string;
+  readonly id: string;
   readonly policy: Policy;
   /** A background child's completion, delivered to this session as input (never steered). */
   readonly completion?: boolean;
 }
 
-export interface RunningTurn {
+export interface RunningTurn<Q extends QueuedInput = QueuedInput> {
   readonly turnId: string;
   /** Every input this turn answers: those it started with plus any steered into it. */
-  readonly inputIds: string[];
+  readonly inputs: Q[];
 }
 
 /**
@@ -40,7 +40,7 @@ export interface RunningTurn {
 export interface InboxState<Q extends QueuedInput = QueuedInput> {
   /** Waiting inputs, in the order they will run. */
   readonly queue: Q[];
-  running: RunningTurn | undefined;
+  running: RunningTurn<Q> | undefined;
   /** How many queued inputs carry policy `merge` (so `beginTurn` need not scan the queue). */
   merges: number;
 }
@@ -49,6 +49,9 @@ export type AcceptDecision =
   | { readonly kind: "queued"; readonly interrupt: string | undefined }
   | { readonly kind: "steered"; readonly turnId: string }
   | { readonly kind: "refused"; readonly code: "SESSION_BUSY" | "INBOX_FULL"; readonly message: string };
+
+/** The decision for most sends, shared: decisions are never changed. */
+const QUEUED: AcceptDecision = Object.freeze({ kind: "queued", interrupt: undefined });
 
 export function createInbox<Q extends QueuedInput = QueuedInput>(): InboxState<Q> {
   return { queue: [], running: undefined, merges: 0 };
@@ -76,7 +79,7 @@ export function accept<Q extends QueuedInput>(
     };
   }
   if (input.policy === "steer" && inbox.running !== undefined) {
-    inbox.running.inputIds.push(input.inputId);
+    inbox.running.inputs.push(input);
     return { kind: "steered", turnId: inbox.running.turnId };
   }
   if (inbox.queue.length >= inboxLengthMax) {
@@ -96,12 +99,13 @@ export function accept<Q extends QueuedInput>(
   }
   if (input.policy === "merge") inbox.merges += 1;
   inbox.queue.push(input);
-  return { kind: "queued", interrupt: undefined };
+  return QUEUED;
 }
 
 /**
- * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes (a
- * new array, the caller's to keep), or `undefined` when the session must not be driven now.
+ * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes, or
+ * `undefined` when the session must not be driven now. The array is the running turn's
+ * `inputs`: steered input joins it, and inputs the model never saw leave it at the turn's end.
  *
  * When the next input is a child's completion and `mergeCompletions` holds, the turn also takes every
  * other queued completion (and only those): results that arrived together are answered together,
@@ -126,7 +130,7 @@ export function beginTurn<Q extends QueuedInput>(
   } else {
     taken = [inbox.queue.shift()!];
   }
-  inbox.running = { turnId, inputIds: taken.map((q) => q.inputId) };
+  inbox.running = { turnId, inputs: taken };
   return taken;
 }
 
@@ -143,10 +147,10 @@ export function endTurn<Q extends QueuedInput>(
   const running = inbox.running;
   inbox.running = undefined;
   if (unsteered.length > 0) {
-    const back = new Set(unsteered.map((q) => q.inputId));
-    const kept = running.inputIds.filter((id) => !back.has(id));
-    running.inputIds.length = 0;
-    running.inputIds.push(...kept);
+    const back = new Set(unsteered);
+    const kept = running.inputs.filter((q) => !back.has(q));
+    running.inputs.length = 0;
+    running.inputs.push(...kept);
     // Behind queued interrupts: when an interrupt ended this turn, it runs next ("cancel the running
     // turn, then run this"), as it would had it arrived after these inputs went back to the queue.
     let at = 0;
@@ -161,11 +165,11 @@ export function withdraw(
   inbox: InboxState<QueuedInput>,
   inputId: string,
 ): "withdrawn" | "running" | "unknown" {
-  const at = inbox.queue.findIndex((q) => q.inputId === inputId);
+  const at = inbox.queue.findIndex((q) => q.id === inputId);
   if (at >= 0) {
     if (inbox.queue[at]!.policy === "merge") inbox.merges -= 1;
     inbox.queue.splice(at, 1);
     return "withdrawn";
   }
-  return inbox.running?.inputIds.includes(inputId) ? "running" : "unknown";
+  return inbox.running?.inputs.some((q) => q.id === inputId) === true ? "running" : "unknown";
 }

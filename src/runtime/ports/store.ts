@@ -158,9 +158,10 @@ export interface InputEnd {
 /**
  * A persistence adapter. One runtime holds a store open at a time.
  *
- * The objects and arrays a write receives stay the runtime's: some change after the call returns
- * (a turn start's `inputIds` gains the inputs steered into it). An adapter that keeps one past the
- * call — to write it later in its commit group, say — keeps a copy.
+ * The objects and arrays a write receives stay the runtime's. The fields this port defines never
+ * change after the call (an accepted input's record is the very object the runtime tracks the input
+ * with, so it has fields of its own, which do change); arrays may. An adapter that keeps an array
+ * past the call — to write it later in its commit group, say — keeps a copy.
  */
 export interface Store {
   /** `memory`, `sqlite`, ... for messages and metrics. */
