@@ -31,7 +31,6 @@ import {
 import {
   accept,
   beginTurn,
-  createInbox,
   endTurn,
   type InboxState,
   POLICIES,
@@ -54,6 +53,7 @@ import type { TimerToken } from "./clock.js";
 import { type DelegateResult, type DelegateSpec, Delegations } from "./delegations.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
+import { LiveInput } from "./live-input.js";
 import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
 import type { InputRecord, InputSnapshot, InterruptedTurn, RecoveredState, Store } from "./ports/store.js";
@@ -82,7 +82,8 @@ export interface SessionOptions {
   readonly agent?: string;
 }
 
-interface SessionEntry extends Schedulable {
+/** A session in this process. It is its own inbox state (one object fewer to reach per turn). */
+interface SessionEntry extends Schedulable, InboxState<LiveInput> {
   readonly id: string;
   readonly agentName: string;
   /** The named agent, or a background child's agent derived from it. */
@@ -91,35 +92,11 @@ interface SessionEntry extends Schedulable {
   readonly tools: ToolRegistry | undefined;
   /** The agent's system prompt as the message that opens every prompt (built once, shared). */
   readonly system: Message | undefined;
-  readonly inbox: InboxState<LiveInput>;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
   active: ActiveTurn | undefined;
   wakePending: boolean;
   facade: Session | undefined;
-}
-
-/**
- * An input queued or running in this process: its stored record (a send hands this very object to
- * `store.accept`), the inbox's queue item and its handle, in one object, because a backlog holds
- * one of these per input and every turn touches them again.
- */
-interface LiveInput extends InputRecord {
-  /**
-   * The policy that orders it in the inbox, which is also what is stored: a steer that could not
-   * join its turn is an `enqueue`, and recovery re-queues every input by its ordering policy alone.
-   */
-  readonly policy: Policy;
-  readonly handle: TurnHandle;
-  /**
-   * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
-   * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
-   */
-  json: string | undefined;
-  /** Monotonic time of acceptance in this process, for send→start latency. */
-  readonly sentAtMs: number;
-  /** It carries a background child's completion. */
-  readonly completion: boolean;
 }
 
 interface RunningTurn extends ActiveTurn {
@@ -460,7 +437,7 @@ export class Runtime implements AsyncDisposable {
     }
     const snapshot = this.#store.input(inputId);
     const live = snapshot === undefined ? undefined : this.#find(snapshot.sessionId, inputId);
-    if (live !== undefined) return live.handle;
+    if (live !== undefined) return live;
     // Before the store's answer: a store that keeps few ended inputs may have forgotten this one
     // already, while its end still waits for the commit.
     const ending = this.#endingQueued.get(inputId);
@@ -471,7 +448,7 @@ export class Runtime implements AsyncDisposable {
   /** Counters, gauges and latency percentiles (dispatcher lag, send→start). */
   metrics(): RuntimeMetrics {
     let queuedInputs = 0;
-    for (const entry of this.#sessions.values()) queuedInputs += entry.inbox.queue.length;
+    for (const entry of this.#sessions.values()) queuedInputs += entry.queue.length;
     return this.#metrics.snapshot({
       state: this.#state,
       sessions: this.#sessions.size,
@@ -530,7 +507,7 @@ export class Runtime implements AsyncDisposable {
       };
       // Only queued input can be withdrawn; a held completion's input already running (a file an
       // older release left) just runs on.
-      if (live?.handle.status === "queued") this.#endQueued(live.handle, "withdrawn", reason, "hold");
+      if (live?.status === "queued") this.#endQueued(live, "withdrawn", reason, "hold");
     }
     this.#state = "running";
     this.#unsubscribe = this.#wakes.subscribe((sessionId) => this.#wake(sessionId));
@@ -566,10 +543,10 @@ export class Runtime implements AsyncDisposable {
       // Read back from the store: committed, so the receipt holds at once.
       const lives = turn.inputs.map((input) => {
         const live = this.#trackInput(input, "running", input.policy);
-        live.handle.markStored(this.#store.receipt);
+        live.markStored(this.#store.receipt);
         return live;
       });
-      entry.inbox.running = { turnId: turn.turnId, inputs: lives };
+      entry.running = { turnId: turn.turnId, inputs: lives };
       this.#store.startTurn({
         turnId: turn.turnId,
         sessionId: turn.sessionId,
@@ -588,8 +565,8 @@ export class Runtime implements AsyncDisposable {
       const policy: Policy =
         input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
       const live = this.#trackInput(input, "queued", policy);
-      live.handle.markStored(this.#store.receipt);
-      accept(entry.inbox, live, Number.POSITIVE_INFINITY);
+      live.markStored(this.#store.receipt);
+      accept(entry, live, Number.POSITIVE_INFINITY);
     }
     // Only now, with the stored input back in the inboxes: failing a child's turn may write its
     // completion, which must queue behind its parent's older input, and a child with input still
@@ -623,23 +600,17 @@ export class Runtime implements AsyncDisposable {
       outcome,
       turn.messages,
       { inputTokens: 0, outputTokens: 0 },
-      this.#sessions.get(turn.sessionId)!.inbox.queue.length,
+      this.#sessions.get(turn.sessionId)!.queue.length,
     );
   }
 
   /** A live input of a stored record; its handle's receipt is for the caller to give. */
   #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
-    const handle = new TurnHandle(this.#handleOwner, input.id, input.sessionId, status);
-    const live = liveInput(
-      input.id,
-      input.sessionId,
-      input.seq,
-      input.payload,
+    const live = new LiveInput(
+      this.#handleOwner,
+      status,
+      input,
       policy,
-      input.idempotencyKey,
-      input.acceptedAtMs,
-      input.delegationId,
-      handle,
       undefined,
       this.#dispatcher.monotonicNow(),
     );
@@ -689,13 +660,13 @@ export class Runtime implements AsyncDisposable {
     this.#keys.clear();
     this.#runningTurns = 0;
     for (const entry of this.#sessions.values()) {
-      for (const live of entry.inbox.queue) live.handle.settle(DETACHED, undefined, undefined);
+      for (const live of entry.queue) live.settle(DETACHED, undefined, undefined);
       // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
       for (const live of (entry.active as RunningTurn | undefined)?.inputs ?? NO_INPUTS)
-        live.handle.settle(DETACHED, undefined, undefined);
-      entry.inbox.queue.length = 0;
-      entry.inbox.merges = 0;
-      entry.inbox.running = undefined;
+        live.settle(DETACHED, undefined, undefined);
+      entry.queue.length = 0;
+      entry.merges = 0;
+      entry.running = undefined;
       entry.active = undefined;
       entry.history = undefined;
       entry.wakePending = false;
@@ -722,7 +693,7 @@ export class Runtime implements AsyncDisposable {
 
   #queuedCount(): number {
     let n = 0;
-    for (const entry of this.#sessions.values()) n += entry.inbox.queue.length;
+    for (const entry of this.#sessions.values()) n += entry.queue.length;
     return n;
   }
 
@@ -779,39 +750,40 @@ export class Runtime implements AsyncDisposable {
       if (existing !== undefined) return existing;
     }
     const inputId = this.#options.ids();
-    const handle = new TurnHandle(this.#handleOwner, inputId, sessionId, "queued");
-    const live = liveInput(
-      inputId,
-      sessionId,
-      this.#seq,
-      // A private copy, so the caller mutating its object later cannot change what was accepted.
-      typeof payload === "string" ? payload : JSON.parse(json!),
+    const live = new LiveInput(
+      this.#handleOwner,
+      "queued",
+      {
+        id: inputId,
+        sessionId,
+        seq: this.#seq,
+        // A private copy, so the caller mutating its object later cannot change what was accepted.
+        payload: typeof payload === "string" ? payload : JSON.parse(json!),
+        idempotencyKey: key,
+        acceptedAtMs: this.#dispatcher.epochNow(),
+      },
       // A turn that already decided to end (its end awaits the commit) can take no steer: the input
       // would settle with an answer that never saw it. It queues for the next turn instead.
       policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
-      key,
-      this.#dispatcher.epochNow(),
-      undefined,
-      handle,
       json,
       this.#dispatcher.monotonicNow(),
     );
-    const decision = accept(entry.inbox, live, this.#limits.inboxLengthMax);
+    const decision = accept(entry, live, this.#limits.inboxLengthMax);
     if (decision.kind === "refused") {
       throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
     }
     this.#seq += 1;
     this.#store.accept(live);
-    this.#acknowledge(handle);
+    this.#acknowledge(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     this.#metrics.accepted();
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
       this.#store.steer({ inputId, sessionId, turnId: turn.state.turnId, attempt: turn.state.attempt });
-      handle.markRunning(turn.state.turnId);
+      live.markRunning(turn.state.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(live.payload) });
-      return handle;
+      return live;
     }
     if (decision.interrupt !== undefined) {
       const turn = entry.active as RunningTurn;
@@ -823,7 +795,7 @@ export class Runtime implements AsyncDisposable {
       this.#dispatcher.post("interrupt", () => this.#feed(turn, { type: "cancel", request }));
     }
     this.#wakes.notify(sessionId);
-    return handle;
+    return live;
   }
 
   /**
@@ -891,8 +863,8 @@ export class Runtime implements AsyncDisposable {
     const live = this.#keys.get(keyOf(sessionId, key));
     if (live !== undefined) {
       live.json ??= JSON.stringify(live.payload);
-      if (live.json !== json) throw conflict(sessionId, key, live.handle.id);
-      return live.handle;
+      if (live.json !== json) throw conflict(sessionId, key, live.id);
+      return live;
     }
     const stored = this.#store.findByIdempotencyKey(sessionId, key);
     if (stored === undefined) return undefined;
@@ -955,7 +927,7 @@ export class Runtime implements AsyncDisposable {
   #endQueued(handle: TurnHandle, status: TerminalStatus, reason: Reason, verb: string): void {
     const live = this.#find(handle.sessionId, handle.id);
     const entry = this.#sessions.get(handle.sessionId);
-    const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry.inbox, handle.id);
+    const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry, handle.id);
     if (where !== "withdrawn") {
       throw new OffstageError(
         "NOT_WITHDRAWABLE",
@@ -973,8 +945,8 @@ export class Runtime implements AsyncDisposable {
     if (at < 0) return;
     const live = turn.inputs[at]!;
     turn.inputs.splice(at, 1);
-    live.handle.leaveTurn();
-    this.#endAlone(live, turn.entry, live.handle, status, reason, "cancel");
+    live.leaveTurn();
+    this.#endAlone(live, turn.entry, live, status, reason, "cancel");
   }
 
   /** Ends an input that no turn answers; its handles settle once the end is committed. */
@@ -999,17 +971,16 @@ export class Runtime implements AsyncDisposable {
     if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);
     // A child left with nothing to run has finished (a stopped child completes through its stop).
     const active = entry.active;
-    if (verb !== "stop" && entry.inbox.queue.length === 0 && (active === undefined || active.ended))
+    if (verb !== "stop" && entry.queue.length === 0 && (active === undefined || active.ended))
       this.#delegations?.idle(entry.id);
     const outcome: TurnOutcome = { status, reason };
     this.#metrics.ended(status);
-    const liveHandle = live.handle;
-    this.#endingQueued.set(handle.id, liveHandle);
+    this.#endingQueued.set(handle.id, live);
     void this.#store.commit().then(
       () => {
         this.#endingQueued.delete(handle.id);
         // The caller's handle may be an older one of the same input (from before a restart).
-        liveHandle.settle(outcome, undefined, undefined);
+        live.settle(outcome, undefined, undefined);
         handle.settle(outcome, undefined, undefined);
         this.#emit({ type: "input.status", sessionId: handle.sessionId, inputId: handle.id, status });
       },
@@ -1025,7 +996,7 @@ export class Runtime implements AsyncDisposable {
   #find(sessionId: string, inputId: string): LiveInput | undefined {
     const entry = this.#sessions.get(sessionId);
     if (entry === undefined) return undefined;
-    for (const live of entry.inbox.queue) if (live.id === inputId) return live;
+    for (const live of entry.queue) if (live.id === inputId) return live;
     for (const live of (entry.active as RunningTurn | undefined)?.inputs ?? NO_INPUTS)
       if (live.id === inputId) return live;
     return undefined;
@@ -1054,8 +1025,7 @@ export class Runtime implements AsyncDisposable {
   /** Starts a turn for the session if it is idle with queued input and a slot is free. */
   #poke(entry: SessionEntry): void {
     if (this.#state !== "running" && !this.#draining) return;
-    if (entry.active !== undefined || entry.inbox.running !== undefined || entry.inbox.queue.length === 0)
-      return;
+    if (entry.active !== undefined || entry.running !== undefined || entry.queue.length === 0) return;
     if (offer(this.#scheduler, entry)) this.#begin(entry);
   }
 
@@ -1064,13 +1034,13 @@ export class Runtime implements AsyncDisposable {
     for (;;) {
       const entry = takeReady(this.#scheduler);
       if (entry === undefined) return;
-      if (entry.active === undefined && entry.inbox.queue.length > 0) this.#begin(entry);
+      if (entry.active === undefined && entry.queue.length > 0) this.#begin(entry);
     }
   }
 
   #begin(entry: SessionEntry): void {
     const turnId = this.#options.ids();
-    const taken = beginTurn(entry.inbox, turnId, this.#delegations?.mergeCompletions ?? true);
+    const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return;
     this.#store.startTurn({
       turnId,
@@ -1112,7 +1082,7 @@ export class Runtime implements AsyncDisposable {
     let completions: string[] | undefined;
     for (let i = 0; i < inputs.length; i++) {
       const live = inputs[i]!;
-      live.handle.markRunning(turnId);
+      live.markRunning(turnId);
       this.#metrics.started(now - live.sentAtMs);
       if (!live.completion) continue;
       completions ??= [];
@@ -1209,7 +1179,7 @@ export class Runtime implements AsyncDisposable {
       endedAtMs: this.#dispatcher.epochNow(),
     });
     // A child that is now settled writes its completion in this same store group.
-    const queued = entry.inbox.queue.length + unsteered.length;
+    const queued = entry.queue.length + unsteered.length;
     this.#delegations?.turnEnded(entry.id, outcome, state.messages, state.usage, queued);
     // One commit wait and one dispatcher job per group of ends, not per turn.
     turn.unsteered = unsteered;
@@ -1273,7 +1243,7 @@ export class Runtime implements AsyncDisposable {
     const held = this.#observed() ? [...turn.inputs] : undefined;
     const requeued =
       unsteered.length === 0 ? NO_INPUTS : turn.inputs.filter((live) => unsteered.includes(live.id));
-    endTurn(entry.inbox, state.turnId, requeued);
+    endTurn(entry, state.turnId, requeued);
     entry.active = undefined;
     this.#runningTurns -= 1;
     turnEnded(this.#scheduler);
@@ -1288,13 +1258,13 @@ export class Runtime implements AsyncDisposable {
         usage: state.usage,
         durationMs: this.#dispatcher.monotonicNow() - turn.startedAtMs,
       });
-    for (const live of requeued) live.handle.markQueued();
+    for (const live of requeued) live.markQueued();
     for (const live of turn.inputs) {
       this.#forget(live);
-      live.handle.settle(outcome, state.turnId, state.usage);
+      live.settle(outcome, state.turnId, state.usage);
       this.#metrics.ended(outcome.status);
     }
-    if (entry.inbox.queue.length === 0) entry.history = undefined;
+    if (entry.queue.length === 0) entry.history = undefined;
     this.#pump();
     this.#poke(entry);
     this.#onSettled?.();
@@ -1313,7 +1283,9 @@ export class Runtime implements AsyncDisposable {
           ? this.#tools.get(agentName)
           : this.#toolsOf(agent),
       system: isFunctionAgent(agent) || agent.system === undefined ? undefined : systemMessage(agent.system),
-      inbox: createInbox(),
+      queue: [],
+      running: undefined,
+      merges: 0,
       history: undefined,
       active: undefined,
       wakePending: false,
@@ -1372,8 +1344,8 @@ export class Runtime implements AsyncDisposable {
     this.#seq += 1;
     this.#store.accept(record);
     const live = this.#trackInput(record, "queued", "enqueue");
-    this.#acknowledge(live.handle);
-    accept(entry.inbox, live, Number.POSITIVE_INFINITY);
+    this.#acknowledge(live);
+    accept(entry, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();
     this.#wakes.notify(entry.id);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
@@ -1386,7 +1358,7 @@ export class Runtime implements AsyncDisposable {
   #stopSession(sessionId: string, status: "cancelled" | "interrupted", reason: Reason): boolean {
     const entry = this.#sessions.get(sessionId);
     if (entry === undefined) return false;
-    for (const live of [...entry.inbox.queue]) this.#endQueued(live.handle, status, reason, "stop");
+    for (const live of [...entry.queue]) this.#endQueued(live, status, reason, "stop");
     const turn = entry.active as RunningTurn | undefined;
     if (turn === undefined || turn.ended) return false;
     this.#feed(turn, { type: "cancel", request: { mode: "immediate", status, reason } });
@@ -1406,7 +1378,7 @@ export class Runtime implements AsyncDisposable {
   /** Emits a turn's event to the listeners and to the handles of `inputs`. */
   #emitTo(inputs: readonly LiveInput[], event: RuntimeEvent): void {
     this.#emit(event);
-    for (const live of inputs) live.handle.emit(event as TurnEvent);
+    for (const live of inputs) live.emit(event as TurnEvent);
   }
 
   #emit(event: RuntimeEvent): void {
@@ -1431,36 +1403,6 @@ export class Runtime implements AsyncDisposable {
 
 function unsupported(kind: string): OffstageError {
   return new OffstageError("DELEGATION_UNSUPPORTED", `the ${kind} store keeps no delegation log`);
-}
-
-/** Makes a {@link LiveInput}. Every one is made here, so that all share one shape. */
-function liveInput(
-  id: string,
-  sessionId: string,
-  seq: number,
-  payload: unknown,
-  policy: Policy,
-  idempotencyKey: string | undefined,
-  acceptedAtMs: number,
-  delegationId: string | undefined,
-  handle: TurnHandle,
-  json: string | undefined,
-  sentAtMs: number,
-): LiveInput {
-  return {
-    id,
-    sessionId,
-    seq,
-    payload,
-    policy,
-    idempotencyKey,
-    acceptedAtMs,
-    delegationId,
-    handle,
-    json,
-    sentAtMs,
-    completion: delegationId !== undefined,
-  };
 }
 
 /** The ids of the inputs a turn answers (a new array: the turn's inputs change when input is steered). */

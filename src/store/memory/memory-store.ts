@@ -234,23 +234,14 @@ class MemoryStore implements Store {
     }
     input.status = end.status;
     input.outcome = { status: end.status, reason: end.reason };
-    this.#retire(input);
+    this.#retire(this.#stored(end.sessionId)!, input);
   }
 
   startTurn(start: TurnStart): void {
     const session = this.#session(start.sessionId);
     const stored = this.#turn(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
-    // Mapped, not pushed: the array then has its exact size (a pushed one over-allocates).
-    const found = start.inputIds.map((id) => this.#live(start.sessionId, id));
-    const inputs = found.includes(undefined)
-      ? found.filter((input) => input !== undefined)
-      : (found as StoredInput[]);
-    for (const input of inputs) {
-      input.status = "running";
-      input.turnId = start.turnId;
-      input.steerStep = undefined;
-    }
+    const inputs = this.#startInputs(session, start);
     if (stored === undefined) {
       const turn: StoredTurn = {
         turnId: start.turnId,
@@ -284,39 +275,67 @@ class MemoryStore implements Store {
     const turns = session.turns!;
     if (turns.length === 1) session.turns = undefined;
     else turns.splice(turns.indexOf(turn), 1);
-    if (end.messages.length > 0) {
-      if (session.history === undefined) session.history = [...end.messages];
-      else for (const m of end.messages) session.history.push(m);
+    const messages = end.messages;
+    if (messages.length > 0) {
+      if (session.history === undefined) session.history = [...messages];
+      else for (let i = 0; i < messages.length; i++) session.history.push(messages[i]!);
     }
+    this.#endInputs(session, turn.inputs, end);
+    if (turn.steered.length > 0) this.#endInputs(session, turn.steered, end);
+  }
+
+  /** Ends a turn's inputs with its outcome, or queues them again if the end requeues them. */
+  #endInputs(session: StoredSession, inputs: readonly StoredInput[], end: TurnEnd): void {
     const requeued = end.requeued;
-    for (const inputs of [turn.inputs, turn.steered]) {
-      for (const input of inputs) {
-        // Ended on its own meanwhile (a steered input cancelled unseen).
-        if (input.status !== "running" || input.turnId !== end.turnId) continue;
-        input.steerStep = undefined;
-        if (requeued.length > 0 && requeued.includes(input.record.id)) {
-          input.status = "queued";
-          input.turnId = undefined;
-        } else {
-          input.status = end.outcome.status;
-          input.outcome = end.outcome;
-          this.#retire(input);
-        }
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      // Ended on its own meanwhile (a steered input cancelled unseen).
+      if (input.status !== "running" || input.turnId !== end.turnId) continue;
+      input.steerStep = undefined;
+      if (requeued.length > 0 && requeued.includes(input.id)) {
+        input.status = "queued";
+        input.turnId = undefined;
+      } else {
+        input.status = end.outcome.status;
+        input.outcome = end.outcome;
+        this.#retire(session, input);
       }
     }
   }
 
-  /** The session's queued or running input with this id. Usually the first: inputs run in order. */
+  /**
+   * Marks a starting turn's inputs running and returns them (those the session has live). Most
+   * turns take one input, the session's oldest: that case looks at nothing else.
+   */
+  #startInputs(session: StoredSession, start: TurnStart): StoredInput[] {
+    const ids = start.inputIds;
+    const live = session.live ?? NO_INPUTS;
+    const first = live[0];
+    let inputs: StoredInput[];
+    if (ids.length === 1 && first !== undefined && first.id === ids[0]) inputs = [first];
+    else {
+      inputs = [];
+      for (let i = 0; i < ids.length; i++) {
+        const input = find(live, ids[i]!);
+        if (input !== undefined) inputs.push(input);
+      }
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      input.status = "running";
+      input.turnId = start.turnId;
+      input.steerStep = undefined;
+    }
+    return inputs;
+  }
+
+  /** The session's queued or running input with this id. */
   #live(sessionId: string, inputId: string): StoredInput | undefined {
-    const live = this.#stored(sessionId)?.live;
-    if (live === undefined) return undefined;
-    for (const input of live) if (input.id === inputId) return input;
-    return undefined;
+    return find(this.#stored(sessionId)?.live ?? NO_INPUTS, inputId);
   }
 
   /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
-  #retire(input: StoredInput): void {
-    const session = this.#stored(input.record.sessionId)!;
+  #retire(session: StoredSession, input: StoredInput): void {
     const live = session.live!;
     if (live.length === 1) session.live = undefined;
     else if (live[0] === input) live.shift();
@@ -375,7 +394,9 @@ class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
-    for (const turn of session.turns ?? NO_TURNS) if (turn.turnId === turnId) return turn;
+    const turns = session.turns;
+    if (turns === undefined) return undefined;
+    for (let i = 0; i < turns.length; i++) if (turns[i]!.turnId === turnId) return turns[i];
     return undefined;
   }
 
@@ -384,6 +405,12 @@ class MemoryStore implements Store {
     const turn = session === undefined ? undefined : this.#turn(session, turnId);
     return turn?.attempt === attempt ? turn : undefined;
   }
+}
+
+/** The input with this id in a session's live inputs. */
+function find(live: readonly StoredInput[], inputId: string): StoredInput | undefined {
+  for (let i = 0; i < live.length; i++) if (live[i]!.id === inputId) return live[i];
+  return undefined;
 }
 
 function keyOf(sessionId: string, key: string): string {

@@ -1,0 +1,64 @@
+/**
+ * A live input: an accepted input that is queued or running in this process. It is three things in
+ * one object — the handle its sender holds, the record the store is given (`store.accept(live)`)
+ * and the inbox's queue item — because a backlog holds one per input and each turn reaches for all
+ * three: one object is one allocation, one copy for the garbage collector and one cache miss where
+ * three would be three of each.
+ *
+ * @packageDocumentation
+ */
+
+import type { InputStatus } from "../kernel/outcome.js";
+import type { Policy, QueuedInput } from "../kernel/session/inbox.js";
+import type { InputRecord } from "./ports/store.js";
+import { type HandleOwner, TurnHandle } from "./turn-handle.js";
+
+export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
+  readonly seq: number;
+  readonly payload: unknown;
+  /**
+   * The policy that orders it in the inbox, which is also what is stored: a steer that could not
+   * join its turn is an `enqueue`, and recovery re-queues every input by its ordering policy alone.
+   */
+  readonly policy: Policy;
+  readonly idempotencyKey: string | undefined;
+  readonly acceptedAtMs: number;
+  readonly delegationId: string | undefined;
+  /**
+   * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
+   * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
+   */
+  json: string | undefined;
+  /** Monotonic time of acceptance in this process, for send→start latency. */
+  readonly sentAtMs: number;
+  /** It carries a background child's completion. */
+  readonly completion: boolean;
+
+  constructor(
+    owner: HandleOwner,
+    status: InputStatus,
+    record: {
+      readonly id: string;
+      readonly sessionId: string;
+      readonly seq: number;
+      readonly payload: unknown;
+      readonly idempotencyKey?: string | undefined;
+      readonly acceptedAtMs: number;
+      readonly delegationId?: string | undefined;
+    },
+    policy: Policy,
+    json: string | undefined,
+    sentAtMs: number,
+  ) {
+    super(owner, record.id, record.sessionId, status);
+    this.seq = record.seq;
+    this.payload = record.payload;
+    this.policy = policy;
+    this.idempotencyKey = record.idempotencyKey;
+    this.acceptedAtMs = record.acceptedAtMs;
+    this.delegationId = record.delegationId;
+    this.json = json;
+    this.sentAtMs = sentAtMs;
+    this.completion = record.delegationId !== undefined;
+  }
+}
