@@ -55,11 +55,16 @@ export function signalOf(turn: ActiveTurn): AbortSignal {
   return turn.controller.signal;
 }
 
+/**
+ * A model step's answer as it streams in. It is also the `model.done` event the kernel is fed when
+ * the step succeeds (the kernel reads only the event's fields), so a step builds no second object.
+ */
 interface StepAnswer {
+  readonly type: "model.done";
   readonly attempt: number;
   readonly step: number;
   text: string;
-  calls: ToolCallPart[];
+  toolCalls: ToolCallPart[];
   usage: Usage | undefined;
   error: unknown;
   failed: boolean;
@@ -90,10 +95,11 @@ export function callModel(
     abortSignal: signalOf(turn),
   };
   const answer: StepAnswer = {
+    type: "model.done",
     attempt,
     step,
     text: "",
-    calls: NO_CALLS,
+    toolCalls: NO_CALLS,
     usage: undefined,
     error: undefined,
     failed: false,
@@ -139,16 +145,7 @@ function stepDone(host: TurnHost, turn: ActiveTurn, answer: StepAnswer): void {
   host.callEnded();
   host.feed(
     turn,
-    answer.failed
-      ? { type: "model.failed", attempt, step, error: describeCause(answer.error) }
-      : {
-          type: "model.done",
-          attempt,
-          step,
-          text: answer.text,
-          toolCalls: answer.calls,
-          usage: answer.usage,
-        },
+    answer.failed ? { type: "model.failed", attempt, step, error: describeCause(answer.error) } : answer,
   );
 }
 
@@ -171,8 +168,8 @@ function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelP
         }));
       return true;
     case "tool-call":
-      if (answer.calls === NO_CALLS) answer.calls = [];
-      answer.calls.push({
+      if (answer.toolCalls === NO_CALLS) answer.toolCalls = [];
+      answer.toolCalls.push({
         type: "tool-call",
         toolCallId: part.toolCallId,
         toolName: part.toolName,

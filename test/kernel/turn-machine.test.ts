@@ -120,11 +120,12 @@ describe("turn machine: start", () => {
   it("opens with one user message per input, in order (merged inputs)", () => {
     const inputs = [userMessage("a"), userMessage("b"), userMessage({ n: 3 })];
     const turn = newTurn({ inputs });
-    expect(turn.messages).toEqual(inputs);
-    // The machine owns its copy: the caller's array stays as it was when the turn grows.
+    expect(turn.messages).toEqual([userMessage("a"), userMessage("b"), userMessage({ n: 3 })]);
+    // The turn takes the caller's array as its message list (no copy per turn) and appends to it.
     stepTurn(turn, { type: "start" });
     modelDone(turn, "done");
-    expect(inputs).toHaveLength(3);
+    expect(turn.messages).toBe(inputs);
+    expect(inputs).toHaveLength(4);
   });
 
   it("a function turn runs the function instead of calling a model", () => {

@@ -65,7 +65,7 @@ export interface TurnState {
   /** Results of the current step, index-aligned with `calls`. */
   results: (ToolResultPart | undefined)[];
   /** Inputs steered into this turn that the model has not seen yet. */
-  readonly steered: { readonly inputId: string; readonly message: Message }[];
+  steered: { readonly inputId: string; readonly message: Message }[];
   cancel: CancelRequest | undefined;
   outcome: TurnOutcome | undefined;
   /** Tokens used so far, summed in place (nobody holds it before the turn ends). */
@@ -119,8 +119,11 @@ export interface NewTurn {
   readonly kind: TurnKind;
   readonly modelCallsMax: number;
   readonly toolCallsPerStepMax: number;
-  /** The user messages that open the turn (one per input; several when inputs were merged). */
-  readonly inputs: readonly Message[];
+  /**
+   * The user messages that open the turn (one per input; several when inputs were merged). The turn
+   * takes this array as its `messages` and appends to it.
+   */
+  readonly inputs: Message[];
   /** Messages restored from a step checkpoint when a crashed turn resumes. */
   readonly resumedMessages?: readonly Message[] | undefined;
   readonly resumedStep?: number | undefined;
@@ -128,6 +131,10 @@ export interface NewTurn {
 
 const NONE: readonly TurnEffect[] = [];
 const NO_IDS: readonly string[] = [];
+// Shared empties for the fields most turns never fill; frozen, so a write to one would throw.
+const NO_CALLS: readonly ToolCallPart[] = Object.freeze([]);
+const NO_RESULTS = Object.freeze([]) as unknown as (ToolResultPart | undefined)[];
+const NO_STEERED = Object.freeze([]) as unknown as TurnState["steered"];
 const MODEL_FINISHED: Reason = Object.freeze({ code: "ok", message: "model finished" });
 /** `call_model` effects by step, shared: effects are immutable, and most turns take one step. */
 const CALL_MODEL: (readonly TurnEffect[])[] = [];
@@ -143,11 +150,11 @@ export function createTurn(init: NewTurn): TurnState {
     toolCallsPerStepMax: init.toolCallsPerStepMax,
     phase: "new",
     step: resumed ? (init.resumedStep ?? 0) : 0,
-    messages: resumed ? [...(init.resumedMessages ?? [])] : [...init.inputs],
-    calls: [],
+    messages: resumed ? [...(init.resumedMessages ?? [])] : init.inputs,
+    calls: NO_CALLS,
     pendingCount: 0,
-    results: [],
-    steered: [],
+    results: NO_RESULTS,
+    steered: NO_STEERED,
     cancel: undefined,
     outcome: undefined,
     usage: { inputTokens: 0, outputTokens: 0 },
@@ -183,6 +190,7 @@ export function stepTurn(turn: TurnState, event: TurnEvent): readonly TurnEffect
     case "cancel":
       return onCancel(turn, event.request);
     case "steer":
+      if (turn.steered === NO_STEERED) turn.steered = [];
       turn.steered.push({ inputId: event.inputId, message: event.message });
       return NONE;
   }
@@ -263,7 +271,7 @@ function stepBoundary(turn: TurnState): readonly TurnEffect[] {
     });
   }
   for (const steered of turn.steered) turn.messages.push(steered.message);
-  turn.steered.length = 0;
+  turn.steered = NO_STEERED;
   return nextModelCall(turn);
 }
 
@@ -297,8 +305,8 @@ function flushResults(turn: TurnState): void {
     (call, i) => turn.results[i] ?? errorResult(call, "the tool call was cancelled before it finished"),
   );
   turn.messages.push({ role: "tool", content });
-  turn.calls = [];
-  turn.results = [];
+  turn.calls = NO_CALLS;
+  turn.results = NO_RESULTS;
   turn.pendingCount = 0;
 }
 
@@ -313,7 +321,7 @@ function end(
   const outcome: TurnOutcome = output === undefined ? { status, reason } : { status, reason, output };
   turn.outcome = outcome;
   const unsteered = turn.steered.length === 0 ? NO_IDS : turn.steered.map((s) => s.inputId);
-  turn.steered.length = 0;
+  turn.steered = NO_STEERED;
   return [{ type: "end", outcome, unsteered }];
 }
 
