@@ -14,25 +14,26 @@ import type { InputRecord } from "./ports/store.js";
 import { type HandleOwner, TurnHandle } from "./turn-handle.js";
 
 export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
-  readonly seq: number;
-  readonly payload: unknown;
+  // Declared, then assigned once in the constructor (see TurnState for why).
+  declare readonly seq: number;
+  declare readonly payload: unknown;
   /**
    * The policy that orders it in the inbox, which is also what is stored: a steer that could not
    * join its turn is an `enqueue`, and recovery re-queues every input by its ordering policy alone.
    */
-  readonly policy: Policy;
-  readonly idempotencyKey: string | undefined;
-  readonly acceptedAtMs: number;
-  readonly delegationId: string | undefined;
+  declare readonly policy: Policy;
+  declare readonly idempotencyKey: string | undefined;
+  declare readonly acceptedAtMs: number;
+  declare readonly delegationId: string | undefined;
   /**
    * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
    * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
    */
-  json: string | undefined;
+  declare json: string | undefined;
   /** Monotonic time of acceptance in this process, for send→start latency. */
-  readonly sentAtMs: number;
+  declare readonly sentAtMs: number;
   /** It carries a background child's completion. */
-  readonly completion: boolean;
+  declare readonly completion: boolean;
 
   constructor(
     owner: HandleOwner,

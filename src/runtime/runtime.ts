@@ -41,9 +41,10 @@ import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
 import {
   type CancelMode,
   type CancelRequest,
-  createTurn,
   type TurnEvent as KernelEvent,
+  type NewTurn,
   stepTurn,
+  TurnState,
 } from "../kernel/turn/turn-machine.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { createDelegateTool } from "../tools/builtin/delegate-tool.js";
@@ -99,12 +100,31 @@ interface SessionEntry extends Schedulable, InboxState<LiveInput> {
   facade: Session | undefined;
 }
 
-interface RunningTurn extends ActiveTurn {
-  readonly entry: SessionEntry;
+/** A turn running in this process: the kernel's state of it and what the runtime keeps beside. */
+class RunningTurn extends TurnState implements ActiveTurn {
+  declare readonly sessionId: string;
+  declare readonly entry: SessionEntry;
+  declare readonly history: readonly Message[];
   /** The live inputs it answers: the inbox's running inputs (steered ones join them there). */
-  readonly inputs: LiveInput[];
+  declare readonly inputs: LiveInput[];
+  declare readonly startedAtMs: number;
+  declare controller: AbortController | undefined;
+  declare ended: boolean;
   /** Set at its end: steered inputs the model never saw, which go back to the queue. */
-  unsteered: readonly string[];
+  declare unsteered: readonly string[];
+
+  // Declared, then assigned once in the constructor (see TurnState for why).
+  constructor(init: NewTurn, entry: SessionEntry, inputs: LiveInput[], startedAtMs: number) {
+    super(init);
+    this.sessionId = entry.id;
+    this.entry = entry;
+    this.history = entry.history!;
+    this.inputs = inputs;
+    this.startedAtMs = startedAtMs;
+    this.controller = undefined;
+    this.ended = false;
+    this.unsteered = NO_IDS;
+  }
 }
 
 /** Session ids: 1-256 characters, no control characters (they end up in logs and URLs). */
@@ -780,8 +800,8 @@ export class Runtime implements AsyncDisposable {
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
-      this.#store.steer({ inputId, sessionId, turnId: turn.state.turnId, attempt: turn.state.attempt });
-      live.markRunning(turn.state.turnId);
+      this.#store.steer({ inputId, sessionId, turnId: turn.turnId, attempt: turn.attempt });
+      live.markRunning(turn.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(live.payload) });
       return live;
     }
@@ -1065,20 +1085,22 @@ export class Runtime implements AsyncDisposable {
     const agent = entry.agent;
     const fn = isFunctionAgent(agent);
     if (entry.history === undefined) entry.history = [...this.#store.history(entry.id)];
-    const state = createTurn({
-      turnId,
-      attempt,
-      kind: fn ? "function" : "model",
-      modelCallsMax: (!fn && agent.modelCallsPerTurnMax) || this.#limits.modelCallsPerTurnMax,
-      toolCallsPerStepMax: (!fn && agent.toolCallsPerStepMax) || this.#limits.toolCallsPerStepMax,
-      inputs:
-        inputs.length === 1
-          ? [userMessage(inputs[0]!.payload)]
-          : inputs.map((input) => userMessage(input.payload)),
-      resumedMessages: resumed?.messages,
-      resumedStep: resumed?.step,
-    });
     const now = this.#dispatcher.monotonicNow();
+    const turn = new RunningTurn(
+      {
+        turnId,
+        attempt,
+        kind: fn ? "function" : "model",
+        modelCallsMax: (!fn && agent.modelCallsPerTurnMax) || this.#limits.modelCallsPerTurnMax,
+        toolCallsPerStepMax: (!fn && agent.toolCallsPerStepMax) || this.#limits.toolCallsPerStepMax,
+        inputs: openingMessages(inputs),
+        resumedMessages: resumed?.messages,
+        resumedStep: resumed?.step,
+      },
+      entry,
+      inputs,
+      now,
+    );
     let completions: string[] | undefined;
     for (let i = 0; i < inputs.length; i++) {
       const live = inputs[i]!;
@@ -1088,17 +1110,6 @@ export class Runtime implements AsyncDisposable {
       completions ??= [];
       completions.push(live.delegationId!);
     }
-    const turn: RunningTurn = {
-      sessionId: entry.id,
-      state,
-      history: entry.history,
-      inputs,
-      startedAtMs: now,
-      controller: undefined,
-      ended: false,
-      entry,
-      unsteered: NO_IDS,
-    };
     entry.active = turn;
     if (completions !== undefined) this.#delegations?.delivered(completions);
     if (this.#observed())
@@ -1115,7 +1126,7 @@ export class Runtime implements AsyncDisposable {
   // ---- turns ---------------------------------------------------------------------------------
 
   #feed(turn: RunningTurn, event: KernelEvent): void {
-    const effects = stepTurn(turn.state, event);
+    const effects = stepTurn(turn, event);
     // Indexed: a for-of over the kernel's shared (frozen) effect arrays allocates an iterator result
     // per effect.
     for (let i = 0; i < effects.length; i++) {
@@ -1124,14 +1135,14 @@ export class Runtime implements AsyncDisposable {
         case "call_model": {
           if (effect.step > 1) {
             this.#store.checkpoint({
-              turnId: turn.state.turnId,
+              turnId: turn.turnId,
               sessionId: turn.sessionId,
-              attempt: turn.state.attempt,
+              attempt: turn.attempt,
               step: effect.step - 1,
-              messages: turn.state.messages,
+              messages: turn.messages,
             });
           }
-          const verdict = this.#delegations?.admit(turn.entry.id, turn.state.usage);
+          const verdict = this.#delegations?.admit(turn.entry.id, turn.usage);
           if (verdict?.kind === "exceeded") {
             const reason: Reason = { code: "budget_exceeded", message: verdict.message };
             this.#feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });
@@ -1166,21 +1177,21 @@ export class Runtime implements AsyncDisposable {
 
   #end(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
     turn.ended = true;
-    const { state, entry } = turn;
+    const { entry } = turn;
     this.#store.endTurn({
-      turnId: state.turnId,
+      turnId: turn.turnId,
       sessionId: entry.id,
-      attempt: state.attempt,
+      attempt: turn.attempt,
       outcome,
-      messages: state.messages,
+      messages: turn.messages,
       inputIds: idsOf(turn),
       requeued: unsteered,
-      usage: state.usage,
+      usage: turn.usage,
       endedAtMs: this.#dispatcher.epochNow(),
     });
     // A child that is now settled writes its completion in this same store group.
     const queued = entry.queue.length + unsteered.length;
-    this.#delegations?.turnEnded(entry.id, outcome, state.messages, state.usage, queued);
+    this.#delegations?.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
     // One commit wait and one dispatcher job per group of ends, not per turn.
     turn.unsteered = unsteered;
     this.#ending.push(turn);
@@ -1235,33 +1246,33 @@ export class Runtime implements AsyncDisposable {
 
   /** The turn's end is committed: settle its handles and drive the scheduler. */
   #finish(turn: RunningTurn): void {
-    const { state, entry, unsteered } = turn;
-    const outcome = state.outcome!;
+    const { entry, unsteered } = turn;
+    const outcome = turn.outcome!;
     if (entry.active !== turn) return;
     // Taken before the inbox moves the unseen steered inputs back to its queue: the turn's end is
     // told to every input it held.
     const held = this.#observed() ? [...turn.inputs] : undefined;
     const requeued =
       unsteered.length === 0 ? NO_INPUTS : turn.inputs.filter((live) => unsteered.includes(live.id));
-    endTurn(entry, state.turnId, requeued);
+    endTurn(entry, turn.turnId, requeued);
     entry.active = undefined;
     this.#runningTurns -= 1;
     turnEnded(this.#scheduler);
-    if (entry.history !== undefined) for (const m of state.messages) entry.history.push(m);
+    if (entry.history !== undefined) for (const m of turn.messages) entry.history.push(m);
     if (held !== undefined)
       this.#emitTo(held, {
         type: "turn.ended",
         sessionId: entry.id,
-        turnId: state.turnId,
+        turnId: turn.turnId,
         inputIds: held.map((live) => live.id),
         outcome,
-        usage: state.usage,
+        usage: turn.usage,
         durationMs: this.#dispatcher.monotonicNow() - turn.startedAtMs,
       });
     for (const live of requeued) live.markQueued();
     for (const live of turn.inputs) {
       this.#forget(live);
-      live.settle(outcome, state.turnId, state.usage);
+      live.settle(outcome, turn.turnId, turn.usage);
       this.#metrics.ended(outcome.status);
     }
     if (entry.queue.length === 0) entry.history = undefined;
@@ -1403,6 +1414,18 @@ export class Runtime implements AsyncDisposable {
 
 function unsupported(kind: string): OffstageError {
   return new OffstageError("DELEGATION_UNSUPPORTED", `the ${kind} store keeps no delegation log`);
+}
+
+/**
+ * A turn's opening user messages, one per input. One message gets an array with room for the
+ * model's answer, which the turn appends: a full one-element array would grow to 17 slots for it.
+ */
+function openingMessages(inputs: readonly LiveInput[]): Message[] {
+  if (inputs.length > 1) return inputs.map((input) => userMessage(input.payload));
+  const opening = userMessage(inputs[0]!.payload);
+  const messages = [opening, opening];
+  messages.pop();
+  return messages;
 }
 
 /** The ids of the inputs a turn answers (a new array: the turn's inputs change when input is steered). */

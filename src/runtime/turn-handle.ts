@@ -112,8 +112,8 @@ const NO_OPTIONS: ResultOptions = {};
 /** One accepted input, followed to its terminal state. */
 export class TurnHandle {
   /** The input's id (stable across restarts; `runtime.handle(id)` finds it again). */
-  readonly id: string;
-  readonly sessionId: string;
+  declare readonly id: string;
+  declare readonly sessionId: string;
   readonly #owner: HandleOwner;
   #status: InputStatus;
   /** The receipt once the store committed the input; `undefined` until then. */

@@ -21,10 +21,9 @@ import type { RuntimeEvent } from "./events.js";
 import type { ModelPart, ModelRequest } from "./ports/model.js";
 import { runInTurn } from "./turn-scope.js";
 
-/** One running turn and what its effects need. */
-export interface ActiveTurn {
+/** One running turn: its state, and what its effects need. */
+export interface ActiveTurn extends TurnState {
   readonly sessionId: string;
-  readonly state: TurnState;
   /** The session's history before this turn. */
   readonly history: readonly Message[];
   /** The inputs the turn started with (function agents receive their payloads). */
@@ -79,12 +78,10 @@ export function callModel(
   tools: ToolRegistry,
   step: number,
 ): void {
-  const { attempt } = turn.state;
+  const { attempt } = turn;
   // One exact-size copy: the model may keep its prompt, so it must not see later turns' messages.
   const prompt =
-    system === undefined
-      ? turn.history.concat(turn.state.messages)
-      : [system].concat(turn.history, turn.state.messages);
+    system === undefined ? turn.history.concat(turn.messages) : [system].concat(turn.history, turn.messages);
   // Plain data with every key, so all steps share one shape, and adapters may spread it
   // (`{ ...request, providerOptions }`): a getter on a prototype would not survive the spread, and
   // an own getter makes V8 build a slow dictionary object (≈ 0.8 µs and 450 B per step).
@@ -163,7 +160,7 @@ function take(host: TurnHost, turn: ActiveTurn, answer: StepAnswer, part: ModelP
         host.emit(turn, () => ({
           type: "model.text",
           sessionId: turn.sessionId,
-          turnId: turn.state.turnId,
+          turnId: turn.turnId,
           delta: part.delta,
         }));
       return true;
@@ -208,7 +205,7 @@ export function runTools(
     host.emit(turn, () => ({
       type: "tool.started",
       sessionId: turn.sessionId,
-      turnId: turn.state.turnId,
+      turnId: turn.turnId,
       toolCallId: call.toolCallId,
       toolName: call.toolName,
     }));
@@ -218,13 +215,13 @@ export function runTools(
         host.emit(turn, () => ({
           type: "tool.ended",
           sessionId: turn.sessionId,
-          turnId: turn.state.turnId,
+          turnId: turn.turnId,
           toolCallId: call.toolCallId,
           toolName: call.toolName,
           isError: result.output.type === "error-text",
           durationMs: host.clock.monotonicMs() - startedAtMs,
         }));
-        host.feed(turn, { type: "tool.done", attempt: turn.state.attempt, step, result });
+        host.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
       });
     });
   }
@@ -282,11 +279,11 @@ async function runTool(
     const context = {
       signal,
       sessionId: turn.sessionId,
-      turnId: turn.state.turnId,
+      turnId: turn.turnId,
       toolCallId: call.toolCallId,
     };
     Promise.resolve()
-      .then(() => runInTurn(turn.sessionId, turn.state.turnId, () => tool.execute(args, context)))
+      .then(() => runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)))
       .then(
         (value) =>
           finish({
@@ -313,7 +310,7 @@ function render(value: unknown): string {
 
 /** Calls a function agent with the turn's input and feeds its return value or failure. */
 export function runFunction(host: TurnHost, turn: ActiveTurn, agent: FunctionAgent): void {
-  const { attempt, turnId } = turn.state;
+  const { attempt, turnId } = turn;
   const payloads = turn.inputs.map((input) => input.payload);
   const input = payloads.length === 1 ? payloads[0] : payloads;
   const context = {

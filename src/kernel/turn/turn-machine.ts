@@ -47,29 +47,54 @@ export interface CancelRequest {
   readonly inputId?: string;
 }
 
-export interface TurnState {
-  readonly turnId: string;
-  readonly attempt: number;
-  readonly kind: TurnKind;
-  readonly modelCallsMax: number;
-  readonly toolCallsPerStepMax: number;
-  phase: TurnPhase;
+/**
+ * One turn's state, changed in place by {@link stepTurn}. A class, so that a driver can extend it
+ * with what it keeps beside the state: the runtime's running turn is then one object, not two.
+ */
+export class TurnState {
+  // Declared, then assigned once in the constructor: an initialised class field is defined on every
+  // new object before the constructor runs, and a turn would pay for each field twice.
+  declare readonly turnId: string;
+  declare readonly attempt: number;
+  declare readonly kind: TurnKind;
+  declare readonly modelCallsMax: number;
+  declare readonly toolCallsPerStepMax: number;
+  declare phase: TurnPhase;
   /** Model calls started so far (the current step's number). */
-  step: number;
+  declare step: number;
   /** Messages this turn added to the session's history, in order. */
-  readonly messages: Message[];
+  declare readonly messages: Message[];
   /** The current step's tool calls, in the order the model asked for them. */
-  calls: readonly ToolCallPart[];
+  declare calls: readonly ToolCallPart[];
   /** Calls still waiting for a result (each has no entry in `results` yet). */
-  pendingCount: number;
+  declare pendingCount: number;
   /** Results of the current step, index-aligned with `calls`. */
-  results: (ToolResultPart | undefined)[];
+  declare results: (ToolResultPart | undefined)[];
   /** Inputs steered into this turn that the model has not seen yet. */
-  steered: { readonly inputId: string; readonly message: Message }[];
-  cancel: CancelRequest | undefined;
-  outcome: TurnOutcome | undefined;
+  declare steered: { readonly inputId: string; readonly message: Message }[];
+  declare cancel: CancelRequest | undefined;
+  declare outcome: TurnOutcome | undefined;
   /** Tokens used so far, summed in place (nobody holds it before the turn ends). */
-  readonly usage: { inputTokens: number; outputTokens: number };
+  declare readonly usage: { inputTokens: number; outputTokens: number };
+
+  constructor(init: NewTurn) {
+    const resumed = init.resumedMessages !== undefined;
+    this.turnId = init.turnId;
+    this.attempt = init.attempt;
+    this.kind = init.kind;
+    this.modelCallsMax = init.modelCallsMax;
+    this.toolCallsPerStepMax = init.toolCallsPerStepMax;
+    this.phase = "new";
+    this.step = resumed ? (init.resumedStep ?? 0) : 0;
+    this.messages = resumed ? [...(init.resumedMessages ?? [])] : init.inputs;
+    this.calls = NO_CALLS;
+    this.pendingCount = 0;
+    this.results = NO_RESULTS;
+    this.steered = NO_STEERED;
+    this.cancel = undefined;
+    this.outcome = undefined;
+    this.usage = { inputTokens: 0, outputTokens: 0 };
+  }
 }
 
 export type TurnEvent =
@@ -141,24 +166,7 @@ const CALL_MODEL: (readonly TurnEffect[])[] = [];
 
 /** Creates a turn in phase `new`. */
 export function createTurn(init: NewTurn): TurnState {
-  const resumed = init.resumedMessages !== undefined;
-  return {
-    turnId: init.turnId,
-    attempt: init.attempt,
-    kind: init.kind,
-    modelCallsMax: init.modelCallsMax,
-    toolCallsPerStepMax: init.toolCallsPerStepMax,
-    phase: "new",
-    step: resumed ? (init.resumedStep ?? 0) : 0,
-    messages: resumed ? [...(init.resumedMessages ?? [])] : init.inputs,
-    calls: NO_CALLS,
-    pendingCount: 0,
-    results: NO_RESULTS,
-    steered: NO_STEERED,
-    cancel: undefined,
-    outcome: undefined,
-    usage: { inputTokens: 0, outputTokens: 0 },
-  };
+  return new TurnState(init);
 }
 
 /** Applies one event to a turn and returns the effects to perform. */
