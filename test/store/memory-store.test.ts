@@ -1,4 +1,5 @@
-import { createMemoryStore } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import { createMemoryStore, type Store } from "../../src/index.js";
 import { runStoreConformance } from "../../src/testing/index.js";
 
 // The memory store's data lives in the store object, so reopening it means opening the same object
@@ -7,4 +8,69 @@ runStoreConformance("memory", {
   create: () => createMemoryStore(),
   reopen: (store) => store,
   crash: () => {},
+});
+
+describe("memory store: the bound of ended inputs kept", () => {
+  const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
+  const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
+
+  function accept(store: Store, n: number, key?: string): string {
+    const id = `i${n}`;
+    store.accept({
+      id,
+      sessionId: `s${n % 3}`,
+      seq: n,
+      payload: n,
+      policy: "enqueue",
+      idempotencyKey: key,
+      acceptedAtMs: n,
+    });
+    return id;
+  }
+
+  function run(store: Store, n: number): void {
+    const id = `i${n}`;
+    const sessionId = `s${n % 3}`;
+    store.startTurn({ turnId: `t${n}`, sessionId, inputIds: [id], attempt: 1, startedAtMs: n });
+    store.endTurn({
+      turnId: `t${n}`,
+      sessionId,
+      attempt: 1,
+      outcome: OK,
+      messages: [],
+      inputIds: [id],
+      requeued: [],
+      usage: NO_USAGE,
+      endedAtMs: n,
+    });
+  }
+
+  it("forgets the oldest ended inputs and their keys, never a live one", async () => {
+    const store = createMemoryStore({ endedInputsMax: 2 });
+    await store.open();
+    for (let n = 1; n <= 6; n++) accept(store, n, `k${n}`);
+    // Inputs end out of acceptance order across sessions; the bound counts ends, oldest first.
+    for (const n of [2, 1, 4, 3]) run(store, n);
+    expect(store.input("i2")).toBeUndefined();
+    expect(store.input("i1")).toBeUndefined();
+    expect(store.findByIdempotencyKey("s2", "k2")).toBeUndefined();
+    expect(store.input("i4")?.status).toBe("completed");
+    expect(store.input("i3")?.status).toBe("completed");
+    expect(store.input("i5")?.status).toBe("queued");
+    expect(store.findByIdempotencyKey("s0", "k6")?.id).toBe("i6");
+  });
+
+  it("keeps finding live inputs when many are accepted and ended between look-ups", async () => {
+    const store = createMemoryStore({ endedInputsMax: 10 });
+    await store.open();
+    for (let n = 1; n <= 5000; n++) {
+      accept(store, n);
+      if (n % 2 === 0) run(store, n);
+    }
+    const { queued } = await store.open();
+    expect(queued).toHaveLength(2500);
+    for (let n = 1; n <= 5000; n += 2) expect(store.input(`i${n}`)?.status).toBe("queued");
+    for (let n = 4982; n <= 5000; n += 2) expect(store.input(`i${n}`)?.status).toBe("completed");
+    expect(store.input("i4980")).toBeUndefined();
+  });
 });

@@ -35,6 +35,14 @@ interface StoredInput {
   indexed: boolean;
   /** Dropped beyond the bound of ended inputs kept: no look-up finds it any more. */
   forgotten: boolean;
+  /**
+   * The next input of the one list it is in: its session's live inputs while queued or running,
+   * the ended inputs once it ended. Lists linked through their inputs, not arrays, so that a
+   * backlog is no array of pointers to young objects, which every scavenge would have to visit.
+   */
+  next: StoredInput | undefined;
+  /** The next input accepted after it that the id index has not taken in yet. */
+  nextUnindexed: StoredInput | undefined;
 }
 
 interface StoredTurn {
@@ -58,19 +66,27 @@ interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
   record: SessionRecord | undefined;
   /**
-   * These three are `undefined` while empty (`live` and `turns` become so again when emptied): an
-   * array that once held elements keeps its capacity, and idle sessions are the common case.
+   * These two are `undefined` while empty (`turns` becomes so again when emptied): an array that
+   * once held elements keeps its capacity, and idle sessions are the common case.
    */
   history: Message[] | undefined;
-  /** Queued and running inputs, in acceptance order. */
-  live: StoredInput[] | undefined;
   turns: StoredTurn[] | undefined;
+  /** Queued and running inputs, in acceptance order, linked through `next`. */
+  firstLive: StoredInput | undefined;
+  lastLive: StoredInput | undefined;
+}
+
+/** A list of inputs linked through `next`, oldest first. */
+interface InputList {
+  first: StoredInput | undefined;
+  last: StoredInput | undefined;
 }
 
 const COMMITTED = Promise.resolve();
 const NO_MESSAGES: readonly Message[] = [];
-const NO_INPUTS: readonly StoredInput[] = [];
 const NO_TURNS: readonly StoredTurn[] = [];
+/** A turn's steered inputs until it has some; frozen, so a write to it would throw. */
+const NO_STEERED = Object.freeze([]) as unknown as StoredInput[];
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -99,14 +115,17 @@ class MemoryStore implements Store {
    * pays for an index of every input in flight.
    */
   readonly #byId = new Map<string, StoredInput>();
-  #unindexed: StoredInput[] = [];
-  /** `#unindexed` length at which forgotten inputs are swept out of it (it must not grow unread). */
+  /** Accepted inputs the index has not taken in, linked through `nextUnindexed`. */
+  #unindexedFirst: StoredInput | undefined;
+  #unindexedLast: StoredInput | undefined;
+  #unindexed = 0;
+  /** `#unindexed` count at which forgotten inputs are swept out of the list (it must not grow unread). */
   #sweepAt = 1024;
   readonly #keys = new Map<string, string>();
   readonly #endedInputsMax: number;
-  /** Ended inputs, oldest first from `#endedHead`, forgotten beyond the bound. */
-  #ended: StoredInput[] = [];
-  #endedHead = 0;
+  /** Ended inputs, oldest first, forgotten beyond the bound. */
+  readonly #ended: InputList = { first: undefined, last: undefined };
+  #endedCount = 0;
   #nextSeq = 1;
 
   constructor(endedInputsMax: number) {
@@ -131,7 +150,8 @@ class MemoryStore implements Store {
           inputs: turn.inputs.map((input) => input.record),
         });
       }
-      for (const input of session.live ?? NO_INPUTS) if (input.status === "queued") queued.push(input.record);
+      for (let input = session.firstLive; input !== undefined; input = input.next)
+        if (input.status === "queued") queued.push(input.record);
     }
     queued.sort((x, y) => x.seq - y.seq);
     return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
@@ -153,14 +173,20 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
     }
     turn.inputs = [...turn.inputs, ...held];
-    turn.steered = [];
+    turn.steered = NO_STEERED;
   }
 
   /** The session, made on first use. */
   #session(sessionId: string): StoredSession {
     let session = this.#stored(sessionId);
     if (session === undefined) {
-      session = { record: undefined, history: undefined, live: undefined, turns: undefined };
+      session = {
+        record: undefined,
+        history: undefined,
+        turns: undefined,
+        firstLive: undefined,
+        lastLive: undefined,
+      };
       this.#sessions.set(sessionId, session);
     }
     return session;
@@ -195,15 +221,18 @@ class MemoryStore implements Store {
       steerStep: undefined,
       indexed: false,
       forgotten: false,
+      next: undefined,
+      nextUnindexed: undefined,
     };
     const session = this.#session(record.sessionId);
-    if (session.live === undefined) session.live = [input];
-    else session.live.push(input);
-    this.#unindexed.push(input);
-    if (this.#unindexed.length >= this.#sweepAt) {
-      this.#unindexed = this.#unindexed.filter((x) => !x.forgotten);
-      this.#sweepAt = Math.max(1024, 2 * this.#unindexed.length);
-    }
+    if (session.lastLive === undefined) session.firstLive = input;
+    else session.lastLive.next = input;
+    session.lastLive = input;
+    if (this.#unindexedLast === undefined) this.#unindexedFirst = input;
+    else this.#unindexedLast.nextUnindexed = input;
+    this.#unindexedLast = input;
+    this.#unindexed += 1;
+    if (this.#unindexed >= this.#sweepAt) this.#sweepUnindexed();
     if (record.idempotencyKey !== undefined)
       this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), record.id);
     if (record.seq >= this.#nextSeq) this.#nextSeq = record.seq + 1;
@@ -217,6 +246,7 @@ class MemoryStore implements Store {
     input.status = "running";
     input.turnId = steer.turnId;
     input.steerStep = turn.step;
+    if (turn.steered === NO_STEERED) turn.steered = [];
     turn.steered.push(input);
   }
 
@@ -247,7 +277,7 @@ class MemoryStore implements Store {
         turnId: start.turnId,
         attempt: start.attempt,
         inputs,
-        steered: [],
+        steered: NO_STEERED,
         step: 0,
         messages: NO_MESSAGES,
       };
@@ -257,7 +287,7 @@ class MemoryStore implements Store {
       // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
       stored.attempt = start.attempt;
       stored.inputs = inputs;
-      stored.steered = [];
+      stored.steered = NO_STEERED;
     }
   }
 
@@ -309,14 +339,13 @@ class MemoryStore implements Store {
    */
   #startInputs(session: StoredSession, start: TurnStart): StoredInput[] {
     const ids = start.inputIds;
-    const live = session.live ?? NO_INPUTS;
-    const first = live[0];
+    const first = session.firstLive;
     let inputs: StoredInput[];
     if (ids.length === 1 && first !== undefined && first.id === ids[0]) inputs = [first];
     else {
       inputs = [];
       for (let i = 0; i < ids.length; i++) {
-        const input = find(live, ids[i]!);
+        const input = find(first, ids[i]!);
         if (input !== undefined) inputs.push(input);
       }
     }
@@ -331,28 +360,60 @@ class MemoryStore implements Store {
 
   /** The session's queued or running input with this id. */
   #live(sessionId: string, inputId: string): StoredInput | undefined {
-    return find(this.#stored(sessionId)?.live ?? NO_INPUTS, inputId);
+    return find(this.#stored(sessionId)?.firstLive, inputId);
   }
 
   /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
   #retire(session: StoredSession, input: StoredInput): void {
-    const live = session.live!;
-    if (live.length === 1) session.live = undefined;
-    else if (live[0] === input) live.shift();
-    else live.splice(live.indexOf(input), 1);
-    this.#ended.push(input);
-    while (this.#ended.length - this.#endedHead > this.#endedInputsMax) {
-      const old = this.#ended[this.#endedHead]!;
-      this.#endedHead += 1;
-      old.forgotten = true;
-      if (old.indexed) this.#byId.delete(old.record.id);
-      const key = old.record.idempotencyKey;
-      if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
+    // Usually the oldest: a session's inputs run in order.
+    if (session.firstLive === input) {
+      session.firstLive = input.next;
+      if (session.firstLive === undefined) session.lastLive = undefined;
+    } else {
+      let before = session.firstLive!;
+      while (before.next !== input) before = before.next!;
+      before.next = input.next;
+      if (session.lastLive === input) session.lastLive = before;
     }
-    if (this.#endedHead > 4096 && this.#endedHead * 2 > this.#ended.length) {
-      this.#ended = this.#ended.slice(this.#endedHead);
-      this.#endedHead = 0;
+    input.next = undefined;
+    const ended = this.#ended;
+    if (ended.last === undefined) ended.first = input;
+    else ended.last.next = input;
+    ended.last = input;
+    this.#endedCount += 1;
+    if (this.#endedCount > this.#endedInputsMax) this.#forgetOldest();
+  }
+
+  /** Forgets the oldest ended input, beyond the bound of those kept. */
+  #forgetOldest(): void {
+    const ended = this.#ended;
+    const old = ended.first!;
+    ended.first = old.next;
+    if (ended.first === undefined) ended.last = undefined;
+    old.next = undefined;
+    this.#endedCount -= 1;
+    old.forgotten = true;
+    if (old.indexed) this.#byId.delete(old.id);
+    const key = old.record.idempotencyKey;
+    if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
+  }
+
+  /** Unlinks forgotten inputs from the unindexed list, which keeps them otherwise. */
+  #sweepUnindexed(): void {
+    let kept = 0;
+    let last: StoredInput | undefined;
+    for (let input = this.#unindexedFirst; input !== undefined; input = input.nextUnindexed) {
+      if (input.forgotten) continue;
+      if (last === undefined) this.#unindexedFirst = input;
+      else last.nextUnindexed = input;
+      last = input;
+      kept += 1;
     }
+    if (last === undefined) this.#unindexedFirst = undefined;
+    else last.nextUnindexed = undefined;
+    this.#unindexedLast = last;
+    this.#unindexed = kept;
+    this.#sweepAt = Math.max(1024, 2 * kept);
   }
 
   /** Everything here is committed as soon as it is written. */
@@ -370,14 +431,7 @@ class MemoryStore implements Store {
   }
 
   input(inputId: string): InputSnapshot | undefined {
-    if (this.#unindexed.length > 0) {
-      for (const input of this.#unindexed) {
-        if (input.forgotten) continue;
-        input.indexed = true;
-        this.#byId.set(input.record.id, input);
-      }
-      this.#unindexed = [];
-    }
+    this.#index();
     const input = this.#byId.get(inputId);
     if (input === undefined) return undefined;
     const { record } = input;
@@ -393,6 +447,23 @@ class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
+  /** Takes the inputs accepted since the last look-up into the id index. */
+  #index(): void {
+    let input = this.#unindexedFirst;
+    while (input !== undefined) {
+      if (!input.forgotten) {
+        input.indexed = true;
+        this.#byId.set(input.id, input);
+      }
+      const next = input.nextUnindexed;
+      input.nextUnindexed = undefined;
+      input = next;
+    }
+    this.#unindexedFirst = undefined;
+    this.#unindexedLast = undefined;
+    this.#unindexed = 0;
+  }
+
   #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
     const turns = session.turns;
     if (turns === undefined) return undefined;
@@ -407,10 +478,11 @@ class MemoryStore implements Store {
   }
 }
 
-/** The input with this id in a session's live inputs. */
-function find(live: readonly StoredInput[], inputId: string): StoredInput | undefined {
-  for (let i = 0; i < live.length; i++) if (live[i]!.id === inputId) return live[i];
-  return undefined;
+/** The input with this id in the list that starts at `first`. */
+function find(first: StoredInput | undefined, inputId: string): StoredInput | undefined {
+  let input = first;
+  while (input !== undefined && input.id !== inputId) input = input.next;
+  return input;
 }
 
 function keyOf(sessionId: string, key: string): string {
