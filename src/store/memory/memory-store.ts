@@ -65,10 +65,7 @@ interface StoredTurn {
 interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
   record: SessionRecord | undefined;
-  /**
-   * These two are `undefined` while empty (`turns` becomes so again when emptied): an array that
-   * once held elements keeps its capacity, and idle sessions are the common case.
-   */
+  /** These two are `undefined` until first used: idle sessions are the common case. */
   history: Message[] | undefined;
   turns: StoredTurn[] | undefined;
   /** Queued and running inputs, in acceptance order, linked through `next`. */
@@ -302,8 +299,9 @@ class MemoryStore implements Store {
     const session = this.#stored(end.sessionId);
     const turn = this.#current(end.sessionId, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
+    // Emptied, the array stays: the session's next turn takes its slot instead of a new array.
     const turns = session.turns!;
-    if (turns.length === 1) session.turns = undefined;
+    if (turns.length === 1) turns.pop();
     else turns.splice(turns.indexOf(turn), 1);
     const messages = end.messages;
     if (messages.length > 0) {
