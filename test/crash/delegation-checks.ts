@@ -175,7 +175,9 @@ function read(path: string): {
       )
       .all() as unknown as CarrierRow[];
     const history = db
-      .prepare("SELECT session_id, turn_id, message FROM history ORDER BY id")
+      .prepare(
+        "SELECT h.session_id, h.turn_id, m.value AS message FROM history h, json_each(h.messages) m ORDER BY h.id, m.key",
+      )
       .all() as unknown as HistoryRow[];
     return { delegations, carriers, blocks: blocksIn(history) };
   } finally {

@@ -37,7 +37,7 @@ import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js"
 import { migrate } from "./migrations.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
-import { type InputRow, outcomeJson, snapshotOf } from "./rows.js";
+import { type InputRow, messagesOf, outcomeJson, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
@@ -239,7 +239,7 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   history(sessionId: string): readonly Message[] {
     return this.#read((sql) =>
-      (sql.history.all(sessionId) as { message: string }[]).map((row) => JSON.parse(row.message) as Message),
+      (sql.history.all(sessionId) as { messages: string }[]).flatMap((row) => messagesOf(row.messages)),
     );
   }
 
@@ -379,5 +379,5 @@ export class SqliteStore implements Store, AsyncDisposable {
 }
 
 function appendHistory(sql: Statements, end: TurnEnd): void {
-  for (const m of end.messages) sql.appendHistory.run(end.sessionId, end.turnId, JSON.stringify(m));
+  if (end.messages.length > 0) sql.appendHistory.run(end.sessionId, end.turnId, JSON.stringify(end.messages));
 }

@@ -88,9 +88,9 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
-  /** Params: session_id, turn_id, message. */
-  appendHistory: "INSERT INTO history (session_id, turn_id, message) VALUES (?, ?, ?)",
-  history: "SELECT message FROM history WHERE session_id = ? ORDER BY id",
+  /** A turn's messages, as one JSON array. Params: session_id, turn_id, messages. */
+  appendHistory: "INSERT INTO history (session_id, turn_id, messages) VALUES (?, ?, ?)",
+  history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
 } as const;
 
 /** The store's statements, prepared on one connection. */
