@@ -9,7 +9,7 @@
  *
  * With a {@link WalSync}, a group's waiters resolve only once the WAL was fsynced after its COMMIT.
  *
- * Writes held back until the group commits (see `deferred-starts.ts`) join it through
+ * Writes held back until the group commits (see `held-writes.ts`) join it through
  * {@link GroupCommit.beforeCommit}: they run inside the transaction, just before its COMMIT.
  *
  *

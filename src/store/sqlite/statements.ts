@@ -7,9 +7,9 @@
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { MultiRowInsert } from "./multi-row-insert.js";
 
 const SQL = {
-  insertSession: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES (?, ?, ?)",
   allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
 
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
@@ -38,7 +38,7 @@ const SQL = {
   /** Params: status, outcome, ended_at_ms, id, turn_id. */
   endRunningInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** `runInput` then `endRunningInput` in one (see `deferred-starts.ts`). Params: status, outcome, ended_at_ms, turn_id, id. */
+  /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, outcome, ended_at_ms, turn_id, id. */
   startAndEndInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
     WHERE id = ? AND status IN ('queued', 'running')`,
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
@@ -47,12 +47,12 @@ const SQL = {
   /** Param: id. */
   adoptSteered: "UPDATE inputs SET steer_step = NULL WHERE id = ?",
 
-  /** Params: id, session_id, attempt, input_ids, started_at_ms. */
+  /** A turn start, one at a time (see `ROWS.turns`). Params: id, session_id, attempt, input_ids, started_at_ms. */
   insertTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
     WHERE excluded.attempt > turns.attempt AND turns.ended_at_ms IS NULL`,
   /**
-   * `insertTurn` then `endTurn` in one (see `deferred-starts.ts`).
+   * `insertTurn` then `endTurn` in one (see `held-writes.ts`).
    * Params: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
    */
   startEndedTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
@@ -88,17 +88,37 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
-  /** A turn's messages, as one JSON array. Params: session_id, turn_id, messages. */
-  appendHistory: "INSERT INTO history (session_id, turn_id, messages) VALUES (?, ?, ?)",
   history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
 } as const;
 
-/** The store's statements, prepared on one connection. */
-export type Statements = { readonly [K in keyof typeof SQL]: StatementSync };
+/** Inserts of many rows per statement (see `multi-row-insert.ts`): the statement up to `VALUES`, and one row. */
+const ROWS = {
+  /** A session already stored keeps its first record. Row: id, agent, created_at_ms. */
+  sessions: ["INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", "(?, ?, ?)"],
+  /**
+   * Turns not stored yet, running (outcome, usage and ended_at_ms NULL) or already ended. A turn that
+   * is stored refuses the statement; its rows then go one by one through `insertTurn` or `startEndedTurn`.
+   * Row: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
+   */
+  turns: [
+    "INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms) VALUES",
+    "(?, ?, ?, ?, ?, ?, ?, ?)",
+  ],
+  /** A turn's messages, as one JSON array. Row: session_id, turn_id, messages. */
+  history: ["INSERT INTO history (session_id, turn_id, messages) VALUES", "(?, ?, ?)"],
+} as const;
 
-/** Prepares every statement once; the store reuses them for the connection's lifetime. */
+/** The store's statements, prepared on one connection. */
+export type Statements = { readonly [K in keyof typeof SQL]: StatementSync } & {
+  readonly rows: { readonly [K in keyof typeof ROWS]: MultiRowInsert };
+};
+
+/** Prepares every statement once (a multi-row one per row count, when first used); the store reuses them for the connection's lifetime. */
 export function prepareStatements(db: DatabaseSync): Statements {
   const out: Partial<Record<keyof typeof SQL, StatementSync>> = {};
   for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
-  return out as Statements;
+  const rows: Partial<Record<keyof typeof ROWS, MultiRowInsert>> = {};
+  for (const [name, [head, row]] of Object.entries(ROWS))
+    rows[name as keyof typeof ROWS] = new MultiRowInsert(db, head, row);
+  return { ...(out as Record<keyof typeof SQL, StatementSync>), rows: rows as Statements["rows"] };
 }
