@@ -94,6 +94,29 @@ describe("group commit", () => {
     expect(committedInputs(store.path)).toBe(2);
   });
 
+  it("a waited-for group of 64 writes or more commits once a turn of the loop adds nothing to it", async () => {
+    const store = await opened({ groupCommitMs: 60_000 });
+    const before = store.stats().commits;
+    acceptMany(store, 1, 70);
+    // It grows during the next turn of the loop, so it waits for the turn after that.
+    const grown = new Promise((resolve) => setImmediate(() => resolve(acceptMany(store, 1, 1, 71))));
+    const committed = store.commit();
+    await grown;
+    expect(committedInputs(store.path)).toBe(0);
+    await committed;
+    expect([committedInputs(store.path), store.stats().commits - before]).toEqual([71, 1]);
+  });
+
+  it("a smaller group, or one nobody waits for, waits for its window", async () => {
+    const small = await opened({ groupCommitMs: 60_000 });
+    acceptMany(small, 1, 62); // and its session: 63 writes
+    void small.commit();
+    const unwaited = await opened({ groupCommitMs: 60_000 });
+    acceptMany(unwaited, 1, 100);
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect([committedInputs(small.path), committedInputs(unwaited.path)]).toEqual([0, 0]);
+  });
+
   it("a write after a group committed starts the next group", async () => {
     const store = await opened({ groupCommitMs: 0 });
     const before = store.stats().commits;
