@@ -171,7 +171,8 @@ function read(path: string): {
       .all() as unknown as DelegationRow[];
     const carriers = db
       .prepare(
-        "SELECT id, session_id, delegation_id, status, turn_id, policy, outcome FROM inputs WHERE delegation_id IS NOT NULL ORDER BY seq",
+        `SELECT i.id, i.session_id, i.delegation_id, i.status, i.turn_id, i.policy, coalesce(i.outcome, t.outcome) AS outcome
+         FROM inputs i LEFT JOIN turns t ON t.id = i.turn_id WHERE i.delegation_id IS NOT NULL ORDER BY i.seq`,
       )
       .all() as unknown as CarrierRow[];
     const history = db

@@ -96,7 +96,11 @@ describe("migrating a file of schema version 2", () => {
     expect(state.interrupted).toMatchObject([
       { turnId: "t4", inputIds: ["i4"], step: 1, messages: [user("y"), assistant("thinking")] },
     ]);
-    expect(store.input("i3")).toMatchObject({ status: "completed", turnId: "t3" });
+    expect(store.input("i3")).toMatchObject({
+      status: "completed",
+      turnId: "t3",
+      outcome: JSON.parse(OUTCOME),
+    });
     const db = new DatabaseSync(path, { readOnly: true });
     expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     db.close();

@@ -198,6 +198,35 @@ describe("what SQL enforces", () => {
     expect(committedInputs(store.path)).toBe(3);
   });
 
+  it("an input a turn ended keeps no copy of the turn's outcome; reads take the turn's", async () => {
+    const store = await opened();
+    acceptMany(store, 1, 2);
+    const outcome = { status: "failed", reason: { code: "model_error", message: "boom" } } as const;
+    for (const n of [1, 2]) {
+      store.startTurn({ turnId: `t${n}`, sessionId: "s0", inputIds: [`i${n}`], attempt: 1, startedAtMs: 1 });
+      if (n === 2) await store.commit();
+      store.endTurn({
+        turnId: `t${n}`,
+        sessionId: "s0",
+        attempt: 1,
+        outcome,
+        messages: [],
+        inputIds: [`i${n}`],
+        requeued: [],
+        usage: { inputTokens: 0, outputTokens: 0 },
+        endedAtMs: 2,
+      });
+    }
+    await store.commit();
+    const reader = new DatabaseSync(store.path, { readOnly: true });
+    expect(reader.prepare("SELECT id, status, outcome FROM inputs ORDER BY seq").all()).toEqual([
+      { id: "i1", status: "failed", outcome: null },
+      { id: "i2", status: "failed", outcome: null },
+    ]);
+    reader.close();
+    expect([store.input("i1")?.outcome, store.input("i2")?.outcome]).toEqual([outcome, outcome]);
+  });
+
   it("a function output JSON cannot hold is stored as a description; the turn still ends", async () => {
     const store = await opened();
     acceptMany(store, 1, 1);

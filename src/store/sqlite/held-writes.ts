@@ -213,9 +213,7 @@ export class HeldWrites {
 function writeInputs(sql: Statements, { start, end }: HeldTurn): void {
   const { turnId } = start;
   if (end === undefined) for (const id of start.inputIds) sql.runInput.run(turnId, id);
-  else
-    for (const id of start.inputIds)
-      sql.startAndEndInput.run(end.status, end.outcome, end.endedAtMs, turnId, id);
+  else for (const id of start.inputIds) sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
 }
 
 /**

@@ -9,6 +9,11 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MultiRowInsert } from "./multi-row-insert.js";
 
+/** An input's row, its outcome that of the turn that ended it if it has none (see `inputById`). */
+const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
+    i.delegation_id, i.status, i.turn_id, i.steer_step, coalesce(i.outcome, t.outcome) AS outcome
+  FROM inputs i LEFT JOIN turns t ON i.outcome IS NULL AND t.id = i.turn_id`;
+
 const SQL = {
   allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
 
@@ -16,8 +21,12 @@ const SQL = {
   insertInput: `INSERT INTO inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
-  inputById: "SELECT * FROM inputs WHERE id = ?",
-  inputByKey: "SELECT * FROM inputs WHERE session_id = ? AND idempotency_key = ?",
+  /**
+   * An input a turn ended keeps no outcome of its own: it is its turn's (the same JSON, written in the
+   * same transaction, and an ended turn's row never changes), so the two reads take it from there.
+   */
+  inputById: `${INPUT_COLUMNS} WHERE i.id = ?`,
+  inputByKey: `${INPUT_COLUMNS} WHERE i.session_id = ? AND i.idempotency_key = ?`,
   queuedInputs: "SELECT * FROM inputs WHERE status = 'queued' ORDER BY seq",
   maxSeq: "SELECT max(seq) AS seq FROM inputs",
 
@@ -35,11 +44,11 @@ const SQL = {
   /** Params: id, turn_id. */
   requeueInput: `UPDATE inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** Params: status, outcome, ended_at_ms, id, turn_id. */
-  endRunningInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL
+  /** It takes its turn's outcome (see `inputById`). Params: status, ended_at_ms, id, turn_id. */
+  endRunningInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, outcome, ended_at_ms, turn_id, id. */
-  startAndEndInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
+  /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, ended_at_ms, turn_id, id. */
+  startAndEndInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
     WHERE id = ? AND status IN ('queued', 'running')`,
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
   steeredInputs: `SELECT id, steer_step FROM inputs

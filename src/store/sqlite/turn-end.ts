@@ -50,7 +50,7 @@ export function endStoredTurn(
   if (sql.endTurn.run(outcome, end.usage, endedAtMs, turnId, end.attempt).changes === 0) return false;
   for (const id of inputIds) {
     if (requeued.length > 0 && requeued.includes(id)) sql.requeueInput.run(id, turnId);
-    else sql.endRunningInput.run(end.status, outcome, endedAtMs, id, turnId);
+    else sql.endRunningInput.run(end.status, endedAtMs, id, turnId);
   }
   return true;
 }
