@@ -2,7 +2,7 @@
  * The SQLite store: the conformance suite on real files, then what is particular to it — group
  * commit, durability settings, the receipt, constraint errors, and values JSON cannot hold.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, StatementSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSqliteStore, type SqliteStore, type Store } from "../../src/index.js";
 import { runStoreConformance } from "../../src/testing/index.js";
@@ -245,5 +245,69 @@ describe("what SQL enforces", () => {
     const { status, outcome } = store.input("i1")!;
     expect(status).toBe("completed");
     expect(outcome?.output).toMatch(/^\[output not storable as JSON: .*BigInt/);
+  });
+});
+
+describe("history of sessions this store created", () => {
+  const answer = (sessionId: string, turnId: string, inputId: string) =>
+    ({
+      turnId,
+      sessionId,
+      attempt: 1,
+      outcome: { status: "completed", reason: { code: "ok", message: "done" } },
+      messages: [{ role: "assistant", content: [{ type: "text", text: turnId }] }],
+      inputIds: [inputId],
+      requeued: [],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      endedAtMs: 2,
+    }) as const;
+
+  /** Counts the history reads that reach SQLite. */
+  function historyReads(): { count(): number } {
+    const all = vi.spyOn(StatementSync.prototype, "all");
+    return {
+      count: () =>
+        all.mock.contexts.filter((s) =>
+          (s as StatementSync).sourceSQL.startsWith("SELECT messages FROM history"),
+        ).length,
+    };
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("is empty without a read until a turn end adds to it, in its group or after", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    const reads = historyReads();
+    acceptMany(store, 1, 1);
+    expect(store.history("s0")).toEqual([]);
+    await store.commit();
+    expect(store.history("s0")).toEqual([]);
+    expect(reads.count()).toBe(0);
+    store.startTurn({ turnId: "t1", sessionId: "s0", inputIds: ["i1"], attempt: 1, startedAtMs: 1 });
+    store.endTurn(answer("s0", "t1", "i1"));
+    expect(store.history("s0")).toEqual(answer("s0", "t1", "i1").messages);
+    await store.commit();
+    expect(store.history("s0")).toEqual(answer("s0", "t1", "i1").messages);
+    expect(reads.count()).toBe(2);
+  });
+
+  it("is read for a session stored before, or whose history has rows already", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    // History of a session not created yet (the store does not require it), then its creation.
+    acceptMany(store, 1, 1);
+    store.accept({ id: "i2", sessionId: "late", seq: 2, payload: 2, policy: "enqueue", acceptedAtMs: 2 });
+    store.startTurn({ turnId: "t2", sessionId: "late", inputIds: ["i2"], attempt: 1, startedAtMs: 1 });
+    store.endTurn(answer("late", "t2", "i2"));
+    await store.commit();
+    store.createSession({ id: "late", agent: "a", createdAtMs: 3 });
+    expect(store.history("late")).toEqual(answer("late", "t2", "i2").messages);
+    await store.close();
+    const again = await opened({ path: store.path, groupCommitMs: 0 });
+    const reads = historyReads();
+    again.createSession({ id: "s0", agent: "a", createdAtMs: 4 });
+    expect(again.history("s0")).toEqual([]);
+    expect(reads.count()).toBe(1);
   });
 });

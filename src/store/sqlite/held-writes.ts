@@ -17,6 +17,10 @@
  * calls, and the held rows of one table never depend on each other: so writing them together, table
  * by table, leaves the rows that writing each at its call would.
  *
+ * Writing sessions also tells which of them this store created with no history: until a turn end
+ * adds to it, `history()` of such a session needs no read (a runtime reads the history of every
+ * session it starts a turn in).
+ *
  * @packageDocumentation
  */
 import type { SQLInputValue } from "node:sqlite";
@@ -24,6 +28,9 @@ import type { SessionRecord, TurnEnd, TurnStart } from "../../runtime/ports/stor
 import type { GroupCommit } from "./group-commit.js";
 import type { Statements } from "./statements.js";
 import { type EndRecord, endStoredTurn } from "./turn-end.js";
+
+/** A bound on the sessions remembered as having no history (it only spares reads). */
+const NO_HISTORY_MAX = 100_000;
 
 /** A held turn: its start, and its end once it came. */
 interface HeldTurn {
@@ -54,6 +61,8 @@ export class HeldWrites {
   readonly #historyOf = new Set<string>();
   /** Whether the open group will write what is held before it commits. */
   #armed = false;
+  /** Sessions this store created whose history is empty, stored and held (see the top). */
+  readonly #noHistory = new Set<string>();
 
   constructor(sql: Statements, group: GroupCommit) {
     this.#sql = sql;
@@ -128,6 +137,15 @@ export class HeldWrites {
     return this.#historyOf.has(sessionId);
   }
 
+  /** Whether the session is known to have no history (see the top). */
+  hasNoHistory(sessionId: string): boolean {
+    return this.#noHistory.has(sessionId);
+  }
+
+  get holdsSessions(): boolean {
+    return this.#sessions.length > 0;
+  }
+
   /** Writes the turn's held start, if any (and everything held, if the turn already ended). */
   write(turnId: string): void {
     const held = this.#turns.get(turnId);
@@ -142,11 +160,11 @@ export class HeldWrites {
   }
 
   writeAll(): void {
-    const sessions = this.#sessions;
     const turns = [...this.#turns.values()];
     const history = this.#history;
+    // Before the history it holds is let go: a session that gains history now is not without one.
+    this.writeSessions();
     this.#clear();
-    if (sessions.length > 0) this.#sql.rows.sessions.run(sessions);
     if (turns.length > 0) this.#writeTurns(turns);
     const rows: SQLInputValue[] = [];
     for (const { end, turn } of history) {
@@ -181,6 +199,22 @@ export class HeldWrites {
   #holdHistory(end: EndRecord, turn: HeldTurn | undefined): void {
     this.#history.push({ end, turn });
     this.#historyOf.add(end.sessionId);
+    this.#noHistory.delete(end.sessionId);
+  }
+
+  /** Writes the held sessions (they depend on nothing else held); call inside a write. */
+  writeSessions(): void {
+    if (this.#sessions.length === 0) return;
+    const sessions = this.#sessions;
+    this.#sessions = [];
+    const created = this.#sql.rows.sessions.run(sessions);
+    // Only when all are new (else which are is unknown), and history names none of them: a store
+    // may be handed turns of sessions it never created.
+    if (created * 3 !== sessions.length || this.#noHistory.size >= NO_HISTORY_MAX) return;
+    const ids: string[] = [];
+    for (let i = 0; i < sessions.length; i += 3) ids.push(sessions[i] as string);
+    if ((this.#sql.historyOfAny.get(JSON.stringify(ids)) as { found: number }).found === 1) return;
+    for (const id of ids) if (!this.#historyOf.has(id)) this.#noHistory.add(id);
   }
 
   /**

@@ -17,47 +17,54 @@ export function isConstraintError(error: unknown): boolean {
   return ((error as { errcode?: number }).errcode ?? 0) % 256 === 19;
 }
 
+/** A multi-row INSERT: the statement up to `VALUES`, and one row's placeholders. */
+export interface MultiRowSpec {
+  readonly head: string;
+  /** `(?, ?, ...)`. */
+  readonly row: string;
+}
+
 export class MultiRowInsert {
   readonly #db: DatabaseSync;
-  /** The statement up to `VALUES`. */
-  readonly #head: string;
-  /** One row's placeholders, `(?, ?, ...)`. */
-  readonly #row: string;
+  readonly #spec: MultiRowSpec;
   readonly #columns: number;
   readonly #statements = new Map<number, StatementSync>();
 
-  constructor(db: DatabaseSync, head: string, row: string) {
+  constructor(db: DatabaseSync, spec: MultiRowSpec) {
     this.#db = db;
-    this.#head = head;
-    this.#row = row;
-    this.#columns = row.split("?").length - 1;
+    this.#spec = spec;
+    this.#columns = spec.row.split("?").length - 1;
   }
 
   /**
    * Inserts the rows `values` holds, one after another, in order: `columns` values per row, as the
-   * row's placeholders take them. A statement refused by a constraint changes nothing (SQLite undoes
-   * it): `refused(from, to)` is then told its rows, by index, to insert them another way; without
-   * it, the error is thrown.
+   * row's placeholders take them, and returns how many rows it inserted. A statement refused by a
+   * constraint changes nothing (SQLite undoes it): `refused(from, to)` is then told its rows, by
+   * index, to insert them another way; without it, the error is thrown.
    */
-  run(values: readonly SQLInputValue[], refused?: (from: number, to: number) => void): void {
+  run(values: readonly SQLInputValue[], refused?: (from: number, to: number) => void): number {
     const rows = values.length / this.#columns;
+    let inserted = 0;
     for (let from = 0; from < rows; ) {
       let count = ROWS_MAX;
       while (count > rows - from) count >>= 1;
       try {
-        this.#statement(count).run(...values.slice(from * this.#columns, (from + count) * this.#columns));
+        const args = values.slice(from * this.#columns, (from + count) * this.#columns);
+        inserted += Number(this.#statement(count).run(...args).changes);
       } catch (error) {
         if (refused === undefined || !isConstraintError(error)) throw error;
         refused(from, from + count);
       }
       from += count;
     }
+    return inserted;
   }
 
   #statement(rows: number): StatementSync {
     let statement = this.#statements.get(rows);
     if (statement === undefined) {
-      statement = this.#db.prepare(`${this.#head} ${new Array<string>(rows).fill(this.#row).join(", ")}`);
+      const { head, row } = this.#spec;
+      statement = this.#db.prepare(`${head} ${new Array<string>(rows).fill(row).join(", ")}`);
       this.#statements.set(rows, statement);
     }
     return statement;

@@ -111,6 +111,8 @@ function invalid(what: string, value: unknown, expected: string): never {
   );
 }
 
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+
 interface Connection {
   readonly db: DatabaseSync;
   readonly sql: Statements;
@@ -212,7 +214,14 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   history(sessionId: string): readonly Message[] {
-    if (this.#conn?.held.holdsHistoryOf(sessionId) === true) this.#write((_, held) => held.writeAll());
+    const known = this.#conn?.held;
+    if (known?.holdsHistoryOf(sessionId) === true) this.#write((_, held) => held.writeAll());
+    else if (known !== undefined) {
+      // A session created in this group: writing the held sessions tells whether it is new.
+      if (!known.hasNoHistory(sessionId) && known.holdsSessions)
+        this.#write((_, held) => held.writeSessions());
+      if (known.hasNoHistory(sessionId)) return NO_MESSAGES;
+    }
     return this.#read((sql) =>
       (sql.history.all(sessionId) as { messages: string }[]).flatMap((row) => messagesOf(row.messages)),
     );

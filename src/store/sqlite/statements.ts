@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { MultiRowInsert } from "./multi-row-insert.js";
+import { MultiRowInsert, type MultiRowSpec } from "./multi-row-insert.js";
 
 /** An input's row, its outcome that of the turn that ended it if it has none (see `inputById`). */
 const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
@@ -98,24 +98,27 @@ const SQL = {
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
   history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
+  /** Whether history names any of the sessions; param: their ids, as a JSON array. */
+  historyOfAny:
+    "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
 } as const;
 
-/** Inserts of many rows per statement (see `multi-row-insert.ts`): the statement up to `VALUES`, and one row. */
+/** Inserts of many rows per statement (see `multi-row-insert.ts`). */
 const ROWS = {
   /** A session already stored keeps its first record. Row: id, agent, created_at_ms. */
-  sessions: ["INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", "(?, ?, ?)"],
+  sessions: { head: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", row: "(?, ?, ?)" },
   /**
    * Turns not stored yet, running (outcome, usage and ended_at_ms NULL) or already ended. A turn that
    * is stored refuses the statement; its rows then go one by one through `insertTurn` or `startEndedTurn`.
    * Row: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
    */
-  turns: [
-    "INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms) VALUES",
-    "(?, ?, ?, ?, ?, ?, ?, ?)",
-  ],
+  turns: {
+    head: "INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms) VALUES",
+    row: "(?, ?, ?, ?, ?, ?, ?, ?)",
+  },
   /** A turn's messages, as one JSON array. Row: session_id, turn_id, messages. */
-  history: ["INSERT INTO history (session_id, turn_id, messages) VALUES", "(?, ?, ?)"],
-} as const;
+  history: { head: "INSERT INTO history (session_id, turn_id, messages) VALUES", row: "(?, ?, ?)" },
+} as const satisfies Record<string, MultiRowSpec>;
 
 /** The store's statements, prepared on one connection. */
 export type Statements = { readonly [K in keyof typeof SQL]: StatementSync } & {
@@ -127,7 +130,7 @@ export function prepareStatements(db: DatabaseSync): Statements {
   const out: Partial<Record<keyof typeof SQL, StatementSync>> = {};
   for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
   const rows: Partial<Record<keyof typeof ROWS, MultiRowInsert>> = {};
-  for (const [name, [head, row]] of Object.entries(ROWS))
-    rows[name as keyof typeof ROWS] = new MultiRowInsert(db, head, row);
+  for (const [name, spec] of Object.entries(ROWS))
+    rows[name as keyof typeof ROWS] = new MultiRowInsert(db, spec);
   return { ...(out as Record<keyof typeof SQL, StatementSync>), rows: rows as Statements["rows"] };
 }
