@@ -171,11 +171,14 @@ function read(path: string): {
       .all() as unknown as DelegationRow[];
     const carriers = db
       .prepare(
-        "SELECT id, session_id, delegation_id, status, turn_id, policy, outcome FROM inputs WHERE delegation_id IS NOT NULL ORDER BY seq",
+        `SELECT i.id, i.session_id, i.delegation_id, i.status, i.turn_id, i.policy, coalesce(i.outcome, t.outcome) AS outcome
+         FROM inputs i LEFT JOIN turns t ON t.id = i.turn_id WHERE i.delegation_id IS NOT NULL ORDER BY i.seq`,
       )
       .all() as unknown as CarrierRow[];
     const history = db
-      .prepare("SELECT session_id, turn_id, message FROM history ORDER BY id")
+      .prepare(
+        "SELECT h.session_id, h.turn_id, m.value AS message FROM history h, json_each(h.messages) m ORDER BY h.id, m.key",
+      )
       .all() as unknown as HistoryRow[];
     return { delegations, carriers, blocks: blocksIn(history) };
   } finally {

@@ -451,7 +451,10 @@ describe("background children across a crash", () => {
     await eventually(() => third.runtime.delegations.get(held!.id)?.delivery === "delivered", "delivery");
     await third.runtime.stop({ drain: true });
     // The parent saw the result in one turn, carried by one input; the first was withdrawn unseen.
-    const history = committed(path, "SELECT message FROM history WHERE session_id = 'p'") as {
+    const history = committed(
+      path,
+      "SELECT m.value AS message FROM history h, json_each(h.messages) m WHERE h.session_id = 'p'",
+    ) as {
       message: string;
     }[];
     const blocks = history.filter(

@@ -2,7 +2,7 @@
  * The SQLite store: the conformance suite on real files, then what is particular to it — group
  * commit, durability settings, the receipt, constraint errors, and values JSON cannot hold.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, StatementSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSqliteStore, type SqliteStore, type Store } from "../../src/index.js";
 import { runStoreConformance } from "../../src/testing/index.js";
@@ -94,6 +94,29 @@ describe("group commit", () => {
     expect(committedInputs(store.path)).toBe(2);
   });
 
+  it("a waited-for group of 64 writes or more commits once a turn of the loop adds nothing to it", async () => {
+    const store = await opened({ groupCommitMs: 60_000 });
+    const before = store.stats().commits;
+    acceptMany(store, 1, 70);
+    // It grows during the next turn of the loop, so it waits for the turn after that.
+    const grown = new Promise((resolve) => setImmediate(() => resolve(acceptMany(store, 1, 1, 71))));
+    const committed = store.commit();
+    await grown;
+    expect(committedInputs(store.path)).toBe(0);
+    await committed;
+    expect([committedInputs(store.path), store.stats().commits - before]).toEqual([71, 1]);
+  });
+
+  it("a smaller group, or one nobody waits for, waits for its window", async () => {
+    const small = await opened({ groupCommitMs: 60_000 });
+    acceptMany(small, 1, 62); // and its session: 63 writes
+    void small.commit();
+    const unwaited = await opened({ groupCommitMs: 60_000 });
+    acceptMany(unwaited, 1, 100);
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect([committedInputs(small.path), committedInputs(unwaited.path)]).toEqual([0, 0]);
+  });
+
   it("a write after a group committed starts the next group", async () => {
     const store = await opened({ groupCommitMs: 0 });
     const before = store.stats().commits;
@@ -175,6 +198,35 @@ describe("what SQL enforces", () => {
     expect(committedInputs(store.path)).toBe(3);
   });
 
+  it("an input a turn ended keeps no copy of the turn's outcome; reads take the turn's", async () => {
+    const store = await opened();
+    acceptMany(store, 1, 2);
+    const outcome = { status: "failed", reason: { code: "model_error", message: "boom" } } as const;
+    for (const n of [1, 2]) {
+      store.startTurn({ turnId: `t${n}`, sessionId: "s0", inputIds: [`i${n}`], attempt: 1, startedAtMs: 1 });
+      if (n === 2) await store.commit();
+      store.endTurn({
+        turnId: `t${n}`,
+        sessionId: "s0",
+        attempt: 1,
+        outcome,
+        messages: [],
+        inputIds: [`i${n}`],
+        requeued: [],
+        usage: { inputTokens: 0, outputTokens: 0 },
+        endedAtMs: 2,
+      });
+    }
+    await store.commit();
+    const reader = new DatabaseSync(store.path, { readOnly: true });
+    expect(reader.prepare("SELECT id, status, outcome FROM inputs ORDER BY seq").all()).toEqual([
+      { id: "i1", status: "failed", outcome: null },
+      { id: "i2", status: "failed", outcome: null },
+    ]);
+    reader.close();
+    expect([store.input("i1")?.outcome, store.input("i2")?.outcome]).toEqual([outcome, outcome]);
+  });
+
   it("a function output JSON cannot hold is stored as a description; the turn still ends", async () => {
     const store = await opened();
     acceptMany(store, 1, 1);
@@ -193,5 +245,69 @@ describe("what SQL enforces", () => {
     const { status, outcome } = store.input("i1")!;
     expect(status).toBe("completed");
     expect(outcome?.output).toMatch(/^\[output not storable as JSON: .*BigInt/);
+  });
+});
+
+describe("history of sessions this store created", () => {
+  const answer = (sessionId: string, turnId: string, inputId: string) =>
+    ({
+      turnId,
+      sessionId,
+      attempt: 1,
+      outcome: { status: "completed", reason: { code: "ok", message: "done" } },
+      messages: [{ role: "assistant", content: [{ type: "text", text: turnId }] }],
+      inputIds: [inputId],
+      requeued: [],
+      usage: { inputTokens: 0, outputTokens: 0 },
+      endedAtMs: 2,
+    }) as const;
+
+  /** Counts the history reads that reach SQLite. */
+  function historyReads(): { count(): number } {
+    const all = vi.spyOn(StatementSync.prototype, "all");
+    return {
+      count: () =>
+        all.mock.contexts.filter((s) =>
+          (s as StatementSync).sourceSQL.startsWith("SELECT messages FROM history"),
+        ).length,
+    };
+  }
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("is empty without a read until a turn end adds to it, in its group or after", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    const reads = historyReads();
+    acceptMany(store, 1, 1);
+    expect(store.history("s0")).toEqual([]);
+    await store.commit();
+    expect(store.history("s0")).toEqual([]);
+    expect(reads.count()).toBe(0);
+    store.startTurn({ turnId: "t1", sessionId: "s0", inputIds: ["i1"], attempt: 1, startedAtMs: 1 });
+    store.endTurn(answer("s0", "t1", "i1"));
+    expect(store.history("s0")).toEqual(answer("s0", "t1", "i1").messages);
+    await store.commit();
+    expect(store.history("s0")).toEqual(answer("s0", "t1", "i1").messages);
+    expect(reads.count()).toBe(2);
+  });
+
+  it("is read for a session stored before, or whose history has rows already", async () => {
+    const store = await opened({ groupCommitMs: 0 });
+    // History of a session not created yet (the store does not require it), then its creation.
+    acceptMany(store, 1, 1);
+    store.accept({ id: "i2", sessionId: "late", seq: 2, payload: 2, policy: "enqueue", acceptedAtMs: 2 });
+    store.startTurn({ turnId: "t2", sessionId: "late", inputIds: ["i2"], attempt: 1, startedAtMs: 1 });
+    store.endTurn(answer("late", "t2", "i2"));
+    await store.commit();
+    store.createSession({ id: "late", agent: "a", createdAtMs: 3 });
+    expect(store.history("late")).toEqual(answer("late", "t2", "i2").messages);
+    await store.close();
+    const again = await opened({ path: store.path, groupCommitMs: 0 });
+    const reads = historyReads();
+    again.createSession({ id: "s0", agent: "a", createdAtMs: 4 });
+    expect(again.history("s0")).toEqual([]);
+    expect(reads.count()).toBe(1);
   });
 });

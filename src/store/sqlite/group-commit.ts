@@ -7,9 +7,14 @@
  * event loop), and every `commit()` promise taken while it was open resolves then. A write made after
  * that starts the next group. One fsync thus covers every send, checkpoint and turn end of the window.
  *
+ * A group of at least {@link EARLY_WRITES} writes that someone waits for commits sooner: as soon as a
+ * turn of the event loop passes without adding to it. Its writers are then waiting (on this commit,
+ * or on IO), and the commit is shared widely already, so the rest of the window would only add to
+ * every waiter's wait: under a burst, it would leave the loop idle between groups.
+ *
  * With a {@link WalSync}, a group's waiters resolve only once the WAL was fsynced after its COMMIT.
  *
- * Writes held back until the group commits (see `deferred-starts.ts`) join it through
+ * Writes held back until the group commits (see `held-writes.ts`) join it through
  * {@link GroupCommit.beforeCommit}: they run inside the transaction, just before its COMMIT.
  *
  *
@@ -53,6 +58,8 @@ export const NO_STATS: GroupCommitStats = {
 const RESOLVED = Promise.resolve();
 /** Back-off before a failed COMMIT is tried again when nobody asked for it. */
 const RETRY_MS = 1_000;
+/** The size from which a waited-for group commits once the loop goes idle, before its window closes. */
+const EARLY_WRITES = 64;
 
 interface Waiting {
   readonly promise: Promise<void>;
@@ -70,6 +77,9 @@ export class GroupCommit {
   #open = false;
   #groupWrites = 0;
   #timer: { cancel(): void } | undefined;
+  /** The check for an idle turn of the loop, and the group's size when it was scheduled. */
+  #idleCheck: NodeJS.Immediate | undefined;
+  #writesAtCheck = 0;
   #waiting: Waiting | undefined;
   #beforeCommit: (() => void)[] = [];
   #failure: OffstageError | undefined;
@@ -101,6 +111,7 @@ export class GroupCommit {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (!this.#open) return this.#walSync?.settled() ?? RESOLVED;
     this.#schedule(this.#windowMs);
+    this.#watchIdle();
     if (this.#waiting === undefined) {
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
@@ -123,8 +134,7 @@ export class GroupCommit {
 
   /** Commits the open group now; throws `STORE_FAILED` when the commit fails. */
   flush(): void {
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#unschedule();
     if (!this.#open) return;
     const tasks = this.#beforeCommit;
     this.#beforeCommit = [];
@@ -204,8 +214,7 @@ export class GroupCommit {
 
   /** Drops the open group's writes (a failed boot, or a store dropped as by a crash). */
   rollback(): void {
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#unschedule();
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
     this.#beforeCommit = [];
     this.#open = false;
@@ -218,21 +227,44 @@ export class GroupCommit {
 
   #schedule(delayMs: number): void {
     if (this.#timer !== undefined) return;
-    const run = () => {
-      this.#timer = undefined;
-      try {
-        this.flush();
-      } catch {
-        // Still open: the writes are pending, so retry; else the waiters got the failure.
-        if (this.#open) this.#schedule(RETRY_MS);
-      }
-    };
     if (delayMs === 0) {
-      const immediate = setImmediate(run);
+      const immediate = setImmediate(this.#scheduledFlush);
       this.#timer = { cancel: () => clearImmediate(immediate) };
     } else {
-      const timeout = setTimeout(run, delayMs);
+      const timeout = setTimeout(this.#scheduledFlush, delayMs);
       this.#timer = { cancel: () => clearTimeout(timeout) };
     }
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#timer = undefined;
+    try {
+      this.flush();
+    } catch {
+      // Still open: the writes are pending, so retry; else the waiters got the failure.
+      if (this.#open) this.#schedule(RETRY_MS);
+    }
+  };
+
+  /** Checks, at the end of this turn of the loop, whether the group stopped growing (see the top). */
+  #watchIdle(): void {
+    if (this.#idleCheck !== undefined || this.#windowMs === 0) return;
+    this.#writesAtCheck = this.#groupWrites;
+    this.#idleCheck = setImmediate(this.#checkIdle);
+  }
+
+  readonly #checkIdle = (): void => {
+    this.#idleCheck = undefined;
+    if (!this.#open || this.#waiting === undefined) return;
+    // Grown meanwhile: its writers are busy, look again after their turn. Small: the window decides.
+    if (this.#groupWrites > this.#writesAtCheck) this.#watchIdle();
+    else if (this.#groupWrites >= EARLY_WRITES) this.#scheduledFlush();
+  };
+
+  #unschedule(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#idleCheck !== undefined) clearImmediate(this.#idleCheck);
+    this.#idleCheck = undefined;
   }
 }

@@ -113,6 +113,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "history per turn",
+    sql: `
+      -- One row per turn that left messages (a JSON array of them), instead of one per message: a
+      -- turn end writes one row and one index entry, however many messages it appends. A turn's
+      -- messages were appended together, so their ids are consecutive and the first id orders the
+      -- turn; the text is joined, not re-encoded, so every message keeps its exact JSON.
+      ALTER TABLE history RENAME TO history_per_message;
+      CREATE TABLE history (
+        id         INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        turn_id    TEXT NOT NULL,
+        messages   TEXT NOT NULL
+      );
+      INSERT INTO history (id, session_id, turn_id, messages)
+        SELECT min(id), session_id, turn_id, '[' || group_concat(message, ',' ORDER BY id) || ']'
+        FROM history_per_message GROUP BY session_id, turn_id;
+      DROP TABLE history_per_message;
+      CREATE INDEX history_by_session ON history (session_id, id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

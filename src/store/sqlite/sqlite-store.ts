@@ -5,10 +5,11 @@
  *
  * How it works: the file is checked before anything is written to it (`open-database.ts`), migrated
  * and claimed (`store-lock.ts`) in one boot transaction, and from then on every write of the port
- * runs at once inside the current group's transaction, so reads see it; the group commits when its
- * short window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL. A turn start
- * is held back until its group commits or something needs it (`deferred-starts.ts`), so a turn that
- * ends in the same group is written once.
+ * runs inside the current group's transaction, so reads see it; the group commits when its short
+ * window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL. New sessions, turn
+ * starts and history are held back until the group commits or something needs them
+ * (`held-writes.ts`), then written in multi-row statements; a turn that ends in the group it started
+ * in is written once.
  *
  * The file runs a little past the usual length: it is the one place that maps each port call to its
  * statements, and the lifecycle (boot, close, abandon) that holds them.
@@ -32,15 +33,16 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { DeferredStarts } from "./deferred-starts.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
+import { HeldWrites } from "./held-writes.js";
 import { migrate } from "./migrations.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
-import { type InputRow, outcomeJson, snapshotOf } from "./rows.js";
+import { type InputRow, messagesOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
+import { endRecordOf, endStoredTurn } from "./turn-end.js";
 import { WalSync } from "./wal-sync.js";
 
 /** Options of {@link createSqliteStore}. */
@@ -57,7 +59,8 @@ export interface SqliteStoreOptions {
   /**
    * How long a group of writes stays open before it commits, in milliseconds (default 2; 0 commits
    * at the next turn of the event loop). Longer windows put more writes in one transaction (fewer
-   * fsyncs) and make each `durable` receipt wait longer.
+   * fsyncs) and make each `durable` receipt wait longer. A group of 64 writes or more that someone
+   * waits for commits sooner, once a turn of the event loop passes without adding to it.
    */
   readonly groupCommitMs?: number;
   /** How long boot waits for another connection's write transaction on the file (default 5 000 ms). */
@@ -108,11 +111,13 @@ function invalid(what: string, value: unknown, expected: string): never {
   );
 }
 
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+
 interface Connection {
   readonly db: DatabaseSync;
   readonly sql: Statements;
   readonly group: GroupCommit;
-  readonly starts: DeferredStarts;
+  readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
 }
@@ -145,17 +150,17 @@ export class SqliteStore implements Store, AsyncDisposable {
   async open(): Promise<RecoveredState> {
     const conn = this.#conn;
     if (conn === undefined) return this.#boot();
-    this.#writeHeldStarts();
+    this.#writeHeld();
     return this.#read(() => recoverState(conn.sql, conn.group));
   }
 
   createSession(session: SessionRecord): void {
-    this.#write((sql) => sql.insertSession.run(session.id, session.agent, session.createdAtMs));
+    this.#write((_, held) => held.holdSession(session));
   }
 
   accept(input: InputRecord): void {
-    this.#write((sql, starts) => {
-      if (starts.holdsInput(input.id)) starts.writeAll();
+    this.#write((sql, held) => {
+      if (held.holdsInput(input.id)) held.writeAll();
       sql.insertInput.run(
         input.id,
         input.sessionId,
@@ -170,66 +175,37 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   steer(steer: Steer): void {
-    this.#write((sql, starts) => {
-      starts.writeAll();
+    this.#write((sql, held) => {
+      held.writeAll();
       sql.steerInput.run({ turn: steer.turnId, input: steer.inputId, attempt: steer.attempt });
     });
   }
 
   endInput(end: InputEnd): void {
     const outcome = JSON.stringify({ status: end.status, reason: end.reason });
-    this.#write((sql, starts) => {
-      starts.writeAll();
+    this.#write((sql, held) => {
+      held.writeAll();
       sql.endQueuedInput.run(end.status, outcome, end.endedAtMs, end.inputId);
     });
   }
 
   startTurn(turn: TurnStart): void {
-    this.#write((_, starts) => starts.hold(turn));
+    this.#write((_, held) => held.holdStart(turn));
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
     const messages = JSON.stringify(checkpoint.messages);
-    this.#write((sql, starts) => {
-      starts.write(checkpoint.turnId);
+    this.#write((sql, held) => {
+      held.write(checkpoint.turnId);
       sql.checkpointTurn.run(checkpoint.step, messages, checkpoint.turnId, checkpoint.attempt);
     });
   }
 
   endTurn(end: TurnEnd): void {
-    const outcome = outcomeJson(end.outcome);
-    const usage = JSON.stringify(end.usage);
-    this.#write((sql, starts) => {
-      const { turnId } = end;
-      const start = starts.takeFor(end);
-      if (start !== undefined) {
-        const ids = JSON.stringify(start.inputIds);
-        const { sessionId, attempt, startedAtMs } = start;
-        const written = sql.startEndedTurn.run(
-          turnId,
-          sessionId,
-          attempt,
-          ids,
-          startedAtMs,
-          outcome,
-          usage,
-          end.endedAtMs,
-        );
-        // Refused, as its start alone would have been: the end alone decides, as below.
-        if (written.changes > 0) {
-          appendHistory(sql, end);
-          for (const id of end.inputIds)
-            sql.startAndEndInput.run(end.outcome.status, outcome, end.endedAtMs, turnId, id);
-          return;
-        }
-      }
-      const ended = sql.endTurn.run(outcome, usage, end.endedAtMs, turnId, end.attempt);
-      if (ended.changes === 0) return;
-      appendHistory(sql, end);
-      for (const id of end.inputIds) {
-        if (end.requeued.length > 0 && end.requeued.includes(id)) sql.requeueInput.run(id, turnId);
-        else sql.endRunningInput.run(end.outcome.status, outcome, end.endedAtMs, id, turnId);
-      }
+    const record = endRecordOf(end);
+    this.#write((sql, held) => {
+      if (held.holdEnd(end, record)) return;
+      if (endStoredTurn(sql, record, end.inputIds, end.requeued)) held.holdHistory(record);
     });
   }
 
@@ -238,13 +214,21 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   history(sessionId: string): readonly Message[] {
+    const known = this.#conn?.held;
+    if (known?.holdsHistoryOf(sessionId) === true) this.#write((_, held) => held.writeAll());
+    else if (known !== undefined) {
+      // A session created in this group: writing the held sessions tells whether it is new.
+      if (!known.hasNoHistory(sessionId) && known.holdsSessions)
+        this.#write((_, held) => held.writeSessions());
+      if (known.hasNoHistory(sessionId)) return NO_MESSAGES;
+    }
     return this.#read((sql) =>
-      (sql.history.all(sessionId) as { message: string }[]).map((row) => JSON.parse(row.message) as Message),
+      (sql.history.all(sessionId) as { messages: string }[]).flatMap((row) => messagesOf(row.messages)),
     );
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
-    this.#writeHeldStarts();
+    this.#writeHeld();
     return this.#read((sql) => {
       const row = sql.inputByKey.get(sessionId, key) as InputRow | undefined;
       return row === undefined ? undefined : snapshotOf(row);
@@ -252,7 +236,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   input(inputId: string): InputSnapshot | undefined {
-    this.#writeHeldStarts();
+    this.#writeHeld();
     return this.#read((sql) => {
       const row = sql.inputById.get(inputId) as InputRow | undefined;
       return row === undefined ? undefined : snapshotOf(row);
@@ -302,7 +286,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       const state = recoverState(sql, group);
       group.flush();
       lockHeld(lock);
-      this.#conn = { db, sql, group, starts: new DeferredStarts(sql, group), walSync, lock };
+      this.#conn = { db, sql, group, held: new HeldWrites(sql, group), walSync, lock };
       this.#group = group;
       this.#closing = undefined;
       return state;
@@ -338,11 +322,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   /** Runs a write in the current group. A failed write fails the store (see `GroupCommit.fail`). */
-  #write<T>(apply: (sql: Statements, starts: DeferredStarts) => T): T {
-    const { sql, group, starts } = this.#live();
+  #write<T>(apply: (sql: Statements, held: HeldWrites) => T): T {
+    const { sql, group, held } = this.#live();
     group.write();
     try {
-      return apply(sql, starts);
+      return apply(sql, held);
     } catch (error) {
       // SQLITE_CONSTRAINT: the caller's mistake (a duplicate id or key); the group itself is intact.
       if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) {
@@ -354,14 +338,14 @@ export class SqliteStore implements Store, AsyncDisposable {
           },
         );
       }
-      starts.drop();
+      held.drop();
       throw group.fail(error);
     }
   }
 
-  /** Before a read of inputs or turns: it must see every start made so far. */
-  #writeHeldStarts(): void {
-    if ((this.#conn?.starts.size ?? 0) > 0) this.#write((_, starts) => starts.writeAll());
+  /** Before a read of inputs or turns: it must see every write made so far. */
+  #writeHeld(): void {
+    if (this.#conn?.held.empty === false) this.#write((_, held) => held.writeAll());
   }
 
   #read<T>(query: (sql: Statements) => T): T {
@@ -376,8 +360,4 @@ export class SqliteStore implements Store, AsyncDisposable {
       );
     }
   }
-}
-
-function appendHistory(sql: Statements, end: TurnEnd): void {
-  for (const m of end.messages) sql.appendHistory.run(end.sessionId, end.turnId, JSON.stringify(m));
 }

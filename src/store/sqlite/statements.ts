@@ -7,17 +7,26 @@
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { MultiRowInsert, type MultiRowSpec } from "./multi-row-insert.js";
+
+/** An input's row, its outcome that of the turn that ended it if it has none (see `inputById`). */
+const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
+    i.delegation_id, i.status, i.turn_id, i.steer_step, coalesce(i.outcome, t.outcome) AS outcome
+  FROM inputs i LEFT JOIN turns t ON i.outcome IS NULL AND t.id = i.turn_id`;
 
 const SQL = {
-  insertSession: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES (?, ?, ?)",
   allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
 
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
   insertInput: `INSERT INTO inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
-  inputById: "SELECT * FROM inputs WHERE id = ?",
-  inputByKey: "SELECT * FROM inputs WHERE session_id = ? AND idempotency_key = ?",
+  /**
+   * An input a turn ended keeps no outcome of its own: it is its turn's (the same JSON, written in the
+   * same transaction, and an ended turn's row never changes), so the two reads take it from there.
+   */
+  inputById: `${INPUT_COLUMNS} WHERE i.id = ?`,
+  inputByKey: `${INPUT_COLUMNS} WHERE i.session_id = ? AND i.idempotency_key = ?`,
   queuedInputs: "SELECT * FROM inputs WHERE status = 'queued' ORDER BY seq",
   maxSeq: "SELECT max(seq) AS seq FROM inputs",
 
@@ -35,11 +44,11 @@ const SQL = {
   /** Params: id, turn_id. */
   requeueInput: `UPDATE inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** Params: status, outcome, ended_at_ms, id, turn_id. */
-  endRunningInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL
+  /** It takes its turn's outcome (see `inputById`). Params: status, ended_at_ms, id, turn_id. */
+  endRunningInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** `runInput` then `endRunningInput` in one (see `deferred-starts.ts`). Params: status, outcome, ended_at_ms, turn_id, id. */
-  startAndEndInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
+  /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, ended_at_ms, turn_id, id. */
+  startAndEndInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
     WHERE id = ? AND status IN ('queued', 'running')`,
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
   steeredInputs: `SELECT id, steer_step FROM inputs
@@ -47,12 +56,12 @@ const SQL = {
   /** Param: id. */
   adoptSteered: "UPDATE inputs SET steer_step = NULL WHERE id = ?",
 
-  /** Params: id, session_id, attempt, input_ids, started_at_ms. */
+  /** A turn start, one at a time (see `ROWS.turns`). Params: id, session_id, attempt, input_ids, started_at_ms. */
   insertTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
     WHERE excluded.attempt > turns.attempt AND turns.ended_at_ms IS NULL`,
   /**
-   * `insertTurn` then `endTurn` in one (see `deferred-starts.ts`).
+   * `insertTurn` then `endTurn` in one (see `held-writes.ts`).
    * Params: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
    */
   startEndedTurn: `INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
@@ -88,17 +97,40 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
-  /** Params: session_id, turn_id, message. */
-  appendHistory: "INSERT INTO history (session_id, turn_id, message) VALUES (?, ?, ?)",
-  history: "SELECT message FROM history WHERE session_id = ? ORDER BY id",
+  history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
+  /** Whether history names any of the sessions; param: their ids, as a JSON array. */
+  historyOfAny:
+    "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
 } as const;
 
-/** The store's statements, prepared on one connection. */
-export type Statements = { readonly [K in keyof typeof SQL]: StatementSync };
+/** Inserts of many rows per statement (see `multi-row-insert.ts`). */
+const ROWS = {
+  /** A session already stored keeps its first record. Row: id, agent, created_at_ms. */
+  sessions: { head: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", row: "(?, ?, ?)" },
+  /**
+   * Turns not stored yet, running (outcome, usage and ended_at_ms NULL) or already ended. A turn that
+   * is stored refuses the statement; its rows then go one by one through `insertTurn` or `startEndedTurn`.
+   * Row: id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms.
+   */
+  turns: {
+    head: "INSERT INTO turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms) VALUES",
+    row: "(?, ?, ?, ?, ?, ?, ?, ?)",
+  },
+  /** A turn's messages, as one JSON array. Row: session_id, turn_id, messages. */
+  history: { head: "INSERT INTO history (session_id, turn_id, messages) VALUES", row: "(?, ?, ?)" },
+} as const satisfies Record<string, MultiRowSpec>;
 
-/** Prepares every statement once; the store reuses them for the connection's lifetime. */
+/** The store's statements, prepared on one connection. */
+export type Statements = { readonly [K in keyof typeof SQL]: StatementSync } & {
+  readonly rows: { readonly [K in keyof typeof ROWS]: MultiRowInsert };
+};
+
+/** Prepares every statement once (a multi-row one per row count, when first used); the store reuses them for the connection's lifetime. */
 export function prepareStatements(db: DatabaseSync): Statements {
   const out: Partial<Record<keyof typeof SQL, StatementSync>> = {};
   for (const [name, sql] of Object.entries(SQL)) out[name as keyof typeof SQL] = db.prepare(sql);
-  return out as Statements;
+  const rows: Partial<Record<keyof typeof ROWS, MultiRowInsert>> = {};
+  for (const [name, spec] of Object.entries(ROWS))
+    rows[name as keyof typeof ROWS] = new MultiRowInsert(db, spec);
+  return { ...(out as Record<keyof typeof SQL, StatementSync>), rows: rows as Statements["rows"] };
 }

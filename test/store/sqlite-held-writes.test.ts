@@ -1,8 +1,9 @@
 /**
- * The SQLite store holds a turn's start back until its group commits (src/store/sqlite/deferred-starts.ts):
- * whatever the calls between, the file must end up exactly as when every start is written at once.
- * Each scenario runs twice — once with a commit after every call (no start ever waits for its end),
- * once with every call in one group — and the rows must be the same.
+ * The SQLite store holds new sessions, turn starts, turn ends that meet their start, and history back
+ * until its group commits, then writes them in multi-row statements (src/store/sqlite/held-writes.ts):
+ * whatever the calls between, the file must end up exactly as when every write is made at its call.
+ * Each scenario runs twice — once with a commit after every call (nothing held ever waits for a later
+ * call), once with every call in one group — and the rows must be the same.
  */
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,13 +18,17 @@ afterEach(async () => {
   removeFiles();
 });
 
-async function opened(): Promise<SqliteStore> {
+type Call = (store: SqliteStore) => void;
+
+/** A store with inputs i1 to i`inputs` queued in session s, and whatever `setup` committed. */
+async function opened(inputs = 3, setup: Call = () => {}): Promise<SqliteStore> {
   const store = createSqliteStore({ path: freshPath(), groupCommitMs: 0 });
   open.push(store);
   await store.open();
-  for (let n = 1; n <= 3; n++) {
+  for (let n = 1; n <= inputs; n++) {
     store.accept({ id: `i${n}`, sessionId: "s", seq: n, payload: n, policy: "enqueue", acceptedAtMs: n });
   }
+  setup(store);
   await store.commit();
   return store;
 }
@@ -50,14 +55,17 @@ function end(turnId: string, inputIds: string[], more: Partial<TurnEnd> = {}): T
   };
 }
 
-/** Every committed row, read through a second connection: what a restart would find. */
+/**
+ * Every committed row, read through a second connection: what a restart would find. Turns by id: a
+ * turn row's rowid tells only when it was written, which holding changes; history's id is its order.
+ */
 function committedRows(path: string): unknown {
   const reader = new DatabaseSync(path, { readOnly: true });
   try {
     return Object.fromEntries(
-      ["inputs", "turns", "history"].map((table) => [
+      (["sessions", "inputs", "turns", "history"] as const).map((table) => [
         table,
-        reader.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all(),
+        reader.prepare(`SELECT * FROM ${table} ORDER BY ${table === "turns" ? "id" : "rowid"}`).all(),
       ]),
     );
   } finally {
@@ -65,11 +73,12 @@ function committedRows(path: string): unknown {
   }
 }
 
-type Call = (store: SqliteStore) => void;
-
 /** The committed rows after `calls`, with a commit after each call or one commit after all. */
-async function rowsAfter(calls: Call[], commitEach: boolean): Promise<unknown> {
-  const store = await opened();
+async function rowsAfter(
+  calls: Call[],
+  { commitEach, inputs, setup }: { commitEach: boolean; inputs?: number; setup?: Call },
+): Promise<unknown> {
+  const store = await opened(inputs, setup);
   for (const call of calls) {
     call(store);
     if (commitEach) await store.commit();
@@ -166,11 +175,42 @@ const scenarios: [string, Call[]][] = [
     ],
   ],
   ["a turn still running at the commit", [(s) => s.startTurn(start("t1", ["i1", "i2"]))]],
+  [
+    "a session created twice keeps its first record",
+    [
+      (s) => s.createSession({ id: "s2", agent: "first", createdAtMs: 1 }),
+      (s) => s.createSession({ id: "s2", agent: "second", createdAtMs: 2 }),
+      (s) => s.createSession({ id: "s3", agent: "third", createdAtMs: 3 }),
+    ],
+  ],
+  [
+    "history in call order: a held turn's end, then an end written at once",
+    [
+      (s) => s.startTurn(start("t1", ["i1"])),
+      (s) => s.startTurn(start("t2", ["i2"])),
+      // The checkpoint writes t2's start, so t2's end is written at once; t1's is held.
+      (s) => s.checkpoint({ turnId: "t2", sessionId: "s", attempt: 1, step: 1, messages: [] }),
+      (s) => s.endTurn(end("t1", ["i1"])),
+      (s) => s.endTurn(end("t2", ["i2"])),
+      (s) => s.startTurn(start("t3", ["i3"])),
+      (s) => s.endTurn(end("t3", ["i3"], { messages: [] })),
+    ],
+  ],
 ];
 
-describe("a start held in its group", () => {
-  it.each(scenarios)("leaves the rows a start written at once leaves: %s", async (_, calls) => {
-    expect(await rowsAfter(calls, false)).toEqual(await rowsAfter(calls, true));
+/** Starts and ends turns t1 to t`n`, each of the input of its number. */
+function turns(n: number): Call[] {
+  return Array.from({ length: n }, (_, i) => [
+    (s: SqliteStore) => s.startTurn(start(`t${i + 1}`, [`i${i + 1}`])),
+    (s: SqliteStore) => s.endTurn(end(`t${i + 1}`, [`i${i + 1}`])),
+  ]).flat();
+}
+
+describe("writes held in their group", () => {
+  it.each(scenarios)("leave the rows writes made at their calls leave: %s", async (_, calls) => {
+    expect(await rowsAfter(calls, { commitEach: false })).toEqual(
+      await rowsAfter(calls, { commitEach: true }),
+    );
   });
 
   it("reads see it before its group commits", async () => {
@@ -179,6 +219,41 @@ describe("a start held in its group", () => {
     expect(store.input("i1")).toMatchObject({ status: "running", turnId: "t1" });
     store.endTurn(end("t1", ["i1"]));
     expect(store.input("i1")).toMatchObject({ status: "completed", turnId: "t1" });
+    store.startTurn(start("t2", ["i2"]));
+    store.endTurn(end("t2", ["i2"]));
+    expect(store.history("s")).toEqual([...end("t1", []).messages, ...end("t2", []).messages]);
+    store.createSession({ id: "s2", agent: "a", createdAtMs: 1 });
+    expect((await store.open()).sessions.map((session) => session.id)).toEqual(["s2"]);
+  });
+
+  it("more turns than one statement takes leave the rows of turns written one by one", async () => {
+    const calls = turns(70);
+    const inputs = 70;
+    expect(await rowsAfter(calls, { commitEach: false, inputs })).toEqual(
+      await rowsAfter(calls, { commitEach: true, inputs }),
+    );
+  });
+
+  it("a turn already stored, amid a statement's rows, is written as its start and end alone would be", async () => {
+    // t35 is stored with a higher attempt: its start and end of attempt 1 are refused. t36 is stored
+    // running attempt 1: its start of attempt 2 resumes it, and the end of attempt 2 ends it.
+    const setup: Call = (s) => {
+      s.startTurn(start("t35", ["i35"], 2));
+      s.startTurn(start("t36", ["i36"]));
+    };
+    const calls = turns(70).map((call, at): Call => {
+      if (at !== 71 && at !== 70) return call;
+      return at === 70
+        ? (s) => s.startTurn(start("t36", ["i36"], 2))
+        : (s) => s.endTurn(end("t36", ["i36"], { attempt: 2 }));
+    });
+    const held = await rowsAfter(calls, { commitEach: false, inputs: 70, setup });
+    expect(held).toEqual(await rowsAfter(calls, { commitEach: true, inputs: 70, setup }));
+    const { turns: rows } = held as { turns: { id: string; attempt: number; ended_at_ms: number | null }[] };
+    expect(rows.filter((t) => t.id === "t35" || t.id === "t36")).toMatchObject([
+      { id: "t35", attempt: 2, ended_at_ms: null },
+      { id: "t36", attempt: 2, ended_at_ms: 100 },
+    ]);
   });
 
   it("is stored as it was made, though the caller changes its array later", async () => {

@@ -1,0 +1,283 @@
+/**
+ * Writes held back within their group, then written together in multi-row statements
+ * (`multi-row-insert.ts`) just before the group commits:
+ *
+ * - new sessions;
+ * - turn starts, so that a turn that starts and ends in the group is written once, already ended,
+ *   instead of as a start and then an end;
+ * - those turns once ended, and the history of every turn end.
+ *
+ * Why no guarantee changes: a group commits as one transaction, so nothing held was ever on disk
+ * without the rest of its group, and recovery only ever sees the whole group. A held write is written
+ * as soon as anything could tell it from a written one: just before its group commits (so a turn
+ * still running then is on disk as before), before every read of inputs or turns and every read of a
+ * history it adds to, before a steer or an input end, before a checkpoint of its turn, and before a
+ * start, an accept or a turn end that names its turn or one of its inputs. Held turns never name the
+ * same input (a start that would is written at once, after them), history keeps the order of the
+ * calls, and the held rows of one table never depend on each other: so writing them together, table
+ * by table, leaves the rows that writing each at its call would.
+ *
+ * Writing sessions also tells which of them this store created with no history: until a turn end
+ * adds to it, `history()` of such a session needs no read (a runtime reads the history of every
+ * session it starts a turn in).
+ *
+ * @packageDocumentation
+ */
+import type { SQLInputValue } from "node:sqlite";
+import type { SessionRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
+import type { GroupCommit } from "./group-commit.js";
+import type { Statements } from "./statements.js";
+import { type EndRecord, endStoredTurn } from "./turn-end.js";
+
+/** A bound on the sessions remembered as having no history (it only spares reads). */
+const NO_HISTORY_MAX = 100_000;
+
+/** A held turn: its start, and its end once it came. */
+interface HeldTurn {
+  readonly start: TurnStart;
+  readonly inputIdsJson: string;
+  end: EndRecord | undefined;
+  /** Set when it is written: whether its row took the start (and end); a stale one is refused. */
+  written: boolean | undefined;
+}
+
+/** History to append: of a held turn (appended only if the turn is written), or of an end already written. */
+interface HeldHistory {
+  readonly end: EndRecord;
+  readonly turn: HeldTurn | undefined;
+}
+
+export class HeldWrites {
+  readonly #sql: Statements;
+  readonly #group: GroupCommit;
+  /** Rows of new sessions, flat: id, agent, created_at_ms. */
+  #sessions: SQLInputValue[] = [];
+  /** Held turns by id, in the order they were held. */
+  #turns = new Map<string, HeldTurn>();
+  /** The inputs of the held turns. */
+  readonly #inputs = new Set<string>();
+  #history: HeldHistory[] = [];
+  /** The sessions whose history has held rows. */
+  readonly #historyOf = new Set<string>();
+  /** Whether the open group will write what is held before it commits. */
+  #armed = false;
+  /** Sessions this store created whose history is empty, stored and held (see the top). */
+  readonly #noHistory = new Set<string>();
+
+  constructor(sql: Statements, group: GroupCommit) {
+    this.#sql = sql;
+    this.#group = group;
+  }
+
+  get empty(): boolean {
+    return this.#turns.size === 0 && this.#sessions.length === 0 && this.#history.length === 0;
+  }
+
+  /** Holds a session record in the open group; call inside a write. */
+  holdSession(session: SessionRecord): void {
+    this.#arm();
+    this.#sessions.push(session.id, session.agent, session.createdAtMs);
+  }
+
+  /** Holds a start in the open group; call inside a write. */
+  holdStart(turn: TurnStart): void {
+    // A copy: the caller may change its array later (the runtime's inbox adds steered inputs to it),
+    // and the start must be written as it was made.
+    const start = { ...turn, inputIds: [...turn.inputIds] };
+    const held: HeldTurn = {
+      start,
+      inputIdsJson: JSON.stringify(start.inputIds),
+      end: undefined,
+      written: undefined,
+    };
+    if (this.#turns.has(start.turnId) || this.#holdsAny(start.inputIds)) {
+      this.writeAll();
+      this.#writeTurns([held]);
+      return;
+    }
+    this.#arm();
+    this.#turns.set(start.turnId, held);
+    for (const id of start.inputIds) this.#inputs.add(id);
+  }
+
+  /**
+   * Holds `end` with its turn's held start when both can be written as one row: same attempt, same
+   * inputs, none requeued, not ended yet. Returns false otherwise, having written what is held if the
+   * end concerns it (its turn, or an input of a held turn): the caller then writes the end at once.
+   */
+  holdEnd(end: TurnEnd, record: EndRecord): boolean {
+    const held = this.#turns.get(end.turnId);
+    if (
+      held !== undefined &&
+      held.end === undefined &&
+      held.start.attempt === end.attempt &&
+      end.requeued.length === 0 &&
+      sameIds(held.start.inputIds, end.inputIds)
+    ) {
+      held.end = record;
+      if (record.messages !== undefined) this.#holdHistory(record, held);
+      return true;
+    }
+    if (held !== undefined || this.#holdsAny(end.inputIds)) this.writeAll();
+    return false;
+  }
+
+  /** Holds the history of an end already written at once. */
+  holdHistory(end: EndRecord): void {
+    if (end.messages === undefined) return;
+    this.#arm();
+    this.#holdHistory(end, undefined);
+  }
+
+  holdsInput(inputId: string): boolean {
+    return this.#inputs.has(inputId);
+  }
+
+  holdsHistoryOf(sessionId: string): boolean {
+    return this.#historyOf.has(sessionId);
+  }
+
+  /** Whether the session is known to have no history (see the top). */
+  hasNoHistory(sessionId: string): boolean {
+    return this.#noHistory.has(sessionId);
+  }
+
+  get holdsSessions(): boolean {
+    return this.#sessions.length > 0;
+  }
+
+  /** Writes the turn's held start, if any (and everything held, if the turn already ended). */
+  write(turnId: string): void {
+    const held = this.#turns.get(turnId);
+    if (held === undefined) return;
+    if (held.end !== undefined) {
+      this.writeAll();
+      return;
+    }
+    this.#turns.delete(turnId);
+    for (const id of held.start.inputIds) this.#inputs.delete(id);
+    this.#writeTurns([held]);
+  }
+
+  writeAll(): void {
+    const turns = [...this.#turns.values()];
+    const history = this.#history;
+    // Before the history it holds is let go: a session that gains history now is not without one.
+    this.writeSessions();
+    this.#clear();
+    if (turns.length > 0) this.#writeTurns(turns);
+    const rows: SQLInputValue[] = [];
+    for (const { end, turn } of history) {
+      if (turn === undefined || turn.written === true) rows.push(end.sessionId, end.turnId, end.messages!);
+    }
+    if (rows.length > 0) this.#sql.rows.history.run(rows);
+  }
+
+  /** Forgets what is held: its group rolled back, and took its `beforeCommit` task with it. */
+  drop(): void {
+    this.#clear();
+    this.#armed = false;
+  }
+
+  #clear(): void {
+    this.#sessions = [];
+    this.#turns = new Map();
+    this.#inputs.clear();
+    this.#history = [];
+    this.#historyOf.clear();
+  }
+
+  #arm(): void {
+    if (this.#armed) return;
+    this.#armed = true;
+    this.#group.beforeCommit(() => {
+      this.#armed = false;
+      this.writeAll();
+    });
+  }
+
+  #holdHistory(end: EndRecord, turn: HeldTurn | undefined): void {
+    this.#history.push({ end, turn });
+    this.#historyOf.add(end.sessionId);
+    this.#noHistory.delete(end.sessionId);
+  }
+
+  /** Writes the held sessions (they depend on nothing else held); call inside a write. */
+  writeSessions(): void {
+    if (this.#sessions.length === 0) return;
+    const sessions = this.#sessions;
+    this.#sessions = [];
+    const created = this.#sql.rows.sessions.run(sessions);
+    // Only when all are new (else which are is unknown), and history names none of them: a store
+    // may be handed turns of sessions it never created.
+    if (created * 3 !== sessions.length || this.#noHistory.size >= NO_HISTORY_MAX) return;
+    const ids: string[] = [];
+    for (let i = 0; i < sessions.length; i += 3) ids.push(sessions[i] as string);
+    if ((this.#sql.historyOfAny.get(JSON.stringify(ids)) as { found: number }).found === 1) return;
+    for (const id of ids) if (!this.#historyOf.has(id)) this.#noHistory.add(id);
+  }
+
+  /**
+   * Writes turn rows in multi-row statements; the turns' inputs follow. A statement some turn's
+   * stored row refuses is redone row by row, as each start or end alone would have been written.
+   */
+  #writeTurns(turns: readonly HeldTurn[]): void {
+    const rows: SQLInputValue[] = [];
+    for (const { start, inputIdsJson, end } of turns) {
+      rows.push(start.turnId, start.sessionId, start.attempt, inputIdsJson, start.startedAtMs);
+      if (end === undefined) rows.push(null, null, null);
+      else rows.push(end.outcome, end.usage, end.endedAtMs);
+    }
+    this.#sql.rows.turns.run(rows, (from, to) => {
+      for (let i = from; i < to; i++) turns[i]!.written = writeStoredTurn(this.#sql, turns[i]!);
+    });
+    for (const turn of turns) {
+      if (turn.written !== undefined) continue;
+      turn.written = true;
+      writeInputs(this.#sql, turn);
+    }
+  }
+
+  #holdsAny(inputIds: readonly string[]): boolean {
+    return inputIds.some((id) => this.#inputs.has(id));
+  }
+}
+
+/** The turn's inputs, once its row took it: running in it, or ended with it. */
+function writeInputs(sql: Statements, { start, end }: HeldTurn): void {
+  const { turnId } = start;
+  if (end === undefined) for (const id of start.inputIds) sql.runInput.run(turnId, id);
+  else for (const id of start.inputIds) sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
+}
+
+/**
+ * A held turn whose row is stored already, as the port describes a start: taken only if its attempt
+ * is higher than the stored one's and that one has not ended. An end refused with its start is then
+ * written alone, as if the start had been written at its call.
+ */
+function writeStoredTurn(sql: Statements, turn: HeldTurn): boolean {
+  const { start, inputIdsJson, end } = turn;
+  const { turnId, sessionId, attempt, startedAtMs } = start;
+  const taken =
+    end === undefined
+      ? sql.insertTurn.run(turnId, sessionId, attempt, inputIdsJson, startedAtMs)
+      : sql.startEndedTurn.run(
+          turnId,
+          sessionId,
+          attempt,
+          inputIdsJson,
+          startedAtMs,
+          end.outcome,
+          end.usage,
+          end.endedAtMs,
+        );
+  if (taken.changes > 0) {
+    writeInputs(sql, turn);
+    return true;
+  }
+  return end !== undefined && endStoredTurn(sql, end, start.inputIds, []);
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
