@@ -1,5 +1,5 @@
 /**
- * The SQLite store holds new sessions, turn starts, turn ends that meet their start, and history back
+ * The SQLite store holds new sessions, inputs, turn starts, turn ends that meet their start, and history back
  * until its group commits, then writes them in multi-row statements (src/store/sqlite/held-writes.ts):
  * whatever the calls between, the file must end up exactly as when every write is made at its call.
  * Each scenario runs twice — once with a commit after every call (nothing held ever waits for a later
@@ -224,6 +224,44 @@ describe("writes held in their group", () => {
     expect(store.history("s")).toEqual([...end("t1", []).messages, ...end("t2", []).messages]);
     store.createSession({ id: "s2", agent: "a", createdAtMs: 1 });
     expect((await store.open()).sessions.map((session) => session.id)).toEqual(["s2"]);
+  });
+
+  it("more inputs than one statement takes, one with a key amid them, then their turns", async () => {
+    const accept =
+      (n: number, idempotencyKey?: string): Call =>
+      (s) =>
+        s.accept({
+          id: `i${n}`,
+          sessionId: "s",
+          seq: n,
+          payload: { n },
+          policy: "enqueue",
+          acceptedAtMs: n,
+          idempotencyKey,
+        });
+    const calls = [
+      ...Array.from({ length: 40 }, (_, i) => accept(i + 10, i === 20 ? "k" : undefined)),
+      (s: SqliteStore) => s.startTurn(start("t1", ["i12"])),
+      (s: SqliteStore) => s.endTurn(end("t1", ["i12"])),
+      (s: SqliteStore) => s.startTurn(start("t2", ["i45"])),
+    ];
+    expect(await rowsAfter(calls, { commitEach: false })).toEqual(
+      await rowsAfter(calls, { commitEach: true }),
+    );
+  });
+
+  it("an input whose id is stored already fails its group, naming it, when the group is written", async () => {
+    const store = await opened();
+    store.accept({ id: "i1", sessionId: "s", seq: 7, payload: 7, policy: "enqueue", acceptedAtMs: 7 });
+    await expect(store.commit()).rejects.toMatchObject({
+      code: "STORE_FAILED",
+      message: expect.stringContaining('input "i1" (seq 7) was accepted but cannot be stored'),
+    });
+    expect(() => store.createSession({ id: "s2", agent: "a", createdAtMs: 8 })).toThrow(
+      expect.objectContaining({ code: "STORE_FAILED" }),
+    );
+    open.splice(open.indexOf(store), 1);
+    await expect(store.close()).rejects.toMatchObject({ code: "STORE_FAILED" });
   });
 
   it("more turns than one statement takes leave the rows of turns written one by one", async () => {

@@ -105,6 +105,15 @@ const SQL = {
 
 /** Inserts of many rows per statement (see `multi-row-insert.ts`). */
 const ROWS = {
+  /**
+   * Inputs without an idempotency key (`insertInput` writes those with one, and refused rows, one at a time).
+   * Row: id, session_id, seq, payload, policy, accepted_at_ms, delegation_id.
+   */
+  inputs: {
+    head: `INSERT INTO inputs
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status) VALUES`,
+    row: "(?, ?, ?, ?, ?, NULL, ?, ?, 'queued')",
+  },
   /** A session already stored keeps its first record. Row: id, agent, created_at_ms. */
   sessions: { head: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", row: "(?, ?, ?)" },
   /**
