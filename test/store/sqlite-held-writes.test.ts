@@ -5,8 +5,8 @@
  * Each scenario runs twice — once with a commit after every call (nothing held ever waits for a later
  * call), once with every call in one group — and the rows must be the same.
  */
-import { DatabaseSync } from "node:sqlite";
-import { afterEach, describe, expect, it } from "vitest";
+import { DatabaseSync, StatementSync } from "node:sqlite";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSqliteStore, type SqliteStore } from "../../src/index.js";
 import type { TurnEnd, TurnStart } from "../../src/runtime/ports/store.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
@@ -56,16 +56,19 @@ function end(turnId: string, inputIds: string[], more: Partial<TurnEnd> = {}): T
 }
 
 /**
- * Every committed row, read through a second connection: what a restart would find. Turns by id: a
- * turn row's rowid tells only when it was written, which holding changes; history's id is its order.
+ * Every committed row, read through a second connection: what a restart would find. Inputs by seq and
+ * turns by id: their rowids tell only when they were written, which holding changes; history's id is
+ * its order.
  */
+const ORDER = { sessions: "rowid", inputs: "seq", turns: "id", history: "id" } as const;
+
 function committedRows(path: string): unknown {
   const reader = new DatabaseSync(path, { readOnly: true });
   try {
     return Object.fromEntries(
       (["sessions", "inputs", "turns", "history"] as const).map((table) => [
         table,
-        reader.prepare(`SELECT * FROM ${table} ORDER BY ${table === "turns" ? "id" : "rowid"}`).all(),
+        reader.prepare(`SELECT * FROM ${table} ORDER BY ${ORDER[table]}`).all(),
       ]),
     );
   } finally {
@@ -248,6 +251,52 @@ describe("writes held in their group", () => {
     expect(await rowsAfter(calls, { commitEach: false })).toEqual(
       await rowsAfter(calls, { commitEach: true }),
     );
+  });
+
+  it.each([
+    ["ended", true],
+    ["still running at the commit", false],
+  ])("an input accepted and taken by a turn in one group is written once, %s", async (_, ends) => {
+    const calls: Call[] = [
+      (s) => s.accept({ id: "i9", sessionId: "s", seq: 9, payload: 9, policy: "enqueue", acceptedAtMs: 9 }),
+      (s) => s.startTurn(start("t1", ["i9", "i1"])),
+      ...(ends ? [(s: SqliteStore) => s.endTurn(end("t1", ["i9", "i1"]))] : []),
+    ];
+    const updates = vi.spyOn(StatementSync.prototype, "run");
+    const held = await rowsAfter(calls, { commitEach: false });
+    const inputUpdates = updates.mock.contexts.filter((statement) =>
+      (statement as StatementSync).sourceSQL.startsWith("UPDATE inputs"),
+    );
+    updates.mockRestore();
+    expect(inputUpdates).toHaveLength(1);
+    expect(held).toEqual(await rowsAfter(calls, { commitEach: true }));
+  });
+
+  it("an input taken by a turn a stored one refuses, or resumes, is left as writes at their calls leave it", async () => {
+    // t5 is stored with attempt 2 (attempt 1 is refused); t6 running attempt 1 (attempt 2 resumes it).
+    const setup: Call = (s) => {
+      s.startTurn(start("t5", ["i1"], 2));
+      s.startTurn(start("t6", ["i2"]));
+    };
+    const accept =
+      (n: number): Call =>
+      (s) =>
+        s.accept({ id: `i${n}`, sessionId: "s", seq: n, payload: n, policy: "enqueue", acceptedAtMs: n });
+    const calls: Call[] = [
+      accept(8),
+      accept(9),
+      (s) => s.startTurn(start("t5", ["i8"])),
+      (s) => s.endTurn(end("t5", ["i8"])),
+      (s) => s.startTurn(start("t6", ["i9"], 2)),
+      (s) => s.endTurn(end("t6", ["i9"], { attempt: 2 })),
+    ];
+    const held = await rowsAfter(calls, { commitEach: false, setup });
+    expect(held).toEqual(await rowsAfter(calls, { commitEach: true, setup }));
+    const { inputs } = held as { inputs: { id: string; status: string }[] };
+    expect(inputs.filter((i) => i.id === "i8" || i.id === "i9").map((i) => i.status)).toEqual([
+      "queued",
+      "completed",
+    ]);
   });
 
   it("an input whose id is stored already fails its group, naming it, when the group is written", async () => {

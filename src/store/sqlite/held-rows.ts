@@ -8,6 +8,7 @@
 import type { SQLInputValue } from "node:sqlite";
 import { OffstageError } from "../../errors.js";
 import type { TurnStart } from "../../runtime/ports/store.js";
+import type { MultiRowInsert } from "./multi-row-insert.js";
 import type { Statements } from "./statements.js";
 import { type EndRecord, endStoredTurn } from "./turn-end.js";
 
@@ -18,13 +19,43 @@ export interface HeldTurn {
   end: EndRecord | undefined;
   /** Set when it is written: whether its row took the start (and end); a stale one is refused. */
   written: boolean | undefined;
+  /** Its inputs written with the turn's state already, when they were held too (see `writeHeldInputs`). */
+  taken: string[] | undefined;
 }
 
-/** Inserts held inputs, flat rows as `ROWS.inputs` takes them. An input the file refuses fails the write. */
-export function writeHeldInputs(sql: Statements, rows: readonly SQLInputValue[]): void {
-  sql.rows.inputs.run(rows, (from, to) => {
-    for (let i = from; i < to; i++) writeAccept(sql, rows.slice(i * 7, i * 7 + 7));
-  });
+/** Values per row of a held input, as `ROWS.inputs` takes them. */
+const ACCEPT_COLUMNS = 7;
+
+/**
+ * Inserts held inputs, `ACCEPT_COLUMNS` values per row. Those a held turn in `takenBy` takes are
+ * written as that turn will leave them (running in it, or ended with it), so that each is written
+ * once; the turn's row is written after them, and should a stored one refuse it, its taken inputs are
+ * put back as accepted before it is written alone (see `writeStoredTurn`). An input the file refuses
+ * fails the write.
+ */
+export function writeHeldInputs(
+  sql: Statements,
+  rows: readonly SQLInputValue[],
+  takenBy?: ReadonlyMap<string, HeldTurn>,
+): void {
+  if (takenBy === undefined || takenBy.size === 0) {
+    insertInputs(sql.rows.inputs, rows);
+    return;
+  }
+  const queued: SQLInputValue[] = [];
+  const taken: SQLInputValue[] = [];
+  for (let at = 0; at < rows.length; at += ACCEPT_COLUMNS) {
+    const id = rows[at] as string;
+    const turn = takenBy.get(id);
+    const into = turn === undefined ? queued : taken;
+    for (let k = 0; k < ACCEPT_COLUMNS; k++) into.push(rows[at + k]!);
+    if (turn === undefined) continue;
+    taken.push(turn.end?.status ?? "running", turn.start.turnId, turn.end?.endedAtMs ?? null);
+    turn.taken ??= [];
+    turn.taken.push(id);
+  }
+  insertInputs(sql.rows.inputs, queued);
+  insertInputs(sql.rows.takenInputs, taken);
 }
 
 /** Writes held turns' rows, then their inputs (running in them, or ended with them). */
@@ -45,33 +76,34 @@ export function writeHeldTurns(sql: Statements, turns: readonly HeldTurn[]): voi
   }
 }
 
-/** One held input, alone, so that the failure names it. */
-function writeAccept(sql: Statements, row: SQLInputValue[]): void {
-  const [id, sessionId, seq, payload, policy, acceptedAtMs, delegationId] = row as [
-    string,
-    string,
-    number,
-    string,
-    string,
-    number,
-    string | null,
-  ];
-  try {
-    sql.insertInput.run(id, sessionId, seq, payload, policy, null, acceptedAtMs, delegationId);
-  } catch (error) {
-    throw new OffstageError(
-      "STORE_FAILED",
-      `input ${JSON.stringify(id)} (seq ${seq}) was accepted but cannot be stored: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, details: { inputId: id, seq } },
-    );
-  }
+/** Inserts input rows; a statement the file refuses is redone row by row, so that the failure names the input. */
+function insertInputs(insert: MultiRowInsert, rows: readonly SQLInputValue[]): void {
+  const columns = insert.columns;
+  insert.run(rows, (from, to) => {
+    for (let i = from; i < to; i++) {
+      const row = rows.slice(i * columns, (i + 1) * columns);
+      try {
+        insert.run(row);
+      } catch (error) {
+        const [id, , seq] = row;
+        throw new OffstageError(
+          "STORE_FAILED",
+          `input ${JSON.stringify(id)} (seq ${String(seq)}) was accepted but cannot be stored: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, details: { inputId: id, seq } },
+        );
+      }
+    }
+  });
 }
 
 /** The turn's inputs, once its row took it: running in it, or ended with it. */
-function writeInputs(sql: Statements, { start, end }: HeldTurn): void {
+function writeInputs(sql: Statements, { start, end, taken }: HeldTurn): void {
   const { turnId } = start;
-  if (end === undefined) for (const id of start.inputIds) sql.runInput.run(turnId, id);
-  else for (const id of start.inputIds) sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
+  for (const id of start.inputIds) {
+    if (taken?.includes(id) === true) continue;
+    if (end === undefined) sql.runInput.run(turnId, id);
+    else sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
+  }
 }
 
 /**
@@ -80,6 +112,8 @@ function writeInputs(sql: Statements, { start, end }: HeldTurn): void {
  * written alone, as if the start had been written at its call.
  */
 function writeStoredTurn(sql: Statements, turn: HeldTurn): boolean {
+  for (const id of turn.taken ?? []) sql.untakeInput.run(id);
+  turn.taken = undefined;
   const { start, inputIdsJson, end } = turn;
   const { turnId, sessionId, attempt, startedAtMs } = start;
   const taken =

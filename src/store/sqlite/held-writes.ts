@@ -8,6 +8,9 @@
  *   instead of as a start and then an end;
  * - those turns once ended, and the history of every turn end.
  *
+ * An input a held turn takes in the group that accepted it is written once, as the turn leaves it
+ * (running in it, or ended with it), instead of queued and then updated.
+ *
  * Why no guarantee changes: a group commits as one transaction, so nothing held was ever on disk
  * without the rest of its group, and recovery only ever sees the whole group. A held write is written
  * as soon as anything could tell it from a written one: just before its group commits (so a turn
@@ -117,6 +120,7 @@ export class HeldWrites {
       inputIdsJson: JSON.stringify(start.inputIds),
       end: undefined,
       written: undefined,
+      taken: undefined,
     };
     if (this.#turns.has(start.turnId) || this.#holdsAny(start.inputIds)) {
       this.writeAll();
@@ -193,7 +197,7 @@ export class HeldWrites {
     const history = this.#history;
     // Before the history it holds is let go: a session that gains history now is not without one.
     this.writeSessions();
-    this.writeAccepts();
+    this.#writeAcceptsTaken();
     this.#clear();
     if (turns.length > 0) this.#writeTurns(turns);
     const rows: SQLInputValue[] = [];
@@ -251,6 +255,16 @@ export class HeldWrites {
   #writeTurns(turns: readonly HeldTurn[]): void {
     this.writeAccepts();
     writeHeldTurns(this.#sql, turns);
+  }
+
+  /** Writes the held inputs, each one a held turn takes as that turn will leave it. */
+  #writeAcceptsTaken(): void {
+    const rows = this.#accepts;
+    this.#accepts = [];
+    const takenBy = new Map<string, HeldTurn>();
+    if (rows.length > 0)
+      for (const turn of this.#turns.values()) for (const id of turn.start.inputIds) takenBy.set(id, turn);
+    writeHeldInputs(this.#sql, rows, takenBy);
   }
 
   #holdsAny(inputIds: readonly string[]): boolean {
