@@ -218,6 +218,8 @@ describe("writes held in their group", () => {
 
   it("reads see it before its group commits", async () => {
     const store = await opened();
+    store.accept({ id: "i9", sessionId: "s", seq: 9, payload: 9, policy: "enqueue", acceptedAtMs: 9 });
+    expect(store.input("i9")).toMatchObject({ status: "queued", payload: 9 });
     store.startTurn(start("t1", ["i1"]));
     expect(store.input("i1")).toMatchObject({ status: "running", turnId: "t1" });
     store.endTurn(end("t1", ["i1"]));
