@@ -1,12 +1,12 @@
 /**
- * The SQLite store holds new sessions, turn starts, turn ends that meet their start, and history back
+ * The SQLite store holds new sessions, inputs, turn starts, turn ends that meet their start, and history back
  * until its group commits, then writes them in multi-row statements (src/store/sqlite/held-writes.ts):
  * whatever the calls between, the file must end up exactly as when every write is made at its call.
  * Each scenario runs twice — once with a commit after every call (nothing held ever waits for a later
  * call), once with every call in one group — and the rows must be the same.
  */
-import { DatabaseSync } from "node:sqlite";
-import { afterEach, describe, expect, it } from "vitest";
+import { DatabaseSync, StatementSync } from "node:sqlite";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSqliteStore, type SqliteStore } from "../../src/index.js";
 import type { TurnEnd, TurnStart } from "../../src/runtime/ports/store.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
@@ -56,16 +56,19 @@ function end(turnId: string, inputIds: string[], more: Partial<TurnEnd> = {}): T
 }
 
 /**
- * Every committed row, read through a second connection: what a restart would find. Turns by id: a
- * turn row's rowid tells only when it was written, which holding changes; history's id is its order.
+ * Every committed row, read through a second connection: what a restart would find. Inputs by seq and
+ * turns by id: their rowids tell only when they were written, which holding changes; history's id is
+ * its order.
  */
+const ORDER = { sessions: "rowid", inputs: "seq", turns: "id", history: "id" } as const;
+
 function committedRows(path: string): unknown {
   const reader = new DatabaseSync(path, { readOnly: true });
   try {
     return Object.fromEntries(
       (["sessions", "inputs", "turns", "history"] as const).map((table) => [
         table,
-        reader.prepare(`SELECT * FROM ${table} ORDER BY ${table === "turns" ? "id" : "rowid"}`).all(),
+        reader.prepare(`SELECT * FROM ${table} ORDER BY ${ORDER[table]}`).all(),
       ]),
     );
   } finally {
@@ -215,6 +218,8 @@ describe("writes held in their group", () => {
 
   it("reads see it before its group commits", async () => {
     const store = await opened();
+    store.accept({ id: "i9", sessionId: "s", seq: 9, payload: 9, policy: "enqueue", acceptedAtMs: 9 });
+    expect(store.input("i9")).toMatchObject({ status: "queued", payload: 9 });
     store.startTurn(start("t1", ["i1"]));
     expect(store.input("i1")).toMatchObject({ status: "running", turnId: "t1" });
     store.endTurn(end("t1", ["i1"]));
@@ -224,6 +229,90 @@ describe("writes held in their group", () => {
     expect(store.history("s")).toEqual([...end("t1", []).messages, ...end("t2", []).messages]);
     store.createSession({ id: "s2", agent: "a", createdAtMs: 1 });
     expect((await store.open()).sessions.map((session) => session.id)).toEqual(["s2"]);
+  });
+
+  it("more inputs than one statement takes, one with a key amid them, then their turns", async () => {
+    const accept =
+      (n: number, idempotencyKey?: string): Call =>
+      (s) =>
+        s.accept({
+          id: `i${n}`,
+          sessionId: "s",
+          seq: n,
+          payload: { n },
+          policy: "enqueue",
+          acceptedAtMs: n,
+          idempotencyKey,
+        });
+    const calls = [
+      ...Array.from({ length: 40 }, (_, i) => accept(i + 10, i === 20 ? "k" : undefined)),
+      (s: SqliteStore) => s.startTurn(start("t1", ["i12"])),
+      (s: SqliteStore) => s.endTurn(end("t1", ["i12"])),
+      (s: SqliteStore) => s.startTurn(start("t2", ["i45"])),
+    ];
+    expect(await rowsAfter(calls, { commitEach: false })).toEqual(
+      await rowsAfter(calls, { commitEach: true }),
+    );
+  });
+
+  it.each([
+    ["ended", true],
+    ["still running at the commit", false],
+  ])("an input accepted and taken by a turn in one group is written once, %s", async (_, ends) => {
+    const calls: Call[] = [
+      (s) => s.accept({ id: "i9", sessionId: "s", seq: 9, payload: 9, policy: "enqueue", acceptedAtMs: 9 }),
+      (s) => s.startTurn(start("t1", ["i9", "i1"])),
+      ...(ends ? [(s: SqliteStore) => s.endTurn(end("t1", ["i9", "i1"]))] : []),
+    ];
+    const updates = vi.spyOn(StatementSync.prototype, "run");
+    const held = await rowsAfter(calls, { commitEach: false });
+    const inputUpdates = updates.mock.contexts.filter((statement) =>
+      (statement as StatementSync).sourceSQL.startsWith("UPDATE inputs"),
+    );
+    updates.mockRestore();
+    expect(inputUpdates).toHaveLength(1);
+    expect(held).toEqual(await rowsAfter(calls, { commitEach: true }));
+  });
+
+  it("an input taken by a turn a stored one refuses, or resumes, is left as writes at their calls leave it", async () => {
+    // t5 is stored with attempt 2 (attempt 1 is refused); t6 running attempt 1 (attempt 2 resumes it).
+    const setup: Call = (s) => {
+      s.startTurn(start("t5", ["i1"], 2));
+      s.startTurn(start("t6", ["i2"]));
+    };
+    const accept =
+      (n: number): Call =>
+      (s) =>
+        s.accept({ id: `i${n}`, sessionId: "s", seq: n, payload: n, policy: "enqueue", acceptedAtMs: n });
+    const calls: Call[] = [
+      accept(8),
+      accept(9),
+      (s) => s.startTurn(start("t5", ["i8"])),
+      (s) => s.endTurn(end("t5", ["i8"])),
+      (s) => s.startTurn(start("t6", ["i9"], 2)),
+      (s) => s.endTurn(end("t6", ["i9"], { attempt: 2 })),
+    ];
+    const held = await rowsAfter(calls, { commitEach: false, setup });
+    expect(held).toEqual(await rowsAfter(calls, { commitEach: true, setup }));
+    const { inputs } = held as { inputs: { id: string; status: string }[] };
+    expect(inputs.filter((i) => i.id === "i8" || i.id === "i9").map((i) => i.status)).toEqual([
+      "queued",
+      "completed",
+    ]);
+  });
+
+  it("an input whose id is stored already fails its group, naming it, when the group is written", async () => {
+    const store = await opened();
+    store.accept({ id: "i1", sessionId: "s", seq: 7, payload: 7, policy: "enqueue", acceptedAtMs: 7 });
+    await expect(store.commit()).rejects.toMatchObject({
+      code: "STORE_FAILED",
+      message: expect.stringContaining('input "i1" (seq 7) was accepted but cannot be stored'),
+    });
+    expect(() => store.createSession({ id: "s2", agent: "a", createdAtMs: 8 })).toThrow(
+      expect.objectContaining({ code: "STORE_FAILED" }),
+    );
+    open.splice(open.indexOf(store), 1);
+    await expect(store.close()).rejects.toMatchObject({ code: "STORE_FAILED" });
   });
 
   it("more turns than one statement takes leave the rows of turns written one by one", async () => {

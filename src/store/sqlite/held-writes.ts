@@ -2,20 +2,30 @@
  * Writes held back within their group, then written together in multi-row statements
  * (`multi-row-insert.ts`) just before the group commits:
  *
- * - new sessions;
+ * - new sessions, and inputs accepted without an idempotency key (one with a key is written at once,
+ *   so a second input with that key is refused at its call);
  * - turn starts, so that a turn that starts and ends in the group is written once, already ended,
  *   instead of as a start and then an end;
  * - those turns once ended, and the history of every turn end.
+ *
+ * An input a held turn takes in the group that accepted it is written once, as the turn leaves it
+ * (running in it, or ended with it), instead of queued and then updated.
  *
  * Why no guarantee changes: a group commits as one transaction, so nothing held was ever on disk
  * without the rest of its group, and recovery only ever sees the whole group. A held write is written
  * as soon as anything could tell it from a written one: just before its group commits (so a turn
  * still running then is on disk as before), before every read of inputs or turns and every read of a
  * history it adds to, before a steer or an input end, before a checkpoint of its turn, and before a
- * start, an accept or a turn end that names its turn or one of its inputs. Held turns never name the
+ * start, an accept or a turn end that names its turn or one of its inputs; held inputs are written
+ * before any held turn and before any turn end written at once. Held turns never name the
  * same input (a start that would is written at once, after them), history keeps the order of the
  * calls, and the held rows of one table never depend on each other: so writing them together, table
  * by table, leaves the rows that writing each at its call would.
+ *
+ * An input held in its group is checked for a stored input of the same id or sequence number only
+ * when the group writes it, after `accept()` returned: such an input fails the group (`STORE_FAILED`,
+ * naming it), as a write that cannot be kept must. The runtime never makes one (its ids are unique
+ * per process, its sequence numbers continue the stored ones).
  *
  * Writing sessions also tells which of them this store created with no history: until a turn end
  * adds to it, `history()` of such a session needs no read (a runtime reads the history of every
@@ -24,22 +34,14 @@
  * @packageDocumentation
  */
 import type { SQLInputValue } from "node:sqlite";
-import type { SessionRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
+import type { InputRecord, SessionRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
 import type { GroupCommit } from "./group-commit.js";
+import { type HeldTurn, writeHeldInputs, writeHeldTurns } from "./held-rows.js";
 import type { Statements } from "./statements.js";
-import { type EndRecord, endStoredTurn } from "./turn-end.js";
+import type { EndRecord } from "./turn-end.js";
 
 /** A bound on the sessions remembered as having no history (it only spares reads). */
 const NO_HISTORY_MAX = 100_000;
-
-/** A held turn: its start, and its end once it came. */
-interface HeldTurn {
-  readonly start: TurnStart;
-  readonly inputIdsJson: string;
-  end: EndRecord | undefined;
-  /** Set when it is written: whether its row took the start (and end); a stale one is refused. */
-  written: boolean | undefined;
-}
 
 /** History to append: of a held turn (appended only if the turn is written), or of an end already written. */
 interface HeldHistory {
@@ -52,6 +54,8 @@ export class HeldWrites {
   readonly #group: GroupCommit;
   /** Rows of new sessions, flat: id, agent, created_at_ms. */
   #sessions: SQLInputValue[] = [];
+  /** Rows of accepted inputs, flat, as `ROWS.inputs` takes them. */
+  #accepts: SQLInputValue[] = [];
   /** Held turns by id, in the order they were held. */
   #turns = new Map<string, HeldTurn>();
   /** The inputs of the held turns. */
@@ -70,13 +74,40 @@ export class HeldWrites {
   }
 
   get empty(): boolean {
-    return this.#turns.size === 0 && this.#sessions.length === 0 && this.#history.length === 0;
+    return (
+      this.#turns.size === 0 &&
+      this.#accepts.length === 0 &&
+      this.#sessions.length === 0 &&
+      this.#history.length === 0
+    );
   }
 
   /** Holds a session record in the open group; call inside a write. */
   holdSession(session: SessionRecord): void {
     this.#arm();
     this.#sessions.push(session.id, session.agent, session.createdAtMs);
+  }
+
+  /** Holds an input without an idempotency key, its payload as JSON, in the open group; call inside a write. */
+  holdAccept(input: InputRecord, payload: string): void {
+    this.#arm();
+    this.#accepts.push(
+      input.id,
+      input.sessionId,
+      input.seq,
+      payload,
+      input.policy,
+      input.acceptedAtMs,
+      input.delegationId ?? null,
+    );
+  }
+
+  /** Writes the held inputs; call inside a write, before a statement that reads or changes inputs. */
+  writeAccepts(): void {
+    if (this.#accepts.length === 0) return;
+    const rows = this.#accepts;
+    this.#accepts = [];
+    writeHeldInputs(this.#sql, rows);
   }
 
   /** Holds a start in the open group; call inside a write. */
@@ -89,6 +120,7 @@ export class HeldWrites {
       inputIdsJson: JSON.stringify(start.inputIds),
       end: undefined,
       written: undefined,
+      taken: undefined,
     };
     if (this.#turns.has(start.turnId) || this.#holdsAny(start.inputIds)) {
       this.writeAll();
@@ -119,6 +151,7 @@ export class HeldWrites {
       return true;
     }
     if (held !== undefined || this.#holdsAny(end.inputIds)) this.writeAll();
+    else this.writeAccepts();
     return false;
   }
 
@@ -164,6 +197,7 @@ export class HeldWrites {
     const history = this.#history;
     // Before the history it holds is let go: a session that gains history now is not without one.
     this.writeSessions();
+    this.#writeAcceptsTaken();
     this.#clear();
     if (turns.length > 0) this.#writeTurns(turns);
     const rows: SQLInputValue[] = [];
@@ -181,6 +215,7 @@ export class HeldWrites {
 
   #clear(): void {
     this.#sessions = [];
+    this.#accepts = [];
     this.#turns = new Map();
     this.#inputs.clear();
     this.#history = [];
@@ -217,65 +252,24 @@ export class HeldWrites {
     for (const id of ids) if (!this.#historyOf.has(id)) this.#noHistory.add(id);
   }
 
-  /**
-   * Writes turn rows in multi-row statements; the turns' inputs follow. A statement some turn's
-   * stored row refuses is redone row by row, as each start or end alone would have been written.
-   */
   #writeTurns(turns: readonly HeldTurn[]): void {
-    const rows: SQLInputValue[] = [];
-    for (const { start, inputIdsJson, end } of turns) {
-      rows.push(start.turnId, start.sessionId, start.attempt, inputIdsJson, start.startedAtMs);
-      if (end === undefined) rows.push(null, null, null);
-      else rows.push(end.outcome, end.usage, end.endedAtMs);
-    }
-    this.#sql.rows.turns.run(rows, (from, to) => {
-      for (let i = from; i < to; i++) turns[i]!.written = writeStoredTurn(this.#sql, turns[i]!);
-    });
-    for (const turn of turns) {
-      if (turn.written !== undefined) continue;
-      turn.written = true;
-      writeInputs(this.#sql, turn);
-    }
+    this.writeAccepts();
+    writeHeldTurns(this.#sql, turns);
+  }
+
+  /** Writes the held inputs, each one a held turn takes as that turn will leave it. */
+  #writeAcceptsTaken(): void {
+    const rows = this.#accepts;
+    this.#accepts = [];
+    const takenBy = new Map<string, HeldTurn>();
+    if (rows.length > 0)
+      for (const turn of this.#turns.values()) for (const id of turn.start.inputIds) takenBy.set(id, turn);
+    writeHeldInputs(this.#sql, rows, takenBy);
   }
 
   #holdsAny(inputIds: readonly string[]): boolean {
     return inputIds.some((id) => this.#inputs.has(id));
   }
-}
-
-/** The turn's inputs, once its row took it: running in it, or ended with it. */
-function writeInputs(sql: Statements, { start, end }: HeldTurn): void {
-  const { turnId } = start;
-  if (end === undefined) for (const id of start.inputIds) sql.runInput.run(turnId, id);
-  else for (const id of start.inputIds) sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
-}
-
-/**
- * A held turn whose row is stored already, as the port describes a start: taken only if its attempt
- * is higher than the stored one's and that one has not ended. An end refused with its start is then
- * written alone, as if the start had been written at its call.
- */
-function writeStoredTurn(sql: Statements, turn: HeldTurn): boolean {
-  const { start, inputIdsJson, end } = turn;
-  const { turnId, sessionId, attempt, startedAtMs } = start;
-  const taken =
-    end === undefined
-      ? sql.insertTurn.run(turnId, sessionId, attempt, inputIdsJson, startedAtMs)
-      : sql.startEndedTurn.run(
-          turnId,
-          sessionId,
-          attempt,
-          inputIdsJson,
-          startedAtMs,
-          end.outcome,
-          end.usage,
-          end.endedAtMs,
-        );
-  if (taken.changes > 0) {
-    writeInputs(sql, turn);
-    return true;
-  }
-  return end !== undefined && endStoredTurn(sql, end, start.inputIds, []);
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

@@ -27,13 +27,14 @@ export interface MultiRowSpec {
 export class MultiRowInsert {
   readonly #db: DatabaseSync;
   readonly #spec: MultiRowSpec;
-  readonly #columns: number;
+  /** Values per row. */
+  readonly columns: number;
   readonly #statements = new Map<number, StatementSync>();
 
   constructor(db: DatabaseSync, spec: MultiRowSpec) {
     this.#db = db;
     this.#spec = spec;
-    this.#columns = spec.row.split("?").length - 1;
+    this.columns = spec.row.split("?").length - 1;
   }
 
   /**
@@ -43,13 +44,13 @@ export class MultiRowInsert {
    * index, to insert them another way; without it, the error is thrown.
    */
   run(values: readonly SQLInputValue[], refused?: (from: number, to: number) => void): number {
-    const rows = values.length / this.#columns;
+    const rows = values.length / this.columns;
     let inserted = 0;
     for (let from = 0; from < rows; ) {
       let count = ROWS_MAX;
       while (count > rows - from) count >>= 1;
       try {
-        const args = values.slice(from * this.#columns, (from + count) * this.#columns);
+        const args = values.slice(from * this.columns, (from + count) * this.columns);
         inserted += Number(this.#statement(count).run(...args).changes);
       } catch (error) {
         if (refused === undefined || !isConstraintError(error)) throw error;

@@ -6,10 +6,10 @@
  * How it works: the file is checked before anything is written to it (`open-database.ts`), migrated
  * and claimed (`store-lock.ts`) in one boot transaction, and from then on every write of the port
  * runs inside the current group's transaction, so reads see it; the group commits when its short
- * window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL. New sessions, turn
- * starts and history are held back until the group commits or something needs them
- * (`held-writes.ts`), then written in multi-row statements; a turn that ends in the group it started
- * in is written once.
+ * window closes (`group-commit.ts`). Turn writes are fenced by attempt in SQL. New sessions, inputs
+ * without an idempotency key, turn starts and history are held back until the group commits or
+ * something needs them (`held-writes.ts`), then written in multi-row statements; a turn that ends in
+ * the group it started in is written once.
  *
  * The file runs a little past the usual length: it is the one place that maps each port call to its
  * statements, and the lifecycle (boot, close, abandon) that holds them.
@@ -161,11 +161,17 @@ export class SqliteStore implements Store, AsyncDisposable {
   accept(input: InputRecord): void {
     this.#write((sql, held) => {
       if (held.holdsInput(input.id)) held.writeAll();
+      const payload = JSON.stringify(input.payload);
+      if (input.idempotencyKey === undefined && payload !== undefined) {
+        held.holdAccept(input, payload);
+        return;
+      }
+      held.writeAccepts();
       sql.insertInput.run(
         input.id,
         input.sessionId,
         input.seq,
-        JSON.stringify(input.payload),
+        payload,
         input.policy,
         input.idempotencyKey ?? null,
         input.acceptedAtMs,

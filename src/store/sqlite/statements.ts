@@ -50,6 +50,8 @@ const SQL = {
   /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, ended_at_ms, turn_id, id. */
   startAndEndInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
     WHERE id = ? AND status IN ('queued', 'running')`,
+  /** An input written with a held turn's state, put back as accepted (see `held-rows.ts`). Param: id. */
+  untakeInput: "UPDATE inputs SET status = 'queued', turn_id = NULL, ended_at_ms = NULL WHERE id = ?",
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
   steeredInputs: `SELECT id, steer_step FROM inputs
     WHERE turn_id = ? AND status = 'running' AND steer_step IS NOT NULL ORDER BY seq`,
@@ -105,6 +107,24 @@ const SQL = {
 
 /** Inserts of many rows per statement (see `multi-row-insert.ts`). */
 const ROWS = {
+  /**
+   * Inputs without an idempotency key (`insertInput` writes those with one).
+   * Row: id, session_id, seq, payload, policy, accepted_at_ms, delegation_id.
+   */
+  inputs: {
+    head: `INSERT INTO inputs
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status) VALUES`,
+    row: "(?, ?, ?, ?, ?, NULL, ?, ?, 'queued')",
+  },
+  /**
+   * Those a turn held with them takes, as it leaves them (see `held-rows.ts`). Row: those of `inputs`,
+   * then status, turn_id, ended_at_ms.
+   */
+  takenInputs: {
+    head: `INSERT INTO inputs (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms,
+      delegation_id, status, turn_id, ended_at_ms) VALUES`,
+    row: "(?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+  },
   /** A session already stored keeps its first record. Row: id, agent, created_at_ms. */
   sessions: { head: "INSERT OR IGNORE INTO sessions (id, agent, created_at_ms) VALUES", row: "(?, ?, ?)" },
   /**
