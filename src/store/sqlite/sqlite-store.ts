@@ -162,6 +162,7 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#write((sql, held) => {
       if (held.holdsInput(input.id)) held.writeAll();
       const payload = JSON.stringify(input.payload);
+      // With a key, SQL checks it at once: a second input with the same key is refused at its call.
       if (input.idempotencyKey === undefined && payload !== undefined) {
         held.holdAccept(input, payload);
         return;
