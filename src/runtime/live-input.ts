@@ -38,15 +38,8 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
   constructor(
     owner: HandleOwner,
     status: InputStatus,
-    record: {
-      readonly id: string;
-      readonly sessionId: string;
-      readonly seq: number;
-      readonly payload: unknown;
-      readonly idempotencyKey?: string | undefined;
-      readonly acceptedAtMs: number;
-      readonly delegationId?: string | undefined;
-    },
+    /** The record's fields; its policy is the one given beside it. */
+    record: Omit<InputRecord, "policy">,
     policy: Policy,
     json: string | undefined,
     sentAtMs: number,
