@@ -1360,18 +1360,22 @@ export class Runtime implements AsyncDisposable {
    * length limit: refusing it would lose a result; the delegation caps bound how much there is.
    */
   #acceptInternal(entry: SessionEntry, payload: string, delegationId: string | undefined): string {
-    const record: InputRecord = {
-      id: this.#options.ids(),
-      sessionId: entry.id,
-      seq: this.#seq,
-      payload,
-      policy: "enqueue",
-      acceptedAtMs: this.#dispatcher.epochNow(),
-      delegationId,
-    };
+    const live = this.#trackInput(
+      {
+        id: this.#options.ids(),
+        sessionId: entry.id,
+        seq: this.#seq,
+        payload,
+        policy: "enqueue",
+        acceptedAtMs: this.#dispatcher.epochNow(),
+        delegationId,
+      },
+      "queued",
+      "enqueue",
+    );
     this.#seq += 1;
-    this.#store.accept(record);
-    const live = this.#trackInput(record, "queued", "enqueue");
+    // The live input is the record, as for a send.
+    this.#store.accept(live);
     this.#acknowledge(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();
@@ -1379,7 +1383,7 @@ export class Runtime implements AsyncDisposable {
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
     // meanwhile must still drain: drive its session here too.
     if (this.#draining) this.#wake(entry.id);
-    return record.id;
+    return live.id;
   }
 
   /** Ends a session's queued input and running turn; true when a turn was running (its end follows). */
