@@ -107,8 +107,6 @@ class RunningTurn extends TurnState implements ActiveTurn {
   declare readonly history: readonly Message[];
   /** The live inputs it answers: the inbox's running inputs (steered ones join them there). */
   declare readonly inputs: LiveInput[];
-  /** Their ids, kept in step with them: the store's start and end of the turn take this array. */
-  declare readonly inputIds: string[];
   declare readonly startedAtMs: number;
   declare controller: AbortController | undefined;
   declare ended: boolean;
@@ -116,19 +114,12 @@ class RunningTurn extends TurnState implements ActiveTurn {
   declare unsteered: readonly string[];
 
   // Declared, then assigned once in the constructor (see TurnState for why).
-  constructor(
-    init: NewTurn,
-    entry: SessionEntry,
-    inputs: LiveInput[],
-    inputIds: string[],
-    startedAtMs: number,
-  ) {
+  constructor(init: NewTurn, entry: SessionEntry, inputs: LiveInput[], startedAtMs: number) {
     super(init);
     this.sessionId = entry.id;
     this.entry = entry;
     this.history = entry.history!;
     this.inputs = inputs;
-    this.inputIds = inputIds;
     this.startedAtMs = startedAtMs;
     this.controller = undefined;
     this.ended = false;
@@ -576,19 +567,16 @@ export class Runtime implements AsyncDisposable {
         return live;
       });
       entry.running = { turnId: turn.turnId, inputs: lives };
-      const inputIds = [...turn.inputIds];
       this.#store.startTurn({
         turnId: turn.turnId,
         sessionId: turn.sessionId,
-        inputIds,
+        inputIds: turn.inputIds,
         attempt,
         startedAtMs: now,
       });
       const messages =
         turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
-      resumed.push(
-        this.#activate(entry, turn.turnId, attempt, lives, inputIds, { messages, step: turn.step }),
-      );
+      resumed.push(this.#activate(entry, turn.turnId, attempt, lives, { messages, step: turn.step }));
     }
     for (const input of recovered.queued) {
       const entry = this.#sessions.get(input.sessionId)!;
@@ -812,7 +800,6 @@ export class Runtime implements AsyncDisposable {
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
-      turn.inputIds.push(inputId);
       this.#store.steer({ inputId, sessionId, turnId: turn.turnId, attempt: turn.attempt });
       live.markRunning(turn.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(live.payload) });
@@ -978,7 +965,6 @@ export class Runtime implements AsyncDisposable {
     if (at < 0) return;
     const live = turn.inputs[at]!;
     turn.inputs.splice(at, 1);
-    turn.inputIds.splice(at, 1);
     live.leaveTurn();
     this.#endAlone(live, turn.entry, live, status, reason, "cancel");
   }
@@ -1076,15 +1062,14 @@ export class Runtime implements AsyncDisposable {
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return;
-    const inputIds = taken.length === 1 ? [taken[0]!.id] : taken.map((live) => live.id);
     this.#store.startTurn({
       turnId,
       sessionId: entry.id,
-      inputIds,
+      inputIds: idsOf(taken),
       attempt: 1,
       startedAtMs: this.#dispatcher.epochNow(),
     });
-    this.#feed(this.#activate(entry, turnId, 1, taken, inputIds, undefined), START);
+    this.#feed(this.#activate(entry, turnId, 1, taken, undefined), START);
   }
 
   /** Makes `inputs` (which it keeps) the running turn of the session. */
@@ -1093,7 +1078,6 @@ export class Runtime implements AsyncDisposable {
     turnId: string,
     attempt: number,
     inputs: LiveInput[],
-    inputIds: string[],
     resumed: { messages: readonly Message[]; step: number } | undefined,
   ): RunningTurn {
     turnStarted(this.#scheduler);
@@ -1115,7 +1099,6 @@ export class Runtime implements AsyncDisposable {
       },
       entry,
       inputs,
-      inputIds,
       now,
     );
     let completions: string[] | undefined;
@@ -1134,7 +1117,7 @@ export class Runtime implements AsyncDisposable {
         type: "turn.started",
         sessionId: entry.id,
         turnId,
-        inputIds: [...turn.inputIds],
+        inputIds: idsOf(turn.inputs),
         attempt,
       }));
     return turn;
@@ -1201,7 +1184,7 @@ export class Runtime implements AsyncDisposable {
       attempt: turn.attempt,
       outcome,
       messages: turn.messages,
-      inputIds: turn.inputIds,
+      inputIds: idsOf(turn.inputs),
       requeued: unsteered,
       usage: turn.usage,
       endedAtMs: this.#dispatcher.epochNow(),
@@ -1281,7 +1264,7 @@ export class Runtime implements AsyncDisposable {
         type: "turn.ended",
         sessionId: entry.id,
         turnId: turn.turnId,
-        inputIds: held.map((live) => live.id),
+        inputIds: idsOf(held),
         outcome,
         usage: turn.usage,
         durationMs: this.#dispatcher.monotonicNow() - turn.startedAtMs,
@@ -1447,6 +1430,11 @@ function openingMessages(inputs: readonly LiveInput[]): Message[] {
   const messages = [opening, opening];
   messages.pop();
   return messages;
+}
+
+/** The ids of live inputs (a new array: a turn's inputs change when input is steered). */
+function idsOf(inputs: readonly LiveInput[]): string[] {
+  return inputs.length === 1 ? [inputs[0]!.id] : inputs.map((live) => live.id);
 }
 
 function keyOf(sessionId: string, key: string): string {
