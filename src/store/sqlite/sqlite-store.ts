@@ -36,6 +36,7 @@ import type {
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate } from "./migrations.js";
+import { isConstraintError } from "./multi-row-insert.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { type InputRow, messagesOf, snapshotOf } from "./rows.js";
@@ -336,7 +337,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       return apply(sql, held);
     } catch (error) {
       // SQLITE_CONSTRAINT: the caller's mistake (a duplicate id or key); the group itself is intact.
-      if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) {
+      if (isConstraintError(error)) {
         throw new InvalidInputError(
           "INVALID_ARGUMENT",
           `the SQLite store refused a write: ${(error as Error).message}`,
