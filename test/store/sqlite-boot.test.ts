@@ -3,9 +3,9 @@
  * real second processes), stale-lock takeover, and the bad files it refuses — each with its own
  * `BootError` code, and each left byte for byte as it was.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -22,6 +22,13 @@ import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-fil
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
 const children: ChildProcess[] = [];
+/** The unprivileged user of Debian and most Linux systems. */
+const NOBODY = { uid: 65534, gid: 65534 };
+/** As root, the unwritable-folder test needs a checkout that nobody may read (a clone in /root is not). */
+const nobodyReadsCheckout =
+  process.getuid?.() !== 0 ||
+  spawnSync(process.execPath, ["-e", `require("node:fs").accessSync(${JSON.stringify(HOLDER)})`], NOBODY)
+    .status === 0;
 
 afterEach(async () => {
   for (const child of children.splice(0)) {
@@ -45,10 +52,17 @@ async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<
   return error as OffstageError;
 }
 
-/** Starts `lock-holder.ts` on `path` and resolves with its first line of output. */
-async function holder(path: string): Promise<{ child: ChildProcess; line: string }> {
+/**
+ * Starts `lock-holder.ts` on `path` and resolves with its first line of output; `as` runs it as
+ * another user (this process must be root).
+ */
+async function holder(
+  path: string,
+  as?: { uid: number; gid: number },
+): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(process.execPath, ["--import", HOOK, HOLDER, path], {
     stdio: ["ignore", "pipe", "inherit"],
+    ...as,
   });
   children.push(child);
   let out = "";
@@ -209,17 +223,26 @@ describe("bad files are refused, each with its own code, and left untouched", ()
     expect(error.message).toContain("is a directory");
   });
 
-  it.skipIf(process.getuid?.() === 0)(
-    "a folder without write permission → STORE_UNWRITABLE (skipped as root: root may write anywhere)",
+  it.runIf(nobodyReadsCheckout)(
+    `a folder without write permission → STORE_UNWRITABLE${nobodyReadsCheckout ? "" : " (skipped: running as root in a checkout the user nobody cannot read)"}`,
     async () => {
       const dir = freshDir();
-      const { chmodSync } = await import("node:fs");
-      chmodSync(dir, 0o500);
-      try {
-        expect((await refusal(join(dir, "store.db"))).code).toBe("STORE_UNWRITABLE");
-      } finally {
-        chmodSync(dir, 0o700);
+      const path = join(dir, "store.db");
+      if (process.getuid?.() !== 0) {
+        chmodSync(dir, 0o500);
+        try {
+          expect((await refusal(path)).code).toBe("STORE_UNWRITABLE");
+        } finally {
+          chmodSync(dir, 0o700);
+        }
+        return;
       }
+      // Root may write anywhere, so the store is opened by a second process running as nobody, in a
+      // folder root owns and others may only enter.
+      chmodSync(dir, 0o755);
+      const { line } = await holder(path, NOBODY);
+      expect(line).toBe("refused STORE_UNWRITABLE");
+      expect(siblings(path)).toEqual([]);
     },
   );
 });
