@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore, type Store } from "../../src/index.js";
 import { runStoreConformance } from "../../src/testing/index.js";
@@ -58,6 +60,34 @@ describe("memory store: the bound of ended inputs kept", () => {
     expect(store.input("i3")?.status).toBe("completed");
     expect(store.input("i5")?.status).toBe("queued");
     expect(store.findByIdempotencyKey("s0", "k6")?.id).toBe("i6");
+  });
+
+  it("lets go of a forgotten input's record at once, also when no look-up ever indexed it", async () => {
+    // A full collection on demand, without starting the test process with --expose-gc.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const store = createMemoryStore({ endedInputsMax: 1 });
+    await store.open();
+    const records: WeakRef<object>[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const record = {
+        id: `i${n}`,
+        sessionId: `s${n % 3}`,
+        seq: n,
+        payload: "x".repeat(1000),
+        policy: "enqueue",
+        acceptedAtMs: n,
+      } as const;
+      records.push(new WeakRef(record));
+      store.accept(record);
+      run(store, n);
+    }
+    // A WeakRef keeps its target alive until the job that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(records.map((ref) => ref.deref() !== undefined)).toEqual([false, false, true]);
+    expect(store.input("i3")?.status).toBe("completed");
+    expect(store.input("i1")).toBeUndefined();
   });
 
   it("keeps finding live inputs when many are accepted and ended between look-ups", async () => {

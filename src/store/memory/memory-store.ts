@@ -31,17 +31,20 @@ interface StoredInput {
   outcome: InputSnapshot["outcome"];
   /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
   steerStep: number | undefined;
-  /** In the id index (see `MemoryStore.#byId`). */
+  /** In the id index (see `MemoryStore.#byId`); else in the list of inputs it has not taken in. */
   indexed: boolean;
-  /** Dropped beyond the bound of ended inputs kept: no look-up finds it any more. */
-  forgotten: boolean;
   /**
    * The next input of the one list it is in: its session's live inputs while queued or running,
    * the ended inputs once it ended. Lists linked through their inputs, not arrays, so that a
    * backlog is no array of pointers to young objects, which every scavenge would have to visit.
    */
   next: StoredInput | undefined;
-  /** The next input accepted after it that the id index has not taken in yet. */
+  /**
+   * Its neighbours in the list of inputs the id index has not taken in yet, accepted before and
+   * after it. Linked both ways so that an input forgotten before the index took it in leaves the
+   * list at once: its record (and payload) must not outlive the bound of ended inputs kept.
+   */
+  prevUnindexed: StoredInput | undefined;
   nextUnindexed: StoredInput | undefined;
 }
 
@@ -115,9 +118,6 @@ class MemoryStore implements Store {
   /** Accepted inputs the index has not taken in, linked through `nextUnindexed`. */
   #unindexedFirst: StoredInput | undefined;
   #unindexedLast: StoredInput | undefined;
-  #unindexed = 0;
-  /** `#unindexed` count at which forgotten inputs are swept out of the list (it must not grow unread). */
-  #sweepAt = 1024;
   readonly #keys = new Map<string, string>();
   readonly #endedInputsMax: number;
   /** Ended inputs, oldest first, forgotten beyond the bound. */
@@ -217,8 +217,8 @@ class MemoryStore implements Store {
       outcome: undefined,
       steerStep: undefined,
       indexed: false,
-      forgotten: false,
       next: undefined,
+      prevUnindexed: this.#unindexedLast,
       nextUnindexed: undefined,
     };
     const session = this.#session(record.sessionId);
@@ -228,8 +228,6 @@ class MemoryStore implements Store {
     if (this.#unindexedLast === undefined) this.#unindexedFirst = input;
     else this.#unindexedLast.nextUnindexed = input;
     this.#unindexedLast = input;
-    this.#unindexed += 1;
-    if (this.#unindexed >= this.#sweepAt) this.#sweepUnindexed();
     if (record.idempotencyKey !== undefined)
       this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), record.id);
     if (record.seq >= this.#nextSeq) this.#nextSeq = record.seq + 1;
@@ -390,28 +388,20 @@ class MemoryStore implements Store {
     if (ended.first === undefined) ended.last = undefined;
     old.next = undefined;
     this.#endedCount -= 1;
-    old.forgotten = true;
     if (old.indexed) this.#byId.delete(old.id);
+    else this.#unlinkUnindexed(old);
     const key = old.record.idempotencyKey;
     if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
   }
 
-  /** Unlinks forgotten inputs from the unindexed list, which keeps them otherwise. */
-  #sweepUnindexed(): void {
-    let kept = 0;
-    let last: StoredInput | undefined;
-    for (let input = this.#unindexedFirst; input !== undefined; input = input.nextUnindexed) {
-      if (input.forgotten) continue;
-      if (last === undefined) this.#unindexedFirst = input;
-      else last.nextUnindexed = input;
-      last = input;
-      kept += 1;
-    }
-    if (last === undefined) this.#unindexedFirst = undefined;
-    else last.nextUnindexed = undefined;
-    this.#unindexedLast = last;
-    this.#unindexed = kept;
-    this.#sweepAt = Math.max(1024, 2 * kept);
+  #unlinkUnindexed(input: StoredInput): void {
+    const { prevUnindexed: prev, nextUnindexed: next } = input;
+    if (prev === undefined) this.#unindexedFirst = next;
+    else prev.nextUnindexed = next;
+    if (next === undefined) this.#unindexedLast = prev;
+    else next.prevUnindexed = prev;
+    input.prevUnindexed = undefined;
+    input.nextUnindexed = undefined;
   }
 
   /** Everything here is committed as soon as it is written. */
@@ -449,17 +439,15 @@ class MemoryStore implements Store {
   #index(): void {
     let input = this.#unindexedFirst;
     while (input !== undefined) {
-      if (!input.forgotten) {
-        input.indexed = true;
-        this.#byId.set(input.id, input);
-      }
+      input.indexed = true;
+      this.#byId.set(input.id, input);
       const next = input.nextUnindexed;
+      input.prevUnindexed = undefined;
       input.nextUnindexed = undefined;
       input = next;
     }
     this.#unindexedFirst = undefined;
     this.#unindexedLast = undefined;
-    this.#unindexed = 0;
   }
 
   #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
