@@ -33,6 +33,7 @@ export type OffstageErrorCode =
   | "STORE_TOO_NEW"
   | "STORE_UNWRITABLE"
   | "STORE_NOT_OFFSTAGE"
+  | "STORE_UNSUPPORTED"
   | "STORE_FAILED"
   | "EVENT_BUFFER_OVERFLOW"
   | "CLOSED";

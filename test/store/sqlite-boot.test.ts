@@ -17,6 +17,7 @@ import {
   type SqliteStoreOptions,
 } from "../../src/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
+import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
@@ -245,6 +246,19 @@ describe("bad files are refused, each with its own code, and left untouched", ()
       expect(siblings(path)).toEqual([]);
     },
   );
+});
+
+describe("the node:sqlite it needs", () => {
+  it("this Node's has everything; one without isTransaction or setReturnArrays is named", () => {
+    const db = new DatabaseSync(":memory:");
+    expect(missingSqliteFeatures(db, db.prepare("SELECT 1"))).toEqual([]);
+    db.close();
+    // Shaped as Node 22.13's: a connection without the getter, a statement without the method.
+    expect(missingSqliteFeatures({}, {})).toEqual([
+      "DatabaseSync#isTransaction",
+      "StatementSync#setReturnArrays",
+    ]);
+  });
 });
 
 describe("paths and options", () => {

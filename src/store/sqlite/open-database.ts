@@ -13,6 +13,9 @@
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
  *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead.
  *
+ * 0. Before all of it: the `node:sqlite` of this Node.js must have what the store uses (Node.js ≥
+ *    22.16 or ≥ 24: the busy timeout, `isTransaction`, rows as arrays), or `STORE_UNSUPPORTED`.
+ *
  * @packageDocumentation
  */
 import {
@@ -47,8 +50,39 @@ export interface OpenedDatabase {
   readonly syncWal: string | undefined;
 }
 
+/**
+ * What the store needs of `node:sqlite` and this one lacks, judged on a connection and a statement
+ * of it (all came with Node.js 22.16 and 24.0; so did the busy timeout option, which cannot be
+ * detected: an older Node ignores it).
+ */
+export function missingSqliteFeatures(db: object, statement: object): string[] {
+  const missing: string[] = [];
+  if (!("isTransaction" in db)) missing.push("DatabaseSync#isTransaction");
+  if (!("setReturnArrays" in statement)) missing.push("StatementSync#setReturnArrays");
+  return missing;
+}
+
+/** Throws `STORE_UNSUPPORTED` when this Node's `node:sqlite` lacks what the store needs. */
+function assertSqliteSupported(path: string): void {
+  const probe = new DatabaseSync(":memory:");
+  let missing: string[];
+  try {
+    missing = missingSqliteFeatures(probe, probe.prepare("SELECT 1"));
+  } finally {
+    probe.close();
+  }
+  if (missing.length === 0) return;
+  throw new BootError(
+    "STORE_UNSUPPORTED",
+    `the SQLite store needs Node.js 22.16 or later (this is ${process.version}, whose node:sqlite lacks ${missing.join(", ")}); ` +
+      "run a newer Node.js, or pass createMemoryStore() for work that need not survive the process",
+    { details: { path, nodeVersion: process.version, missing } },
+  );
+}
+
 /** Runs the checks above and returns a read-write connection. Throws `BootError`. */
 export function openDatabase(path: string, options: ConnectionOptions): OpenedDatabase {
+  assertSqliteSupported(path);
   preparePath(path);
   if (statSync(path, { throwIfNoEntry: false })?.size) probe(path, options.checkIntegrity);
   let db: DatabaseSync | undefined;

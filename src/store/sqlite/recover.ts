@@ -8,7 +8,7 @@
  */
 import type { InterruptedTurn, RecoveredState, SessionRecord } from "../../runtime/ports/store.js";
 import type { GroupCommit } from "./group-commit.js";
-import { type InputRow, messagesOf, recordOf, type TurnRow } from "./rows.js";
+import { messagesOf, type RecordColumns, recordOf, type TurnRow } from "./rows.js";
 import type { Statements } from "./statements.js";
 
 export function recoverState(sql: Statements, group: GroupCommit): RecoveredState {
@@ -25,10 +25,10 @@ export function recoverState(sql: Statements, group: GroupCommit): RecoveredStat
       attempt: row.attempt,
       step: row.step,
       messages: messagesOf(row.messages),
-      inputs: inputIds.map((id) => recordOf(sql.inputById.get(id) as unknown as InputRow)),
+      inputs: inputIds.map((id) => recordOf(sql.recordById.get(id) as unknown as RecordColumns)),
     });
   }
-  const queued = (sql.queuedInputs.all() as unknown as InputRow[]).map(recordOf);
+  const queued = (sql.queuedRecords.all() as unknown as RecordColumns[]).map(recordOf);
   const { seq } = sql.maxSeq.get() as { seq: number | null };
   return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
 }

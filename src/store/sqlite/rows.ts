@@ -35,16 +35,29 @@ export interface TurnRow {
   readonly messages: string;
 }
 
-export function recordOf(row: InputRow): InputRecord {
+/** A row of `RECORD_COLUMNS` (statements.ts), as the array those statements return. */
+export type RecordColumns = readonly [
+  id: string,
+  sessionId: string,
+  seq: number,
+  payload: string,
+  policy: string,
+  idempotencyKey: string | null,
+  acceptedAtMs: number,
+  delegationId: string | null,
+];
+
+export function recordOf(row: RecordColumns): InputRecord {
+  const [id, sessionId, seq, payload, policy, idempotencyKey, acceptedAtMs, delegationId] = row;
   return {
-    id: row.id,
-    sessionId: row.session_id,
-    seq: row.seq,
-    payload: JSON.parse(row.payload),
-    policy: row.policy as Policy,
-    idempotencyKey: row.idempotency_key ?? undefined,
-    acceptedAtMs: row.accepted_at_ms,
-    ...(row.delegation_id === null ? {} : { delegationId: row.delegation_id }),
+    id,
+    sessionId,
+    seq,
+    payload: JSON.parse(payload),
+    policy: policy as Policy,
+    idempotencyKey: idempotencyKey ?? undefined,
+    acceptedAtMs,
+    ...(delegationId === null ? {} : { delegationId }),
   };
 }
 
