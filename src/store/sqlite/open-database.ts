@@ -171,9 +171,14 @@ function probe(path: string, checkIntegrity: boolean): void {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(url, { readOnly: true });
+    // One read transaction, so the three reads see one snapshot. Each on its own, they could fall on
+    // either side of another runtime's first commit to a file it is creating: all its tables, and
+    // the application id of before (two runtimes booting at once, about once in a hundred).
+    db.exec("BEGIN");
     const applicationId = pragma(db, "application_id");
     const version = pragma(db, "user_version");
     const objects = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n;
+    db.exec("COMMIT");
     if (applicationId !== APPLICATION_ID && (version !== 0 || objects > 0)) {
       throw new BootError(
         "STORE_NOT_OFFSTAGE",
