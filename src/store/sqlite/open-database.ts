@@ -2,6 +2,8 @@
  * Opening the SQLite file safely: every check that can refuse a file runs before anything is written
  * to it, so a refused file is left byte for byte as it was.
  *
+ * 0. The `node:sqlite` of this Node.js must have what the store uses (Node.js ≥ 22.16 or ≥ 24: the
+ *    busy timeout, `isTransaction`, rows as arrays), or `STORE_UNSUPPORTED`; checked once a process.
  * 1. The folder is created if missing; a path that cannot be created or written is `STORE_UNWRITABLE`.
  * 2. An existing, non-empty file must start with SQLite's 100-byte header (`STORE_NOT_SQLITE`).
  * 3. A read-only look at the header and schema: another application's database is
@@ -12,9 +14,6 @@
  * 4. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
  *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead.
- *
- * 0. Before all of it: the `node:sqlite` of this Node.js must have what the store uses (Node.js ≥
- *    22.16 or ≥ 24: the busy timeout, `isTransaction`, rows as arrays), or `STORE_UNSUPPORTED`.
  *
  * @packageDocumentation
  */
@@ -62,21 +61,26 @@ export function missingSqliteFeatures(db: object, statement: object): string[] {
   return missing;
 }
 
+/** What this process's `node:sqlite` lacks; found once, on a connection to an in-memory database. */
+let missingHere: readonly string[] | undefined;
+
 /** Throws `STORE_UNSUPPORTED` when this Node's `node:sqlite` lacks what the store needs. */
 function assertSqliteSupported(path: string): void {
-  const probe = new DatabaseSync(":memory:");
-  let missing: string[];
-  try {
-    missing = missingSqliteFeatures(probe, probe.prepare("SELECT 1"));
-  } finally {
-    probe.close();
+  if (missingHere === undefined) {
+    const probe = new DatabaseSync(":memory:");
+    try {
+      missingHere = missingSqliteFeatures(probe, probe.prepare("SELECT 1"));
+    } finally {
+      probe.close();
+    }
   }
+  const missing = missingHere;
   if (missing.length === 0) return;
   throw new BootError(
     "STORE_UNSUPPORTED",
     `the SQLite store needs Node.js 22.16 or later (this is ${process.version}, whose node:sqlite lacks ${missing.join(", ")}); ` +
       "run a newer Node.js, or pass createMemoryStore() for work that need not survive the process",
-    { details: { path, nodeVersion: process.version, missing } },
+    { details: { path, nodeVersion: process.version, missing: [...missing] } },
   );
 }
 
