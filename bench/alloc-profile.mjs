@@ -6,12 +6,12 @@
 //   npm exec -- node bench/alloc-profile.mjs [--sessions 10000] [--inputs 5] [--top 25]
 //   npm run bench -- profile            (runs this after the CPU profile)
 import { Session } from "node:inspector/promises";
-import { flag, loadOffstage, log } from "./lib.mjs";
+import { count, loadOffstage, log } from "./lib.mjs";
 
 const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = await loadOffstage();
-const SESSIONS = flag("sessions", 10_000);
-const INPUTS = flag("inputs", 5);
-const TOP = flag("top", 25);
+const SESSIONS = count("sessions", 10_000);
+const INPUTS = count("inputs", 5);
+const TOP = count("top", 25);
 
 async function burst() {
   const runtime = createRuntime({

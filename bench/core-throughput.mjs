@@ -20,6 +20,7 @@
 //   --quick                          (smoke run: 1000 sessions x 5 inputs, 1 rep)
 import PQueue from "p-queue";
 import {
+  count,
   cpuMeter,
   flag,
   fmtCores,
@@ -45,10 +46,10 @@ import {
 const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = await loadOffstage();
 const peerModel = createNoopModel();
 
-const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
-const INPUTS = flag("inputs", QUICK ? 5 : 20);
-const REPS = flag("reps", QUICK ? 1 : 5);
-const RATE = flag("rate", 10_000);
+const SESSIONS = count("sessions", QUICK ? 1000 : 10_000);
+const INPUTS = count("inputs", QUICK ? 5 : 20);
+const REPS = count("reps", QUICK ? 1 : 5);
+const RATE = count("rate", 10_000);
 const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
 const ONLY = flag("only", "offstage,offstage-c,p-queue,naive,p-queue-bare,naive-bare").split(",");
 

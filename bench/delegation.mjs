@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { FlowProducer, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import {
+  count,
   cpuMeter,
   flag,
   fmtCores,
@@ -38,9 +39,9 @@ import {
 } from "./lib.mjs";
 import { ensureRedis, REDIS } from "./redis.mjs";
 
-const WIDE = flag("wide", QUICK ? 100 : 1000);
-const PARENTS = flag("parents", QUICK ? 100 : 1000);
-const CHILDREN = flag("children", 10);
+const WIDE = count("wide", QUICK ? 100 : 1000);
+const PARENTS = count("parents", QUICK ? 100 : 1000);
+const CHILDREN = count("children", 10);
 const SYSTEMS = flag("systems", "offstage-normal,offstage-full,bullmq").split(",");
 
 const offstage = await loadOffstage();

@@ -40,6 +40,7 @@ import { Logger, makeWorkerUtils, run as runGraphile, runMigrations } from "grap
 import { Redis } from "ioredis";
 import pg from "pg";
 import {
+  count,
   cpuMeter,
   ensureService,
   flag,
@@ -65,19 +66,19 @@ import { ensureRedis, REDIS } from "./redis.mjs";
 
 const offstage = await loadOffstage();
 
-const SESSIONS = flag("sessions", QUICK ? 1000 : 10_000);
-const INPUTS = flag("inputs", QUICK ? 1 : 2);
-const REPS = flag("reps", QUICK ? 1 : 3);
-const BULL_QUEUES = flag("bull-queues", 16);
-const GW_CONCURRENCY = flag("gw-concurrency", 256);
-const GW_POOL_MAX = flag("gw-pool-max", 24);
-const RECOVERY_INPUTS = flag("recovery-inputs", QUICK ? 10_000 : 100_000);
+const SESSIONS = count("sessions", QUICK ? 1000 : 10_000);
+const INPUTS = count("inputs", QUICK ? 1 : 2);
+const REPS = count("reps", QUICK ? 1 : 3);
+const BULL_QUEUES = count("bull-queues", 16);
+const GW_CONCURRENCY = count("gw-concurrency", 256);
+const GW_POOL_MAX = count("gw-pool-max", 24);
+const RECOVERY_INPUTS = count("recovery-inputs", QUICK ? 10_000 : 100_000);
 const RECOVERY = flag("recovery", true);
 /** Where to write a CPU profile of Offstage's start() → first recovered turn ("" = none). */
 const RECOVERY_PROFILE = flag("recovery-profile", "");
 /** Offstage restarts from the same filled file this many times; the median is reported. */
-const RECOVERY_REPS = flag("recovery-reps", QUICK ? 1 : 3);
-const PACED_RATE = flag("paced-rate", 1000);
+const RECOVERY_REPS = count("recovery-reps", QUICK ? 1 : 3);
+const PACED_RATE = count("paced-rate", 1000);
 const PACED_S = flag("paced-s", QUICK ? 0.5 : 2);
 const PG_URL = flag("pg-url", "postgres://postgres@127.0.0.1:5432/test");
 const GW_SCHEMA = "offstage_bench_gw";

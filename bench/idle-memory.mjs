@@ -13,7 +13,7 @@
 // Flags: --sessions 100000 (--quick: 10000)
 import PQueue from "p-queue";
 import {
-  flag,
+  count,
   fmtRate,
   loadOffstage,
   log,
@@ -27,7 +27,7 @@ import {
 
 const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = await loadOffstage();
 
-const N = flag("sessions", QUICK ? 10_000 : 100_000);
+const N = count("sessions", QUICK ? 10_000 : 100_000);
 const GOAL_BYTES = 2048;
 
 function heapBytes() {

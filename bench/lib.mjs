@@ -30,6 +30,14 @@ export function flag(name, fallback, argv = process.argv.slice(2)) {
   return raw;
 }
 
+/** A flag that counts something (sessions, repetitions, …): a whole number of at least 1. */
+export function count(name, fallback, argv = process.argv.slice(2)) {
+  const n = flag(name, fallback, argv);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--${name} must be a whole number of at least 1, got ${n}`);
+  return n;
+}
+
 /** True when `--quick` (or BENCH_QUICK=1) asks for a smoke-sized run. */
 export const QUICK =
   process.argv.includes("--quick") || ["1", "true"].includes(process.env.BENCH_QUICK ?? "");

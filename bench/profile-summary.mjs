@@ -7,9 +7,9 @@
 //   npm run bench -- profile            (both steps; bench/run.mjs)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { flag } from "./lib.mjs";
+import { count } from "./lib.mjs";
 
-const TOP = flag("top", 30);
+const TOP = count("top", 30);
 
 /** The newest .cpuprofile of a directory, or the file itself. */
 export function newestProfile(path) {
