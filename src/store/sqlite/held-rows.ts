@@ -8,7 +8,7 @@
 import type { SQLInputValue } from "node:sqlite";
 import { OffstageError } from "../../errors.js";
 import type { TurnStart } from "../../runtime/ports/store.js";
-import type { MultiRowInsert } from "./multi-row-insert.js";
+import type { MultiRowStatement } from "./multi-row-statement.js";
 import type { Statements } from "./statements.js";
 import { type EndRecord, endStoredTurn } from "./turn-end.js";
 
@@ -58,7 +58,10 @@ export function writeHeldInputs(
   insertInputs(sql.rows.takenInputs, taken);
 }
 
-/** Writes held turns' rows, then their inputs (running in them, or ended with them). */
+/**
+ * Writes held turns' rows, then their inputs (running in them, or ended with them), all turns' in
+ * the same statements: held turns never name the same input.
+ */
 export function writeHeldTurns(sql: Statements, turns: readonly HeldTurn[]): void {
   const rows: SQLInputValue[] = [];
   for (const { start, inputIdsJson, end } of turns) {
@@ -69,15 +72,17 @@ export function writeHeldTurns(sql: Statements, turns: readonly HeldTurn[]): voi
   sql.rows.turns.run(rows, (from, to) => {
     for (let i = from; i < to; i++) turns[i]!.written = writeStoredTurn(sql, turns[i]!);
   });
+  const taken: SQLInputValue[] = [];
   for (const turn of turns) {
     if (turn.written !== undefined) continue;
     turn.written = true;
-    writeInputs(sql, turn);
+    takenRows(turn, taken);
   }
+  sql.rows.takeInputs.run(taken);
 }
 
 /** Inserts input rows; a statement the file refuses is redone row by row, so that the failure names the input. */
-function insertInputs(insert: MultiRowInsert, rows: readonly SQLInputValue[]): void {
+function insertInputs(insert: MultiRowStatement, rows: readonly SQLInputValue[]): void {
   const columns = insert.columns;
   insert.run(rows, (from, to) => {
     for (let i = from; i < to; i++) {
@@ -96,13 +101,15 @@ function insertInputs(insert: MultiRowInsert, rows: readonly SQLInputValue[]): v
   });
 }
 
-/** The turn's inputs, once its row took it: running in it, or ended with it. */
-function writeInputs(sql: Statements, { start, end, taken }: HeldTurn): void {
-  const { turnId } = start;
+/**
+ * Adds to `rows` (as `ROWS.takeInputs` takes them) the stored inputs of a turn whose row took it:
+ * running in it, or ended with it. Those written with the turn's state already are left out.
+ */
+function takenRows({ start, end, taken }: HeldTurn, rows: SQLInputValue[]): void {
+  const status = end?.status ?? "running";
+  const endedAtMs = end?.endedAtMs ?? null;
   for (const id of start.inputIds) {
-    if (taken?.includes(id) === true) continue;
-    if (end === undefined) sql.runInput.run(turnId, id);
-    else sql.startAndEndInput.run(end.status, end.endedAtMs, turnId, id);
+    if (taken?.includes(id) !== true) rows.push(status, endedAtMs, start.turnId, id);
   }
 }
 
@@ -130,7 +137,9 @@ function writeStoredTurn(sql: Statements, turn: HeldTurn): boolean {
           end.endedAtMs,
         );
   if (taken.changes > 0) {
-    writeInputs(sql, turn);
+    const rows: SQLInputValue[] = [];
+    takenRows(turn, rows);
+    sql.rows.takeInputs.run(rows);
     return true;
   }
   return end !== undefined && endStoredTurn(sql, end, start.inputIds, []);

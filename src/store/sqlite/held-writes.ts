@@ -1,6 +1,6 @@
 /**
  * Writes held back within their group, then written together in multi-row statements
- * (`multi-row-insert.ts`) just before the group commits:
+ * (`multi-row-statement.ts`) just before the group commits:
  *
  * - new sessions, and inputs accepted without an idempotency key (one with a key is written at once,
  *   so a second input with that key is refused at its call);

@@ -36,7 +36,7 @@ import type {
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate } from "./migrations.js";
-import { isConstraintError } from "./multi-row-insert.js";
+import { isConstraintError } from "./multi-row-statement.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { type InputRow, messagesOf, snapshotOf } from "./rows.js";

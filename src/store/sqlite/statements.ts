@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { MultiRowInsert, type MultiRowSpec } from "./multi-row-insert.js";
+import { type MultiRowSpec, MultiRowStatement } from "./multi-row-statement.js";
 
 /** An input's row, its outcome that of the turn that ended it if it has none (see `inputById`). */
 const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
@@ -51,18 +51,12 @@ const SQL = {
   /** A queued input, or one steered into a turn and not adopted by it. Params: status, outcome, ended_at_ms, id. */
   endQueuedInput: `UPDATE inputs SET status = ?, outcome = ?, ended_at_ms = ?, steer_step = NULL, turn_id = NULL
     WHERE id = ? AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))`,
-  /** Params: turn_id, id. */
-  runInput: `UPDATE inputs SET status = 'running', turn_id = ?, steer_step = NULL
-    WHERE id = ? AND status IN ('queued', 'running')`,
   /** Params: id, turn_id. */
   requeueInput: `UPDATE inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
   /** It takes its turn's outcome (see `inputById`). Params: status, ended_at_ms, id, turn_id. */
   endRunningInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, steer_step = NULL
     WHERE id = ? AND status = 'running' AND turn_id = ?`,
-  /** `runInput` then `endRunningInput` in one (see `held-writes.ts`). Params: status, ended_at_ms, turn_id, id. */
-  startAndEndInput: `UPDATE inputs SET status = ?, ended_at_ms = ?, turn_id = ?, steer_step = NULL
-    WHERE id = ? AND status IN ('queued', 'running')`,
   /** An input written with a held turn's state, put back as accepted (see `held-rows.ts`). Param: id. */
   untakeInput: "UPDATE inputs SET status = 'queued', turn_id = NULL, ended_at_ms = NULL WHERE id = ?",
   /** Inputs steered into a running turn, oldest first. Param: turn_id. */
@@ -118,7 +112,7 @@ const SQL = {
     "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
 } as const;
 
-/** Inserts of many rows per statement (see `multi-row-insert.ts`). */
+/** Statements of many rows each (see `multi-row-statement.ts`). */
 const ROWS = {
   /**
    * Inputs without an idempotency key (`insertInput` writes those with one).
@@ -151,11 +145,22 @@ const ROWS = {
   },
   /** A turn's messages, as one JSON array. Row: session_id, turn_id, messages. */
   history: { head: "INSERT INTO history (session_id, turn_id, messages) VALUES", row: "(?, ?, ?)" },
+  /**
+   * Stored inputs a written turn takes, as it leaves them: running in it (ended_at_ms NULL), or ended
+   * with it. Row: status, ended_at_ms, turn_id, id. No two rows of a statement may name the same input
+   * (SQLite would apply one of them, either).
+   */
+  takeInputs: {
+    head: `UPDATE inputs SET status = v.column1, ended_at_ms = v.column2, turn_id = v.column3, steer_step = NULL
+      FROM (VALUES`,
+    row: "(?, ?, ?, ?)",
+    tail: ") AS v WHERE inputs.id = v.column4 AND inputs.status IN ('queued', 'running')",
+  },
 } as const satisfies Record<string, MultiRowSpec>;
 
 /** The store's statements, prepared on one connection. */
 export type Statements = { readonly [K in keyof typeof SQL | keyof typeof RECORDS]: StatementSync } & {
-  readonly rows: { readonly [K in keyof typeof ROWS]: MultiRowInsert };
+  readonly rows: { readonly [K in keyof typeof ROWS]: MultiRowStatement };
 };
 
 /** Prepares every statement once (a multi-row one per row count, when first used); the store reuses them for the connection's lifetime. */
@@ -168,8 +173,8 @@ export function prepareStatements(db: DatabaseSync): Statements {
     statement.setReturnArrays(true);
     out[name as Name] = statement;
   }
-  const rows: Partial<Record<keyof typeof ROWS, MultiRowInsert>> = {};
+  const rows: Partial<Record<keyof typeof ROWS, MultiRowStatement>> = {};
   for (const [name, spec] of Object.entries(ROWS))
-    rows[name as keyof typeof ROWS] = new MultiRowInsert(db, spec);
+    rows[name as keyof typeof ROWS] = new MultiRowStatement(db, spec);
   return { ...(out as Record<Name, StatementSync>), rows: rows as Statements["rows"] };
 }
