@@ -150,6 +150,93 @@ async function openOffstage(durability, inputsPerSession, trackAck) {
   };
 }
 
+/**
+ * Offstage's SQLite store alone, without a runtime: the same writes the runtime makes for these
+ * turns (a session on first send, each input's accept, then each turn's history read, start and end
+ * with its two messages), committed every 256 turns, as many as the runtime runs at once. Not a
+ * system a user would run: it is the ceiling of any runtime on this store on one thread, and is
+ * measured only in the burst.
+ */
+function storeAloneSystem(durability) {
+  return {
+    name: `store-${durability}`,
+    label: `Offstage's SQLite store alone (no runtime), "${durability}": the ceiling`,
+    durability: durability === "full" ? "fsync per commit group" : "WAL, fsync at checkpoints",
+    burstOnly: true,
+    async check() {
+      return typeof offstage.createSqliteStore === "function" ? undefined : SQLITE_MISSING;
+    },
+    open: () => openStoreAlone(durability),
+  };
+}
+
+const STORE_ALONE_TURNS_PER_COMMIT = 256;
+
+async function openStoreAlone(durability) {
+  const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
+  const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
+  await store.open();
+  const created = new Array(SESSIONS).fill(false);
+  const queued = [];
+  const lat = new Latency();
+  const outcome = { status: "completed", output: "ok", reason: { code: "completed", message: "completed" } };
+  const usage = { modelCalls: 1, inputTokens: 0, outputTokens: 0 };
+  let seq = 0;
+  let ended = 0;
+  return {
+    send(s) {
+      const sessionId = `s${s}`;
+      if (!created[s]) {
+        store.createSession({ id: sessionId, agent: "bench", createdAtMs: Date.now() });
+        created[s] = true;
+      }
+      seq += 1;
+      const id = `i${seq}`;
+      store.accept({ id, sessionId, seq, payload: "hi", policy: "enqueue", acceptedAtMs: Date.now() });
+      queued.push({ id, sessionId, sentAt: now() });
+    },
+    flush: async () => {},
+    done: () => ended,
+    async drained() {
+      const started = new Set();
+      for (const { id, sessionId, sentAt } of queued) {
+        if (!started.has(sessionId)) {
+          started.add(sessionId);
+          store.history(sessionId);
+        }
+        lat.recordMs(now() - sentAt);
+        const turnId = `t${id}`;
+        const inputIds = [id];
+        store.startTurn({ turnId, sessionId, inputIds, attempt: 1, startedAtMs: Date.now() });
+        const messages = [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "ok" },
+        ];
+        store.endTurn({
+          turnId,
+          sessionId,
+          attempt: 1,
+          outcome,
+          messages,
+          inputIds,
+          requeued: [],
+          usage,
+          endedAtMs: Date.now(),
+        });
+        ended += 1;
+        if (ended % STORE_ALONE_TURNS_PER_COMMIT === 0) await store.commit();
+      }
+      await store.commit();
+    },
+    latency: () => lat.stats(),
+    extra: () => store.stats?.(),
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // ---- BullMQ -------------------------------------------------------------------------------------
 
 /** Switches Redis persistence: "none" (as the service runs), "everysec" or "always"; returns a restorer. */
@@ -610,6 +697,8 @@ async function graphileRecovery() {
 const ALL = [
   offstageSystem("full"),
   offstageSystem("normal"),
+  storeAloneSystem("full"),
+  storeAloneSystem("normal"),
   bullmqSystem("always"),
   bullmqSystem("everysec"),
   bullmqSystem("none"),
@@ -703,7 +792,7 @@ async function main() {
       }),
   );
   const ratios = {};
-  for (const o of ["offstage-full", "offstage-normal"]) {
+  for (const o of ["offstage-full", "offstage-normal", "store-full", "store-normal"]) {
     if (summary[o] === undefined) continue;
     const peers = o.endsWith("full")
       ? ["bullmq-always", "graphile-full"]
@@ -726,6 +815,7 @@ async function main() {
   if (PACED_S > 0) {
     log(`paced: ${PACED_RATE} inputs/s offered for ${PACED_S} s, round-robin over ${SESSIONS} sessions`);
     for (const system of usable) {
+      if (system.burstOnly) continue;
       await settleHeap();
       const r = await paced(system);
       log(
