@@ -2,9 +2,9 @@
  * One statement for many rows: an INSERT of them, or an UPDATE joined to them as a `VALUES` list.
  * Running a statement costs `node:sqlite` and SQLite about as much as inserting a small row (the
  * call, binding, starting and finishing the statement's program), so the rows a group holds back go
- * in statements of up to {@link ROWS_MAX} rows. A statement is prepared
- * per row count the first time that count is needed, and only powers of two are used: any number of
- * rows takes the full statements, then at most one of each smaller size.
+ * in statements of up to {@link ROWS_MAX} rows. A statement is prepared per row count the first time
+ * that count is needed, and only powers of two are used: any number of rows takes the full
+ * statements, then at most one of each smaller size.
  *
  * @packageDocumentation
  */
