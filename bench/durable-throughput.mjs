@@ -2,6 +2,8 @@
 // beside the durable job queues a user would otherwise pick for per-session serialized work:
 //
 //   offstage   — the SQLite store (createSqliteStore), durability "full" and "normal";
+//   store      — that store alone, driven without a runtime with the writes the runtime makes for the
+//                same turns: not a system anyone runs, the ceiling of a runtime on it (burst only);
 //   bullmq     — BullMQ on the local Redis. Open-source BullMQ has no per-key serialization (groups are
 //                BullMQ Pro), so sessions are sharded over K queues (session s → queue s mod K), each
 //                with one Worker of concurrency 1: per-session FIFO, one job at a time per session, the
