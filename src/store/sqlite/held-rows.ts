@@ -72,13 +72,13 @@ export function writeHeldTurns(sql: Statements, turns: readonly HeldTurn[]): voi
   sql.rows.turns.run(rows, (from, to) => {
     for (let i = from; i < to; i++) turns[i]!.written = writeStoredTurn(sql, turns[i]!);
   });
-  const taken: SQLInputValue[] = [];
+  const inputRows: SQLInputValue[] = [];
   for (const turn of turns) {
     if (turn.written !== undefined) continue;
     turn.written = true;
-    takenRows(turn, taken);
+    takenRows(turn, inputRows);
   }
-  sql.rows.takeInputs.run(taken);
+  sql.rows.takeInputs.run(inputRows);
 }
 
 /** Inserts input rows; a statement the file refuses is redone row by row, so that the failure names the input. */
@@ -103,14 +103,16 @@ function insertInputs(insert: MultiRowStatement, rows: readonly SQLInputValue[])
 
 /**
  * Adds to `rows` (as `ROWS.takeInputs` takes them) the stored inputs of a turn whose row took it:
- * running in it, or ended with it. Those written with the turn's state already are left out.
+ * running in it, or ended with it, and returns `rows`. Those written with the turn's state already
+ * are left out.
  */
-function takenRows({ start, end, taken }: HeldTurn, rows: SQLInputValue[]): void {
+function takenRows({ start, end, taken }: HeldTurn, rows: SQLInputValue[]): SQLInputValue[] {
   const status = end?.status ?? "running";
   const endedAtMs = end?.endedAtMs ?? null;
   for (const id of start.inputIds) {
     if (taken?.includes(id) !== true) rows.push(status, endedAtMs, start.turnId, id);
   }
+  return rows;
 }
 
 /**
@@ -137,9 +139,7 @@ function writeStoredTurn(sql: Statements, turn: HeldTurn): boolean {
           end.endedAtMs,
         );
   if (taken.changes > 0) {
-    const rows: SQLInputValue[] = [];
-    takenRows(turn, rows);
-    sql.rows.takeInputs.run(rows);
+    sql.rows.takeInputs.run(takenRows(turn, []));
     return true;
   }
   return end !== undefined && endStoredTurn(sql, end, start.inputIds, []);
