@@ -112,9 +112,21 @@ function offstageSystem(durability) {
   };
 }
 
-async function openOffstage(durability, inputsPerSession, trackAck) {
+/** A SQLite store on a fresh file in /tmp; `remove()` closes it and deletes the file. */
+function freshStore(durability) {
   const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
   const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
+  return {
+    store,
+    async remove() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openOffstage(durability, inputsPerSession, trackAck) {
+  const { store, remove } = freshStore(durability);
   const runtime = offstage.createRuntime({
     agents: { bench: { model: offstage.createNoopModel() } },
     store,
@@ -146,8 +158,7 @@ async function openOffstage(durability, inputsPerSession, trackAck) {
     extra: () => store.stats?.(),
     async close() {
       await runtime.stop();
-      await store.close?.();
-      rmSync(dir, { recursive: true, force: true });
+      await remove();
     },
   };
 }
@@ -175,8 +186,7 @@ function storeAloneSystem(durability) {
 const STORE_ALONE_TURNS_PER_COMMIT = 256;
 
 async function openStoreAlone(durability) {
-  const dir = mkdtempSync(join(tmpdir(), "offstage-bench-"));
-  const store = offstage.createSqliteStore({ path: join(dir, "bench.db"), durability });
+  const { store, remove } = freshStore(durability);
   await store.open();
   const created = new Array(SESSIONS).fill(false);
   const queued = [];
@@ -232,10 +242,7 @@ async function openStoreAlone(durability) {
     },
     latency: () => lat.stats(),
     extra: () => store.stats?.(),
-    async close() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: remove,
   };
 }
 
