@@ -103,4 +103,35 @@ describe("memory store: the bound of ended inputs kept", () => {
     for (let n = 4982; n <= 5000; n += 2) expect(store.input(`i${n}`)?.status).toBe("completed");
     expect(store.input("i4980")).toBeUndefined();
   });
+
+  it("keeps its id index current once a look-up built it", async () => {
+    const store = createMemoryStore({ endedInputsMax: 1 });
+    await store.open();
+    accept(store, 1);
+    expect(store.input("i1")?.status).toBe("queued");
+    // Accepted, started, ended and forgotten after the index was built.
+    accept(store, 4);
+    accept(store, 7);
+    expect(store.input("i4")?.status).toBe("queued");
+    store.startTurn({ turnId: "t4", sessionId: "s1", inputIds: ["i4"], attempt: 1, startedAtMs: 4 });
+    expect(store.input("i4")).toMatchObject({ status: "running", turnId: "t4" });
+    store.steer({ inputId: "i7", sessionId: "s1", turnId: "t4", attempt: 1 });
+    expect(store.input("i7")).toMatchObject({ status: "running", turnId: "t4" });
+    store.endTurn({
+      turnId: "t4",
+      sessionId: "s1",
+      attempt: 1,
+      outcome: OK,
+      messages: [],
+      inputIds: ["i4", "i7"],
+      requeued: ["i7"],
+      usage: NO_USAGE,
+      endedAtMs: 5,
+    });
+    expect(store.input("i4")?.status).toBe("completed");
+    expect(store.input("i7")).toMatchObject({ status: "queued", turnId: undefined });
+    run(store, 7);
+    expect(store.input("i7")?.status).toBe("completed");
+    expect(store.input("i4")).toBeUndefined();
+  });
 });
