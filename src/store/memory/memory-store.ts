@@ -6,7 +6,6 @@
  * @packageDocumentation
  */
 import type { Message } from "../../kernel/messages.js";
-import type { TurnOutcome } from "../../kernel/outcome.js";
 import type {
   InputEnd,
   InputRecord,
@@ -22,32 +21,32 @@ import type {
 } from "../../runtime/ports/store.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
 
-/**
- * An input that left its queue: running in a turn, or ended. A queued input is only its record, in
- * its session's queue: a backlog then costs the store a pointer per input, not an object the garbage
- * collector copies and promotes while the input waits.
- */
-class StoredInput {
+/** An input and where it stands; mutated in place (a snapshot is built only when asked for). */
+interface StoredInput {
+  /** `record.id`, here too: finding an input in its session's list then reads no record. */
   readonly id: string;
   readonly record: InputRecord;
   status: InputSnapshot["status"];
   turnId: string | undefined;
-  outcome: InputSnapshot["outcome"] = undefined;
+  outcome: InputSnapshot["outcome"];
   /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
-  steerStep: number | undefined = undefined;
-  /** The next ended input, once it is in the list of those kept (see `MemoryStore.#ended`). */
-  next: StoredInput | undefined = undefined;
-
-  constructor(record: InputRecord, status: InputSnapshot["status"], turnId: string | undefined) {
-    this.id = record.id;
-    this.record = record;
-    this.status = status;
-    this.turnId = turnId;
-  }
+  steerStep: number | undefined;
+  /** In the id index (see `MemoryStore.#byId`); else in the list of inputs it has not taken in. */
+  indexed: boolean;
+  /**
+   * The next input of the one list it is in: its session's live inputs while queued or running,
+   * the ended inputs once it ended. Lists linked through their inputs, not arrays, so that a
+   * backlog is no array of pointers to young objects, which every scavenge would have to visit.
+   */
+  next: StoredInput | undefined;
+  /**
+   * Its neighbours in the list of inputs the id index has not taken in yet, accepted before and
+   * after it. Linked both ways so that an input forgotten before the index took it in leaves the
+   * list at once: its record (and payload) must not outlive the bound of ended inputs kept.
+   */
+  prevUnindexed: StoredInput | undefined;
+  nextUnindexed: StoredInput | undefined;
 }
-
-/** Where the id index finds an input: its record while it is queued. */
-type Indexed = InputRecord | StoredInput;
 
 interface StoredTurn {
   readonly turnId: string;
@@ -61,10 +60,10 @@ interface StoredTurn {
 }
 
 /**
- * A session's record, history, queued inputs and running turns. Writes find an input or a turn
- * through its session (which runs one turn at a time, though the port does not insist): the session
- * map only grows, where maps of every live input or running turn would be written and shrunk (and
- * rehashed) with every input.
+ * A session's record, history, inputs not yet ended and running turns. Writes find an input or a
+ * turn through its session (which runs one turn at a time, though the port does not insist): the
+ * session map only grows, where maps of every live input or running turn would be written and
+ * shrunk (and rehashed) with every input.
  */
 interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
@@ -72,8 +71,15 @@ interface StoredSession {
   /** These two are `undefined` until first used: idle sessions are the common case. */
   history: Message[] | undefined;
   turns: StoredTurn[] | undefined;
-  /** Queued inputs' records, in acceptance order. */
-  queued: InputRecord[];
+  /** Queued and running inputs, in acceptance order, linked through `next`. */
+  firstLive: StoredInput | undefined;
+  lastLive: StoredInput | undefined;
+}
+
+/** A list of inputs linked through `next`, oldest first. */
+interface InputList {
+  first: StoredInput | undefined;
+  last: StoredInput | undefined;
 }
 
 const COMMITTED = Promise.resolve();
@@ -104,16 +110,18 @@ class MemoryStore implements Store {
   #recentId: string | undefined;
   #recent: StoredSession | undefined;
   /**
-   * Inputs by id, for look-ups by id alone (`input`, idempotency keys). Built by the first such
-   * look-up and kept up to date from then on, so a host that keeps its handles never pays for an
-   * index of every input in flight.
+   * Inputs by id, for look-ups by id alone (`input`, idempotency keys). Built lazily: inputs
+   * accepted since the last look-up wait in `#unindexed`, so a host that keeps its handles never
+   * pays for an index of every input in flight.
    */
-  #byId: Map<string, Indexed> | undefined;
+  readonly #byId = new Map<string, StoredInput>();
+  /** Accepted inputs the index has not taken in, linked through `nextUnindexed`. */
+  #unindexedFirst: StoredInput | undefined;
+  #unindexedLast: StoredInput | undefined;
   readonly #keys = new Map<string, string>();
   readonly #endedInputsMax: number;
-  /** Ended inputs, oldest first, linked through `next`; forgotten beyond the bound. */
-  #endedFirst: StoredInput | undefined;
-  #endedLast: StoredInput | undefined;
+  /** Ended inputs, oldest first, forgotten beyond the bound. */
+  readonly #ended: InputList = { first: undefined, last: undefined };
   #endedCount = 0;
   #nextSeq = 1;
 
@@ -128,18 +136,19 @@ class MemoryStore implements Store {
     for (const [sessionId, session] of this.#sessions) {
       if (session.record !== undefined) sessions.push(session.record);
       for (const turn of session.turns ?? NO_TURNS) {
-        this.#settleSteered(session, turn);
+        this.#settleSteered(turn);
         interrupted.push({
           turnId: turn.turnId,
           sessionId,
-          inputIds: turn.inputs.map((input) => input.id),
+          inputIds: turn.inputs.map((input) => input.record.id),
           attempt: turn.attempt,
           step: turn.step,
           messages: turn.messages,
           inputs: turn.inputs.map((input) => input.record),
         });
       }
-      for (const record of session.queued) queued.push(record);
+      for (let input = session.firstLive; input !== undefined; input = input.next)
+        if (input.status === "queued") queued.push(input.record);
     }
     queued.sort((x, y) => x.seq - y.seq);
     return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
@@ -149,14 +158,16 @@ class MemoryStore implements Store {
    * Recovery of a turn's steered inputs (see the port): those its checkpoint holds become inputs of
    * the turn, the others go back to the queue.
    */
-  #settleSteered(session: StoredSession, turn: StoredTurn): void {
+  #settleSteered(turn: StoredTurn): void {
     if (turn.steered.length === 0) return;
     const held: StoredInput[] = [];
     for (const input of turn.steered) {
-      if (input.steerStep! < turn.step) {
-        input.steerStep = undefined;
-        held.push(input);
-      } else this.#requeue(session, input);
+      if (input.steerStep! < turn.step) held.push(input);
+      else {
+        input.status = "queued";
+        input.turnId = undefined;
+      }
+      input.steerStep = undefined;
     }
     turn.inputs = [...turn.inputs, ...held];
     turn.steered = NO_STEERED;
@@ -166,7 +177,13 @@ class MemoryStore implements Store {
   #session(sessionId: string): StoredSession {
     let session = this.#stored(sessionId);
     if (session === undefined) {
-      session = { record: undefined, history: undefined, turns: undefined, queued: [] };
+      session = {
+        record: undefined,
+        history: undefined,
+        turns: undefined,
+        firstLive: undefined,
+        lastLive: undefined,
+      };
       this.#sessions.set(sessionId, session);
     }
     return session;
@@ -192,52 +209,64 @@ class MemoryStore implements Store {
   }
 
   accept(record: InputRecord): void {
-    this.#session(record.sessionId).queued.push(record);
-    this.#byId?.set(record.id, record);
+    const input: StoredInput = {
+      id: record.id,
+      record,
+      status: "queued",
+      turnId: undefined,
+      outcome: undefined,
+      steerStep: undefined,
+      indexed: false,
+      next: undefined,
+      prevUnindexed: this.#unindexedLast,
+      nextUnindexed: undefined,
+    };
+    const session = this.#session(record.sessionId);
+    if (session.lastLive === undefined) session.firstLive = input;
+    else session.lastLive.next = input;
+    session.lastLive = input;
+    if (this.#unindexedLast === undefined) this.#unindexedFirst = input;
+    else this.#unindexedLast.nextUnindexed = input;
+    this.#unindexedLast = input;
     if (record.idempotencyKey !== undefined)
       this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), record.id);
     if (record.seq >= this.#nextSeq) this.#nextSeq = record.seq + 1;
   }
 
   steer(steer: Steer): void {
-    const session = this.#stored(steer.sessionId);
+    const input = this.#live(steer.sessionId, steer.inputId);
+    if (input === undefined || input.status !== "queued") return;
     const turn = this.#current(steer.sessionId, steer.turnId, steer.attempt);
-    const at = session === undefined ? -1 : indexOf(session.queued, steer.inputId);
-    if (turn === undefined || at < 0) return;
-    const input = this.#dequeue(session!, at, steer.turnId);
+    if (turn === undefined) return;
+    input.status = "running";
+    input.turnId = steer.turnId;
     input.steerStep = turn.step;
     if (turn.steered === NO_STEERED) turn.steered = [];
     turn.steered.push(input);
   }
 
   endInput(end: InputEnd): void {
-    const session = this.#stored(end.sessionId);
-    if (session === undefined) return;
-    const at = indexOf(session.queued, end.inputId);
-    let input: StoredInput | undefined;
-    if (at >= 0) input = this.#dequeue(session, at, undefined);
-    else {
+    const input = this.#live(end.sessionId, end.inputId);
+    if (input === undefined) return;
+    if (input.status === "running") {
       // Only a steered input the model never saw ends on its own; it leaves its turn, which must
       // not recover it.
-      for (const turn of session.turns ?? NO_TURNS) {
-        const steered = turn.steered.findIndex((s) => s.id === end.inputId);
-        if (steered < 0) continue;
-        input = turn.steered[steered]!;
-        turn.steered = turn.steered.filter((s) => s !== input);
-        input.steerStep = undefined;
-        input.turnId = undefined;
-        break;
-      }
-      if (input === undefined) return;
+      if (input.steerStep === undefined) return;
+      const turn = this.#stored(end.sessionId)!.turns?.find((t) => t.turnId === input.turnId);
+      if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
+      input.steerStep = undefined;
+      input.turnId = undefined;
     }
-    this.#end(input, { status: end.status, reason: end.reason });
+    input.status = end.status;
+    input.outcome = { status: end.status, reason: end.reason };
+    this.#retire(this.#stored(end.sessionId)!, input);
   }
 
   startTurn(start: TurnStart): void {
     const session = this.#session(start.sessionId);
     const stored = this.#turn(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
-    const inputs = this.#startInputs(session, stored, start);
+    const inputs = this.#startInputs(session, start);
     if (stored === undefined) {
       const turn: StoredTurn = {
         turnId: start.turnId,
@@ -288,75 +317,91 @@ class MemoryStore implements Store {
       const input = inputs[i]!;
       // Ended on its own meanwhile (a steered input cancelled unseen).
       if (input.status !== "running" || input.turnId !== end.turnId) continue;
-      if (requeued.length > 0 && requeued.includes(input.id)) this.#requeue(session, input);
-      else this.#end(input, end.outcome);
+      input.steerStep = undefined;
+      if (requeued.length > 0 && requeued.includes(input.id)) {
+        input.status = "queued";
+        input.turnId = undefined;
+      } else {
+        input.status = end.outcome.status;
+        input.outcome = end.outcome;
+        this.#retire(session, input);
+      }
     }
   }
 
   /**
-   * The inputs of a starting turn, running now: those the session has queued, and for a resumed
-   * attempt those the turn already holds. Most turns take one input, the oldest queued one: that
-   * case looks at nothing else.
+   * Marks a starting turn's inputs running and returns them (those the session has live). Most
+   * turns take one input, the session's oldest: that case looks at nothing else.
    */
-  #startInputs(session: StoredSession, stored: StoredTurn | undefined, start: TurnStart): StoredInput[] {
+  #startInputs(session: StoredSession, start: TurnStart): StoredInput[] {
     const ids = start.inputIds;
-    const queued = session.queued;
-    if (ids.length === 1 && stored === undefined && queued.length > 0 && queued[0]!.id === ids[0])
-      return [this.#dequeue(session, 0, start.turnId)];
-    const inputs: StoredInput[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const held = stored?.inputs.find((input) => input.id === ids[i]);
-      if (held !== undefined) {
-        held.turnId = start.turnId;
-        held.steerStep = undefined;
-        inputs.push(held);
-        continue;
+    const first = session.firstLive;
+    let inputs: StoredInput[];
+    if (ids.length === 1 && first !== undefined && first.id === ids[0]) inputs = [first];
+    else {
+      inputs = [];
+      for (let i = 0; i < ids.length; i++) {
+        const input = find(first, ids[i]!);
+        if (input !== undefined) inputs.push(input);
       }
-      const at = indexOf(queued, ids[i]!);
-      if (at >= 0) inputs.push(this.#dequeue(session, at, start.turnId));
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      input.status = "running";
+      input.turnId = start.turnId;
+      input.steerStep = undefined;
     }
     return inputs;
   }
 
-  /** Takes the queued input at `at` out of its session's queue: running in `turnId`, or about to end. */
-  #dequeue(session: StoredSession, at: number, turnId: string | undefined): StoredInput {
-    const record = at === 0 ? session.queued.shift()! : session.queued.splice(at, 1)[0]!;
-    const input = new StoredInput(record, "running", turnId);
-    this.#byId?.set(input.id, input);
-    return input;
+  /** The session's queued or running input with this id. */
+  #live(sessionId: string, inputId: string): StoredInput | undefined {
+    return find(this.#stored(sessionId)?.firstLive, inputId);
   }
 
-  /** Puts an input that left its queue back in it, in acceptance order. */
-  #requeue(session: StoredSession, input: StoredInput): void {
-    const { queued } = session;
-    let at = queued.length;
-    while (at > 0 && queued[at - 1]!.seq > input.record.seq) at -= 1;
-    queued.splice(at, 0, input.record);
-    this.#byId?.set(input.id, input.record);
-  }
-
-  /** Ends an input and keeps it among the ended inputs, within their bound. */
-  #end(input: StoredInput, outcome: TurnOutcome): void {
-    input.status = outcome.status;
-    input.outcome = outcome;
-    input.steerStep = undefined;
-    if (this.#endedLast === undefined) this.#endedFirst = input;
-    else this.#endedLast.next = input;
-    this.#endedLast = input;
+  /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
+  #retire(session: StoredSession, input: StoredInput): void {
+    // Usually the oldest: a session's inputs run in order.
+    if (session.firstLive === input) {
+      session.firstLive = input.next;
+      if (session.firstLive === undefined) session.lastLive = undefined;
+    } else {
+      let before = session.firstLive!;
+      while (before.next !== input) before = before.next!;
+      before.next = input.next;
+      if (session.lastLive === input) session.lastLive = before;
+    }
+    input.next = undefined;
+    const ended = this.#ended;
+    if (ended.last === undefined) ended.first = input;
+    else ended.last.next = input;
+    ended.last = input;
     this.#endedCount += 1;
     if (this.#endedCount > this.#endedInputsMax) this.#forgetOldest();
   }
 
   /** Forgets the oldest ended input, beyond the bound of those kept. */
   #forgetOldest(): void {
-    const old = this.#endedFirst!;
-    this.#endedFirst = old.next;
-    if (this.#endedFirst === undefined) this.#endedLast = undefined;
+    const ended = this.#ended;
+    const old = ended.first!;
+    ended.first = old.next;
+    if (ended.first === undefined) ended.last = undefined;
     old.next = undefined;
     this.#endedCount -= 1;
-    this.#byId?.delete(old.id);
+    if (old.indexed) this.#byId.delete(old.id);
+    else this.#unlinkUnindexed(old);
     const key = old.record.idempotencyKey;
     if (key !== undefined) this.#keys.delete(keyOf(old.record.sessionId, key));
+  }
+
+  #unlinkUnindexed(input: StoredInput): void {
+    const { prevUnindexed: prev, nextUnindexed: next } = input;
+    if (prev === undefined) this.#unindexedFirst = next;
+    else prev.nextUnindexed = next;
+    if (next === undefined) this.#unindexedLast = prev;
+    else next.prevUnindexed = prev;
+    input.prevUnindexed = undefined;
+    input.nextUnindexed = undefined;
   }
 
   /** Everything here is committed as soon as it is written. */
@@ -374,38 +419,35 @@ class MemoryStore implements Store {
   }
 
   input(inputId: string): InputSnapshot | undefined {
-    this.#byId ??= this.#index();
-    const found = this.#byId.get(inputId);
-    if (found === undefined) return undefined;
-    if (!(found instanceof StoredInput)) {
-      const { id, sessionId, payload } = found;
-      return { id, sessionId, payload, status: "queued", turnId: undefined, outcome: undefined };
-    }
-    const { record } = found;
+    this.#index();
+    const input = this.#byId.get(inputId);
+    if (input === undefined) return undefined;
+    const { record } = input;
     return {
       id: record.id,
       sessionId: record.sessionId,
       payload: record.payload,
-      status: found.status,
-      turnId: found.turnId,
-      outcome: found.outcome,
+      status: input.status,
+      turnId: input.turnId,
+      outcome: input.outcome,
     };
   }
 
   async close(): Promise<void> {}
 
-  /** The id index of every input the store holds, built by the first look-up by id. */
-  #index(): Map<string, Indexed> {
-    const byId = new Map<string, Indexed>();
-    for (const session of this.#sessions.values()) {
-      for (const record of session.queued) byId.set(record.id, record);
-      for (const turn of session.turns ?? NO_TURNS) {
-        for (const input of turn.inputs) byId.set(input.id, input);
-        for (const input of turn.steered) byId.set(input.id, input);
-      }
+  /** Takes the inputs accepted since the last look-up into the id index. */
+  #index(): void {
+    let input = this.#unindexedFirst;
+    while (input !== undefined) {
+      input.indexed = true;
+      this.#byId.set(input.id, input);
+      const next = input.nextUnindexed;
+      input.prevUnindexed = undefined;
+      input.nextUnindexed = undefined;
+      input = next;
     }
-    for (let input = this.#endedFirst; input !== undefined; input = input.next) byId.set(input.id, input);
-    return byId;
+    this.#unindexedFirst = undefined;
+    this.#unindexedLast = undefined;
   }
 
   #turn(session: StoredSession, turnId: string): StoredTurn | undefined {
@@ -422,10 +464,11 @@ class MemoryStore implements Store {
   }
 }
 
-/** Where the queued input with this id is in its session's queue, or -1. */
-function indexOf(queued: readonly InputRecord[], inputId: string): number {
-  for (let i = 0; i < queued.length; i++) if (queued[i]!.id === inputId) return i;
-  return -1;
+/** The input with this id in the list that starts at `first`. */
+function find(first: StoredInput | undefined, inputId: string): StoredInput | undefined {
+  let input = first;
+  while (input !== undefined && input.id !== inputId) input = input.next;
+  return input;
 }
 
 function keyOf(sessionId: string, key: string): string {
