@@ -2,9 +2,11 @@
 // Every benchmark imports the built package from ../dist (run `npm run build` first; `npm run bench`
 // does), so it measures what users get.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import * as hdr from "hdr-histogram-js";
 
@@ -257,8 +259,16 @@ export function cpuMeter() {
 
 /** The built package under test: ../dist, or OFFSTAGE_DIST (a path to another build's index.js). */
 export async function loadOffstage() {
-  const where = process.env.OFFSTAGE_DIST ?? new URL("../dist/index.js", import.meta.url).href;
-  return import(where.startsWith("/") ? `file://${where}` : where);
+  const given = process.env.OFFSTAGE_DIST ?? new URL("../dist/index.js", import.meta.url).href;
+  const where = given.startsWith("file:") ? fileURLToPath(given) : resolve(given);
+  if (!existsSync(where)) {
+    console.error(
+      `bench: no build at ${where}; run \`npm run build\` first (or \`npm run bench\`, which builds), ` +
+        "or pass --clean-build to bench/run.mjs",
+    );
+    process.exit(2);
+  }
+  return import(pathToFileURL(where).href);
 }
 
 export function fmtCores(cores) {
