@@ -6,27 +6,14 @@
 //   npm exec -- node bench/alloc-profile.mjs [--sessions 10000] [--inputs 5] [--top 25]
 //   npm run bench -- profile            (runs this after the CPU profile)
 import { Session } from "node:inspector/promises";
-import { count, loadOffstage, log } from "./lib.mjs";
+import { count, loadOffstage, log, memoryBurst } from "./lib.mjs";
 
-const { createMemoryStore, createNoopModel, createRuntime, silentLogger } = await loadOffstage();
+const offstage = await loadOffstage();
 const SESSIONS = count("sessions", 10_000);
 const INPUTS = count("inputs", 5);
 const TOP = count("top", 25);
 
-async function burst() {
-  const runtime = createRuntime({
-    agents: { bench: { model: createNoopModel() } },
-    store: createMemoryStore(),
-    logger: silentLogger,
-  });
-  await runtime.start();
-  const sessions = [];
-  for (let s = 0; s < SESSIONS; s++) sessions.push(runtime.session(`s${s}`, { agent: "bench" }));
-  const last = [];
-  for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) last[s] = sessions[s].send("hi");
-  await Promise.all(last.map((h) => h.result()));
-  await runtime.stop();
-}
+const burst = () => memoryBurst(offstage, SESSIONS, INPUTS);
 
 await burst(); // warm-up: compile first, so code objects do not count
 const inspector = new Session();

@@ -8,7 +8,7 @@
 // as a user of theirs would write it (`peerTurn`: the prompt from the session's history, one call of
 // the same no-op model with an abort signal, the two messages appended, the answer handed back); the
 // `-bare` peers run an empty task instead, for reference. `floor` is no peer either: the least a
-// runtime of Offstage's shape can do for the same turn (see `floor()`), to show how far off it is.
+// runtime of Offstage's shape can do for the same turn (bench/floor.mjs), to show how far off it is.
 //
 // Two phases:
 //   burst — everything is sent at once; turns/s = inputs / (first send → last completion). Latency here
@@ -20,6 +20,7 @@
 //   --only offstage,p-queue,naive   (e.g. to profile one system: node --cpu-prof ... --only offstage)
 //   --quick                          (smoke run: 1000 sessions x 5 inputs, 1 rep)
 import PQueue from "p-queue";
+import { createFloor } from "./floor.mjs";
 import {
   count,
   cpuMeter,
@@ -190,122 +191,6 @@ function naive(work) {
   };
 }
 
-/**
- * A reference floor, not a peer: the least a runtime of Offstage's shape can do for the same turn,
- * written for speed alone. Each input gets a handle (an id, a status, a result promise made only
- * when awaited) that waits in its session's queue; one session runs one turn at a time; a turn keeps
- * a record of itself, calls the model as `peerTurn` does (prompt copy, abort signal), appends to the
- * history and settles the handle; ready sessions run in batches off the event loop. It has no
- * kernel, store port, events, policies, cancellation or commit, so no real runtime reaches it; the
- * ratio to it says how much of a turn's cost is Offstage's own.
- */
-class FloorHandle {
-  constructor(id, sessionId, payload, sentAt) {
-    this.id = id;
-    this.sessionId = sessionId;
-    this.payload = payload;
-    this.sentAt = sentAt;
-    this.status = "queued";
-    this.turnId = undefined;
-    this.outcome = undefined;
-    this.waiters = undefined;
-  }
-
-  result() {
-    if (this.outcome !== undefined) return Promise.resolve(this.outcome);
-    return new Promise((resolve) => {
-      this.waiters ??= [];
-      this.waiters.push(resolve);
-    });
-  }
-
-  settle(outcome, turnId) {
-    this.status = outcome.status;
-    this.outcome = outcome;
-    this.turnId = turnId;
-    for (const resolve of this.waiters ?? []) resolve(outcome);
-    this.waiters = undefined;
-  }
-}
-
-function floor() {
-  const BATCH = 4096;
-  let sessions;
-  let last;
-  let lat;
-  let done = 0;
-  let ids = 0;
-  const ready = [];
-  let scheduled = false;
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(drive);
-  };
-  const runTurn = (session) => {
-    const input = session.queue.shift();
-    const turnId = `t_${(ids++).toString(36)}`;
-    input.status = "running";
-    input.turnId = turnId;
-    lat.recordMs(now() - input.sentAt);
-    const user = { role: "user", content: [{ type: "text", text: input.payload }] };
-    const turn = { id: turnId, inputs: [input], messages: [user], controller: new AbortController() };
-    session.turn = turn;
-    const parts = peerModel.stream({
-      prompt: session.history.concat(turn.messages),
-      tools: [],
-      maxOutputTokens: undefined,
-      abortSignal: turn.controller.signal,
-    });
-    let text = "";
-    let usage;
-    for (const part of parts) {
-      if (part.type === "text-delta") text += part.delta;
-      else if (part.type === "finish") usage = part.usage;
-    }
-    turn.messages.push({ role: "assistant", content: [{ type: "text", text }] });
-    for (const m of turn.messages) session.history.push(m);
-    session.turn = undefined;
-    input.settle({ status: "completed", output: text, usage }, turnId);
-    done += 1;
-  };
-  const drive = () => {
-    scheduled = false;
-    const batch = ready.length > BATCH ? ready.splice(0, BATCH) : ready.splice(0);
-    for (const session of batch) {
-      runTurn(session);
-      if (session.queue.length > 0) ready.push(session);
-      else session.busy = false;
-    }
-    if (ready.length > 0) schedule();
-  };
-  return {
-    async prepare() {
-      sessions = new Map();
-      for (let s = 0; s < SESSIONS; s++)
-        sessions.set(`s${s}`, { id: `s${s}`, queue: [], busy: false, history: [], turn: undefined });
-      last = new Array(SESSIONS);
-      lat = new Latency();
-    },
-    send(s) {
-      const session = sessions.get(`s${s}`);
-      const handle = new FloorHandle(`in_${(ids++).toString(36)}`, session.id, "hi", now());
-      session.queue.push(handle);
-      last[s] = handle;
-      if (session.busy) return;
-      session.busy = true;
-      ready.push(session);
-      schedule();
-    },
-    async drain() {
-      await Promise.all(last.filter(Boolean).map((h) => h.result()));
-    },
-    done: () => done,
-    latency: () => lat.stats(),
-    async close() {},
-  };
-}
-
 const SYSTEMS = {
   offstage: { label: "offstage (default maxConcurrentTurns 256)", make: () => offstage(256) },
   "offstage-c": {
@@ -316,7 +201,10 @@ const SYSTEMS = {
   naive: { label: "naive Map<session, Promise>, same turn", make: () => naive(true) },
   "p-queue-bare": { label: "p-queue (1 PQueue/session), empty task", make: () => pQueue(false) },
   "naive-bare": { label: "naive Map<session, Promise>, empty task", make: () => naive(false) },
-  floor: { label: "reference floor (not a peer; see floor())", make: () => floor() },
+  floor: {
+    label: "reference floor (not a peer; see bench/floor.mjs)",
+    make: () => createFloor(SESSIONS, peerModel),
+  },
 };
 
 async function burst(name) {

@@ -257,6 +257,30 @@ export function cpuMeter() {
   };
 }
 
+/**
+ * One burst of no-op turns through a fresh runtime on the memory store: `inputs` rounds of one send
+ * to each of `sessions` sessions, then every handle awaited. Throws unless every turn completed.
+ * `offstage` is the module `loadOffstage()` returned; `model` defaults to its no-op model.
+ */
+export async function memoryBurst(offstage, sessions, inputs, model = offstage.createNoopModel()) {
+  const runtime = offstage.createRuntime({
+    agents: { bench: { model } },
+    store: offstage.createMemoryStore(),
+    logger: offstage.silentLogger,
+    limits: { inboxLengthMax: Math.max(1000, inputs + 1) },
+  });
+  await runtime.start();
+  const handles = [];
+  for (let s = 0; s < sessions; s++) handles.push(runtime.session(`s${s}`, { agent: "bench" }));
+  const last = [];
+  for (let r = 0; r < inputs; r++) for (let s = 0; s < sessions; s++) last[s] = handles[s].send("hi");
+  await Promise.all(last.map((handle) => handle.result()));
+  const completed = runtime.metrics().ended.completed;
+  await runtime.stop();
+  if (completed !== sessions * inputs)
+    throw new Error(`${completed} of ${sessions * inputs} turns completed`);
+}
+
 /** The built package under test: ../dist, or OFFSTAGE_DIST (a path to another build's index.js). */
 export async function loadOffstage() {
   const given = process.env.OFFSTAGE_DIST ?? new URL("../dist/index.js", import.meta.url).href;
