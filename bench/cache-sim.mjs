@@ -14,6 +14,7 @@
 // exposes hardware counters, `perf stat` measures the real ones.
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { createFloor } from "./floor.mjs";
 import { count, fmtRatio, loadOffstage, log, memoryBurst, printMachine, table } from "./lib.mjs";
 
 const SESSIONS = count("sessions", 10_000);
@@ -26,14 +27,14 @@ const SYSTEMS = ["offstage", "floor"];
 async function child(system, reps) {
   const lib = await loadOffstage();
   const model = lib.createNoopModel();
-  const { createFloor } = await import("./floor.mjs");
   for (let rep = 0; rep < reps; rep++) {
-    if (system === "floor") await burst(createFloor(SESSIONS, model));
+    if (system === "floor") await floorBurst(createFloor(SESSIONS, model));
     else await memoryBurst(lib, SESSIONS, INPUTS, model);
   }
 }
 
-async function burst(floor) {
+/** One burst through the floor, as `memoryBurst` makes one through Offstage. */
+async function floorBurst(floor) {
   await floor.prepare();
   for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) floor.send(s);
   await floor.drain();
