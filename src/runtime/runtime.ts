@@ -186,6 +186,8 @@ export class Runtime implements AsyncDisposable {
   #state: RuntimeState = "created";
   #seq = 1;
   #outstandingCalls = 0;
+  /** Turns begun since the clock was last re-read for them, modulo `STARTS_PER_CLOCK_READ`. */
+  #begins = 0;
   /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
   #handleSubscribers = 0;
   /** Handles of inputs written to a durable store and not yet sent to wait for a commit. */
@@ -1052,16 +1054,18 @@ export class Runtime implements AsyncDisposable {
   /** Starts turns for waiting sessions while slots are free. */
   #pump(): void {
     if (this.#state !== "running" && !this.#draining) return;
-    for (let started = 1; ; started++) {
+    for (;;) {
       const entry = takeReady(this.#scheduler);
       if (entry === undefined) return;
       if (entry.active === undefined && entry.queue.length > 0) this.#begin(entry);
-      // The turns a job starts and ends are stamped with the job's time; keep it close.
-      if (started % STARTS_PER_CLOCK_READ === 0) this.#dispatcher.refreshTime();
     }
   }
 
   #begin(entry: SessionEntry): void {
+    // The turns a job starts (and, with a synchronous model, ends) are stamped with the job's time;
+    // keep it close.
+    this.#begins = (this.#begins + 1) % STARTS_PER_CLOCK_READ;
+    if (this.#begins === 0) this.#dispatcher.refreshTime();
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return;
@@ -1245,10 +1249,7 @@ export class Runtime implements AsyncDisposable {
     }
     this.#dispatcher.refreshTime();
     this.#pump();
-    for (let i = first; i < stop; i++) {
-      this.#poke(this.#committed[i]!.entry);
-      if ((i - first + 1) % STARTS_PER_CLOCK_READ === 0) this.#dispatcher.refreshTime();
-    }
+    for (let i = first; i < stop; i++) this.#poke(this.#committed[i]!.entry);
     this.#onSettled?.();
     if (this.#committedHead < this.#committed.length) {
       this.#dispatcher.post("turn ends", this.#finishCommitted);
