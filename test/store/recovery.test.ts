@@ -194,7 +194,11 @@ describe("restart after stop() without drain", () => {
     await first.store.close();
     const second = await start(path, { f: echo });
     expect(started(second)).toMatchObject({ recoveredInputs: 2, resumedTurns: 0 });
-    await until(() => queued.every((h) => second.store.input(h.id)?.status === "completed"));
+    // Two turns, each ended by a real commit: wait on the wall clock (see `eventually`).
+    await eventually(
+      () => queued.every((h) => second.store.input(h.id)?.status === "completed"),
+      "both queued inputs to complete after the restart",
+    );
     expect(queued.map((h) => second.store.input(h.id)?.outcome?.output)).toEqual([
       { echo: "b" },
       { echo: "c" },
