@@ -1048,27 +1048,44 @@ export class Runtime implements AsyncDisposable {
   #poke(entry: SessionEntry): void {
     if (this.#state !== "running" && !this.#draining) return;
     if (entry.active !== undefined || entry.running !== undefined || entry.queue.length === 0) return;
-    if (offer(this.#scheduler, entry)) this.#begin(entry);
+    if (!offer(this.#scheduler, entry)) return;
+    const turn = this.#begin(entry);
+    if (turn !== undefined) this.#feed(turn, START);
   }
 
-  /** Starts turns for waiting sessions while slots are free. */
+  /**
+   * Starts turns for waiting sessions while slots are free: begins them all, then runs them, since
+   * beginning a turn and running one are both a lot of code and each then stays in the instruction
+   * cache. A turn whose start throws is reported, and the others still start.
+   */
   #pump(): void {
     if (this.#state !== "running" && !this.#draining) return;
+    const begun: RunningTurn[] = [];
     for (;;) {
       const entry = takeReady(this.#scheduler);
-      if (entry === undefined) return;
-      if (entry.active === undefined && entry.queue.length > 0) this.#begin(entry);
+      if (entry === undefined) break;
+      if (entry.active !== undefined || entry.queue.length === 0) continue;
+      const turn = this.#begin(entry);
+      if (turn !== undefined) begun.push(turn);
+    }
+    for (let i = 0; i < begun.length; i++) {
+      try {
+        this.#feed(begun[i]!, START);
+      } catch (error) {
+        this.#report(`start of turn ${begun[i]!.turnId}`, error);
+      }
     }
   }
 
-  #begin(entry: SessionEntry): void {
+  /** Begins a turn of the session's queued input: returns it, ready to be fed its `start`. */
+  #begin(entry: SessionEntry): RunningTurn | undefined {
     // The turns a job starts (and, with a synchronous model, ends) are stamped with the job's time;
     // keep it close.
     this.#begins = (this.#begins + 1) % STARTS_PER_CLOCK_READ;
     if (this.#begins === 0) this.#dispatcher.refreshTime();
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
-    if (taken === undefined) return;
+    if (taken === undefined) return undefined;
     this.#store.startTurn({
       turnId,
       sessionId: entry.id,
@@ -1076,7 +1093,7 @@ export class Runtime implements AsyncDisposable {
       attempt: 1,
       startedAtMs: this.#dispatcher.epochNow(),
     });
-    this.#feed(this.#activate(entry, turnId, 1, taken, undefined), START);
+    return this.#activate(entry, turnId, 1, taken, undefined);
   }
 
   /** Makes `inputs` (which it keeps) the running turn of the session. */

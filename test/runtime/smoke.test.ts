@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createMemoryStore, createRuntime, silentLogger } from "../../src/index.js";
+import {
+  createMemoryStore,
+  createNoopModel,
+  createRuntime,
+  type RuntimeEvent,
+  silentLogger,
+} from "../../src/index.js";
+import { until } from "./helpers.js";
 
 describe("runtime smoke", () => {
   it("runs function and model turns", async () => {
@@ -31,6 +38,37 @@ describe("runtime smoke", () => {
     expect(r.output).toBe("hi");
     expect(c.history()).toHaveLength(2);
     expect(await runtime.stop()).toBe("clean");
+  });
+});
+
+describe("starting waiting turns", () => {
+  it("reports a turn whose start throws, and still starts the turns that waited with it", async () => {
+    const store = createMemoryStore();
+    const endTurn = store.endTurn.bind(store);
+    store.endTurn = (end) => {
+      if (end.sessionId === "s3") throw new Error("disk full");
+      endTurn(end);
+    };
+    const events: RuntimeEvent[] = [];
+    const runtime = createRuntime({
+      logger: silentLogger,
+      store,
+      agents: { chat: { model: createNoopModel() } },
+      limits: { maxConcurrentTurns: 2 },
+    });
+    runtime.on((event) => events.push(event));
+    await runtime.start();
+    // s1 and s2 take both slots; s3 and s4 wait, and start together when s1 and s2 finish.
+    const [h1, h2, h3, h4] = ["s1", "s2", "s3", "s4"].map((id) =>
+      runtime.session(id, { agent: "chat" }).send("hi"),
+    );
+    for (const handle of [h1, h2, h4]) expect((await handle!.result()).status).toBe("completed");
+    await until(() => events.some((e) => e.type === "error"), "the error event");
+    expect(events.find((e) => e.type === "error")).toMatchObject({
+      where: expect.stringMatching(/^start of turn /),
+      message: "disk full",
+    });
+    expect(h3!.status).toBe("running");
   });
 });
 
