@@ -1074,6 +1074,8 @@ export class Runtime implements AsyncDisposable {
       } catch (error) {
         this.#report(`start of turn ${begun[i]!.turnId}`, error);
       }
+      // Their ends are stamped with the job's time too.
+      if ((i + 1) % STARTS_PER_CLOCK_READ === 0) this.#dispatcher.refreshTime();
     }
   }
 
