@@ -186,8 +186,8 @@ export class Runtime implements AsyncDisposable {
   #state: RuntimeState = "created";
   #seq = 1;
   #outstandingCalls = 0;
-  /** Turns begun since the clock was last re-read for them, modulo `STARTS_PER_CLOCK_READ`. */
-  #begins = 0;
+  /** Turns started since the clock was last re-read for them, modulo `STARTS_PER_CLOCK_READ`. */
+  #starts = 0;
   /** Handles whose events someone iterates; when 0 and no listener, turn events are never built. */
   #handleSubscribers = 0;
   /** Handles of inputs written to a durable store and not yet sent to wait for a commit. */
@@ -1050,7 +1050,7 @@ export class Runtime implements AsyncDisposable {
     if (entry.active !== undefined || entry.running !== undefined || entry.queue.length === 0) return;
     if (!offer(this.#scheduler, entry)) return;
     const turn = this.#begin(entry);
-    if (turn !== undefined) this.#feed(turn, START);
+    if (turn !== undefined) this.#start(turn);
   }
 
   /**
@@ -1068,23 +1068,27 @@ export class Runtime implements AsyncDisposable {
       const turn = this.#begin(entry);
       if (turn !== undefined) begun.push(turn);
     }
-    for (let i = 0; i < begun.length; i++) {
+    for (const turn of begun) {
       try {
-        this.#feed(begun[i]!, START);
+        this.#start(turn);
       } catch (error) {
-        this.#report(`start of turn ${begun[i]!.turnId}`, error);
+        this.#report(`start of turn ${turn.turnId}`, error);
       }
-      // Their ends are stamped with the job's time too.
-      if ((i + 1) % STARTS_PER_CLOCK_READ === 0) this.#dispatcher.refreshTime();
     }
+  }
+
+  /**
+   * Feeds a begun turn its start. The turns a job starts (and, with a synchronous model, ends) are
+   * stamped with the job's time; it is re-read every few starts to stay close.
+   */
+  #start(turn: RunningTurn): void {
+    this.#starts = (this.#starts + 1) % STARTS_PER_CLOCK_READ;
+    if (this.#starts === 0) this.#dispatcher.refreshTime();
+    this.#feed(turn, START);
   }
 
   /** Begins a turn of the session's queued input: returns it, ready to be fed its `start`. */
   #begin(entry: SessionEntry): RunningTurn | undefined {
-    // The turns a job starts (and, with a synchronous model, ends) are stamped with the job's time;
-    // keep it close.
-    this.#begins = (this.#begins + 1) % STARTS_PER_CLOCK_READ;
-    if (this.#begins === 0) this.#dispatcher.refreshTime();
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return undefined;
