@@ -22,6 +22,7 @@
 import PQueue from "p-queue";
 import { createFloor } from "./floor.mjs";
 import {
+  coreGoal,
   count,
   cpuMeter,
   flag,
@@ -360,11 +361,8 @@ function printBurst(names, runs, summary) {
     }),
   );
   for (const [pair, { wall, cpu }] of Object.entries(summary.ratios)) {
-    const goal = pair.includes("/floor")
-      ? "no goal"
-      : pair.includes("/p-queue")
-        ? "goal ≥ 2×"
-        : "goal ≥ 0.5×";
+    const need = coreGoal(pair);
+    const goal = need === undefined ? "no goal" : `goal ≥ ${need}×`;
     log(`ratio ${pair}: ${fmtRatio(wall)} wall, ${fmtRatio(cpu)} per CPU-second (${goal})`);
   }
 }

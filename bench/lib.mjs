@@ -258,6 +258,15 @@ export function cpuMeter() {
 }
 
 /**
+ * Issue #2's goal for a core ratio named `system/peer`: at least 2× p-queue, at least 0.5× the naive
+ * chain; `undefined` for the reference floor, which is no peer and has none.
+ */
+export function coreGoal(pair) {
+  if (pair.includes("/floor")) return undefined;
+  return pair.includes("/p-queue") ? 2 : 0.5;
+}
+
+/**
  * One burst of no-op turns through a fresh runtime on the memory store: `inputs` rounds of one send
  * to each of `sessions` sessions, then every handle awaited. Throws unless every turn completed.
  * `offstage` is the module `loadOffstage()` returned; `model` defaults to its no-op model.

@@ -4,7 +4,7 @@
 // leaving everything else in the file (the reading of the numbers) as it is. A benchmark that did not
 // run in this invocation keeps its previous block.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { fmtMs, fmtRate, fmtRatio } from "./lib.mjs";
+import { coreGoal, fmtMs, fmtRate, fmtRatio } from "./lib.mjs";
 
 const tmp = (name) => new URL(`.tmp/${name}.json`, import.meta.url);
 const RESULTS = new URL("RESULTS.md", import.meta.url);
@@ -64,15 +64,13 @@ function renderCore(d, command) {
   const ratios = mdTable(
     ["ratio", "wall-clock", "per CPU-second", "goal", "met?"],
     Object.entries(s.ratios).map(([pair, r]) => {
-      // The floor is a reference, not a peer: the issue sets no goal against it.
-      if (pair.includes("/floor")) return [pair, `**${fmtRatio(r.wall)}**`, fmtRatio(r.cpu), "none", "—"];
-      const need = pair.includes("/p-queue") ? 2 : 0.5;
+      const need = coreGoal(pair);
       return [
         pair,
         `**${fmtRatio(r.wall)}**`,
         fmtRatio(r.cpu),
-        `≥ ${need}×`,
-        r.wall >= need ? "yes" : "**no**",
+        need === undefined ? "none" : `≥ ${need}×`,
+        need === undefined ? "—" : r.wall >= need ? "yes" : "**no**",
       ];
     }),
   );
