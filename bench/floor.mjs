@@ -84,7 +84,7 @@ export function createFloor(sessionCount, model) {
   };
   const drive = () => {
     scheduled = false;
-    const batch = ready.length > BATCH ? ready.splice(0, BATCH) : ready.splice(0);
+    const batch = ready.splice(0, BATCH);
     for (const session of batch) {
       runTurn(session);
       if (session.queue.length > 0) ready.push(session);
