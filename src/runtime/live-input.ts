@@ -25,15 +25,13 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
   declare readonly idempotencyKey: string | undefined;
   declare readonly acceptedAtMs: number;
   declare readonly delegationId: string | undefined;
-  /**
-   * The payload as JSON, for idempotency checks. A send has it already; a recovered input gets it
-   * only if a resend asks, so a restart over a large backlog does not serialise every payload again.
-   */
-  declare json: string | undefined;
   /** Monotonic time of acceptance in this process, for send→start latency. */
   declare readonly sentAtMs: number;
-  /** It carries a background child's completion. */
-  declare readonly completion: boolean;
+
+  /** It carries a background child's completion (derived, so that no input stores it). */
+  get completion(): boolean {
+    return this.delegationId !== undefined;
+  }
 
   constructor(
     owner: HandleOwner,
@@ -41,7 +39,6 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
     /** The record's fields; its policy is the one given beside it. */
     record: Omit<InputRecord, "policy">,
     policy: Policy,
-    json: string | undefined,
     sentAtMs: number,
   ) {
     super(owner, record.id, record.sessionId, status);
@@ -51,8 +48,6 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
     this.idempotencyKey = record.idempotencyKey;
     this.acceptedAtMs = record.acceptedAtMs;
     this.delegationId = record.delegationId;
-    this.json = json;
     this.sentAtMs = sentAtMs;
-    this.completion = record.delegationId !== undefined;
   }
 }

@@ -57,7 +57,14 @@ import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
 import { LiveInput } from "./live-input.js";
 import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
-import type { InputRecord, InputSnapshot, InterruptedTurn, RecoveredState, Store } from "./ports/store.js";
+import type {
+  InputRecord,
+  InputSnapshot,
+  InterruptedTurn,
+  RecoveredState,
+  SessionSlot,
+  Store,
+} from "./ports/store.js";
 import { type SendOptions, Session, type SessionOwner } from "./session.js";
 import { type HandleOwner, type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
 import { type ActiveTurn, callModel, runFunction, runTools, type TurnHost } from "./turn-runner.js";
@@ -84,7 +91,7 @@ export interface SessionOptions {
 }
 
 /** A session in this process. It is its own inbox state (one object fewer to reach per turn). */
-interface SessionEntry extends Schedulable, InboxState<LiveInput> {
+interface SessionEntry extends Schedulable, InboxState<LiveInput>, SessionSlot {
   readonly id: string;
   readonly agentName: string;
   /** The named agent, or a background child's agent derived from it. */
@@ -181,7 +188,7 @@ export class Runtime implements AsyncDisposable {
   readonly #metrics: MetricsCounters;
   readonly #host: TurnHost;
   readonly #handleOwner: HandleOwner;
-  readonly #sessionOwner: SessionOwner;
+  readonly #sessionOwner: SessionOwner<SessionEntry>;
   #scheduler: SchedulerState<SessionEntry>;
   #state: RuntimeState = "created";
   #seq = 1;
@@ -284,11 +291,11 @@ export class Runtime implements AsyncDisposable {
       },
     };
     this.#sessionOwner = {
-      send: (sessionId, payload, opts) => this.#send(sessionId, payload, opts),
-      invoke: (sessionId, payload, opts) => this.#invoke(sessionId, payload, opts),
-      history: (sessionId) => this.#history(sessionId),
-      agentOf: (sessionId) => this.#sessions.get(sessionId)!.agentName,
-      delegate: (sessionId, specs) => this.#delegate(sessionId, specs),
+      send: (entry, payload, opts) => this.#send(entry, payload, opts),
+      invoke: (entry, payload, opts) => this.#invoke(entry, payload, opts),
+      history: (entry) => this.#store.history(entry.id, entry),
+      agentOf: (entry) => entry.agentName,
+      delegate: (entry, specs) => this.#delegate(entry, specs),
     };
   }
 
@@ -429,14 +436,14 @@ export class Runtime implements AsyncDisposable {
         );
       }
       entry = this.#addSession(id, agentName);
-      this.#store.createSession({ id, agent: agentName, createdAtMs: this.#dispatcher.epochNow() });
+      this.#store.createSession({ id, agent: agentName, createdAtMs: this.#dispatcher.epochNow() }, entry);
     } else if (agentName !== undefined && agentName !== entry.agentName) {
       throw new InvalidInputError(
         "INVALID_ARGUMENT",
         `session ${JSON.stringify(id)} belongs to agent ${JSON.stringify(entry.agentName)}, not ${JSON.stringify(agentName)}`,
       );
     }
-    entry.facade ??= new Session(this.#sessionOwner, id);
+    entry.facade ??= new Session(this.#sessionOwner, id, entry);
     return entry.facade;
   }
 
@@ -569,13 +576,16 @@ export class Runtime implements AsyncDisposable {
         return live;
       });
       entry.running = { turnId: turn.turnId, inputs: lives };
-      this.#store.startTurn({
-        turnId: turn.turnId,
-        sessionId: turn.sessionId,
-        inputIds: turn.inputIds,
-        attempt,
-        startedAtMs: now,
-      });
+      this.#store.startTurn(
+        {
+          turnId: turn.turnId,
+          sessionId: turn.sessionId,
+          inputIds: turn.inputIds,
+          attempt,
+          startedAtMs: now,
+        },
+        entry,
+      );
       const messages =
         turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
       resumed.push(this.#activate(entry, turn.turnId, attempt, lives, { messages, step: turn.step }));
@@ -628,14 +638,7 @@ export class Runtime implements AsyncDisposable {
 
   /** A live input of a stored record; its handle's receipt is for the caller to give. */
   #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
-    const live = new LiveInput(
-      this.#handleOwner,
-      status,
-      input,
-      policy,
-      undefined,
-      this.#dispatcher.monotonicNow(),
-    );
+    const live = new LiveInput(this.#handleOwner, status, input, policy, this.#dispatcher.monotonicNow());
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), live);
     return live;
@@ -736,9 +739,9 @@ export class Runtime implements AsyncDisposable {
     throw new OffstageError("NOT_RUNNING", `the runtime is ${this.#state}; call start() first`);
   }
 
-  #send(sessionId: string, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
+  #send(entry: SessionEntry, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
     this.#assertAccepting();
-    const entry = this.#sessions.get(sessionId)!;
+    const sessionId = entry.id;
     if (typeof options !== "object" || options === null) {
       throw new InvalidInputError(
         "INVALID_ARGUMENT",
@@ -787,7 +790,6 @@ export class Runtime implements AsyncDisposable {
       // A turn that already decided to end (its end awaits the commit) can take no steer: the input
       // would settle with an answer that never saw it. It queues for the next turn instead.
       policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
-      json,
       this.#dispatcher.monotonicNow(),
     );
     const decision = accept(entry, live, this.#limits.inboxLengthMax);
@@ -795,14 +797,14 @@ export class Runtime implements AsyncDisposable {
       throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
     }
     this.#seq += 1;
-    this.#store.accept(live);
+    this.#store.accept(live, entry);
     this.#acknowledge(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     this.#metrics.accepted();
     if (this.#listeners.length > 0) this.#emit({ type: "input.accepted", sessionId, inputId, policy });
     if (decision.kind === "steered") {
       const turn = entry.active as RunningTurn;
-      this.#store.steer({ inputId, sessionId, turnId: turn.turnId, attempt: turn.attempt });
+      this.#store.steer({ inputId, sessionId, turnId: turn.turnId, attempt: turn.attempt }, entry);
       live.markRunning(turn.turnId);
       this.#feed(turn, { type: "steer", inputId, message: userMessage(live.payload) });
       return live;
@@ -884,8 +886,8 @@ export class Runtime implements AsyncDisposable {
   #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
     const live = this.#keys.get(keyOf(sessionId, key));
     if (live !== undefined) {
-      live.json ??= JSON.stringify(live.payload);
-      if (live.json !== json) throw conflict(sessionId, key, live.id);
+      // The payload is a private copy made from JSON (or a string), so it serialises back to the same.
+      if (JSON.stringify(live.payload) !== json) throw conflict(sessionId, key, live.id);
       return live;
     }
     const stored = this.#store.findByIdempotencyKey(sessionId, key);
@@ -905,21 +907,17 @@ export class Runtime implements AsyncDisposable {
   }
 
   async #invoke(
-    sessionId: string,
+    entry: SessionEntry,
     payload: unknown,
     options: SendOptions & ResultOptions,
   ): Promise<TurnResult> {
-    assertNotInTurnOf(sessionId, "session.invoke()");
+    assertNotInTurnOf(entry.id, "session.invoke()");
     const { timeout, signal, ...sendOptions } = options;
-    const handle = this.#send(sessionId, payload, sendOptions);
+    const handle = this.#send(entry, payload, sendOptions);
     return handle.result({
       ...(timeout === undefined ? {} : { timeout }),
       ...(signal === undefined ? {} : { signal }),
     });
-  }
-
-  #history(sessionId: string): readonly Message[] {
-    return this.#store.history(sessionId);
   }
 
   #withdraw(handle: TurnHandle): void {
@@ -981,13 +979,16 @@ export class Runtime implements AsyncDisposable {
     verb: string,
   ): void {
     this.#forget(live);
-    this.#store.endInput({
-      inputId: handle.id,
-      sessionId: handle.sessionId,
-      status,
-      reason,
-      endedAtMs: this.#dispatcher.epochNow(),
-    });
+    this.#store.endInput(
+      {
+        inputId: handle.id,
+        sessionId: handle.sessionId,
+        status,
+        reason,
+        endedAtMs: this.#dispatcher.epochNow(),
+      },
+      entry,
+    );
     // A completion that will never start a turn is dropped, or its record would wait forever.
     const delegationId = live.delegationId;
     if (delegationId !== undefined) this.#delegations?.inputEnded(delegationId, handle.id, verb);
@@ -1092,13 +1093,16 @@ export class Runtime implements AsyncDisposable {
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return undefined;
-    this.#store.startTurn({
-      turnId,
-      sessionId: entry.id,
-      inputIds: idsOf(taken),
-      attempt: 1,
-      startedAtMs: this.#dispatcher.epochNow(),
-    });
+    this.#store.startTurn(
+      {
+        turnId,
+        sessionId: entry.id,
+        inputIds: idsOf(taken),
+        attempt: 1,
+        startedAtMs: this.#dispatcher.epochNow(),
+      },
+      entry,
+    );
     return this.#activate(entry, turnId, 1, taken, undefined);
   }
 
@@ -1114,7 +1118,7 @@ export class Runtime implements AsyncDisposable {
     this.#runningTurns += 1;
     const agent = entry.agent;
     const fn = isFunctionAgent(agent);
-    if (entry.history === undefined) entry.history = [...this.#store.history(entry.id)];
+    if (entry.history === undefined) entry.history = [...this.#store.history(entry.id, entry)];
     const now = this.#dispatcher.monotonicNow();
     const turn = new RunningTurn(
       {
@@ -1164,13 +1168,16 @@ export class Runtime implements AsyncDisposable {
       switch (effect.type) {
         case "call_model": {
           if (effect.step > 1) {
-            this.#store.checkpoint({
-              turnId: turn.turnId,
-              sessionId: turn.sessionId,
-              attempt: turn.attempt,
-              step: effect.step - 1,
-              messages: turn.messages,
-            });
+            this.#store.checkpoint(
+              {
+                turnId: turn.turnId,
+                sessionId: turn.sessionId,
+                attempt: turn.attempt,
+                step: effect.step - 1,
+                messages: turn.messages,
+              },
+              turn.entry,
+            );
           }
           const verdict = this.#delegations?.admit(turn.entry.id, turn.usage);
           if (verdict?.kind === "exceeded") {
@@ -1208,17 +1215,20 @@ export class Runtime implements AsyncDisposable {
   #end(turn: RunningTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
     turn.ended = true;
     const { entry } = turn;
-    this.#store.endTurn({
-      turnId: turn.turnId,
-      sessionId: entry.id,
-      attempt: turn.attempt,
-      outcome,
-      messages: turn.messages,
-      inputIds: idsOf(turn.inputs),
-      requeued: unsteered,
-      usage: turn.usage,
-      endedAtMs: this.#dispatcher.epochNow(),
-    });
+    this.#store.endTurn(
+      {
+        turnId: turn.turnId,
+        sessionId: entry.id,
+        attempt: turn.attempt,
+        outcome,
+        messages: turn.messages,
+        inputIds: idsOf(turn.inputs),
+        requeued: unsteered,
+        usage: turn.usage,
+        endedAtMs: this.#dispatcher.epochNow(),
+      },
+      entry,
+    );
     // A child that is now settled writes its completion in this same store group.
     const queued = entry.queue.length + unsteered.length;
     this.#delegations?.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
@@ -1337,6 +1347,7 @@ export class Runtime implements AsyncDisposable {
       wakePending: false,
       waiting: false,
       facade: undefined,
+      storeState: undefined,
     };
     this.#sessions.set(id, entry);
     return entry;
@@ -1347,25 +1358,24 @@ export class Runtime implements AsyncDisposable {
     if (agent.delegates !== true) return createToolRegistry(tools);
     return createToolRegistry([
       ...tools,
-      createDelegateTool((sessionId, specs) => this.#delegate(sessionId, specs)),
+      createDelegateTool((sessionId, specs) => this.#delegate(this.#sessions.get(sessionId)!, specs)),
     ]);
   }
 
   // ---- delegation ----------------------------------------------------------------------------
 
-  #delegate(sessionId: string, specs: readonly DelegateSpec[]): DelegateResult {
+  #delegate(entry: SessionEntry, specs: readonly DelegateSpec[]): DelegateResult {
     this.#assertAccepting();
     const delegations = this.delegations;
-    return delegations.dispatch(sessionId, this.#sessions.get(sessionId)!.agentName, specs);
+    return delegations.dispatch(entry.id, entry.agentName, specs);
   }
 
   #startChild(childSessionId: string, baseAgent: string, agent: ModelAgent, input: string): void {
     const entry = this.#addSession(childSessionId, baseAgent, agent);
-    this.#store.createSession({
-      id: childSessionId,
-      agent: baseAgent,
-      createdAtMs: this.#dispatcher.epochNow(),
-    });
+    this.#store.createSession(
+      { id: childSessionId, agent: baseAgent, createdAtMs: this.#dispatcher.epochNow() },
+      entry,
+    );
     this.#acceptInternal(entry, input, undefined);
   }
 
@@ -1393,7 +1403,7 @@ export class Runtime implements AsyncDisposable {
     );
     this.#seq += 1;
     // The live input is the record, as for a send.
-    this.#store.accept(live);
+    this.#store.accept(live, entry);
     this.#acknowledge(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();

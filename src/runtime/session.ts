@@ -17,29 +17,34 @@ export interface SendOptions {
   readonly idempotencyKey?: string;
 }
 
-/** What a session needs from its runtime. */
-export interface SessionOwner {
-  send(sessionId: string, payload: unknown, options: SendOptions | undefined): TurnHandle;
-  invoke(sessionId: string, payload: unknown, options: SendOptions & ResultOptions): Promise<TurnResult>;
-  history(sessionId: string): readonly Message[];
-  agentOf(sessionId: string): string;
-  delegate(sessionId: string, specs: readonly DelegateSpec[]): DelegateResult;
+/**
+ * What a session needs from its runtime. `Entry` is the runtime's own record of the session, which
+ * the session hands back with every call, so that a send finds it without a look-up by id.
+ */
+export interface SessionOwner<Entry> {
+  send(entry: Entry, payload: unknown, options: SendOptions | undefined): TurnHandle;
+  invoke(entry: Entry, payload: unknown, options: SendOptions & ResultOptions): Promise<TurnResult>;
+  history(entry: Entry): readonly Message[];
+  agentOf(entry: Entry): string;
+  delegate(entry: Entry, specs: readonly DelegateSpec[]): DelegateResult;
 }
 
 /** A session of a runtime. */
 export class Session {
   readonly id: string;
-  readonly #owner: SessionOwner;
+  readonly #owner: SessionOwner<unknown>;
+  readonly #entry: unknown;
 
   /** @internal */
-  constructor(owner: SessionOwner, id: string) {
+  constructor(owner: SessionOwner<unknown>, id: string, entry: unknown) {
     this.#owner = owner;
     this.id = id;
+    this.#entry = entry;
   }
 
   /** The name of the agent that runs this session's turns. */
   get agent(): string {
-    return this.#owner.agentOf(this.id);
+    return this.#owner.agentOf(this.#entry);
   }
 
   /**
@@ -53,7 +58,7 @@ export class Session {
    * const { output } = await handle.result({ timeout: 30_000 });
    */
   send(payload: unknown, options?: SendOptions): TurnHandle {
-    return this.#owner.send(this.id, payload, options);
+    return this.#owner.send(this.#entry, payload, options);
   }
 
   /**
@@ -67,7 +72,7 @@ export class Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#owner.invoke(this.id, payload, options);
+    return this.#owner.invoke(this.#entry, payload, options);
   }
 
   /**
@@ -83,17 +88,17 @@ export class Session {
   delegate(
     spec: DelegateSpec,
   ): { status: "dispatched"; id: string } | Extract<DelegateResult, { status: "rejected" }> {
-    const result = this.#owner.delegate(this.id, [spec]);
+    const result = this.#owner.delegate(this.#entry, [spec]);
     return result.status === "dispatched" ? { status: "dispatched", id: result.ids[0]! } : result;
   }
 
   /** Dispatches several children as one fan-out: all of them, or none when the caps cannot hold them all. */
   delegateAll(specs: readonly DelegateSpec[]): DelegateResult {
-    return this.#owner.delegate(this.id, specs);
+    return this.#owner.delegate(this.#entry, specs);
   }
 
   /** The committed conversation, oldest first. */
   history(): readonly Message[] {
-    return this.#owner.history(this.id);
+    return this.#owner.history(this.#entry);
   }
 }

@@ -27,7 +27,14 @@ import type { Message } from "../kernel/messages.js";
 import type { TurnOutcome } from "../kernel/outcome.js";
 import type { Policy } from "../kernel/session/inbox.js";
 import type { DelegationLog, DelegationRecord } from "../runtime/ports/delegation-log.js";
-import type { InputRecord, StepCheckpoint, Store, TurnEnd, TurnStart } from "../runtime/ports/store.js";
+import type {
+  InputRecord,
+  SessionSlot,
+  StepCheckpoint,
+  Store,
+  TurnEnd,
+  TurnStart,
+} from "../runtime/ports/store.js";
 
 /** How the suite makes, reopens and drops the stores it tests. */
 export interface StoreFactory {
@@ -347,6 +354,55 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         store.endTurn(end("t1", ["i1"], { outcome, messages: [assistant("twice")] }));
         expect(store.input("i1")?.status).toBe("completed");
         expect(store.history("s1")).toEqual([assistant("once")]);
+      });
+    });
+
+    describe("session slots", () => {
+      const slot = (id: string): SessionSlot => ({ id, storeState: undefined });
+      const s2 = { sessionId: "s2" } as const;
+
+      test(
+        "writes and reads with a slot act as they do without one, each slot for its session",
+        [],
+        async () => {
+          const store = await fresh();
+          const one = slot("s1");
+          const two = slot("s2");
+          store.createSession({ id: "s2", agent: "a", createdAtMs: 500 }, two);
+          store.accept(record("i1", 1), one);
+          store.accept(record("j1", 2, s2), two);
+          store.accept(record("i2", 3, { policy: "steer" }), one);
+          store.accept(record("j2", 4, s2));
+          store.startTurn(start("t1", ["i1"]), one);
+          store.startTurn({ ...start("u1", ["j1"]), ...s2 }, two);
+          store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 }, one);
+          store.checkpoint(checkpoint(1, [user("q1"), assistant("a1")]), one);
+          const reason = { code: "withdrawn", message: "withdrawn" } as const;
+          store.endInput({ ...s2, inputId: "j2", status: "withdrawn", reason, endedAtMs: 5 }, two);
+          store.endTurn(end("t1", ["i1", "i2"], { messages: [user("q1"), assistant("a1")] }), one);
+          store.endTurn({ ...end("u1", ["j1"], { messages: [user("r1")] }), ...s2 }, two);
+          expect(store.input("i2")).toMatchObject({ status: "completed", turnId: "t1" });
+          expect(store.input("j1")?.status).toBe("completed");
+          expect(store.input("j2")?.status).toBe("withdrawn");
+          expect(store.history("s1", one)).toEqual([user("q1"), assistant("a1")]);
+          expect(store.history("s1")).toEqual([user("q1"), assistant("a1")]);
+          expect(store.history("s2", two)).toEqual([user("r1")]);
+          expect(store.history("s2", slot("s2"))).toEqual([user("r1")]);
+          expect(store.history("s3", slot("s3"))).toEqual([]);
+          expect((await store.open()).queued).toEqual([]);
+        },
+      );
+
+      test("a session's slot may be new after a reopen", ["reopen"], async () => {
+        const store = await fresh();
+        store.accept(record("i1", 1), slot("s1"));
+        const next = await reopened(store);
+        await next.open();
+        const one = slot("s1");
+        next.startTurn(start("t1", ["i1"]), one);
+        next.endTurn(end("t1", ["i1"], { messages: [assistant("a")] }), one);
+        expect(next.input("i1")?.status).toBe("completed");
+        expect(next.history("s1", slot("s1"))).toEqual([assistant("a")]);
       });
     });
 

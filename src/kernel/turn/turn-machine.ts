@@ -74,8 +74,11 @@ export class TurnState {
   declare steered: { readonly inputId: string; readonly message: Message }[];
   declare cancel: CancelRequest | undefined;
   declare outcome: TurnOutcome | undefined;
-  /** Tokens used so far, summed in place (nobody holds it before the turn ends). */
-  declare readonly usage: { inputTokens: number; outputTokens: number };
+  /**
+   * Tokens used so far. Immutable: a step's usage becomes the turn's as it is while the turn has
+   * none yet (most turns take one step), and a sum is a new object.
+   */
+  declare usage: Usage;
 
   constructor(init: NewTurn) {
     const resumed = init.resumedMessages !== undefined;
@@ -93,7 +96,7 @@ export class TurnState {
     this.steered = NO_STEERED;
     this.cancel = undefined;
     this.outcome = undefined;
-    this.usage = { inputTokens: 0, outputTokens: 0 };
+    this.usage = NO_USAGE;
   }
 }
 
@@ -160,6 +163,7 @@ const NO_IDS: readonly string[] = [];
 const NO_CALLS: readonly ToolCallPart[] = Object.freeze([]);
 const NO_RESULTS = Object.freeze([]) as unknown as (ToolResultPart | undefined)[];
 const NO_STEERED = Object.freeze([]) as unknown as TurnState["steered"];
+const NO_USAGE: Usage = Object.freeze({ inputTokens: 0, outputTokens: 0 });
 const MODEL_FINISHED: Reason = Object.freeze({ code: "ok", message: "model finished" });
 /** `call_model` effects by step, shared: effects are immutable, and most turns take one step. */
 const CALL_MODEL: (readonly TurnEffect[])[] = [];
@@ -211,8 +215,13 @@ function onModelDone(
   usage: Usage | undefined,
 ): readonly TurnEffect[] {
   if (usage !== undefined) {
-    turn.usage.inputTokens += usage.inputTokens;
-    turn.usage.outputTokens += usage.outputTokens;
+    turn.usage =
+      turn.usage === NO_USAGE
+        ? usage
+        : {
+            inputTokens: turn.usage.inputTokens + usage.inputTokens,
+            outputTokens: turn.usage.outputTokens + usage.outputTokens,
+          };
   }
   turn.messages.push(assistantMessage(text, toolCalls));
   if (toolCalls.length === 0) {

@@ -34,6 +34,18 @@ import type { DelegationLog } from "./delegation-log.js";
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
 
+/**
+ * The runtime's own record of one session, handed beside every write about that session (and the
+ * history read), so that a store need not look the session up by id on each call: `storeState` is
+ * the store's, for whatever it keeps per session. The runtime creates it `undefined`, never reads or
+ * writes it again, and hands a session's slot to one store only; its `id` is the session's id that
+ * the call's record names. It is optional: a call without one names its session by id alone.
+ */
+export interface SessionSlot {
+  readonly id: string;
+  storeState: unknown;
+}
+
 export interface SessionRecord {
   readonly id: string;
   /** The name of the agent that runs the session's turns. */
@@ -175,20 +187,20 @@ export interface Store {
    */
   open(): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */
-  createSession(session: SessionRecord): void;
-  accept(input: InputRecord): void;
+  createSession(session: SessionRecord, slot?: SessionSlot): void;
+  accept(input: InputRecord, slot?: SessionSlot): void;
   /** A queued input joins the running turn (policy `steer`); see the recovery note of this module. */
-  steer(steer: Steer): void;
+  steer(steer: Steer, slot?: SessionSlot): void;
   /** Ends an input no turn answers (see {@link InputEnd}); ignored unless it is queued or steered. */
-  endInput(end: InputEnd): void;
-  startTurn(turn: TurnStart): void;
-  checkpoint(checkpoint: StepCheckpoint): void;
+  endInput(end: InputEnd, slot?: SessionSlot): void;
+  startTurn(turn: TurnStart, slot?: SessionSlot): void;
+  checkpoint(checkpoint: StepCheckpoint, slot?: SessionSlot): void;
   /** Ends a turn; ignored unless `attempt` is the turn's current one and the turn has not ended. */
-  endTurn(end: TurnEnd): void;
+  endTurn(end: TurnEnd, slot?: SessionSlot): void;
   /** Resolves once every earlier write is committed. Writes made meanwhile join the next group. */
   commit(): Promise<void>;
   /** The session's history, oldest first. */
-  history(sessionId: string): readonly Message[];
+  history(sessionId: string, slot?: SessionSlot): readonly Message[];
   /** The input a session accepted with this idempotency key, if any. */
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;
   input(inputId: string): InputSnapshot | undefined;

@@ -13,6 +13,7 @@ import type {
   InterruptedTurn,
   RecoveredState,
   SessionRecord,
+  SessionSlot,
   Steer,
   StepCheckpoint,
   Store,
@@ -173,9 +174,9 @@ class MemoryStore implements Store {
     turn.steered = NO_STEERED;
   }
 
-  /** The session, made on first use. */
-  #session(sessionId: string): StoredSession {
-    let session = this.#stored(sessionId);
+  /** The session, made on first use; kept in the slot, when there is one, for the next call. */
+  #session(sessionId: string, slot: SessionSlot | undefined): StoredSession {
+    let session = this.#stored(sessionId, slot);
     if (session === undefined) {
       session = {
         record: undefined,
@@ -185,30 +186,34 @@ class MemoryStore implements Store {
         lastLive: undefined,
       };
       this.#sessions.set(sessionId, session);
+      if (slot !== undefined) slot.storeState = session;
     }
     return session;
   }
 
   /**
-   * The session, if known. It remembers the last one found: a turn's start, its end and the end of
-   * its inputs come one after another for one session, and each would look it up again.
+   * The session, if known: from the slot, else by id. Without a slot it remembers the last one
+   * found: a turn's start, its end and the end of its inputs come one after another for one
+   * session, and each would look it up again.
    */
-  #stored(sessionId: string): StoredSession | undefined {
-    if (sessionId === this.#recentId) return this.#recent;
-    const session = this.#sessions.get(sessionId);
+  #stored(sessionId: string, slot: SessionSlot | undefined): StoredSession | undefined {
+    const kept = slot?.storeState as StoredSession | undefined;
+    if (kept !== undefined) return kept;
+    const session = sessionId === this.#recentId ? this.#recent : this.#sessions.get(sessionId);
     if (session !== undefined) {
       this.#recentId = sessionId;
       this.#recent = session;
+      if (slot !== undefined) slot.storeState = session;
     }
     return session;
   }
 
-  createSession(record: SessionRecord): void {
-    const session = this.#session(record.id);
+  createSession(record: SessionRecord, slot?: SessionSlot): void {
+    const session = this.#session(record.id, slot);
     session.record ??= record;
   }
 
-  accept(record: InputRecord): void {
+  accept(record: InputRecord, slot?: SessionSlot): void {
     const input: StoredInput = {
       id: record.id,
       record,
@@ -221,7 +226,7 @@ class MemoryStore implements Store {
       prevUnindexed: this.#unindexedLast,
       nextUnindexed: undefined,
     };
-    const session = this.#session(record.sessionId);
+    const session = this.#session(record.sessionId, slot);
     if (session.lastLive === undefined) session.firstLive = input;
     else session.lastLive.next = input;
     session.lastLive = input;
@@ -233,10 +238,11 @@ class MemoryStore implements Store {
     if (record.seq >= this.#nextSeq) this.#nextSeq = record.seq + 1;
   }
 
-  steer(steer: Steer): void {
-    const input = this.#live(steer.sessionId, steer.inputId);
+  steer(steer: Steer, slot?: SessionSlot): void {
+    const session = this.#stored(steer.sessionId, slot);
+    const input = find(session?.firstLive, steer.inputId);
     if (input === undefined || input.status !== "queued") return;
-    const turn = this.#current(steer.sessionId, steer.turnId, steer.attempt);
+    const turn = this.#current(session!, steer.turnId, steer.attempt);
     if (turn === undefined) return;
     input.status = "running";
     input.turnId = steer.turnId;
@@ -245,25 +251,26 @@ class MemoryStore implements Store {
     turn.steered.push(input);
   }
 
-  endInput(end: InputEnd): void {
-    const input = this.#live(end.sessionId, end.inputId);
+  endInput(end: InputEnd, slot?: SessionSlot): void {
+    const session = this.#stored(end.sessionId, slot);
+    const input = find(session?.firstLive, end.inputId);
     if (input === undefined) return;
     if (input.status === "running") {
       // Only a steered input the model never saw ends on its own; it leaves its turn, which must
       // not recover it.
       if (input.steerStep === undefined) return;
-      const turn = this.#stored(end.sessionId)!.turns?.find((t) => t.turnId === input.turnId);
+      const turn = session!.turns?.find((t) => t.turnId === input.turnId);
       if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
       input.steerStep = undefined;
       input.turnId = undefined;
     }
     input.status = end.status;
     input.outcome = { status: end.status, reason: end.reason };
-    this.#retire(this.#stored(end.sessionId)!, input);
+    this.#retire(session!, input);
   }
 
-  startTurn(start: TurnStart): void {
-    const session = this.#session(start.sessionId);
+  startTurn(start: TurnStart, slot?: SessionSlot): void {
+    const session = this.#session(start.sessionId, slot);
     const stored = this.#turn(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
     const inputs = this.#startInputs(session, start);
@@ -286,16 +293,18 @@ class MemoryStore implements Store {
     }
   }
 
-  checkpoint(checkpoint: StepCheckpoint): void {
-    const turn = this.#current(checkpoint.sessionId, checkpoint.turnId, checkpoint.attempt);
+  checkpoint(checkpoint: StepCheckpoint, slot?: SessionSlot): void {
+    const session = this.#stored(checkpoint.sessionId, slot);
+    const turn =
+      session === undefined ? undefined : this.#current(session, checkpoint.turnId, checkpoint.attempt);
     if (turn === undefined) return;
     turn.step = checkpoint.step;
     turn.messages = [...checkpoint.messages];
   }
 
-  endTurn(end: TurnEnd): void {
-    const session = this.#stored(end.sessionId);
-    const turn = this.#current(end.sessionId, end.turnId, end.attempt);
+  endTurn(end: TurnEnd, slot?: SessionSlot): void {
+    const session = this.#stored(end.sessionId, slot);
+    const turn = session === undefined ? undefined : this.#current(session, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
     // Emptied, the array stays: the session's next turn takes its slot instead of a new array.
     const turns = session.turns!;
@@ -354,11 +363,6 @@ class MemoryStore implements Store {
     return inputs;
   }
 
-  /** The session's queued or running input with this id. */
-  #live(sessionId: string, inputId: string): StoredInput | undefined {
-    return find(this.#stored(sessionId)?.firstLive, inputId);
-  }
-
   /** Moves an input that just ended out of its session's live inputs into the bounded ended ones. */
   #retire(session: StoredSession, input: StoredInput): void {
     // Usually the oldest: a session's inputs run in order.
@@ -409,8 +413,8 @@ class MemoryStore implements Store {
     return COMMITTED;
   }
 
-  history(sessionId: string): readonly Message[] {
-    return this.#stored(sessionId)?.history ?? NO_MESSAGES;
+  history(sessionId: string, slot?: SessionSlot): readonly Message[] {
+    return this.#stored(sessionId, slot)?.history ?? NO_MESSAGES;
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -457,9 +461,8 @@ class MemoryStore implements Store {
     return undefined;
   }
 
-  #current(sessionId: string, turnId: string, attempt: number): StoredTurn | undefined {
-    const session = this.#stored(sessionId);
-    const turn = session === undefined ? undefined : this.#turn(session, turnId);
+  #current(session: StoredSession, turnId: string, attempt: number): StoredTurn | undefined {
+    const turn = this.#turn(session, turnId);
     return turn?.attempt === attempt ? turn : undefined;
   }
 }
