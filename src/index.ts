@@ -77,6 +77,7 @@ export type {
   Receipt,
   RecoveredState,
   SessionRecord,
+  SessionSlot,
   Steer,
   StepCheckpoint,
   Store,
