@@ -818,7 +818,9 @@ export class Runtime implements AsyncDisposable {
       };
       this.#dispatcher.post("interrupt", () => this.#feed(turn, { type: "cancel", request }));
     }
-    this.#wakes.notify(sessionId);
+    // A session whose wake is already posted gets none: that wake's poke sees this input too (a
+    // burst of sends to one session would otherwise pay a wake, and its look-up, per input).
+    if (!entry.wakePending) this.#wakes.notify(sessionId);
     return live;
   }
 
