@@ -27,6 +27,13 @@ export interface RuntimeOptions {
   readonly limits?: Partial<Limits>;
   /** How often the recovery poll drives sessions whose wake was lost (default 400 ms). */
   readonly pollIntervalMs?: number;
+  /**
+   * How long a session may keep its turn slot for back-to-back turns while other sessions wait for
+   * one (default 10 ms; 0: a slot goes to the longest-waiting session after every turn). A session
+   * whose turns take longer never keeps it; one whose turns take microseconds runs several while
+   * its data is in the CPU's caches, which is worth about 1.2x the throughput of a saturated runtime.
+   */
+  readonly slotQuantumMs?: number;
   /** A synchronous job holding the thread longer than this is reported (default 50 ms). */
   readonly hogThresholdMs?: number;
   readonly logger?: Logger;
@@ -48,6 +55,7 @@ export interface ResolvedOptions {
   readonly store: Store | undefined;
   readonly limits: Limits;
   readonly pollIntervalMs: number;
+  readonly slotQuantumMs: number;
   readonly hogThresholdMs: number;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -82,6 +90,9 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   }
   const pollIntervalMs = options.pollIntervalMs ?? 400;
   positiveInteger("pollIntervalMs", pollIntervalMs);
+  const slotQuantumMs = options.slotQuantumMs ?? 10;
+  if (typeof slotQuantumMs !== "number" || !Number.isSafeInteger(slotQuantumMs) || slotQuantumMs < 0)
+    fail("slotQuantumMs", slotQuantumMs, "an integer number of milliseconds >= 0");
   const hogThresholdMs = options.hogThresholdMs ?? 50;
   positiveInteger("hogThresholdMs", hogThresholdMs);
   if (options.store !== undefined && typeof options.store?.open !== "function") {
@@ -109,6 +120,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     store: options.store,
     limits,
     pollIntervalMs,
+    slotQuantumMs,
     hogThresholdMs,
     logger: options.logger ?? stderrLogger,
     clock: options.clock ?? systemClock,

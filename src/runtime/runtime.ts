@@ -20,6 +20,7 @@ import type { Limits } from "../kernel/limits.js";
 import { type Message, systemMessage, userMessage } from "../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import {
+  continueRun,
   createScheduler,
   offer,
   type Schedulable,
@@ -219,7 +220,7 @@ export class Runtime implements AsyncDisposable {
     // Durable by default: work a host was told is accepted survives the process.
     this.#store = options.store ?? createSqliteStore();
     this.#wakes = options.wakes ?? createLocalWakeChannel();
-    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
+    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns, options.slotQuantumMs);
     this.#metrics = new MetricsCounters(options.clock);
     this.#dispatcher = new Dispatcher({
       clock: options.clock,
@@ -519,7 +520,7 @@ export class Runtime implements AsyncDisposable {
         );
       }
     }
-    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns);
+    this.#scheduler = createScheduler(this.#limits.maxConcurrentTurns, this.#options.slotQuantumMs);
     // Before sessions are rebuilt: a running child's session runs the agent its record describes.
     const held = this.#delegations?.restore() ?? [];
     const resumed = this.#recover(recovered);
@@ -1057,13 +1058,23 @@ export class Runtime implements AsyncDisposable {
   }
 
   /**
-   * Starts turns for waiting sessions while slots are free: begins them all, then runs them, since
-   * beginning a turn and running one are both a lot of code and each then stays in the instruction
-   * cache. A turn whose start throws is reported, and the others still start.
+   * Starts turns while slots are free: first the next turns of the sessions whose turns
+   * `#committed[from, to)` just finished, while their run goes on (`continueRun`), then those of
+   * waiting sessions. It begins them all, then runs them, since beginning a turn and running one are
+   * both a lot of code and each then stays in the instruction cache. A turn whose start throws is
+   * reported, and the others still start.
    */
-  #pump(): void {
+  #pump(from = 0, to = 0): void {
     if (this.#state !== "running" && !this.#draining) return;
     const begun: RunningTurn[] = [];
+    const now = this.#dispatcher.monotonicNow();
+    for (let i = from; i < to; i++) {
+      const { entry, startedAtMs } = this.#committed[i]!;
+      if (entry.active !== undefined) continue;
+      if (!continueRun(this.#scheduler, entry, entry.queue.length > 0, startedAtMs, now)) continue;
+      const turn = this.#begin(entry);
+      if (turn !== undefined) begun.push(turn);
+    }
     for (;;) {
       const entry = takeReady(this.#scheduler);
       if (entry === undefined) break;
@@ -1283,7 +1294,7 @@ export class Runtime implements AsyncDisposable {
       this.#finish(turn);
     }
     this.#dispatcher.refreshTime();
-    this.#pump();
+    this.#pump(first, stop);
     for (let i = first; i < stop; i++) this.#poke(this.#committed[i]!.entry);
     this.#onSettled?.();
     if (this.#committedHead < this.#committed.length) {
@@ -1348,6 +1359,8 @@ export class Runtime implements AsyncDisposable {
       active: undefined,
       wakePending: false,
       waiting: false,
+      runStartedAtMs: undefined,
+      runTurns: 0,
       facade: undefined,
       storeState: undefined,
     };

@@ -6,8 +6,10 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  continueRun,
   createScheduler,
   offer,
+  RUN_TURNS_MAX,
   type Schedulable,
   type SchedulerState,
   takeReady,
@@ -36,7 +38,7 @@ function registry(): (id: string) => Named {
   return (id) => {
     let session = made.get(id);
     if (session === undefined) {
-      session = { id, waiting: false };
+      session = { id, waiting: false, runStartedAtMs: undefined, runTurns: 0 };
       made.set(id, session);
     }
     return session;
@@ -123,6 +125,58 @@ describe("scheduler: offer and takeReady", () => {
     // Consumed entries are dropped from time to time, so the order list stays near the waiting count.
     expect(s.order.length - s.head).toBe(n);
     expect(s.order.length).toBeLessThan(3 * n);
+  });
+});
+
+describe("scheduler: a session's run of back-to-back turns (the quantum)", () => {
+  const at = registry();
+
+  /** A scheduler with a 10 ms quantum, its one slot just freed by `a`, and `b` waiting for it. */
+  function freed(): SchedulerState<Named> {
+    const s = createScheduler<Named>(1, 10);
+    turnStarted(s);
+    offer(s, at("b"));
+    turnEnded(s);
+    return s;
+  }
+
+  it("within the quantum, a session with input keeps its slot ahead of those waiting", () => {
+    const s = freed();
+    const a = at("a");
+    expect(continueRun(s, a, true, 100, 104)).toBe(true);
+    turnStarted(s);
+    turnEnded(s);
+    // The run is measured from its first turn's start (100), not from each turn's.
+    expect(continueRun(s, a, true, 104, 109)).toBe(true);
+    turnStarted(s);
+    turnEnded(s);
+    expect(continueRun(s, a, true, 109, 110)).toBe(false);
+    expect(takeReady(s)?.id).toBe("b");
+    // Its run is over: its next turn starts a new one.
+    expect(a.runStartedAtMs).toBeUndefined();
+    expect(a.runTurns).toBe(0);
+  });
+
+  it("a run ends without input, and holds at most RUN_TURNS_MAX turns while the clock stands still", () => {
+    const s = freed();
+    const a = at("a2");
+    expect(continueRun(s, a, false, 0, 0)).toBe(false);
+    let kept = 0;
+    while (continueRun(s, a, true, 0, 0)) {
+      kept += 1;
+      turnStarted(s);
+      turnEnded(s);
+    }
+    expect(kept).toBe(RUN_TURNS_MAX);
+    expect(takeReady(s)?.id).toBe("b");
+  });
+
+  it("never with a quantum of 0, nor without a free slot", () => {
+    const strict = createScheduler<Named>(1, 0);
+    expect(continueRun(strict, at("a3"), true, 0, 0)).toBe(false);
+    const full = busy(1);
+    const roomy = { ...full, quantumMs: 1000 };
+    expect(continueRun(roomy, at("a4"), true, 0, 0)).toBe(false);
   });
 });
 

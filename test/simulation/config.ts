@@ -52,6 +52,8 @@ export interface SimConfig {
   /** Chance that a model or function call ignores its abort signal. */
   readonly stubbornCallP: number;
   readonly pollIntervalMs: number;
+  /** How long a session may keep its slot for back-to-back turns (0: never). */
+  readonly slotQuantumMs: number;
   readonly payloadBytesMax: number;
   /** Wake channel faults: each notify is dropped, delayed or duplicated with these chances. */
   readonly wakeDropP: number;
@@ -103,6 +105,7 @@ export function expandConfig(seed: number, steps: number = DEFAULT_STEPS): SimCo
   const lossy = profile === "lossy";
   // Drawn from a stream of its own, so the draws above (and what seeds without delegation do) stay put.
   const delegation = delegationOf(new SeededRandom(mix(seed, 7)), sessions);
+  const slotQuantumMs = new SeededRandom(mix(seed, 8)).pick([0, 10, 10, 1000]);
   return {
     seed,
     steps,
@@ -117,6 +120,7 @@ export function expandConfig(seed: number, steps: number = DEFAULT_STEPS): SimCo
     stubbornMaxMs: r.pick([50, 300, 1500]),
     stubbornCallP: r.pick([0, 0, 0.05, 0.2]),
     pollIntervalMs: r.pick([10, 50, 200, 400]),
+    slotQuantumMs,
     payloadBytesMax: 4096,
     wakeDropP: lossy ? r.pick([0.5, 1]) : r.pick([0, 0, 0.1, 0.3]),
     wakeDelayP: r.pick([0, 0.1, 0.3]),

@@ -274,6 +274,7 @@ class Simulation {
         payloadBytesMax: this.config.payloadBytesMax,
       },
       pollIntervalMs: this.config.pollIntervalMs,
+      slotQuantumMs: this.config.slotQuantumMs,
       logger: silentLogger,
       clock,
       // Unique across processes, as ids must be across restarts.
