@@ -30,6 +30,7 @@ import {
   turnStarted,
 } from "../kernel/scheduler/scheduler.js";
 import {
+  abandonTurn,
   accept,
   beginTurn,
   endTurn,
@@ -1061,8 +1062,7 @@ export class Runtime implements AsyncDisposable {
    * Starts turns while slots are free: first the next turns of the sessions whose turns
    * `#committed[from, to)` just finished, while their run goes on (`continueRun`), then those of
    * waiting sessions. It begins them all, then runs them, since beginning a turn and running one are
-   * both a lot of code and each then stays in the instruction cache. A turn whose start throws is
-   * reported, and the others still start.
+   * both a lot of code and each then stays in the instruction cache.
    */
   #pump(from = 0, to = 0): void {
     if (this.#state !== "running" && !this.#draining) return;
@@ -1082,40 +1082,49 @@ export class Runtime implements AsyncDisposable {
       const turn = this.#begin(entry);
       if (turn !== undefined) begun.push(turn);
     }
-    for (const turn of begun) {
-      try {
-        this.#start(turn);
-      } catch (error) {
-        this.#report(`start of turn ${turn.turnId}`, error);
-      }
-    }
+    for (const turn of begun) this.#start(turn);
   }
 
   /**
    * Feeds a begun turn its start. The turns a job starts (and, with a synchronous model, ends) are
-   * stamped with the job's time; it is re-read every few starts to stay close.
+   * stamped with the job's time; it is re-read every few starts to stay close. A throw (a store
+   * write of its end that failed) is reported, so that the job's other turns still start.
    */
   #start(turn: RunningTurn): void {
     this.#starts = (this.#starts + 1) % STARTS_PER_CLOCK_READ;
     if (this.#starts === 0) this.#dispatcher.refreshTime();
-    this.#feed(turn, START);
+    try {
+      this.#feed(turn, START);
+    } catch (error) {
+      this.#report(`start of turn ${turn.turnId}`, error);
+    }
   }
 
-  /** Begins a turn of the session's queued input: returns it, ready to be fed its `start`. */
+  /**
+   * Begins a turn of the session's queued input: returns it, ready to be fed its `start`. When its
+   * start cannot be stored, the error is reported and the inputs go back to the front of the queue,
+   * for a later drive (the recovery poll's, at the latest) to try again; other sessions still start.
+   */
   #begin(entry: SessionEntry): RunningTurn | undefined {
     const turnId = this.#options.ids();
     const taken = beginTurn(entry, turnId, this.#delegations?.mergeCompletions ?? true);
     if (taken === undefined) return undefined;
-    this.#store.startTurn(
-      {
-        turnId,
-        sessionId: entry.id,
-        inputIds: idsOf(taken),
-        attempt: 1,
-        startedAtMs: this.#dispatcher.epochNow(),
-      },
-      entry,
-    );
+    try {
+      this.#store.startTurn(
+        {
+          turnId,
+          sessionId: entry.id,
+          inputIds: idsOf(taken),
+          attempt: 1,
+          startedAtMs: this.#dispatcher.epochNow(),
+        },
+        entry,
+      );
+    } catch (error) {
+      abandonTurn(entry, turnId);
+      this.#report(`start of turn ${turnId}`, error);
+      return undefined;
+    }
     return this.#activate(entry, turnId, 1, taken, undefined);
   }
 

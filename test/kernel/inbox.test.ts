@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  abandonTurn,
   accept,
   beginTurn,
   createInbox,
@@ -264,6 +265,33 @@ describe("inbox: endTurn", () => {
 });
 
 // ---- withdraw ------------------------------------------------------------------------------------
+
+describe("inbox: abandonTurn", () => {
+  it("puts a turn that could not start back as it was: its inputs in front, merges counted", () => {
+    const inbox = createInbox();
+    for (const [id, policy] of [
+      ["a", "enqueue"],
+      ["m", "merge"],
+      ["b", "enqueue"],
+    ] as const)
+      accept(inbox, input(id, policy), ROOMY);
+    const before = clone(inbox);
+    beginTurn(inbox, "t1");
+    expect(ids(inbox)).toEqual([]);
+    expect(abandonTurn(inbox, "t1")).toBe(true);
+    expect(clone(inbox)).toEqual(before);
+    expect(beginTurn(inbox, "t2")?.map((q) => q.id)).toEqual(["a", "m", "b"]);
+  });
+
+  it("keeps input queued meanwhile behind the turn's, and ignores a turn that is not running", () => {
+    const inbox = running();
+    accept(inbox, input("b"), ROOMY);
+    expect(abandonTurn(inbox, "other")).toBe(false);
+    expect(abandonTurn(inbox, "t0")).toBe(true);
+    expect(ids(inbox)).toEqual(["a", "b"]);
+    expect(inbox.running).toBeUndefined();
+  });
+});
 
 describe("inbox: withdraw", () => {
   it("removes a queued input before it starts, keeping the others' order", () => {

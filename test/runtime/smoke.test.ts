@@ -72,6 +72,35 @@ describe("starting waiting turns", () => {
   });
 });
 
+describe("a turn whose start cannot be stored", () => {
+  it("is reported, its input goes back to the queue and runs at a later drive; the others start", async () => {
+    const store = createMemoryStore();
+    const startTurn = store.startTurn.bind(store);
+    let failures = 0;
+    store.startTurn = (start, slot) => {
+      if (start.sessionId === "s3" && failures++ === 0) throw new Error("disk full");
+      startTurn(start, slot);
+    };
+    const events: RuntimeEvent[] = [];
+    const runtime = createRuntime({
+      logger: silentLogger,
+      store,
+      agents: { chat: { model: createNoopModel() } },
+      limits: { maxConcurrentTurns: 2 },
+      pollIntervalMs: 5,
+    });
+    runtime.on((event) => events.push(event));
+    await runtime.start();
+    const handles = ["s1", "s2", "s3", "s4"].map((id) => runtime.session(id, { agent: "chat" }).send("hi"));
+    for (const handle of handles) expect((await handle.result({ timeout: 5_000 })).status).toBe("completed");
+    expect(failures).toBeGreaterThan(1);
+    expect(events.filter((e) => e.type === "error")).toEqual([
+      expect.objectContaining({ where: expect.stringMatching(/^start of turn /), message: "disk full" }),
+    ]);
+    await runtime.stop();
+  });
+});
+
 describe("defaults", () => {
   it("is durable by default: without a store the runtime uses the SQLite file", () => {
     // Nothing is opened before start(), so this touches no file.

@@ -135,6 +135,19 @@ export function beginTurn<Q extends QueuedInput>(
 }
 
 /**
+ * Undoes `beginTurn` for a turn that could not start (its start could not be stored): its inputs go
+ * back to the front of the queue, in the order the turn took them, with their policies counted again.
+ */
+export function abandonTurn<Q extends QueuedInput>(inbox: InboxState<Q>, turnId: string): boolean {
+  if (inbox.running?.turnId !== turnId) return false;
+  const { inputs } = inbox.running;
+  inbox.running = undefined;
+  inbox.queue.unshift(...inputs);
+  for (const input of inputs) if (input.policy === "merge") inbox.merges += 1;
+  return true;
+}
+
+/**
  * Ends the running turn; steered inputs the model never saw go back to the front of the queue, behind
  * any queued interrupt input.
  */
