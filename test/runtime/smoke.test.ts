@@ -4,6 +4,7 @@ import {
   createNoopModel,
   createRuntime,
   type RuntimeEvent,
+  type Store,
   silentLogger,
 } from "../../src/index.js";
 import { until } from "./helpers.js";
@@ -42,6 +43,25 @@ describe("runtime smoke", () => {
 });
 
 describe("starting waiting turns", () => {
+  /**
+   * A runtime on `store` with two slots, sending one input to each of s1..s4: s1 and s2 take both
+   * slots, s3 and s4 wait and start together when s1 and s2 finish.
+   */
+  async function fourSessions(store: Store, pollIntervalMs?: number) {
+    const events: RuntimeEvent[] = [];
+    const runtime = createRuntime({
+      logger: silentLogger,
+      store,
+      agents: { chat: { model: createNoopModel() } },
+      limits: { maxConcurrentTurns: 2 },
+      ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
+    });
+    runtime.on((event) => events.push(event));
+    await runtime.start();
+    const handles = ["s1", "s2", "s3", "s4"].map((id) => runtime.session(id, { agent: "chat" }).send("hi"));
+    return { runtime, events, handles };
+  }
+
   it("reports a turn whose start throws, and still starts the turns that waited with it", async () => {
     const store = createMemoryStore();
     const endTurn = store.endTurn.bind(store);
@@ -49,19 +69,8 @@ describe("starting waiting turns", () => {
       if (end.sessionId === "s3") throw new Error("disk full");
       endTurn(end);
     };
-    const events: RuntimeEvent[] = [];
-    const runtime = createRuntime({
-      logger: silentLogger,
-      store,
-      agents: { chat: { model: createNoopModel() } },
-      limits: { maxConcurrentTurns: 2 },
-    });
-    runtime.on((event) => events.push(event));
-    await runtime.start();
-    // s1 and s2 take both slots; s3 and s4 wait, and start together when s1 and s2 finish.
-    const [h1, h2, h3, h4] = ["s1", "s2", "s3", "s4"].map((id) =>
-      runtime.session(id, { agent: "chat" }).send("hi"),
-    );
+    const { events, handles } = await fourSessions(store);
+    const [h1, h2, h3, h4] = handles;
     for (const handle of [h1, h2, h4]) expect((await handle!.result()).status).toBe("completed");
     await until(() => events.some((e) => e.type === "error"), "the error event");
     expect(events.find((e) => e.type === "error")).toMatchObject({
@@ -70,10 +79,8 @@ describe("starting waiting turns", () => {
     });
     expect(h3!.status).toBe("running");
   });
-});
 
-describe("a turn whose start cannot be stored", () => {
-  it("is reported, its input goes back to the queue and runs at a later drive; the others start", async () => {
+  it("a turn whose start cannot be stored is reported; its input runs at a later drive", async () => {
     const store = createMemoryStore();
     const startTurn = store.startTurn.bind(store);
     let failures = 0;
@@ -81,17 +88,7 @@ describe("a turn whose start cannot be stored", () => {
       if (start.sessionId === "s3" && failures++ === 0) throw new Error("disk full");
       startTurn(start, slot);
     };
-    const events: RuntimeEvent[] = [];
-    const runtime = createRuntime({
-      logger: silentLogger,
-      store,
-      agents: { chat: { model: createNoopModel() } },
-      limits: { maxConcurrentTurns: 2 },
-      pollIntervalMs: 5,
-    });
-    runtime.on((event) => events.push(event));
-    await runtime.start();
-    const handles = ["s1", "s2", "s3", "s4"].map((id) => runtime.session(id, { agent: "chat" }).send("hi"));
+    const { runtime, events, handles } = await fourSessions(store, 5);
     for (const handle of handles) expect((await handle.result({ timeout: 5_000 })).status).toBe("completed");
     expect(failures).toBeGreaterThan(1);
     expect(events.filter((e) => e.type === "error")).toEqual([
