@@ -30,7 +30,7 @@ export const RUN_TURNS_MAX = 64;
 
 export interface SchedulerState<S extends Schedulable = Schedulable> {
   readonly maxConcurrentTurns: number;
-  /** How long a session may keep its slot for back-to-back turns; 0 gives every slot on at once. */
+  /** How long a session may keep its slot for back-to-back turns; 0: never (every slot goes to the line). */
   readonly quantumMs: number;
   running: number;
   /** Sessions waiting for a slot, in arrival order, consumed from `head`. */
