@@ -20,6 +20,15 @@ interface Job {
   readonly postedAtMs: number;
 }
 
+/** A moment, read once and shared by whatever happened in it (see {@link Dispatcher.stamp}). */
+export interface Stamp {
+  readonly epochMs: number;
+  readonly monotonicMs: number;
+}
+
+/** How many calls outside a job share one stamp (a send takes well under a microsecond). */
+const STAMP_USES = 32;
+
 /** What the dispatcher reports about a job that held the thread too long. */
 export interface HogReport {
   readonly label: string;
@@ -49,6 +58,11 @@ export class Dispatcher {
   #inJob = false;
   #jobStartedAtMs = 0;
   #jobEpochMs: number | undefined;
+  #jobStamp: Stamp | undefined;
+  /** Outside a job: the stamp of the current synchronous run, and how many calls it served (modulo STAMP_USES). */
+  #outsideStamp: Stamp = { epochMs: 0, monotonicMs: 0 };
+  #outsideUses = 0;
+  #outsideEnding = false;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -88,11 +102,41 @@ export class Dispatcher {
     return this.#jobEpochMs;
   }
 
+  /**
+   * The current moment as one object, shared: inside a job, the job's; outside one (a host's
+   * sends), one per STAMP_USES calls of a synchronous run. A burst of sends then reads the clock once
+   * per 32 sends, and its inputs share one pair of times instead of carrying two numbers each, which
+   * V8 boxes as two more objects per queued input for every scavenge to copy.
+   */
+  stamp(): Stamp {
+    if (this.#inJob) {
+      this.#jobStamp ??= { epochMs: this.epochNow(), monotonicMs: this.#jobStartedAtMs };
+      return this.#jobStamp;
+    }
+    if (this.#outsideUses === 0) {
+      const { clock } = this.#options;
+      this.#outsideStamp = { epochMs: clock.epochMs(), monotonicMs: clock.monotonicMs() };
+      if (!this.#outsideEnding) {
+        this.#outsideEnding = true;
+        queueMicrotask(this.#endOutsideRun);
+      }
+    }
+    this.#outsideUses = (this.#outsideUses + 1) % STAMP_USES;
+    return this.#outsideStamp;
+  }
+
+  /** The synchronous run ended: the next call outside a job reads the clock again. */
+  readonly #endOutsideRun = (): void => {
+    this.#outsideUses = 0;
+    this.#outsideEnding = false;
+  };
+
   /** Reads the clock again for the rest of the running job: for a job that works through a batch. */
   refreshTime(): void {
     if (!this.#inJob) return;
     this.#jobStartedAtMs = this.#options.clock.monotonicMs();
     this.#jobEpochMs = undefined;
+    this.#jobStamp = undefined;
   }
 
   lag(): LatencyStats {
@@ -113,6 +157,7 @@ export class Dispatcher {
       this.#inJob = true;
       this.#jobStartedAtMs = now;
       this.#jobEpochMs = undefined;
+      this.#jobStamp = undefined;
       try {
         job.run();
       } catch (error) {

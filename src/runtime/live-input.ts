@@ -10,6 +10,7 @@
 
 import type { InputStatus } from "../kernel/outcome.js";
 import type { Policy, QueuedInput } from "../kernel/session/inbox.js";
+import type { Stamp } from "./dispatcher.js";
 import type { InputRecord } from "./ports/store.js";
 import { type HandleOwner, TurnHandle } from "./turn-handle.js";
 
@@ -23,10 +24,21 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
    */
   declare readonly policy: Policy;
   declare readonly idempotencyKey: string | undefined;
-  declare readonly acceptedAtMs: number;
   declare readonly delegationId: string | undefined;
+  /**
+   * When it was accepted in this process (for a recovered input: its stored time, and when this
+   * process took it up), shared with the inputs accepted in the same moment.
+   */
+  declare readonly stamp: Stamp;
+
+  get acceptedAtMs(): number {
+    return this.stamp.epochMs;
+  }
+
   /** Monotonic time of acceptance in this process, for send→start latency. */
-  declare readonly sentAtMs: number;
+  get sentAtMs(): number {
+    return this.stamp.monotonicMs;
+  }
 
   /** It carries a background child's completion (derived, so that no input stores it). */
   get completion(): boolean {
@@ -36,18 +48,17 @@ export class LiveInput extends TurnHandle implements InputRecord, QueuedInput {
   constructor(
     owner: HandleOwner,
     status: InputStatus,
-    /** The record's fields; its policy is the one given beside it. */
-    record: Omit<InputRecord, "policy">,
+    /** The record's fields; its policy is the one given beside it, its time the stamp's. */
+    record: Omit<InputRecord, "policy" | "acceptedAtMs">,
     policy: Policy,
-    sentAtMs: number,
+    stamp: Stamp,
   ) {
     super(owner, record.id, record.sessionId, status);
     this.seq = record.seq;
     this.payload = record.payload;
     this.policy = policy;
     this.idempotencyKey = record.idempotencyKey;
-    this.acceptedAtMs = record.acceptedAtMs;
     this.delegationId = record.delegationId;
-    this.sentAtMs = sentAtMs;
+    this.stamp = stamp;
   }
 }

@@ -54,7 +54,7 @@ import { createToolRegistry, type ToolRegistry } from "../tools/tool-registry.js
 import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import type { TimerToken } from "./clock.js";
 import { type DelegateResult, type DelegateSpec, Delegations } from "./delegations.js";
-import { Dispatcher } from "./dispatcher.js";
+import { Dispatcher, type Stamp } from "./dispatcher.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
 import { LiveInput } from "./live-input.js";
 import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
@@ -573,7 +573,7 @@ export class Runtime implements AsyncDisposable {
       }
       // Read back from the store: committed, so the receipt holds at once.
       const lives = turn.inputs.map((input) => {
-        const live = this.#trackInput(input, "running", input.policy);
+        const live = this.#trackInput(input, "running", input.policy, this.#recoveredStamp(input));
         live.markStored(this.#store.receipt);
         return live;
       });
@@ -598,7 +598,7 @@ export class Runtime implements AsyncDisposable {
       // accepted already, so `reject` and `steer` no longer apply to it.
       const policy: Policy =
         input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
-      const live = this.#trackInput(input, "queued", policy);
+      const live = this.#trackInput(input, "queued", policy, this.#recoveredStamp(input));
       live.markStored(this.#store.receipt);
       accept(entry, live, Number.POSITIVE_INFINITY);
     }
@@ -638,12 +638,24 @@ export class Runtime implements AsyncDisposable {
     );
   }
 
-  /** A live input of a stored record; its handle's receipt is for the caller to give. */
-  #trackInput(input: InputRecord, status: "queued" | "running", policy: Policy): LiveInput {
-    const live = new LiveInput(this.#handleOwner, status, input, policy, this.#dispatcher.monotonicNow());
+  /**
+   * A live input of a record: a stored one (its stamp the stored time of acceptance, and now in
+   * this process) or the runtime's own; its handle's receipt is for the caller to give.
+   */
+  #trackInput(
+    input: Omit<InputRecord, "acceptedAtMs">,
+    status: "queued" | "running",
+    policy: Policy,
+    stamp: Stamp,
+  ): LiveInput {
+    const live = new LiveInput(this.#handleOwner, status, input, policy, stamp);
     if (input.idempotencyKey !== undefined)
       this.#keys.set(keyOf(input.sessionId, input.idempotencyKey), live);
     return live;
+  }
+
+  #recoveredStamp(input: InputRecord): Stamp {
+    return { epochMs: input.acceptedAtMs, monotonicMs: this.#dispatcher.monotonicNow() };
   }
 
   async #shutdown(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
@@ -787,12 +799,11 @@ export class Runtime implements AsyncDisposable {
         // A private copy, so the caller mutating its object later cannot change what was accepted.
         payload: typeof payload === "string" ? payload : JSON.parse(json!),
         idempotencyKey: key,
-        acceptedAtMs: this.#dispatcher.epochNow(),
       },
       // A turn that already decided to end (its end awaits the commit) can take no steer: the input
       // would settle with an answer that never saw it. It queues for the next turn instead.
       policy === "steer" && entry.active?.ended === true ? "enqueue" : policy,
-      this.#dispatcher.monotonicNow(),
+      this.#dispatcher.stamp(),
     );
     const decision = accept(entry, live, this.#limits.inboxLengthMax);
     if (decision.kind === "refused") {
@@ -1419,11 +1430,11 @@ export class Runtime implements AsyncDisposable {
         seq: this.#seq,
         payload,
         policy: "enqueue",
-        acceptedAtMs: this.#dispatcher.epochNow(),
         delegationId,
       },
       "queued",
       "enqueue",
+      this.#dispatcher.stamp(),
     );
     this.#seq += 1;
     // The live input is the record, as for a send.

@@ -1,6 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
 import type { RuntimeEvent } from "../../src/index.js";
-import { Dispatcher, type DispatcherOptions, type HogReport } from "../../src/runtime/dispatcher.js";
+import {
+  Dispatcher,
+  type DispatcherOptions,
+  type HogReport,
+  type Stamp,
+} from "../../src/runtime/dispatcher.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { flush, gatedFunction, testRuntime, text, until } from "./helpers.js";
 
@@ -34,6 +39,34 @@ describe("Dispatcher", () => {
     expect(order).toEqual(["a", "b", "c"]);
     expect(d.depth).toBe(0);
     expect(d.ran).toBe(3);
+  });
+
+  it("stamps: one per 32 calls of a synchronous run outside a job, the job's own inside one", async () => {
+    const { d, clock } = dispatcher();
+    clock.advance(5);
+    const first = d.stamp();
+    expect(first).toEqual({ epochMs: clock.epochMs(), monotonicMs: 5 });
+    clock.advance(1);
+    const run = Array.from({ length: 31 }, () => d.stamp());
+    expect(run.every((stamp) => stamp === first)).toBe(true);
+    // The 33rd call reads the clock again; so does the first call after the run (a microtask later).
+    expect(d.stamp()).toEqual({ epochMs: clock.epochMs(), monotonicMs: 6 });
+    const later = d.stamp();
+    await Promise.resolve();
+    clock.advance(1);
+    expect(d.stamp()).not.toBe(later);
+    expect(d.stamp().monotonicMs).toBe(7);
+    const inJob: Stamp[] = [];
+    d.post("a", () => {
+      inJob.push(d.stamp(), d.stamp());
+      clock.advance(2);
+      d.refreshTime();
+      inJob.push(d.stamp());
+    });
+    await flush(1);
+    expect(inJob[0]).toBe(inJob[1]);
+    expect(inJob[0]!.monotonicMs).toBe(7);
+    expect(inJob[2]!.monotonicMs).toBe(9);
   });
 
   it("records post→run lag: count, last, max, mean, p50, p99", async () => {
