@@ -831,9 +831,7 @@ export class Runtime implements AsyncDisposable {
       };
       this.#dispatcher.post("interrupt", () => this.#feed(turn, { type: "cancel", request }));
     }
-    // A session whose wake is already posted gets none: that wake's poke sees this input too (a
-    // burst of sends to one session would otherwise pay a wake, and its look-up, per input).
-    if (!entry.wakePending) this.#wakes.notify(sessionId);
+    this.#notify(entry);
     return live;
   }
 
@@ -1045,6 +1043,15 @@ export class Runtime implements AsyncDisposable {
   }
 
   // ---- scheduling ----------------------------------------------------------------------------
+
+  /**
+   * Tells the scheduler the session has new input. A session whose wake is already posted gets
+   * none: that wake's poke sees this input too, and a burst of sends to one session would otherwise
+   * pay a wake, and its look-up, per input.
+   */
+  #notify(entry: SessionEntry): void {
+    if (!entry.wakePending) this.#wakes.notify(entry.id);
+  }
 
   #wake(sessionId: string): void {
     const entry = this.#sessions.get(sessionId);
@@ -1442,7 +1449,7 @@ export class Runtime implements AsyncDisposable {
     this.#acknowledge(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     this.#metrics.accepted();
-    this.#wakes.notify(entry.id);
+    this.#notify(entry);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
     // meanwhile must still drain: drive its session here too.
     if (this.#draining) this.#wake(entry.id);
