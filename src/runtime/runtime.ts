@@ -610,6 +610,7 @@ export class Runtime implements AsyncDisposable {
   }
 
   #failCrashed(turn: InterruptedTurn, why: string, now: number): void {
+    const entry = this.#sessions.get(turn.sessionId)!;
     const outcome: TurnOutcome = {
       status: "failed",
       reason: {
@@ -617,24 +618,27 @@ export class Runtime implements AsyncDisposable {
         message: `the process stopped while the turn ran (step ${turn.step}); ${why}`,
       },
     };
-    this.#store.endTurn({
-      turnId: turn.turnId,
-      sessionId: turn.sessionId,
-      attempt: turn.attempt,
-      outcome,
-      messages:
-        turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload)),
-      inputIds: turn.inputIds,
-      requeued: [],
-      usage: { inputTokens: 0, outputTokens: 0 },
-      endedAtMs: now,
-    });
+    this.#store.endTurn(
+      {
+        turnId: turn.turnId,
+        sessionId: turn.sessionId,
+        attempt: turn.attempt,
+        outcome,
+        messages:
+          turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload)),
+        inputIds: turn.inputIds,
+        requeued: [],
+        usage: { inputTokens: 0, outputTokens: 0 },
+        endedAtMs: now,
+      },
+      entry,
+    );
     this.#delegations?.turnEnded(
       turn.sessionId,
       outcome,
       turn.messages,
       { inputTokens: 0, outputTokens: 0 },
-      this.#sessions.get(turn.sessionId)!.queue.length,
+      entry.queue.length,
     );
   }
 
