@@ -108,8 +108,6 @@ class MemoryStore implements Store {
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
   readonly #sessions = new Map<string, StoredSession>();
-  #recentId: string | undefined;
-  #recent: StoredSession | undefined;
   /**
    * Inputs by id, for look-ups by id alone (`input`, idempotency keys). Built lazily: inputs
    * accepted since the last look-up wait in `#unindexed`, so a host that keeps its handles never
@@ -191,20 +189,12 @@ class MemoryStore implements Store {
     return session;
   }
 
-  /**
-   * The session, if known: from the slot, else by id. Without a slot it remembers the last one
-   * found: a turn's start, its end and the end of its inputs come one after another for one
-   * session, and each would look it up again.
-   */
+  /** The session, if known: from the slot, else by id (and then kept in the slot). */
   #stored(sessionId: string, slot: SessionSlot | undefined): StoredSession | undefined {
     const kept = slot?.storeState as StoredSession | undefined;
     if (kept !== undefined) return kept;
-    const session = sessionId === this.#recentId ? this.#recent : this.#sessions.get(sessionId);
-    if (session !== undefined) {
-      this.#recentId = sessionId;
-      this.#recent = session;
-      if (slot !== undefined) slot.storeState = session;
-    }
+    const session = this.#sessions.get(sessionId);
+    if (session !== undefined && slot !== undefined) slot.storeState = session;
     return session;
   }
 
