@@ -2,8 +2,14 @@
  * Offstage: runs AI-agent work — model turns, tool calls, background sub-agents — off the host's
  * loop, so the host never waits and no accepted work is lost, duplicated or left hanging.
  *
+ * The root holds what an application needs. Adapters and kits sit behind subpaths:
+ * `offstage/sqlite` (the default store's options), `offstage/demo` (the offline demo model),
+ * `offstage/tools` (built-in file tools), `offstage/testing` (virtual clock, model doubles) and
+ * `offstage/testing/conformance` (the store conformance suite, on vitest).
+ *
  * @packageDocumentation
  */
+export { createRuntime } from "./create-runtime.js";
 export {
   BootError,
   CapacityError,
@@ -19,8 +25,7 @@ export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegatio
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
 export type { TreeBudget } from "./kernel/delegation/delegation-budget.js";
 export type { DelegationCaps, DelegationRejectCode } from "./kernel/delegation/delegation-caps.js";
-export type { Limits } from "./kernel/limits.js";
-export { DEFAULT_LIMITS } from "./kernel/limits.js";
+export { DEFAULT_LIMITS, DEFAULTS, type Limits } from "./kernel/limits.js";
 export type { Message, TextPart, ToolCallPart, ToolResultPart } from "./kernel/messages.js";
 export type {
   InputStatus,
@@ -33,26 +38,19 @@ export type {
 export type { Policy } from "./kernel/session/inbox.js";
 export type { StopStatus } from "./kernel/shutdown/stop-status.js";
 export type { CancelMode } from "./kernel/turn/turn-machine.js";
-export { createDemoModel, type DemoModelOptions, type Sleep } from "./models/demo/demo-model.js";
-export { createNoopModel } from "./models/noop-model.js";
 export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
 export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
+export type { DelegateResult, DelegateSpec } from "./runtime/delegation/delegate-spec.js";
+export type { DelegationOptions } from "./runtime/delegation/delegation-options.js";
 export type {
-  DelegateResult,
-  DelegateSpec,
   DelegationInfo,
-  DelegationOptions,
   Delegations,
-} from "./runtime/delegations.js";
-export {
-  type EventListener,
-  type Logger,
-  type RuntimeEvent,
-  silentLogger,
-  stderrLogger,
-  type TurnEvent,
-} from "./runtime/events.js";
+  ListDelegationsOptions,
+  StopChildrenOptions,
+} from "./runtime/delegation/delegations.js";
+export type { EventListener, RuntimeEvent, TurnEvent } from "./runtime/events.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
+export { type Logger, silentLogger, stderrLogger } from "./runtime/logger.js";
 export type { RuntimeMetrics } from "./runtime/metrics.js";
 export type { RuntimeOptions } from "./runtime/options.js";
 export type {
@@ -77,41 +75,20 @@ export type {
   Receipt,
   RecoveredState,
   SessionRecord,
-  SessionSlot,
   Steer,
   StepCheckpoint,
   Store,
   TurnEnd,
   TurnStart,
 } from "./runtime/ports/store.js";
-export type { Tool, ToolArgsCheck, ToolContext } from "./runtime/ports/tool.js";
-export {
-  createRuntime,
-  Runtime,
-  type RuntimeState,
-  type SessionOptions,
-  type StopOptions,
-} from "./runtime/runtime.js";
-export { type SendOptions, Session } from "./runtime/session.js";
-export {
-  type CancelOptions,
-  type ResultOptions,
-  type Settled,
-  TurnHandle,
-  type TurnResult,
-} from "./runtime/turn-handle.js";
+export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
+export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
+export type { SendOptions, Session } from "./runtime/session.js";
+export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
-export {
-  createSqliteStore,
-  SqliteStore,
-  type SqliteStoreOptions,
-  type SqliteStoreStats,
-} from "./store/sqlite/sqlite-store.js";
-export { createFileTools, type FileToolsOptions } from "./tools/builtin/file-tools.js";
 export {
   defineTool,
   type JsonSchemaToolDefinition,
   type StandardToolDefinition,
-  TOOL_NAME_PATTERN,
 } from "./tools/define-tool.js";

@@ -8,12 +8,13 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { createRuntime } from "../create-runtime.js";
 import { isOffstageError } from "../errors.js";
 import { createDemoModel } from "../models/demo/demo-model.js";
 import type { RuntimeEvent } from "../runtime/events.js";
-import { silentLogger } from "../runtime/events.js";
+import { silentLogger } from "../runtime/logger.js";
 import type { Store } from "../runtime/ports/store.js";
-import { createRuntime, type Runtime } from "../runtime/runtime.js";
+import type { Runtime } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
 import { createMemoryStore } from "../store/memory/memory-store.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";

@@ -1,6 +1,10 @@
 /**
- * Every bound Offstage enforces, with units in the names. Each overflow is refused with a stable code.
+ * Every bound Offstage enforces and every default it assumes, in one place, with units in the names.
+ * Each overflow of a limit is refused with a stable code; each default is what an option means when
+ * it is left out.
  */
+
+/** The bounds of one runtime (`options.limits`). */
 export interface Limits {
   /** Turns running at once across all sessions. */
   readonly maxConcurrentTurns: number;
@@ -30,3 +34,51 @@ export const DEFAULT_LIMITS: Limits = {
   handleEventBufferMax: 10_000,
   idempotencyKeysMax: 100_000,
 };
+
+/** The longest delay a Node timer honours; a longer one fires at once. */
+export const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
+/** What every other option of the package means when it is left out. */
+export const DEFAULTS = {
+  /** How often the recovery poll drives sessions whose wake was lost. */
+  pollIntervalMs: 400,
+  /** How long a session may keep its turn slot for back-to-back turns while others wait. */
+  slotQuantumMs: 10,
+  /** A synchronous dispatcher job holding the thread longer is reported. */
+  hogThresholdMs: 50,
+  /** How long the dispatcher runs jobs before it yields to the event loop. */
+  dispatcherSliceMs: 10,
+  /** How long `stop()` waits for a drain and for calls to return after their abort. */
+  stopTimeoutMs: 10_000,
+  /** How long a commit that failed waits before it is tried again. */
+  commitRetryMs: 1_000,
+  /** Attempts a turn gets across crashes before it ends `failed`/`crashed`. */
+  crashAttemptsMax: 3,
+  delegation: {
+    /** Children running at once across the runtime. */
+    runningMax: 64,
+    /** Children running at once under one parent session. */
+    perParentRunningMax: 8,
+    /** How deep a tree may grow: a top-level session is depth 0, its children depth 1. */
+    depthMax: 2,
+    /** Finished delegation records kept per parent. */
+    keepPerParent: 100,
+    /** Completions older than this at startup are held for the host to confirm. */
+    staleAfterMs: 24 * 60 * 60 * 1000,
+    /** Several waiting completions become one parent turn. */
+    mergeCompletions: true,
+  },
+  memoryStore: {
+    /** Ended inputs the memory store keeps for look-ups by id and idempotency key. */
+    endedInputsMax: 10_000,
+  },
+  sqliteStore: {
+    /** The database file, relative to the working directory. */
+    path: "./.offstage/offstage.db",
+    durability: "full",
+    /** How long a group of writes stays open before it commits. */
+    groupCommitMs: 2,
+    /** How long boot waits for another connection's write transaction on the file. */
+    busyTimeoutMs: 5_000,
+  },
+} as const;

@@ -50,3 +50,14 @@ export function assistantMessage(text: string, toolCalls: readonly ToolCallPart[
   for (const call of toolCalls) content.push(call);
   return { role: "assistant", content };
 }
+
+/** What the model last said in these messages (its partial output when a turn was cut short). */
+export function lastAssistantText(messages: readonly Message[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== "assistant") continue;
+    const text = m.content.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("");
+    if (text !== "") return text;
+  }
+  return "";
+}

@@ -4,16 +4,32 @@
  *
  * @packageDocumentation
  */
-import { BootError, describeValue } from "../errors.js";
-import { DEFAULT_LIMITS, type Limits } from "../kernel/limits.js";
-import { createToolRegistry } from "../tools/tool-registry.js";
+import { BootError } from "../errors.js";
+import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
+import {
+  checkBoolean,
+  checkDurationMs,
+  checkFunction,
+  checkObject,
+  checkOneOf,
+  checkPositiveInteger,
+  fail,
+  isRecord,
+  optionsOf,
+  type Subject,
+} from "../validate.js";
 import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import { type Clock, systemClock } from "./clock.js";
-import type { DelegationOptions } from "./delegations.js";
-import { type Logger, stderrLogger } from "./events.js";
+import {
+  type DelegationOptions,
+  type ResolvedDelegationOptions,
+  resolveDelegationOptions,
+} from "./delegation/delegation-options.js";
+import { type Logger, stderrLogger } from "./logger.js";
 import type { Model } from "./ports/model.js";
 import type { Store } from "./ports/store.js";
-import type { WakeChannel } from "./wake-channel.js";
+import { createToolRegistry } from "./tools/tool-registry.js";
+import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -60,136 +76,112 @@ export interface ResolvedOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly ids: () => string;
-  readonly wakes: WakeChannel | undefined;
+  readonly wakes: WakeChannel;
   readonly yieldToLoop: ((next: () => void) => void) | undefined;
-  readonly delegation: DelegationOptions;
+  readonly delegation: ResolvedDelegationOptions;
   readonly models: ReadonlyMap<string, Model>;
 }
 
+const OPTIONS: Subject = optionsOf("createRuntime()");
 const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** Checks the options of `createRuntime` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) fail("options", options, "an object");
+  checkObject(OPTIONS, "options", options);
   const { agents } = options;
-  if (typeof agents !== "object" || agents === null) fail("agents", agents, "an object of agents by name");
+  checkObject(OPTIONS, "agents", agents, "an object of agents by name");
   const byName = new Map<string, Agent>();
   for (const [name, agent] of Object.entries(agents)) {
-    if (!AGENT_NAME.test(name)) fail("agent name", name, "1-128 letters, digits, or _ . : -");
+    if (!AGENT_NAME.test(name)) fail(OPTIONS, "agent name", name, "1-128 letters, digits, or _ . : -");
     checkAgent(name, agent);
     byName.set(name, agent);
   }
-  if (byName.size === 0) fail("agents", agents, "at least one agent");
-  const limits: Limits = { ...DEFAULT_LIMITS };
-  if (options.limits !== undefined && (typeof options.limits !== "object" || options.limits === null))
-    fail("limits", options.limits, "an object of limits by name");
-  for (const [key, value] of Object.entries(options.limits ?? {})) {
-    if (!(key in DEFAULT_LIMITS))
-      fail(`limits.${key}`, value, `one of ${Object.keys(DEFAULT_LIMITS).join(", ")}`);
-    positiveInteger(`limits.${key}`, value);
-    (limits as unknown as Record<string, number>)[key] = value as number;
-  }
-  const pollIntervalMs = options.pollIntervalMs ?? 400;
-  positiveInteger("pollIntervalMs", pollIntervalMs);
-  const slotQuantumMs = options.slotQuantumMs ?? 10;
-  if (typeof slotQuantumMs !== "number" || !Number.isSafeInteger(slotQuantumMs) || slotQuantumMs < 0)
-    fail("slotQuantumMs", slotQuantumMs, "an integer number of milliseconds >= 0");
-  const hogThresholdMs = options.hogThresholdMs ?? 50;
-  positiveInteger("hogThresholdMs", hogThresholdMs);
-  if (options.store !== undefined && typeof options.store?.open !== "function") {
-    fail("store", options.store, "a Store (createMemoryStore(), createSqliteStore(...))");
-  }
-  if (options.ids !== undefined && typeof options.ids !== "function") fail("ids", options.ids, "a function");
-  const { logger, clock, wakes, yieldToLoop } = options;
+  if (byName.size === 0) fail(OPTIONS, "agents", agents, "at least one agent");
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  checkDurationMs(OPTIONS, "pollIntervalMs", pollIntervalMs, { min: 1, integer: true });
+  const slotQuantumMs = options.slotQuantumMs ?? DEFAULTS.slotQuantumMs;
+  checkDurationMs(OPTIONS, "slotQuantumMs", slotQuantumMs, { integer: true });
+  const hogThresholdMs = options.hogThresholdMs ?? DEFAULTS.hogThresholdMs;
+  checkDurationMs(OPTIONS, "hogThresholdMs", hogThresholdMs, { min: 1, integer: true });
+  const { store, ids, logger, clock, wakes, yieldToLoop } = options;
+  if (store !== undefined && !hasMethods(store, ["open"]))
+    fail(OPTIONS, "store", store, "a Store (createMemoryStore(), createSqliteStore(...))");
+  if (ids !== undefined) checkFunction(OPTIONS, "ids", ids);
   if (logger !== undefined && !hasMethods(logger, ["warn", "error"]))
-    fail("logger", logger, "a Logger with warn() and error() (a pino logger works)");
+    fail(OPTIONS, "logger", logger, "a Logger with warn() and error() (a pino logger works)");
   if (clock !== undefined && !hasMethods(clock, ["monotonicMs", "epochMs", "setTimeout", "clearTimeout"]))
-    fail("clock", clock, "a Clock (systemClock, or VirtualClock from offstage/testing)");
+    fail(OPTIONS, "clock", clock, "a Clock (systemClock, or VirtualClock from offstage/testing)");
   if (wakes !== undefined && !hasMethods(wakes, ["notify", "subscribe"]))
-    fail("wakes", wakes, "a WakeChannel with notify() and subscribe()");
-  if (yieldToLoop !== undefined && typeof yieldToLoop !== "function")
-    fail("yieldToLoop", yieldToLoop, "a function");
-  const models = new Map<string, Model>();
-  if (options.models !== undefined && (typeof options.models !== "object" || options.models === null))
-    fail("models", options.models, "an object of models by name");
-  for (const [name, model] of Object.entries(options.models ?? {})) {
-    if (typeof model?.stream !== "function") fail(`models.${name}`, model, "a Model with stream()");
-    models.set(name, model);
-  }
+    fail(OPTIONS, "wakes", wakes, "a WakeChannel with notify() and subscribe()");
+  if (yieldToLoop !== undefined) checkFunction(OPTIONS, "yieldToLoop", yieldToLoop);
   return {
     agents: byName,
-    store: options.store,
-    limits,
+    store,
+    limits: resolveLimits(options.limits),
     pollIntervalMs,
     slotQuantumMs,
     hogThresholdMs,
-    logger: options.logger ?? stderrLogger,
-    clock: options.clock ?? systemClock,
-    ids: options.ids ?? processIds(),
-    wakes: options.wakes,
-    yieldToLoop: options.yieldToLoop,
-    delegation: checkDelegation(options.delegation),
-    models,
+    logger: logger ?? stderrLogger,
+    clock: clock ?? systemClock,
+    ids: ids ?? processIds(),
+    wakes: wakes ?? createLocalWakeChannel(),
+    yieldToLoop,
+    delegation: resolveDelegationOptions(OPTIONS, options.delegation),
+    models: resolveModels(options.models),
   };
 }
 
-function checkDelegation(delegation: DelegationOptions | undefined): DelegationOptions {
-  if (delegation === undefined) return {};
-  if (typeof delegation !== "object" || delegation === null)
-    fail("delegation", delegation, "an object of delegation options");
-  const integers = [
-    "runningMax",
-    "perParentRunningMax",
-    "depthMax",
-    "keepPerParent",
-    "staleAfterMs",
-  ] as const;
-  for (const key of integers) {
-    if (delegation[key] !== undefined) positiveInteger(`delegation.${key}`, delegation[key]);
+function resolveLimits(given: Partial<Limits> | undefined): Limits {
+  if (given === undefined) return DEFAULT_LIMITS;
+  checkObject(OPTIONS, "limits", given, "an object of limits by name");
+  const limits: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given)) {
+    checkOneOf(OPTIONS, `limits.${key}`, key, Object.keys(DEFAULT_LIMITS));
+    checkPositiveInteger(OPTIONS, `limits.${key}`, value);
+    limits[key] = value;
   }
-  if (delegation.mergeCompletions !== undefined && typeof delegation.mergeCompletions !== "boolean")
-    fail("delegation.mergeCompletions", delegation.mergeCompletions, "a boolean");
-  const budget = delegation.budget;
-  if (budget !== undefined) {
-    if (typeof budget !== "object" || budget === null) fail("delegation.budget", budget, "an object");
-    for (const key of ["modelCallsMax", "tokensMax"] as const) {
-      if (budget[key] !== undefined) positiveInteger(`delegation.budget.${key}`, budget[key]);
-    }
+  return limits as unknown as Limits;
+}
+
+function resolveModels(given: Readonly<Record<string, Model>> | undefined): ReadonlyMap<string, Model> {
+  const models = new Map<string, Model>();
+  if (given === undefined) return models;
+  checkObject(OPTIONS, "models", given, "an object of models by name");
+  for (const [name, model] of Object.entries(given)) {
+    if (typeof model?.stream !== "function") fail(OPTIONS, `models.${name}`, model, "a Model with stream()");
+    models.set(name, model);
   }
-  return delegation;
+  return models;
 }
 
 /**
  * Ids unique across processes and restarts: a random per-runtime prefix and a counter. Cheaper than
- * a UUID per input and turn, which the throughput benchmark feels.
+ * a UUID per input and turn.
  */
 function processIds(): () => string {
   const prefix = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   let counter = 0;
-  // `toLowerCase()` changes nothing here (hex and base 36 are lower case already) but returns the
-  // concatenation as one flat string: V8 keeps a joined string this long as a two-part rope, two
-  // objects instead of one in every queued input and every turn, for each scavenge to copy.
+  // `toLowerCase()` flattens the concatenation into one string (bench/NOTES.md: flat ids).
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
 }
 
 function checkAgent(name: string, agent: Agent): void {
-  if (typeof agent !== "object" || agent === null) fail(`agents.${name}`, agent, "an agent object");
+  checkObject(OPTIONS, `agents.${name}`, agent, "an agent object");
   if (!isFunctionAgent(agent)) {
-    if (typeof agent.model?.stream !== "function") {
-      fail(`agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");
-    }
+    if (typeof agent.model?.stream !== "function")
+      fail(OPTIONS, `agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");
     for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax", "maxOutputTokens"] as const) {
-      if (agent[key] !== undefined) positiveInteger(`agents.${name}.${key}`, agent[key]);
+      if (agent[key] !== undefined) checkPositiveInteger(OPTIONS, `agents.${name}.${key}`, agent[key]);
     }
-    if (agent.delegates !== undefined && typeof agent.delegates !== "boolean")
-      fail(`agents.${name}.delegates`, agent.delegates, "a boolean");
+    if (agent.delegates !== undefined) checkBoolean(OPTIONS, `agents.${name}.delegates`, agent.delegates);
     if (agent.system !== undefined && typeof agent.system !== "string")
-      fail(`agents.${name}.system`, agent.system, "a string");
+      fail(OPTIONS, `agents.${name}.system`, agent.system, "a string");
     checkTools(name, agent);
   }
-  if (agent.onCrash !== undefined && agent.onCrash !== "resume" && agent.onCrash !== "fail") {
-    fail(`agents.${name}.onCrash`, agent.onCrash, `"resume" or "fail"`);
-  }
-  if (agent.maxAttempts !== undefined) positiveInteger(`agents.${name}.maxAttempts`, agent.maxAttempts);
+  if (agent.onCrash !== undefined)
+    checkOneOf(OPTIONS, `agents.${name}.onCrash`, agent.onCrash, ["resume", "fail"]);
+  if (agent.maxAttempts !== undefined)
+    checkPositiveInteger(OPTIONS, `agents.${name}.maxAttempts`, agent.maxAttempts);
 }
 
 /** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */
@@ -198,29 +190,26 @@ function checkTools(name: string, agent: ModelAgent): void {
   try {
     createToolRegistry(tools);
   } catch (error) {
-    throw new BootError("INVALID_OPTIONS", `invalid agents.${name}.${(error as Error).message}`, {
+    throw new BootError("INVALID_OPTIONS", `createRuntime(): agents.${name}.${(error as Error).message}`, {
       details: { option: `agents.${name}.tools` },
     });
   }
   for (const [i, tool] of tools.entries()) {
-    if (tool.timeoutMs !== undefined) positiveInteger(`agents.${name}.tools[${i}].timeoutMs`, tool.timeoutMs);
+    if (tool.timeoutMs !== undefined)
+      checkDurationMs(OPTIONS, `agents.${name}.tools[${i}].timeoutMs`, tool.timeoutMs, {
+        min: 1,
+        integer: true,
+      });
     if (agent.delegates === true && tool.name === "delegate")
-      fail(`agents.${name}.tools[${i}].name`, tool.name, "a name other than delegate (the agent delegates)");
+      fail(
+        OPTIONS,
+        `agents.${name}.tools[${i}].name`,
+        tool.name,
+        "a name other than delegate (the agent delegates)",
+      );
   }
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  return methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function");
-}
-
-function positiveInteger(what: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
-    fail(what, value, "a positive integer");
-}
-
-function fail(what: string, value: unknown, expected: string): never {
-  throw new BootError("INVALID_OPTIONS", `invalid ${what}: ${describeValue(value)}; expected ${expected}`, {
-    details: { option: what },
-  });
+  return isRecord(value) && methods.every((m) => typeof value[m] === "function");
 }

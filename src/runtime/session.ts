@@ -4,9 +4,12 @@
  *
  * @packageDocumentation
  */
+import { OffstageError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { Policy } from "../kernel/session/inbox.js";
-import type { DelegateResult, DelegateSpec } from "./delegations.js";
+import type { DelegateResult, DelegateSpec } from "./delegation/delegate-spec.js";
+import type { RuntimeParts } from "./parts.js";
+import type { SessionEntry } from "./session-table.js";
 import { checkResultOptions, type ResultOptions, type TurnHandle, type TurnResult } from "./turn-handle.js";
 
 /** Options of {@link Session.send}. */
@@ -17,34 +20,22 @@ export interface SendOptions {
   readonly idempotencyKey?: string;
 }
 
-/**
- * What a session needs from its runtime. `Entry` is the runtime's own record of the session, which
- * the session hands back with every call, so that a send finds it without a look-up by id.
- */
-export interface SessionOwner<Entry> {
-  send(entry: Entry, payload: unknown, options: SendOptions | undefined): TurnHandle;
-  invoke(entry: Entry, payload: unknown, options: SendOptions & ResultOptions): Promise<TurnResult>;
-  history(entry: Entry): readonly Message[];
-  agentOf(entry: Entry): string;
-  delegate(entry: Entry, specs: readonly DelegateSpec[]): DelegateResult;
-}
-
 /** A session of a runtime. */
 export class Session {
   readonly id: string;
-  readonly #owner: SessionOwner<unknown>;
-  readonly #entry: unknown;
+  readonly #parts: RuntimeParts;
+  readonly #entry: SessionEntry;
 
   /** @internal */
-  constructor(owner: SessionOwner<unknown>, id: string, entry: unknown) {
-    this.#owner = owner;
-    this.id = id;
+  constructor(parts: RuntimeParts, entry: SessionEntry) {
+    this.#parts = parts;
+    this.id = entry.id;
     this.#entry = entry;
   }
 
   /** The name of the agent that runs this session's turns. */
   get agent(): string {
-    return this.#owner.agentOf(this.#entry);
+    return this.#entry.agentName;
   }
 
   /**
@@ -58,7 +49,7 @@ export class Session {
    * const { output } = await handle.result({ timeout: 30_000 });
    */
   send(payload: unknown, options?: SendOptions): TurnHandle {
-    return this.#owner.send(this.#entry, payload, options);
+    return this.#parts.intake.send(this.#entry, payload, options);
   }
 
   /**
@@ -72,7 +63,7 @@ export class Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#owner.invoke(this.#entry, payload, options);
+    return this.#parts.intake.invoke(this.#entry, payload, options);
   }
 
   /**
@@ -88,17 +79,21 @@ export class Session {
   delegate(
     spec: DelegateSpec,
   ): { status: "dispatched"; id: string } | Extract<DelegateResult, { status: "rejected" }> {
-    const result = this.#owner.delegate(this.#entry, [spec]);
+    const result = this.delegateAll([spec]);
     return result.status === "dispatched" ? { status: "dispatched", id: result.ids[0]! } : result;
   }
 
   /** Dispatches several children as one fan-out: all of them, or none when the caps cannot hold them all. */
   delegateAll(specs: readonly DelegateSpec[]): DelegateResult {
-    return this.#owner.delegate(this.#entry, specs);
+    const { run, children, store } = this.#parts;
+    run.assertAccepting();
+    if (children === undefined)
+      throw new OffstageError("DELEGATION_UNSUPPORTED", `the ${store.kind} store keeps no delegation log`);
+    return children.dispatch(this.#entry, specs);
   }
 
   /** The committed conversation, oldest first. */
   history(): readonly Message[] {
-    return this.#owner.history(this.#entry);
+    return this.#parts.store.history(this.id);
   }
 }

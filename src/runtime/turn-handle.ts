@@ -1,17 +1,20 @@
 /**
  * `TurnHandle`: what `send()` returns at once. It follows one input from acceptance to its terminal
- * state. Waiting is always explicit (`await handle.result({ timeout })`); a synchronous host calls
+ * state. Waiting is always explicit (`await handle.result({ timeoutMs })`); a synchronous host calls
  * `poll()` instead. The handle is deliberately not thenable, so `await handle` cannot silently mean
  * "wait for the turn".
  *
  * @packageDocumentation
  */
-import { describeValue, InvalidInputError, OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
+import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
-import type { Clock, TimerToken } from "./clock.js";
+import { argumentsOf, checkDurationMs, checkObject, checkOneOf, fail, type Subject } from "../validate.js";
+import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
+import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
+import { assertNotInTurnOf } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
 export interface TurnResult {
@@ -34,7 +37,7 @@ export interface Settled {
 /** Options of {@link TurnHandle.result}. */
 export interface ResultOptions {
   /** Give up waiting after this many milliseconds with `TurnTimeout` (the turn goes on). */
-  readonly timeout?: number;
+  readonly timeoutMs?: number;
   /** Give up waiting when this fires (the turn goes on). */
   readonly signal?: AbortSignal;
 }
@@ -44,18 +47,6 @@ export interface CancelOptions {
   /** `immediate` (default) aborts the call in flight; `after_step` lets the current step finish. */
   readonly mode?: CancelMode;
   readonly reason?: string;
-}
-
-/** What a handle needs from the runtime that owns it. */
-export interface HandleOwner {
-  readonly clock: Clock;
-  readonly eventBufferMax: number;
-  cancel(handle: TurnHandle, mode: CancelMode, reason: string): void;
-  withdraw(handle: TurnHandle): void;
-  /** Throws `DeadlockError` when the caller runs inside a turn of `sessionId`. */
-  assertMayWait(sessionId: string, inputId: string): void;
-  /** A consumer started (+1) or stopped (-1) iterating a handle's events. */
-  subscribed(delta: 1 | -1): void;
 }
 
 /** Called when the handle settles. */
@@ -79,34 +70,20 @@ interface Waits {
 }
 
 /**
- * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeout` is a
- * finite number of milliseconds >= 0 and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
+ * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeoutMs` is
+ * a duration and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
  */
-export function checkResultOptions(what: string, options: unknown): asserts options is ResultOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `${what}: options must be an object, got ${describeValue(options)}`,
-    );
-  }
-  const { timeout, signal } = options as ResultOptions;
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== "number" || !(timeout >= 0) || !Number.isFinite(timeout))
-  ) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `${what}: timeout must be a finite number of milliseconds >= 0, got ${describeValue(timeout)}`,
-    );
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`,
-    );
-  }
+export function checkResultOptions(call: string, options: unknown): asserts options is ResultOptions {
+  const subject = argumentsOf(call);
+  checkObject(subject, "options", options);
+  const { timeoutMs, signal } = options as ResultOptions;
+  if (timeoutMs !== undefined) checkDurationMs(subject, "timeoutMs", timeoutMs);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    fail(subject, "signal", signal, "an AbortSignal");
 }
 
+const CANCEL: Subject = argumentsOf("cancel()");
+const CANCEL_MODES: readonly CancelMode[] = ["immediate", "after_step"];
 const NO_OPTIONS: ResultOptions = {};
 
 /** One accepted input, followed to its terminal state. */
@@ -114,7 +91,7 @@ export class TurnHandle {
   /** The input's id (stable across restarts; `runtime.handle(id)` finds it again). */
   declare readonly id: string;
   declare readonly sessionId: string;
-  readonly #owner: HandleOwner;
+  readonly #parts: RuntimeParts;
   #status: InputStatus;
   /** The receipt once the store committed the input; `undefined` until then. */
   #receipt: Receipt | undefined = undefined;
@@ -124,8 +101,8 @@ export class TurnHandle {
   #waits: Waits | undefined = undefined;
 
   /** @internal */
-  constructor(owner: HandleOwner, id: string, sessionId: string, status: InputStatus) {
-    this.#owner = owner;
+  constructor(parts: RuntimeParts, id: string, sessionId: string, status: InputStatus) {
+    this.#parts = parts;
     this.id = id;
     this.sessionId = sessionId;
     this.#status = status;
@@ -171,18 +148,18 @@ export class TurnHandle {
 
   /**
    * Waits for the turn's value. Resolves for `completed`, `failed` and `max_iterations`; throws
-   * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeout`
+   * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeoutMs`
    * passes first; throws `DeadlockError` when called from inside a turn of the same session.
    */
   result(options: ResultOptions = NO_OPTIONS): Promise<TurnResult> {
     try {
       checkResultOptions("result()", options);
       if (this.#outcome !== undefined) return Promise.resolve(this.#value());
-      this.#owner.assertMayWait(this.sessionId, this.id);
+      assertNotInTurnOf(this.sessionId, "handle.result()");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wait(options.timeout, options.signal).then(() => this.#value());
+    return this.#wait(options.timeoutMs, options.signal).then(() => this.#value());
   }
 
   /**
@@ -191,27 +168,13 @@ export class TurnHandle {
    * status once the input has settled (a settled input is left as it is).
    */
   async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `cancel(): options must be an object, got ${describeValue(options)}`,
-      );
-    }
+    checkObject(CANCEL, "options", options);
     const mode = options.mode ?? "immediate";
-    if (mode !== "immediate" && mode !== "after_step") {
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `cancel(): mode must be "immediate" or "after_step", got ${describeValue(mode)}`,
-      );
-    }
-    if (options.reason !== undefined && typeof options.reason !== "string") {
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `cancel(): reason must be a string, got ${describeValue(options.reason)}`,
-      );
-    }
+    checkOneOf(CANCEL, "mode", mode, CANCEL_MODES);
+    if (options.reason !== undefined && typeof options.reason !== "string")
+      fail(CANCEL, "reason", options.reason, "a string");
     if (this.#outcome === undefined) {
-      this.#owner.cancel(this, mode, options.reason ?? "cancelled by the caller");
+      this.#parts.intake.cancel(this, mode, options.reason ?? "cancelled by the caller");
       if (this.#outcome === undefined) await this.#wait(undefined, undefined);
     }
     return this.#outcome!.status;
@@ -222,7 +185,7 @@ export class TurnHandle {
    * `OffstageError` `NOT_WITHDRAWABLE` when the input already started or ended.
    */
   withdraw(): void {
-    this.#owner.withdraw(this);
+    this.#parts.intake.withdraw(this);
   }
 
   /**
@@ -236,13 +199,13 @@ export class TurnHandle {
     const waits = this.#wants();
     waits.subscribers ??= [];
     waits.subscribers.push(subscriber);
-    this.#owner.subscribed(1);
+    this.#parts.events.subscribed(1);
     try {
       for (;;) {
         if (subscriber.overflowed) {
           throw new OffstageError(
             "EVENT_BUFFER_OVERFLOW",
-            `handle ${this.id}: the event consumer fell more than ${this.#owner.eventBufferMax} events behind`,
+            `handle ${this.id}: the event consumer fell more than ${this.#parts.limits.handleEventBufferMax} events behind`,
           );
         }
         const next = subscriber.queue.shift();
@@ -259,7 +222,7 @@ export class TurnHandle {
     } finally {
       const at = waits.subscribers.indexOf(subscriber);
       if (at >= 0) waits.subscribers.splice(at, 1);
-      this.#owner.subscribed(-1);
+      this.#parts.events.subscribed(-1);
     }
   }
 
@@ -268,7 +231,7 @@ export class TurnHandle {
     const subscribers = this.#waits?.subscribers;
     if (subscribers === undefined) return;
     for (const s of subscribers) {
-      if (s.queue.length >= this.#owner.eventBufferMax) s.overflowed = true;
+      if (s.queue.length >= this.#parts.limits.handleEventBufferMax) s.overflowed = true;
       else s.queue.push(event);
       s.wake?.();
     }
@@ -320,10 +283,10 @@ export class TurnHandle {
     return this.#waits;
   }
 
-  #wait(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  #wait(timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     // The common wait has neither deadline nor signal: nothing to clean up, so no closures for it.
     const waits = this.#wants();
-    if (timeout === undefined && signal === undefined) {
+    if (timeoutMs === undefined && signal === undefined) {
       return new Promise<void>((resolve) => {
         waits.settled ??= [];
         waits.settled.push(resolve);
@@ -341,26 +304,26 @@ export class TurnHandle {
         reject(signal!.reason);
       };
       const cleanup = () => {
-        if (timer !== undefined) this.#owner.clock.clearTimeout(timer);
+        if (timer !== undefined) this.#parts.clock.clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
       };
       if (signal?.aborted) return reject(signal.reason);
       waits.settled ??= [];
       waits.settled.push(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = this.#owner.clock.setTimeout(() => {
+      if (timeoutMs !== undefined) {
+        timer = this.#parts.clock.setTimeout(() => {
           cleanup();
           waits.settled = waits.settled?.filter((w) => w !== waiter);
           reject(
-            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeout} ms`, {
+            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeoutMs} ms`, {
               inputId: this.id,
               sessionId: this.sessionId,
               status: this.#status,
-              timeoutMs: timeout,
+              timeoutMs,
             }),
           );
-        }, timeout);
+        }, timeoutMs);
       }
     });
   }

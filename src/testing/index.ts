@@ -1,11 +1,10 @@
 /**
- * `offstage/testing`: the public test kit — a virtual clock, a seeded PRNG and the conformance suites
- * adapters run to prove themselves.
+ * `offstage/testing`: the public test kit — a virtual clock, a seeded PRNG and model doubles. It needs
+ * no test framework; the conformance suites live in `offstage/testing/conformance`.
  *
  * @packageDocumentation
  */
-
-export { createScriptedModel, type ScriptedModel, type ScriptedStep } from "../models/scripted-model.js";
+export { createNoopModel } from "./noop-model.js";
+export { createScriptedModel, type ScriptedModel, type ScriptedStep } from "./scripted-model.js";
 export { SeededRandom } from "./seeded-random.js";
-export { runStoreConformance, type StoreFactory } from "./store-conformance.js";
 export { VirtualClock } from "./virtual-clock.js";

@@ -8,14 +8,8 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { describeValue, InvalidInputError } from "../errors.js";
 import type { JsonSchema } from "../runtime/ports/model.js";
-import type { Tool, ToolContext } from "../runtime/ports/tool.js";
+import { TOOL_NAME_PATTERN, type Tool, type ToolContext } from "../runtime/ports/tool.js";
 import { compileToolSchema } from "./compile-tool-schema.js";
-
-/**
- * What tool names may look like: the strictest rule among the model providers (OpenAI and Anthropic
- * both accept exactly this), so a tool that works with one works with all.
- */
-export const TOOL_NAME_PATTERN: RegExp = /^[a-zA-Z0-9_-]{1,64}$/;
 
 interface ToolDefinitionBase {
   /** Unique within an agent; must match {@link TOOL_NAME_PATTERN}. */

@@ -12,16 +12,9 @@ import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type ChildCompletion,
-  createSqliteStore,
-  type Message,
-  type Policy,
-  type Reason,
-  type SqliteStore,
-  type TurnOutcome,
-} from "../../src/index.js";
+import type { ChildCompletion, Message, Policy, Reason, TurnOutcome } from "../../src/index.js";
 import { renderCompletions } from "../../src/kernel/delegation/child-completion.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { checkFinalState } from "./checks.js";
 import { Ledger } from "./ledger.js";
 import { type Marker, outputDigest, pathsOf } from "./protocol.js";

@@ -19,12 +19,12 @@ import { appendFileSync, existsSync, readFileSync, writeSync } from "node:fs";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import {
   createRuntime,
-  createSqliteStore,
   isOffstageError,
   type Logger,
   type Policy,
   type TurnHandle,
 } from "../../src/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 import { ChildDelegations } from "./child-delegations.js";
 import {

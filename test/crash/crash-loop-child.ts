@@ -11,7 +11,8 @@
  */
 import { appendFileSync, writeSync } from "node:fs";
 import { setTimeout as sleepFor } from "node:timers/promises";
-import { createRuntime, createSqliteStore, silentLogger } from "../../src/index.js";
+import { createRuntime, silentLogger } from "../../src/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 /** The attempts the turn gets; the test expects at most this many runs. */
 const MAX_ATTEMPTS = 3;

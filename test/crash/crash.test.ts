@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createSqliteStore } from "../../src/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { runCampaign } from "./campaign.js";
 import { checkFinalState } from "./checks.js";
 import { pathsOf } from "./protocol.js";

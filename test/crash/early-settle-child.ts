@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import { writeSync } from "node:fs";
-import { createRuntime, createSqliteStore, type FunctionContext, silentLogger } from "../../src/index.js";
+import { createRuntime, type FunctionContext, silentLogger } from "../../src/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 const path = process.argv[2] ?? "";
 // Long enough that nothing below the withdrawal commits before the kill, which follows at once.

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSqliteStore } from "../../src/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 
 const sqliteMissing = await import("node:sqlite").then(
   () => undefined,

@@ -12,18 +12,18 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleepFor } from "node:timers/promises";
-import {
-  type Agent,
-  createDemoModel,
-  createFileTools,
-  type DelegateSpec,
-  type DelegationOptions,
-  type FunctionContext,
-  type Model,
-  type Tool,
-  type ToolContext,
+import type {
+  Agent,
+  DelegateSpec,
+  DelegationOptions,
+  FunctionContext,
+  Model,
+  Tool,
+  ToolContext,
 } from "../../src/index.js";
+import { createDemoModel } from "../../src/models/demo/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
+import { createFileTools } from "../../src/tools/index.js";
 import { digest, type Marker } from "./protocol.js";
 
 /** Attempts a resumable turn gets across kills; the checks bound effect repeats by it. */

@@ -14,11 +14,21 @@ import {
   POLICIES,
   type Policy,
   type QueuedInput,
+  resumeTurn,
   withdraw,
 } from "../../src/kernel/session/inbox.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 
 const ROOMY = 100;
+
+/** Begins turn `turnId` and returns the inputs it took, or `undefined` when no turn may begin. */
+function begin<Q extends QueuedInput>(
+  inbox: InboxState<Q>,
+  turnId: string,
+  mergeCompletions?: boolean,
+): Q[] | undefined {
+  return beginTurn(inbox, (inputs) => ({ turnId, inputs }), mergeCompletions)?.inputs;
+}
 
 function input(id: string, policy: Policy = "enqueue"): QueuedInput {
   return { id, policy };
@@ -32,7 +42,7 @@ function ids(inbox: InboxState): string[] {
 function running(): InboxState {
   const inbox = createInbox();
   accept(inbox, input("a"), ROOMY);
-  beginTurn(inbox, "t0");
+  begin(inbox, "t0");
   return inbox;
 }
 
@@ -59,7 +69,7 @@ describe("inbox: accept", () => {
       expect(accept(inbox, input(id), ROOMY)).toEqual({ kind: "queued", interrupt: undefined });
     }
     expect(ids(inbox)).toEqual(["b", "c", "d"]);
-    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["a"]);
+    expect(inbox.turn?.inputs.map((q) => q.id)).toEqual(["a"]);
   });
 
   it("reject while a turn runs is refused with SESSION_BUSY, naming the turn, and changes nothing", () => {
@@ -99,7 +109,7 @@ describe("inbox: accept", () => {
     const inbox = running();
     accept(inbox, input("b"), ROOMY);
     expect(accept(inbox, input("s", "steer"), ROOMY)).toEqual({ kind: "steered", turnId: "t0" });
-    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["a", "s"]);
+    expect(inbox.turn?.inputs.map((q) => q.id)).toEqual(["a", "s"]);
     expect(ids(inbox)).toEqual(["b"]);
   });
 
@@ -115,7 +125,7 @@ describe("inbox: accept", () => {
     expect(accept(inbox, input("s", "steer"), 2)).toEqual({ kind: "queued", interrupt: undefined });
     expect(ids(inbox)).toEqual(["a", "s"]);
     expect(accept(inbox, input("s2", "steer"), 2)).toMatchObject({ kind: "refused", code: "INBOX_FULL" });
-    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["a"]);
+    expect(begin(inbox, "t1")?.map((q) => q.id)).toEqual(["a"]);
   });
 
   it("interrupt while a turn runs names the turn to cancel and goes ahead of plain queued input", () => {
@@ -148,15 +158,38 @@ describe("inbox: accept", () => {
 describe("inbox: beginTurn", () => {
   it("does nothing on a session with nothing queued", () => {
     const inbox = createInbox();
-    expect(beginTurn(inbox, "t1")).toBeUndefined();
-    expect(inbox.running).toBeUndefined();
+    expect(begin(inbox, "t1")).toBeUndefined();
+    expect(inbox.turn).toBeUndefined();
+  });
+
+  it("changes nothing when the turn cannot be made (open throws)", () => {
+    const inbox = createInbox();
+    accept(inbox, input("a"), ROOMY);
+    accept(inbox, input("m", "merge"), ROOMY);
+    const before = clone(inbox);
+    expect(() =>
+      beginTurn(inbox, () => {
+        throw new Error("no history");
+      }),
+    ).toThrow("no history");
+    expect(clone(inbox)).toEqual(before);
+  });
+
+  it("resumeTurn gives an idle inbox a recovered turn, and refuses a busy one", () => {
+    const inbox = createInbox();
+    expect(resumeTurn(inbox, { turnId: "r1", inputs: [input("a")] })).toBe(true);
+    expect(inbox.turn?.turnId).toBe("r1");
+    expect(resumeTurn(inbox, { turnId: "r2", inputs: [input("b")] })).toBe(false);
+    expect(inbox.turn?.turnId).toBe("r1");
+    expect(endTurn(inbox, "r1", [])).toBe(true);
+    expect(isIdle(inbox)).toBe(true);
   });
 
   it("never starts a second turn while one runs (single flight)", () => {
     const inbox = running();
     accept(inbox, input("b"), ROOMY);
     const before = clone(inbox);
-    expect(beginTurn(inbox, "t1")).toBeUndefined();
+    expect(begin(inbox, "t1")).toBeUndefined();
     expect(clone(inbox)).toEqual(before);
   });
 
@@ -165,9 +198,9 @@ describe("inbox: beginTurn", () => {
     for (const id of ["a", "b", "c"]) accept(inbox, input(id), ROOMY);
     const order: string[] = [];
     for (let n = 1; !isIdle(inbox); n++) {
-      const taken = beginTurn(inbox, `t${n}`)!;
+      const taken = begin(inbox, `t${n}`)!;
       expect(taken).toHaveLength(1);
-      expect(inbox.running).toEqual({ turnId: `t${n}`, inputs: [taken[0]] });
+      expect(inbox.turn).toEqual({ turnId: `t${n}`, inputs: [taken[0]] });
       order.push(taken[0]!.id);
       expect(endTurn(inbox, `t${n}`, [])).toBe(true);
     }
@@ -178,7 +211,7 @@ describe("inbox: beginTurn", () => {
     const inbox = createInbox<QueuedInput & { payload: string }>();
     const item = { id: "a", policy: "enqueue" as const, payload: "hello" };
     accept(inbox, item, ROOMY);
-    expect(beginTurn(inbox, "t1")?.[0]).toBe(item);
+    expect(begin(inbox, "t1")?.[0]).toBe(item);
   });
 
   it("merge folds everything queued into the next turn, in queue order", () => {
@@ -188,20 +221,20 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("c"), ROOMY);
     expect(inbox.merges).toBe(1);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b", "m", "c"]);
+    expect(begin(inbox, "t1")?.map((q) => q.id)).toEqual(["b", "m", "c"]);
     expect(inbox.queue).toEqual([]);
     expect(inbox.merges).toBe(0);
-    expect(inbox.running?.inputs.map((q) => q.id)).toEqual(["b", "m", "c"]);
+    expect(inbox.turn?.inputs.map((q) => q.id)).toEqual(["b", "m", "c"]);
   });
 
   it("after a merged turn, later input is taken one at a time again", () => {
     const inbox = createInbox();
     accept(inbox, input("m", "merge"), ROOMY);
-    beginTurn(inbox, "t1");
+    begin(inbox, "t1");
     accept(inbox, input("b"), ROOMY);
     accept(inbox, input("c"), ROOMY);
     endTurn(inbox, "t1", []);
-    expect(beginTurn(inbox, "t2")?.map((q) => q.id)).toEqual(["b"]);
+    expect(begin(inbox, "t2")?.map((q) => q.id)).toEqual(["b"]);
   });
 
   it("a merged turn includes queued interrupts, still in front", () => {
@@ -209,7 +242,7 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("m", "merge"), ROOMY);
     accept(inbox, input("i", "interrupt"), ROOMY);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["i", "m"]);
+    expect(begin(inbox, "t1")?.map((q) => q.id)).toEqual(["i", "m"]);
   });
 });
 
@@ -228,8 +261,8 @@ describe("inbox: endTurn", () => {
     const inbox = running();
     accept(inbox, input("b"), ROOMY);
     expect(endTurn(inbox, "t0", [])).toBe(true);
-    expect(inbox.running).toBeUndefined();
-    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
+    expect(inbox.turn).toBeUndefined();
+    expect(begin(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
     // Ending twice is stale.
     expect(endTurn(inbox, "t0", [])).toBe(false);
   });
@@ -241,7 +274,7 @@ describe("inbox: endTurn", () => {
     const s2 = input("s2", "steer");
     accept(inbox, s1, ROOMY);
     accept(inbox, s2, ROOMY);
-    const turn = inbox.running!;
+    const turn = inbox.turn!;
     expect(endTurn(inbox, "t0", [s1, s2])).toBe(true);
     expect(ids(inbox)).toEqual(["s1", "s2", "b"]);
     // The ended turn answers only what it took and what the model saw.
@@ -257,7 +290,7 @@ describe("inbox: endTurn", () => {
     endTurn(inbox, "t0", [s]);
     const order: string[] = [];
     for (let n = 1; !isIdle(inbox); n++) {
-      order.push(...beginTurn(inbox, `t${n}`)!.map((q) => q.id));
+      order.push(...begin(inbox, `t${n}`)!.map((q) => q.id));
       endTurn(inbox, `t${n}`, []);
     }
     expect(order).toEqual(["i", "s", "b"]);
@@ -276,11 +309,11 @@ describe("inbox: abandonTurn", () => {
     ] as const)
       accept(inbox, input(id, policy), ROOMY);
     const before = clone(inbox);
-    beginTurn(inbox, "t1");
+    begin(inbox, "t1");
     expect(ids(inbox)).toEqual([]);
     expect(abandonTurn(inbox, "t1")).toBe(true);
     expect(clone(inbox)).toEqual(before);
-    expect(beginTurn(inbox, "t2")?.map((q) => q.id)).toEqual(["a", "m", "b"]);
+    expect(begin(inbox, "t2")?.map((q) => q.id)).toEqual(["a", "m", "b"]);
   });
 
   it("keeps input queued meanwhile behind the turn's, and ignores a turn that is not running", () => {
@@ -289,7 +322,7 @@ describe("inbox: abandonTurn", () => {
     expect(abandonTurn(inbox, "other")).toBe(false);
     expect(abandonTurn(inbox, "t0")).toBe(true);
     expect(ids(inbox)).toEqual(["a", "b"]);
-    expect(inbox.running).toBeUndefined();
+    expect(inbox.turn).toBeUndefined();
   });
 });
 
@@ -310,7 +343,7 @@ describe("inbox: withdraw", () => {
     expect(withdraw(inbox, "m")).toBe("withdrawn");
     expect(inbox.merges).toBe(0);
     endTurn(inbox, "t0", []);
-    expect(beginTurn(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
+    expect(begin(inbox, "t1")?.map((q) => q.id)).toEqual(["b"]);
   });
 
   it("refuses an input that started (taken or steered) and changes nothing", () => {
@@ -349,7 +382,7 @@ function must(holds: boolean, what: () => string): void {
 
 /** Everything a refusal must leave untouched, as one comparable string. */
 function signature(inbox: InboxState): string {
-  return JSON.stringify([inbox.queue, inbox.running, inbox.merges]);
+  return JSON.stringify([inbox.queue, inbox.turn, inbox.merges]);
 }
 
 /**
@@ -378,7 +411,7 @@ function randomInbox(seed: number): void {
       const policy = r.pick(policies);
       const item = input(id, policy);
       const wasBusy = !isIdle(inbox);
-      const wasRunning = inbox.running?.turnId;
+      const wasRunning = inbox.turn?.turnId;
       const before = signature(inbox);
       const lengthBefore = inbox.queue.length;
       const decision = accept(inbox, item, limit);
@@ -406,9 +439,9 @@ function randomInbox(seed: number): void {
         check(inbox.queue.length <= limit, () => `${id} queued past the limit ${limit}`);
       }
     } else if (roll < 0.7) {
-      const wasRunning = inbox.running !== undefined;
+      const wasRunning = inbox.turn !== undefined;
       const q = queued();
-      const taken = beginTurn(inbox, `t${++turnSeq}`);
+      const taken = begin(inbox, `t${++turnSeq}`);
       if (wasRunning || q.length === 0) {
         check(taken === undefined, () => "a turn began while one ran, or with nothing queued");
         continue;
@@ -440,14 +473,14 @@ function randomInbox(seed: number): void {
       }
       steeredIntoRunning = [];
     } else if (roll < 0.9) {
-      const turnId = inbox.running?.turnId;
+      const turnId = inbox.turn?.turnId;
       if (turnId === undefined) {
         check(!endTurn(inbox, `t${turnSeq + 1}`, []), () => "ended a turn that never ran");
         continue;
       }
       check(!endTurn(inbox, "t-stale", []), () => "a stale end was applied");
       const back = steeredIntoRunning.filter(() => r.chance(0.5));
-      const answered = inbox.running!.inputs.map((q) => q.id).filter((id) => !back.some((b) => b.id === id));
+      const answered = inbox.turn!.inputs.map((q) => q.id).filter((id) => !back.some((b) => b.id === id));
       check(endTurn(inbox, turnId, back), () => `ending ${turnId} was refused`);
       for (const id of answered) facts.get(id)!.where = "done";
       for (const b of back) {
@@ -479,7 +512,7 @@ function randomInbox(seed: number): void {
       () => "merge count drifted",
     );
     const runningIds = live.filter((f) => f.where === "running").map((f) => f.id);
-    const held = inbox.running?.inputs.map((q) => q.id) ?? [];
+    const held = inbox.turn?.inputs.map((q) => q.id) ?? [];
     check(
       held.length === runningIds.length && runningIds.every((id) => held.includes(id)),
       () => `running turn holds [${held}], expected [${runningIds}]`,

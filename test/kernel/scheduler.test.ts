@@ -224,7 +224,7 @@ class Drive {
 
   poke(sessionId: string): void {
     const inbox = this.inbox(sessionId);
-    if (inbox.running !== undefined || inbox.queue.length === 0) return;
+    if (inbox.turn !== undefined || inbox.queue.length === 0) return;
     if (offer(this.s, this.at(sessionId))) this.#begin(sessionId);
   }
 
@@ -235,7 +235,7 @@ class Drive {
   /** The running turn of `sessionId` ends: free its slot, hand it on, re-drive the session. */
   end(sessionId: string): void {
     const inbox = this.inbox(sessionId);
-    const turnId = inbox.running?.turnId;
+    const turnId = inbox.turn?.turnId;
     if (turnId === undefined) throw new Error(`${sessionId} runs no turn`);
     endTurn(inbox, turnId, []);
     turnEnded(this.s);
@@ -252,13 +252,14 @@ class Drive {
   }
 
   #begin(sessionId: string): void {
-    if (beginTurn(this.inbox(sessionId), `t${++this.#turns}`) === undefined) return;
+    const turnId = `t${++this.#turns}`;
+    if (beginTurn(this.inbox(sessionId), (inputs) => ({ turnId, inputs })) === undefined) return;
     turnStarted(this.s);
     this.starts.push(sessionId);
   }
 
   runningSessions(): string[] {
-    return [...this.inboxes].filter(([, inbox]) => inbox.running !== undefined).map(([id]) => id);
+    return [...this.inboxes].filter(([, inbox]) => inbox.turn !== undefined).map(([id]) => id);
   }
 }
 
@@ -432,7 +433,7 @@ function randomTraffic(seed: number): void {
     check(d.s.running <= max, () => "over the bound");
     for (const sid of sessions) {
       const inbox = d.inbox(sid);
-      if (inbox.running !== undefined || inbox.queue.length === 0) continue;
+      if (inbox.turn !== undefined || inbox.queue.length === 0) continue;
       // Work-conserving: input only waits when every slot is busy, and never without a place in line.
       check(d.s.running === max, () => `${sid} waits with a slot free`);
       check(d.at(sid).waiting, () => `${sid} has input but no place in line`);

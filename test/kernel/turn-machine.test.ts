@@ -17,7 +17,7 @@ import {
   type NewTurn,
   stepTurn,
   type TurnEffect,
-  type TurnEvent,
+  type TurnMachineEvent,
   type TurnState,
 } from "../../src/kernel/turn/turn-machine.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
@@ -79,15 +79,15 @@ function toolDone(turn: TurnState, result: ToolResultPart): readonly TurnEffect[
 const CANCEL: Reason = { code: "cancel_requested", message: "the caller cancelled" };
 const INTERRUPT: Reason = { code: "interrupted_by_input", message: "interrupted by input i9" };
 
-function cancel(mode: CancelRequest["mode"], extra: Partial<CancelRequest> = {}): TurnEvent {
+function cancel(mode: CancelRequest["mode"], extra: Partial<CancelRequest> = {}): TurnMachineEvent {
   return { type: "cancel", request: { mode, status: "cancelled", reason: CANCEL, ...extra } };
 }
 
-function interrupt(mode: CancelRequest["mode"]): TurnEvent {
+function interrupt(mode: CancelRequest["mode"]): TurnMachineEvent {
   return { type: "cancel", request: { mode, status: "interrupted", reason: INTERRUPT } };
 }
 
-function steer(inputId: string): TurnEvent {
+function steer(inputId: string): TurnMachineEvent {
   return { type: "steer", inputId, message: userMessage(`steered ${inputId}`) };
 }
 
@@ -341,7 +341,7 @@ describe("turn machine: stale and late events are dropped", () => {
   it("a model result from another attempt or step changes nothing", () => {
     const turn = started({ attempt: 2 });
     const before = snapshot(turn);
-    const stale: TurnEvent[] = [
+    const stale: TurnMachineEvent[] = [
       { type: "model.done", attempt: 1, step: 1, text: "old attempt", toolCalls: [] },
       { type: "model.done", attempt: 2, step: 0, text: "old step", toolCalls: [] },
       { type: "model.done", attempt: 2, step: 2, text: "future step", toolCalls: [] },
@@ -412,7 +412,7 @@ describe("turn machine: stale and late events are dropped", () => {
     const turn = started();
     modelDone(turn, "final");
     const before = snapshot(turn);
-    const late: TurnEvent[] = [
+    const late: TurnMachineEvent[] = [
       { type: "start" },
       { type: "model.done", attempt: 1, step: 1, text: "again", toolCalls: [call("z")] },
       { type: "model.failed", attempt: 1, step: 1, error: "late failure" },
@@ -701,7 +701,7 @@ function randomDrive(seed: number): void {
   let ends = 0;
   let effectsAfterEnd = 0;
 
-  const feed = (event: TurnEvent) => {
+  const feed = (event: TurnMachineEvent) => {
     const out = stepTurn(turn, event);
     if (ends > 0) effectsAfterEnd += out.length;
     for (const e of out) {

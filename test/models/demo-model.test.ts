@@ -15,8 +15,8 @@ import {
 import { renderCompletions } from "../../src/kernel/delegation/child-completion.js";
 import { createDemoModel, type Sleep } from "../../src/models/demo/demo-model.js";
 import { planDemoStep } from "../../src/models/demo/demo-plan.js";
-import { createNoopModel } from "../../src/models/noop-model.js";
-import { createScriptedModel } from "../../src/models/scripted-model.js";
+import { createNoopModel } from "../../src/testing/noop-model.js";
+import { createScriptedModel } from "../../src/testing/scripted-model.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { createFileTools } from "../../src/tools/builtin/file-tools.js";
 

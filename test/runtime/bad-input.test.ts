@@ -137,7 +137,7 @@ describe("runtime.session()", () => {
       () => world.runtime.session("new", { agent: "nope" }),
       InvalidInputError,
       "UNKNOWN_AGENT",
-      '"nope" (string); known agents: f, g',
+      'agents (f, g); got "nope" (string)',
     );
     await expectRefused(
       () => world.runtime.session("s", { agent: "nope" }),
@@ -155,7 +155,7 @@ describe("runtime.session()", () => {
       () => world.runtime.session("s", { agent: "g" }),
       InvalidInputError,
       INVALID,
-      'belongs to agent "f", not "g"',
+      '"f", the agent of session "s"; got "g" (string)',
     );
   });
 });
@@ -178,7 +178,7 @@ describe("session.send()", () => {
       () => world.s.send("x", { policy: policy as never }),
       InvalidInputError,
       INVALID,
-      "use enqueue, reject, interrupt, merge, steer",
+      "one of enqueue, reject, interrupt, merge, steer",
     );
   });
 
@@ -236,8 +236,8 @@ describe("session.invoke()", () => {
   it.each<[string, unknown]>([
     ["null options", null],
     ["a number for options", 1000],
-    ["a negative timeout", { timeout: -1 }],
-    ["a NaN timeout", { timeout: Number.NaN }],
+    ["a negative timeout", { timeoutMs: -1 }],
+    ["a NaN timeout", { timeoutMs: Number.NaN }],
     ["a signal that is not an AbortSignal", { signal: "stop" }],
     ["a bad policy", { policy: "yolo" }],
   ])("%s → INVALID_ARGUMENT before anything is sent", async (_name, options) => {
@@ -247,11 +247,11 @@ describe("session.invoke()", () => {
 
 describe("handle.result()", () => {
   it.each<[string, unknown, string]>([
-    ["a negative timeout", { timeout: -1 }, "-1 (number)"],
-    ["a NaN timeout", { timeout: Number.NaN }, "(number)"],
-    ["an infinite timeout", { timeout: Number.POSITIVE_INFINITY }, "(number)"],
-    ["a string timeout", { timeout: "100" }, '"100" (string)'],
-    ["a null timeout", { timeout: null }, "null (null)"],
+    ["a negative timeout", { timeoutMs: -1 }, "-1 (number)"],
+    ["a NaN timeout", { timeoutMs: Number.NaN }, "(number)"],
+    ["an infinite timeout", { timeoutMs: Number.POSITIVE_INFINITY }, "(number)"],
+    ["a string timeout", { timeoutMs: "100" }, '"100" (string)'],
+    ["a null timeout", { timeoutMs: null }, "null (null)"],
     ["a signal that is not an AbortSignal", { signal: { aborted: false } }, '{"aborted":false} (object)'],
     ["null options", null, "null (null)"],
     ["a number for options", 5000, "5000 (number)"],

@@ -77,11 +77,11 @@ describe("DeadlockError", () => {
       careless: { run: async (_input, ctx) => runtime.session(ctx.sessionId).invoke("again") },
     });
     await runtime.start();
-    const careful = await runtime.session("a", { agent: "careful" }).invoke("x", { timeout: 1000 });
+    const careful = await runtime.session("a", { agent: "careful" }).invoke("x", { timeoutMs: 1000 });
     expect(careful.output).toBe("survived");
     expect(caught).toHaveLength(1);
     expect(caught[0]).toBeInstanceOf(DeadlockError);
-    const careless = await runtime.session("b", { agent: "careless" }).invoke("x", { timeout: 1000 });
+    const careless = await runtime.session("b", { agent: "careless" }).invoke("x", { timeoutMs: 1000 });
     expect(careless.status).toBe("failed");
     expect(careless.reason.code).toBe("function_error");
     expect(careless.reason.message).toContain("DEADLOCK");
@@ -124,7 +124,7 @@ describe("waiting on another session is fine", () => {
       child: { run: async (input) => `child did ${String(input)}` },
     });
     await runtime.start();
-    const result = await runtime.session("p", { agent: "parent" }).invoke("work", { timeout: 1000 });
+    const result = await runtime.session("p", { agent: "parent" }).invoke("work", { timeoutMs: 1000 });
     expect(result.output).toBe("parent saw child did work");
     await runtime.stop();
   });

@@ -250,8 +250,8 @@ describe("runtime: dispatcher health", () => {
     clockRef = clock;
     await runtime.start();
     const s = runtime.session("s", { agent: "chat" });
-    expect((await s.send("one").result({ timeout: 10_000 })).output).toBe("slow");
-    expect((await s.send("two").result({ timeout: 10_000 })).output).toBe("slow");
+    expect((await s.send("one").result({ timeoutMs: 10_000 })).output).toBe("slow");
+    expect((await s.send("two").result({ timeoutMs: 10_000 })).output).toBe("slow");
     await runtime.stop();
   });
 

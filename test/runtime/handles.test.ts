@@ -100,7 +100,7 @@ describe("result()", () => {
     await runtime.start();
     const h = runtime.session("s", { agent: "f" }).send("x");
     await until(() => fn.calls.length === 1);
-    const waiting = track(h.result({ timeout: 250 }));
+    const waiting = track(h.result({ timeoutMs: 250 }));
     clock.advance(249);
     await flush();
     expect(waiting.settled()).toBe(false);
@@ -116,7 +116,7 @@ describe("result()", () => {
     expect(h.status).toBe("running");
     expect(fn.calls[0]!.signal.aborted).toBe(false);
     fn.calls[0]!.gate.resolve("late but fine");
-    expect((await h.result({ timeout: 1 })).output).toBe("late but fine");
+    expect((await h.result({ timeoutMs: 1 })).output).toBe("late but fine");
     expect(clock.pending).toBe(1); // only the recovery poll: the timeout timers were cleared
     await runtime.stop();
   });
@@ -127,12 +127,12 @@ describe("result()", () => {
     await runtime.start();
     const h = runtime.session("s", { agent: "f" }).send("x");
     await until(() => fn.calls.length === 1);
-    const waiting = h.result({ timeout: 0 });
+    const waiting = h.result({ timeoutMs: 0 });
     clock.advance(0);
     await expect(waiting).rejects.toBeInstanceOf(TurnTimeout);
     fn.calls[0]!.gate.resolve("v");
     await until(() => h.done);
-    expect((await h.result({ timeout: 0 })).output).toBe("v");
+    expect((await h.result({ timeoutMs: 0 })).output).toBe("v");
     await runtime.stop();
   });
 

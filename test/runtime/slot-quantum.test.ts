@@ -4,8 +4,9 @@
  * (and holds at most `RUN_TURNS_MAX` turns); then the longest-waiting session gets the slot.
  */
 import { describe, expect, it } from "vitest";
-import { createNoopModel, type Model, type Runtime } from "../../src/index.js";
+import type { Model, Runtime } from "../../src/index.js";
 import { RUN_TURNS_MAX } from "../../src/kernel/scheduler/scheduler.js";
+import { createNoopModel } from "../../src/testing/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { testRuntime } from "./helpers.js";
 

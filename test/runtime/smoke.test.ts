@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   createMemoryStore,
-  createNoopModel,
   createRuntime,
   type RuntimeEvent,
   type Store,
   silentLogger,
 } from "../../src/index.js";
+import { createNoopModel } from "../../src/testing/index.js";
 import { until } from "./helpers.js";
 
 describe("runtime smoke", () => {
@@ -84,12 +84,13 @@ describe("starting waiting turns", () => {
     const store = createMemoryStore();
     const startTurn = store.startTurn.bind(store);
     let failures = 0;
-    store.startTurn = (start, slot) => {
+    store.startTurn = (start) => {
       if (start.sessionId === "s3" && failures++ === 0) throw new Error("disk full");
-      startTurn(start, slot);
+      startTurn(start);
     };
     const { runtime, events, handles } = await fourSessions(store, 5);
-    for (const handle of handles) expect((await handle.result({ timeout: 5_000 })).status).toBe("completed");
+    for (const handle of handles)
+      expect((await handle.result({ timeoutMs: 5_000 })).status).toBe("completed");
     expect(failures).toBeGreaterThan(1);
     expect(events.filter((e) => e.type === "error")).toEqual([
       expect.objectContaining({ where: expect.stringMatching(/^start of turn /), message: "disk full" }),

@@ -6,7 +6,7 @@
  * made from the ledger alone; what the children then do is checked by `delegation-invariants.ts`.
  */
 import { isOffstageError } from "../../src/errors.js";
-import type { DelegateResult, DelegateSpec } from "../../src/runtime/delegations.js";
+import type { DelegateResult, DelegateSpec } from "../../src/runtime/delegation/delegate-spec.js";
 import type { Runtime } from "../../src/runtime/runtime.js";
 import type { Session } from "../../src/runtime/session.js";
 import type { SeededRandom } from "../../src/testing/seeded-random.js";

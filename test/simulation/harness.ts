@@ -21,11 +21,12 @@
  * against read best side by side.
  */
 import { execSync } from "node:child_process";
+import { createRuntime } from "../../src/create-runtime.js";
 import { isOffstageError, TurnCancelled, TurnTimeout } from "../../src/errors.js";
 import type { Policy } from "../../src/kernel/session/inbox.js";
 import type { StopStatus } from "../../src/kernel/shutdown/stop-status.js";
-import { silentLogger } from "../../src/runtime/events.js";
-import { createRuntime, type Runtime } from "../../src/runtime/runtime.js";
+import { silentLogger } from "../../src/runtime/logger.js";
+import type { Runtime } from "../../src/runtime/runtime.js";
 import type { Session } from "../../src/runtime/session.js";
 import type { TurnHandle } from "../../src/runtime/turn-handle.js";
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
@@ -722,7 +723,7 @@ class Simulation {
     const timeout = this.#r.chance(0.2) ? undefined : this.#r.int(0, 300);
     const startedAtMs = this.#clock.monotonicMs();
     this.#trace.add(`> result ${handle.id} timeout=${String(timeout)} (${handle.status})`);
-    const promise = handle.result(timeout === undefined ? {} : { timeout });
+    const promise = handle.result(timeout === undefined ? {} : { timeoutMs: timeout });
     this.#checker.watch(promise, `result(${handle.id}, timeout ${String(timeout)})`);
     const fail = (why: string) => this.#checker.fail(`result(${handle.id}): ${why}`);
     promise.then(
@@ -801,7 +802,7 @@ class Simulation {
     const expect = this.#predict(sessionId, policy, undefined, JSON.stringify(payload));
     const timeout = r.int(0, 400);
     const before = this.#fingerprint();
-    const promise = this.#session(sessionId).invoke(payload, { policy, timeout });
+    const promise = this.#session(sessionId).invoke(payload, { policy, timeoutMs: timeout });
     this.#trace.add(
       `> invoke ${sessionId} ${JSON.stringify(payload)} ${policy} timeout=${timeout} (expected ${expect.kind})`,
     );
@@ -921,7 +922,7 @@ class Simulation {
       cases.push([
         "result with a negative timeout",
         "INVALID_ARGUMENT",
-        () => handle.result({ timeout: -5 }),
+        () => handle.result({ timeoutMs: -5 }),
       ]);
     }
     const [what, code, call] = r.pick(cases);

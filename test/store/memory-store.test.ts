@@ -2,7 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore, type Store } from "../../src/index.js";
-import { runStoreConformance } from "../../src/testing/index.js";
+import { runStoreConformance } from "../../src/testing/conformance/index.js";
 
 // The memory store's data lives in the store object, so reopening it means opening the same object
 // again, and a crash of the runtime that held it loses nothing: every write is committed at once.

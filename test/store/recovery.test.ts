@@ -9,13 +9,12 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type Agent,
-  createSqliteStore,
   InvalidInputError,
   type Runtime,
   type RuntimeEvent,
   type RuntimeOptions,
-  type SqliteStore,
 } from "../../src/index.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { VirtualClock } from "../../src/testing/index.js";
 import {
   callTools,

@@ -10,12 +10,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  BootError,
-  createSqliteStore,
-  type OffstageError,
-  type SqliteStoreOptions,
-} from "../../src/index.js";
+import { BootError, type OffstageError } from "../../src/index.js";
+import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";

@@ -7,8 +7,8 @@
  */
 import { DatabaseSync, StatementSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createSqliteStore, type SqliteStore } from "../../src/index.js";
 import type { TurnEnd, TurnStart } from "../../src/runtime/ports/store.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 const open: SqliteStore[] = [];

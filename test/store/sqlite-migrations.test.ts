@@ -6,8 +6,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSqliteStore, type SqliteStore } from "../../src/index.js";
 import type { Message } from "../../src/kernel/messages.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 

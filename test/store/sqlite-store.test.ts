@@ -4,8 +4,9 @@
  */
 import { DatabaseSync, StatementSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createSqliteStore, type SqliteStore, type Store } from "../../src/index.js";
-import { runStoreConformance } from "../../src/testing/index.js";
+import type { Store } from "../../src/index.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
+import { runStoreConformance } from "../../src/testing/conformance/index.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 runStoreConformance("sqlite", {

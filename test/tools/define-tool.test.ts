@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { InvalidInputError, isOffstageError, type ToolContext } from "../../src/index.js";
+import { createToolRegistry } from "../../src/runtime/tools/tool-registry.js";
 import { formatIssues } from "../../src/tools/compile-tool-schema.js";
 import { defineTool } from "../../src/tools/define-tool.js";
-import { createToolRegistry } from "../../src/tools/tool-registry.js";
 
 const context: ToolContext = {
   signal: new AbortController().signal,

@@ -5,7 +5,7 @@
  * says why the child existed and what it found, so the model can use the result or dispatch again
  * without remembering anything.
  */
-import type { Usage } from "../outcome.js";
+import type { Reason, TurnOutcome, Usage } from "../outcome.js";
 
 /** How a child ended, as its parent sees it. */
 export type ChildStatus = "completed" | "failed" | "cancelled" | "interrupted" | "timed_out";
@@ -68,4 +68,47 @@ function renderOne(c: ChildCompletion): string {
   );
   lines.push("</delegation>");
   return lines.join("\n");
+}
+
+/** A request that stopped a child: cancelled by a caller, or interrupted (a stop, a timeout). */
+export interface ChildStop {
+  readonly status: "cancelled" | "interrupted";
+  readonly reason: Reason;
+}
+
+/** How a child ended, as its completion reports it. */
+export interface ChildExit {
+  readonly status: ChildStatus;
+  readonly error: ChildCompletion["error"];
+  readonly exitReason: string;
+}
+
+/**
+ * How a child ended, from the stop that ended it (if one did) and its last turn's outcome (if it
+ * ran one). A stopped child that had completed anyway reports its completion.
+ */
+export function childExit(stop: ChildStop | undefined, last: TurnOutcome | undefined): ChildExit {
+  if (stop !== undefined && last?.status !== "completed") {
+    const status: ChildStatus = stop.reason.code === "timed_out" ? "timed_out" : stop.status;
+    return { status, error: errorOf(stop.reason), exitReason: stop.reason.code };
+  }
+  if (last === undefined)
+    return {
+      status: "failed",
+      error: { code: "no_turn", message: "the child never ran" },
+      exitReason: "no_turn",
+    };
+  if (last.status === "completed")
+    return { status: "completed", error: undefined, exitReason: last.reason.code };
+  const status: ChildStatus =
+    last.reason.code === "timed_out"
+      ? "timed_out"
+      : last.status === "cancelled" || last.status === "interrupted"
+        ? last.status
+        : "failed";
+  return { status, error: errorOf(last.reason), exitReason: last.reason.code };
+}
+
+function errorOf(reason: Reason): ChildCompletion["error"] {
+  return { code: reason.code, message: reason.message };
 }

@@ -18,13 +18,7 @@ export interface DelegationCaps {
   readonly depthMax: number;
 }
 
-export const DEFAULT_DELEGATION_CAPS: DelegationCaps = {
-  runningMax: 64,
-  perParentRunningMax: 8,
-  depthMax: 2,
-};
-
-/** Slots in use. Mutated only by {@link reserve} and {@link release}. */
+/** Slots in use. Mutated only by {@link reserve}, {@link release} and {@link restoreSlot}. */
 export interface DelegationLedger {
   running: number;
   readonly byParent: Map<string, number>;
@@ -86,6 +80,26 @@ export function release(ledger: DelegationLedger, parentId: string): void {
   if (mine === 1) ledger.byParent.delete(parentId);
   else ledger.byParent.set(parentId, mine - 1);
   ledger.running -= 1;
+}
+
+/**
+ * Counts the slot of a child that was running when the runtime last stopped or crashed. Caps are not
+ * checked: the child was admitted when it was dispatched, and refusing it now would lose its work.
+ */
+export function restoreSlot(ledger: DelegationLedger, parentId: string): void {
+  ledger.byParent.set(parentId, (ledger.byParent.get(parentId) ?? 0) + 1);
+  ledger.running += 1;
+}
+
+/** How many children of `parentId` hold a slot. */
+export function runningUnder(ledger: DelegationLedger, parentId: string): number {
+  return ledger.byParent.get(parentId) ?? 0;
+}
+
+/** Frees every slot: the runtime stopped, and the next start restores the children still running. */
+export function clearLedger(ledger: DelegationLedger): void {
+  ledger.byParent.clear();
+  ledger.running = 0;
 }
 
 function rejected(code: DelegationRejectCode, reason: string): ReserveDecision {

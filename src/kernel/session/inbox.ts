@@ -27,20 +27,25 @@ export interface QueuedInput {
   readonly completion?: boolean;
 }
 
-export interface RunningTurn<Q extends QueuedInput = QueuedInput> {
+/**
+ * The turn an inbox is feeding: every input it answers, those it started with plus any steered into
+ * it. A caller may use its own richer turn object (the runtime's live turn), which the inbox then
+ * holds as it is.
+ */
+export interface InboxTurn<Q extends QueuedInput = QueuedInput> {
   readonly turnId: string;
-  /** Every input this turn answers: those it started with plus any steered into it. */
   readonly inputs: Q[];
 }
 
 /**
- * A session's inbox. Generic over the queued item so a caller can queue its own richer objects and
- * get them back from `beginTurn` without a look-up by id.
+ * A session's inbox. Generic over the queued item and the turn, so a caller can queue and run its own
+ * richer objects and get them back without a look-up by id.
  */
-export interface InboxState<Q extends QueuedInput = QueuedInput> {
+export interface InboxState<Q extends QueuedInput = QueuedInput, T extends InboxTurn<Q> = InboxTurn<Q>> {
   /** Waiting inputs, in the order they will run. */
   readonly queue: Q[];
-  running: RunningTurn<Q> | undefined;
+  /** The running turn, from `beginTurn` (or `resumeTurn`) to `endTurn`. */
+  turn: T | undefined;
   /** How many queued inputs carry policy `merge` (so `beginTurn` need not scan the queue). */
   merges: number;
 }
@@ -54,33 +59,33 @@ export type AcceptDecision =
 const QUEUED: AcceptDecision = Object.freeze({ kind: "queued", interrupt: undefined });
 
 export function createInbox<Q extends QueuedInput = QueuedInput>(): InboxState<Q> {
-  return { queue: [], running: undefined, merges: 0 };
+  return { queue: [], turn: undefined, merges: 0 };
 }
 
 /** True when the session has no turn running and nothing queued. */
-export function isIdle(inbox: InboxState<QueuedInput>): boolean {
-  return inbox.running === undefined && inbox.queue.length === 0;
+export function isIdle(inbox: InboxState<QueuedInput, InboxTurn<QueuedInput>>): boolean {
+  return inbox.turn === undefined && inbox.queue.length === 0;
 }
 
 /** Decides and records what happens to a newly sent input. */
 export function accept<Q extends QueuedInput>(
-  inbox: InboxState<Q>,
+  inbox: InboxState<Q, InboxTurn<Q>>,
   input: Q,
   inboxLengthMax: number,
 ): AcceptDecision {
-  const busy = inbox.running !== undefined || inbox.queue.length > 0;
+  const busy = inbox.turn !== undefined || inbox.queue.length > 0;
   if (input.policy === "reject" && busy) {
     return {
       kind: "refused",
       code: "SESSION_BUSY",
-      message: inbox.running
-        ? `session is running turn ${inbox.running.turnId}; policy "reject" refuses input while busy`
+      message: inbox.turn
+        ? `session is running turn ${inbox.turn.turnId}; policy "reject" refuses input while busy`
         : `session has ${inbox.queue.length} queued input(s); policy "reject" refuses input while busy`,
     };
   }
-  if (input.policy === "steer" && inbox.running !== undefined) {
-    inbox.running.inputs.push(input);
-    return { kind: "steered", turnId: inbox.running.turnId };
+  if (input.policy === "steer" && inbox.turn !== undefined) {
+    inbox.turn.inputs.push(input);
+    return { kind: "steered", turnId: inbox.turn.turnId };
   }
   if (inbox.queue.length >= inboxLengthMax) {
     return {
@@ -95,7 +100,7 @@ export function accept<Q extends QueuedInput>(
     let at = inbox.queue.length;
     while (at > 0 && inbox.queue[at - 1]!.policy !== "interrupt") at--;
     inbox.queue.splice(at, 0, input);
-    return { kind: "queued", interrupt: inbox.running?.turnId };
+    return { kind: "queued", interrupt: inbox.turn?.turnId };
   }
   if (input.policy === "merge") inbox.merges += 1;
   inbox.queue.push(input);
@@ -103,45 +108,69 @@ export function accept<Q extends QueuedInput>(
 }
 
 /**
- * Starts the next turn if the session is idle and has queued input. Returns the inputs it takes, or
- * `undefined` when the session must not be driven now. The array is the running turn's
- * `inputs`: steered input joins it, and inputs the model never saw leave it at the turn's end.
+ * Starts the next turn if the session is idle and has queued input: `open` makes the turn from the
+ * inputs it takes (a new array, which becomes the turn's `inputs`: steered input joins it, and inputs
+ * the model never saw leave it at the turn's end). Returns the turn, or `undefined` when the session
+ * must not be driven now. When `open` throws, the inbox is left as it was.
  *
  * When the next input is a child's completion and `mergeCompletions` holds, the turn also takes every
  * other queued completion (and only those): results that arrived together are answered together,
  * while the user's own inputs keep their order and their policies.
  */
-export function beginTurn<Q extends QueuedInput>(
-  inbox: InboxState<Q>,
-  turnId: string,
+export function beginTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
+  inbox: InboxState<Q, T>,
+  open: (inputs: Q[]) => T,
   mergeCompletions = true,
-): Q[] | undefined {
-  if (inbox.running !== undefined || inbox.queue.length === 0) return undefined;
+): T | undefined {
+  if (inbox.turn !== undefined || inbox.queue.length === 0) return undefined;
+  const { queue } = inbox;
+  // Chosen first and taken after `open` returned, so that a throwing `open` changes nothing.
   let taken: Q[];
+  let rest: Q[] | undefined;
   if (inbox.merges > 0) {
-    taken = inbox.queue.splice(0, inbox.queue.length);
-    inbox.merges = 0;
-  } else if (mergeCompletions && inbox.queue[0]!.completion === true) {
-    taken = [];
-    const rest: Q[] = [];
-    for (const q of inbox.queue) (q.completion === true ? taken : rest).push(q);
-    inbox.queue.length = 0;
-    inbox.queue.push(...rest);
+    taken = queue.slice();
+    rest = [];
+  } else if (mergeCompletions && queue[0]!.completion === true) {
+    taken = queue.filter((q) => q.completion === true);
+    rest = queue.filter((q) => q.completion !== true);
   } else {
-    taken = [inbox.queue.shift()!];
+    taken = [queue[0]!];
   }
-  inbox.running = { turnId, inputs: taken };
-  return taken;
+  const turn = open(taken);
+  if (rest === undefined) queue.shift();
+  else {
+    queue.length = 0;
+    for (const q of rest) queue.push(q);
+  }
+  for (const q of taken) if (q.policy === "merge") inbox.merges -= 1;
+  inbox.turn = turn;
+  return turn;
+}
+
+/**
+ * Makes `turn` the running turn of an idle inbox whose inputs are not queued: a turn recovered after
+ * a crash. False (and nothing changes) when a turn is running already.
+ */
+export function resumeTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
+  inbox: InboxState<Q, T>,
+  turn: T,
+): boolean {
+  if (inbox.turn !== undefined) return false;
+  inbox.turn = turn;
+  return true;
 }
 
 /**
  * Undoes `beginTurn` for a turn that could not start (its start could not be stored): its inputs go
  * back to the front of the queue, in the order the turn took them, with their policies counted again.
  */
-export function abandonTurn<Q extends QueuedInput>(inbox: InboxState<Q>, turnId: string): boolean {
-  if (inbox.running?.turnId !== turnId) return false;
-  const { inputs } = inbox.running;
-  inbox.running = undefined;
+export function abandonTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
+  inbox: InboxState<Q, T>,
+  turnId: string,
+): boolean {
+  if (inbox.turn?.turnId !== turnId) return false;
+  const { inputs } = inbox.turn;
+  inbox.turn = undefined;
   inbox.queue.unshift(...inputs);
   for (const input of inputs) if (input.policy === "merge") inbox.merges += 1;
   return true;
@@ -151,19 +180,19 @@ export function abandonTurn<Q extends QueuedInput>(inbox: InboxState<Q>, turnId:
  * Ends the running turn; steered inputs the model never saw go back to the front of the queue, behind
  * any queued interrupt input.
  */
-export function endTurn<Q extends QueuedInput>(
-  inbox: InboxState<Q>,
+export function endTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
+  inbox: InboxState<Q, T>,
   turnId: string,
   unsteered: readonly Q[],
 ): boolean {
-  if (inbox.running?.turnId !== turnId) return false;
-  const running = inbox.running;
-  inbox.running = undefined;
+  if (inbox.turn?.turnId !== turnId) return false;
+  const turn = inbox.turn;
+  inbox.turn = undefined;
   if (unsteered.length > 0) {
     const back = new Set(unsteered);
-    const kept = running.inputs.filter((q) => !back.has(q));
-    running.inputs.length = 0;
-    running.inputs.push(...kept);
+    const kept = turn.inputs.filter((q) => !back.has(q));
+    turn.inputs.length = 0;
+    turn.inputs.push(...kept);
     // Behind queued interrupts: when an interrupt ended this turn, it runs next ("cancel the running
     // turn, then run this"), as it would had it arrived after these inputs went back to the queue.
     let at = 0;
@@ -175,7 +204,7 @@ export function endTurn<Q extends QueuedInput>(
 
 /** Removes a queued input. `running` when it already started; `unknown` when it is not in this inbox. */
 export function withdraw(
-  inbox: InboxState<QueuedInput>,
+  inbox: InboxState<QueuedInput, InboxTurn<QueuedInput>>,
   inputId: string,
 ): "withdrawn" | "running" | "unknown" {
   const at = inbox.queue.findIndex((q) => q.id === inputId);
@@ -184,5 +213,5 @@ export function withdraw(
     inbox.queue.splice(at, 1);
     return "withdrawn";
   }
-  return inbox.running?.inputs.some((q) => q.id === inputId) === true ? "running" : "unknown";
+  return inbox.turn?.inputs.some((q) => q.id === inputId) === true ? "running" : "unknown";
 }

@@ -100,7 +100,7 @@ export class TurnState {
   }
 }
 
-export type TurnEvent =
+export type TurnMachineEvent =
   | { readonly type: "start" }
   | {
       readonly type: "model.done";
@@ -174,7 +174,7 @@ export function createTurn(init: NewTurn): TurnState {
 }
 
 /** Applies one event to a turn and returns the effects to perform. */
-export function stepTurn(turn: TurnState, event: TurnEvent): readonly TurnEffect[] {
+export function stepTurn(turn: TurnState, event: TurnMachineEvent): readonly TurnEffect[] {
   if (turn.phase === "ended") return NONE;
   switch (event.type) {
     case "start":

@@ -34,18 +34,6 @@ import type { DelegationLog } from "./delegation-log.js";
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
 
-/**
- * The runtime's own record of one session, handed beside every write about that session (and the
- * history read), so that a store need not look the session up by id on each call: `storeState` is
- * the store's, for whatever it keeps per session. The runtime creates it `undefined`, never reads or
- * writes it again, and hands a session's slot to one store only; its `id` is the session's id that
- * the call's record names. It is optional: a call without one names its session by id alone.
- */
-export interface SessionSlot {
-  readonly id: string;
-  storeState: unknown;
-}
-
 export interface SessionRecord {
   readonly id: string;
   /** The name of the agent that runs the session's turns. */
@@ -170,10 +158,9 @@ export interface InputEnd {
 /**
  * A persistence adapter. One runtime holds a store open at a time.
  *
- * The objects and arrays a write receives stay the runtime's. The fields this port defines never
- * change after the call (an accepted input's record is the very object the runtime tracks the input
- * with, so it has fields of its own, which do change); arrays may. An adapter that keeps an array
- * past the call — to write it later in its commit group, say — keeps a copy.
+ * Records are plain data. The objects a write receives stay the runtime's and never change after the
+ * call, except arrays: an adapter that keeps an array past the call — to write it later in its commit
+ * group, say — keeps a copy.
  */
 export interface Store {
   /** `memory`, `sqlite`, ... for messages and metrics. */
@@ -187,20 +174,20 @@ export interface Store {
    */
   open(): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */
-  createSession(session: SessionRecord, slot?: SessionSlot): void;
-  accept(input: InputRecord, slot?: SessionSlot): void;
+  createSession(session: SessionRecord): void;
+  accept(input: InputRecord): void;
   /** A queued input joins the running turn (policy `steer`); see the recovery note of this module. */
-  steer(steer: Steer, slot?: SessionSlot): void;
+  steer(steer: Steer): void;
   /** Ends an input no turn answers (see {@link InputEnd}); ignored unless it is queued or steered. */
-  endInput(end: InputEnd, slot?: SessionSlot): void;
-  startTurn(turn: TurnStart, slot?: SessionSlot): void;
-  checkpoint(checkpoint: StepCheckpoint, slot?: SessionSlot): void;
+  endInput(end: InputEnd): void;
+  startTurn(turn: TurnStart): void;
+  checkpoint(checkpoint: StepCheckpoint): void;
   /** Ends a turn; ignored unless `attempt` is the turn's current one and the turn has not ended. */
-  endTurn(end: TurnEnd, slot?: SessionSlot): void;
+  endTurn(end: TurnEnd): void;
   /** Resolves once every earlier write is committed. Writes made meanwhile join the next group. */
   commit(): Promise<void>;
   /** The session's history, oldest first. */
-  history(sessionId: string, slot?: SessionSlot): readonly Message[];
+  history(sessionId: string): readonly Message[];
   /** The input a session accepted with this idempotency key, if any. */
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;
   input(inputId: string): InputSnapshot | undefined;

@@ -6,6 +6,12 @@
  */
 import type { JsonSchema } from "./model.js";
 
+/**
+ * What tool names may look like: the strictest rule among the model providers (OpenAI and Anthropic
+ * both accept exactly this), so a tool that works with one works with all.
+ */
+export const TOOL_NAME_PATTERN: RegExp = /^[a-zA-Z0-9_-]{1,64}$/;
+
 /** What a tool execution receives besides its arguments. */
 export interface ToolContext {
   /** Fires when the turn is cancelled or the tool's timeout passes; stop promptly. */

@@ -4,10 +4,9 @@
  *
  * @packageDocumentation
  */
-import { describeValue, InvalidInputError } from "../errors.js";
-import type { ModelTool } from "../runtime/ports/model.js";
-import type { Tool } from "../runtime/ports/tool.js";
-import { TOOL_NAME_PATTERN } from "./define-tool.js";
+import { describeValue, InvalidInputError } from "../../errors.js";
+import type { ModelTool } from "../ports/model.js";
+import { TOOL_NAME_PATTERN, type Tool } from "../ports/tool.js";
 
 /** Tools by name, plus their descriptions for the model. */
 export interface ToolRegistry {

@@ -3,7 +3,7 @@
  * proves itself by running it:
  *
  * @example
- * import { runStoreConformance } from "offstage/testing";
+ * import { runStoreConformance } from "offstage/testing/conformance";
  * runStoreConformance("my store", {
  *   create: () => createMyStore({ path: freshPath() }),
  *   reopen: (store) => createMyStore({ path: pathOf(store) }),
@@ -14,7 +14,7 @@
  * `commit()` and `close()` promise, and recovery: what `open()` returns after the store was closed,
  * or dropped as by `kill -9`, and reopened.
  *
- * This module imports `vitest`, so `offstage/testing` needs it installed; the main `offstage` entry
+ * This module imports `vitest`, so `offstage/testing/conformance` needs it installed; the main `offstage` entry
  * never loads this file.
  *
  * The file is longer than most because the contract reads best as one list of cases.
@@ -22,19 +22,12 @@
  * @packageDocumentation
  */
 import { afterEach, describe, expect, it, type TestContext } from "vitest";
-import type { ChildCompletion } from "../kernel/delegation/child-completion.js";
-import type { Message } from "../kernel/messages.js";
-import type { TurnOutcome } from "../kernel/outcome.js";
-import type { Policy } from "../kernel/session/inbox.js";
-import type { DelegationLog, DelegationRecord } from "../runtime/ports/delegation-log.js";
-import type {
-  InputRecord,
-  SessionSlot,
-  StepCheckpoint,
-  Store,
-  TurnEnd,
-  TurnStart,
-} from "../runtime/ports/store.js";
+import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
+import type { Message } from "../../kernel/messages.js";
+import type { TurnOutcome } from "../../kernel/outcome.js";
+import type { Policy } from "../../kernel/session/inbox.js";
+import type { DelegationLog, DelegationRecord } from "../../runtime/ports/delegation-log.js";
+import type { InputRecord, StepCheckpoint, Store, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
 
 /** How the suite makes, reopens and drops the stores it tests. */
 export interface StoreFactory {
@@ -357,52 +350,46 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    describe("session slots", () => {
-      const slot = (id: string): SessionSlot => ({ id, storeState: undefined });
+    describe("several sessions", () => {
       const s2 = { sessionId: "s2" } as const;
 
       test(
-        "writes and reads with a slot act as they do without one, each slot for its session",
+        "writes to two sessions in turn keep each session's inputs, turns and history apart",
         [],
         async () => {
           const store = await fresh();
-          const one = slot("s1");
-          const two = slot("s2");
-          store.createSession({ id: "s2", agent: "a", createdAtMs: 500 }, two);
-          store.accept(record("i1", 1), one);
-          store.accept(record("j1", 2, s2), two);
-          store.accept(record("i2", 3, { policy: "steer" }), one);
+          store.createSession({ id: "s2", agent: "a", createdAtMs: 500 });
+          store.accept(record("i1", 1));
+          store.accept(record("j1", 2, s2));
+          store.accept(record("i2", 3, { policy: "steer" }));
           store.accept(record("j2", 4, s2));
-          store.startTurn(start("t1", ["i1"]), one);
-          store.startTurn({ ...start("u1", ["j1"]), ...s2 }, two);
-          store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 }, one);
-          store.checkpoint(checkpoint(1, [user("q1"), assistant("a1")]), one);
+          store.startTurn(start("t1", ["i1"]));
+          store.startTurn({ ...start("u1", ["j1"]), ...s2 });
+          store.steer({ sessionId: "s1", inputId: "i2", turnId: "t1", attempt: 1 });
+          store.checkpoint(checkpoint(1, [user("q1"), assistant("a1")]));
           const reason = { code: "withdrawn", message: "withdrawn" } as const;
-          store.endInput({ ...s2, inputId: "j2", status: "withdrawn", reason, endedAtMs: 5 }, two);
-          store.endTurn(end("t1", ["i1", "i2"], { messages: [user("q1"), assistant("a1")] }), one);
-          store.endTurn({ ...end("u1", ["j1"], { messages: [user("r1")] }), ...s2 }, two);
+          store.endInput({ ...s2, inputId: "j2", status: "withdrawn", reason, endedAtMs: 5 });
+          store.endTurn(end("t1", ["i1", "i2"], { messages: [user("q1"), assistant("a1")] }));
+          store.endTurn({ ...end("u1", ["j1"], { messages: [user("r1")] }), ...s2 });
           expect(store.input("i2")).toMatchObject({ status: "completed", turnId: "t1" });
           expect(store.input("j1")?.status).toBe("completed");
           expect(store.input("j2")?.status).toBe("withdrawn");
-          expect(store.history("s1", one)).toEqual([user("q1"), assistant("a1")]);
           expect(store.history("s1")).toEqual([user("q1"), assistant("a1")]);
-          expect(store.history("s2", two)).toEqual([user("r1")]);
-          expect(store.history("s2", slot("s2"))).toEqual([user("r1")]);
-          expect(store.history("s3", slot("s3"))).toEqual([]);
+          expect(store.history("s2")).toEqual([user("r1")]);
+          expect(store.history("s3")).toEqual([]);
           expect((await store.open()).queued).toEqual([]);
         },
       );
 
-      test("a session's slot may be new after a reopen", ["reopen"], async () => {
+      test("an input accepted before a reopen runs in a turn after it", ["reopen"], async () => {
         const store = await fresh();
-        store.accept(record("i1", 1), slot("s1"));
+        store.accept(record("i1", 1));
         const next = await reopened(store);
         await next.open();
-        const one = slot("s1");
-        next.startTurn(start("t1", ["i1"]), one);
-        next.endTurn(end("t1", ["i1"], { messages: [assistant("a")] }), one);
+        next.startTurn(start("t1", ["i1"]));
+        next.endTurn(end("t1", ["i1"], { messages: [assistant("a")] }));
         expect(next.input("i1")?.status).toBe("completed");
-        expect(next.history("s1", slot("s1"))).toEqual([assistant("a")]);
+        expect(next.history("s1")).toEqual([assistant("a")]);
       });
     });
 

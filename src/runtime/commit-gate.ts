@@ -1,0 +1,127 @@
+/**
+ * The commit gate: **nobody is told about a write before the commit that holds it.**
+ *
+ * Store writes are synchronous and join the store's current group; `store.commit()` resolves once
+ * every write made before it is as durable as the store can make it. Whatever the runtime would tell
+ * the outside about a write waits here for that commit:
+ * - an accepted input's receipt turns `durable` (with a store whose receipt is `durable`); a
+ *   background child's completion is such an input, written in the group that ends the child;
+ * - a turn's end: its handles settle and its session is driven again;
+ * - an input ended without a turn (withdrawn, cancelled): its handles settle.
+ * A crash can therefore only lose writes that nobody was told about.
+ *
+ * Receipts and turn ends share one commit wait per synchronous run: the gate asks for the commit a
+ * microtask after the first of them is held, so everything written before then is in that commit;
+ * what is held while it is awaited waits for the next one. An input's end asks for its commit at
+ * once: such ends are rare, and each must be told before the turn that starts after it. A commit
+ * that fails is reported and asked for again.
+ *
+ * @packageDocumentation
+ */
+import { DEFAULTS } from "../kernel/limits.js";
+import type { TurnOutcome } from "../kernel/outcome.js";
+import type { LiveInput } from "./live-input.js";
+import type { LiveTurn } from "./live-turn.js";
+import type { RuntimeParts } from "./parts.js";
+import type { TurnHandle } from "./turn-handle.js";
+
+/** An input ended without a turn, and the handles its end settles. */
+interface InputEnd {
+  readonly live: LiveInput;
+  /** The caller's handle, which may be an older one of the same input (from before a restart). */
+  readonly handle: TurnHandle;
+  readonly outcome: TurnOutcome;
+}
+
+/** What one commit releases. */
+interface Held {
+  readonly receipts: readonly TurnHandle[];
+  readonly turnEnds: readonly LiveTurn[];
+  readonly inputEnds: readonly InputEnd[];
+}
+
+/** Receipts and turn ends, held for the next commit. */
+interface Batch {
+  readonly receipts: TurnHandle[];
+  readonly turnEnds: LiveTurn[];
+}
+
+export class CommitGate {
+  readonly #parts: RuntimeParts;
+  #batch: Batch = empty();
+  /** Inputs ended without a turn whose end waits for its commit, by id (`runtime.handle(id)` finds them). */
+  readonly #endingInputs = new Map<string, TurnHandle>();
+
+  constructor(parts: RuntimeParts) {
+    this.#parts = parts;
+  }
+
+  /** The input was written: its receipt turns `durable` once committed (`stored` at once otherwise). */
+  holdReceipt(handle: TurnHandle): void {
+    if (this.#parts.store.receipt !== "durable") handle.markStored("stored");
+    else this.#hold().receipts.push(handle);
+  }
+
+  /** The turn's end was written: once committed, the driver finishes it. */
+  holdTurnEnd(turn: LiveTurn): void {
+    this.#hold().turnEnds.push(turn);
+  }
+
+  /** The input's end was written: once committed, its handles settle with `outcome`. */
+  holdInputEnd(live: LiveInput, handle: TurnHandle, outcome: TurnOutcome): void {
+    this.#endingInputs.set(handle.id, live);
+    this.#await({ receipts: [], turnEnds: [], inputEnds: [{ live, handle, outcome }] });
+  }
+
+  /** The live handle of an input whose end waits for its commit. */
+  endingInput(inputId: string): TurnHandle | undefined {
+    return this.#endingInputs.get(inputId);
+  }
+
+  #hold(): Batch {
+    const batch = this.#batch;
+    if (batch.receipts.length === 0 && batch.turnEnds.length === 0) queueMicrotask(this.#commit);
+    return batch;
+  }
+
+  /** Takes the batch held so far and releases it when the commit holding it resolves. */
+  readonly #commit = (): void => {
+    const { receipts, turnEnds } = this.#batch;
+    this.#batch = empty();
+    this.#await({ receipts, turnEnds, inputEnds: NO_INPUT_ENDS });
+  };
+
+  #await(group: Held): void {
+    const { store, events, clock } = this.#parts;
+    store.commit().then(
+      () => this.#release(group),
+      (error: unknown) => {
+        events.report(`commit (retrying in ${DEFAULTS.commitRetryMs} ms)`, error);
+        clock.setTimeout(() => this.#await(group), DEFAULTS.commitRetryMs);
+      },
+    );
+  }
+
+  #release(group: Held): void {
+    const { driver, events } = this.#parts;
+    for (const handle of group.receipts) handle.markStored("durable");
+    for (const { live, handle, outcome } of group.inputEnds) {
+      this.#endingInputs.delete(handle.id);
+      live.settle(outcome, undefined, undefined);
+      handle.settle(outcome, undefined, undefined);
+      events.emit({
+        type: "input.status",
+        sessionId: handle.sessionId,
+        inputId: handle.id,
+        status: outcome.status,
+      });
+    }
+    if (group.turnEnds.length > 0) driver.committed(group.turnEnds);
+  }
+}
+
+const NO_INPUT_ENDS: readonly InputEnd[] = [];
+
+function empty(): Batch {
+  return { receipts: [], turnEnds: [] };
+}

@@ -1,0 +1,452 @@
+/**
+ * Background children as the runtime drives them: a parent session hands work to a child agent, goes
+ * on talking to its user, and gets the child's result as a *new turn* when it is idle.
+ *
+ * The story of a child: `dispatch` reserves capacity for the whole fan-out in the kernel's ledger (or
+ * rejects it, never running anything synchronously instead), records the child and queues its goal as
+ * the first input of its own session. The child runs turns like any session. When it is idle with
+ * nothing queued and no children of its own still running, it *completes*: its completion record, the
+ * turn end that finished it and the input that carries the completion to its parent are written in
+ * one store group, so a crash keeps all three or none. The parent's inbox runs that input as a new
+ * turn when the parent is idle — never inside a running turn — and the record turns `delivered` when
+ * that turn starts. A completion whose parent is gone or finished is dropped with a record; one older
+ * than `staleAfterMs` at startup is held for the host to confirm.
+ *
+ * Stopping children (cancel, interruptAll, stopChildren, timeouts) ends their running turns and
+ * queued input; they still report once, with what they had produced so far.
+ *
+ * @packageDocumentation
+ */
+import {
+  type ChildCompletion,
+  type ChildStop,
+  childExit,
+  renderCompletions,
+} from "../../kernel/delegation/child-completion.js";
+import { decideDelivery, recordsToPrune } from "../../kernel/delegation/completion-delivery.js";
+import {
+  type AdmitDecision,
+  admitModelCall,
+  chargeTokens,
+  createTreeSpend,
+  type TreeSpend,
+} from "../../kernel/delegation/delegation-budget.js";
+import {
+  clearLedger,
+  createDelegationLedger,
+  release,
+  reserve,
+  restoreSlot,
+  runningUnder,
+} from "../../kernel/delegation/delegation-caps.js";
+import { lastAssistantText, type Message } from "../../kernel/messages.js";
+import type { Reason, TurnOutcome, Usage } from "../../kernel/outcome.js";
+import { argumentsOf, fail } from "../../validate.js";
+import type { ModelAgent } from "../agent.js";
+import type { TimerToken } from "../clock.js";
+import type { RuntimeParts } from "../parts.js";
+import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
+import type { SessionEntry } from "../session-table.js";
+import {
+  checkSpec,
+  childAgent,
+  type DelegateResult,
+  type DelegateSpec,
+  depthOf,
+  firstInput,
+  rootOf,
+} from "./delegate-spec.js";
+import type { ResolvedDelegationOptions } from "./delegation-options.js";
+
+/** Why an input carrying a completion ended without a turn. */
+export type InputEndCause = "withdraw" | "cancel" | "stop" | "hold";
+
+interface LiveChild {
+  readonly record: DelegationRecord;
+  modelCalls: number;
+  usage: Usage | undefined;
+  last: TurnOutcome | undefined;
+  /** Text of the child's latest answer, for the partial output of a child that was stopped. */
+  lastText: string;
+  stop: ChildStop | undefined;
+  timer: TimerToken | undefined;
+  /** Tokens of the running turn already charged to the tree (see `admit`). */
+  turnTokensCharged: number;
+}
+
+const DELEGATE = argumentsOf("delegate()");
+
+export class Children {
+  readonly #parts: RuntimeParts;
+  readonly #log: DelegationLog;
+  readonly #options: ResolvedDelegationOptions;
+  readonly #ledger = createDelegationLedger();
+  /** Running children, by their session's id. */
+  readonly #live = new Map<string, LiveChild>();
+  /** What each tree has spent, by its top-level session's id, read from the log once per start. */
+  readonly #spend = new Map<string, TreeSpend>();
+
+  constructor(parts: RuntimeParts, log: DelegationLog) {
+    this.#parts = parts;
+    this.#log = log;
+    this.#options = parts.options.delegation;
+  }
+
+  get log(): DelegationLog {
+    return this.#log;
+  }
+
+  get mergeCompletions(): boolean {
+    return this.#options.mergeCompletions;
+  }
+
+  /** Running children. */
+  get running(): number {
+    return this.#live.size;
+  }
+
+  /** Whether the record's child runs in this process now. */
+  isRunning(record: DelegationRecord): boolean {
+    return this.#live.get(record.childSessionId)?.record.id === record.id;
+  }
+
+  /**
+   * Loads the log at startup: running children get their slots and timers back, and completions
+   * still pending that are older than `staleAfterMs` are held. Returns ids of inputs to withdraw
+   * because their completion is held: held now, or held by an earlier start that died before the
+   * withdrawal (a later group than the hold) committed, which would otherwise run the input and
+   * leave the record held, for `deliverStale` to deliver a second time.
+   */
+  restore(): string[] {
+    const now = this.#parts.clock.epochMs();
+    const held: string[] = [];
+    for (const record of this.#log.list()) {
+      if (record.completion === undefined) {
+        restoreSlot(this.#ledger, record.parentSessionId);
+        this.#track(record);
+        continue;
+      }
+      if (record.delivery === "pending") {
+        const decision = decideDelivery(
+          true,
+          record.completion.completedAtMs,
+          now,
+          this.#options.staleAfterMs,
+        );
+        if (decision.kind !== "hold") continue;
+        // The input id stays on the record: a later start must still find the input to withdraw.
+        this.#log.setDelivery(record.id, {
+          state: "held",
+          reason: `waited ${decision.ageMs} ms`,
+          inputId: record.deliveryInputId,
+        });
+        if (record.deliveryInputId !== undefined) held.push(record.deliveryInputId);
+      } else if (record.delivery === "held" && record.deliveryInputId !== undefined) {
+        held.push(record.deliveryInputId);
+      }
+    }
+    return held;
+  }
+
+  /** The agent a child session runs, rebuilt from its record; `undefined` for other sessions. */
+  agentFor(sessionId: string): ModelAgent | undefined {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return undefined;
+    return childAgent(child.record.spec, child.record.depth, this.#options.depthMax, this.#parts.options);
+  }
+
+  /** Dispatches children of `parent`. Throws `InvalidInputError` for a malformed spec. */
+  dispatch(parent: SessionEntry, specs: readonly DelegateSpec[]): DelegateResult {
+    this.#parts.run.assertAccepting();
+    if (!Array.isArray(specs) || specs.length === 0) fail(DELEGATE, "specs", specs, "at least one spec");
+    const parentSessionId = parent.id;
+    const checked = specs.map((spec) => checkSpec(spec, parent.agentName, this.#parts.options));
+    const live = this.#live.get(parentSessionId);
+    // A finished child's session can still be driven by the host: its id (`parent>id`, and `>` is
+    // reserved for children) still says how deep it sits and which tree it belongs to.
+    const depth = live === undefined ? depthOf(parentSessionId) : live.record.depth;
+    const decision = reserve(this.#ledger, this.#options, parentSessionId, depth, checked.length);
+    if (decision.kind === "rejected") {
+      const { code, reason } = decision;
+      this.#parts.events.emit({ type: "delegation.rejected", parentSessionId, code, reason });
+      return { status: "rejected", code, reason };
+    }
+    const rootSessionId = live === undefined ? rootOf(parentSessionId) : live.record.rootSessionId;
+    const ids: string[] = [];
+    for (const spec of checked) {
+      const id = this.#parts.options.ids();
+      const record: DelegationRecord = {
+        id,
+        parentSessionId,
+        childSessionId: `${parentSessionId}>${id}`,
+        rootSessionId,
+        depth: depth + 1,
+        spec,
+        dispatchedAtMs: this.#parts.clock.epochMs(),
+      };
+      this.#log.dispatch(record);
+      this.#track(record);
+      const agent = childAgent(spec, record.depth, this.#options.depthMax, this.#parts.options);
+      this.#parts.intake.startChild(record.childSessionId, spec.agent, agent, firstInput(spec));
+      this.#parts.events.emit({
+        type: "delegation.dispatched",
+        parentSessionId,
+        delegationId: id,
+        childSessionId: record.childSessionId,
+      });
+      ids.push(id);
+    }
+    return { status: "dispatched", ids };
+  }
+
+  /**
+   * Before a model call of `sessionId`: the tree's budget decides. `undefined` for non-children.
+   * `turnUsage` is what the running turn's earlier steps used: it is charged now, so the token budget
+   * is overrun by at most the calls in flight, not by whole turns.
+   */
+  admit(sessionId: string, turnUsage: Usage): AdmitDecision | undefined {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return undefined;
+    const root = child.record.rootSessionId;
+    const spend = this.#treeSpend(root);
+    this.#chargeTurn(child, spend, turnUsage);
+    const decision = admitModelCall(spend, this.#options.budget);
+    if (decision.kind === "ok") {
+      child.modelCalls += 1;
+      this.#log.setSpend(root, spend);
+    }
+    return decision;
+  }
+
+  /**
+   * A turn of `sessionId` ended and its end is written (not yet committed). A child that is now
+   * settled completes in the same store group. `queued` is what its inbox still holds.
+   */
+  turnEnded(
+    sessionId: string,
+    outcome: TurnOutcome,
+    messages: readonly Message[],
+    usage: Usage,
+    queued: number,
+  ): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return;
+    child.last = outcome;
+    const said = typeof outcome.output === "string" ? outcome.output : lastAssistantText(messages);
+    if (said !== "") child.lastText = said;
+    child.usage = add(child.usage, usage);
+    const root = child.record.rootSessionId;
+    const spend = this.#treeSpend(root);
+    this.#chargeTurn(child, spend, usage);
+    child.turnTokensCharged = 0;
+    this.#log.setSpend(root, spend);
+    if (child.stop !== undefined || (queued === 0 && runningUnder(this.#ledger, sessionId) === 0))
+      this.#complete(child);
+  }
+
+  /** Inputs carrying these delegations' completions became part of a parent turn. */
+  delivered(delegationIds: readonly string[]): void {
+    const parents = new Set<string>();
+    for (const id of delegationIds) {
+      const record = this.#log.get(id);
+      // A turn resumed after a crash takes its completions again: they were delivered once already.
+      if (record?.delivery !== "pending") continue;
+      this.#log.setDelivery(id, { state: "delivered", inputId: record.deliveryInputId });
+      parents.add(record.parentSessionId);
+      this.#parts.events.emit({
+        type: "delegation.delivered",
+        parentSessionId: record.parentSessionId,
+        delegationId: id,
+      });
+    }
+    for (const parent of parents) this.#prune(parent);
+  }
+
+  /**
+   * The input carrying a completion ended without starting a turn: its session (a child) was
+   * stopped, or the host withdrew or cancelled it. The completion is dropped with that reason;
+   * a held completion (whose input is withdrawn when it is held) stays held.
+   */
+  inputEnded(delegationId: string, inputId: string, cause: InputEndCause): void {
+    const record = this.#log.get(delegationId);
+    if (record?.delivery !== "pending" || record.deliveryInputId !== inputId) return;
+    const reason = cause === "stop" ? "parent_stopped" : cause === "withdraw" ? "withdrawn" : "cancelled";
+    this.#log.setDelivery(delegationId, { state: "dropped", reason, inputId });
+  }
+
+  /**
+   * A child's last queued input ended without a turn (the host withdrew or cancelled it, or it was a
+   * held completion): with no turn left to end and no children of its own running, nothing else
+   * would ever complete it.
+   */
+  idle(sessionId: string): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined || runningUnder(this.#ledger, sessionId) > 0) return;
+    this.#complete(child);
+  }
+
+  /** Stops the child with this delegation id and its own children; false when it is not running. */
+  stopById(id: string, status: ChildStop["status"], reason: Reason): boolean {
+    for (const child of this.#live.values()) {
+      if (child.record.id !== id) continue;
+      this.#stop(child, { status, reason });
+      return true;
+    }
+    return false;
+  }
+
+  /** Stops every running child; returns how many. */
+  stopAll(status: ChildStop["status"], reason: Reason): number {
+    const all = [...this.#live.values()];
+    for (const child of all) this.#stop(child, { status, reason });
+    return all.length;
+  }
+
+  /** Stops the children of one parent session (and, with `recursive`, theirs); returns how many. */
+  stopChildrenOf(parentSessionId: string, recursive: boolean, reason: Reason): number {
+    let count = 0;
+    for (const child of [...this.#live.values()]) {
+      if (child.record.parentSessionId !== parentSessionId) continue;
+      if (recursive) count += this.stopChildrenOf(child.record.childSessionId, recursive, reason);
+      this.#stop(child, { status: "interrupted", reason });
+      count += 1;
+    }
+    return count;
+  }
+
+  /** Why a completion cannot go to its parent, or `undefined` when it can. */
+  undeliverable(record: DelegationRecord): string | undefined {
+    if (this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
+    if (record.depth === 1) return undefined;
+    // The parent is itself a child: it must still be running to take the result.
+    const parent = this.#live.get(record.parentSessionId);
+    if (parent === undefined) return "parent_finished";
+    return parent.stop === undefined ? undefined : "parent_stopped";
+  }
+
+  /** Clears timers and slots; the children stay recorded and resume at the next start. */
+  dispose(): void {
+    for (const child of this.#live.values())
+      if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
+    this.#live.clear();
+    clearLedger(this.#ledger);
+    this.#spend.clear();
+  }
+
+  #track(record: DelegationRecord): void {
+    const child: LiveChild = {
+      record,
+      modelCalls: 0,
+      usage: undefined,
+      last: undefined,
+      lastText: "",
+      stop: undefined,
+      timer: undefined,
+      turnTokensCharged: 0,
+    };
+    const { timeoutMs } = record.spec;
+    if (timeoutMs !== undefined) {
+      const { clock } = this.#parts;
+      const left = Math.max(0, record.dispatchedAtMs + timeoutMs - clock.epochMs());
+      child.timer = clock.setTimeout(() => {
+        child.timer = undefined;
+        if (this.#live.get(record.childSessionId) !== child) return;
+        const reason: Reason = { code: "timed_out", message: `the child ran longer than ${timeoutMs} ms` };
+        this.#stop(child, { status: "interrupted", reason });
+      }, left);
+    }
+    this.#live.set(record.childSessionId, child);
+  }
+
+  #stop(child: LiveChild, stop: ChildStop): void {
+    if (child.stop !== undefined) return;
+    child.stop = stop;
+    // Its own children first: their reports are dropped (the child is finishing), but they still
+    // end, so nothing keeps running under a stopped child.
+    for (const grandchild of [...this.#live.values()]) {
+      if (grandchild.record.parentSessionId === child.record.childSessionId) this.#stop(grandchild, stop);
+    }
+    if (!this.#parts.driver.stopSession(child.record.childSessionId, stop.status, stop.reason))
+      this.#complete(child);
+  }
+
+  #complete(child: LiveChild): void {
+    const { record } = child;
+    if (this.#live.get(record.childSessionId) !== child) return;
+    this.#live.delete(record.childSessionId);
+    if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
+    release(this.#ledger, record.parentSessionId);
+    const { status, error, exitReason } = childExit(child.stop, child.last);
+    const completion: ChildCompletion = {
+      delegationId: record.id,
+      parentSessionId: record.parentSessionId,
+      childSessionId: record.childSessionId,
+      spec: record.spec,
+      status,
+      summary: status === "completed" ? child.lastText : "",
+      error,
+      exitReason,
+      modelCalls: child.modelCalls,
+      usage: child.usage,
+      dispatchedAtMs: record.dispatchedAtMs,
+      completedAtMs: this.#parts.clock.epochMs(),
+      partialOutput: status === "completed" || child.lastText === "" ? undefined : child.lastText,
+    };
+    const reason = this.undeliverable(record);
+    if (reason !== undefined) {
+      this.#log.complete(completion, { state: "dropped", reason });
+    } else {
+      const text = renderCompletions([completion]);
+      const inputId = this.#parts.intake.acceptOwn(
+        this.#parts.sessions.get(record.parentSessionId)!,
+        text,
+        record.id,
+      );
+      this.#log.complete(completion, { state: "pending", inputId });
+    }
+    this.#parts.events.emit({
+      type: "delegation.completed",
+      parentSessionId: record.parentSessionId,
+      delegationId: record.id,
+      status,
+      delivery: reason === undefined ? "pending" : "dropped",
+    });
+  }
+
+  #prune(parentSessionId: string): void {
+    const records = this.#log.list(parentSessionId).filter((r) => r.completion !== undefined);
+    const prune = recordsToPrune(
+      records.map((r) => ({
+        id: r.id,
+        parentSessionId: r.parentSessionId,
+        completedAtMs: r.completion!.completedAtMs,
+        delivery: r.delivery ?? "pending",
+      })),
+      this.#options.keepPerParent,
+    );
+    if (prune.length > 0) this.#log.prune(prune);
+  }
+
+  /** Charges the tokens of the child's running turn not charged yet. */
+  #chargeTurn(child: LiveChild, spend: TreeSpend, turnUsage: Usage): void {
+    const tokens = turnUsage.inputTokens + turnUsage.outputTokens;
+    if (tokens <= child.turnTokensCharged) return;
+    chargeTokens(spend, tokens - child.turnTokensCharged);
+    child.turnTokensCharged = tokens;
+  }
+
+  #treeSpend(rootSessionId: string): TreeSpend {
+    let spend = this.#spend.get(rootSessionId);
+    if (spend === undefined) {
+      spend = this.#log.spend(rootSessionId) ?? createTreeSpend();
+      this.#spend.set(rootSessionId, spend);
+    }
+    return spend;
+  }
+}
+
+function add(a: Usage | undefined, b: Usage): Usage {
+  return a === undefined
+    ? b
+    : { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
+}

@@ -1,0 +1,343 @@
+/**
+ * Intake: input on its way in, and out again before it runs. A send is checked, written to the
+ * store and queued in its session's inbox (or refused with nothing changed); a repeated idempotency
+ * key returns the original handle; a queued input can be withdrawn or cancelled. Input the runtime
+ * makes itself (a child's goal, a completion for a parent) comes in here too.
+ *
+ * @packageDocumentation
+ */
+import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
+import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
+import { accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
+import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
+import { argumentsOf, checkObject, checkOneOf, checkText, fail } from "../validate.js";
+import type { ModelAgent } from "./agent.js";
+import type { InputEndCause } from "./delegation/children.js";
+import type { Stamp } from "./dispatcher.js";
+import { LiveInput } from "./live-input.js";
+import type { RuntimeParts } from "./parts.js";
+import type { InputRecord, InputSnapshot } from "./ports/store.js";
+import type { SendOptions } from "./session.js";
+import type { SessionEntry } from "./session-table.js";
+import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
+import { assertNotInTurnOf } from "./turn-scope.js";
+
+const SEND = argumentsOf("send()");
+const NO_SEND_OPTIONS: SendOptions = {};
+const NO_INPUTS: readonly LiveInput[] = [];
+
+/** How the handle of an input settles when the runtime is not running (the input stays queued). */
+export const DETACHED: TurnOutcome = {
+  status: "interrupted",
+  reason: {
+    code: "runtime_stopped",
+    message: "the runtime stopped; the input stays queued and runs after the next start",
+  },
+};
+
+export class Intake {
+  readonly #parts: RuntimeParts;
+  /** Live inputs sent with an idempotency key, by session and key. */
+  readonly #keys = new Map<string, LiveInput>();
+  /** The next input's place in acceptance order across the store. */
+  #seq = 1;
+
+  constructor(parts: RuntimeParts) {
+    this.#parts = parts;
+  }
+
+  /** Recovery sets where acceptance order goes on from. */
+  set nextSeq(seq: number) {
+    this.#seq = seq;
+  }
+
+  /** Accepts a host's input: see `Session.send`. */
+  send(entry: SessionEntry, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
+    const { run, limits, dispatcher, store, metrics, events } = this.#parts;
+    run.assertAccepting();
+    checkObject(SEND, "options", options);
+    const policy = options.policy ?? "enqueue";
+    checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
+    const key = options.idempotencyKey;
+    if (key !== undefined) checkText(SEND, "idempotencyKey", key, 256);
+    // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
+    // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.
+    const json =
+      typeof payload === "string" && payload.length * 6 + 2 <= limits.payloadBytesMax && key === undefined
+        ? undefined
+        : this.#encode(payload);
+    const sessionId = entry.id;
+    if (key !== undefined) {
+      const existing = this.#idempotent(sessionId, key, json!);
+      if (existing !== undefined) return existing;
+    }
+    const stamp = dispatcher.stamp();
+    const turn = entry.turn;
+    const record: InputRecord = {
+      id: this.#parts.options.ids(),
+      sessionId,
+      seq: this.#seq,
+      // A private copy, so the caller mutating its object later cannot change what was accepted.
+      payload: typeof payload === "string" ? payload : JSON.parse(json!),
+      // A turn that already decided to end (its end awaits the commit) can take no steer: the input
+      // would settle with an answer that never saw it. It queues for the next turn instead.
+      policy: policy === "steer" && turn?.ended === true ? "enqueue" : policy,
+      idempotencyKey: key,
+      acceptedAtMs: stamp.epochMs,
+      delegationId: undefined,
+    };
+    const live = new LiveInput(this.#parts, record, "queued", record.policy, stamp);
+    const decision = accept(entry, live, limits.inboxLengthMax);
+    if (decision.kind === "refused") {
+      throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
+    }
+    this.#seq += 1;
+    store.accept(record);
+    this.#parts.gate.holdReceipt(live);
+    if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
+    metrics.accepted();
+    if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+    if (decision.kind === "steered") {
+      this.#parts.driver.steer(turn!, live);
+      return live;
+    }
+    if (decision.interrupt !== undefined) {
+      const request: CancelRequest = {
+        mode: "immediate",
+        status: "interrupted",
+        reason: { code: "interrupted_by_input", message: `interrupted by input ${live.id}` },
+      };
+      dispatcher.post("interrupt", () => this.#parts.driver.feed(turn!, { type: "cancel", request }));
+    }
+    this.#parts.scheduler.notify(entry);
+    return live;
+  }
+
+  /** Sends, then waits for the result: see `Session.invoke`. */
+  async invoke(
+    entry: SessionEntry,
+    payload: unknown,
+    options: SendOptions & ResultOptions,
+  ): Promise<TurnResult> {
+    assertNotInTurnOf(entry.id, "session.invoke()");
+    const { timeoutMs, signal, ...sendOptions } = options;
+    return this.send(entry, payload, sendOptions).result({
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  /** Creates a background child's session and queues its first input. */
+  startChild(childSessionId: string, baseAgent: string, agent: ModelAgent, input: string): void {
+    const entry = this.#parts.sessions.add(childSessionId, baseAgent, agent);
+    const createdAtMs = this.#parts.dispatcher.epochNow();
+    this.#parts.store.createSession({ id: childSessionId, agent: baseAgent, createdAtMs });
+    this.acceptOwn(entry, input, undefined);
+  }
+
+  /**
+   * Queues input the runtime itself produced (a child's goal, a completion) and returns its id. It
+   * skips the inbox length limit: refusing it would lose a result; the delegation caps bound how much
+   * there is.
+   */
+  acceptOwn(entry: SessionEntry, payload: string, delegationId: string | undefined): string {
+    const { dispatcher, store, metrics, run } = this.#parts;
+    const stamp = dispatcher.stamp();
+    const live = this.track(
+      {
+        id: this.#parts.options.ids(),
+        sessionId: entry.id,
+        seq: this.#seq,
+        payload,
+        policy: "enqueue",
+        idempotencyKey: undefined,
+        acceptedAtMs: stamp.epochMs,
+        delegationId,
+      },
+      "queued",
+      "enqueue",
+      stamp,
+    );
+    this.#seq += 1;
+    store.accept(live.record);
+    this.#parts.gate.holdReceipt(live);
+    accept(entry, live, Number.POSITIVE_INFINITY);
+    metrics.accepted();
+    this.#parts.scheduler.notify(entry);
+    // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
+    // meanwhile must still drain: drive its session here too.
+    if (run.draining) this.#parts.scheduler.wake(entry.id);
+    return live.id;
+  }
+
+  /** A live input for a record: one just made, or one read back from the store at recovery. */
+  track(record: InputRecord, status: "queued" | "running", policy: Policy, stamp: Stamp): LiveInput {
+    const live = new LiveInput(this.#parts, record, status, policy, stamp);
+    if (record.idempotencyKey !== undefined)
+      this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), live);
+    return live;
+  }
+
+  /**
+   * A handle for an input by id: the live handle while it is queued or running (or its end waits
+   * for its commit), else a settled handle built from the store. `undefined` when unknown.
+   */
+  handle(inputId: string): TurnHandle | undefined {
+    const snapshot = this.#parts.store.input(inputId);
+    const live = snapshot === undefined ? undefined : this.find(snapshot.sessionId, inputId);
+    if (live !== undefined) return live;
+    // Before the store's answer: a store that keeps few ended inputs may have forgotten this one
+    // already, while its end still waits for the commit.
+    const ending = this.#parts.gate.endingInput(inputId);
+    if (ending !== undefined) return ending;
+    return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
+  }
+
+  withdraw(handle: TurnHandle): void {
+    const reason: Reason = { code: "withdrawn", message: "withdrawn before it started" };
+    this.endQueued(handle, "withdrawn", reason, "withdraw");
+  }
+
+  cancel(handle: TurnHandle, mode: CancelMode, message: string): void {
+    if (this.find(handle.sessionId, handle.id) === undefined) return;
+    const entry = this.#parts.sessions.get(handle.sessionId)!;
+    const reason: Reason = { code: "cancel_requested", message };
+    const turn = entry.turn;
+    if (turn?.inputs.some((live) => live.id === handle.id)) {
+      const request: CancelRequest = { mode, status: "cancelled", reason, inputId: handle.id };
+      this.#parts.driver.feed(turn, { type: "cancel", request });
+      return;
+    }
+    this.endQueued(handle, "cancelled", reason, "cancel");
+  }
+
+  /** Ends a queued input without a turn; throws `NOT_WITHDRAWABLE` unless it is queued. */
+  endQueued(handle: TurnHandle, status: TerminalStatus, reason: Reason, cause: InputEndCause): void {
+    const live = this.find(handle.sessionId, handle.id);
+    const entry = this.#parts.sessions.get(handle.sessionId);
+    const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry, handle.id);
+    if (where !== "withdrawn") {
+      throw new OffstageError(
+        "NOT_WITHDRAWABLE",
+        `cannot ${cause} input ${handle.id}: it is ${where === "running" ? "running" : handle.status}; only queued input can be withdrawn`,
+        { details: { inputId: handle.id, status: handle.status } },
+      );
+    }
+    this.endAlone(live!, entry!, handle, status, reason, cause);
+  }
+
+  /** Ends an input that no turn answers; its handles settle once the end is committed. */
+  endAlone(
+    live: LiveInput,
+    entry: SessionEntry,
+    handle: TurnHandle,
+    status: TerminalStatus,
+    reason: Reason,
+    cause: InputEndCause,
+  ): void {
+    const { store, dispatcher, children, metrics, gate } = this.#parts;
+    this.forget(live);
+    store.endInput({
+      inputId: handle.id,
+      sessionId: handle.sessionId,
+      status,
+      reason,
+      endedAtMs: dispatcher.epochNow(),
+    });
+    // A completion that will never start a turn is dropped, or its record would wait forever.
+    const { delegationId } = live;
+    if (delegationId !== undefined) children?.inputEnded(delegationId, handle.id, cause);
+    // A child left with nothing to run has finished (a stopped child completes through its stop).
+    const turn = entry.turn;
+    if (cause !== "stop" && entry.queue.length === 0 && (turn === undefined || turn.ended))
+      children?.idle(entry.id);
+    metrics.ended(status);
+    gate.holdInputEnd(live, handle, { status, reason });
+  }
+
+  /**
+   * The live input (queued, or in the session's running turn) with this id. A scan of one session:
+   * cancels and look-ups by id are rare, and an index of every live input would cost each send a
+   * write into a map of every input in flight.
+   */
+  find(sessionId: string, inputId: string): LiveInput | undefined {
+    const entry = this.#parts.sessions.get(sessionId);
+    if (entry === undefined) return undefined;
+    for (const live of entry.queue) if (live.id === inputId) return live;
+    for (const live of entry.turn?.inputs ?? NO_INPUTS) if (live.id === inputId) return live;
+    return undefined;
+  }
+
+  /** The input ended: its idempotency key is the store's to remember from now on. */
+  forget(live: LiveInput): void {
+    const key = live.record.idempotencyKey;
+    if (key !== undefined) this.#keys.delete(keyOf(live.sessionId, key));
+  }
+
+  /** The runtime stopped: every live input is the store's to remember. */
+  forgetAll(): void {
+    this.#keys.clear();
+  }
+
+  #encode(payload: unknown): string {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload);
+    } catch (error) {
+      fail(
+        SEND,
+        "payload",
+        payload,
+        `JSON-serialisable (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+    if (json === undefined) fail(SEND, "payload", payload, "a JSON value");
+    const max = this.#parts.limits.payloadBytesMax;
+    if (json.length * 3 > max) {
+      const bytes = Buffer.byteLength(json, "utf8");
+      if (bytes > max) {
+        throw new InvalidInputError(
+          "PAYLOAD_TOO_LARGE",
+          `send(): payload is ${bytes} bytes as JSON; the limit is ${max} (limits.payloadBytesMax)`,
+          { details: { bytes, limit: max } },
+        );
+      }
+    }
+    return json;
+  }
+
+  #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
+    const live = this.#keys.get(keyOf(sessionId, key));
+    if (live !== undefined) {
+      // The payload is a private copy made from JSON (or a string), so it serialises back to the same.
+      if (JSON.stringify(live.payload) !== json) throw conflict(sessionId, key, live.id);
+      return live;
+    }
+    const stored = this.#parts.store.findByIdempotencyKey(sessionId, key);
+    if (stored === undefined) return undefined;
+    if (JSON.stringify(stored.payload) !== json) throw conflict(sessionId, key, stored.id);
+    return this.#parts.gate.endingInput(stored.id) ?? this.#settledHandle(stored);
+  }
+
+  #settledHandle(snapshot: InputSnapshot): TurnHandle {
+    const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
+    handle.markStored(this.#parts.store.receipt);
+    if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
+    // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
+    // or nothing would ever settle it (the next start tracks the input with a new handle).
+    else handle.settle(DETACHED, undefined, undefined);
+    return handle;
+  }
+}
+
+function keyOf(sessionId: string, key: string): string {
+  return `${sessionId}\u0000${key}`;
+}
+
+function conflict(sessionId: string, key: string, inputId: string): InvalidInputError {
+  return new InvalidInputError(
+    "IDEMPOTENCY_CONFLICT",
+    `idempotency key ${JSON.stringify(key)} of session ${JSON.stringify(sessionId)} was used for input ${inputId} with a different payload`,
+    { details: { sessionId, idempotencyKey: key, inputId } },
+  );
+}

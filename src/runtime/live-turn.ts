@@ -1,0 +1,52 @@
+/**
+ * A live turn: a turn running in this process. It is the kernel's state of the turn (`TurnState`,
+ * which the turn machine changes) plus what the runtime keeps beside it, and it is the turn its
+ * session's inbox holds, so a session has one record of its running turn.
+ *
+ * @packageDocumentation
+ */
+import type { Message } from "../kernel/messages.js";
+import type { InboxTurn } from "../kernel/session/inbox.js";
+import { type NewTurn, TurnState } from "../kernel/turn/turn-machine.js";
+import type { LiveInput } from "./live-input.js";
+import type { SessionEntry } from "./session-table.js";
+
+const NO_IDS: readonly string[] = [];
+
+export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
+  // Declared, then assigned once in the constructor (see TurnState for why).
+  declare readonly sessionId: string;
+  declare readonly entry: SessionEntry;
+  /** The session's history before this turn. */
+  declare readonly history: readonly Message[];
+  /** Every input it answers: those it started with, then those steered into it. */
+  declare readonly inputs: LiveInput[];
+  /** Monotonic time it started in this process. */
+  declare readonly startedAtMs: number;
+  /** Made on first use (the first model, tool or function call), not for turns that make none. */
+  declare controller: AbortController | undefined;
+  /** Its end is decided (and written); it waits for the commit that holds it. */
+  declare ended: boolean;
+  /** Set at its end: steered inputs the model never saw, which go back to the queue. */
+  declare unsteered: readonly string[];
+
+  constructor(init: NewTurn, entry: SessionEntry, inputs: LiveInput[], startedAtMs: number) {
+    super(init);
+    this.sessionId = entry.id;
+    this.entry = entry;
+    this.history = entry.history ?? NO_HISTORY;
+    this.inputs = inputs;
+    this.startedAtMs = startedAtMs;
+    this.controller = undefined;
+    this.ended = false;
+    this.unsteered = NO_IDS;
+  }
+
+  /** The signal passed to every call the turn makes; it fires when the turn is cancelled. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+}
+
+const NO_HISTORY: readonly Message[] = [];

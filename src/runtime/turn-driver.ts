@@ -1,0 +1,325 @@
+/**
+ * The turn driver: runs begun turns. It feeds a turn's machine its events and performs the effects
+ * the machine answers with — a model step, tool calls, a function agent's call (through
+ * `turn-runner.ts`), an abort, a steered input dropped, the end. A turn's end is written to the
+ * store at once and *finished* (its handles settle, its slot is freed, its session driven again)
+ * only once the commit gate has seen it committed.
+ *
+ * @packageDocumentation
+ */
+import { OffstageError } from "../errors.js";
+import { type Message, userMessage } from "../kernel/messages.js";
+import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
+import { endTurn } from "../kernel/session/inbox.js";
+import { stepTurn, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
+import { isFunctionAgent } from "./agent.js";
+import type { TurnEvent } from "./events.js";
+import { DETACHED } from "./intake.js";
+import type { LiveInput } from "./live-input.js";
+import { LiveTurn } from "./live-turn.js";
+import type { RuntimeParts } from "./parts.js";
+import type { SessionEntry } from "./session-table.js";
+import { callModel, runFunction, runTools } from "./turn-runner.js";
+
+/** Turn ends finished per dispatcher job; see `#finishCommitted`. */
+const FINISHES_PER_JOB = 256;
+const START: TurnMachineEvent = { type: "start" };
+const NO_INPUTS: readonly LiveInput[] = [];
+
+/** Where a resumed turn goes on from: its checkpointed messages and step. */
+export interface Resumed {
+  readonly messages: readonly Message[];
+  readonly step: number;
+}
+
+export class TurnDriver {
+  readonly #parts: RuntimeParts;
+  /** Turns activated and not yet finished (their end may still wait for its commit). */
+  #runningTurns = 0;
+  /** Model, tool and function calls in flight. */
+  #outstandingCalls = 0;
+  /** Ends whose commit resolved, finished in order from `#committedHead` by bounded dispatcher jobs. */
+  #committed: LiveTurn[] = [];
+  #committedHead = 0;
+  /** Called whenever work settles, while a stop waits for it. */
+  onSettled: (() => void) | undefined;
+
+  constructor(parts: RuntimeParts) {
+    this.#parts = parts;
+  }
+
+  get runningTurns(): number {
+    return this.#runningTurns;
+  }
+
+  get outstandingCalls(): number {
+    return this.#outstandingCalls;
+  }
+
+  /** Makes the turn of `inputs` (which it keeps as its inputs), loading the session's history. */
+  open(
+    entry: SessionEntry,
+    turnId: string,
+    attempt: number,
+    inputs: LiveInput[],
+    resumed?: Resumed,
+  ): LiveTurn {
+    const { store, limits, dispatcher } = this.#parts;
+    entry.history ??= [...store.history(entry.id)];
+    const { agent } = entry;
+    const fn = isFunctionAgent(agent);
+    return new LiveTurn(
+      {
+        turnId,
+        attempt,
+        kind: fn ? "function" : "model",
+        modelCallsMax: (!fn && agent.modelCallsPerTurnMax) || limits.modelCallsPerTurnMax,
+        toolCallsPerStepMax: (!fn && agent.toolCallsPerStepMax) || limits.toolCallsPerStepMax,
+        inputs: inputs.map((live) => userMessage(live.payload)),
+        resumedMessages: resumed?.messages,
+        resumedStep: resumed?.step,
+      },
+      entry,
+      inputs,
+      dispatcher.monotonicNow(),
+    );
+  }
+
+  /** The turn holds its session's inbox now: its inputs are running. */
+  activate(turn: LiveTurn): void {
+    const { metrics, children, events } = this.#parts;
+    this.#runningTurns += 1;
+    let completions: string[] | undefined;
+    for (const live of turn.inputs) {
+      live.markRunning(turn.turnId);
+      metrics.started(turn.startedAtMs - live.sentAtMs);
+      if (live.delegationId === undefined) continue;
+      completions ??= [];
+      completions.push(live.delegationId);
+    }
+    if (completions !== undefined) children?.delivered(completions);
+    if (events.observed)
+      this.emitTurn(turn, {
+        type: "turn.started",
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+        inputIds: idsOf(turn.inputs),
+        attempt: turn.attempt,
+      });
+  }
+
+  start(turn: LiveTurn): void {
+    this.feed(turn, START);
+  }
+
+  /** A sent input joined the running turn (policy `steer`); the model sees it at the next step boundary. */
+  steer(turn: LiveTurn, live: LiveInput): void {
+    const { turnId, attempt } = turn;
+    this.#parts.store.steer({ inputId: live.id, sessionId: turn.sessionId, turnId, attempt });
+    live.markRunning(turnId);
+    this.feed(turn, { type: "steer", inputId: live.id, message: userMessage(live.payload) });
+  }
+
+  /** Feeds the turn's machine an event and performs the effects it answers with. */
+  feed(turn: LiveTurn, event: TurnMachineEvent): void {
+    const effects = stepTurn(turn, event);
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i]!;
+      switch (effect.type) {
+        case "call_model":
+          this.#callModel(turn, effect.step);
+          break;
+        case "run_tools":
+          runTools(this.#parts, turn, effect.step, effect.calls);
+          break;
+        case "run_function":
+          if (isFunctionAgent(turn.entry.agent)) runFunction(this.#parts, turn, turn.entry.agent);
+          break;
+        case "drop":
+          this.#drop(turn, effect.inputId, effect.status, effect.reason);
+          break;
+        case "abort":
+          turn.controller ??= new AbortController();
+          turn.controller.abort(new OffstageError("TURN_CANCELLED", effect.reason.message));
+          break;
+        case "end":
+          this.#end(turn, effect.outcome, effect.unsteered);
+          break;
+      }
+    }
+  }
+
+  /** Emits a turn's event to the listeners and to the handles of its inputs. */
+  emitTurn(turn: LiveTurn, event: TurnEvent): void {
+    this.#parts.events.emitTo(turn.inputs, event);
+  }
+
+  callStarted(): void {
+    this.#outstandingCalls += 1;
+  }
+
+  callEnded(): void {
+    this.#outstandingCalls -= 1;
+    this.onSettled?.();
+  }
+
+  /** Ends a session's queued input and running turn; true when a turn was running (its end follows). */
+  stopSession(sessionId: string, status: "cancelled" | "interrupted", reason: Reason): boolean {
+    const entry = this.#parts.sessions.get(sessionId);
+    if (entry === undefined) return false;
+    for (const live of [...entry.queue]) this.#parts.intake.endQueued(live, status, reason, "stop");
+    const turn = entry.turn;
+    if (turn === undefined || turn.ended) return false;
+    this.feed(turn, { type: "cancel", request: { mode: "immediate", status, reason } });
+    return true;
+  }
+
+  /** Interrupts every running turn (a stop). */
+  interruptAll(reason: Reason): void {
+    for (const entry of this.#parts.sessions.values()) {
+      const turn = entry.turn;
+      if (turn !== undefined)
+        this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
+    }
+  }
+
+  /**
+   * The runtime stopped: every handle still live settles `interrupted` (the inputs stay stored for the
+   * next start), and every session forgets its turn and queue.
+   */
+  detachAll(): void {
+    this.#runningTurns = 0;
+    for (const entry of this.#parts.sessions.values()) {
+      for (const live of entry.queue) live.settle(DETACHED, undefined, undefined);
+      // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
+      for (const live of entry.turn?.inputs ?? NO_INPUTS) live.settle(DETACHED, undefined, undefined);
+      entry.queue.length = 0;
+      entry.merges = 0;
+      entry.turn = undefined;
+      entry.history = undefined;
+      entry.wakePending = false;
+      entry.waiting = false;
+    }
+  }
+
+  /** Turn ends whose commit resolved: finished in bounded dispatcher jobs. */
+  committed(turns: readonly LiveTurn[]): void {
+    const idle = this.#committed.length === this.#committedHead;
+    for (const turn of turns) this.#committed.push(turn);
+    if (idle) this.#parts.dispatcher.post("turn ends", this.#finishCommitted);
+  }
+
+  #callModel(turn: LiveTurn, step: number): void {
+    const { store, children } = this.#parts;
+    if (step > 1) {
+      const { turnId, sessionId, attempt, messages } = turn;
+      store.checkpoint({ turnId, sessionId, attempt, step: step - 1, messages });
+    }
+    const verdict = children?.admit(turn.sessionId, turn.usage);
+    if (verdict?.kind === "exceeded") {
+      const reason: Reason = { code: "budget_exceeded", message: verdict.message };
+      this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });
+      return;
+    }
+    const { agent } = turn.entry;
+    if (!isFunctionAgent(agent)) callModel(this.#parts, turn, agent, step);
+  }
+
+  /** A steered input the model never saw leaves its turn (the turn goes on) and ends on its own. */
+  #drop(turn: LiveTurn, inputId: string, status: TerminalStatus, reason: Reason): void {
+    // The turn's inputs are its inbox's running inputs: taken out here, it is out of both.
+    const at = turn.inputs.findIndex((live) => live.id === inputId);
+    if (at < 0) return;
+    const live = turn.inputs[at]!;
+    turn.inputs.splice(at, 1);
+    live.leaveTurn();
+    this.#parts.intake.endAlone(live, turn.entry, live, status, reason, "cancel");
+  }
+
+  #end(turn: LiveTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
+    const { store, dispatcher, children, gate } = this.#parts;
+    turn.ended = true;
+    const { entry } = turn;
+    store.endTurn({
+      turnId: turn.turnId,
+      sessionId: entry.id,
+      attempt: turn.attempt,
+      outcome,
+      messages: turn.messages,
+      inputIds: idsOf(turn.inputs),
+      requeued: unsteered,
+      usage: turn.usage,
+      endedAtMs: dispatcher.epochNow(),
+    });
+    // A child that is now settled writes its completion in this same store group.
+    const queued = entry.queue.length + unsteered.length;
+    children?.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
+    turn.unsteered = unsteered;
+    gate.holdTurnEnd(turn);
+  }
+
+  /**
+   * Finishes committed ends in bounded jobs: a group can hold thousands, and each may start (and,
+   * with a synchronous model, end) its session's next turn, so one job for all of them would hold
+   * the thread long enough to starve host IO and timers. A job finishes all of its turns, then
+   * drives the scheduler for them (1.13x the throughput of finishing and driving turn by turn:
+   * bench/NOTES.md).
+   */
+  readonly #finishCommitted = (): void => {
+    const { dispatcher, scheduler } = this.#parts;
+    const first = this.#committedHead;
+    const stop = Math.min(this.#committed.length, first + FINISHES_PER_JOB);
+    const batch = this.#committed.slice(first, stop);
+    this.#committedHead = stop;
+    for (const turn of batch) this.#finish(turn);
+    dispatcher.refreshTime();
+    scheduler.pump(batch);
+    for (const turn of batch) scheduler.poke(turn.entry);
+    this.onSettled?.();
+    if (this.#committedHead < this.#committed.length) {
+      dispatcher.post("turn ends", this.#finishCommitted);
+    } else {
+      this.#committed = [];
+      this.#committedHead = 0;
+    }
+  };
+
+  /** The turn's end is committed: settle its handles and free its slot (its caller drives). */
+  #finish(turn: LiveTurn): void {
+    const { entry, unsteered } = turn;
+    const outcome = turn.outcome!;
+    if (entry.turn !== turn) return;
+    const { events, metrics, scheduler, intake, dispatcher } = this.#parts;
+    // Taken before the inbox moves the unseen steered inputs back to its queue: the turn's end is
+    // told to every input it held.
+    const held = events.observed ? [...turn.inputs] : undefined;
+    const requeued =
+      unsteered.length === 0 ? NO_INPUTS : turn.inputs.filter((live) => unsteered.includes(live.id));
+    endTurn(entry, turn.turnId, requeued);
+    this.#runningTurns -= 1;
+    scheduler.releaseSlot();
+    if (entry.history !== undefined) for (const m of turn.messages) entry.history.push(m);
+    if (held !== undefined)
+      events.emitTo(held, {
+        type: "turn.ended",
+        sessionId: entry.id,
+        turnId: turn.turnId,
+        inputIds: idsOf(held),
+        outcome,
+        usage: turn.usage,
+        durationMs: dispatcher.monotonicNow() - turn.startedAtMs,
+      });
+    for (const live of requeued) live.markQueued();
+    for (const live of turn.inputs) {
+      intake.forget(live);
+      live.settle(outcome, turn.turnId, turn.usage);
+      metrics.ended(outcome.status);
+    }
+    if (entry.queue.length === 0) entry.history = undefined;
+  }
+}
+
+/** The ids of live inputs (a new array: a turn's inputs change when input is steered). */
+function idsOf(inputs: readonly LiveInput[]): string[] {
+  return inputs.map((live) => live.id);
+}

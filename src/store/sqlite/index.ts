@@ -1,0 +1,13 @@
+/**
+ * `offstage/sqlite`: the embedded SQLite store, on Node's built-in `node:sqlite`. It is the store
+ * `createRuntime` uses when given none; import it to choose the file, the durability or the group
+ * commit window.
+ *
+ * @packageDocumentation
+ */
+export {
+  createSqliteStore,
+  type SqliteStore,
+  type SqliteStoreOptions,
+  type SqliteStoreStats,
+} from "./sqlite-store.js";
