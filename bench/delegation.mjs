@@ -37,7 +37,7 @@ import {
   ticker,
   writeResult,
 } from "./lib.mjs";
-import { ensureRedis, REDIS } from "./redis.mjs";
+import { ensureRedis, REDIS } from "./lib/redis.mjs";
 
 const WIDE = count("wide", QUICK ? 100 : 1000);
 const PARENTS = count("parents", QUICK ? 100 : 1000);

@@ -64,7 +64,7 @@ import {
   ticker,
   writeResult,
 } from "./lib.mjs";
-import { ensureRedis, REDIS } from "./redis.mjs";
+import { ensureRedis, REDIS } from "./lib/redis.mjs";
 
 const offstage = await loadOffstage();
 

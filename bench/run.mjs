@@ -15,13 +15,15 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { log, printMachine, waitQuiet } from "./lib.mjs";
+import { log } from "./lib/log.mjs";
+import { printMachine } from "./lib/machine.mjs";
+import { waitQuiet } from "./lib/meters.mjs";
 import { newestProfile, printSummary } from "./profile-summary.mjs";
-import { writeResults } from "./report.mjs";
+import { writeResults } from "./lib/report.mjs";
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const BENCHES = {
-  core: "core-throughput.mjs",
+  core: "scenarios/core-burst.mjs",
   memory: "idle-memory.mjs",
   durable: "durable-throughput.mjs",
   delegation: "delegation.mjs",

@@ -4,34 +4,13 @@
 // leaving everything else in the file (the reading of the numbers) as it is. A benchmark that did not
 // run in this invocation keeps its previous block.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { coreGoal, fmtMs, fmtRate, fmtRatio } from "./lib.mjs";
+import { fmtMs, fmtRate, fmtRatio } from "./format.mjs";
+import { coreGoal, RECOVERY_FIRST_TURN_MS_MAX } from "./goals.mjs";
+import { cores, mdTable, provenance } from "./markdown.mjs";
+import { RESULTS_DIR } from "./results.mjs";
 
-const tmp = (name) => new URL(`.tmp/${name}.json`, import.meta.url);
-const RESULTS = new URL("RESULTS.md", import.meta.url);
-
-/** Table cells: `<` and `>` (as in `Map<session, Promise>`) would read as HTML, `|` would split the cell. */
-const cell = (c) => String(c).replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("|", "\\|");
-
-/** A Markdown table with padded columns, as Biome formats Markdown (so `biome check bench` stays clean). */
-function mdTable(header, rows) {
-  const all = [header, ...rows].map((r) => r.map(cell));
-  const widths = header.map((_, i) => Math.max(3, ...all.map((r) => [...r[i]].length)));
-  const line = (r) => `| ${r.map((c, i) => c + " ".repeat(widths[i] - [...c].length)).join(" | ")} |`;
-  return [line(all[0]), line(widths.map((w) => "-".repeat(w))), ...all.slice(1).map(line)].join("\n");
-}
-
-function provenance(data, command) {
-  const m = data.machine;
-  const c = data.code;
-  return [
-    `Measured ${m.date.replace("T", " ").replace(/\.\d+Z$/, " UTC")} on ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ` +
-      `Node ${m.node}, ${m.platform}; load average at start ${m.loadAvg?.join(" ") ?? "n/a"}.`,
-    `Code: commit \`${c.commit}\`${c.dirty.length > 0 ? ` with uncommitted changes in ${c.dirty.join(", ")}` : ""}, build \`${c.dist.replace(/^.*\/bench\//, "bench/")}\`.`,
-    `Command: \`${command}\` (arguments passed to this benchmark: \`${data.argv.join(" ") || "none"}\`).`,
-  ].join("\n");
-}
-
-const cores = (x) => (x === undefined ? "n/a" : x.toFixed(2));
+const saved = (name) => new URL(`${name}.json`, RESULTS_DIR);
+const RESULTS = new URL("../RESULTS.md", import.meta.url);
 
 function renderCore(d, command) {
   const names = Object.keys(d.summary).filter((n) => n !== "ratios");
@@ -104,7 +83,7 @@ function renderCore(d, command) {
 function renderMemory(d, command) {
   const peer = (name) => d.results.find((r) => r.name.startsWith(name))?.perSession;
   const table = mdTable(
-    ["case", "bytes per idle session", "total", "vs p-queue", "goal < 2048 B"],
+    ["case", "bytes per idle session", "total", "vs p-queue", `goal < ${d.goalBytes} B`],
     d.results.map((r) => [
       r.name,
       `**${r.perSession.toFixed(0)}**`,
@@ -166,7 +145,7 @@ function renderDurable(d, command) {
         ? [r.name, `skipped: ${r.skipped}`, "", "", ""]
         : [
             r.name,
-            `**${fmtMs(r.firstTurnMs)}**${r.name.startsWith("offstage") ? (r.firstTurnMs < 1000 ? " (goal < 1 s: met)" : " (goal < 1 s: **not met**)") : ""}`,
+            `**${fmtMs(r.firstTurnMs)}**${r.name.startsWith("offstage") ? (r.firstTurnMs < RECOVERY_FIRST_TURN_MS_MAX ? " (goal < 1 s: met)" : " (goal < 1 s: **not met**)") : ""}`,
             r.reps ? r.reps.map((x) => fmtMs(x.firstTurnMs)).join(", ") : "1",
             r.startMs === undefined ? "n/a (workers start when built)" : fmtMs(r.startMs),
             r.recovered,
@@ -208,8 +187,8 @@ export function writeResults(names, command) {
   for (const name of names) {
     if (!(name in RENDER)) continue;
     const [file, render] = RENDER[name];
-    if (!existsSync(tmp(file))) continue;
-    const block = render(JSON.parse(readFileSync(tmp(file), "utf8")), command);
+    if (!existsSync(saved(file))) continue;
+    const block = render(JSON.parse(readFileSync(saved(file), "utf8")), command);
     const begin = `<!-- bench:${name}:begin -->`;
     const end = `<!-- bench:${name}:end -->`;
     const fresh = `${begin}\n${block}\n${end}`;
