@@ -25,7 +25,7 @@ const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const BENCHES = {
   core: "scenarios/core-burst.mjs",
   memory: "idle-memory.mjs",
-  durable: "durable-throughput.mjs",
+  durable: "scenarios/durable-throughput.mjs",
   delegation: "delegation.mjs",
 };
 const raw = process.argv.slice(2);

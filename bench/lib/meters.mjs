@@ -119,3 +119,9 @@ export async function waitQuiet(maxS, thresholdCores = 0.3) {
     said = true;
   }
 }
+
+/**
+ * Wall-clock milliseconds with a fraction, comparable across a producer and the workers of a peer
+ * (one process), where a job's payload carries its send time.
+ */
+export const wallNow = () => performance.timeOrigin + performance.now();
