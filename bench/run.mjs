@@ -24,9 +24,9 @@ import { writeResults } from "./lib/report.mjs";
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const BENCHES = {
   core: "scenarios/core-burst.mjs",
-  memory: "idle-memory.mjs",
+  memory: "scenarios/idle-memory.mjs",
   durable: "scenarios/durable-throughput.mjs",
-  delegation: "delegation.mjs",
+  delegation: "scenarios/delegation.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
