@@ -18,10 +18,10 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { newestProfile, printSummary } from "./lab/profile-summary.mjs";
 import { log } from "./lib/log.mjs";
 import { printMachine } from "./lib/machine.mjs";
 import { waitQuiet } from "./lib/meters.mjs";
-import { newestProfile, printSummary } from "./lab/profile-summary.mjs";
 import { writeResults } from "./lib/report.mjs";
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));

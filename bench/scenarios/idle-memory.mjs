@@ -59,7 +59,9 @@ async function main() {
     process.exitCode = 1;
     return;
   }
-  log(`idle-memory: ${N} sessions per case; goal < ${IDLE_SESSION_BYTES_MAX} bytes per idle Offstage session`);
+  log(
+    `idle-memory: ${N} sessions per case; goal < ${IDLE_SESSION_BYTES_MAX} bytes per idle Offstage session`,
+  );
   // Warm-up: load and compile every code path once, so the first case does not count code objects.
   await (await offstageIdle(offstage, N, true)).release();
   const results = [];

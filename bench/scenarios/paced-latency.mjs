@@ -71,7 +71,14 @@ export async function pacedLatency({ systems, ratePerS, seconds, sessions, measu
   const label = (r) => systems.find((s) => s.name === r.name).label;
   const durableColumns = (r) => (measureDurable ? [fmtMs(r.ack.p50Ms), fmtMs(r.ack.p99Ms)] : []);
   table(
-    ["system", "inputs", "send→start p50", "p99", "max", ...(measureDurable ? ["send→durable p50", "p99"] : [])],
+    [
+      "system",
+      "inputs",
+      "send→start p50",
+      "p99",
+      "max",
+      ...(measureDurable ? ["send→durable p50", "p99"] : []),
+    ],
     results.map((r) => [
       label(r),
       r.total,

@@ -2,8 +2,8 @@
 // with N child jobs; the parent job runs once all its children completed. BullMQ has no per-child
 // delivery, so its latency is per parent flow: added → the parent job starting. Redis persistence as
 // the service runs it (no appendonly: not durable), which favours the peer.
-import { Redis } from "ioredis";
 import { FlowProducer, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { Latency } from "../lib/latency.mjs";
 import { log, ticker } from "../lib/log.mjs";
 import { cpuMeter, now } from "../lib/meters.mjs";

@@ -2,9 +2,9 @@
 // dispatch children with session.delegateAll(); each child is a no-op model turn; its completion is
 // written with the child's end and delivered to the parent as a new turn. Measured per child:
 // dispatch → completion delivered (the parent turn that carries it starts).
-import { cpuMeter, now } from "../lib/meters.mjs";
 import { Latency } from "../lib/latency.mjs";
 import { log, ticker } from "../lib/log.mjs";
+import { cpuMeter, now } from "../lib/meters.mjs";
 import { freshSqliteStore } from "./offstage-sqlite.mjs";
 
 /** The delegation system with SQLite `durability` ("normal" or "full"). */
