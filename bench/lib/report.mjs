@@ -1,11 +1,12 @@
 // `npm run bench -- --write`: renders the numbers the benchmarks saved in bench/.tmp/*.json as Markdown
 // and puts each benchmark's block into bench/RESULTS.md between its markers
 //   <!-- bench:NAME:begin --> ... <!-- bench:NAME:end -->
-// leaving everything else in the file (the reading of the numbers) as it is. A benchmark that did not
-// run in this invocation keeps its previous block.
+// leaving everything else in the file as it is. A benchmark that did not run in this invocation keeps
+// its previous block. Each block judges its numbers against lib/goals.mjs, so RESULTS.md needs no
+// hand-written reading that could go stale.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fmtMs, fmtRate, fmtRatio } from "./format.mjs";
-import { coreGoal, RECOVERY_FIRST_TURN_MS_MAX } from "./goals.mjs";
+import { coreGoal, DURABLE_NORMAL_PER_S_MIN, durableGoal, RECOVERY_FIRST_TURN_MS_MAX } from "./goals.mjs";
 import { cores, mdTable, provenance } from "./markdown.mjs";
 import { RESULTS_DIR } from "./results.mjs";
 
@@ -117,16 +118,28 @@ function renderDurable(d, command) {
     ]),
   );
   const ratios = mdTable(
-    ["ratio (turns/s)", "median of repetitions", "per repetition"],
+    ["ratio (turns/s)", "median of repetitions", "per repetition", "goal", "met?"],
     Object.entries(d.ratios).map(([pair, r]) => {
       const [o, p] = pair.split("/");
+      const need = durableGoal(pair);
       return [
         pair,
         `**${fmtRatio(r)}**`,
         d.runs[o].map((x, i) => fmtRatio(x.perSecond / d.runs[p][i].perSecond)).join(", "),
+        need === undefined ? "none" : `≥ ${need}×`,
+        need === undefined ? "—" : r >= need ? "yes" : "**no**",
       ];
     }),
   );
+  const normal = s["offstage-normal"]?.perSecond;
+  const rateGoal =
+    normal === undefined
+      ? []
+      : [
+          "",
+          `Goal (issue #3): ≥ ${DURABLE_NORMAL_PER_S_MIN / 1000}k durable turns/s with "normal": ` +
+            `**${fmtRate(normal)}**, ${normal >= DURABLE_NORMAL_PER_S_MIN ? "met" : "**not met**"}.`,
+        ];
   const paced = mdTable(
     ["system", "inputs", "send→start p50", "p99", "send→durable p50", "p99"],
     (d.paced ?? []).map((r) => [
@@ -161,6 +174,7 @@ function renderDurable(d, command) {
       `"Other load" counts every other process, so for BullMQ and graphile-worker it includes Redis and PostgreSQL doing the peer's own work.`,
     "",
     burst,
+    ...rateGoal,
     "",
     ratios,
     "",
@@ -174,10 +188,53 @@ function renderDurable(d, command) {
   ].join("\n");
 }
 
+/** The delegation benchmark's systems as a reader knows them. */
+const DELEGATION_LABELS = {
+  "offstage-normal": 'offstage, SQLite "normal"',
+  "offstage-full": 'offstage, SQLite "full"',
+  bullmq: "BullMQ flows (per parent)",
+};
+
+function renderDelegation(d, command) {
+  const rows = [];
+  for (const shape of d.results) {
+    const name = `${shape.parents} parent(s) × ${shape.children} children`;
+    const peer = shape.rows.find((r) => r.system === "bullmq" && !r.skipped);
+    for (const r of shape.rows) {
+      const label = DELEGATION_LABELS[r.system] ?? r.system;
+      if (r.skipped) {
+        rows.push([name, label, `skipped: ${r.skipped}`, "", "", "", ""]);
+        continue;
+      }
+      rows.push([
+        name,
+        label,
+        `**${fmtRate(r.perSecond)}**`,
+        peer === undefined ? "n/a" : fmtRatio(r.perSecond / peer.perSecond),
+        `${fmtMs(r.latency.p50Ms)} / ${fmtMs(r.latency.p99Ms)}`,
+        r.latencyOf,
+        cores(r.otherCores),
+      ]);
+    }
+  }
+  const table = mdTable(
+    ["shape", "system", "children/s", "vs BullMQ flows", "p50 / p99", "latency of", "other load (cores)"],
+    rows,
+  );
+  return [
+    provenance(d, command),
+    "",
+    "Bursts: every dispatch made at once, so latency includes queueing. No goal is set (issue #4).",
+    "",
+    table,
+  ].join("\n");
+}
+
 const RENDER = {
   core: ["core-throughput", renderCore],
   memory: ["idle-memory", renderMemory],
   durable: ["durable-throughput", renderDurable],
+  delegation: ["delegation", renderDelegation],
 };
 
 /** Replaces the blocks of the named benchmarks in RESULTS.md; returns the names written. */
