@@ -46,19 +46,17 @@ export function floorSystem({ sessions, model }) {
   return {
     name: "floor",
     label: "reference floor (not a peer; see bench/systems/floor.mjs)",
-    async open() {
-      const floor = createFloor(sessions, model);
-      await floor.prepare();
-      return floor;
-    },
+    open: async () => openFloor(sessions, model),
   };
 }
 
-function createFloor(sessionCount, model) {
+function openFloor(sessionCount, model) {
   const BATCH = 4096;
-  let sessions;
-  let last;
-  let lat;
+  const sessions = new Map();
+  for (let s = 0; s < sessionCount; s++)
+    sessions.set(`s${s}`, { id: `s${s}`, queue: [], busy: false, history: [], turn: undefined });
+  const last = new Array(sessionCount);
+  const lat = new Latency();
   let done = 0;
   let ids = 0;
   const ready = [];
@@ -106,13 +104,6 @@ function createFloor(sessionCount, model) {
     if (ready.length > 0) schedule();
   };
   return {
-    async prepare() {
-      sessions = new Map();
-      for (let s = 0; s < sessionCount; s++)
-        sessions.set(`s${s}`, { id: `s${s}`, queue: [], busy: false, history: [], turn: undefined });
-      last = new Array(sessionCount);
-      lat = new Latency();
-    },
     send(s) {
       const session = sessions.get(`s${s}`);
       const handle = new FloorHandle(`in_${(ids++).toString(36)}`, session.id, "hi", now());
