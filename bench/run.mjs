@@ -3,28 +3,33 @@
 // `--wait-quiet S`, which waits up to S seconds before each benchmark for other processes to go quiet,
 // `--priority P`, `--clean-build` and `--write` (see below).
 //
-//   core     bench/core-throughput.mjs     issue #2: no-op turns/s vs p-queue and a naive promise chain
-//   memory   bench/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
-//   durable  bench/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker; recovery
-//   delegation bench/delegation.mjs        issue #4: children dispatch → completion delivered vs BullMQ flows
-//   profile  core-throughput (Offstage only) under --cpu-prof, then the top functions by self time,
-//            then bench/alloc-profile.mjs: allocation per turn by site (sampling heap profiler)
+//   core       scenarios/core-burst.mjs          issue #2: no-op turns/s vs p-queue and a naive promise
+//                                                chain, then their paced latency
+//   memory     scenarios/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
+//   durable    scenarios/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker,
+//                                                then their paced latency and recovery
+//   delegation scenarios/delegation.mjs          issue #4: children dispatch → completion delivered vs
+//                                                BullMQ flows
+//   profile    the core burst (Offstage only) under --cpu-prof, then the top functions by self time
+//              (lab/profile-summary.mjs), then lab/alloc-profile.mjs: allocation per turn by site
 //
 // Each benchmark runs in its own process (with --expose-gc, on the Node that runs this script: the
 // pinned Node 24 under npm), so one cannot tax the next with its heap.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { log, printMachine, waitQuiet } from "./lib.mjs";
-import { newestProfile, printSummary } from "./profile-summary.mjs";
-import { writeResults } from "./report.mjs";
+import { newestProfile, printSummary } from "./lab/profile-summary.mjs";
+import { log } from "./lib/log.mjs";
+import { printMachine } from "./lib/machine.mjs";
+import { waitQuiet } from "./lib/meters.mjs";
+import { writeResults } from "./lib/report.mjs";
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const BENCHES = {
-  core: "core-throughput.mjs",
-  memory: "idle-memory.mjs",
-  durable: "durable-throughput.mjs",
-  delegation: "delegation.mjs",
+  core: "scenarios/core-burst.mjs",
+  memory: "scenarios/idle-memory.mjs",
+  durable: "scenarios/durable-throughput.mjs",
+  delegation: "scenarios/delegation.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
@@ -42,7 +47,7 @@ for (const name of ["--wait-quiet", "--priority"]) {
 // --clean-build: measure a build of the last commit (git archive HEAD into bench/.tmp/head), not the
 // work tree, whose src/ may hold someone's unfinished changes.
 const cleanBuild = args.includes("--clean-build");
-// --write: put the fresh numbers into bench/RESULTS.md (bench/report.mjs), each benchmark's block only.
+// --write: put the fresh numbers into bench/RESULTS.md (lib/report.mjs), each benchmark's block only.
 const write = args.includes("--write");
 args = args.filter((a) => a !== "--clean-build" && a !== "--write");
 const waitS = own["--wait-quiet"] ?? 0;
@@ -119,7 +124,7 @@ for (const name of selected) {
       { nice: true },
     );
     if (status === 0) printSummary(newestProfile(dir), 30);
-    if (status === 0) status = node([here("alloc-profile.mjs"), ...passthrough], { nice: true });
+    if (status === 0) status = node([here("lab/alloc-profile.mjs"), ...passthrough], { nice: true });
   } else status = node([here(BENCHES[name]), ...passthrough], { nice: name !== "durable" });
   if (status !== 0) {
     failed += 1;

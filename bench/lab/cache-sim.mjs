@@ -1,21 +1,26 @@
 // Cache simulation of a no-op turn (issue #2): Offstage on the memory store beside the reference
-// floor (bench/floor.mjs), each under `valgrind --tool=cachegrind --cache-sim=yes` with V8 made
+// floor (systems/floor.mjs), each under `valgrind --tool=cachegrind --cache-sim=yes` with V8 made
 // repeatable (`--predictable --single-threaded`). Each system runs twice, FROM and TO repetitions of
 // the same burst (SESSIONS × INPUTS no-op turns, as in the core benchmark); the difference of the two
 // runs per turn is the steady state: start-up, JIT compilation and the first collections cancel out.
-// Short runs do not (see bench/RESULTS.md §1): when the major collections fall moves their count by
+// Short runs do not (bench/NOTES.md, "cache misses"): when the major collections fall moves their count by
 // thousands of instructions per turn. Reports instructions and simulated L1i, L1d and last-level
 // cache misses per turn, and their ratio.
 //
-//   npm run build && node bench/cache-sim.mjs   [--sessions 10000 --inputs 5 --from 4 --to 8]
+//   npm run build && npm exec -- node bench/lab/cache-sim.mjs   [--sessions 10000 --inputs 5 --from 4 --to 8]
 //
 // Needs valgrind (Debian package `valgrind`). About 5 minutes on 2 cores: the four runs go two at a
 // time. The simulated caches are valgrind's model (32 KB L1s), not the CPU's; where the machine
 // exposes hardware counters, `perf stat` measures the real ones.
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { createFloor } from "./floor.mjs";
-import { count, fmtRatio, loadOffstage, log, memoryBurst, printMachine, table } from "./lib.mjs";
+import { count } from "../lib/args.mjs";
+import { fmtRatio, table } from "../lib/format.mjs";
+import { log } from "../lib/log.mjs";
+import { printMachine } from "../lib/machine.mjs";
+import { loadOffstage } from "../lib/offstage.mjs";
+import { floorSystem } from "../systems/floor.mjs";
+import { memoryBurst } from "../systems/offstage-memory.mjs";
 
 const SESSIONS = count("sessions", 10_000);
 const INPUTS = count("inputs", 5);
@@ -25,20 +30,21 @@ const SYSTEMS = ["offstage", "floor"];
 
 /** In a child: `reps` bursts of one system, then exit. */
 async function child(system, reps) {
-  const lib = await loadOffstage();
-  const model = lib.createNoopModel();
+  const offstage = await loadOffstage();
+  const model = offstage.createNoopModel();
+  const floor = floorSystem({ sessions: SESSIONS, model });
   for (let rep = 0; rep < reps; rep++) {
-    if (system === "floor") await floorBurst(createFloor(SESSIONS, model));
-    else await memoryBurst(lib, SESSIONS, INPUTS, model);
+    if (system === "floor") await floorBurst(floor);
+    else await memoryBurst(offstage, SESSIONS, INPUTS, model);
   }
 }
 
 /** One burst through the floor, as `memoryBurst` makes one through Offstage. */
 async function floorBurst(floor) {
-  await floor.prepare();
-  for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) floor.send(s);
-  await floor.drain();
-  if (floor.done() !== SESSIONS * INPUTS) throw new Error(`floor: ${floor.done()} turns completed`);
+  const inst = await floor.open();
+  for (let r = 0; r < INPUTS; r++) for (let s = 0; s < SESSIONS; s++) inst.send(s);
+  await inst.drained();
+  if (inst.done() !== SESSIONS * INPUTS) throw new Error(`floor: ${inst.done()} turns completed`);
 }
 
 const COUNTERS = {

@@ -1,6 +1,7 @@
-// The reference floor of the core benchmark (bench/core-throughput.mjs, bench/cache-sim.mjs): not a
+// The reference floor of the core benchmark (scenarios/core-burst.mjs, lab/cache-sim.mjs): not a
 // peer anyone would pick, but the least a runtime of Offstage's shape can do for the same turn.
-import { Latency, now } from "./lib.mjs";
+import { Latency } from "../lib/latency.mjs";
+import { now } from "../lib/meters.mjs";
 
 /** A handle of the floor: what a sender holds, with a result promise made only when awaited. */
 class FloorHandle {
@@ -33,7 +34,7 @@ class FloorHandle {
 }
 
 /**
- * Creates the floor as a system of the core benchmark (`prepare`, `send`, `drain`, ...). Each input
+ * The floor as a system of the core benchmark, over `sessions` sessions calling `model`. Each input
  * gets a handle (an id, a status, a result promise made only when awaited) that waits in its
  * session's queue; a session runs one turn at a time; a turn keeps a record of itself, calls `model`
  * as the benchmark's peers do (a copy of the history as the prompt, an abort signal), appends both
@@ -41,11 +42,21 @@ class FloorHandle {
  * It has no kernel, store port, events, policies, cancellation or commit, so no real runtime reaches
  * it: the ratio to it says how much of a turn's cost is Offstage's own.
  */
-export function createFloor(sessionCount, model) {
+export function floorSystem({ sessions, model }) {
+  return {
+    name: "floor",
+    label: "reference floor (not a peer; see bench/systems/floor.mjs)",
+    open: async () => openFloor(sessions, model),
+  };
+}
+
+function openFloor(sessionCount, model) {
   const BATCH = 4096;
-  let sessions;
-  let last;
-  let lat;
+  const sessions = new Map();
+  for (let s = 0; s < sessionCount; s++)
+    sessions.set(`s${s}`, { id: `s${s}`, queue: [], busy: false, history: [], turn: undefined });
+  const last = new Array(sessionCount);
+  const lat = new Latency();
   let done = 0;
   let ids = 0;
   const ready = [];
@@ -93,13 +104,6 @@ export function createFloor(sessionCount, model) {
     if (ready.length > 0) schedule();
   };
   return {
-    async prepare() {
-      sessions = new Map();
-      for (let s = 0; s < sessionCount; s++)
-        sessions.set(`s${s}`, { id: `s${s}`, queue: [], busy: false, history: [], turn: undefined });
-      last = new Array(sessionCount);
-      lat = new Latency();
-    },
     send(s) {
       const session = sessions.get(`s${s}`);
       const handle = new FloorHandle(`in_${(ids++).toString(36)}`, session.id, "hi", now());
@@ -110,7 +114,7 @@ export function createFloor(sessionCount, model) {
       ready.push(session);
       schedule();
     },
-    async drain() {
+    async drained() {
       await Promise.all(last.filter(Boolean).map((h) => h.result()));
     },
     done: () => done,

@@ -1,13 +1,13 @@
 // Summarises a V8 CPU profile (from `node --cpu-prof`): the functions with the most self time, and
 // the time under (self + callees) each of Offstage's own functions.
 //
-//   npm exec -- node --expose-gc --cpu-prof --cpu-prof-dir bench/.tmp/prof bench/core-throughput.mjs \
+//   npm exec -- node --expose-gc --cpu-prof --cpu-prof-dir bench/.tmp/prof bench/scenarios/core-burst.mjs \
 //     --only offstage --reps 3 --paced-s 0
-//   npm exec -- node bench/profile-summary.mjs bench/.tmp/prof/<file>.cpuprofile [--top 30]
+//   npm exec -- node bench/lab/profile-summary.mjs bench/.tmp/prof/<file>.cpuprofile [--top 30]
 //   npm run bench -- profile            (both steps; bench/run.mjs)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { count } from "./lib.mjs";
+import { count } from "../lib/args.mjs";
 
 const TOP = count("top", 30);
 
@@ -107,7 +107,7 @@ export function printSummary(file, top = TOP) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = process.argv.slice(2).find((a) => !a.startsWith("--") && !/^\d+$/.test(a));
   if (target === undefined) {
-    console.error("usage: node bench/profile-summary.mjs <file.cpuprofile | dir> [--top N]");
+    console.error("usage: node bench/lab/profile-summary.mjs <file.cpuprofile | dir> [--top N]");
     process.exit(2);
   }
   printSummary(newestProfile(target));

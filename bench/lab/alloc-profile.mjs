@@ -3,10 +3,13 @@
 // allocation sites by bytes per turn. Allocation drives the GC share that the CPU profile shows, and
 // unlike time it does not change when other processes load the machine.
 //
-//   npm exec -- node bench/alloc-profile.mjs [--sessions 10000] [--inputs 5] [--top 25]
+//   npm exec -- node bench/lab/alloc-profile.mjs [--sessions 10000] [--inputs 5] [--top 25]
 //   npm run bench -- profile            (runs this after the CPU profile)
 import { Session } from "node:inspector/promises";
-import { count, loadOffstage, log, memoryBurst } from "./lib.mjs";
+import { count } from "../lib/args.mjs";
+import { log } from "../lib/log.mjs";
+import { loadOffstage } from "../lib/offstage.mjs";
+import { memoryBurst } from "../systems/offstage-memory.mjs";
 
 const offstage = await loadOffstage();
 const SESSIONS = count("sessions", 10_000);

@@ -5,16 +5,27 @@
 // pairs' B/A throughput ratios, wall-clock and per CPU-second. A build against itself gives
 // 0.97–1.03×: smaller differences are noise.
 //
-//   npm exec -- node --expose-gc bench/ab.mjs DIST_A DIST_B [--pairs 8] [--sessions 10000] [--inputs 20]
+//   npm exec -- node --expose-gc bench/lab/ab.mjs DIST_A DIST_B [--pairs 8] [--sessions 10000] [--inputs 20]
 //
 // DIST_A and DIST_B are build directories (each holding index.js), e.g. `dist` and a copy of it made
-// before the change (`cp -r dist /tmp/dist-before`). Both load into this process at once; a build
-// outside the repository must be able to resolve its dependencies (keep it inside the repository,
-// or link node_modules beside it).
+// before the change (`cp -r dist /tmp/dist-before`). Both load into this process at once, each through
+// lib/offstage.mjs, so builds of the old and the new package layout compare; a build outside the
+// repository must be able to resolve its dependencies (keep it inside the repository, or link
+// node_modules beside it). A smoke run: `... dist dist --pairs 1 --sessions 1000 --inputs 2`.
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { count, fmtRatio, log, median, memoryBurst, now, settleHeap } from "./lib.mjs";
+import { count } from "../lib/args.mjs";
+import { fmtRatio } from "../lib/format.mjs";
+import { log } from "../lib/log.mjs";
+import { median, now, settleHeap } from "../lib/meters.mjs";
+import { loadOffstage } from "../lib/offstage.mjs";
+import { memoryBurst } from "../systems/offstage-memory.mjs";
 
+const USAGE =
+  "usage: node --expose-gc bench/lab/ab.mjs DIST_A DIST_B [--pairs 8] [--sessions 10000] [--inputs 20]";
+if (process.argv.includes("--help")) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const PAIRS = count("pairs", 8);
 const SESSIONS = count("sessions", 10_000);
 const INPUTS = count("inputs", 20);
@@ -22,12 +33,10 @@ const dirs = process.argv
   .slice(2)
   .filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
 if (dirs.length !== 2) {
-  console.error(
-    "usage: node --expose-gc bench/ab.mjs DIST_A DIST_B [--pairs 8] [--sessions 10000] [--inputs 20]",
-  );
+  console.error(USAGE);
   process.exit(2);
 }
-const builds = await Promise.all(dirs.map((dir) => import(pathToFileURL(resolve(dir, "index.js")).href)));
+const builds = await Promise.all(dirs.map((dir) => loadOffstage(resolve(dir, "index.js"))));
 
 /** One burst of a build: turns per second, wall-clock and per CPU-second of this process. */
 async function measure(build) {

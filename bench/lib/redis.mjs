@@ -1,7 +1,8 @@
 // The local Redis the BullMQ peers run on: where it is (--redis-url), whether it answers, and
 // starting it if it does not.
 import { Redis } from "ioredis";
-import { ensureService, flag, REDIS_START } from "./lib.mjs";
+import { flag } from "./args.mjs";
+import { ensureService, REDIS_START } from "./services.mjs";
 
 const url = new URL(flag("redis-url", "redis://127.0.0.1:6379"));
 

@@ -1,0 +1,29 @@
+// The goals the issues set for the benchmarks, in one place: the logs and RESULTS.md judge a
+// number against these and nothing else.
+
+/**
+ * Issue #2's goal for a core ratio named `system/peer`: at least 2× p-queue, at least 0.5× the naive
+ * chain; `undefined` for the reference floor, which is no peer and has none.
+ */
+export function coreGoal(pair) {
+  if (pair.includes("/floor")) return undefined;
+  return pair.includes("/p-queue") ? 2 : 0.5;
+}
+
+/** Issue #2: an idle Offstage session costs less than this many heap bytes. */
+export const IDLE_SESSION_BYTES_MAX = 2048;
+
+/**
+ * Issue #3's goal for a durable ratio named `system/peer`: Offstage at least 5× each durable peer;
+ * none for the store alone (a ceiling, not a system) or for BullMQ without persistence (not durable).
+ */
+export function durableGoal(pair) {
+  const [system, peer] = pair.split("/");
+  return system.startsWith("offstage-") && peer !== "bullmq-none" ? 5 : undefined;
+}
+
+/** Issue #3: durable no-op turns per second with SQLite durability "normal", at least this. */
+export const DURABLE_NORMAL_PER_S_MIN = 50_000;
+
+/** Issue #3: start() → the first recovered turn, with 100 000 inputs queued, in less than this. */
+export const RECOVERY_FIRST_TURN_MS_MAX = 1000;
