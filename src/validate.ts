@@ -124,10 +124,12 @@ export function checkOneOf<T extends string>(
   subject: Subject,
   name: string,
   value: unknown,
-  allowed: Iterable<T>,
+  allowed: ReadonlySet<T> | readonly T[],
 ): asserts value is T {
-  const list = [...allowed];
-  if (!list.includes(value as T)) fail(subject, name, value, `one of ${list.join(", ")}`);
+  const known = Array.isArray(allowed)
+    ? allowed.includes(value as T)
+    : (allowed as ReadonlySet<T>).has(value as T);
+  if (!known) fail(subject, name, value, `one of ${[...allowed].join(", ")}`);
 }
 
 /** A string of `minLength` (default 1) to `maxLength` characters. */

@@ -95,7 +95,7 @@ function recover(parts: RuntimeParts, recovered: RecoveredState): LiveTurn[] {
     store.startTurn({ turnId, sessionId, inputIds, attempt, startedAtMs: now });
     const messages =
       turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
-    const live = driver.open(entry, turnId, attempt, lives, { messages, step: turn.step });
+    const live = driver.open(entry, turnId, lives, { attempt, messages, step: turn.step });
     resumeTurn(entry, live);
     scheduler.claimSlot();
     driver.activate(live);

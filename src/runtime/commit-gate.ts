@@ -104,7 +104,7 @@ export class CommitGate {
 
   #release(group: Held): void {
     const { driver, events } = this.#parts;
-    for (const handle of group.receipts) handle.markStored("durable");
+    for (let i = 0; i < group.receipts.length; i++) group.receipts[i]!.markStored("durable");
     for (const { live, handle, outcome } of group.inputEnds) {
       this.#endingInputs.delete(handle.id);
       live.settle(outcome, undefined, undefined);

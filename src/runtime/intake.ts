@@ -143,23 +143,19 @@ export class Intake {
   acceptOwn(entry: SessionEntry, payload: string, delegationId: string | undefined): string {
     const { dispatcher, store, metrics, run } = this.#parts;
     const stamp = dispatcher.stamp();
-    const live = this.track(
-      {
-        id: this.#parts.options.ids(),
-        sessionId: entry.id,
-        seq: this.#seq,
-        payload,
-        policy: "enqueue",
-        idempotencyKey: undefined,
-        acceptedAtMs: stamp.epochMs,
-        delegationId,
-      },
-      "queued",
-      "enqueue",
-      stamp,
-    );
+    const record: InputRecord = {
+      id: this.#parts.options.ids(),
+      sessionId: entry.id,
+      seq: this.#seq,
+      payload,
+      policy: "enqueue",
+      idempotencyKey: undefined,
+      acceptedAtMs: stamp.epochMs,
+      delegationId,
+    };
+    const live = this.track(record, "queued", "enqueue", stamp);
     this.#seq += 1;
-    store.accept(live.record);
+    store.accept(record);
     this.#parts.gate.holdReceipt(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
@@ -270,7 +266,7 @@ export class Intake {
 
   /** The input ended: its idempotency key is the store's to remember from now on. */
   forget(live: LiveInput): void {
-    const key = live.record.idempotencyKey;
+    const key = live.idempotencyKey;
     if (key !== undefined) this.#keys.delete(keyOf(live.sessionId, key));
   }
 

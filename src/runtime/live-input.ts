@@ -1,7 +1,6 @@
 /**
  * A live input: an accepted input that is queued or running in this process. It is the handle its
- * sender holds and the item its session's inbox queues, so a send makes one object besides the
- * plain record it hands the store.
+ * sender holds and the item its session's inbox queues; the plain record of it goes to the store.
  *
  * @packageDocumentation
  */
@@ -14,21 +13,26 @@ import type { InputRecord } from "./ports/store.js";
 import { TurnHandle } from "./turn-handle.js";
 
 export class LiveInput extends TurnHandle implements QueuedInput {
-  // Declared, then assigned once in the constructor (see TurnState for why).
-  /** What the store was given when the input was accepted. */
-  declare readonly record: InputRecord;
+  // Declared, then assigned once in the constructor (see TurnState for why). The fields of its
+  // record the runtime reads are its own: a turn then reads this one object of each input.
+  declare readonly payload: unknown;
   /**
    * The policy that orders it in the inbox: the record's, except that recovery re-queues an input by
    * the ordering part of its policy alone (`reject` and `steer` applied when it was accepted).
    */
   declare readonly policy: Policy;
+  declare readonly idempotencyKey: string | undefined;
+  /** The delegation whose completion it carries to its session, if any. */
+  declare readonly delegationId: string | undefined;
   /** When it was accepted in this process (taken up, for a recovered input), shared with its moment. */
   declare readonly stamp: Stamp;
 
   constructor(parts: RuntimeParts, record: InputRecord, status: InputStatus, policy: Policy, stamp: Stamp) {
     super(parts, record.id, record.sessionId, status);
-    this.record = record;
+    this.payload = record.payload;
     this.policy = policy;
+    this.idempotencyKey = record.idempotencyKey;
+    this.delegationId = record.delegationId;
     this.stamp = stamp;
   }
 
@@ -37,17 +41,8 @@ export class LiveInput extends TurnHandle implements QueuedInput {
     return this.stamp.monotonicMs;
   }
 
-  get payload(): unknown {
-    return this.record.payload;
-  }
-
-  /** The delegation whose completion it carries to its session, if any. */
-  get delegationId(): string | undefined {
-    return this.record.delegationId;
-  }
-
   /** It carries a background child's completion. */
   get completion(): boolean {
-    return this.record.delegationId !== undefined;
+    return this.delegationId !== undefined;
   }
 }

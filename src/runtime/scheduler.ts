@@ -104,15 +104,16 @@ export class Scheduler {
 
   /**
    * Starts turns while slots are free after turns ended: first the next turns of the sessions of
-   * `ended` while their run goes on (`continueRun`: the slot quantum), then those of waiting
+   * `ended[from, to)` while their run goes on (`continueRun`: the slot quantum), then those of waiting
    * sessions. It begins them all, then runs them (measured 1.07x the throughput of beginning and
    * running them one by one: bench/NOTES.md).
    */
-  pump(ended: readonly LiveTurn[]): void {
+  pump(ended: readonly LiveTurn[], from: number, to: number): void {
     if (!this.#parts.run.driving) return;
     const begun: LiveTurn[] = [];
     const now = this.#parts.dispatcher.monotonicNow();
-    for (const { entry, startedAtMs } of ended) {
+    for (let i = from; i < to; i++) {
+      const { entry, startedAtMs } = ended[i]!;
       if (entry.turn !== undefined) continue;
       if (!continueRun(this.#state, entry, entry.queue.length > 0, startedAtMs, now)) continue;
       const turn = this.#begin(entry);
@@ -125,7 +126,7 @@ export class Scheduler {
       const turn = this.#begin(entry);
       if (turn !== undefined) begun.push(turn);
     }
-    for (const turn of begun) this.#start(turn);
+    for (let i = 0; i < begun.length; i++) this.#start(begun[i]!);
   }
 
   /** A turn took a slot without beginning here: a turn resumed after a crash. */
@@ -147,7 +148,7 @@ export class Scheduler {
     const { driver, options, store, dispatcher } = this.#parts;
     const turnId = options.ids();
     const merge = this.#parts.children?.mergeCompletions ?? true;
-    const turn = beginTurn(entry, (inputs) => driver.open(entry, turnId, 1, inputs, undefined), merge);
+    const turn = beginTurn(entry, turnId, driver.open, merge);
     if (turn === undefined) return undefined;
     try {
       const inputIds = turn.inputs.map((live) => live.id);

@@ -10,6 +10,7 @@ import {
   createInbox,
   endTurn,
   type InboxState,
+  type InboxTurn,
   isIdle,
   POLICIES,
   type Policy,
@@ -27,7 +28,8 @@ function begin<Q extends QueuedInput>(
   turnId: string,
   mergeCompletions?: boolean,
 ): Q[] | undefined {
-  return beginTurn(inbox, (inputs) => ({ turnId, inputs }), mergeCompletions)?.inputs;
+  const open = (_: InboxState<Q>, id: string, inputs: Q[]): InboxTurn<Q> => ({ turnId: id, inputs });
+  return beginTurn(inbox, turnId, open, mergeCompletions)?.inputs;
 }
 
 function input(id: string, policy: Policy = "enqueue"): QueuedInput {
@@ -168,7 +170,7 @@ describe("inbox: beginTurn", () => {
     accept(inbox, input("m", "merge"), ROOMY);
     const before = clone(inbox);
     expect(() =>
-      beginTurn(inbox, () => {
+      beginTurn(inbox, "t1", (): InboxTurn => {
         throw new Error("no history");
       }),
     ).toThrow("no history");

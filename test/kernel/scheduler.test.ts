@@ -253,7 +253,8 @@ class Drive {
 
   #begin(sessionId: string): void {
     const turnId = `t${++this.#turns}`;
-    if (beginTurn(this.inbox(sessionId), (inputs) => ({ turnId, inputs })) === undefined) return;
+    if (beginTurn(this.inbox(sessionId), turnId, (_, id, inputs) => ({ turnId: id, inputs })) === undefined)
+      return;
     turnStarted(this.s);
     this.starts.push(sessionId);
   }

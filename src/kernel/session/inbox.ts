@@ -108,7 +108,7 @@ export function accept<Q extends QueuedInput>(
 }
 
 /**
- * Starts the next turn if the session is idle and has queued input: `open` makes the turn from the
+ * Starts turn `turnId` if the session is idle and has queued input: `open` makes the turn from the
  * inputs it takes (a new array, which becomes the turn's `inputs`: steered input joins it, and inputs
  * the model never saw leave it at the turn's end). Returns the turn, or `undefined` when the session
  * must not be driven now. When `open` throws, the inbox is left as it was.
@@ -117,9 +117,10 @@ export function accept<Q extends QueuedInput>(
  * other queued completion (and only those): results that arrived together are answered together,
  * while the user's own inputs keep their order and their policies.
  */
-export function beginTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
-  inbox: InboxState<Q, T>,
-  open: (inputs: Q[]) => T,
+export function beginTurn<Q extends QueuedInput, T extends InboxTurn<Q>, I extends InboxState<Q, T>>(
+  inbox: I,
+  turnId: string,
+  open: (inbox: I, turnId: string, inputs: Q[]) => T,
   mergeCompletions = true,
 ): T | undefined {
   if (inbox.turn !== undefined || inbox.queue.length === 0) return undefined;
@@ -136,13 +137,14 @@ export function beginTurn<Q extends QueuedInput, T extends InboxTurn<Q>>(
   } else {
     taken = [queue[0]!];
   }
-  const turn = open(taken);
+  const turn = open(inbox, turnId, taken);
   if (rest === undefined) queue.shift();
   else {
     queue.length = 0;
     for (const q of rest) queue.push(q);
   }
-  for (const q of taken) if (q.policy === "merge") inbox.merges -= 1;
+  // Only a merging turn takes inputs sent with `merge`, and it takes every queued input.
+  if (inbox.merges > 0) inbox.merges = 0;
   inbox.turn = turn;
   return turn;
 }
