@@ -14,7 +14,7 @@ import {
   type Session,
   type TurnHandle,
 } from "../../src/index.js";
-import { flush, type GatedFunction, gatedFunction, stateOf, testRuntime, until } from "./helpers.js";
+import { flush, type GatedFunction, gatedFunction, stateOf, testRuntime, until } from "../support/runtime.js";
 
 type ErrorClass = typeof InvalidInputError | typeof BootError | typeof CapacityError | typeof OffstageError;
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { DeadlockError, isOffstageError, type Session, type TurnHandle } from "../../src/index.js";
-import { callTools, flush, scriptedModel, testRuntime, text, tool, toolCall, until } from "./helpers.js";
+import {
+  callTools,
+  flush,
+  scriptedModel,
+  testRuntime,
+  text,
+  tool,
+  toolCall,
+  until,
+} from "../support/runtime.js";
 
 /** A model that calls `name` once, then answers with the tool's result text. */
 function callsOnce(name: string) {

@@ -31,7 +31,7 @@ import {
   tool,
   toolCall,
   until,
-} from "./helpers.js";
+} from "../support/runtime.js";
 
 function lastUserText(request: ModelRequest): string {
   const user = request.prompt.filter((m) => m.role === "user").at(-1);

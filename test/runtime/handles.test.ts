@@ -22,7 +22,7 @@ import {
   toolCall,
   track,
   until,
-} from "./helpers.js";
+} from "../support/runtime.js";
 
 describe("status and poll", () => {
   it("moves queued → running → completed; poll() is undefined until settled", async () => {

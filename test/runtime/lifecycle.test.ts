@@ -23,7 +23,7 @@ import {
   toolCall,
   track,
   until,
-} from "./helpers.js";
+} from "../support/runtime.js";
 
 const echo = { run: async (input: unknown) => `echo ${String(input)}` };
 const model = { model: { id: "m", stream: () => text("hi") } };

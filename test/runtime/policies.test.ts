@@ -21,7 +21,7 @@ import {
   toolCall,
   until,
   userTexts,
-} from "./helpers.js";
+} from "../support/runtime.js";
 
 describe("enqueue", () => {
   it("runs inputs one turn at a time, in arrival order", async () => {

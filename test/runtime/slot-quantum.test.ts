@@ -8,7 +8,7 @@ import type { Model, Runtime } from "../../src/index.js";
 import { RUN_TURNS_MAX } from "../../src/kernel/scheduler/scheduler.js";
 import { createNoopModel } from "../../src/testing/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import { testRuntime } from "./helpers.js";
+import { testRuntime } from "../support/runtime.js";
 
 /** Sends `a` inputs to session a, then one to session b; returns the sessions in the order their turns started. */
 async function startOrder(runtime: Runtime, a: number): Promise<string[]> {

@@ -11,7 +11,7 @@ import {
   tool,
   toolCall,
   until,
-} from "./helpers.js";
+} from "../support/runtime.js";
 
 /** The tool results the model was shown in this request's last tool message. */
 function lastToolResults(request: ModelRequest): ToolResultPart[] {

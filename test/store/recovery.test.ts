@@ -28,7 +28,7 @@ import {
   toolCall,
   until,
   userTexts,
-} from "../runtime/helpers.js";
+} from "../support/runtime.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 interface Process {
