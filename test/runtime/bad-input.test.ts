@@ -14,7 +14,8 @@ import {
   type Session,
   type TurnHandle,
 } from "../../src/index.js";
-import { flush, type GatedFunction, gatedFunction, stateOf, testRuntime, until } from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { type GatedFunction, gatedFunction, stateOf, testRuntime } from "../support/runtime.js";
 
 type ErrorClass = typeof InvalidInputError | typeof BootError | typeof CapacityError | typeof OffstageError;
 

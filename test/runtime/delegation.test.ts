@@ -19,19 +19,17 @@ import {
   type TreeBudget,
   type WakeChannel,
 } from "../../src/index.js";
+import { until } from "../support/async.js";
 import {
   callTools,
   GatedModel,
   type ScriptedModel,
   scriptedModel,
-  spyStore,
-  type TestRuntime,
-  testRuntime,
   text,
-  tool,
   toolCall,
-  until,
-} from "../support/runtime.js";
+} from "../support/models.js";
+import { spyStore, type TestRuntime, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 function lastUserText(request: ModelRequest): string {
   const user = request.prompt.filter((m) => m.role === "user").at(-1);

@@ -7,7 +7,9 @@ import {
   type Stamp,
 } from "../../src/runtime/dispatcher.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import { flush, gatedFunction, testRuntime, text, until } from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { text } from "../support/models.js";
+import { gatedFunction, testRuntime } from "../support/runtime.js";
 
 function dispatcher(overrides: Partial<DispatcherOptions> = {}) {
   const clock = new VirtualClock();

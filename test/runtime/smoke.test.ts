@@ -7,7 +7,7 @@ import {
   silentLogger,
 } from "../../src/index.js";
 import { createNoopModel } from "../../src/testing/index.js";
-import { until } from "../support/runtime.js";
+import { until } from "../support/async.js";
 
 describe("runtime smoke", () => {
   it("runs function and model turns", async () => {

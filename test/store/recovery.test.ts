@@ -16,19 +16,10 @@ import {
 } from "../../src/index.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { VirtualClock } from "../../src/testing/index.js";
-import {
-  callTools,
-  GatedModel,
-  gatedFunction,
-  roles,
-  scriptedModel,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-  userTexts,
-} from "../support/runtime.js";
+import { until } from "../support/async.js";
+import { callTools, GatedModel, roles, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
+import { gatedFunction, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 interface Process {
