@@ -85,25 +85,32 @@ function starExports(source: string): number[] {
   return lines;
 }
 
+/** A source text written indented in a test: the first line break and the common indent go. */
+function code(strings: TemplateStringsArray): string {
+  const lines = strings.join("").replace(/^\n/, "").trimEnd().split("\n");
+  const indent = Math.min(...lines.filter((l) => l.trim() !== "").map((l) => l.search(/\S/)));
+  return lines.map((l) => l.slice(indent)).join("\n");
+}
+
 describe("the import scanner", () => {
   it("finds static imports, re-exports, import(), import types and require, each with its line", () => {
-    const source = [
-      'import { a } from "./a.js";',
-      'import type { B } from "../b.js";',
-      'import "./side-effect.js";',
-      "import {",
-      "  c,",
-      "  d,",
-      '} from "@scope/pkg/sub";',
-      'export { e } from "./e.js";',
-      'export * from "./all.js";',
-      "export const f = 1;",
-      'const g = await import("./lazy.js");',
-      'type H = typeof import("node:fs").promises;',
-      'import I = require("legacy");',
-      'const j = require("cjs");',
-      "const k = await import(name);",
-    ].join("\n");
+    const source = code`
+      import { a } from "./a.js";
+      import type { B } from "../b.js";
+      import "./side-effect.js";
+      import {
+        c,
+        d,
+      } from "@scope/pkg/sub";
+      export { e } from "./e.js";
+      export * from "./all.js";
+      export const f = 1;
+      const g = await import("./lazy.js");
+      type H = typeof import("node:fs").promises;
+      import I = require("legacy");
+      const j = require("cjs");
+      const k = await import(name);
+    `;
     expect(scanImports(source)).toEqual([
       { specifier: "./a.js", kind: "import", line: 1 },
       { specifier: "../b.js", kind: "import", line: 2 },
@@ -120,55 +127,46 @@ describe("the import scanner", () => {
   });
 
   it("ignores imports written in comments, strings and templates", () => {
-    const source = [
-      "/**",
-      ' * import { z } from "zod";',
-      " */",
-      '// import x from "../runtime/x.js";',
-      "const s = 'import y from \"../store/y.js\"';",
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the source under test holds a template literal
-      'const t = `export * from "./t.js"; ${"import(\\"./u.js\\")"}`;',
-    ].join("\n");
+    const source = code`
+      /**
+       * import { z } from "zod";
+       */
+      // import x from "../runtime/x.js";
+      const s = 'import y from "../store/y.js"';
+      const t = \`export * from "./t.js"; \${"import('./u.js')"}\`;
+    `;
+    expect(source).toContain("${");
     expect(scanImports(source)).toEqual([]);
   });
 
   it("finds the impure globals the kernel may not use, also through globalThis", () => {
-    const source = [
-      "const a = Date.now();",
-      "const b = new Date();",
-      "const c = Math.random();",
-      "setTimeout(() => {}, 1);",
-      "globalThis.setInterval(f, 1);",
-      "queueMicrotask(f);",
-      "const d = performance.now();",
-      "const e = process.env.X;",
-      "const g = crypto.randomUUID();",
-      "setImmediate(f);",
-    ].join("\n");
-    expect(scanImpurities(source).map((u) => `${u.line}:${u.name}`)).toEqual([
-      "1:Date.now",
-      "2:new Date",
-      "3:Math.random",
-      "4:setTimeout",
-      "5:globalThis.setInterval",
-      "6:queueMicrotask",
-      "7:performance.now",
-      "8:process.env",
-      "9:crypto.randomUUID",
-      "10:setImmediate",
-    ]);
+    const uses = [
+      ["const a = Date.now();", "Date.now"],
+      ["const b = new Date();", "new Date"],
+      ["const c = Math.random();", "Math.random"],
+      ["setTimeout(() => {}, 1);", "setTimeout"],
+      ["globalThis.setInterval(f, 1);", "globalThis.setInterval"],
+      ["queueMicrotask(f);", "queueMicrotask"],
+      ["const d = performance.now();", "performance.now"],
+      ["const e = process.env.X;", "process.env"],
+      ["const g = crypto.randomUUID();", "crypto.randomUUID"],
+      ["setImmediate(f);", "setImmediate"],
+    ];
+    const source = uses.map(([line]) => line).join("\n");
+    const found = scanImpurities(source).map((use) => `${use.line}:${use.name}`);
+    expect(found).toEqual(uses.map(([, name], i) => `${i + 1}:${name}`));
   });
 
   it("leaves members, keys and comments of the same names alone", () => {
-    const source = [
-      "// Date.now() and Math.random() are not for the kernel",
-      'const s = "setTimeout(process.exit)";',
-      "clock.setTimeout(f, 1);",
-      "const o = { now: 1, random: 2, process: 3, crypto: 4 };",
-      "const { process: p } = o;",
-      "interface C { setTimeout(ms: number): void; performance: number }",
-      "const d = Date.parse(x) + Math.max(1, 2);",
-    ].join("\n");
+    const source = code`
+      // Date.now() and Math.random() are not for the kernel
+      const s = "setTimeout(process.exit)";
+      clock.setTimeout(f, 1);
+      const o = { now: 1, random: 2, process: 3, crypto: 4 };
+      const { process: p } = o;
+      interface C { setTimeout(ms: number): void; performance: number }
+      const d = Date.parse(x) + Math.max(1, 2);
+    `;
     expect(scanImpurities(source)).toEqual([]);
   });
 });

@@ -11,9 +11,16 @@ import {
   TurnCancelled,
 } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import { flush, track, until } from "../support/async.js";
+import { flush, thrownBy, track, until } from "../support/async.js";
 import { callTools, GatedModel, text, toolCall } from "../support/models.js";
-import { gatedChat, gatedSession, spyStore, startSession, testRuntime } from "../support/runtime.js";
+import {
+  busySession,
+  gatedChat,
+  gatedSession,
+  spyStore,
+  startSession,
+  testRuntime,
+} from "../support/runtime.js";
 import { GatedTool } from "../support/tools.js";
 
 const echo = { run: async (input: unknown) => `echo ${String(input)}` };
@@ -106,12 +113,7 @@ function badOptions(): [string, unknown, string][] {
 
 describe("createRuntime option validation", () => {
   it.each(badOptions())("%s → BootError INVALID_OPTIONS quoting the value", (_name, options, quoted) => {
-    let thrown: unknown;
-    try {
-      createRuntime(options as RuntimeOptions);
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => createRuntime(options as RuntimeOptions));
     expect(thrown).toBeInstanceOf(BootError);
     expect((thrown as BootError).code).toBe("INVALID_OPTIONS");
     expect(isOffstageError(thrown, "INVALID_OPTIONS")).toBe(true);
@@ -405,9 +407,7 @@ describe("stop", () => {
   });
 
   it("send, session and start during stopping → STOPPING", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     const stopping = runtime.stop({ drain: true });
     expect(runtime.state).toBe("stopping");
     expect(() => s.send("late")).toThrow(expect.objectContaining({ code: "STOPPING" }));

@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  CapacityError,
-  InvalidInputError,
-  OffstageError,
-  type Policy,
-  type RuntimeEvent,
-  TurnCancelled,
-} from "../../src/index.js";
-import { flush, until } from "../support/async.js";
+import type { Policy, RuntimeEvent } from "../../src/index.js";
+import { CapacityError, InvalidInputError, OffstageError, TurnCancelled } from "../../src/index.js";
+import { flush, thrownBy, until } from "../support/async.js";
 import { callTools, roles, text, toolCall, userTexts } from "../support/models.js";
-import { gatedChat, gatedSession, spyStore, startSession, stateOf } from "../support/runtime.js";
+import { busySession, gatedChat, gatedSession, spyStore, startSession, stateOf } from "../support/runtime.js";
 import { GatedTool } from "../support/tools.js";
 
 describe("enqueue", () => {
@@ -41,19 +35,12 @@ describe("reject", () => {
 
   it("refuses while busy with CapacityError SESSION_BUSY and changes nothing", async () => {
     const spy = spyStore();
-    const { fn, runtime, s } = await gatedSession({ store: spy.store });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession({ store: spy.store });
     const events: RuntimeEvent[] = [];
     runtime.on((e) => events.push(e));
     const before = stateOf(runtime, [s], [a]);
     const writes = spy.writes.length;
-    let thrown: unknown;
-    try {
-      s.send("b", { policy: "reject" });
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => s.send("b", { policy: "reject" }));
     expect(thrown).toBeInstanceOf(CapacityError);
     expect((thrown as CapacityError).code).toBe("SESSION_BUSY");
     expect((thrown as Error).message).toContain(a.turnId!);
@@ -78,9 +65,7 @@ describe("reject", () => {
 
 describe("interrupt", () => {
   it("cancels the running turn (interrupted_by_input) and runs next, ahead of queued enqueue input", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const b = s.send("b");
     const c = s.send("c", { policy: "interrupt" });
     await until(() => fn.calls.length === 2);
@@ -103,9 +88,7 @@ describe("interrupt", () => {
   });
 
   it("interrupt inputs keep their own arrival order ahead of enqueued ones", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     s.send("q1");
     s.send("i1", { policy: "interrupt" });
     s.send("i2", { policy: "interrupt" });
@@ -153,9 +136,7 @@ describe("merge", () => {
   });
 
   it("a function agent receives every merged payload", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     const b = s.send({ n: 1 }, { policy: "merge" });
     const c = s.send({ n: 2 });
     fn.calls[0]!.gate.resolve("A");
@@ -167,9 +148,7 @@ describe("merge", () => {
   });
 
   it("withdrawing the only merge input leaves the rest to run one by one", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     s.send("b");
     s.send("m", { policy: "merge" }).withdraw();
     s.send("c");
@@ -251,9 +230,7 @@ describe("steer", () => {
   });
 
   it("into a function-agent turn: requeued and runs as its own turn", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const b = s.send("b", { policy: "steer" });
     expect(b.status).toBe("running");
     fn.calls[0]!.gate.resolve("A");
@@ -329,16 +306,9 @@ describe("withdraw", () => {
   });
 
   it("a running or settled input → OffstageError NOT_WITHDRAWABLE, nothing changes", async () => {
-    const { fn, runtime, s } = await gatedSession();
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const before = stateOf(runtime, [s], [a]);
-    let thrown: unknown;
-    try {
-      a.withdraw();
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => a.withdraw());
     expect(thrown).toBeInstanceOf(OffstageError);
     expect((thrown as OffstageError).code).toBe("NOT_WITHDRAWABLE");
     expect((thrown as Error).message).toContain("running");
@@ -380,12 +350,7 @@ describe("idempotency keys", () => {
     const { fn, runtime, s } = await gatedSession();
     const a = s.send("payload", { idempotencyKey: "k" });
     const before = stateOf(runtime, [s], [a]);
-    let thrown: unknown;
-    try {
-      s.send("other payload", { idempotencyKey: "k" });
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => s.send("other payload", { idempotencyKey: "k" }));
     expect(thrown).toBeInstanceOf(InvalidInputError);
     expect((thrown as InvalidInputError).code).toBe("IDEMPOTENCY_CONFLICT");
     expect((thrown as InvalidInputError).details).toMatchObject({ inputId: a.id, idempotencyKey: "k" });
@@ -402,19 +367,12 @@ describe("idempotency keys", () => {
 
 describe("inbox limit", () => {
   it("a full inbox → CapacityError INBOX_FULL (limits.inboxLengthMax), nothing changes", async () => {
-    const { fn, runtime, s } = await gatedSession({ limits: { inboxLengthMax: 2 } });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession({ limits: { inboxLengthMax: 2 } });
     const b = s.send("b");
     const c = s.send("c", { policy: "merge" });
     const before = stateOf(runtime, [s], [a, b, c]);
     for (const policy of ["enqueue", "interrupt", "merge"] as const) {
-      let thrown: unknown;
-      try {
-        s.send("d", { policy });
-      } catch (error) {
-        thrown = error;
-      }
+      const thrown = thrownBy(() => s.send("d", { policy }));
       expect(thrown).toBeInstanceOf(CapacityError);
       expect((thrown as CapacityError).code).toBe("INBOX_FULL");
       expect((thrown as Error).message).toContain("inboxLengthMax 2");

@@ -32,14 +32,8 @@ import type { TurnHandle } from "../../src/runtime/turn-handle.js";
 import { createMemoryStore } from "../../src/store/memory/memory-store.js";
 import type { SeededRandom } from "../../src/testing/seeded-random.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import {
-  DEFAULT_STEPS,
-  describeConfig,
-  expandConfig,
-  type SimConfig,
-  type SimStreams,
-  streamsOf,
-} from "./config.js";
+import type { SimConfig, SimStreams } from "./config.js";
+import { DEFAULT_STEPS, describeConfig, expandConfig, streamsOf } from "./config.js";
 import { DelegationDriver } from "./delegation-driver.js";
 import { CallTracker, chatAgent, functionAgent, lossyWakes, promptProblem, type World } from "./fakes.js";
 import { Checker, SimulationFailure } from "./invariants.js";

@@ -16,7 +16,7 @@ import {
   type TurnHandle,
 } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import { type Deferred, deferred } from "./async.js";
+import { type Deferred, deferred, until } from "./async.js";
 import { GatedModel } from "./models.js";
 
 export interface TestRuntime {
@@ -66,6 +66,19 @@ export interface GatedSession extends StartedSession {
 export async function gatedSession(extra: TestOptions = {}): Promise<GatedSession> {
   const fn = gatedFunction();
   return { fn, ...(await startSession({ f: fn.agent }, extra)) };
+}
+
+export interface BusySession extends GatedSession {
+  /** Input "a", whose turn is running: its call to "f" waits at the gate. */
+  readonly a: TurnHandle;
+}
+
+/** A {@link gatedSession} whose session "s" is busy running input "a". */
+export async function busySession(extra: TestOptions = {}): Promise<BusySession> {
+  const gated = await gatedSession(extra);
+  const a = gated.s.send("a");
+  await until(() => gated.fn.calls.length === 1, "the turn of input a to start");
+  return { ...gated, a };
 }
 
 export interface ChatSession extends StartedSession {
