@@ -13,8 +13,8 @@
  *   draining stop drives every session, and keeps to its deadline.
  */
 import type { StopStatus } from "../../src/kernel/shutdown/stop-status.js";
-import type { CallRecord } from "./fakes.js";
 import type { Kept, Ledger, Watched } from "./ledger.js";
+import type { CallRecord } from "./world.js";
 
 /** Tracks a promise that must settle by the next stop. */
 export function watch(l: Ledger, promise: Promise<unknown>, label: string): void {

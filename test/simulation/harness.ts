@@ -35,7 +35,7 @@ import type { SimConfig } from "./config.js";
 import { DEFAULT_STEPS, describeConfig, expandConfig, streamsOf } from "./config.js";
 import { DelegationDriver } from "./delegation-driver.js";
 import type { DriverParts } from "./driver-parts.js";
-import { CallTracker, promptProblem } from "./fakes.js";
+import { promptProblem } from "./fake-model.js";
 import { HandleDriver } from "./handle-driver.js";
 import { Checker, SimulationFailure } from "./invariants.js";
 import { LifecycleDriver } from "./lifecycle-driver.js";
@@ -43,6 +43,7 @@ import { commitLabel, replayCommand, seedLabel } from "./replay.js";
 import { SendDriver } from "./send-driver.js";
 import { type SimProcess, spawnProcess } from "./spawn-process.js";
 import { Trace } from "./trace.js";
+import { CallTracker } from "./world.js";
 
 export { replayCommand, seedLabel } from "./replay.js";
 

@@ -14,8 +14,8 @@ import type { TurnHandle } from "../../src/runtime/turn-handle.js";
 import type { VirtualClock } from "../../src/testing/virtual-clock.js";
 import type { SimConfig } from "./config.js";
 import type { DelegationChecker } from "./delegation-invariants.js";
-import type { CallTracker } from "./fakes.js";
 import type { Trace } from "./trace.js";
+import type { CallTracker } from "./world.js";
 
 export class SimulationFailure extends Error {
   override readonly name = "SimulationFailure";

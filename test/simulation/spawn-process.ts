@@ -10,10 +10,13 @@ import type { Runtime } from "../../src/runtime/runtime.js";
 import type { TurnHandle } from "../../src/runtime/turn-handle.js";
 import type { VirtualClock } from "../../src/testing/virtual-clock.js";
 import type { SimConfig, SimStreams } from "./config.js";
-import { type CallTracker, chatAgent, functionAgent, lossyWakes, type World } from "./fakes.js";
+import { functionAgent } from "./fake-function.js";
+import { chatAgent } from "./fake-model.js";
 import type { Checker } from "./invariants.js";
+import { lossyWakes } from "./lossy-wakes.js";
 import { fencedClock, fencedStore } from "./process.js";
 import type { Trace } from "./trace.js";
+import type { CallTracker, World } from "./world.js";
 
 export interface SimProcess {
   readonly id: number;
