@@ -36,7 +36,8 @@ export type OffstageErrorCode =
   | "STORE_UNSUPPORTED"
   | "STORE_FAILED"
   | "EVENT_BUFFER_OVERFLOW"
-  | "CLOSED";
+  | "CLOSED"
+  | "MCP_CONNECT_FAILED";
 
 const marker = Symbol.for("offstage.error");
 

@@ -20,7 +20,8 @@ const ADAPTERS = ["store", "models", "tools", "host"];
  * The layers: its files (a folder ends in `/`), the other layers it may import, the npm packages it
  * may import (`"any"`: an adapter's own optional peers), whether it may import Node built-ins, and
  * whether it must stay pure. `testing` is the public test kit, held like an adapter; `entry` is the
- * package root and the wiring that picks the default store; `server` and `cli` sit on top.
+ * package root and the wiring that picks the default store; `mcp` (offstage/mcp) adapts MCP servers'
+ * tools and serves a runtime's sessions over MCP; `server` and `cli` sit on top.
  */
 // biome-ignore format: the table reads best one layer a line
 const LAYERS: Layers = {
@@ -34,8 +35,9 @@ const LAYERS: Layers = {
   host:     { files: ["src/host/"], ...ADAPTER },
   testing:  { files: ["src/testing/"], ...ADAPTER },
   entry:    { files: ["src/index.ts", "src/create-runtime.ts"], imports: [...CORE, "runtime", ...ADAPTERS], packages: [], builtins: false },
+  mcp:      { files: ["src/mcp/"], imports: [...CORE, "runtime", "tools"], packages: "any", builtins: true },
   server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry"], packages: "any", builtins: true },
-  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server"], packages: "any", builtins: true },
+  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true },
 };
 
 const ROOT = join(import.meta.dirname, "..");

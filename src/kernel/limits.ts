@@ -72,6 +72,24 @@ export const DEFAULTS = {
     /** Ended inputs the memory store keeps for look-ups by id and idempotency key. */
     endedInputsMax: 10_000,
   },
+  mcp: {
+    /** How long connecting to an MCP server (and listing its tools) may take. */
+    connectTimeoutMs: 10_000,
+    /** Restarts in a row that may fail before a dead MCP server is given up. */
+    restartsMax: 5,
+    /** The wait before the second restart; it doubles for each further one (up to 30 s). */
+    restartDelayMs: 250,
+    /** How long `offstage mcp`'s `result` tool waits when the caller names no bound. */
+    resultWaitMs: 10_000,
+    /** The longest wait `result` accepts: below MCP clients' usual 60 s request timeout. */
+    resultWaitMsMax: 50_000,
+  },
+  chat: {
+    /** The shortest time between two redraws of `offstage chat`'s live region (at most 30 a second). */
+    frameMs: 33,
+    /** Messages of a resumed session's history shown when the chat opens. */
+    historyShown: 20,
+  },
   sqliteStore: {
     /** The database file, relative to the working directory. */
     path: "./.offstage/offstage.db",

@@ -27,6 +27,11 @@ export interface DemoModelOptions {
   readonly slowOn?: string;
   /** The delay of a step triggered by `slowOn`, in milliseconds (default 1,000). */
   readonly slowMs?: number;
+  /**
+   * Delay between the words of an answer, in milliseconds (default 0: the whole answer at once), so
+   * a chat shows it streaming as a real model's would.
+   */
+  readonly wordDelayMs?: number;
   /** Varies the wording of replies (never what the model does); the same seed gives the same words. */
   readonly seed?: number;
   /** How to wait; defaults to `node:timers/promises`' `setTimeout` with the signal. */
@@ -45,11 +50,12 @@ const defaultSleep: Sleep = async (ms, signal) => {
  * - `list <dir>`, `read <file>`, `count <dir>`, `stat <path>` become calls to `list_files`,
  *   `read_file`, `count_lines` and `file_info` (only for tools the request offers); several
  *   directives become several tool calls in one step, which the runtime runs in parallel;
+ * - `use <tool> {"arg": …}` calls any tool on offer with those arguments (an MCP server's, yours);
  * - once tool results arrive, the next step streams a summary of them, word by word;
  * - without directives it streams a short reply echoing the input.
  *
  * Gotchas:
- * - With no delay (`latencyMs` 0 and no `slowOn` match) `stream` returns a plain array — a
+ * - With no delay (`latencyMs` and `wordDelayMs` 0, no `slowOn` match) `stream` returns a plain array — a
  *   synchronous iterable the runtime drains without promises or timers. It does not look at the
  *   abort signal then: there is nothing to interrupt.
  * - With a delay, the stream waits through `sleep` and throws the signal's reason as soon as the
@@ -68,6 +74,7 @@ const defaultSleep: Sleep = async (ms, signal) => {
 export function createDemoModel(options: DemoModelOptions = {}): Model {
   const latencyMs = delayOption("latencyMs", options.latencyMs, 0);
   const slowMs = delayOption("slowMs", options.slowMs, 1_000);
+  const wordDelayMs = delayOption("wordDelayMs", options.wordDelayMs, 0);
   const failOn = triggerOption("failOn", options.failOn);
   const slowOn = triggerOption("slowOn", options.slowOn);
   const seed = options.seed ?? 0;
@@ -84,8 +91,8 @@ export function createDemoModel(options: DemoModelOptions = {}): Model {
           : partsOf(planDemoStep(request.prompt, request.tools, seed >>> 0), request);
       const delayMs = slowOn !== undefined && input.includes(slowOn) ? slowMs : latencyMs;
       // The fast path: no promise and no timer.
-      if (delayMs === 0) return parts;
-      return delayed(parts, delayMs, request.abortSignal, sleep);
+      if (delayMs === 0 && wordDelayMs === 0) return parts;
+      return delayed(parts, delayMs, wordDelayMs, request.abortSignal, sleep);
     },
   };
 }
@@ -93,21 +100,28 @@ export function createDemoModel(options: DemoModelOptions = {}): Model {
 async function* delayed(
   parts: readonly ModelPart[],
   delayMs: number,
+  wordDelayMs: number,
   signal: AbortSignal,
   sleep: Sleep,
 ): AsyncGenerator<ModelPart> {
   signal.throwIfAborted();
+  if (delayMs > 0) await wait(delayMs, signal, sleep);
+  let words = 0;
+  for (const part of parts) {
+    if (wordDelayMs > 0 && part.type === "text-delta" && words++ > 0) await wait(wordDelayMs, signal, sleep);
+    // A sleep that ignored the signal, or an abort between parts: stop here either way.
+    signal.throwIfAborted();
+    yield part;
+  }
+}
+
+async function wait(ms: number, signal: AbortSignal, sleep: Sleep): Promise<void> {
   try {
-    await sleep(delayMs, signal);
+    await sleep(ms, signal);
   } catch (error) {
     // Node's timer rejects with a generic AbortError; the reason says why (cancel, interrupt, stop).
     signal.throwIfAborted();
     throw error;
-  }
-  for (const part of parts) {
-    // A sleep that ignored the signal, or an abort between parts: stop here either way.
-    signal.throwIfAborted();
-    yield part;
   }
 }
 

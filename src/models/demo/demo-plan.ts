@@ -6,6 +6,7 @@
  * calls). In it:
  * - if the trailing user messages hold directives (`list <dir>`, `read <file>`, `count <dir>`,
  *   `stat <path>`) for tools on offer, the step asks for those tool calls, all at once;
+ * - `use <tool> {json}` calls any tool on offer with those arguments (one `use` a line);
  * - `delegate <task>; delegate <task>` hands the tasks to background workers through the built-in
  *   `delegate` tool, when it is on offer (the directives inside a task are the worker's, not ours);
  * - background results arriving (a completion block) are acknowledged, not acted on;
@@ -106,6 +107,12 @@ function planCalls(
       });
       continue;
     }
+    const used = usedTools(text, offered);
+    if (used.length > 0) {
+      for (const [toolName, input] of used.slice(0, DEMO_CALLS_PER_STEP_MAX - calls.length))
+        calls.push({ type: "tool-call", toolCallId: `demo_${step}_${calls.length}`, toolName, input });
+      continue;
+    }
     const words = text.split(/\s+/).filter((word) => word !== "");
     for (let i = 0; i < words.length && calls.length < DEMO_CALLS_PER_STEP_MAX; i++) {
       const toolName = DEMO_DIRECTIVES.get(keyword(words[i]!));
@@ -123,6 +130,18 @@ function planCalls(
       });
       if (path !== undefined) i += 1;
     }
+  }
+  return calls;
+}
+
+/**
+ * The calls of `use <tool> {json}` for tools on offer, in order: the arguments run to the last `}`
+ * of the line (sent as written, so malformed JSON reaches the runtime as a model would send it).
+ */
+function usedTools(text: string, offered: ReadonlySet<string>): [string, string][] {
+  const calls: [string, string][] = [];
+  for (const match of text.matchAll(/\buse\s+([A-Za-z0-9_-]{1,64})(?:[ \t]+(\{.*\}))?/g)) {
+    if (offered.has(match[1]!)) calls.push([match[1]!, match[2] ?? "{}"]);
   }
   return calls;
 }

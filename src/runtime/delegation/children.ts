@@ -82,6 +82,12 @@ export class Children {
     return this.#live.size;
   }
 
+  /** Model calls the record's child made in this process; 0 when it does not run here. */
+  modelCallsOf(record: DelegationRecord): number {
+    const live = this.#live.get(record.childSessionId);
+    return live?.record.id === record.id ? live.modelCalls : 0;
+  }
+
   /** Whether the record's child runs in this process now. */
   isRunning(record: DelegationRecord): boolean {
     return this.#live.get(record.childSessionId)?.record.id === record.id;

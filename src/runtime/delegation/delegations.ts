@@ -13,7 +13,11 @@ import type { DelegationRecord } from "../ports/delegation-log.js";
 import type { Children } from "./children.js";
 
 /** A delegation as `list()` and `get()` show it. */
-export type DelegationInfo = DelegationRecord & { readonly running: boolean };
+export type DelegationInfo = DelegationRecord & {
+  readonly running: boolean;
+  /** Model calls the child made: so far while it runs (in this process), in all once it completed. */
+  readonly modelCalls: number;
+};
 
 /** Options of {@link Delegations.stopChildren}. */
 export interface StopChildrenOptions {
@@ -129,7 +133,9 @@ export class Delegations {
   }
 
   #info(record: DelegationRecord): DelegationInfo {
-    return { ...record, running: this.#children.isRunning(record) };
+    const running = this.#children.isRunning(record);
+    const modelCalls = record.completion?.modelCalls ?? this.#children.modelCallsOf(record);
+    return { ...record, running, modelCalls };
   }
 }
 
