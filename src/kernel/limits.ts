@@ -89,6 +89,8 @@ export const DEFAULTS = {
     frameMs: 33,
     /** Messages of a resumed session's history shown when the chat opens. */
     historyShown: 20,
+    /** How long quitting waits for the running answer and background children before it leaves them stored. */
+    quitDrainMs: 10_000,
   },
   sqliteStore: {
     /** The database file, relative to the working directory. */

@@ -188,8 +188,9 @@ export class McpConnection {
     const transport = this.#transport(attempt);
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     client.onerror = (error) => {
-      // A line on stdout that is not JSON-RPC: remembered for the message when the server fails.
-      attempt.garbage ??= describe(error);
+      // A line on stdout that is not JSON (SyntaxError) or not JSON-RPC (the SDK's schema check):
+      // remembered for the message when the server fails.
+      if (error instanceof SyntaxError || error.name === "ZodError") attempt.garbage ??= describe(error);
     };
     client.onclose = () => {
       this.#lost(client, `the server ${this.#source instanceof Client ? "closed" : "exited"}`);

@@ -99,6 +99,8 @@ export class ChatController {
   submit(line: string): void {
     const text = line.trim();
     if (text === "" || this.#quitting) return;
+    // Two Ctrl-Cs quit only when nothing was typed between them.
+    this.#lastInterruptAt = Number.NEGATIVE_INFINITY;
     if (text.startsWith("/")) {
       this.view.print(paint("dim", youLine(text)));
       runCommand(this, text);
@@ -108,6 +110,7 @@ export class ChatController {
 
   /** Ctrl-C: cancels the running answer; a second one within 3 s quits. */
   interrupt(): void {
+    if (this.#quitting) return;
     const now = Date.now();
     if (now - this.#lastInterruptAt < SECOND_INTERRUPT_MS) {
       this.quit();

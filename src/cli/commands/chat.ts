@@ -46,31 +46,41 @@ export interface ChatOptions {
   readonly frameMs: number;
 }
 
-/** How long quitting waits for running work before it leaves the rest stored. */
-const QUIT_DRAIN_MS = 5_000;
+const QUIT_DRAIN_MS = DEFAULTS.chat.quitDrainMs;
 
 /** Runs the chat until the person quits; returns the exit code. */
 export async function runChat(options: ChatOptions): Promise<number> {
   const input = process.stdin;
   const output = process.stdout;
   let controller: ChatController | undefined;
-  let leaving = false;
+  /** Lines typed (or piped) before the session was open, and whether the input ended meanwhile. */
+  let early: string[] | undefined = [];
+  let endedEarly = false;
+  /** 0 while chatting; 1 once quitting began; 2 once a Ctrl-C during the drain asked to leave now. */
+  let leaving = 0;
   let quit: () => void = () => {};
   const quitting = new Promise<void>((done) => {
     quit = done;
   });
   const handlers: ViewInput = {
-    onLine: (line) => controller?.submit(line),
+    onLine: (line) => (early === undefined ? controller?.submit(line) : early.push(line)),
     onInterrupt: () => {
-      if (leaving) {
-        // Ctrl-C while draining: leave now; the stored work resumes with --session.
+      if (leaving === 1) {
+        leaving = 2;
+        controller?.note("Ctrl-C again to leave now, without waiting (the work stays stored)");
+        return;
+      }
+      if (leaving === 2) {
         view.close();
         process.exit(130);
       }
       if (controller === undefined) quit();
       else controller.interrupt();
     },
-    onEnd: () => (controller === undefined ? quit() : controller.quit()),
+    onEnd: () => {
+      if (early !== undefined) endedEarly = true;
+      else controller?.quit();
+    },
   };
   const view: ChatView =
     input.isTTY === true && output.isTTY === true
@@ -89,17 +99,18 @@ export async function runChat(options: ChatOptions): Promise<number> {
 
   const sessionId = options.session ?? `chat-${randomUUID().slice(0, 8)}`;
   let runtime: Runtime;
+  let model: string;
   try {
-    runtime = await startRuntime(options, mcp, logger, say, (r) => {
+    ({ runtime, model } = await startRuntime(options, mcp, logger, say, (r) => {
       controller = new ChatController({
         runtime: r,
         sessionId,
         view,
         policy: options.policy,
-        about: () => about(options, mcp),
+        about: () => about(options.dbPath, model, mcp),
         onQuit: () => quit(),
       });
-    });
+    }));
   } catch (error) {
     say(paint("red", `${MARK.failed} offstage chat: cannot start: ${describeError(error)}`));
     view.close();
@@ -110,7 +121,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   try {
     const resumed = runtime.sessionIds().includes(sessionId);
     const session = runtime.session(sessionId, resumed ? {} : { agent: CHAT_AGENT });
-    banner(say, options, sessionId, resumed);
+    banner(say, { ...options, model }, sessionId, resumed);
     if (resumed) {
       const history = session.history();
       const shown = DEFAULTS.chat.historyShown;
@@ -138,8 +149,12 @@ export async function runChat(options: ChatOptions): Promise<number> {
     return 2;
   }
   chat.refreshStatus();
+  const typed = early;
+  early = undefined;
+  for (const line of typed) chat.submit(line);
+  if (endedEarly) chat.quit();
   await quitting;
-  leaving = true;
+  leaving = 1;
   return leave(runtime, chat, view, mcp, sessionId, options);
 }
 
@@ -150,8 +165,9 @@ async function startRuntime(
   logger: Logger,
   say: (line: string) => void,
   attach: (runtime: Runtime) => void,
-): Promise<Runtime> {
+): Promise<{ runtime: Runtime; model: string }> {
   let model: Model;
+  let name = options.model;
   try {
     model = chatModel(options.model, options.pace);
   } catch (error) {
@@ -162,6 +178,7 @@ async function startRuntime(
       ),
     );
     model = chatDemoModel(options.pace);
+    name = DEMO_MODEL;
   }
   const runtime = createChatRuntime({
     model,
@@ -173,7 +190,7 @@ async function startRuntime(
   // Before start: the controller must see the turns recovered work starts.
   attach(runtime);
   await runtime.start();
-  return runtime;
+  return { runtime, model: name };
 }
 
 /** The model a `--model` name stands for. */
@@ -197,7 +214,7 @@ async function leave(
   const children = chat.children().filter((c) => c.running).length;
   chat.note(
     running || children > 0
-      ? `stopping: up to ${QUIT_DRAIN_MS / 1000} s for the running answer and ${children} background ${children === 1 ? "child" : "children"} (Ctrl-C to leave now)`
+      ? `stopping: up to ${QUIT_DRAIN_MS / 1000} s for the running answer and ${children} background ${children === 1 ? "child" : "children"} (Ctrl-C twice to leave now)`
       : "stopping",
   );
   view.setStatus("");
@@ -238,10 +255,10 @@ function banner(
   say(paint("dim", "/help for commands · Ctrl-C cancels the answer, twice quits"));
 }
 
-function about(options: ChatOptions, mcp: ChatMcp): string[] {
+function about(dbPath: string | undefined, model: string, mcp: ChatMcp): string[] {
   return [
-    `model ${options.model}`,
-    options.dbPath === undefined ? "store: memory" : `store: ${resolve(options.dbPath)}`,
+    `model ${model}`,
+    dbPath === undefined ? "store: memory" : `store: ${resolve(dbPath)}`,
     ...mcp.sets.map((set) => `MCP ${set.name}: ${set.state}, ${set.tools.length} tools`),
   ];
 }
