@@ -1,7 +1,8 @@
 /**
  * The chat on a real terminal. Finished lines scroll up as in any program; below them a live
- * region holds the answer line still being streamed, the status line and the prompt with the line
- * being typed. `log-update` redraws the region in place (only the lines that changed, inside the
+ * region holds the answer being streamed (its last rows), the status line and the prompt with the
+ * line being typed. Lines printed while an answer streams go above it, so the answer reads as one
+ * block. `log-update` redraws the region in place (only the lines that changed, inside the
  * terminal's synchronized-output markers) and Node's `readline` does the line editing (cursor keys,
  * history, Ctrl-A/E/W/U, Ctrl-C, Ctrl-D) with its own echo muted: the prompt line is part of the
  * region, its cursor drawn in inverse video.
@@ -41,6 +42,9 @@ export class Screen implements ChatView {
   readonly #frameMs: number;
   /** Finished lines not yet written above the region. */
   #pending: string[] = [];
+  /** Finished lines of the answer being streamed, still in the region, and the rows each takes. */
+  #answer: string[] = [];
+  #answerRows: number[] = [];
   /** The streamed line not finished yet. */
   #partial = "";
   #status = "";
@@ -102,19 +106,30 @@ export class Screen implements ChatView {
     this.#deltas += 1;
     const lines = (this.#partial + delta).split("\n");
     this.#partial = lines.pop()!;
-    for (const line of lines) this.#pending.push(line);
+    const width = this.#width();
+    for (const line of lines) this.#keep(line, width);
     // A very long unfinished line gives its head to the finished lines, so the region stays small.
-    const most = PARTIAL_ROWS_MAX * this.#width();
+    const most = ANSWER_ROWS_MAX * width;
     while (this.#partial.length > most) {
       const space = this.#partial.lastIndexOf(" ", most / 2);
       const cut = space > 0 ? space + 1 : most / 2;
-      this.#pending.push(this.#partial.slice(0, cut).trimEnd());
+      this.#keep(this.#partial.slice(0, cut).trimEnd(), width);
       this.#partial = `  ${this.#partial.slice(cut)}`;
+    }
+    // A long answer keeps its last rows in the region; the rest moves above, where it stays.
+    let rows = Math.ceil(this.#partial.length / (width - 2));
+    for (const n of this.#answerRows) rows += n;
+    while (rows > ANSWER_ROWS_MAX && this.#answer.length > 0) {
+      rows -= this.#answerRows.shift()!;
+      this.#pending.push(this.#answer.shift()!);
     }
     this.#schedule();
   }
 
   endStream(): void {
+    for (const line of this.#answer) this.#pending.push(line);
+    this.#answer = [];
+    this.#answerRows = [];
     if (this.#partial !== "") this.#pending.push(this.#partial);
     this.#partial = "";
     this.#schedule();
@@ -141,6 +156,12 @@ export class Screen implements ChatView {
     this.#input.removeListener("keypress", this.#onKey);
     this.#output.removeListener("resize", this.#onResize);
     this.#rl.close();
+  }
+
+  /** A finished line of the streamed answer, kept in the region for now. */
+  #keep(line: string, width: number): void {
+    this.#answer.push(line);
+    this.#answerRows.push(wrap(line, width).length);
   }
 
   #schedule(): void {
@@ -175,6 +196,7 @@ export class Screen implements ChatView {
   #live(): string {
     const width = this.#width();
     const rows: string[] = [];
+    for (const line of this.#answer) rows.push(...wrap(line, width));
     if (this.#partial !== "") rows.push(...wrap(this.#partial, width));
     if (this.#status !== "") rows.push(styleText("dim", clip(this.#status, width), { stream: this.#output }));
     const { line, cursor } = this.#rl;
@@ -191,8 +213,8 @@ export class Screen implements ChatView {
   }
 }
 
-/** Rows an unfinished streamed line may take in the region before its head is written above it. */
-const PARTIAL_ROWS_MAX = 6;
+/** Rows the answer being streamed may take in the region before its head is written above it. */
+const ANSWER_ROWS_MAX = 8;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the terminal's style codes
 const LEADING_SPACE = /^((?:\u001b\[[0-9;]*m)*) /;
