@@ -179,7 +179,13 @@ export class Observer {
     if (step.usage !== undefined) metrics.tokens(turn.entry.agentName, modelId, step.usage);
     if (step.failed)
       log.warn(
-        { sessionId: turn.sessionId, turnId: turn.turnId, step: turn.step, model: modelId, error: step.error },
+        {
+          sessionId: turn.sessionId,
+          turnId: turn.turnId,
+          step: turn.step,
+          model: modelId,
+          error: step.error,
+        },
         "a model call failed; its turn ends failed (model_error)",
       );
     const span = step.span;
@@ -217,7 +223,13 @@ export class Observer {
   }
 
   /** The tool call's result is back, `durationMs` after it started. */
-  toolCallEnded(span: ToolSpan, toolName: string, durationMs: number, isError: boolean, output: string): void {
+  toolCallEnded(
+    span: ToolSpan,
+    toolName: string,
+    durationMs: number,
+    isError: boolean,
+    output: string,
+  ): void {
     this.#parts.metrics.toolCall(toolName, durationMs, isError);
     if (span !== undefined) this.#guard("toolCall.end", () => span.end({ durationMs, isError, output }));
   }

@@ -21,7 +21,10 @@ const SECRET_KEY =
 const SECRET_TEXT: readonly [RegExp, string][] = [
   [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   [/\bsk-(?:ant-|proj-|or-|live-|test-)?[A-Za-z0-9_-]{16,}/g, REDACTED],
-  [/\b(?:xai|gsk|hf|ghp|gho|ghs|ghu|github_pat|glpat|pk_live|rk_live|sk_live)[-_][A-Za-z0-9_]{16,}/g, REDACTED],
+  [
+    /\b(?:xai|gsk|hf|ghp|gho|ghs|ghu|github_pat|glpat|pk_live|rk_live|sk_live)[-_][A-Za-z0-9_]{16,}/g,
+    REDACTED,
+  ],
   [/\bAIza[A-Za-z0-9_-]{30,}/g, REDACTED],
   [/\bAKIA[A-Z0-9]{16}\b/g, REDACTED],
   [/([?&](?:api[-_]?key|key|token|access_token|sig|signature)=)[^&\s"']+/gi, `$1${REDACTED}`],
@@ -79,7 +82,8 @@ function copy(value: unknown, depth: number, seen: WeakSet<object>): unknown {
       return items;
     }
     if (object instanceof Date) return object.toISOString();
-    if (object instanceof Map || object instanceof Headers) return copyEntries([...object.entries()], depth, seen);
+    if (object instanceof Map || object instanceof Headers)
+      return copyEntries([...object.entries()], depth, seen);
     const out: Record<string, unknown> = {};
     let n = 0;
     for (const key of Object.keys(object)) {

@@ -15,10 +15,10 @@ import { describeCause, type Usage } from "../kernel/outcome.js";
 import { errorResult } from "../kernel/turn/turn-machine.js";
 import type { FunctionAgent, ModelAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
+import type { ToolSpan } from "./observer.js";
 import type { RuntimeParts } from "./parts.js";
 import type { FinishReason, ModelPart, ModelRequest } from "./ports/model.js";
 import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
-import type { ToolSpan } from "./observer.js";
 import { runInTurn } from "./turn-scope.js";
 
 /**

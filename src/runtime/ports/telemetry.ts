@@ -83,7 +83,11 @@ export interface ModelCallEnd {
   readonly finishReason: FinishReason | undefined;
   /** The answer's text and requested tool calls: content. */
   readonly text: string;
-  readonly toolCalls: readonly { readonly toolCallId: string; readonly toolName: string; readonly input: string }[];
+  readonly toolCalls: readonly {
+    readonly toolCallId: string;
+    readonly toolName: string;
+    readonly input: string;
+  }[];
   /** What the model threw or streamed as an error; `undefined` when it succeeded. */
   readonly error: unknown;
 }
