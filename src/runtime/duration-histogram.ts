@@ -39,7 +39,8 @@ export class DurationHistogram {
   #maxMs = 0;
 
   record(ms: number): void {
-    const value = ms > 0 ? ms : 0;
+    // NaN and negatives count as 0.
+    const value = Math.max(ms, 0) || 0;
     let i = 0;
     while (i < DURATION_BUCKETS_MS.length && value > DURATION_BUCKETS_MS[i]!) i++;
     this.#counts[i]! += 1;

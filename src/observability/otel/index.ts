@@ -16,7 +16,7 @@ export type {
   ToolCallEnd,
   ToolCallInfo,
   TraceContext,
-  TurnEnd,
+  TurnEndInfo,
   TurnEventName,
   TurnInfo,
   TurnInputInfo,

@@ -53,7 +53,7 @@ import type {
   ToolCallEnd,
   ToolCallInfo,
   TraceContext,
-  TurnEnd,
+  TurnEndInfo,
   TurnEventName,
   TurnInfo,
   TurnTelemetry,
@@ -252,7 +252,7 @@ class OtelTurn implements TurnTelemetry {
     this.#span?.addEvent(`offstage.${name}`, attributes);
   }
 
-  end(end: TurnEnd): void {
+  end(end: TurnEndInfo): void {
     const { outcome, usage, durationMs } = end;
     this.#owner.meters?.operation(durationMs, "invoke_agent", {
       [G.AGENT_NAME]: this.#info.agentName,

@@ -109,7 +109,7 @@ export interface ToolCallEnd {
 }
 
 /** How a turn ended. */
-export interface TurnEnd {
+export interface TurnEndInfo {
   readonly outcome: TurnOutcome;
   readonly usage: Usage;
   /** From its start to its end being committed (its handles settle then). */
@@ -131,7 +131,7 @@ export interface TurnTelemetry {
   toolCall(call: ToolCallInfo): CallTelemetry<ToolCallEnd>;
   /** Something happened to the turn: an input steered in, a cancel asked for. */
   event(name: TurnEventName, attributes: Readonly<Record<string, string | number | boolean>>): void;
-  end(end: TurnEnd): void;
+  end(end: TurnEndInfo): void;
 }
 
 /** The events a turn reports besides its calls. */
