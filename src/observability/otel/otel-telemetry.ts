@@ -326,13 +326,25 @@ class OtelTurn implements TurnTelemetry {
 }
 
 class ModelCall implements CallTelemetry<ModelCallEnd> {
+  readonly turn: OtelTurn;
+  readonly span: Span | undefined;
+  readonly agentName: string;
+  readonly provider: string | undefined;
+  readonly model: string;
+
   constructor(
-    readonly turn: OtelTurn,
-    readonly span: Span | undefined,
-    readonly agentName: string,
-    readonly provider: string | undefined,
-    readonly model: string,
-  ) {}
+    turn: OtelTurn,
+    span: Span | undefined,
+    agentName: string,
+    provider: string | undefined,
+    model: string,
+  ) {
+    this.turn = turn;
+    this.span = span;
+    this.agentName = agentName;
+    this.provider = provider;
+    this.model = model;
+  }
 
   run<T>(fn: () => T): T {
     return this.turn.runIn(this.span, fn);
@@ -379,11 +391,15 @@ class ModelCall implements CallTelemetry<ModelCallEnd> {
 }
 
 class ToolCall implements CallTelemetry<ToolCallEnd> {
-  constructor(
-    readonly turn: OtelTurn,
-    readonly span: Span | undefined,
-    readonly toolName: string,
-  ) {}
+  readonly turn: OtelTurn;
+  readonly span: Span | undefined;
+  readonly toolName: string;
+
+  constructor(turn: OtelTurn, span: Span | undefined, toolName: string) {
+    this.turn = turn;
+    this.span = span;
+    this.toolName = toolName;
+  }
 
   run<T>(fn: () => T): T {
     return this.turn.runIn(this.span, fn);
