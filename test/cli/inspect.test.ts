@@ -65,7 +65,13 @@ function runtimeOn(path: string, extra: { staleAfterMs?: number } = {}): Runtime
 async function inspect(target: string, options: Partial<Parameters<typeof runInspect>[0]> = {}) {
   let out = "";
   let err = "";
-  const sink = (write: (s: string) => void) => ({ write: (s: string) => (write(s), true) }) as never;
+  const sink = (write: (s: string) => void) =>
+    ({
+      write: (s: string) => {
+        write(s);
+        return true;
+      },
+    }) as never;
   const code = await runInspect({
     target,
     json: true,
