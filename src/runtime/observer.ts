@@ -67,7 +67,7 @@ export class Observer {
   /** An input was accepted (from the host, or made by the runtime for a child or a completion). */
   accepted(live: LiveInput, origin: InputOrigin): void {
     const telemetry = this.#telemetry;
-    if (telemetry === undefined) return;
+    if (telemetry === undefined || !telemetry.enabled) return;
     const context = this.#guard("captureContext", () => telemetry.captureContext());
     if (context !== undefined) this.#contexts.set(live, { context, origin });
   }
@@ -100,7 +100,7 @@ export class Observer {
       );
     }
     const telemetry = this.#telemetry;
-    if (telemetry === undefined) return;
+    if (telemetry === undefined || !telemetry.enabled) return;
     const { entry } = turn;
     const agent = entry.agent;
     const inputs: TurnInputInfo[] = [];

@@ -31,6 +31,8 @@ import type { MetricsSource } from "../../runtime/ports/telemetry.js";
 import * as G from "./gen-ai.js";
 
 const NOOP_METER = createNoopMeter();
+/** A bound on the kept attribute sets (models, agents and tools are few; ids are never keys). */
+const ATTRIBUTE_SETS_MAX = 1_000;
 
 const GAUGES = {
   sessions: "offstage.sessions",
@@ -47,6 +49,8 @@ export class GenAiMeters {
   readonly #tokens: Histogram;
   readonly #observables: Observable[];
   readonly #callback: BatchObservableCallback;
+  /** Attribute sets by key (operation, model, agent, tool). */
+  readonly #sets = new Map<string, Attributes>();
 
   /** The meters on `meter`, or `undefined` when it is the API's no-op meter (no SDK installed). */
   static create(meter: Meter, source: MetricsSource): GenAiMeters | undefined {
@@ -116,19 +120,38 @@ export class GenAiMeters {
     meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
-  /** A GenAI operation took `durationMs`. */
-  operation(durationMs: number, operation: string, attributes: Attributes): void {
-    this.#duration.record(durationMs / 1000, { [G.OPERATION]: operation, ...attributes });
+  /**
+   * A GenAI operation took `durationMs`. `key` names its attribute set (built once by `attributes`
+   * and kept: the SDK hashes what it is given, and a new object per call is garbage per call);
+   * `errorType` adds `error.type` for a failure.
+   */
+  operation(durationMs: number, key: string, attributes: () => Attributes, errorType?: string): void {
+    const base = this.#attributes(key, attributes);
+    this.#duration.record(
+      durationMs / 1000,
+      errorType === undefined ? base : { ...base, [G.ERROR_TYPE]: errorType },
+    );
   }
 
-  /** A model call used these tokens. */
-  tokens(usage: Usage, attributes: Attributes): void {
-    this.#tokens.record(usage.inputTokens, { [G.OPERATION]: "chat", [G.TOKEN_TYPE]: "input", ...attributes });
-    this.#tokens.record(usage.outputTokens, {
-      [G.OPERATION]: "chat",
+  /** A model call used these tokens; `key` and `attributes` as for `operation`. */
+  tokens(usage: Usage, key: string, attributes: () => Attributes): void {
+    const input = this.#attributes(`${key}\u0000input`, () => ({ ...attributes(), [G.TOKEN_TYPE]: "input" }));
+    const output = this.#attributes(`${key}\u0000output`, () => ({
+      ...attributes(),
       [G.TOKEN_TYPE]: "output",
-      ...attributes,
-    });
+    }));
+    this.#tokens.record(usage.inputTokens, input);
+    this.#tokens.record(usage.outputTokens, output);
+  }
+
+  #attributes(key: string, make: () => Attributes): Attributes {
+    let attributes = this.#sets.get(key);
+    if (attributes === undefined) {
+      if (this.#sets.size >= ATTRIBUTE_SETS_MAX) this.#sets.clear();
+      attributes = Object.freeze(make());
+      this.#sets.set(key, attributes);
+    }
+    return attributes;
   }
 
   /** The runtime stopped: its figures are no longer observed. */

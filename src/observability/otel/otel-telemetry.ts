@@ -128,6 +128,11 @@ class OtelTelemetry implements Telemetry {
     this.tracer = (settings.tracerProvider ?? trace).getTracer(SCOPE);
   }
 
+  /** Whether spans or metrics go anywhere (see {@link Telemetry.enabled}). */
+  get enabled(): boolean {
+    return this.meters !== undefined || this.tracing;
+  }
+
   /** Whether spans go anywhere: a provider was given, or an SDK registered a global one. */
   get tracing(): boolean {
     if (this.settings.tracerProvider !== undefined) return true;
@@ -214,7 +219,10 @@ class OtelTurn implements TurnTelemetry {
   }
 
   modelCall(call: ModelCallInfo): CallTelemetry<ModelCallEnd> {
-    const { provider, model } = G.splitModelId(call.modelId);
+    const { provider, model } =
+      this.#model !== undefined && call.modelId === this.#info.modelId
+        ? this.#model
+        : G.splitModelId(call.modelId);
     const attributes: Attributes = {
       [G.OPERATION]: "chat",
       [G.REQUEST_MODEL]: model,
@@ -254,10 +262,13 @@ class OtelTurn implements TurnTelemetry {
 
   end(end: TurnEndInfo): void {
     const { outcome, usage, durationMs } = end;
-    this.#owner.meters?.operation(durationMs, "invoke_agent", {
-      [G.AGENT_NAME]: this.#info.agentName,
-      ...(outcome.status === "failed" ? { [G.ERROR_TYPE]: outcome.reason.code } : {}),
-    });
+    const agent = this.#info.agentName;
+    this.#owner.meters?.operation(
+      durationMs,
+      `invoke_agent\u0000${agent}`,
+      () => ({ [G.OPERATION]: "invoke_agent", [G.AGENT_NAME]: agent }),
+      outcome.status === "failed" ? outcome.reason.code : undefined,
+    );
     const span = this.#span;
     if (span === undefined) return;
     span.setAttributes({
@@ -354,16 +365,18 @@ class ModelCall implements CallTelemetry<ModelCallEnd> {
     const { owner } = this.turn;
     const failed = end.error !== undefined;
     const errorType = failed ? errorTypeOf(end.error) : undefined;
-    const base: Attributes = { [G.REQUEST_MODEL]: this.model };
-    if (this.provider !== undefined) base[G.PROVIDER] = this.provider;
     const meters = owner.meters;
     if (meters !== undefined) {
-      meters.operation(
-        end.durationMs,
-        "chat",
-        errorType === undefined ? base : { ...base, [G.ERROR_TYPE]: errorType },
-      );
-      if (end.usage !== undefined) meters.tokens(end.usage, { ...base, [G.AGENT_NAME]: this.agentName });
+      const { model, provider, agentName } = this;
+      const key = `chat\u0000${agentName}\u0000${provider ?? ""}\u0000${model}`;
+      const attributes = (): Attributes => ({
+        [G.OPERATION]: "chat",
+        [G.REQUEST_MODEL]: model,
+        [G.AGENT_NAME]: agentName,
+        ...(provider === undefined ? {} : { [G.PROVIDER]: provider }),
+      });
+      meters.operation(end.durationMs, key, attributes, errorType);
+      if (end.usage !== undefined) meters.tokens(end.usage, key, attributes);
     }
     const span = this.span;
     if (span === undefined) return;
@@ -407,10 +420,13 @@ class ToolCall implements CallTelemetry<ToolCallEnd> {
 
   end(end: ToolCallEnd): void {
     const { owner } = this.turn;
-    owner.meters?.operation(end.durationMs, "execute_tool", {
-      [G.TOOL_NAME]: this.toolName,
-      ...(end.isError ? { [G.ERROR_TYPE]: "tool_error" } : {}),
-    });
+    const { toolName } = this;
+    owner.meters?.operation(
+      end.durationMs,
+      `execute_tool\u0000${toolName}`,
+      () => ({ [G.OPERATION]: "execute_tool", [G.TOOL_NAME]: toolName }),
+      end.isError ? "tool_error" : undefined,
+    );
     const span = this.span;
     if (span === undefined) return;
     if (owner.settings.captureContent && span.isRecording())

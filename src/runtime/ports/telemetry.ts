@@ -144,6 +144,12 @@ export interface MetricsSource {
 
 /** What the runtime reports to a tracing and metering system. */
 export interface Telemetry {
+  /**
+   * Whether the adapter reports anywhere now (an SDK is installed). Read before each input and
+   * turn: while it is false the runtime builds nothing to hand over, so an adapter without a
+   * backend costs next to nothing. An adapter may change its answer at any time.
+   */
+  readonly enabled: boolean;
   /** The caller's trace context, kept with an input being accepted; `undefined` when there is none. */
   captureContext(): TraceContext | undefined;
   /** A turn started; everything it does is reported on what this returns. */
