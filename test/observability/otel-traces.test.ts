@@ -4,11 +4,16 @@
  * turns, the host's trace continued from `send()`, content only on opt-in, and nothing at all (not
  * even an error) while no SDK is installed.
  */
+import { cpSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { trace } from "@opentelemetry/api";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createMemoryStore, type ModelRequest, type Runtime } from "../../src/index.js";
+import { createMemoryStore, createRuntime, type ModelRequest, type Runtime, silentLogger } from "../../src/index.js";
 import { otelTelemetry } from "../../src/observability/otel/index.js";
+import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { createScriptedModel } from "../../src/testing/index.js";
+import { freshDir, freshPath, removeFiles } from "../store/sqlite-files.js";
 import { type SpanRecorder, spanRecorder, useAsyncContext } from "../support/otel.js";
 import { callTools, testRuntime, text, tool, toolCall, until } from "../support/runtime.js";
 
@@ -38,9 +43,13 @@ const runtimes: Runtime[] = [];
 beforeAll(() => useAsyncContext());
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime.stop();
+  for (const runtime of runtimes.splice(0)) {
+    await runtime.stop({ timeoutMs: 50 });
+    await runtime[Symbol.asyncDispose]();
+  }
   await recorder?.close();
   trace.disable();
+  removeFiles();
 });
 
 async function delegatingRun(options: { captureContent?: boolean } = {}) {
@@ -243,6 +252,57 @@ describe("otelTelemetry traces", () => {
       "offstage.cancel.reason": "cancel_requested",
     });
     expect(runtime.metrics().cancelToSettled.after_step.count).toBe(1);
+  });
+});
+
+describe("crash resume", () => {
+  it("a turn resumed after a crash is a new invoke_agent span with its attempt and the step it goes on from", async () => {
+    const path = freshPath();
+    const first = createRuntime({
+      store: createSqliteStore({ path, durability: "normal" }),
+      logger: silentLogger,
+      // A model that never answers: the turn is running when the process "dies".
+      agents: { a: { model: { id: "hang", stream: () => new Promise<never>(() => {}) } } },
+    });
+    runtimes.push(first);
+    await first.start();
+    await first.session("s", { agent: "a" }).send("hello").stored();
+    const reader = () => {
+      if (!existsSync(path)) return 0;
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        return Number((db.prepare("SELECT count(*) AS n FROM turns WHERE ended_at_ms IS NULL").get() as { n: number }).n);
+      } finally {
+        db.close();
+      }
+    };
+    for (let i = 0; i < 1_000 && reader() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reader()).toBe(1);
+    // The crash: a copy of the file as it is now, with the running turn and the holder's lock row.
+    const copy = join(freshDir(), "store.db");
+    cpSync(path, copy);
+    if (existsSync(`${path}-wal`)) cpSync(`${path}-wal`, `${copy}-wal`);
+    // The holder's lock row names this live process: the dead holder's row is cleared by hand.
+    const unlock = new DatabaseSync(copy);
+    unlock.exec("DELETE FROM store_lock");
+    unlock.close();
+    recorder = spanRecorder();
+    const second = createRuntime({
+      store: createSqliteStore({ path: copy, durability: "normal" }),
+      logger: silentLogger,
+      agents: { a: { model: createScriptedModel(() => text("resumed")) } },
+      telemetry: otelTelemetry({ tracerProvider: recorder.provider }),
+    });
+    runtimes.push(second);
+    await second.start();
+    await until(() => recorder.byName("invoke_agent a").length === 1, "the resumed turn's span");
+    expect(recorder.byName("invoke_agent a")[0]!.attributes).toMatchObject({
+      "offstage.turn.attempt": 2,
+      "offstage.turn.resumed": true,
+      "offstage.turn.resumed_from_step": 0,
+      "offstage.turn.status": "completed",
+    });
+    expect(second.metrics().retries.resumedTurns).toBe(1);
   });
 });
 
