@@ -15,7 +15,8 @@ import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { APPLICATION_ID } from "../../src/store/sqlite/migrations.js";
 import { createScriptedModel } from "../../src/testing/index.js";
 import { freshPath, removeFiles, sha256, siblings } from "../store/sqlite-files.js";
-import { deferred, text } from "../support/runtime.js";
+import { deferred } from "../support/async.js";
+import { text } from "../support/models.js";
 
 /** Waits on the wall clock: these flows cross real commits, which a loaded machine slows down. */
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createStderrLogger, type Logger, type Runtime } from "../../src/index.js";
 import { errorFields, REDACTED, redactFields, redactText } from "../../src/runtime/redact.js";
 import { createScriptedModel } from "../../src/testing/index.js";
-import { testRuntime, until } from "../support/runtime.js";
+import { until } from "../support/async.js";
+import { testRuntime } from "../support/runtime.js";
 
 const SECRETS = [
   "sk-proj-Abcdefghijklmnopqrstuvwxyz012345",

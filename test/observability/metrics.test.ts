@@ -17,7 +17,10 @@ import {
 } from "../../src/index.js";
 import { otelTelemetry } from "../../src/observability/otel/index.js";
 import { createScriptedModel } from "../../src/testing/index.js";
-import { callTools, testRuntime, text, tool, toolCall, until } from "../support/runtime.js";
+import { until } from "../support/async.js";
+import { callTools, text, toolCall } from "../support/models.js";
+import { testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 const runtimes: Runtime[] = [];
 

@@ -9,13 +9,22 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { trace } from "@opentelemetry/api";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createMemoryStore, createRuntime, type ModelRequest, type Runtime, silentLogger } from "../../src/index.js";
+import {
+  createMemoryStore,
+  createRuntime,
+  type ModelRequest,
+  type Runtime,
+  silentLogger,
+} from "../../src/index.js";
 import { otelTelemetry } from "../../src/observability/otel/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { createScriptedModel } from "../../src/testing/index.js";
 import { freshDir, freshPath, removeFiles } from "../store/sqlite-files.js";
+import { until } from "../support/async.js";
+import { callTools, text, toolCall } from "../support/models.js";
 import { type SpanRecorder, spanRecorder, useAsyncContext } from "../support/otel.js";
-import { callTools, testRuntime, text, tool, toolCall, until } from "../support/runtime.js";
+import { testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 const GOAL = "count the files";
 
@@ -271,7 +280,9 @@ describe("crash resume", () => {
       if (!existsSync(path)) return 0;
       const db = new DatabaseSync(path, { readOnly: true });
       try {
-        return Number((db.prepare("SELECT count(*) AS n FROM turns WHERE ended_at_ms IS NULL").get() as { n: number }).n);
+        return Number(
+          (db.prepare("SELECT count(*) AS n FROM turns WHERE ended_at_ms IS NULL").get() as { n: number }).n,
+        );
       } finally {
         db.close();
       }
