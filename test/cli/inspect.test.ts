@@ -63,6 +63,27 @@ function runtimeOn(path: string, extra: { staleAfterMs?: number } = {}): Runtime
   return runtime;
 }
 
+/** Runs the real command line (`src/cli/main.ts` under Node's type stripping). */
+function offstage(...args: string[]) {
+  const root = join(import.meta.dirname, "..", "..");
+  const hook = join(root, "test/crash/ts-hook.ts");
+  return spawnSync(process.execPath, ["--import", hook, join(root, "src/cli/main.ts"), ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
+/** A store file whose runtime ran one turn of `session` and stopped. */
+async function storeWithOneTurn(session: string): Promise<string> {
+  const path = freshPath();
+  const runtime = runtimeOn(path);
+  await runtime.start();
+  await runtime.session(session, { agent: "f" }).send("x").result();
+  await runtime.stop();
+  await runtime[Symbol.asyncDispose]();
+  return path;
+}
+
 async function inspect(target: string, options: Partial<Parameters<typeof runInspect>[0]> = {}) {
   let out = "";
   let err = "";
@@ -248,12 +269,7 @@ describe("offstage inspect", () => {
   });
 
   it("a store another connection holds exclusively is reported as locked", async () => {
-    const path = freshPath();
-    const runtime = runtimeOn(path);
-    await runtime.start();
-    await runtime.session("s", { agent: "f" }).send("x").result();
-    await runtime.stop();
-    await runtime[Symbol.asyncDispose]();
+    const path = await storeWithOneTurn("s");
     const holder = new DatabaseSync(path);
     try {
       holder.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE lockme (x); ");
@@ -267,41 +283,12 @@ describe("offstage inspect", () => {
   });
 
   it("runs as `offstage inspect <file> --json` from the command line", async () => {
-    const path = freshPath();
-    const runtime = runtimeOn(path);
-    await runtime.start();
-    await runtime.session("cli", { agent: "f" }).send("x").result();
-    await runtime.stop();
-    await runtime[Symbol.asyncDispose]();
-    const root = join(import.meta.dirname, "..", "..");
-    const run = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        join(root, "test/crash/ts-hook.ts"),
-        join(root, "src/cli/main.ts"),
-        "inspect",
-        path,
-        "--json",
-      ],
-      { encoding: "utf8", timeout: 30_000 },
-    );
+    const path = await storeWithOneTurn("cli");
+    const run = offstage("inspect", path, "--json");
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect((JSON.parse(run.stdout) as InspectReport).sessions!.map((s) => s.id)).toEqual(["cli"]);
-    const bad = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        join(root, "test/crash/ts-hook.ts"),
-        join(root, "src/cli/main.ts"),
-        "inspect",
-        path,
-        "--limit",
-        "0",
-      ],
-      { encoding: "utf8", timeout: 30_000 },
-    );
+    const bad = offstage("inspect", path, "--limit", "0");
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/must be a positive integer; got "0"/);
   });

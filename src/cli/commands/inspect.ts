@@ -10,6 +10,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { isOffstageError } from "../../errors.js";
+import { TERMINAL_STATUSES } from "../../kernel/outcome.js";
 import { openReader } from "../inspect/open-reader.js";
 import type {
   DelegationSummary,
@@ -55,16 +56,8 @@ export interface InspectReport {
   readonly stuck: StuckWork & { readonly olderThanMs: number };
 }
 
-const STATUSES = [
-  "queued",
-  "running",
-  "completed",
-  "failed",
-  "cancelled",
-  "interrupted",
-  "max_iterations",
-  "withdrawn",
-];
+/** Every input status, live ones first. */
+const STATUSES = ["queued", "running", ...TERMINAL_STATUSES];
 
 /** Runs the command and returns the process exit code (0, 1 for a store it cannot read, 2 for an unknown session). */
 export async function runInspect(options: InspectOptions): Promise<number> {
