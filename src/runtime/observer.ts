@@ -151,12 +151,6 @@ export class Observer {
       );
   }
 
-  /** Runs `fn` inside the turn's trace context (a child completing links back to this turn). */
-  within<T>(turn: LiveTurn, fn: () => T): T {
-    const span = turn.telemetry;
-    return span === undefined ? fn() : span.run(fn);
-  }
-
   /** A model call starts now: its span, when tracing (the runner keeps it with the step). */
   modelCallStarted(
     turn: LiveTurn,

@@ -261,11 +261,12 @@ export class TurnDriver {
     });
     // A child that is now settled writes its completion in this same store group.
     const queued = entry.queue.length + unsteered.length;
-    // Inside the turn's trace context: a child that completes now links its completion to this turn.
-    if (children !== undefined)
-      this.#parts.observer.within(turn, () =>
-        children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued),
-      );
+    if (children !== undefined) {
+      const span = turn.telemetry;
+      if (span === undefined) children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
+      // Inside the turn's trace context: a child that completes now links its completion to this turn.
+      else span.run(() => children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued));
+    }
     turn.unsteered = unsteered;
     gate.holdTurnEnd(turn);
   }
