@@ -43,6 +43,17 @@ const GAUGES = {
   dispatcherDepth: "offstage.dispatcher.depth",
 } as const;
 
+/**
+ * The attributes of one kind of operation, built once and kept: the SDK hashes the attributes of
+ * every record, and a fresh object per record would be garbage per record too. `input` and `output`
+ * add `gen_ai.token.type` for the token histogram.
+ */
+export interface AttributeSet {
+  readonly base: Attributes;
+  readonly input: Attributes;
+  readonly output: Attributes;
+}
+
 export class GenAiMeters {
   readonly #meter: Meter;
   readonly #duration: Histogram;
@@ -50,7 +61,9 @@ export class GenAiMeters {
   readonly #observables: Observable[];
   readonly #callback: BatchObservableCallback;
   /** Attribute sets by key (operation, model, agent, tool). */
-  readonly #sets = new Map<string, Attributes>();
+  readonly #sets = new Map<string, AttributeSet>();
+  /** The last chat set asked for: a run of calls of one agent on one model skips the look-up. */
+  #lastChat: { agent: string; provider: string | undefined; model: string; set: AttributeSet } | undefined;
 
   /** The meters on `meter`, or `undefined` when it is the API's no-op meter (no SDK installed). */
   static create(meter: Meter, source: MetricsSource): GenAiMeters | undefined {
@@ -120,38 +133,64 @@ export class GenAiMeters {
     meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
-  /**
-   * A GenAI operation took `durationMs`. `key` names its attribute set (built once by `attributes`
-   * and kept: the SDK hashes what it is given, and a new object per call is garbage per call);
-   * `errorType` adds `error.type` for a failure.
-   */
-  operation(durationMs: number, key: string, attributes: () => Attributes, errorType?: string): void {
-    const base = this.#attributes(key, attributes);
+  /** The attribute sets of one agent's chat calls on one model (cached: see {@link AttributeSet}). */
+  chat(agent: string, provider: string | undefined, model: string): AttributeSet {
+    const last = this.#lastChat;
+    if (last !== undefined && last.agent === agent && last.provider === provider && last.model === model)
+      return last.set;
+    const set = this.#set(`chat\u0000${agent}\u0000${provider ?? ""}\u0000${model}`, () => ({
+      [G.OPERATION]: "chat",
+      [G.REQUEST_MODEL]: model,
+      [G.AGENT_NAME]: agent,
+      ...(provider === undefined ? {} : { [G.PROVIDER]: provider }),
+    }));
+    this.#lastChat = { agent, provider, model, set };
+    return set;
+  }
+
+  /** The attribute set of one agent's turns. */
+  agent(agent: string): AttributeSet {
+    return this.#set(`invoke_agent\u0000${agent}`, () => ({
+      [G.OPERATION]: "invoke_agent",
+      [G.AGENT_NAME]: agent,
+    }));
+  }
+
+  /** The attribute set of one tool's calls. */
+  tool(tool: string): AttributeSet {
+    return this.#set(`execute_tool\u0000${tool}`, () => ({
+      [G.OPERATION]: "execute_tool",
+      [G.TOOL_NAME]: tool,
+    }));
+  }
+
+  /** An operation of `set` took `durationMs`; `errorType` adds `error.type` for a failure. */
+  operation(durationMs: number, set: AttributeSet, errorType?: string): void {
     this.#duration.record(
       durationMs / 1000,
-      errorType === undefined ? base : { ...base, [G.ERROR_TYPE]: errorType },
+      errorType === undefined ? set.base : { ...set.base, [G.ERROR_TYPE]: errorType },
     );
   }
 
-  /** A model call used these tokens; `key` and `attributes` as for `operation`. */
-  tokens(usage: Usage, key: string, attributes: () => Attributes): void {
-    const input = this.#attributes(`${key}\u0000input`, () => ({ ...attributes(), [G.TOKEN_TYPE]: "input" }));
-    const output = this.#attributes(`${key}\u0000output`, () => ({
-      ...attributes(),
-      [G.TOKEN_TYPE]: "output",
-    }));
-    this.#tokens.record(usage.inputTokens, input);
-    this.#tokens.record(usage.outputTokens, output);
+  /** A model call of `set` used these tokens. */
+  tokens(usage: Usage, set: AttributeSet): void {
+    this.#tokens.record(usage.inputTokens, set.input);
+    this.#tokens.record(usage.outputTokens, set.output);
   }
 
-  #attributes(key: string, make: () => Attributes): Attributes {
-    let attributes = this.#sets.get(key);
-    if (attributes === undefined) {
+  #set(key: string, make: () => Attributes): AttributeSet {
+    let set = this.#sets.get(key);
+    if (set === undefined) {
       if (this.#sets.size >= ATTRIBUTE_SETS_MAX) this.#sets.clear();
-      attributes = Object.freeze(make());
-      this.#sets.set(key, attributes);
+      const base = Object.freeze(make());
+      set = {
+        base,
+        input: Object.freeze({ ...base, [G.TOKEN_TYPE]: "input" }),
+        output: Object.freeze({ ...base, [G.TOKEN_TYPE]: "output" }),
+      };
+      this.#sets.set(key, set);
     }
-    return attributes;
+    return set;
   }
 
   /** The runtime stopped: its figures are no longer observed. */

@@ -227,7 +227,6 @@ class OtelTurn implements TurnTelemetry {
       [G.OPERATION]: "chat",
       [G.REQUEST_MODEL]: model,
       [G.CONVERSATION_ID]: this.#info.sessionId,
-      "offstage.turn.id": this.#info.turnId,
       "offstage.step": call.step,
     };
     if (provider !== undefined) attributes[G.PROVIDER] = provider;
@@ -249,7 +248,6 @@ class OtelTurn implements TurnTelemetry {
       [G.TOOL_CALL_ID]: call.toolCallId,
       [G.TOOL_TYPE]: "function",
       [G.CONVERSATION_ID]: this.#info.sessionId,
-      "offstage.turn.id": this.#info.turnId,
     });
     if (span !== undefined && this.#owner.settings.captureContent && span.isRecording())
       span.setAttribute(G.TOOL_CALL_ARGUMENTS, this.#owner.content(call.input));
@@ -262,13 +260,13 @@ class OtelTurn implements TurnTelemetry {
 
   end(end: TurnEndInfo): void {
     const { outcome, usage, durationMs } = end;
-    const agent = this.#info.agentName;
-    this.#owner.meters?.operation(
-      durationMs,
-      `invoke_agent\u0000${agent}`,
-      () => ({ [G.OPERATION]: "invoke_agent", [G.AGENT_NAME]: agent }),
-      outcome.status === "failed" ? outcome.reason.code : undefined,
-    );
+    const meters = this.#owner.meters;
+    if (meters !== undefined)
+      meters.operation(
+        durationMs,
+        meters.agent(this.#info.agentName),
+        outcome.status === "failed" ? outcome.reason.code : undefined,
+      );
     const span = this.#span;
     if (span === undefined) return;
     span.setAttributes({
@@ -367,16 +365,9 @@ class ModelCall implements CallTelemetry<ModelCallEnd> {
     const errorType = failed ? errorTypeOf(end.error) : undefined;
     const meters = owner.meters;
     if (meters !== undefined) {
-      const { model, provider, agentName } = this;
-      const key = `chat\u0000${agentName}\u0000${provider ?? ""}\u0000${model}`;
-      const attributes = (): Attributes => ({
-        [G.OPERATION]: "chat",
-        [G.REQUEST_MODEL]: model,
-        [G.AGENT_NAME]: agentName,
-        ...(provider === undefined ? {} : { [G.PROVIDER]: provider }),
-      });
-      meters.operation(end.durationMs, key, attributes, errorType);
-      if (end.usage !== undefined) meters.tokens(end.usage, key, attributes);
+      const set = meters.chat(this.agentName, this.provider, this.model);
+      meters.operation(end.durationMs, set, errorType);
+      if (end.usage !== undefined) meters.tokens(end.usage, set);
     }
     const span = this.span;
     if (span === undefined) return;
@@ -420,13 +411,9 @@ class ToolCall implements CallTelemetry<ToolCallEnd> {
 
   end(end: ToolCallEnd): void {
     const { owner } = this.turn;
-    const { toolName } = this;
-    owner.meters?.operation(
-      end.durationMs,
-      `execute_tool\u0000${toolName}`,
-      () => ({ [G.OPERATION]: "execute_tool", [G.TOOL_NAME]: toolName }),
-      end.isError ? "tool_error" : undefined,
-    );
+    const meters = owner.meters;
+    if (meters !== undefined)
+      meters.operation(end.durationMs, meters.tool(this.toolName), end.isError ? "tool_error" : undefined);
     const span = this.span;
     if (span === undefined) return;
     if (owner.settings.captureContent && span.isRecording())
