@@ -83,6 +83,8 @@ async function burst(workload, { system, setup }) {
   if (done !== total) throw new Error(`${system.name}: ${done} of ${total} inputs completed`);
   return {
     perSecond: (total * 1000) / elapsedMs,
+    perCpuSecond: (total * 1000) / cpu.ownCpuMs,
+    otherCores: cpu.otherCores,
     elapsedMs,
     spansPerTurn: (setup.spans() - spansBefore) / total,
   };
@@ -111,7 +113,8 @@ async function run(workload, setups) {
       const r = await burst(workload, c);
       runs[c.name].push(r);
       log(
-        `rep ${rep + 1}/${REPS} ${workload} ${c.name}: ${fmtRate(r.perSecond)} (${fmtMs(r.elapsedMs)}; ${r.spansPerTurn.toFixed(2)} spans/turn)`,
+        `rep ${rep + 1}/${REPS} ${workload} ${c.name}: ${fmtRate(r.perSecond)} wall, ${fmtRate(r.perCpuSecond)} per CPU-second ` +
+          `(${fmtMs(r.elapsedMs)}; ${r.spansPerTurn.toFixed(2)} spans/turn; other processes ${fmtCores(r.otherCores)})`,
       );
     }
   }
