@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `offstage` command line. `offstage demo` runs the guided demo on the embedded defaults;
- * `offstage chat` is an interactive terminal chat; `offstage mcp` serves sessions over MCP.
+ * `offstage inspect <store>` shows what a store holds, read-only; `offstage chat` is an interactive
+ * terminal chat; `offstage mcp` serves sessions over MCP.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULTS } from "../kernel/limits.js";
+import { registerInspect } from "./commands/inspect.js";
 import { runDemo } from "./demo.js";
 
 const program = new Command()
@@ -34,6 +36,8 @@ program
       out: process.stdout,
     });
   });
+
+registerInspect(program);
 
 /** Parses a whole number of milliseconds, 0 or more. */
 function milliseconds(value: string): number {
