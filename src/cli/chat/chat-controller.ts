@@ -37,7 +37,7 @@ export interface ChatControllerOptions {
 interface TypedLine {
   readonly text: string;
   /** `waits` (queued behind others), `steered` (into turn `turnId`), or `now` (started at once). */
-  decision: "now" | "waits" | "steered";
+  readonly decision: "now" | "waits" | "steered";
   readonly turnId: string | undefined;
 }
 
@@ -288,10 +288,14 @@ export class ChatController {
         ),
       );
     }
-    const waited = inputIds.flatMap((id) => {
+    const waited: TypedLine[] = [];
+    for (const id of inputIds) {
       const line = this.#lines.get(id);
-      return line?.decision === "waits" ? [line] : [];
-    });
+      // A line steered into an earlier turn that ended before reading it went back to the inbox.
+      if (line?.decision === "steered" && line.turnId !== turnId)
+        this.note(`"${line.text}" was not seen by the answer it was steered into: it gets this turn`);
+      else if (line?.decision === "waits") waited.push(line);
+    }
     if (waited.length > 0) this.note(`now answering ${waited.map((l) => `"${l.text}"`).join(", ")}`);
     const unknown = inputIds.filter(
       (id) => !this.#lines.has(id) && !results.some((c) => c.deliveryInputId === id),
@@ -328,14 +332,6 @@ export class ChatController {
       );
     else if (outcome.status !== "completed")
       this.problem(`answer ${outcome.status}: ${outcome.reason.message}`);
-    for (const [id, line] of this.#lines) {
-      if (line.decision === "steered" && line.turnId === event.turnId && !event.inputIds.includes(id)) {
-        // The answer ended before another step: the line went back to the inbox and gets its own turn.
-        line.decision = "waits";
-        this.#queued.add(id);
-        this.note(`"${line.text}" came after the answer's last step: it gets its own turn`);
-      }
-    }
     this.refreshStatus();
   }
 
