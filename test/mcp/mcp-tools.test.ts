@@ -17,6 +17,7 @@ import {
   createRuntime,
   InvalidInputError,
   isOffstageError,
+  type Session,
   silentLogger,
 } from "../../src/index.js";
 import { type McpToolSet, mcpTools, parseMcpCommand, renderMcpResult } from "../../src/mcp/index.js";
@@ -49,6 +50,21 @@ function tool(set: McpToolSet, name: string): Tool {
 
 const run = (set: McpToolSet, name: string, args: unknown = {}, signal?: AbortSignal) =>
   Promise.resolve(tool(set, name).execute(args, context(signal)));
+
+/** Runs `work` on a session of a started runtime whose demo-model agent has the server's tools. */
+async function withSession(set: McpToolSet, work: (session: Session) => Promise<void>): Promise<void> {
+  const runtime = createRuntime({
+    store: createMemoryStore(),
+    logger: silentLogger,
+    agents: { a: { model: createDemoModel(), tools: [...set.tools] } },
+  });
+  await runtime.start();
+  try {
+    await work(runtime.session("s", { agent: "a" }));
+  } finally {
+    await runtime.stop();
+  }
+}
 
 /** Starts the fixture over Streamable HTTP and returns its URL. */
 async function httpServer(port = 0): Promise<{ url: string; child: ChildProcess }> {
@@ -109,41 +125,24 @@ describe("mcpTools over stdio", () => {
 
   it("cancels the server's call when the turn running it is cancelled", async () => {
     const set = await open(fixtureServer());
-    const runtime = createRuntime({
-      store: createMemoryStore(),
-      logger: silentLogger,
-      agents: { a: { model: createDemoModel(), tools: [...set.tools] } },
-    });
-    await runtime.start();
-    try {
-      const handle = runtime.session("s", { agent: "a" }).send('use slow {"ms": 60000}');
+    await withSession(set, async (session) => {
+      const handle = session.send('use slow {"ms": 60000}');
       await run(set, "wait_for_slow");
       expect(await handle.cancel({ reason: "changed my mind" })).toBe("cancelled");
       const seen = JSON.parse((await run(set, "cancellations")) as string) as string[];
       expect(seen).toHaveLength(1);
       expect(seen[0]).toContain("changed my mind");
-    } finally {
-      await runtime.stop();
-    }
+    });
   });
 
   it("answers through a runtime: the model's call reaches the server and its result the model", async () => {
     const set = await open(fixtureServer());
-    const runtime = createRuntime({
-      store: createMemoryStore(),
-      logger: silentLogger,
-      agents: { a: { model: createDemoModel(), tools: [...set.tools] } },
-    });
-    await runtime.start();
-    try {
-      const session = runtime.session("s", { agent: "a" });
+    await withSession(set, async (session) => {
       const ok = await session.invoke('use echo {"text": "over MCP"}', { timeoutMs: 20_000 });
       expect(ok.output).toContain("echo: over MCP");
       const bad = await session.invoke('use echo {"text": 42}', { timeoutMs: 20_000 });
       expect(bad.output).toMatch(/echo failed: invalid arguments for echo/);
-    } finally {
-      await runtime.stop();
-    }
+    });
   });
 
   it("turns a server that dies into a tool error and restarts it for the next call", async () => {
