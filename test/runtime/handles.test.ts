@@ -298,7 +298,7 @@ describe("cancel()", () => {
 });
 
 describe("events", () => {
-  it("yields turn.started, model.text, tool.started/ended, turn.ended in order, then ends", async () => {
+  it("yields turn.started, model.text, model.step, tool.started/ended, turn.ended in order, then ends", async () => {
     const echo = new GatedTool("echo");
     const m = new GatedModel();
     const { runtime } = testRuntime({ chat: { model: m, tools: [echo.tool] } });
@@ -323,9 +323,11 @@ describe("events", () => {
       "turn.started",
       "model.text",
       "model.text",
+      "model.step",
       "tool.started",
       "tool.ended",
       "model.text",
+      "model.step",
       "turn.ended",
     ]);
     expect(seen.filter((e) => e.type === "model.text").map((e) => e.delta)).toEqual([

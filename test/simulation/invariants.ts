@@ -795,7 +795,8 @@ export class Checker {
     this.delegations?.modelCalled(prompt);
     if (this.#unseen.size === 0) return;
     const texts = new Set<string>();
-    for (const m of prompt) if (m.role === "user") for (const part of m.content) texts.add(part.text);
+    for (const m of prompt)
+      if (m.role === "user") for (const part of m.content) if (part.type === "text") texts.add(part.text);
     for (const [fact, text] of this.#unseen) {
       if (!texts.has(text)) continue;
       fact.seen = true;
@@ -1076,7 +1077,10 @@ function describeEvent(e: RuntimeEvent): string {
     case "tool.ended":
       return `  ev tool.ended ${e.turnId} ${e.toolName} ${e.toolCallId}${e.isError ? " error" : ""}`;
     case "model.text":
-      return `  ev model.text ${e.turnId}`;
+    case "model.reasoning":
+    case "model.step":
+    case "model.retry":
+      return `  ev ${e.type} ${e.turnId}`;
     case "runtime.started":
       return `  ev runtime.started recovered=${e.recoveredInputs} resumed=${e.resumedTurns}`;
     case "runtime.stopped":

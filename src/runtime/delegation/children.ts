@@ -40,7 +40,7 @@ import {
   runningUnder,
 } from "../../kernel/delegation/delegation-caps.js";
 import { lastAssistantText, type Message } from "../../kernel/messages.js";
-import type { Reason, TurnOutcome, Usage } from "../../kernel/outcome.js";
+import { addUsage, type Reason, type TurnOutcome, type Usage } from "../../kernel/outcome.js";
 import { argumentsOf, fail } from "../../validate.js";
 import type { ModelAgent } from "../agent.js";
 import type { TimerToken } from "../clock.js";
@@ -446,7 +446,5 @@ export class Children {
 }
 
 function add(a: Usage | undefined, b: Usage): Usage {
-  return a === undefined
-    ? b
-    : { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
+  return a === undefined ? b : addUsage(a, b);
 }

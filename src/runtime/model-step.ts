@@ -1,0 +1,549 @@
+/**
+ * A model step: builds the request — the system prompt, the session's history and the turn's
+ * messages, the agent's settings, then whatever the agent's `prepareStep` changes for this call —
+ * streams the model's answer into an assistant message (text, reasoning, files and tool calls in the
+ * order they came, with what the provider attached to each), and feeds the turn's machine
+ * `model.done` or `model.failed`.
+ *
+ * Retries. A transient failure — a 429 or 5xx, a timeout, a dropped connection, a stream that ended
+ * before the answer did — is tried again in place, after an exponential backoff with jitter that
+ * honours the provider's `retry-after` (`retry` option, `kernel/retry-policy.ts`). Each retry is a
+ * `model.retry` event. A retry starts the step clean: nothing of the failed try reaches the history,
+ * and the event says how much streamed text to drop. It writes no step checkpoint (the turn's
+ * checkpoint was written before the step began and still holds). A cancel during the backoff ends
+ * the wait at once. Any other failure fails the turn with the provider's message.
+ *
+ * Fast path: a step whose system prompt is a string, with no `prepareStep`, whose model returns a
+ * synchronous iterable is drained inline, with no promise, timer or dispatcher hop.
+ *
+ * @packageDocumentation
+ */
+import { ModelCallError } from "../errors.js";
+import {
+  type AssistantPart,
+  type Message,
+  type ProviderMetadata,
+  systemMessage,
+  type ToolCallPart,
+} from "../kernel/messages.js";
+import { describeCause, type Usage } from "../kernel/outcome.js";
+import { decideRetry, type RetryPolicy } from "../kernel/retry-policy.js";
+import type { ModelAgent, StepOverrides } from "./agent.js";
+import type { LiveTurn } from "./live-turn.js";
+import { retryPolicyOf } from "./model-agent-options.js";
+import { classifyModelError, describeModelError } from "./model-errors.js";
+import { checkStepOverrides, requestSettings } from "./model-request.js";
+import type { RuntimeParts } from "./parts.js";
+import type { FinishReason, Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
+
+/** Most steps ask for no tool calls: they share this array instead of allocating their own. */
+const NO_CALLS: ToolCallPart[] = [];
+
+/**
+ * One try's answer as it streams in. It is also the `model.done` event the kernel is fed when the
+ * step succeeds (the kernel reads only the event's fields), so a step builds no second object.
+ */
+class StepAnswer {
+  declare readonly type: "model.done";
+  declare readonly attempt: number;
+  declare readonly step: number;
+  declare text: string;
+  declare toolCalls: ToolCallPart[];
+  /** The message's parts in order; text and reasoning parts are filled in place while they stream. */
+  declare content: AssistantPart[];
+  /** The block id of each open text or reasoning part of `content` (index-aligned); `undefined` once closed. */
+  declare openIds: (string | undefined)[];
+  declare usage: Usage | undefined;
+  declare finishReason: FinishReason | undefined;
+  declare providerMetadata: ProviderMetadata | undefined;
+  declare responseId: string | undefined;
+  declare failed: boolean;
+  declare error: unknown;
+  /** Characters of `model.text` this try emitted (what a retry tells consumers to drop). */
+  declare emittedChars: number;
+  /** Parts taken so far: the idle timer watches it move. */
+  declare seen: number;
+  /** Its end was handled: a late end of an abandoned try is ignored. */
+  declare settled: boolean;
+
+  constructor(attempt: number, step: number) {
+    this.type = "model.done";
+    this.attempt = attempt;
+    this.step = step;
+    this.text = "";
+    this.toolCalls = NO_CALLS;
+    this.content = [];
+    this.openIds = [];
+    this.usage = undefined;
+    this.finishReason = undefined;
+    this.providerMetadata = undefined;
+    this.responseId = undefined;
+    this.failed = false;
+    this.error = undefined;
+    this.emittedChars = 0;
+    this.seen = 0;
+    this.settled = false;
+  }
+
+  fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.error = error;
+  }
+}
+
+/** The system prompt a `system` function gave each running turn (computed once per turn). */
+const turnSystems = new WeakMap<LiveTurn, Message | null>();
+/** Models seen to answer with a synchronous iterable: their steps get no idle timer or own signal. */
+const syncModels = new WeakSet<Model>();
+
+/** Runs one model step of `turn` (its number is `step`) and feeds its result. */
+export function callModel(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent, step: number): void {
+  new ModelStep(parts, turn, agent, step).begin();
+}
+
+class ModelStep {
+  readonly #parts: RuntimeParts;
+  readonly #turn: LiveTurn;
+  readonly #agent: ModelAgent;
+  readonly #model: Model;
+  readonly #step: number;
+  #policy: RetryPolicy | undefined;
+  /** The request without its signal; each try adds its own. */
+  #base: Omit<ModelRequest, "abortSignal"> | undefined;
+  #tries = 0;
+  #answer: StepAnswer | undefined;
+  #timer: unknown;
+
+  constructor(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent, step: number) {
+    this.#parts = parts;
+    this.#turn = turn;
+    this.#agent = agent;
+    this.#model = parts.models.of(agent.model);
+    this.#step = step;
+  }
+
+  begin(): void {
+    const turn = this.#turn;
+    const agent = this.#agent;
+    this.#parts.driver.callStarted();
+    if (agent.prepareStep === undefined && typeof agent.system !== "function") {
+      this.#base = this.#build(turn.entry.system, undefined);
+      this.#try();
+      return;
+    }
+    void this.#prepare().then(
+      (base) =>
+        this.#parts.dispatcher.post("model.prepared", () => {
+          this.#base = base;
+          this.#try();
+        }),
+      (error: unknown) =>
+        this.#parts.dispatcher.post("model.prepare failed", () =>
+          this.#end(undefined, `${describeCause(error)}`, "context_error"),
+        ),
+    );
+  }
+
+  /** The system prompt and `prepareStep`'s changes, which may take time. */
+  async #prepare(): Promise<Omit<ModelRequest, "abortSignal">> {
+    const turn = this.#turn;
+    const agent = this.#agent;
+    let system = turn.entry.system;
+    if (typeof agent.system === "function") {
+      let cached = turnSystems.get(turn);
+      if (cached === undefined) {
+        const text = await agent.system({
+          sessionId: turn.sessionId,
+          turnId: turn.turnId,
+          signal: turn.signal,
+          history: turn.history,
+        });
+        if (typeof text !== "string")
+          throw new TypeError(`system() must return a string; it returned ${typeof text}`);
+        cached = text === "" ? null : systemMessage(text);
+        turnSystems.set(turn, cached);
+      }
+      system = cached ?? undefined;
+    }
+    let overrides: StepOverrides | undefined;
+    if (agent.prepareStep !== undefined) {
+      const answer = await agent.prepareStep({
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+        step: this.#step,
+        signal: turn.signal,
+        system: system?.role === "system" ? system.content : undefined,
+        messages: turn.history.concat(turn.messages),
+        usage: turn.usage,
+      });
+      overrides = checkStepOverrides(answer);
+    }
+    return this.#build(system, overrides);
+  }
+
+  #build(
+    system: Message | undefined,
+    overrides: StepOverrides | undefined,
+  ): Omit<ModelRequest, "abortSignal"> {
+    const turn = this.#turn;
+    const messages = overrides?.messages ?? turn.history.concat(turn.messages);
+    const systemText = overrides?.system;
+    const opening =
+      systemText === undefined ? system : systemText === "" ? undefined : systemMessage(systemText);
+    // A copy in every case: the model may keep its prompt, so it must not see later turns' messages.
+    const prompt = opening === undefined ? messages.slice() : [opening].concat(messages);
+    let tools: readonly ModelTool[] = turn.entry.tools!.modelTools;
+    const active = overrides?.activeTools;
+    if (active !== undefined) tools = tools.filter((tool) => active.includes(tool.name));
+    const settings = requestSettings(this.#agent, overrides);
+    return settings === undefined ? { prompt, tools } : { ...settings, prompt, tools };
+  }
+
+  /** Starts one try; its end comes back to `#tryEnded`. */
+  #try(): void {
+    const parts = this.#parts;
+    const turn = this.#turn;
+    this.#tries += 1;
+    const answer = new StepAnswer(turn.attempt, this.#step);
+    this.#answer = answer;
+    const own = syncModels.has(this.#model) ? undefined : new AbortController();
+    const abortSignal = own === undefined ? turn.signal : AbortSignal.any([turn.signal, own.signal]);
+    const request: ModelRequest = { ...this.#base!, abortSignal };
+    let stream: ReturnType<Model["stream"]>;
+    try {
+      stream = this.#model.stream(request);
+    } catch (error) {
+      answer.fail(error);
+      this.#tryEnded(answer);
+      return;
+    }
+    if (isSyncIterable(stream)) {
+      syncModels.add(this.#model);
+      try {
+        if (Array.isArray(stream)) {
+          // Indexed: no iterator per step (bench/NOTES.md).
+          for (let i = 0; i < stream.length; i++) if (!this.#take(answer, stream[i])) break;
+        } else {
+          for (const part of stream) if (!this.#take(answer, part)) break;
+        }
+      } catch (error) {
+        answer.fail(error);
+      }
+      this.#tryEnded(answer);
+      return;
+    }
+    syncModels.delete(this.#model);
+    if (own !== undefined) this.#watchIdle(answer, own);
+    void (async () => {
+      try {
+        for await (const part of await stream) if (!this.#take(answer, part)) break;
+      } catch (error) {
+        answer.fail(error);
+      }
+      parts.dispatcher.post("model.done", () => this.#tryEnded(answer));
+    })();
+  }
+
+  /** Abandons the try when nothing streams for `idleTimeoutMs` (checked once per period: parts stay cheap). */
+  #watchIdle(answer: StepAnswer, own: AbortController): void {
+    const { clock, dispatcher } = this.#parts;
+    const idleMs = this.#retryPolicy().idleTimeoutMs;
+    let seen = answer.seen;
+    const check = () => {
+      if (answer.settled) return;
+      if (answer.seen !== seen) {
+        seen = answer.seen;
+        this.#timer = clock.setTimeout(check, idleMs);
+        return;
+      }
+      dispatcher.post("model.idle", () => {
+        if (answer.settled) return;
+        const error = new ModelCallError(`the model sent nothing for ${idleMs} ms`, { retryable: true });
+        answer.fail(error);
+        own.abort(error);
+        this.#tryEnded(answer);
+      });
+    };
+    this.#timer = clock.setTimeout(check, idleMs);
+  }
+
+  #take(answer: StepAnswer, part: ModelPart): boolean {
+    // A stream may go on after its turn ended, was aborted or its try was abandoned: nothing it says
+    // after that may reach the history or the handle's events.
+    const turn = this.#turn;
+    if (answer.settled || turn.ended || turn.controller?.signal.aborted === true) return false;
+    answer.seen += 1;
+    switch (part.type) {
+      case "text-delta":
+      case "reasoning-delta": {
+        const kind = part.type === "text-delta" ? "text" : "reasoning";
+        const block = openBlock(answer, kind, part.id, part.providerMetadata);
+        block.text += part.delta;
+        if (this.#parts.events.observed && part.delta !== "") {
+          const { sessionId, turnId } = turn;
+          if (kind === "text") answer.emittedChars += part.delta.length;
+          this.#parts.driver.emitTurn(turn, {
+            type: kind === "text" ? "model.text" : "model.reasoning",
+            sessionId,
+            turnId,
+            delta: part.delta,
+          });
+        }
+        return true;
+      }
+      case "text-start":
+      case "reasoning-start":
+        openBlock(answer, part.type === "text-start" ? "text" : "reasoning", part.id, part.providerMetadata);
+        return true;
+      case "text-end":
+      case "reasoning-end":
+        closeBlock(answer, part.type === "text-end" ? "text" : "reasoning", part.id, part.providerMetadata);
+        return true;
+      case "tool-call": {
+        const call: ToolCallPart =
+          part.providerMetadata === undefined
+            ? { type: "tool-call", toolCallId: part.toolCallId, toolName: part.toolName, input: part.input }
+            : {
+                type: "tool-call",
+                toolCallId: part.toolCallId,
+                toolName: part.toolName,
+                input: part.input,
+                providerMetadata: part.providerMetadata,
+              };
+        if (answer.toolCalls === NO_CALLS) answer.toolCalls = [];
+        answer.toolCalls.push(call);
+        answer.content.push(call);
+        answer.openIds.push(undefined);
+        return true;
+      }
+      case "file":
+        answer.content.push({
+          type: "file",
+          mediaType: part.mediaType,
+          ...(part.data === undefined ? {} : { data: part.data }),
+          ...(part.url === undefined ? {} : { url: part.url }),
+          ...(part.providerMetadata === undefined ? {} : { providerMetadata: part.providerMetadata }),
+        });
+        answer.openIds.push(undefined);
+        return true;
+      case "response-metadata":
+        if (part.id !== undefined) answer.responseId = part.id;
+        return true;
+      case "finish":
+        if (part.usage !== undefined) answer.usage = part.usage;
+        answer.finishReason = part.finishReason;
+        if (part.providerMetadata !== undefined) answer.providerMetadata = part.providerMetadata;
+        if (part.finishReason === "interrupted") {
+          answer.fail(
+            new ModelCallError("the provider's stream ended before the answer was complete", {
+              retryable: true,
+            }),
+          );
+          return false;
+        }
+        return true;
+      case "error":
+        answer.fail(part.error);
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  /** A try ended: retry it, or end the step. Runs in a dispatcher job or inline on the fast path. */
+  #tryEnded(answer: StepAnswer): void {
+    if (answer.settled || answer !== this.#answer) return;
+    answer.settled = true;
+    this.#clearTimer();
+    const turn = this.#turn;
+    if (!answer.failed) {
+      this.#end(answer, undefined, undefined);
+      return;
+    }
+    if (turn.ended || turn.signal.aborted) {
+      this.#end(answer, describeModelError(answer.error), undefined);
+      return;
+    }
+    const failure = classifyModelError(answer.error);
+    if (!failure.retryable) {
+      this.#end(answer, this.#failureMessage(answer.error, undefined), undefined);
+      return;
+    }
+    const decision = decideRetry(
+      this.#retryPolicy(),
+      this.#tries,
+      failure.retryAfterMs,
+      this.#parts.options.random(),
+    );
+    if (!decision.retry) {
+      this.#end(answer, this.#failureMessage(answer.error, decision.why), undefined);
+      return;
+    }
+    this.#backoff(answer, decision.delayMs, failure.statusCode);
+  }
+
+  /** Waits `delayMs`, then tries again; a cancel of the turn ends the wait at once. */
+  #backoff(answer: StepAnswer, delayMs: number, statusCode: number | undefined): void {
+    const { clock, dispatcher, events, driver } = this.#parts;
+    const turn = this.#turn;
+    const policy = this.#retryPolicy();
+    if (events.observed) {
+      driver.emitTurn(turn, {
+        type: "model.retry",
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+        step: this.#step,
+        failedTry: this.#tries,
+        attemptsMax: policy.attemptsMax,
+        delayMs,
+        ...(statusCode === undefined ? {} : { statusCode }),
+        error: describeModelError(answer.error),
+        discardedChars: answer.emittedChars,
+      });
+    }
+    const signal = turn.signal;
+    const onAbort = () => {
+      this.#clearTimer();
+      dispatcher.post("model.backoff cancelled", () =>
+        this.#end(answer, describeModelError(answer.error), undefined),
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      signal.removeEventListener("abort", onAbort);
+      dispatcher.post("model.retry", () => this.#try());
+    }, delayMs);
+  }
+
+  /** Ends the step: feeds its answer, or its failure with `message`. */
+  #end(answer: StepAnswer | undefined, message: string | undefined, code: "context_error" | undefined): void {
+    const { driver, events } = this.#parts;
+    const turn = this.#turn;
+    driver.callEnded();
+    const step = this.#step;
+    if (answer === undefined || answer.failed) {
+      driver.feed(turn, {
+        type: "model.failed",
+        attempt: turn.attempt,
+        step,
+        error: message ?? "the model step failed",
+        ...(code === undefined ? {} : { code }),
+      });
+      return;
+    }
+    finishContent(answer);
+    if (events.observed && !turn.ended) {
+      driver.emitTurn(turn, {
+        type: "model.step",
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+        step,
+        modelId: this.#model.id,
+        finishReason: answer.finishReason ?? (answer.toolCalls.length > 0 ? "tool-calls" : "stop"),
+        usage: answer.usage,
+        tries: this.#tries,
+        ...(answer.responseId === undefined ? {} : { responseId: answer.responseId }),
+        ...(answer.providerMetadata === undefined ? {} : { providerMetadata: answer.providerMetadata }),
+      });
+    }
+    driver.feed(turn, answer);
+  }
+
+  #failureMessage(error: unknown, why: string | undefined): string {
+    const tries = this.#tries;
+    const said = describeModelError(error);
+    if (why !== undefined) return `${said} (${why})`;
+    return tries === 1 ? said : `${said} (after ${tries} tries)`;
+  }
+
+  #retryPolicy(): RetryPolicy {
+    this.#policy ??= retryPolicyOf(this.#agent);
+    return this.#policy;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      this.#parts.clock.clearTimeout(this.#timer as object);
+      this.#timer = undefined;
+    }
+  }
+}
+
+type BlockKind = "text" | "reasoning";
+type Block = { type: BlockKind; text: string; providerMetadata?: ProviderMetadata };
+
+/** The open text or reasoning part with this id, or a new one at the end of the message. */
+function openBlock(
+  answer: StepAnswer,
+  kind: BlockKind,
+  id: string,
+  meta: ProviderMetadata | undefined,
+): Block {
+  const { content, openIds } = answer;
+  for (let i = content.length - 1; i >= 0; i--) {
+    if (openIds[i] === id && content[i]!.type === kind) {
+      const block = content[i] as Block;
+      if (meta !== undefined) block.providerMetadata = mergeMetadata(block.providerMetadata, meta);
+      return block;
+    }
+  }
+  const block: Block =
+    meta === undefined ? { type: kind, text: "" } : { type: kind, text: "", providerMetadata: meta };
+  content.push(block as AssistantPart);
+  openIds.push(id);
+  return block;
+}
+
+function closeBlock(
+  answer: StepAnswer,
+  kind: BlockKind,
+  id: string,
+  meta: ProviderMetadata | undefined,
+): void {
+  const { content, openIds } = answer;
+  for (let i = content.length - 1; i >= 0; i--) {
+    if (openIds[i] === id && content[i]!.type === kind) {
+      const block = content[i] as Block;
+      if (meta !== undefined) block.providerMetadata = mergeMetadata(block.providerMetadata, meta);
+      openIds[i] = undefined;
+      return;
+    }
+  }
+}
+
+function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetadata): ProviderMetadata {
+  if (a === undefined) return b;
+  const merged: Record<string, Readonly<Record<string, unknown>>> = { ...a };
+  for (const [provider, values] of Object.entries(b)) merged[provider] = { ...merged[provider], ...values };
+  return merged;
+}
+
+/** Drops empty text and reasoning parts (a start with no deltas and nothing attached) and sets `text`. */
+function finishContent(answer: StepAnswer): void {
+  const { content } = answer;
+  let text = "";
+  let empty = 0;
+  for (let i = 0; i < content.length; i++) {
+    const part = content[i]!;
+    if (part.type === "text" || part.type === "reasoning") {
+      if (part.text === "" && part.providerMetadata === undefined) empty += 1;
+      else if (part.type === "text") text += part.text;
+    }
+  }
+  if (empty > 0)
+    answer.content = content.filter(
+      (part) =>
+        !((part.type === "text" || part.type === "reasoning") && part.text === "" && !part.providerMetadata),
+    );
+  answer.text = text;
+}
+
+function isSyncIterable<T>(value: unknown): value is Iterable<T> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Iterable<T>)[Symbol.iterator] === "function"
+  );
+}
