@@ -14,18 +14,14 @@ import {
   checkObject,
   checkPositiveInteger,
   fail,
-  isRecord,
   type Subject,
 } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
-import type { ModelSettings } from "./ports/model.js";
 import type { ProviderSettings } from "./ports/model-resolver.js";
+import { checkHeaders, checkModelSettings } from "./ports/model-settings.js";
 
 /** `provider:model`; the resolver decides which providers exist. */
 const MODEL_NAME = /^[A-Za-z0-9][\w.-]*:\S+$/;
-
-const NUMBER_SETTINGS = ["temperature", "topP", "presencePenalty", "frequencyPenalty"] as const;
-const INTEGER_SETTINGS = ["maxOutputTokens", "topK"] as const;
 
 /** Checks a model agent's `model`, `system`, settings, `retry` and `prepareStep`. */
 export function checkModelAgent(subject: Subject, name: string, agent: ModelAgent): void {
@@ -42,52 +38,6 @@ export function checkModelAgent(subject: Subject, name: string, agent: ModelAgen
     checkFunction(subject, `agents.${name}.prepareStep`, agent.prepareStep);
   checkModelSettings(subject, `agents.${name}`, agent);
   if (agent.retry !== undefined) checkRetry(subject, `agents.${name}.retry`, agent.retry);
-}
-
-/** Checks model settings (an agent's, or what `prepareStep` returned); `where` prefixes each name. */
-export function checkModelSettings(subject: Subject, where: string, settings: ModelSettings): void {
-  for (const key of NUMBER_SETTINGS) {
-    const value = settings[key];
-    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value)))
-      fail(subject, `${where}.${key}`, value, "a finite number");
-  }
-  for (const key of INTEGER_SETTINGS) {
-    if (settings[key] !== undefined) checkPositiveInteger(subject, `${where}.${key}`, settings[key]);
-  }
-  const { seed, stopSequences, toolChoice, providerOptions, headers } = settings;
-  if (seed !== undefined && !Number.isSafeInteger(seed)) fail(subject, `${where}.seed`, seed, "an integer");
-  if (
-    stopSequences !== undefined &&
-    !(Array.isArray(stopSequences) && stopSequences.every((s) => typeof s === "string"))
-  )
-    fail(subject, `${where}.stopSequences`, stopSequences, "an array of strings");
-  if (toolChoice !== undefined && !isToolChoice(toolChoice))
-    fail(
-      subject,
-      `${where}.toolChoice`,
-      toolChoice,
-      '"auto", "none", "required" or { type: "tool", toolName }',
-    );
-  if (providerOptions !== undefined) {
-    checkObject(subject, `${where}.providerOptions`, providerOptions, "an object of options by provider");
-    for (const [provider, options] of Object.entries(providerOptions)) {
-      if (!isRecord(options)) fail(subject, `${where}.providerOptions.${provider}`, options, "an object");
-    }
-  }
-  if (headers !== undefined) checkHeaders(subject, `${where}.headers`, headers);
-}
-
-function isToolChoice(value: unknown): boolean {
-  if (value === "auto" || value === "none" || value === "required") return true;
-  return isRecord(value) && value.type === "tool" && typeof value.toolName === "string";
-}
-
-function checkHeaders(subject: Subject, name: string, headers: unknown): void {
-  checkObject(subject, name, headers, "an object of header values by name");
-  for (const [header, value] of Object.entries(headers)) {
-    // The value is not quoted: headers carry credentials.
-    if (typeof value !== "string") fail(subject, `${name}.${header}`, typeof value, "a string");
-  }
 }
 
 function checkRetry(subject: Subject, name: string, retry: unknown): void {

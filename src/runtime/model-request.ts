@@ -8,8 +8,8 @@
 import type { Message } from "../kernel/messages.js";
 import { argumentsOf, checkObject, fail, isRecord, type Subject } from "../validate.js";
 import type { ModelAgent, StepOverrides } from "./agent.js";
-import { checkModelSettings } from "./model-agent-options.js";
-import type { ModelSettings, ProviderOptions } from "./ports/model.js";
+import type { ModelSettings } from "./ports/model.js";
+import { checkModelSettings, mergeProviderOptions } from "./ports/model-settings.js";
 
 const SETTING_KEYS = [
   "maxOutputTokens",
@@ -61,13 +61,6 @@ function pickSettings(from: ModelSettings): ModelSettings | undefined {
     picked[key] = value;
   }
   return picked as ModelSettings | undefined;
-}
-
-/** Provider options merged per provider: the later one's keys win. */
-export function mergeProviderOptions(a: ProviderOptions, b: ProviderOptions): ProviderOptions {
-  const merged: Record<string, Readonly<Record<string, unknown>>> = { ...a };
-  for (const [provider, values] of Object.entries(b)) merged[provider] = { ...merged[provider], ...values };
-  return merged;
 }
 
 /**

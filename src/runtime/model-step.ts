@@ -31,10 +31,10 @@ import { decideRetry, type RetryPolicy } from "../kernel/retry-policy.js";
 import type { ModelAgent, StepOverrides } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
 import { retryPolicyOf } from "./model-agent-options.js";
-import { classifyModelError, describeModelError } from "./model-errors.js";
 import { checkStepOverrides, requestSettings } from "./model-request.js";
 import type { RuntimeParts } from "./parts.js";
 import type { FinishReason, Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
+import { classifyModelError, describeModelError } from "./ports/model-failure.js";
 
 /** Most steps ask for no tool calls: they share this array instead of allocating their own. */
 const NO_CALLS: ToolCallPart[] = [];

@@ -1,13 +1,14 @@
 /**
- * Reading a failed model call: is it worth trying again, after how long, and how is it told in a
- * turn's reason. A {@link ModelCallError} (what `offstage/ai-sdk` throws) says so itself; any other
+ * The model port's failure contract: reading a failed model call — is it worth trying again, after
+ * how long, and how is it told in a turn's reason. The runtime reads every failure with it, and a
+ * model adapter may use it to build the {@link ModelCallError} it throws. A {@link ModelCallError} (what `offstage/ai-sdk` throws) says so itself; any other
  * error is read by its shape — an HTTP status, a network error code, a timeout — anywhere along its
  * `cause` chain, so a custom model that lets its HTTP client's errors through is retried the same way.
  *
  * @packageDocumentation
  */
-import { isOffstageError, type ModelCallError } from "../errors.js";
-import { describeCause } from "../kernel/outcome.js";
+import { isOffstageError, type ModelCallError } from "../../errors.js";
+import { describeCause } from "../../kernel/outcome.js";
 
 /** What a failure means for a retry. */
 export interface FailureClass {
