@@ -5,17 +5,41 @@
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+// The same provider at the majors that implement specification V2 (AI SDK 5) and V3 (AI SDK 6).
+import { createOpenAICompatible as createOpenAICompatibleV2 } from "ai-sdk-openai-compatible-v2";
+import { createOpenAICompatible as createOpenAICompatibleV3 } from "ai-sdk-openai-compatible-v3";
 import { fromAiSdk } from "../../src/models/ai-sdk/index.js";
 import type { Model } from "../../src/index.js";
-import type { AiSdkModelOptions } from "../../src/models/ai-sdk/index.js";
+import type { AiSdkLanguageModel, AiSdkModelOptions } from "../../src/models/ai-sdk/index.js";
 
-export type ProviderKind = "openai-compatible" | "openai.chat" | "openai.responses" | "anthropic";
+export type ProviderKind =
+  | "openai-compatible"
+  | "openai.chat"
+  | "openai.responses"
+  | "anthropic"
+  | "openai-compatible@v3"
+  | "openai-compatible@v2";
 
-export const PROVIDER_KINDS: readonly ProviderKind[] = ["openai-compatible", "openai.chat", "openai.responses", "anthropic"];
+export const PROVIDER_KINDS: readonly ProviderKind[] = [
+  "openai-compatible",
+  "openai.chat",
+  "openai.responses",
+  "anthropic",
+  "openai-compatible@v3",
+  "openai-compatible@v2",
+];
 
 /** A provider's language model on the loopback server's base URL. */
-export function languageModel(kind: ProviderKind, baseURL: string, apiKey = "test-key-0000") {
+export function languageModel(kind: ProviderKind, baseURL: string, apiKey = "test-key-0000"): AiSdkLanguageModel {
   switch (kind) {
+    case "openai-compatible@v3":
+      return createOpenAICompatibleV3({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel(
+        "local-model",
+      ) as unknown as AiSdkLanguageModel;
+    case "openai-compatible@v2":
+      return createOpenAICompatibleV2({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel(
+        "local-model",
+      ) as unknown as AiSdkLanguageModel;
     case "openai-compatible":
       return createOpenAICompatible({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel("local-model");
     case "openai.chat":

@@ -109,8 +109,10 @@ function finishOf(part: AnyPart): ModelPart {
   let finishReason: FinishReason = "other";
   let raw: string | undefined;
   if (typeof reason === "string") {
-    // V2: a string, with "unknown" for what V3 calls other.
-    finishReason = FINISH_REASONS.has(reason as FinishReason) ? (reason as FinishReason) : "other";
+    // V2: a string, with "unknown" when the provider sent none: the stream ended before the answer
+    // did, which V3 and V4 call `interrupted`.
+    finishReason =
+      reason === "unknown" ? "interrupted" : FINISH_REASONS.has(reason as FinishReason) ? (reason as FinishReason) : "other";
   } else if (typeof reason === "object" && reason !== null) {
     const { unified, raw: rawReason } = reason as { unified?: unknown; raw?: unknown };
     if (FINISH_REASONS.has(unified as FinishReason)) finishReason = unified as FinishReason;
