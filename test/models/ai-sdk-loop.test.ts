@@ -84,7 +84,10 @@ const threeSteps: ReplyFn = (request) => {
         usage: { input: 100, output: 20, cached: 40, reasoning: 7 },
       };
     case 2:
-      return { toolCalls: [{ id: "c3", name: "lookup", args: ['{"key":"b"}'] }], usage: { input: 150, output: 10 } };
+      return {
+        toolCalls: [{ id: "c3", name: "lookup", args: ['{"key":"b"}'] }],
+        usage: { input: 150, output: 10 },
+      };
     default:
       return { text: ["All ", "done."], usage: { input: 200, output: 5 } };
   }
@@ -110,16 +113,28 @@ describe.each(PROVIDER_KINDS)("%s through the runtime", (kind) => {
     expect(result.usage!.cachedInputTokens).toBe(40);
     for (const value of Object.values(result.usage!)) expect(typeof value).toBe("number");
     const history = h.runtime.session("s").history();
-    expect(history.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant", "tool", "assistant"]);
+    expect(history.map((m) => m.role)).toEqual([
+      "user",
+      "assistant",
+      "tool",
+      "assistant",
+      "tool",
+      "assistant",
+    ]);
     const first = history[1]!;
     expect(first.role === "assistant" && first.content.filter((p) => p.type === "tool-call").length).toBe(2);
     expect(texts(history)).toEqual(["Let me look.", "All done."]);
     if (kind === "anthropic" || kind.startsWith("openai-compatible")) {
-      const reasoning = first.role === "assistant" ? first.content.find((p) => p.type === "reasoning") : undefined;
+      const reasoning =
+        first.role === "assistant" ? first.content.find((p) => p.type === "reasoning") : undefined;
       expect(reasoning).toMatchObject({ type: "reasoning", text: "I should look." });
     }
     const steps = h.events.filter((e) => e.type === "model.step");
-    expect(steps.map((e) => e.type === "model.step" && e.finishReason)).toEqual(["tool-calls", "tool-calls", "stop"]);
+    expect(steps.map((e) => e.type === "model.step" && e.finishReason)).toEqual([
+      "tool-calls",
+      "tool-calls",
+      "stop",
+    ]);
   });
 
   it("aborts mid-stream: the server sees the client hang up, the turn ends cancelled", async () => {
@@ -161,7 +176,11 @@ describe.each(PROVIDER_KINDS)("%s through the runtime", (kind) => {
   });
 
   it("fails a 401 at once with the provider's message", async () => {
-    const h = await harness(kind, () => ({ kind: "status", status: 401, message: "Incorrect API key provided" }));
+    const h = await harness(kind, () => ({
+      kind: "status",
+      status: 401,
+      message: "Incorrect API key provided",
+    }));
     const result = await h.send("go").result({ timeoutMs: 10_000 });
     expect(result.status).toBe("failed");
     expect(result.reason.message).toMatch(/401.*Incorrect API key provided/);
@@ -184,7 +203,9 @@ describe.each(PROVIDER_KINDS)("%s through the runtime", (kind) => {
 
   it("retries a reset in the middle of the answer from clean: no duplicated text in history, events say what to drop", async () => {
     const h = await harness(kind, (r) =>
-      r.index === 0 ? { text: ["partial ", "answer ", "lost"], resetAfter: 4 } : { text: ["whole ", "answer"] },
+      r.index === 0
+        ? { text: ["partial ", "answer ", "lost"], resetAfter: 4 }
+        : { text: ["whole ", "answer"] },
     );
     const result = await h.send("go").result({ timeoutMs: 10_000 });
     expect(result.output).toBe("whole answer");
@@ -196,11 +217,15 @@ describe.each(PROVIDER_KINDS)("%s through the runtime", (kind) => {
       if (e.type === "model.retry") shown = shown.slice(0, shown.length - e.discardedChars);
     }
     expect(shown).toBe("whole answer");
-    expect(h.events.find((e) => e.type === "model.retry")).toMatchObject({ discardedChars: expect.any(Number) });
+    expect(h.events.find((e) => e.type === "model.retry")).toMatchObject({
+      discardedChars: expect.any(Number),
+    });
   });
 
   it("retries a stream that ends before the answer is complete", async () => {
-    const h = await harness(kind, (r) => (r.index === 0 ? { text: ["cut ", "short"], cutAfter: 3 } : { text: ["complete"] }));
+    const h = await harness(kind, (r) =>
+      r.index === 0 ? { text: ["cut ", "short"], cutAfter: 3 } : { text: ["complete"] },
+    );
     const result = await h.send("go").result({ timeoutMs: 10_000 });
     expect(result.output).toBe("complete");
     expect(h.llm.requests).toHaveLength(2);
@@ -209,7 +234,10 @@ describe.each(PROVIDER_KINDS)("%s through the runtime", (kind) => {
   it("abandons a first byte slower than idleTimeoutMs and retries; a slow byte within it just waits", async () => {
     const h = await harness(
       kind,
-      (r) => (r.index === 0 ? { text: ["late"], firstByteDelayMs: 2_000 } : { text: ["on time"], firstByteDelayMs: 50 }),
+      (r) =>
+        r.index === 0
+          ? { text: ["late"], firstByteDelayMs: 2_000 }
+          : { text: ["on time"], firstByteDelayMs: 50 },
       { retry: { idleTimeoutMs: 300, backoffMs: 1 } },
     );
     const result = await h.send("go").result({ timeoutMs: 10_000 });
@@ -227,7 +255,11 @@ describe("provider metadata goes back to the provider", () => {
     await h.send("go").result({ timeoutMs: 10_000 });
     const second = h.llm.requests[1]!.body;
     const assistant = second.messages.find((m: { role: string }) => m.role === "assistant");
-    expect(assistant.content[0]).toMatchObject({ type: "thinking", thinking: "I should look.", signature: "sig-0" });
+    expect(assistant.content[0]).toMatchObject({
+      type: "thinking",
+      thinking: "I should look.",
+      signature: "sig-0",
+    });
   });
 });
 

@@ -29,7 +29,12 @@ export interface Answer {
   readonly text?: readonly string[];
   readonly reasoning?: readonly string[];
   readonly toolCalls?: readonly ScriptedCall[];
-  readonly usage?: { readonly input: number; readonly output: number; readonly cached?: number; readonly reasoning?: number };
+  readonly usage?: {
+    readonly input: number;
+    readonly output: number;
+    readonly cached?: number;
+    readonly reasoning?: number;
+  };
   /** Wait this long before the response's headers. */
   readonly firstByteDelayMs?: number;
   /** Wait this long before each event. */
@@ -179,7 +184,12 @@ export async function startLoopbackLlm(initial?: ReplyFn): Promise<LoopbackLlm> 
   };
 }
 
-async function send(res: ServerResponse, protocol: Protocol, reply: Reply, request: RecordedRequest): Promise<void> {
+async function send(
+  res: ServerResponse,
+  protocol: Protocol,
+  reply: Reply,
+  request: RecordedRequest,
+): Promise<void> {
   if (reply.kind === "reset") {
     res.socket?.resetAndDestroy();
     return;
@@ -190,7 +200,9 @@ async function send(res: ServerResponse, protocol: Protocol, reply: Reply, reque
       protocol === "anthropic"
         ? { type: "error", error: { type: anthropicErrorType(reply.status), message } }
         : { error: { message, type: "server_error", param: null, code: null } };
-    res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(JSON.stringify(body));
+    res
+      .writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
+      .end(JSON.stringify(body));
     return;
   }
   const events =
@@ -235,9 +247,15 @@ function sse(data: unknown, event?: string): string {
 function malformed(protocol: Protocol): string[] {
   const first =
     protocol === "anthropic"
-      ? sse({ type: "message_start", message: anthropicMessage("x", { input: 1, output: 1 }) }, "message_start")
+      ? sse(
+          { type: "message_start", message: anthropicMessage("x", { input: 1, output: 1 }) },
+          "message_start",
+        )
       : sse({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [] });
-  return [first, `${protocol === "anthropic" ? "event: content_block_delta\n" : ""}data: {"this is": not json\n\n`];
+  return [
+    first,
+    `${protocol === "anthropic" ? "event: content_block_delta\n" : ""}data: {"this is": not json\n\n`,
+  ];
 }
 
 // ---- OpenAI Chat Completions ---------------------------------------------------------------------
@@ -246,7 +264,13 @@ function openaiChatEvents(answer: Answer, request: RecordedRequest): string[] {
   const id = `chatcmpl-${request.index}`;
   const model = String(request.body.model ?? "model");
   const chunk = (delta: object, finish: string | null = null) =>
-    sse({ id, object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    sse({
+      id,
+      object: "chat.completion.chunk",
+      created: 1,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
   const events = [chunk({ role: "assistant", content: "" })];
   for (const r of answer.reasoning ?? []) events.push(chunk({ reasoning_content: r }));
   for (const t of answer.text ?? []) events.push(chunk({ content: t }));
@@ -254,14 +278,17 @@ function openaiChatEvents(answer: Answer, request: RecordedRequest): string[] {
   // Parallel calls: each call's first fragment opens it, then the fragments interleave by index.
   calls.forEach((call, index) =>
     events.push(
-      chunk({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }),
+      chunk({
+        tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
+      }),
     ),
   );
   const longest = Math.max(0, ...calls.map((c) => c.args.length));
   for (let f = 0; f < longest; f++) {
     calls.forEach((call, index) => {
       const fragment = call.args[f];
-      if (fragment !== undefined) events.push(chunk({ tool_calls: [{ index, function: { arguments: fragment } }] }));
+      if (fragment !== undefined)
+        events.push(chunk({ tool_calls: [{ index, function: { arguments: fragment } }] }));
     });
   }
   events.push(chunk({}, calls.length > 0 ? "tool_calls" : "stop"));
@@ -291,24 +318,36 @@ function openaiChatEvents(answer: Answer, request: RecordedRequest): string[] {
 function openaiResponsesEvents(answer: Answer, request: RecordedRequest): string[] {
   const id = `resp_${request.index}`;
   const model = String(request.body.model ?? "model");
-  const events = [sse({ type: "response.created", response: { id, created_at: 1, model } }, "response.created")];
+  const events = [
+    sse({ type: "response.created", response: { id, created_at: 1, model } }, "response.created"),
+  ];
   let index = 0;
   const text = answer.text ?? [];
   if (text.length > 0) {
     const item = `msg_${request.index}`;
     const at = index++;
-    events.push(sse({ type: "response.output_item.added", output_index: at, item: { type: "message", id: item } }));
+    events.push(
+      sse({ type: "response.output_item.added", output_index: at, item: { type: "message", id: item } }),
+    );
     for (const delta of text)
-      events.push(sse({ type: "response.output_text.delta", item_id: item, output_index: at, content_index: 0, delta }));
-    events.push(sse({ type: "response.output_item.done", output_index: at, item: { type: "message", id: item } }));
+      events.push(
+        sse({ type: "response.output_text.delta", item_id: item, output_index: at, content_index: 0, delta }),
+      );
+    events.push(
+      sse({ type: "response.output_item.done", output_index: at, item: { type: "message", id: item } }),
+    );
   }
   for (const call of answer.toolCalls ?? []) {
     const item = `fc_${call.id}`;
     const at = index++;
     const base = { type: "function_call", id: item, call_id: call.id, name: call.name };
-    events.push(sse({ type: "response.output_item.added", output_index: at, item: { ...base, arguments: "" } }));
+    events.push(
+      sse({ type: "response.output_item.added", output_index: at, item: { ...base, arguments: "" } }),
+    );
     for (const delta of call.args)
-      events.push(sse({ type: "response.function_call_arguments.delta", item_id: item, output_index: at, delta }));
+      events.push(
+        sse({ type: "response.function_call_arguments.delta", item_id: item, output_index: at, delta }),
+      );
     events.push(
       sse({
         type: "response.output_item.done",
@@ -357,12 +396,15 @@ function anthropicMessage(id: string, usage: { input: number; output: number; ca
 
 function anthropicEvents(answer: Answer, request: RecordedRequest): string[] {
   const usage = answer.usage ?? { input: 10, output: 5 };
-  const events = [sse({ type: "message_start", message: anthropicMessage(`msg_${request.index}`, usage) }, "message_start")];
+  const events = [
+    sse({ type: "message_start", message: anthropicMessage(`msg_${request.index}`, usage) }, "message_start"),
+  ];
   let index = 0;
   const block = (start: object, deltas: object[]) => {
     const at = index++;
     events.push(sse({ type: "content_block_start", index: at, content_block: start }, "content_block_start"));
-    for (const delta of deltas) events.push(sse({ type: "content_block_delta", index: at, delta }, "content_block_delta"));
+    for (const delta of deltas)
+      events.push(sse({ type: "content_block_delta", index: at, delta }, "content_block_delta"));
     events.push(sse({ type: "content_block_stop", index: at }, "content_block_stop"));
   };
   if ((answer.reasoning ?? []).length > 0)
@@ -383,7 +425,11 @@ function anthropicEvents(answer: Answer, request: RecordedRequest): string[] {
   const stop = (answer.toolCalls ?? []).length > 0 ? "tool_use" : "end_turn";
   events.push(
     sse(
-      { type: "message_delta", delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } },
+      {
+        type: "message_delta",
+        delta: { stop_reason: stop, stop_sequence: null },
+        usage: { output_tokens: usage.output },
+      },
       "message_delta",
     ),
   );
@@ -402,12 +448,14 @@ function anthropicErrorType(status: number): string {
 
 // biome-ignore lint/suspicious/noExplicitAny: provider request bodies.
 function countToolResults(protocol: Protocol, body: any): number {
-  if (protocol === "openai-chat") return (body.messages ?? []).filter((m: { role: string }) => m.role === "tool").length;
+  if (protocol === "openai-chat")
+    return (body.messages ?? []).filter((m: { role: string }) => m.role === "tool").length;
   if (protocol === "openai-responses")
     return (body.input ?? []).filter((i: { type?: string }) => i.type === "function_call_output").length;
   let n = 0;
   for (const m of body.messages ?? [])
-    if (Array.isArray(m.content)) n += m.content.filter((c: { type: string }) => c.type === "tool_result").length;
+    if (Array.isArray(m.content))
+      n += m.content.filter((c: { type: string }) => c.type === "tool_result").length;
   return n;
 }
 

@@ -8,9 +8,9 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 // The same provider at the majors that implement specification V2 (AI SDK 5) and V3 (AI SDK 6).
 import { createOpenAICompatible as createOpenAICompatibleV2 } from "ai-sdk-openai-compatible-v2";
 import { createOpenAICompatible as createOpenAICompatibleV3 } from "ai-sdk-openai-compatible-v3";
-import { fromAiSdk } from "../../src/models/ai-sdk/index.js";
 import type { Model } from "../../src/index.js";
 import type { AiSdkLanguageModel, AiSdkModelOptions } from "../../src/models/ai-sdk/index.js";
+import { fromAiSdk } from "../../src/models/ai-sdk/index.js";
 
 export type ProviderKind =
   | "openai-compatible"
@@ -30,7 +30,11 @@ export const PROVIDER_KINDS: readonly ProviderKind[] = [
 ];
 
 /** A provider's language model on the loopback server's base URL. */
-export function languageModel(kind: ProviderKind, baseURL: string, apiKey = "test-key-0000"): AiSdkLanguageModel {
+export function languageModel(
+  kind: ProviderKind,
+  baseURL: string,
+  apiKey = "test-key-0000",
+): AiSdkLanguageModel {
   switch (kind) {
     case "openai-compatible@v3":
       return createOpenAICompatibleV3({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel(
@@ -41,7 +45,9 @@ export function languageModel(kind: ProviderKind, baseURL: string, apiKey = "tes
         "local-model",
       ) as unknown as AiSdkLanguageModel;
     case "openai-compatible":
-      return createOpenAICompatible({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel("local-model");
+      return createOpenAICompatible({ name: "loopback", baseURL, apiKey, includeUsage: true }).chatModel(
+        "local-model",
+      );
     case "openai.chat":
       return createOpenAI({ baseURL, apiKey }).chat("gpt-loopback");
     case "openai.responses":

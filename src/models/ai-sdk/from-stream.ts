@@ -112,7 +112,11 @@ function finishOf(part: AnyPart): ModelPart {
     // V2: a string, with "unknown" when the provider sent none: the stream ended before the answer
     // did, which V3 and V4 call `interrupted`.
     finishReason =
-      reason === "unknown" ? "interrupted" : FINISH_REASONS.has(reason as FinishReason) ? (reason as FinishReason) : "other";
+      reason === "unknown"
+        ? "interrupted"
+        : FINISH_REASONS.has(reason as FinishReason)
+          ? (reason as FinishReason)
+          : "other";
   } else if (typeof reason === "object" && reason !== null) {
     const { unified, raw: rawReason } = reason as { unified?: unknown; raw?: unknown };
     if (FINISH_REASONS.has(unified as FinishReason)) finishReason = unified as FinishReason;

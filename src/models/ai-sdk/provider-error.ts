@@ -70,7 +70,8 @@ export function toModelCallError(
       statusCode: failure.statusCode,
       // A stream that ended before its finish (openai-compatible says so this way) is a dropped
       // connection, as V4's `interrupted` finish reason is.
-      retryable: failure.retryable || (isMarked(error, INVALID_RESPONSE_DATA) && /ended without/i.test(message)),
+      retryable:
+        failure.retryable || (isMarked(error, INVALID_RESPONSE_DATA) && /ended without/i.test(message)),
       retryAfterMs: failure.retryAfterMs,
       ...(error instanceof Error ? { cause: error } : {}),
       details: { provider },
