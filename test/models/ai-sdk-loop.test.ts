@@ -17,7 +17,7 @@ import {
   type RuntimeEvent,
   silentLogger,
 } from "../../src/index.js";
-import { type LoopbackLlm, type Reply, type ReplyFn, startLoopbackLlm } from "./loopback-llm.js";
+import { type LoopbackLlm, type ReplyFn, startLoopbackLlm } from "./loopback-llm.js";
 import { loopbackModel, PROVIDER_KINDS, type ProviderKind } from "./providers.js";
 
 const lookups: string[] = [];
@@ -270,5 +270,3 @@ async function until(condition: () => boolean): Promise<void> {
   }
   throw new Error("gave up waiting");
 }
-
-export type { Reply };

@@ -276,13 +276,14 @@ function openaiChatEvents(answer: Answer, request: RecordedRequest): string[] {
   for (const t of answer.text ?? []) events.push(chunk({ content: t }));
   const calls = answer.toolCalls ?? [];
   // Parallel calls: each call's first fragment opens it, then the fragments interleave by index.
-  calls.forEach((call, index) =>
+  for (let index = 0; index < calls.length; index++) {
+    const call = calls[index]!;
     events.push(
       chunk({
         tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }],
       }),
-    ),
-  );
+    );
+  }
   const longest = Math.max(0, ...calls.map((c) => c.args.length));
   for (let f = 0; f < longest; f++) {
     calls.forEach((call, index) => {
