@@ -147,7 +147,7 @@ export function createAiSdkResolver(options: AiSdkResolverOptions = {}): ModelRe
           { details: { model: shownName, variable: entry.keyVariable } },
         );
       }
-      const module = await importProvider(importPackage, entry.package, shownName);
+      const module = await importProvider(importPackage, entry.package, shownName, apiKey);
       const settings: ResolvedSettings = {
         apiKey,
         baseURL: given.baseURL ?? baseURL,
@@ -174,6 +174,7 @@ async function importProvider(
   importPackage: (name: string) => Promise<unknown>,
   packageName: string,
   shownName: string,
+  apiKey: string | undefined,
 ): Promise<Record<string, unknown>> {
   try {
     return (await importPackage(packageName)) as Record<string, unknown>;
@@ -186,10 +187,17 @@ async function importProvider(
         { details: { model: shownName, package: packageName } },
       );
     }
+    // No `cause`: what a failed import says is not ours to pass on unread, and it is told here.
+    const said = redact(
+      error instanceof Error ? error.message : String(error),
+      apiKey === undefined ? [] : [apiKey],
+    );
     throw new BootError(
       "MODEL_PACKAGE_MISSING",
-      `model ${JSON.stringify(shownName)}: importing ${packageName} failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, details: { model: shownName, package: packageName } },
+      `model ${JSON.stringify(shownName)}: importing ${packageName} failed: ${said}`,
+      {
+        details: { model: shownName, package: packageName },
+      },
     );
   }
 }
