@@ -335,8 +335,8 @@ describe("events", () => {
       "check",
       "done",
     ]);
-    const started = seen[3]!;
-    const ended = seen[4]!;
+    const started = seen.find((e) => e.type === "tool.started")!;
+    const ended = seen.find((e) => e.type === "tool.ended")!;
     expect(started).toMatchObject({ toolName: "echo", toolCallId: "c1", turnId: h.turnId });
     expect(ended).toMatchObject({ toolName: "echo", toolCallId: "c1", isError: false });
     const last = seen.at(-1)!;
