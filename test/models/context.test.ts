@@ -15,7 +15,9 @@ import {
   userMessage,
 } from "../../src/index.js";
 import { assistantMessage } from "../../src/kernel/messages.js";
-import { callTools, scriptedModel, testRuntime, text, tool, toolCall } from "../support/runtime.js";
+import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 const u = (t: string): Message => userMessage(t);
 const a = (t: string): Message => assistantMessage(t);

@@ -7,18 +7,10 @@ import { describe, expect, it } from "vitest";
 import { ModelCallError, type ModelPart, type RuntimeEvent } from "../../src/index.js";
 import { decideRetry, type RetryPolicy } from "../../src/kernel/retry-policy.js";
 import { classifyModelError, retryAfterOf } from "../../src/runtime/ports/model-failure.js";
-import {
-  callTools,
-  flush,
-  GatedModel,
-  scriptedModel,
-  spyStore,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-} from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { callTools, GatedModel, scriptedModel, text, toolCall } from "../support/models.js";
+import { spyStore, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 const POLICY: RetryPolicy = {
   attemptsMax: 4,

@@ -32,6 +32,8 @@ import { redact } from "./provider-error.js";
 interface ProviderEntry {
   /** The npm package to import. */
   readonly package: string;
+  /** Imports it (a literal `import()` each, so the import is known and checked). */
+  load(): Promise<unknown>;
   /** The key in `options.providers` (several names may share one provider's settings). */
   readonly settingsKey: string;
   readonly keyVariable: string;
@@ -53,6 +55,7 @@ type Factory = (
 const PROVIDERS: Readonly<Record<string, ProviderEntry>> = {
   openai: {
     package: "@ai-sdk/openai",
+    load: () => import("@ai-sdk/openai"),
     settingsKey: "openai",
     keyVariable: "OPENAI_API_KEY",
     keyRequired: true,
@@ -60,6 +63,7 @@ const PROVIDERS: Readonly<Record<string, ProviderEntry>> = {
   },
   "openai.chat": {
     package: "@ai-sdk/openai",
+    load: () => import("@ai-sdk/openai"),
     settingsKey: "openai",
     keyVariable: "OPENAI_API_KEY",
     keyRequired: true,
@@ -67,6 +71,7 @@ const PROVIDERS: Readonly<Record<string, ProviderEntry>> = {
   },
   anthropic: {
     package: "@ai-sdk/anthropic",
+    load: () => import("@ai-sdk/anthropic"),
     settingsKey: "anthropic",
     keyVariable: "ANTHROPIC_API_KEY",
     keyRequired: true,
@@ -74,6 +79,7 @@ const PROVIDERS: Readonly<Record<string, ProviderEntry>> = {
   },
   "openai-compatible": {
     package: "@ai-sdk/openai-compatible",
+    load: () => import("@ai-sdk/openai-compatible"),
     settingsKey: "openai-compatible",
     keyVariable: "OPENAI_COMPATIBLE_API_KEY",
     keyRequired: false,
@@ -96,7 +102,7 @@ const COMPATIBLE_REST = /^(https?:\/\/[^/\s]+\/[^:\s]*):(\S+)$/;
 export interface AiSdkResolverOptions {
   /** Where keys and base URLs are read when `options.providers` gives none (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Imports a provider package (default: `import()`); a test may stand in for a package that is missing. */
+  /** Imports a provider package by name (default: the package's own `import()`); a test may stand in for a missing one. */
   readonly importPackage?: (name: string) => Promise<unknown>;
 }
 
@@ -105,7 +111,7 @@ export interface AiSdkResolverOptions {
  * the names it knows and where each provider's key comes from.
  */
 export function createAiSdkResolver(options: AiSdkResolverOptions = {}): ModelResolver {
-  const importPackage = options.importPackage ?? ((name: string) => import(name));
+  const importPackage = options.importPackage;
   return {
     async resolve(name: string, context: ModelResolveContext): Promise<Model> {
       const env = options.env ?? process.env;
@@ -147,7 +153,8 @@ export function createAiSdkResolver(options: AiSdkResolverOptions = {}): ModelRe
           { details: { model: shownName, variable: entry.keyVariable } },
         );
       }
-      const module = await importProvider(importPackage, entry.package, shownName, apiKey);
+      const load = importPackage === undefined ? () => entry.load() : () => importPackage(entry.package);
+      const module = await importProvider(load, entry.package, shownName, apiKey);
       const settings: ResolvedSettings = {
         apiKey,
         baseURL: given.baseURL ?? baseURL,
@@ -171,13 +178,13 @@ export function createAiSdkResolver(options: AiSdkResolverOptions = {}): ModelRe
 }
 
 async function importProvider(
-  importPackage: (name: string) => Promise<unknown>,
+  load: () => Promise<unknown>,
   packageName: string,
   shownName: string,
   apiKey: string | undefined,
 ): Promise<Record<string, unknown>> {
   try {
-    return (await importPackage(packageName)) as Record<string, unknown>;
+    return (await load()) as Record<string, unknown>;
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
