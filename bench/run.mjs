@@ -10,6 +10,8 @@
 //                                                then their paced latency and recovery
 //   delegation scenarios/delegation.mjs          issue #4: children dispatch → completion delivered vs
 //                                                BullMQ flows
+//   models     scenarios/model-loop.mjs          issue #16: a 3-step, 2-tool conversation through a real
+//                                                provider package on loopback vs the AI SDK's streamText
 //   profile    the core burst (Offstage only) under --cpu-prof, then the top functions by self time
 //              (lab/profile-summary.mjs), then lab/alloc-profile.mjs: allocation per turn by site
 //
@@ -30,6 +32,7 @@ const BENCHES = {
   memory: "scenarios/idle-memory.mjs",
   durable: "scenarios/durable-throughput.mjs",
   delegation: "scenarios/delegation.mjs",
+  models: "scenarios/model-loop.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.

@@ -30,6 +30,13 @@ export function fromStreamPart(part: AnyPart): ModelPart | undefined {
   switch (part.type) {
     case "text-delta":
     case "reasoning-delta":
+      // The most common part by far, and V2-V4's shape is Offstage's: passed on as it is.
+      if (
+        part.providerMetadata === undefined &&
+        typeof part.delta === "string" &&
+        typeof part.id === "string"
+      )
+        return part as unknown as ModelPart;
       return withMetadata(
         { type: part.type, id: String(part.id), delta: typeof part.delta === "string" ? part.delta : "" },
         part.providerMetadata,
