@@ -54,7 +54,10 @@ class StepClock {
 
   note(conversation, at) {
     let list = this.#starts.get(conversation);
-    if (list === undefined) this.#starts.set(conversation, (list = []));
+    if (list === undefined) {
+      list = [];
+      this.#starts.set(conversation, list);
+    }
     list.push(at);
   }
 

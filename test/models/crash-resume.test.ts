@@ -42,7 +42,11 @@ function run(args: string[]): Running {
       const line = JSON.parse(buffered.slice(0, at)) as Record<string, unknown>;
       buffered = buffered.slice(at + 1);
       lines.push(line);
-      for (const w of [...waiting]) if (w.key in line) waiting.splice(waiting.indexOf(w), 1), w.resolve(line);
+      for (const w of [...waiting]) {
+        if (!(w.key in line)) continue;
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(line);
+      }
     }
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
