@@ -9,21 +9,7 @@ import type { Message } from "../kernel/messages.js";
 import { argumentsOf, checkObject, fail, isRecord, type Subject } from "../validate.js";
 import type { ModelAgent, StepOverrides } from "./agent.js";
 import type { ModelSettings } from "./ports/model.js";
-import { checkModelSettings, mergeProviderOptions } from "./ports/model-settings.js";
-
-const SETTING_KEYS = [
-  "maxOutputTokens",
-  "temperature",
-  "topP",
-  "topK",
-  "presencePenalty",
-  "frequencyPenalty",
-  "stopSequences",
-  "seed",
-  "toolChoice",
-  "providerOptions",
-  "headers",
-] as const satisfies readonly (keyof ModelSettings)[];
+import { checkModelSettings, MODEL_SETTING_KEYS, mergeProviderOptions } from "./ports/model-settings.js";
 
 const ROLES = new Set(["system", "user", "assistant", "tool"]);
 const PREPARE: Subject = argumentsOf("prepareStep()");
@@ -54,7 +40,7 @@ export function requestSettings(
 
 function pickSettings(from: ModelSettings): ModelSettings | undefined {
   let picked: Record<string, unknown> | undefined;
-  for (const key of SETTING_KEYS) {
+  for (const key of MODEL_SETTING_KEYS) {
     const value = from[key];
     if (value === undefined) continue;
     picked ??= {};

@@ -35,6 +35,7 @@ import { checkStepOverrides, requestSettings } from "./model-request.js";
 import type { RuntimeParts } from "./parts.js";
 import type { FinishReason, Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
 import { classifyModelError, describeModelError } from "./ports/model-failure.js";
+import { mergeProviderOptions } from "./ports/model-settings.js";
 
 /** Most steps ask for no tool calls: they share this array instead of allocating their own. */
 const NO_CALLS: ToolCallPart[] = [];
@@ -474,6 +475,19 @@ class ModelStep {
 type BlockKind = "text" | "reasoning";
 type Block = { type: BlockKind; text: string; providerMetadata?: ProviderMetadata };
 
+/** The index of the open text or reasoning part with this id, or -1. */
+function openAt(answer: StepAnswer, kind: BlockKind, id: string): number {
+  const { content, openIds } = answer;
+  for (let i = content.length - 1; i >= 0; i--) if (openIds[i] === id && content[i]!.type === kind) return i;
+  return -1;
+}
+
+function attach(block: Block, meta: ProviderMetadata | undefined): void {
+  if (meta !== undefined)
+    block.providerMetadata =
+      block.providerMetadata === undefined ? meta : mergeProviderOptions(block.providerMetadata, meta);
+}
+
 /** The open text or reasoning part with this id, or a new one at the end of the message. */
 function openBlock(
   answer: StepAnswer,
@@ -481,18 +495,16 @@ function openBlock(
   id: string,
   meta: ProviderMetadata | undefined,
 ): Block {
-  const { content, openIds } = answer;
-  for (let i = content.length - 1; i >= 0; i--) {
-    if (openIds[i] === id && content[i]!.type === kind) {
-      const block = content[i] as Block;
-      if (meta !== undefined) block.providerMetadata = mergeMetadata(block.providerMetadata, meta);
-      return block;
-    }
+  const at = openAt(answer, kind, id);
+  if (at >= 0) {
+    const block = answer.content[at] as Block;
+    attach(block, meta);
+    return block;
   }
   const block: Block =
     meta === undefined ? { type: kind, text: "" } : { type: kind, text: "", providerMetadata: meta };
-  content.push(block as AssistantPart);
-  openIds.push(id);
+  answer.content.push(block as AssistantPart);
+  answer.openIds.push(id);
   return block;
 }
 
@@ -502,22 +514,10 @@ function closeBlock(
   id: string,
   meta: ProviderMetadata | undefined,
 ): void {
-  const { content, openIds } = answer;
-  for (let i = content.length - 1; i >= 0; i--) {
-    if (openIds[i] === id && content[i]!.type === kind) {
-      const block = content[i] as Block;
-      if (meta !== undefined) block.providerMetadata = mergeMetadata(block.providerMetadata, meta);
-      openIds[i] = undefined;
-      return;
-    }
-  }
-}
-
-function mergeMetadata(a: ProviderMetadata | undefined, b: ProviderMetadata): ProviderMetadata {
-  if (a === undefined) return b;
-  const merged: Record<string, Readonly<Record<string, unknown>>> = { ...a };
-  for (const [provider, values] of Object.entries(b)) merged[provider] = { ...merged[provider], ...values };
-  return merged;
+  const at = openAt(answer, kind, id);
+  if (at < 0) return;
+  attach(answer.content[at] as Block, meta);
+  answer.openIds[at] = undefined;
 }
 
 /** Drops empty text and reasoning parts (a start with no deltas and nothing attached) and sets `text`. */

@@ -10,7 +10,11 @@
 import type { LanguageModelV2, LanguageModelV3, LanguageModelV4 } from "@ai-sdk/provider";
 import { describeValue, InvalidInputError, ModelCallError } from "../../errors.js";
 import type { Model, ModelPart, ModelRequest, ModelSettings } from "../../runtime/ports/model.js";
-import { checkModelSettings, mergeProviderOptions } from "../../runtime/ports/model-settings.js";
+import {
+  checkModelSettings,
+  mergeProviderOptions,
+  SAMPLING_SETTINGS,
+} from "../../runtime/ports/model-settings.js";
 import { argumentsOf } from "../../validate.js";
 import { fromStreamPart } from "./from-stream.js";
 import { toModelCallError } from "./provider-error.js";
@@ -31,15 +35,6 @@ export interface AiSdkModelOptions extends ModelSettings {
 }
 
 const FROM_AI_SDK = argumentsOf("fromAiSdk()");
-const SAMPLING = [
-  "maxOutputTokens",
-  "temperature",
-  "topP",
-  "topK",
-  "presencePenalty",
-  "frequencyPenalty",
-  "seed",
-] as const;
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
@@ -132,7 +127,7 @@ function callOptions(
     abortSignal: request.abortSignal,
   };
   if (request.tools.length > 0) call.tools = request.tools.map(toFunctionTool);
-  for (const key of SAMPLING) {
+  for (const key of SAMPLING_SETTINGS) {
     const value = request[key] ?? defaults[key];
     if (value !== undefined) call[key] = value;
   }

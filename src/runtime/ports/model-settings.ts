@@ -11,6 +11,18 @@ import type { ModelSettings, ProviderOptions } from "./model.js";
 const NUMBER_SETTINGS = ["temperature", "topP", "presencePenalty", "frequencyPenalty"] as const;
 const INTEGER_SETTINGS = ["maxOutputTokens", "topK"] as const;
 
+/** The settings that are single numbers, passed to a provider as they are. */
+export const SAMPLING_SETTINGS = [...INTEGER_SETTINGS, ...NUMBER_SETTINGS, "seed"] as const;
+
+/** Every key of {@link ModelSettings}. */
+export const MODEL_SETTING_KEYS = [
+  ...SAMPLING_SETTINGS,
+  "stopSequences",
+  "toolChoice",
+  "providerOptions",
+  "headers",
+] as const satisfies readonly (keyof ModelSettings)[];
+
 /** Checks model settings (an agent's, or what `prepareStep` returned); `where` prefixes each name. */
 export function checkModelSettings(subject: Subject, where: string, settings: ModelSettings): void {
   for (const key of NUMBER_SETTINGS) {
