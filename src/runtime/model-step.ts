@@ -19,79 +19,17 @@
  * @packageDocumentation
  */
 import { ModelCallError } from "../errors.js";
-import {
-  type AssistantPart,
-  type Message,
-  type ProviderMetadata,
-  systemMessage,
-  type ToolCallPart,
-} from "../kernel/messages.js";
-import { describeCause, type Usage } from "../kernel/outcome.js";
+import { type Message, systemMessage } from "../kernel/messages.js";
+import { describeCause } from "../kernel/outcome.js";
 import { decideRetry, type RetryPolicy } from "../kernel/retry-policy.js";
 import type { ModelAgent, StepOverrides } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
 import { retryPolicyOf } from "./model-agent-options.js";
 import { checkStepOverrides, requestSettings } from "./model-request.js";
 import type { RuntimeParts } from "./parts.js";
-import type { FinishReason, Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
+import type { Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
 import { classifyModelError, describeModelError } from "./ports/model-failure.js";
-import { mergeProviderOptions } from "./ports/model-settings.js";
-
-/** Most steps ask for no tool calls: they share this array instead of allocating their own. */
-const NO_CALLS: ToolCallPart[] = [];
-
-/**
- * One try's answer as it streams in. It is also the `model.done` event the kernel is fed when the
- * step succeeds (the kernel reads only the event's fields), so a step builds no second object.
- */
-class StepAnswer {
-  declare readonly type: "model.done";
-  declare readonly attempt: number;
-  declare readonly step: number;
-  declare text: string;
-  declare toolCalls: ToolCallPart[];
-  /** The message's parts in order; text and reasoning parts are filled in place while they stream. */
-  declare content: AssistantPart[];
-  /** The block id of each open text or reasoning part of `content` (index-aligned); `undefined` once closed. */
-  declare openIds: (string | undefined)[];
-  declare usage: Usage | undefined;
-  declare finishReason: FinishReason | undefined;
-  declare providerMetadata: ProviderMetadata | undefined;
-  declare responseId: string | undefined;
-  declare failed: boolean;
-  declare error: unknown;
-  /** Characters of `model.text` this try emitted (what a retry tells consumers to drop). */
-  declare emittedChars: number;
-  /** Parts taken so far: the idle timer watches it move. */
-  declare seen: number;
-  /** Its end was handled: a late end of an abandoned try is ignored. */
-  declare settled: boolean;
-
-  constructor(attempt: number, step: number) {
-    this.type = "model.done";
-    this.attempt = attempt;
-    this.step = step;
-    this.text = "";
-    this.toolCalls = NO_CALLS;
-    this.content = [];
-    this.openIds = [];
-    this.usage = undefined;
-    this.finishReason = undefined;
-    this.providerMetadata = undefined;
-    this.responseId = undefined;
-    this.failed = false;
-    this.error = undefined;
-    this.emittedChars = 0;
-    this.seen = 0;
-    this.settled = false;
-  }
-
-  fail(error: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.error = error;
-  }
-}
+import { StepAnswer } from "./step-answer.js";
 
 /** The system prompt a `system` function gave each running turn (computed once per turn). */
 const turnSystems = new WeakMap<LiveTurn, Message | null>();
@@ -274,82 +212,21 @@ class ModelStep {
     // after that may reach the history or the handle's events.
     const turn = this.#turn;
     if (answer.settled || turn.ended || turn.controller?.signal.aborted === true) return false;
-    answer.seen += 1;
-    switch (part.type) {
-      case "text-delta":
-      case "reasoning-delta": {
-        const kind = part.type === "text-delta" ? "text" : "reasoning";
-        const block = openBlock(answer, kind, part.id, part.providerMetadata);
-        block.text += part.delta;
-        if (this.#parts.events.observed && part.delta !== "") {
-          const { sessionId, turnId } = turn;
-          if (kind === "text") answer.emittedChars += part.delta.length;
-          this.#parts.driver.emitTurn(turn, {
-            type: kind === "text" ? "model.text" : "model.reasoning",
-            sessionId,
-            turnId,
-            delta: part.delta,
-          });
-        }
-        return true;
-      }
-      case "text-start":
-      case "reasoning-start":
-        openBlock(answer, part.type === "text-start" ? "text" : "reasoning", part.id, part.providerMetadata);
-        return true;
-      case "text-end":
-      case "reasoning-end":
-        closeBlock(answer, part.type === "text-end" ? "text" : "reasoning", part.id, part.providerMetadata);
-        return true;
-      case "tool-call": {
-        const call: ToolCallPart =
-          part.providerMetadata === undefined
-            ? { type: "tool-call", toolCallId: part.toolCallId, toolName: part.toolName, input: part.input }
-            : {
-                type: "tool-call",
-                toolCallId: part.toolCallId,
-                toolName: part.toolName,
-                input: part.input,
-                providerMetadata: part.providerMetadata,
-              };
-        if (answer.toolCalls === NO_CALLS) answer.toolCalls = [];
-        answer.toolCalls.push(call);
-        answer.content.push(call);
-        answer.openIds.push(undefined);
-        return true;
-      }
-      case "file":
-        answer.content.push({
-          type: "file",
-          mediaType: part.mediaType,
-          ...(part.data === undefined ? {} : { data: part.data }),
-          ...(part.url === undefined ? {} : { url: part.url }),
-          ...(part.providerMetadata === undefined ? {} : { providerMetadata: part.providerMetadata }),
-        });
-        answer.openIds.push(undefined);
-        return true;
-      case "response-metadata":
-        if (part.id !== undefined) answer.responseId = part.id;
-        return true;
-      case "finish":
-        if (part.usage !== undefined) answer.usage = part.usage;
-        answer.finishReason = part.finishReason;
-        if (part.providerMetadata !== undefined) answer.providerMetadata = part.providerMetadata;
-        if (part.finishReason === "interrupted") {
-          answer.fail(
-            new ModelCallError("the provider's stream ended before the answer was complete", {
-              retryable: true,
-            }),
-          );
-          return false;
-        }
-        return true;
-      case "error":
-        answer.fail(part.error);
-        return false;
-      default:
-        return true;
+    if (
+      (part.type === "text-delta" || part.type === "reasoning-delta") &&
+      part.delta !== "" &&
+      this.#parts.events.observed
+    ) {
+      const text = part.type === "text-delta";
+      if (text) answer.emittedChars += part.delta.length;
+      this.#parts.driver.emitTurn(turn, {
+        type: text ? "model.text" : "model.reasoning",
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+        delta: part.delta,
+      });
     }
+    return answer.add(part);
   }
 
   /** A try ended: retry it, or end the step. Runs in a dispatcher job or inline on the fast path. */
@@ -434,7 +311,7 @@ class ModelStep {
       });
       return;
     }
-    finishContent(answer);
+    answer.finish();
     if (events.observed && !turn.ended) {
       driver.emitTurn(turn, {
         type: "model.step",
@@ -470,74 +347,6 @@ class ModelStep {
       this.#timer = undefined;
     }
   }
-}
-
-type BlockKind = "text" | "reasoning";
-type Block = { type: BlockKind; text: string; providerMetadata?: ProviderMetadata };
-
-/** The index of the open text or reasoning part with this id, or -1. */
-function openAt(answer: StepAnswer, kind: BlockKind, id: string): number {
-  const { content, openIds } = answer;
-  for (let i = content.length - 1; i >= 0; i--) if (openIds[i] === id && content[i]!.type === kind) return i;
-  return -1;
-}
-
-function attach(block: Block, meta: ProviderMetadata | undefined): void {
-  if (meta !== undefined)
-    block.providerMetadata =
-      block.providerMetadata === undefined ? meta : mergeProviderOptions(block.providerMetadata, meta);
-}
-
-/** The open text or reasoning part with this id, or a new one at the end of the message. */
-function openBlock(
-  answer: StepAnswer,
-  kind: BlockKind,
-  id: string,
-  meta: ProviderMetadata | undefined,
-): Block {
-  const at = openAt(answer, kind, id);
-  if (at >= 0) {
-    const block = answer.content[at] as Block;
-    attach(block, meta);
-    return block;
-  }
-  const block: Block =
-    meta === undefined ? { type: kind, text: "" } : { type: kind, text: "", providerMetadata: meta };
-  answer.content.push(block as AssistantPart);
-  answer.openIds.push(id);
-  return block;
-}
-
-function closeBlock(
-  answer: StepAnswer,
-  kind: BlockKind,
-  id: string,
-  meta: ProviderMetadata | undefined,
-): void {
-  const at = openAt(answer, kind, id);
-  if (at < 0) return;
-  attach(answer.content[at] as Block, meta);
-  answer.openIds[at] = undefined;
-}
-
-/** Drops empty text and reasoning parts (a start with no deltas and nothing attached) and sets `text`. */
-function finishContent(answer: StepAnswer): void {
-  const { content } = answer;
-  let text = "";
-  let empty = 0;
-  for (let i = 0; i < content.length; i++) {
-    const part = content[i]!;
-    if (part.type === "text" || part.type === "reasoning") {
-      if (part.text === "" && part.providerMetadata === undefined) empty += 1;
-      else if (part.type === "text") text += part.text;
-    }
-  }
-  if (empty > 0)
-    answer.content = content.filter(
-      (part) =>
-        !((part.type === "text" || part.type === "reasoning") && part.text === "" && !part.providerMetadata),
-    );
-  answer.text = text;
 }
 
 function isSyncIterable<T>(value: unknown): value is Iterable<T> {
