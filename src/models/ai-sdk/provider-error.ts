@@ -33,8 +33,8 @@ export function toModelCallError(
   provider: string,
   secrets: readonly string[],
 ): ModelCallError {
-  if (isOffstageError(error, "MODEL_CALL_FAILED")) return error as ModelCallError;
   try {
+    if (isOffstageError(error, "MODEL_CALL_FAILED")) return error as ModelCallError;
     if (isMarked(error, API_CALL_ERROR)) {
       const e = error as {
         message: string;

@@ -106,8 +106,15 @@ export function retryAfterOf(headers: unknown, nowMs: number = Date.now()): numb
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** A model failure as a turn's reason tells it: the provider's own message, else the error's name and message. */
+/**
+ * A model failure as a turn's reason tells it: the provider's own message, else the error's name and
+ * message. Never throws: a value that cannot be read is said to be so.
+ */
 export function describeModelError(error: unknown): string {
-  if (isOffstageError(error, "MODEL_CALL_FAILED")) return error.message;
-  return describeCause(error);
+  try {
+    if (isOffstageError(error, "MODEL_CALL_FAILED")) return error.message;
+    return describeCause(error);
+  } catch {
+    return "the model failed with a value that cannot be read or printed";
+  }
 }
