@@ -146,6 +146,12 @@ class ModelStep {
     this.#tries += 1;
     const answer = new StepAnswer(turn.attempt, this.#step);
     this.#answer = answer;
+    // Cancelled while the request was prepared or a backoff's retry waited for the dispatcher.
+    if (turn.ended || turn.controller?.signal.aborted === true) {
+      answer.fail(turn.signal.reason);
+      this.#tryEnded(answer);
+      return;
+    }
     const own = syncModels.has(this.#model) ? undefined : new AbortController();
     const abortSignal = own === undefined ? turn.signal : AbortSignal.any([turn.signal, own.signal]);
     const request: ModelRequest = { ...this.#base!, abortSignal };

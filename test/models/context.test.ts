@@ -15,6 +15,7 @@ import {
   userMessage,
 } from "../../src/index.js";
 import { assistantMessage } from "../../src/kernel/messages.js";
+import { flush, until } from "../support/async.js";
 import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
 import { testRuntime } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
@@ -151,6 +152,24 @@ describe("system prompt, settings and prepareStep", () => {
       expect(r.reason.message).toContain(needle);
     }
     await runtime.stop();
+  });
+
+  it("a turn cancelled while prepareStep runs never calls the model, and settles at once", async () => {
+    const model = scriptedModel(() => text("never"));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { runtime } = testRuntime({ a: { model, prepareStep: () => gate.then(() => undefined) } });
+    await runtime.start();
+    const handle = runtime.session("s", { agent: "a" }).send("go");
+    await until(() => handle.status === "running");
+    expect(await handle.cancel({ mode: "immediate" })).toBe("cancelled");
+    release();
+    await flush();
+    expect(model.requests).toHaveLength(0);
+    expect(runtime.metrics().outstandingCalls).toBe(0);
+    expect(await runtime.stop({ timeoutMs: 100 })).toBe("clean");
   });
 
   it("agent settings reach the request; an agent without any sends none", async () => {
