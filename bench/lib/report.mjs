@@ -289,7 +289,7 @@ function renderModels(d, command) {
     "",
     goals,
     "",
-    `The adapter's own cost per streamed part, ${a.parts} text deltas already in memory (median of 20 reads):`,
+    `The adapter's own cost per streamed part, ${a.parts} text deltas already in memory (median of 40 reads, the two readers taking turns):`,
     "",
     adapter,
   ].join("\n");
