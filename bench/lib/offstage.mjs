@@ -17,6 +17,7 @@ const SUBPATHS = [
   { file: "testing/index.js", needed: "createNoopModel" },
   { file: "models/demo/index.js", needed: "createDemoModel" },
   { file: "models/ai-sdk/index.js", needed: "fromAiSdk" },
+  { file: "observability/otel/index.js", needed: "otelTelemetry" },
 ];
 
 /** The dist to measure: OFFSTAGE_DIST (a path or file: URL of another build's index.js), else ../dist. */

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `offstage` command line. `offstage demo` runs the guided demo on the embedded defaults.
+ * The `offstage` command line. `offstage demo` runs the guided demo on the embedded defaults;
+ * `offstage inspect <store>` shows what a store holds, read-only.
  */
 import { Command, Option } from "commander";
+import { registerInspect } from "./commands/inspect.js";
 import { runDemo } from "./demo.js";
 
 const program = new Command()
@@ -32,5 +34,7 @@ program
       out: process.stdout,
     });
   });
+
+registerInspect(program);
 
 await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
-import type { Logger } from "./logger.js";
+import type { LogFields, RuntimeLog } from "./logger.js";
 
 /** What a turn event goes to besides the listeners: the handles of the turn's inputs. */
 interface EventSink {
@@ -14,13 +14,13 @@ interface EventSink {
 }
 
 export class EventBus {
-  readonly #logger: Logger;
+  readonly #log: RuntimeLog;
   readonly #listeners: EventListener[] = [];
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
-  constructor(logger: Logger) {
-    this.#logger = logger;
+  constructor(log: RuntimeLog) {
+    this.#log = log;
   }
 
   /** Subscribes a listener; returns a function that unsubscribes it. */
@@ -52,10 +52,7 @@ export class EventBus {
       try {
         listener(event);
       } catch (error) {
-        this.#logger.error(
-          { event: event.type, error: String(error) },
-          "an event listener threw; it was contained",
-        );
+        this.#log.error({ event: event.type, error }, "an event listener threw; it was contained");
       }
     }
   }
@@ -66,15 +63,21 @@ export class EventBus {
     for (const sink of sinks) sink.emit(event);
   }
 
-  /** Logs a failure of the runtime's own work and emits it as an `error` event. */
-  report(where: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.#logger.error({ where, error: message }, `offstage: ${where} failed`);
-    this.emit({ type: "error", where, message });
+  /**
+   * Logs a failure of the runtime's own work (with `fields` naming what it concerned: a session, a
+   * turn) and emits it as an `error` event.
+   */
+  report(where: string, error: unknown, fields?: LogFields): void {
+    this.#log.error({ ...fields, where, error }, `offstage: ${where} failed`);
+    this.emit({ type: "error", where, message: messageOf(error) });
   }
+}
 
-  /** Logs a warning (a job that held the thread, say). */
-  warn(details: object, message: string): void {
-    this.#logger.warn(details, message);
+/** An error's message for the `error` event; reading a hostile value must not throw here. */
+function messageOf(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "(an unprintable value)";
   }
 }

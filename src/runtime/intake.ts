@@ -96,6 +96,7 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     metrics.accepted();
+    this.#parts.observer.accepted(live, "host");
     if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
     if (decision.kind === "steered") {
       this.#parts.driver.steer(turn!, live);
@@ -159,6 +160,7 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
+    this.#parts.observer.accepted(live, delegationId === undefined ? "delegated" : "completion");
     this.#parts.scheduler.notify(entry);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
     // meanwhile must still drain: drive its session here too.

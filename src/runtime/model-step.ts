@@ -141,20 +141,32 @@ class ModelStep {
 
   /** Starts one try; its end comes back to `#tryEnded`. */
   #try(): void {
-    const parts = this.#parts;
+    const { observer, clock } = this.#parts;
     const turn = this.#turn;
     this.#tries += 1;
-    const answer = new StepAnswer(turn.attempt, this.#step);
+    const answer = new StepAnswer(turn.attempt, this.#step, clock.monotonicMs());
     this.#answer = answer;
     // Cancelled while the request was prepared or a backoff's retry waited for the dispatcher.
     if (turn.ended || turn.controller?.signal.aborted === true) {
+      answer.settled = true;
       answer.fail(turn.signal.reason);
-      this.#tryEnded(answer);
+      this.#end(answer, describeModelError(answer.error), undefined);
       return;
     }
     const own = syncModels.has(this.#model) ? undefined : new AbortController();
     const abortSignal = own === undefined ? turn.signal : AbortSignal.any([turn.signal, own.signal]);
     const request: ModelRequest = { ...this.#base!, abortSignal };
+    const span = observer.modelCallStarted(turn, this.#step, this.#model.id, request);
+    if (span === undefined) this.#stream(answer, request, own);
+    else {
+      answer.span = span;
+      // The model runs inside its call's trace context: a provider's own spans nest under it.
+      span.run(() => this.#stream(answer, request, own));
+    }
+  }
+
+  /** Calls the model and takes its parts: inline for a synchronous iterable, else in the background. */
+  #stream(answer: StepAnswer, request: ModelRequest, own: AbortController | undefined): void {
     let stream: ReturnType<Model["stream"]>;
     try {
       stream = this.#model.stream(request);
@@ -186,7 +198,7 @@ class ModelStep {
       } catch (error) {
         answer.fail(error);
       }
-      parts.dispatcher.post("model.done", () => this.#tryEnded(answer));
+      this.#parts.dispatcher.post("model.done", () => this.#tryEnded(answer));
     })();
   }
 
@@ -240,31 +252,36 @@ class ModelStep {
     if (answer.settled || answer !== this.#answer) return;
     answer.settled = true;
     this.#clearTimer();
-    const turn = this.#turn;
+    const decision = this.#decide(answer);
+    this.#parts.observer.modelCallEnded(this.#turn, answer, this.#model.id, decision?.delayMs);
+    if (decision === undefined || decision.message !== undefined)
+      this.#end(answer, decision?.message, undefined);
+    else this.#backoff(answer, decision.delayMs!, decision.statusCode);
+  }
+
+  /**
+   * What follows a try: nothing to decide when it succeeded (`undefined`); else the step's failure
+   * `message`, or a retry after `delayMs`.
+   */
+  #decide(
+    answer: StepAnswer,
+  ): { message?: string; delayMs?: number; statusCode?: number | undefined } | undefined {
     if (!answer.failed) {
-      this.#end(answer, undefined, undefined);
-      return;
+      answer.finish();
+      return undefined;
     }
-    if (turn.ended || turn.signal.aborted) {
-      this.#end(answer, describeModelError(answer.error), undefined);
-      return;
-    }
+    const turn = this.#turn;
+    if (turn.ended || turn.signal.aborted) return { message: describeModelError(answer.error) };
     const failure = classifyModelError(answer.error);
-    if (!failure.retryable) {
-      this.#end(answer, this.#failureMessage(answer.error, undefined), undefined);
-      return;
-    }
+    if (!failure.retryable) return { message: this.#failureMessage(answer.error, undefined) };
     const decision = decideRetry(
       this.#retryPolicy(),
       this.#tries,
       failure.retryAfterMs,
       this.#parts.options.random(),
     );
-    if (!decision.retry) {
-      this.#end(answer, this.#failureMessage(answer.error, decision.why), undefined);
-      return;
-    }
-    this.#backoff(answer, decision.delayMs, failure.statusCode);
+    if (!decision.retry) return { message: this.#failureMessage(answer.error, decision.why) };
+    return { delayMs: decision.delayMs, statusCode: failure.statusCode };
   }
 
   /** Waits `delayMs`, then tries again; a cancel of the turn ends the wait at once. */
@@ -317,7 +334,6 @@ class ModelStep {
       });
       return;
     }
-    answer.finish();
     if (events.observed && !turn.ended) {
       driver.emitTurn(turn, {
         type: "model.step",

@@ -42,6 +42,7 @@ export async function shutdown(
   children?.dispose();
   const status = stopStatus({ drain, discarded, abandonedCalls, force });
   run.state = "stopped";
+  parts.observer.stopped(status);
   events.emit({ type: "runtime.stopped", status });
   return status;
 }

@@ -12,6 +12,7 @@ import type { AssistantPart, ProviderMetadata, ToolCallPart } from "../kernel/me
 import type { Usage } from "../kernel/outcome.js";
 import type { FinishReason, ModelPart } from "./ports/model.js";
 import { mergeProviderOptions } from "./ports/model-settings.js";
+import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
 
 /** Most steps ask for no tool calls: they share this array instead of allocating their own. */
 const NO_CALLS: ToolCallPart[] = [];
@@ -42,8 +43,11 @@ export class StepAnswer {
   declare seen: number;
   /** Its end was handled: a late end of an abandoned try is ignored. */
   declare settled: boolean;
+  // For the observer (metrics, logs, the call's span): the kernel reads none of these.
+  declare readonly startedAtMs: number;
+  declare span: CallTelemetry<ModelCallEnd> | undefined;
 
-  constructor(attempt: number, step: number) {
+  constructor(attempt: number, step: number, startedAtMs: number) {
     this.type = "model.done";
     this.attempt = attempt;
     this.step = step;
@@ -60,6 +64,8 @@ export class StepAnswer {
     this.emittedChars = 0;
     this.seen = 0;
     this.settled = false;
+    this.startedAtMs = startedAtMs;
+    this.span = undefined;
   }
 
   /** Takes one streamed part; false when the try is over (an error, or a cut-short finish). */

@@ -174,8 +174,11 @@ export class TurnHandle {
     if (options.reason !== undefined && typeof options.reason !== "string")
       fail(CANCEL, "reason", options.reason, "a string");
     if (this.#outcome === undefined) {
+      const { clock, metrics } = this.#parts;
+      const askedAtMs = clock.monotonicMs();
       this.#parts.intake.cancel(this, mode, options.reason ?? "cancelled by the caller");
       if (this.#outcome === undefined) await this.#wait(undefined, undefined);
+      metrics.cancelSettled(mode, clock.monotonicMs() - askedAtMs);
     }
     return this.#outcome!.status;
   }

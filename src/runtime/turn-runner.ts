@@ -12,6 +12,7 @@ import { describeCause } from "../kernel/outcome.js";
 import { errorResult } from "../kernel/turn/turn-machine.js";
 import type { FunctionAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
+import type { ToolSpan } from "./observer.js";
 import type { RuntimeParts } from "./parts.js";
 import { runInTurn } from "./turn-scope.js";
 
@@ -22,15 +23,19 @@ export function runTools(
   step: number,
   calls: readonly ToolCallPart[],
 ): void {
-  const { events, driver, clock, dispatcher } = parts;
+  const { events, driver, clock, dispatcher, observer } = parts;
   for (const call of calls) {
     const { toolCallId, toolName } = call;
     const { sessionId, turnId } = turn;
     if (events.observed)
       driver.emitTurn(turn, { type: "tool.started", sessionId, turnId, toolCallId, toolName });
     const startedAtMs = clock.monotonicMs();
-    void runTool(parts, turn, call).then((result) => {
+    const span = observer.toolCallStarted(turn, toolCallId, toolName, call.input);
+    void runTool(parts, turn, call, span).then((result) => {
       dispatcher.post(`tool ${toolName}`, () => {
+        const durationMs = clock.monotonicMs() - startedAtMs;
+        const isError = result.output.type === "error-text";
+        observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
         if (events.observed)
           driver.emitTurn(turn, {
             type: "tool.ended",
@@ -38,8 +43,8 @@ export function runTools(
             turnId,
             toolCallId,
             toolName,
-            isError: result.output.type === "error-text",
-            durationMs: clock.monotonicMs() - startedAtMs,
+            isError,
+            durationMs,
           });
         driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
       });
@@ -47,7 +52,12 @@ export function runTools(
   }
 }
 
-async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart): Promise<ToolResultPart> {
+async function runTool(
+  parts: RuntimeParts,
+  turn: LiveTurn,
+  call: ToolCallPart,
+  span: ToolSpan,
+): Promise<ToolResultPart> {
   const tools = turn.entry.tools!;
   const tool = tools.get(call.toolName);
   if (tool === undefined) {
@@ -100,7 +110,12 @@ async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart):
       toolCallId: call.toolCallId,
     };
     Promise.resolve()
-      .then(() => runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)))
+      .then(() =>
+        // The tool's own code runs inside its call's trace context: what it does nests under it.
+        parts.observer.runTool(span, () =>
+          runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+        ),
+      )
       .then(
         (value) =>
           finish({
@@ -150,6 +165,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
       (error) =>
         dispatcher.post("function.failed", () => {
           driver.callEnded();
+          parts.observer.functionFailed(turn, error);
           driver.feed(turn, { type: "function.failed", attempt, error: describeCause(error) });
         }),
     );
