@@ -10,6 +10,8 @@
 //                                                then their paced latency and recovery
 //   delegation scenarios/delegation.mjs          issue #4: children dispatch → completion delivered vs
 //                                                BullMQ flows
+//   models     scenarios/model-loop.mjs          issue #16: a 3-step, 2-tool conversation through a real
+//                                                provider package on loopback vs the AI SDK's streamText
 //   telemetry  scenarios/telemetry-overhead.mjs  issue #21: throughput with tracing off, with the OTel API
 //                                                and no SDK, and with a real SDK (core and durable)
 //   cancel     scenarios/cancel-latency.mjs      issue #21 (P7): cancel → settled of a cooperative tool
@@ -33,6 +35,7 @@ const BENCHES = {
   memory: "scenarios/idle-memory.mjs",
   durable: "scenarios/durable-throughput.mjs",
   delegation: "scenarios/delegation.mjs",
+  models: "scenarios/model-loop.mjs",
   telemetry: "scenarios/telemetry-overhead.mjs",
   cancel: "scenarios/cancel-latency.mjs",
 };
@@ -67,7 +70,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 // The default set; telemetry and cancel run when named.
-const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation"];
+const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation", "models"];
 
 /** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */
 function buildHead() {

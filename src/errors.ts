@@ -37,6 +37,10 @@ export type OffstageErrorCode =
   | "STORE_FAILED"
   | "EVENT_BUFFER_OVERFLOW"
   | "CLOSED"
+  | "MODEL_NAME_INVALID"
+  | "MODEL_KEY_MISSING"
+  | "MODEL_PACKAGE_MISSING"
+  | "MODEL_CALL_FAILED"
   | "MCP_CONNECT_FAILED";
 
 const marker = Symbol.for("offstage.error");
@@ -90,6 +94,39 @@ export class DeadlockError extends OffstageError {
 export class CapacityError extends OffstageError {}
 
 /**
+ * A model call failed, as the provider told it: what the runtime reads to decide on a retry. A
+ * model adapter throws it (or streams it in an `error` part); `retryable` is true for what is worth
+ * trying again (429, 408, 409, 5xx, a dropped connection), and `retryAfterMs` is the wait the
+ * provider asked for. The message is the provider's own, with any credential removed.
+ */
+export class ModelCallError extends OffstageError {
+  /** The HTTP status the provider answered with, when there was one. */
+  readonly statusCode: number | undefined;
+  readonly retryable: boolean;
+  /** The provider's `retry-after` (or `retry-after-ms`), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    options: {
+      statusCode?: number | undefined;
+      retryable: boolean;
+      retryAfterMs?: number | undefined;
+      cause?: unknown;
+      details?: Record<string, unknown>;
+    },
+  ) {
+    super("MODEL_CALL_FAILED", message, {
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+      details: options.details ?? {},
+    });
+    this.statusCode = options.statusCode;
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
  * True when `error` is an Offstage error (optionally with the given code). Works on errors that crossed
  * a realm or thread boundary, where `instanceof` does not, by checking a registered symbol or the shape.
  */
@@ -99,7 +136,9 @@ export function isOffstageError(error: unknown, code?: OffstageErrorCode): error
     (error as Record<symbol, unknown>)[marker] === true ||
     (typeof (error as { code?: unknown }).code === "string" &&
       typeof (error as { name?: unknown }).name === "string" &&
-      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput)/.test((error as { name: string }).name));
+      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput|ModelCall)/.test(
+        (error as { name: string }).name,
+      ));
   return tagged && (code === undefined || (error as { code: unknown }).code === code);
 }
 

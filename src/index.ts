@@ -16,17 +16,30 @@ export {
   DeadlockError,
   InvalidInputError,
   isOffstageError,
+  ModelCallError,
   OffstageError,
   type OffstageErrorCode,
   TurnCancelled,
   TurnTimeout,
 } from "./errors.js";
+export { estimateTokens, fitTokenBudget, lastMessages } from "./kernel/context-window.js";
 export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
 export type { TreeBudget } from "./kernel/delegation/delegation-budget.js";
 export type { DelegationCaps, DelegationRejectCode } from "./kernel/delegation/delegation-caps.js";
 export { DEFAULT_LIMITS, DEFAULTS, type Limits } from "./kernel/limits.js";
-export type { Message, TextPart, ToolCallPart, ToolResultPart } from "./kernel/messages.js";
+export {
+  type AssistantPart,
+  type FilePart,
+  type Message,
+  type ProviderMetadata,
+  type ReasoningPart,
+  type TextPart,
+  type ToolCallPart,
+  type ToolResultPart,
+  type UserPart,
+  userMessage,
+} from "./kernel/messages.js";
 export type {
   InputStatus,
   Reason,
@@ -35,6 +48,7 @@ export type {
   TurnOutcome,
   Usage,
 } from "./kernel/outcome.js";
+export type { RetryPolicy } from "./kernel/retry-policy.js";
 export type { Policy } from "./kernel/session/inbox.js";
 export type { StopStatus } from "./kernel/shutdown/stop-status.js";
 export type { CancelMode } from "./kernel/turn/turn-machine.js";
@@ -43,7 +57,17 @@ export {
   type PrometheusOptions,
   renderPrometheus,
 } from "./observability/prometheus.js";
-export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
+export type {
+  Agent,
+  CrashPolicy,
+  FunctionAgent,
+  FunctionContext,
+  ModelAgent,
+  RetryOptions,
+  StepContext,
+  StepOverrides,
+  SystemContext,
+} from "./runtime/agent.js";
 export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
 export type { DelegateResult, DelegateSpec } from "./runtime/delegation/delegate-spec.js";
 export type { DelegationOptions } from "./runtime/delegation/delegation-options.js";
@@ -79,8 +103,12 @@ export type {
   Model,
   ModelPart,
   ModelRequest,
+  ModelSettings,
   ModelTool,
+  ProviderOptions,
+  ToolChoice,
 } from "./runtime/ports/model.js";
+export type { ModelResolveContext, ModelResolver, ProviderSettings } from "./runtime/ports/model-resolver.js";
 export type {
   InputEnd,
   InputRecord,

@@ -27,3 +27,11 @@ export const DURABLE_NORMAL_PER_S_MIN = 50_000;
 
 /** Issue #3: start() → the first recovered turn, with 100 000 inputs queued, in less than this. */
 export const RECOVERY_FIRST_TURN_MS_MAX = 1000;
+
+/**
+ * Issue #16's goal for a `models` ratio named `system / ai-sdk` (conversations/s beside the AI SDK's
+ * streamText loop): at least 1× on the memory store, at least 0.8× on SQLite "normal".
+ */
+export function modelsGoal(pair) {
+  return pair.startsWith("offstage-memory") ? 1 : 0.8;
+}

@@ -16,6 +16,7 @@ const SUBPATHS = [
   { file: "store/sqlite/index.js", needed: "createSqliteStore" },
   { file: "testing/index.js", needed: "createNoopModel" },
   { file: "models/demo/index.js", needed: "createDemoModel" },
+  { file: "models/ai-sdk/index.js", needed: "fromAiSdk" },
   { file: "observability/otel/index.js", needed: "otelTelemetry" },
 ];
 

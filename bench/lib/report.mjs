@@ -6,7 +6,13 @@
 // hand-written reading that could go stale.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fmtMs, fmtRate, fmtRatio } from "./format.mjs";
-import { coreGoal, DURABLE_NORMAL_PER_S_MIN, durableGoal, RECOVERY_FIRST_TURN_MS_MAX } from "./goals.mjs";
+import {
+  coreGoal,
+  DURABLE_NORMAL_PER_S_MIN,
+  durableGoal,
+  modelsGoal,
+  RECOVERY_FIRST_TURN_MS_MAX,
+} from "./goals.mjs";
 import { cores, mdTable, provenance } from "./markdown.mjs";
 import { RESULTS_DIR } from "./results.mjs";
 
@@ -230,11 +236,71 @@ function renderDelegation(d, command) {
   ].join("\n");
 }
 
+function renderModels(d, command) {
+  const s = d.summary;
+  const peer = s["ai-sdk"];
+  const systems = mdTable(
+    [
+      "system",
+      "conversations/s (median)",
+      "vs streamText",
+      "step p50 / p99",
+      "CPU ms per conversation",
+      "other load (cores)",
+    ],
+    Object.values(s).map((r) => [
+      r.label,
+      `**${fmtRate(r.perSecond)}**`,
+      fmtRatio(r.perSecond / peer.perSecond),
+      `${fmtMs(r.stepP50Ms)} / ${fmtMs(r.stepP99Ms)}`,
+      r.cpuMsPerConversation.toFixed(2),
+      cores(r.otherCores),
+    ]),
+  );
+  const goals = mdTable(
+    ["ratio", "conversations/s", "goal", "met?", "step p99 below streamText's?"],
+    Object.entries(d.ratios).map(([pair, ratio]) => {
+      const need = modelsGoal(pair);
+      const system = s[pair.split(" / ")[0]];
+      return [
+        pair,
+        `**${fmtRatio(ratio)}**`,
+        `≥ ${need}×`,
+        ratio >= need ? "yes" : "**no**",
+        system.stepP99Ms < peer.stepP99Ms ? "yes" : "**no**",
+      ];
+    }),
+  );
+  const a = d.adapter;
+  const adapter = mdTable(
+    ["reading a stream of text deltas", "ns per part"],
+    [
+      ["`doStream` directly", a.directNsPerPart.toFixed(0)],
+      ["`fromAiSdk(model).stream()`", a.adapterNsPerPart.toFixed(0)],
+      ["the adapter's own cost", `**${a.overheadNsPerPart.toFixed(0)}**`],
+    ],
+  );
+  return [
+    provenance(d, command),
+    "",
+    `${d.conversations} conversations at once, ${d.reps} repetition(s), medians; a step lasts from its model call's start to the next one's (the last: to the answer), so it holds the call, its stream, the tools and the loop's own work between.`,
+    "",
+    systems,
+    "",
+    goals,
+    "",
+    `The adapter's own cost per streamed part, ${a.parts} text deltas already in memory (median of 40 reads, the two readers taking turns):`,
+    "",
+    adapter,
+  ].join("\n");
+}
+
 const RENDER = {
   core: ["core-throughput", renderCore],
   memory: ["idle-memory", renderMemory],
   durable: ["durable-throughput", renderDurable],
   delegation: ["delegation", renderDelegation],
+  models: ["model-loop", renderModels],
 };
 
 /** Replaces the blocks of the named benchmarks in RESULTS.md; returns the names written. */

@@ -54,6 +54,19 @@ export const DEFAULTS = {
   commitRetryMs: 1_000,
   /** Attempts a turn gets across crashes before it ends `failed`/`crashed`. */
   crashAttemptsMax: 3,
+  /** How a model step retries 429s, 5xx, timeouts and dropped connections (an agent's `retry`). */
+  retry: {
+    /** Tries per model step, the first included. */
+    attemptsMax: 3,
+    /** The backoff before the first retry, doubled (`factor`) for each later one. */
+    backoffMs: 1_000,
+    backoffMaxMs: 30_000,
+    factor: 2,
+    /** A provider's `retry-after` longer than this fails the step rather than wait. */
+    retryAfterMaxMs: 60_000,
+    /** A try that streams nothing for this long is abandoned and retried. */
+    idleTimeoutMs: 180_000,
+  },
   delegation: {
     /** Children running at once across the runtime. */
     runningMax: 64,

@@ -20,6 +20,7 @@ export type ReasonCode =
   | "model_error"
   | "model_call_limit"
   | "function_error"
+  | "context_error"
   | "internal_invariant"
   | "cancel_requested"
   | "interrupted_by_input"
@@ -43,10 +44,36 @@ export interface TurnOutcome {
   readonly output?: unknown;
 }
 
-/** Token usage, when the model reports it. */
+/**
+ * Token usage, when the model reports it. Every field is a number of tokens; the optional ones are
+ * present only when the provider reported them.
+ */
 export interface Usage {
+  /** Every input (prompt) token, cached or not. */
   readonly inputTokens: number;
+  /** Every output token, reasoning included. */
   readonly outputTokens: number;
+  /** Input tokens read from the provider's prompt cache (part of `inputTokens`). */
+  readonly cachedInputTokens?: number;
+  /** Input tokens written to the provider's prompt cache (part of `inputTokens`). */
+  readonly cacheWriteTokens?: number;
+  /** Output tokens spent on reasoning (part of `outputTokens`). */
+  readonly reasoningTokens?: number;
+}
+
+/** The sum of two usages; an optional count is present when either has it. */
+export function addUsage(a: Usage, b: Usage): Usage {
+  const sum: { -readonly [K in keyof Usage]: Usage[K] } = {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+  };
+  if (a.cachedInputTokens !== undefined || b.cachedInputTokens !== undefined)
+    sum.cachedInputTokens = (a.cachedInputTokens ?? 0) + (b.cachedInputTokens ?? 0);
+  if (a.cacheWriteTokens !== undefined || b.cacheWriteTokens !== undefined)
+    sum.cacheWriteTokens = (a.cacheWriteTokens ?? 0) + (b.cacheWriteTokens ?? 0);
+  if (a.reasoningTokens !== undefined || b.reasoningTokens !== undefined)
+    sum.reasoningTokens = (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0);
+  return sum;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set<TerminalStatus>([

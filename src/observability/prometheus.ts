@@ -78,6 +78,7 @@ export function renderPrometheus(metrics: RuntimeMetrics, options: PrometheusOpt
   family("retries_total", "counter", "Work done again: turns resumed after a crash, commits retried.");
   sample("retries_total", metrics.retries.resumedTurns, { kind: "resumed_turn" });
   sample("retries_total", metrics.retries.commits, { kind: "commit" });
+  sample("retries_total", metrics.retries.modelCalls, { kind: "model_call" });
 
   family("tokens_total", "counter", "Tokens the models reported, by agent, model and type.");
   for (const t of metrics.tokens) {

@@ -1,5 +1,5 @@
 /**
- * The boot chain: open (and migrate) the store, check that every stored session's agent exists,
+ * The boot chain: resolve the models agents name by strings, open (and migrate) the store, check that every stored session's agent exists,
  * recover stored work, commit recovery's writes, then start the scheduler. Recovery drives every
  * input the store holds to a terminal state: queued inputs queue again in acceptance order, and a
  * turn a crash cut short resumes from its last step checkpoint or ends `failed`/`crashed`, as its
@@ -22,6 +22,8 @@ const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
   const { store, options, children, scheduler, run, dispatcher, driver, events, intake } = parts;
+  // Before the store opens: a missing key or provider package fails with nothing to undo.
+  await parts.models.resolveAll(options);
   const recovered = await store.open();
   for (const session of recovered.sessions) {
     if (!options.agents.has(session.agent)) {

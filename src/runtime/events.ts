@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+import type { ProviderMetadata } from "../kernel/messages.js";
 import type { InputStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { Policy } from "../kernel/session/inbox.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
@@ -37,6 +38,45 @@ export type RuntimeEvent =
       readonly sessionId: string;
       readonly turnId: string;
       readonly delta: string;
+    }
+  | {
+      /** Reasoning the model streams before its answer (only from models that show it). */
+      readonly type: "model.reasoning";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly delta: string;
+    }
+  | {
+      /** A model step ended: why the model stopped, what it used, who answered. */
+      readonly type: "model.step";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly step: number;
+      readonly modelId: string;
+      readonly finishReason: string;
+      readonly usage: Usage | undefined;
+      /** Tries the step took (1 when nothing was retried). */
+      readonly tries: number;
+      readonly responseId?: string;
+      readonly providerMetadata?: ProviderMetadata;
+    }
+  | {
+      /**
+       * A model step failed transiently and starts again, clean, after `delayMs`. Text streamed
+       * since the step began (`discardedChars` characters of `model.text`) is not part of the
+       * answer: a consumer showing it drops it.
+       */
+      readonly type: "model.retry";
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly step: number;
+      /** The try that failed, from 1. */
+      readonly failedTry: number;
+      readonly attemptsMax: number;
+      readonly delayMs: number;
+      readonly statusCode?: number;
+      readonly error: string;
+      readonly discardedChars: number;
     }
   | {
       readonly type: "tool.started";
@@ -89,7 +129,18 @@ export type RuntimeEvent =
 /** The event types a turn handle's iterator yields. */
 export type TurnEvent = Extract<
   RuntimeEvent,
-  { type: "input.status" | "turn.started" | "model.text" | "tool.started" | "tool.ended" | "turn.ended" }
+  {
+    type:
+      | "input.status"
+      | "turn.started"
+      | "model.text"
+      | "model.reasoning"
+      | "model.step"
+      | "model.retry"
+      | "tool.started"
+      | "tool.ended"
+      | "turn.ended";
+  }
 >;
 
 /** Receives runtime events. Must not throw (errors are contained and logged once). */

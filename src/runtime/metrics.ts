@@ -36,6 +36,8 @@ export interface RetryMetrics {
   readonly resumedTurns: number;
   /** Store commits that failed and were tried again. */
   readonly commits: number;
+  /** Model calls that failed transiently and were tried again (an agent's `retry`). */
+  readonly modelCalls: number;
 }
 
 /** A snapshot of the runtime's health. */
@@ -116,6 +118,7 @@ export class MetricsCounters {
   #lastTokenCell: TokenCell | undefined;
   #resumedTurns = 0;
   #commitRetries = 0;
+  #modelRetries = 0;
   #accepted = 0;
   #started = 0;
   #ended: Record<TerminalStatus, number> = {
@@ -198,6 +201,11 @@ export class MetricsCounters {
     this.#commitRetries += 1;
   }
 
+  /** A model call failed transiently and will be tried again. */
+  modelCallRetried(): void {
+    this.#modelRetries += 1;
+  }
+
   /** A cancelled input settled `ms` after `cancel()` was called. */
   cancelSettled(mode: CancelMode, ms: number): void {
     this.#cancelToSettled[mode].record(ms);
@@ -220,7 +228,11 @@ export class MetricsCounters {
       tokens: [...this.#tokens].flatMap(([agent, byModel]) =>
         [...byModel].map(([model, cell]) => ({ agent, model, ...cell })),
       ),
-      retries: { resumedTurns: this.#resumedTurns, commits: this.#commitRetries },
+      retries: {
+        resumedTurns: this.#resumedTurns,
+        commits: this.#commitRetries,
+        modelCalls: this.#modelRetries,
+      },
       cancelToSettled: {
         immediate: this.#cancelToSettled.immediate.stats(),
         after_step: this.#cancelToSettled.after_step.stats(),

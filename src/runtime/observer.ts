@@ -123,7 +123,7 @@ export class Observer {
         turnId: turn.turnId,
         agentName: entry.agentName,
         kind: isFunctionAgent(agent) ? "function" : "model",
-        modelId: isFunctionAgent(agent) ? undefined : agent.model.id,
+        modelId: isFunctionAgent(agent) ? undefined : this.#parts.models.of(agent.model).id,
         attempt: turn.attempt,
         resumedFromStep: turn.attempt > 1 ? turn.step : 0,
         inputs,
@@ -165,12 +165,16 @@ export class Observer {
     );
   }
 
-  /** The model call ended; a failure is logged once, with its cause. */
-  modelCallEnded(turn: LiveTurn, step: ObservedModelStep, modelId: string): void {
+  /**
+   * The model call (one try of a model step) ended; a failure is logged once, with its cause, and
+   * says whether the step tries again in `retryInMs`.
+   */
+  modelCallEnded(turn: LiveTurn, step: ObservedModelStep, modelId: string, retryInMs?: number): void {
     const { metrics, clock, log } = this.#parts;
     const durationMs = clock.monotonicMs() - step.startedAtMs;
     metrics.modelCall(modelId, durationMs, step.failed);
     if (step.usage !== undefined) metrics.tokens(turn.entry.agentName, modelId, step.usage);
+    if (step.failed && retryInMs !== undefined) metrics.modelCallRetried();
     if (step.failed)
       log.warn(
         {
@@ -179,8 +183,11 @@ export class Observer {
           step: turn.step,
           model: modelId,
           error: step.error,
+          ...(retryInMs === undefined ? {} : { retryInMs }),
         },
-        "a model call failed; its turn ends failed (model_error)",
+        retryInMs === undefined
+          ? "a model call failed; its turn ends failed (model_error)"
+          : `a model call failed; it is tried again in ${retryInMs} ms`,
       );
     const span = step.span;
     if (span !== undefined)

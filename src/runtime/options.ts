@@ -26,7 +26,9 @@ import {
   resolveDelegationOptions,
 } from "./delegation/delegation-options.js";
 import { type Logger, stderrLogger } from "./logger.js";
+import { checkModelAgent, checkProviders } from "./model-agent-options.js";
 import type { Model } from "./ports/model.js";
+import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js";
 import type { Store } from "./ports/store.js";
 import type { Telemetry } from "./ports/telemetry.js";
 import { createToolRegistry } from "./tools/tool-registry.js";
@@ -72,8 +74,17 @@ export interface RuntimeOptions {
   readonly yieldToLoop?: (next: () => void) => void;
   /** Caps, retention, budget and merging of background children. */
   readonly delegation?: DelegationOptions;
-  /** Models a delegation spec may name (`spec.model`) instead of its agent's model. */
-  readonly models?: Readonly<Record<string, Model>>;
+  /** Models a delegation spec may name (`spec.model`) instead of its agent's model: models or model names. */
+  readonly models?: Readonly<Record<string, Model | string>>;
+  /**
+   * Provider settings for models named by strings (`{ openai: { apiKey, baseURL } }`); each wins
+   * over the provider's environment variable.
+   */
+  readonly providers?: Readonly<Record<string, ProviderSettings>>;
+  /** Resolves model names at start (default, from `createRuntime`: the installed AI SDK providers). */
+  readonly modelResolver?: ModelResolver;
+  /** Random numbers in [0, 1) for retry jitter (default `Math.random`). The simulation passes a seeded one. */
+  readonly random?: () => number;
 }
 
 export interface ResolvedOptions {
@@ -90,7 +101,10 @@ export interface ResolvedOptions {
   readonly wakes: WakeChannel;
   readonly yieldToLoop: ((next: () => void) => void) | undefined;
   readonly delegation: ResolvedDelegationOptions;
-  readonly models: ReadonlyMap<string, Model>;
+  readonly models: ReadonlyMap<string, Model | string>;
+  readonly providers: Readonly<Record<string, ProviderSettings>>;
+  readonly modelResolver: ModelResolver | undefined;
+  readonly random: () => number;
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
@@ -130,6 +144,11 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   if (wakes !== undefined && !hasMethods(wakes, ["notify", "subscribe"]))
     fail(OPTIONS, "wakes", wakes, "a WakeChannel with notify() and subscribe()");
   if (yieldToLoop !== undefined) checkFunction(OPTIONS, "yieldToLoop", yieldToLoop);
+  const { providers, modelResolver, random } = options;
+  if (providers !== undefined) checkProviders(OPTIONS, providers);
+  if (modelResolver !== undefined && !hasMethods(modelResolver, ["resolve"]))
+    fail(OPTIONS, "modelResolver", modelResolver, "a ModelResolver with resolve()");
+  if (random !== undefined) checkFunction(OPTIONS, "random", random);
   return {
     agents: byName,
     store,
@@ -145,6 +164,9 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     yieldToLoop,
     delegation: resolveDelegationOptions(OPTIONS, options.delegation),
     models: resolveModels(options.models),
+    providers: providers ?? {},
+    modelResolver,
+    random: random ?? Math.random,
   };
 }
 
@@ -160,12 +182,15 @@ function resolveLimits(given: Partial<Limits> | undefined): Limits {
   return limits as unknown as Limits;
 }
 
-function resolveModels(given: Readonly<Record<string, Model>> | undefined): ReadonlyMap<string, Model> {
-  const models = new Map<string, Model>();
+function resolveModels(
+  given: Readonly<Record<string, Model | string>> | undefined,
+): ReadonlyMap<string, Model | string> {
+  const models = new Map<string, Model | string>();
   if (given === undefined) return models;
   checkObject(OPTIONS, "models", given, "an object of models by name");
   for (const [name, model] of Object.entries(given)) {
-    if (typeof model?.stream !== "function") fail(OPTIONS, `models.${name}`, model, "a Model with stream()");
+    if (typeof model !== "string" && typeof model?.stream !== "function")
+      fail(OPTIONS, `models.${name}`, model, "a Model with stream(), or a model name");
     models.set(name, model);
   }
   return models;
@@ -185,14 +210,11 @@ function processIds(): () => string {
 function checkAgent(name: string, agent: Agent): void {
   checkObject(OPTIONS, `agents.${name}`, agent, "an agent object");
   if (!isFunctionAgent(agent)) {
-    if (typeof agent.model?.stream !== "function")
-      fail(OPTIONS, `agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");
-    for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax", "maxOutputTokens"] as const) {
+    checkModelAgent(OPTIONS, name, agent);
+    for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax"] as const) {
       if (agent[key] !== undefined) checkPositiveInteger(OPTIONS, `agents.${name}.${key}`, agent[key]);
     }
     if (agent.delegates !== undefined) checkBoolean(OPTIONS, `agents.${name}.delegates`, agent.delegates);
-    if (agent.system !== undefined && typeof agent.system !== "string")
-      fail(OPTIONS, `agents.${name}.system`, agent.system, "a string");
     checkTools(name, agent);
   }
   if (agent.onCrash !== undefined)

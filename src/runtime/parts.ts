@@ -15,6 +15,7 @@ import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
 import type { RuntimeLog } from "./logger.js";
 import type { MetricsCounters } from "./metrics.js";
+import type { ModelTable } from "./model-table.js";
 import type { Observer } from "./observer.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./ports/store.js";
@@ -45,6 +46,8 @@ export interface RuntimeParts {
   readonly scheduler: Scheduler;
   /** Runs begun turns: feeds them events and performs their effects. */
   readonly driver: TurnDriver;
+  /** The models agents name by strings, resolved at start. */
+  readonly models: ModelTable;
   /** Background children; `undefined` when the store keeps no delegation log. */
   readonly children: Children | undefined;
 }

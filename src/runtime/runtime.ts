@@ -35,9 +35,11 @@ import type { EventListener } from "./events.js";
 import { Intake } from "./intake.js";
 import { RuntimeLog } from "./logger.js";
 import { MetricsCounters, type RuntimeMetrics, snapshotMetrics } from "./metrics.js";
+import { ModelTable } from "./model-table.js";
 import { Observer } from "./observer.js";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
 import type { RuntimeParts } from "./parts.js";
+import type { ModelResolver } from "./ports/model-resolver.js";
 import type { Receipt, Store } from "./ports/store.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
@@ -69,14 +71,19 @@ const STOP: Subject = argumentsOf("stop()");
 const SESSION: Subject = argumentsOf("session()");
 
 /**
- * Creates a runtime on `options.store`, or on the store `defaultStore` makes when none is given.
- * Validates options (throws `BootError` `INVALID_OPTIONS`); starts nothing.
+ * Creates a runtime on `options.store`, or on the store `defaultStore` makes when none is given, and
+ * with `options.modelResolver`, or `defaultResolver`, for models named by strings. Validates options
+ * (throws `BootError` `INVALID_OPTIONS`); starts nothing.
  *
- * @internal The package entry passes its default store; applications call `createRuntime`.
+ * @internal The package entry passes its defaults; applications call `createRuntime`.
  */
-export function createRuntimeWith(options: RuntimeOptions, defaultStore: () => Store): Runtime {
+export function createRuntimeWith(
+  options: RuntimeOptions,
+  defaultStore: () => Store,
+  defaultResolver?: ModelResolver,
+): Runtime {
   const resolved = resolveOptions(options);
-  return new Runtime(resolved, resolved.store ?? defaultStore());
+  return new Runtime(resolved, resolved.store ?? defaultStore(), resolved.modelResolver ?? defaultResolver);
 }
 
 /** A runtime: see `createRuntime`. */
@@ -87,8 +94,8 @@ export class Runtime implements AsyncDisposable {
   #stopping: Promise<StopStatus> | undefined;
 
   /** @internal Use `createRuntime`. */
-  constructor(options: ResolvedOptions, store: Store) {
-    const parts = wire(options, store);
+  constructor(options: ResolvedOptions, store: Store, resolver?: ModelResolver) {
+    const parts = wire(options, store, resolver);
     this.#parts = parts;
     this.#delegations = parts.children === undefined ? undefined : new Delegations(parts, parts.children);
     for (const [name, agent] of options.agents) {
@@ -269,7 +276,7 @@ export class Runtime implements AsyncDisposable {
 }
 
 /** Makes the parts of a runtime and hands each the others (see `parts.ts`). */
-function wire(options: ResolvedOptions, store: Store): RuntimeParts {
+function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | undefined): RuntimeParts {
   const { clock } = options;
   const log = new RuntimeLog(options.logger);
   const events = new EventBus(log);
@@ -282,6 +289,7 @@ function wire(options: ResolvedOptions, store: Store): RuntimeParts {
     log,
     events,
     metrics: new MetricsCounters(clock),
+    models: new ModelTable(resolver),
     dispatcher: new Dispatcher({
       clock,
       hogThresholdMs: options.hogThresholdMs,

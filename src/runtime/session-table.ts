@@ -24,7 +24,10 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
   readonly agent: Agent;
   /** The agent's tools; `undefined` for function agents. */
   readonly tools: ToolRegistry | undefined;
-  /** The agent's system prompt as the message that opens every prompt (built once, shared). */
+  /**
+   * The agent's system prompt as the message that opens every prompt (built once, shared), when it
+   * is a string; a `system` function is called per turn (`model-step.ts`).
+   */
   readonly system: Message | undefined;
   /** The committed history, cached while the session has work. */
   history: Message[] | undefined;
@@ -83,7 +86,8 @@ export class SessionTable {
         : agent === named
           ? this.#namedTools(agentName, agent)
           : this.#toolsOf(agent),
-      system: isFunctionAgent(agent) || agent.system === undefined ? undefined : systemMessage(agent.system),
+      system:
+        isFunctionAgent(agent) || typeof agent.system !== "string" ? undefined : systemMessage(agent.system),
       queue: [],
       turn: undefined,
       merges: 0,

@@ -17,9 +17,10 @@ import type { TurnEvent } from "./events.js";
 import { DETACHED } from "./intake.js";
 import type { LiveInput } from "./live-input.js";
 import { LiveTurn } from "./live-turn.js";
+import { callModel } from "./model-step.js";
 import type { RuntimeParts } from "./parts.js";
 import type { SessionEntry } from "./session-table.js";
-import { callModel, runFunction, runTools } from "./turn-runner.js";
+import { runFunction, runTools } from "./turn-runner.js";
 
 /** Turn ends finished per dispatcher job; see `#finishCommitted`. */
 const FINISHES_PER_JOB = 256;

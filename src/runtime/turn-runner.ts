@@ -1,183 +1,20 @@
 /**
- * Performs a turn's effects: streams a model step, runs tool calls (in parallel, each with its own
- * timeout and the turn's `AbortSignal`), or calls a function agent. Every result goes back to the
- * kernel as an event tagged with the turn's attempt and step, through the dispatcher; the kernel
- * drops results that arrive after the turn moved on.
- *
- * A model that returns a synchronous iterable is drained inline, without promises or dispatcher hops
- * (the fast path for local and no-op models).
+ * Performs a turn's effects other than a model step (`model-step.ts`): runs tool calls (in parallel,
+ * each with its own timeout and the turn's `AbortSignal`), or calls a function agent. Every result
+ * goes back to the kernel as an event tagged with the turn's attempt and step, through the
+ * dispatcher; the kernel drops results that arrive after the turn moved on.
  *
  * @packageDocumentation
  */
 
 import type { ToolCallPart, ToolResultPart } from "../kernel/messages.js";
-import { describeCause, type Usage } from "../kernel/outcome.js";
+import { describeCause } from "../kernel/outcome.js";
 import { errorResult } from "../kernel/turn/turn-machine.js";
-import type { FunctionAgent, ModelAgent } from "./agent.js";
+import type { FunctionAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { ToolSpan } from "./observer.js";
 import type { RuntimeParts } from "./parts.js";
-import type { FinishReason, ModelPart, ModelRequest } from "./ports/model.js";
-import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
 import { runInTurn } from "./turn-scope.js";
-
-/**
- * A model step's answer as it streams in. It is also the `model.done` event the kernel is fed when
- * the step succeeds (the kernel reads only the event's fields), so a step builds no second object.
- */
-interface StepAnswer {
-  readonly type: "model.done";
-  readonly attempt: number;
-  readonly step: number;
-  text: string;
-  toolCalls: ToolCallPart[];
-  usage: Usage | undefined;
-  error: unknown;
-  failed: boolean;
-  // For the observer (metrics, logs, the call's span): the kernel reads none of these.
-  readonly modelId: string;
-  readonly startedAtMs: number;
-  finishReason: FinishReason | undefined;
-  span: CallTelemetry<ModelCallEnd> | undefined;
-}
-
-/** Streams one model step and feeds `model.done` or `model.failed`. */
-export function callModel(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent, step: number): void {
-  const { attempt } = turn;
-  const { system, tools } = turn.entry;
-  // A copy: the model may keep its prompt, so it must not see later turns' messages.
-  const prompt =
-    system === undefined ? turn.history.concat(turn.messages) : [system].concat(turn.history, turn.messages);
-  // Plain data, so adapters may spread it (`{ ...request, providerOptions }`).
-  const request: ModelRequest = {
-    prompt,
-    tools: tools!.modelTools,
-    maxOutputTokens: agent.maxOutputTokens,
-    abortSignal: turn.signal,
-  };
-  const answer: StepAnswer = {
-    type: "model.done",
-    attempt,
-    step,
-    text: "",
-    toolCalls: NO_CALLS,
-    usage: undefined,
-    error: undefined,
-    failed: false,
-    modelId: agent.model.id,
-    startedAtMs: parts.clock.monotonicMs(),
-    finishReason: undefined,
-    span: undefined,
-  };
-  parts.driver.callStarted();
-  const span = parts.observer.modelCallStarted(turn, step, answer.modelId, request);
-  if (span === undefined) streamStep(parts, turn, agent, request, answer);
-  else {
-    answer.span = span;
-    // The model runs inside its call's trace context: a provider's own spans nest under it.
-    span.run(() => streamStep(parts, turn, agent, request, answer));
-  }
-}
-
-function streamStep(
-  parts: RuntimeParts,
-  turn: LiveTurn,
-  agent: ModelAgent,
-  request: ModelRequest,
-  answer: StepAnswer,
-): void {
-  let stream: ReturnType<ModelAgent["model"]["stream"]>;
-  try {
-    stream = agent.model.stream(request);
-  } catch (error) {
-    answer.failed = true;
-    answer.error = error;
-    stepDone(parts, turn, answer);
-    return;
-  }
-  if (isSyncIterable(stream)) {
-    try {
-      if (Array.isArray(stream)) {
-        // Indexed: no iterator per step (bench/NOTES.md).
-        for (let i = 0; i < stream.length; i++) if (!take(parts, turn, answer, stream[i])) break;
-      } else {
-        for (const part of stream) if (!take(parts, turn, answer, part)) break;
-      }
-    } catch (error) {
-      answer.failed = true;
-      answer.error = error;
-    }
-    stepDone(parts, turn, answer);
-    return;
-  }
-  void (async () => {
-    try {
-      for await (const part of await stream) if (!take(parts, turn, answer, part)) break;
-    } catch (error) {
-      answer.failed = true;
-      answer.error = error;
-    }
-    parts.dispatcher.post("model.done", () => stepDone(parts, turn, answer));
-  })();
-}
-
-function stepDone(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer): void {
-  const { attempt, step } = answer;
-  parts.driver.callEnded();
-  parts.observer.modelCallEnded(turn, answer, answer.modelId);
-  parts.driver.feed(
-    turn,
-    answer.failed ? { type: "model.failed", attempt, step, error: describeCause(answer.error) } : answer,
-  );
-}
-
-/** Most steps ask for no tool calls: they share this array instead of allocating their own. */
-const NO_CALLS: ToolCallPart[] = [];
-
-function take(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer, part: ModelPart): boolean {
-  // A stream may go on after its turn ended or was aborted (providers do not all stop on abort):
-  // nothing it says after that may reach the handle's events.
-  if (turn.ended || turn.controller?.signal.aborted === true) return false;
-  switch (part.type) {
-    case "text-delta":
-      answer.text += part.delta;
-      if (parts.events.observed)
-        parts.driver.emitTurn(turn, {
-          type: "model.text",
-          sessionId: turn.sessionId,
-          turnId: turn.turnId,
-          delta: part.delta,
-        });
-      return true;
-    case "tool-call":
-      if (answer.toolCalls === NO_CALLS) answer.toolCalls = [];
-      answer.toolCalls.push({
-        type: "tool-call",
-        toolCallId: part.toolCallId,
-        toolName: part.toolName,
-        input: part.input,
-      });
-      return true;
-    case "finish":
-      if (part.usage !== undefined) answer.usage = part.usage;
-      answer.finishReason = part.finishReason;
-      return true;
-    case "error":
-      answer.failed = true;
-      answer.error = part.error;
-      return false;
-    default:
-      return true;
-  }
-}
-
-function isSyncIterable<T>(value: unknown): value is Iterable<T> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Iterable<T>)[Symbol.iterator] === "function"
-  );
-}
 
 /** Runs a step's tool calls in parallel; each result is fed back on its own. */
 export function runTools(

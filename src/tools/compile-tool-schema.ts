@@ -1,11 +1,20 @@
 /**
- * Turns a tool's schema — a Standard Schema (zod 4, valibot, ArkType, …) or a plain JSON Schema
- * object — into the two things the runtime needs: the JSON Schema the model is shown, and a `check`
- * that validates the arguments the model sent and explains failures in words a model can act on.
+ * Turns a tool's schema — a Standard Schema (zod 4, zod/mini, zod 3, valibot, ArkType, …) or a plain
+ * JSON Schema object — into the two things the runtime needs: the JSON Schema the model is shown,
+ * and a `check` that validates the arguments the model sent and explains failures in words a model
+ * can act on.
+ *
+ * The JSON Schema of a Standard Schema comes from its own Standard JSON Schema extension
+ * (`~standard.jsonSchema`: zod 4, ArkType), else from the library's maintained converter, loaded
+ * from the application's own install when a tool needs it: `zod/v4/core`'s `toJSONSchema` for
+ * zod/mini, `zod-to-json-schema` for zod 3, `@valibot/to-json-schema` for valibot. A schema none of
+ * these can express (a transform, a custom check, a date) is refused, with the converter's reason:
+ * never sent as a bare `{ "type": "object" }`, which would let the model guess.
  *
  * @packageDocumentation
  */
 
+import { createRequire } from "node:module";
 import { type OutputUnit, type Schema, type SchemaDraft, Validator } from "@cfworker/json-schema";
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from "@standard-schema/spec";
 import { describeValue, InvalidInputError } from "../errors.js";
@@ -37,33 +46,40 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
 }
 
 /**
- * Compiles `schema` for the tool called `toolName`. Throws {@link InvalidInputError}
+ * Compiles `schema` for the tool called `toolName`; `jsonSchema`, when given, is what the model is
+ * shown instead of the Standard Schema's conversion. Throws {@link InvalidInputError}
  * (`INVALID_ARGUMENT`) when the schema is neither kind, cannot be turned into JSON Schema, or does not
  * describe an object (model providers only accept object-shaped tool input).
  */
-export function compileToolSchema(toolName: string, schema: unknown): CompiledToolSchema {
-  return isStandardSchema(schema) ? compileStandard(toolName, schema) : compileJsonSchema(toolName, schema);
+export function compileToolSchema(
+  toolName: string,
+  schema: unknown,
+  jsonSchema?: unknown,
+): CompiledToolSchema {
+  return isStandardSchema(schema)
+    ? compileStandard(toolName, schema, jsonSchema)
+    : compileJsonSchema(toolName, schema);
 }
 
-function compileStandard(toolName: string, schema: StandardSchemaV1): CompiledToolSchema {
+function compileStandard(toolName: string, schema: StandardSchemaV1, shown: unknown): CompiledToolSchema {
   const props = schema["~standard"] as StandardSchemaV1.Props & Partial<StandardJSONSchemaV1.Props>;
   let inputSchema: JsonSchema;
-  if (typeof props.jsonSchema?.input === "function") {
+  if (shown !== undefined) {
+    inputSchema = compileJsonSchema(toolName, shown).inputSchema;
+  } else {
     try {
-      // The input side: the model writes what the schema accepts, before any transform runs.
-      inputSchema = props.jsonSchema.input({ target: "draft-2020-12" });
+      inputSchema = toJsonSchema(schema, props);
     } catch (error) {
+      if (error instanceof InvalidInputError) throw error;
       throw invalid(
         toolName,
-        `its ${props.vendor} schema cannot be expressed as JSON Schema for the model`,
+        `its ${String(props.vendor)} schema cannot be expressed as JSON Schema for the model (${
+          error instanceof Error ? error.message : String(error)
+        }); change the schema, or pass jsonSchema to say what the model is shown`,
         schema,
         error,
       );
     }
-  } else {
-    // Without the JSON Schema extension the model only learns that it must send an object; the
-    // check below still enforces the real shape and tells the model what was wrong.
-    inputSchema = { type: "object" };
   }
   assertObjectSchema(toolName, inputSchema);
   return {
@@ -74,6 +90,62 @@ function compileStandard(toolName: string, schema: StandardSchemaV1): CompiledTo
       return result instanceof Promise ? result.then(fromStandardResult) : fromStandardResult(result);
     },
   };
+}
+
+const requireFromApp = createRequire(import.meta.url);
+
+/**
+ * The input side of a Standard Schema as JSON Schema (the model writes what the schema accepts,
+ * before any transform runs). Throws when it cannot be expressed, or when no converter is known.
+ */
+function toJsonSchema(
+  schema: StandardSchemaV1,
+  props: StandardSchemaV1.Props & Partial<StandardJSONSchemaV1.Props>,
+): JsonSchema {
+  if (typeof props.jsonSchema?.input === "function")
+    return props.jsonSchema.input({ target: "draft-2020-12" });
+  const vendor = String(props.vendor);
+  if (vendor === "zod" && "_zod" in (schema as object)) {
+    // zod 4's mini schemas carry no `~standard.jsonSchema`; zod's own core converts them.
+    const core = load<{ toJSONSchema: (s: unknown, o: object) => JsonSchema }>("zod/v4/core", "zod");
+    return core.toJSONSchema(schema, { io: "input", target: "draft-2020-12", unrepresentable: "throw" });
+  }
+  if (vendor === "zod") {
+    const convert = load<{ zodToJsonSchema: (s: unknown, o: object) => JsonSchema }>(
+      "zod-to-json-schema",
+      "zod-to-json-schema",
+    );
+    return convert.zodToJsonSchema(schema, {
+      target: "jsonSchema7",
+      $refStrategy: "none",
+      pipeStrategy: "input",
+      effectStrategy: "input",
+    });
+  }
+  if (vendor === "valibot") {
+    const convert = load<{ toJsonSchema: (s: unknown, o: object) => JsonSchema }>(
+      "@valibot/to-json-schema",
+      "@valibot/to-json-schema",
+    );
+    return convert.toJsonSchema(schema, { errorMode: "throw", typeMode: "input", target: "draft-2020-12" });
+  }
+  throw new Error(
+    `Offstage knows no JSON Schema converter for ${vendor} schemas, and they implement no ~standard.jsonSchema`,
+  );
+}
+
+/** A converter the application installed; a missing one says what to install. */
+function load<T>(specifier: string, packageName: string): T {
+  try {
+    return requireFromApp(specifier) as T;
+  } catch (error) {
+    if (
+      (error as { code?: unknown }).code === "MODULE_NOT_FOUND" ||
+      (error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND"
+    )
+      throw new Error(`its converter is not installed: npm install ${packageName}`);
+    throw error;
+  }
 }
 
 function fromStandardResult(result: StandardSchemaV1.Result<unknown>): ToolArgsCheck {

@@ -23,10 +23,14 @@ interface ToolDefinitionBase {
 /** A tool whose arguments are described by a Standard Schema (zod 4, valibot, ArkType, …). */
 export interface StandardToolDefinition<Schema extends StandardSchemaV1> extends ToolDefinitionBase {
   /**
-   * Validates the arguments. Its JSON Schema extension (`~standard.jsonSchema`, which zod 4
-   * implements) supplies the schema the model sees; without it the model is only told "an object".
+   * Validates the arguments. The model is shown its JSON Schema: from its own Standard JSON Schema
+   * extension (zod 4, ArkType) or its library's converter (zod/mini, zod 3 with
+   * `zod-to-json-schema`, valibot with `@valibot/to-json-schema`). A schema that cannot be
+   * converted is refused.
    */
   readonly schema: Schema;
+  /** What the model is shown instead of the schema's conversion (a JSON Schema of an object). */
+  readonly jsonSchema?: JsonSchema;
   /** Runs the tool with validated arguments (the schema's output type). Strings reach the model as they are. */
   readonly execute: (args: StandardSchemaV1.InferOutput<Schema>, context: ToolContext) => unknown;
 }
@@ -49,6 +53,10 @@ export interface JsonSchemaToolDefinition<Args = unknown> extends ToolDefinition
  * Details:
  * - `schema` is either a Standard Schema or a plain JSON Schema object, and must describe an object
  *   (`type: "object"`), because model providers only accept object-shaped tool input.
+ * - A Standard Schema is shown to the model as JSON Schema, converted by its library's own
+ *   converter (install `zod-to-json-schema` for zod 3, `@valibot/to-json-schema` for valibot). One
+ *   that cannot be converted (a transform, a custom check) is refused, unless `jsonSchema` says
+ *   what the model is shown.
  * - With a Standard Schema, `execute` receives the schema's *output* (after defaults and transforms);
  *   with a JSON Schema it receives the arguments unchanged (JSON Schema defaults are not applied).
  * - `execute` receives a {@link ToolContext} whose `signal` fires on cancel or timeout: pass it on to
@@ -113,7 +121,11 @@ export function defineTool(
       timeoutMs,
     );
   }
-  const { inputSchema, check } = compileToolSchema(name, definition.schema);
+  const { inputSchema, check } = compileToolSchema(
+    name,
+    definition.schema,
+    (definition as Partial<StandardToolDefinition<StandardSchemaV1>>).jsonSchema,
+  );
   const run = execute as (args: unknown, context: ToolContext) => unknown;
   return Object.freeze({
     name,

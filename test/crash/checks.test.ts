@@ -132,7 +132,8 @@ class World {
   }
 
   accept(session: string, id: string, message: Message): void {
-    const text = message.role === "user" ? (message.content[0]?.text ?? "") : "";
+    const text =
+      message.role === "user" ? (message.content[0]?.type === "text" ? message.content[0].text : "") : "";
     const token = /#t\d+\.\d+#/.exec(text)![0];
     this.store.accept({
       id,

@@ -189,7 +189,7 @@ function indexSession(
   history.forEach((message, at) => {
     if (message.role === "user") {
       for (const part of message.content) {
-        for (const match of part.text.matchAll(TOKEN_PATTERN)) {
+        for (const match of (part.type === "text" ? part.text : "").matchAll(TOKEN_PATTERN)) {
           const seen = tokens.get(match[0]) ?? [];
           seen.push(at);
           tokens.set(match[0], seen);

@@ -201,7 +201,7 @@ function blocksIn(history: readonly HistoryRow[]): (Block & { id: string })[] {
     const before = roles.get(key) ?? [];
     if (message.role === "user") {
       for (const part of message.content)
-        for (const match of part.text.matchAll(BLOCK_PATTERN))
+        for (const match of (part.type === "text" ? part.text : "").matchAll(BLOCK_PATTERN))
           blocks.push({ id: match[1]!, session: row.session_id, turnId: row.turn_id, before: [...before] });
     }
     before.push(message.role);

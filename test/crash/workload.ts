@@ -168,7 +168,10 @@ export function createAgents(options: {
     id: "demo-failing-on-boom",
     stream(request) {
       const last = request.prompt.at(-1);
-      if (last?.role === "user" && last.content.some((part) => part.text.includes("boom")))
+      if (
+        last?.role === "user" &&
+        last.content.some((part) => part.type === "text" && part.text.includes("boom"))
+      )
         return [{ type: "error", error: new Error("the input asked the model to fail") }];
       return demo.stream(request);
     },

@@ -774,7 +774,7 @@ function randomDrive(seed: number): void {
   // Every steered input is accounted for exactly once: seen by the model, handed back, or dropped
   // because its own handle cancelled it.
   const seen = m.flatMap((x) =>
-    x.role === "user" ? x.content.map((p) => p.text.replace("steered ", "")) : [],
+    x.role === "user" ? x.content.map((p) => (p.type === "text" ? p.text : "").replace("steered ", "")) : [],
   );
   for (const id of steeredIds) {
     const places = [seen.includes(id), end.unsteered.includes(id), cancelledSteered.has(id)].filter(Boolean);

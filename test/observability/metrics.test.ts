@@ -77,7 +77,7 @@ describe("runtime.metrics()", () => {
     expect(m.tokens).toEqual([
       { agent: "a", model: 'acme:"quoted"\\model', inputTokens: 2, outputTokens: 2 },
     ]);
-    expect(m.retries).toEqual({ resumedTurns: 0, commits: 0 });
+    expect(m.retries).toEqual({ resumedTurns: 0, commits: 0, modelCalls: 0 });
     expect(m.ended.completed).toBe(3);
   });
 

@@ -34,7 +34,8 @@ function leadModel() {
     (request: ModelRequest) => {
       const last = request.prompt[request.prompt.length - 1]!;
       if (last.role === "tool") return text("waiting for the worker");
-      const said = last.role === "user" ? last.content.map((p) => p.text).join("") : "";
+      const said =
+        last.role === "user" ? last.content.map((p) => (p.type === "text" ? p.text : "")).join("") : "";
       if (said.includes("42 files")) return text("the worker counted 42 files");
       if (said.includes(GOAL)) return text("42 files");
       return callTools(

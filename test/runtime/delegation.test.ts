@@ -28,7 +28,7 @@ import { tool } from "../support/tools.js";
 
 function lastUserText(request: ModelRequest): string {
   const user = request.prompt.filter((m) => m.role === "user").at(-1);
-  return user?.role === "user" ? user.content.map((p) => p.text).join("") : "";
+  return user?.role === "user" ? user.content.map((p) => (p.type === "text" ? p.text : "")).join("") : "";
 }
 
 /** A child model that answers its goal at once, echoing it. */

@@ -265,7 +265,7 @@ describe("cancel()", () => {
 });
 
 describe("events", () => {
-  it("yields turn.started, model.text, tool.started/ended, turn.ended in order, then ends", async () => {
+  it("yields turn.started, model.text, model.step, tool.started/ended, turn.ended in order, then ends", async () => {
     const echo = new GatedTool("echo");
     const { m, runtime, s } = await gatedChat({ tools: [echo.tool] });
     const h = s.send("go");
@@ -288,9 +288,11 @@ describe("events", () => {
       "turn.started",
       "model.text",
       "model.text",
+      "model.step",
       "tool.started",
       "tool.ended",
       "model.text",
+      "model.step",
       "turn.ended",
     ]);
     expect(seen.filter((e) => e.type === "model.text").map((e) => e.delta)).toEqual([
@@ -298,8 +300,8 @@ describe("events", () => {
       "check",
       "done",
     ]);
-    const started = seen[3]!;
-    const ended = seen[4]!;
+    const started = seen.find((e) => e.type === "tool.started")!;
+    const ended = seen.find((e) => e.type === "tool.ended")!;
     expect(started).toMatchObject({ toolName: "echo", toolCallId: "c1", turnId: h.turnId });
     expect(ended).toMatchObject({ toolName: "echo", toolCallId: "c1", isError: false });
     const last = seen.at(-1)!;

@@ -70,7 +70,8 @@ export function prompted(l: Ledger, prompt: readonly Message[]): void {
   l.delegations?.modelCalled(prompt);
   if (l.unseen.size === 0) return;
   const texts = new Set<string>();
-  for (const m of prompt) if (m.role === "user") for (const part of m.content) texts.add(part.text);
+  for (const m of prompt)
+    if (m.role === "user") for (const part of m.content) if (part.type === "text") texts.add(part.text);
   for (const [fact, text] of l.unseen) {
     if (!texts.has(text)) continue;
     fact.seen = true;

@@ -66,7 +66,10 @@ export function describeEvent(e: RuntimeEvent): string {
     case "tool.ended":
       return `  ev tool.ended ${e.turnId} ${e.toolName} ${e.toolCallId}${e.isError ? " error" : ""}`;
     case "model.text":
-      return `  ev model.text ${e.turnId}`;
+    case "model.reasoning":
+    case "model.step":
+    case "model.retry":
+      return `  ev ${e.type} ${e.turnId}`;
     case "runtime.started":
       return `  ev runtime.started recovered=${e.recoveredInputs} resumed=${e.resumedTurns}`;
     case "runtime.stopped":

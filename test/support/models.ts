@@ -91,7 +91,7 @@ export function userTexts(messages: readonly Message[]): string[] {
   const out: string[] = [];
   for (const m of messages) {
     if (m.role !== "user") continue;
-    for (const part of m.content) out.push(part.text);
+    for (const part of m.content) if (part.type === "text") out.push(part.text);
   }
   return out;
 }

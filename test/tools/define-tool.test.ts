@@ -82,7 +82,7 @@ describe("defineTool with a Standard Schema (zod 4)", () => {
     expect(await pending).toEqual({ ok: false, message: "1 problem:\n- n: n must be positive" });
   });
 
-  it("falls back to an object schema when the Standard Schema has no JSON Schema extension", async () => {
+  it("refuses a Standard Schema it cannot convert, and takes jsonSchema to say what the model is shown", async () => {
     const bare = {
       "~standard": {
         version: 1 as const,
@@ -93,8 +93,20 @@ describe("defineTool with a Standard Schema (zod 4)", () => {
             : { issues: [{ message: "x is required" }] },
       },
     };
-    const tool = defineTool({ name: "bare", description: "d", schema: bare, execute: ({ x }) => x });
-    expect(tool.inputSchema).toEqual({ type: "object" });
+    const refused = thrown(() =>
+      defineTool({ name: "bare", description: "d", schema: bare, execute: ({ x }) => x }),
+    );
+    expect(refused.message).toContain('tool "bare": its hand-made schema cannot be expressed as JSON Schema');
+    expect(refused.message).toContain("pass jsonSchema");
+    const shown = { type: "object", properties: { x: { type: "number" } }, required: ["x"] };
+    const tool = defineTool({
+      name: "bare",
+      description: "d",
+      schema: bare,
+      jsonSchema: shown,
+      execute: () => 1,
+    });
+    expect(tool.inputSchema).toEqual(shown);
     expect(await tool.check({})).toEqual({ ok: false, message: "1 problem:\n- (input): x is required" });
   });
 

@@ -15,7 +15,8 @@
  *   the last arrives the step is over — the *step boundary*. There a pending `after_step` cancel ends
  *   the turn; otherwise steered input is appended and, if the model-call limit allows, the next model
  *   call starts; else the turn ends `max_iterations`.
- * - `function`: a function agent's single call is in flight; `function.done`/`function.failed` end it.
+ * - `function`: a function agent's single call is in flight; `function.done` records its output as
+ *   the assistant's answer in the history and ends the turn, `function.failed` ends it.
  * - `ended`: terminal. Every later event is stale and dropped.
  *
  * Results carry the turn's `attempt` and `step`; any result that does not match the state is stale
@@ -25,8 +26,14 @@
  * left without a result get an error result so the history stays well-formed. `after_step` lets the
  * step in progress finish and ends the turn at the next step boundary.
  */
-import { assistantMessage, type Message, type ToolCallPart, type ToolResultPart } from "../messages.js";
-import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../outcome.js";
+import {
+  type AssistantPart,
+  assistantMessage,
+  type Message,
+  type ToolCallPart,
+  type ToolResultPart,
+} from "../messages.js";
+import { addUsage, type Reason, type TerminalStatus, type TurnOutcome, type Usage } from "../outcome.js";
 
 export type TurnKind = "model" | "function";
 export type TurnPhase = "new" | "model" | "tools" | "function" | "ended";
@@ -108,9 +115,21 @@ export type TurnMachineEvent =
       readonly step: number;
       readonly text: string;
       readonly toolCalls: readonly ToolCallPart[];
+      /**
+       * The assistant message's parts in the order the model produced them (text, reasoning, files,
+       * and the same tool calls as `toolCalls`); without it the message is `text`, then the calls.
+       */
+      readonly content?: readonly AssistantPart[] | undefined;
       readonly usage?: Usage | undefined;
     }
-  | { readonly type: "model.failed"; readonly attempt: number; readonly step: number; readonly error: string }
+  | {
+      readonly type: "model.failed";
+      readonly attempt: number;
+      readonly step: number;
+      readonly error: string;
+      /** `context_error` when preparing the call failed (a `system` function or `prepareStep` threw). */
+      readonly code?: "model_error" | "context_error";
+    }
   | {
       readonly type: "tool.done";
       readonly attempt: number;
@@ -186,15 +205,16 @@ export function stepTurn(turn: TurnState, event: TurnMachineEvent): readonly Tur
       return nextModelCall(turn);
     case "model.done":
       if (turn.phase !== "model" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
-      return onModelDone(turn, event.text, event.toolCalls, event.usage);
+      return onModelDone(turn, event.text, event.toolCalls, event.usage, event.content);
     case "model.failed":
       if (turn.phase !== "model" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
-      return end(turn, "failed", { code: "model_error", message: event.error });
+      return end(turn, "failed", { code: event.code ?? "model_error", message: event.error });
     case "tool.done":
       if (turn.phase !== "tools" || event.attempt !== turn.attempt || event.step !== turn.step) return NONE;
       return onToolDone(turn, event.result);
     case "function.done":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
+      turn.messages.push(assistantMessage(renderOutput(event.output)));
       return end(turn, "completed", { code: "ok", message: "function returned" }, event.output);
     case "function.failed":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
@@ -213,17 +233,12 @@ function onModelDone(
   text: string,
   toolCalls: readonly ToolCallPart[],
   usage: Usage | undefined,
+  content: readonly AssistantPart[] | undefined,
 ): readonly TurnEffect[] {
-  if (usage !== undefined) {
-    turn.usage =
-      turn.usage === NO_USAGE
-        ? usage
-        : {
-            inputTokens: turn.usage.inputTokens + usage.inputTokens,
-            outputTokens: turn.usage.outputTokens + usage.outputTokens,
-          };
-  }
-  turn.messages.push(assistantMessage(text, toolCalls));
+  if (usage !== undefined) turn.usage = turn.usage === NO_USAGE ? usage : addUsage(turn.usage, usage);
+  turn.messages.push(
+    content === undefined ? assistantMessage(text, toolCalls) : { role: "assistant", content },
+  );
   if (toolCalls.length === 0) {
     if (turn.steered.length > 0 && turn.cancel === undefined && turn.step < turn.modelCallsMax) {
       return stepBoundary(turn);
@@ -344,6 +359,24 @@ function end(
 
 function invariant(turn: TurnState, what: string): readonly TurnEffect[] {
   return end(turn, "failed", { code: "internal_invariant", message: `turn ${turn.turnId}: ${what}` });
+}
+
+/**
+ * A function agent's output as the assistant's text in the history: a string as it is, nothing as no
+ * text, anything else as its JSON (or its string form when it is not JSON).
+ */
+function renderOutput(output: unknown): string {
+  if (typeof output === "string") return output;
+  if (output === undefined || output === null) return "";
+  try {
+    return JSON.stringify(output) ?? "";
+  } catch {
+    try {
+      return String(output);
+    } catch {
+      return "";
+    }
+  }
 }
 
 /** Builds the error result a model sees for a tool call that could not run or failed. */

@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { describeValue, InvalidInputError } from "../../errors.js";
+import { estimateTokens } from "../../kernel/context-window.js";
 import type { Message } from "../../kernel/messages.js";
 import type { Usage } from "../../kernel/outcome.js";
 import type { Model, ModelPart, ModelRequest } from "../../runtime/ports/model.js";
@@ -126,7 +127,7 @@ async function wait(ms: number, signal: AbortSignal, sleep: Sleep): Promise<void
 }
 
 function partsOf(plan: DemoPlan, request: ModelRequest): ModelPart[] {
-  const inputTokens = estimateTokens(request.prompt);
+  const inputTokens = promptTokens(request.prompt);
   if (plan.kind === "tools") {
     const parts: ModelPart[] = plan.calls.map((call) => ({
       type: "tool-call",
@@ -148,23 +149,11 @@ function partsOf(plan: DemoPlan, request: ModelRequest): ModelPart[] {
   return parts;
 }
 
-/** About four characters per token, as for English text with real tokenizers. */
-function estimateTokens(prompt: readonly Message[]): number {
-  let chars = 0;
-  for (const message of prompt) {
-    if (message.role === "system") chars += message.content.length;
-    else {
-      for (const part of message.content) {
-        chars +=
-          part.type === "text"
-            ? part.text.length
-            : part.type === "tool-call"
-              ? part.input.length
-              : part.output.value.length;
-      }
-    }
-  }
-  return Math.ceil(chars / 4);
+/** The prompt's size in tokens, estimated the way `fitTokenBudget` does. */
+function promptTokens(prompt: readonly Message[]): number {
+  let tokens = 0;
+  for (const message of prompt) tokens += estimateTokens(message);
+  return tokens;
 }
 
 function failure(failOn: string): ModelPart {

@@ -82,7 +82,7 @@ function userTexts(prompt: readonly Message[], from: number): string[] {
   for (let i = from; i < prompt.length; i++) {
     const message = prompt[i]!;
     if (message.role !== "user") continue;
-    for (const part of message.content) texts.push(part.text);
+    for (const part of message.content) if (part.type === "text") texts.push(part.text);
   }
   return texts;
 }

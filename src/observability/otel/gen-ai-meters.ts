@@ -8,7 +8,7 @@
  * | `gen_ai.client.token.usage` ({token}) | histogram | `gen_ai.token.type`, model, provider, agent |
  * | `offstage.inputs.accepted`, `offstage.turns.started` | counters | |
  * | `offstage.inputs.ended` | counter | `offstage.status` |
- * | `offstage.retries` | counter | `offstage.retry` (`resumed_turn`, `commit`) |
+ * | `offstage.retries` | counter | `offstage.retry` (`resumed_turn`, `commit`, `model_call`) |
  * | `offstage.sessions`, `offstage.inputs.queued`, `offstage.sessions.ready`, `offstage.turns.running`, `offstage.calls.outstanding`, `offstage.dispatcher.depth` | gauges | |
  * | `offstage.dispatcher.lag`, `offstage.send_to_start`, `offstage.cancel_to_settled` (ms) | gauges | `offstage.quantile` (`p50`, `p99`, `max`), cancel mode |
  *
@@ -112,6 +112,7 @@ export class GenAiMeters {
         result.observe(ended, n, { "offstage.status": status });
       result.observe(retries, m.retries.resumedTurns, { "offstage.retry": "resumed_turn" });
       result.observe(retries, m.retries.commits, { "offstage.retry": "commit" });
+      result.observe(retries, m.retries.modelCalls, { "offstage.retry": "model_call" });
       for (const [key, instrument] of gauges) result.observe(instrument, m[key]);
       quantiles(m.dispatcherLag, (value, attributes) => result.observe(lag, value, attributes));
       quantiles(m.sendToStart, (value, attributes) => result.observe(sendToStart, value, attributes));

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { Message } from "../../kernel/messages.js";
+import type { AssistantPart, Message, UserPart } from "../../kernel/messages.js";
 
 export const OPERATION = "gen_ai.operation.name";
 export const PROVIDER = "gen_ai.provider.name";
@@ -50,9 +50,29 @@ export function splitModelId(id: string): { readonly provider: string | undefine
 }
 
 type Part =
-  | { type: "text"; content: string }
+  | { type: "text" | "reasoning"; content: string }
   | { type: "tool_call"; id: string; name: string; arguments: unknown }
-  | { type: "tool_call_response"; id: string; result: string };
+  | { type: "tool_call_response"; id: string; result: string }
+  | { type: "uri"; modality: string; mime_type: string; uri: string }
+  | { type: "blob"; modality: string; mime_type: string; content: string };
+
+/** A message part in the conventions' shape. */
+function partOf(p: UserPart | AssistantPart): Part {
+  switch (p.type) {
+    case "text":
+      return { type: "text", content: p.text };
+    case "reasoning":
+      return { type: "reasoning", content: p.text };
+    case "tool-call":
+      return { type: "tool_call", id: p.toolCallId, name: p.toolName, arguments: parseArguments(p.input) };
+    case "file": {
+      const modality = p.mediaType.split("/")[0] ?? p.mediaType;
+      return p.url !== undefined
+        ? { type: "uri", modality, mime_type: p.mediaType, uri: p.url }
+        : { type: "blob", modality, mime_type: p.mediaType, content: p.data ?? "" };
+    }
+  }
+}
 
 /** Messages in the conventions' JSON shape (`{ role, parts: [...] }`); the system message is left out. */
 export function genAiMessages(messages: readonly Message[]): { role: string; parts: Part[] }[] {
@@ -62,17 +82,10 @@ export function genAiMessages(messages: readonly Message[]): { role: string; par
       case "system":
         break;
       case "user":
-        out.push({ role: "user", parts: message.content.map((p) => ({ type: "text", content: p.text })) });
+        out.push({ role: "user", parts: message.content.map(partOf) });
         break;
       case "assistant":
-        out.push({
-          role: "assistant",
-          parts: message.content.map((p) =>
-            p.type === "text"
-              ? { type: "text", content: p.text }
-              : { type: "tool_call", id: p.toolCallId, name: p.toolName, arguments: parseArguments(p.input) },
-          ),
-        });
+        out.push({ role: "assistant", parts: message.content.map(partOf) });
         break;
       case "tool":
         out.push({

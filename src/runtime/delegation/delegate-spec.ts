@@ -40,7 +40,7 @@ const TEXT_MAX = 16_384;
 /** What specs are checked against: the runtime's agents and named models. */
 export interface SpecScope {
   readonly agents: ReadonlyMap<string, Agent>;
-  readonly models: ReadonlyMap<string, Model>;
+  readonly models: ReadonlyMap<string, Model | string>;
 }
 
 /** Checks a spec against the agents and models it may name; throws `InvalidInputError`. */
@@ -102,10 +102,13 @@ export function childAgent(
   const brief =
     "You are a background worker: do the task you are given and answer with what you found. " +
     "Nobody can answer questions from you while you work.";
+  const own = base.system;
+  const withBrief = (system: string | undefined) =>
+    `${system === undefined ? "" : `${system}\n\n`}${brief}${role}`;
   return {
     ...base,
     model: spec.model === undefined ? base.model : scope.models.get(spec.model)!,
-    system: `${base.system === undefined ? "" : `${base.system}\n\n`}${brief}${role}`,
+    system: typeof own === "function" ? async (context) => withBrief(await own(context)) : withBrief(own),
     tools: (base.tools ?? []).filter((t) => spec.tools.includes(t.name)),
     delegates: base.delegates === true && depth < depthMax,
     ...(spec.modelCallsMax === undefined ? {} : { modelCallsPerTurnMax: spec.modelCallsMax }),

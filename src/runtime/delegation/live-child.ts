@@ -6,7 +6,7 @@
  */
 import { type ChildCompletion, type ChildStop, childExit } from "../../kernel/delegation/child-completion.js";
 import { lastAssistantText, type Message } from "../../kernel/messages.js";
-import type { TurnOutcome, Usage } from "../../kernel/outcome.js";
+import { addUsage, type TurnOutcome, type Usage } from "../../kernel/outcome.js";
 import type { TimerToken } from "../clock.js";
 import type { DelegationRecord } from "../ports/delegation-log.js";
 
@@ -54,13 +54,7 @@ export function recordTurn(
   child.last = outcome;
   const said = typeof outcome.output === "string" ? outcome.output : lastAssistantText(messages);
   if (said !== "") child.lastText = said;
-  child.usage =
-    child.usage === undefined
-      ? usage
-      : {
-          inputTokens: child.usage.inputTokens + usage.inputTokens,
-          outputTokens: child.usage.outputTokens + usage.outputTokens,
-        };
+  child.usage = child.usage === undefined ? usage : addUsage(child.usage, usage);
 }
 
 /** The self-contained record of what the child was asked to do and how it ended. */
