@@ -50,7 +50,12 @@ function milliseconds(value: string): number {
 /** Options the chat and the MCP server share: where sessions are kept, the model, the files. */
 function sessionOptions(command: Command): Command {
   return command
-    .addOption(new Option("--model <name>", 'the model: "demo" (offline, no key)').default("demo"))
+    .addOption(
+      new Option(
+        "--model <name>",
+        'the model: "demo" (offline, no key) or a provider\'s, e.g. openai:gpt-5-mini, anthropic:claude-sonnet-4-5, openai-compatible:http://127.0.0.1:11434/v1:llama3.2',
+      ).default("demo"),
+    )
     .addOption(
       new Option("--db <path>", "SQLite file the sessions are kept in").default(DEFAULTS.sqliteStore.path),
     )

@@ -156,7 +156,7 @@ describe("offstage chat in a terminal", () => {
     const silent = shellQuote([process.execPath, FIXTURE_SERVER, "--silent"]);
     const t = await chat(
       "--model",
-      "openai:gpt-5-mini",
+      "acme:rocket-1",
       "--mcp",
       garbage,
       "--mcp",
@@ -177,7 +177,9 @@ describe("offstage chat in a terminal", () => {
     expect(screen).toMatch(
       /✕ MCP no-such-mcp-server-command: MCP_CONNECT_FAILED: .*spawn no-such-mcp-server-command ENOENT; going on/,
     );
-    expect(screen).toMatch(/✕ model "openai:gpt-5-mini": .*; using the offline demo model instead/);
+    expect(screen).toMatch(
+      /✕ model "acme:rocket-1": MODEL_NAME_INVALID: .*unknown provider "acme".*; using the offline demo model instead/,
+    );
     expect(screen).toContain("model demo (offline, no key)");
     t.type("/nope");
     await t.waitFor('✕ unknown command "/nope"; /help lists the commands');

@@ -2,6 +2,7 @@
  * `offstage mcp` as an MCP host meets it: the SDK's own client starts the CLI over stdio and calls
  * its tools. The model is the offline demo model; "slowly" makes a step take 1.5 s.
  */
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,6 +165,18 @@ describe("offstage mcp", () => {
     );
     const ok = await call(client, "send", { session: "s", input: "count notes" });
     expect((await call(client, "result", { inputId: ok.inputId, waitMs: 20_000 })).status).toBe("completed");
+  });
+
+  it("refuses to serve on a model it cannot use, saying why", async () => {
+    const [command, ...args] = cliCommand("mcp", "--memory", "--model", "acme:rocket-1");
+    const child = spawn(command!, args, { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/offstage mcp: cannot start: MODEL_NAME_INVALID: .*unknown provider "acme"/);
   });
 
   it("finds the answers of an earlier run in the SQLite file", async () => {

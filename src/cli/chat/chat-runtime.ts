@@ -37,7 +37,8 @@ export interface DemoPace {
 
 /** Options of {@link createChatRuntime}. */
 export interface ChatRuntimeOptions {
-  readonly model: Model;
+  /** A model, or a name the runtime resolves at start (`openai:gpt-5-mini`, `anthropic:…`). */
+  readonly model: Model | string;
   /** The SQLite file; `undefined` keeps everything in memory. */
   readonly dbPath: string | undefined;
   /** The folder the file tools work in. */
@@ -55,6 +56,24 @@ export function chatDemoModel(pace: DemoPace = {}): Model {
     slowOn: "slowly",
     slowMs: pace.slowMs ?? 3_000,
   });
+}
+
+/**
+ * The model a `--model` name stands for: `demo` is the offline demo model; any other name is left to
+ * the runtime, which resolves it when it starts (a missing provider package or key fails the start
+ * with `BootError` `MODEL_PACKAGE_MISSING`, `MODEL_KEY_MISSING` or `MODEL_NAME_INVALID`).
+ */
+export function chatModel(name: string, pace: DemoPace = {}): Model | string {
+  return name === DEMO_MODEL ? chatDemoModel(pace) : name;
+}
+
+/** True for a start that failed on the model's name: its provider package, key or spelling. */
+export function isModelBootError(error: unknown): boolean {
+  return (
+    isOffstageError(error, "MODEL_PACKAGE_MISSING") ||
+    isOffstageError(error, "MODEL_KEY_MISSING") ||
+    isOffstageError(error, "MODEL_NAME_INVALID")
+  );
 }
 
 /** The store: the SQLite file, or memory. */

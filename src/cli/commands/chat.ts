@@ -11,7 +11,6 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { DEFAULTS } from "../../kernel/limits.js";
 import type { Logger } from "../../runtime/logger.js";
-import type { Model } from "../../runtime/ports/model.js";
 import type { Runtime } from "../../runtime/runtime.js";
 import { createFileTools } from "../../tools/builtin/file-tools.js";
 import { ChatController } from "../chat/chat-controller.js";
@@ -19,11 +18,12 @@ import { type ChatMcp, connectChatMcp } from "../chat/chat-mcp.js";
 import { type ChatPolicy, POLICY_MEANING } from "../chat/chat-policy.js";
 import {
   CHAT_AGENT,
-  chatDemoModel,
+  chatModel,
   createChatRuntime,
   DEMO_MODEL,
   type DemoPace,
   describeError,
+  isModelBootError,
 } from "../chat/chat-runtime.js";
 import { type ChatView, paint, type ViewInput } from "../chat/chat-view.js";
 import { PlainView } from "../chat/plain-view.js";
@@ -102,6 +102,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   let model: string;
   try {
     ({ runtime, model } = await startRuntime(options, mcp, logger, say, (r) => {
+      controller?.close();
       controller = new ChatController({
         runtime: r,
         sessionId,
@@ -110,6 +111,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
         about: () => about(options.dbPath, model, mcp),
         onQuit: () => quit(),
       });
+      return controller;
     }));
   } catch (error) {
     say(paint("red", `${MARK.failed} offstage chat: cannot start: ${describeError(error)}`));
@@ -158,47 +160,48 @@ export async function runChat(options: ChatOptions): Promise<number> {
   return leave(runtime, chat, view, mcp, sessionId, options);
 }
 
-/** Starts the runtime; a model that cannot be used falls back to the demo model, saying so. */
+/**
+ * Starts the runtime. A model that cannot be used (no provider package, no key, a name no provider
+ * knows) gets one line saying why, and the chat starts on the offline demo model instead.
+ */
 async function startRuntime(
   options: ChatOptions,
   mcp: ChatMcp,
   logger: Logger,
   say: (line: string) => void,
-  attach: (runtime: Runtime) => void,
+  attach: (runtime: Runtime) => { close(): void },
 ): Promise<{ runtime: Runtime; model: string }> {
-  let model: Model;
-  let name = options.model;
+  const open = async (name: string) => {
+    const runtime = createChatRuntime({
+      model: chatModel(name, options.pace),
+      dbPath: options.dbPath,
+      workspace: options.workspace,
+      tools: mcp.tools,
+      logger,
+    });
+    // Before start: the controller must see the turns that recovered work starts.
+    const attached = attach(runtime);
+    try {
+      await runtime.start();
+    } catch (error) {
+      attached.close();
+      await runtime[Symbol.asyncDispose]().catch(() => undefined);
+      throw error;
+    }
+    return { runtime, model: name };
+  };
   try {
-    model = chatModel(options.model, options.pace);
+    return await open(options.model);
   } catch (error) {
+    if (options.model === DEMO_MODEL || !isModelBootError(error)) throw error;
     say(
       paint(
         "red",
         `${MARK.failed} model ${JSON.stringify(options.model)}: ${describeError(error)}; using the offline demo model instead`,
       ),
     );
-    model = chatDemoModel(options.pace);
-    name = DEMO_MODEL;
+    return open(DEMO_MODEL);
   }
-  const runtime = createChatRuntime({
-    model,
-    dbPath: options.dbPath,
-    workspace: options.workspace,
-    tools: mcp.tools,
-    logger,
-  });
-  // Before start: the controller must see the turns recovered work starts.
-  attach(runtime);
-  await runtime.start();
-  return { runtime, model: name };
-}
-
-/** The model a `--model` name stands for. */
-function chatModel(name: string, pace: DemoPace): Model {
-  if (name === DEMO_MODEL) return chatDemoModel(pace);
-  throw new Error(
-    "only the offline demo model (--model demo) is built in; provider models (openai:…, anthropic:…) need offstage/ai-sdk and its provider package",
-  );
 }
 
 /** Quits: drains for a few seconds, says what was left, closes everything. */

@@ -12,9 +12,8 @@ import { resolve } from "node:path";
 import type { Runtime } from "../../runtime/runtime.js";
 import {
   CHAT_AGENT,
-  chatDemoModel,
+  chatModel,
   createChatRuntime,
-  DEMO_MODEL,
   type DemoPace,
   describeError,
 } from "../chat/chat-runtime.js";
@@ -40,16 +39,12 @@ export async function runMcpServer(options: McpCommandOptions): Promise<number> 
     say(`needs the MCP SDK: npm i @modelcontextprotocol/sdk zod (${describeError(error)})`);
     return 2;
   }
-  if (options.model !== DEMO_MODEL) {
-    say(`model ${JSON.stringify(options.model)}: only the offline demo model (--model demo) is built in`);
-    return 2;
-  }
   const logger = {
     warn: (details: object, message: string) => say(`warn: ${message} ${JSON.stringify(details)}`),
     error: (details: object, message: string) => say(`error: ${message} ${JSON.stringify(details)}`),
   };
   const runtime: Runtime = createChatRuntime({
-    model: chatDemoModel(options.pace),
+    model: chatModel(options.model, options.pace),
     dbPath: options.dbPath,
     workspace: options.workspace,
     tools: [],
@@ -58,7 +53,9 @@ export async function runMcpServer(options: McpCommandOptions): Promise<number> 
   try {
     await runtime.start();
   } catch (error) {
+    // A host shows this line; a server on another model than the one asked for would mislead it.
     say(`cannot start: ${describeError(error)}`);
+    await runtime[Symbol.asyncDispose]().catch(() => undefined);
     return 2;
   }
   const server = mcp.createSessionServer(runtime, { agent: CHAT_AGENT });
