@@ -1,10 +1,14 @@
 /**
  * The event bus: hands each event to the runtime's listeners and a turn's events to the handles of
- * its inputs. A throwing listener is contained and logged, never rethrown into the runtime. Turn
- * events are built only when someone listens (`observed`), since most turns have no audience.
+ * its inputs. A throwing listener is contained and logged once (its first failure; a listener that
+ * throws on every event would otherwise flood the log), never rethrown into the runtime or into the
+ * call that caused the event: a `send()` whose `input.accepted` listener throws has still accepted.
+ * Turn events are built only when someone listens (`observed`), since most turns have no audience.
  *
  * @packageDocumentation
  */
+import { CAUSE_CHARS_MAX } from "../kernel/limits.js";
+import { clip, describeCause } from "../kernel/outcome.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
 import type { Logger } from "./logger.js";
 
@@ -16,6 +20,8 @@ interface EventSink {
 export class EventBus {
   readonly #logger: Logger;
   readonly #listeners: EventListener[] = [];
+  /** Listeners whose failure was logged already. */
+  readonly #failed = new WeakSet<EventListener>();
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
@@ -52,12 +58,19 @@ export class EventBus {
       try {
         listener(event);
       } catch (error) {
-        this.#logger.error(
-          { event: event.type, error: String(error) },
-          "an event listener threw; it was contained",
-        );
+        this.#contained(listener, event, error);
       }
     }
+  }
+
+  #contained(listener: EventListener, event: RuntimeEvent, error: unknown): void {
+    if (this.#failed.has(listener)) return;
+    this.#failed.add(listener);
+    this.#log(
+      "error",
+      { event: event.type, error: describeCause(error) },
+      "an event listener threw; it was contained (later failures of this listener are not logged)",
+    );
   }
 
   /** Emits a turn's event to the listeners and to the handles of `sinks` (the turn's inputs). */
@@ -68,13 +81,33 @@ export class EventBus {
 
   /** Logs a failure of the runtime's own work and emits it as an `error` event. */
   report(where: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.#logger.error({ where, error: message }, `offstage: ${where} failed`);
+    const message = messageOf(error);
+    this.#log("error", { where, error: message }, `offstage: ${where} failed`);
     this.emit({ type: "error", where, message });
   }
 
   /** Logs a warning (a job that held the thread, say). */
   warn(details: object, message: string): void {
-    this.#logger.warn(details, message);
+    this.#log("warn", details, message);
   }
+
+  /** The host's logger may throw too; nobody is left to tell then, and the runtime must go on. */
+  #log(level: "warn" | "error", details: object, message: string): void {
+    try {
+      this.#logger[level](details, message);
+    } catch {
+      // Dropped on purpose; see above.
+    }
+  }
+}
+
+/** An error's message (a reported failure names where it happened already), or the cause described. */
+function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error && typeof error.message === "string")
+      return clip(error.message, CAUSE_CHARS_MAX);
+  } catch {
+    // A getter or proxy trap threw: describe it as any other value.
+  }
+  return describeCause(error);
 }

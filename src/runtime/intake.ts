@@ -7,14 +7,15 @@
  * @packageDocumentation
  */
 import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
-import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
-import { accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
+import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
+import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkObject, checkOneOf, checkText, fail } from "../validate.js";
+import { argumentsOf, checkJson, checkObject, checkOneOf, checkText, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
 import { LiveInput } from "./live-input.js";
+import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
 import type { InputRecord, InputSnapshot } from "./ports/store.js";
 import type { SendOptions } from "./session.js";
@@ -96,10 +97,27 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     metrics.accepted();
-    if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+    // Accepted: from here on the caller must get its handle whatever fails, or a host that retries
+    // a send that "failed" would run the work twice. A failure is reported instead.
+    try {
+      if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+      this.#route(entry, live, decision, turn);
+    } catch (error) {
+      events.report(`send of input ${live.id}`, error);
+    }
+    return live;
+  }
+
+  /** Hands an accepted input on: into the running turn (steer), or to the scheduler. */
+  #route(
+    entry: SessionEntry,
+    live: LiveInput,
+    decision: Exclude<AcceptDecision, { kind: "refused" }>,
+    turn: LiveTurn | undefined,
+  ): void {
     if (decision.kind === "steered") {
       this.#parts.driver.steer(turn!, live);
-      return live;
+      return;
     }
     if (decision.interrupt !== undefined) {
       const request: CancelRequest = {
@@ -107,10 +125,11 @@ export class Intake {
         status: "interrupted",
         reason: { code: "interrupted_by_input", message: `interrupted by input ${live.id}` },
       };
-      dispatcher.post("interrupt", () => this.#parts.driver.feed(turn!, { type: "cancel", request }));
+      this.#parts.dispatcher.post("interrupt", () =>
+        this.#parts.driver.feed(turn!, { type: "cancel", request }),
+      );
     }
     this.#parts.scheduler.notify(entry);
-    return live;
   }
 
   /** Sends, then waits for the result: see `Session.invoke`. */
@@ -275,17 +294,18 @@ export class Intake {
     this.#keys.clear();
   }
 
+  /**
+   * The payload as JSON. What JSON cannot carry as it is (NaN, a Date, a Map, `undefined` inside, a
+   * cycle, a getter that throws) is refused, naming where, rather than silently converted.
+   */
   #encode(payload: unknown): string {
+    checkJson(SEND, "payload", payload);
     let json: string | undefined;
     try {
       json = JSON.stringify(payload);
     } catch (error) {
-      fail(
-        SEND,
-        "payload",
-        payload,
-        `JSON-serialisable (${error instanceof Error ? error.message : String(error)})`,
-      );
+      // A getter that answered differently the second time it was read.
+      fail(SEND, "payload", payload, `JSON-serialisable (${describeCause(error)})`);
     }
     if (json === undefined) fail(SEND, "payload", payload, "a JSON value");
     const max = this.#parts.limits.payloadBytesMax;

@@ -10,9 +10,11 @@
  * @packageDocumentation
  */
 
+import { isOffstageError } from "../errors.js";
 import type { ToolCallPart, ToolResultPart } from "../kernel/messages.js";
-import { describeCause, type Usage } from "../kernel/outcome.js";
-import { errorResult } from "../kernel/turn/turn-machine.js";
+import { describeCause, printable, type Usage } from "../kernel/outcome.js";
+import { errorResult, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
+import { argumentsOf, checkJson } from "../validate.js";
 import type { FunctionAgent, ModelAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
@@ -60,21 +62,25 @@ export function callModel(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent
   };
   parts.driver.callStarted();
   let stream: ReturnType<ModelAgent["model"]["stream"]>;
+  let sync: boolean;
   try {
     stream = agent.model.stream(request);
+    // Inside the try: a hostile return value (a proxy) can throw when asked what it is.
+    sync = isSyncIterable(stream);
   } catch (error) {
     answer.failed = true;
     answer.error = error;
     stepDone(parts, turn, answer);
     return;
   }
-  if (isSyncIterable(stream)) {
+  if (sync) {
+    const given = stream as Iterable<ModelPart>;
     try {
-      if (Array.isArray(stream)) {
+      if (Array.isArray(given)) {
         // Indexed: no iterator per step (bench/NOTES.md).
-        for (let i = 0; i < stream.length; i++) if (!take(parts, turn, answer, stream[i])) break;
+        for (let i = 0; i < given.length; i++) if (!take(parts, turn, answer, given[i])) break;
       } else {
-        for (const part of stream) if (!take(parts, turn, answer, part)) break;
+        for (const part of given) if (!take(parts, turn, answer, part)) break;
       }
     } catch (error) {
       answer.failed = true;
@@ -110,8 +116,11 @@ function take(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer, part: Mod
   // A stream may go on after its turn ended or was aborted (providers do not all stop on abort):
   // nothing it says after that may reach the handle's events.
   if (turn.ended || turn.controller?.signal.aborted === true) return false;
+  if (typeof part !== "object" || part === null) return malformed(answer, "part: it is not an object");
   switch (part.type) {
     case "text-delta":
+      if (typeof part.delta !== "string")
+        return malformed(answer, "text-delta part: its delta is not a string");
       answer.text += part.delta;
       if (parts.events.observed)
         parts.driver.emitTurn(turn, {
@@ -122,6 +131,12 @@ function take(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer, part: Mod
         });
       return true;
     case "tool-call":
+      if (
+        typeof part.toolCallId !== "string" ||
+        typeof part.toolName !== "string" ||
+        typeof part.input !== "string"
+      )
+        return malformed(answer, "tool-call part: toolCallId, toolName and input must be strings");
       if (answer.toolCalls === NO_CALLS) answer.toolCalls = [];
       answer.toolCalls.push({
         type: "tool-call",
@@ -140,6 +155,13 @@ function take(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer, part: Mod
     default:
       return true;
   }
+}
+
+/** Fails the step for a part the runtime cannot use; ends the stream. */
+function malformed(answer: StepAnswer, what: string): false {
+  answer.failed = true;
+  answer.error = new Error(`the model sent a malformed ${what}`);
+  return false;
 }
 
 function isSyncIterable<T>(value: unknown): value is Iterable<T> {
@@ -164,21 +186,24 @@ export function runTools(
     if (events.observed)
       driver.emitTurn(turn, { type: "tool.started", sessionId, turnId, toolCallId, toolName });
     const startedAtMs = clock.monotonicMs();
-    void runTool(parts, turn, call).then((result) => {
-      dispatcher.post(`tool ${toolName}`, () => {
-        if (events.observed)
-          driver.emitTurn(turn, {
-            type: "tool.ended",
-            sessionId,
-            turnId,
-            toolCallId,
-            toolName,
-            isError: result.output.type === "error-text",
-            durationMs: clock.monotonicMs() - startedAtMs,
-          });
-        driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
+    void runTool(parts, turn, call)
+      // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
+      .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
+      .then((result) => {
+        dispatcher.post(`tool ${toolName}`, () => {
+          if (events.observed)
+            driver.emitTurn(turn, {
+              type: "tool.ended",
+              sessionId,
+              turnId,
+              toolCallId,
+              toolName,
+              isError: result.output.type === "error-text",
+              durationMs: clock.monotonicMs() - startedAtMs,
+            });
+          driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
+        });
       });
-    });
   }
 }
 
@@ -234,8 +259,13 @@ async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart):
       turnId: turn.turnId,
       toolCallId: call.toolCallId,
     };
+    const label = `tool ${call.toolName}`;
     Promise.resolve()
-      .then(() => runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)))
+      .then(() =>
+        parts.dispatcher.timed(label, () =>
+          runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+        ),
+      )
       .then(
         (value) =>
           finish({
@@ -250,14 +280,17 @@ async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart):
   });
 }
 
+/** A tool's return value as the text the model sees; never throws, whatever the tool returned. */
 function render(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined) return "";
   try {
-    return JSON.stringify(value);
+    const json = JSON.stringify(value);
+    if (typeof json === "string") return json;
   } catch {
-    return String(value);
+    // A cycle, a BigInt, a getter that throws: described below instead.
   }
+  return printable(value);
 }
 
 /** Calls a function agent with the turn's input and feeds its return value or failure. */
@@ -273,19 +306,47 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     history: turn.history,
   };
   const { driver, dispatcher } = parts;
+  const label = `function agent ${turn.entry.agentName}`;
   driver.callStarted();
   Promise.resolve()
-    .then(() => runInTurn(turn.sessionId, turnId, () => agent.run(input, context)))
+    .then(() =>
+      dispatcher.timed(label, () => runInTurn(turn.sessionId, turnId, () => agent.run(input, context))),
+    )
     .then(
-      (output) =>
-        dispatcher.post("function.done", () => {
+      (output) => {
+        const ended = functionEnded(attempt, output);
+        dispatcher.post(ended.type, () => {
           driver.callEnded();
-          driver.feed(turn, { type: "function.done", attempt, output: output ?? null });
-        }),
-      (error) =>
+          driver.feed(turn, ended);
+        });
+      },
+      (error) => {
+        const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();
-          driver.feed(turn, { type: "function.failed", attempt, error: describeCause(error) });
-        }),
+          driver.feed(turn, ended);
+        });
+      },
     );
+}
+
+const RUN = argumentsOf("run()");
+
+/**
+ * The event for a function's return value: `function.done` with a private copy of it, or
+ * `function.failed` when JSON cannot carry it (it is stored, and a restart must read back the same).
+ */
+function functionEnded(attempt: number, output: unknown): TurnMachineEvent {
+  if (output === undefined || output === null) return { type: "function.done", attempt, output: null };
+  if (typeof output === "string") return { type: "function.done", attempt, output };
+  try {
+    checkJson(RUN, "output", output);
+    return { type: "function.done", attempt, output: JSON.parse(JSON.stringify(output)) };
+  } catch (error) {
+    return {
+      type: "function.failed",
+      attempt,
+      error: isOffstageError(error) ? error.message : describeCause(error),
+    };
+  }
 }

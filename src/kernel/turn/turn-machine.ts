@@ -195,6 +195,8 @@ export function stepTurn(turn: TurnState, event: TurnMachineEvent): readonly Tur
       return onToolDone(turn, event.result);
     case "function.done":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
+      // The answer is part of the conversation: history holds each input and what answered it.
+      turn.messages.push(assistantMessage(outputText(event.output), NO_CALLS));
       return end(turn, "completed", { code: "ok", message: "function returned" }, event.output);
     case "function.failed":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
@@ -344,6 +346,12 @@ function end(
 
 function invariant(turn: TurnState, what: string): readonly TurnEffect[] {
   return end(turn, "failed", { code: "internal_invariant", message: `turn ${turn.turnId}: ${what}` });
+}
+
+/** A function's output as assistant text: a string as it is, nothing for null, anything else as JSON. */
+function outputText(output: unknown): string {
+  if (typeof output === "string") return output;
+  return output === null || output === undefined ? "" : (JSON.stringify(output) ?? "");
 }
 
 /** Builds the error result a model sees for a tool call that could not run or failed. */
