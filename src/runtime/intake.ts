@@ -10,7 +10,7 @@ import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkJson, checkObject, checkOneOf, checkText, fail } from "../validate.js";
+import { argumentsOf, checkJson, checkKeys, checkObject, checkOneOf, checkText, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
@@ -18,7 +18,7 @@ import { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
 import type { InputRecord, InputSnapshot } from "./ports/store.js";
-import type { SendOptions } from "./session.js";
+import { SEND_KEYS, type SendOptions } from "./session.js";
 import type { SessionEntry } from "./session-table.js";
 import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
 import { assertNotInTurnOf } from "./turn-scope.js";
@@ -56,7 +56,10 @@ export class Intake {
   send(entry: SessionEntry, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
     const { run, limits, dispatcher, store, metrics, events } = this.#parts;
     run.assertAccepting();
-    checkObject(SEND, "options", options);
+    if (options !== NO_SEND_OPTIONS) {
+      checkObject(SEND, "options", options);
+      checkKeys(SEND, "options", options, SEND_KEYS);
+    }
     const policy = options.policy ?? "enqueue";
     checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
     const key = options.idempotencyKey;

@@ -10,6 +10,7 @@ import {
   checkBoolean,
   checkDurationMs,
   checkFunction,
+  checkKeys,
   checkObject,
   checkOneOf,
   checkPositiveInteger,
@@ -18,7 +19,7 @@ import {
   optionsOf,
   type Subject,
 } from "../validate.js";
-import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
+import { type Agent, type FunctionAgent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
   type DelegationOptions,
@@ -83,11 +84,50 @@ export interface ResolvedOptions {
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
+
+/**
+ * The keys each options object may have; any other is refused (a misspelt option would silently
+ * do nothing). Records over the interfaces' keys, so adding an option without listing it fails to
+ * compile.
+ */
+const RUNTIME_KEYS = Object.keys({
+  agents: true,
+  store: true,
+  limits: true,
+  pollIntervalMs: true,
+  slotQuantumMs: true,
+  hogThresholdMs: true,
+  logger: true,
+  clock: true,
+  ids: true,
+  wakes: true,
+  yieldToLoop: true,
+  delegation: true,
+  models: true,
+} satisfies Record<keyof RuntimeOptions, true>);
+const MODEL_AGENT_KEYS = Object.keys({
+  model: true,
+  system: true,
+  tools: true,
+  modelCallsPerTurnMax: true,
+  toolCallsPerStepMax: true,
+  maxOutputTokens: true,
+  delegates: true,
+  onCrash: true,
+  maxAttempts: true,
+} satisfies Record<keyof ModelAgent, true>);
+const FUNCTION_AGENT_KEYS = Object.keys({
+  run: true,
+  onCrash: true,
+  maxAttempts: true,
+} satisfies Record<keyof FunctionAgent, true>);
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
 const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Checks the options of `createRuntime` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   checkObject(OPTIONS, "options", options);
+  checkKeys(OPTIONS, "options", options, RUNTIME_KEYS);
   const { agents } = options;
   checkObject(OPTIONS, "agents", agents, "an object of agents by name");
   const byName = new Map<string, Agent>();
@@ -134,10 +174,12 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
 function resolveLimits(given: Partial<Limits> | undefined): Limits {
   if (given === undefined) return DEFAULT_LIMITS;
   checkObject(OPTIONS, "limits", given, "an object of limits by name");
+  checkKeys(OPTIONS, "limits", given, LIMIT_KEYS);
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(given)) {
-    checkOneOf(OPTIONS, `limits.${key}`, key, Object.keys(DEFAULT_LIMITS));
-    checkPositiveInteger(OPTIONS, `limits.${key}`, value);
+    // A duration becomes a timer: beyond what a timer honours it would fire at once.
+    if (key.endsWith("Ms")) checkDurationMs(OPTIONS, `limits.${key}`, value, { min: 1, integer: true });
+    else checkPositiveInteger(OPTIONS, `limits.${key}`, value);
     limits[key] = value;
   }
   return limits as unknown as Limits;
@@ -167,6 +209,16 @@ function processIds(): () => string {
 
 function checkAgent(name: string, agent: Agent): void {
   checkObject(OPTIONS, `agents.${name}`, agent, "an agent object");
+  // A plain object is a definition, whose every key must mean something; an instance of a class
+  // (a function agent with state) may carry fields of its own.
+  const proto = Object.getPrototypeOf(agent);
+  if (proto === Object.prototype || proto === null)
+    checkKeys(
+      OPTIONS,
+      `agents.${name}`,
+      agent,
+      isFunctionAgent(agent) ? FUNCTION_AGENT_KEYS : MODEL_AGENT_KEYS,
+    );
   if (!isFunctionAgent(agent)) {
     if (typeof agent.model?.stream !== "function")
       fail(OPTIONS, `agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");

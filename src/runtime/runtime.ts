@@ -20,6 +20,7 @@ import {
   checkDurationMs,
   checkFunction,
   checkId,
+  checkKeys,
   checkObject,
   fail,
   type Subject,
@@ -65,6 +66,11 @@ export interface SessionOptions {
 
 const STOP: Subject = argumentsOf("stop()");
 const SESSION: Subject = argumentsOf("session()");
+const STOP_KEYS = Object.keys({ drain: true, timeoutMs: true, force: true } satisfies Record<
+  keyof StopOptions,
+  true
+>);
+const SESSION_KEYS = Object.keys({ agent: true } satisfies Record<keyof SessionOptions, true>);
 
 /**
  * Creates a runtime on `options.store`, or on the store `defaultStore` makes when none is given.
@@ -161,6 +167,7 @@ export class Runtime implements AsyncDisposable {
   stop(options: StopOptions = {}): Promise<StopStatus> {
     try {
       checkObject(STOP, "options", options);
+      checkKeys(STOP, "options", options, STOP_KEYS);
       const { drain, force } = options;
       if (options.timeoutMs !== undefined) checkDurationMs(STOP, "timeoutMs", options.timeoutMs);
       if (drain !== undefined) checkBoolean(STOP, "drain", drain);
@@ -196,6 +203,7 @@ export class Runtime implements AsyncDisposable {
     run.assertAccepting();
     checkId(SESSION, "session id", id);
     checkObject(SESSION, "options", options);
+    checkKeys(SESSION, "options", options, SESSION_KEYS);
     const agentName = options.agent;
     if (agentName !== undefined && !resolved.agents.has(agentName))
       fail(

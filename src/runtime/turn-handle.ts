@@ -9,7 +9,15 @@
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkDurationMs, checkObject, checkOneOf, fail, type Subject } from "../validate.js";
+import {
+  argumentsOf,
+  checkDurationMs,
+  checkKeys,
+  checkObject,
+  checkOneOf,
+  fail,
+  type Subject,
+} from "../validate.js";
 import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
@@ -73,16 +81,27 @@ interface Waits {
  * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeoutMs` is
  * a duration and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
  */
-export function checkResultOptions(call: string, options: unknown): asserts options is ResultOptions {
+export function checkResultOptions(
+  call: string,
+  options: unknown,
+  keys: readonly string[] = RESULT_KEYS,
+): asserts options is ResultOptions {
   const subject = argumentsOf(call);
   checkObject(subject, "options", options);
+  checkKeys(subject, "options", options, keys);
   const { timeoutMs, signal } = options as ResultOptions;
   if (timeoutMs !== undefined) checkDurationMs(subject, "timeoutMs", timeoutMs);
   if (signal !== undefined && !(signal instanceof AbortSignal))
     fail(subject, "signal", signal, "an AbortSignal");
 }
 
+/** The keys of {@link ResultOptions}. */
+export const RESULT_KEYS = Object.keys({ timeoutMs: true, signal: true } satisfies Record<
+  keyof ResultOptions,
+  true
+>);
 const CANCEL: Subject = argumentsOf("cancel()");
+const CANCEL_KEYS = Object.keys({ mode: true, reason: true } satisfies Record<keyof CancelOptions, true>);
 const CANCEL_MODES: readonly CancelMode[] = ["immediate", "after_step"];
 const NO_OPTIONS: ResultOptions = {};
 
@@ -169,6 +188,7 @@ export class TurnHandle {
    */
   async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
     checkObject(CANCEL, "options", options);
+    checkKeys(CANCEL, "options", options, CANCEL_KEYS);
     const mode = options.mode ?? "immediate";
     checkOneOf(CANCEL, "mode", mode, CANCEL_MODES);
     if (options.reason !== undefined && typeof options.reason !== "string")

@@ -5,7 +5,14 @@
  * @packageDocumentation
  */
 import type { DelegationRejectCode } from "../../kernel/delegation/delegation-caps.js";
-import { argumentsOf, checkObject, fail } from "../../validate.js";
+import {
+  argumentsOf,
+  checkDurationMs,
+  checkKeys,
+  checkObject,
+  checkPositiveInteger,
+  fail,
+} from "../../validate.js";
 import { type Agent, isFunctionAgent, type ModelAgent } from "../agent.js";
 import type { StoredChildSpec } from "../ports/delegation-log.js";
 import type { Model } from "../ports/model.js";
@@ -34,6 +41,19 @@ export type DelegateResult =
   | { readonly status: "rejected"; readonly code: DelegationRejectCode; readonly reason: string };
 
 const DELEGATE = argumentsOf("delegate()");
+const SPEC_KEYS = Object.keys({
+  goal: true,
+  context: true,
+  role: true,
+  agent: true,
+  model: true,
+  tools: true,
+  limits: true,
+} satisfies Record<keyof DelegateSpec, true>);
+const LIMIT_KEYS = Object.keys({ modelCallsMax: true, timeoutMs: true } satisfies Record<
+  keyof NonNullable<DelegateSpec["limits"]>,
+  true
+>);
 /** Longest goal, context or role, in characters. */
 const TEXT_MAX = 16_384;
 
@@ -46,6 +66,7 @@ export interface SpecScope {
 /** Checks a spec against the agents and models it may name; throws `InvalidInputError`. */
 export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope): StoredChildSpec {
   checkObject(DELEGATE, "spec", spec);
+  checkKeys(DELEGATE, "spec", spec, SPEC_KEYS);
   const given = spec as DelegateSpec;
   const goal = text("goal", given.goal)!;
   const agentName = given.agent ?? parentAgent;
@@ -63,11 +84,12 @@ export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope):
   }
   const limits = given.limits ?? {};
   checkObject(DELEGATE, "limits", limits);
-  for (const key of ["modelCallsMax", "timeoutMs"] as const) {
-    const value = limits[key];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0))
-      fail(DELEGATE, `limits.${key}`, value, "a positive integer");
-  }
+  checkKeys(DELEGATE, "limits", limits, LIMIT_KEYS);
+  if (limits.modelCallsMax !== undefined)
+    checkPositiveInteger(DELEGATE, "limits.modelCallsMax", limits.modelCallsMax);
+  // The child's deadline is a timer: beyond what a timer honours it would fire at once.
+  if (limits.timeoutMs !== undefined)
+    checkDurationMs(DELEGATE, "limits.timeoutMs", limits.timeoutMs, { min: 1, integer: true });
   return {
     goal,
     context: given.context === undefined ? undefined : text("context", given.context),

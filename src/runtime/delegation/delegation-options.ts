@@ -7,7 +7,7 @@
 import type { TreeBudget } from "../../kernel/delegation/delegation-budget.js";
 import type { DelegationCaps } from "../../kernel/delegation/delegation-caps.js";
 import { DEFAULTS } from "../../kernel/limits.js";
-import { checkBoolean, checkObject, checkPositiveInteger, type Subject } from "../../validate.js";
+import { checkBoolean, checkKeys, checkObject, checkPositiveInteger, type Subject } from "../../validate.js";
 
 /** Options of delegation (`options.delegation`). */
 export interface DelegationOptions extends Partial<DelegationCaps> {
@@ -30,11 +30,25 @@ export interface ResolvedDelegationOptions extends DelegationCaps {
 }
 
 const INTEGERS = ["runningMax", "perParentRunningMax", "depthMax", "keepPerParent", "staleAfterMs"] as const;
+const KEYS = Object.keys({
+  runningMax: true,
+  perParentRunningMax: true,
+  depthMax: true,
+  keepPerParent: true,
+  staleAfterMs: true,
+  mergeCompletions: true,
+  budget: true,
+} satisfies Record<keyof DelegationOptions, true>);
+const BUDGET_KEYS = Object.keys({ modelCallsMax: true, tokensMax: true } satisfies Record<
+  keyof TreeBudget,
+  true
+>);
 
 /** Checks `options.delegation` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveDelegationOptions(subject: Subject, given: unknown): ResolvedDelegationOptions {
   if (given === undefined) return { ...DEFAULTS.delegation, budget: {} };
   checkObject(subject, "delegation", given);
+  checkKeys(subject, "delegation", given, KEYS);
   const options = given as DelegationOptions;
   for (const key of INTEGERS) {
     if (options[key] !== undefined) checkPositiveInteger(subject, `delegation.${key}`, options[key]);
@@ -43,6 +57,7 @@ export function resolveDelegationOptions(subject: Subject, given: unknown): Reso
     checkBoolean(subject, "delegation.mergeCompletions", options.mergeCompletions);
   const budget = options.budget ?? {};
   checkObject(subject, "delegation.budget", budget);
+  checkKeys(subject, "delegation.budget", budget, BUDGET_KEYS);
   for (const key of ["modelCallsMax", "tokensMax"] as const) {
     if (budget[key] !== undefined) checkPositiveInteger(subject, `delegation.budget.${key}`, budget[key]);
   }

@@ -7,7 +7,7 @@
 
 import { renderCompletions } from "../../kernel/delegation/child-completion.js";
 import type { Reason } from "../../kernel/outcome.js";
-import { argumentsOf, checkBoolean, checkId, checkObject, fail } from "../../validate.js";
+import { argumentsOf, checkBoolean, checkId, checkKeys, checkObject, fail } from "../../validate.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationRecord } from "../ports/delegation-log.js";
 import type { Children } from "./children.js";
@@ -28,6 +28,12 @@ export interface ListDelegationsOptions {
   readonly parentSessionId?: string;
 }
 
+const LIST_KEYS = Object.keys({ parentSessionId: true } satisfies Record<keyof ListDelegationsOptions, true>);
+const STOP_CHILDREN_KEYS = Object.keys({ recursive: true, reason: true } satisfies Record<
+  keyof StopChildrenOptions,
+  true
+>);
+
 /** Background children: list them, stop them, and decide about completions held after downtime. */
 export class Delegations {
   readonly #parts: RuntimeParts;
@@ -43,6 +49,7 @@ export class Delegations {
   list(options: ListDelegationsOptions = {}): DelegationInfo[] {
     const subject = argumentsOf("delegations.list()");
     checkObject(subject, "options", options);
+    checkKeys(subject, "options", options, LIST_KEYS);
     if (options.parentSessionId !== undefined) checkId(subject, "parentSessionId", options.parentSessionId);
     return this.#children.log.list(options.parentSessionId).map((r) => this.#info(r));
   }
@@ -76,6 +83,7 @@ export class Delegations {
     const subject = argumentsOf("delegations.stopChildren()");
     checkId(subject, "parentSessionId", parentSessionId);
     checkObject(subject, "options", options);
+    checkKeys(subject, "options", options, STOP_CHILDREN_KEYS);
     if (options.recursive !== undefined) checkBoolean(subject, "recursive", options.recursive);
     const reason: Reason = {
       code: "interrupted_by_input",
