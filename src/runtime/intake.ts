@@ -21,7 +21,6 @@ import type { InputRecord, InputSnapshot } from "./ports/store.js";
 import { SEND_KEYS, type SendOptions } from "./session.js";
 import type { SessionEntry } from "./session-table.js";
 import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
-import { assertNotInTurnOf } from "./turn-scope.js";
 
 const SEND = argumentsOf("send()");
 const NO_SEND_OPTIONS: SendOptions = {};
@@ -141,7 +140,7 @@ export class Intake {
     payload: unknown,
     options: SendOptions & ResultOptions,
   ): Promise<TurnResult> {
-    assertNotInTurnOf(entry.id, "session.invoke()");
+    this.#parts.waits.check(entry.id, "session.invoke()");
     const { timeoutMs, signal, ...sendOptions } = options;
     return this.send(entry, payload, sendOptions).result({
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
@@ -235,10 +234,15 @@ export class Intake {
     const entry = this.#parts.sessions.get(handle.sessionId);
     const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry, handle.id);
     if (where !== "withdrawn") {
+      // Its end may be decided already and wait for its commit: the handle still says `queued` then.
+      const ending = this.#parts.gate.endingStatus(handle.id);
+      const status = ending ?? (where === "running" ? "running" : handle.status);
       throw new OffstageError(
         "NOT_WITHDRAWABLE",
-        `cannot ${cause} input ${handle.id}: it is ${where === "running" ? "running" : handle.status}; only queued input can be withdrawn`,
-        { details: { inputId: handle.id, status: handle.status } },
+        ending === undefined
+          ? `cannot ${cause} input ${handle.id}: it is ${status}; only queued input can be withdrawn`
+          : `cannot ${cause} input ${handle.id}: it is already ${ending} (its handle settles once that is committed)`,
+        { details: { inputId: handle.id, status } },
       );
     }
     this.endAlone(live!, entry!, handle, status, reason, cause);

@@ -20,6 +20,7 @@ import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
 import type { SessionTable } from "./session-table.js";
 import type { TurnDriver } from "./turn-driver.js";
+import type { WaitGraph } from "./turn-scope.js";
 
 export interface RuntimeParts {
   readonly options: ResolvedOptions;
@@ -41,4 +42,6 @@ export interface RuntimeParts {
   readonly driver: TurnDriver;
   /** Background children; `undefined` when the store keeps no delegation log. */
   readonly children: Children | undefined;
+  /** Which sessions' turns wait on which sessions' inputs (cycles are deadlocks). */
+  readonly waits: WaitGraph;
 }

@@ -45,6 +45,7 @@ import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { TurnDriver } from "./turn-driver.js";
 import type { TurnHandle } from "./turn-handle.js";
+import { WaitGraph } from "./turn-scope.js";
 
 export type { RuntimeState } from "./run-state.js";
 
@@ -313,5 +314,6 @@ function wire(options: ResolvedOptions, store: Store): RuntimeParts {
   parts.scheduler = new Scheduler(parts);
   parts.driver = new TurnDriver(parts);
   parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
+  parts.waits = new WaitGraph();
   return parts;
 }

@@ -22,7 +22,7 @@ import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
-import { assertNotInTurnOf } from "./turn-scope.js";
+import type { ReleaseWait } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
 export interface TurnResult {
@@ -168,17 +168,30 @@ export class TurnHandle {
   /**
    * Waits for the turn's value. Resolves for `completed`, `failed` and `max_iterations`; throws
    * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeoutMs`
-   * passes first; throws `DeadlockError` when called from inside a turn of the same session.
+   * passes first; throws `DeadlockError` when called from inside a turn of the same session, or of a
+   * session this one's turn waits on (a cycle: f's turn waits on g, whose turn waits on f).
    */
   result(options: ResultOptions = NO_OPTIONS): Promise<TurnResult> {
+    let release: ReleaseWait;
     try {
       checkResultOptions("result()", options);
       if (this.#outcome !== undefined) return Promise.resolve(this.#value());
-      assertNotInTurnOf(this.sessionId, "handle.result()");
+      release = this.#parts.waits.enter(this.sessionId, "handle.result()");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wait(options.timeoutMs, options.signal).then(() => this.#value());
+    const waiting = this.#wait(options.timeoutMs, options.signal);
+    // Until the wait ends, the waiting turn's session waits on this one (see WaitGraph).
+    return waiting.then(
+      () => {
+        release();
+        return this.#value();
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
   }
 
   /**

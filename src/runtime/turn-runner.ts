@@ -263,7 +263,7 @@ async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart):
     Promise.resolve()
       .then(() =>
         parts.dispatcher.timed(label, () =>
-          runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+          runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
         ),
       )
       .then(
@@ -310,7 +310,9 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
   driver.callStarted();
   Promise.resolve()
     .then(() =>
-      dispatcher.timed(label, () => runInTurn(turn.sessionId, turnId, () => agent.run(input, context))),
+      dispatcher.timed(label, () =>
+        runInTurn(parts.waits, turn.sessionId, turnId, () => agent.run(input, context)),
+      ),
     )
     .then(
       (output) => {
