@@ -122,6 +122,7 @@ export class CommitGate {
         status: outcome.status,
       });
     }
+    if (group.inputEnds.length > 0) this.#parts.keepAlive.settled();
     if (group.turnEnds.length > 0) driver.committed(group.turnEnds);
   }
 }

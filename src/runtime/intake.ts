@@ -99,6 +99,7 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     metrics.accepted();
+    this.#parts.keepAlive.busy();
     // Accepted: from here on the caller must get its handle whatever fails, or a host that retries
     // a send that "failed" would run the work twice. A failure is reported instead.
     try {
@@ -180,6 +181,7 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
+    this.#parts.keepAlive.busy();
     this.#parts.scheduler.notify(entry);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
     // meanwhile must still drain: drive its session here too.

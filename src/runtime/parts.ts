@@ -13,6 +13,7 @@ import type { Children } from "./delegation/children.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
+import type { KeepAlive } from "./keep-alive.js";
 import type { MetricsCounters } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./ports/store.js";
@@ -44,4 +45,6 @@ export interface RuntimeParts {
   readonly children: Children | undefined;
   /** Which sessions' turns wait on which sessions' inputs (cycles are deadlocks). */
   readonly waits: WaitGraph;
+  /** Holds the host process alive while work is accepted and unsettled. */
+  readonly keepAlive: KeepAlive;
 }

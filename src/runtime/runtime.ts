@@ -34,6 +34,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { Intake } from "./intake.js";
+import { KeepAlive } from "./keep-alive.js";
 import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
 import type { RuntimeParts } from "./parts.js";
@@ -315,5 +316,6 @@ function wire(options: ResolvedOptions, store: Store): RuntimeParts {
   parts.driver = new TurnDriver(parts);
   parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
   parts.waits = new WaitGraph();
+  parts.keepAlive = new KeepAlive(parts);
   return parts;
 }
