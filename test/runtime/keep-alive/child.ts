@@ -30,7 +30,12 @@ const runtime = createRuntime({
   ...(scenario === "lost-wake" ? { wakes: losingWakes } : {}),
   agents: {
     // Its work awaits only unref'd timers, as a model whose sockets are unref'd would.
-    slow: { run: async (input) => (await unrefSleep(300), `done ${String(input)}`) },
+    slow: {
+      run: async (input) => {
+        await unrefSleep(300);
+        return `done ${String(input)}`;
+      },
+    },
     // Never answers: its promise waits on nothing at all.
     never: { run: () => new Promise(() => {}) },
     quick: { run: (input) => `done ${String(input)}` },
