@@ -34,7 +34,7 @@ interface Snippet {
 }
 
 /** The ```ts blocks of a Markdown text, with the heading each sits under. */
-export function extractSnippets(markdown: string): Snippet[] {
+function extractSnippets(markdown: string): Snippet[] {
   const snippets: Snippet[] = [];
   const lines = markdown.split("\n");
   let section = "(top)";
