@@ -4,8 +4,6 @@
  * built package, as they would for a user), type-checked against the package's published types, and
  * run with the pinned Node. A block whose first line is `// readme: fragment` is not run (none is:
  * prefer making a block whole).
- *
- * The package is built first when `dist/` is older than `src/` (CI's `npm run lint` builds it).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -20,10 +18,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, ROOT } from "../support/build.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const FRAGMENT = "// readme: fragment";
 
 interface Snippet {
@@ -49,34 +46,6 @@ function extractSnippets(markdown: string): Snippet[] {
     i = end;
   }
   return snippets;
-}
-
-/** The newest modification time of the files under `dir`. */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return latest;
-}
-
-function ensureBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(join(ROOT, "dist", "index.js")).mtimeMs;
-  } catch {
-    // Not built yet.
-  }
-  if (built >= newest(join(ROOT, "src"))) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-    },
-  );
 }
 
 const snippets = extractSnippets(readFileSync(join(ROOT, "README.md"), "utf8"));
