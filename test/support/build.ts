@@ -20,21 +20,36 @@ function newest(dir: string): number {
   return latest;
 }
 
-/** Builds the package unless `dist/` is up to date with `src/`. */
-export function ensureBuilt(): void {
-  let built = 0;
+function fresh(): boolean {
   try {
-    built = statSync(join(ROOT, "dist", "index.js")).mtimeMs;
+    return statSync(join(ROOT, "dist", "index.js")).mtimeMs >= newest(join(ROOT, "src"));
   } catch {
-    // Not built yet.
+    return false;
   }
-  if (built >= newest(join(ROOT, "src"))) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-    },
-  );
+}
+
+/**
+ * Builds the package unless `dist/` is up to date with `src/`. Test files run in parallel: one builds
+ * while the others wait for it (a folder is the lock: making one is atomic).
+ */
+export function ensureBuilt(): void {
+  const lock = join(ROOT, "dist.build-lock");
+  const deadline = Date.now() + 300_000;
+  while (!fresh()) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`gave up waiting for another test's build (${lock})`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      continue;
+    }
+    try {
+      if (!fresh()) {
+        const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+        execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
 }
