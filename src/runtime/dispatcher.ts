@@ -105,9 +105,8 @@ export class Dispatcher {
 
   /**
    * The current moment as one object, shared: inside a job, the job's; outside one (a host's
-   * sends), one per STAMP_USES calls of a synchronous run. A burst of sends then reads the clock once
-   * per 32 sends, and its inputs share one pair of times instead of carrying two numbers each, which
-   * V8 boxes as two more objects per queued input for every scavenge to copy.
+   * sends), one per STAMP_USES calls of a synchronous run, so a burst of sends reads the clock once
+   * per 32 sends and its inputs share one pair of times (bench/NOTES.md, "shared stamp").
    */
   stamp(): Stamp {
     if (this.#inJob) {

@@ -48,7 +48,7 @@ export interface RuntimeOptions {
    * How long a session may keep its turn slot for back-to-back turns while other sessions wait for
    * one (default 10 ms; 0: a slot goes to the longest-waiting session after every turn). A session
    * whose turns take longer never keeps it; one whose turns take microseconds runs several while
-   * its data is in the CPU's caches, which is worth about 1.2x the throughput of a saturated runtime.
+   * its data is still at hand, which is worth about 1.2x the throughput of a saturated runtime.
    */
   readonly slotQuantumMs?: number;
   /** A synchronous job holding the thread longer than this is reported (default 50 ms). */

@@ -17,7 +17,7 @@ import { renderCompletions } from "../../src/kernel/delegation/child-completion.
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { checkFinalState } from "./checks.js";
 import { Ledger } from "./ledger.js";
-import { type Marker, outputDigest, pathsOf } from "./protocol.js";
+import { type Marker, outputDigest, pathsOf, type Report } from "./protocol.js";
 import { overCaps } from "./workload.js";
 
 const sqliteMissing = await import("node:sqlite").then(
@@ -227,6 +227,16 @@ function tool(inc: number, session: string, turnId: string, callId: string, nonc
   return { k: "tool", inc, session, turnId, callId, nonce };
 }
 
+/** The report of input `id` accepted into session s1 with `token`; with `key`, as an idempotent resend. */
+function accepted(id: string, token: string, key?: string): Report {
+  return { t: "accepted", id, session: "s1", token, key, policy: "enqueue", resend: key !== undefined };
+}
+
+/** The checker's violations for the damaged state, one a line. */
+async function reportOf(damage: (world: World) => void): Promise<string> {
+  return (await check(damage)).join("\n");
+}
+
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
@@ -239,35 +249,25 @@ describe.skipIf(sqliteMissing !== undefined)(
     });
 
     it("reports an accepted input the store does not hold", async () => {
-      const violations = await check((w) =>
-        w.ledger.apply(0, {
-          t: "accepted",
-          id: "ghost",
-          session: "s1",
-          token: "#t0.9#",
-          key: undefined,
-          policy: "enqueue",
-          resend: false,
-        }),
-      );
-      expect(violations.join("\n")).toMatch(/input ghost .* is not in the store: lost/);
+      const report = await reportOf((w) => w.ledger.apply(0, accepted("ghost", "#t0.9#")));
+      expect(report).toMatch(/input ghost .* is not in the store: lost/);
     });
 
     it("reports an input left queued", async () => {
-      const violations = await check((w) => w.accept("s1", "i3", user("#t0.3# tick")));
-      expect(violations.join("\n")).toMatch(/1 inputs are still queued: i3/);
-      expect(violations.join("\n")).toMatch(/input i3 .* is still queued/);
+      const report = await reportOf((w) => w.accept("s1", "i3", user("#t0.3# tick")));
+      expect(report).toMatch(/1 inputs are still queued: i3/);
+      expect(report).toMatch(/input i3 .* is still queued/);
     });
 
     it("reports a user message written to history twice", async () => {
-      const violations = await check((w) =>
+      const report = await reportOf((w) =>
         w.turn("s1", "T3", ["i3"], [user("#t0.3# tick"), user("#t0.0# tick")], OK),
       );
-      expect(violations.join("\n")).toMatch(/#t0\.0# is in history 2 times/);
+      expect(report).toMatch(/#t0\.0# is in history 2 times/);
     });
 
     it("reports a status that differs from the one the handle settled with", async () => {
-      const violations = await check((w) =>
+      const report = await reportOf((w) =>
         w.ledger.apply(1, {
           t: "settled",
           id: "i1",
@@ -277,66 +277,52 @@ describe.skipIf(sqliteMissing !== undefined)(
           output: "-",
         }),
       );
-      expect(violations.join("\n")).toMatch(/input i1 settled completed.*then cancelled/);
+      expect(report).toMatch(/input i1 settled completed.*then cancelled/);
     });
 
     it("reports a store output other than the one the handle settled with", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const fact = w.ledger.inputs.get("i2")!;
         // As if the host was told one answer and a rerun after a kill committed another.
         fact.settled = { ...fact.settled!, output: "0" };
       });
-      expect(violations.join("\n")).toMatch(
-        /input i2 settled completed with output 0 .* another output: "done"/,
-      );
+      expect(report).toMatch(/input i2 settled completed with output 0 .* another output: "done"/);
     });
 
     it("reports a function turn that ran again after its completion was committed", async () => {
-      const violations = await check((w) =>
+      const report = await reportOf((w) =>
         w.markers.push(fn("fn-start", 1, "s1", "T1", "1.1"), fn("fn-done", 1, "s1", "T1", "1.1")),
       );
-      expect(violations.join("\n")).toMatch(/turn T1 ran again .* after the run 0\.1/);
-      expect(violations.join("\n")).toMatch(
-        /turn T1 ran .* in process 1, after process 0 reported it settled/,
-      );
+      expect(report).toMatch(/turn T1 ran again .* after the run 0\.1/);
+      expect(report).toMatch(/turn T1 ran .* in process 1, after process 0 reported it settled/);
     });
 
     it("reports two turns of one session running at once", async () => {
-      const violations = await check((w) => w.markers.splice(1, 0, fn("fn-start", 0, "s1", "TX", "0.7")));
-      expect(violations.join("\n")).toMatch(/s1 started a run of turn TX while turn T1 still ran/);
+      const report = await reportOf((w) => w.markers.splice(1, 0, fn("fn-start", 0, "s1", "TX", "0.7")));
+      expect(report).toMatch(/s1 started a run of turn TX while turn T1 still ran/);
     });
 
     it("reports a tool call run twice in one process", async () => {
-      const violations = await check((w) => w.markers.push(tool(0, "s0", "T2", "c0", "0.3")));
-      expect(violations.join("\n")).toMatch(/tool of T2 c0 ran twice in process 0/);
+      const report = await reportOf((w) => w.markers.push(tool(0, "s0", "T2", "c0", "0.3")));
+      expect(report).toMatch(/tool of T2 c0 ran twice in process 0/);
     });
 
     it("reports an effect repeated by an agent whose crashed turns must fail, not resume", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         w.session("s2", "model-fail");
         w.markers.push(tool(0, "s2", "T9", "c9", "0.8"), tool(1, "s2", "T9", "c9", "1.8"));
       });
-      expect(violations.join("\n")).toMatch(/tool T9 c9 \(model-fail\) ran in 2 processes/);
+      expect(report).toMatch(/tool T9 c9 \(model-fail\) ran in 2 processes/);
     });
 
     it("reports a tool result that no execution produced", async () => {
-      const violations = await check((w) => w.markers.splice(2, 1, tool(0, "s0", "T2", "other", "0.2")));
-      expect(violations.join("\n")).toMatch(/result of tool execution 0\.2 for call c0, which no execution/);
+      const report = await reportOf((w) => w.markers.splice(2, 1, tool(0, "s0", "T2", "other", "0.2")));
+      expect(report).toMatch(/result of tool execution 0\.2 for call c0, which no execution/);
     });
 
     it("reports an idempotent resend that made a second input", async () => {
-      const violations = await check((w) =>
-        w.ledger.apply(2, {
-          t: "accepted",
-          id: "i9",
-          session: "s1",
-          token: "#t0.0#",
-          key: "key#t0.0#",
-          policy: "enqueue",
-          resend: true,
-        }),
-      );
-      expect(violations.join("\n")).toMatch(/#t0\.0# .* was accepted as input i1 and again as i9/);
+      const report = await reportOf((w) => w.ledger.apply(2, accepted("i9", "#t0.0#", "key#t0.0#")));
+      expect(report).toMatch(/#t0\.0# .* was accepted as input i1 and again as i9/);
     });
 
     it("passes a held completion delivered again after its first input was withdrawn by the hold", async () => {
@@ -351,57 +337,50 @@ describe.skipIf(sqliteMissing !== undefined)(
     });
 
     it("reports a dispatch reported committed that the file does not hold", async () => {
-      const violations = await check((w) =>
+      const report = await reportOf((w) =>
         w.ledger.apply(1, { t: "dispatched", delegations: [{ id: "d9", parent: "s0" }] }),
       );
-      expect(violations.join("\n")).toMatch(
-        /delegation d9 .* reported committed in process 1\) is not in the file: lost/,
-      );
+      expect(report).toMatch(/delegation d9 .* reported committed in process 1\) is not in the file: lost/);
     });
 
     it("reports a child that never reported", async () => {
-      const violations = await check((w) => w.dispatch("s0", "d2"));
-      expect(violations.join("\n")).toMatch(
-        /delegation d2 \(parent s0\) has no completion after the final drain/,
-      );
+      const report = await reportOf((w) => w.dispatch("s0", "d2"));
+      expect(report).toMatch(/delegation d2 \(parent s0\) has no completion after the final drain/);
     });
 
     it("reports a completion still pending or held after the drain", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
         w.carry("s0", "c2", d2);
         const d3 = w.child("s0", "d3");
         w.store.delegations!.complete(d3, { state: "held", inputId: "c3" });
       });
-      const text = violations.join("\n");
-      expect(text).toMatch(/d2 .*: delivery is pending after the final drain/);
-      expect(text).toMatch(/d2 .*: input c2 carrying its completion is still queued/);
-      expect(text).toMatch(/d3 .*: delivery is held after the final drain/);
+      expect(report).toMatch(/d2 .*: delivery is pending after the final drain/);
+      expect(report).toMatch(/d2 .*: input c2 carrying its completion is still queued/);
+      expect(report).toMatch(/d3 .*: delivery is held after the final drain/);
     });
 
     it("reports a completion delivered twice", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const d2 = w.child("s0", "d2");
         w.delivered(d2, "s0", "c2", "T4");
         w.run("s0", "T5", ["c3"], [w.carry("s0", "c3", d2), said("again")], OK);
       });
-      const text = violations.join("\n");
-      expect(text).toMatch(/delegation d2 \(parent s0\): 2 inputs carry its completion \(c2, c3\)/);
-      expect(text).toMatch(/d2 .*: its completion ran in 2 turns/);
-      expect(text).toMatch(/d2 .*: its completion block is in the parent's history 2 times, expected 1/);
+      expect(report).toMatch(/delegation d2 \(parent s0\): 2 inputs carry its completion \(c2, c3\)/);
+      expect(report).toMatch(/d2 .*: its completion ran in 2 turns/);
+      expect(report).toMatch(/d2 .*: its completion block is in the parent's history 2 times, expected 1/);
     });
 
     it("reports a completion delivered to another session", async () => {
-      const violations = await check((w) => w.delivered(w.child("s0", "d2"), "s1", "c2", "T4"));
-      const text = violations.join("\n");
-      expect(text).toMatch(/d2 .*: its completion is carried by input c2 of session s1, not of its parent/);
-      expect(text).toMatch(/d2 .*: its completion block is in s1's history/);
-      expect(text).toMatch(/d2 .*: its completion block is in the parent's history 0 times, expected 1/);
+      const report = await reportOf((w) => w.delivered(w.child("s0", "d2"), "s1", "c2", "T4"));
+      expect(report).toMatch(/d2 .*: its completion is carried by input c2 of session s1, not of its parent/);
+      expect(report).toMatch(/d2 .*: its completion block is in s1's history/);
+      expect(report).toMatch(/d2 .*: its completion block is in the parent's history 0 times, expected 1/);
     });
 
     it("reports a completion that joined a running turn", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
         w.accept("s0", "i4", user("#t0.4# hi"));
@@ -409,13 +388,12 @@ describe.skipIf(sqliteMissing !== undefined)(
         w.run("s0", "T4", ["i4", "c2"], [user("#t0.4# hi"), said("hello"), block, said("ack")], OK);
         w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
       });
-      const text = violations.join("\n");
-      expect(text).toMatch(/d2 .*: its completion block entered turn T4 after user, assistant: mid-turn/);
-      expect(text).toMatch(/d2 .*: input c2 carrying its completion has policy steer/);
+      expect(report).toMatch(/d2 .*: its completion block entered turn T4 after user, assistant: mid-turn/);
+      expect(report).toMatch(/d2 .*: input c2 carrying its completion has policy steer/);
     });
 
     it("reports a completion delivered by an input that never ran", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const d2 = w.child("s0", "d2");
         w.store.delegations!.complete(d2, { state: "pending", inputId: "c2" });
         w.carry("s0", "c2", d2);
@@ -428,30 +406,25 @@ describe.skipIf(sqliteMissing !== undefined)(
         });
         w.store.delegations!.setDelivery("d2", { state: "delivered", inputId: "c2" });
       });
-      expect(violations.join("\n")).toMatch(
-        /d2 .* is delivered, but its input c2 ended cancelled without a turn/,
-      );
+      expect(report).toMatch(/d2 .* is delivered, but its input c2 ended cancelled without a turn/);
     });
 
     it("reports a dropped completion whose input ran, and one dropped without a reason", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         w.store.delegations!.setDelivery("d1", { state: "dropped", reason: "parent_stopped", inputId: "c1" });
         w.store.delegations!.complete(w.child("s0", "d2"), { state: "dropped" });
       });
-      const text = violations.join("\n");
-      expect(text).toMatch(/d1 .* is dropped \(parent_stopped\), yet its input c1 ran in turn TD/);
-      expect(text).toMatch(/d2 .* is dropped without a reason/);
+      expect(report).toMatch(/d1 .* is dropped \(parent_stopped\), yet its input c1 ran in turn TD/);
+      expect(report).toMatch(/d2 .* is dropped without a reason/);
     });
 
     it("reports an input carrying the completion of a delegation the file does not hold", async () => {
-      const violations = await check((w) => {
+      const report = await reportOf((w) => {
         const ghost = { ...w.child("s0", "d2"), delegationId: "dx" };
         w.store.delegations!.complete({ ...ghost, delegationId: "d2" }, { state: "dropped", reason: "x" });
         w.run("s0", "T4", ["cx"], [w.carry("s0", "cx", ghost), said("?")], OK);
       });
-      expect(violations.join("\n")).toMatch(
-        /inputs cx carry the completion of delegation dx, which is not in the file/,
-      );
+      expect(report).toMatch(/inputs cx carry the completion of delegation dx, which is not in the file/);
     });
 
     it("caps: names the cap a count of running children is over", () => {

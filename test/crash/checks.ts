@@ -34,7 +34,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Message, Store } from "../../src/index.js";
-import { checkDelegations } from "./delegation-checks.js";
+import { type Count, checkDelegations, type Fail } from "./delegation-checks.js";
 import type { Ledger } from "./ledger.js";
 import { EFFECT_PATTERN, type Marker, outputDigest, parseLines, pathsOf, TOKEN_PATTERN } from "./protocol.js";
 import { type AgentName, agentOfSession, failsOnCrash, MAX_ATTEMPTS, sessionId } from "./workload.js";
@@ -177,8 +177,8 @@ function indexSession(
   session: string,
   history: readonly Message[],
   markers: readonly Marker[],
-  fail: (message: string) => void,
-  count: (what: string, n?: number) => void,
+  fail: Fail,
+  count: Count,
 ): SessionIndex {
   count("history messages", history.length);
   const tokens = new Map<string, number[]>();
@@ -241,8 +241,8 @@ function checkRuns(
   committed: ReadonlyMap<string, { nonce: string; session: string }>,
   settledIn: ReadonlyMap<string, number>,
   agentOf: (session: string) => AgentName,
-  fail: (message: string) => void,
-  count: (what: string, n?: number) => void,
+  fail: Fail,
+  count: Count,
 ): void {
   const lastAt = new Map<string, number>();
   const sessionOf = new Map<string, string>();

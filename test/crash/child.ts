@@ -17,25 +17,13 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeSync } from "node:fs";
 import { setTimeout as sleepFor } from "node:timers/promises";
-import {
-  createRuntime,
-  isOffstageError,
-  type Logger,
-  type Policy,
-  type TurnHandle,
-} from "../../src/index.js";
+import type { Logger, Policy, TurnHandle } from "../../src/index.js";
+import { createRuntime, isOffstageError } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 import { ChildDelegations } from "./child-delegations.js";
-import {
-  type ChildConfig,
-  type KeyRecord,
-  outputDigest,
-  parseLines,
-  pathsOf,
-  type Report,
-  tokenOf,
-} from "./protocol.js";
+import type { ChildConfig, KeyRecord, Report } from "./protocol.js";
+import { outputDigest, parseLines, pathsOf, tokenOf } from "./protocol.js";
 import { agentOfSession, createAgents, DELEGATION, markerLog, payloadFor, sessionId } from "./workload.js";
 
 /** A work-mode child the parent forgot to kill ends itself, so a broken parent leaves no orphan. */

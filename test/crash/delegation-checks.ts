@@ -59,6 +59,11 @@ interface Block {
   readonly before: readonly string[];
 }
 
+/** Records a broken promise, in words. */
+export type Fail = (message: string) => void;
+/** Adds `n` (1 by default) to the tally of `what` the checker reports. */
+export type Count = (what: string, n?: number) => void;
+
 const BLOCK_PATTERN = /<delegation id="([^"]+)"/g;
 /** How a start marks the input of a completion it held (`runtime.ts`). */
 const HELD_MESSAGE = "held for the host to confirm";
@@ -66,8 +71,8 @@ const HELD_MESSAGE = "held for the host to confirm";
 export function checkDelegations(options: {
   readonly database: string;
   readonly ledger: Ledger;
-  readonly fail: (message: string) => void;
-  readonly count: (what: string, n?: number) => void;
+  readonly fail: Fail;
+  readonly count: Count;
 }): void {
   const { ledger, fail, count } = options;
   const { delegations, carriers, blocks } = read(options.database);
@@ -99,8 +104,8 @@ function checkOne(
   row: DelegationRow,
   carriers: readonly CarrierRow[],
   blocks: readonly Block[],
-  fail: (message: string) => void,
-  count: (what: string, n?: number) => void,
+  fail: Fail,
+  count: Count,
 ): void {
   const { id, parent_session_id: parent } = row;
   const name = `delegation ${id} (parent ${parent})`;

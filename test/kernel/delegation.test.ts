@@ -1,21 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { type ChildCompletion, renderCompletions } from "../../src/kernel/delegation/child-completion.js";
-import {
-  decideDelivery,
-  type RetainedRecord,
-  recordsToPrune,
-} from "../../src/kernel/delegation/completion-delivery.js";
+import type { RetainedRecord } from "../../src/kernel/delegation/completion-delivery.js";
+import { decideDelivery, recordsToPrune } from "../../src/kernel/delegation/completion-delivery.js";
 import {
   admitModelCall,
   chargeTokens,
   createTreeSpend,
 } from "../../src/kernel/delegation/delegation-budget.js";
-import {
-  createDelegationLedger,
-  type DelegationCaps,
-  release,
-  reserve,
-} from "../../src/kernel/delegation/delegation-caps.js";
+import type { DelegationCaps } from "../../src/kernel/delegation/delegation-caps.js";
+import { createDelegationLedger, release, reserve } from "../../src/kernel/delegation/delegation-caps.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 
 const caps: DelegationCaps = { runningMax: 5, perParentRunningMax: 3, depthMax: 2 };

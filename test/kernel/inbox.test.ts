@@ -52,6 +52,21 @@ function clone(inbox: InboxState): unknown {
   return structuredClone(inbox);
 }
 
+/** Accepting `queued` is refused with `code`, its message naming `named`, and the inbox is left as it was. */
+function expectRefused(
+  inbox: InboxState,
+  queued: QueuedInput,
+  limit: number,
+  code: string,
+  named: string,
+): void {
+  const before = clone(inbox);
+  const decision = accept(inbox, queued, limit);
+  expect(decision).toMatchObject({ kind: "refused", code });
+  if (decision.kind === "refused") expect(decision.message).toContain(named);
+  expect(clone(inbox)).toEqual(before);
+}
+
 // ---- accept ------------------------------------------------------------------------------------
 
 describe("inbox: accept", () => {
@@ -77,21 +92,13 @@ describe("inbox: accept", () => {
   it("reject while a turn runs is refused with SESSION_BUSY, naming the turn, and changes nothing", () => {
     const inbox = running();
     accept(inbox, input("b"), ROOMY);
-    const before = clone(inbox);
-    const decision = accept(inbox, input("r", "reject"), ROOMY);
-    expect(decision).toMatchObject({ kind: "refused", code: "SESSION_BUSY" });
-    if (decision.kind === "refused") expect(decision.message).toContain("t0");
-    expect(clone(inbox)).toEqual(before);
+    expectRefused(inbox, input("r", "reject"), ROOMY, "SESSION_BUSY", "t0");
   });
 
   it("reject is refused too while input waits for a turn, though none runs yet", () => {
     const inbox = createInbox();
     accept(inbox, input("a"), ROOMY);
-    const before = clone(inbox);
-    const decision = accept(inbox, input("r", "reject"), ROOMY);
-    expect(decision).toMatchObject({ kind: "refused", code: "SESSION_BUSY" });
-    if (decision.kind === "refused") expect(decision.message).toContain("1 queued input");
-    expect(clone(inbox)).toEqual(before);
+    expectRefused(inbox, input("r", "reject"), ROOMY, "SESSION_BUSY", "1 queued input");
   });
 
   it("a full inbox refuses queued input with INBOX_FULL, quoting the limit, and changes nothing", () => {
@@ -99,11 +106,7 @@ describe("inbox: accept", () => {
       const inbox = running();
       accept(inbox, input("b"), 2);
       accept(inbox, input("c"), 2);
-      const before = clone(inbox);
-      const decision = accept(inbox, input("x", policy), 2);
-      expect(decision).toMatchObject({ kind: "refused", code: "INBOX_FULL" });
-      if (decision.kind === "refused") expect(decision.message).toContain("inboxLengthMax 2");
-      expect(clone(inbox)).toEqual(before);
+      expectRefused(inbox, input("x", policy), 2, "INBOX_FULL", "inboxLengthMax 2");
     }
   });
 

@@ -16,14 +16,8 @@ import {
   turnEnded,
   turnStarted,
 } from "../../src/kernel/scheduler/scheduler.js";
-import {
-  accept,
-  beginTurn,
-  createInbox,
-  endTurn,
-  type InboxState,
-  withdraw,
-} from "../../src/kernel/session/inbox.js";
+import type { InboxState } from "../../src/kernel/session/inbox.js";
+import { accept, beginTurn, createInbox, endTurn, withdraw } from "../../src/kernel/session/inbox.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 
 // ---- the scheduler alone -----------------------------------------------------------------------
@@ -232,15 +226,17 @@ class Drive {
     for (const id of this.inboxes.keys()) this.poke(id);
   }
 
-  /** The running turn of `sessionId` ends: free its slot, hand it on, re-drive the session. */
-  end(sessionId: string): void {
-    const inbox = this.inbox(sessionId);
-    const turnId = inbox.turn?.turnId;
-    if (turnId === undefined) throw new Error(`${sessionId} runs no turn`);
-    endTurn(inbox, turnId, []);
-    turnEnded(this.s);
-    this.pump();
-    this.poke(sessionId);
+  /** The running turn of each session ends, in order: free its slot, hand it on, re-drive the session. */
+  end(...sessionIds: string[]): void {
+    for (const sessionId of sessionIds) {
+      const inbox = this.inbox(sessionId);
+      const turnId = inbox.turn?.turnId;
+      if (turnId === undefined) throw new Error(`${sessionId} runs no turn`);
+      endTurn(inbox, turnId, []);
+      turnEnded(this.s);
+      this.pump();
+      this.poke(sessionId);
+    }
   }
 
   pump(): void {
@@ -309,8 +305,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     d.send("a", 3);
     d.end("a");
     expect(d.starts).toEqual(["a", "a"]);
-    d.end("a");
-    d.end("a");
+    d.end("a", "a");
     expect(d.starts).toEqual(["a", "a", "a"]);
     expect(d.s.running).toBe(0);
   });
@@ -327,9 +322,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     d.driveAll();
     expect(d.starts).toEqual(["a", "b"]);
     expect(d.s.order.length - d.s.head).toBe(3);
-    d.end("a");
-    d.end("b");
-    d.end("c");
+    d.end("a", "b", "c");
     expect(d.starts).toEqual(["a", "b", "c", "d", "e"]);
   });
 
@@ -348,10 +341,7 @@ describe("scheduler with inboxes: driving sessions", () => {
     d.send("b");
     d.send("c");
     // Each time the busy session's turn ends, it goes behind the sessions already waiting.
-    d.end("busy");
-    d.end("b");
-    d.end("c");
-    d.end("busy");
+    d.end("busy", "b", "c", "busy");
     expect(d.starts).toEqual(["busy", "b", "c", "busy", "busy"]);
   });
 

@@ -4,12 +4,8 @@
  * stale events, two cancel modes, steering) plus a seeded random drive that checks them together.
  */
 import { describe, expect, it } from "vitest";
-import {
-  type Message,
-  type ToolCallPart,
-  type ToolResultPart,
-  userMessage,
-} from "../../src/kernel/messages.js";
+import type { Message, ToolCallPart, ToolResultPart } from "../../src/kernel/messages.js";
+import { userMessage } from "../../src/kernel/messages.js";
 import type { Reason, TerminalStatus, Usage } from "../../src/kernel/outcome.js";
 import {
   type CancelRequest,
@@ -53,6 +49,14 @@ function started(overrides: Partial<NewTurn> = {}): TurnState {
   const turn = newTurn(overrides);
   stepTurn(turn, { type: "start" });
   return turn;
+}
+
+/** A started turn whose model asked for one tool call, `a`, which runs: the turn and the call. */
+function inToolStep(overrides: Partial<NewTurn> = {}): [TurnState, ToolCallPart] {
+  const turn = started(overrides);
+  const a = call("a");
+  modelDone(turn, "", [a]);
+  return [turn, a];
 }
 
 /** The model answers the call in flight (right attempt, right step). */
@@ -531,8 +535,7 @@ describe("turn machine: cancellation", () => {
             ? modelDone(turn, "answer")
             : stepTurn(turn, { type: "function.done", attempt: 1, output: 5 });
         const end = endOf(done);
-        expect(end.outcome.status).toBe("completed");
-        expect(end.unsteered).toEqual([]);
+        expect(end).toMatchObject({ outcome: { status: "completed" }, unsteered: [] });
       }
     }
   });
@@ -551,9 +554,7 @@ describe("turn machine: cancellation", () => {
       [cancel("after_step"), interrupt("after_step")],
       [interrupt("after_step"), cancel("after_step")],
     ]) {
-      const turn = started();
-      const a = call("a");
-      modelDone(turn, "", [a]);
+      const [turn, a] = inToolStep();
       for (const event of order) stepTurn(turn, event);
       expect(endOf(toolDone(turn, ok(a))).outcome).toEqual({ status: "interrupted", reason: INTERRUPT });
     }
@@ -597,9 +598,7 @@ describe("turn machine: steered input", () => {
   });
 
   it("several steered inputs join together, in arrival order", () => {
-    const turn = started();
-    const a = call("a");
-    modelDone(turn, "", [a]);
+    const [turn, a] = inToolStep();
     stepTurn(turn, steer("s1"));
     stepTurn(turn, steer("s2"));
     toolDone(turn, ok(a));
@@ -620,17 +619,13 @@ describe("turn machine: steered input", () => {
     const final = started({ modelCallsMax: 1 });
     stepTurn(final, steer("s1"));
     const completed = endOf(modelDone(final, "answer"));
-    expect(completed.outcome.status).toBe("completed");
-    expect(completed.unsteered).toEqual(["s1"]);
+    expect(completed).toMatchObject({ outcome: { status: "completed" }, unsteered: ["s1"] });
     expect(roles(final.messages)).toEqual(["user", "assistant"]);
 
-    const limited = started({ modelCallsMax: 1 });
-    const a = call("a");
-    modelDone(limited, "", [a]);
+    const [limited, a] = inToolStep({ modelCallsMax: 1 });
     stepTurn(limited, steer("s2"));
     const maxed = endOf(toolDone(limited, ok(a)));
-    expect(maxed.outcome.status).toBe("max_iterations");
-    expect(maxed.unsteered).toEqual(["s2"]);
+    expect(maxed).toMatchObject({ outcome: { status: "max_iterations" }, unsteered: ["s2"] });
     expect(roles(limited.messages)).toEqual(["user", "assistant", "tool"]);
   });
 
@@ -642,19 +637,15 @@ describe("turn machine: steered input", () => {
       { type: "drop", inputId: "s1" },
     ]);
     const end = endOf(stepTurn(turn, cancel("immediate")));
-    expect(end.outcome.status).toBe("cancelled");
-    expect(end.unsteered).toEqual(["s2"]);
+    expect(end).toMatchObject({ outcome: { status: "cancelled" }, unsteered: ["s2"] });
   });
 
   it("an after_step cancel at a boundary with steered input waiting hands it back instead of calling the model", () => {
-    const turn = started();
-    const a = call("a");
-    modelDone(turn, "", [a]);
+    const [turn, a] = inToolStep();
     stepTurn(turn, steer("s1"));
     stepTurn(turn, cancel("after_step"));
     const end = endOf(toolDone(turn, ok(a)));
-    expect(end.outcome.status).toBe("cancelled");
-    expect(end.unsteered).toEqual(["s1"]);
+    expect(end).toMatchObject({ outcome: { status: "cancelled" }, unsteered: ["s1"] });
     expect(roles(turn.messages)).toEqual(["user", "assistant", "tool"]);
   });
 

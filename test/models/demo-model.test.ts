@@ -2,16 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  createMemoryStore,
-  createRuntime,
-  InvalidInputError,
-  type Message,
-  type ModelPart,
-  type ModelRequest,
-  type ModelTool,
-  silentLogger,
-} from "../../src/index.js";
+import type { Message, ModelPart, ModelRequest, ModelTool } from "../../src/index.js";
+import { createMemoryStore, createRuntime, InvalidInputError, silentLogger } from "../../src/index.js";
 import { renderCompletions } from "../../src/kernel/delegation/child-completion.js";
 import { createDemoModel, type Sleep } from "../../src/models/demo/demo-model.js";
 import { planDemoStep } from "../../src/models/demo/demo-plan.js";

@@ -4,17 +4,10 @@
  * history and every input's status are the same before and after.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  BootError,
-  CapacityError,
-  InvalidInputError,
-  OffstageError,
-  type OffstageErrorCode,
-  type Runtime,
-  type Session,
-  type TurnHandle,
-} from "../../src/index.js";
-import { flush, type GatedFunction, gatedFunction, stateOf, testRuntime, until } from "../support/runtime.js";
+import type { OffstageErrorCode, Runtime, Session, TurnHandle } from "../../src/index.js";
+import { BootError, CapacityError, InvalidInputError, OffstageError } from "../../src/index.js";
+import { flush, until } from "../support/async.js";
+import { type GatedFunction, gatedFunction, stateOf, testRuntime } from "../support/runtime.js";
 
 type ErrorClass = typeof InvalidInputError | typeof BootError | typeof CapacityError | typeof OffstageError;
 
@@ -245,12 +238,17 @@ describe("session.invoke()", () => {
   });
 });
 
+/** Bad `timeoutMs` options, each with the text its message must quote. */
+const BAD_TIMEOUTS: [string, unknown, string][] = [
+  ["a negative timeoutMs", { timeoutMs: -1 }, "-1 (number)"],
+  ["a NaN timeoutMs", { timeoutMs: Number.NaN }, "(number)"],
+  ["an infinite timeoutMs", { timeoutMs: Number.POSITIVE_INFINITY }, "(number)"],
+  ["a string timeoutMs", { timeoutMs: "100" }, '"100" (string)'],
+];
+
 describe("handle.result()", () => {
   it.each<[string, unknown, string]>([
-    ["a negative timeout", { timeoutMs: -1 }, "-1 (number)"],
-    ["a NaN timeout", { timeoutMs: Number.NaN }, "(number)"],
-    ["an infinite timeout", { timeoutMs: Number.POSITIVE_INFINITY }, "(number)"],
-    ["a string timeout", { timeoutMs: "100" }, '"100" (string)'],
+    ...BAD_TIMEOUTS,
     ["a null timeout", { timeoutMs: null }, "null (null)"],
     ["a signal that is not an AbortSignal", { signal: { aborted: false } }, '{"aborted":false} (object)'],
     ["null options", null, "null (null)"],
@@ -286,10 +284,7 @@ describe("handle.withdraw()", () => {
 
 describe("runtime.stop()", () => {
   it.each<[string, unknown, string]>([
-    ["a negative timeoutMs", { timeoutMs: -1 }, "-1 (number)"],
-    ["a NaN timeoutMs", { timeoutMs: Number.NaN }, "(number)"],
-    ["an infinite timeoutMs", { timeoutMs: Number.POSITIVE_INFINITY }, "(number)"],
-    ["a string timeoutMs", { timeoutMs: "10" }, '"10" (string)'],
+    ...BAD_TIMEOUTS,
     ["a string drain", { drain: "yes" }, '"yes" (string)'],
     ["a numeric force", { force: 1 }, "1 (number)"],
     ["null options", null, "null (null)"],

@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { DeadlockError, isOffstageError, type Session, type TurnHandle } from "../../src/index.js";
-import {
-  callTools,
-  flush,
-  scriptedModel,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-} from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { startSession, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 /** A model that calls `name` once, then answers with the tool's result text. */
 function callsOnce(name: string) {
@@ -33,9 +27,7 @@ describe("DeadlockError", () => {
         return "refused";
       }
     });
-    const { runtime } = testRuntime({ chat: { model: callsOnce("waits"), tools: [waits] } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { runtime, s } = await startSession({ chat: { model: callsOnce("waits"), tools: [waits] } });
     const first = s.send("first");
     queued = s.send("second");
     expect((await first.result()).output).toBe("refused");

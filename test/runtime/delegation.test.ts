@@ -15,23 +15,16 @@ import {
   type ModelRequest,
   type Runtime,
   type RuntimeEvent,
+  type Session,
   type Store,
   type TreeBudget,
   type WakeChannel,
 } from "../../src/index.js";
-import {
-  callTools,
-  GatedModel,
-  type ScriptedModel,
-  scriptedModel,
-  spyStore,
-  type TestRuntime,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-} from "../support/runtime.js";
+import { until } from "../support/async.js";
+import type { ScriptedModel } from "../support/models.js";
+import { callTools, GatedModel, scriptedModel, text, toolCall } from "../support/models.js";
+import { spyStore, type TestRuntime, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 function lastUserText(request: ModelRequest): string {
   const user = request.prompt.filter((m) => m.role === "user").at(-1);
@@ -45,6 +38,20 @@ function events(runtime: Runtime): RuntimeEvent[] {
   const seen: RuntimeEvent[] = [];
   runtime.on((e) => seen.push(e));
   return seen;
+}
+
+/** Starts `runtime` and returns session "p" of agent "parent", busy with a turn on its gated model. */
+async function busyParent(runtime: Runtime, parent: GatedModel): Promise<Session> {
+  await runtime.start();
+  const session = runtime.session("p", { agent: "parent" });
+  session.send("busy");
+  await until(() => parent.calls.length === 1);
+  return session;
+}
+
+/** The id of a dispatched delegation; "" when it was refused. */
+function dispatchedId(sent: ReturnType<Session["delegate"]>): string {
+  return sent.status === "dispatched" ? sent.id : "";
 }
 
 describe("dispatch and delivery", () => {
@@ -63,7 +70,7 @@ describe("dispatch and delivery", () => {
       agent: "worker",
     });
     expect(sent.status).toBe("dispatched");
-    const id = sent.status === "dispatched" ? sent.id : "";
+    const id = dispatchedId(sent);
     expect(runtime.delegations.get(id)).toMatchObject({ running: true, depth: 1, parentSessionId: "p" });
     await until(() => runtime.delegations.get(id)?.delivery === "delivered", "delivery");
     await until(() => parentModel.requests.length === 1, "the parent turn");
@@ -235,7 +242,7 @@ describe("control", () => {
     const { runtime } = testRuntime({ parent: { model: echoModel }, worker: { model: gate } });
     await runtime.start();
     const sent = runtime.session("p", { agent: "parent" }).delegate({ goal: "x", agent: "worker" });
-    const id = sent.status === "dispatched" ? sent.id : "";
+    const id = dispatchedId(sent);
     await until(() => gate.calls.length === 1);
     expect(runtime.delegations.cancel(id, "not needed")).toBe(true);
     expect(runtime.delegations.cancel(id)).toBe(false);
@@ -312,7 +319,7 @@ describe("budget and time", () => {
     );
     await runtime.start();
     const sent = runtime.session("p", { agent: "parent" }).delegate({ goal: "x", agent: "worker" });
-    const id = sent.status === "dispatched" ? sent.id : "";
+    const id = dispatchedId(sent);
     await until(() => runtime.delegations.get(id)?.delivery === "delivered");
     const child = runtime.session(runtime.delegations.get(id)!.childSessionId);
     expect(child.delegate({ goal: "deeper", agent: "worker" })).toMatchObject({
@@ -479,7 +486,7 @@ describe("found by the simulation", () => {
     await until(() => worker.calls.length === 1);
     const [child] = runtime.delegations.list();
     const sent = runtime.session(child!.childSessionId).delegate({ goal: "leaf work", agent: "leaf" });
-    const leafId = sent.status === "dispatched" ? sent.id : "";
+    const leafId = dispatchedId(sent);
     // The worker's turn still runs, so the leaf's completion waits in the worker's inbox.
     await until(() => runtime.delegations.get(leafId)?.delivery === "pending");
     expect(runtime.delegations.cancel(child!.id)).toBe(true);
@@ -494,12 +501,9 @@ describe("found by the simulation", () => {
   it("a completion input the host withdraws is recorded dropped", async () => {
     const parent = new GatedModel();
     const { runtime } = testRuntime({ parent: { model: parent }, worker: { model: echoModel } });
-    await runtime.start();
-    const session = runtime.session("p", { agent: "parent" });
-    session.send("busy");
-    await until(() => parent.calls.length === 1);
+    const session = await busyParent(runtime, parent);
     const sent = session.delegate({ goal: "report", agent: "worker" });
-    const id = sent.status === "dispatched" ? sent.id : "";
+    const id = dispatchedId(sent);
     await until(() => runtime.delegations.get(id)?.delivery === "pending");
     runtime.handle(runtime.delegations.get(id)!.deliveryInputId!)!.withdraw();
     expect(runtime.delegations.get(id)).toMatchObject({ delivery: "dropped", deliveryReason: "withdrawn" });
@@ -514,12 +518,9 @@ describe("found by the simulation", () => {
       { parent: { model: parent }, worker: { model: echoModel } },
       { store: { ...spy.store, delegations: inner.delegations! }, limits: { maxConcurrentTurns: 1 } },
     );
-    await runtime.start();
-    const session = runtime.session("p", { agent: "parent" });
-    session.send("busy");
-    await until(() => parent.calls.length === 1);
+    const session = await busyParent(runtime, parent);
     const sent = session.delegate({ goal: "never mind", agent: "worker" });
-    const id = sent.status === "dispatched" ? sent.id : "";
+    const id = dispatchedId(sent);
     const childSessionId = runtime.delegations.get(id)!.childSessionId;
     // The only turn slot is taken, so the child's goal waits queued.
     const accepted = spy.writes.find(

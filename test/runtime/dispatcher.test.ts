@@ -1,13 +1,17 @@
 import { describe, expect, it, vi } from "vitest";
-import type { RuntimeEvent } from "../../src/index.js";
-import {
-  Dispatcher,
-  type DispatcherOptions,
-  type HogReport,
-  type Stamp,
-} from "../../src/runtime/dispatcher.js";
+import type { Logger, RuntimeEvent } from "../../src/index.js";
+import type { DispatcherOptions, HogReport, Stamp } from "../../src/runtime/dispatcher.js";
+import { Dispatcher } from "../../src/runtime/dispatcher.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-import { flush, gatedFunction, testRuntime, text, until } from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { text } from "../support/models.js";
+import { gatedFunction, testRuntime } from "../support/runtime.js";
+
+/** Matches a lag report: `exact` as given, the times in `near` to `digits` decimals (as `toBeCloseTo`). */
+function lagReport(exact: { count: number; lastMs: number }, near: Record<string, number>, digits: number) {
+  const close = Object.entries(near).map(([key, ms]) => [key, expect.closeTo(ms, digits)]);
+  return { ...exact, ...Object.fromEntries(close) };
+}
 
 function dispatcher(overrides: Partial<DispatcherOptions> = {}) {
   const clock = new VirtualClock();
@@ -77,26 +81,16 @@ describe("Dispatcher", () => {
     d.post("b", () => {});
     clock.advance(6);
     await flush(1);
-    const lag = d.lag();
-    expect(lag.count).toBe(2);
-    expect(lag.lastMs).toBe(6);
-    expect(lag.maxMs).toBeCloseTo(10, 1);
-    expect(lag.meanMs).toBeCloseTo(8, 1);
-    expect(lag.p50Ms).toBeCloseTo(6, 1);
-    expect(lag.p99Ms).toBeCloseTo(10, 1);
+    const near = { maxMs: 10, meanMs: 8, p50Ms: 6, p99Ms: 10 };
+    expect(d.lag()).toEqual(lagReport({ count: 2, lastMs: 6 }, near, 1));
   });
 
   it("percentiles over many jobs: each job holds the thread 1 ms, so job k waited k ms", async () => {
     const { d, clock, hogs } = dispatcher();
     for (let k = 0; k <= 100; k++) d.post(`job ${k}`, () => clock.advance(1));
     await flush(1);
-    const lag = d.lag();
-    expect(lag.count).toBe(101);
-    expect(lag.lastMs).toBe(100);
-    expect(lag.maxMs).toBeCloseTo(100, 0);
-    expect(lag.meanMs).toBeCloseTo(50, 0);
-    expect(lag.p50Ms).toBeCloseTo(50, 0);
-    expect(lag.p99Ms).toBeCloseTo(99, 0);
+    const near = { maxMs: 100, meanMs: 50, p50Ms: 50, p99Ms: 99 };
+    expect(d.lag()).toEqual(lagReport({ count: 101, lastMs: 100 }, near, 0));
     expect(hogs).toEqual([]);
   });
 
@@ -166,19 +160,25 @@ describe("Dispatcher", () => {
   });
 });
 
+/** A runtime (hog threshold 50 ms) whose model step holds the thread for `heldMs` of virtual time. */
+function hogRuntime(heldMs: number, logger: Logger) {
+  let clockRef: VirtualClock | undefined;
+  const hog = {
+    id: "hog",
+    stream: () => {
+      clockRef!.advance(heldMs);
+      return text("slow");
+    },
+  };
+  const started = testRuntime({ chat: { model: hog } }, { logger, hogThresholdMs: 50 });
+  clockRef = started.clock;
+  return started;
+}
+
 describe("runtime: dispatcher health", () => {
   it("a synchronous model step that holds the thread is reported: dispatcher.hog event and logger.warn", async () => {
     const logger = { warn: vi.fn(), error: vi.fn() };
-    let clockRef: VirtualClock | undefined;
-    const hog = {
-      id: "hog",
-      stream: () => {
-        clockRef!.advance(120);
-        return text("slow");
-      },
-    };
-    const { runtime, clock } = testRuntime({ chat: { model: hog } }, { logger, hogThresholdMs: 50 });
-    clockRef = clock;
+    const { runtime } = hogRuntime(120, logger);
     const events: RuntimeEvent[] = [];
     runtime.on((e) => events.push(e));
     await runtime.start();
@@ -238,16 +238,7 @@ describe("runtime: dispatcher health", () => {
         throw new Error("logger down");
       },
     };
-    let clockRef: VirtualClock | undefined;
-    const hog = {
-      id: "hog",
-      stream: () => {
-        clockRef!.advance(100);
-        return text("slow");
-      },
-    };
-    const { runtime, clock } = testRuntime({ chat: { model: hog } }, { logger, hogThresholdMs: 50 });
-    clockRef = clock;
+    const { runtime } = hogRuntime(100, logger);
     await runtime.start();
     const s = runtime.session("s", { agent: "chat" });
     expect((await s.send("one").result({ timeoutMs: 10_000 })).output).toBe("slow");
@@ -260,17 +251,9 @@ describe("runtime: dispatcher health", () => {
     const { runtime, clock } = testRuntime({ f: fn.agent }, { limits: { maxConcurrentTurns: 1 } });
     await runtime.start();
     const idle = runtime.metrics();
-    expect(idle).toMatchObject({
-      state: "running",
-      sessions: 0,
-      queuedInputs: 0,
-      readySessions: 0,
-      runningTurns: 0,
-      outstandingCalls: 0,
-      inputsAccepted: 0,
-      turnsStarted: 0,
-      throughputPerSecond: 0,
-    });
+    expect(idle).toMatchObject({ state: "running", sessions: 0, queuedInputs: 0, readySessions: 0 });
+    expect(idle).toMatchObject({ runningTurns: 0, outstandingCalls: 0, inputsAccepted: 0, turnsStarted: 0 });
+    expect(idle.throughputPerSecond).toBe(0);
     const s1 = runtime.session("s1", { agent: "f" });
     const s2 = runtime.session("s2", { agent: "f" });
     const a = s1.send("a");
@@ -280,16 +263,9 @@ describe("runtime: dispatcher health", () => {
     const c = s1.send("c");
     await flush();
     const busy = runtime.metrics();
-    expect(busy).toMatchObject({
-      sessions: 2,
-      queuedInputs: 2,
-      readySessions: 1,
-      runningTurns: 1,
-      outstandingCalls: 1,
-      dispatcherDepth: 0,
-      inputsAccepted: 3,
-      turnsStarted: 1,
-    });
+    expect(busy).toMatchObject({ sessions: 2, queuedInputs: 2, readySessions: 1 });
+    expect(busy).toMatchObject({ runningTurns: 1, outstandingCalls: 1, dispatcherDepth: 0 });
+    expect(busy).toMatchObject({ inputsAccepted: 3, turnsStarted: 1 });
     expect(busy.dispatcherLag.count).toBeGreaterThan(0);
     clock.advance(30);
     fn.calls[0]!.gate.resolve("A");
@@ -302,16 +278,9 @@ describe("runtime: dispatcher health", () => {
     await Promise.all([a.result(), b.result(), c.result()]);
     clock.advance(970);
     const done = runtime.metrics();
-    expect(done).toMatchObject({
-      queuedInputs: 0,
-      readySessions: 0,
-      runningTurns: 0,
-      outstandingCalls: 0,
-      inputsAccepted: 3,
-      turnsStarted: 3,
-      uptimeMs: 1000,
-      throughputPerSecond: 3,
-    });
+    expect(done).toMatchObject({ queuedInputs: 0, readySessions: 0, runningTurns: 0, outstandingCalls: 0 });
+    expect(done).toMatchObject({ inputsAccepted: 3, turnsStarted: 3 });
+    expect(done).toMatchObject({ uptimeMs: 1000, throughputPerSecond: 3 });
     expect(done.ended).toEqual({
       completed: 3,
       failed: 0,
@@ -321,11 +290,8 @@ describe("runtime: dispatcher health", () => {
       withdrawn: 0,
     });
     // a started at once; b and c waited 30 ms for the one slot.
-    expect(done.sendToStart.count).toBe(3);
-    expect(done.sendToStart.maxMs).toBeCloseTo(30, 1);
-    expect(done.sendToStart.lastMs).toBe(30);
-    expect(done.sendToStart.p50Ms).toBeCloseTo(30, 1);
-    expect(done.sendToStart.meanMs).toBeCloseTo(20, 1);
+    const near = { maxMs: 30, p50Ms: 30, meanMs: 20 };
+    expect(done.sendToStart).toMatchObject(lagReport({ count: 3, lastMs: 30 }, near, 1));
     for (const key of ["count", "lastMs", "maxMs", "meanMs", "p50Ms", "p99Ms"] as const) {
       expect(typeof done.dispatcherLag[key]).toBe("number");
     }

@@ -10,26 +10,15 @@ import {
   type TurnEvent,
   TurnTimeout,
 } from "../../src/index.js";
-import {
-  callTools,
-  deferred,
-  flush,
-  GatedModel,
-  GatedTool,
-  gatedFunction,
-  testRuntime,
-  text,
-  toolCall,
-  track,
-  until,
-} from "../support/runtime.js";
+import { deferred, flush, track, until } from "../support/async.js";
+import { callTools, GatedModel, text, toolCall } from "../support/models.js";
+import { gatedChat, gatedSession, startSession, testRuntime } from "../support/runtime.js";
+import { GatedTool } from "../support/tools.js";
 
 describe("status and poll", () => {
   it("moves queued → running → completed; poll() is undefined until settled", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("hi");
+    const { m, runtime, s } = await gatedChat();
+    const h = s.send("hi");
     expect(h.status).toBe("queued");
     expect(h.done).toBe(false);
     expect(h.turnId).toBeUndefined();
@@ -58,10 +47,8 @@ describe("status and poll", () => {
   });
 
   it("a failing model settles failed with model_error naming the cause; result() resolves", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("hi");
+    const { m, runtime, s } = await gatedChat();
+    const h = s.send("hi");
     await until(() => m.calls.length === 1);
     m.last.fail(new Error("rate limited"));
     const result = await h.result();
@@ -72,9 +59,8 @@ describe("status and poll", () => {
   });
 
   it("is not thenable, so `await handle` cannot mean waiting", async () => {
-    const { runtime } = testRuntime({ f: { run: async () => 1 } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { runtime, s } = await startSession({ f: { run: async () => 1 } });
+    const h = s.send("x");
     expect("then" in h).toBe(false);
     expect(await h).toBe(h);
     await h.result();
@@ -95,10 +81,8 @@ describe("status and poll", () => {
 
 describe("result()", () => {
   it("with a timeout → TurnTimeout on the virtual clock; the turn goes on", async () => {
-    const fn = gatedFunction();
-    const { runtime, clock } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { fn, runtime, clock, s } = await gatedSession();
+    const h = s.send("x");
     await until(() => fn.calls.length === 1);
     const waiting = track(h.result({ timeoutMs: 250 }));
     clock.advance(249);
@@ -122,10 +106,8 @@ describe("result()", () => {
   });
 
   it("a timeout of 0 on a settled handle resolves; on a running one it times out at once", async () => {
-    const fn = gatedFunction();
-    const { runtime, clock } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { fn, runtime, clock, s } = await gatedSession();
+    const h = s.send("x");
     await until(() => fn.calls.length === 1);
     const waiting = h.result({ timeoutMs: 0 });
     clock.advance(0);
@@ -137,10 +119,8 @@ describe("result()", () => {
   });
 
   it("with an AbortSignal: gives up with the signal's reason; the turn goes on", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { fn, runtime, s } = await gatedSession();
+    const h = s.send("x");
     await until(() => fn.calls.length === 1);
     const controller = new AbortController();
     const waiting = h.result({ signal: controller.signal });
@@ -155,10 +135,8 @@ describe("result()", () => {
   });
 
   it("many waiters all settle", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { fn, runtime, s } = await gatedSession();
+    const h = s.send("x");
     const waiters = Array.from({ length: 5 }, () => h.result());
     await until(() => fn.calls.length === 1);
     fn.calls[0]!.gate.resolve(42);
@@ -182,9 +160,8 @@ describe("cancel()", () => {
         })();
       },
     };
-    const { runtime } = testRuntime({ chat: { model } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("hi");
+    const { runtime, s } = await startSession({ chat: { model } });
+    const h = s.send("hi");
     await until(() => seen.length === 1);
     expect(seen[0]).toBeInstanceOf(AbortSignal);
     expect(await h.cancel()).toBe("cancelled");
@@ -213,10 +190,7 @@ describe("cancel()", () => {
   });
 
   it("immediate: aborts the model call at once and settles cancelled", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat();
     const h = s.send("hi");
     await until(() => m.calls.length === 1);
     const status = await h.cancel({ reason: "user pressed stop" });
@@ -237,11 +211,8 @@ describe("cancel()", () => {
   });
 
   it("after_step: lets the step's tools finish, then ends cancelled without another model call", async () => {
-    const m = new GatedModel();
     const work = new GatedTool("work");
-    const { runtime } = testRuntime({ chat: { model: m, tools: [work.tool] } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat({ tools: [work.tool] });
     const h = s.send("go");
     await until(() => m.calls.length === 1);
     m.last.release(callTools(toolCall("c1", "work", {}), toolCall("c2", "work", {})));
@@ -267,10 +238,7 @@ describe("cancel()", () => {
   });
 
   it("a queued input is cancelled at once and never runs", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send("a");
     const b = s.send("b");
     await until(() => fn.calls.length === 1);
@@ -287,9 +255,8 @@ describe("cancel()", () => {
   });
 
   it("a settled input is left as it is", async () => {
-    const { runtime } = testRuntime({ f: { run: async () => "v" } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x");
+    const { runtime, s } = await startSession({ f: { run: async () => "v" } });
+    const h = s.send("x");
     await h.result();
     expect(await h.cancel()).toBe("completed");
     expect(h.status).toBe("completed");
@@ -300,10 +267,8 @@ describe("cancel()", () => {
 describe("events", () => {
   it("yields turn.started, model.text, tool.started/ended, turn.ended in order, then ends", async () => {
     const echo = new GatedTool("echo");
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m, tools: [echo.tool] } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("go");
+    const { m, runtime, s } = await gatedChat({ tools: [echo.tool] });
+    const h = s.send("go");
     const seen: TurnEvent[] = [];
     const consuming = (async () => {
       for await (const event of h) seen.push(event);
@@ -353,9 +318,11 @@ describe("events", () => {
         { type: "finish" as const, finishReason: "stop" as const },
       ],
     };
-    const { runtime } = testRuntime({ chat: { model: chatty } }, { limits: { handleEventBufferMax: 3 } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("go");
+    const { runtime, s } = await startSession(
+      { chat: { model: chatty } },
+      { limits: { handleEventBufferMax: 3 } },
+    );
+    const h = s.send("go");
     const iterator = h[Symbol.asyncIterator]();
     const first = iterator.next();
     const seen: unknown[] = [];
@@ -380,10 +347,7 @@ describe("events", () => {
   });
 
   it("a withdrawn input's iterator ends", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     s.send("a");
     const b = s.send("b");
     const seen: TurnEvent[] = [];
@@ -420,10 +384,7 @@ describe("runtime.handle()", () => {
     await runtime.stop();
   });
   it("finds live inputs (the same object) and ended ones (a settled handle from the store)", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send("a");
     const b = s.send("b");
     const c = s.send("c");
@@ -453,10 +414,7 @@ describe("runtime.handle()", () => {
   });
 
   it("a queued input looked up while the runtime is stopped settles like the stop settled it, never hangs", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     s.send("a");
     const b = s.send("b");
     await until(() => fn.calls.length === 1);

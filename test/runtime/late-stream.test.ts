@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Model, ModelPart, RuntimeEvent } from "../../src/index.js";
-import { deferred, flush, testRuntime, until } from "../support/runtime.js";
+import { deferred, flush, until } from "../support/async.js";
+import { testRuntime } from "../support/runtime.js";
 
 describe("a stream that ignores its abort", () => {
   it("adds no events after the turn was cancelled", async () => {

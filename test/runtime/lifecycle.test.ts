@@ -11,19 +11,17 @@ import {
   TurnCancelled,
 } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
+import { flush, thrownBy, track, until } from "../support/async.js";
+import { callTools, GatedModel, text, toolCall } from "../support/models.js";
 import {
-  callTools,
-  flush,
-  GatedModel,
-  GatedTool,
-  gatedFunction,
+  busySession,
+  gatedChat,
+  gatedSession,
   spyStore,
+  startSession,
   testRuntime,
-  text,
-  toolCall,
-  track,
-  until,
 } from "../support/runtime.js";
+import { GatedTool } from "../support/tools.js";
 
 const echo = { run: async (input: unknown) => `echo ${String(input)}` };
 const model = { model: { id: "m", stream: () => text("hi") } };
@@ -115,12 +113,7 @@ function badOptions(): [string, unknown, string][] {
 
 describe("createRuntime option validation", () => {
   it.each(badOptions())("%s → BootError INVALID_OPTIONS quoting the value", (_name, options, quoted) => {
-    let thrown: unknown;
-    try {
-      createRuntime(options as RuntimeOptions);
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => createRuntime(options as RuntimeOptions));
     expect(thrown).toBeInstanceOf(BootError);
     expect((thrown as BootError).code).toBe("INVALID_OPTIONS");
     expect(isOffstageError(thrown, "INVALID_OPTIONS")).toBe(true);
@@ -177,9 +170,7 @@ describe("start", () => {
   });
 
   it("send after stop → NOT_RUNNING", async () => {
-    const { runtime } = testRuntime({ a: echo });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "a" });
+    const { runtime, s } = await startSession({ a: echo });
     await runtime.stop();
     expect(() => s.send("x")).toThrow(expect.objectContaining({ code: "NOT_RUNNING" }));
     expect(runtime.metrics().inputsAccepted).toBe(0);
@@ -239,10 +230,7 @@ describe("stop", () => {
   });
 
   it("start, stop, start works and queued inputs from before the stop run after the restart", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send("a");
     const b = s.send("b");
     await until(() => a.status === "running");
@@ -305,10 +293,7 @@ describe("stop", () => {
   });
 
   it("without drain: running turns end interrupted (runtime_stopped), their calls are aborted, queued handles settle", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat();
     const other = runtime.session("t", { agent: "chat" });
     const a = s.send("a");
     const b = s.send("b");
@@ -331,10 +316,7 @@ describe("stop", () => {
   });
 
   it("with drain: finishes running and queued work, then reports clean", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send("a");
     const b = s.send("b");
     await until(() => fn.calls.length === 1);
@@ -351,10 +333,7 @@ describe("stop", () => {
   });
 
   it("with drain and a deadline that passes: drained_with_discards; leftovers interrupted and kept queued", async () => {
-    const fn = gatedFunction();
-    const { runtime, clock } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, clock, s } = await gatedSession();
     const a = s.send("a");
     const b = s.send("b");
     await until(() => fn.calls.length === 1);
@@ -382,9 +361,8 @@ describe("stop", () => {
     for (const force of [false, true]) {
       const stuck = new GatedTool("stuck", { ignoreAbort: true });
       const m = { id: "m", stream: () => callTools(toolCall("c1", "stuck", {})) };
-      const { runtime, clock } = testRuntime({ chat: { model: m, tools: [stuck.tool] } });
-      await runtime.start();
-      const h = runtime.session("s", { agent: "chat" }).send("go");
+      const { runtime, clock, s } = await startSession({ chat: { model: m, tools: [stuck.tool] } });
+      const h = s.send("go");
       await until(() => stuck.calls.length === 1);
       const stopping = track(runtime.stop({ timeoutMs: 500, force }));
       await flush();
@@ -404,9 +382,7 @@ describe("stop", () => {
 
   it("a model that ignores its abort past the deadline → timeout", async () => {
     const m = new GatedModel({ ignoreAbort: true });
-    const { runtime, clock } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { runtime, clock, s } = await startSession({ chat: { model: m } });
     const h = s.send("go");
     await until(() => m.calls.length === 1);
     const stopping = track(runtime.stop({ timeoutMs: 200 }));
@@ -431,12 +407,7 @@ describe("stop", () => {
   });
 
   it("send, session and start during stopping → STOPPING", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     const stopping = runtime.stop({ drain: true });
     expect(runtime.state).toBe("stopping");
     expect(() => s.send("late")).toThrow(expect.objectContaining({ code: "STOPPING" }));

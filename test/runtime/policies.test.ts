@@ -1,34 +1,14 @@
 import { describe, expect, it } from "vitest";
-import {
-  CapacityError,
-  InvalidInputError,
-  OffstageError,
-  type Policy,
-  type RuntimeEvent,
-  TurnCancelled,
-} from "../../src/index.js";
-import {
-  callTools,
-  flush,
-  GatedModel,
-  GatedTool,
-  gatedFunction,
-  roles,
-  spyStore,
-  stateOf,
-  testRuntime,
-  text,
-  toolCall,
-  until,
-  userTexts,
-} from "../support/runtime.js";
+import type { Policy, RuntimeEvent } from "../../src/index.js";
+import { CapacityError, InvalidInputError, OffstageError, TurnCancelled } from "../../src/index.js";
+import { flush, thrownBy, until } from "../support/async.js";
+import { callTools, roles, text, toolCall, userTexts } from "../support/models.js";
+import { busySession, gatedChat, gatedSession, spyStore, startSession, stateOf } from "../support/runtime.js";
+import { GatedTool } from "../support/tools.js";
 
 describe("enqueue", () => {
   it("runs inputs one turn at a time, in arrival order", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const handles = ["a", "b", "c", "d"].map((x) => s.send(x));
     for (let i = 0; i < handles.length; i++) {
       await until(() => fn.calls.length === i + 1);
@@ -47,31 +27,20 @@ describe("enqueue", () => {
 
 describe("reject", () => {
   it("runs when the session is idle", async () => {
-    const { runtime } = testRuntime({ f: { run: async (x) => x } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "f" }).send("x", { policy: "reject" });
+    const { runtime, s } = await startSession({ f: { run: async (x) => x } });
+    const h = s.send("x", { policy: "reject" });
     expect((await h.result()).output).toBe("x");
     await runtime.stop();
   });
 
   it("refuses while busy with CapacityError SESSION_BUSY and changes nothing", async () => {
-    const fn = gatedFunction();
     const spy = spyStore();
-    const { runtime } = testRuntime({ f: fn.agent }, { store: spy.store });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession({ store: spy.store });
     const events: RuntimeEvent[] = [];
     runtime.on((e) => events.push(e));
     const before = stateOf(runtime, [s], [a]);
     const writes = spy.writes.length;
-    let thrown: unknown;
-    try {
-      s.send("b", { policy: "reject" });
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => s.send("b", { policy: "reject" }));
     expect(thrown).toBeInstanceOf(CapacityError);
     expect((thrown as CapacityError).code).toBe("SESSION_BUSY");
     expect((thrown as Error).message).toContain(a.turnId!);
@@ -96,12 +65,7 @@ describe("reject", () => {
 
 describe("interrupt", () => {
   it("cancels the running turn (interrupted_by_input) and runs next, ahead of queued enqueue input", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const b = s.send("b");
     const c = s.send("c", { policy: "interrupt" });
     await until(() => fn.calls.length === 2);
@@ -124,12 +88,7 @@ describe("interrupt", () => {
   });
 
   it("interrupt inputs keep their own arrival order ahead of enqueued ones", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     s.send("q1");
     s.send("i1", { policy: "interrupt" });
     s.send("i2", { policy: "interrupt" });
@@ -147,9 +106,8 @@ describe("interrupt", () => {
 
 /** On an idle session a policy that acts on a running turn has nothing to act on: the input runs. */
 async function runsWhenIdle(policy: Policy): Promise<void> {
-  const { runtime } = testRuntime({ f: { run: async (x) => x } });
-  await runtime.start();
-  const h = runtime.session("s", { agent: "f" }).send("x", { policy });
+  const { runtime, s } = await startSession({ f: { run: async (x) => x } });
+  const h = s.send("x", { policy });
   const result = await h.result();
   expect(result).toMatchObject({ status: "completed", output: "x" });
   await runtime.stop();
@@ -157,10 +115,7 @@ async function runsWhenIdle(policy: Policy): Promise<void> {
 
 describe("merge", () => {
   it("folds every queued input into one turn: one turnId, and the prompt holds every user message", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m, system: "be brief" } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat({ system: "be brief" });
     const a = s.send("first");
     await until(() => m.calls.length === 1);
     const b = s.send("second");
@@ -181,12 +136,7 @@ describe("merge", () => {
   });
 
   it("a function agent receives every merged payload", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     const b = s.send({ n: 1 }, { policy: "merge" });
     const c = s.send({ n: 2 });
     fn.calls[0]!.gate.resolve("A");
@@ -198,12 +148,7 @@ describe("merge", () => {
   });
 
   it("withdrawing the only merge input leaves the rest to run one by one", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s } = await busySession();
     s.send("b");
     s.send("m", { policy: "merge" }).withdraw();
     s.send("c");
@@ -220,11 +165,8 @@ describe("merge", () => {
 
 describe("steer", () => {
   it("appends to the running turn after all of the step's tool results, before the next model call", async () => {
-    const m = new GatedModel();
     const slow = new GatedTool("slow");
-    const { runtime } = testRuntime({ chat: { model: m, tools: [slow.tool] } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat({ tools: [slow.tool] });
     const a = s.send("first");
     await until(() => m.calls.length === 1);
     m.last.release(callTools(toolCall("c1", "slow", { n: 1 }), toolCall("c2", "slow", { n: 2 })));
@@ -254,10 +196,7 @@ describe("steer", () => {
   });
 
   it("a steer during the final model call makes the model answer again with it", async () => {
-    const m = new GatedModel();
-    const { runtime } = testRuntime({ chat: { model: m } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat();
     const a = s.send("first");
     await until(() => m.calls.length === 1);
     const b = s.send("wait, one more", { policy: "steer" });
@@ -273,10 +212,7 @@ describe("steer", () => {
 
   it("cancelling a steered input the model has not seen ends it alone; the turn answers the rest", async () => {
     for (const mode of ["immediate", "after_step"] as const) {
-      const m = new GatedModel();
-      const { runtime } = testRuntime({ chat: { model: m } });
-      await runtime.start();
-      const s = runtime.session("s", { agent: "chat" });
+      const { m, runtime, s } = await gatedChat();
       const a = s.send("a");
       await until(() => m.calls.length === 1);
       const b = s.send("b", { policy: "steer" });
@@ -294,12 +230,7 @@ describe("steer", () => {
   });
 
   it("into a function-agent turn: requeued and runs as its own turn", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const b = s.send("b", { policy: "steer" });
     expect(b.status).toBe("running");
     fn.calls[0]!.gate.resolve("A");
@@ -316,11 +247,8 @@ describe("steer", () => {
   });
 
   it("a steer that arrives after the turn decided to end (commit pending) runs as its own turn", async () => {
-    const m = new GatedModel();
     const spy = spyStore();
-    const { runtime } = testRuntime({ chat: { model: m } }, { store: spy.store });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { m, runtime, s } = await gatedChat({}, { store: spy.store });
     const a = s.send("first");
     await until(() => m.calls.length === 1);
     let openCommit!: () => void;
@@ -347,10 +275,7 @@ describe("steer", () => {
 
 describe("withdraw", () => {
   it("a queued input ends withdrawn; result() throws TurnCancelled; it never runs", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const events: RuntimeEvent[] = [];
     runtime.on((e) => events.push(e));
     s.send("a");
@@ -381,19 +306,9 @@ describe("withdraw", () => {
   });
 
   it("a running or settled input → OffstageError NOT_WITHDRAWABLE, nothing changes", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession();
     const before = stateOf(runtime, [s], [a]);
-    let thrown: unknown;
-    try {
-      a.withdraw();
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => a.withdraw());
     expect(thrown).toBeInstanceOf(OffstageError);
     expect((thrown as OffstageError).code).toBe("NOT_WITHDRAWABLE");
     expect((thrown as Error).message).toContain("running");
@@ -408,10 +323,7 @@ describe("withdraw", () => {
 
 describe("idempotency keys", () => {
   it("a repeated send returns the same handle object and accepts nothing new", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send({ q: 1 }, { idempotencyKey: "k1" });
     const again = s.send({ q: 1 }, { idempotencyKey: "k1" });
     expect(again).toBe(a);
@@ -435,18 +347,10 @@ describe("idempotency keys", () => {
   });
 
   it("the same key with a different payload → InvalidInputError IDEMPOTENCY_CONFLICT, nothing changes", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
+    const { fn, runtime, s } = await gatedSession();
     const a = s.send("payload", { idempotencyKey: "k" });
     const before = stateOf(runtime, [s], [a]);
-    let thrown: unknown;
-    try {
-      s.send("other payload", { idempotencyKey: "k" });
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(() => s.send("other payload", { idempotencyKey: "k" }));
     expect(thrown).toBeInstanceOf(InvalidInputError);
     expect((thrown as InvalidInputError).code).toBe("IDEMPOTENCY_CONFLICT");
     expect((thrown as InvalidInputError).details).toMatchObject({ inputId: a.id, idempotencyKey: "k" });
@@ -463,22 +367,12 @@ describe("idempotency keys", () => {
 
 describe("inbox limit", () => {
   it("a full inbox → CapacityError INBOX_FULL (limits.inboxLengthMax), nothing changes", async () => {
-    const fn = gatedFunction();
-    const { runtime } = testRuntime({ f: fn.agent }, { limits: { inboxLengthMax: 2 } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    const a = s.send("a");
-    await until(() => fn.calls.length === 1);
+    const { fn, runtime, s, a } = await busySession({ limits: { inboxLengthMax: 2 } });
     const b = s.send("b");
     const c = s.send("c", { policy: "merge" });
     const before = stateOf(runtime, [s], [a, b, c]);
     for (const policy of ["enqueue", "interrupt", "merge"] as const) {
-      let thrown: unknown;
-      try {
-        s.send("d", { policy });
-      } catch (error) {
-        thrown = error;
-      }
+      const thrown = thrownBy(() => s.send("d", { policy }));
       expect(thrown).toBeInstanceOf(CapacityError);
       expect((thrown as CapacityError).code).toBe("INBOX_FULL");
       expect((thrown as Error).message).toContain("inboxLengthMax 2");

@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  createMemoryStore,
-  createRuntime,
-  type RuntimeEvent,
-  type Store,
-  silentLogger,
-} from "../../src/index.js";
+import type { RuntimeEvent, Store } from "../../src/index.js";
+import { createMemoryStore, createRuntime, silentLogger } from "../../src/index.js";
 import { createNoopModel } from "../../src/testing/index.js";
-import { until } from "../support/runtime.js";
+import { until } from "../support/async.js";
 
 describe("runtime smoke", () => {
   it("runs function and model turns", async () => {

@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Message, ModelRequest, ToolContext, ToolResultPart } from "../../src/index.js";
-import {
-  callTools,
-  flush,
-  GatedModel,
-  GatedTool,
-  scriptedModel,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-} from "../support/runtime.js";
+import { flush, until } from "../support/async.js";
+import { callTools, GatedModel, scriptedModel, text, toolCall } from "../support/models.js";
+import { startSession, testRuntime } from "../support/runtime.js";
+import { GatedTool, tool } from "../support/tools.js";
 
 /** The tool results the model was shown in this request's last tool message. */
 function lastToolResults(request: ModelRequest): ToolResultPart[] {
@@ -35,9 +27,8 @@ describe("tool calls", () => {
       toolCall("b", "slow", { n: 2 }),
       toolCall("c", "slow", { n: 3 }),
     );
-    const { runtime } = testRuntime({ chat: { model: m, tools: [slow.tool] } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("go");
+    const { runtime, s } = await startSession({ chat: { model: m, tools: [slow.tool] } });
+    const h = s.send("go");
     await until(() => slow.calls.length === 3, "all three tools to start before any finished");
     expect(runtime.metrics().outstandingCalls).toBe(3);
     expect(slow.calls.map((c) => c.args)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
@@ -108,9 +99,8 @@ describe("tool calls", () => {
         tool("rejects", () => Promise.reject("boom")),
       ];
       const m = oneStep(call, toolCall("y", "ok", {}));
-      const { runtime } = testRuntime({ chat: { model: m, tools } });
-      await runtime.start();
-      const h = runtime.session("s", { agent: "chat" }).send("go");
+      const { runtime, s } = await startSession({ chat: { model: m, tools } });
+      const h = s.send("go");
       const result = await h.result();
       expect(result.status).toBe("completed");
       expect(result.output).toBe("done");
@@ -149,9 +139,8 @@ describe("tool calls", () => {
   it("a tool past its timeout (virtual clock) is aborted and the model sees a timeout error", async () => {
     const slow = new GatedTool("slow", { timeoutMs: 1000 });
     const m = oneStep(toolCall("x", "slow", {}));
-    const { runtime, clock } = testRuntime({ chat: { model: m, tools: [slow.tool] } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("go");
+    const { runtime, clock, s } = await startSession({ chat: { model: m, tools: [slow.tool] } });
+    const h = s.send("go");
     await until(() => slow.calls.length === 1);
     clock.advance(999);
     await flush();
@@ -192,9 +181,7 @@ describe("tool calls", () => {
       });
     });
     const m = oneStep(toolCall("x", "waits", {}));
-    const { runtime } = testRuntime({ chat: { model: m, tools: [waits] } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { runtime, s } = await startSession({ chat: { model: m, tools: [waits] } });
     const h = s.send("go");
     await until(() => contexts.length === 1);
     expect(contexts[0]!.signal.aborted).toBe(false);
@@ -217,9 +204,8 @@ describe("tool calls", () => {
     const counted = tool("counted", () => {
       ran += 1;
     });
-    const { runtime } = testRuntime({ chat: { model: m, tools: [counted] } });
-    await runtime.start();
-    const h = runtime.session("s", { agent: "chat" }).send("go");
+    const { runtime, s } = await startSession({ chat: { model: m, tools: [counted] } });
+    const h = s.send("go");
     await until(() => m.calls.length === 1);
     const cancelling = h.cancel();
     m.last.release(callTools(toolCall("x", "counted", {})));
@@ -232,9 +218,9 @@ describe("tool calls", () => {
   it("the model-call limit ends the turn max_iterations (model_call_limit); result() resolves", async () => {
     const m = scriptedModel((_r, call) => callTools(toolCall(`c${call}`, "again", {})));
     const again = tool("again", () => "more");
-    const { runtime } = testRuntime({ chat: { model: m, tools: [again], modelCallsPerTurnMax: 3 } });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "chat" });
+    const { runtime, s } = await startSession({
+      chat: { model: m, tools: [again], modelCallsPerTurnMax: 3 },
+    });
     const result = await s.send("loop").result();
     expect(result.status).toBe("max_iterations");
     expect(result.reason.code).toBe("model_call_limit");

@@ -26,8 +26,8 @@
  *   `limits.timeoutMs` while the runtime runs (a restart re-arms the timer for the time left).
  * - **At the end**: every dispatched child completed and its completion was delivered or dropped.
  *
- * Longer than most files for the reason `invariants.ts` is: the ledger and the rules that read it
- * belong together.
+ * The record rule is checked in `delegation-records.ts`; this file keeps the ledger of children and
+ * every other rule.
  */
 import type { DeliveryState } from "../../src/kernel/delegation/completion-delivery.js";
 import type { Message } from "../../src/kernel/messages.js";
@@ -37,6 +37,7 @@ import type { InputRecord, Store } from "../../src/runtime/ports/store.js";
 import type { Runtime } from "../../src/runtime/runtime.js";
 import type { VirtualClock } from "../../src/testing/virtual-clock.js";
 import type { SimDelegation } from "./config.js";
+import { checkRecord } from "./delegation-records.js";
 
 /** What this ledger needs to know about an input (the main ledger's fact). */
 export interface InputView {
@@ -380,51 +381,7 @@ export class DelegationChecker {
       this.#p.fail(
         `runtime.delegations.running is ${runtime.delegations.running}; the ledger has ${this.running().length} children running`,
       );
-    for (const fact of this.facts.values()) this.#checkRecord(fact, live);
-  }
-
-  #checkRecord(fact: DelegationFact, live: boolean): void {
-    const fail = (why: string) => this.#p.fail(`delegation ${fact.id}: ${why}`);
-    const record = this.#log.get(fact.id);
-    if (record === undefined) {
-      if (!fact.completed) fail("its record was pruned while the child runs");
-      else if (fact.carriedBy === undefined && fact.seen !== "dropped")
-        fail(`its record was pruned while its completion was ${String(fact.seen)}`);
-      return;
-    }
-    fact.seen = record.delivery;
-    if (record.completion === undefined) {
-      if (fact.completed) fail("completed, but its record lost the completion");
-      else if (live && this.#p.runtime().delegations.get(fact.id)?.running !== true)
-        fail("runs, but delegations.get() says it is not running");
-      return;
-    }
-    if (!fact.completed) fail("its record holds a completion that was never reported");
-    const queued = fact.inputIds.filter((id) => this.#p.inputs.get(id)?.state === "queued");
-    switch (record.delivery) {
-      case "pending":
-        if (fact.carriedBy !== undefined) fail(`pending, though turn ${fact.carriedBy} took it`);
-        if (record.deliveryInputId === undefined || !queued.includes(record.deliveryInputId))
-          fail(
-            `pending via input ${String(record.deliveryInputId)}, which is ${this.#stateOf(record.deliveryInputId)}: it can never be delivered`,
-          );
-        return;
-      case "delivered":
-        if (fact.carriedBy === undefined) fail("recorded delivered, but no parent turn took it");
-        return;
-      default:
-        if (fact.carriedBy !== undefined)
-          fail(`recorded ${String(record.delivery)}, but turn ${fact.carriedBy} took it`);
-        if (queued.length > 0)
-          fail(`recorded ${String(record.delivery)} while input ${queued[0]} carries it`);
-        if (record.deliveryReason === undefined) fail(`${String(record.delivery)} without a reason`);
-    }
-  }
-
-  #stateOf(inputId: string | undefined): string {
-    if (inputId === undefined) return "missing";
-    const fact = this.#p.inputs.get(inputId);
-    return fact === undefined ? "unknown" : fact.state;
+    for (const fact of this.facts.values()) checkRecord(this.#p, this.#log, fact, live);
   }
 
   /** The end of the run: every child completed, every completion delivered or dropped. */

@@ -3,6 +3,8 @@
  * last lines for a failure message, folds every line into a hash (two runs of a seed must hash the
  * same: that is the replay check), and with `verbose` keeps everything for printing.
  */
+import type { RuntimeEvent } from "../../src/runtime/events.js";
+
 const TAIL_LINES = 80;
 
 export class Trace {
@@ -45,5 +47,41 @@ export class Trace {
   /** Every line (only kept when verbose). */
   all(): string {
     return this.#all.join("\n");
+  }
+}
+
+/** One runtime event as a trace line. */
+export function describeEvent(e: RuntimeEvent): string {
+  switch (e.type) {
+    case "input.accepted":
+      return `  ev input.accepted ${e.inputId} ${e.sessionId} ${e.policy}`;
+    case "turn.started":
+      return `  ev turn.started ${e.turnId} ${e.sessionId} [${e.inputIds.join(",")}] attempt ${e.attempt}`;
+    case "turn.ended":
+      return `  ev turn.ended ${e.turnId} ${e.sessionId} [${e.inputIds.join(",")}] ${e.outcome.status}/${e.outcome.reason.code}`;
+    case "input.status":
+      return `  ev input.status ${e.inputId} ${e.status}`;
+    case "tool.started":
+      return `  ev tool.started ${e.turnId} ${e.toolName} ${e.toolCallId}`;
+    case "tool.ended":
+      return `  ev tool.ended ${e.turnId} ${e.toolName} ${e.toolCallId}${e.isError ? " error" : ""}`;
+    case "model.text":
+      return `  ev model.text ${e.turnId}`;
+    case "runtime.started":
+      return `  ev runtime.started recovered=${e.recoveredInputs} resumed=${e.resumedTurns}`;
+    case "runtime.stopped":
+      return `  ev runtime.stopped ${e.status}`;
+    case "delegation.dispatched":
+      return `  ev delegation.dispatched ${e.delegationId} ${e.parentSessionId} -> ${e.childSessionId}`;
+    case "delegation.rejected":
+      return `  ev delegation.rejected ${e.parentSessionId} ${e.code}`;
+    case "delegation.completed":
+      return `  ev delegation.completed ${e.delegationId} ${e.status} -> ${e.parentSessionId} ${e.delivery}`;
+    case "delegation.delivered":
+      return `  ev delegation.delivered ${e.delegationId} -> ${e.parentSessionId}`;
+    case "dispatcher.hog":
+      return `  ev dispatcher.hog ${e.label} ${e.durationMs}ms`;
+    case "error":
+      return `  ev error ${e.where}: ${e.message}`;
   }
 }

@@ -7,28 +7,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type Agent,
-  InvalidInputError,
-  type Runtime,
-  type RuntimeEvent,
-  type RuntimeOptions,
-} from "../../src/index.js";
+import type { Agent, Runtime, RuntimeEvent, RuntimeOptions, Session } from "../../src/index.js";
+import { InvalidInputError } from "../../src/index.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { VirtualClock } from "../../src/testing/index.js";
-import {
-  callTools,
-  GatedModel,
-  gatedFunction,
-  roles,
-  scriptedModel,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-  userTexts,
-} from "../support/runtime.js";
+import { until } from "../support/async.js";
+import { callTools, GatedModel, roles, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
+import { type GatedFunction, gatedFunction, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 interface Process {
@@ -128,6 +114,13 @@ async function start(
   return p;
 }
 
+/** A first process on `path` whose agent "f" is a gated function, with session "s" on it. */
+async function startGated(path: string): Promise<{ fn: GatedFunction; first: Process; s: Session }> {
+  const fn = gatedFunction();
+  const first = await start(path, { f: fn.agent });
+  return { fn, first, s: first.runtime.session("s", { agent: "f" }) };
+}
+
 /** Reads through a connection of its own: what a restarted process will find. */
 function committed(path: string, sql: string): unknown[] {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -182,9 +175,7 @@ describe("receipts", () => {
 describe("restart after stop() without drain", () => {
   it("queued inputs stay stored and run after a new process starts on the file", async () => {
     const path = freshPath();
-    const fn = gatedFunction();
-    const first = await start(path, { f: fn.agent });
-    const s = first.runtime.session("s", { agent: "f" });
+    const { fn, first, s } = await startGated(path);
     const running = s.send("a");
     const queued = [s.send("b"), s.send("c")];
     await until(() => fn.calls.length === 1);
@@ -208,9 +199,7 @@ describe("restart after stop() without drain", () => {
 describe("restart after a crash (no stop, no close)", () => {
   it("queued inputs are driven, and the running function turn resumes as attempt 2", async () => {
     const path = freshPath();
-    const fn = gatedFunction();
-    const first = await start(path, { f: fn.agent });
-    const s = first.runtime.session("s", { agent: "f" });
+    const { fn, first, s } = await startGated(path);
     const handles = [s.send("a"), s.send("b")];
     await until(() => fn.calls.length === 1);
     await handles[1]!.stored();
@@ -312,9 +301,8 @@ describe("restart after a crash (no stop, no close)", () => {
 
   it("an idempotency key holds across the restart: same input, same handle id, conflict on another payload", async () => {
     const path = freshPath();
-    const fn = gatedFunction();
-    const first = await start(path, { f: fn.agent });
-    const original = first.runtime.session("s", { agent: "f" }).send({ n: 1 }, { idempotencyKey: "k" });
+    const { first, s: before } = await startGated(path);
+    const original = before.send({ n: 1 }, { idempotencyKey: "k" });
     await original.stored();
     first.crash();
     const second = await start(path, { f: echo });

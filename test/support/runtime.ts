@@ -1,199 +1,23 @@
 /**
- * Shared fakes for the runtime tests: deferred promises, scripted and gated models, plain tools, a
- * store spy, and helpers that let queued microtasks and dispatcher slices run without sleeping on the
- * wall clock (every timer the runtime sets goes through the `VirtualClock`).
+ * Runtimes for the tests: a runtime on a virtual clock with a silent logger, the started-session
+ * fixtures most tests open with, a gated function agent, a store spy, and a snapshot of what a
+ * refused call must leave as it was.
  */
 import {
   type Agent,
   createMemoryStore,
   createRuntime,
-  type Message,
-  type Model,
-  type ModelPart,
-  type ModelRequest,
+  type ModelAgent,
   type Runtime,
   type RuntimeOptions,
   type Session,
   type Store,
   silentLogger,
-  type Tool,
-  type ToolContext,
   type TurnHandle,
 } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
-
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** One turn of the event loop: microtasks, then whatever `setImmediate` queued before. */
-export function turnOfLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Lets pending microtasks, dispatcher slices and promise chains run (no time passes). */
-export async function flush(rounds = 10): Promise<void> {
-  for (let i = 0; i < rounds; i++) await turnOfLoop();
-}
-
-/** Spins the event loop until `condition` holds; fails (without sleeping) if it never does. */
-export async function until(condition: () => boolean, what = "the condition"): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await turnOfLoop();
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-/** Whether a promise has settled yet, without waiting for it. */
-export function track<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return { settled: () => settled, promise };
-}
-
-// ---- models ------------------------------------------------------------------------------------
-
-export function text(value: string): ModelPart[] {
-  return [
-    { type: "text-delta", id: "t", delta: value },
-    { type: "finish", finishReason: "stop", usage: { inputTokens: 1, outputTokens: 1 } },
-  ];
-}
-
-export function toolCall(toolCallId: string, toolName: string, input: unknown): ModelPart {
-  return {
-    type: "tool-call",
-    toolCallId,
-    toolName,
-    input: typeof input === "string" ? input : JSON.stringify(input),
-  };
-}
-
-/** A step that asks for these tool calls. */
-export function callTools(...calls: ModelPart[]): ModelPart[] {
-  return [...calls, { type: "finish", finishReason: "tool-calls" }];
-}
-
-/** Answers each step synchronously from `script(request, callIndex)` and records every request. */
-export {
-  createScriptedModel as scriptedModel,
-  type ScriptedModel,
-} from "../../src/testing/index.js";
-
-export interface GatedCall {
-  readonly request: ModelRequest;
-  readonly signal: AbortSignal;
-  /** Lets the step answer with these parts. */
-  release(parts: ModelPart[]): void;
-  /** Makes the step's stream throw. */
-  fail(error: unknown): void;
-  /** True once the stream has finished (answered, failed or aborted). */
-  ended: boolean;
-}
-
-/**
- * A model whose every step waits until the test releases it. It honours its abort signal (the
- * stream throws the abort reason) unless `ignoreAbort` is set.
- */
-export class GatedModel implements Model {
-  readonly id = "gated";
-  readonly calls: GatedCall[] = [];
-  readonly #ignoreAbort: boolean;
-
-  constructor(options: { ignoreAbort?: boolean } = {}) {
-    this.#ignoreAbort = options.ignoreAbort === true;
-  }
-
-  get last(): GatedCall {
-    const call = this.calls.at(-1);
-    if (call === undefined) throw new Error("the model was not called");
-    return call;
-  }
-
-  stream(request: ModelRequest): AsyncIterable<ModelPart> {
-    const gate = deferred<ModelPart[]>();
-    const signal = request.abortSignal;
-    const call: GatedCall = {
-      request,
-      signal,
-      release: (parts) => gate.resolve(parts),
-      fail: (error) => gate.reject(error),
-      ended: false,
-    };
-    this.calls.push(call);
-    if (!this.#ignoreAbort) {
-      signal.addEventListener("abort", () => gate.reject(signal.reason), { once: true });
-    }
-    return (async function* () {
-      try {
-        yield* await gate.promise;
-      } finally {
-        call.ended = true;
-      }
-    })();
-  }
-}
-
-// ---- tools -------------------------------------------------------------------------------------
-
-/** A tool that accepts any arguments. */
-export function tool(
-  name: string,
-  execute: (args: unknown, context: ToolContext) => unknown,
-  extra: Partial<Omit<Tool, "execute">> = {},
-): Tool {
-  return {
-    name,
-    description: `the ${name} tool`,
-    inputSchema: { type: "object" },
-    check: (args) => ({ ok: true, value: args }),
-    execute,
-    ...extra,
-  };
-}
-
-/** A tool whose calls each wait for the test; it honours its signal unless told not to. */
-export class GatedTool {
-  readonly calls: { args: unknown; context: ToolContext; gate: Deferred<unknown> }[] = [];
-  readonly tool: Tool;
-
-  constructor(name: string, options: { ignoreAbort?: boolean; timeoutMs?: number } = {}) {
-    this.tool = tool(
-      name,
-      (args, context) => {
-        const gate = deferred<unknown>();
-        this.calls.push({ args, context, gate });
-        if (options.ignoreAbort !== true) {
-          context.signal.addEventListener("abort", () => gate.reject(context.signal.reason), { once: true });
-        }
-        return gate.promise;
-      },
-      options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
-    );
-  }
-}
-
-// ---- runtime -----------------------------------------------------------------------------------
+import { type Deferred, deferred, until } from "./async.js";
+import { GatedModel } from "./models.js";
 
 export interface TestRuntime {
   readonly runtime: Runtime;
@@ -201,10 +25,7 @@ export interface TestRuntime {
 }
 
 /** A runtime on a virtual clock with a silent logger. */
-export function testRuntime(
-  agents: Record<string, Agent>,
-  extra: Partial<Omit<RuntimeOptions, "agents">> = {},
-): TestRuntime {
+export function testRuntime(agents: Record<string, Agent>, extra: TestOptions = {}): TestRuntime {
   const clock = new VirtualClock();
   const runtime = createRuntime({
     logger: silentLogger,
@@ -214,6 +35,64 @@ export function testRuntime(
     ...extra,
   });
   return { runtime, clock };
+}
+
+/** Options of a test runtime besides its agents. */
+export type TestOptions = Partial<Omit<RuntimeOptions, "agents">>;
+
+export interface StartedSession extends TestRuntime {
+  /** Session "s", on the first agent. */
+  readonly s: Session;
+}
+
+/** A started test runtime with session "s" on the first agent of `agents`. */
+export async function startSession(
+  agents: Record<string, Agent>,
+  extra: TestOptions = {},
+): Promise<StartedSession> {
+  const agent = Object.keys(agents)[0];
+  if (agent === undefined) throw new Error("startSession needs an agent");
+  const started = testRuntime(agents, extra);
+  await started.runtime.start();
+  return { ...started, s: started.runtime.session("s", { agent }) };
+}
+
+export interface GatedSession extends StartedSession {
+  /** Agent "f", the gated function session "s" runs on. */
+  readonly fn: GatedFunction;
+}
+
+/** A started runtime whose agent "f" is a {@link gatedFunction}, with session "s" on it. */
+export async function gatedSession(extra: TestOptions = {}): Promise<GatedSession> {
+  const fn = gatedFunction();
+  return { fn, ...(await startSession({ f: fn.agent }, extra)) };
+}
+
+export interface BusySession extends GatedSession {
+  /** Input "a", whose turn is running: its call to "f" waits at the gate. */
+  readonly a: TurnHandle;
+}
+
+/** A {@link gatedSession} whose session "s" is busy running input "a". */
+export async function busySession(extra: TestOptions = {}): Promise<BusySession> {
+  const gated = await gatedSession(extra);
+  const a = gated.s.send("a");
+  await until(() => gated.fn.calls.length === 1, "the turn of input a to start");
+  return { ...gated, a };
+}
+
+export interface ChatSession extends StartedSession {
+  /** The model of agent "chat", which session "s" runs on. */
+  readonly m: GatedModel;
+}
+
+/** A started runtime whose agent "chat" runs a {@link GatedModel} with `agent`'s settings, with session "s" on it. */
+export async function gatedChat(
+  agent: Omit<ModelAgent, "model"> = {},
+  extra: TestOptions = {},
+): Promise<ChatSession> {
+  const m = new GatedModel();
+  return { m, ...(await startSession({ chat: { ...agent, model: m } }, extra)) };
 }
 
 export interface GatedFunction {
@@ -236,21 +115,6 @@ export function gatedFunction(): GatedFunction {
       },
     },
   };
-}
-
-/** Text of the user messages in a prompt, in order. */
-export function userTexts(messages: readonly Message[]): string[] {
-  const out: string[] = [];
-  for (const m of messages) {
-    if (m.role !== "user") continue;
-    for (const part of m.content) out.push(part.text);
-  }
-  return out;
-}
-
-/** The roles of a prompt's messages, in order. */
-export function roles(messages: readonly Message[]): string[] {
-  return messages.map((m) => m.role);
 }
 
 /** What a refused call must leave exactly as it was. */

@@ -17,20 +17,9 @@
  *
  * @packageDocumentation
  */
-import {
-  type ChildCompletion,
-  type ChildStop,
-  childExit,
-  renderCompletions,
-} from "../../kernel/delegation/child-completion.js";
+import { type ChildStop, renderCompletions } from "../../kernel/delegation/child-completion.js";
 import { decideDelivery, recordsToPrune } from "../../kernel/delegation/completion-delivery.js";
-import {
-  type AdmitDecision,
-  admitModelCall,
-  chargeTokens,
-  createTreeSpend,
-  type TreeSpend,
-} from "../../kernel/delegation/delegation-budget.js";
+import type { AdmitDecision } from "../../kernel/delegation/delegation-budget.js";
 import {
   clearLedger,
   createDelegationLedger,
@@ -39,11 +28,10 @@ import {
   restoreSlot,
   runningUnder,
 } from "../../kernel/delegation/delegation-caps.js";
-import { lastAssistantText, type Message } from "../../kernel/messages.js";
+import type { Message } from "../../kernel/messages.js";
 import type { Reason, TurnOutcome, Usage } from "../../kernel/outcome.js";
 import { argumentsOf, fail } from "../../validate.js";
 import type { ModelAgent } from "../agent.js";
-import type { TimerToken } from "../clock.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
 import type { SessionEntry } from "../session-table.js";
@@ -57,22 +45,11 @@ import {
   rootOf,
 } from "./delegate-spec.js";
 import type { ResolvedDelegationOptions } from "./delegation-options.js";
+import { completionOf, type LiveChild, liveChild, recordTurn } from "./live-child.js";
+import { TreeBudgets } from "./tree-budgets.js";
 
 /** Why an input carrying a completion ended without a turn. */
 export type InputEndCause = "withdraw" | "cancel" | "stop" | "hold";
-
-interface LiveChild {
-  readonly record: DelegationRecord;
-  modelCalls: number;
-  usage: Usage | undefined;
-  last: TurnOutcome | undefined;
-  /** Text of the child's latest answer, for the partial output of a child that was stopped. */
-  lastText: string;
-  stop: ChildStop | undefined;
-  timer: TimerToken | undefined;
-  /** Tokens of the running turn already charged to the tree (see `admit`). */
-  turnTokensCharged: number;
-}
 
 const DELEGATE = argumentsOf("delegate()");
 
@@ -83,13 +60,13 @@ export class Children {
   readonly #ledger = createDelegationLedger();
   /** Running children, by their session's id. */
   readonly #live = new Map<string, LiveChild>();
-  /** What each tree has spent, by its top-level session's id, read from the log once per start. */
-  readonly #spend = new Map<string, TreeSpend>();
+  readonly #budgets: TreeBudgets;
 
   constructor(parts: RuntimeParts, log: DelegationLog) {
     this.#parts = parts;
     this.#log = log;
     this.#options = parts.options.delegation;
+    this.#budgets = new TreeBudgets(log, this.#options.budget);
   }
 
   get log(): DelegationLog {
@@ -207,14 +184,8 @@ export class Children {
   admit(sessionId: string, turnUsage: Usage): AdmitDecision | undefined {
     const child = this.#live.get(sessionId);
     if (child === undefined) return undefined;
-    const root = child.record.rootSessionId;
-    const spend = this.#treeSpend(root);
-    this.#chargeTurn(child, spend, turnUsage);
-    const decision = admitModelCall(spend, this.#options.budget);
-    if (decision.kind === "ok") {
-      child.modelCalls += 1;
-      this.#log.setSpend(root, spend);
-    }
+    const decision = this.#budgets.admit(child, turnUsage);
+    if (decision.kind === "ok") child.modelCalls += 1;
     return decision;
   }
 
@@ -231,15 +202,8 @@ export class Children {
   ): void {
     const child = this.#live.get(sessionId);
     if (child === undefined) return;
-    child.last = outcome;
-    const said = typeof outcome.output === "string" ? outcome.output : lastAssistantText(messages);
-    if (said !== "") child.lastText = said;
-    child.usage = add(child.usage, usage);
-    const root = child.record.rootSessionId;
-    const spend = this.#treeSpend(root);
-    this.#chargeTurn(child, spend, usage);
-    child.turnTokensCharged = 0;
-    this.#log.setSpend(root, spend);
+    recordTurn(child, outcome, messages, usage);
+    this.#budgets.turnEnded(child, usage);
     if (child.stop !== undefined || (queued === 0 && runningUnder(this.#ledger, sessionId) === 0))
       this.#complete(child);
   }
@@ -330,20 +294,11 @@ export class Children {
       if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
     this.#live.clear();
     clearLedger(this.#ledger);
-    this.#spend.clear();
+    this.#budgets.clear();
   }
 
   #track(record: DelegationRecord): void {
-    const child: LiveChild = {
-      record,
-      modelCalls: 0,
-      usage: undefined,
-      last: undefined,
-      lastText: "",
-      stop: undefined,
-      timer: undefined,
-      turnTokensCharged: 0,
-    };
+    const child = liveChild(record);
     const { timeoutMs } = record.spec;
     if (timeoutMs !== undefined) {
       const { clock } = this.#parts;
@@ -376,22 +331,8 @@ export class Children {
     this.#live.delete(record.childSessionId);
     if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
     release(this.#ledger, record.parentSessionId);
-    const { status, error, exitReason } = childExit(child.stop, child.last);
-    const completion: ChildCompletion = {
-      delegationId: record.id,
-      parentSessionId: record.parentSessionId,
-      childSessionId: record.childSessionId,
-      spec: record.spec,
-      status,
-      summary: status === "completed" ? child.lastText : "",
-      error,
-      exitReason,
-      modelCalls: child.modelCalls,
-      usage: child.usage,
-      dispatchedAtMs: record.dispatchedAtMs,
-      completedAtMs: this.#parts.clock.epochMs(),
-      partialOutput: status === "completed" || child.lastText === "" ? undefined : child.lastText,
-    };
+    const completion = completionOf(child, this.#parts.clock.epochMs());
+    const { status } = completion;
     const reason = this.undeliverable(record);
     if (reason !== undefined) {
       this.#log.complete(completion, { state: "dropped", reason });
@@ -426,27 +367,4 @@ export class Children {
     );
     if (prune.length > 0) this.#log.prune(prune);
   }
-
-  /** Charges the tokens of the child's running turn not charged yet. */
-  #chargeTurn(child: LiveChild, spend: TreeSpend, turnUsage: Usage): void {
-    const tokens = turnUsage.inputTokens + turnUsage.outputTokens;
-    if (tokens <= child.turnTokensCharged) return;
-    chargeTokens(spend, tokens - child.turnTokensCharged);
-    child.turnTokensCharged = tokens;
-  }
-
-  #treeSpend(rootSessionId: string): TreeSpend {
-    let spend = this.#spend.get(rootSessionId);
-    if (spend === undefined) {
-      spend = this.#log.spend(rootSessionId) ?? createTreeSpend();
-      this.#spend.set(rootSessionId, spend);
-    }
-    return spend;
-  }
-}
-
-function add(a: Usage | undefined, b: Usage): Usage {
-  return a === undefined
-    ? b
-    : { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
 }
