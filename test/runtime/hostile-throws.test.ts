@@ -9,7 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Agent, Logger, ModelPart, TurnHandle } from "../../src/index.js";
 import { CAUSE_CHARS_MAX } from "../../src/kernel/limits.js";
 import { describeCause } from "../../src/kernel/outcome.js";
-import { callTools, scriptedModel, testRuntime, text, tool, toolCall, until } from "../support/runtime.js";
+import { until } from "../support/async.js";
+import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 /** Values that cannot be turned into a string the ordinary way, by name. */
 function hostileValues(): [string, unknown][] {

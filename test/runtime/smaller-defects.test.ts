@@ -14,18 +14,10 @@ import {
   type RuntimeEvent,
   type Session,
 } from "../../src/index.js";
-import {
-  callTools,
-  deferred,
-  flush,
-  scriptedModel,
-  spyStore,
-  testRuntime,
-  text,
-  tool,
-  toolCall,
-  until,
-} from "../support/runtime.js";
+import { deferred, flush, until } from "../support/async.js";
+import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { spyStore, testRuntime } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 function hogs(runtime: Runtime): Extract<RuntimeEvent, { type: "dispatcher.hog" }>[] {
   const seen: Extract<RuntimeEvent, { type: "dispatcher.hog" }>[] = [];

@@ -19,18 +19,17 @@ import {
 } from "../../src/index.js";
 import { TIMER_DELAY_MAX_MS } from "../../src/kernel/limits.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { until } from "../support/async.js";
+import { scriptedModel, text } from "../support/models.js";
 import {
   type GatedFunction,
   gatedFunction,
   type StoreSpy,
-  scriptedModel,
   spyStore,
   stateOf,
   testRuntime,
-  text,
-  tool,
-  until,
 } from "../support/runtime.js";
+import { tool } from "../support/tools.js";
 
 const TOO_LONG = TIMER_DELAY_MAX_MS + 1;
 
