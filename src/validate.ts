@@ -13,7 +13,7 @@ import {
   BootError,
   describeValue,
   InvalidInputError,
-  type OffstageError,
+  OffstageError,
   type OffstageErrorCode,
 } from "./errors.js";
 import { JSON_DEPTH_MAX, TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
@@ -73,9 +73,24 @@ export function fail(
   throw invalid(subject, name, value, expected, code);
 }
 
-/** A plain object: not `null`, not an array, not a function. */
+/** `value instanceof type`, false where asking throws (a revoked proxy has no prototype to ask for). */
+export function isInstance<T>(value: unknown, type: abstract new (...args: never) => T): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain object: not `null`, not an array, not a function (nor a revoked proxy). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    // A revoked proxy: Array.isArray throws on it.
+    return false;
+  }
 }
 
 export function checkObject<T>(
@@ -168,28 +183,82 @@ function hasControl(text: string): boolean {
 }
 
 /**
- * Refuses keys of the object `value` (named `name`) that `known` does not list, suggesting the
- * known key nearest to a misspelt one: `createRuntime(): options.pollIntervalMS is not a known key;
- * did you mean pollIntervalMs?`. Inherited enumerable keys are refused too: they would be read as
- * options by some code and ignored by other code. Call it after {@link checkObject}.
+ * Checks an options object and returns a plain copy of it, each property read once: `value` must be
+ * an object (not `null` or an array) whose own keys are all in `known`, each a plain data property.
+ * A misspelt key is refused with the known key nearest to it (`createRuntime(): options.pollIntervalMS
+ * is not a known key; did you mean pollIntervalMs?`); an inherited enumerable key is refused too (some
+ * code would read it, other code not); a getter is refused rather than run. The caller reads the copy
+ * only, so a proxy trap or getter cannot throw, or answer differently, once the check has passed.
  */
-export function checkKeys(subject: Subject, name: string, value: object, known: readonly string[]): void {
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) {
-      throw refusal(
-        subject,
-        `${name}.${key}`,
-        `${subject.call}: ${name}.${key} is inherited from the object's prototype; pass options as own properties`,
-      );
+export function checkOptions<T extends object>(
+  subject: Subject,
+  name: string,
+  value: T,
+  known: readonly string[],
+  expected = "an object",
+): T {
+  checkObject(subject, name, value, expected);
+  const copy: Record<string, unknown> = {};
+  let key = "";
+  try {
+    for (key in value) {
+      if (!Object.hasOwn(value, key)) {
+        throw refusal(
+          subject,
+          `${name}.${key}`,
+          `${subject.call}: ${name}.${key} is inherited from the object's prototype; pass options as own properties`,
+        );
+      }
+      if (!known.includes(key)) throw unknownKey(subject, name, key, known);
+      const property = Object.getOwnPropertyDescriptor(value, key);
+      if (property === undefined) continue;
+      if (!("value" in property))
+        throw refusal(
+          subject,
+          `${name}.${key}`,
+          `${subject.call}: ${name}.${key} is a getter; pass a plain value`,
+        );
+      copy[key] = property.value;
     }
-    if (known.includes(key)) continue;
-    const near = nearest(key, known);
+  } catch (error) {
+    if (error instanceof OffstageError) throw error;
     throw refusal(
       subject,
-      `${name}.${key}`,
-      `${subject.call}: ${name}.${key} is not a known key; ${near === undefined ? "" : `did you mean ${near}? `}known keys: ${known.join(", ")}`,
+      name,
+      `${subject.call}: ${name}${key === "" ? "" : `.${key}`} cannot be read: ${describeCause(error)}`,
     );
   }
+  return copy as T;
+}
+
+function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
+  const near = nearest(key, known);
+  return refusal(
+    subject,
+    `${name}.${key}`,
+    `${subject.call}: ${name}.${key} is not a known key; ${near === undefined ? "" : `did you mean ${near}? `}known keys: ${known.join(", ")}`,
+  );
+}
+
+/**
+ * Checks that `value` is an array and returns a copy of it, each element read once (a proxy or a
+ * getter cannot throw past the check). `maxLength` bounds it.
+ */
+export function checkArray(
+  subject: Subject,
+  name: string,
+  value: unknown,
+  expected: string,
+  maxLength = 1_000,
+): unknown[] {
+  let copy: unknown[] | undefined;
+  try {
+    if (Array.isArray(value) && value.length <= maxLength) copy = Array.from(value);
+  } catch (error) {
+    throw refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`);
+  }
+  if (copy === undefined) fail(subject, name, value, expected);
+  return copy;
 }
 
 /** The known key a typo most likely meant: same letters in another case, or a few edits away. */

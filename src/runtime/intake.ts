@@ -10,7 +10,7 @@ import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkJson, checkKeys, checkObject, checkOneOf, checkText, fail } from "../validate.js";
+import { argumentsOf, checkJson, checkOneOf, checkOptions, checkText, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
@@ -55,13 +55,10 @@ export class Intake {
   send(entry: SessionEntry, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
     const { run, limits, dispatcher, store, metrics, events } = this.#parts;
     run.assertAccepting();
-    if (options !== NO_SEND_OPTIONS) {
-      checkObject(SEND, "options", options);
-      checkKeys(SEND, "options", options, SEND_KEYS);
-    }
-    const policy = options.policy ?? "enqueue";
+    const given = options === NO_SEND_OPTIONS ? options : checkOptions(SEND, "options", options, SEND_KEYS);
+    const policy = given.policy ?? "enqueue";
     checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
-    const key = options.idempotencyKey;
+    const key = given.idempotencyKey;
     if (key !== undefined) checkText(SEND, "idempotencyKey", key, 256);
     // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
     // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.

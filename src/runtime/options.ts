@@ -4,15 +4,16 @@
  *
  * @packageDocumentation
  */
-import { BootError } from "../errors.js";
+import { BootError, isOffstageError } from "../errors.js";
 import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
+import { describeCause } from "../kernel/outcome.js";
 import {
   checkBoolean,
   checkDurationMs,
   checkFunction,
-  checkKeys,
   checkObject,
   checkOneOf,
+  checkOptions,
   checkPositiveInteger,
   fail,
   isRecord,
@@ -126,15 +127,29 @@ const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Checks the options of `createRuntime` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
-  checkObject(OPTIONS, "options", options);
-  checkKeys(OPTIONS, "options", options, RUNTIME_KEYS);
+  try {
+    return resolve(options);
+  } catch (error) {
+    if (isOffstageError(error)) throw error;
+    // Reading what the caller handed in threw (a getter, a proxy): that is a bad option too.
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `createRuntime(): the options cannot be read: ${describeCause(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function resolve(given: RuntimeOptions): ResolvedOptions {
+  const options = checkOptions(OPTIONS, "options", given, RUNTIME_KEYS);
   const { agents } = options;
   checkObject(OPTIONS, "agents", agents, "an object of agents by name");
   const byName = new Map<string, Agent>();
   for (const [name, agent] of Object.entries(agents)) {
     if (!AGENT_NAME.test(name)) fail(OPTIONS, "agent name", name, "1-128 letters, digits, or _ . : -");
-    checkAgent(name, agent);
-    byName.set(name, agent);
+    byName.set(name, checkAgent(name, agent));
   }
   if (byName.size === 0) fail(OPTIONS, "agents", agents, "at least one agent");
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
@@ -173,10 +188,9 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
 
 function resolveLimits(given: Partial<Limits> | undefined): Limits {
   if (given === undefined) return DEFAULT_LIMITS;
-  checkObject(OPTIONS, "limits", given, "an object of limits by name");
-  checkKeys(OPTIONS, "limits", given, LIMIT_KEYS);
+  const copy = checkOptions(OPTIONS, "limits", given, LIMIT_KEYS, "an object of limits by name");
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
-  for (const [key, value] of Object.entries(given)) {
+  for (const [key, value] of Object.entries(copy)) {
     // A duration becomes a timer: beyond what a timer honours it would fire at once.
     if (key.endsWith("Ms")) checkDurationMs(OPTIONS, `limits.${key}`, value, { min: 1, integer: true });
     else checkPositiveInteger(OPTIONS, `limits.${key}`, value);
@@ -207,18 +221,21 @@ function processIds(): () => string {
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
 }
 
-function checkAgent(name: string, agent: Agent): void {
-  checkObject(OPTIONS, `agents.${name}`, agent, "an agent object");
+/** Checks an agent; returns it, or a plain copy of it when it is a plain object (read once). */
+function checkAgent(name: string, given: Agent): Agent {
+  checkObject(OPTIONS, `agents.${name}`, given, "an agent object");
   // A plain object is a definition, whose every key must mean something; an instance of a class
   // (a function agent with state) may carry fields of its own.
-  const proto = Object.getPrototypeOf(agent);
-  if (proto === Object.prototype || proto === null)
-    checkKeys(
-      OPTIONS,
-      `agents.${name}`,
-      agent,
-      isFunctionAgent(agent) ? FUNCTION_AGENT_KEYS : MODEL_AGENT_KEYS,
-    );
+  const proto = Object.getPrototypeOf(given);
+  const agent =
+    proto === Object.prototype || proto === null
+      ? checkOptions(
+          OPTIONS,
+          `agents.${name}`,
+          given,
+          isFunctionAgent(given) ? FUNCTION_AGENT_KEYS : MODEL_AGENT_KEYS,
+        )
+      : given;
   if (!isFunctionAgent(agent)) {
     if (typeof agent.model?.stream !== "function")
       fail(OPTIONS, `agents.${name}`, agent, "a model agent ({ model }) or a function agent ({ run })");
@@ -234,6 +251,7 @@ function checkAgent(name: string, agent: Agent): void {
     checkOneOf(OPTIONS, `agents.${name}.onCrash`, agent.onCrash, ["resume", "fail"]);
   if (agent.maxAttempts !== undefined)
     checkPositiveInteger(OPTIONS, `agents.${name}.maxAttempts`, agent.maxAttempts);
+  return agent;
 }
 
 /** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */

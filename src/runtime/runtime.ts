@@ -13,6 +13,7 @@
  */
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
+import { describeCause } from "../kernel/outcome.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
 import {
   argumentsOf,
@@ -20,8 +21,7 @@ import {
   checkDurationMs,
   checkFunction,
   checkId,
-  checkKeys,
-  checkObject,
+  checkOptions,
   fail,
   type Subject,
 } from "../validate.js";
@@ -148,13 +148,9 @@ export class Runtime implements AsyncDisposable {
       run.state = "stopped";
       throw error instanceof BootError
         ? error
-        : new BootError(
-            "BOOT_FAILED",
-            `boot failed: ${error instanceof Error ? error.message : String(error)}`,
-            {
-              cause: error,
-            },
-          );
+        : new BootError("BOOT_FAILED", `boot failed: ${describeCause(error)}`, {
+            cause: error,
+          });
     });
     return this.#starting;
   }
@@ -167,11 +163,11 @@ export class Runtime implements AsyncDisposable {
    * hangs. Idempotent: a second call returns the first call's promise.
    */
   stop(options: StopOptions = {}): Promise<StopStatus> {
+    let given: StopOptions;
     try {
-      checkObject(STOP, "options", options);
-      checkKeys(STOP, "options", options, STOP_KEYS);
-      const { drain, force } = options;
-      if (options.timeoutMs !== undefined) checkDurationMs(STOP, "timeoutMs", options.timeoutMs);
+      given = checkOptions(STOP, "options", options, STOP_KEYS);
+      const { drain, force, timeoutMs } = given;
+      if (timeoutMs !== undefined) checkDurationMs(STOP, "timeoutMs", timeoutMs);
       if (drain !== undefined) checkBoolean(STOP, "drain", drain);
       if (force !== undefined) checkBoolean(STOP, "force", force);
     } catch (error) {
@@ -182,9 +178,9 @@ export class Runtime implements AsyncDisposable {
     if (state === "created" || state === "stopped") return Promise.resolve("clean");
     // Kept until the next start(), so every later stop() returns this same promise.
     this.#stopping = this.#stop(
-      options.drain === true,
-      options.timeoutMs ?? DEFAULTS.stopTimeoutMs,
-      options.force === true,
+      given.drain === true,
+      given.timeoutMs ?? DEFAULTS.stopTimeoutMs,
+      given.force === true,
     );
     return this.#stopping;
   }
@@ -204,9 +200,7 @@ export class Runtime implements AsyncDisposable {
     const { run, options: resolved, sessions, store, dispatcher } = this.#parts;
     run.assertAccepting();
     checkId(SESSION, "session id", id);
-    checkObject(SESSION, "options", options);
-    checkKeys(SESSION, "options", options, SESSION_KEYS);
-    const agentName = options.agent;
+    const agentName = checkOptions(SESSION, "options", options, SESSION_KEYS).agent;
     if (agentName !== undefined && !resolved.agents.has(agentName))
       fail(
         SESSION,

@@ -71,12 +71,13 @@ export class Session {
    */
   invoke(payload: unknown, options: SendOptions & ResultOptions = {}): Promise<TurnResult> {
     // Checked before sending: a refused call must not leave an input behind.
+    let given: SendOptions & ResultOptions;
     try {
-      checkResultOptions("invoke()", options, INVOKE_KEYS);
+      given = checkResultOptions("invoke()", options, INVOKE_KEYS);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#parts.intake.invoke(this.#entry, payload, options);
+    return this.#parts.intake.invoke(this.#entry, payload, given);
   }
 
   /**

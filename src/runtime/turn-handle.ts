@@ -7,15 +7,17 @@
  * @packageDocumentation
  */
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
+import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
 import {
   argumentsOf,
   checkDurationMs,
-  checkKeys,
-  checkObject,
   checkOneOf,
+  checkOptions,
+  checkText,
   fail,
+  isInstance,
   type Subject,
 } from "../validate.js";
 import type { TimerToken } from "./clock.js";
@@ -81,18 +83,18 @@ interface Waits {
  * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeoutMs` is
  * a duration and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
  */
-export function checkResultOptions(
+export function checkResultOptions<T extends ResultOptions>(
   call: string,
-  options: unknown,
+  options: T,
   keys: readonly string[] = RESULT_KEYS,
-): asserts options is ResultOptions {
+): T {
   const subject = argumentsOf(call);
-  checkObject(subject, "options", options);
-  checkKeys(subject, "options", options, keys);
-  const { timeoutMs, signal } = options as ResultOptions;
+  const given = checkOptions(subject, "options", options, keys);
+  const { timeoutMs, signal } = given;
   if (timeoutMs !== undefined) checkDurationMs(subject, "timeoutMs", timeoutMs);
-  if (signal !== undefined && !(signal instanceof AbortSignal))
+  if (signal !== undefined && !isInstance(signal, AbortSignal))
     fail(subject, "signal", signal, "an AbortSignal");
+  return given;
 }
 
 /** The keys of {@link ResultOptions}. */
@@ -173,14 +175,15 @@ export class TurnHandle {
    */
   result(options: ResultOptions = NO_OPTIONS): Promise<TurnResult> {
     let release: ReleaseWait;
+    let given: ResultOptions;
     try {
-      checkResultOptions("result()", options);
+      given = options === NO_OPTIONS ? options : checkResultOptions("result()", options);
       if (this.#outcome !== undefined) return Promise.resolve(this.#value());
       release = this.#parts.waits.enter(this.sessionId, "handle.result()");
     } catch (error) {
       return Promise.reject(error);
     }
-    const waiting = this.#wait(options.timeoutMs, options.signal);
+    const waiting = this.#wait(given.timeoutMs, given.signal);
     // Until the wait ends, the waiting turn's session waits on this one (see WaitGraph).
     return waiting.then(
       () => {
@@ -200,14 +203,12 @@ export class TurnHandle {
    * status once the input has settled (a settled input is left as it is).
    */
   async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
-    checkObject(CANCEL, "options", options);
-    checkKeys(CANCEL, "options", options, CANCEL_KEYS);
-    const mode = options.mode ?? "immediate";
+    const given = checkOptions(CANCEL, "options", options, CANCEL_KEYS);
+    const mode = given.mode ?? "immediate";
     checkOneOf(CANCEL, "mode", mode, CANCEL_MODES);
-    if (options.reason !== undefined && typeof options.reason !== "string")
-      fail(CANCEL, "reason", options.reason, "a string");
+    if (given.reason !== undefined) checkText(CANCEL, "reason", given.reason, REASON_CHARS_MAX, 0);
     if (this.#outcome === undefined) {
-      this.#parts.intake.cancel(this, mode, options.reason ?? "cancelled by the caller");
+      this.#parts.intake.cancel(this, mode, given.reason ?? "cancelled by the caller");
       if (this.#outcome === undefined) await this.#wait(undefined, undefined);
     }
     return this.#outcome!.status;

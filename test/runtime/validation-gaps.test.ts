@@ -376,7 +376,7 @@ describe("the delegation controls refuse what is not theirs to take", () => {
     [
       "interruptAll(5)",
       () => world.runtime.delegations.interruptAll(5 as never),
-      "reason must be a string; got 5",
+      "reason must be a string of 0-2000 characters; got 5 (number)",
     ],
     ["cancel(42)", () => world.runtime.delegations.cancel(42 as never), "id must be"],
   ])("%s → INVALID_ARGUMENT", async (_name, call, message) => {

@@ -7,9 +7,9 @@
 import type { DelegationRejectCode } from "../../kernel/delegation/delegation-caps.js";
 import {
   argumentsOf,
+  checkArray,
   checkDurationMs,
-  checkKeys,
-  checkObject,
+  checkOptions,
   checkPositiveInteger,
   fail,
 } from "../../validate.js";
@@ -65,9 +65,7 @@ export interface SpecScope {
 
 /** Checks a spec against the agents and models it may name; throws `InvalidInputError`. */
 export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope): StoredChildSpec {
-  checkObject(DELEGATE, "spec", spec);
-  checkKeys(DELEGATE, "spec", spec, SPEC_KEYS);
-  const given = spec as DelegateSpec;
+  const given = checkOptions(DELEGATE, "spec", spec as DelegateSpec, SPEC_KEYS);
   const goal = text("goal", given.goal)!;
   const agentName = given.agent ?? parentAgent;
   const agent = scope.agents.get(agentName);
@@ -76,15 +74,13 @@ export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope):
   if (given.model !== undefined && !scope.models.has(given.model))
     fail(DELEGATE, "model", given.model, `a key of options.models (${[...scope.models.keys()].join(", ")})`);
   const own = (agent.tools ?? []).map((t) => t.name);
-  const tools = given.tools ?? own;
-  if (!Array.isArray(tools)) fail(DELEGATE, "tools", tools, "an array of tool names");
+  const tools: readonly unknown[] =
+    given.tools === undefined ? own : checkArray(DELEGATE, "tools", given.tools, "an array of tool names");
   for (const name of tools) {
-    if (!own.includes(name))
+    if (typeof name !== "string" || !own.includes(name))
       fail(DELEGATE, "tools", name, `one of agent ${agentName}'s tools (${own.join(", ")})`);
   }
-  const limits = given.limits ?? {};
-  checkObject(DELEGATE, "limits", limits);
-  checkKeys(DELEGATE, "limits", limits, LIMIT_KEYS);
+  const limits = checkOptions(DELEGATE, "limits", given.limits ?? {}, LIMIT_KEYS);
   if (limits.modelCallsMax !== undefined)
     checkPositiveInteger(DELEGATE, "limits.modelCallsMax", limits.modelCallsMax);
   // The child's deadline is a timer: beyond what a timer honours it would fire at once.
@@ -95,7 +91,7 @@ export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope):
     context: given.context === undefined ? undefined : text("context", given.context),
     role: given.role === undefined ? undefined : text("role", given.role),
     model: given.model,
-    tools: [...tools],
+    tools: tools as string[],
     agent: agentName,
     modelCallsMax: limits.modelCallsMax,
     timeoutMs: limits.timeoutMs,

@@ -7,7 +7,7 @@
 import type { TreeBudget } from "../../kernel/delegation/delegation-budget.js";
 import type { DelegationCaps } from "../../kernel/delegation/delegation-caps.js";
 import { DEFAULTS } from "../../kernel/limits.js";
-import { checkBoolean, checkKeys, checkObject, checkPositiveInteger, type Subject } from "../../validate.js";
+import { checkBoolean, checkOptions, checkPositiveInteger, type Subject } from "../../validate.js";
 
 /** Options of delegation (`options.delegation`). */
 export interface DelegationOptions extends Partial<DelegationCaps> {
@@ -47,17 +47,13 @@ const BUDGET_KEYS = Object.keys({ modelCallsMax: true, tokensMax: true } satisfi
 /** Checks `options.delegation` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveDelegationOptions(subject: Subject, given: unknown): ResolvedDelegationOptions {
   if (given === undefined) return { ...DEFAULTS.delegation, budget: {} };
-  checkObject(subject, "delegation", given);
-  checkKeys(subject, "delegation", given, KEYS);
-  const options = given as DelegationOptions;
+  const options = checkOptions(subject, "delegation", given as DelegationOptions, KEYS);
   for (const key of INTEGERS) {
     if (options[key] !== undefined) checkPositiveInteger(subject, `delegation.${key}`, options[key]);
   }
   if (options.mergeCompletions !== undefined)
     checkBoolean(subject, "delegation.mergeCompletions", options.mergeCompletions);
-  const budget = options.budget ?? {};
-  checkObject(subject, "delegation.budget", budget);
-  checkKeys(subject, "delegation.budget", budget, BUDGET_KEYS);
+  const budget = checkOptions(subject, "delegation.budget", options.budget ?? {}, BUDGET_KEYS);
   for (const key of ["modelCallsMax", "tokensMax"] as const) {
     if (budget[key] !== undefined) checkPositiveInteger(subject, `delegation.budget.${key}`, budget[key]);
   }

@@ -34,7 +34,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { checkKeys, optionsOf } from "../../validate.js";
+import { checkOptions, optionsOf } from "../../validate.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate } from "./migrations.js";
@@ -92,9 +92,9 @@ export type SqliteStoreStats = GroupCommitStats;
  */
 export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   if (typeof options !== "object" || options === null) invalid("options", options, "an object");
-  checkKeys(optionsOf("createSqliteStore()"), "options", options, SQLITE_STORE_KEYS);
-  const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = options;
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  const given = checkOptions(optionsOf("createSqliteStore()"), "options", options, SQLITE_STORE_KEYS);
+  const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = given;
+  const busyTimeoutMs = given.busyTimeoutMs ?? 5_000;
   if (typeof path !== "string" || path === "") invalid("path", path, "a non-empty string");
   if (durability !== "full" && durability !== "normal")
     invalid("durability", durability, `"full" or "normal"`);
@@ -112,7 +112,7 @@ export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore
       busyTimeoutMs,
       `an integer number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`,
     );
-  const checkIntegrity = options.checkIntegrity ?? false;
+  const checkIntegrity = given.checkIntegrity ?? false;
   if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
   return new SqliteStore(resolve(path), { durability, busyTimeoutMs, checkIntegrity }, groupCommitMs);
 }
