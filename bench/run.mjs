@@ -10,6 +10,9 @@
 //                                                then their paced latency and recovery
 //   delegation scenarios/delegation.mjs          issue #4: children dispatch → completion delivered vs
 //                                                BullMQ flows
+//   telemetry  scenarios/telemetry-overhead.mjs  issue #21: throughput with tracing off, with the OTel API
+//                                                and no SDK, and with a real SDK (core and durable)
+//   cancel     scenarios/cancel-latency.mjs      issue #21 (P7): cancel → settled of a cooperative tool
 //   profile    the core burst (Offstage only) under --cpu-prof, then the top functions by self time
 //              (lab/profile-summary.mjs), then lab/alloc-profile.mjs: allocation per turn by site
 //
@@ -30,6 +33,8 @@ const BENCHES = {
   memory: "scenarios/idle-memory.mjs",
   durable: "scenarios/durable-throughput.mjs",
   delegation: "scenarios/delegation.mjs",
+  telemetry: "scenarios/telemetry-overhead.mjs",
+  cancel: "scenarios/cancel-latency.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
@@ -61,7 +66,8 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
-const selected = names.length > 0 ? names : Object.keys(BENCHES);
+// The default set; telemetry and cancel run when named.
+const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation"];
 
 /** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */
 function buildHead() {

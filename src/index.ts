@@ -38,6 +38,11 @@ export type {
 export type { Policy } from "./kernel/session/inbox.js";
 export type { StopStatus } from "./kernel/shutdown/stop-status.js";
 export type { CancelMode } from "./kernel/turn/turn-machine.js";
+export {
+  PROMETHEUS_CONTENT_TYPE,
+  type PrometheusOptions,
+  renderPrometheus,
+} from "./observability/prometheus.js";
 export type { Agent, CrashPolicy, FunctionAgent, FunctionContext, ModelAgent } from "./runtime/agent.js";
 export { type Clock, systemClock, type TimerToken } from "./runtime/clock.js";
 export type { DelegateResult, DelegateSpec } from "./runtime/delegation/delegate-spec.js";
@@ -48,10 +53,19 @@ export type {
   ListDelegationsOptions,
   StopChildrenOptions,
 } from "./runtime/delegation/delegations.js";
+export type { DurationBucket, HistogramStats } from "./runtime/duration-histogram.js";
 export type { EventListener, RuntimeEvent, TurnEvent } from "./runtime/events.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
-export { type Logger, silentLogger, stderrLogger } from "./runtime/logger.js";
-export type { RuntimeMetrics } from "./runtime/metrics.js";
+export {
+  createStderrLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type StderrLoggerOptions,
+  silentLogger,
+  stderrLogger,
+} from "./runtime/logger.js";
+export type { CallMetrics, RetryMetrics, RuntimeMetrics, TokenMetrics } from "./runtime/metrics.js";
 export type { RuntimeOptions } from "./runtime/options.js";
 export type {
   DelegationLog,
@@ -81,6 +95,22 @@ export type {
   TurnEnd,
   TurnStart,
 } from "./runtime/ports/store.js";
+export type {
+  CallTelemetry,
+  InputOrigin,
+  MetricsSource,
+  ModelCallEnd,
+  ModelCallInfo,
+  Telemetry,
+  ToolCallEnd,
+  ToolCallInfo,
+  TraceContext,
+  TurnEndInfo,
+  TurnEventName,
+  TurnInfo,
+  TurnInputInfo,
+  TurnTelemetry,
+} from "./runtime/ports/telemetry.js";
 export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
 export type { SendOptions, Session } from "./runtime/session.js";

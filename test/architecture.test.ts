@@ -14,7 +14,7 @@ import { type Layers, layerOf, layerViolations } from "./support/layers.js";
 const CORE = ["kernel", "errors", "validate"];
 /** Adapters implement the runtime's ports; they never import each other. */
 const ADAPTER = { imports: [...CORE, "runtime"], packages: "any", builtins: true } as const;
-const ADAPTERS = ["store", "models", "tools", "host"];
+const ADAPTERS = ["store", "models", "tools", "host", "observability"];
 
 /**
  * The layers: its files (a folder ends in `/`), the other layers it may import, the npm packages it
@@ -32,6 +32,7 @@ const LAYERS: Layers = {
   models:   { files: ["src/models/"], ...ADAPTER },
   tools:    { files: ["src/tools/"], ...ADAPTER },
   host:     { files: ["src/host/"], ...ADAPTER },
+  observability: { files: ["src/observability/"], ...ADAPTER },
   testing:  { files: ["src/testing/"], ...ADAPTER },
   entry:    { files: ["src/index.ts", "src/create-runtime.ts"], imports: [...CORE, "runtime", ...ADAPTERS], packages: [], builtins: false },
   server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry"], packages: "any", builtins: true },

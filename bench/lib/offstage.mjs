@@ -16,6 +16,7 @@ const SUBPATHS = [
   { file: "store/sqlite/index.js", needed: "createSqliteStore" },
   { file: "testing/index.js", needed: "createNoopModel" },
   { file: "models/demo/index.js", needed: "createDemoModel" },
+  { file: "observability/otel/index.js", needed: "otelTelemetry" },
 ];
 
 /** The dist to measure: OFFSTAGE_DIST (a path or file: URL of another build's index.js), else ../dist. */

@@ -3,13 +3,17 @@
 // module `loadOffstage()` returned (lib/offstage.mjs), so a lab tool can pass two builds.
 import { log } from "../lib/log.mjs";
 
-/** A started runtime with one agent, `bench`, on a fresh memory store. */
-async function startRuntime(offstage, { model = offstage.createNoopModel(), limits } = {}) {
+/**
+ * A started runtime with one agent, `bench`, on a fresh memory store; `extra` adds runtime options
+ * (the telemetry benchmark passes `telemetry`).
+ */
+async function startRuntime(offstage, { model = offstage.createNoopModel(), limits, extra } = {}) {
   const runtime = offstage.createRuntime({
     agents: { bench: { model } },
     store: offstage.createMemoryStore(),
     logger: offstage.silentLogger,
     ...(limits === undefined ? {} : { limits }),
+    ...extra,
   });
   await runtime.start();
   return runtime;
@@ -17,15 +21,17 @@ async function startRuntime(offstage, { model = offstage.createNoopModel(), limi
 
 /**
  * The core benchmark's system: `sessions` sessions, each sent up to `inputs` inputs (its inbox is
- * sized for them), at most `maxConcurrentTurns` turns at once.
+ * sized for them), at most `maxConcurrentTurns` turns at once. `setup` (optional) gives more runtime
+ * options for each run (`open()`) and releases what it made for them (`close()`).
  */
-export function offstageMemorySystem({ offstage, sessions, inputs, maxConcurrentTurns, name, label }) {
+export function offstageMemorySystem({ offstage, sessions, inputs, maxConcurrentTurns, name, label, setup }) {
   return {
     name,
     label,
     async open() {
       const runtime = await startRuntime(offstage, {
         limits: { inboxLengthMax: Math.max(1000, inputs + 1), maxConcurrentTurns },
+        extra: await setup?.open(),
       });
       const handles = [];
       for (let s = 0; s < sessions; s++) handles.push(runtime.session(`s${s}`, { agent: "bench" }));
@@ -42,6 +48,7 @@ export function offstageMemorySystem({ offstage, sessions, inputs, maxConcurrent
         latency: () => runtime.metrics().sendToStart,
         async close() {
           await runtime.stop();
+          await setup?.close?.();
         },
       };
     },

@@ -33,11 +33,14 @@ export function freshSqliteStore(offstage, durability, prefix = "offstage-bench-
   };
 }
 
-/** The durable benchmark's system over `sessions` sessions. */
-export function offstageSqliteSystem({ offstage, durability, sessions }) {
+/**
+ * The durable benchmark's system over `sessions` sessions. `setup` (optional) gives more runtime
+ * options for each run (`open()`) and releases what it made for them (`close()`).
+ */
+export function offstageSqliteSystem({ offstage, durability, sessions, name, label, setup }) {
   return {
-    name: `offstage-${durability}`,
-    label: `offstage, SQLite durability "${durability}"`,
+    name: name ?? `offstage-${durability}`,
+    label: label ?? `offstage, SQLite durability "${durability}"`,
     durability: describeDurability(durability),
     check: async () => sqliteMissing(offstage),
     async open({ inputsPerSession, trackAck = false }) {
@@ -47,6 +50,7 @@ export function offstageSqliteSystem({ offstage, durability, sessions }) {
         store,
         logger: offstage.silentLogger,
         limits: { inboxLengthMax: Math.max(1000, inputsPerSession + 1) },
+        ...(await setup?.open()),
       });
       await runtime.start();
       // Sessions are created on first send, inside the timed part: creating one is a store write, as
@@ -74,6 +78,7 @@ export function offstageSqliteSystem({ offstage, durability, sessions }) {
         async close() {
           await runtime.stop();
           await remove();
+          await setup?.close?.();
         },
       };
     },

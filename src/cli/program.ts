@@ -1,10 +1,11 @@
 /**
  * The commands of `offstage` (loaded by `main.ts` once the Node.js version is known to be new enough).
- * `offstage demo` runs the guided demo on the embedded defaults; `offstage --version` prints the
- * package's version.
+ * `offstage demo` runs the guided demo on the embedded defaults; `offstage inspect <store>` shows what
+ * a store holds, read-only; `offstage --version` prints the package's version.
  */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { registerInspect } from "./commands/inspect.js";
 import { runDemo } from "./demo.js";
 
 /** The package's version, from its package.json (two folders up, in `src/` and in `dist/` alike). */
@@ -40,5 +41,7 @@ program
       out: process.stdout,
     });
   });
+
+registerInspect(program);
 
 await program.parseAsync(process.argv);

@@ -54,6 +54,7 @@ export async function boot(parts: RuntimeParts): Promise<void> {
   scheduler.open();
   for (const turn of resumed) driver.start(turn);
   dispatcher.post("startup drive", () => scheduler.driveAll());
+  parts.observer.started(recovered.queued.length, resumed.length);
   events.emit({
     type: "runtime.started",
     recoveredInputs: recovered.queued.length,
@@ -121,7 +122,7 @@ function recover(parts: RuntimeParts, recovered: RecoveredState): LiveTurn[] {
 
 /** Ends a crashed turn that may not resume `failed`/`crashed`. */
 function failCrashed(parts: RuntimeParts, turn: InterruptedTurn, why: string, now: number): void {
-  const { sessions, store, children } = parts;
+  const { sessions, store, children, log } = parts;
   const entry = sessions.get(turn.sessionId)!;
   const outcome: TurnOutcome = {
     status: "failed",
@@ -143,4 +144,8 @@ function failCrashed(parts: RuntimeParts, turn: InterruptedTurn, why: string, no
     endedAtMs: now,
   });
   children?.turnEnded(turn.sessionId, outcome, turn.messages, NO_USAGE, entry.queue.length);
+  log.warn(
+    { sessionId: turn.sessionId, turnId: turn.turnId, inputIds: turn.inputIds, attempt: turn.attempt },
+    `a turn cut short by a crash ends failed (crashed): ${why}`,
+  );
 }

@@ -98,10 +98,11 @@ export class CommitGate {
   };
 
   #await(group: Held): void {
-    const { store, events, clock } = this.#parts;
+    const { store, events, clock, metrics } = this.#parts;
     store.commit().then(
       () => this.#release(group),
       (error: unknown) => {
+        metrics.commitRetried();
         events.report(`commit (retrying in ${DEFAULTS.commitRetryMs} ms)`, error);
         clock.setTimeout(() => this.#await(group), DEFAULTS.commitRetryMs);
       },

@@ -10,7 +10,7 @@
 import { CAUSE_CHARS_MAX } from "../kernel/limits.js";
 import { clip, describeCause } from "../kernel/outcome.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
-import type { Logger } from "./logger.js";
+import type { LogFields, RuntimeLog } from "./logger.js";
 
 /** What a turn event goes to besides the listeners: the handles of the turn's inputs. */
 interface EventSink {
@@ -18,15 +18,15 @@ interface EventSink {
 }
 
 export class EventBus {
-  readonly #logger: Logger;
+  readonly #log: RuntimeLog;
   readonly #listeners: EventListener[] = [];
   /** Listeners whose failure was logged already. */
   readonly #failed = new WeakSet<EventListener>();
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
-  constructor(logger: Logger) {
-    this.#logger = logger;
+  constructor(log: RuntimeLog) {
+    this.#log = log;
   }
 
   /** Subscribes a listener; returns a function that unsubscribes it. */
@@ -66,9 +66,8 @@ export class EventBus {
   #contained(listener: EventListener, event: RuntimeEvent, error: unknown): void {
     if (this.#failed.has(listener)) return;
     this.#failed.add(listener);
-    this.#log(
-      "error",
-      { event: event.type, error: describeCause(error) },
+    this.#log.error(
+      { event: event.type, error },
       "an event listener threw; it was contained (later failures of this listener are not logged)",
     );
   }
@@ -79,29 +78,20 @@ export class EventBus {
     for (const sink of sinks) sink.emit(event);
   }
 
-  /** Logs a failure of the runtime's own work and emits it as an `error` event. */
-  report(where: string, error: unknown): void {
-    const message = messageOf(error);
-    this.#log("error", { where, error: message }, `offstage: ${where} failed`);
-    this.emit({ type: "error", where, message });
-  }
-
-  /** Logs a warning (a job that held the thread, say). */
-  warn(details: object, message: string): void {
-    this.#log("warn", details, message);
-  }
-
-  /** The host's logger may throw too; nobody is left to tell then, and the runtime must go on. */
-  #log(level: "warn" | "error", details: object, message: string): void {
-    try {
-      this.#logger[level](details, message);
-    } catch {
-      // Dropped on purpose; see above.
-    }
+  /**
+   * Logs a failure of the runtime's own work (with `fields` naming what it concerned: a session, a
+   * turn) and emits it as an `error` event.
+   */
+  report(where: string, error: unknown, fields?: LogFields): void {
+    this.#log.error({ ...fields, where, error }, `offstage: ${where} failed`);
+    this.emit({ type: "error", where, message: messageOf(error) });
   }
 }
 
-/** An error's message (a reported failure names where it happened already), or the cause described. */
+/**
+ * An error's message for the `error` event (the event names where it happened already), or the
+ * cause described; never throws, and bounded, whatever was thrown.
+ */
 function messageOf(error: unknown): string {
   try {
     if (error instanceof Error && typeof error.message === "string")

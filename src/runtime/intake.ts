@@ -100,10 +100,11 @@ export class Intake {
     // Accepted: from here on the caller must get its handle whatever fails, or a host that retries
     // a send that "failed" would run the work twice. A failure is reported instead.
     try {
+      this.#parts.observer.accepted(live, "host");
       if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
       this.#route(entry, live, decision, turn);
     } catch (error) {
-      events.report(`send of input ${live.id}`, error);
+      events.report(`send of input ${live.id}`, error, { sessionId, inputId: live.id });
     }
     return live;
   }
@@ -179,6 +180,7 @@ export class Intake {
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
     this.#parts.keepAlive.busy();
+    this.#parts.observer.accepted(live, delegationId === undefined ? "delegated" : "completion");
     this.#parts.scheduler.notify(entry);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
     // meanwhile must still drain: drive its session here too.

@@ -9,6 +9,7 @@ import type { Message } from "../kernel/messages.js";
 import type { InboxTurn } from "../kernel/session/inbox.js";
 import { type NewTurn, TurnState } from "../kernel/turn/turn-machine.js";
 import type { LiveInput } from "./live-input.js";
+import type { TurnTelemetry } from "./ports/telemetry.js";
 import type { SessionEntry } from "./session-table.js";
 
 const NO_IDS: readonly string[] = [];
@@ -29,6 +30,8 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
   declare ended: boolean;
   /** Set at its end: steered inputs the model never saw, which go back to the queue. */
   declare unsteered: readonly string[];
+  /** Its span, while a telemetry adapter traces it. */
+  declare telemetry: TurnTelemetry | undefined;
 
   constructor(init: NewTurn, entry: SessionEntry, inputs: LiveInput[], startedAtMs: number) {
     super(init);
@@ -40,6 +43,7 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
     this.controller = undefined;
     this.ended = false;
     this.unsteered = NO_IDS;
+    this.telemetry = undefined;
   }
 
   /** The signal passed to every call the turn makes; it fires when the turn is cancelled. */

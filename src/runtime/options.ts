@@ -30,6 +30,7 @@ import {
 import { type Logger, stderrLogger } from "./logger.js";
 import type { Model } from "./ports/model.js";
 import type { Store } from "./ports/store.js";
+import type { Telemetry } from "./ports/telemetry.js";
 import { createToolRegistry } from "./tools/tool-registry.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
@@ -54,7 +55,16 @@ export interface RuntimeOptions {
   readonly slotQuantumMs?: number;
   /** A synchronous job holding the thread longer than this is reported (default 50 ms). */
   readonly hogThresholdMs?: number;
+  /**
+   * Where the runtime logs, with levels and structured fields (default: warnings and errors to
+   * stderr). A `pino` logger fits as it is; secrets are redacted before it sees a line.
+   */
   readonly logger?: Logger;
+  /**
+   * Traces and GenAI metrics of turns, model calls and tool calls (default: none, at no cost). Pass
+   * `otelTelemetry()` from `offstage/otel` to report through `@opentelemetry/api`.
+   */
+  readonly telemetry?: Telemetry;
   readonly clock?: Clock;
   /** Makes input and turn ids (default: a random per-runtime prefix plus a counter). The simulation passes a seeded one. */
   readonly ids?: () => string;
@@ -76,6 +86,7 @@ export interface ResolvedOptions {
   readonly slotQuantumMs: number;
   readonly hogThresholdMs: number;
   readonly logger: Logger;
+  readonly telemetry: Telemetry | undefined;
   readonly clock: Clock;
   readonly ids: () => string;
   readonly wakes: WakeChannel;
@@ -105,6 +116,7 @@ const RUNTIME_KEYS = Object.keys({
   yieldToLoop: true,
   delegation: true,
   models: true,
+  telemetry: true,
 } satisfies Record<keyof RuntimeOptions, true>);
 const MODEL_AGENT_KEYS = Object.keys({
   model: true,
@@ -158,12 +170,17 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
   checkDurationMs(OPTIONS, "slotQuantumMs", slotQuantumMs, { integer: true });
   const hogThresholdMs = options.hogThresholdMs ?? DEFAULTS.hogThresholdMs;
   checkDurationMs(OPTIONS, "hogThresholdMs", hogThresholdMs, { min: 1, integer: true });
-  const { store, ids, logger, clock, wakes, yieldToLoop } = options;
+  const { store, ids, logger, clock, wakes, yieldToLoop, telemetry } = options;
   if (store !== undefined && !hasMethods(store, ["open"]))
     fail(OPTIONS, "store", store, "a Store (createMemoryStore(), createSqliteStore(...))");
   if (ids !== undefined) checkFunction(OPTIONS, "ids", ids);
   if (logger !== undefined && !hasMethods(logger, ["warn", "error"]))
     fail(OPTIONS, "logger", logger, "a Logger with warn() and error() (a pino logger works)");
+  if (
+    telemetry !== undefined &&
+    !hasMethods(telemetry, ["captureContext", "startTurn", "attach", "toCarrier", "fromCarrier"])
+  )
+    fail(OPTIONS, "telemetry", telemetry, "a Telemetry adapter (otelTelemetry() from offstage/otel)");
   if (clock !== undefined && !hasMethods(clock, ["monotonicMs", "epochMs", "setTimeout", "clearTimeout"]))
     fail(OPTIONS, "clock", clock, "a Clock (systemClock, or VirtualClock from offstage/testing)");
   if (wakes !== undefined && !hasMethods(wakes, ["notify", "subscribe"]))
@@ -177,6 +194,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     slotQuantumMs,
     hogThresholdMs,
     logger: logger ?? stderrLogger,
+    telemetry,
     clock: clock ?? systemClock,
     ids: ids ?? processIds(),
     wakes: wakes ?? createLocalWakeChannel(),

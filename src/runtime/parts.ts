@@ -14,7 +14,9 @@ import type { Dispatcher } from "./dispatcher.js";
 import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
 import type { KeepAlive } from "./keep-alive.js";
+import type { RuntimeLog } from "./logger.js";
 import type { MetricsCounters } from "./metrics.js";
+import type { Observer } from "./observer.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./ports/store.js";
 import type { RunState } from "./run-state.js";
@@ -31,7 +33,11 @@ export interface RuntimeParts {
   readonly run: RunState;
   readonly dispatcher: Dispatcher;
   readonly events: EventBus;
+  /** The host's logger, behind redaction and containment. */
+  readonly log: RuntimeLog;
   readonly metrics: MetricsCounters;
+  /** Where measuring points report: metrics, failure logs, and the telemetry adapter if any. */
+  readonly observer: Observer;
   readonly sessions: SessionTable;
   /** Tells nobody about a write before the commit that holds it. */
   readonly gate: CommitGate;

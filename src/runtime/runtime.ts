@@ -35,7 +35,9 @@ import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { Intake } from "./intake.js";
 import { KeepAlive } from "./keep-alive.js";
-import { MetricsCounters, type RuntimeMetrics } from "./metrics.js";
+import { RuntimeLog } from "./logger.js";
+import { MetricsCounters, type RuntimeMetrics, snapshotMetrics } from "./metrics.js";
+import { Observer } from "./observer.js";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt, Store } from "./ports/store.js";
@@ -247,19 +249,13 @@ export class Runtime implements AsyncDisposable {
     return this.#parts.intake.handle(inputId);
   }
 
-  /** Counters, gauges and latency percentiles (dispatcher lag, send→start). */
+  /**
+   * Counters, gauges and latency percentiles: dispatcher lag, send→start, model and tool calls by
+   * name, tokens by agent and model, retries, cancel→settled. `renderPrometheus(runtime.metrics())`
+   * renders them in the Prometheus text format.
+   */
   metrics(): RuntimeMetrics {
-    const { metrics, run, sessions, scheduler, driver, dispatcher } = this.#parts;
-    return metrics.snapshot({
-      state: run.state,
-      sessions: sessions.size,
-      queuedInputs: sessions.queuedCount(),
-      readySessions: scheduler.waiting,
-      runningTurns: driver.runningTurns,
-      outstandingCalls: driver.outstandingCalls,
-      dispatcherDepth: dispatcher.depth,
-      dispatcherLag: dispatcher.lag(),
-    });
+    return snapshotMetrics(this.#parts);
   }
 
   /** Subscribes to the event stream; returns a function that unsubscribes. */
@@ -278,14 +274,16 @@ export class Runtime implements AsyncDisposable {
 
 /** Makes the parts of a runtime and hands each the others (see `parts.ts`). */
 function wire(options: ResolvedOptions, store: Store): RuntimeParts {
-  const { clock, logger } = options;
-  const events = new EventBus(logger);
+  const { clock } = options;
+  const log = new RuntimeLog(options.logger);
+  const events = new EventBus(log);
   const parts = {
     options,
     limits: options.limits,
     clock,
     store,
     run: new RunState(),
+    log,
     events,
     metrics: new MetricsCounters(clock),
     dispatcher: new Dispatcher({
@@ -293,7 +291,7 @@ function wire(options: ResolvedOptions, store: Store): RuntimeParts {
       hogThresholdMs: options.hogThresholdMs,
       sliceMs: DEFAULTS.dispatcherSliceMs,
       onHog: ({ label, durationMs }) => {
-        events.warn(
+        log.warn(
           { label, durationMs },
           `dispatcher job "${label}" held the thread for ${durationMs.toFixed(1)} ms`,
         );
@@ -303,6 +301,7 @@ function wire(options: ResolvedOptions, store: Store): RuntimeParts {
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     }),
   } as { -readonly [K in keyof RuntimeParts]: RuntimeParts[K] };
+  parts.observer = new Observer(parts);
   parts.sessions = new SessionTable(parts);
   parts.gate = new CommitGate(parts);
   parts.intake = new Intake(parts);

@@ -161,7 +161,7 @@ export class Scheduler {
       });
     } catch (error) {
       abandonTurn(entry, turnId);
-      this.#parts.events.report(`start of turn ${turnId}`, error);
+      this.#parts.events.report(`start of turn ${turnId}`, error, { sessionId: entry.id, turnId });
       return undefined;
     }
     turnStarted(this.#state);
@@ -180,7 +180,10 @@ export class Scheduler {
     try {
       this.#parts.driver.start(turn);
     } catch (error) {
-      this.#parts.events.report(`start of turn ${turn.turnId}`, error);
+      this.#parts.events.report(`start of turn ${turn.turnId}`, error, {
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+      });
     }
   }
 

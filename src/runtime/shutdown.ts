@@ -58,6 +58,7 @@ async function stopping(
   children?.dispose();
   const status = stopStatus({ drain, discarded, abandonedCalls, force });
   run.state = "stopped";
+  parts.observer.stopped(status);
   events.emit({ type: "runtime.stopped", status });
   return status;
 }

@@ -99,6 +99,7 @@ export class TurnDriver {
       completions.push(live.delegationId);
     }
     if (completions !== undefined) children?.delivered(completions);
+    this.#parts.observer.turnStarted(turn);
     if (events.observed)
       this.emitTurn(turn, {
         type: "turn.started",
@@ -118,11 +119,16 @@ export class TurnDriver {
     const { turnId, attempt } = turn;
     this.#parts.store.steer({ inputId: live.id, sessionId: turn.sessionId, turnId, attempt });
     live.markRunning(turnId);
+    this.#parts.observer.steered(turn, live);
     this.feed(turn, { type: "steer", inputId: live.id, message: userMessage(live.payload) });
   }
 
   /** Feeds the turn's machine an event and performs the effects it answers with. */
   feed(turn: LiveTurn, event: TurnMachineEvent): void {
+    if (event.type === "cancel") {
+      const { mode, status, reason } = event.request;
+      this.#parts.observer.cancelRequested(turn, mode, status, reason.code);
+    }
     const effects = stepTurn(turn, event);
     for (let i = 0; i < effects.length; i++) {
       const effect = effects[i]!;
@@ -194,6 +200,7 @@ export class TurnDriver {
       for (const live of entry.queue) live.settle(DETACHED, undefined, undefined);
       // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
       for (const live of entry.turn?.inputs ?? NO_INPUTS) live.settle(DETACHED, undefined, undefined);
+      if (entry.turn !== undefined) this.#parts.observer.turnAbandoned(entry.turn);
       entry.queue.length = 0;
       entry.merges = 0;
       entry.turn = undefined;
@@ -254,7 +261,12 @@ export class TurnDriver {
     });
     // A child that is now settled writes its completion in this same store group.
     const queued = entry.queue.length + unsteered.length;
-    children?.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
+    if (children !== undefined) {
+      const span = turn.telemetry;
+      if (span === undefined) children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued);
+      // Inside the turn's trace context: a child that completes now links its completion to this turn.
+      else span.run(() => children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued));
+    }
     turn.unsteered = unsteered;
     gate.holdTurnEnd(turn);
   }
@@ -312,6 +324,7 @@ export class TurnDriver {
         usage: turn.usage,
         durationMs: dispatcher.monotonicNow() - turn.startedAtMs,
       });
+    this.#parts.observer.turnEnded(turn);
     for (let i = 0; i < requeued.length; i++) requeued[i]!.markQueued();
     for (let i = 0; i < turn.inputs.length; i++) {
       const live = turn.inputs[i]!;

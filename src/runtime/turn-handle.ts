@@ -208,8 +208,11 @@ export class TurnHandle {
     checkOneOf(CANCEL, "mode", mode, CANCEL_MODES);
     if (given.reason !== undefined) checkText(CANCEL, "reason", given.reason, REASON_CHARS_MAX, 0);
     if (this.#outcome === undefined) {
+      const { clock, metrics } = this.#parts;
+      const askedAtMs = clock.monotonicMs();
       this.#parts.intake.cancel(this, mode, given.reason ?? "cancelled by the caller");
       if (this.#outcome === undefined) await this.#wait(undefined, undefined);
+      metrics.cancelSettled(mode, clock.monotonicMs() - askedAtMs);
     }
     return this.#outcome!.status;
   }

@@ -17,8 +17,10 @@ import { errorResult, type TurnMachineEvent } from "../kernel/turn/turn-machine.
 import { argumentsOf, checkJson } from "../validate.js";
 import type { FunctionAgent, ModelAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
+import type { ToolSpan } from "./observer.js";
 import type { RuntimeParts } from "./parts.js";
-import type { ModelPart, ModelRequest } from "./ports/model.js";
+import type { FinishReason, ModelPart, ModelRequest } from "./ports/model.js";
+import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
 import { runInTurn } from "./turn-scope.js";
 
 /**
@@ -34,6 +36,11 @@ interface StepAnswer {
   usage: Usage | undefined;
   error: unknown;
   failed: boolean;
+  // For the observer (metrics, logs, the call's span): the kernel reads none of these.
+  readonly modelId: string;
+  readonly startedAtMs: number;
+  finishReason: FinishReason | undefined;
+  span: CallTelemetry<ModelCallEnd> | undefined;
 }
 
 /** Streams one model step and feeds `model.done` or `model.failed`. */
@@ -59,8 +66,28 @@ export function callModel(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent
     usage: undefined,
     error: undefined,
     failed: false,
+    modelId: agent.model.id,
+    startedAtMs: parts.clock.monotonicMs(),
+    finishReason: undefined,
+    span: undefined,
   };
   parts.driver.callStarted();
+  const span = parts.observer.modelCallStarted(turn, step, answer.modelId, request);
+  if (span === undefined) streamStep(parts, turn, agent, request, answer);
+  else {
+    answer.span = span;
+    // The model runs inside its call's trace context: a provider's own spans nest under it.
+    span.run(() => streamStep(parts, turn, agent, request, answer));
+  }
+}
+
+function streamStep(
+  parts: RuntimeParts,
+  turn: LiveTurn,
+  agent: ModelAgent,
+  request: ModelRequest,
+  answer: StepAnswer,
+): void {
   let stream: ReturnType<ModelAgent["model"]["stream"]>;
   let sync: boolean;
   try {
@@ -103,6 +130,7 @@ export function callModel(parts: RuntimeParts, turn: LiveTurn, agent: ModelAgent
 function stepDone(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer): void {
   const { attempt, step } = answer;
   parts.driver.callEnded();
+  parts.observer.modelCallEnded(turn, answer, answer.modelId);
   parts.driver.feed(
     turn,
     answer.failed ? { type: "model.failed", attempt, step, error: describeCause(answer.error) } : answer,
@@ -147,6 +175,7 @@ function take(parts: RuntimeParts, turn: LiveTurn, answer: StepAnswer, part: Mod
       return true;
     case "finish":
       if (part.usage !== undefined) answer.usage = part.usage;
+      answer.finishReason = part.finishReason;
       return true;
     case "error":
       answer.failed = true;
@@ -179,18 +208,22 @@ export function runTools(
   step: number,
   calls: readonly ToolCallPart[],
 ): void {
-  const { events, driver, clock, dispatcher } = parts;
+  const { events, driver, clock, dispatcher, observer } = parts;
   for (const call of calls) {
     const { toolCallId, toolName } = call;
     const { sessionId, turnId } = turn;
     if (events.observed)
       driver.emitTurn(turn, { type: "tool.started", sessionId, turnId, toolCallId, toolName });
     const startedAtMs = clock.monotonicMs();
-    void runTool(parts, turn, call)
+    const span = observer.toolCallStarted(turn, toolCallId, toolName, call.input);
+    void runTool(parts, turn, call, span)
       // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
       .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
       .then((result) => {
         dispatcher.post(`tool ${toolName}`, () => {
+          const durationMs = clock.monotonicMs() - startedAtMs;
+          const isError = result.output.type === "error-text";
+          observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
           if (events.observed)
             driver.emitTurn(turn, {
               type: "tool.ended",
@@ -198,8 +231,8 @@ export function runTools(
               turnId,
               toolCallId,
               toolName,
-              isError: result.output.type === "error-text",
-              durationMs: clock.monotonicMs() - startedAtMs,
+              isError,
+              durationMs,
             });
           driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
         });
@@ -207,7 +240,12 @@ export function runTools(
   }
 }
 
-async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart): Promise<ToolResultPart> {
+async function runTool(
+  parts: RuntimeParts,
+  turn: LiveTurn,
+  call: ToolCallPart,
+  span: ToolSpan,
+): Promise<ToolResultPart> {
   const tools = turn.entry.tools!;
   const tool = tools.get(call.toolName);
   if (tool === undefined) {
@@ -262,8 +300,11 @@ async function runTool(parts: RuntimeParts, turn: LiveTurn, call: ToolCallPart):
     const label = `tool ${call.toolName}`;
     Promise.resolve()
       .then(() =>
+        // The tool's own code runs inside its call's trace context: what it does nests under it.
         parts.dispatcher.timed(label, () =>
-          runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+          parts.observer.runTool(span, () =>
+            runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+          ),
         ),
       )
       .then(
@@ -326,6 +367,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
         const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();
+          parts.observer.functionFailed(turn, error);
           driver.feed(turn, ended);
         });
       },

@@ -223,7 +223,10 @@ describe("runtime: dispatcher health", () => {
     expect(calls).toBe(1);
     expect(logger.error).toHaveBeenCalledTimes(1);
     expect(logger.error).toHaveBeenCalledWith(
-      expect.objectContaining({ event: "turn.started", error: expect.stringContaining("listener bug") }),
+      expect.objectContaining({
+        event: "turn.started",
+        error: expect.objectContaining({ name: "Error", message: "listener bug" }),
+      }),
       expect.any(String),
     );
     await runtime.stop();

@@ -1,0 +1,363 @@
+/**
+ * The inspector's reader of a SQLite store file. It never writes: the connection is opened
+ * `readOnly`, every query runs in one read transaction (a consistent snapshot of a live store), and
+ * a file nobody has open (no `-wal` beside it) is read in SQLite's `immutable` mode, which creates no
+ * `-wal`/`-shm` files. A store a runtime is using is read through its write-ahead log like any other
+ * reader's, so what a live runtime has committed is what inspect shows.
+ *
+ * It refuses, with the store's own error codes, what it cannot read: a missing file or one that is not
+ * SQLite (`STORE_NOT_SQLITE`), another application's database (`STORE_NOT_OFFSTAGE`), a schema newer
+ * than this release knows (`STORE_TOO_NEW`) or older (`STORE_UNSUPPORTED`: a runtime's next start
+ * migrates it), and a file another connection keeps exclusively locked (`STORE_LOCKED`).
+ *
+ * @packageDocumentation
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { DatabaseSync } from "node:sqlite";
+import { pathToFileURL } from "node:url";
+import { OffstageError } from "../../errors.js";
+import { APPLICATION_ID, SCHEMA_VERSION } from "../../store/sqlite/migrations.js";
+import type {
+  DelegationSummary,
+  InputSummary,
+  LockInfo,
+  SessionDetail,
+  SessionSummary,
+  StoreOverview,
+  StoreReader,
+  StuckWork,
+  TurnSummary,
+} from "./store-reader.js";
+
+/** The statements the reader runs, one per use; each reads only. */
+const SQL = {
+  lock: "SELECT pid, host, since_ms FROM store_lock WHERE id = 1",
+  sessionCount: "SELECT count(*) AS n FROM sessions",
+  inputsByStatus: "SELECT status, count(*) AS n FROM inputs GROUP BY status",
+  runningTurnCount: "SELECT count(*) AS n FROM turns WHERE ended_at_ms IS NULL",
+  delegationStates:
+    "SELECT CASE WHEN completion IS NULL THEN 'running' ELSE coalesce(delivery, 'pending') END AS state, count(*) AS n FROM delegations GROUP BY state",
+  /** Params: limit. */
+  sessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id LIMIT ?",
+  session: "SELECT id, agent, created_at_ms FROM sessions WHERE id = ?",
+  /** Queued inputs per session (the partial index `inputs_queued` covers the scan). */
+  queuedPerSession:
+    "SELECT session_id, count(*) AS n FROM inputs WHERE status = 'queued' GROUP BY session_id",
+  /** The latest turn of every session: one pass over the turns. */
+  lastTurns: `SELECT ${turnColumns()} FROM turns WHERE rowid IN (SELECT max(rowid) FROM turns GROUP BY session_id)`,
+  /** Params: session id, limit. */
+  turnsOf: `SELECT ${turnColumns()} FROM turns WHERE session_id = ? ORDER BY started_at_ms DESC, rowid DESC LIMIT ?`,
+  /** Params: session id. */
+  liveInputsOf: `SELECT ${inputColumns()} FROM inputs WHERE session_id = ? AND status IN ('queued', 'running') ORDER BY seq`,
+  /** Params: session id. */
+  historyOf: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
+  /** Params: status, limit. */
+  inputsWith: `SELECT ${inputColumns()} FROM inputs WHERE status = ? ORDER BY seq LIMIT ?`,
+  /** Params: limit. */
+  delegations:
+    "SELECT id, parent_session_id, record, completion, delivery, delivery_reason, delivery_input_id FROM delegations ORDER BY rowid DESC LIMIT ?",
+  /** Params: limit. */
+  held: "SELECT id, parent_session_id, record, completion, delivery, delivery_reason, delivery_input_id FROM delegations WHERE delivery = 'held' ORDER BY rowid LIMIT ?",
+  /** Params: started before (ms), limit. */
+  longRunning: `SELECT ${turnColumns()} FROM turns WHERE ended_at_ms IS NULL AND started_at_ms < ? ORDER BY started_at_ms LIMIT ?`,
+  /** Params: accepted before (ms), limit. */
+  queuedNoTurn: `SELECT ${inputColumns()} FROM inputs AS i WHERE status = 'queued' AND accepted_at_ms < ?
+    AND NOT EXISTS (SELECT 1 FROM turns AS t WHERE t.session_id = i.session_id AND t.ended_at_ms IS NULL)
+    ORDER BY seq LIMIT ?`,
+} as const;
+
+function turnColumns(): string {
+  return "id, session_id, attempt, input_ids, started_at_ms, step, outcome, usage, ended_at_ms";
+}
+
+function inputColumns(): string {
+  return "id, session_id, seq, policy, status, accepted_at_ms, ended_at_ms, turn_id, delegation_id, outcome";
+}
+
+type Row = Record<string, unknown>;
+
+/** Options of {@link openSqliteReader}. */
+export interface SqliteReaderOptions {
+  /** How long to wait for a connection that holds the file exclusively (default 2 000 ms). */
+  readonly busyTimeoutMs?: number | undefined;
+}
+
+/** Opens the store file at `path` for reading only; throws `OffstageError` for a file it cannot read. */
+export function openSqliteReader(path: string, options: SqliteReaderOptions = {}): StoreReader {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat === undefined) throw refused("STORE_NOT_SQLITE", path, "there is no such file");
+  if (stat.isDirectory()) throw refused("STORE_NOT_SQLITE", path, "it is a directory");
+  if (!hasSqliteHeader(path))
+    throw refused("STORE_NOT_SQLITE", path, "it does not start with the SQLite header");
+  const url = pathToFileURL(path);
+  if (!existsSync(`${path}-wal`)) url.searchParams.set("immutable", "1");
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(url, { readOnly: true, timeout: options.busyTimeoutMs ?? 2_000 });
+    db.exec("BEGIN");
+    const applicationId = pragma(db, "application_id");
+    const version = pragma(db, "user_version");
+    if (applicationId !== APPLICATION_ID)
+      throw refused(
+        "STORE_NOT_OFFSTAGE",
+        path,
+        `it is not an Offstage store (application_id ${applicationId})`,
+      );
+    if (version > SCHEMA_VERSION)
+      throw refused(
+        "STORE_TOO_NEW",
+        path,
+        `a newer release of Offstage wrote it (schema ${version}; this one reads up to ${SCHEMA_VERSION}); inspect it with that release`,
+      );
+    if (version < SCHEMA_VERSION)
+      throw refused(
+        "STORE_UNSUPPORTED",
+        path,
+        `an older release of Offstage wrote it (schema ${version}; this one reads ${SCHEMA_VERSION}); the next runtime start on it migrates it (inspect never writes)`,
+      );
+    return new SqliteReader(db, path);
+  } catch (error) {
+    try {
+      db?.close();
+    } catch {
+      // Closing a connection that failed to open: nothing more to do.
+    }
+    throw readError(error, path);
+  }
+}
+
+class SqliteReader implements StoreReader {
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+
+  constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.#path = path;
+  }
+
+  overview(): StoreOverview {
+    return {
+      kind: "sqlite",
+      location: this.#path,
+      schemaVersion: pragma(this.#db, "user_version"),
+      lock: this.#lock(),
+      sessions: this.#count(SQL.sessionCount),
+      inputs: this.#tally(SQL.inputsByStatus, "status"),
+      runningTurns: this.#count(SQL.runningTurnCount),
+      delegations: this.#tally(SQL.delegationStates, "state"),
+    };
+  }
+
+  sessions(limit: number): SessionSummary[] {
+    const queued = new Map(this.#all(SQL.queuedPerSession).map((r) => [String(r.session_id), Number(r.n)]));
+    const last = new Map(this.#all(SQL.lastTurns).map((r) => [String(r.session_id), turnOf(r)]));
+    return this.#all(SQL.sessions, limit).map((r) => sessionOf(r, queued, last));
+  }
+
+  session(id: string, limit: number): SessionDetail | undefined {
+    const row = this.#db.prepare(SQL.session).get(id) as Row | undefined;
+    if (row === undefined) return undefined;
+    const turns = this.#all(SQL.turnsOf, id, limit).map(turnOf);
+    const liveInputs = this.#all(SQL.liveInputsOf, id).map(inputOf);
+    const history: unknown[] = [];
+    for (const r of this.#all(SQL.historyOf, id))
+      history.push(...(JSON.parse(String(r.messages)) as unknown[]));
+    const queued = new Map([[id, liveInputs.filter((i) => i.status === "queued").length]]);
+    const latest = turns[0];
+    return {
+      session: sessionOf(row, queued, new Map(latest === undefined ? [] : [[id, latest]])),
+      turns,
+      liveInputs,
+      history: history.slice(-limit),
+      historyLength: history.length,
+    };
+  }
+
+  inputs(status: string, limit: number): InputSummary[] {
+    return this.#all(SQL.inputsWith, status, limit).map(inputOf);
+  }
+
+  delegations(limit: number): DelegationSummary[] {
+    return this.#all(SQL.delegations, limit).map(delegationOf);
+  }
+
+  held(limit: number): DelegationSummary[] {
+    return this.#all(SQL.held, limit).map(delegationOf);
+  }
+
+  stuck(nowMs: number, olderThanMs: number, limit: number): StuckWork {
+    const before = nowMs - olderThanMs;
+    return {
+      longRunning: this.#all(SQL.longRunning, before, limit).map(turnOf),
+      queuedNoTurn: this.#all(SQL.queuedNoTurn, before, limit).map(inputOf),
+    };
+  }
+
+  close(): void {
+    if (!this.#db.isOpen) return;
+    try {
+      this.#db.exec("COMMIT");
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  #lock(): LockInfo | undefined {
+    const row = this.#db.prepare(SQL.lock).get() as Row | undefined;
+    if (row === undefined) return undefined;
+    const pid = Number(row.pid);
+    const host = String(row.host);
+    return { pid, host, sinceMs: Number(row.since_ms), holder: liveness(pid, host) };
+  }
+
+  #all(sql: string, ...params: (string | number)[]): Row[] {
+    return this.#db.prepare(sql).all(...params) as Row[];
+  }
+
+  #count(sql: string): number {
+    return Number((this.#db.prepare(sql).get() as Row).n);
+  }
+
+  #tally(sql: string, key: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.#all(sql)) out[String(r[key])] = Number(r.n);
+    return out;
+  }
+}
+
+function sessionOf(row: Row, queued: Map<string, number>, last: Map<string, TurnSummary>): SessionSummary {
+  const id = String(row.id);
+  const inboxDepth = queued.get(id) ?? 0;
+  const lastTurn = last.get(id);
+  return {
+    id,
+    agent: String(row.agent),
+    createdAtMs: Number(row.created_at_ms),
+    state: lastTurn?.status === "running" ? "running" : inboxDepth > 0 ? "queued" : "idle",
+    inboxDepth,
+    lastTurn,
+  };
+}
+
+function turnOf(row: Row): TurnSummary {
+  const outcome = parse(row.outcome) as { status?: string; reason?: { code?: string } } | undefined;
+  const usage = parse(row.usage) as TurnSummary["usage"];
+  return {
+    id: String(row.id),
+    sessionId: String(row.session_id),
+    attempt: Number(row.attempt),
+    inputIds: (parse(row.input_ids) as string[] | undefined) ?? [],
+    startedAtMs: Number(row.started_at_ms),
+    step: Number(row.step),
+    status: row.ended_at_ms === null ? "running" : (outcome?.status ?? "ended"),
+    reason: outcome?.reason?.code,
+    endedAtMs: row.ended_at_ms === null ? undefined : Number(row.ended_at_ms),
+    usage,
+  };
+}
+
+function inputOf(row: Row): InputSummary {
+  const outcome = parse(row.outcome) as { reason?: { code?: string } } | undefined;
+  return {
+    id: String(row.id),
+    sessionId: String(row.session_id),
+    seq: Number(row.seq),
+    policy: String(row.policy),
+    status: String(row.status),
+    acceptedAtMs: Number(row.accepted_at_ms),
+    endedAtMs: row.ended_at_ms === null ? undefined : Number(row.ended_at_ms),
+    turnId: row.turn_id === null ? undefined : String(row.turn_id),
+    delegationId: row.delegation_id === null ? undefined : String(row.delegation_id),
+    reason: outcome?.reason?.code,
+  };
+}
+
+function delegationOf(row: Row): DelegationSummary {
+  const record = (parse(row.record) ?? {}) as {
+    childSessionId?: string;
+    depth?: number;
+    spec?: { goal?: string };
+    dispatchedAtMs?: number;
+  };
+  const completion = parse(row.completion) as { status?: string; completedAtMs?: number } | undefined;
+  return {
+    id: String(row.id),
+    parentSessionId: String(row.parent_session_id),
+    childSessionId: String(record.childSessionId ?? ""),
+    depth: Number(record.depth ?? 0),
+    goal: String(record.spec?.goal ?? ""),
+    dispatchedAtMs: Number(record.dispatchedAtMs ?? 0),
+    status: completion === undefined ? "running" : String(completion.status ?? "completed"),
+    completedAtMs: completion?.completedAtMs,
+    delivery: completion === undefined ? undefined : String(row.delivery ?? "pending"),
+    deliveryReason: row.delivery_reason === null ? undefined : String(row.delivery_reason),
+    deliveryInputId: row.delivery_input_id === null ? undefined : String(row.delivery_input_id),
+  };
+}
+
+/** JSON text of a column, or `undefined` for NULL or text that is not JSON. */
+function parse(value: unknown): unknown {
+  if (typeof value !== "string") return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function liveness(pid: number, host: string): LockInfo["holder"] {
+  if (host !== hostname()) return "unknown";
+  try {
+    process.kill(pid, 0);
+    return "live";
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH" ? "dead" : "live";
+  }
+}
+
+function pragma(db: DatabaseSync, name: "application_id" | "user_version"): number {
+  return Number((db.prepare(`PRAGMA ${name}`).get() as Row)[name]);
+}
+
+function hasSqliteHeader(path: string): boolean {
+  const header = Buffer.alloc(16);
+  const fd = openSync(path, "r");
+  try {
+    return readSync(fd, header, 0, 16, 0) === 16 && header.toString("latin1") === "SQLite format 3\u0000";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function refused(
+  code: "STORE_NOT_SQLITE" | "STORE_NOT_OFFSTAGE" | "STORE_TOO_NEW" | "STORE_UNSUPPORTED",
+  path: string,
+  why: string,
+): OffstageError {
+  return new OffstageError(code, `cannot inspect ${path}: ${why}`, { details: { path } });
+}
+
+/** A SQLite error while reading, as an `OffstageError` whose code says what is wrong. */
+function readError(error: unknown, path: string): OffstageError {
+  if (error instanceof OffstageError) return error;
+  const errcode = (error as { errcode?: unknown }).errcode;
+  const primary = typeof errcode === "number" ? errcode & 0xff : undefined;
+  const cause = error instanceof Error ? error.message : String(error);
+  if (primary === 5 || primary === 6)
+    return new OffstageError(
+      "STORE_LOCKED",
+      `cannot inspect ${path}: another connection holds it locked (${cause}); try again in a moment`,
+      { cause: error, details: { path } },
+    );
+  if (primary === 26) return refused("STORE_NOT_SQLITE", path, cause);
+  if (primary === 11)
+    return new OffstageError("STORE_CORRUPT", `cannot inspect ${path}: it is damaged (${cause})`, {
+      cause: error,
+      details: { path },
+    });
+  return new OffstageError("STORE_FAILED", `cannot inspect ${path}: ${cause}`, {
+    cause: error,
+    details: { path },
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * What `offstage inspect` reads from a store, whatever the store: the port of the inspector. Every
+ * method only reads. The SQLite reader (`sqlite-reader.ts`) implements it on a read-only connection;
+ * a PostgreSQL reader implements the same methods on `src/store/postgres`'s tables (a follow-up: see
+ * `open-reader.ts`).
+ *
+ * @packageDocumentation
+ */
+
+/** Who holds the store open, as its lock row says. */
+export interface LockInfo {
+  readonly pid: number;
+  readonly host: string;
+  readonly sinceMs: number;
+  /** `live`, `dead` (its process is gone on this host) or `unknown` (another host). */
+  readonly holder: "live" | "dead" | "unknown";
+}
+
+export interface StoreOverview {
+  readonly kind: "sqlite" | "postgres";
+  /** The file or the database it reads. */
+  readonly location: string;
+  readonly schemaVersion: number;
+  /** `undefined` when no runtime holds the store. */
+  readonly lock: LockInfo | undefined;
+  readonly sessions: number;
+  /** Inputs by status (`queued`, `running`, and each terminal status). */
+  readonly inputs: Readonly<Record<string, number>>;
+  readonly runningTurns: number;
+  /** Delegations by state: `running`, and each delivery state of finished ones. */
+  readonly delegations: Readonly<Record<string, number>>;
+}
+
+export interface TurnSummary {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly attempt: number;
+  readonly inputIds: readonly string[];
+  readonly startedAtMs: number;
+  /** The last checkpointed step of a running turn. */
+  readonly step: number;
+  /** `running` until it ended. */
+  readonly status: string;
+  readonly reason: string | undefined;
+  readonly endedAtMs: number | undefined;
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+}
+
+export interface SessionSummary {
+  readonly id: string;
+  readonly agent: string;
+  readonly createdAtMs: number;
+  /** `running` (a turn runs), `queued` (input waits, no turn runs) or `idle`. */
+  readonly state: "running" | "queued" | "idle";
+  /** Queued inputs. */
+  readonly inboxDepth: number;
+  readonly lastTurn: TurnSummary | undefined;
+}
+
+export interface InputSummary {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly policy: string;
+  readonly status: string;
+  readonly acceptedAtMs: number;
+  readonly endedAtMs: number | undefined;
+  readonly turnId: string | undefined;
+  /** The delegation whose completion it carries. */
+  readonly delegationId: string | undefined;
+  readonly reason: string | undefined;
+}
+
+export interface SessionDetail {
+  readonly session: SessionSummary;
+  /** Newest first. */
+  readonly turns: readonly TurnSummary[];
+  /** Queued and running inputs, in acceptance order. */
+  readonly liveInputs: readonly InputSummary[];
+  /** The last messages of its history, oldest first, as stored. */
+  readonly history: readonly unknown[];
+  /** Messages in its whole history. */
+  readonly historyLength: number;
+}
+
+export interface DelegationSummary {
+  readonly id: string;
+  readonly parentSessionId: string;
+  readonly childSessionId: string;
+  readonly depth: number;
+  readonly goal: string;
+  readonly dispatchedAtMs: number;
+  /** `running` until it completes, then its completion's status. */
+  readonly status: string;
+  readonly completedAtMs: number | undefined;
+  /** `pending`, `held`, `delivered` or `dropped`; `undefined` while it runs. */
+  readonly delivery: string | undefined;
+  readonly deliveryReason: string | undefined;
+  readonly deliveryInputId: string | undefined;
+}
+
+export interface StuckWork {
+  /** Turns that have been running longer than the threshold. */
+  readonly longRunning: readonly TurnSummary[];
+  /**
+   * Inputs queued longer than the threshold in a session that runs no turn: nothing is driving
+   * them (no runtime holds the store, a wake was lost and the poll has not run, or every turn slot
+   * is busy).
+   */
+  readonly queuedNoTurn: readonly InputSummary[];
+}
+
+/** Reads a store for `offstage inspect`; never writes. */
+export interface StoreReader {
+  overview(): StoreOverview;
+  sessions(limit: number): SessionSummary[];
+  /** `undefined` for an unknown session. */
+  session(id: string, limit: number): SessionDetail | undefined;
+  /** Inputs of one status, oldest first. */
+  inputs(status: string, limit: number): InputSummary[];
+  /** Newest first. */
+  delegations(limit: number): DelegationSummary[];
+  /** Completions held at startup for the host to confirm. */
+  held(limit: number): DelegationSummary[];
+  stuck(nowMs: number, olderThanMs: number, limit: number): StuckWork;
+  close(): void;
+}
