@@ -51,6 +51,7 @@ function userProject(): string {
   symlinkSync(ROOT, join(modules, "offstage"), "dir");
   // What the snippets import besides the package, and the types a TypeScript user would have.
   symlinkSync(join(ROOT, "node_modules", "zod"), join(modules, "zod"), "dir");
+  symlinkSync(join(ROOT, "node_modules", "@opentelemetry"), join(modules, "@opentelemetry"), "dir");
   symlinkSync(join(ROOT, "node_modules", "@types", "node"), join(modules, "@types", "node"), "dir");
   writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module", private: true }));
   writeFileSync(
@@ -121,6 +122,7 @@ describe("README.md", () => {
       if (runnable[i]!.code.includes('agent: "counter"')) expect(output).toContain("seen 2 inputs; last: b");
       if (runnable[i]!.code.includes("handle.stored()")) expect(output).toContain("durable");
       if (runnable[i]!.code.includes("lead.delegate(")) expect(output).toContain("dispatched");
+      if (runnable[i]!.code.includes("otelTelemetry(")) expect(output).toContain("invoke_agent lead");
     },
     60_000,
   );
