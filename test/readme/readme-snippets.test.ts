@@ -116,7 +116,11 @@ describe("README.md", () => {
         env: { ...process.env, NODE_NO_WARNINGS: "1" },
       });
       const where = `snippet ${relative(ROOT, join(dir, `snippet-${i + 1}.ts`))}`;
-      expect(ran.stderr, where).toBe("");
+      // A job holding the thread is reported on stderr; on a loaded machine the first, cold one can.
+      const stderr = ran.stderr
+        .split("\n")
+        .filter((line) => line !== "" && !/^offstage warn: .* held the thread for /.test(line));
+      expect(stderr, where).toEqual([]);
       expect(ran.status, where).toBe(0);
       const output = ran.stdout;
       if (runnable[i]!.code.includes('agent: "counter"')) expect(output).toContain("seen 2 inputs; last: b");
