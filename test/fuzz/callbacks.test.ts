@@ -14,20 +14,9 @@ import { CAUSE_CHARS_MAX } from "../../src/kernel/limits.js";
 import { until } from "../support/async.js";
 import { callTools, text, toolCall } from "../support/models.js";
 import { testRuntime } from "../support/runtime.js";
-import { fuzzParameters, hostile } from "./hostile.js";
+import { collectEscapes, fuzzParameters, hostile } from "./hostile.js";
 
-const escaped: unknown[] = [];
-const onEscape = (error: unknown) => escaped.push(error);
-
-beforeAll(() => {
-  process.on("unhandledRejection", onEscape);
-  process.on("uncaughtException", onEscape);
-});
-
-afterAll(() => {
-  process.off("unhandledRejection", onEscape);
-  process.off("uncaughtException", onEscape);
-});
+const escaped = collectEscapes({ beforeAll, afterAll });
 
 /** Where the hostile value comes from, and how it is delivered. */
 const PLACES = [

@@ -215,3 +215,25 @@ export function optionsLike(known: Readonly<Record<string, fc.Arbitrary<unknown>
 export function argument(plausible: fc.Arbitrary<unknown>): fc.Arbitrary<Boxed> {
   return either(plausible);
 }
+
+/**
+ * Collects what escapes a test file as an uncaught exception or an unhandled rejection (the fuzz
+ * suites assert that nothing does): installs the collectors before the file's tests, removes them
+ * after.
+ */
+export function collectEscapes(hooks: {
+  beforeAll(fn: () => void): void;
+  afterAll(fn: () => void): void;
+}): unknown[] {
+  const escaped: unknown[] = [];
+  const onEscape = (error: unknown) => escaped.push(error);
+  hooks.beforeAll(() => {
+    process.on("unhandledRejection", onEscape);
+    process.on("uncaughtException", onEscape);
+  });
+  hooks.afterAll(() => {
+    process.off("unhandledRejection", onEscape);
+    process.off("uncaughtException", onEscape);
+  });
+  return escaped;
+}

@@ -35,21 +35,10 @@ import {
   testRuntime,
 } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
-import { argument, fuzzParameters, hostile, optionsLike } from "./hostile.js";
+import { argument, collectEscapes, fuzzParameters, hostile, optionsLike } from "./hostile.js";
 
 const RUNS = 300;
-const escaped: unknown[] = [];
-const onEscape = (error: unknown) => escaped.push(error);
-
-beforeAll(() => {
-  process.on("unhandledRejection", onEscape);
-  process.on("uncaughtException", onEscape);
-});
-
-afterAll(() => {
-  process.off("unhandledRejection", onEscape);
-  process.off("uncaughtException", onEscape);
-});
+const escaped = collectEscapes({ beforeAll, afterAll });
 
 interface World {
   runtime: Runtime;

@@ -84,7 +84,8 @@ describe("dispatcher.hog sees tools and function agents", () => {
 });
 
 describe("withdraw() twice before the commit", () => {
-  it("the second says the input is already withdrawn", async () => {
+  /** A session with a running turn and a queued input, and commits held back until `release()`. */
+  async function heldCommits() {
     const spy = spyStore();
     const gate = deferred<void>();
     const run = deferred<unknown>();
@@ -95,6 +96,18 @@ describe("withdraw() twice before the commit", () => {
     const queued = s.send("queued");
     await flush();
     spy.commitGate = gate.promise;
+    const release = async () => {
+      spy.commitGate = undefined;
+      gate.resolve();
+      run.resolve("ok");
+      await until(() => queued.done);
+      await runtime.stop();
+    };
+    return { spy, queued, release };
+  }
+
+  it("the second says the input is already withdrawn", async () => {
+    const { spy, queued, release } = await heldCommits();
     queued.withdraw();
     expect(queued.status).toBe("queued");
     let error: OffstageError | undefined;
@@ -107,32 +120,16 @@ describe("withdraw() twice before the commit", () => {
     expect(error?.message).toContain("it is already withdrawn");
     expect(error?.details).toMatchObject({ status: "withdrawn" });
     expect(spy.writes.filter((w) => w.method === "endInput")).toHaveLength(1);
-    spy.commitGate = undefined;
-    gate.resolve();
-    await until(() => queued.done);
+    await release();
     expect(queued.status).toBe("withdrawn");
-    run.resolve("ok");
-    await runtime.stop();
   });
 
   it("after a cancel that waits for its commit, withdraw says it is already cancelled", async () => {
-    const spy = spyStore();
-    const gate = deferred<void>();
-    const run = deferred<unknown>();
-    const { runtime } = testRuntime({ f: { run: () => run.promise } }, { store: spy.store });
-    await runtime.start();
-    const s = runtime.session("s", { agent: "f" });
-    s.send("busy");
-    const queued = s.send("queued");
-    await flush();
-    spy.commitGate = gate.promise;
+    const { queued, release } = await heldCommits();
     void queued.cancel();
     expect(() => queued.withdraw()).toThrow(/already cancelled/);
-    spy.commitGate = undefined;
-    gate.resolve();
-    run.resolve("ok");
-    await until(() => queued.done);
-    await runtime.stop();
+    await release();
+    expect(queued.status).toBe("cancelled");
   });
 });
 
