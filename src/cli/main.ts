@@ -1,40 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `offstage` command line. `offstage demo` runs the guided demo on the embedded defaults;
- * `offstage inspect <store>` shows what a store holds, read-only.
+ * The `offstage` command line. It checks the Node.js version first, and only then loads the commands
+ * (`program.ts`), whose imports need a newer Node than some machines ship.
  */
-import { Command, Option } from "commander";
-import { registerInspect } from "./commands/inspect.js";
-import { runDemo } from "./demo.js";
+import { nodeVersionProblem } from "./node-version.js";
 
-const program = new Command()
-  .name("offstage")
-  .description(
-    "Run AI-agent work off the host's loop: durable sessions, turns, tools and background sub-agents.",
-  );
-
-program
-  .command("demo")
-  .description(
-    "run the guided demo: several sessions, real file tools, every inbox policy, a cancel, a summary",
-  )
-  .addOption(
-    new Option("--db <path>", "SQLite file the sessions are kept in").default("./.offstage/offstage.db"),
-  )
-  .addOption(new Option("--memory", "keep everything in memory instead (nothing survives the run)"))
-  .addOption(
-    new Option("--workspace <dir>", "folder the file tools work in").default("./.offstage/demo-workspace"),
-  )
-  .addOption(new Option("--quiet", "print only the summary"))
-  .action(async (options: { db: string; memory?: boolean; workspace: string; quiet?: boolean }) => {
-    process.exitCode = await runDemo({
-      dbPath: options.memory === true ? undefined : options.db,
-      workspace: options.workspace,
-      quiet: options.quiet === true,
-      out: process.stdout,
-    });
-  });
-
-registerInspect(program);
-
-await program.parseAsync(process.argv);
+const problem = nodeVersionProblem(process.versions.node);
+if (problem === undefined) {
+  await import("./program.js");
+} else {
+  process.stderr.write(`${problem}\n`);
+  process.exitCode = 1;
+}
