@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { printable } from "./kernel/outcome.js";
 
 /** Every stable error code Offstage throws. */
 export type OffstageErrorCode =
@@ -142,7 +143,7 @@ export function isOffstageError(error: unknown, code?: OffstageErrorCode): error
   return tagged && (code === undefined || (error as { code: unknown }).code === code);
 }
 
-/** Quotes a value and its type for an error message: `"abc" (string)`, `-1 (number)`. */
+/** Quotes a value and its type for an error message: `"abc" (string)`, `-1 (number)`. Never throws. */
 export function describeValue(value: unknown): string {
   let shown: string;
   try {
@@ -154,9 +155,18 @@ export function describeValue(value: unknown): string {
           ? JSON.stringify(value)
           : String(JSON.stringify(value) ?? value);
   } catch {
-    shown = String(value);
+    shown = printable(value);
   }
   if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
-  const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
-  return `${shown} (${type})`;
+  return `${shown} (${typeName(value)})`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  try {
+    return Array.isArray(value) ? "array" : typeof value;
+  } catch {
+    // A revoked proxy: Array.isArray throws on it.
+    return typeof value;
+  }
 }

@@ -13,10 +13,11 @@ import {
   BootError,
   describeValue,
   InvalidInputError,
-  type OffstageError,
+  OffstageError,
   type OffstageErrorCode,
 } from "./errors.js";
-import { TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
+import { JSON_DEPTH_MAX, TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
+import { describeCause } from "./kernel/outcome.js";
 
 /** Which call checks, and which error a failure throws. */
 export interface Subject {
@@ -35,6 +36,13 @@ export function optionsOf(call: string): Subject {
   return { call, error: "option" };
 }
 
+/** The error of `subject` with this message: `BootError` for options, `InvalidInputError` for arguments. */
+function refusal(subject: Subject, name: string, message: string, code?: OffstageErrorCode): OffstageError {
+  return subject.error === "option"
+    ? new BootError(code ?? "INVALID_OPTIONS", message, { details: { option: name } })
+    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, { details: { argument: name } });
+}
+
 /**
  * The error for `value`, named `name`, which is not what `expected` describes. Its code is
  * `INVALID_ARGUMENT` or `INVALID_OPTIONS`, or `code` where callers branch on a finer one.
@@ -46,10 +54,12 @@ export function invalid(
   expected: string,
   code?: OffstageErrorCode,
 ): OffstageError {
-  const message = `${subject.call}: ${name} must be ${expected}; got ${describeValue(value)}`;
-  return subject.error === "option"
-    ? new BootError(code ?? "INVALID_OPTIONS", message, { details: { option: name } })
-    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, { details: { argument: name } });
+  return refusal(
+    subject,
+    name,
+    `${subject.call}: ${name} must be ${expected}; got ${describeValue(value)}`,
+    code,
+  );
 }
 
 /** Throws {@link invalid}. */
@@ -63,9 +73,24 @@ export function fail(
   throw invalid(subject, name, value, expected, code);
 }
 
-/** A plain object: not `null`, not an array, not a function. */
+/** `value instanceof type`, false where asking throws (a revoked proxy has no prototype to ask for). */
+export function isInstance<T>(value: unknown, type: abstract new (...args: never) => T): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain object: not `null`, not an array, not a function (nor a revoked proxy). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    // A revoked proxy: Array.isArray throws on it.
+    return false;
+  }
 }
 
 export function checkObject<T>(
@@ -155,4 +180,254 @@ export function checkId(subject: Subject, name: string, value: unknown): asserts
 function hasControl(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
   return false;
+}
+
+/**
+ * Checks an options object and returns a plain copy of it, each property read once: `value` must be
+ * an object (not `null` or an array) whose own keys are all in `known`, each a plain data property.
+ * A misspelt key is refused with the known key nearest to it (`createRuntime(): options.pollIntervalMS
+ * is not a known key; did you mean pollIntervalMs?`); an inherited enumerable key is refused too (some
+ * code would read it, other code not); a getter is refused rather than run. The caller reads the copy
+ * only, so a proxy trap or getter cannot throw, or answer differently, once the check has passed.
+ */
+export function checkOptions<T extends object>(
+  subject: Subject,
+  name: string,
+  value: T,
+  known: readonly string[],
+  expected = "an object",
+): T {
+  checkObject(subject, name, value, expected);
+  const copy: Record<string, unknown> = {};
+  let key = "";
+  try {
+    for (key in value) {
+      if (!Object.hasOwn(value, key)) {
+        throw refusal(
+          subject,
+          `${name}.${key}`,
+          `${subject.call}: ${name}.${key} is inherited from the object's prototype; pass options as own properties`,
+        );
+      }
+      if (!known.includes(key)) throw unknownKey(subject, name, key, known);
+      const property = Object.getOwnPropertyDescriptor(value, key);
+      if (property === undefined) continue;
+      if (!("value" in property))
+        throw refusal(
+          subject,
+          `${name}.${key}`,
+          `${subject.call}: ${name}.${key} is a getter; pass a plain value`,
+        );
+      copy[key] = property.value;
+    }
+  } catch (error) {
+    if (error instanceof OffstageError) throw error;
+    throw refusal(
+      subject,
+      name,
+      `${subject.call}: ${name}${key === "" ? "" : `.${key}`} cannot be read: ${describeCause(error)}`,
+    );
+  }
+  return copy as T;
+}
+
+function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
+  const near = nearest(key, known);
+  return refusal(
+    subject,
+    `${name}.${key}`,
+    `${subject.call}: ${name}.${key} is not a known key; ${near === undefined ? "" : `did you mean ${near}? `}known keys: ${known.join(", ")}`,
+  );
+}
+
+/**
+ * Checks that `value` is an array and returns a copy of it, each element read once (a proxy or a
+ * getter cannot throw past the check). `maxLength` bounds it.
+ */
+export function checkArray(
+  subject: Subject,
+  name: string,
+  value: unknown,
+  expected: string,
+  maxLength = 1_000,
+): unknown[] {
+  let copy: unknown[] | undefined;
+  try {
+    if (Array.isArray(value) && value.length <= maxLength) copy = Array.from(value);
+  } catch (error) {
+    throw refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`);
+  }
+  if (copy === undefined) fail(subject, name, value, expected);
+  return copy;
+}
+
+/** The known key a typo most likely meant: same letters in another case, or a few edits away. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const candidate of known) {
+    if (candidate.toLowerCase() === lower) return candidate;
+    const distance = editDistance(lower, candidate.toLowerCase(), bestDistance);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance of `a` and `b`, or `cap` once it is clear the distance is at least that. */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current.push(d);
+      if (d < rowMin) rowMin = d;
+    }
+    if (rowMin >= cap) return cap;
+    previous = current;
+  }
+  return Math.min(previous[b.length]!, cap);
+}
+
+/**
+ * Refuses a value that JSON cannot carry as it is, naming where the problem sits
+ * (`send(): payload.items[3].at must be JSON: it is a Date ...`): NaN and ±Infinity, `undefined`
+ * (inside objects JSON drops it, inside arrays it becomes null), functions, symbols, BigInt, objects
+ * that are not plain (`Date`, `Map`, `Set`, class instances), a `toJSON` method, holes in arrays,
+ * cycles, getters that throw, and nesting deeper than `JSON_DEPTH_MAX`. Each property is read once.
+ */
+export function checkJson(subject: Subject, name: string, value: unknown): void {
+  const problem = jsonProblem(value, 0, undefined);
+  if (problem === undefined) return;
+  const where = name + problem.at.reverse().map(pathStep).join("");
+  throw refusal(subject, name, `${subject.call}: ${where} must be a JSON value; it is ${problem.what}`);
+}
+
+/** What is wrong with a value, and where: the keys from the problem up to the top (reversed). */
+interface JsonProblem {
+  readonly at: (string | number)[];
+  readonly what: string;
+}
+
+function jsonProblem(
+  value: unknown,
+  depth: number,
+  ancestors: Set<object> | undefined,
+): JsonProblem | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(value) ? undefined : { at: [], what: `${value}, which JSON cannot carry` };
+    case "undefined":
+      return { at: [], what: "undefined, which JSON drops or turns into null" };
+    case "bigint":
+      return { at: [], what: `a BigInt (${value}n); use a string` };
+    case "symbol":
+      return { at: [], what: "a symbol" };
+    case "function":
+      return { at: [], what: "a function" };
+  }
+  if (value === null) return undefined;
+  const object = value as object;
+  if (depth >= JSON_DEPTH_MAX) return { at: [], what: `nested more than ${JSON_DEPTH_MAX} levels deep` };
+  const seen = ancestors ?? new Set<object>();
+  if (seen.has(object)) return { at: [], what: "a cycle: it contains itself" };
+  let array: boolean;
+  try {
+    array = Array.isArray(object);
+    if (!array) {
+      const kind = unplainKind(object);
+      if (kind !== undefined) return { at: [], what: kind };
+    }
+  } catch (error) {
+    return { at: [], what: `an object that cannot be inspected (${describeCause(error)})` };
+  }
+  seen.add(object);
+  try {
+    return array
+      ? arrayProblem(object as unknown[], depth, seen)
+      : recordProblem(object as Record<string, unknown>, depth, seen);
+  } catch (error) {
+    // A proxy whose traps throw: its keys or length could not be listed.
+    return { at: [], what: `an object that cannot be inspected (${describeCause(error)})` };
+  } finally {
+    seen.delete(object);
+  }
+}
+
+function arrayProblem(array: unknown[], depth: number, seen: Set<object>): JsonProblem | undefined {
+  const length = array.length;
+  for (let i = 0; i < length; i++) {
+    if (!(i in array)) return { at: [i], what: "a hole, which JSON turns into null" };
+    const problem = jsonProblem(read(array, i), depth + 1, seen);
+    if (problem !== undefined) {
+      problem.at.push(i);
+      return problem;
+    }
+  }
+  return undefined;
+}
+
+function recordProblem(
+  record: Record<string, unknown>,
+  depth: number,
+  seen: Set<object>,
+): JsonProblem | undefined {
+  if (Object.getOwnPropertySymbols(record).length > 0)
+    return { at: [], what: "an object with symbol keys, which JSON drops" };
+  for (const key of Object.keys(record)) {
+    const problem = jsonProblem(read(record, key), depth + 1, seen);
+    if (problem !== undefined) {
+      problem.at.push(key);
+      return problem;
+    }
+  }
+  return undefined;
+}
+
+/** A property's value; a getter or proxy trap that throws becomes the problem of that property. */
+function read(object: object, key: string | number): unknown {
+  try {
+    return (object as Record<string | number, unknown>)[key];
+  } catch (error) {
+    return new Unreadable(error);
+  }
+}
+
+/** Stands for a property whose read threw: never a plain object, so it is refused where it sits. */
+class Unreadable {
+  readonly cause: unknown;
+  constructor(cause: unknown) {
+    this.cause = cause;
+  }
+}
+
+/** Why an object that is not an array is not a plain JSON object, or `undefined` when it is one. */
+function unplainKind(object: object): string | undefined {
+  if (object instanceof Unreadable) return `unreadable: reading it threw ${describeCause(object.cause)}`;
+  const proto = Object.getPrototypeOf(object);
+  if (proto !== Object.prototype && proto !== null) {
+    if (object instanceof Date) return "a Date; use its toISOString()";
+    if (object instanceof Map) return "a Map; use an object or an array of entries";
+    if (object instanceof Set) return "a Set; use an array";
+    const ctor = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    return `an instance of ${typeof ctor === "string" && ctor !== "" ? ctor : "a class"}, not a plain object`;
+  }
+  if (typeof (object as { toJSON?: unknown }).toJSON === "function")
+    return "an object with a toJSON method, which JSON would call; use what it returns";
+  return undefined;
+}
+
+function pathStep(key: string | number): string {
+  if (typeof key === "number") return `[${key}]`;
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }

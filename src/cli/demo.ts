@@ -38,8 +38,10 @@ const FILES: Record<string, string> = {
 
 /** Runs the demo and returns the process exit code. */
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const say = (line: string) => options.out.write(`${line}\n`);
-  const show = options.quiet ? () => {} : say;
+  const write = (line: string) => options.out.write(`${line}\n`);
+  // `--quiet` prints the summary (and why the demo could not start) and nothing else.
+  const say = options.quiet ? () => {} : write;
+  const show = say;
   const root = resolve(options.workspace);
   for (const [path, text] of Object.entries(FILES)) {
     await mkdir(join(root, path, ".."), { recursive: true });
@@ -73,7 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await runtime.start();
   } catch (error) {
     // A locked, damaged or newer file: say which and why, in one line, and leave it as it is.
-    say(
+    write(
       `offstage demo: cannot start: ${isOffstageError(error) ? `${error.code}: ${error.message}` : String(error)}`,
     );
     return 2;
@@ -110,18 +112,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const status = await runtime.stop({ drain: true, timeoutMs: 5_000 });
   await store.close();
   say("");
-  say("Summary");
-  say(`  stop status: ${status}`);
-  say(`  inputs by status: ${formatCounts(metrics.ended)}`);
-  say(
+  write("Summary");
+  write(`  stop status: ${status}`);
+  write(`  inputs by status: ${formatCounts(metrics.ended)}`);
+  write(
     `  dispatcher lag: p50 ${ms(metrics.dispatcherLag.p50Ms)}, p99 ${ms(metrics.dispatcherLag.p99Ms)}, max ${ms(metrics.dispatcherLag.maxMs)}`,
   );
-  say(`  send→start: p50 ${ms(metrics.sendToStart.p50Ms)}, p99 ${ms(metrics.sendToStart.p99Ms)}`);
-  say(
+  write(`  send→start: p50 ${ms(metrics.sendToStart.p50Ms)}, p99 ${ms(metrics.sendToStart.p99Ms)}`);
+  write(
     `  throughput: ${metrics.throughputPerSecond.toFixed(1)} inputs/s over ${(metrics.uptimeMs / 1000).toFixed(1)} s`,
   );
   if (options.dbPath !== undefined)
-    say("  run it again: the next run finds these sessions and their history.");
+    write("  run it again: the next run finds these sessions and their history.");
   return status === "clean" ? 0 : 1;
 }
 
@@ -216,7 +218,15 @@ async function scenes(runtime: Runtime, say: (line: string) => void): Promise<vo
   );
 }
 
+/**
+ * Prints what happens as it happens: turns starting, tool calls, children, and each answer streamed
+ * line by line as the model writes it (lines of sessions running at once interleave, each line whole
+ * and labelled with its session).
+ */
 function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
+  /** The unfinished last line of each turn's answer so far, and whether the turn streamed anything. */
+  const partial = new Map<string, string>();
+  const answer = (sessionId: string, line: string) => show(`  [${sessionId}] │ ${line}`);
   return (event) => {
     switch (event.type) {
       case "turn.started":
@@ -224,6 +234,12 @@ function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
           `  [${event.sessionId}] turn started (${event.inputIds.length} input${event.inputIds.length > 1 ? "s" : ""})`,
         );
         break;
+      case "model.text": {
+        const lines = `${partial.get(event.turnId) ?? ""}${event.delta}`.split("\n");
+        partial.set(event.turnId, lines.pop()!);
+        for (const line of lines) answer(event.sessionId, line);
+        break;
+      }
       case "tool.ended":
         show(
           `  [${event.sessionId}]   tool ${event.toolName} ${event.isError ? "failed" : "ok"} in ${ms(event.durationMs)}`,
@@ -241,13 +257,19 @@ function progress(show: (line: string) => void): (event: RuntimeEvent) => void {
         );
         break;
       case "turn.ended": {
-        const output =
-          typeof event.outcome.output === "string"
-            ? event.outcome.output
-            : JSON.stringify(event.outcome.output);
-        const detail =
-          event.outcome.status === "completed" ? firstLine(output ?? "") : event.outcome.reason.message;
-        show(`  [${event.sessionId}] ${event.outcome.status}: ${detail}`);
+        const rest = partial.get(event.turnId);
+        partial.delete(event.turnId);
+        if (rest !== undefined && rest !== "") answer(event.sessionId, rest);
+        const { outcome } = event;
+        if (outcome.status !== "completed") {
+          show(`  [${event.sessionId}] ${outcome.status}: ${outcome.reason.message}`);
+        } else if (rest === undefined) {
+          // Nothing streamed (a function agent): its output is the answer.
+          const output = typeof outcome.output === "string" ? outcome.output : JSON.stringify(outcome.output);
+          show(`  [${event.sessionId}] completed: ${output}`);
+        } else {
+          show(`  [${event.sessionId}] completed`);
+        }
         break;
       }
       default:
@@ -272,11 +294,6 @@ function historyOf(runtime: Runtime, sessionId: string): number {
 /** The worker part of a child session id (`parent>id`). */
 function shortId(sessionId: string): string {
   return sessionId.slice(sessionId.lastIndexOf(">") + 1);
-}
-
-function firstLine(text: string): string {
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
 }
 
 function sum(counts: Readonly<Record<string, number>>): number {

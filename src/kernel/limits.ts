@@ -38,6 +38,15 @@ export const DEFAULT_LIMITS: Limits = {
 /** The longest delay a Node timer honours; a longer one fires at once. */
 export const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
 
+/** Longest cause a reason message quotes (a thrown value can be any size), in characters. */
+export const CAUSE_CHARS_MAX = 2_000;
+
+/** Longest reason a caller may give a cancel or a stop, in characters (it is stored with the outcome). */
+export const REASON_CHARS_MAX = 2_000;
+
+/** Deepest nesting of arrays and objects a payload (or a function agent's output) may have. */
+export const JSON_DEPTH_MAX = 512;
+
 /** What every other option of the package means when it is left out. */
 export const DEFAULTS = {
   /** How often the recovery poll drives sessions whose wake was lost. */

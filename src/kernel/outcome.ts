@@ -1,6 +1,7 @@
 /**
  * Terminal outcomes are data, not exceptions: a status and a specific reason with a stable code.
  */
+import { CAUSE_CHARS_MAX } from "./limits.js";
 
 /** Where an accepted input stands. The first two are live; the rest are terminal. */
 export type InputStatus = "queued" | "running" | TerminalStatus;
@@ -90,11 +91,86 @@ export function isTerminal(status: InputStatus): status is TerminalStatus {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** Renders an unknown thrown value as a one-line cause for a reason message. */
+/**
+ * Renders an unknown thrown value as a one-line cause for a reason message. It never throws, whatever
+ * was thrown — an object with no prototype, a `toString` or getter that throws, a revoked proxy, a
+ * symbol — and it is at most {@link CAUSE_CHARS_MAX} characters long (plus a note of how much was cut).
+ */
 export function describeCause(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return `${error.name}${typeof code === "string" ? ` [${code}]` : ""}: ${error.message}`;
+  return clip(causeText(error), CAUSE_CHARS_MAX);
+}
+
+/**
+ * Renders any value as text without ever throwing: a string as it is, an object by its own
+ * `toString` or as JSON, and what cannot be printed at all by its type. Not bounded; see {@link clip}.
+ */
+export function printable(value: unknown): string {
+  try {
+    switch (typeof value) {
+      case "string":
+        return value;
+      case "symbol":
+        return value.toString();
+      case "object":
+        return value === null ? "null" : objectText(value);
+      default:
+        return String(value);
+    }
+  } catch {
+    return unprintable(value);
   }
-  return String(error);
+}
+
+/** Cuts `text` to `max` characters (never inside a surrogate pair), noting how many were cut. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = isHighSurrogate(text.charCodeAt(max - 1)) ? max - 1 : max;
+  return `${text.slice(0, end)}... (${text.length - end} more characters)`;
+}
+
+function causeText(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const name = error.name;
+      const code = (error as { code?: unknown }).code;
+      const message = error.message;
+      return `${typeof name === "string" ? name : "Error"}${typeof code === "string" ? ` [${code}]` : ""}: ${typeof message === "string" ? message : printable(message)}`;
+    }
+  } catch {
+    // A getter or a proxy trap threw: describe it as any other value.
+  }
+  return printable(error);
+}
+
+/** An object by its own `toString` (an error of another realm, a URL), else as JSON. */
+function objectText(value: object): string {
+  const own = (value as { toString?: unknown }).toString;
+  if (typeof own === "function" && own !== Object.prototype.toString) {
+    try {
+      const text: unknown = own.call(value);
+      if (typeof text === "string") return text;
+    } catch {
+      // Its toString threw: JSON may still show it.
+    }
+  }
+  try {
+    const json = JSON.stringify(value);
+    if (typeof json === "string") return json;
+  } catch {
+    // A cycle, a BigInt, a getter that throws: fall through.
+  }
+  return unprintable(value);
+}
+
+function unprintable(value: unknown): string {
+  try {
+    // "[object Object]", "[object Error]": at least what kind of object it is.
+    return Object.prototype.toString.call(value);
+  } catch {
+    return `a value of type ${typeof value} that cannot be printed`;
+  }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -52,6 +52,7 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
   run.state = "running";
+  if (resumed.length > 0 || recovered.queued.length > 0) parts.keepAlive.busy();
   scheduler.open();
   for (const turn of resumed) driver.start(turn);
   dispatcher.post("startup drive", () => scheduler.driveAll());

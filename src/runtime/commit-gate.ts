@@ -19,7 +19,7 @@
  * @packageDocumentation
  */
 import { DEFAULTS } from "../kernel/limits.js";
-import type { TurnOutcome } from "../kernel/outcome.js";
+import type { TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
@@ -50,7 +50,7 @@ export class CommitGate {
   readonly #parts: RuntimeParts;
   #batch: Batch = empty();
   /** Inputs ended without a turn whose end waits for its commit, by id (`runtime.handle(id)` finds them). */
-  readonly #endingInputs = new Map<string, TurnHandle>();
+  readonly #endingInputs = new Map<string, InputEnd>();
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
@@ -69,13 +69,19 @@ export class CommitGate {
 
   /** The input's end was written: once committed, its handles settle with `outcome`. */
   holdInputEnd(live: LiveInput, handle: TurnHandle, outcome: TurnOutcome): void {
-    this.#endingInputs.set(handle.id, live);
-    this.#await({ receipts: [], turnEnds: [], inputEnds: [{ live, handle, outcome }] });
+    const end: InputEnd = { live, handle, outcome };
+    this.#endingInputs.set(handle.id, end);
+    this.#await({ receipts: [], turnEnds: [], inputEnds: [end] });
   }
 
   /** The live handle of an input whose end waits for its commit. */
   endingInput(inputId: string): TurnHandle | undefined {
-    return this.#endingInputs.get(inputId);
+    return this.#endingInputs.get(inputId)?.live;
+  }
+
+  /** How an input whose end waits for its commit ends (`withdrawn`, `cancelled`, ...). */
+  endingStatus(inputId: string): TerminalStatus | undefined {
+    return this.#endingInputs.get(inputId)?.outcome.status;
   }
 
   #hold(): Batch {
@@ -117,6 +123,7 @@ export class CommitGate {
         status: outcome.status,
       });
     }
+    if (group.inputEnds.length > 0) this.#parts.keepAlive.settled();
     if (group.turnEnds.length > 0) driver.committed(group.turnEnds);
   }
 }

@@ -6,7 +6,8 @@
  * Jobs must not block. The dispatcher drains in slices: a slice starts on a microtask, runs jobs
  * until its time budget is used, then yields to the event loop with `setImmediate` so host IO and
  * timers interleave. It measures each job's post→run lag and flags a job that held the thread longer
- * than `hogThresholdMs`, naming it.
+ * than `hogThresholdMs`, naming it; the synchronous part of a tool's or function agent's call, which
+ * runs outside jobs, is measured the same way (`timed`).
  *
  * @packageDocumentation
  */
@@ -136,6 +137,22 @@ export class Dispatcher {
     this.#jobStartedAtMs = this.#options.clock.monotonicMs();
     this.#jobEpochMs = undefined;
     this.#jobStamp = undefined;
+  }
+
+  /**
+   * Runs `fn` — the synchronous part of a tool's or a function agent's call, which runs outside any
+   * job but holds the same thread — and reports it under `label` when it held the thread longer
+   * than `hogThresholdMs`, as a job would be.
+   */
+  timed<T>(label: string, fn: () => T): T {
+    const { clock, hogThresholdMs } = this.#options;
+    const start = clock.monotonicMs();
+    try {
+      return fn();
+    } finally {
+      const durationMs = clock.monotonicMs() - start;
+      if (durationMs > hogThresholdMs) report(() => this.#options.onHog({ label, durationMs }));
+    }
   }
 
   lag(): LatencyStats {

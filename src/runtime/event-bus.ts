@@ -1,10 +1,14 @@
 /**
  * The event bus: hands each event to the runtime's listeners and a turn's events to the handles of
- * its inputs. A throwing listener is contained and logged, never rethrown into the runtime. Turn
- * events are built only when someone listens (`observed`), since most turns have no audience.
+ * its inputs. A throwing listener is contained and logged once (its first failure; a listener that
+ * throws on every event would otherwise flood the log), never rethrown into the runtime or into the
+ * call that caused the event: a `send()` whose `input.accepted` listener throws has still accepted.
+ * Turn events are built only when someone listens (`observed`), since most turns have no audience.
  *
  * @packageDocumentation
  */
+import { CAUSE_CHARS_MAX } from "../kernel/limits.js";
+import { clip, describeCause } from "../kernel/outcome.js";
 import type { EventListener, RuntimeEvent, TurnEvent } from "./events.js";
 import type { LogFields, RuntimeLog } from "./logger.js";
 
@@ -16,6 +20,8 @@ interface EventSink {
 export class EventBus {
   readonly #log: RuntimeLog;
   readonly #listeners: EventListener[] = [];
+  /** Listeners whose failure was logged already. */
+  readonly #failed = new WeakSet<EventListener>();
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
@@ -52,9 +58,18 @@ export class EventBus {
       try {
         listener(event);
       } catch (error) {
-        this.#log.error({ event: event.type, error }, "an event listener threw; it was contained");
+        this.#contained(listener, event, error);
       }
     }
+  }
+
+  #contained(listener: EventListener, event: RuntimeEvent, error: unknown): void {
+    if (this.#failed.has(listener)) return;
+    this.#failed.add(listener);
+    this.#log.error(
+      { event: event.type, error },
+      "an event listener threw; it was contained (later failures of this listener are not logged)",
+    );
   }
 
   /** Emits a turn's event to the listeners and to the handles of `sinks` (the turn's inputs). */
@@ -73,11 +88,16 @@ export class EventBus {
   }
 }
 
-/** An error's message for the `error` event; reading a hostile value must not throw here. */
+/**
+ * An error's message for the `error` event (the event names where it happened already), or the
+ * cause described; never throws, and bounded, whatever was thrown.
+ */
 function messageOf(error: unknown): string {
   try {
-    return error instanceof Error ? error.message : String(error);
+    if (error instanceof Error && typeof error.message === "string")
+      return clip(error.message, CAUSE_CHARS_MAX);
   } catch {
-    return "(an unprintable value)";
+    // A getter or proxy trap threw: describe it as any other value.
   }
+  return describeCause(error);
 }

@@ -7,20 +7,20 @@
  * @packageDocumentation
  */
 import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
-import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
-import { accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
+import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
+import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkObject, checkOneOf, checkText, fail } from "../validate.js";
+import { argumentsOf, checkJson, checkOneOf, checkOptions, checkText, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
 import { LiveInput } from "./live-input.js";
+import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
 import type { InputRecord, InputSnapshot } from "./ports/store.js";
-import type { SendOptions } from "./session.js";
+import { SEND_KEYS, type SendOptions } from "./session.js";
 import type { SessionEntry } from "./session-table.js";
 import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
-import { assertNotInTurnOf } from "./turn-scope.js";
 
 const SEND = argumentsOf("send()");
 const NO_SEND_OPTIONS: SendOptions = {};
@@ -55,10 +55,10 @@ export class Intake {
   send(entry: SessionEntry, payload: unknown, options: SendOptions = NO_SEND_OPTIONS): TurnHandle {
     const { run, limits, dispatcher, store, metrics, events } = this.#parts;
     run.assertAccepting();
-    checkObject(SEND, "options", options);
-    const policy = options.policy ?? "enqueue";
+    const given = options === NO_SEND_OPTIONS ? options : checkOptions(SEND, "options", options, SEND_KEYS);
+    const policy = given.policy ?? "enqueue";
     checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
-    const key = options.idempotencyKey;
+    const key = given.idempotencyKey;
     if (key !== undefined) checkText(SEND, "idempotencyKey", key, 256);
     // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
     // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.
@@ -96,11 +96,29 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     metrics.accepted();
-    this.#parts.observer.accepted(live, "host");
-    if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+    this.#parts.keepAlive.busy();
+    // Accepted: from here on the caller must get its handle whatever fails, or a host that retries
+    // a send that "failed" would run the work twice. A failure is reported instead.
+    try {
+      this.#parts.observer.accepted(live, "host");
+      if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+      this.#route(entry, live, decision, turn);
+    } catch (error) {
+      events.report(`send of input ${live.id}`, error, { sessionId, inputId: live.id });
+    }
+    return live;
+  }
+
+  /** Hands an accepted input on: into the running turn (steer), or to the scheduler. */
+  #route(
+    entry: SessionEntry,
+    live: LiveInput,
+    decision: Exclude<AcceptDecision, { kind: "refused" }>,
+    turn: LiveTurn | undefined,
+  ): void {
     if (decision.kind === "steered") {
       this.#parts.driver.steer(turn!, live);
-      return live;
+      return;
     }
     if (decision.interrupt !== undefined) {
       const request: CancelRequest = {
@@ -108,10 +126,11 @@ export class Intake {
         status: "interrupted",
         reason: { code: "interrupted_by_input", message: `interrupted by input ${live.id}` },
       };
-      dispatcher.post("interrupt", () => this.#parts.driver.feed(turn!, { type: "cancel", request }));
+      this.#parts.dispatcher.post("interrupt", () =>
+        this.#parts.driver.feed(turn!, { type: "cancel", request }),
+      );
     }
     this.#parts.scheduler.notify(entry);
-    return live;
   }
 
   /** Sends, then waits for the result: see `Session.invoke`. */
@@ -120,7 +139,7 @@ export class Intake {
     payload: unknown,
     options: SendOptions & ResultOptions,
   ): Promise<TurnResult> {
-    assertNotInTurnOf(entry.id, "session.invoke()");
+    this.#parts.waits.check(entry.id, "session.invoke()");
     const { timeoutMs, signal, ...sendOptions } = options;
     return this.send(entry, payload, sendOptions).result({
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
@@ -160,6 +179,7 @@ export class Intake {
     this.#parts.gate.holdReceipt(live);
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
+    this.#parts.keepAlive.busy();
     this.#parts.observer.accepted(live, delegationId === undefined ? "delegated" : "completion");
     this.#parts.scheduler.notify(entry);
     // A draining stop runs no recovery poll to make up for a lost wake, and a completion written
@@ -215,10 +235,15 @@ export class Intake {
     const entry = this.#parts.sessions.get(handle.sessionId);
     const where = live === undefined || entry === undefined ? "unknown" : withdraw(entry, handle.id);
     if (where !== "withdrawn") {
+      // Its end may be decided already and wait for its commit: the handle still says `queued` then.
+      const ending = this.#parts.gate.endingStatus(handle.id);
+      const status = ending ?? (where === "running" ? "running" : handle.status);
       throw new OffstageError(
         "NOT_WITHDRAWABLE",
-        `cannot ${cause} input ${handle.id}: it is ${where === "running" ? "running" : handle.status}; only queued input can be withdrawn`,
-        { details: { inputId: handle.id, status: handle.status } },
+        ending === undefined
+          ? `cannot ${cause} input ${handle.id}: it is ${status}; only queued input can be withdrawn`
+          : `cannot ${cause} input ${handle.id}: it is already ${ending} (its handle settles once that is committed)`,
+        { details: { inputId: handle.id, status } },
       );
     }
     this.endAlone(live!, entry!, handle, status, reason, cause);
@@ -277,17 +302,18 @@ export class Intake {
     this.#keys.clear();
   }
 
+  /**
+   * The payload as JSON. What JSON cannot carry as it is (NaN, a Date, a Map, `undefined` inside, a
+   * cycle, a getter that throws) is refused, naming where, rather than silently converted.
+   */
   #encode(payload: unknown): string {
+    checkJson(SEND, "payload", payload);
     let json: string | undefined;
     try {
       json = JSON.stringify(payload);
     } catch (error) {
-      fail(
-        SEND,
-        "payload",
-        payload,
-        `JSON-serialisable (${error instanceof Error ? error.message : String(error)})`,
-      );
+      // A getter that answered differently the second time it was read.
+      fail(SEND, "payload", payload, `JSON-serialisable (${describeCause(error)})`);
     }
     if (json === undefined) fail(SEND, "payload", payload, "a JSON value");
     const max = this.#parts.limits.payloadBytesMax;

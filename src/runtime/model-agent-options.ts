@@ -12,6 +12,7 @@ import {
   checkDurationMs,
   checkFunction,
   checkObject,
+  checkOptions,
   checkPositiveInteger,
   fail,
   type Subject,
@@ -40,9 +41,17 @@ export function checkModelAgent(subject: Subject, name: string, agent: ModelAgen
   if (agent.retry !== undefined) checkRetry(subject, `agents.${name}.retry`, agent.retry);
 }
 
+const RETRY_KEYS = Object.keys(DEFAULTS.retry);
+const PROVIDER_KEYS = ["apiKey", "baseURL", "headers"];
+
 function checkRetry(subject: Subject, name: string, retry: unknown): void {
-  checkObject(subject, name, retry, "an object of retry options");
-  const r = retry as Partial<RetryPolicy>;
+  const r = checkOptions(
+    subject,
+    name,
+    retry as Partial<RetryPolicy>,
+    RETRY_KEYS,
+    "an object of retry options",
+  );
   if (r.attemptsMax !== undefined) checkPositiveInteger(subject, `${name}.attemptsMax`, r.attemptsMax);
   for (const key of ["backoffMs", "backoffMaxMs", "retryAfterMaxMs"] as const) {
     if (r[key] !== undefined) checkDurationMs(subject, `${name}.${key}`, r[key]);
@@ -58,8 +67,13 @@ export function checkProviders(subject: Subject, providers: unknown): void {
   checkObject(subject, "providers", providers, "an object of provider settings by name");
   for (const [provider, settings] of Object.entries(providers as Record<string, unknown>)) {
     const where = `providers.${provider}`;
-    checkObject(subject, where, settings, "an object ({ apiKey, baseURL, headers })");
-    const { apiKey, baseURL, headers } = settings as ProviderSettings;
+    const { apiKey, baseURL, headers } = checkOptions(
+      subject,
+      where,
+      settings as ProviderSettings,
+      PROVIDER_KEYS,
+      "an object ({ apiKey, baseURL, headers })",
+    );
     if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey === ""))
       fail(subject, `${where}.apiKey`, typeof apiKey, "a non-empty string");
     if (baseURL !== undefined && (typeof baseURL !== "string" || !URL.canParse(baseURL)))

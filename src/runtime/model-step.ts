@@ -168,21 +168,25 @@ class ModelStep {
   /** Calls the model and takes its parts: inline for a synchronous iterable, else in the background. */
   #stream(answer: StepAnswer, request: ModelRequest, own: AbortController | undefined): void {
     let stream: ReturnType<Model["stream"]>;
+    let sync: boolean;
     try {
       stream = this.#model.stream(request);
+      // Inside the try: a hostile return value (a proxy) can throw when asked what it is.
+      sync = isSyncIterable(stream);
     } catch (error) {
       answer.fail(error);
       this.#tryEnded(answer);
       return;
     }
-    if (isSyncIterable(stream)) {
+    if (sync) {
       syncModels.add(this.#model);
+      const given = stream as Iterable<ModelPart>;
       try {
-        if (Array.isArray(stream)) {
+        if (Array.isArray(given)) {
           // Indexed: no iterator per step (bench/NOTES.md).
-          for (let i = 0; i < stream.length; i++) if (!this.#take(answer, stream[i])) break;
+          for (let i = 0; i < given.length; i++) if (!this.#take(answer, given[i])) break;
         } else {
-          for (const part of stream) if (!this.#take(answer, part)) break;
+          for (const part of given) if (!this.#take(answer, part)) break;
         }
       } catch (error) {
         answer.fail(error);
@@ -230,6 +234,8 @@ class ModelStep {
     // after that may reach the history or the handle's events.
     const turn = this.#turn;
     if (answer.settled || turn.ended || turn.controller?.signal.aborted === true) return false;
+    // Taken first: the answer checks the part, so only a well-formed delta is told to listeners.
+    if (!answer.add(part)) return false;
     if (
       (part.type === "text-delta" || part.type === "reasoning-delta") &&
       part.delta !== "" &&
@@ -244,7 +250,7 @@ class ModelStep {
         delta: part.delta,
       });
     }
-    return answer.add(part);
+    return true;
   }
 
   /** A try ended: retry it, or end the step. Runs in a dispatcher job or inline on the fast path. */

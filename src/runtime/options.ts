@@ -4,21 +4,23 @@
  *
  * @packageDocumentation
  */
-import { BootError } from "../errors.js";
+import { BootError, isOffstageError } from "../errors.js";
 import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
+import { describeCause } from "../kernel/outcome.js";
 import {
   checkBoolean,
   checkDurationMs,
   checkFunction,
   checkObject,
   checkOneOf,
+  checkOptions,
   checkPositiveInteger,
   fail,
   isRecord,
   optionsOf,
   type Subject,
 } from "../validate.js";
-import { type Agent, isFunctionAgent, type ModelAgent } from "./agent.js";
+import { type Agent, type FunctionAgent, isFunctionAgent, type ModelAgent } from "./agent.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
   type DelegationOptions,
@@ -108,18 +110,88 @@ export interface ResolvedOptions {
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
+
+/**
+ * The keys each options object may have; any other is refused (a misspelt option would silently
+ * do nothing). Records over the interfaces' keys, so adding an option without listing it fails to
+ * compile.
+ */
+const RUNTIME_KEYS = Object.keys({
+  agents: true,
+  store: true,
+  limits: true,
+  pollIntervalMs: true,
+  slotQuantumMs: true,
+  hogThresholdMs: true,
+  logger: true,
+  clock: true,
+  ids: true,
+  wakes: true,
+  yieldToLoop: true,
+  delegation: true,
+  models: true,
+  telemetry: true,
+  providers: true,
+  modelResolver: true,
+  random: true,
+} satisfies Record<keyof RuntimeOptions, true>);
+const MODEL_AGENT_KEYS = Object.keys({
+  model: true,
+  system: true,
+  tools: true,
+  modelCallsPerTurnMax: true,
+  toolCallsPerStepMax: true,
+  delegates: true,
+  onCrash: true,
+  maxAttempts: true,
+  retry: true,
+  prepareStep: true,
+  // Model settings (ports/model-settings.ts).
+  maxOutputTokens: true,
+  temperature: true,
+  topP: true,
+  topK: true,
+  presencePenalty: true,
+  frequencyPenalty: true,
+  stopSequences: true,
+  seed: true,
+  toolChoice: true,
+  providerOptions: true,
+  headers: true,
+} satisfies Record<keyof ModelAgent, true>);
+const FUNCTION_AGENT_KEYS = Object.keys({
+  run: true,
+  onCrash: true,
+  maxAttempts: true,
+} satisfies Record<keyof FunctionAgent, true>);
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
 const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Checks the options of `createRuntime` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
-  checkObject(OPTIONS, "options", options);
+  try {
+    return resolve(options);
+  } catch (error) {
+    if (isOffstageError(error)) throw error;
+    // Reading what the caller handed in threw (a getter, a proxy): that is a bad option too.
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `createRuntime(): the options cannot be read: ${describeCause(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function resolve(given: RuntimeOptions): ResolvedOptions {
+  const options = checkOptions(OPTIONS, "options", given, RUNTIME_KEYS);
   const { agents } = options;
   checkObject(OPTIONS, "agents", agents, "an object of agents by name");
   const byName = new Map<string, Agent>();
   for (const [name, agent] of Object.entries(agents)) {
     if (!AGENT_NAME.test(name)) fail(OPTIONS, "agent name", name, "1-128 letters, digits, or _ . : -");
-    checkAgent(name, agent);
-    byName.set(name, agent);
+    byName.set(name, checkAgent(name, agent));
   }
   if (byName.size === 0) fail(OPTIONS, "agents", agents, "at least one agent");
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
@@ -172,11 +244,12 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
 
 function resolveLimits(given: Partial<Limits> | undefined): Limits {
   if (given === undefined) return DEFAULT_LIMITS;
-  checkObject(OPTIONS, "limits", given, "an object of limits by name");
+  const copy = checkOptions(OPTIONS, "limits", given, LIMIT_KEYS, "an object of limits by name");
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
-  for (const [key, value] of Object.entries(given)) {
-    checkOneOf(OPTIONS, `limits.${key}`, key, Object.keys(DEFAULT_LIMITS));
-    checkPositiveInteger(OPTIONS, `limits.${key}`, value);
+  for (const [key, value] of Object.entries(copy)) {
+    // A duration becomes a timer: beyond what a timer honours it would fire at once.
+    if (key.endsWith("Ms")) checkDurationMs(OPTIONS, `limits.${key}`, value, { min: 1, integer: true });
+    else checkPositiveInteger(OPTIONS, `limits.${key}`, value);
     limits[key] = value;
   }
   return limits as unknown as Limits;
@@ -207,8 +280,21 @@ function processIds(): () => string {
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
 }
 
-function checkAgent(name: string, agent: Agent): void {
-  checkObject(OPTIONS, `agents.${name}`, agent, "an agent object");
+/** Checks an agent; returns it, or a plain copy of it when it is a plain object (read once). */
+function checkAgent(name: string, given: Agent): Agent {
+  checkObject(OPTIONS, `agents.${name}`, given, "an agent object");
+  // A plain object is a definition, whose every key must mean something; an instance of a class
+  // (a function agent with state) may carry fields of its own.
+  const proto = Object.getPrototypeOf(given);
+  const agent =
+    proto === Object.prototype || proto === null
+      ? checkOptions(
+          OPTIONS,
+          `agents.${name}`,
+          given,
+          isFunctionAgent(given) ? FUNCTION_AGENT_KEYS : MODEL_AGENT_KEYS,
+        )
+      : given;
   if (!isFunctionAgent(agent)) {
     checkModelAgent(OPTIONS, name, agent);
     for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax"] as const) {
@@ -221,6 +307,7 @@ function checkAgent(name: string, agent: Agent): void {
     checkOneOf(OPTIONS, `agents.${name}.onCrash`, agent.onCrash, ["resume", "fail"]);
   if (agent.maxAttempts !== undefined)
     checkPositiveInteger(OPTIONS, `agents.${name}.maxAttempts`, agent.maxAttempts);
+  return agent;
 }
 
 /** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */

@@ -13,6 +13,7 @@ import type { Children } from "./delegation/children.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
+import type { KeepAlive } from "./keep-alive.js";
 import type { RuntimeLog } from "./logger.js";
 import type { MetricsCounters } from "./metrics.js";
 import type { ModelTable } from "./model-table.js";
@@ -23,6 +24,7 @@ import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
 import type { SessionTable } from "./session-table.js";
 import type { TurnDriver } from "./turn-driver.js";
+import type { WaitGraph } from "./turn-scope.js";
 
 export interface RuntimeParts {
   readonly options: ResolvedOptions;
@@ -50,4 +52,8 @@ export interface RuntimeParts {
   readonly models: ModelTable;
   /** Background children; `undefined` when the store keeps no delegation log. */
   readonly children: Children | undefined;
+  /** Which sessions' turns wait on which sessions' inputs (cycles are deadlocks). */
+  readonly waits: WaitGraph;
+  /** Holds the host process alive while work is accepted and unsettled. */
+  readonly keepAlive: KeepAlive;
 }

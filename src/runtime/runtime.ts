@@ -13,6 +13,7 @@
  */
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
+import { describeCause } from "../kernel/outcome.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
 import {
   argumentsOf,
@@ -20,7 +21,7 @@ import {
   checkDurationMs,
   checkFunction,
   checkId,
-  checkObject,
+  checkOptions,
   fail,
   type Subject,
 } from "../validate.js";
@@ -33,6 +34,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { Intake } from "./intake.js";
+import { KeepAlive } from "./keep-alive.js";
 import { RuntimeLog } from "./logger.js";
 import { MetricsCounters, type RuntimeMetrics, snapshotMetrics } from "./metrics.js";
 import { ModelTable } from "./model-table.js";
@@ -48,6 +50,7 @@ import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { TurnDriver } from "./turn-driver.js";
 import type { TurnHandle } from "./turn-handle.js";
+import { WaitGraph } from "./turn-scope.js";
 
 export type { RuntimeState } from "./run-state.js";
 
@@ -69,6 +72,11 @@ export interface SessionOptions {
 
 const STOP: Subject = argumentsOf("stop()");
 const SESSION: Subject = argumentsOf("session()");
+const STOP_KEYS = Object.keys({ drain: true, timeoutMs: true, force: true } satisfies Record<
+  keyof StopOptions,
+  true
+>);
+const SESSION_KEYS = Object.keys({ agent: true } satisfies Record<keyof SessionOptions, true>);
 
 /**
  * Creates a runtime on `options.store`, or on the store `defaultStore` makes when none is given, and
@@ -149,13 +157,9 @@ export class Runtime implements AsyncDisposable {
       run.state = "stopped";
       throw error instanceof BootError
         ? error
-        : new BootError(
-            "BOOT_FAILED",
-            `boot failed: ${error instanceof Error ? error.message : String(error)}`,
-            {
-              cause: error,
-            },
-          );
+        : new BootError("BOOT_FAILED", `boot failed: ${describeCause(error)}`, {
+            cause: error,
+          });
     });
     return this.#starting;
   }
@@ -168,10 +172,11 @@ export class Runtime implements AsyncDisposable {
    * hangs. Idempotent: a second call returns the first call's promise.
    */
   stop(options: StopOptions = {}): Promise<StopStatus> {
+    let given: StopOptions;
     try {
-      checkObject(STOP, "options", options);
-      const { drain, force } = options;
-      if (options.timeoutMs !== undefined) checkDurationMs(STOP, "timeoutMs", options.timeoutMs);
+      given = checkOptions(STOP, "options", options, STOP_KEYS);
+      const { drain, force, timeoutMs } = given;
+      if (timeoutMs !== undefined) checkDurationMs(STOP, "timeoutMs", timeoutMs);
       if (drain !== undefined) checkBoolean(STOP, "drain", drain);
       if (force !== undefined) checkBoolean(STOP, "force", force);
     } catch (error) {
@@ -182,9 +187,9 @@ export class Runtime implements AsyncDisposable {
     if (state === "created" || state === "stopped") return Promise.resolve("clean");
     // Kept until the next start(), so every later stop() returns this same promise.
     this.#stopping = this.#stop(
-      options.drain === true,
-      options.timeoutMs ?? DEFAULTS.stopTimeoutMs,
-      options.force === true,
+      given.drain === true,
+      given.timeoutMs ?? DEFAULTS.stopTimeoutMs,
+      given.force === true,
     );
     return this.#stopping;
   }
@@ -204,8 +209,7 @@ export class Runtime implements AsyncDisposable {
     const { run, options: resolved, sessions, store, dispatcher } = this.#parts;
     run.assertAccepting();
     checkId(SESSION, "session id", id);
-    checkObject(SESSION, "options", options);
-    const agentName = options.agent;
+    const agentName = checkOptions(SESSION, "options", options, SESSION_KEYS).agent;
     if (agentName !== undefined && !resolved.agents.has(agentName))
       fail(
         SESSION,
@@ -312,5 +316,7 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.scheduler = new Scheduler(parts);
   parts.driver = new TurnDriver(parts);
   parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
+  parts.waits = new WaitGraph();
+  parts.keepAlive = new KeepAlive(parts);
   return parts;
 }

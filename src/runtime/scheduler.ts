@@ -191,7 +191,11 @@ export class Scheduler {
     const { clock, options, run, dispatcher } = this.#parts;
     this.#pollTimer = clock.setTimeout(() => {
       if (run.state !== "running") return;
-      dispatcher.post("recovery poll", () => this.driveAll());
+      dispatcher.post("recovery poll", () => {
+        this.driveAll();
+        // Work that settled without a turn ending (withdrawn, cancelled while queued) lets go here.
+        this.#parts.keepAlive.settled();
+      });
       this.#schedulePoll();
     }, options.pollIntervalMs);
   }

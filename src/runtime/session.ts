@@ -10,7 +10,13 @@ import type { Policy } from "../kernel/session/inbox.js";
 import type { DelegateResult, DelegateSpec } from "./delegation/delegate-spec.js";
 import type { RuntimeParts } from "./parts.js";
 import type { SessionEntry } from "./session-table.js";
-import { checkResultOptions, type ResultOptions, type TurnHandle, type TurnResult } from "./turn-handle.js";
+import {
+  checkResultOptions,
+  RESULT_KEYS,
+  type ResultOptions,
+  type TurnHandle,
+  type TurnResult,
+} from "./turn-handle.js";
 
 /** Options of {@link Session.send}. */
 export interface SendOptions {
@@ -19,6 +25,13 @@ export interface SendOptions {
   /** A repeated send with the same key returns the original handle; with a different payload it throws. */
   readonly idempotencyKey?: string;
 }
+
+/** The keys of {@link SendOptions}. */
+export const SEND_KEYS = Object.keys({ policy: true, idempotencyKey: true } satisfies Record<
+  keyof SendOptions,
+  true
+>);
+const INVOKE_KEYS = [...SEND_KEYS, ...RESULT_KEYS];
 
 /** A session of a runtime. */
 export class Session {
@@ -58,12 +71,13 @@ export class Session {
    */
   invoke(payload: unknown, options: SendOptions & ResultOptions = {}): Promise<TurnResult> {
     // Checked before sending: a refused call must not leave an input behind.
+    let given: SendOptions & ResultOptions;
     try {
-      checkResultOptions("invoke()", options);
+      given = checkResultOptions("invoke()", options, INVOKE_KEYS);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#parts.intake.invoke(this.#entry, payload, options);
+    return this.#parts.intake.invoke(this.#entry, payload, given);
   }
 
   /**

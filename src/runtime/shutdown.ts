@@ -19,8 +19,24 @@ export async function shutdown(
   timeoutMs: number,
   force: boolean,
 ): Promise<StopStatus> {
+  parts.run.state = "stopping";
+  // Its waits are on the runtime's unref'd timers: the host awaiting stop() must see it return.
+  parts.keepAlive.busy();
+  try {
+    return await stopping(parts, drain, timeoutMs, force);
+  } finally {
+    parts.keepAlive.release();
+  }
+}
+
+/** The stop itself: drain, interrupt, wait for calls, commit, settle every handle. */
+async function stopping(
+  parts: RuntimeParts,
+  drain: boolean,
+  timeoutMs: number,
+  force: boolean,
+): Promise<StopStatus> {
   const { run, clock, scheduler, dispatcher, driver, sessions, store, events, intake, children } = parts;
-  run.state = "stopping";
   const deadline = clock.monotonicMs() + timeoutMs;
   scheduler.stopPolling();
   let discarded = 0;

@@ -71,9 +71,13 @@ export class StepAnswer {
   /** Takes one streamed part; false when the try is over (an error, or a cut-short finish). */
   add(part: ModelPart): boolean {
     this.seen += 1;
+    // A model is anyone's code: what it streams is checked before it reaches the history.
+    if (typeof part !== "object" || part === null) return this.#malformed("part: it is not an object");
     switch (part.type) {
       case "text-delta":
       case "reasoning-delta": {
+        if (typeof part.delta !== "string" || typeof part.id !== "string")
+          return this.#malformed(`${part.type} part: its id and delta must be strings`);
         const block = openBlock(
           this,
           part.type === "text-delta" ? "text" : "reasoning",
@@ -92,6 +96,12 @@ export class StepAnswer {
         closeBlock(this, part.type === "text-end" ? "text" : "reasoning", part.id, part.providerMetadata);
         return true;
       case "tool-call": {
+        if (
+          typeof part.toolCallId !== "string" ||
+          typeof part.toolName !== "string" ||
+          typeof part.input !== "string"
+        )
+          return this.#malformed("tool-call part: toolCallId, toolName and input must be strings");
         const call: ToolCallPart =
           part.providerMetadata === undefined
             ? { type: "tool-call", toolCallId: part.toolCallId, toolName: part.toolName, input: part.input }
@@ -109,6 +119,11 @@ export class StepAnswer {
         return true;
       }
       case "file":
+        if (
+          typeof part.mediaType !== "string" ||
+          (typeof part.data !== "string" && typeof part.url !== "string")
+        )
+          return this.#malformed("file part: it needs a mediaType and base64 data or a url");
         this.content.push({
           type: "file",
           mediaType: part.mediaType,
@@ -122,7 +137,7 @@ export class StepAnswer {
         if (part.id !== undefined) this.responseId = part.id;
         return true;
       case "finish":
-        if (part.usage !== undefined) this.usage = part.usage;
+        if (part.usage !== undefined) this.usage = usageOf(part.usage);
         this.finishReason = part.finishReason;
         if (part.providerMetadata !== undefined) this.providerMetadata = part.providerMetadata;
         if (part.finishReason === "interrupted") {
@@ -164,6 +179,12 @@ export class StepAnswer {
           ),
       );
     this.text = text;
+  }
+
+  /** Fails the try for a part the runtime cannot use; ends the stream. */
+  #malformed(what: string): false {
+    this.fail(new Error(`the model sent a malformed ${what}`));
+    return false;
   }
 
   fail(error: unknown): void {
@@ -219,4 +240,35 @@ function closeBlock(
   if (at < 0) return;
   attach(answer.content[at] as Block, meta);
   answer.openIds[at] = undefined;
+}
+
+/**
+ * Usage as the kernel sums it: token counts that are finite numbers, 0 or more. Anything else a
+ * model reports (a string, an object) is left out, so a bad count never turns a sum into text.
+ */
+function usageOf(usage: Usage): Usage | undefined {
+  const count = (value: unknown): number | undefined =>
+    typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof usage !== "object" || usage === null) return undefined;
+  const input = count(usage.inputTokens);
+  const output = count(usage.outputTokens);
+  if (input === undefined && output === undefined) return undefined;
+  const cached = count(usage.cachedInputTokens);
+  const cacheWrite = count(usage.cacheWriteTokens);
+  const reasoning = count(usage.reasoningTokens);
+  if (
+    input === usage.inputTokens &&
+    output === usage.outputTokens &&
+    cached === usage.cachedInputTokens &&
+    cacheWrite === usage.cacheWriteTokens &&
+    reasoning === usage.reasoningTokens
+  )
+    return usage;
+  return {
+    inputTokens: input ?? 0,
+    outputTokens: output ?? 0,
+    ...(cached === undefined ? {} : { cachedInputTokens: cached }),
+    ...(cacheWrite === undefined ? {} : { cacheWriteTokens: cacheWrite }),
+    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning }),
+  };
 }

@@ -290,6 +290,7 @@ export class TurnDriver {
     scheduler.pump(committed, first, stop);
     for (let i = first; i < stop; i++) scheduler.poke(committed[i]!.entry);
     this.onSettled?.();
+    if (this.#runningTurns === 0) this.#parts.keepAlive.settled();
     if (this.#committedHead < this.#committed.length) {
       dispatcher.post("turn ends", this.#finishCommitted);
     } else {

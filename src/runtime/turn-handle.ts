@@ -7,14 +7,24 @@
  * @packageDocumentation
  */
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
+import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkDurationMs, checkObject, checkOneOf, fail, type Subject } from "../validate.js";
+import {
+  argumentsOf,
+  checkDurationMs,
+  checkOneOf,
+  checkOptions,
+  checkText,
+  fail,
+  isInstance,
+  type Subject,
+} from "../validate.js";
 import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
-import { assertNotInTurnOf } from "./turn-scope.js";
+import type { ReleaseWait } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
 export interface TurnResult {
@@ -73,16 +83,27 @@ interface Waits {
  * Checks the options of `result()` (and `invoke()`, before it sends): an object whose `timeoutMs` is
  * a duration and whose `signal` is an `AbortSignal`. Throws `InvalidInputError`.
  */
-export function checkResultOptions(call: string, options: unknown): asserts options is ResultOptions {
+export function checkResultOptions<T extends ResultOptions>(
+  call: string,
+  options: T,
+  keys: readonly string[] = RESULT_KEYS,
+): T {
   const subject = argumentsOf(call);
-  checkObject(subject, "options", options);
-  const { timeoutMs, signal } = options as ResultOptions;
+  const given = checkOptions(subject, "options", options, keys);
+  const { timeoutMs, signal } = given;
   if (timeoutMs !== undefined) checkDurationMs(subject, "timeoutMs", timeoutMs);
-  if (signal !== undefined && !(signal instanceof AbortSignal))
+  if (signal !== undefined && !isInstance(signal, AbortSignal))
     fail(subject, "signal", signal, "an AbortSignal");
+  return given;
 }
 
+/** The keys of {@link ResultOptions}. */
+export const RESULT_KEYS = Object.keys({ timeoutMs: true, signal: true } satisfies Record<
+  keyof ResultOptions,
+  true
+>);
 const CANCEL: Subject = argumentsOf("cancel()");
+const CANCEL_KEYS = Object.keys({ mode: true, reason: true } satisfies Record<keyof CancelOptions, true>);
 const CANCEL_MODES: readonly CancelMode[] = ["immediate", "after_step"];
 const NO_OPTIONS: ResultOptions = {};
 
@@ -149,17 +170,31 @@ export class TurnHandle {
   /**
    * Waits for the turn's value. Resolves for `completed`, `failed` and `max_iterations`; throws
    * `TurnCancelled` for `cancelled`, `interrupted` and `withdrawn`; throws `TurnTimeout` when `timeoutMs`
-   * passes first; throws `DeadlockError` when called from inside a turn of the same session.
+   * passes first; throws `DeadlockError` when called from inside a turn of the same session, or of a
+   * session this one's turn waits on (a cycle: f's turn waits on g, whose turn waits on f).
    */
   result(options: ResultOptions = NO_OPTIONS): Promise<TurnResult> {
+    let release: ReleaseWait;
+    let given: ResultOptions;
     try {
-      checkResultOptions("result()", options);
+      given = options === NO_OPTIONS ? options : checkResultOptions("result()", options);
       if (this.#outcome !== undefined) return Promise.resolve(this.#value());
-      assertNotInTurnOf(this.sessionId, "handle.result()");
+      release = this.#parts.waits.enter(this.sessionId, "handle.result()");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wait(options.timeoutMs, options.signal).then(() => this.#value());
+    const waiting = this.#wait(given.timeoutMs, given.signal);
+    // Until the wait ends, the waiting turn's session waits on this one (see WaitGraph).
+    return waiting.then(
+      () => {
+        release();
+        return this.#value();
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
   }
 
   /**
@@ -168,15 +203,14 @@ export class TurnHandle {
    * status once the input has settled (a settled input is left as it is).
    */
   async cancel(options: CancelOptions = {}): Promise<TerminalStatus> {
-    checkObject(CANCEL, "options", options);
-    const mode = options.mode ?? "immediate";
+    const given = checkOptions(CANCEL, "options", options, CANCEL_KEYS);
+    const mode = given.mode ?? "immediate";
     checkOneOf(CANCEL, "mode", mode, CANCEL_MODES);
-    if (options.reason !== undefined && typeof options.reason !== "string")
-      fail(CANCEL, "reason", options.reason, "a string");
+    if (given.reason !== undefined) checkText(CANCEL, "reason", given.reason, REASON_CHARS_MAX, 0);
     if (this.#outcome === undefined) {
       const { clock, metrics } = this.#parts;
       const askedAtMs = clock.monotonicMs();
-      this.#parts.intake.cancel(this, mode, options.reason ?? "cancelled by the caller");
+      this.#parts.intake.cancel(this, mode, given.reason ?? "cancelled by the caller");
       if (this.#outcome === undefined) await this.#wait(undefined, undefined);
       metrics.cancelSettled(mode, clock.monotonicMs() - askedAtMs);
     }

@@ -7,9 +7,11 @@
  * @packageDocumentation
  */
 
+import { isOffstageError } from "../errors.js";
 import type { ToolCallPart, ToolResultPart } from "../kernel/messages.js";
-import { describeCause } from "../kernel/outcome.js";
-import { errorResult } from "../kernel/turn/turn-machine.js";
+import { describeCause, printable } from "../kernel/outcome.js";
+import { errorResult, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
+import { argumentsOf, checkJson } from "../validate.js";
 import type { FunctionAgent } from "./agent.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { ToolSpan } from "./observer.js";
@@ -31,24 +33,27 @@ export function runTools(
       driver.emitTurn(turn, { type: "tool.started", sessionId, turnId, toolCallId, toolName });
     const startedAtMs = clock.monotonicMs();
     const span = observer.toolCallStarted(turn, toolCallId, toolName, call.input);
-    void runTool(parts, turn, call, span).then((result) => {
-      dispatcher.post(`tool ${toolName}`, () => {
-        const durationMs = clock.monotonicMs() - startedAtMs;
-        const isError = result.output.type === "error-text";
-        observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
-        if (events.observed)
-          driver.emitTurn(turn, {
-            type: "tool.ended",
-            sessionId,
-            turnId,
-            toolCallId,
-            toolName,
-            isError,
-            durationMs,
-          });
-        driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
+    void runTool(parts, turn, call, span)
+      // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
+      .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
+      .then((result) => {
+        dispatcher.post(`tool ${toolName}`, () => {
+          const durationMs = clock.monotonicMs() - startedAtMs;
+          const isError = result.output.type === "error-text";
+          observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
+          if (events.observed)
+            driver.emitTurn(turn, {
+              type: "tool.ended",
+              sessionId,
+              turnId,
+              toolCallId,
+              toolName,
+              isError,
+              durationMs,
+            });
+          driver.feed(turn, { type: "tool.done", attempt: turn.attempt, step, result });
+        });
       });
-    });
   }
 }
 
@@ -109,11 +114,14 @@ async function runTool(
       turnId: turn.turnId,
       toolCallId: call.toolCallId,
     };
+    const label = `tool ${call.toolName}`;
     Promise.resolve()
       .then(() =>
         // The tool's own code runs inside its call's trace context: what it does nests under it.
-        parts.observer.runTool(span, () =>
-          runInTurn(turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+        parts.dispatcher.timed(label, () =>
+          parts.observer.runTool(span, () =>
+            runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
+          ),
         ),
       )
       .then(
@@ -130,14 +138,17 @@ async function runTool(
   });
 }
 
+/** A tool's return value as the text the model sees; never throws, whatever the tool returned. */
 function render(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined) return "";
   try {
-    return JSON.stringify(value);
+    const json = JSON.stringify(value);
+    if (typeof json === "string") return json;
   } catch {
-    return String(value);
+    // A cycle, a BigInt, a getter that throws: described below instead.
   }
+  return printable(value);
 }
 
 /** Calls a function agent with the turn's input and feeds its return value or failure. */
@@ -153,20 +164,50 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     history: turn.history,
   };
   const { driver, dispatcher } = parts;
+  const label = `function agent ${turn.entry.agentName}`;
   driver.callStarted();
   Promise.resolve()
-    .then(() => runInTurn(turn.sessionId, turnId, () => agent.run(input, context)))
+    .then(() =>
+      dispatcher.timed(label, () =>
+        runInTurn(parts.waits, turn.sessionId, turnId, () => agent.run(input, context)),
+      ),
+    )
     .then(
-      (output) =>
-        dispatcher.post("function.done", () => {
+      (output) => {
+        const ended = functionEnded(attempt, output);
+        dispatcher.post(ended.type, () => {
           driver.callEnded();
-          driver.feed(turn, { type: "function.done", attempt, output: output ?? null });
-        }),
-      (error) =>
+          driver.feed(turn, ended);
+        });
+      },
+      (error) => {
+        const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();
           parts.observer.functionFailed(turn, error);
-          driver.feed(turn, { type: "function.failed", attempt, error: describeCause(error) });
-        }),
+          driver.feed(turn, ended);
+        });
+      },
     );
+}
+
+const RUN = argumentsOf("run()");
+
+/**
+ * The event for a function's return value: `function.done` with a private copy of it, or
+ * `function.failed` when JSON cannot carry it (it is stored, and a restart must read back the same).
+ */
+function functionEnded(attempt: number, output: unknown): TurnMachineEvent {
+  if (output === undefined || output === null) return { type: "function.done", attempt, output: null };
+  if (typeof output === "string") return { type: "function.done", attempt, output };
+  try {
+    checkJson(RUN, "output", output);
+    return { type: "function.done", attempt, output: JSON.parse(JSON.stringify(output)) };
+  } catch (error) {
+    return {
+      type: "function.failed",
+      attempt,
+      error: isOffstageError(error) ? error.message : describeCause(error),
+    };
+  }
 }

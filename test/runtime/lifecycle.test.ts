@@ -88,7 +88,7 @@ function badOptions(): [string, unknown, string][] {
     ["onCrash unknown", { agents: { a: { ...echo, onCrash: "explode" } } }, '"explode" (string)'],
     ["maxAttempts 0", { agents: { a: { ...echo, maxAttempts: 0 } } }, "0 (number)"],
     ["limits not an object", { agents: { a: echo }, limits: 5 }, "5 (number)"],
-    ["an unknown limit", { agents: { a: echo }, limits: { bogus: 1 } }, '"bogus" (string)'],
+    ["an unknown limit", { agents: { a: echo }, limits: { bogus: 1 } }, "limits.bogus is not a known key"],
     ["inboxLengthMax 0", { agents: { a: echo }, limits: { inboxLengthMax: 0 } }, "0 (number)"],
     [
       "payloadBytesMax Infinity",

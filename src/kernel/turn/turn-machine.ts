@@ -214,7 +214,8 @@ export function stepTurn(turn: TurnState, event: TurnMachineEvent): readonly Tur
       return onToolDone(turn, event.result);
     case "function.done":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
-      turn.messages.push(assistantMessage(renderOutput(event.output)));
+      // The answer is part of the conversation: history holds each input and what answered it.
+      turn.messages.push(assistantMessage(outputText(event.output), NO_CALLS));
       return end(turn, "completed", { code: "ok", message: "function returned" }, event.output);
     case "function.failed":
       if (turn.phase !== "function" || event.attempt !== turn.attempt) return NONE;
@@ -361,22 +362,10 @@ function invariant(turn: TurnState, what: string): readonly TurnEffect[] {
   return end(turn, "failed", { code: "internal_invariant", message: `turn ${turn.turnId}: ${what}` });
 }
 
-/**
- * A function agent's output as the assistant's text in the history: a string as it is, nothing as no
- * text, anything else as its JSON (or its string form when it is not JSON).
- */
-function renderOutput(output: unknown): string {
+/** A function's output as assistant text: a string as it is, nothing for null, anything else as JSON. */
+function outputText(output: unknown): string {
   if (typeof output === "string") return output;
-  if (output === undefined || output === null) return "";
-  try {
-    return JSON.stringify(output) ?? "";
-  } catch {
-    try {
-      return String(output);
-    } catch {
-      return "";
-    }
-  }
+  return output === null || output === undefined ? "" : (JSON.stringify(output) ?? "");
 }
 
 /** Builds the error result a model sees for a tool call that could not run or failed. */

@@ -30,7 +30,7 @@ import {
 } from "../../kernel/delegation/delegation-caps.js";
 import type { Message } from "../../kernel/messages.js";
 import type { Reason, TurnOutcome, Usage } from "../../kernel/outcome.js";
-import { argumentsOf, fail } from "../../validate.js";
+import { argumentsOf, checkArray, fail } from "../../validate.js";
 import type { ModelAgent } from "../agent.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
@@ -141,9 +141,10 @@ export class Children {
   /** Dispatches children of `parent`. Throws `InvalidInputError` for a malformed spec. */
   dispatch(parent: SessionEntry, specs: readonly DelegateSpec[]): DelegateResult {
     this.#parts.run.assertAccepting();
-    if (!Array.isArray(specs) || specs.length === 0) fail(DELEGATE, "specs", specs, "at least one spec");
+    const given = checkArray(DELEGATE, "specs", specs, "an array of 1-1000 specs");
+    if (given.length === 0) fail(DELEGATE, "specs", specs, "at least one spec");
     const parentSessionId = parent.id;
-    const checked = specs.map((spec) => checkSpec(spec, parent.agentName, this.#parts.options));
+    const checked = given.map((spec) => checkSpec(spec, parent.agentName, this.#parts.options));
     const live = this.#live.get(parentSessionId);
     // A finished child's session can still be driven by the host: its id (`parent>id`, and `>` is
     // reserved for children) still says how deep it sits and which tree it belongs to.

@@ -5,7 +5,14 @@
  * @packageDocumentation
  */
 import type { DelegationRejectCode } from "../../kernel/delegation/delegation-caps.js";
-import { argumentsOf, checkObject, fail } from "../../validate.js";
+import {
+  argumentsOf,
+  checkArray,
+  checkDurationMs,
+  checkOptions,
+  checkPositiveInteger,
+  fail,
+} from "../../validate.js";
 import { type Agent, isFunctionAgent, type ModelAgent } from "../agent.js";
 import type { StoredChildSpec } from "../ports/delegation-log.js";
 import type { Model } from "../ports/model.js";
@@ -34,6 +41,19 @@ export type DelegateResult =
   | { readonly status: "rejected"; readonly code: DelegationRejectCode; readonly reason: string };
 
 const DELEGATE = argumentsOf("delegate()");
+const SPEC_KEYS = Object.keys({
+  goal: true,
+  context: true,
+  role: true,
+  agent: true,
+  model: true,
+  tools: true,
+  limits: true,
+} satisfies Record<keyof DelegateSpec, true>);
+const LIMIT_KEYS = Object.keys({ modelCallsMax: true, timeoutMs: true } satisfies Record<
+  keyof NonNullable<DelegateSpec["limits"]>,
+  true
+>);
 /** Longest goal, context or role, in characters. */
 const TEXT_MAX = 16_384;
 
@@ -45,8 +65,7 @@ export interface SpecScope {
 
 /** Checks a spec against the agents and models it may name; throws `InvalidInputError`. */
 export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope): StoredChildSpec {
-  checkObject(DELEGATE, "spec", spec);
-  const given = spec as DelegateSpec;
+  const given = checkOptions(DELEGATE, "spec", spec as DelegateSpec, SPEC_KEYS);
   const goal = text("goal", given.goal)!;
   const agentName = given.agent ?? parentAgent;
   const agent = scope.agents.get(agentName);
@@ -55,25 +74,24 @@ export function checkSpec(spec: unknown, parentAgent: string, scope: SpecScope):
   if (given.model !== undefined && !scope.models.has(given.model))
     fail(DELEGATE, "model", given.model, `a key of options.models (${[...scope.models.keys()].join(", ")})`);
   const own = (agent.tools ?? []).map((t) => t.name);
-  const tools = given.tools ?? own;
-  if (!Array.isArray(tools)) fail(DELEGATE, "tools", tools, "an array of tool names");
+  const tools: readonly unknown[] =
+    given.tools === undefined ? own : checkArray(DELEGATE, "tools", given.tools, "an array of tool names");
   for (const name of tools) {
-    if (!own.includes(name))
+    if (typeof name !== "string" || !own.includes(name))
       fail(DELEGATE, "tools", name, `one of agent ${agentName}'s tools (${own.join(", ")})`);
   }
-  const limits = given.limits ?? {};
-  checkObject(DELEGATE, "limits", limits);
-  for (const key of ["modelCallsMax", "timeoutMs"] as const) {
-    const value = limits[key];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0))
-      fail(DELEGATE, `limits.${key}`, value, "a positive integer");
-  }
+  const limits = checkOptions(DELEGATE, "limits", given.limits ?? {}, LIMIT_KEYS);
+  if (limits.modelCallsMax !== undefined)
+    checkPositiveInteger(DELEGATE, "limits.modelCallsMax", limits.modelCallsMax);
+  // The child's deadline is a timer: beyond what a timer honours it would fire at once.
+  if (limits.timeoutMs !== undefined)
+    checkDurationMs(DELEGATE, "limits.timeoutMs", limits.timeoutMs, { min: 1, integer: true });
   return {
     goal,
     context: given.context === undefined ? undefined : text("context", given.context),
     role: given.role === undefined ? undefined : text("role", given.role),
     model: given.model,
-    tools: [...tools],
+    tools: tools as string[],
     agent: agentName,
     modelCallsMax: limits.modelCallsMax,
     timeoutMs: limits.timeoutMs,

@@ -7,7 +7,7 @@
 import type { TreeBudget } from "../../kernel/delegation/delegation-budget.js";
 import type { DelegationCaps } from "../../kernel/delegation/delegation-caps.js";
 import { DEFAULTS } from "../../kernel/limits.js";
-import { checkBoolean, checkObject, checkPositiveInteger, type Subject } from "../../validate.js";
+import { checkBoolean, checkOptions, checkPositiveInteger, type Subject } from "../../validate.js";
 
 /** Options of delegation (`options.delegation`). */
 export interface DelegationOptions extends Partial<DelegationCaps> {
@@ -30,19 +30,30 @@ export interface ResolvedDelegationOptions extends DelegationCaps {
 }
 
 const INTEGERS = ["runningMax", "perParentRunningMax", "depthMax", "keepPerParent", "staleAfterMs"] as const;
+const KEYS = Object.keys({
+  runningMax: true,
+  perParentRunningMax: true,
+  depthMax: true,
+  keepPerParent: true,
+  staleAfterMs: true,
+  mergeCompletions: true,
+  budget: true,
+} satisfies Record<keyof DelegationOptions, true>);
+const BUDGET_KEYS = Object.keys({ modelCallsMax: true, tokensMax: true } satisfies Record<
+  keyof TreeBudget,
+  true
+>);
 
 /** Checks `options.delegation` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveDelegationOptions(subject: Subject, given: unknown): ResolvedDelegationOptions {
   if (given === undefined) return { ...DEFAULTS.delegation, budget: {} };
-  checkObject(subject, "delegation", given);
-  const options = given as DelegationOptions;
+  const options = checkOptions(subject, "delegation", given as DelegationOptions, KEYS);
   for (const key of INTEGERS) {
     if (options[key] !== undefined) checkPositiveInteger(subject, `delegation.${key}`, options[key]);
   }
   if (options.mergeCompletions !== undefined)
     checkBoolean(subject, "delegation.mergeCompletions", options.mergeCompletions);
-  const budget = options.budget ?? {};
-  checkObject(subject, "delegation.budget", budget);
+  const budget = checkOptions(subject, "delegation.budget", options.budget ?? {}, BUDGET_KEYS);
   for (const key of ["modelCallsMax", "tokensMax"] as const) {
     if (budget[key] !== undefined) checkPositiveInteger(subject, `delegation.budget.${key}`, budget[key]);
   }

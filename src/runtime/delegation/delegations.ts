@@ -6,8 +6,9 @@
  */
 
 import { renderCompletions } from "../../kernel/delegation/child-completion.js";
+import { REASON_CHARS_MAX } from "../../kernel/limits.js";
 import type { Reason } from "../../kernel/outcome.js";
-import { argumentsOf, checkBoolean, checkId, checkObject, fail } from "../../validate.js";
+import { argumentsOf, checkBoolean, checkId, checkOptions, checkText } from "../../validate.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationRecord } from "../ports/delegation-log.js";
 import type { Children } from "./children.js";
@@ -32,6 +33,12 @@ export interface ListDelegationsOptions {
   readonly parentSessionId?: string;
 }
 
+const LIST_KEYS = Object.keys({ parentSessionId: true } satisfies Record<keyof ListDelegationsOptions, true>);
+const STOP_CHILDREN_KEYS = Object.keys({ recursive: true, reason: true } satisfies Record<
+  keyof StopChildrenOptions,
+  true
+>);
+
 /** Background children: list them, stop them, and decide about completions held after downtime. */
 export class Delegations {
   readonly #parts: RuntimeParts;
@@ -46,9 +53,9 @@ export class Delegations {
   /** Every retained delegation, optionally of one parent, in dispatch order. */
   list(options: ListDelegationsOptions = {}): DelegationInfo[] {
     const subject = argumentsOf("delegations.list()");
-    checkObject(subject, "options", options);
-    if (options.parentSessionId !== undefined) checkId(subject, "parentSessionId", options.parentSessionId);
-    return this.#children.log.list(options.parentSessionId).map((r) => this.#info(r));
+    const { parentSessionId } = checkOptions(subject, "options", options, LIST_KEYS);
+    if (parentSessionId !== undefined) checkId(subject, "parentSessionId", parentSessionId);
+    return this.#children.log.list(parentSessionId).map((r) => this.#info(r));
   }
 
   /** The delegation with this id, or `undefined`. */
@@ -79,14 +86,14 @@ export class Delegations {
   stopChildren(parentSessionId: string, options: StopChildrenOptions = {}): number {
     const subject = argumentsOf("delegations.stopChildren()");
     checkId(subject, "parentSessionId", parentSessionId);
-    checkObject(subject, "options", options);
-    if (options.recursive !== undefined) checkBoolean(subject, "recursive", options.recursive);
+    const given = checkOptions(subject, "options", options, STOP_CHILDREN_KEYS);
+    if (given.recursive !== undefined) checkBoolean(subject, "recursive", given.recursive);
+    if (given.reason !== undefined) checkReason(subject, given.reason);
     const reason: Reason = {
       code: "interrupted_by_input",
-      message: options.reason ?? "stopped by the parent",
+      message: given.reason ?? "stopped by the parent",
     };
-    if (options.reason !== undefined) checkReason(subject, options.reason);
-    return this.#children.stopChildrenOf(parentSessionId, options.recursive === true, reason);
+    return this.#children.stopChildrenOf(parentSessionId, given.recursive === true, reason);
   }
 
   /** Completions held at startup because they were older than `staleAfterMs`. */
@@ -140,5 +147,5 @@ export class Delegations {
 }
 
 function checkReason(subject: ReturnType<typeof argumentsOf>, reason: unknown): void {
-  if (typeof reason !== "string") fail(subject, "reason", reason, "a string");
+  checkText(subject, "reason", reason, REASON_CHARS_MAX, 0);
 }

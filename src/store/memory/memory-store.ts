@@ -27,7 +27,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { checkObject, checkPositiveInteger, optionsOf } from "../../validate.js";
+import { checkOptions, checkPositiveInteger, optionsOf } from "../../validate.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
 
 /**
@@ -77,11 +77,16 @@ export interface MemoryStoreOptions {
   readonly endedInputsMax?: number;
 }
 
+const MEMORY_STORE_KEYS = Object.keys({ endedInputsMax: true } satisfies Record<
+  keyof MemoryStoreOptions,
+  true
+>);
+
 /** Creates an in-process store. Throws `BootError` `INVALID_OPTIONS` for bad options. */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const subject = optionsOf("createMemoryStore()");
-  checkObject(subject, "options", options);
-  const endedInputsMax = options.endedInputsMax ?? DEFAULTS.memoryStore.endedInputsMax;
+  const given = checkOptions(subject, "options", options, MEMORY_STORE_KEYS);
+  const endedInputsMax = given.endedInputsMax ?? DEFAULTS.memoryStore.endedInputsMax;
   checkPositiveInteger(subject, "endedInputsMax", endedInputsMax);
   return new MemoryStore(endedInputsMax);
 }

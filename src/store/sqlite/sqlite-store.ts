@@ -20,6 +20,7 @@
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { BootError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
+import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
 import type { Message } from "../../kernel/messages.js";
 import type {
   InputEnd,
@@ -33,6 +34,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
+import { checkOptions, optionsOf } from "../../validate.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate } from "./migrations.js";
@@ -90,19 +92,38 @@ export type SqliteStoreStats = GroupCommitStats;
  */
 export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   if (typeof options !== "object" || options === null) invalid("options", options, "an object");
-  const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = options;
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  const given = checkOptions(optionsOf("createSqliteStore()"), "options", options, SQLITE_STORE_KEYS);
+  const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = given;
+  const busyTimeoutMs = given.busyTimeoutMs ?? 5_000;
   if (typeof path !== "string" || path === "") invalid("path", path, "a non-empty string");
   if (durability !== "full" && durability !== "normal")
     invalid("durability", durability, `"full" or "normal"`);
-  if (typeof groupCommitMs !== "number" || !Number.isFinite(groupCommitMs) || groupCommitMs < 0)
-    invalid("groupCommitMs", groupCommitMs, "a finite number of milliseconds >= 0");
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0)
-    invalid("busyTimeoutMs", busyTimeoutMs, "an integer number of milliseconds >= 0");
-  const checkIntegrity = options.checkIntegrity ?? false;
+  // Both become timers (a Node timer, SQLite's busy handler): longer than a timer honours is refused.
+  if (
+    typeof groupCommitMs !== "number" ||
+    !Number.isFinite(groupCommitMs) ||
+    groupCommitMs < 0 ||
+    groupCommitMs > TIMER_DELAY_MAX_MS
+  )
+    invalid("groupCommitMs", groupCommitMs, `a number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`);
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > TIMER_DELAY_MAX_MS)
+    invalid(
+      "busyTimeoutMs",
+      busyTimeoutMs,
+      `an integer number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`,
+    );
+  const checkIntegrity = given.checkIntegrity ?? false;
   if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
   return new SqliteStore(resolve(path), { durability, busyTimeoutMs, checkIntegrity }, groupCommitMs);
 }
+
+const SQLITE_STORE_KEYS = Object.keys({
+  path: true,
+  durability: true,
+  groupCommitMs: true,
+  busyTimeoutMs: true,
+  checkIntegrity: true,
+} satisfies Record<keyof SqliteStoreOptions, true>);
 
 function invalid(what: string, value: unknown, expected: string): never {
   throw new BootError(
