@@ -3,11 +3,11 @@
  * server dies — its process exits, its HTTP endpoint stops answering — the calls in flight fail
  * with a message naming the server and what it last said, and the link is restarted in the
  * background, at once and then with a doubling delay, until `restartsMax` restarts in a row have
- * failed. Calls made while it is down fail at once with the reason, so a model gets a tool error
- * to act on instead of a hang.
+ * failed; after that only a call tries again, at most every 30 s. Calls made while it is down fail
+ * at once with the reason, so a model gets a tool error to act on instead of a hang.
  *
  * The states: `connecting` (a connect is under way; calls wait for it), `ready`, `down` (a restart
- * is scheduled; calls fail), `failed` (given up; calls fail) and `closed`. A client the caller
+ * is scheduled; calls fail), `failed` (given up; calls fail, one every 30 s tries) and `closed`. A client the caller
  * passed in is never restarted: the caller owns its transport.
  *
  * @packageDocumentation
@@ -43,7 +43,8 @@ type State =
   | { readonly kind: "connecting"; readonly promise: Promise<Client> }
   | { readonly kind: "ready"; readonly client: Client; readonly attempt: Attempt }
   | { readonly kind: "down"; readonly reason: string; readonly retryAtMs: number }
-  | { readonly kind: "failed"; readonly reason: string }
+  /** Given up: no restarts in the background; a call after `retryAtMs` tries once more. */
+  | { readonly kind: "failed"; readonly reason: string; readonly retryAtMs: number }
   | { readonly kind: "closed" };
 
 /** Characters of a server's stderr kept for messages. */
@@ -155,6 +156,11 @@ export class McpConnection {
         );
       }
       case "failed":
+        if (!(this.#source instanceof Client) && Date.now() >= state.retryAtMs) {
+          const promise = this.#connect();
+          this.#state = { kind: "connecting", promise };
+          return signal === undefined ? promise : raceAbort(promise, signal);
+        }
         throw new Error(`MCP server ${JSON.stringify(this.name)} is unavailable: ${state.reason}`);
       case "closed":
         throw new Error(`MCP server ${JSON.stringify(this.name)}: its tools were closed`);
@@ -238,7 +244,8 @@ export class McpConnection {
     const reason = this.#explain(cause, state.attempt);
     this.#lastLoss = reason;
     void client.close().catch(() => undefined);
-    if (this.#source instanceof Client) this.#state = { kind: "failed", reason };
+    if (this.#source instanceof Client)
+      this.#state = { kind: "failed", reason, retryAtMs: Number.POSITIVE_INFINITY };
     else this.#state = { kind: "connecting", promise: this.#connect() };
     return reason;
   }
@@ -249,6 +256,7 @@ export class McpConnection {
       this.#state = {
         kind: "failed",
         reason: `${this.#failures} connects in a row failed; the last: ${reason}`,
+        retryAtMs: Date.now() + RESTART_DELAY_MAX_MS,
       };
       return;
     }
