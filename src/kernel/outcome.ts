@@ -62,6 +62,35 @@ export interface Usage {
   readonly reasoningTokens?: number;
 }
 
+/** A token count: a finite number, 0 or more; anything else (a string, an object) is no count. */
+export function tokenCount(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Usage from counts that may be missing or malformed: each that is not a {@link tokenCount} is left
+ * out; `undefined` when there is neither an input nor an output count.
+ */
+export function usageFrom(
+  counts: {
+    readonly [K in keyof Usage]-?: unknown;
+  },
+): Usage | undefined {
+  const input = tokenCount(counts.inputTokens);
+  const output = tokenCount(counts.outputTokens);
+  if (input === undefined && output === undefined) return undefined;
+  const cached = tokenCount(counts.cachedInputTokens);
+  const cacheWrite = tokenCount(counts.cacheWriteTokens);
+  const reasoning = tokenCount(counts.reasoningTokens);
+  return {
+    inputTokens: input ?? 0,
+    outputTokens: output ?? 0,
+    ...(cached === undefined ? {} : { cachedInputTokens: cached }),
+    ...(cacheWrite === undefined ? {} : { cacheWriteTokens: cacheWrite }),
+    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning }),
+  };
+}
+
 /** The sum of two usages; an optional count is present when either has it. */
 export function addUsage(a: Usage, b: Usage): Usage {
   const sum: { -readonly [K in keyof Usage]: Usage[K] } = {

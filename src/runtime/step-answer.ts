@@ -9,7 +9,7 @@
  */
 import { ModelCallError } from "../errors.js";
 import type { AssistantPart, ProviderMetadata, ToolCallPart } from "../kernel/messages.js";
-import type { Usage } from "../kernel/outcome.js";
+import { tokenCount, type Usage, usageFrom } from "../kernel/outcome.js";
 import type { FinishReason, ModelPart } from "./ports/model.js";
 import { mergeProviderOptions } from "./ports/model-settings.js";
 import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
@@ -244,31 +244,19 @@ function closeBlock(
 
 /**
  * Usage as the kernel sums it: token counts that are finite numbers, 0 or more. Anything else a
- * model reports (a string, an object) is left out, so a bad count never turns a sum into text.
+ * model reports (a string, an object) is left out, so a bad count never turns a sum into text. Usage
+ * that is well-formed already (every model's, nearly always) is kept as it is.
  */
 function usageOf(usage: Usage): Usage | undefined {
-  const count = (value: unknown): number | undefined =>
-    typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
   if (typeof usage !== "object" || usage === null) return undefined;
-  const input = count(usage.inputTokens);
-  const output = count(usage.outputTokens);
-  if (input === undefined && output === undefined) return undefined;
-  const cached = count(usage.cachedInputTokens);
-  const cacheWrite = count(usage.cacheWriteTokens);
-  const reasoning = count(usage.reasoningTokens);
-  if (
-    input === usage.inputTokens &&
-    output === usage.outputTokens &&
-    cached === usage.cachedInputTokens &&
-    cacheWrite === usage.cacheWriteTokens &&
-    reasoning === usage.reasoningTokens
-  )
-    return usage;
-  return {
-    inputTokens: input ?? 0,
-    outputTokens: output ?? 0,
-    ...(cached === undefined ? {} : { cachedInputTokens: cached }),
-    ...(cacheWrite === undefined ? {} : { cacheWriteTokens: cacheWrite }),
-    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning }),
-  };
+  const { inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens } = usage;
+  const wellFormed =
+    tokenCount(inputTokens) !== undefined &&
+    tokenCount(outputTokens) !== undefined &&
+    (cachedInputTokens === undefined || tokenCount(cachedInputTokens) !== undefined) &&
+    (cacheWriteTokens === undefined || tokenCount(cacheWriteTokens) !== undefined) &&
+    (reasoningTokens === undefined || tokenCount(reasoningTokens) !== undefined);
+  return wellFormed
+    ? usage
+    : usageFrom({ inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, reasoningTokens });
 }

@@ -236,3 +236,28 @@ describe("retries in the runtime", () => {
     await runtime.stop();
   });
 });
+
+describe("what a model streams is checked", () => {
+  it("token counts that are not numbers are left out of usage, never summed as text", async () => {
+    const model = scriptedModel(() => [
+      { type: "text-delta", id: "t", delta: "ok" },
+      { type: "finish", finishReason: "stop", usage: { inputTokens: "12", outputTokens: {} } as never },
+    ]);
+    const { runtime } = testRuntime({ a: { model } });
+    await runtime.start();
+    const result = await runtime.session("s", { agent: "a" }).send("go").result({ timeoutMs: 1_000 });
+    expect(result.usage).toEqual({ inputTokens: 0, outputTokens: 0 });
+    await runtime.stop();
+  });
+
+  it("a malformed part fails the step with a reason naming it", async () => {
+    const model = scriptedModel(() => [
+      { type: "tool-call", toolCallId: 1, toolName: "x", input: "{}" } as never,
+    ]);
+    const { runtime } = testRuntime({ a: { model } });
+    await runtime.start();
+    const result = await runtime.session("s", { agent: "a" }).send("go").result({ timeoutMs: 1_000 });
+    expect(result.reason.message).toContain("malformed tool-call part");
+    await runtime.stop();
+  });
+});

@@ -52,6 +52,7 @@ function userProject(): string {
   // What the snippets import besides the package, and the types a TypeScript user would have.
   symlinkSync(join(ROOT, "node_modules", "zod"), join(modules, "zod"), "dir");
   symlinkSync(join(ROOT, "node_modules", "@opentelemetry"), join(modules, "@opentelemetry"), "dir");
+  symlinkSync(join(ROOT, "node_modules", "@ai-sdk"), join(modules, "@ai-sdk"), "dir");
   symlinkSync(
     join(ROOT, "node_modules", "@modelcontextprotocol"),
     join(modules, "@modelcontextprotocol"),

@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import type { ProviderMetadata } from "../../kernel/messages.js";
-import type { Usage } from "../../kernel/outcome.js";
+import { tokenCount, type Usage, usageFrom } from "../../kernel/outcome.js";
 import type { FinishReason, ModelPart } from "../../runtime/ports/model.js";
 
 /** A stream part of any of the three versions, read by its fields. */
@@ -167,19 +167,16 @@ export function usageOf(usage: unknown): Usage | undefined {
     cacheRead = count(u.cachedInputTokens);
     reasoning = count(u.reasoningTokens);
   }
-  if (input === undefined && output === undefined) return undefined;
-  return {
-    inputTokens: input ?? 0,
-    outputTokens: output ?? 0,
-    ...(cacheRead === undefined ? {} : { cachedInputTokens: cacheRead }),
-    ...(cacheWrite === undefined ? {} : { cacheWriteTokens: cacheWrite }),
-    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning }),
-  };
+  return usageFrom({
+    inputTokens: input,
+    outputTokens: output,
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: reasoning,
+  });
 }
 
-function count(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
-}
+const count = tokenCount;
 
 function sum(...values: (number | undefined)[]): number | undefined {
   let total: number | undefined;
