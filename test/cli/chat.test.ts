@@ -164,7 +164,8 @@ describe("offstage chat in a terminal", () => {
       "--mcp",
       "no-such-mcp-server-command",
       "--mcp-timeout",
-      "1500",
+      // Long enough for the garbage server's Node to start and print even on a loaded machine.
+      "8000",
     );
     // Long messages wrap, their continuation rows indented: read them as one line each.
     const screen = t.screen().replace(/\n {2}/g, " ");
@@ -172,7 +173,7 @@ describe("offstage chat in a terminal", () => {
       /✕ MCP .*--garbage: MCP_CONNECT_FAILED: .*its stdout is not JSON-RPC .*"Hello! I a".*; going on without its tools/,
     );
     expect(screen).toMatch(
-      /✕ MCP .*--silent: MCP_CONNECT_FAILED: .*no answer within 1500 ms; going on without its tools/,
+      /✕ MCP .*--silent: MCP_CONNECT_FAILED: .*no answer within 8000 ms; going on without its tools/,
     );
     expect(screen).toMatch(
       /✕ MCP no-such-mcp-server-command: MCP_CONNECT_FAILED: .*spawn no-such-mcp-server-command ENOENT; going on/,
