@@ -1,7 +1,7 @@
 /**
  * The sessions this process knows, by id, and what the runtime keeps for each: the session's inbox
  * (the kernel's state, which the entry is), its agent and tools, its place in the scheduler's line
- * and the history cached while it has work.
+ * and the history its open turn reads.
  *
  * @packageDocumentation
  */
@@ -29,7 +29,7 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
    * is a string; a `system` function is called per turn (`model-step.ts`).
    */
   readonly system: Message | undefined;
-  /** The committed history, cached while the session has work. */
+  /** The committed history, a copy read from the store while a turn of the session is open. */
   history: Message[] | undefined;
   /** A wake for it is posted and not yet run: a send need not post another. */
   wakePending: boolean;

@@ -106,7 +106,8 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
-  history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
+  /** A session's history rows after the last one a reader has (see `history-cache.ts`). Params: session_id, id. */
+  historyAfter: "SELECT id, messages FROM history WHERE session_id = ? AND id > ? ORDER BY id",
   /** Whether history names any of the sessions; param: their ids, as a JSON array. */
   historyOfAny:
     "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
