@@ -83,8 +83,9 @@ export class EndedInputs<T extends EndedInput> {
     if (input.key !== undefined) this.#keyed.push(input);
     this.#newestMs = Math.max(this.#newestMs, input.endedAtMs);
     const r = this.#retention;
-    this.#trim(this.#all, r.endedInputsMax, r.endedInputAgeMaxMs, forget);
+    // Keys first: the count of ended inputs counts those their key's bound let stay.
     this.#trim(this.#keyed, r.idempotencyKeysMax, r.idempotencyKeyAgeMaxMs, forget);
+    this.#trim(this.#all, r.endedInputsMax, r.endedInputAgeMaxMs, forget);
   }
 
   find(id: string): T | undefined {

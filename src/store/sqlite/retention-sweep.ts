@@ -102,9 +102,10 @@ export class RetentionSweep {
       through: db.prepare(keyed ? SQL.deleteThroughKeyed : SQL.deleteThrough),
       before: db.prepare(keyed ? SQL.deleteBeforeKeyed : SQL.deleteBefore),
     });
+    // Keys first, as the memory store: the count of ended inputs counts those their key's bound kept.
     this.#bounds = [
-      bound(retention.endedInputsMax, retention.endedInputAgeMaxMs, false),
       bound(retention.idempotencyKeysMax, retention.idempotencyKeyAgeMaxMs, true),
+      bound(retention.endedInputsMax, retention.endedInputAgeMaxMs, false),
     ];
     this.#deleteTurn = db.prepare(SQL.deleteTurn);
     this.#trimHistory = db.prepare(SQL.trimHistory);
