@@ -114,6 +114,8 @@ export type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,

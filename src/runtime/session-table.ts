@@ -33,6 +33,8 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
   history: Message[] | undefined;
   /** A wake for it is posted and not yet run: a send need not post another. */
   wakePending: boolean;
+  /** Its stored queued inputs may not be read yet (see `queued-recovery.ts`). */
+  recovering: boolean;
   /** The public face handed out by `runtime.session()`, made on first use. */
   facade: Session | undefined;
 }
@@ -93,6 +95,7 @@ export class SessionTable {
       merges: 0,
       history: undefined,
       wakePending: false,
+      recovering: false,
       waiting: false,
       runStartedAtMs: undefined,
       runTurns: 0,

@@ -20,6 +20,8 @@ import type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   RecoveredState,
   SessionRecord,
   Steer,
@@ -107,7 +109,7 @@ class MemoryStore implements Store {
     this.#historyTurnsMax = retention.historyTurnsMax;
   }
 
-  async open(): Promise<RecoveredState> {
+  async open(options?: OpenOptions): Promise<RecoveredState> {
     const sessions: SessionRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
     const queued: InputRecord[] = [];
@@ -128,7 +130,29 @@ class MemoryStore implements Store {
       for (const input of session.live) if (input.status === "queued") queued.push(recordOf(input));
     }
     queued.sort((x, y) => x.seq - y.seq);
-    return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
+    const queuedCount = queued.length;
+    if (options?.paged === true) queued.length = 0;
+    return { sessions, queued, queuedCount, interrupted, nextSeq: this.#nextSeq };
+  }
+
+  queuedSessions(afterSessionId: string | undefined, sessionsMax: number): readonly QueuedSession[] {
+    const ids = [...this.#sessions.keys()].sort();
+    const page: QueuedSession[] = [];
+    for (const sessionId of ids) {
+      if (page.length >= sessionsMax) break;
+      if (afterSessionId !== undefined && sessionId <= afterSessionId) continue;
+      const inputs = this.queuedOf(sessionId);
+      if (inputs.length > 0) page.push({ sessionId, inputs });
+    }
+    return page;
+  }
+
+  queuedOf(sessionId: string): readonly InputRecord[] {
+    const live = this.#sessions.get(sessionId)?.live ?? [];
+    return live
+      .filter((input) => input.status === "queued")
+      .sort((x, y) => x.seq - y.seq)
+      .map(recordOf);
   }
 
   createSession(record: SessionRecord): void {

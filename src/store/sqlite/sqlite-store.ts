@@ -26,6 +26,8 @@ import type {
   InputEnd,
   InputRecord,
   InputSnapshot,
+  OpenOptions,
+  QueuedSession,
   RecoveredState,
   SessionRecord,
   Steer,
@@ -44,7 +46,7 @@ import { isConstraintError } from "./multi-row-statement.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
-import { type InputRow, snapshotOf } from "./rows.js";
+import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
@@ -197,11 +199,33 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#retention = retention;
   }
 
-  async open(): Promise<RecoveredState> {
+  async open(options?: OpenOptions): Promise<RecoveredState> {
+    const paged = options?.paged === true;
     const conn = this.#conn;
-    if (conn === undefined) return this.#boot();
+    if (conn === undefined) return this.#boot(paged);
     this.#writeHeld();
-    return this.#read(() => recoverState(conn.sql, conn.group));
+    return this.#read(() => recoverState(conn.sql, conn.group, paged));
+  }
+
+  queuedSessions(afterSessionId: string | undefined, sessionsMax: number): readonly QueuedSession[] {
+    this.#writeHeld();
+    return this.#read((sql) => {
+      const page: QueuedSession[] = [];
+      // Ids are non-empty: "" sorts before every one of them.
+      let after = afterSessionId ?? "";
+      while (page.length < sessionsMax) {
+        const next = sql.nextQueuedSession.get(after) as { session_id: string } | undefined;
+        if (next === undefined) break;
+        after = next.session_id;
+        page.push({ sessionId: after, inputs: queuedOf(sql, after) });
+      }
+      return page;
+    });
+  }
+
+  queuedOf(sessionId: string): readonly InputRecord[] {
+    this.#writeHeld();
+    return this.#read((sql) => queuedOf(sql, sessionId));
   }
 
   createSession(session: SessionRecord): void {
@@ -348,7 +372,7 @@ export class SqliteStore implements Store, AsyncDisposable {
     dropLock(conn.lock);
   }
 
-  #boot(): RecoveredState {
+  #boot(paged: boolean): RecoveredState {
     const { db, syncWal } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
     const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
@@ -358,7 +382,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       migrate(db, this.path);
       const lock = claimLock(db, this.path, Date.now());
       const sql = prepareStatements(db);
-      const state = recoverState(sql, group);
+      const state = recoverState(sql, group, paged);
       group.flush();
       lockHeld(lock);
       const sweep = new RetentionSweep(
@@ -471,4 +495,8 @@ export class SqliteStore implements Store, AsyncDisposable {
       );
     }
   }
+}
+
+function queuedOf(sql: Statements, sessionId: string): InputRecord[] {
+  return (sql.queuedOf.all(sessionId) as unknown as RecordColumns[]).map(recordOf);
 }
