@@ -147,6 +147,7 @@ export type { SendOptions, Session } from "./runtime/session.js";
 export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export type { RetentionOptions } from "./store/retention.js";
 export {
   defineTool,
   type JsonSchemaToolDefinition,
