@@ -141,7 +141,7 @@ describe("offstage inspect", () => {
 
     expect(report!.store).toMatchObject({
       kind: "sqlite",
-      schemaVersion: 3,
+      schemaVersion: 4,
       lock: { pid: process.pid, holder: "live" },
       inputs: { completed: 4, running: 1, queued: 2 },
       runningTurns: 1,
@@ -190,7 +190,7 @@ describe("offstage inspect", () => {
     expect((await inspect(path, { session: "nobody" })).code).toBe(2);
 
     const human = await inspect(path, { json: false, nowMs: later });
-    expect(human.out).toMatch(/^store {6}.+ \(sqlite, schema 3\)$/m);
+    expect(human.out).toMatch(/^store {6}.+ \(sqlite, schema 4\)$/m);
     expect(human.out).toMatch(/^held by {4}pid \d+ on .+ \(live\)$/m);
     expect(human.out).toMatch(/^ {2}busy +f +running +2 /m);
     expect(human.out).toContain("turns running longer (1):");
