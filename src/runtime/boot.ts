@@ -21,7 +21,7 @@ const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
 
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
-  const { store, options, children, scheduler, run, dispatcher, driver, events, intake } = parts;
+  const { store, options, events } = parts;
   // Before the store opens: a missing key or provider package fails with nothing to undo.
   await parts.models.resolveAll(options);
   const recovered = await store.open();
@@ -35,6 +35,24 @@ export async function boot(parts: RuntimeParts): Promise<void> {
       );
     }
   }
+  const { recoveredInputs, resumedTurns } = await resume(parts, recovered);
+  parts.observer.started(recoveredInputs, resumedTurns);
+  events.emit({ type: "runtime.started", recoveredInputs, resumedTurns });
+}
+
+/** What {@link resume} brought back. */
+export interface ResumeCounts {
+  readonly recoveredInputs: number;
+  readonly resumedTurns: number;
+}
+
+/**
+ * From what an opened store holds to `running`: rebuilds sessions, queues and interrupted turns,
+ * commits recovery's writes, then starts the scheduler. Boot runs it, and so does the store's health
+ * when a failed store works again. Throws what the store throws (its commit, above all).
+ */
+export async function resume(parts: RuntimeParts, recovered: RecoveredState): Promise<ResumeCounts> {
+  const { store, children, scheduler, run, dispatcher, driver, intake } = parts;
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
   const held = children?.restore() ?? [];
@@ -52,16 +70,12 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
   run.state = "running";
+  run.storeError = undefined;
   if (resumed.length > 0 || recovered.queued.length > 0) parts.keepAlive.busy();
   scheduler.open();
   for (const turn of resumed) driver.start(turn);
   dispatcher.post("startup drive", () => scheduler.driveAll());
-  parts.observer.started(recovered.queued.length, resumed.length);
-  events.emit({
-    type: "runtime.started",
-    recoveredInputs: recovered.queued.length,
-    resumedTurns: resumed.length,
-  });
+  return { recoveredInputs: recovered.queued.length, resumedTurns: resumed.length };
 }
 
 /** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */

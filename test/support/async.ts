@@ -39,6 +39,18 @@ export async function until(condition: () => boolean, what = "the condition"): P
 }
 
 /** Whether a promise has settled yet, without waiting for it. */
+/**
+ * Waits, on the real clock, until `condition` holds, checking every few milliseconds; fails after
+ * `timeoutMs`. For what real timers drive (a store probe's back-off), where `until` cannot wait.
+ */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export function track<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
   let settled = false;
   promise.then(
