@@ -35,24 +35,30 @@ export async function boot(parts: RuntimeParts): Promise<void> {
       );
     }
   }
-  const { recoveredInputs, resumedTurns } = await resume(parts, recovered);
-  parts.observer.started(recoveredInputs, resumedTurns);
-  events.emit({ type: "runtime.started", recoveredInputs, resumedTurns });
+  const recovery = await recoverStored(parts, recovered);
+  driveRecovered(parts, recovery);
+  parts.observer.started(recovery.recoveredInputs, recovery.resumedTurns);
+  events.emit({
+    type: "runtime.started",
+    recoveredInputs: recovery.recoveredInputs,
+    resumedTurns: recovery.resumedTurns,
+  });
 }
 
-/** What {@link resume} brought back. */
-export interface ResumeCounts {
+/** What {@link recoverStored} rebuilt, for {@link driveRecovered} to run. */
+export interface Recovery {
+  readonly resumed: readonly LiveTurn[];
   readonly recoveredInputs: number;
   readonly resumedTurns: number;
 }
 
 /**
- * From what an opened store holds to `running`: rebuilds sessions, queues and interrupted turns,
- * commits recovery's writes, then starts the scheduler. Boot runs it, and so does the store's health
- * when a failed store works again. Throws what the store throws (its commit, above all).
+ * Rebuilds sessions, queues and interrupted turns from what an opened store holds, and commits
+ * recovery's writes. Boot runs it, and so does the store's health when a failed store works again.
+ * Throws what the store throws (its commit, above all).
  */
-export async function resume(parts: RuntimeParts, recovered: RecoveredState): Promise<ResumeCounts> {
-  const { store, children, scheduler, run, dispatcher, driver, intake } = parts;
+export async function recoverStored(parts: RuntimeParts, recovered: RecoveredState): Promise<Recovery> {
+  const { store, children, scheduler, intake } = parts;
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
   const held = children?.restore() ?? [];
@@ -69,13 +75,22 @@ export async function resume(parts: RuntimeParts, recovered: RecoveredState): Pr
     // older release left) just runs on.
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
+  return { resumed, recoveredInputs: recovered.queued.length, resumedTurns: resumed.length };
+}
+
+/**
+ * The runtime runs what was recovered: `running`, the scheduler open, resumed turns started and
+ * every session driven. Synchronous, so that whoever announces the start does so before any turn
+ * of the startup drive begins.
+ */
+export function driveRecovered(parts: RuntimeParts, recovery: Recovery): void {
+  const { run, scheduler, driver, dispatcher } = parts;
   run.state = "running";
   run.storeError = undefined;
-  if (resumed.length > 0 || recovered.queued.length > 0) parts.keepAlive.busy();
+  if (recovery.resumedTurns > 0 || recovery.recoveredInputs > 0) parts.keepAlive.busy();
   scheduler.open();
-  for (const turn of resumed) driver.start(turn);
+  for (const turn of recovery.resumed) driver.start(turn);
   dispatcher.post("startup drive", () => scheduler.driveAll());
-  return { recoveredInputs: recovered.queued.length, resumedTurns: resumed.length };
 }
 
 /** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */

@@ -2,7 +2,8 @@
  * The store as the runtime's parts see it: the adapter, with every call that can fail watched, so a
  * failure reaches the store's health (`store-health.ts`) wherever it happens — in a send, a turn's
  * checkpoint in a dispatcher job, a child's completion, a commit — and not only where someone
- * catches it. The error still goes to the caller as it was thrown.
+ * catches it. The caller gets the failure as an `OffstageError` (`STORE_FAILED`, or the store's own
+ * `STORE_*` code) whose `cause` is what the adapter threw.
  *
  * `InvalidInputError` is the caller's mistake (a duplicate key the store refused), not a failure of
  * the store. `open()` and `close()` are not watched: boot and the health's probe own their errors.
@@ -119,10 +120,12 @@ export class GuardedStore implements Store {
     }
   }
 
-  /** Tells the store's health about a failure (not about a caller's mistake); returns the error. */
+  /**
+   * Tells the store's health about a failure (not about a caller's mistake); returns the error to
+   * throw: the caller's mistake as it was, a failure as an `OffstageError` (`STORE_FAILED`, ...).
+   */
   failed(error: unknown): unknown {
-    if (!(error instanceof InvalidInputError)) this.#parts.health.failed(error);
-    return error;
+    return error instanceof InvalidInputError ? error : this.#parts.health.failed(error);
   }
 }
 

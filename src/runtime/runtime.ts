@@ -277,6 +277,9 @@ export class Runtime implements AsyncDisposable {
   async #stop(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
     const { run } = this.#parts;
     if (run.state === "starting") await this.#starting?.catch(() => undefined);
+    // A probe of a failed store in flight finishes first: it may bring the runtime back to running.
+    const probing = this.#parts.health.probing;
+    if (probing !== undefined) await probing;
     if (run.state !== "running" && run.state !== "degraded") return "clean";
     return shutdown(this.#parts, drain, timeoutMs, force);
   }

@@ -19,7 +19,7 @@
  *      it again is safe.
  * 3. The probe: `store.open()` again, after {@link DEFAULTS.storeProbe} `firstMs`, then twice as long
  *    each time up to `maxMs`. While it fails, the log repeats the failure once per `logEveryMs`. When
- *    it succeeds, what the store kept is recovered as at a start (`resume` in `boot.ts`): queued input
+ *    it succeeds, what the store kept is recovered as at a start (`boot.ts`): queued input
  *    queues again, a turn cut short resumes from its checkpoint. The runtime is `running` again and
  *    `store.recovered` is emitted.
  *
@@ -31,7 +31,7 @@
 import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause, type Reason, type TurnOutcome } from "../kernel/outcome.js";
-import { resume } from "./boot.js";
+import { driveRecovered, recoverStored } from "./boot.js";
 import type { TimerToken } from "./clock.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
@@ -53,6 +53,8 @@ export interface StoreHealthMetrics {
 export class StoreHealth {
   readonly #parts: RuntimeParts;
   #probeTimer: TimerToken | undefined;
+  /** The probe in flight, if any. */
+  #probing: Promise<void> | undefined;
   #probeMs: number = DEFAULTS.storeProbe.firstMs;
   /** Monotonic time the store failed, and when the failure was last logged. */
   #failedAtMs = 0;
@@ -92,13 +94,16 @@ export class StoreHealth {
   /**
    * A store call threw or a commit rejected. The first failure of a running (or stopping) runtime
    * degrades it and schedules the cut; later ones are known already. Failures while it boots are
-   * boot's to report.
+   * boot's to report. Returns the failure as an `OffstageError` (`STORE_FAILED`, or the store's own
+   * `STORE_*` error) for the caller to throw.
    */
-  failed(error: unknown): void {
+  failed(error: unknown): OffstageError {
     const { run, events, dispatcher, clock } = this.#parts;
+    const typed = storeErrorOf(error);
     events.quiet(error);
-    if (run.storeError !== undefined || (run.state !== "running" && run.state !== "stopping")) return;
-    run.storeError = storeErrorOf(error);
+    events.quiet(typed);
+    if (run.storeError !== undefined || (run.state !== "running" && run.state !== "stopping")) return typed;
+    run.storeError = typed;
     if (run.state === "running") run.state = "degraded";
     this.#failures += 1;
     this.#failedAtMs = clock.monotonicMs();
@@ -112,6 +117,7 @@ export class StoreHealth {
     });
     dispatcher.post("store failed", () => this.cut());
     if (run.state === "degraded") this.#scheduleProbe();
+    return typed;
   }
 
   /**
@@ -160,19 +166,28 @@ export class StoreHealth {
     this.#probeMs = Math.min(this.#probeMs * 2, DEFAULTS.storeProbe.maxMs);
   }
 
+  /** The probe in flight, if any, as a promise that resolves once it finished (never rejects). */
+  get probing(): Promise<void> | undefined {
+    return this.#probing;
+  }
+
   readonly #probe = (): void => {
     this.#probeTimer = undefined;
     this.#probes += 1;
-    this.#tryAgain().catch((error: unknown) => this.#parts.events.report("store probe", error));
+    this.#probing = this.#tryAgain()
+      .catch((error: unknown) => this.#parts.events.report("store probe", error))
+      .finally(() => {
+        this.#probing = undefined;
+      });
   };
 
   async #tryAgain(): Promise<void> {
     const { run, store, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
     try {
-      const recovered = await store.open();
-      if (run.state !== "degraded") return;
-      const { recoveredInputs, resumedTurns } = await resume(this.#parts, recovered);
+      const recovery = await recoverStored(this.#parts, await store.open());
+      driveRecovered(this.#parts, recovery);
+      const { recoveredInputs, resumedTurns } = recovery;
       const downMs = Math.round(clock.monotonicMs() - this.#failedAtMs);
       this.#recoveries += 1;
       this.#loggedAtMs = Number.NEGATIVE_INFINITY;
@@ -183,7 +198,6 @@ export class StoreHealth {
       events.emit({ type: "store.recovered", downMs, recoveredInputs, resumedTurns });
     } catch (error) {
       events.quiet(error);
-      if (run.state !== "degraded") return;
       metrics.commitRetried();
       // What the failed recovery rebuilt is dropped again; the store's first error still names why.
       this.cut();
