@@ -125,6 +125,11 @@ export class StoreHealth {
    * nothing live, it changes nothing.
    */
   cut(): void {
+    this.#drop(true);
+  }
+
+  /** The cut; `counted` false for what a failed recovery rebuilt (handles nobody was given). */
+  #drop(counted: boolean): void {
     const { run, scheduler, sessions, gate, driver, intake, children, keepAlive } = this.#parts;
     const error = run.storeError;
     if (error === undefined) return;
@@ -135,9 +140,10 @@ export class StoreHealth {
       if (live.poll() !== undefined) return;
       if (live.receipt === "durable" || this.#parts.store.receipt === "stored") {
         live.settle(kept, undefined, undefined);
-        this.#interruptedInputs += 1;
+        if (counted) this.#interruptedInputs += 1;
       } else {
         live.markLost(lost, error);
+        if (!counted) return;
         this.#lostInputs += 1;
         this.#lostSinceStart += 1;
       }
@@ -184,6 +190,8 @@ export class StoreHealth {
   async #tryAgain(): Promise<void> {
     const { run, store, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
+    // Should the posted cut not have run yet, what this process held must go before it is rebuilt.
+    this.cut();
     try {
       const recovery = await recoverStored(this.#parts, await store.open());
       driveRecovered(this.#parts, recovery);
@@ -200,7 +208,7 @@ export class StoreHealth {
       events.quiet(error);
       metrics.commitRetried();
       // What the failed recovery rebuilt is dropped again; the store's first error still names why.
-      this.cut();
+      this.#drop(false);
       this.#logFailure(error);
       this.#scheduleProbe();
     }
