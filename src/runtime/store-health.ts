@@ -160,6 +160,15 @@ export class StoreHealth {
     driver.onSettled?.();
   }
 
+  /**
+   * How a handle of a stored, unfinished input settles while the store fails (`undefined` while it
+   * works): `runtime.handle(id)` builds such handles.
+   */
+  keptOutcome(): TurnOutcome | undefined {
+    const error = this.#parts.run.storeError;
+    return error === undefined ? undefined : keptOutcome(error);
+  }
+
   /** A stop: no more probes. */
   stopped(): void {
     if (this.#probeTimer !== undefined) this.#parts.clock.clearTimeout(this.#probeTimer);
