@@ -44,8 +44,6 @@ export type OffstageErrorCode =
   | "MODEL_CALL_FAILED"
   | "MCP_CONNECT_FAILED"
   | "WRONG_THREAD"
-  | "HOST_CALL_NOT_DRAINED"
-  | "SLOT_CLOSED"
   | "WORKER_POOL_MISSING"
   | "WORKER_TOOL_FAILED";
 

@@ -24,6 +24,8 @@ export {
   TurnTimeout,
 } from "./errors.js";
 export { createHostQueue, type DrainOptions, HostQueue, type HostQueueOptions } from "./host/host-queue.js";
+export { createSessionSlot, SessionSlot, type SlotSession, type SlotTurn } from "./host/session-slot.js";
+export { createSlot, Slot, type SlotFactory, type SlotOptions } from "./host/slot.js";
 export { estimateTokens, fitTokenBudget, lastMessages } from "./kernel/context-window.js";
 export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
