@@ -12,6 +12,7 @@ import type { Clock } from "./clock.js";
 import { DurationHistogram, type HistogramStats } from "./duration-histogram.js";
 import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
 import type { RuntimeParts } from "./parts.js";
+import type { HostQueueMetrics } from "./ports/host-executor.js";
 
 /** Calls of one model (by id) or one tool (by name). */
 export interface CallMetrics {
@@ -72,6 +73,8 @@ export interface RuntimeMetrics {
   readonly retries: RetryMetrics;
   /** From `handle.cancel()` to the input settled, by cancel mode (P7: prompt cancellation). */
   readonly cancelToSettled: Readonly<Record<CancelMode, LatencyStats>>;
+  /** The host queue (`options.host`): depth, waits and the longest hold of the host thread, by tool. */
+  readonly host: HostQueueMetrics | undefined;
 }
 
 /** The gauges `runtime.metrics()` reads from the runtime's parts. */
@@ -84,6 +87,7 @@ export interface Gauges {
   readonly outstandingCalls: number;
   readonly dispatcherDepth: number;
   readonly dispatcherLag: LatencyStats;
+  readonly host: HostQueueMetrics | undefined;
 }
 
 interface CallCell {
@@ -271,5 +275,6 @@ export function snapshotMetrics(parts: RuntimeParts): RuntimeMetrics {
     outstandingCalls: driver.outstandingCalls,
     dispatcherDepth: dispatcher.depth,
     dispatcherLag: dispatcher.lag(),
+    host: parts.options.host?.metrics(),
   });
 }
