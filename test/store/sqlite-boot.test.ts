@@ -17,6 +17,7 @@ import { BootError, createRuntime, type OffstageError, type Runtime, silentLogge
 import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
+import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
@@ -66,6 +67,15 @@ async function runtimeRefusal(path: string): Promise<OffstageError> {
   return error as OffstageError;
 }
 
+/** Waits on the wall clock (a killed process dies in its own time) until `condition` holds. */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Opens a store on `path` expecting a `BootError`, and returns it. */
 async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
   const error = await createSqliteStore({ path, ...options })
@@ -84,9 +94,19 @@ async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<
  */
 async function holder(
   path: string,
-  { as, runtime = false }: { as?: { uid: number; gid: number }; runtime?: boolean } = {},
+  {
+    as,
+    runtime = false,
+    pidNamespace = false,
+  }: { as?: { uid: number; gid: number }; runtime?: boolean; pidNamespace?: boolean } = {},
 ): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ["--import", HOOK, HOLDER, path, ...(runtime ? ["runtime"] : [])], {
+  const node = [process.execPath, "--import", HOOK, HOLDER, path, ...(runtime ? ["runtime"] : [])];
+  // A PID namespace of its own, as a container has: the holder runs as pid 1 there, and dies with
+  // `unshare` (SIGKILL), as a container's processes die with it.
+  const [command, ...args] = pidNamespace
+    ? ["unshare", "--pid", "--fork", "--kill-child=SIGKILL", ...node]
+    : node;
+  const child = spawn(command!, args, {
     stdio: ["ignore", "pipe", "inherit"],
     ...as,
   });
@@ -157,6 +177,21 @@ describe("boot gate: one live runtime per file, by a lock the OS drops with its 
     const store = createSqliteStore({ path });
     await store.open();
     await store.close();
+  });
+
+  it("two runtimes in PID namespaces of their own, both pid 1 on one host (two containers sharing the file): the second is refused", async () => {
+    const path = freshPath();
+    const first = await holder(path, { runtime: true, pidNamespace: true });
+    expect(first.line, "the holder runs under `unshare --pid`, which needs root").toBe("ready");
+    const second = await holder(path, { runtime: true, pidNamespace: true });
+    expect(second.line).toBe("refused STORE_LOCKED");
+    expect((await runtimeRefusal(path)).message).toContain(`pid 1 on host ${hostname()}`);
+    first.child.kill("SIGKILL");
+    await once(first.child, "exit");
+    // The namespace's pid 1 gets its SIGKILL from the kernel as `unshare` dies: the lock goes with it.
+    await until(() => lockIsLive(path) === false, "the killed holder's lock to go");
+    const third = await holder(path, { runtime: true, pidNamespace: true });
+    expect(third.line).toBe("ready");
   });
 
   it("two processes booting at once on a new file: exactly one wins", async () => {
