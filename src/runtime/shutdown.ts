@@ -2,6 +2,8 @@
  * Stopping: an optional drain (queued and running work finishes, until a deadline), then running turns
  * are interrupted, calls get until the deadline to return after their abort, the store commits what
  * is pending, and every handle still live settles. Queued inputs stay stored for the next start.
+ * Last, the store is closed, which releases its file for a next runtime, in this process or
+ * another; `start()` opens it again.
  * The kernel's `stopStatus` names the outcome.
  *
  * @packageDocumentation
@@ -56,6 +58,7 @@ async function stopping(
   intake.forgetAll();
   driver.detachAll();
   children?.dispose();
+  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const status = stopStatus({ drain, discarded, abandonedCalls, force });
   run.state = "stopped";
   parts.observer.stopped(status);

@@ -44,7 +44,7 @@ import { recoverState } from "./recover.js";
 import { type InputRow, messagesOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
-import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
+import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
 import { WalSync } from "./wal-sync.js";
 
@@ -142,6 +142,7 @@ interface Connection {
   readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
+  readonly fileLock: FileLock;
 }
 
 /** See {@link createSqliteStore}. */
@@ -288,8 +289,9 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   /**
-   * @internal Drops the store as `kill -9` drops its process: the open group is lost and the lock row
-   * stays behind for the next open to take over. For crash tests that run in one process.
+   * @internal Drops the store as `kill -9` drops its process: the open group is lost, the file's lock
+   * is released as the OS releases a dead process's, and the lock row stays behind for the next open
+   * to take over. For crash tests that run in one process.
    */
   abandon(): void {
     const conn = this.#conn;
@@ -299,11 +301,11 @@ export class SqliteStore implements Store, AsyncDisposable {
     conn.group.rollback();
     conn.walSync?.close();
     conn.db.close();
-    dropLock(conn.lock);
+    conn.fileLock.release();
   }
 
   #boot(): RecoveredState {
-    const { db, syncWal } = openDatabase(this.path, this.#connection);
+    const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
     const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
     try {
@@ -314,8 +316,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       const sql = prepareStatements(db);
       const state = recoverState(sql, group);
       group.flush();
-      lockHeld(lock);
-      this.#conn = { db, sql, group, held: new HeldWrites(sql, group), walSync, lock };
+      this.#conn = { db, sql, group, held: new HeldWrites(sql, group), walSync, lock, fileLock };
       this.#group = group;
       this.#closing = undefined;
       return state;
@@ -323,6 +324,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       group.rollback();
       walSync?.close();
       db.close();
+      fileLock.release();
       throw bootErrorOf(error, this.path, "opening");
     }
   }
@@ -337,9 +339,9 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.flush();
       await conn.group.commit();
     } finally {
-      dropLock(conn.lock);
       conn.walSync?.close();
       conn.db.close();
+      conn.fileLock.release();
     }
   }
 
