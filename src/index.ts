@@ -124,6 +124,8 @@ export type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,

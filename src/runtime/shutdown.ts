@@ -44,6 +44,8 @@ async function stopping(
   let discarded = 0;
   if (drain) {
     run.draining = true;
+    // A drain runs every queued input: those recovery has not read yet too.
+    parts.recovery.loadAll();
     // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
     dispatcher.post("drain drive", () => scheduler.driveAll());
     await until(parts, () => driver.runningTurns === 0 && sessions.queuedCount() === 0, deadline);
@@ -51,6 +53,7 @@ async function stopping(
     discarded = driver.runningTurns + sessions.queuedCount();
   }
   scheduler.close();
+  parts.recovery.end();
   driver.interruptAll(STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
