@@ -18,6 +18,8 @@ import type {
   InputEnd,
   InputRecord,
   InputSnapshot,
+  OpenOptions,
+  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,
@@ -32,11 +34,28 @@ export class GuardedStore implements Store {
   readonly #store: Store;
   readonly #parts: RuntimeParts;
   readonly delegations?: DelegationLog;
+  readonly queuedSessions?: (
+    afterSessionId: string | undefined,
+    sessionsMax: number,
+  ) => readonly QueuedSession[];
+  readonly queuedOf?: (sessionId: string) => readonly InputRecord[];
 
   constructor(store: Store, parts: RuntimeParts) {
     this.#store = store;
     this.#parts = parts;
     if (store.delegations !== undefined) this.delegations = guardLog(store.delegations, this);
+    // Only with both, as the port has them: boot pages recovery when they are there.
+    const { queuedSessions, queuedOf } = store;
+    if (queuedSessions !== undefined && queuedOf !== undefined) {
+      this.queuedSessions = (afterSessionId, sessionsMax) => {
+        try {
+          return queuedSessions.call(store, afterSessionId, sessionsMax);
+        } catch (error) {
+          throw this.failed(error);
+        }
+      };
+      this.queuedOf = (sessionId) => this.#call(queuedOf, sessionId);
+    }
   }
 
   get kind(): string {
@@ -47,8 +66,8 @@ export class GuardedStore implements Store {
     return this.#store.receipt;
   }
 
-  open(): Promise<RecoveredState> {
-    return this.#store.open();
+  open(options?: OpenOptions): Promise<RecoveredState> {
+    return this.#store.open(options);
   }
 
   createSession(session: SessionRecord): void {

@@ -12,6 +12,7 @@ import type { Clock } from "./clock.js";
 import { DurationHistogram, type HistogramStats } from "./duration-histogram.js";
 import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
 import type { RuntimeParts } from "./parts.js";
+import type { HostQueueMetrics } from "./ports/host-executor.js";
 import type { StoreHealthMetrics } from "./store-health.js";
 
 /** Calls of one model (by id) or one tool (by name). */
@@ -75,6 +76,8 @@ export interface RuntimeMetrics {
   readonly cancelToSettled: Readonly<Record<CancelMode, LatencyStats>>;
   /** Whether the store is failing now, and what its failures cost (see `StoreHealthMetrics`). */
   readonly store: StoreHealthMetrics;
+  /** The host queue (`options.host`): depth, waits and the longest hold of the host thread, by tool. */
+  readonly host: HostQueueMetrics | undefined;
 }
 
 /** The gauges `runtime.metrics()` reads from the runtime's parts. */
@@ -88,6 +91,7 @@ export interface Gauges {
   readonly dispatcherDepth: number;
   readonly dispatcherLag: LatencyStats;
   readonly store: StoreHealthMetrics;
+  readonly host: HostQueueMetrics | undefined;
 }
 
 interface CallCell {
@@ -276,5 +280,6 @@ export function snapshotMetrics(parts: RuntimeParts): RuntimeMetrics {
     dispatcherDepth: dispatcher.depth,
     dispatcherLag: dispatcher.lag(),
     store: health.metrics(),
+    host: parts.options.host?.metrics(),
   });
 }

@@ -20,6 +20,7 @@ import type { ModelTable } from "./model-table.js";
 import type { Observer } from "./observer.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./ports/store.js";
+import type { QueuedRecovery } from "./queued-recovery.js";
 import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
 import type { SessionTable } from "./session-table.js";
@@ -60,4 +61,6 @@ export interface RuntimeParts {
   readonly waits: WaitGraph;
   /** Holds the host process alive while work is accepted and unsettled. */
   readonly keepAlive: KeepAlive;
+  /** Queued inputs read back from the store page by page after a start. */
+  readonly recovery: QueuedRecovery;
 }

@@ -44,6 +44,7 @@ import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./opt
 import type { RuntimeParts } from "./parts.js";
 import type { ModelResolver } from "./ports/model-resolver.js";
 import type { Receipt, Store } from "./ports/store.js";
+import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
@@ -328,5 +329,6 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.children = delegations === undefined ? undefined : new Children(parts, delegations);
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
+  parts.recovery = new QueuedRecovery(parts);
   return parts;
 }

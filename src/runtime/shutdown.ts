@@ -2,6 +2,8 @@
  * Stopping: an optional drain (queued and running work finishes, until a deadline), then running turns
  * are interrupted, calls get until the deadline to return after their abort, the store commits what
  * is pending, and every handle still live settles. Queued inputs stay stored for the next start.
+ * Last, the store is closed, which releases its file for a next runtime, in this process or
+ * another; `start()` opens it again.
  * The kernel's `stopStatus` names the outcome: `store_failed` when the store failed (before the stop,
  * or at its final commit) and has not worked since; the `runtime.stopped` event and the log then say
  * how many inputs were never written.
@@ -43,8 +45,14 @@ async function stopping(
   const deadline = clock.monotonicMs() + timeoutMs;
   scheduler.stopPolling();
   let discarded = 0;
-  if (drain) {
+  // A failed store can run nothing: the stop settles what its failure left, at once.
+  if (drain && run.storeError === undefined) {
     run.draining = true;
+    // A drain runs every queued input: those recovery has not read yet too. A read that fails
+    // fails the store (the guarded store tells its health, whose cut settles every handle).
+    try {
+      parts.recovery.loadAll();
+    } catch {}
     // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
     dispatcher.post("drain drive", () => scheduler.driveAll());
     await until(parts, () => driver.runningTurns === 0 && sessions.queuedCount() === 0, deadline);
@@ -52,6 +60,7 @@ async function stopping(
     discarded = driver.runningTurns + sessions.queuedCount();
   }
   scheduler.close();
+  parts.recovery.end();
   driver.interruptAll(STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
@@ -63,6 +72,7 @@ async function stopping(
   driver.detachAll();
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
+  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);

@@ -31,7 +31,7 @@
 import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause, type Reason, type TurnOutcome } from "../kernel/outcome.js";
-import { driveRecovered, recoverStored } from "./boot.js";
+import { driveRecovered, openStore, recoverStored } from "./boot.js";
 import type { TimerToken } from "./clock.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
@@ -134,6 +134,8 @@ export class StoreHealth {
     const error = run.storeError;
     if (error === undefined) return;
     scheduler.close();
+    // What recovery has not read yet stays stored: the next recovery reads it.
+    this.#parts.recovery.end();
     const kept = keptOutcome(error);
     const lost = lostOutcome(error);
     const settle = (live: LiveInput): void => {
@@ -197,12 +199,12 @@ export class StoreHealth {
   };
 
   async #tryAgain(): Promise<void> {
-    const { run, store, events, log, clock, metrics } = this.#parts;
+    const { run, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
     // Should the posted cut not have run yet, what this process held must go before it is rebuilt.
     this.cut();
     try {
-      const recovery = await recoverStored(this.#parts, await store.open());
+      const recovery = await recoverStored(this.#parts, await openStore(this.#parts));
       driveRecovered(this.#parts, recovery);
       const { recoveredInputs, resumedTurns } = recovery;
       const downMs = Math.round(clock.monotonicMs() - this.#failedAtMs);

@@ -69,7 +69,9 @@ export class TurnDriver {
    */
   readonly open = (entry: SessionEntry, turnId: string, inputs: LiveInput[], resumed?: Resumed): LiveTurn => {
     const { store, limits, dispatcher } = this.#parts;
-    entry.history ??= [...store.history(entry.id)];
+    // Read at every turn, from the store, which reads only what is new (an SQLite history is
+    // cached): a session that always has work never holds a copy that outgrows what the store keeps.
+    entry.history = [...store.history(entry.id)];
     const { agent } = entry;
     const fn = isFunctionAgent(agent);
     return new LiveTurn(
@@ -331,8 +333,6 @@ export class TurnDriver {
     endTurn(entry, turn.turnId, requeued);
     this.#runningTurns -= 1;
     scheduler.releaseSlot();
-    if (entry.history !== undefined)
-      for (let i = 0; i < turn.messages.length; i++) entry.history.push(turn.messages[i]!);
     if (held !== undefined)
       events.emitTo(held, {
         type: "turn.ended",
@@ -351,7 +351,7 @@ export class TurnDriver {
       live.settle(outcome, turn.turnId, turn.usage);
       metrics.ended(outcome.status);
     }
-    if (entry.queue.length === 0) entry.history = undefined;
+    entry.history = undefined;
   }
 }
 

@@ -84,6 +84,9 @@ export class GroupCommit {
   #writesAtCheck = 0;
   #waiting: Waiting | undefined;
   #beforeCommit: (() => void)[] = [];
+  #whenIdle: (() => void)[] = [];
+  /** Counts rollbacks: what a reader cached from uncommitted rows is stale once it changes. */
+  #rollbacks = 0;
   #failure: OffstageError | undefined;
   readonly #stats: { -readonly [K in keyof GroupCommitStats]: number } = { ...NO_STATS };
 
@@ -148,6 +151,24 @@ export class GroupCommit {
     return this.#failure !== undefined;
   }
 
+  /** Whether a group is open (its transaction begun, not yet committed). */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** How many groups were rolled back (see `#rollbacks`). */
+  get rollbacks(): number {
+    return this.#rollbacks;
+  }
+
+  /**
+   * Runs `task` once, just after the open group commits, outside any transaction: background work
+   * that must not join a group. A group that fails drops it.
+   */
+  whenIdle(task: () => void): void {
+    this.#whenIdle.push(task);
+  }
+
   /**
    * Commits the open group now; throws `STORE_FAILED` when the commit fails, `STORE_FILE_GONE` when
    * the file was deleted or replaced (the group is lost either way).
@@ -185,6 +206,7 @@ export class GroupCommit {
     this.#stats.commitMsMax = Math.max(this.#stats.commitMsMax, ms);
     this.#stats.commitMsTotal += ms;
     this.#groupWrites = 0;
+    this.#runIdle();
     if (this.#walSync === undefined) {
       waiting?.resolve();
       return;
@@ -257,9 +279,18 @@ export class GroupCommit {
   rollback(): void {
     this.#unschedule();
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    this.#rollbacks += 1;
     this.#beforeCommit = [];
+    this.#whenIdle = [];
     this.#open = false;
     this.#groupWrites = 0;
+  }
+
+  #runIdle(): void {
+    if (this.#whenIdle.length === 0) return;
+    const tasks = this.#whenIdle;
+    this.#whenIdle = [];
+    for (const task of tasks) task();
   }
 
   stats(): GroupCommitStats {
