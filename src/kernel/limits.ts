@@ -56,8 +56,11 @@ export const DEFAULTS = {
   dispatcherSliceMs: 10,
   /** How long `stop()` waits for a drain and for calls to return after their abort. */
   stopTimeoutMs: 10_000,
-  /** How long a commit that failed waits before it is tried again. */
-  commitRetryMs: 1_000,
+  /**
+   * A store that failed is probed again after `firstMs`, then after twice as long each time, up to
+   * `maxMs`, until it works again; while it fails, the log repeats the failure once per `logEveryMs`.
+   */
+  storeProbe: { firstMs: 100, maxMs: 2_000, logEveryMs: 60_000 },
   /** Attempts a turn gets across crashes before it ends `failed`/`crashed`. */
   crashAttemptsMax: 3,
   /** How a model step retries 429s, 5xx, timeouts and dropped connections (an agent's `retry`). */

@@ -24,6 +24,7 @@ import type { QueuedRecovery } from "./queued-recovery.js";
 import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
 import type { SessionTable } from "./session-table.js";
+import type { StoreHealth } from "./store-health.js";
 import type { TurnDriver } from "./turn-driver.js";
 import type { WaitGraph } from "./turn-scope.js";
 
@@ -31,7 +32,10 @@ export interface RuntimeParts {
   readonly options: ResolvedOptions;
   readonly limits: Limits;
   readonly clock: Clock;
+  /** The adapter, with its failures watched (`guarded-store.ts`). */
   readonly store: Store;
+  /** What the runtime does while its store fails, and how it comes back. */
+  readonly health: StoreHealth;
   readonly run: RunState;
   readonly dispatcher: Dispatcher;
   readonly events: EventBus;

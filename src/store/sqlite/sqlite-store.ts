@@ -38,10 +38,11 @@ import type {
 } from "../../runtime/ports/store.js";
 import { checkOptions, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
+import { FileIdentity } from "./file-identity.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { HistoryCache, type HistoryRow } from "./history-cache.js";
-import { migrate } from "./migrations.js";
+import { migrate, userVersion } from "./migrations.js";
 import { isConstraintError } from "./multi-row-statement.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
@@ -200,10 +201,20 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#retention = retention;
   }
 
+  /**
+   * Opens the file (see {@link Store.open}). Called again while open, after the store failed (a full
+   * disk, an I/O error, its file deleted or replaced), it first commits a small write to prove the
+   * store works again; it throws `STORE_FAILED` or `STORE_FILE_GONE` while it does not.
+   */
   async open(options?: OpenOptions): Promise<RecoveredState> {
     const paged = options?.paged === true;
     const conn = this.#conn;
     if (conn === undefined) return this.#boot(paged);
+    if (conn.group.failed) {
+      conn.held.drop();
+      // Page 1 is written again as it is: a write of the header that needs the disk, and nothing else.
+      await conn.group.retry(() => conn.db.exec(`PRAGMA user_version = ${userVersion(conn.db)}`));
+    }
     this.#writeHeld();
     return this.#read(() => recoverState(conn.sql, conn.group, paged));
   }
@@ -377,7 +388,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   #boot(paged: boolean): RecoveredState {
     const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
+    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, new FileIdentity(this.path));
     try {
       // One transaction: the lock check and claim run under the file's write lock with the migrations.
       group.write();
