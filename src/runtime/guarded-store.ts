@@ -19,7 +19,6 @@ import type {
   InputRecord,
   InputSnapshot,
   OpenOptions,
-  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,
@@ -34,26 +33,18 @@ export class GuardedStore implements Store {
   readonly #store: Store;
   readonly #parts: RuntimeParts;
   readonly delegations?: DelegationLog;
-  readonly queuedSessions?: (
-    afterSessionId: string | undefined,
-    sessionsMax: number,
-  ) => readonly QueuedSession[];
-  readonly queuedOf?: (sessionId: string) => readonly InputRecord[];
+  readonly queuedSessions?: Required<Store>["queuedSessions"];
+  readonly queuedOf?: Required<Store>["queuedOf"];
 
   constructor(store: Store, parts: RuntimeParts) {
     this.#store = store;
     this.#parts = parts;
     if (store.delegations !== undefined) this.delegations = guardLog(store.delegations, this);
-    // Only with both, as the port has them: boot pages recovery when they are there.
-    const { queuedSessions, queuedOf } = store;
-    if (queuedSessions !== undefined && queuedOf !== undefined) {
-      this.queuedSessions = (afterSessionId, sessionsMax) => {
-        try {
-          return queuedSessions.call(store, afterSessionId, sessionsMax);
-        } catch (error) {
-          throw this.failed(error);
-        }
-      };
+    // Paged recovery is offered only when the adapter offers it (boot asks whether it is there).
+    if (store.queuedSessions !== undefined && store.queuedOf !== undefined) {
+      const { queuedSessions, queuedOf } = store;
+      this.queuedSessions = (after, sessionsMax) =>
+        this.#guard(() => queuedSessions.call(store, after, sessionsMax));
       this.queuedOf = (sessionId) => this.#call(queuedOf, sessionId);
     }
   }
@@ -115,11 +106,7 @@ export class GuardedStore implements Store {
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
-    try {
-      return this.#store.findByIdempotencyKey(sessionId, key);
-    } catch (error) {
-      throw this.failed(error);
-    }
+    return this.#guard(() => this.#store.findByIdempotencyKey(sessionId, key));
   }
 
   input(inputId: string): InputSnapshot | undefined {
@@ -128,6 +115,14 @@ export class GuardedStore implements Store {
 
   close(): Promise<void> {
     return this.#store.close();
+  }
+
+  #guard<R>(call: () => R): R {
+    try {
+      return call();
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   /** Calls a one-argument method of the adapter (no closure per call: sends and turns call these). */

@@ -74,10 +74,10 @@ export interface RuntimeMetrics {
   readonly retries: RetryMetrics;
   /** From `handle.cancel()` to the input settled, by cancel mode (P7: prompt cancellation). */
   readonly cancelToSettled: Readonly<Record<CancelMode, LatencyStats>>;
-  /** Whether the store is failing now, and what its failures cost (see `StoreHealthMetrics`). */
-  readonly store: StoreHealthMetrics;
   /** The host queue (`options.host`): depth, waits and the longest hold of the host thread, by tool. */
   readonly host: HostQueueMetrics | undefined;
+  /** Whether the store is failing now, and what its failures cost (see `StoreHealthMetrics`). */
+  readonly store: StoreHealthMetrics;
 }
 
 /** The gauges `runtime.metrics()` reads from the runtime's parts. */
@@ -90,8 +90,8 @@ export interface Gauges {
   readonly outstandingCalls: number;
   readonly dispatcherDepth: number;
   readonly dispatcherLag: LatencyStats;
-  readonly store: StoreHealthMetrics;
   readonly host: HostQueueMetrics | undefined;
+  readonly store: StoreHealthMetrics;
 }
 
 interface CallCell {
@@ -279,7 +279,7 @@ export function snapshotMetrics(parts: RuntimeParts): RuntimeMetrics {
     outstandingCalls: driver.outstandingCalls,
     dispatcherDepth: dispatcher.depth,
     dispatcherLag: dispatcher.lag(),
-    store: health.metrics(),
     host: parts.options.host?.metrics(),
+    store: health.metrics(),
   });
 }

@@ -146,11 +146,6 @@ export class GroupCommit {
     this.#beforeCommit.push(task);
   }
 
-  /** The store failed and has not worked since (see {@link GroupCommit.retry}). */
-  get failed(): boolean {
-    return this.#failure !== undefined;
-  }
-
   /** Whether a group is open (its transaction begun, not yet committed). */
   get isOpen(): boolean {
     return this.#open;
@@ -167,6 +162,11 @@ export class GroupCommit {
    */
   whenIdle(task: () => void): void {
     this.#whenIdle.push(task);
+  }
+
+  /** The store failed and has not worked since (see {@link GroupCommit.retry}). */
+  get failed(): boolean {
+    return this.#failure !== undefined;
   }
 
   /**
