@@ -9,8 +9,10 @@
  * 1. `failed(error)`, from the guarded store (`guarded-store.ts`) wherever the failure happens: the
  *    runtime turns `degraded` at once, so every send is refused with the store's error. The failure
  *    is logged once and emitted as `store.failed`.
- * 2. The cut, in a dispatcher job (the failing call unwinds first): nothing starts any more, running
- *    turns are aborted and let go (their late results are dropped), and every live handle settles:
+ * 2. The cut, in a dispatcher job once the commits already asked for have landed (the failing call
+ *    unwinds first, and a group committed before the failure tells its receipts): nothing starts any
+ *    more, running turns are aborted and let go (their late results are dropped), and every live
+ *    handle settles:
  *    - an input the store committed (receipt `durable`, or any input of a store whose receipt is
  *      `stored`) settles `interrupted`, reason `store_failed`: the store keeps it, and it runs again
  *      once the store works (`runtime.handle(id)` then follows it to its end);
@@ -115,7 +117,11 @@ export class StoreHealth {
       code: run.storeError.code,
       message: run.storeError.message,
     });
-    dispatcher.post("store failed", () => this.cut());
+    // Once the commits already asked for have landed: a group committed before the failure tells
+    // its receipts first (see `CommitGate.settled`).
+    void this.landed(DEFAULTS.storeProbe.landWaitMs).then(() =>
+      dispatcher.post("store failed", () => this.cut()),
+    );
     if (run.state === "degraded") this.#scheduleProbe();
     return typed;
   }
@@ -171,6 +177,21 @@ export class StoreHealth {
     return error === undefined ? undefined : keptOutcome(error);
   }
 
+  /**
+   * Resolves once the commits already asked for have landed (see `CommitGate.settled`), or after
+   * `waitMs` at most: a store whose commit never answers must not leave handles hanging.
+   */
+  landed(waitMs: number): Promise<void> {
+    const { gate, clock } = this.#parts;
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(resolve, Math.max(0, waitMs));
+      void gate.settled().then(() => {
+        clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** A stop: no more probes. */
   stopped(): void {
     if (this.#probeTimer !== undefined) this.#parts.clock.clearTimeout(this.#probeTimer);
@@ -201,7 +222,9 @@ export class StoreHealth {
   async #tryAgain(): Promise<void> {
     const { run, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
-    // Should the posted cut not have run yet, what this process held must go before it is rebuilt.
+    // Should the cut not have run yet, what this process held must go before it is rebuilt.
+    await this.landed(DEFAULTS.storeProbe.landWaitMs);
+    if (run.state !== "degraded") return;
     this.cut();
     try {
       const recovery = await recoverStored(this.#parts, await openStore(this.#parts));

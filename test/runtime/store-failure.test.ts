@@ -186,6 +186,32 @@ describe("a store that fails", () => {
     expect(store.failed).toBeGreaterThan(80);
   });
 
+  it("an input whose commit was still syncing when a later write failed is kept, not reported lost", async () => {
+    const { runtime, store, clock } = await setup();
+    const s = runtime.session("s", { agent: "f" });
+    await sendCommitted(runtime, "first");
+    let synced!: () => void;
+    store.commitGate = new Promise((resolve) => {
+      synced = resolve;
+    });
+    const a = s.send("a");
+    await flush();
+    expect(a.receipt).toBe("stored");
+    // A later write fails while a's group is committed but not yet synced.
+    store.commitGate = undefined;
+    store.failures = 1;
+    expect(() => s.send("b")).toThrow(expect.objectContaining({ code: "STORE_FAILED" }));
+    await flush();
+    expect(a.poll()).toBeUndefined();
+    synced();
+    await until(() => a.poll() !== undefined, "a to settle");
+    expect(a.receipt).toBe("durable");
+    expect(a.poll()?.outcome).toMatchObject({ status: "interrupted", reason: { code: "store_failed" } });
+    await advance(clock, DEFAULTS.storeProbe.firstMs);
+    expect(runtime.state).toBe("running");
+    expect(runtime.handle(a.id)).toBeDefined();
+  });
+
   it("stop() while degraded returns store_failed at once, naming what was never written", async () => {
     const { runtime, store, events } = await setup();
     await sendCommitted(runtime, "a");
