@@ -97,6 +97,7 @@ export type {
   DeliveryPlan,
   StoredChildSpec,
 } from "./runtime/ports/delegation-log.js";
+export type { EventLog, LoggedEvent, LoggedEventType, SessionEvent } from "./runtime/ports/event-log.js";
 export type {
   FinishReason,
   JsonSchema,
@@ -141,8 +142,16 @@ export type {
 } from "./runtime/ports/telemetry.js";
 export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
-export type { SendOptions, Session } from "./runtime/session.js";
-export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
+export type { SendOptions, Session, SessionEventsOptions } from "./runtime/session.js";
+export type { EventLogOptions } from "./runtime/session-events.js";
+export type {
+  CancelOptions,
+  HandleEventsOptions,
+  ResultOptions,
+  Settled,
+  TurnHandle,
+  TurnResult,
+} from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export {

@@ -33,6 +33,11 @@ import type { Model } from "./ports/model.js";
 import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js";
 import type { Store } from "./ports/store.js";
 import type { Telemetry } from "./ports/telemetry.js";
+import {
+  type EventLogOptions,
+  type ResolvedEventLogOptions,
+  resolveEventLogOptions,
+} from "./session-events.js";
 import { createToolRegistry } from "./tools/tool-registry.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
@@ -87,6 +92,12 @@ export interface RuntimeOptions {
   readonly modelResolver?: ModelResolver;
   /** Random numbers in [0, 1) for retry jitter (default `Math.random`). The simulation passes a seeded one. */
   readonly random?: () => number;
+  /**
+   * Records each session's events in the store (numbered per session, the oldest trimmed), so that
+   * `session.events({ after })` and `handle.events({ from: "start" })` replay them, across restarts
+   * (default off, at no cost). Needs a store with an event log (memory, SQLite).
+   */
+  readonly eventLog?: EventLogOptions | boolean;
 }
 
 export interface ResolvedOptions {
@@ -107,6 +118,7 @@ export interface ResolvedOptions {
   readonly providers: Readonly<Record<string, ProviderSettings>>;
   readonly modelResolver: ModelResolver | undefined;
   readonly random: () => number;
+  readonly eventLog: ResolvedEventLogOptions | undefined;
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
@@ -134,6 +146,7 @@ const RUNTIME_KEYS = Object.keys({
   providers: true,
   modelResolver: true,
   random: true,
+  eventLog: true,
 } satisfies Record<keyof RuntimeOptions, true>);
 const MODEL_AGENT_KEYS = Object.keys({
   model: true,
@@ -239,6 +252,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     providers: providers ?? {},
     modelResolver,
     random: random ?? Math.random,
+    eventLog: resolveEventLogOptions(OPTIONS, options.eventLog),
   };
 }
 

@@ -22,6 +22,7 @@ import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./ports/store.js";
 import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
+import type { SessionEvents } from "./session-events.js";
 import type { SessionTable } from "./session-table.js";
 import type { TurnDriver } from "./turn-driver.js";
 import type { WaitGraph } from "./turn-scope.js";
@@ -56,4 +57,6 @@ export interface RuntimeParts {
   readonly waits: WaitGraph;
   /** Holds the host process alive while work is accepted and unsettled. */
   readonly keepAlive: KeepAlive;
+  /** Each session's recorded events; `undefined` unless `options.eventLog` asks for them. */
+  readonly sessionEvents: SessionEvents | undefined;
 }

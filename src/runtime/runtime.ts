@@ -46,6 +46,7 @@ import type { Receipt, Store } from "./ports/store.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { TurnDriver } from "./turn-driver.js";
@@ -318,5 +319,23 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
 }

@@ -29,6 +29,7 @@ import type {
 } from "../../runtime/ports/store.js";
 import { checkOptions, checkPositiveInteger, optionsOf } from "../../validate.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
+import { MemoryEventLog } from "./memory-event-log.js";
 
 /**
  * An input and where it stands: a copy of the record it was accepted with (the record stays the
@@ -95,6 +96,7 @@ class MemoryStore implements Store {
   readonly kind = "memory";
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
+  readonly eventLog = new MemoryEventLog();
   readonly #endedInputsMax: number;
   readonly #sessions = new Map<string, StoredSession>();
   /**

@@ -106,6 +106,18 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
+  /** Params: session_id, seq, at_ms, event. */
+  insertEvent: "INSERT INTO session_events (session_id, seq, at_ms, event) VALUES (?, ?, ?, ?)",
+  /** Params: session_id, last_seq. */
+  setLastEventSeq: `INSERT INTO session_event_seq (session_id, last_seq) VALUES (?, ?)
+    ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq`,
+  lastEventSeq: "SELECT last_seq FROM session_event_seq WHERE session_id = ?",
+  /** Params: session_id, after seq, limit. */
+  eventsAfter:
+    "SELECT seq, at_ms, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+  /** Params: session_id, through seq. */
+  trimEvents: "DELETE FROM session_events WHERE session_id = ? AND seq <= ?",
+
   history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
   /** Whether history names any of the sessions; param: their ids, as a JSON array. */
   historyOfAny:
