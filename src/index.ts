@@ -142,7 +142,7 @@ export type {
 } from "./runtime/ports/telemetry.js";
 export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
-export type { SendOptions, Session, SessionEventsOptions } from "./runtime/session.js";
+export type { SendOptions, Session, SessionEventsOptions, SessionInbox } from "./runtime/session.js";
 export type { EventLogOptions } from "./runtime/session-events.js";
 export type {
   CancelOptions,

@@ -36,6 +36,12 @@ export const SEND_KEYS = Object.keys({ policy: true, idempotencyKey: true } sati
 >);
 const INVOKE_KEYS = [...SEND_KEYS, ...RESULT_KEYS];
 
+/** See {@link Session.inbox}. */
+export interface SessionInbox {
+  readonly queued: readonly { readonly inputId: string; readonly policy: Policy }[];
+  readonly running: { readonly turnId: string; readonly inputIds: readonly string[] } | undefined;
+}
+
 /** Options of {@link Session.events}. */
 export interface SessionEventsOptions {
   /** Show the events after this number (default 0: from the oldest the log keeps). */
@@ -141,6 +147,18 @@ export class Session {
       fail(EVENTS, "signal", given.signal, "an AbortSignal");
     this.#parts.run.assertAccepting();
     return recorderOf(this.#parts).follow(this.id, after, { signal: given.signal });
+  }
+
+  /** What waits in the session's inbox, in the order it will run, and the turn running now. */
+  inbox(): SessionInbox {
+    const { queue, turn } = this.#entry;
+    return {
+      queued: queue.map((input) => ({ inputId: input.id, policy: input.policy })),
+      running:
+        turn === undefined
+          ? undefined
+          : { turnId: turn.turnId, inputIds: turn.inputs.map((input) => input.id) },
+    };
   }
 
   /** The committed conversation, oldest first. */
