@@ -23,6 +23,7 @@ const ADAPTERS = ["store", "models", "tools", "host", "observability"];
  * package root and the wiring that picks the default store; `mcp` (offstage/mcp) adapts MCP servers'
  * tools and serves a runtime's sessions over MCP; `server` and `cli` sit on top; `client`
  * (offstage/client) runs in browsers too, so it imports nothing of ours and no Node built-in.
+ * `offstage serve` loads the user's config module, the one computed `import()` allowed.
  */
 // biome-ignore format: the table reads best one layer a line
 const LAYERS: Layers = {
@@ -40,7 +41,8 @@ const LAYERS: Layers = {
   mcp:      { files: ["src/mcp/"], imports: [...CORE, "runtime", "tools"], packages: "any", builtins: true },
   client:   { files: ["src/client/"], imports: [], packages: [], builtins: false },
   server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "client"], packages: "any", builtins: true },
-  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true },
+  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true,
+              userModules: ["src/cli/commands/serve.ts"] },
 };
 
 const ROOT = join(import.meta.dirname, "..");
