@@ -8,8 +8,10 @@
  */
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
+import { createServer } from "node:http";
 import { dirname } from "node:path";
-import { type ServerType, serve } from "@hono/node-server";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
 import type { Store } from "../runtime/ports/store.js";
 import { type AppOptions, createApp } from "./app.js";
 
@@ -42,25 +44,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? "127.0.0.1";
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: async (request, env) => {
-          inFlight++;
-          try {
-            return await app.fetch(request, env);
-          } finally {
-            inFlight--;
-            if (inFlight === 0) drained?.();
-          }
-        },
-        port: options.port ?? 8787,
-        hostname: host,
-      },
-      () => resolve(s),
-    );
-    s.once("error", reject);
+  const listener = getRequestListener(
+    async (request, env) => {
+      inFlight++;
+      try {
+        return await app.fetch(request, env);
+      } finally {
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      }
+    },
+    {
+      hostname: host,
+      // A request line or Host header no URL can be made of.
+      errorHandler: () =>
+        new Response(BAD_REQUEST, { status: 400, headers: { "content-type": "application/json" } }),
+    },
+  );
+  const server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8787, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
+  server.on("clientError", badRequest);
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : (options.port ?? 8787);
   let closed: Promise<void> | undefined;
@@ -68,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     closed ??= (async () => {
       closing.abort();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      if ("closeIdleConnections" in server) server.closeIdleConnections();
+      server.closeIdleConnections();
       if (inFlight > 0) {
         const timeoutMs = closeOptions.timeoutMs ?? 10_000;
         await new Promise<void>((resolve) => {
@@ -78,7 +87,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       // Streams ended with their final event; give their last bytes a moment, then close what is left.
       const forced = setTimeout(() => {
-        if ("closeAllConnections" in server) server.closeAllConnections();
+        server.closeAllConnections();
       }, 1_000);
       forced.unref();
       await done;
@@ -92,6 +101,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+const BAD_REQUEST = JSON.stringify({
+  error: { code: "BAD_REQUEST", message: "the request is not well-formed HTTP" },
+});
+
+/** A request Node's parser refused (a malformed line or header) gets the same typed JSON as any refusal. */
+function badRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (error.code === "ECONNRESET" && socket.destroyed)) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BAD_REQUEST)}\r\nconnection: close\r\n\r\n${BAD_REQUEST}`,
+  );
 }
 
 /**
