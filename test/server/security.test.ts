@@ -20,6 +20,11 @@ afterEach(async () => {
   removeFiles();
 });
 
+async function started(extra: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  server = await startTestServer(extra);
+  return server;
+}
+
 /** The answer's status and its typed error code. */
 async function refusal(response: Response): Promise<[number, string]> {
   expect(response.headers.get("content-type")).toMatch(/^application\/json/);
@@ -30,7 +35,7 @@ async function refusal(response: Response): Promise<[number, string]> {
 
 describe("bearer tokens", () => {
   it("refuses a missing or unknown token with 401, on every route that needs one", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     for (const token of [undefined, "not-a-known-token-at-all", FULL.slice(0, -1), `${FULL}x`]) {
       expect(await refusal(await s.call("/v1/inputs/x", { token }))).toEqual([401, "UNAUTHORIZED"]);
       const sent = await s.call("/v1/sessions/a-1/inputs", {
@@ -48,12 +53,12 @@ describe("bearer tokens", () => {
   });
 
   it("takes a token given by its SHA-256 only", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     expect((await post(s, "/v1/sessions/z-1/inputs", { payload: 1 }, HASHED)).status).toBe(202);
   });
 
   it("keeps a token to its session prefix: no send, read, stream, cancel or withdraw outside, even by input id", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     const full = createClient({ baseUrl: s.url, token: FULL });
     const theirs = await full.send("b-1", "wait", { agent: "hang" });
     const theirsQueued = await full.send("b-1", "queued");
@@ -109,7 +114,7 @@ describe("bearer tokens", () => {
   });
 
   it("keeps a token to its verbs", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     const full = createClient({ baseUrl: s.url, token: FULL });
     const sent = await full.send("a-2", "hello");
     const reader = createClient({ baseUrl: s.url, token: READER_A });
@@ -143,7 +148,7 @@ describe("bearer tokens", () => {
 
 describe("limits and leaks", () => {
   it("refuses a body over the limit with 413, writing nothing", async () => {
-    const s = (server = await startTestServer({ bodyBytesMax: 1024 }));
+    const s = await started({ bodyBytesMax: 1024 });
     const before = s.rows();
     const big = await post(s, "/v1/sessions/a-1/inputs", { payload: "x".repeat(2048) });
     expect(await refusal(big)).toEqual([413, "PAYLOAD_TOO_LARGE"]);
@@ -151,14 +156,14 @@ describe("limits and leaks", () => {
   });
 
   it("keeps CORS off unless origins are configured", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     const preflight = await s.call("/v1/sessions/a-1/inputs", {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST" },
     });
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
     await s.served.stop();
-    const allowed = (server = await startTestServer({ corsOrigins: ["https://app.example"] }));
+    const allowed = await started({ corsOrigins: ["https://app.example"] });
     const ok = await allowed.call("/v1/sessions/a-1/inputs", {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST" },
@@ -167,7 +172,7 @@ describe("limits and leaks", () => {
   });
 
   it("never shows a token in a log line or an answer, whatever is sent", async () => {
-    const s = (server = await startTestServer());
+    const s = await started();
     const answers: string[] = [];
     const keep = async (response: Response) => {
       answers.push(JSON.stringify([...response.headers]), await response.text());
