@@ -11,6 +11,7 @@ import type {
   Accepted,
   DelegationView,
   InputView,
+  RuntimeMetricsView,
   SessionView,
   StreamEnd,
   WirePolicy,
@@ -126,6 +127,8 @@ export function createClient(options: ClientOptions) {
       sessionId: string,
       stop: { recursive?: boolean; reason?: string } = {},
     ): Promise<{ count: number }> => call("POST", `/v1/sessions/${id(sessionId)}/stop-children`, stop),
+    /** The runtime's metrics as JSON (dispatcher lag, send→start, counts: `runtime.metrics()`). */
+    runtimeMetrics: (): Promise<RuntimeMetricsView> => call("GET", "/v1/metrics"),
     /** The runtime's metrics, Prometheus text. */
     metrics: (): Promise<string> => call("GET", "/metrics"),
     /** The OpenAPI document. */

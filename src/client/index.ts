@@ -24,6 +24,8 @@ export type {
   DelegationView,
   ErrorBody,
   InputView,
+  LatencyView,
+  RuntimeMetricsView,
   SendBody,
   SessionView,
   StreamEnd,

@@ -103,6 +103,23 @@ export interface DelegationView {
   readonly dispatchedAtMs: number;
 }
 
+/** Latency figures of `GET /v1/metrics`, in milliseconds. */
+export interface LatencyView {
+  readonly count: number;
+  readonly lastMs: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** `GET /v1/metrics` (the runtime's `metrics()`; the fields a dashboard reads are typed). */
+export interface RuntimeMetricsView {
+  readonly dispatcherLag: LatencyView;
+  readonly sendToStart: LatencyView;
+  readonly [key: string]: unknown;
+}
+
 /** Every error answer's body. */
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string };

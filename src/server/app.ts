@@ -14,6 +14,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../observability/prom
 import type { Logger } from "../runtime/logger.js";
 import type { Runtime } from "../runtime/runtime.js";
 import * as api from "./api.js";
+import { mountDashboard } from "./dashboard.js";
 import { type EventStreamOptions, eventStream } from "./event-stream.js";
 import { errorAnswer, HttpError } from "./http-error.js";
 import { openApiDocument } from "./openapi.js";
@@ -110,6 +111,10 @@ export function createApp(options: AppOptions): App {
     cancelDelegation: (c) => api.cancelDelegation(c, deps),
     interruptAll: (c) => api.interruptAll(c, deps),
     stopChildren: (c) => api.stopChildren(c, deps),
+    runtimeMetrics: (c) => {
+      requireScope(c, "metrics", undefined);
+      return c.json(runtime.metrics());
+    },
     metrics: (c) => {
       requireScope(c, "metrics", undefined);
       return c.body(renderPrometheus(runtime.metrics()), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
@@ -151,6 +156,7 @@ export function createApp(options: AppOptions): App {
     });
   }
 
+  mountDashboard(app);
   app.get("/v1/openapi.json", (c) => c.body(openapi, 200, { "content-type": "application/json" }));
   for (const [name, route] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
     const path = route.path.replace(/\{(\w+)\}/g, ":$1");

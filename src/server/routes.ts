@@ -187,6 +187,13 @@ export const ROUTES = {
     },
     ok: { status: 200, type: "json", schema: COUNT },
   },
+  runtimeMetrics: {
+    method: "get",
+    path: "/v1/metrics",
+    summary: "The runtime's metrics as JSON (`runtime.metrics()`): dispatcher lag, send→start, counts",
+    verb: "metrics",
+    ok: { status: 200, type: "json", schema: { type: "object" } },
+  },
   metrics: {
     method: "get",
     path: "/metrics",
