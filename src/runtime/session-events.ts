@@ -131,6 +131,8 @@ export class SessionEvents {
   #unreleased: Map<Cursor, number> | undefined;
   /** The runtime stopped and everything appended before was released: subscriptions end. */
   #ended = false;
+  /** Counts starts and stops, so a stop's late release cannot end the subscriptions of a later start. */
+  #epoch = 0;
 
   constructor(parts: RuntimeParts, log: EventLog, options: ResolvedEventLogOptions) {
     this.#parts = parts;
@@ -140,8 +142,10 @@ export class SessionEvents {
 
   /** The event bus listener. */
   readonly record = (event: RuntimeEvent): void => {
-    if (event.type === "runtime.started") this.#ended = false;
-    else if (event.type === "runtime.stopped") this.#end();
+    if (event.type === "runtime.started") {
+      this.#epoch += 1;
+      this.#ended = false;
+    } else if (event.type === "runtime.stopped") this.#end();
     if (!LOGGED.has(event.type)) return;
     const logged = event as LoggedEvent;
     const cursor = this.#cursor("sessionId" in logged ? logged.sessionId : logged.parentSessionId);
@@ -295,7 +299,9 @@ export class SessionEvents {
     for (const cursor of this.#cursors.values()) this.#flushText(cursor);
     const batch = this.#unreleased ?? new Map<Cursor, number>();
     this.#unreleased = undefined;
+    const epoch = ++this.#epoch;
     this.#release(batch, () => {
+      if (epoch !== this.#epoch) return;
       this.#ended = true;
       for (const cursor of this.#cursors.values()) wake(cursor);
     });

@@ -137,6 +137,20 @@ describe("session.events()", () => {
   });
 });
 
+describe("stop and start again", () => {
+  it("a subscription of the next run follows it (the stop's last release does not end it)", async () => {
+    const { runtime, s } = await startSession({ echo }, { eventLog: true });
+    await s.send("a").result();
+    await runtime.stop();
+    await runtime.start();
+    const again = runtime.session("s");
+    const live = take(again.events({ after: 3 }), 3);
+    await again.send("b").result();
+    expect((await live).map((e) => e.seq)).toEqual([4, 5, 6]);
+    await runtime.stop();
+  });
+});
+
 describe("handle.events({ from: 'start' })", () => {
   it("replays an ended input's events, and ends", async () => {
     const { runtime, s } = await startSession({ echo }, { eventLog: true });
