@@ -140,15 +140,18 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: "session events",
     sql: `
-      -- Each session's recorded events (JSON), numbered from 1; retention trims the oldest.
+      -- Each session's recorded events (JSON), numbered from 1; retention trims the oldest. Rows go
+      -- in append order (rowid), so an append writes the table's last page, not one per session.
       CREATE TABLE session_events (
+        id         INTEGER PRIMARY KEY,
         session_id TEXT    NOT NULL,
         seq        INTEGER NOT NULL,
         at_ms      INTEGER NOT NULL,
-        event      TEXT    NOT NULL,
-        PRIMARY KEY (session_id, seq)
-      ) WITHOUT ROWID;
-      -- The last number given per session, kept when its events are trimmed.
+        event      TEXT    NOT NULL
+      );
+      CREATE UNIQUE INDEX session_events_by_seq ON session_events (session_id, seq);
+      -- The last number trimmed per session: a session's last number is the larger of its newest
+      -- event's and this, so trimming every event never lets a number be given twice.
       CREATE TABLE session_event_seq (
         session_id TEXT    PRIMARY KEY,
         last_seq   INTEGER NOT NULL

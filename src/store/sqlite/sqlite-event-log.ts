@@ -1,6 +1,7 @@
 /**
- * The SQLite store's event log: one row per recorded event, and the last number given per session
- * (so trimming never lets a number be given twice). Appends join the store's current group.
+ * The SQLite store's event log: one row per recorded event, in append order, and the last number
+ * each trim removed (so trimming never lets a number be given twice). Appends join the store's
+ * current group.
  *
  * @packageDocumentation
  */
@@ -23,10 +24,7 @@ export class SqliteEventLog implements EventLog {
 
   append(event: SessionEvent): void {
     const text = JSON.stringify(event.event);
-    this.#db.write((sql) => {
-      sql.insertEvent.run(event.sessionId, event.seq, event.atMs, text);
-      sql.setLastEventSeq.run(event.sessionId, event.seq);
-    });
+    this.#db.write((sql) => sql.insertEvent.run(event.sessionId, event.seq, event.atMs, text));
   }
 
   read(sessionId: string, afterSeq: number, limit: number): readonly SessionEvent[] {
@@ -42,11 +40,15 @@ export class SqliteEventLog implements EventLog {
   }
 
   lastSeq(sessionId: string): number {
-    const row = this.#db.read((sql) => sql.lastEventSeq.get(sessionId) as { last_seq: number } | undefined);
-    return row === undefined ? 0 : Number(row.last_seq);
+    const row = this.#db.read((sql) => sql.lastEventSeq.get(sessionId, sessionId) as { last_seq: number });
+    return Number(row.last_seq);
   }
 
   trim(sessionId: string, throughSeq: number): void {
-    this.#db.write((sql) => sql.trimEvents.run(sessionId, throughSeq));
+    this.#db.write((sql) => {
+      // The number trimmed is kept only if no newer event holds a larger one.
+      sql.setTrimmedSeq.run(sessionId, Math.min(throughSeq, this.lastSeq(sessionId)));
+      sql.trimEvents.run(sessionId, throughSeq);
+    });
   }
 }

@@ -108,10 +108,12 @@ const SQL = {
 
   /** Params: session_id, seq, at_ms, event. */
   insertEvent: "INSERT INTO session_events (session_id, seq, at_ms, event) VALUES (?, ?, ?, ?)",
-  /** Params: session_id, last_seq. */
-  setLastEventSeq: `INSERT INTO session_event_seq (session_id, last_seq) VALUES (?, ?)
-    ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq`,
-  lastEventSeq: "SELECT last_seq FROM session_event_seq WHERE session_id = ?",
+  /** Before a trim. Params: session_id, through seq. */
+  setTrimmedSeq: `INSERT INTO session_event_seq (session_id, last_seq) VALUES (?, ?)
+    ON CONFLICT (session_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+  /** Param: session_id (twice). */
+  lastEventSeq: `SELECT max(coalesce((SELECT max(seq) FROM session_events WHERE session_id = ?), 0),
+      coalesce((SELECT last_seq FROM session_event_seq WHERE session_id = ?), 0)) AS last_seq`,
   /** Params: session_id, after seq, limit. */
   eventsAfter:
     "SELECT seq, at_ms, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
