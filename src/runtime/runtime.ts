@@ -252,7 +252,7 @@ export class Runtime implements AsyncDisposable {
    * restart). `undefined` when unknown.
    */
   handle(inputId: string): TurnHandle | undefined {
-    if (typeof inputId !== "string") fail(argumentsOf("handle()"), "input id", inputId, "a string");
+    checkId(argumentsOf("handle()"), "input id", inputId);
     return this.#parts.intake.handle(inputId);
   }
 
