@@ -13,12 +13,13 @@ import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { BootError, createRuntime, type OffstageError, type Runtime, silentLogger } from "../../src/index.js";
+import { BootError, type OffstageError } from "../../src/index.js";
 import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
+import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
@@ -32,7 +33,7 @@ const nobodyReadsCheckout =
     .status === 0;
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime[Symbol.asyncDispose]();
+  await disposeRuntimes();
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -41,19 +42,6 @@ afterEach(async () => {
   }
   removeFiles();
 });
-
-const runtimes: Runtime[] = [];
-
-/** A runtime on a SQLite store at `path` with one function agent, `f`; stopped after the test. */
-function runtimeOn(path: string): Runtime {
-  const runtime = createRuntime({
-    agents: { f: { run: async (input) => `did ${String(input)}` } },
-    store: createSqliteStore({ path }),
-    logger: silentLogger,
-  });
-  runtimes.push(runtime);
-  return runtime;
-}
 
 /** Starts a runtime on `path` expecting a `BootError`, and returns it. */
 async function runtimeRefusal(path: string): Promise<OffstageError> {

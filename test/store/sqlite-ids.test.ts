@@ -6,26 +6,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRuntime, InvalidInputError, type Runtime, silentLogger } from "../../src/index.js";
-import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { InvalidInputError } from "../../src/index.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
-
-const runtimes: Runtime[] = [];
+import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime[Symbol.asyncDispose]();
+  await disposeRuntimes();
   removeFiles();
 });
-
-function runtimeOn(path: string): Runtime {
-  const runtime = createRuntime({
-    agents: { f: { run: async (input) => `seen ${String(input)}` } },
-    store: createSqliteStore({ path }),
-    logger: silentLogger,
-  });
-  runtimes.push(runtime);
-  return runtime;
-}
 
 /** Every row of the tables a send or a new session writes, read on a connection of its own. */
 function rows(path: string): unknown {

@@ -9,10 +9,10 @@ import { once } from "node:events";
 import { statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRuntime, type Runtime, type Session, silentLogger } from "../../src/index.js";
-import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import type { Session } from "../../src/index.js";
 import { WAL_SIZE_LIMIT_BYTES } from "../../src/store/sqlite/open-database.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
+import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 /** Opens the file read-only, reads in a transaction it keeps open, prints the count, commits on a line of input. */
 const READER = `
@@ -29,11 +29,10 @@ process.stdin.once("data", () => {
 });
 `;
 
-const runtimes: Runtime[] = [];
 const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime[Symbol.asyncDispose]();
+  await disposeRuntimes();
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
   removeFiles();
 });
@@ -62,12 +61,7 @@ describe("the WAL with an outside reader", () => {
   it("grows while a reader holds a snapshot through 2 000 turns, and is back under the bound a few turns after it leaves", async () => {
     const path = freshPath();
     const wal = () => statSync(`${path}-wal`).size;
-    const runtime = createRuntime({
-      agents: { f: { run: async (input) => `done: ${String(input)}` } },
-      store: createSqliteStore({ path }),
-      logger: silentLogger,
-    });
-    runtimes.push(runtime);
+    const runtime = runtimeOn(path);
     await runtime.start();
     const sessions = Array.from({ length: 8 }, (_, i) => runtime.session(`s${i}`, { agent: "f" }));
     await turns(sessions, 100);
