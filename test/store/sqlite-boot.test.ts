@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -341,6 +341,14 @@ describe("bad files are refused, each with its own code, and left untouched", ()
     const error = await refusal(join(dir, "folder.db"));
     expect(error.code).toBe("STORE_UNWRITABLE");
     expect(error.message).toContain("is a directory");
+  });
+
+  it("a directory where the lock file goes → STORE_UNWRITABLE naming it", async () => {
+    const path = await offstageFile();
+    rmSync(`${path}-lock`);
+    mkdirSync(`${path}-lock`);
+    const message = await untouched(path, "STORE_UNWRITABLE");
+    expect(message).toContain(`its lock file ${path}-lock cannot be opened and locked`);
   });
 
   it.runIf(nobodyReadsCheckout)(
