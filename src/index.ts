@@ -161,6 +161,7 @@ export {
 } from "./runtime/ports/tool.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
 export type { SendOptions, Session } from "./runtime/session.js";
+export type { StoreHealthMetrics } from "./runtime/store-health.js";
 export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";

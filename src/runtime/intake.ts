@@ -351,9 +351,10 @@ export class Intake {
     const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
     handle.markStored(this.#parts.store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
-    // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
-    // or nothing would ever settle it (the next start tracks the input with a new handle).
-    else handle.settle(DETACHED, undefined, undefined);
+    // Not live and not terminal: the runtime is not running (or its store fails). Settle it as
+    // stop() (or the store's failure) settles live handles, or nothing would ever settle it (the
+    // next start, or the recovery, tracks the input with a new handle).
+    else handle.settle(this.#parts.health.keptOutcome() ?? DETACHED, undefined, undefined);
     return handle;
   }
 }

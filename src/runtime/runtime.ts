@@ -133,7 +133,7 @@ export class Runtime implements AsyncDisposable {
     return this.#delegations;
   }
 
-  /** Where the runtime is in its lifecycle. */
+  /** Where the runtime is in its lifecycle; `degraded` while its store fails (see {@link RuntimeState}). */
   get state(): RuntimeState {
     return this.#parts.run.state;
   }
@@ -170,7 +170,9 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Stops the runtime and reports what happened: `clean`, `drained_with_discards` (drain asked, work
-   * left at the deadline), `timeout` (calls ignored their abort and were abandoned) or `force_killed`.
+   * left at the deadline), `timeout` (calls ignored their abort and were abandoned), `force_killed`,
+   * or `store_failed` (the store failed and has not worked since: the `runtime.stopped` event says how
+   * many inputs were never written). Stopping a `degraded` runtime returns at once.
    * Without `drain`, running turns end `interrupted` (`runtime_stopped`). Queued inputs stay stored
    * and run after the next start; their in-process handles settle `interrupted` now, so no waiter
    * hangs. Idempotent: a second call returns the first call's promise.

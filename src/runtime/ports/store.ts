@@ -192,6 +192,10 @@ export interface Store {
    * Opens (and migrates) the store and returns what must be recovered; the store is left in that
    * state (steered inputs no checkpoint holds are `queued` again). Calling it again while open (a
    * runtime's stop and start) returns the current state. Throws `BootError`.
+   *
+   * After a write or a commit failed, the runtime calls it again, with a growing interval, until it
+   * succeeds: a store that lost writes throws (`STORE_FAILED`) while it still fails, and once it
+   * works returns what it kept, without the writes it lost.
    */
   open(options?: OpenOptions): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */

@@ -214,6 +214,9 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.held.drop();
       // Page 1 is written again as it is: a write of the header that needs the disk, and nothing else.
       await conn.group.retry(() => conn.db.exec(`PRAGMA user_version = ${userVersion(conn.db)}`));
+      // A sweep the failure stopped goes on.
+      clearTimeout(conn.sweepTimer);
+      this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
     }
     this.#writeHeld();
     return this.#read(() => recoverState(conn.sql, conn.group, paged));
