@@ -92,7 +92,7 @@ async function runTool(
   const timeoutMs = tool.timeoutMs ?? parts.limits.toolTimeoutMs;
   const own = new AbortController();
   const signal = AbortSignal.any([turnSignal, own.signal]);
-  const timeout = new Error(`timed out after ${timeoutMs} ms`);
+  const timeout = new Error(`${call.toolName} timed out after ${timeoutMs} ms`);
   return new Promise<ToolResultPart>((resolve) => {
     let settled = false;
     /** A host call that no drain has started yet. */
@@ -132,6 +132,18 @@ async function runTool(
       );
     Promise.resolve()
       .then(() => {
+        if (tool.executor === "worker") {
+          // Off this thread: its time holds neither the runtime nor the host.
+          return parts.options.workers!.run({
+            module: tool.module!,
+            toolName: call.toolName,
+            args,
+            sessionId: turn.sessionId,
+            turnId: turn.turnId,
+            toolCallId: call.toolCallId,
+            signal,
+          });
+        }
         if (tool.executor !== "host") return parts.dispatcher.timed(label, () => execute(signal));
         // Queued for the host's thread; the host queue measures how long it holds that thread.
         return parts.options.host!.submit({
