@@ -37,7 +37,7 @@ export function runTools(
       // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
       .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
       .then((result) => {
-        dispatcher.post(`tool ${toolName}`, () => {
+        dispatcher.post(`tool ${toolName} ended`, () => {
           const durationMs = clock.monotonicMs() - startedAtMs;
           const isError = result.output.type === "error-text";
           observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
@@ -130,6 +130,8 @@ async function runTool(
           tool.execute(args, runSignal === signal ? context : { ...context, signal: runSignal }),
         ),
       );
+    /** Ends the inline call's watch for stalls (see `Dispatcher.inFlight`). */
+    let leave = (): void => {};
     Promise.resolve()
       .then(() => {
         if (tool.executor === "worker") {
@@ -144,7 +146,10 @@ async function runTool(
             signal,
           });
         }
-        if (tool.executor !== "host") return parts.dispatcher.timed(label, () => execute(signal));
+        if (tool.executor !== "host") {
+          leave = parts.dispatcher.inFlight(label);
+          return parts.dispatcher.timed(label, () => execute(signal));
+        }
         // Queued for the host's thread; the host queue measures how long it holds that thread.
         return parts.options.host!.submit({
           agentName: turn.entry.agentName,
@@ -170,7 +175,10 @@ async function runTool(
           }),
         (error) => finish(errorResult(call, `${call.toolName} failed: ${describeCause(error)}`)),
       )
-      .finally(() => driver.callEnded());
+      .finally(() => {
+        leave();
+        driver.callEnded();
+      });
   });
 }
 
@@ -202,6 +210,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
   const { driver, dispatcher } = parts;
   const label = `function agent ${turn.entry.agentName}`;
   driver.callStarted();
+  const leave = dispatcher.inFlight(label);
   Promise.resolve()
     .then(() =>
       dispatcher.timed(label, () =>
@@ -210,6 +219,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     )
     .then(
       (output) => {
+        leave();
         const ended = functionEnded(attempt, output);
         dispatcher.post(ended.type, () => {
           driver.callEnded();
@@ -217,6 +227,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
         });
       },
       (error) => {
+        leave();
         const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();
