@@ -30,10 +30,7 @@ export interface SlotOptions {
 }
 
 const CREATE: Subject = argumentsOf("createSlot()");
-const SLOT_OPTION_KEYS = Object.keys({ name: true, logger: true } satisfies Record<
-  keyof SlotOptions,
-  true
->);
+const SLOT_OPTION_KEYS = Object.keys({ name: true, logger: true } satisfies Record<keyof SlotOptions, true>);
 
 /** Checks the options of a slot; returns a plain copy. */
 export function checkSlotOptions(subject: Subject, options: SlotOptions): SlotOptions {
