@@ -134,31 +134,19 @@ async function runTool(
     let leave = (): void => {};
     Promise.resolve()
       .then(() => {
-        if (tool.executor === "worker") {
-          // Off this thread: its time holds neither the runtime nor the host.
-          return parts.options.workers!.run({
-            module: tool.module!,
-            toolName: call.toolName,
-            args,
-            sessionId: turn.sessionId,
-            turnId: turn.turnId,
-            toolCallId: call.toolCallId,
-            signal,
-          });
-        }
-        if (tool.executor !== "host") {
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === undefined || tool.executor === "inline") {
           leave = parts.dispatcher.inFlight(label);
           return parts.dispatcher.timed(label, () => execute(signal));
         }
+        const request = { ...context, toolName: call.toolName, args };
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === "worker")
+          return parts.options.workers!.run({ ...request, module: tool.module! });
         // Queued for the host's thread; the host queue measures how long it holds that thread.
         return parts.options.host!.submit({
+          ...request,
           agentName: turn.entry.agentName,
-          toolName: call.toolName,
-          args,
-          sessionId: turn.sessionId,
-          turnId: turn.turnId,
-          toolCallId: call.toolCallId,
-          signal,
           run: execute,
           started: () => {
             waitingForHost = false;

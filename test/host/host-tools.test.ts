@@ -4,35 +4,16 @@
  * drained in time, or whose turn is cancelled, is taken out and never runs.
  */
 import { describe, expect, it } from "vitest";
-import {
-  BootError,
-  createHostQueue,
-  defineTool,
-  HostThreadError,
-  isOffstageError,
-  type Message,
-  type ModelRequest,
-  type ToolResultPart,
-} from "../../src/index.js";
+import { BootError, createHostQueue, defineTool, HostThreadError, isOffstageError } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { flush, thrownBy, until } from "../support/async.js";
-import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { lastToolResults, toolCall, toolsThenDone } from "../support/models.js";
 import { startSession, testRuntime } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
 
-function lastToolResults(request: ModelRequest): ToolResultPart[] {
-  const message = [...request.prompt]
-    .reverse()
-    .find((m): m is Extract<Message, { role: "tool" }> => m.role === "tool");
-  if (message === undefined) throw new Error("the prompt holds no tool results");
-  return [...message.content];
-}
-
 /** A model that asks for `calls` on a turn's first step and answers "done" once it saw their results. */
 function oneStep(...calls: ReturnType<typeof toolCall>[]) {
-  return scriptedModel((request) =>
-    request.prompt.at(-1)?.role === "tool" ? text("done") : callTools(...calls),
-  );
+  return toolsThenDone(() => calls);
 }
 
 describe("host tools", () => {

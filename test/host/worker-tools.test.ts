@@ -5,33 +5,21 @@
  */
 import { threadId } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  BootError,
-  type Message,
-  type ModelRequest,
-  systemClock,
-  type Tool,
-  type ToolResultPart,
-} from "../../src/index.js";
+import { BootError, systemClock, type Tool, type ToolResultPart } from "../../src/index.js";
 import { createWorkerPool, type WorkerPool } from "../../src/tools/worker/index.js";
 import { thrownBy, until } from "../support/async.js";
-import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { lastToolResults, toolCall, toolsThenDone } from "../support/models.js";
 import { startSession, testRuntime } from "../support/runtime.js";
 import { block, broken, stuck, whereAmI } from "./fixtures/worker-tools.js";
 
-function lastToolResults(request: ModelRequest): ToolResultPart[] {
-  const message = [...request.prompt]
-    .reverse()
-    .find((m): m is Extract<Message, { role: "tool" }> => m.role === "tool");
-  if (message === undefined) throw new Error("the prompt holds no tool results");
-  return [...message.content];
-}
-
 /** A model that calls `toolName` with `input` on a turn's first step and answers "done" after. */
 function calls(toolName: string, input: unknown = {}) {
-  return scriptedModel((request) =>
-    request.prompt.at(-1)?.role === "tool" ? text("done") : callTools(toolCall("c1", toolName, input)),
-  );
+  return toolsThenDone(() => [toolCall("c1", toolName, input)]);
+}
+
+/** A model that calls `stuck` for an input that says "spin", else `where_am_i`. */
+function whereOrSpin() {
+  return toolsThenDone((last) => [toolCall("c1", last.includes("spin") ? "stuck" : "where_am_i", {})]);
 }
 
 /** The tool result the model saw for the latest turn. */
@@ -81,11 +69,7 @@ describe("worker tools", () => {
 
   it("a timeout terminates the thread of a stuck synchronous tool; the pool replaces it", async () => {
     const workers = pool({ minThreads: 1, maxThreads: 1 });
-    const m = scriptedModel((request) => {
-      if (request.prompt.at(-1)?.role === "tool") return text("done");
-      const asked = JSON.stringify(request.prompt.at(-1));
-      return callTools(toolCall("c1", asked.includes("spin") ? "stuck" : "where_am_i", {}));
-    });
+    const m = whereOrSpin();
     const stuckSoon: Tool = { ...stuck, timeoutMs: 300 };
     const { runtime, s, clock } = await startSession(
       { a: { model: m, tools: [stuckSoon, whereAmI] } },
@@ -111,11 +95,7 @@ describe("worker tools", () => {
 
   it("cancelling the turn terminates its stuck worker tool; the pool replaces the thread", async () => {
     const workers = pool({ minThreads: 1, maxThreads: 1 });
-    const m = scriptedModel((request) => {
-      if (request.prompt.at(-1)?.role === "tool") return text("done");
-      const asked = JSON.stringify(request.prompt.at(-1));
-      return callTools(toolCall("c1", asked.includes("spin") ? "stuck" : "where_am_i", {}));
-    });
+    const m = whereOrSpin();
     const { runtime, s } = await startSession({ a: { model: m, tools: [stuck, whereAmI] } }, { workers });
     await s.send("where").result();
     const before = (JSON.parse(String(seen(m).value)) as { threadId: number }).threadId;

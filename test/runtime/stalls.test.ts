@@ -16,7 +16,7 @@ import {
 } from "../../src/index.js";
 import { createWorkerPool } from "../../src/tools/worker/index.js";
 import { block } from "../host/fixtures/worker-tools.js";
-import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { toolCall, toolsThenDone } from "../support/models.js";
 import { tool } from "../support/tools.js";
 
 type Hog = Extract<RuntimeEvent, { type: "dispatcher.hog" }>;
@@ -50,10 +50,8 @@ function realRuntime(
 /** Lets a late stall tick run after the turn ended. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 120));
 
-function oneCall(name: string) {
-  return scriptedModel((request) =>
-    request.prompt.at(-1)?.role === "tool" ? text("done") : callTools(toolCall("c1", name, {})),
-  );
+function oneCall(name: string, input: unknown = {}) {
+  return toolsThenDone(() => [toolCall("c1", name, input)]);
 }
 
 describe("dispatcher.hog: tools and function agents after an await", () => {
@@ -121,9 +119,7 @@ describe("dispatcher.hog: tools and function agents after an await", () => {
 
   it("a worker tool that blocks its own thread holds none of the runtime's: nothing is reported", async () => {
     await using workers = createWorkerPool({ maxThreads: 1 });
-    const model = scriptedModel((request) =>
-      request.prompt.at(-1)?.role === "tool" ? text("done") : callTools(toolCall("c1", "block", { ms: 400 })),
-    );
+    const model = oneCall("block", { ms: 400 });
     const { runtime, hogs } = realRuntime({ m: { model, tools: [block] } }, { workers });
     await runtime.start();
     await runtime.session("s", { agent: "m" }).send("go").result();

@@ -8,23 +8,16 @@
  *
  * @packageDocumentation
  */
+import type { ToolCallRequest } from "./tool.js";
 
-/** One tool call for a worker thread. */
-export interface WorkerCall {
+/**
+ * One tool call for a worker thread. Its `signal` fires on cancel, interrupt, stop or the tool's
+ * timeout: a queued call is dropped, and the worker running a started one is terminated (and
+ * replaced), so even a tool stuck in a synchronous loop ends.
+ */
+export interface WorkerCall extends ToolCallRequest {
   /** The URL of the module that exports the tool (by any name, or inside an exported array). */
   readonly module: string;
-  readonly toolName: string;
-  /** The arguments, already checked against the tool's schema; plain JSON data. */
-  readonly args: unknown;
-  readonly sessionId: string;
-  readonly turnId: string;
-  readonly toolCallId: string;
-  /**
-   * Fires on cancel, interrupt, stop or the tool's timeout: a queued call is dropped, and the worker
-   * running a started one is terminated (and replaced), so even a tool stuck in a synchronous loop
-   * ends.
-   */
-  readonly signal: AbortSignal;
 }
 
 /** Where worker tool calls go (`RuntimeOptions.workers`). */
