@@ -135,6 +135,23 @@ describe("host tools", () => {
     await runtime.stop();
   });
 
+  it("stop() takes queued host calls out: the turn settles, and a later drain runs nothing", async () => {
+    const host = createHostQueue();
+    let ran = 0;
+    const state = tool("game_state", () => ran++, { executor: "host" });
+    const { runtime, s } = await startSession(
+      { npc: { model: oneStep(toolCall("c1", "game_state", {})), tools: [state] } },
+      { host },
+    );
+    const h = s.send("look");
+    await until(() => host.depth === 1, "the call to wait");
+    expect(await runtime.stop()).toBe("clean");
+    expect(h.status).toBe("interrupted");
+    expect(host.depth).toBe(0);
+    expect(host.drain()).toBe(0);
+    expect(ran).toBe(0);
+  });
+
   it("a host call that throws is a tool error; the queue goes on", async () => {
     const host = createHostQueue();
     const broken = tool(
@@ -186,6 +203,13 @@ describe("host tools: bad input", () => {
     );
     expect(isOffstageError(byRuntime, "INVALID_OPTIONS")).toBe(true);
     expect((byRuntime as Error).message).toContain('executor must be one of inline, host, worker; got "gpu"');
+  });
+
+  it("createHostQueue() with malformed options is refused", () => {
+    for (const options of [null, 3, { clock: {} }, { clock: Date }, { clok: new VirtualClock() }]) {
+      const error = thrownBy(() => createHostQueue(options as never));
+      expect(isOffstageError(error, "INVALID_ARGUMENT"), String(options)).toBe(true);
+    }
   });
 
   it("drain() with malformed options is refused and runs nothing", async () => {
