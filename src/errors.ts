@@ -36,6 +36,7 @@ export type OffstageErrorCode =
   | "STORE_NOT_OFFSTAGE"
   | "STORE_UNSUPPORTED"
   | "STORE_FAILED"
+  | "STORE_FILE_GONE"
   | "EVENT_BUFFER_OVERFLOW"
   | "CLOSED"
   | "MODEL_NAME_INVALID"

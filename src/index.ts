@@ -125,6 +125,8 @@ export type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,
