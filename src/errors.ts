@@ -45,8 +45,7 @@ export type OffstageErrorCode =
   | "MODEL_CALL_FAILED"
   | "MCP_CONNECT_FAILED"
   | "WRONG_THREAD"
-  | "WORKER_POOL_MISSING"
-  | "WORKER_TOOL_FAILED";
+  | "WORKER_POOL_MISSING";
 
 const marker = Symbol.for("offstage.error");
 

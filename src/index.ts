@@ -81,6 +81,7 @@ export type {
   ListDelegationsOptions,
   StopChildrenOptions,
 } from "./runtime/delegation/delegations.js";
+export type { HogSource } from "./runtime/dispatcher.js";
 export type { DurationBucket, HistogramStats } from "./runtime/duration-histogram.js";
 export type { EventListener, RuntimeEvent, TurnEvent } from "./runtime/events.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
@@ -159,6 +160,7 @@ export {
   type ToolContext,
   type ToolExecutorKind,
 } from "./runtime/ports/tool.js";
+export type { WorkerCall, WorkerExecutor } from "./runtime/ports/worker-executor.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
 export type { SendOptions, Session } from "./runtime/session.js";
 export type { StoreHealthMetrics } from "./runtime/store-health.js";

@@ -27,10 +27,11 @@ import {
 } from "../validate.js";
 import { isFunctionAgent } from "./agent.js";
 import { boot } from "./boot.js";
+import { systemClock } from "./clock.js";
 import { CommitGate } from "./commit-gate.js";
 import { Children } from "./delegation/children.js";
 import { Delegations } from "./delegation/delegations.js";
-import { Dispatcher } from "./dispatcher.js";
+import { Dispatcher, type HogSource } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { GuardedStore } from "./guarded-store.js";
@@ -306,13 +307,11 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
       clock,
       hogThresholdMs: options.hogThresholdMs,
       sliceMs: DEFAULTS.dispatcherSliceMs,
-      onHog: ({ label, durationMs }) => {
-        log.warn(
-          { label, durationMs },
-          `dispatcher job "${label}" held the thread for ${durationMs.toFixed(1)} ms`,
-        );
-        events.emit({ type: "dispatcher.hog", label, durationMs });
+      onHog: ({ label, durationMs, source }) => {
+        log.warn({ label, durationMs, source }, hogMessage(label, durationMs, source));
+        events.emit({ type: "dispatcher.hog", label, durationMs, source });
       },
+      watchStalls: clock === systemClock,
       onJobError: (label, error) => events.report(`dispatcher job ${label}`, error),
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     }),
@@ -331,4 +330,17 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
   return parts;
+}
+
+/** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */
+function hogMessage(label: string, durationMs: number, source: HogSource): string {
+  const ms = durationMs.toFixed(1);
+  switch (source) {
+    case "job":
+      return `dispatcher job "${label}" held the thread for ${ms} ms`;
+    case "call":
+      return `${label} held the thread for ${ms} ms (its own synchronous code)`;
+    case "stall":
+      return `${label} was in flight while something held the thread for ${ms} ms (its code after an await, or the host's own code)`;
+  }
 }
