@@ -49,6 +49,7 @@ import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { StoreHealth } from "./store-health.js";
@@ -329,7 +330,25 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
 }
 
 /** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */

@@ -154,6 +154,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inputs_queued_by_session ON inputs (session_id, seq) WHERE status = 'queued';
     `,
   },
+  {
+    version: 5,
+    name: "session events",
+    sql: `
+      -- Each session's recorded events (JSON), numbered from 1; retention trims the oldest.
+      CREATE TABLE session_events (
+        session_id TEXT    NOT NULL,
+        seq        INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        event      TEXT    NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      ) WITHOUT ROWID;
+      -- The last number given per session, kept when its events are trimmed.
+      CREATE TABLE session_event_seq (
+        session_id TEXT    PRIMARY KEY,
+        last_seq   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

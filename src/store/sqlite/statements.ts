@@ -115,6 +115,17 @@ const SQL = {
 
   /** A session's history rows after the last one a reader has (see `history-cache.ts`). Params: session_id, id. */
   historyAfter: "SELECT id, messages FROM history WHERE session_id = ? AND id > ? ORDER BY id",
+  /** Params: session_id, seq, at_ms, event. */
+  insertEvent: "INSERT INTO session_events (session_id, seq, at_ms, event) VALUES (?, ?, ?, ?)",
+  /** Params: session_id, last_seq. */
+  setLastEventSeq: `INSERT INTO session_event_seq (session_id, last_seq) VALUES (?, ?)
+    ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq`,
+  lastEventSeq: "SELECT last_seq FROM session_event_seq WHERE session_id = ?",
+  /** Params: session_id, after seq, limit. */
+  eventsAfter:
+    "SELECT seq, at_ms, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+  /** Params: session_id, through seq. */
+  trimEvents: "DELETE FROM session_events WHERE session_id = ? AND seq <= ?",
   /** Whether history names any of the sessions; param: their ids, as a JSON array. */
   historyOfAny:
     "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
