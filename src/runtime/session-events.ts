@@ -278,7 +278,7 @@ export class SessionEvents {
 
   /** Shows `batch` to subscribers once the commit holding it resolves, then runs `then`. */
   #release(batch: ReadonlyMap<Cursor, number>, then: (() => void) | undefined): void {
-    const { store, events, clock } = this.#parts;
+    const { store, clock } = this.#parts;
     store.commit().then(
       () => {
         for (const [cursor, seq] of batch) {
@@ -287,10 +287,8 @@ export class SessionEvents {
         }
         then?.();
       },
-      (error: unknown) => {
-        events.report(`event log commit (retrying in ${DEFAULTS.commitRetryMs} ms)`, error);
-        clock.setTimeout(() => this.#release(batch, then), DEFAULTS.commitRetryMs);
-      },
+      // The store's health has logged the failure and probes the store; try again at its pace.
+      () => clock.setTimeout(() => this.#release(batch, then), DEFAULTS.storeProbe.maxMs),
     );
   }
 

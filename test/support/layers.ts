@@ -19,7 +19,10 @@ export interface Layer {
   readonly builtins: boolean;
   /** Held to purity: no clocks, timers, randomness or IO reached through globals either. */
   readonly pure?: boolean;
-  /** Files of the layer that load a module the user names (a config file) with a computed `import()`. */
+  /**
+   * Files of the layer that `import()` a module named only at run time — the user's own code (a
+   * config file, a worker tool's module), which no table could name.
+   */
   readonly userModules?: readonly string[];
 }
 
