@@ -42,7 +42,11 @@ export type OffstageErrorCode =
   | "MODEL_KEY_MISSING"
   | "MODEL_PACKAGE_MISSING"
   | "MODEL_CALL_FAILED"
-  | "MCP_CONNECT_FAILED";
+  | "MCP_CONNECT_FAILED"
+  | "WORKER_NEEDS_MODULE"
+  | "WORKER_MODULE_INVALID"
+  | "WORKER_UNRESPONSIVE"
+  | "WORKER_EXITED";
 
 const marker = Symbol.for("offstage.error");
 

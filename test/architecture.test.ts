@@ -21,7 +21,8 @@ const ADAPTERS = ["store", "models", "tools", "host", "observability"];
  * may import (`"any"`: an adapter's own optional peers), whether it may import Node built-ins, and
  * whether it must stay pure. `testing` is the public test kit, held like an adapter; `entry` is the
  * package root and the wiring that picks the default store; `mcp` (offstage/mcp) adapts MCP servers'
- * tools and serves a runtime's sessions over MCP; `server` and `cli` sit on top.
+ * tools and serves a runtime's sessions over MCP; `thread` (offstage/worker) runs a runtime in a worker
+ * thread (its entry makes the runtime with the package's defaults); `server` and `cli` sit on top.
  */
 // biome-ignore format: the table reads best one layer a line
 const LAYERS: Layers = {
@@ -36,6 +37,7 @@ const LAYERS: Layers = {
   observability: { files: ["src/observability/"], ...ADAPTER },
   testing:  { files: ["src/testing/"], ...ADAPTER },
   entry:    { files: ["src/index.ts", "src/create-runtime.ts"], imports: [...CORE, "runtime", ...ADAPTERS], packages: [], builtins: false },
+  thread:   { files: ["src/thread/"], imports: [...CORE, "runtime", "entry"], packages: [], builtins: true },
   mcp:      { files: ["src/mcp/"], imports: [...CORE, "runtime", "tools"], packages: "any", builtins: true },
   server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry"], packages: "any", builtins: true },
   cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true },

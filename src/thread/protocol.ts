@@ -1,0 +1,93 @@
+/**
+ * The messages between a runtime in a worker thread and the clients that talk to it. One
+ * `MessagePort` per client carries both directions; the client reads the worker's messages with
+ * `receiveMessageOnPort` when it must not yield (`poll()`, `status`) and with a `message` listener
+ * when it does, so either way each message is read once and in order.
+ *
+ * A call that returns a value at once (`session()`, `send()`, `metrics()`) is a `call`: the client
+ * blocks on the connection's shared words until the worker has taken and answered it, and gives up
+ * (without effect) if the worker does not take it in time. See `sync-call.ts`.
+ *
+ * @packageDocumentation
+ */
+
+import type { MessagePort } from "node:worker_threads";
+import type { InputStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
+import type { RuntimeEvent, TurnEvent } from "../runtime/events.js";
+import type { Receipt } from "../runtime/ports/store.js";
+import type { WireError } from "./wire-error.js";
+
+/** A handle as the worker last saw it. */
+export interface HandleSnapshot {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly status: InputStatus;
+  readonly turnId: string | undefined;
+  readonly receipt: Receipt;
+  /** True once the store committed the input (a later snapshot may not say so again). */
+  readonly stored: boolean;
+}
+
+/** What a client asks of the worker. */
+export type ClientMessage =
+  /** A call answered at once; `seq` pairs it with the shared words' sequence number. */
+  | { readonly t: "call"; readonly seq: number; readonly op: string; readonly args: readonly unknown[] }
+  /** A call answered later (cancel, stop) with a `reply` of the same `seq`. */
+  | { readonly t: "ask"; readonly seq: number; readonly op: string; readonly args: readonly unknown[] }
+  /** Forward (or stop forwarding) every runtime event. */
+  | { readonly t: "listen"; readonly on: boolean }
+  /** A new client on `port` with its own shared words (sent by the owner for `client.port()`). */
+  | { readonly t: "connect"; readonly port: MessagePort; readonly words: SharedArrayBuffer }
+  /**
+   * The result of a host-executor tool call the worker asked this client's thread to run. Reserved
+   * for host-thread tools: the worker does not send `host-call` yet.
+   */
+  | {
+      readonly t: "host-result";
+      readonly callId: string;
+      readonly ok: boolean;
+      readonly value?: unknown;
+      readonly error?: WireError;
+    };
+
+/** What the worker tells a client. */
+export type WorkerMessage =
+  | { readonly t: "hello"; readonly words: SharedArrayBuffer }
+  | { readonly t: "reply"; readonly seq: number; readonly ok: true; readonly value: unknown }
+  | { readonly t: "reply"; readonly seq: number; readonly ok: false; readonly error: WireError }
+  | { readonly t: "status"; readonly snapshot: HandleSnapshot }
+  | {
+      readonly t: "settled";
+      readonly snapshot: HandleSnapshot;
+      readonly outcome: TurnOutcome;
+      readonly usage: Usage | undefined;
+    }
+  /** A turn event of the inputs `ids` (handles this client holds). */
+  | { readonly t: "event"; readonly ids: readonly string[]; readonly event: TurnEvent }
+  | { readonly t: "runtime-event"; readonly event: RuntimeEvent }
+  /**
+   * Run a host-executor tool on this client's thread (its `host.drain()`), then answer with
+   * `host-result`. Reserved for host-thread tools.
+   */
+  | { readonly t: "host-call"; readonly callId: string; readonly tool: string; readonly args: unknown };
+
+/** What the owner learns from the worker's entry while it boots. */
+export type BootMessage =
+  | { readonly t: "started" }
+  | { readonly t: "boot-failed"; readonly error: WireError };
+
+/**
+ * The shared words of a connection (`Int32Array` indices): the sync call's sequence number and
+ * state, and how many messages the worker has posted, so a client that finds nothing new skips
+ * reading its port.
+ */
+export const WORD = { call: 0, posted: 1 } as const;
+/** The number of shared words a connection has. */
+export const WORDS = 2;
+
+/**
+ * States of a sync call, in the low two bits of the `call` word; the bits above hold the call's
+ * sequence number, so one compare-and-swap checks both and a late message of an abandoned call can
+ * never take a newer one.
+ */
+export const CALL = { idle: 0, pending: 1, taken: 2, done: 3 } as const;
