@@ -36,6 +36,7 @@ export class ClientConnection {
   readonly #words: Int32Array;
   readonly #timeoutMs: number;
   readonly #onEvent: (event: RuntimeEvent) => void;
+  readonly #onExit: (code: number, cause: string | undefined) => void;
   readonly #handles = new Map<string, ClientTurnHandle>();
   readonly #asks = new Map<number, Ask>();
   #read = 0;
@@ -51,11 +52,13 @@ export class ClientConnection {
     words: SharedArrayBuffer,
     timeoutMs: number,
     onEvent: (event: RuntimeEvent) => void,
+    onExit: (code: number, cause: string | undefined) => void,
   ) {
     this.#port = port;
     this.#words = new Int32Array(words);
     this.#timeoutMs = timeoutMs;
     this.#onEvent = onEvent;
+    this.#onExit = onExit;
     port.on("message", (message: WorkerMessage) => {
       this.#read = (this.#read + 1) | 0;
       this.#receive(message);
@@ -254,6 +257,9 @@ export class ClientConnection {
           ok: false,
           error: toWire(new OffstageError("INVALID_ARGUMENT", "this client runs no host-thread tools")),
         } satisfies ClientMessage);
+        return;
+      case "exit":
+        this.#onExit(message.code, message.cause);
         return;
       case "hello":
         return;

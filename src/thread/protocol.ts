@@ -66,6 +66,11 @@ export type WorkerMessage =
   | { readonly t: "event"; readonly ids: readonly string[]; readonly event: TurnEvent }
   | { readonly t: "runtime-event"; readonly event: RuntimeEvent }
   /**
+   * The worker is dying (`process.exit` in it, or an uncaught error): its last message, posted from
+   * its `exit` handler so that a client that never yields still learns of it.
+   */
+  | { readonly t: "exit"; readonly code: number; readonly cause: string | undefined }
+  /**
    * Run a host-executor tool on this client's thread (its `host.drain()`), then answer with
    * `host-result`. Reserved for host-thread tools.
    */

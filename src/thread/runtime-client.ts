@@ -171,15 +171,39 @@ export class RuntimeClient {
 
   /** @internal Talks to the worker over `port` from now on. */
   attach(port: MessagePort, words: SharedArrayBuffer): ClientConnection {
-    const conn = new ClientConnection(port, words, this.#callTimeoutMs, (event) => this.#emit(event));
+    const conn = new ClientConnection(
+      port,
+      words,
+      this.#callTimeoutMs,
+      (event) => this.#emit(event),
+      (code, cause) => this.lost(code, cause),
+    );
     this.#conn = conn;
     if (this.#listeners.size > 0) conn.listen(true);
     return conn;
   }
 
+  /**
+   * @internal The worker died (`cause`: what it threw): handles settle `interrupted` with reason
+   * `crashed`, later calls throw `OffstageError` `WORKER_EXITED`, and listeners get an `error` event.
+   */
+  lost(code: number, cause: string | undefined): void {
+    const message = `the runtime's worker died (${cause === undefined ? `it exited with code ${code}` : `it threw ${cause}`})`;
+    this.detach(
+      {
+        reason: { code: "crashed", message: `${message}; the input stays stored for the next start()` },
+        error: () =>
+          new OffstageError("WORKER_EXITED", `${message}; call start() again`, { details: { code } }),
+      },
+      true,
+    );
+  }
+
   /** @internal The connection ended: handles settle, and listeners hear why when it was not a stop. */
   detach(ending: Ending, announce: boolean): void {
-    this.#conn?.end(ending);
+    const conn = this.#conn;
+    if (conn === undefined || conn.ending !== undefined) return;
+    conn.end(ending);
     if (announce) this.#emit({ type: "error", where: "runtime worker", message: ending.reason.message });
   }
 
@@ -213,15 +237,8 @@ export function connectRuntime(port: MessagePort, options: ClientOptions = {}): 
   if (typeof hello !== "object" || hello === null || (hello as WorkerMessage).t !== "hello")
     fail(subject, "port", port, "a port made by runtime.port(), not yet connected");
   const client = new RuntimeClient(options);
-  const conn = client.attach(port, (hello as Extract<WorkerMessage, { t: "hello" }>).words);
-  port.on("close", () =>
-    client.detach(
-      {
-        reason: { code: "crashed", message: "the runtime's worker went away" },
-        error: () => new OffstageError("WORKER_EXITED", "the runtime's worker went away"),
-      },
-      conn.ending === undefined,
-    ),
-  );
+  client.attach(port, (hello as Extract<WorkerMessage, { t: "hello" }>).words);
+  // A worker that dies says so in its last message; a port closed without one went away otherwise.
+  port.on("close", () => client.lost(-1, "nothing: its port closed"));
   return client;
 }

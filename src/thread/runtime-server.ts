@@ -72,6 +72,7 @@ export class RuntimeServer {
   readonly stop: ((options: StopOptions) => Promise<StopStatus>) | undefined;
   readonly #connections = new Set<Connection>();
   readonly #unlisten: () => void;
+  #stopped = false;
 
   constructor(runtime: Runtime, stop?: (options: StopOptions) => Promise<StopStatus>) {
     this.runtime = runtime;
@@ -86,6 +87,17 @@ export class RuntimeServer {
     const conn = new Connection(this, port, new Int32Array(words), owner);
     this.#connections.add(conn);
     port.on("close", () => this.#connections.delete(conn));
+  }
+
+  /** The runtime was stopped on purpose: the end of the worker that follows is no news for the clients. */
+  stopped(): void {
+    this.#stopped = true;
+  }
+
+  /** The worker is dying: tells every client why, as its last message (unless it was stopped). */
+  exiting(code: number, cause: string | undefined): void {
+    if (this.#stopped) return;
+    for (const c of this.#connections) c.post({ t: "exit", code, cause });
   }
 
   /** Closes every client's port and stops listening to the runtime. */
@@ -125,10 +137,10 @@ class Connection {
       return { snapshot: snapshotOf(handle, true), settled: { outcome: settled.outcome, usage: undefined } };
     if (!this.#watched.has(handle.id)) {
       this.#watched.set(handle.id, handle);
-      void handle.stored().then(() => this.#post({ t: "status", snapshot: snapshotOf(handle, true) }));
+      void handle.stored().then(() => this.post({ t: "status", snapshot: snapshotOf(handle, true) }));
       const ended = (usage: Usage | undefined) => {
         this.#watched.delete(handle.id);
-        this.#post({
+        this.post({
           t: "settled",
           snapshot: snapshotOf(handle, true),
           outcome: handle.poll()!.outcome,
@@ -152,9 +164,9 @@ class Connection {
 
   /** A runtime event: the turn events of the handles this client holds, and the whole stream when listened to. */
   onEvent(event: RuntimeEvent): void {
-    if (this.#listening) this.#post({ t: "runtime-event", event });
+    if (this.#listening) this.post({ t: "runtime-event", event });
     const ids = this.#inputsOf(event);
-    if (ids !== undefined && ids.length > 0) this.#post({ t: "event", ids, event: event as TurnEvent });
+    if (ids !== undefined && ids.length > 0) this.post({ t: "event", ids, event: event as TurnEvent });
   }
 
   /** The watched inputs a turn event belongs to (`undefined` for other events). */
@@ -244,11 +256,11 @@ class Connection {
         };
       }
     }
-    this.#post({ t: "reply", seq, ok: false, error: toWire(result.error) });
+    this.post({ t: "reply", seq, ok: false, error: toWire(result.error) });
   }
 
   /** Posts to the client; a value that cannot be cloned (a function agent's odd output) crosses as text. */
-  #post(message: WorkerMessage): void {
+  post(message: WorkerMessage): void {
     try {
       this.port.postMessage(message);
     } catch {

@@ -75,12 +75,18 @@ async function main(): Promise<void> {
     return;
   }
   const booted = runtime;
+  let fatal: unknown;
+  process.on("uncaughtExceptionMonitor", (error) => {
+    fatal = error;
+  });
   const server = new RuntimeServer(booted, async (options) => {
     const status = await booted.stop(options);
     await booted[Symbol.asyncDispose]();
+    server.stopped();
     return status;
   });
   server.connect(start.port, start.words, true);
+  process.on("exit", (code) => server.exiting(code, fatal === undefined ? undefined : describeCause(fatal)));
   boss.postMessage({ t: "started" } satisfies BootMessage);
 }
 

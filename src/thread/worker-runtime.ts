@@ -177,26 +177,28 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
     worker.once("exit", (code) => this.#exited(worker, code, thrown));
   }
 
-  /** The worker ended: a stop's own end, or a death the handles must hear of. */
+  /** @internal The worker died: as for any client, and the runtime is `stopped`, ready to start again. */
+  override lost(code: number, cause: string | undefined): void {
+    this.#worker = undefined;
+    this.#state = "stopped";
+    super.lost(code, cause);
+  }
+
+  /** The worker ended: a stop's own end, or a death the handles must hear of (if its last message did not say). */
   #exited(worker: Worker, code: number, thrown: unknown): void {
     if (this.#worker !== worker) return;
+    if (this.#state !== "stopping") {
+      this.lost(code, thrown === undefined ? undefined : describeCause(thrown));
+      return;
+    }
     this.#worker = undefined;
-    const cause = thrown !== undefined ? `it threw ${describeCause(thrown)}` : `it exited with code ${code}`;
-    const message = `the runtime's worker died (${cause})`;
-    const dying = this.#state !== "stopping";
     this.#state = "stopped";
     this.detach(
-      dying
-        ? {
-            reason: { code: "crashed", message: `${message}; the input stays stored for the next start()` },
-            error: () =>
-              new OffstageError("WORKER_EXITED", `${message}; call start() again`, { details: { code } }),
-          }
-        : {
-            reason: { code: "runtime_stopped", message: "the runtime stopped" },
-            error: () => new OffstageError("NOT_RUNNING", "the runtime is stopped; call start() first"),
-          },
-      dying,
+      {
+        reason: { code: "runtime_stopped", message: "the runtime stopped" },
+        error: () => new OffstageError("NOT_RUNNING", "the runtime is stopped; call start() first"),
+      },
+      false,
     );
   }
 
