@@ -259,13 +259,9 @@ class Connection {
     this.post({ t: "reply", seq, ok: false, error: toWire(result.error) });
   }
 
-  /** Posts to the client; a value that cannot be cloned (a function agent's odd output) crosses as text. */
+  /** Posts to the client (turn outputs and events are JSON values, which always clone). */
   post(message: WorkerMessage): void {
-    try {
-      this.port.postMessage(message);
-    } catch {
-      this.port.postMessage(crossable(message));
-    }
+    this.port.postMessage(message);
     countPosted(this.#words);
   }
 }
@@ -292,14 +288,4 @@ function snapshotOf(handle: TurnHandle, stored: boolean): HandleSnapshot {
     receipt: handle.receipt,
     stored,
   };
-}
-
-/** `message` with every turn output rendered as text, for outputs a structured clone refuses. */
-function crossable(message: WorkerMessage): WorkerMessage {
-  const text = (outcome: TurnOutcome): TurnOutcome =>
-    outcome.output === undefined ? outcome : { ...outcome, output: printable(outcome.output) };
-  if (message.t === "settled") return { ...message, outcome: text(message.outcome) };
-  if ((message.t === "event" || message.t === "runtime-event") && message.event.type === "turn.ended")
-    return { ...message, event: { ...message.event, outcome: text(message.event.outcome) } } as WorkerMessage;
-  return message;
 }
