@@ -258,6 +258,9 @@ export class ClientConnection {
           error: toWire(new OffstageError("INVALID_ARGUMENT", "this client runs no host-thread tools")),
         } satisfies ClientMessage);
         return;
+      case "batch":
+        for (const m of message.messages) this.#receive(m);
+        return;
       case "exit":
         this.#onExit(message.code, message.cause);
         return;

@@ -53,6 +53,8 @@ export type ClientMessage =
 /** What the worker tells a client. */
 export type WorkerMessage =
   | { readonly t: "hello"; readonly words: SharedArrayBuffer }
+  /** Several messages in their order, posted together. */
+  | { readonly t: "batch"; readonly messages: readonly WorkerMessage[] }
   | { readonly t: "reply"; readonly seq: number; readonly ok: true; readonly value: unknown }
   | { readonly t: "reply"; readonly seq: number; readonly ok: false; readonly error: WireError }
   | { readonly t: "status"; readonly snapshot: HandleSnapshot }

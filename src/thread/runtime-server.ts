@@ -120,6 +120,7 @@ class Connection {
   /** The inputs this client holds of each running turn, for the turn's events. */
   readonly #turns = new Map<string, readonly string[]>();
   #listening = false;
+  #outbox: WorkerMessage[] = [];
 
   constructor(server: RuntimeServer, port: MessagePort, words: Int32Array, owner: boolean) {
     this.server = server;
@@ -241,10 +242,11 @@ class Connection {
   }
 
   #reply(seq: number, result: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+    // What the client was told before this call happened reaches it before the answer.
+    this.flush();
     if (result.ok) {
       try {
-        this.port.postMessage({ t: "reply", seq, ok: true, value: result.value } satisfies WorkerMessage);
-        countPosted(this.#words);
+        this.#send({ t: "reply", seq, ok: true, value: result.value });
         return;
       } catch (error) {
         result = {
@@ -256,14 +258,44 @@ class Connection {
         };
       }
     }
-    this.post({ t: "reply", seq, ok: false, error: toWire(result.error) });
+    this.#send({ t: "reply", seq, ok: false, error: toWire(result.error) });
   }
 
-  /** Posts to the client (turn outputs and events are JSON values, which always clone). */
+  /**
+   * Queues news for the client, posted as one batch when the worker's loop next turns: a client
+   * that polls reads one message per batch, not one per event, and the worker clones once per batch.
+   */
   post(message: WorkerMessage): void {
+    this.#outbox.push(message);
+    // A handle's status goes at once: the next job may hold the worker's thread for long (a function
+    // agent's CPU work), and a polling client must see the input running meanwhile.
+    if (changesStatus(message)) this.flush();
+    else if (this.#outbox.length === 1) setImmediate(this.flush);
+  }
+
+  /** Posts the queued news now (turn outputs and events are JSON values, which always clone). */
+  readonly flush = (): void => {
+    if (this.#outbox.length === 0) return;
+    const messages = this.#outbox;
+    this.#outbox = [];
+    this.#send(messages.length === 1 ? messages[0]! : { t: "batch", messages });
+  };
+
+  #send(message: WorkerMessage): void {
     this.port.postMessage(message);
     countPosted(this.#words);
   }
+}
+
+/** True for news that changes what a handle's `status` or `poll()` says. */
+function changesStatus(message: WorkerMessage): boolean {
+  return (
+    message.t === "status" ||
+    message.t === "settled" ||
+    message.t === "exit" ||
+    (message.t === "event" &&
+      (message.event.type === "input.status" || message.event.type === "turn.started"))
+  );
 }
 
 /** Runs `op` of `table`, as `{ ok, value }` or `{ ok: false, error }`; an unknown op is a client bug. */
