@@ -32,6 +32,25 @@ async function start(options: Thread.WorkerRuntimeOptions = {}): Promise<Thread.
   return runtime;
 }
 
+/** Polls without yielding until `handle` settles (or `ms` pass). */
+function spin(handle: Thread.ClientTurnHandle, ms = 10_000): Root.Settled | undefined {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    const settled = handle.poll();
+    if (settled !== undefined) return settled;
+  }
+  return undefined;
+}
+
+/** Waits, yielding, until `predicate()` holds. */
+async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Spins without yielding until `done()` or `ms` pass; returns every status seen, in order, once each. */
 function spinUntil(done: () => boolean, seen: () => string, ms = 10_000): string[] {
   const statuses: string[] = [];
@@ -91,5 +110,37 @@ describe("a runtime in a worker thread", () => {
     } catch (e) {
       expect((e as Root.OffstageError).code).toBe("SESSION_BUSY");
     }
+  });
+
+  it("delegations and metrics come from the worker's runtime", async () => {
+    const runtime = await start();
+    const lead = runtime.session("lead", { agent: "assistant" });
+    const sent = lead.delegate({ goal: "look k up" });
+    expect(sent.status).toBe("dispatched");
+    const id = (sent as { id: string }).id;
+    expect(runtime.delegations.list().map((d) => d.id)).toContain(id);
+    await until(() => runtime.delegations.get(id)?.running === false);
+    expect(runtime.delegations.running).toBe(0);
+    expect(runtime.delegations.interruptAll()).toBe(0);
+    const metrics = runtime.metrics();
+    expect(metrics.dispatcherLag.count).toBeGreaterThan(0);
+    expect(metrics.dispatcherLag.maxMs).toBeGreaterThanOrEqual(metrics.dispatcherLag.p50Ms);
+  });
+
+  it("stop() reports the runtime's status (clean, drained_with_discards), is idempotent, and start() again works", async () => {
+    const runtime = await start();
+    expect(runtime.state).toBe("running");
+    expect(spin(runtime.session("r", { agent: "echo" }).send("one"))?.status).toBe("completed");
+    const first = runtime.stop();
+    expect(runtime.stop()).toBe(first);
+    expect(await first).toBe("clean");
+    expect(runtime.state).toBe("stopped");
+    expect(() => runtime.session("r")).toThrow(expect.objectContaining({ code: "NOT_RUNNING" }));
+    await expect(runtime.start()).resolves.toBeUndefined();
+    await expect(runtime.start()).rejects.toMatchObject({ code: "ALREADY_STARTED" });
+    const slow = runtime.session("d", { agent: "slow" }).send(60_000);
+    await until(() => slow.status === "running");
+    expect(await runtime.stop({ drain: true, timeoutMs: 100 })).toBe("drained_with_discards");
+    expect(slow.poll()?.status).toBe("interrupted");
   });
 });
