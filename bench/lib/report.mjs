@@ -308,6 +308,7 @@ function renderFrame(d, command) {
       "frames",
       "turns completed",
       "poll() p99 per frame",
+      "OS preemption in a frame p99",
       "send p50 / p99",
       "other load (cores)",
     ],
@@ -321,6 +322,7 @@ function renderFrame(d, command) {
         r.frames,
         r.completed,
         fmtMs(r.poll.p99Ms),
+        fmtMs(r.preempted.p99Ms),
         r.send === undefined ? "—" : `${fmtMs(r.send.p50Ms)} / ${fmtMs(r.send.p99Ms)}`,
         cores(r.otherCores),
       ];
@@ -349,7 +351,7 @@ function renderFrame(d, command) {
   return [
     provenance(d, command),
     "",
-    `A synchronous 60 Hz loop doing ${d.busyMs} ms of work per frame and polling every unsettled handle every frame, while ${d.sessions * d.inputs} turns (${d.sessions} sessions × ${d.inputs}; a model step, a tool call, a model step, the model waiting ${d.latencyMinMs}–${d.latencyMaxMs} ms per step) run on the SQLite store. Overrun: how late a frame starts after its scheduled time. The turns are sent before the first frame.`,
+    `A synchronous 60 Hz loop doing ${d.busyMs} ms of work per frame and polling every unsettled handle every frame, while ${d.sessions * d.inputs} turns (${d.sessions} sessions × ${d.inputs}; a model step, a tool call, a model step, the model waiting ${d.latencyMinMs}–${d.latencyMaxMs} ms per step) run on the SQLite store. Overrun: how late a frame starts after its scheduled time. OS preemption: the longest time the operating system took the CPU from the loop during a frame's busy work (machine noise, not Offstage). The turns are sent before the first frame.`,
     "",
     table,
     "",

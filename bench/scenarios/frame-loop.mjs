@@ -13,6 +13,9 @@
 // The turns are sent before the first frame (their cost is reported apart: a worker client's send
 // waits for the worker's answer), so the frames measure the loop while the turns run.
 //
+// Each frame also records the longest stretch the operating system took the CPU away during its busy
+// work ("OS preemption"): on a shared machine that, not the runtime, is most of a worker's overrun.
+//
 // Each mode runs in its own process. Flags (or BENCH_<NAME>): --sessions 100 --inputs 10
 // --latency-min-ms 30 --latency-max-ms 300 --busy-ms 12 --modes worker,in-thread,naive --quick
 // Saves bench/.tmp/frame-loop.json.
@@ -51,10 +54,20 @@ const LABELS = {
   naive: "naive: plain awaits in the loop's thread (yields once per frame)",
 };
 
-/** Spins for `ms`: the frame's own work. */
+/**
+ * Spins for `ms`, the frame's own work; returns the longest gap between two clock readings in it:
+ * time the operating system gave another thread, which says how noisy the machine was.
+ */
 function busy(ms) {
   const end = now() + ms;
-  while (now() < end);
+  let last = now();
+  let gap = 0;
+  while (last < end) {
+    const t = now();
+    if (t - last > gap) gap = t - last;
+    last = t;
+  }
+  return gap;
 }
 
 const parked = new Int32Array(new SharedArrayBuffer(4));
@@ -78,13 +91,14 @@ async function yieldUntil(at) {
 async function frameLoop(poll, settled, wait) {
   const overrun = new Latency();
   const pollCost = new Latency();
+  const preempted = new Latency();
   let frames = 0;
   let next = now();
   const t0 = next;
   while (!settled()) {
     const start = now();
     overrun.recordMs(Math.max(0, start - next));
-    busy(BUSY_MS);
+    preempted.recordMs(busy(BUSY_MS));
     const p0 = now();
     poll();
     pollCost.recordMs(now() - p0);
@@ -95,7 +109,13 @@ async function frameLoop(poll, settled, wait) {
     const waiting = wait(next);
     if (waiting !== undefined) await waiting;
   }
-  return { frames, seconds: (now() - t0) / 1000, overrun: overrun.stats(), poll: pollCost.stats() };
+  return {
+    frames,
+    seconds: (now() - t0) / 1000,
+    overrun: overrun.stats(),
+    poll: pollCost.stats(),
+    preempted: preempted.stats(),
+  };
 }
 
 /** Polls the unsettled handles, forgetting the settled ones; returns how many are left. */
@@ -231,7 +251,7 @@ if (MODE !== "") {
     results[mode] = r;
     log(
       `  ${mode.padEnd(9)}  overrun p50 ${fmtMs(r.overrun.p50Ms)}  p99 ${fmtMs(r.overrun.p99Ms)}  max ${fmtMs(r.overrun.maxMs)}` +
-        `  (${r.frames} frames, ${r.completed} turns completed, poll p99 ${fmtMs(r.poll.p99Ms)}` +
+        `  (${r.frames} frames, ${r.completed} turns completed, poll p99 ${fmtMs(r.poll.p99Ms)}, OS preemption in a frame p99 ${fmtMs(r.preempted.p99Ms)}` +
         `${r.send === undefined ? "" : `, send p50 ${fmtMs(r.send.p50Ms)} p99 ${fmtMs(r.send.p99Ms)}`}, other load ${r.otherCores?.toFixed(2) ?? "n/a"} cores)`,
     );
   }
