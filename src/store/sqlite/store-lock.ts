@@ -9,16 +9,9 @@
  * no live store of this process holds (a store dropped without `close()`, as crash tests do). A holder
  * on another host cannot be checked from here and keeps the file locked.
  *
- * Threads: a `worker_threads` worker has module state of its own, so "a token no store of this
- * process holds" is asked per thread. On Linux the token ends with the holder's thread id
- * (`uuid/tid`): a token of another thread of this process is live while that thread exists
- * (`/proc/self/task/<tid>`), so a runtime in a worker cannot take the file of a runtime in the main
- * thread, and the file of a worker that died is taken over.
- *
  * @packageDocumentation
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import type { DatabaseSync } from "node:sqlite";
 import { BootError } from "../../errors.js";
@@ -54,9 +47,7 @@ export function claimLock(db: DatabaseSync, path: string, nowMs: number): LockHo
       );
     }
   }
-  const tid = threadId();
-  const token = tid === undefined ? randomUUID() : `${randomUUID()}/${tid}`;
-  const mine: LockHolder = { token, pid: process.pid, host: hostname(), sinceMs: nowMs };
+  const mine: LockHolder = { token: randomUUID(), pid: process.pid, host: hostname(), sinceMs: nowMs };
   db.prepare("INSERT OR REPLACE INTO store_lock (id, token, pid, host, since_ms) VALUES (1, ?, ?, ?, ?)").run(
     mine.token,
     mine.pid,
@@ -84,25 +75,12 @@ export function dropLock(holder: LockHolder): void {
 
 function isLive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
-  if (holder.pid === process.pid) {
-    if (heldHere.has(holder.token)) return true;
-    const tid = /\/(\d+)$/.exec(holder.token)?.[1];
-    return tid !== undefined && tid !== threadId() && existsSync(`/proc/self/task/${tid}`);
-  }
+  if (holder.pid === process.pid) return heldHere.has(holder.token);
   try {
     process.kill(holder.pid, 0);
     return true;
   } catch (error) {
     // EPERM: the pid exists but belongs to another user; only ESRCH says it is gone.
     return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
-/** This thread's id from the kernel (Linux), or `undefined` where there is no `/proc/thread-self`. */
-function threadId(): string | undefined {
-  try {
-    return /\/task\/(\d+)$/.exec(readlinkSync("/proc/thread-self"))?.[1];
-  } catch {
-    return undefined;
   }
 }
