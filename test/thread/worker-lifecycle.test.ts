@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type * as Root from "../../src/index.js";
+import type * as Sqlite from "../../src/store/sqlite/index.js";
 import type * as Thread from "../../src/thread/index.js";
 import { ensureBuilt, ROOT } from "../support/build.js";
 
@@ -16,7 +17,12 @@ ensureBuilt();
 const { startRuntimeWorker } = (await import(
   pathToFileURL(join(ROOT, "dist/thread/index.js")).href
 )) as typeof Thread;
-const { isOffstageError } = (await import(pathToFileURL(join(ROOT, "dist/index.js")).href)) as typeof Root;
+const { isOffstageError, createRuntime } = (await import(
+  pathToFileURL(join(ROOT, "dist/index.js")).href
+)) as typeof Root;
+const { createSqliteStore } = (await import(
+  pathToFileURL(join(ROOT, "dist/store/sqlite/index.js")).href
+)) as typeof Sqlite;
 const MODULE = new URL("./fixtures/runtime.mjs", import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), "offstage-worker-"));
 
@@ -140,4 +146,18 @@ describe("a runtime worker that dies", () => {
     expect(runtime.handle(first.id)?.poll()?.status).toBe("completed");
     expect(runtime.handle(second.id)?.poll()?.outcome.output).toBe("slept");
   }, 90_000);
+
+  it("a worker runtime cannot take the SQLite file a runtime of the main thread holds (STORE_LOCKED), and takes it once that one stopped", async () => {
+    const path = join(dir, "shared.db");
+    const main = createRuntime({
+      store: createSqliteStore({ path }),
+      agents: { echo: { run: (x: unknown) => x } },
+    });
+    await main.start();
+    const refused = await startRuntimeWorker(MODULE, { data: { path } }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: "BootError", code: "STORE_LOCKED" });
+    await main[Symbol.asyncDispose]();
+    const runtime = await start({ data: { path } });
+    expect(spin(runtime.session("after", { agent: "echo" }).send("x"))?.status).toBe("completed");
+  });
 });
