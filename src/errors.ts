@@ -36,6 +36,7 @@ export type OffstageErrorCode =
   | "STORE_NOT_OFFSTAGE"
   | "STORE_UNSUPPORTED"
   | "STORE_FAILED"
+  | "STORE_FILE_GONE"
   | "EVENT_BUFFER_OVERFLOW"
   | "CLOSED"
   | "MODEL_NAME_INVALID"
@@ -46,7 +47,10 @@ export type OffstageErrorCode =
   | "WORKER_NEEDS_MODULE"
   | "WORKER_MODULE_INVALID"
   | "WORKER_UNRESPONSIVE"
-  | "WORKER_EXITED";
+  | "WORKER_EXITED"
+  | "WRONG_THREAD"
+  | "WORKER_POOL_MISSING"
+  | "WORKER_TOOL_FAILED";
 
 const marker = Symbol.for("offstage.error");
 
@@ -99,6 +103,16 @@ export class DeadlockError extends OffstageError {
 export class CapacityError extends OffstageError {}
 
 /**
+ * A host-thread call was made where it cannot run: `drain()` on a thread other than the host queue's
+ * own, from inside a runtime's turn, or from inside a call the queue is running.
+ */
+export class HostThreadError extends OffstageError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("WRONG_THREAD", message, { details });
+  }
+}
+
+/**
  * A model call failed, as the provider told it: what the runtime reads to decide on a retry. A
  * model adapter throws it (or streams it in an `error` part); `retryable` is true for what is worth
  * trying again (429, 408, 409, 5xx, a dropped connection), and `retryAfterMs` is the wait the
@@ -141,7 +155,7 @@ export function isOffstageError(error: unknown, code?: OffstageErrorCode): error
     (error as Record<symbol, unknown>)[marker] === true ||
     (typeof (error as { code?: unknown }).code === "string" &&
       typeof (error as { name?: unknown }).name === "string" &&
-      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput|ModelCall)/.test(
+      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput|ModelCall|HostThread)/.test(
         (error as { name: string }).name,
       ));
   return tagged && (code === undefined || (error as { code: unknown }).code === code);

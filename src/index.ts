@@ -14,6 +14,7 @@ export {
   BootError,
   CapacityError,
   DeadlockError,
+  HostThreadError,
   InvalidInputError,
   isOffstageError,
   ModelCallError,
@@ -22,6 +23,9 @@ export {
   TurnCancelled,
   TurnTimeout,
 } from "./errors.js";
+export { createHostQueue, type DrainOptions, HostQueue, type HostQueueOptions } from "./host/host-queue.js";
+export { createSessionSlot, SessionSlot, type SlotSession, type SlotTurn } from "./host/session-slot.js";
+export { createSlot, Slot, type SlotFactory, type SlotOptions } from "./host/slot.js";
 export { estimateTokens, fitTokenBudget, lastMessages } from "./kernel/context-window.js";
 export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
@@ -98,6 +102,12 @@ export type {
   StoredChildSpec,
 } from "./runtime/ports/delegation-log.js";
 export type {
+  HostCall,
+  HostExecutor,
+  HostQueueMetrics,
+  HostToolMetrics,
+} from "./runtime/ports/host-executor.js";
+export type {
   FinishReason,
   JsonSchema,
   Model,
@@ -114,6 +124,8 @@ export type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   Receipt,
   RecoveredState,
   SessionRecord,
@@ -139,7 +151,14 @@ export type {
   TurnInputInfo,
   TurnTelemetry,
 } from "./runtime/ports/telemetry.js";
-export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
+export {
+  TOOL_EXECUTORS,
+  TOOL_NAME_PATTERN,
+  type Tool,
+  type ToolArgsCheck,
+  type ToolContext,
+  type ToolExecutorKind,
+} from "./runtime/ports/tool.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
 export type { SendOptions, Session } from "./runtime/session.js";
 export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";

@@ -20,8 +20,6 @@ export interface Limits {
   readonly toolTimeoutMs: number;
   /** Events buffered for one slow handle iterator before it fails. */
   readonly handleEventBufferMax: number;
-  /** Idempotency keys remembered per runtime after their input ended. */
-  readonly idempotencyKeysMax: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -32,7 +30,6 @@ export const DEFAULT_LIMITS: Limits = {
   toolCallsPerStepMax: 32,
   toolTimeoutMs: 60_000,
   handleEventBufferMax: 10_000,
-  idempotencyKeysMax: 100_000,
 };
 
 /** The longest delay a Node timer honours; a longer one fires at once. */
@@ -59,8 +56,11 @@ export const DEFAULTS = {
   dispatcherSliceMs: 10,
   /** How long `stop()` waits for a drain and for calls to return after their abort. */
   stopTimeoutMs: 10_000,
-  /** How long a commit that failed waits before it is tried again. */
-  commitRetryMs: 1_000,
+  /**
+   * A store that failed is probed again after `firstMs`, then after twice as long each time, up to
+   * `maxMs`, until it works again; while it fails, the log repeats the failure once per `logEveryMs`.
+   */
+  storeProbe: { firstMs: 100, maxMs: 2_000, logEveryMs: 60_000 },
   /** Attempts a turn gets across crashes before it ends `failed`/`crashed`. */
   crashAttemptsMax: 3,
   /** How a model step retries 429s, 5xx, timeouts and dropped connections (an agent's `retry`). */
@@ -93,6 +93,8 @@ export const DEFAULTS = {
   memoryStore: {
     /** Ended inputs the memory store keeps for look-ups by id and idempotency key. */
     endedInputsMax: 10_000,
+    /** Of those, the ones with an idempotency key. */
+    idempotencyKeysMax: 10_000,
   },
   mcp: {
     /** How long connecting to an MCP server (and listing its tools) may take. */
@@ -122,5 +124,15 @@ export const DEFAULTS = {
     groupCommitMs: 2,
     /** How long boot waits for another connection's write transaction on the file. */
     busyTimeoutMs: 5_000,
+    /** Ended inputs the SQLite store keeps for look-ups by id and idempotency key. */
+    endedInputsMax: 100_000,
+    /** Of those, the ones with an idempotency key. */
+    idempotencyKeysMax: 100_000,
+    /** How often the store looks for rows its retention options let it delete. */
+    sweepIntervalMs: 1_000,
+    /** Rows one sweep deletes per statement before it lets the event loop run. */
+    sweepBatchRows: 1_000,
+    /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new. */
+    historyCacheMessagesMax: 100_000,
   },
 } as const;

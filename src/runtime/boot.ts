@@ -11,20 +11,23 @@ import { BootError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { userMessage } from "../kernel/messages.js";
 import type { Reason, TurnOutcome } from "../kernel/outcome.js";
-import { accept, type Policy, resumeTurn } from "../kernel/session/inbox.js";
+import { resumeTurn } from "../kernel/session/inbox.js";
 import type { Stamp } from "./dispatcher.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
 import type { InputRecord, InterruptedTurn, RecoveredState } from "./ports/store.js";
+import { queueRecovered } from "./queued-recovery.js";
 
 const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
 
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
-  const { store, options, children, scheduler, run, dispatcher, driver, events, intake } = parts;
+  const { store, options, events } = parts;
   // Before the store opens: a missing key or provider package fails with nothing to undo.
   await parts.models.resolveAll(options);
-  const recovered = await store.open();
+  // A store that reads queued inputs session by session leaves them to `queued-recovery.ts`.
+  const paged = store.queuedSessions !== undefined && store.queuedOf !== undefined;
+  const recovered = await store.open(paged ? { paged: true } : undefined);
   for (const session of recovered.sessions) {
     if (!options.agents.has(session.agent)) {
       await store.close();
@@ -35,6 +38,30 @@ export async function boot(parts: RuntimeParts): Promise<void> {
       );
     }
   }
+  const recovery = await recoverStored(parts, recovered);
+  driveRecovered(parts, recovery);
+  parts.observer.started(recovery.recoveredInputs, recovery.resumedTurns);
+  events.emit({
+    type: "runtime.started",
+    recoveredInputs: recovery.recoveredInputs,
+    resumedTurns: recovery.resumedTurns,
+  });
+}
+
+/** What {@link recoverStored} rebuilt, for {@link driveRecovered} to run. */
+export interface Recovery {
+  readonly resumed: readonly LiveTurn[];
+  readonly recoveredInputs: number;
+  readonly resumedTurns: number;
+}
+
+/**
+ * Rebuilds sessions, queues and interrupted turns from what an opened store holds, and commits
+ * recovery's writes. Boot runs it, and so does the store's health when a failed store works again.
+ * Throws what the store throws (its commit, above all).
+ */
+export async function recoverStored(parts: RuntimeParts, recovered: RecoveredState): Promise<Recovery> {
+  const { store, children, scheduler, intake } = parts;
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
   const held = children?.restore() ?? [];
@@ -51,17 +78,27 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     // older release left) just runs on.
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
-  run.state = "running";
-  if (resumed.length > 0 || recovered.queued.length > 0) parts.keepAlive.busy();
-  scheduler.open();
-  for (const turn of resumed) driver.start(turn);
-  dispatcher.post("startup drive", () => scheduler.driveAll());
-  parts.observer.started(recovered.queued.length, resumed.length);
-  events.emit({
-    type: "runtime.started",
-    recoveredInputs: recovered.queued.length,
+  return {
+    resumed,
+    recoveredInputs: recovered.queuedCount ?? recovered.queued.length,
     resumedTurns: resumed.length,
-  });
+  };
+}
+
+/**
+ * The runtime runs what was recovered: `running`, the scheduler open, resumed turns started and
+ * every session driven. Synchronous, so that whoever announces the start does so before any turn
+ * of the startup drive begins.
+ */
+export function driveRecovered(parts: RuntimeParts, recovery: Recovery): void {
+  const { run, scheduler, driver, dispatcher } = parts;
+  run.state = "running";
+  run.storeError = undefined;
+  if (recovery.resumedTurns > 0 || recovery.recoveredInputs > 0) parts.keepAlive.busy();
+  scheduler.open();
+  for (const turn of recovery.resumed) driver.start(turn);
+  parts.recovery.drive();
+  dispatcher.post("startup drive", () => scheduler.driveAll());
 }
 
 /** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */
@@ -105,19 +142,18 @@ function recover(parts: RuntimeParts, recovered: RecoveredState): LiveTurn[] {
     driver.activate(live);
     resumed.push(live);
   }
-  for (const input of recovered.queued) {
-    const entry = sessions.get(input.sessionId)!;
-    // Re-queue in acceptance order with the ordering part of the policy only: a recovered input was
-    // accepted already, so `reject` and `steer` no longer apply to it.
-    const policy: Policy =
-      input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
-    const live = intake.track(input, "queued", policy, taken(input));
-    live.markStored(store.receipt);
-    accept(entry, live, Number.POSITIVE_INFINITY);
+  // Queued inputs come back in acceptance order: all of them now, or page by page from the first
+  // dispatcher job on (a session that anything reaches first is read at that moment).
+  for (const input of recovered.queued) queueRecovered(parts, sessions.get(input.sessionId)!, input);
+  if (recovered.queued.length === 0 && (recovered.queuedCount ?? 0) > 0) {
+    parts.recovery.begin(recovered.sessions.map((session) => session.id));
+    // A session whose turn comes back has its queue in place before the turn ends, as it had it
+    // when everything was read at boot (a child's end looks at what it has queued).
+    for (const turn of recovered.interrupted) parts.recovery.load(sessions.get(turn.sessionId)!);
   }
-  // Only now, with the stored input back in the inboxes: failing a child's turn may write its
-  // completion, which must queue behind its parent's older input, and a child with input still
-  // queued has not finished.
+  // Only now, with the stored input back in the inboxes (or read on demand): failing a child's turn
+  // may write its completion, which must queue behind its parent's older input, and a child with
+  // input still queued has not finished.
   for (const { turn, why } of crashed) failCrashed(parts, turn, why, now);
   return resumed;
 }

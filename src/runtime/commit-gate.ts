@@ -14,11 +14,11 @@
  * microtask after the first of them is held, so everything written before then is in that commit;
  * what is held while it is awaited waits for the next one. An input's end asks for its commit at
  * once: such ends are rare, and each must be told before the turn that starts after it. A commit
- * that fails is reported and asked for again.
+ * that fails lost its writes: what it held is dropped, and the store's health (`store-health.ts`)
+ * settles every handle it concerned.
  *
  * @packageDocumentation
  */
-import { DEFAULTS } from "../kernel/limits.js";
 import type { TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
@@ -98,15 +98,21 @@ export class CommitGate {
   };
 
   #await(group: Held): void {
-    const { store, events, clock, metrics } = this.#parts;
-    store.commit().then(
+    // A rejection reaches the store's health through the guarded store; the cut settles the handles.
+    this.#parts.store.commit().then(
       () => this.#release(group),
-      (error: unknown) => {
-        metrics.commitRetried();
-        events.report(`commit (retrying in ${DEFAULTS.commitRetryMs} ms)`, error);
-        clock.setTimeout(() => this.#await(group), DEFAULTS.commitRetryMs);
-      },
+      () => undefined,
     );
+  }
+
+  /**
+   * The store failed: everything held is dropped, and each input whose end waited for its commit is
+   * handed to `settle` (the others are still in their session's queue or turn).
+   */
+  abandon(settle: (live: LiveInput) => void): void {
+    this.#batch = empty();
+    for (const { live } of this.#endingInputs.values()) settle(live);
+    this.#endingInputs.clear();
   }
 
   #release(group: Held): void {

@@ -22,6 +22,8 @@ export class EventBus {
   readonly #listeners: EventListener[] = [];
   /** Listeners whose failure was logged already. */
   readonly #failed = new WeakSet<EventListener>();
+  /** Failures reported already in another way (a store failure, logged once by the store's health). */
+  readonly #quiet = new WeakSet<object>();
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
@@ -78,11 +80,17 @@ export class EventBus {
     for (const sink of sinks) sink.emit(event);
   }
 
+  /** Later reports of `error` are dropped: it was reported in another way already. */
+  quiet(error: unknown): void {
+    if (typeof error === "object" && error !== null) this.#quiet.add(error);
+  }
+
   /**
    * Logs a failure of the runtime's own work (with `fields` naming what it concerned: a session, a
    * turn) and emits it as an `error` event.
    */
   report(where: string, error: unknown, fields?: LogFields): void {
+    if (typeof error === "object" && error !== null && this.#quiet.has(error)) return;
     this.#log.error({ ...fields, where, error }, `offstage: ${where} failed`);
     this.emit({ type: "error", where, message: messageOf(error) });
   }

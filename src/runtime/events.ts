@@ -13,7 +13,30 @@ import type { StopStatus } from "../kernel/shutdown/stop-status.js";
 /** One event of the runtime's stream. */
 export type RuntimeEvent =
   | { readonly type: "runtime.started"; readonly recoveredInputs: number; readonly resumedTurns: number }
-  | { readonly type: "runtime.stopped"; readonly status: StopStatus }
+  | {
+      readonly type: "runtime.stopped";
+      readonly status: StopStatus;
+      /** With `store_failed`: inputs accepted since the start whose write the store lost. */
+      readonly lostInputs?: number;
+      /** With `store_failed`: why the store failed. */
+      readonly storeError?: string;
+    }
+  | {
+      /**
+       * The store failed (`code` `STORE_FAILED`, or `STORE_FILE_GONE` when its file was deleted or
+       * replaced): the runtime is `degraded`, refuses sends, and settles every live handle.
+       */
+      readonly type: "store.failed";
+      readonly code: string;
+      readonly message: string;
+    }
+  | {
+      /** The store works again: what it kept was recovered and the runtime is `running` again. */
+      readonly type: "store.recovered";
+      readonly downMs: number;
+      readonly recoveredInputs: number;
+      readonly resumedTurns: number;
+    }
   | {
       readonly type: "input.accepted";
       readonly sessionId: string;

@@ -67,6 +67,8 @@ export class Intake {
         ? undefined
         : this.#encode(payload);
     const sessionId = entry.id;
+    // Behind the session's stored queued inputs, and its keys known, before anything is decided.
+    this.#parts.recovery.load(entry);
     if (key !== undefined) {
       const existing = this.#idempotent(sessionId, key, json!);
       if (existing !== undefined) return existing;
@@ -162,6 +164,7 @@ export class Intake {
    */
   acceptOwn(entry: SessionEntry, payload: string, delegationId: string | undefined): string {
     const { dispatcher, store, metrics, run } = this.#parts;
+    this.#parts.recovery.load(entry);
     const stamp = dispatcher.stamp();
     const record: InputRecord = {
       id: this.#parts.options.ids(),
@@ -286,6 +289,7 @@ export class Intake {
   find(sessionId: string, inputId: string): LiveInput | undefined {
     const entry = this.#parts.sessions.get(sessionId);
     if (entry === undefined) return undefined;
+    this.#parts.recovery.load(entry);
     for (const live of entry.queue) if (live.id === inputId) return live;
     for (const live of entry.turn?.inputs ?? NO_INPUTS) if (live.id === inputId) return live;
     return undefined;

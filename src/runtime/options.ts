@@ -29,6 +29,7 @@ import {
 } from "./delegation/delegation-options.js";
 import { type Logger, stderrLogger } from "./logger.js";
 import { checkModelAgent, checkProviders } from "./model-agent-options.js";
+import type { HostExecutor } from "./ports/host-executor.js";
 import type { Model } from "./ports/model.js";
 import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js";
 import type { Store } from "./ports/store.js";
@@ -87,6 +88,11 @@ export interface RuntimeOptions {
   readonly modelResolver?: ModelResolver;
   /** Random numbers in [0, 1) for retry jitter (default `Math.random`). The simulation passes a seeded one. */
   readonly random?: () => number;
+  /**
+   * Where calls of tools with `executor: "host"` wait for the host's thread: `createHostQueue()`,
+   * drained by the host's loop. Required when an agent has such a tool.
+   */
+  readonly host?: HostExecutor;
 }
 
 export interface ResolvedOptions {
@@ -107,6 +113,7 @@ export interface ResolvedOptions {
   readonly providers: Readonly<Record<string, ProviderSettings>>;
   readonly modelResolver: ModelResolver | undefined;
   readonly random: () => number;
+  readonly host: HostExecutor | undefined;
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
@@ -134,6 +141,7 @@ const RUNTIME_KEYS = Object.keys({
   providers: true,
   modelResolver: true,
   random: true,
+  host: true,
 } satisfies Record<keyof RuntimeOptions, true>);
 const MODEL_AGENT_KEYS = Object.keys({
   model: true,
@@ -221,6 +229,10 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
   if (modelResolver !== undefined && !hasMethods(modelResolver, ["resolve"]))
     fail(OPTIONS, "modelResolver", modelResolver, "a ModelResolver with resolve()");
   if (random !== undefined) checkFunction(OPTIONS, "random", random);
+  const { host } = options;
+  if (host !== undefined && !hasMethods(host, ["submit", "metrics"]))
+    fail(OPTIONS, "host", host, "a HostExecutor (createHostQueue())");
+  checkExecutors(byName, host);
   return {
     agents: byName,
     store,
@@ -239,6 +251,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     providers: providers ?? {},
     modelResolver,
     random: random ?? Math.random,
+    host,
   };
 }
 
@@ -333,6 +346,22 @@ function checkTools(name: string, agent: ModelAgent): void {
         tool.name,
         "a name other than delegate (the agent delegates)",
       );
+  }
+}
+
+/** A tool that runs on the host's thread needs a host queue to wait in. */
+function checkExecutors(agents: ReadonlyMap<string, Agent>, host: HostExecutor | undefined): void {
+  for (const [name, agent] of agents) {
+    if (isFunctionAgent(agent)) continue;
+    for (const [i, tool] of (agent.tools ?? []).entries()) {
+      if (tool.executor === "host" && host === undefined)
+        fail(
+          OPTIONS,
+          "host",
+          host,
+          `a HostExecutor (createHostQueue()): agents.${name}.tools[${i}] (${JSON.stringify(tool.name)}) runs on the host's thread`,
+        );
+    }
   }
 }
 

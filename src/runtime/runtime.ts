@@ -34,6 +34,7 @@ import { Delegations } from "./delegation/delegations.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
+import { GuardedStore } from "./guarded-store.js";
 import { Intake } from "./intake.js";
 import { KeepAlive } from "./keep-alive.js";
 import { RuntimeLog } from "./logger.js";
@@ -44,11 +45,13 @@ import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./opt
 import type { RuntimeParts } from "./parts.js";
 import type { ModelResolver } from "./ports/model-resolver.js";
 import type { Receipt, Store } from "./ports/store.js";
+import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
+import { StoreHealth } from "./store-health.js";
 import { TurnDriver } from "./turn-driver.js";
 import type { TurnHandle } from "./turn-handle.js";
 import { WaitGraph } from "./turn-scope.js";
@@ -149,12 +152,13 @@ export class Runtime implements AsyncDisposable {
    */
   start(): Promise<void> {
     const { run } = this.#parts;
-    if (run.state === "running" || run.state === "starting")
+    if (run.state === "running" || run.state === "starting" || run.state === "degraded")
       return Promise.reject(new BootError("ALREADY_STARTED", `runtime is already ${run.state}`));
     if (run.state === "stopping")
       return Promise.reject(new BootError("STOPPING", "runtime is stopping; await stop() before start()"));
     this.#stopping = undefined;
     run.state = "starting";
+    this.#parts.health.started();
     this.#starting = boot(this.#parts).catch((error: unknown) => {
       run.state = "stopped";
       throw error instanceof BootError
@@ -276,7 +280,10 @@ export class Runtime implements AsyncDisposable {
   async #stop(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
     const { run } = this.#parts;
     if (run.state === "starting") await this.#starting?.catch(() => undefined);
-    if (run.state !== "running") return "clean";
+    // A probe of a failed store in flight finishes first: it may bring the runtime back to running.
+    const probing = this.#parts.health.probing;
+    if (probing !== undefined) await probing;
+    if (run.state !== "running" && run.state !== "degraded") return "clean";
     return shutdown(this.#parts, drain, timeoutMs, force);
   }
 }
@@ -290,7 +297,6 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
     options,
     limits: options.limits,
     clock,
-    store,
     run: new RunState(),
     log,
     events,
@@ -311,14 +317,18 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     }),
   } as { -readonly [K in keyof RuntimeParts]: RuntimeParts[K] };
+  parts.store = new GuardedStore(store, parts);
+  parts.health = new StoreHealth(parts);
   parts.observer = new Observer(parts);
   parts.sessions = new SessionTable(parts);
   parts.gate = new CommitGate(parts);
   parts.intake = new Intake(parts);
   parts.scheduler = new Scheduler(parts);
   parts.driver = new TurnDriver(parts);
-  parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
+  const delegations = parts.store.delegations;
+  parts.children = delegations === undefined ? undefined : new Children(parts, delegations);
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
+  parts.recovery = new QueuedRecovery(parts);
   return parts;
 }

@@ -1,7 +1,7 @@
 /**
  * The sessions this process knows, by id, and what the runtime keeps for each: the session's inbox
  * (the kernel's state, which the entry is), its agent and tools, its place in the scheduler's line
- * and the history cached while it has work.
+ * and the history its open turn reads.
  *
  * @packageDocumentation
  */
@@ -29,10 +29,12 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
    * is a string; a `system` function is called per turn (`model-step.ts`).
    */
   readonly system: Message | undefined;
-  /** The committed history, cached while the session has work. */
+  /** The committed history, a copy read from the store while a turn of the session is open. */
   history: Message[] | undefined;
   /** A wake for it is posted and not yet run: a send need not post another. */
   wakePending: boolean;
+  /** Its stored queued inputs may not be read yet (see `queued-recovery.ts`). */
+  recovering: boolean;
   /** The public face handed out by `runtime.session()`, made on first use. */
   facade: Session | undefined;
 }
@@ -93,6 +95,7 @@ export class SessionTable {
       merges: 0,
       history: undefined,
       wakePending: false,
+      recovering: false,
       waiting: false,
       runStartedAtMs: undefined,
       runTurns: 0,

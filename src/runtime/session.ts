@@ -111,6 +111,7 @@ export class Session {
 
   /** The committed conversation, oldest first. */
   history(): readonly Message[] {
-    return this.#parts.store.history(this.id);
+    // A copy: a store may hand out (and later append to) the array it keeps.
+    return [...this.#parts.store.history(this.id)];
   }
 }

@@ -77,7 +77,8 @@ interface Waits {
   settled: Waiter[] | undefined;
   subscribers: Subscriber[] | undefined;
   stored: Promise<Receipt> | undefined;
-  committed: (() => void)[] | undefined;
+  /** Told once the input is committed (`undefined`), or lost with the store's error. */
+  committed: ((lost: OffstageError | undefined) => void)[] | undefined;
 }
 
 /**
@@ -117,6 +118,8 @@ export class TurnHandle {
   #status: InputStatus;
   /** The receipt once the store committed the input; `undefined` until then. */
   #receipt: Receipt | undefined = undefined;
+  /** Why the input was lost, when the store failed before committing it. */
+  #lost: OffstageError | undefined = undefined;
   #turnId: string | undefined = undefined;
   #outcome: TurnOutcome | undefined = undefined;
   #usage: Usage | undefined = undefined;
@@ -151,14 +154,19 @@ export class TurnHandle {
     return this.#receipt ?? "stored";
   }
 
-  /** Resolves with the receipt once the store has committed the input. */
+  /**
+   * Resolves with the receipt once the store has committed the input. Rejects with `OffstageError`
+   * `STORE_FAILED` (or `STORE_FILE_GONE`) when the store failed before committing it: the input was
+   * not kept, and its handle settled `failed` with reason `store_failed`.
+   */
   stored(): Promise<Receipt> {
     const waits = this.#wants();
-    waits.stored ??= new Promise<Receipt>((resolve) => {
+    waits.stored ??= new Promise<Receipt>((resolve, reject) => {
       if (this.#receipt !== undefined) resolve(this.#receipt);
+      else if (this.#lost !== undefined) reject(this.#lost);
       else {
         waits.committed ??= [];
-        waits.committed.push(() => resolve(this.receipt));
+        waits.committed.push((lost) => (lost === undefined ? resolve(this.receipt) : reject(lost)));
       }
     });
     return waits.stored;
@@ -296,10 +304,25 @@ export class TurnHandle {
   /** @internal The store committed the input. */
   markStored(receipt: Receipt): void {
     this.#receipt = receipt;
+    this.#tellCommitted(undefined);
+  }
+
+  /**
+   * @internal The store failed before it committed the input, so the input is lost: the handle
+   * settles with `outcome` and `stored()` rejects with `error`.
+   */
+  markLost(outcome: TurnOutcome, error: OffstageError): void {
+    if (this.#receipt !== undefined || this.#outcome !== undefined) return;
+    this.#lost = error;
+    this.#tellCommitted(error);
+    this.settle(outcome, undefined, undefined);
+  }
+
+  #tellCommitted(lost: OffstageError | undefined): void {
     const waiting = this.#waits?.committed;
     if (waiting === undefined) return;
     this.#waits!.committed = undefined;
-    for (const resolve of waiting) resolve();
+    for (const tell of waiting) tell(lost);
   }
 
   /** @internal Settles the handle; later calls are ignored. */

@@ -92,8 +92,11 @@ async function runTool(
   const timeoutMs = tool.timeoutMs ?? parts.limits.toolTimeoutMs;
   const own = new AbortController();
   const signal = AbortSignal.any([turnSignal, own.signal]);
+  const timeout = new Error(`timed out after ${timeoutMs} ms`);
   return new Promise<ToolResultPart>((resolve) => {
     let settled = false;
+    /** A host call that no drain has started yet. */
+    let waitingForHost = tool.executor === "host";
     const finish = (result: ToolResultPart) => {
       if (settled) return;
       settled = true;
@@ -102,10 +105,15 @@ async function runTool(
       resolve(result);
     };
     const onAbort = () =>
-      finish(errorResult(call, `the tool call was aborted: ${describeCause(signal.reason)}`));
-    const timer = clock.setTimeout(() => {
-      own.abort(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+      finish(
+        errorResult(
+          call,
+          waitingForHost && signal.reason === timeout
+            ? `host tool ${JSON.stringify(call.toolName)} was not run: it waited ${timeoutMs} ms for the host to call drain()`
+            : `the tool call was aborted: ${describeCause(signal.reason)}`,
+        ),
+      );
+    const timer = clock.setTimeout(() => own.abort(timeout), timeoutMs);
     signal.addEventListener("abort", onAbort, { once: true });
     driver.callStarted();
     const context = {
@@ -115,15 +123,31 @@ async function runTool(
       toolCallId: call.toolCallId,
     };
     const label = `tool ${call.toolName}`;
-    Promise.resolve()
-      .then(() =>
-        // The tool's own code runs inside its call's trace context: what it does nests under it.
-        parts.dispatcher.timed(label, () =>
-          parts.observer.runTool(span, () =>
-            runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
-          ),
+    // The tool's own code runs inside its call's trace context: what it does nests under it.
+    const execute = (runSignal: AbortSignal) =>
+      parts.observer.runTool(span, () =>
+        runInTurn(parts.waits, turn.sessionId, turn.turnId, () =>
+          tool.execute(args, runSignal === signal ? context : { ...context, signal: runSignal }),
         ),
-      )
+      );
+    Promise.resolve()
+      .then(() => {
+        if (tool.executor !== "host") return parts.dispatcher.timed(label, () => execute(signal));
+        // Queued for the host's thread; the host queue measures how long it holds that thread.
+        return parts.options.host!.submit({
+          agentName: turn.entry.agentName,
+          toolName: call.toolName,
+          args,
+          sessionId: turn.sessionId,
+          turnId: turn.turnId,
+          toolCallId: call.toolCallId,
+          signal,
+          run: execute,
+          started: () => {
+            waitingForHost = false;
+          },
+        });
+      })
       .then(
         (value) =>
           finish({

@@ -11,7 +11,7 @@ import type { Agent, Runtime, RuntimeEvent, RuntimeOptions, Session } from "../.
 import { InvalidInputError } from "../../src/index.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { VirtualClock } from "../../src/testing/index.js";
-import { until } from "../support/async.js";
+import { eventually, until } from "../support/async.js";
 import { callTools, GatedModel, roles, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
 import { type GatedFunction, gatedFunction, testRuntime } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
@@ -37,18 +37,6 @@ afterEach(async () => {
 
 const NEVER = new Promise<never>(() => {});
 
-/**
- * Waits for `condition` on the wall clock (these flows cross several real commits and fsyncs, which a
- * loaded machine can slow down past what a fixed number of event-loop turns allows).
- */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 /** A store whose writes and commits stop reaching `store` once `alive()` is false. */
 function fenced<T extends object>(store: T, alive: () => boolean): T {
   const reads = new Set<PropertyKey>([
@@ -58,6 +46,8 @@ function fenced<T extends object>(store: T, alive: () => boolean): T {
     "history",
     "findByIdempotencyKey",
     "input",
+    "queuedSessions",
+    "queuedOf",
     "get",
     "list",
     "spend",

@@ -269,7 +269,7 @@ describe("history of sessions this store created", () => {
     return {
       count: () =>
         all.mock.contexts.filter((s) =>
-          (s as StatementSync).sourceSQL.startsWith("SELECT messages FROM history"),
+          (s as StatementSync).sourceSQL.startsWith("SELECT id, messages FROM history"),
         ).length,
     };
   }

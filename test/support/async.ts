@@ -38,6 +38,18 @@ export async function until(condition: () => boolean, what = "the condition"): P
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/**
+ * Waits for `condition` on the wall clock: for flows that cross real commits and fsyncs, which a
+ * loaded machine can slow down past what a fixed number of event-loop turns allows.
+ */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 /** Whether a promise has settled yet, without waiting for it. */
 export function track<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
   let settled = false;

@@ -134,11 +134,32 @@ export interface InterruptedTurn {
 /** What a store holds when it opens: everything the runtime must drive to a terminal state. */
 export interface RecoveredState {
   readonly sessions: readonly SessionRecord[];
-  /** Inputs waiting to run, in acceptance order (steered inputs no checkpoint holds included). */
+  /**
+   * Inputs waiting to run, in acceptance order (steered inputs no checkpoint holds included); empty
+   * when `open({ paged: true })` left them to {@link Store.queuedSessions}.
+   */
   readonly queued: readonly InputRecord[];
+  /** How many inputs wait to run, whether `queued` holds them or not (default: `queued.length`). */
+  readonly queuedCount?: number;
   readonly interrupted: readonly InterruptedTurn[];
   /** The next free input sequence number. */
   readonly nextSeq: number;
+}
+
+/** Options of {@link Store.open}. */
+export interface OpenOptions {
+  /**
+   * Leave `queued` empty (and count them in `queuedCount`): the caller reads queued inputs session by
+   * session, with `queuedSessions` and `queuedOf`, so it can drive turns before it has read them all.
+   * A store without those two methods ignores it.
+   */
+  readonly paged?: boolean;
+}
+
+/** The queued inputs of one session, in acceptance order. */
+export interface QueuedSession {
+  readonly sessionId: string;
+  readonly inputs: readonly InputRecord[];
 }
 
 /**
@@ -172,7 +193,7 @@ export interface Store {
    * state (steered inputs no checkpoint holds are `queued` again). Calling it again while open (a
    * runtime's stop and start) returns the current state. Throws `BootError`.
    */
-  open(): Promise<RecoveredState>;
+  open(options?: OpenOptions): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */
   createSession(session: SessionRecord): void;
   accept(input: InputRecord): void;
@@ -191,6 +212,15 @@ export interface Store {
   /** The input a session accepted with this idempotency key, if any. */
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;
   input(inputId: string): InputSnapshot | undefined;
+  /**
+   * Recovery page by page (optional, with `queuedOf`): the queued inputs of the first `sessionsMax`
+   * sessions that have any, after session `afterSessionId` (from the first when `undefined`), in an
+   * order of session ids the store chooses and keeps. Paging on from the last session of each page
+   * visits every session with queued inputs once.
+   */
+  queuedSessions?(afterSessionId: string | undefined, sessionsMax: number): readonly QueuedSession[];
+  /** The queued inputs of one session, in acceptance order (see `queuedSessions`). */
+  queuedOf?(sessionId: string): readonly InputRecord[];
   /** The delegation log, when the store supports background children. */
   readonly delegations?: DelegationLog;
   /** Commits what is pending and releases the store. Idempotent. */

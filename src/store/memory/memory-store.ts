@@ -6,8 +6,9 @@
  * It is also the reference the simulation trusts, so it is written to be obviously right: plain
  * arrays, one statement of each rule of the store port, no tricks for speed. Each session keeps its
  * live (queued and running) inputs in acceptance order and its running turns; ended inputs move to
- * one list, oldest first, bounded by `endedInputsMax`. A look-up by input id alone (`input(id)`,
- * which hosts call rarely) searches those lists, so that no write pays for an index of every input.
+ * `ended-inputs.ts`, which forgets them as the retention options say (`../retention.ts`), as they
+ * end. A look-up by input id alone (`input(id)`, which hosts call rarely) searches those lists, so
+ * that no write pays for an index of every input.
  *
  * @packageDocumentation
  */
@@ -19,6 +20,8 @@ import type {
   InputRecord,
   InputSnapshot,
   InterruptedTurn,
+  OpenOptions,
+  QueuedSession,
   RecoveredState,
   SessionRecord,
   Steer,
@@ -27,7 +30,9 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { checkOptions, checkPositiveInteger, optionsOf } from "../../validate.js";
+import { checkOptions, optionsOf } from "../../validate.js";
+import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
+import { EndedInputs } from "./ended-inputs.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
 
 /**
@@ -40,6 +45,10 @@ interface StoredInput extends InputRecord {
   outcome: TurnOutcome | undefined;
   /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
   steerStep: number | undefined;
+  /** Set when it ends (see `ended-inputs.ts`). */
+  key: string | undefined;
+  endedAtMs: number;
+  forgotten: boolean;
 }
 
 interface StoredTurn {
@@ -57,6 +66,8 @@ interface StoredSession {
   /** `undefined` for a session written to without `createSession` (the port allows it). */
   record: SessionRecord | undefined;
   readonly history: Message[];
+  /** How many messages each turn added to `history`, oldest first, while `historyTurnsMax` bounds it. */
+  readonly turnSizes: number[];
   /** Queued and running inputs, in acceptance order. */
   readonly live: StoredInput[];
   /** Running turns (a new array on each change: it holds one turn, rarely more). */
@@ -68,52 +79,37 @@ const NO_MESSAGES: readonly Message[] = Object.freeze([]);
 /** A turn's steered inputs until one is steered into it; frozen, so nothing is pushed to it. */
 const NO_STEERED: readonly StoredInput[] = Object.freeze([]);
 
-/** Options of {@link createMemoryStore}. */
-export interface MemoryStoreOptions {
-  /**
-   * Ended inputs kept for `input(id)` and idempotency look-ups (default 10 000); older ones are
-   * forgotten, oldest first, so a long-lived process does not grow without bound.
-   */
-  readonly endedInputsMax?: number;
-}
-
-const MEMORY_STORE_KEYS = Object.keys({ endedInputsMax: true } satisfies Record<
-  keyof MemoryStoreOptions,
-  true
->);
+/**
+ * Options of {@link createMemoryStore}: retention only (see {@link RetentionOptions}). Ended inputs
+ * are forgotten as they end, oldest first: by default beyond the newest 10 000 (`endedInputsMax`), and
+ * those with an idempotency key beyond the newest 10 000 of them (`idempotencyKeysMax`).
+ */
+export type MemoryStoreOptions = RetentionOptions;
 
 /** Creates an in-process store. Throws `BootError` `INVALID_OPTIONS` for bad options. */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const subject = optionsOf("createMemoryStore()");
-  const given = checkOptions(subject, "options", options, MEMORY_STORE_KEYS);
-  const endedInputsMax = given.endedInputsMax ?? DEFAULTS.memoryStore.endedInputsMax;
-  checkPositiveInteger(subject, "endedInputsMax", endedInputsMax);
-  return new MemoryStore(endedInputsMax);
+  const given = checkOptions(subject, "options", options, RETENTION_KEYS);
+  return new MemoryStore(retentionOf(subject, given, DEFAULTS.memoryStore));
 }
 
 class MemoryStore implements Store {
   readonly kind = "memory";
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
-  readonly #endedInputsMax: number;
+  readonly #historyTurnsMax: number;
   readonly #sessions = new Map<string, StoredSession>();
-  /**
-   * Ended inputs, oldest first, from `#endedHead` on; beyond `endedInputsMax`, the oldest is
-   * forgotten. A queue read from a head index: `shift()` on a long array moves every element.
-   * Beside each, its key in `#keys`, so that forgetting an input long ended reads nothing of it.
-   */
-  #ended: (StoredInput | undefined)[] = [];
-  #endedKeys: (string | undefined)[] = [];
-  #endedHead = 0;
+  readonly #ended: EndedInputs<StoredInput>;
   /** Inputs by session and idempotency key, until they are forgotten. */
   readonly #keys = new Map<string, StoredInput>();
   #nextSeq = 1;
 
-  constructor(endedInputsMax: number) {
-    this.#endedInputsMax = endedInputsMax;
+  constructor(retention: Retention) {
+    this.#ended = new EndedInputs(retention);
+    this.#historyTurnsMax = retention.historyTurnsMax;
   }
 
-  async open(): Promise<RecoveredState> {
+  async open(options?: OpenOptions): Promise<RecoveredState> {
     const sessions: SessionRecord[] = [];
     const interrupted: InterruptedTurn[] = [];
     const queued: InputRecord[] = [];
@@ -134,7 +130,29 @@ class MemoryStore implements Store {
       for (const input of session.live) if (input.status === "queued") queued.push(recordOf(input));
     }
     queued.sort((x, y) => x.seq - y.seq);
-    return { sessions, queued, interrupted, nextSeq: this.#nextSeq };
+    const queuedCount = queued.length;
+    if (options?.paged === true) queued.length = 0;
+    return { sessions, queued, queuedCount, interrupted, nextSeq: this.#nextSeq };
+  }
+
+  queuedSessions(afterSessionId: string | undefined, sessionsMax: number): readonly QueuedSession[] {
+    const ids = [...this.#sessions.keys()].sort();
+    const page: QueuedSession[] = [];
+    for (const sessionId of ids) {
+      if (page.length >= sessionsMax) break;
+      if (afterSessionId !== undefined && sessionId <= afterSessionId) continue;
+      const inputs = this.queuedOf(sessionId);
+      if (inputs.length > 0) page.push({ sessionId, inputs });
+    }
+    return page;
+  }
+
+  queuedOf(sessionId: string): readonly InputRecord[] {
+    const live = this.#sessions.get(sessionId)?.live ?? [];
+    return live
+      .filter((input) => input.status === "queued")
+      .sort((x, y) => x.seq - y.seq)
+      .map(recordOf);
   }
 
   createSession(record: SessionRecord): void {
@@ -156,10 +174,12 @@ class MemoryStore implements Store {
       turnId: undefined,
       outcome: undefined,
       steerStep: undefined,
+      key: record.idempotencyKey === undefined ? undefined : keyOf(record.sessionId, record.idempotencyKey),
+      endedAtMs: 0,
+      forgotten: false,
     };
     this.#session(record.sessionId).live.push(input);
-    if (record.idempotencyKey !== undefined)
-      this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), input);
+    if (input.key !== undefined) this.#keys.set(input.key, input);
     this.#nextSeq = Math.max(this.#nextSeq, record.seq + 1);
   }
 
@@ -187,7 +207,7 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
       input.turnId = undefined;
     }
-    this.#end(session!, input, { status: end.status, reason: end.reason });
+    this.#end(session!, input, { status: end.status, reason: end.reason }, end.endedAtMs);
   }
 
   startTurn(start: TurnStart): void {
@@ -234,7 +254,7 @@ class MemoryStore implements Store {
     const turn = session === undefined ? undefined : current(session, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
     session.turns = session.turns.filter((t) => t !== turn);
-    for (const message of end.messages) session.history.push(message);
+    this.#appendHistory(session, end.messages);
     for (const input of turn.inputs) this.#endTurnInput(session, input, end);
     for (const input of turn.steered) this.#endTurnInput(session, input, end);
   }
@@ -248,8 +268,18 @@ class MemoryStore implements Store {
       input.status = "queued";
       input.turnId = undefined;
     } else {
-      this.#end(session, input, end.outcome);
+      this.#end(session, input, end.outcome, end.endedAtMs);
     }
+  }
+
+  /** A turn's messages join the history; beyond `historyTurnsMax` turns, the oldest turn's leave. */
+  #appendHistory(session: StoredSession, messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    for (const message of messages) session.history.push(message);
+    if (this.#historyTurnsMax === Number.POSITIVE_INFINITY) return;
+    session.turnSizes.push(messages.length);
+    if (session.turnSizes.length > this.#historyTurnsMax)
+      session.history.splice(0, session.turnSizes.shift()!);
   }
 
   /** Everything here is committed as soon as it is written. */
@@ -271,7 +301,7 @@ class MemoryStore implements Store {
       const input = find(session.live, inputId);
       if (input !== undefined) return snapshotOf(input);
     }
-    const ended = this.#ended.find((input) => input?.id === inputId);
+    const ended = this.#ended.find(inputId);
     return ended === undefined ? undefined : snapshotOf(ended);
   }
 
@@ -281,7 +311,7 @@ class MemoryStore implements Store {
   #session(sessionId: string): StoredSession {
     let session = this.#sessions.get(sessionId);
     if (session === undefined) {
-      session = { record: undefined, history: [], live: [], turns: [] };
+      session = { record: undefined, history: [], turnSizes: [], live: [], turns: [] };
       this.#sessions.set(sessionId, session);
     }
     return session;
@@ -293,29 +323,18 @@ class MemoryStore implements Store {
     return session === undefined ? undefined : current(session, turnId, attempt);
   }
 
-  /**
-   * Ends an input: it leaves its session's live inputs for the ended ones, and the oldest ended
-   * input is forgotten beyond the bound of those kept.
-   */
-  #end(session: StoredSession, input: StoredInput, outcome: TurnOutcome): void {
+  /** Ends an input: it leaves its session's live inputs for the ended ones (see `ended-inputs.ts`). */
+  #end(session: StoredSession, input: StoredInput, outcome: TurnOutcome, endedAtMs: number): void {
     input.status = outcome.status;
     input.outcome = outcome;
+    input.endedAtMs = endedAtMs;
     remove(session.live, input);
-    this.#ended.push(input);
-    this.#endedKeys.push(
-      input.idempotencyKey === undefined ? undefined : keyOf(input.sessionId, input.idempotencyKey),
-    );
-    if (this.#ended.length - this.#endedHead <= this.#endedInputsMax) return;
-    const key = this.#endedKeys[this.#endedHead];
-    if (key !== undefined) this.#keys.delete(key);
-    this.#ended[this.#endedHead] = undefined;
-    this.#endedHead += 1;
-    if (this.#endedHead >= this.#endedInputsMax) {
-      this.#ended = this.#ended.slice(this.#endedHead);
-      this.#endedKeys = this.#endedKeys.slice(this.#endedHead);
-      this.#endedHead = 0;
-    }
+    this.#ended.add(input, this.#forget);
   }
+
+  readonly #forget = (input: StoredInput): void => {
+    if (input.key !== undefined) this.#keys.delete(input.key);
+  };
 }
 
 /**

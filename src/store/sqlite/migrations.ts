@@ -135,6 +135,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX history_by_session ON history (session_id, id);
     `,
   },
+  {
+    version: 4,
+    name: "retention and per-session recovery",
+    sql: `
+      -- Ended inputs in the order retention forgets them (retention-sweep.ts): all of them, and those
+      -- with an idempotency key, each bounded on its own. An input gains its entry as it ends.
+      CREATE INDEX inputs_ended ON inputs (ended_at_ms, seq) WHERE ended_at_ms IS NOT NULL;
+      CREATE INDEX inputs_ended_keyed ON inputs (ended_at_ms, seq)
+        WHERE ended_at_ms IS NOT NULL AND idempotency_key IS NOT NULL;
+      -- An ended turn is deleted with the last input that takes its outcome from it: inputs stay
+      -- indexed by turn once it ended too (an input keeps its turn_id as it ends, so ending one
+      -- changes this index no more than the old one, which dropped the entry).
+      DROP INDEX inputs_by_turn;
+      CREATE INDEX inputs_by_turn ON inputs (turn_id) WHERE turn_id IS NOT NULL;
+      -- Recovery reads queued inputs session by session (recover.ts), so it replaces the index by seq.
+      DROP INDEX inputs_queued;
+      CREATE INDEX inputs_queued_by_session ON inputs (session_id, seq) WHERE status = 'queued';
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -11,7 +11,8 @@
  *    file is scanned only with `checkIntegrity`; otherwise damage is found where boot reads). Without
  *    a `-wal` file beside it nobody has the file open, so the look uses SQLite's `immutable` mode,
  *    which creates no `-wal`/`-shm` files next to a file it may refuse.
- * 4. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
+ * 4. The lock of the file (`store-lock.ts`): a live runtime elsewhere is `STORE_LOCKED`.
+ * 5. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
  *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead.
  *
@@ -32,6 +33,7 @@ import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { BootError, OffstageError } from "../../errors.js";
 import { APPLICATION_ID, assertNotNewer } from "./migrations.js";
+import { FileLock } from "./store-lock.js";
 
 const HEADER = Buffer.from("SQLite format 3\u0000", "latin1");
 const HEADER_BYTES = 100;
@@ -47,6 +49,8 @@ export interface OpenedDatabase {
   readonly db: DatabaseSync;
   /** The WAL file the store must fsync after each commit, when it does (durability `full`, WAL mode). */
   readonly syncWal: string | undefined;
+  /** The file's lock, held for this connection: release it after closing `db`. */
+  readonly lock: FileLock;
 }
 
 /**
@@ -89,15 +93,18 @@ export function openDatabase(path: string, options: ConnectionOptions): OpenedDa
   assertSqliteSupported(path);
   preparePath(path);
   if (statSync(path, { throwIfNoEntry: false })?.size) probe(path, options.checkIntegrity);
+  let lock: FileLock | undefined;
   let db: DatabaseSync | undefined;
   try {
+    lock = FileLock.acquire(path);
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
     const { journal_mode } = db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string };
     const ownSync = journal_mode === "wal" && options.durability === "full";
     db.exec(`PRAGMA synchronous = ${ownSync || options.durability === "normal" ? "NORMAL" : "FULL"}`);
-    return { db, syncWal: ownSync ? `${path}-wal` : undefined };
+    return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock };
   } catch (error) {
     db?.close();
+    lock?.release();
     throw bootErrorOf(error, path, "opening");
   }
 }

@@ -11,7 +11,11 @@ import type { GroupCommit } from "./group-commit.js";
 import { messagesOf, type RecordColumns, recordOf, type TurnRow } from "./rows.js";
 import type { Statements } from "./statements.js";
 
-export function recoverState(sql: Statements, group: GroupCommit): RecoveredState {
+/**
+ * `paged`: the queued inputs are counted, not read (the caller reads them with `queuedOf`): a backlog
+ * of a million costs a count over the index, not a million rows parsed before any turn can start.
+ */
+export function recoverState(sql: Statements, group: GroupCommit, paged: boolean): RecoveredState {
   const sessions = (sql.allSessions.all() as { id: string; agent: string; created_at_ms: number }[]).map(
     (row): SessionRecord => ({ id: row.id, agent: row.agent, createdAtMs: row.created_at_ms }),
   );
@@ -28,9 +32,14 @@ export function recoverState(sql: Statements, group: GroupCommit): RecoveredStat
       inputs: inputIds.map((id) => recordOf(sql.recordById.get(id) as unknown as RecordColumns)),
     });
   }
-  const queued = (sql.queuedRecords.all() as unknown as RecordColumns[]).map(recordOf);
   const { seq } = sql.maxSeq.get() as { seq: number | null };
-  return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+  const nextSeq = (seq ?? 0) + 1;
+  if (paged) {
+    const { n } = sql.queuedCount.get() as { n: number };
+    return { sessions, queued: [], queuedCount: n, interrupted, nextSeq };
+  }
+  const queued = (sql.queuedRecords.all() as unknown as RecordColumns[]).map(recordOf);
+  return { sessions, queued, queuedCount: queued.length, interrupted, nextSeq };
 }
 
 /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */

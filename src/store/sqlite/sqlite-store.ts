@@ -20,12 +20,14 @@
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { BootError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
-import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
+import { DEFAULTS, TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
 import type { Message } from "../../kernel/messages.js";
 import type {
   InputEnd,
   InputRecord,
   InputSnapshot,
+  OpenOptions,
+  QueuedSession,
   RecoveredState,
   SessionRecord,
   Steer,
@@ -35,21 +37,30 @@ import type {
   TurnStart,
 } from "../../runtime/ports/store.js";
 import { checkOptions, optionsOf } from "../../validate.js";
+import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
+import { FileIdentity } from "./file-identity.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
-import { migrate } from "./migrations.js";
+import { HistoryCache, type HistoryRow } from "./history-cache.js";
+import { migrate, userVersion } from "./migrations.js";
 import { isConstraintError } from "./multi-row-statement.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
-import { type InputRow, messagesOf, snapshotOf } from "./rows.js";
+import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
+import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
-import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
+import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
 import { WalSync } from "./wal-sync.js";
 
-/** Options of {@link createSqliteStore}. */
-export interface SqliteStoreOptions {
+/**
+ * Options of {@link createSqliteStore}. Retention ({@link RetentionOptions}) is applied in the
+ * background, about once a second, between commits: by default the newest 100 000 ended inputs are
+ * kept (`endedInputsMax`), of them at most 100 000 with an idempotency key (`idempotencyKeysMax`), with
+ * no age bound, and every session's whole history.
+ */
+export interface SqliteStoreOptions extends RetentionOptions {
   /** The database file (default `./.offstage/offstage.db`, from the working directory); its folder is created. */
   readonly path?: string;
   /**
@@ -77,7 +88,12 @@ export interface SqliteStoreOptions {
 }
 
 /** Counters of the SQLite store (see {@link SqliteStore.stats}). */
-export type SqliteStoreStats = GroupCommitStats;
+export interface SqliteStoreStats extends GroupCommitStats {
+  /** Rows retention deleted, since the store was created. */
+  readonly swept: SweepCounts;
+}
+
+const NOTHING_SWEPT: SweepCounts = { inputs: 0, turns: 0, historyRows: 0 };
 
 /**
  * Creates a SQLite store; nothing is opened until the runtime starts (`open()`). Throws `BootError`
@@ -114,16 +130,25 @@ export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore
     );
   const checkIntegrity = given.checkIntegrity ?? false;
   if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
-  return new SqliteStore(resolve(path), { durability, busyTimeoutMs, checkIntegrity }, groupCommitMs);
+  const retention = retentionOf(optionsOf("createSqliteStore()"), given, DEFAULTS.sqliteStore);
+  return new SqliteStore(
+    resolve(path),
+    { durability, busyTimeoutMs, checkIntegrity },
+    groupCommitMs,
+    retention,
+  );
 }
 
-const SQLITE_STORE_KEYS = Object.keys({
-  path: true,
-  durability: true,
-  groupCommitMs: true,
-  busyTimeoutMs: true,
-  checkIntegrity: true,
-} satisfies Record<keyof SqliteStoreOptions, true>);
+const SQLITE_STORE_KEYS = [
+  ...Object.keys({
+    path: true,
+    durability: true,
+    groupCommitMs: true,
+    busyTimeoutMs: true,
+    checkIntegrity: true,
+  } satisfies Record<Exclude<keyof SqliteStoreOptions, keyof RetentionOptions>, true>),
+  ...RETENTION_KEYS,
+];
 
 function invalid(what: string, value: unknown, expected: string): never {
   throw new BootError(
@@ -142,6 +167,9 @@ interface Connection {
   readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
+  readonly fileLock: FileLock;
+  readonly sweep: RetentionSweep;
+  sweepTimer: NodeJS.Timeout | undefined;
 }
 
 /** See {@link createSqliteStore}. */
@@ -157,23 +185,59 @@ export class SqliteStore implements Store, AsyncDisposable {
   });
   readonly #connection: ConnectionOptions;
   readonly #groupCommitMs: number;
+  readonly #retention: Retention;
+  readonly #histories = new HistoryCache(DEFAULTS.sqliteStore.historyCacheMessagesMax);
   #conn: Connection | undefined;
-  /** The last connection's group, for `stats()` after close. */
+  /** The last connection's group and sweep, for `stats()` after close. */
   #group: GroupCommit | undefined;
+  #sweep: RetentionSweep | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createSqliteStore}. */
-  constructor(path: string, connection: ConnectionOptions, groupCommitMs: number) {
+  constructor(path: string, connection: ConnectionOptions, groupCommitMs: number, retention: Retention) {
     this.path = path;
     this.#connection = connection;
     this.#groupCommitMs = groupCommitMs;
+    this.#retention = retention;
   }
 
-  async open(): Promise<RecoveredState> {
+  /**
+   * Opens the file (see {@link Store.open}). Called again while open, after the store failed (a full
+   * disk, an I/O error, its file deleted or replaced), it first commits a small write to prove the
+   * store works again; it throws `STORE_FAILED` or `STORE_FILE_GONE` while it does not.
+   */
+  async open(options?: OpenOptions): Promise<RecoveredState> {
+    const paged = options?.paged === true;
     const conn = this.#conn;
-    if (conn === undefined) return this.#boot();
+    if (conn === undefined) return this.#boot(paged);
+    if (conn.group.failed) {
+      conn.held.drop();
+      // Page 1 is written again as it is: a write of the header that needs the disk, and nothing else.
+      await conn.group.retry(() => conn.db.exec(`PRAGMA user_version = ${userVersion(conn.db)}`));
+    }
     this.#writeHeld();
-    return this.#read(() => recoverState(conn.sql, conn.group));
+    return this.#read(() => recoverState(conn.sql, conn.group, paged));
+  }
+
+  queuedSessions(afterSessionId: string | undefined, sessionsMax: number): readonly QueuedSession[] {
+    this.#writeHeld();
+    return this.#read((sql) => {
+      const page: QueuedSession[] = [];
+      // Ids are non-empty: "" sorts before every one of them.
+      let after = afterSessionId ?? "";
+      while (page.length < sessionsMax) {
+        const next = sql.nextQueuedSession.get(after) as { session_id: string } | undefined;
+        if (next === undefined) break;
+        after = next.session_id;
+        page.push({ sessionId: after, inputs: queuedOf(sql, after) });
+      }
+      return page;
+    });
+  }
+
+  queuedOf(sessionId: string): readonly InputRecord[] {
+    this.#writeHeld();
+    return this.#read((sql) => queuedOf(sql, sessionId));
   }
 
   createSession(session: SessionRecord): void {
@@ -232,6 +296,7 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   endTurn(end: TurnEnd): void {
     const record = endRecordOf(end);
+    if (record.messages !== undefined) this.#conn?.sweep.historyGrew(end.sessionId);
     this.#write((sql, held) => {
       if (held.holdEnd(end, record)) return;
       if (endStoredTurn(sql, record, end.inputIds, end.requeued)) held.holdHistory(record);
@@ -251,8 +316,12 @@ export class SqliteStore implements Store, AsyncDisposable {
         this.#write((_, held) => held.writeSessions());
       if (known.hasNoHistory(sessionId)) return NO_MESSAGES;
     }
-    return this.#read((sql) =>
-      (sql.history.all(sessionId) as { messages: string }[]).flatMap((row) => messagesOf(row.messages)),
+    return this.#read((sql, group) =>
+      this.#histories.read(
+        sessionId,
+        group.rollbacks,
+        (lastId) => sql.historyAfter.all(sessionId, lastId) as unknown as HistoryRow[],
+      ),
     );
   }
 
@@ -282,47 +351,82 @@ export class SqliteStore implements Store, AsyncDisposable {
     await this.close();
   }
 
-  /** Writes and commits so far: how well group commit batches (writes per commit). */
+  /** Writes and commits so far (how well group commit batches), and what retention deleted. */
   stats(): SqliteStoreStats {
-    return this.#group?.stats() ?? NO_STATS;
+    return { ...(this.#group?.stats() ?? NO_STATS), swept: this.#sweep?.counts() ?? NOTHING_SWEPT };
   }
 
   /**
-   * @internal Drops the store as `kill -9` drops its process: the open group is lost and the lock row
-   * stays behind for the next open to take over. For crash tests that run in one process.
+   * @internal Commits, then sweeps until nothing is beyond the retention bounds, as the background
+   * sweep does a batch at a time. For tests.
+   */
+  async sweepNow(): Promise<SweepCounts> {
+    await this.commit();
+    const { sweep } = this.#live();
+    while (sweep.sweep());
+    return sweep.counts();
+  }
+
+  /**
+   * @internal Drops the store as `kill -9` drops its process: the open group is lost, the file's lock
+   * is released as the OS releases a dead process's, and the lock row stays behind for the next open
+   * to take over. For crash tests that run in one process.
    */
   abandon(): void {
     const conn = this.#conn;
     if (conn === undefined) return;
     this.#conn = undefined;
     this.#closing = Promise.resolve();
+    clearTimeout(conn.sweepTimer);
+    this.#histories.clear();
     conn.group.rollback();
     conn.walSync?.close();
     conn.db.close();
-    dropLock(conn.lock);
+    conn.fileLock.release();
   }
 
-  #boot(): RecoveredState {
-    const { db, syncWal } = openDatabase(this.path, this.#connection);
+  #boot(paged: boolean): RecoveredState {
+    const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
+    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, new FileIdentity(this.path));
     try {
       // One transaction: the lock check and claim run under the file's write lock with the migrations.
       group.write();
       migrate(db, this.path);
       const lock = claimLock(db, this.path, Date.now());
       const sql = prepareStatements(db);
-      const state = recoverState(sql, group);
+      const state = recoverState(sql, group, paged);
       group.flush();
-      lockHeld(lock);
-      this.#conn = { db, sql, group, held: new HeldWrites(sql, group), walSync, lock };
+      const sweep = new RetentionSweep(
+        db,
+        group,
+        this.#retention,
+        DEFAULTS.sqliteStore.sweepBatchRows,
+        (sessionId) => this.#histories.forget(sessionId),
+      );
+      const held = new HeldWrites(sql, group);
+      const conn: Connection = {
+        db,
+        sql,
+        group,
+        held,
+        walSync,
+        lock,
+        fileLock,
+        sweep,
+        sweepTimer: undefined,
+      };
+      this.#conn = conn;
       this.#group = group;
+      this.#sweep = sweep;
       this.#closing = undefined;
+      this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
       return state;
     } catch (error) {
       group.rollback();
       walSync?.close();
       db.close();
+      fileLock.release();
       throw bootErrorOf(error, this.path, "opening");
     }
   }
@@ -331,16 +435,41 @@ export class SqliteStore implements Store, AsyncDisposable {
     const conn = this.#conn;
     if (conn === undefined) return;
     this.#conn = undefined;
+    clearTimeout(conn.sweepTimer);
+    this.#histories.clear();
     try {
       conn.group.write();
       releaseLock(conn.db, conn.lock);
       conn.group.flush();
       await conn.group.commit();
     } finally {
-      dropLock(conn.lock);
       conn.walSync?.close();
       conn.db.close();
+      conn.fileLock.release();
     }
+  }
+
+  #scheduleSweep(conn: Connection, delayMs: number): void {
+    conn.sweepTimer = setTimeout(() => this.#sweepWhenIdle(conn), delayMs);
+    // Background housekeeping: it never keeps the process alive.
+    conn.sweepTimer.unref();
+  }
+
+  /** One background sweep, once no group is open (never inside a turn's transaction). */
+  #sweepWhenIdle(conn: Connection): void {
+    if (this.#conn !== conn) return;
+    if (conn.group.isOpen) {
+      conn.group.whenIdle(() => this.#sweepWhenIdle(conn));
+      return;
+    }
+    let more: boolean;
+    try {
+      more = conn.sweep.sweep();
+    } catch {
+      // The store failed (the sweep's writes are a group like any other): its next write says so.
+      return;
+    }
+    this.#scheduleSweep(conn, more ? 0 : DEFAULTS.sqliteStore.sweepIntervalMs);
   }
 
   #live(): Connection {
@@ -377,10 +506,10 @@ export class SqliteStore implements Store, AsyncDisposable {
     if (this.#conn?.held.empty === false) this.#write((_, held) => held.writeAll());
   }
 
-  #read<T>(query: (sql: Statements) => T): T {
-    const { sql } = this.#live();
+  #read<T>(query: (sql: Statements, group: GroupCommit) => T): T {
+    const { sql, group } = this.#live();
     try {
-      return query(sql);
+      return query(sql, group);
     } catch (error) {
       throw new OffstageError(
         "STORE_FAILED",
@@ -389,4 +518,8 @@ export class SqliteStore implements Store, AsyncDisposable {
       );
     }
   }
+}
+
+function queuedOf(sql: Statements, sessionId: string): InputRecord[] {
+  return (sql.queuedOf.all(sessionId) as unknown as RecordColumns[]).map(recordOf);
 }

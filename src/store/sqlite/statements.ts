@@ -25,6 +25,8 @@ const RECORD_COLUMNS =
 /** Statements whose rows are arrays of {@link RECORD_COLUMNS}. */
 const RECORDS = {
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' ORDER BY seq`,
+  /** One session's queued inputs (index `inputs_queued_by_session`). Param: session_id. */
+  queuedOf: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ? ORDER BY seq`,
   recordById: `${RECORD_COLUMNS} WHERE id = ?`,
 } as const;
 
@@ -42,6 +44,11 @@ const SQL = {
   inputById: `${INPUT_COLUMNS} WHERE i.id = ?`,
   inputByKey: `${INPUT_COLUMNS} WHERE i.session_id = ? AND i.idempotency_key = ?`,
   maxSeq: "SELECT max(seq) AS seq FROM inputs",
+  /** Queued inputs, counted at a paged recovery (from the index `inputs_queued_by_session`). */
+  queuedCount: "SELECT count(*) AS n FROM inputs WHERE status = 'queued'",
+  /** The next session, in id order, with queued inputs: one index seek. Param: the last session id. */
+  nextQueuedSession: `SELECT session_id FROM inputs WHERE status = 'queued' AND session_id > ?
+    ORDER BY session_id LIMIT 1`,
 
   /** A queued input joins a running turn, if the attempt is current; it remembers the turn's step. */
   steerInput: `UPDATE inputs SET status = 'running', turn_id = $turn,
@@ -106,7 +113,8 @@ const SQL = {
   setSpend: `INSERT INTO delegation_spend (root_session_id, model_calls, tokens) VALUES (?, ?, ?)
     ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
 
-  history: "SELECT messages FROM history WHERE session_id = ? ORDER BY id",
+  /** A session's history rows after the last one a reader has (see `history-cache.ts`). Params: session_id, id. */
+  historyAfter: "SELECT id, messages FROM history WHERE session_id = ? AND id > ? ORDER BY id",
   /** Whether history names any of the sessions; param: their ids, as a JSON array. */
   historyOfAny:
     "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",
