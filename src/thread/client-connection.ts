@@ -13,7 +13,9 @@ import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import { InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause, type Reason } from "../kernel/outcome.js";
 import type { RuntimeEvent } from "../runtime/events.js";
+import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import { ClientTurnHandle } from "./client-turn-handle.js";
+import { HostCalls, type HostTools } from "./host-calls.js";
 import type { ClientMessage, WorkerMessage } from "./protocol.js";
 import type { HandleReply } from "./runtime-server.js";
 import { awaitCall, beginCall, dropCall, nextSeq, postedCount } from "./sync-call.js";
@@ -37,6 +39,8 @@ export class ClientConnection {
   readonly #timeoutMs: number;
   readonly #onEvent: (event: RuntimeEvent) => void;
   readonly #onExit: (code: number, cause: string | undefined) => void;
+  /** Runs the worker's host calls in this thread's queue (the owner's connection, given a queue). */
+  readonly #host: HostCalls | undefined;
   readonly #handles = new Map<string, ClientTurnHandle>();
   readonly #asks = new Map<number, Ask>();
   #read = 0;
@@ -53,12 +57,17 @@ export class ClientConnection {
     timeoutMs: number,
     onEvent: (event: RuntimeEvent) => void,
     onExit: (code: number, cause: string | undefined) => void,
+    host?: { readonly queue: HostExecutor; readonly tools: HostTools },
   ) {
     this.#port = port;
     this.#words = new Int32Array(words);
     this.#timeoutMs = timeoutMs;
     this.#onEvent = onEvent;
     this.#onExit = onExit;
+    this.#host =
+      host === undefined
+        ? undefined
+        : new HostCalls(host.queue, host.tools, (m) => this.#port.postMessage(m));
     port.on("message", (message: WorkerMessage) => {
       this.#read = (this.#read + 1) | 0;
       this.#receive(message);
@@ -172,6 +181,7 @@ export class ClientConnection {
     }
     this.#ending = ending;
     this.#port.close();
+    this.#host?.abortAll();
     for (const ask of this.#asks.values()) ask.reject(ending.error());
     this.#asks.clear();
     const open = [...this.#handles.values()];
@@ -250,13 +260,23 @@ export class ClientConnection {
         this.#onEvent(message.event);
         return;
       case "host-call":
-        // Host-thread tools are not forwarded by the worker yet; answer so that no call would hang.
-        this.#port.postMessage({
-          t: "host-result",
-          callId: message.callId,
-          ok: false,
-          error: toWire(new OffstageError("INVALID_ARGUMENT", "this client runs no host-thread tools")),
-        } satisfies ClientMessage);
+        if (this.#host !== undefined) this.#host.call(message);
+        else
+          this.#port.postMessage({
+            t: "host-result",
+            callId: message.callId,
+            holdMs: 0,
+            ok: false,
+            error: toWire(
+              new OffstageError(
+                "WRONG_THREAD",
+                `tool ${JSON.stringify(message.toolName)} runs on the host's thread, which has no host queue: pass { host: createHostQueue() } to startRuntimeWorker() and drain it`,
+              ),
+            ),
+          } satisfies ClientMessage);
+        return;
+      case "host-cancel":
+        this.#host?.cancel(message.callId);
         return;
       case "batch":
         for (const m of message.messages) this.#receive(m);

@@ -38,13 +38,13 @@ export type ClientMessage =
   | { readonly t: "listen"; readonly on: boolean }
   /** A new client on `port` with its own shared words (sent by the owner for `client.port()`). */
   | { readonly t: "connect"; readonly port: MessagePort; readonly words: SharedArrayBuffer }
-  /**
-   * The result of a host-executor tool call the worker asked this client's thread to run. Reserved
-   * for host-thread tools: the worker does not send `host-call` yet.
-   */
+  /** The host's `drain()` started host call `callId`. */
+  | { readonly t: "host-started"; readonly callId: number }
+  /** Host call `callId` ended, having held the host thread `holdMs` (its synchronous part). */
   | {
       readonly t: "host-result";
-      readonly callId: string;
+      readonly callId: number;
+      readonly holdMs: number;
       readonly ok: boolean;
       readonly value?: unknown;
       readonly error?: WireError;
@@ -72,11 +72,19 @@ export type WorkerMessage =
    * its `exit` handler so that a client that never yields still learns of it.
    */
   | { readonly t: "exit"; readonly code: number; readonly cause: string | undefined }
-  /**
-   * Run a host-executor tool on this client's thread (its `host.drain()`), then answer with
-   * `host-result`. Reserved for host-thread tools.
-   */
-  | { readonly t: "host-call"; readonly callId: string; readonly tool: string; readonly args: unknown };
+  /** Queue a call of a host-executor tool for this thread's `host.drain()`; answer `host-started`, `host-result`. */
+  | {
+      readonly t: "host-call";
+      readonly callId: number;
+      readonly agentName: string;
+      readonly toolName: string;
+      readonly args: unknown;
+      readonly sessionId: string;
+      readonly turnId: string;
+      readonly toolCallId: string;
+    }
+  /** Host call `callId` was cancelled (its turn, a stop, its timeout): drop it, or abort it if running. */
+  | { readonly t: "host-cancel"; readonly callId: number };
 
 /** What the owner learns from the worker's entry while it boots. */
 export type BootMessage =

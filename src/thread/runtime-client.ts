@@ -21,12 +21,14 @@ import type {
 import type { EventListener, RuntimeEvent } from "../runtime/events.js";
 import type { RuntimeMetrics } from "../runtime/metrics.js";
 import type { DelegationRecord } from "../runtime/ports/delegation-log.js";
+import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import type { Receipt } from "../runtime/ports/store.js";
 import type { SessionOptions } from "../runtime/runtime.js";
 import { argumentsOf, checkFunction, fail } from "../validate.js";
 import { ClientConnection, type Ending } from "./client-connection.js";
 import { ClientSession } from "./client-session.js";
 import type { ClientTurnHandle } from "./client-turn-handle.js";
+import type { HostTools } from "./host-calls.js";
 import { WORDS, type WorkerMessage } from "./protocol.js";
 import type { HandleReply } from "./runtime-server.js";
 
@@ -169,14 +171,19 @@ export class RuntimeClient {
     return conn;
   }
 
-  /** @internal Talks to the worker over `port` from now on. */
-  attach(port: MessagePort, words: SharedArrayBuffer): ClientConnection {
+  /** @internal Talks to the worker over `port` from now on; runs its host calls in `host` when given. */
+  attach(
+    port: MessagePort,
+    words: SharedArrayBuffer,
+    host?: { readonly queue: HostExecutor; readonly tools: HostTools },
+  ): ClientConnection {
     const conn = new ClientConnection(
       port,
       words,
       this.#callTimeoutMs,
       (event) => this.#emit(event),
       (code, cause) => this.lost(code, cause),
+      host,
     );
     this.#conn = conn;
     if (this.#listeners.size > 0) conn.listen(true);

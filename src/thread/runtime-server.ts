@@ -13,6 +13,7 @@ import type { StopStatus } from "../kernel/shutdown/stop-status.js";
 import type { RuntimeEvent, TurnEvent } from "../runtime/events.js";
 import type { Runtime, StopOptions } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
+import type { HostForwarder } from "./host-forwarder.js";
 import type { ClientMessage, HandleSnapshot, WorkerMessage } from "./protocol.js";
 import { countPosted, finishCall, takeCall } from "./sync-call.js";
 import { toWire } from "./wire-error.js";
@@ -74,9 +75,13 @@ export class RuntimeServer {
   readonly #unlisten: () => void;
   #stopped = false;
 
-  constructor(runtime: Runtime, stop?: (options: StopOptions) => Promise<StopStatus>) {
+  /** Where the runtime's host calls go: to the owner's thread. */
+  readonly host: HostForwarder | undefined;
+
+  constructor(runtime: Runtime, stop?: (options: StopOptions) => Promise<StopStatus>, host?: HostForwarder) {
     this.runtime = runtime;
     this.stop = stop;
+    this.host = host;
     this.#unlisten = runtime.on((event) => {
       for (const c of this.#connections) c.onEvent(event);
     });
@@ -86,6 +91,7 @@ export class RuntimeServer {
   connect(port: MessagePort, words: SharedArrayBuffer, owner: boolean): void {
     const conn = new Connection(this, port, new Int32Array(words), owner);
     this.#connections.add(conn);
+    if (owner) this.host?.attach((message) => conn.post(message));
     port.on("close", () => this.#connections.delete(conn));
   }
 
@@ -210,8 +216,15 @@ class Connection {
       case "connect":
         this.server.connect(message.port, message.words, false);
         return;
+      case "host-started":
+        this.server.host?.started(message.callId);
+        return;
       case "host-result":
-        // Host-thread tools are not forwarded to clients yet, so no call waits for this.
+        this.server.host?.ended(
+          message.callId,
+          message.holdMs,
+          message.ok ? { ok: true, value: message.value } : { ok: false, error: message.error! },
+        );
         return;
     }
   }
@@ -287,12 +300,14 @@ class Connection {
   }
 }
 
-/** True for news that changes what a handle's `status` or `poll()` says. */
+/** True for news that changes what a handle's `status` or `poll()` says, and host calls to run. */
 function changesStatus(message: WorkerMessage): boolean {
   return (
     message.t === "status" ||
     message.t === "settled" ||
     message.t === "exit" ||
+    message.t === "host-call" ||
+    message.t === "host-cancel" ||
     (message.t === "event" &&
       (message.event.type === "input.status" || message.event.type === "turn.started"))
   );

@@ -11,6 +11,10 @@ import { BootError, isOffstageError } from "../errors.js";
 import { describeCause, printable } from "../kernel/outcome.js";
 import type { RuntimeOptions } from "../runtime/options.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { isRecord } from "../validate.js";
+import { hostToolsOf } from "./host-calls.js";
+import { HostForwarder } from "./host-forwarder.js";
+import { isRuntime, loadExport } from "./module-export.js";
 import type { BootMessage } from "./protocol.js";
 import { RuntimeServer } from "./runtime-server.js";
 import { toWire } from "./wire-error.js";
@@ -19,51 +23,22 @@ import type { WorkerStart } from "./worker-runtime.js";
 const start = workerData as WorkerStart;
 const boss = parentPort!;
 
-/** The runtime the module's export describes. */
-async function runtimeFrom(start: WorkerStart): Promise<Runtime> {
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(start.module)) as Record<string, unknown>;
-  } catch (error) {
-    throw new BootError(
-      "BOOT_FAILED",
-      `the runtime's worker could not import ${start.module}: ${describeCause(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const exported = module[start.exportName];
-  if (exported === undefined)
-    throw new BootError(
-      "WORKER_MODULE_INVALID",
-      `${start.module} has no export ${JSON.stringify(start.exportName)}: export the runtime's options, or a function that returns them or a runtime`,
-    );
-  const made =
-    typeof exported === "function" ? await (exported as (data: unknown) => unknown)(start.data) : exported;
+/**
+ * The runtime the module's export describes. Options whose agents have host tools and that name no
+ * host executor get `host`, which forwards those calls to the thread that started the worker.
+ */
+async function runtimeFrom(start: WorkerStart, host: HostForwarder): Promise<Runtime> {
+  const made = await loadExport(start);
   if (isRuntime(made)) return made;
-  if (typeof made !== "object" || made === null || !("agents" in made))
-    throw new BootError(
-      "WORKER_MODULE_INVALID",
-      `${start.module}'s export ${JSON.stringify(start.exportName)} gave ${printable(made).slice(0, 60)}, not runtime options ({ agents, ... }) or a runtime`,
-    );
-  return createRuntime(made as RuntimeOptions);
-}
-
-function isRuntime(value: unknown): value is Runtime {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Runtime).start === "function" &&
-    typeof (value as Runtime).session === "function" &&
-    typeof (value as Runtime).stop === "function"
-  );
+  const forwards = made.host === undefined && isRecord(made.agents) && hostToolsOf(made.agents).size > 0;
+  return createRuntime(forwards ? { ...made, host } : made);
 }
 
 async function main(): Promise<void> {
   let runtime: Runtime | undefined;
+  const host = new HostForwarder();
   try {
-    runtime = await runtimeFrom(start);
+    runtime = await runtimeFrom(start, host);
     await runtime.start();
   } catch (error) {
     await runtime?.[Symbol.asyncDispose]().catch(() => undefined);
@@ -79,12 +54,16 @@ async function main(): Promise<void> {
   process.on("uncaughtExceptionMonitor", (error) => {
     fatal = error;
   });
-  const server = new RuntimeServer(booted, async (options) => {
-    const status = await booted.stop(options);
-    await booted[Symbol.asyncDispose]();
-    server.stopped();
-    return status;
-  });
+  const server = new RuntimeServer(
+    booted,
+    async (options) => {
+      const status = await booted.stop(options);
+      await booted[Symbol.asyncDispose]();
+      server.stopped();
+      return status;
+    },
+    host,
+  );
   server.connect(start.port, start.words, true);
   process.on("exit", (code) => server.exiting(code, fatal === undefined ? undefined : describeCause(fatal)));
   boss.postMessage({ t: "started" } satisfies BootMessage);

@@ -21,8 +21,11 @@ import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause } from "../kernel/outcome.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
+import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import type { RuntimeState, StopOptions } from "../runtime/runtime.js";
-import { argumentsOf, checkDurationMs, checkId, checkOptions } from "../validate.js";
+import { argumentsOf, checkDurationMs, checkId, checkOptions, fail } from "../validate.js";
+import { type HostTools, hostToolsOf } from "./host-calls.js";
+import { isRuntime, loadExport } from "./module-export.js";
 import { type BootMessage, WORDS } from "./protocol.js";
 import { type ClientOptions, RuntimeClient } from "./runtime-client.js";
 import { fromWire } from "./wire-error.js";
@@ -35,6 +38,13 @@ export interface WorkerRuntimeOptions extends ClientOptions {
   readonly data?: unknown;
   /** How long `stop()` waits for a worker that does not answer before it terminates it (default 10 000 ms). */
   readonly stopTimeoutMs?: number;
+  /**
+   * Where calls of tools with `executor: "host"` wait for this thread: `createHostQueue()`, drained
+   * by your loop (`host.drain({ budgetMs })`). The worker forwards each call here; the tool itself is
+   * found in the module, which `start()` then also imports in this thread (calling its export with
+   * `data` here too).
+   */
+  readonly host?: HostExecutor;
 }
 
 /** What the worker's entry is given. */
@@ -52,6 +62,7 @@ const OPTION_KEYS = Object.keys({
   data: true,
   callTimeoutMs: true,
   stopTimeoutMs: true,
+  host: true,
 } satisfies Record<keyof WorkerRuntimeOptions, true>);
 const ENTRY = new URL("./worker-main.js", import.meta.url);
 
@@ -81,6 +92,9 @@ export async function startRuntimeWorker(
 export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
   readonly #start: Omit<WorkerStart, "port" | "words">;
   readonly #stopTimeoutMs: number;
+  readonly #host: HostExecutor | undefined;
+  /** The module's host tools, found in this thread at the first start. */
+  #hostTools: HostTools | undefined;
   #state: RuntimeState = "created";
   #worker: Worker | undefined;
   #starting: Promise<void> | undefined;
@@ -96,6 +110,7 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
       data: given.data,
     };
     this.#stopTimeoutMs = given.stopTimeoutMs ?? 10_000;
+    this.#host = given.host;
   }
 
   /** Where the runtime is in its lifecycle (the worker's death moves it to `stopped`). */
@@ -145,6 +160,7 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
     const worker = new Worker(ENTRY, { workerData, transferList: [port2], name: "offstage-runtime" });
     this.#worker = worker;
     let thrown: unknown;
+    const hostTools = this.#loadHostTools();
     worker.on("error", (error) => {
       thrown = error;
     });
@@ -162,8 +178,10 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
         ),
       );
     });
+    let host: { queue: HostExecutor; tools: HostTools } | undefined;
     try {
-      await booted;
+      const [tools] = await Promise.all([hostTools, booted]);
+      if (this.#host !== undefined && tools !== undefined) host = { queue: this.#host, tools };
     } catch (error) {
       this.#state = "stopped";
       this.#worker = undefined;
@@ -171,10 +189,20 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
       await worker.terminate();
       throw error;
     }
-    this.attach(port1, words);
+    this.attach(port1, words, host);
     this.#state = "running";
     worker.unref();
     worker.once("exit", (code) => this.#exited(worker, code, thrown));
+  }
+
+  /** The host tools of the module, imported in this thread once, when a host queue was given. */
+  async #loadHostTools(): Promise<HostTools | undefined> {
+    if (this.#host === undefined) return undefined;
+    if (this.#hostTools === undefined) {
+      const made = await loadExport(this.#start);
+      this.#hostTools = isRuntime(made) ? new Map() : hostToolsOf(made.agents);
+    }
+    return this.#hostTools;
   }
 
   /** @internal The worker died: as for any client, and the runtime is `stopped`, ready to start again. */
@@ -248,6 +276,11 @@ function checkWorkerOptions(module: unknown, options: WorkerRuntimeOptions): Wor
   if (given.callTimeoutMs !== undefined)
     checkDurationMs(START, "callTimeoutMs", given.callTimeoutMs, { min: 1 });
   if (given.stopTimeoutMs !== undefined) checkDurationMs(START, "stopTimeoutMs", given.stopTimeoutMs);
+  if (
+    given.host !== undefined &&
+    (typeof given.host !== "object" || typeof given.host?.submit !== "function")
+  )
+    fail(START, "host", given.host, "a host queue (createHostQueue())");
   if (given.data !== undefined) {
     try {
       structuredClone(given.data);
