@@ -37,7 +37,7 @@ const LAYERS: Layers = {
   observability: { files: ["src/observability/"], ...ADAPTER },
   testing:  { files: ["src/testing/"], ...ADAPTER },
   entry:    { files: ["src/index.ts", "src/create-runtime.ts"], imports: [...CORE, "runtime", ...ADAPTERS], packages: [], builtins: false },
-  thread:   { files: ["src/thread/"], imports: [...CORE, "runtime", "entry"], packages: [], builtins: true, userModules: ["src/thread/worker-main.ts"] },
+  thread:   { files: ["src/thread/"], imports: [...CORE, "runtime", "entry"], packages: [], builtins: true, userModules: ["src/thread/module-export.ts"] },
   mcp:      { files: ["src/mcp/"], imports: [...CORE, "runtime", "tools"], packages: "any", builtins: true },
   server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry"], packages: "any", builtins: true },
   cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true },
