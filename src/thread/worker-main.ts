@@ -8,8 +8,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createRuntime } from "../create-runtime.js";
 import { BootError, isOffstageError } from "../errors.js";
-import { describeCause, printable } from "../kernel/outcome.js";
-import type { RuntimeOptions } from "../runtime/options.js";
+import { describeCause } from "../kernel/outcome.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { isRecord } from "../validate.js";
 import { hostToolsOf } from "./host-calls.js";

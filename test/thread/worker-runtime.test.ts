@@ -1,12 +1,5 @@
-/**
- * The runtime in a worker thread, through the built package as a user loads it (`offstage/worker`):
- * real worker threads, a real SQLite file where the store matters.
- */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { MessageChannel } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import type * as Root from "../../src/index.js";
 import type * as Thread from "../../src/thread/index.js";
