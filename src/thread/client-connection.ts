@@ -17,7 +17,7 @@ import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import { ClientTurnHandle } from "./client-turn-handle.js";
 import { HostCalls, type HostTools } from "./host-calls.js";
 import type { ClientMessage, WorkerMessage } from "./protocol.js";
-import type { HandleReply } from "./runtime-server.js";
+import type { HandleReply } from "./server-connection.js";
 import { awaitCall, beginCall, dropCall, nextSeq, postedCount } from "./sync-call.js";
 import { fromWire, toWire } from "./wire-error.js";
 

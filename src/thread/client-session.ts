@@ -11,7 +11,7 @@ import type { SendOptions } from "../runtime/session.js";
 import type { ResultOptions, TurnResult } from "../runtime/turn-handle.js";
 import type { ClientConnection } from "./client-connection.js";
 import type { ClientTurnHandle } from "./client-turn-handle.js";
-import type { HandleReply } from "./runtime-server.js";
+import type { HandleReply } from "./server-connection.js";
 
 /** A session of a runtime in a worker thread. */
 export class ClientSession {

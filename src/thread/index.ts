@@ -5,11 +5,11 @@
  *
  * @packageDocumentation
  */
+export type { ClientDelegations } from "./client-delegations.js";
 export type { ClientSession } from "./client-session.js";
 export type { ClientTurnHandle } from "./client-turn-handle.js";
 export {
   CALL_TIMEOUT_MS,
-  type ClientDelegations,
   type ClientOptions,
   connectRuntime,
   type RuntimeClient,

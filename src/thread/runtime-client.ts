@@ -13,24 +13,19 @@ import {
   receiveMessageOnPort,
 } from "node:worker_threads";
 import { OffstageError } from "../errors.js";
-import type {
-  DelegationInfo,
-  ListDelegationsOptions,
-  StopChildrenOptions,
-} from "../runtime/delegation/delegations.js";
 import type { EventListener, RuntimeEvent } from "../runtime/events.js";
 import type { RuntimeMetrics } from "../runtime/metrics.js";
-import type { DelegationRecord } from "../runtime/ports/delegation-log.js";
 import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import type { Receipt } from "../runtime/ports/store.js";
 import type { SessionOptions } from "../runtime/runtime.js";
 import { argumentsOf, checkFunction, fail } from "../validate.js";
 import { ClientConnection, type Ending } from "./client-connection.js";
+import { ClientDelegations } from "./client-delegations.js";
 import { ClientSession } from "./client-session.js";
 import type { ClientTurnHandle } from "./client-turn-handle.js";
 import type { HostTools } from "./host-calls.js";
 import { WORDS, type WorkerMessage } from "./protocol.js";
-import type { HandleReply } from "./runtime-server.js";
+import type { HandleReply } from "./server-connection.js";
 
 /** Options of a client. */
 export interface ClientOptions {
@@ -43,45 +38,6 @@ export interface ClientOptions {
 
 /** The default of {@link ClientOptions.callTimeoutMs}. */
 export const CALL_TIMEOUT_MS = 2000;
-
-/** `runtime.delegations` of a runtime in a worker thread: the same calls, run in the worker. */
-export class ClientDelegations {
-  readonly #call: (op: string, args: readonly unknown[]) => unknown;
-
-  /** @internal */
-  constructor(call: (op: string, args: readonly unknown[]) => unknown) {
-    this.#call = call;
-  }
-
-  list(options?: ListDelegationsOptions): DelegationInfo[] {
-    return this.#call("delegations.list", options === undefined ? [] : [options]) as DelegationInfo[];
-  }
-  get(id: string): DelegationInfo | undefined {
-    return this.#call("delegations.get", [id]) as DelegationInfo | undefined;
-  }
-  cancel(id: string, reason?: string): boolean {
-    return this.#call("delegations.cancel", reason === undefined ? [id] : [id, reason]) as boolean;
-  }
-  interruptAll(reason?: string): number {
-    return this.#call("delegations.interruptAll", reason === undefined ? [] : [reason]) as number;
-  }
-  stopChildren(parentSessionId: string, options?: StopChildrenOptions): number {
-    const args = options === undefined ? [parentSessionId] : [parentSessionId, options];
-    return this.#call("delegations.stopChildren", args) as number;
-  }
-  pendingStale(): DelegationRecord[] {
-    return this.#call("delegations.pendingStale", []) as DelegationRecord[];
-  }
-  deliverStale(id: string): boolean {
-    return this.#call("delegations.deliverStale", [id]) as boolean;
-  }
-  dropStale(id: string, reason?: string): boolean {
-    return this.#call("delegations.dropStale", reason === undefined ? [id] : [id, reason]) as boolean;
-  }
-  get running(): number {
-    return this.#call("delegations.running", []) as number;
-  }
-}
 
 /** A runtime in another thread, seen from this one. */
 export class RuntimeClient {
