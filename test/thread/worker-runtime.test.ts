@@ -60,7 +60,7 @@ function spinUntil(done: () => boolean, seen: () => string, ms = 10_000): string
 describe("a runtime in a worker thread", () => {
   it("poll() sees a handle go queued → running → completed while the host never yields", async () => {
     const runtime = await start();
-    const handle = runtime.session("s1", { agent: "slow" }).send(40);
+    const handle = runtime.session("s1", { agent: "slow" }).send(300);
     const statuses = spinUntil(
       () => handle.poll() !== undefined,
       () => handle.status,
