@@ -105,6 +105,15 @@ export class RuntimeClient {
   }
 
   /**
+   * Reads what the worker has sent so far, now, without yielding: handle news, events, and host
+   * calls for this thread's `host.drain()`. `poll()`, `status` and `done` do it too; a loop that never
+   * yields and reads no handle calls it before `host.drain()`.
+   */
+  receive(): void {
+    this.connection().drain();
+  }
+
+  /**
    * A port for another thread to hold a client of the same runtime: post it (in the transfer list)
    * to a worker, which calls `connectRuntime(port)`. Each call makes a new one.
    */

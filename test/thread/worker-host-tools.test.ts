@@ -44,9 +44,14 @@ describe("host tools of a worker runtime", () => {
     const runtime = await start({ host });
     state.gameState = "gold 42";
     const handle = runtime.session("h", { agent: "hosted" }).send("look");
+    // The loop reads no handle until the call ran: receive() brings the worker's host call to the queue.
     let ran = 0;
     const deadline = performance.now() + 10_000;
-    while (handle.poll() === undefined && performance.now() < deadline) ran += host.drain({ budgetMs: 2 });
+    while (ran === 0 && performance.now() < deadline) {
+      runtime.receive();
+      ran += host.drain({ budgetMs: 2 });
+    }
+    while (handle.poll() === undefined && performance.now() < deadline) host.drain();
     expect(ran).toBe(1);
     expect(handle.poll()?.outcome.output).toBe('found: {"type":"text","value":"thread 0: gold 42"}');
     const forwarded = runtime.metrics().host;
