@@ -10,7 +10,7 @@ import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkJson, checkOneOf, checkOptions, checkText, fail } from "../validate.js";
+import { argumentsOf, checkId, checkJson, checkOneOf, checkOptions, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
@@ -59,7 +59,7 @@ export class Intake {
     const policy = given.policy ?? "enqueue";
     checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
     const key = given.idempotencyKey;
-    if (key !== undefined) checkText(SEND, "idempotencyKey", key, 256);
+    if (key !== undefined) checkId(SEND, "idempotencyKey", key);
     // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
     // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.
     const json =
