@@ -332,7 +332,7 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
-  parts.sessionEvents = sessionEventsOf(parts, options, store);
+  parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
   return parts;
 }
 
