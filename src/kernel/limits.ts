@@ -90,6 +90,14 @@ export const DEFAULTS = {
     /** Several waiting completions become one parent turn. */
     mergeCompletions: true,
   },
+  eventLog: {
+    /** Events kept per session; older ones are trimmed. */
+    eventsPerSessionMax: 1_000,
+    /** How long a model step's text deltas are joined before they are recorded as one event. */
+    textJoinMs: 50,
+    /** Events one read of the log returns while a subscriber catches up. */
+    pageEvents: 256,
+  },
   memoryStore: {
     /** Ended inputs the memory store keeps for look-ups by id and idempotency key. */
     endedInputsMax: 10_000,

@@ -49,6 +49,7 @@ import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { StoreHealth } from "./store-health.js";
@@ -134,7 +135,7 @@ export class Runtime implements AsyncDisposable {
     return this.#delegations;
   }
 
-  /** Where the runtime is in its lifecycle. */
+  /** Where the runtime is in its lifecycle; `degraded` while its store fails (see {@link RuntimeState}). */
   get state(): RuntimeState {
     return this.#parts.run.state;
   }
@@ -171,7 +172,9 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Stops the runtime and reports what happened: `clean`, `drained_with_discards` (drain asked, work
-   * left at the deadline), `timeout` (calls ignored their abort and were abandoned) or `force_killed`.
+   * left at the deadline), `timeout` (calls ignored their abort and were abandoned), `force_killed`,
+   * or `store_failed` (the store failed and has not worked since: the `runtime.stopped` event says how
+   * many inputs were never written). Stopping a `degraded` runtime returns at once.
    * Without `drain`, running turns end `interrupted` (`runtime_stopped`). Queued inputs stay stored
    * and run after the next start; their in-process handles settle `interrupted` now, so no waiter
    * hangs. Idempotent: a second call returns the first call's promise.
@@ -257,7 +260,7 @@ export class Runtime implements AsyncDisposable {
    * restart). `undefined` when unknown.
    */
   handle(inputId: string): TurnHandle | undefined {
-    if (typeof inputId !== "string") fail(argumentsOf("handle()"), "input id", inputId, "a string");
+    checkId(argumentsOf("handle()"), "input id", inputId);
     return this.#parts.intake.handle(inputId);
   }
 
@@ -327,7 +330,25 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
 }
 
 /** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */

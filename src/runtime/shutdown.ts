@@ -45,10 +45,14 @@ async function stopping(
   const deadline = clock.monotonicMs() + timeoutMs;
   scheduler.stopPolling();
   let discarded = 0;
-  if (drain) {
+  // A failed store can run nothing: the stop settles what its failure left, at once.
+  if (drain && run.storeError === undefined) {
     run.draining = true;
-    // A drain runs every queued input: those recovery has not read yet too.
-    parts.recovery.loadAll();
+    // A drain runs every queued input: those recovery has not read yet too. A read that fails
+    // fails the store (the guarded store tells its health, whose cut settles every handle).
+    try {
+      parts.recovery.loadAll();
+    } catch {}
     // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
     dispatcher.post("drain drive", () => scheduler.driveAll());
     await until(parts, () => driver.runningTurns === 0 && sessions.queuedCount() === 0, deadline);
@@ -67,8 +71,8 @@ async function stopping(
   intake.forgetAll();
   driver.detachAll();
   children?.dispose();
-  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const storeFailed = run.storeError !== undefined;
+  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);

@@ -31,7 +31,7 @@
 import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause, type Reason, type TurnOutcome } from "../kernel/outcome.js";
-import { driveRecovered, recoverStored } from "./boot.js";
+import { driveRecovered, openStore, recoverStored } from "./boot.js";
 import type { TimerToken } from "./clock.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
@@ -125,19 +125,27 @@ export class StoreHealth {
    * nothing live, it changes nothing.
    */
   cut(): void {
+    this.#drop(true);
+  }
+
+  /** The cut; `counted` false for what a failed recovery rebuilt (handles nobody was given). */
+  #drop(counted: boolean): void {
     const { run, scheduler, sessions, gate, driver, intake, children, keepAlive } = this.#parts;
     const error = run.storeError;
     if (error === undefined) return;
     scheduler.close();
+    // What recovery has not read yet stays stored: the next recovery reads it.
+    this.#parts.recovery.end();
     const kept = keptOutcome(error);
     const lost = lostOutcome(error);
     const settle = (live: LiveInput): void => {
       if (live.poll() !== undefined) return;
       if (live.receipt === "durable" || this.#parts.store.receipt === "stored") {
         live.settle(kept, undefined, undefined);
-        this.#interruptedInputs += 1;
+        if (counted) this.#interruptedInputs += 1;
       } else {
         live.markLost(lost, error);
+        if (!counted) return;
         this.#lostInputs += 1;
         this.#lostSinceStart += 1;
       }
@@ -152,6 +160,15 @@ export class StoreHealth {
     children?.dispose();
     if (run.state !== "stopping") keepAlive.release();
     driver.onSettled?.();
+  }
+
+  /**
+   * How a handle of a stored, unfinished input settles while the store fails (`undefined` while it
+   * works): `runtime.handle(id)` builds such handles.
+   */
+  keptOutcome(): TurnOutcome | undefined {
+    const error = this.#parts.run.storeError;
+    return error === undefined ? undefined : keptOutcome(error);
   }
 
   /** A stop: no more probes. */
@@ -182,10 +199,12 @@ export class StoreHealth {
   };
 
   async #tryAgain(): Promise<void> {
-    const { run, store, events, log, clock, metrics } = this.#parts;
+    const { run, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
+    // Should the posted cut not have run yet, what this process held must go before it is rebuilt.
+    this.cut();
     try {
-      const recovery = await recoverStored(this.#parts, await store.open());
+      const recovery = await recoverStored(this.#parts, await openStore(this.#parts));
       driveRecovered(this.#parts, recovery);
       const { recoveredInputs, resumedTurns } = recovery;
       const downMs = Math.round(clock.monotonicMs() - this.#failedAtMs);
@@ -200,7 +219,7 @@ export class StoreHealth {
       events.quiet(error);
       metrics.commitRetried();
       // What the failed recovery rebuilt is dropped again; the store's first error still names why.
-      this.cut();
+      this.#drop(false);
       this.#logFailure(error);
       this.#scheduleProbe();
     }

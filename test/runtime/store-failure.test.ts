@@ -109,6 +109,8 @@ describe("a store that fails", () => {
       expect.objectContaining({ code: "STORE_FAILED", message: expect.stringContaining("disk full") }),
     ]);
     expect(lines.filter((l) => l.level === "error")).toHaveLength(1);
+    // Looked up meanwhile, a kept input says the same.
+    expect(runtime.handle(b.id)?.poll()?.outcome.reason.code).toBe("store_failed");
 
     // The first probe finds the store working: what it kept runs again, without a restart.
     await advance(clock, DEFAULTS.storeProbe.firstMs);
