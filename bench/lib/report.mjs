@@ -351,7 +351,7 @@ function renderFrame(d, command) {
   return [
     provenance(d, command),
     "",
-    `A synchronous 60 Hz loop doing ${d.busyMs} ms of work per frame and polling every unsettled handle every frame, while ${d.sessions * d.inputs} turns (${d.sessions} sessions × ${d.inputs}; a model step, a tool call, a model step, the model waiting ${d.latencyMinMs}–${d.latencyMaxMs} ms per step) run on the SQLite store. Overrun: how late a frame starts after its scheduled time. OS preemption: the longest time the operating system took the CPU from the loop during a frame's busy work (machine noise, not Offstage). The turns are sent before the first frame.`,
+    `A synchronous 60 Hz loop doing ${d.busyMs} ms of work per frame and polling every unsettled handle every frame, while ${d.sessions * d.inputs} turns (${d.sessions} sessions × ${d.inputs}; a model step, a tool call, a model step, the model waiting ${d.latencyMinMs}–${d.latencyMaxMs} ms per step) run on the SQLite store. Overrun: how late a frame starts after its scheduled time. OS preemption: the longest time the operating system took the CPU from the loop during a frame's busy work (machine noise, not Offstage); the floor row is the same loop with no turns at all, the best any way of running them could do on this machine at that moment. The turns are sent before the first frame.`,
     "",
     table,
     "",

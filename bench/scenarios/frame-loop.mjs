@@ -9,6 +9,8 @@
 //              next frame), which is when the runtime gets to run
 //   naive      no runtime: the same model and tool calls as plain awaits in the loop's thread, and a
 //              SQLite insert per finished turn, the loop yielding once per frame
+//   floor      no turns at all: the same loop, never yielding, for as many frames — the machine's own
+//              overrun, which no way of running the turns can beat
 // Goals: worker p99 overrun < 1 ms, and at least 10× better than in-thread at p99, in one run.
 // The turns are sent before the first frame (their cost is reported apart: a worker client's send
 // waits for the worker's answer), so the frames measure the loop while the turns run.
@@ -17,7 +19,8 @@
 // work ("OS preemption"): on a shared machine that, not the runtime, is most of a worker's overrun.
 //
 // Each mode runs in its own process. Flags (or BENCH_<NAME>): --sessions 100 --inputs 10
-// --latency-min-ms 30 --latency-max-ms 300 --busy-ms 12 --modes worker,in-thread,naive --quick
+// --latency-min-ms 30 --latency-max-ms 300 --busy-ms 12 --floor-frames 240
+// --modes floor,worker,in-thread,naive --quick
 // Saves bench/.tmp/frame-loop.json.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -46,12 +49,14 @@ const LATENCY = {
 };
 const BUSY_MS = flag("busy-ms", 12);
 const FRAME_MS = 1000 / 60;
-const MODES = flag("modes", "worker,in-thread,naive").split(",");
+const MODES = flag("modes", "floor,worker,in-thread,naive").split(",");
+const FLOOR_FRAMES = count("floor-frames", QUICK ? 60 : 240);
 const MODE = flag("mode", "");
 const LABELS = {
   worker: "runtime in a worker thread (loop never yields)",
   "in-thread": "runtime in the loop's thread (yields once per frame)",
   naive: "naive: plain awaits in the loop's thread (yields once per frame)",
+  floor: "floor: the same loop with no turns (never yields)",
 };
 
 /**
@@ -135,6 +140,7 @@ async function runMode(mode) {
   const path = join(dir, "frame.db");
   try {
     if (mode === "naive") return await runNaive(offstage, path);
+    if (mode === "floor") return await runFloor();
     const runtime =
       mode === "worker"
         ? await offstage.startRuntimeWorker(new URL("../systems/frame-work.mjs", import.meta.url), {
@@ -171,6 +177,20 @@ async function runMode(mode) {
 function frameAgent(offstage) {
   const { model, lookup } = frameWork(offstage, LATENCY);
   return { model, tools: [lookup] };
+}
+
+/** The loop alone: what the machine itself does to a frame's start. */
+async function runFloor() {
+  let frames = 0;
+  const cpu = cpuMeter();
+  const loop = await frameLoop(
+    () => {
+      frames += 1;
+    },
+    () => frames >= FLOOR_FRAMES,
+    blockUntil,
+  );
+  return { ...loop, send: undefined, completed: 0, otherCores: cpu.end().otherCores };
 }
 
 /** The same turns without a runtime: each a chain of awaits, one chain per session, one insert per turn. */
