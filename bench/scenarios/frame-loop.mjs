@@ -76,43 +76,64 @@ function busy(ms) {
 }
 
 const parked = new Int32Array(new SharedArrayBuffer(4));
-/** Waits until `at` without yielding: blocks in Atomics.wait, then spins the last half millisecond. */
+/**
+ * Waits until `at` without yielding: blocks in Atomics.wait, then spins the last half millisecond.
+ * Returns how long it spun (CPU the loop spent on itself).
+ */
 function blockUntil(at) {
   const left = at - now() - 0.5;
   if (left > 0) Atomics.wait(parked, 0, 0, left);
+  const spin = now();
   while (now() < at);
+  return now() - spin;
 }
 
 /** Waits until `at`, yielding to the event loop once (a timer), then spinning to the exact time. */
 async function yieldUntil(at) {
   await sleep(Math.max(0, at - now() - 1));
+  const spin = now();
   while (now() < at);
+  return now() - spin;
 }
+
+/** CPU milliseconds this thread has used. */
+const threadCpuMs = () => {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1000;
+};
 
 /**
  * Runs the loop until `settled()` says every turn has ended: each frame records its overrun, does
- * the busy work, then calls `poll()`; between frames, `wait(at)`.
+ * the busy work, then calls `poll()`; between frames, `wait(at)`. Also records, per frame, the CPU
+ * the loop's thread spent on anything but its own busy work and waiting: polling, and whatever ran
+ * when it yielded (the runtime's jobs, the naive awaits). CPU time, unlike the overrun, does not
+ * grow when the operating system takes the CPU away, so it shows the cost on a noisy machine too.
  */
 async function frameLoop(poll, settled, wait) {
   const overrun = new Latency();
   const pollCost = new Latency();
   const preempted = new Latency();
+  const hostCpu = new Latency();
   let frames = 0;
   let next = now();
   const t0 = next;
+  let cpuMark;
+  let spun = 0;
   while (!settled()) {
     const start = now();
+    if (cpuMark !== undefined) hostCpu.recordMs(Math.max(0, threadCpuMs() - cpuMark - spun));
     overrun.recordMs(Math.max(0, start - next));
     preempted.recordMs(busy(BUSY_MS));
+    cpuMark = threadCpuMs();
     const p0 = now();
     poll();
     pollCost.recordMs(now() - p0);
     frames += 1;
-    // A late frame moves the schedule on: one stall counts once, not in every later frame.
-    next = Math.max(next + FRAME_MS, start + FRAME_MS - BUSY_MS);
-    if (next < now()) next = now();
+    // A frame late by more than a whole frame drops the frames it missed: one stall counts once.
+    next += FRAME_MS;
+    if (next <= start) next = start + FRAME_MS;
     const waiting = wait(next);
-    if (waiting !== undefined) await waiting;
+    spun = typeof waiting === "number" ? waiting : await waiting;
   }
   return {
     frames,
@@ -120,6 +141,7 @@ async function frameLoop(poll, settled, wait) {
     overrun: overrun.stats(),
     poll: pollCost.stats(),
     preempted: preempted.stats(),
+    hostCpu: hostCpu.stats(),
   };
 }
 
@@ -271,7 +293,8 @@ if (MODE !== "") {
     results[mode] = r;
     log(
       `  ${mode.padEnd(9)}  overrun p50 ${fmtMs(r.overrun.p50Ms)}  p99 ${fmtMs(r.overrun.p99Ms)}  max ${fmtMs(r.overrun.maxMs)}` +
-        `  (${r.frames} frames, ${r.completed} turns completed, poll p99 ${fmtMs(r.poll.p99Ms)}, OS preemption in a frame p99 ${fmtMs(r.preempted.p99Ms)}` +
+        `  (${r.frames} frames, ${r.completed} turns completed, host-thread CPU on the turns per frame p50 ${fmtMs(r.hostCpu.p50Ms)} p99 ${fmtMs(r.hostCpu.p99Ms)}, ` +
+        `poll p99 ${fmtMs(r.poll.p99Ms)}, OS preemption in a frame p99 ${fmtMs(r.preempted.p99Ms)}` +
         `${r.send === undefined ? "" : `, send p50 ${fmtMs(r.send.p50Ms)} p99 ${fmtMs(r.send.p99Ms)}`}, other load ${r.otherCores?.toFixed(2) ?? "n/a"} cores)`,
     );
   }
