@@ -83,7 +83,7 @@ export class ClientConnection {
   /** Reads every message the worker has posted so far, without yielding. */
   drain(): void {
     if (postedCount(this.#words) === this.#read) return;
-    for (;;) {
+    while (this.#ending === undefined) {
       const next = receiveMessageOnPort(this.#port);
       if (next === undefined) return;
       this.#read = (this.#read + 1) | 0;
@@ -97,6 +97,7 @@ export class ClientConnection {
    * cross, `OffstageError` `WORKER_UNRESPONSIVE` when the worker did not answer in time.
    */
   call(op: string, args: readonly unknown[]): unknown {
+    this.drain();
     this.#assertOpen();
     const seq = this.#nextSeq();
     beginCall(this.#words, seq);
@@ -108,6 +109,9 @@ export class ClientConnection {
     }
     const waited = awaitCall(this.#words, seq, this.#timeoutMs);
     if (waited !== "done") {
+      // The worker may have said why it is gone: then that is the answer.
+      this.drain();
+      if (this.#ending !== undefined) throw this.#ending.error();
       throw new OffstageError(
         "WORKER_UNRESPONSIVE",
         waited === "abandoned"

@@ -181,7 +181,8 @@ export class ClientTurnHandle {
     // A terminal status waits for the `settled` news, which brings the outcome with it.
     if (event.type === "input.status" && (event.status === "queued" || event.status === "running"))
       this.#snapshot = { ...this.#snapshot, status: event.status };
-    else if (event.type === "turn.started") this.#snapshot = { ...this.#snapshot, turnId: event.turnId };
+    else if (event.type === "turn.started")
+      this.#snapshot = { ...this.#snapshot, status: "running", turnId: event.turnId };
     for (const s of this.#subscribers) {
       if (s.queue.length >= DEFAULT_LIMITS.handleEventBufferMax) s.overflowed = true;
       else s.queue.push(event);

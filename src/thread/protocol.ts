@@ -93,12 +93,12 @@ export type BootMessage =
 
 /**
  * The shared words of a connection (`Int32Array` indices): the sync call's sequence number and
- * state, and how many messages the worker has posted, so a client that finds nothing new skips
- * reading its port.
+ * state, how many messages the worker has posted (so a client that finds nothing new skips reading
+ * its port), and whether the worker is gone (so a call blocked on it ends at once).
  */
-export const WORD = { call: 0, posted: 1 } as const;
+export const WORD = { call: 0, posted: 1, gone: 2 } as const;
 /** The number of shared words a connection has. */
-export const WORDS = 2;
+export const WORDS = 3;
 
 /**
  * States of a sync call, in the low two bits of the `call` word; the bits above hold the call's

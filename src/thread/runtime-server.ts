@@ -48,7 +48,7 @@ export class RuntimeServer {
   /** The worker is dying: tells every client why, as its last message (unless it was stopped). */
   exiting(code: number, cause: string | undefined): void {
     if (this.#stopped) return;
-    for (const c of this.#connections) c.post({ t: "exit", code, cause });
+    for (const c of this.#connections) c.exiting(code, cause);
   }
 
   /** Closes every client's port and stops listening to the runtime. */

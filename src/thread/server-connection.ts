@@ -14,7 +14,7 @@ import type { Runtime, StopOptions } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
 import type { ClientMessage, HandleSnapshot, WorkerMessage } from "./protocol.js";
 import type { RuntimeServer } from "./runtime-server.js";
-import { countPosted, finishCall, takeCall } from "./sync-call.js";
+import { countPosted, finishCall, markGone, takeCall } from "./sync-call.js";
 import { toWire } from "./wire-error.js";
 
 /** What a handle reply carries: the snapshot, and the end when the input had already settled. */
@@ -235,6 +235,12 @@ export class Connection {
     // agent's CPU work), and a polling client must see the input running meanwhile.
     if (changesStatus(message)) this.flush();
     else if (this.#outbox.length === 1) setImmediate(this.flush);
+  }
+
+  /** The worker is dying: its last news goes now, and a call this client is blocked in ends. */
+  exiting(code: number, cause: string | undefined): void {
+    this.post({ t: "exit", code, cause });
+    markGone(this.#words);
   }
 
   /** Posts the queued news now (turn outputs and events are JSON values, which always clone). */

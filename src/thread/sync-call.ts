@@ -36,12 +36,17 @@ export function dropCall(words: Int32Array, seq: number): void {
 /**
  * Client side: blocks until the worker answered call `seq` (`"done"`), or until `timeoutMs` passed
  * without the worker taking it (`"abandoned"`: it will never run) or without it finishing once taken
- * (`"stuck"`: it may have run).
+ * (`"stuck"`: it may have run), or until the worker is dying (`"gone"`).
  */
-export function awaitCall(words: Int32Array, seq: number, timeoutMs: number): "done" | "abandoned" | "stuck" {
+export function awaitCall(
+  words: Int32Array,
+  seq: number,
+  timeoutMs: number,
+): "done" | "abandoned" | "stuck" | "gone" {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const now = Atomics.load(words, WORD.call);
+    if (now !== word(seq, CALL.done) && Atomics.load(words, WORD.gone) !== 0) return "gone";
     if (now === word(seq, CALL.done)) {
       Atomics.store(words, WORD.call, word(seq, CALL.idle));
       return "done";
@@ -66,6 +71,12 @@ export function takeCall(words: Int32Array, seq: number): boolean {
 /** Worker side: the reply to call `seq` is posted; wakes the client. */
 export function finishCall(words: Int32Array, seq: number): void {
   Atomics.store(words, WORD.call, word(seq, CALL.done));
+  Atomics.notify(words, WORD.call);
+}
+
+/** Worker side: the worker is dying; a client blocked in a call stops waiting. */
+export function markGone(words: Int32Array): void {
+  Atomics.store(words, WORD.gone, 1);
   Atomics.notify(words, WORD.call);
 }
 

@@ -115,6 +115,22 @@ describe("a runtime worker that dies", () => {
     expect(spin(runtime.session("s2", { agent: "echo" }).send("ok"))?.status).toBe("completed");
   });
 
+  it("a call blocked on a worker that dies ends at once with WORKER_EXITED", async () => {
+    const runtime = await start({ callTimeoutMs: 20_000 });
+    const handle = runtime.session("be", { agent: "busyExit" }).send(300);
+    await until(() => handle.status === "running");
+    const t0 = performance.now();
+    let error: unknown;
+    try {
+      runtime.sessionIds();
+    } catch (e) {
+      error = e;
+    }
+    expect(isOffstageError(error, "WORKER_EXITED")).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(handle.poll()?.outcome.reason.message).toMatch(/exited with code 3/);
+  });
+
   it("a call the busy worker did not take in time changes nothing", async () => {
     const runtime = await start({ callTimeoutMs: 100 });
     const busy = runtime.session("b", { agent: "busy" }).send(600);

@@ -60,7 +60,10 @@ function spinUntil(done: () => boolean, seen: () => string, ms = 10_000): string
 describe("a runtime in a worker thread", () => {
   it("poll() sees a handle go queued → running → completed while the host never yields", async () => {
     const runtime = await start();
-    const handle = runtime.session("s1", { agent: "slow" }).send(300);
+    const session = runtime.session("s1", { agent: "slow" });
+    // The second input waits in the inbox while the first runs: queued for as long as that takes.
+    session.send(300);
+    const handle = session.send(300);
     const statuses = spinUntil(
       () => handle.poll() !== undefined,
       () => handle.status,
