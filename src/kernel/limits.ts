@@ -141,7 +141,7 @@ export const DEFAULTS = {
     sweepIntervalMs: 1_000,
     /** Rows one sweep deletes per statement before it lets the event loop run. */
     sweepBatchRows: 1_000,
-    /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new. */
-    historyCacheMessagesMax: 100_000,
+    /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new (a history is read whole again once let go: a bound below what busy sessions hold would re-read them at every turn). */
+    historyCacheMessagesMax: 1_000_000,
   },
 } as const;
