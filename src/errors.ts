@@ -36,13 +36,25 @@ export type OffstageErrorCode =
   | "STORE_NOT_OFFSTAGE"
   | "STORE_UNSUPPORTED"
   | "STORE_FAILED"
+  | "STORE_FILE_GONE"
   | "EVENT_BUFFER_OVERFLOW"
+  | "EVENT_LOG_UNAVAILABLE"
+  | "EVENTS_TRIMMED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
   | "CLOSED"
   | "MODEL_NAME_INVALID"
   | "MODEL_KEY_MISSING"
   | "MODEL_PACKAGE_MISSING"
   | "MODEL_CALL_FAILED"
-  | "MCP_CONNECT_FAILED";
+  | "MCP_CONNECT_FAILED"
+  | "WORKER_NEEDS_MODULE"
+  | "WORKER_MODULE_INVALID"
+  | "WORKER_UNRESPONSIVE"
+  | "WORKER_EXITED"
+  | "WRONG_THREAD"
+  | "WORKER_POOL_MISSING";
 
 const marker = Symbol.for("offstage.error");
 
@@ -95,6 +107,16 @@ export class DeadlockError extends OffstageError {
 export class CapacityError extends OffstageError {}
 
 /**
+ * A host-thread call was made where it cannot run: `drain()` on a thread other than the host queue's
+ * own, from inside a runtime's turn, or from inside a call the queue is running.
+ */
+export class HostThreadError extends OffstageError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super("WRONG_THREAD", message, { details });
+  }
+}
+
+/**
  * A model call failed, as the provider told it: what the runtime reads to decide on a retry. A
  * model adapter throws it (or streams it in an `error` part); `retryable` is true for what is worth
  * trying again (429, 408, 409, 5xx, a dropped connection), and `retryAfterMs` is the wait the
@@ -137,7 +159,7 @@ export function isOffstageError(error: unknown, code?: OffstageErrorCode): error
     (error as Record<symbol, unknown>)[marker] === true ||
     (typeof (error as { code?: unknown }).code === "string" &&
       typeof (error as { name?: unknown }).name === "string" &&
-      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput|ModelCall)/.test(
+      /^(Offstage|Boot|Turn|Deadlock|Capacity|InvalidInput|ModelCall|HostThread)/.test(
         (error as { name: string }).name,
       ));
   return tagged && (code === undefined || (error as { code: unknown }).code === code);
@@ -152,13 +174,20 @@ export function describeValue(value: unknown): string {
       typeof value === "number"
         ? String(value)
         : typeof value === "string"
-          ? JSON.stringify(value)
+          ? JSON.stringify(value).replace(INVISIBLE, escapeCodeUnit)
           : String(JSON.stringify(value) ?? value);
   } catch {
     shown = printable(value);
   }
   if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
   return `${shown} (${typeName(value)})`;
+}
+
+/** What JSON leaves as it is but a reader cannot see: DEL, C1 controls, the line/paragraph separators. */
+const INVISIBLE = /[\u007f-\u009f\u2028\u2029]/g;
+
+function escapeCodeUnit(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
 }
 
 function typeName(value: unknown): string {

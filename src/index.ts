@@ -14,6 +14,7 @@ export {
   BootError,
   CapacityError,
   DeadlockError,
+  HostThreadError,
   InvalidInputError,
   isOffstageError,
   ModelCallError,
@@ -22,6 +23,9 @@ export {
   TurnCancelled,
   TurnTimeout,
 } from "./errors.js";
+export { createHostQueue, type DrainOptions, HostQueue, type HostQueueOptions } from "./host/host-queue.js";
+export { createSessionSlot, SessionSlot, type SlotSession, type SlotTurn } from "./host/session-slot.js";
+export { createSlot, Slot, type SlotFactory, type SlotOptions } from "./host/slot.js";
 export { estimateTokens, fitTokenBudget, lastMessages } from "./kernel/context-window.js";
 export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
@@ -77,6 +81,7 @@ export type {
   ListDelegationsOptions,
   StopChildrenOptions,
 } from "./runtime/delegation/delegations.js";
+export type { HogSource } from "./runtime/dispatcher.js";
 export type { DurationBucket, HistogramStats } from "./runtime/duration-histogram.js";
 export type { EventListener, RuntimeEvent, TurnEvent } from "./runtime/events.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
@@ -97,6 +102,13 @@ export type {
   DeliveryPlan,
   StoredChildSpec,
 } from "./runtime/ports/delegation-log.js";
+export type { EventLog, LoggedEvent, LoggedEventType, SessionEvent } from "./runtime/ports/event-log.js";
+export type {
+  HostCall,
+  HostExecutor,
+  HostQueueMetrics,
+  HostToolMetrics,
+} from "./runtime/ports/host-executor.js";
 export type {
   FinishReason,
   JsonSchema,
@@ -141,10 +153,27 @@ export type {
   TurnInputInfo,
   TurnTelemetry,
 } from "./runtime/ports/telemetry.js";
-export { TOOL_NAME_PATTERN, type Tool, type ToolArgsCheck, type ToolContext } from "./runtime/ports/tool.js";
+export {
+  TOOL_EXECUTORS,
+  TOOL_NAME_PATTERN,
+  type Tool,
+  type ToolArgsCheck,
+  type ToolContext,
+  type ToolExecutorKind,
+} from "./runtime/ports/tool.js";
+export type { WorkerCall, WorkerExecutor } from "./runtime/ports/worker-executor.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
-export type { SendOptions, Session } from "./runtime/session.js";
-export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
+export type { SendOptions, Session, SessionEventsOptions, SessionInbox } from "./runtime/session.js";
+export type { EventLogOptions } from "./runtime/session-events.js";
+export type { StoreHealthMetrics } from "./runtime/store-health.js";
+export type {
+  CancelOptions,
+  HandleEventsOptions,
+  ResultOptions,
+  Settled,
+  TurnHandle,
+  TurnResult,
+} from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export type { RetentionOptions } from "./store/retention.js";

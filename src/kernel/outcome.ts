@@ -29,7 +29,8 @@ export type ReasonCode =
   | "withdrawn"
   | "crashed"
   | "budget_exceeded"
-  | "timed_out";
+  | "timed_out"
+  | "store_failed";
 
 /** Why a turn ended, specifically. `message` quotes the cause when there was one. */
 export interface Reason {

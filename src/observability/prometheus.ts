@@ -75,7 +75,19 @@ export function renderPrometheus(metrics: RuntimeMetrics, options: PrometheusOpt
   counter("turns_started_total", metrics.turnsStarted, "Turns started.");
   family("inputs_ended_total", "counter", "Inputs that reached a terminal status.");
   for (const [status, n] of Object.entries(metrics.ended)) sample("inputs_ended_total", n, { status });
-  family("retries_total", "counter", "Work done again: turns resumed after a crash, commits retried.");
+  gauge(
+    "store_degraded",
+    metrics.store.degraded ? 1 : 0,
+    "1 while the store fails and the runtime is degraded.",
+  );
+  counter("store_failures_total", metrics.store.failures, "Times the store failed.");
+  counter("store_recoveries_total", metrics.store.recoveries, "Times a failed store worked again.");
+  counter(
+    "store_lost_inputs_total",
+    metrics.store.lostInputs,
+    "Inputs whose write a failing store lost (settled failed, store_failed).",
+  );
+  family("retries_total", "counter", "Work done again: turns resumed after a crash, failed store probes.");
   sample("retries_total", metrics.retries.resumedTurns, { kind: "resumed_turn" });
   sample("retries_total", metrics.retries.commits, { kind: "commit" });
   sample("retries_total", metrics.retries.modelCalls, { kind: "model_call" });

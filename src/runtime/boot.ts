@@ -22,13 +22,10 @@ const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
 
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
-  const { store, options, children, scheduler, run, dispatcher, driver, events, intake } = parts;
+  const { store, options, events } = parts;
   // Before the store opens: a missing key or provider package fails with nothing to undo.
   await parts.models.resolveAll(options);
-  // A store that reads queued inputs session by session leaves them to `queued-recovery.ts`.
-  const paged = store.queuedSessions !== undefined && store.queuedOf !== undefined;
-  const recovered = await store.open(paged ? { paged: true } : undefined);
-  const queuedCount = recovered.queuedCount ?? recovered.queued.length;
+  const recovered = await openStore(parts);
   for (const session of recovered.sessions) {
     if (!options.agents.has(session.agent)) {
       await store.close();
@@ -39,6 +36,40 @@ export async function boot(parts: RuntimeParts): Promise<void> {
       );
     }
   }
+  const recovery = await recoverStored(parts, recovered);
+  driveRecovered(parts, recovery);
+  parts.observer.started(recovery.recoveredInputs, recovery.resumedTurns);
+  events.emit({
+    type: "runtime.started",
+    recoveredInputs: recovery.recoveredInputs,
+    resumedTurns: recovery.resumedTurns,
+  });
+}
+
+/**
+ * Opens the store (again, after it failed). A store that reads queued inputs session by session
+ * leaves them to `queued-recovery.ts`.
+ */
+export function openStore(parts: RuntimeParts): Promise<RecoveredState> {
+  const { store } = parts;
+  const paged = store.queuedSessions !== undefined && store.queuedOf !== undefined;
+  return store.open(paged ? { paged: true } : undefined);
+}
+
+/** What {@link recoverStored} rebuilt, for {@link driveRecovered} to run. */
+export interface Recovery {
+  readonly resumed: readonly LiveTurn[];
+  readonly recoveredInputs: number;
+  readonly resumedTurns: number;
+}
+
+/**
+ * Rebuilds sessions, queues and interrupted turns from what an opened store holds, and commits
+ * recovery's writes. Boot runs it, and so does the store's health when a failed store works again.
+ * Throws what the store throws (its commit, above all).
+ */
+export async function recoverStored(parts: RuntimeParts, recovered: RecoveredState): Promise<Recovery> {
+  const { store, children, scheduler, intake } = parts;
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
   const held = children?.restore() ?? [];
@@ -55,14 +86,24 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     // older release left) just runs on.
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
+  const recoveredInputs = recovered.queuedCount ?? recovered.queued.length;
+  return { resumed, recoveredInputs, resumedTurns: resumed.length };
+}
+
+/**
+ * The runtime runs what was recovered: `running`, the scheduler open, resumed turns started and
+ * every session driven. Synchronous, so that whoever announces the start does so before any turn
+ * of the startup drive begins.
+ */
+export function driveRecovered(parts: RuntimeParts, recovery: Recovery): void {
+  const { run, scheduler, driver, dispatcher } = parts;
   run.state = "running";
-  if (resumed.length > 0 || queuedCount > 0) parts.keepAlive.busy();
+  run.storeError = undefined;
+  if (recovery.resumedTurns > 0 || recovery.recoveredInputs > 0) parts.keepAlive.busy();
   scheduler.open();
-  for (const turn of resumed) driver.start(turn);
+  for (const turn of recovery.resumed) driver.start(turn);
   parts.recovery.drive();
   dispatcher.post("startup drive", () => scheduler.driveAll());
-  parts.observer.started(queuedCount, resumed.length);
-  events.emit({ type: "runtime.started", recoveredInputs: queuedCount, resumedTurns: resumed.length });
 }
 
 /** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */

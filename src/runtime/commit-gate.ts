@@ -14,11 +14,11 @@
  * microtask after the first of them is held, so everything written before then is in that commit;
  * what is held while it is awaited waits for the next one. An input's end asks for its commit at
  * once: such ends are rare, and each must be told before the turn that starts after it. A commit
- * that fails is reported and asked for again.
+ * that fails lost its writes: what it held is dropped, and the store's health (`store-health.ts`)
+ * settles every handle it concerned.
  *
  * @packageDocumentation
  */
-import { DEFAULTS } from "../kernel/limits.js";
 import type { TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
@@ -51,6 +51,9 @@ export class CommitGate {
   #batch: Batch = empty();
   /** Inputs ended without a turn whose end waits for its commit, by id (`runtime.handle(id)` finds them). */
   readonly #endingInputs = new Map<string, InputEnd>();
+  /** Commits asked for and not yet resolved or rejected, and who waits for none to be left. */
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
@@ -98,15 +101,41 @@ export class CommitGate {
   };
 
   #await(group: Held): void {
-    const { store, events, clock, metrics } = this.#parts;
-    store.commit().then(
-      () => this.#release(group),
-      (error: unknown) => {
-        metrics.commitRetried();
-        events.report(`commit (retrying in ${DEFAULTS.commitRetryMs} ms)`, error);
-        clock.setTimeout(() => this.#await(group), DEFAULTS.commitRetryMs);
-      },
-    );
+    this.#inFlight += 1;
+    // A rejection reaches the store's health through the guarded store; the cut settles the handles.
+    this.#parts.store
+      .commit()
+      .then(
+        () => this.#release(group),
+        () => undefined,
+      )
+      .finally(this.#landed);
+  }
+
+  /**
+   * Resolves once every commit asked for so far has resolved or rejected. The store's health waits
+   * for it before it settles handles: a group committed before the failure, whose fsync was still
+   * running, marks its receipts `durable` first, so its inputs are not reported lost.
+   */
+  settled(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  readonly #landed = (): void => {
+    this.#inFlight -= 1;
+    if (this.#inFlight > 0) return;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  };
+
+  /**
+   * The store failed: everything held is dropped, and each input whose end waited for its commit is
+   * handed to `settle` (the others are still in their session's queue or turn).
+   */
+  abandon(settle: (live: LiveInput) => void): void {
+    this.#batch = empty();
+    for (const { live } of this.#endingInputs.values()) settle(live);
+    this.#endingInputs.clear();
   }
 
   #release(group: Held): void {

@@ -22,6 +22,8 @@ export class EventBus {
   readonly #listeners: EventListener[] = [];
   /** Listeners whose failure was logged already. */
   readonly #failed = new WeakSet<EventListener>();
+  /** Failures reported already in another way (a store failure, logged once by the store's health). */
+  readonly #quiet = new WeakSet<object>();
   /** Handles whose events someone iterates. */
   #handleSubscribers = 0;
 
@@ -64,7 +66,8 @@ export class EventBus {
   }
 
   #contained(listener: EventListener, event: RuntimeEvent, error: unknown): void {
-    if (this.#failed.has(listener)) return;
+    // A failure told already (a store failure: the store's health logs it): not the listener's fault.
+    if (this.#failed.has(listener) || this.#isQuiet(error)) return;
     this.#failed.add(listener);
     this.#log.error(
       { event: event.type, error },
@@ -78,11 +81,21 @@ export class EventBus {
     for (const sink of sinks) sink.emit(event);
   }
 
+  #isQuiet(error: unknown): boolean {
+    return typeof error === "object" && error !== null && this.#quiet.has(error);
+  }
+
+  /** Later reports of `error` are dropped: it was reported in another way already. */
+  quiet(error: unknown): void {
+    if (typeof error === "object" && error !== null) this.#quiet.add(error);
+  }
+
   /**
    * Logs a failure of the runtime's own work (with `fields` naming what it concerned: a session, a
    * turn) and emits it as an `error` event.
    */
   report(where: string, error: unknown, fields?: LogFields): void {
+    if (this.#isQuiet(error)) return;
     this.#log.error({ ...fields, where, error }, `offstage: ${where} failed`);
     this.emit({ type: "error", where, message: messageOf(error) });
   }

@@ -9,11 +9,35 @@ import type { ProviderMetadata } from "../kernel/messages.js";
 import type { InputStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { Policy } from "../kernel/session/inbox.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
+import type { HogSource } from "./dispatcher.js";
 
 /** One event of the runtime's stream. */
 export type RuntimeEvent =
   | { readonly type: "runtime.started"; readonly recoveredInputs: number; readonly resumedTurns: number }
-  | { readonly type: "runtime.stopped"; readonly status: StopStatus }
+  | {
+      readonly type: "runtime.stopped";
+      readonly status: StopStatus;
+      /** With `store_failed`: inputs accepted since the start whose write the store lost. */
+      readonly lostInputs?: number;
+      /** With `store_failed`: why the store failed. */
+      readonly storeError?: string;
+    }
+  | {
+      /**
+       * The store failed (`code` `STORE_FAILED`, or `STORE_FILE_GONE` when its file was deleted or
+       * replaced): the runtime is `degraded`, refuses sends, and settles every live handle.
+       */
+      readonly type: "store.failed";
+      readonly code: string;
+      readonly message: string;
+    }
+  | {
+      /** The store works again: what it kept was recovered and the runtime is `running` again. */
+      readonly type: "store.recovered";
+      readonly downMs: number;
+      readonly recoveredInputs: number;
+      readonly resumedTurns: number;
+    }
   | {
       readonly type: "input.accepted";
       readonly sessionId: string;
@@ -123,7 +147,14 @@ export type RuntimeEvent =
       readonly delivery: "pending" | "dropped";
     }
   | { readonly type: "delegation.delivered"; readonly parentSessionId: string; readonly delegationId: string }
-  | { readonly type: "dispatcher.hog"; readonly label: string; readonly durationMs: number }
+  | {
+      readonly type: "dispatcher.hog";
+      /** What held the thread: a job's label, `tool <name>`, `function agent <name>`, or `one of: …`. */
+      readonly label: string;
+      readonly durationMs: number;
+      /** `job`, `call` (a tool's or function agent's own synchronous code) or `stall` (see `HogSource`). */
+      readonly source: HogSource;
+    }
   | { readonly type: "error"; readonly where: string; readonly message: string };
 
 /** The event types a turn handle's iterator yields. */

@@ -12,6 +12,8 @@ import type { Clock } from "./clock.js";
 import { DurationHistogram, type HistogramStats } from "./duration-histogram.js";
 import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
 import type { RuntimeParts } from "./parts.js";
+import type { HostQueueMetrics } from "./ports/host-executor.js";
+import type { StoreHealthMetrics } from "./store-health.js";
 
 /** Calls of one model (by id) or one tool (by name). */
 export interface CallMetrics {
@@ -34,7 +36,7 @@ export interface TokenMetrics {
 export interface RetryMetrics {
   /** Turns resumed after a crash (each is another attempt of the turn). */
   readonly resumedTurns: number;
-  /** Store commits that failed and were tried again. */
+  /** Probes of a failed store that failed too, so the store was tried again later. */
   readonly commits: number;
   /** Model calls that failed transiently and were tried again (an agent's `retry`). */
   readonly modelCalls: number;
@@ -72,6 +74,10 @@ export interface RuntimeMetrics {
   readonly retries: RetryMetrics;
   /** From `handle.cancel()` to the input settled, by cancel mode (P7: prompt cancellation). */
   readonly cancelToSettled: Readonly<Record<CancelMode, LatencyStats>>;
+  /** The host queue (`options.host`): depth, waits and the longest hold of the host thread, by tool. */
+  readonly host: HostQueueMetrics | undefined;
+  /** Whether the store is failing now, and what its failures cost (see `StoreHealthMetrics`). */
+  readonly store: StoreHealthMetrics;
 }
 
 /** The gauges `runtime.metrics()` reads from the runtime's parts. */
@@ -84,6 +90,8 @@ export interface Gauges {
   readonly outstandingCalls: number;
   readonly dispatcherDepth: number;
   readonly dispatcherLag: LatencyStats;
+  readonly host: HostQueueMetrics | undefined;
+  readonly store: StoreHealthMetrics;
 }
 
 interface CallCell {
@@ -196,7 +204,7 @@ export class MetricsCounters {
     this.#resumedTurns += 1;
   }
 
-  /** A store commit failed and will be tried again. */
+  /** A probe of a failed store failed; the store will be tried again. */
   commitRetried(): void {
     this.#commitRetries += 1;
   }
@@ -261,7 +269,7 @@ function callsOf(cells: Map<string, CallCell>): CallMetrics[] {
 
 /** The runtime's metrics now: its counters plus the gauges read from its parts. */
 export function snapshotMetrics(parts: RuntimeParts): RuntimeMetrics {
-  const { metrics, run, sessions, scheduler, driver, dispatcher } = parts;
+  const { metrics, run, sessions, scheduler, driver, dispatcher, health } = parts;
   return metrics.snapshot({
     state: run.state,
     sessions: sessions.size,
@@ -271,5 +279,7 @@ export function snapshotMetrics(parts: RuntimeParts): RuntimeMetrics {
     outstandingCalls: driver.outstandingCalls,
     dispatcherDepth: dispatcher.depth,
     dispatcherLag: dispatcher.lag(),
+    host: parts.options.host?.metrics(),
+    store: health.metrics(),
   });
 }

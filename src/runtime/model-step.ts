@@ -126,12 +126,19 @@ class ModelStep {
     overrides: StepOverrides | undefined,
   ): Omit<ModelRequest, "abortSignal"> {
     const turn = this.#turn;
-    const messages = overrides?.messages ?? turn.history.concat(turn.messages);
     const systemText = overrides?.system;
     const opening =
       systemText === undefined ? system : systemText === "" ? undefined : systemMessage(systemText);
-    // A copy in every case: the model may keep its prompt, so it must not see later turns' messages.
-    const prompt = opening === undefined ? messages.slice() : [opening].concat(messages);
+    // A new array in every case: the model may keep its prompt, so it must not see later turns' messages.
+    const given = overrides?.messages;
+    const prompt =
+      given !== undefined
+        ? opening === undefined
+          ? given.slice()
+          : [opening].concat(given)
+        : opening === undefined
+          ? turn.history.concat(turn.messages)
+          : [opening].concat(turn.history, turn.messages);
     let tools: readonly ModelTool[] = turn.entry.tools!.modelTools;
     const active = overrides?.activeTools;
     if (active !== undefined) tools = tools.filter((tool) => active.includes(tool.name));

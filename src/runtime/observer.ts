@@ -12,7 +12,7 @@
  *
  * @packageDocumentation
  */
-import type { TerminalStatus } from "../kernel/outcome.js";
+import type { Reason, TerminalStatus } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
 import { isFunctionAgent } from "./agent.js";
 import type { LiveInput } from "./live-input.js";
@@ -251,15 +251,12 @@ export class Observer {
     this.#guard("turn.end", () => span.end({ outcome, usage: turn.usage, durationMs }));
   }
 
-  /** A stop gave up on the turn (its calls ignored their abort): its span ends as it stands. */
-  turnAbandoned(turn: LiveTurn): void {
+  /** A stop (or a failed store) gave up on the turn: its span ends as it stands, `interrupted` for `reason`. */
+  turnAbandoned(turn: LiveTurn, reason: Reason): void {
     const span = turn.telemetry;
     if (span === undefined) return;
     turn.telemetry = undefined;
-    const outcome = {
-      status: "interrupted",
-      reason: { code: "runtime_stopped", message: "abandoned by a stop: its calls ignored their abort" },
-    } as const;
+    const outcome = { status: "interrupted", reason } as const;
     const durationMs = this.#parts.clock.monotonicMs() - turn.startedAtMs;
     this.#guard("turn.end", () => span.end({ outcome, usage: turn.usage, durationMs }));
   }

@@ -23,7 +23,9 @@ import type { Store } from "./ports/store.js";
 import type { QueuedRecovery } from "./queued-recovery.js";
 import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
+import type { SessionEvents } from "./session-events.js";
 import type { SessionTable } from "./session-table.js";
+import type { StoreHealth } from "./store-health.js";
 import type { TurnDriver } from "./turn-driver.js";
 import type { WaitGraph } from "./turn-scope.js";
 
@@ -31,7 +33,10 @@ export interface RuntimeParts {
   readonly options: ResolvedOptions;
   readonly limits: Limits;
   readonly clock: Clock;
+  /** The adapter, with its failures watched (`guarded-store.ts`). */
   readonly store: Store;
+  /** What the runtime does while its store fails, and how it comes back. */
+  readonly health: StoreHealth;
   readonly run: RunState;
   readonly dispatcher: Dispatcher;
   readonly events: EventBus;
@@ -59,4 +64,6 @@ export interface RuntimeParts {
   readonly keepAlive: KeepAlive;
   /** Queued inputs read back from the store page by page after a start. */
   readonly recovery: QueuedRecovery;
+  /** Each session's recorded events; `undefined` unless `options.eventLog` asks for them. */
+  readonly sessionEvents: SessionEvents | undefined;
 }

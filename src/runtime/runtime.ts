@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause } from "../kernel/outcome.js";
@@ -27,12 +28,14 @@ import {
 } from "../validate.js";
 import { isFunctionAgent } from "./agent.js";
 import { boot } from "./boot.js";
+import { systemClock } from "./clock.js";
 import { CommitGate } from "./commit-gate.js";
 import { Children } from "./delegation/children.js";
 import { Delegations } from "./delegation/delegations.js";
-import { Dispatcher } from "./dispatcher.js";
+import { Dispatcher, type HogSource } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
+import { GuardedStore } from "./guarded-store.js";
 import { Intake } from "./intake.js";
 import { KeepAlive } from "./keep-alive.js";
 import { RuntimeLog } from "./logger.js";
@@ -47,8 +50,10 @@ import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
+import { StoreHealth } from "./store-health.js";
 import { TurnDriver } from "./turn-driver.js";
 import type { TurnHandle } from "./turn-handle.js";
 import { WaitGraph } from "./turn-scope.js";
@@ -106,6 +111,7 @@ export class Runtime implements AsyncDisposable {
   constructor(options: ResolvedOptions, store: Store, resolver?: ModelResolver) {
     const parts = wire(options, store, resolver);
     this.#parts = parts;
+    markAsUncloneable(this);
     this.#delegations = parts.children === undefined ? undefined : new Delegations(parts, parts.children);
     for (const [name, agent] of options.agents) {
       if (!isFunctionAgent(agent) && agent.delegates === true && parts.children === undefined) {
@@ -131,7 +137,7 @@ export class Runtime implements AsyncDisposable {
     return this.#delegations;
   }
 
-  /** Where the runtime is in its lifecycle. */
+  /** Where the runtime is in its lifecycle; `degraded` while its store fails (see {@link RuntimeState}). */
   get state(): RuntimeState {
     return this.#parts.run.state;
   }
@@ -148,12 +154,13 @@ export class Runtime implements AsyncDisposable {
    */
   start(): Promise<void> {
     const { run } = this.#parts;
-    if (run.state === "running" || run.state === "starting")
+    if (run.state === "running" || run.state === "starting" || run.state === "degraded")
       return Promise.reject(new BootError("ALREADY_STARTED", `runtime is already ${run.state}`));
     if (run.state === "stopping")
       return Promise.reject(new BootError("STOPPING", "runtime is stopping; await stop() before start()"));
     this.#stopping = undefined;
     run.state = "starting";
+    this.#parts.health.started();
     this.#starting = boot(this.#parts).catch((error: unknown) => {
       run.state = "stopped";
       throw error instanceof BootError
@@ -167,7 +174,9 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Stops the runtime and reports what happened: `clean`, `drained_with_discards` (drain asked, work
-   * left at the deadline), `timeout` (calls ignored their abort and were abandoned) or `force_killed`.
+   * left at the deadline), `timeout` (calls ignored their abort and were abandoned), `force_killed`,
+   * or `store_failed` (the store failed and has not worked since: the `runtime.stopped` event says how
+   * many inputs were never written). Stopping a `degraded` runtime returns at once.
    * Without `drain`, running turns end `interrupted` (`runtime_stopped`). Queued inputs stay stored
    * and run after the next start; their in-process handles settle `interrupted` now, so no waiter
    * hangs. Idempotent: a second call returns the first call's promise.
@@ -253,7 +262,7 @@ export class Runtime implements AsyncDisposable {
    * restart). `undefined` when unknown.
    */
   handle(inputId: string): TurnHandle | undefined {
-    if (typeof inputId !== "string") fail(argumentsOf("handle()"), "input id", inputId, "a string");
+    checkId(argumentsOf("handle()"), "input id", inputId);
     return this.#parts.intake.handle(inputId);
   }
 
@@ -275,7 +284,10 @@ export class Runtime implements AsyncDisposable {
   async #stop(drain: boolean, timeoutMs: number, force: boolean): Promise<StopStatus> {
     const { run } = this.#parts;
     if (run.state === "starting") await this.#starting?.catch(() => undefined);
-    if (run.state !== "running") return "clean";
+    // A probe of a failed store in flight finishes first: it may bring the runtime back to running.
+    const probing = this.#parts.health.probing;
+    if (probing !== undefined) await probing;
+    if (run.state !== "running" && run.state !== "degraded") return "clean";
     return shutdown(this.#parts, drain, timeoutMs, force);
   }
 }
@@ -289,7 +301,6 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
     options,
     limits: options.limits,
     clock,
-    store,
     run: new RunState(),
     log,
     events,
@@ -299,26 +310,58 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
       clock,
       hogThresholdMs: options.hogThresholdMs,
       sliceMs: DEFAULTS.dispatcherSliceMs,
-      onHog: ({ label, durationMs }) => {
-        log.warn(
-          { label, durationMs },
-          `dispatcher job "${label}" held the thread for ${durationMs.toFixed(1)} ms`,
-        );
-        events.emit({ type: "dispatcher.hog", label, durationMs });
+      onHog: ({ label, durationMs, source }) => {
+        log.warn({ label, durationMs, source }, hogMessage(label, durationMs, source));
+        events.emit({ type: "dispatcher.hog", label, durationMs, source });
       },
+      watchStalls: clock === systemClock,
       onJobError: (label, error) => events.report(`dispatcher job ${label}`, error),
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     }),
   } as { -readonly [K in keyof RuntimeParts]: RuntimeParts[K] };
+  parts.store = new GuardedStore(store, parts);
+  parts.health = new StoreHealth(parts);
   parts.observer = new Observer(parts);
   parts.sessions = new SessionTable(parts);
   parts.gate = new CommitGate(parts);
   parts.intake = new Intake(parts);
   parts.scheduler = new Scheduler(parts);
   parts.driver = new TurnDriver(parts);
-  parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
+  const delegations = parts.store.delegations;
+  parts.children = delegations === undefined ? undefined : new Children(parts, delegations);
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
+}
+
+/** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */
+function hogMessage(label: string, durationMs: number, source: HogSource): string {
+  const ms = durationMs.toFixed(1);
+  switch (source) {
+    case "job":
+      return `dispatcher job "${label}" held the thread for ${ms} ms`;
+    case "call":
+      return `${label} held the thread for ${ms} ms (its own synchronous code)`;
+    case "stall":
+      return `${label} was in flight while something held the thread for ${ms} ms (its code after an await, or the host's own code)`;
+  }
 }

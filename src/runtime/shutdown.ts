@@ -2,7 +2,11 @@
  * Stopping: an optional drain (queued and running work finishes, until a deadline), then running turns
  * are interrupted, calls get until the deadline to return after their abort, the store commits what
  * is pending, and every handle still live settles. Queued inputs stay stored for the next start.
- * The kernel's `stopStatus` names the outcome.
+ * Last, the store is closed, which releases its file for a next runtime, in this process or
+ * another; `start()` opens it again.
+ * The kernel's `stopStatus` names the outcome: `store_failed` when the store failed (before the stop,
+ * or at its final commit) and has not worked since; the `runtime.stopped` event and the log then say
+ * how many inputs were never written.
  *
  * @packageDocumentation
  */
@@ -20,6 +24,7 @@ export async function shutdown(
   force: boolean,
 ): Promise<StopStatus> {
   parts.run.state = "stopping";
+  parts.health.stopped();
   // Its waits are on the runtime's unref'd timers: the host awaiting stop() must see it return.
   parts.keepAlive.busy();
   try {
@@ -40,10 +45,14 @@ async function stopping(
   const deadline = clock.monotonicMs() + timeoutMs;
   scheduler.stopPolling();
   let discarded = 0;
-  if (drain) {
+  // A failed store can run nothing: the stop settles what its failure left, at once.
+  if (drain && run.storeError === undefined) {
     run.draining = true;
-    // A drain runs every queued input: those recovery has not read yet too.
-    parts.recovery.loadAll();
+    // A drain runs every queued input: those recovery has not read yet too. A read that fails
+    // fails the store (the guarded store tells its health, whose cut settles every handle).
+    try {
+      parts.recovery.loadAll();
+    } catch {}
     // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
     dispatcher.post("drain drive", () => scheduler.driveAll());
     await until(parts, () => driver.runningTurns === 0 && sessions.queuedCount() === 0, deadline);
@@ -55,14 +64,29 @@ async function stopping(
   driver.interruptAll(STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
-  await store.commit().catch((error: unknown) => events.report("final commit", error));
+  // A rejection reaches the store's health (the guarded store), which names it once.
+  await store.commit().catch(() => undefined);
+  // What the store failed to write settles now with its reason (`store_failed`), not as detached.
+  await parts.health.landed(deadline - clock.monotonicMs());
+  parts.health.cut();
   intake.forgetAll();
   driver.detachAll();
   children?.dispose();
-  const status = stopStatus({ drain, discarded, abandonedCalls, force });
+  const storeFailed = run.storeError !== undefined;
+  await store.close().catch((error: unknown) => events.report("closing the store", error));
+  const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);
-  events.emit({ type: "runtime.stopped", status });
+  if (!storeFailed) {
+    events.emit({ type: "runtime.stopped", status });
+    return status;
+  }
+  const lostInputs = parts.health.lostSinceStart;
+  parts.log.error(
+    { error: run.storeError, lostInputs },
+    `stopped with a failed store: ${lostInputs} inputs accepted since the start were never written (they settled failed, store_failed); what the store kept runs after the next start`,
+  );
+  events.emit({ type: "runtime.stopped", status, lostInputs, storeError: run.storeError!.message });
   return status;
 }
 

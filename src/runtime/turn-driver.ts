@@ -26,6 +26,10 @@ import { runFunction, runTools } from "./turn-runner.js";
 const FINISHES_PER_JOB = 256;
 const START: TurnMachineEvent = { type: "start" };
 const NO_INPUTS: readonly LiveInput[] = [];
+const ABANDONED: Reason = {
+  code: "runtime_stopped",
+  message: "abandoned by a stop: its calls ignored their abort",
+};
 
 /** A turn resumed after a crash: its attempt, and the checkpointed messages and step it goes on from. */
 export interface Resumed {
@@ -127,8 +131,13 @@ export class TurnDriver {
     this.feed(turn, { type: "steer", inputId: live.id, message: userMessage(live.payload) });
   }
 
-  /** Feeds the turn's machine an event and performs the effects it answers with. */
+  /**
+   * Feeds the turn's machine an event and performs the effects it answers with. A turn its session
+   * let go of (a stop or a failed store abandoned it) takes no more events: its late results are
+   * dropped, and it writes nothing.
+   */
   feed(turn: LiveTurn, event: TurnMachineEvent): void {
+    if (turn.entry.turn !== turn) return;
     if (event.type === "cancel") {
       const { mode, status, reason } = event.request;
       this.#parts.observer.cancelRequested(turn, mode, status, reason.code);
@@ -189,22 +198,31 @@ export class TurnDriver {
   interruptAll(reason: Reason): void {
     for (const entry of this.#parts.sessions.values()) {
       const turn = entry.turn;
-      if (turn !== undefined)
+      if (turn === undefined) continue;
+      try {
         this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
+      } catch (error) {
+        // Its end could not be written (a failed store): the other turns are still interrupted.
+        this.#parts.events.report(`interrupt of turn ${turn.turnId}`, error, { sessionId: entry.id });
+      }
     }
   }
 
   /**
-   * The runtime stopped: every handle still live settles `interrupted` (the inputs stay stored for the
-   * next start), and every session forgets its turn and queue.
+   * The runtime stopped (or its store failed): every handle still live settles `interrupted` (the
+   * inputs stay stored for the next start), every running turn is aborted and let go (`why` ends
+   * its span), and every session forgets its turn and queue.
    */
-  detachAll(): void {
+  detachAll(why: Reason = ABANDONED): void {
     this.#runningTurns = 0;
     for (const entry of this.#parts.sessions.values()) {
       for (const live of entry.queue) live.settle(DETACHED, undefined, undefined);
       // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
       for (const live of entry.turn?.inputs ?? NO_INPUTS) live.settle(DETACHED, undefined, undefined);
-      if (entry.turn !== undefined) this.#parts.observer.turnAbandoned(entry.turn);
+      if (entry.turn !== undefined) {
+        entry.turn.controller?.abort(new OffstageError("TURN_CANCELLED", why.message));
+        this.#parts.observer.turnAbandoned(entry.turn, why);
+      }
       entry.queue.length = 0;
       entry.merges = 0;
       entry.turn = undefined;

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
@@ -24,6 +25,7 @@ import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
+import { recorderOf } from "./session-events.js";
 import type { ReleaseWait } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
@@ -59,6 +61,21 @@ export interface CancelOptions {
   readonly reason?: string;
 }
 
+/** Options of {@link TurnHandle.events}. */
+export interface HandleEventsOptions {
+  /** `now` (default): events from now on; `start`: from the input's acceptance, replayed from the log. */
+  readonly from?: "now" | "start";
+  /** Ends a replaying iteration when it fires. */
+  readonly signal?: AbortSignal;
+}
+
+const EVENTS: Subject = argumentsOf("events()");
+const EVENTS_KEYS = Object.keys({ from: true, signal: true } satisfies Record<
+  keyof HandleEventsOptions,
+  true
+>);
+const EVENTS_FROM: readonly ("now" | "start")[] = ["now", "start"];
+
 /** Called when the handle settles. */
 type Waiter = () => void;
 
@@ -76,7 +93,8 @@ interface Waits {
   settled: Waiter[] | undefined;
   subscribers: Subscriber[] | undefined;
   stored: Promise<Receipt> | undefined;
-  committed: (() => void)[] | undefined;
+  /** Told once the input is committed (`undefined`), or lost with the store's error. */
+  committed: ((lost: OffstageError | undefined) => void)[] | undefined;
 }
 
 /**
@@ -116,6 +134,8 @@ export class TurnHandle {
   #status: InputStatus;
   /** The receipt once the store committed the input; `undefined` until then. */
   #receipt: Receipt | undefined = undefined;
+  /** Why the input was lost, when the store failed before committing it. */
+  #lost: OffstageError | undefined = undefined;
   #turnId: string | undefined = undefined;
   #outcome: TurnOutcome | undefined = undefined;
   #usage: Usage | undefined = undefined;
@@ -127,6 +147,7 @@ export class TurnHandle {
     this.id = id;
     this.sessionId = sessionId;
     this.#status = status;
+    markAsUncloneable(this);
   }
 
   /** `queued`, `running`, or a terminal status. */
@@ -149,14 +170,19 @@ export class TurnHandle {
     return this.#receipt ?? "stored";
   }
 
-  /** Resolves with the receipt once the store has committed the input. */
+  /**
+   * Resolves with the receipt once the store has committed the input. Rejects with `OffstageError`
+   * `STORE_FAILED` (or `STORE_FILE_GONE`) when the store failed before committing it: the input was
+   * not kept, and its handle settled `failed` with reason `store_failed`.
+   */
   stored(): Promise<Receipt> {
     const waits = this.#wants();
-    waits.stored ??= new Promise<Receipt>((resolve) => {
+    waits.stored ??= new Promise<Receipt>((resolve, reject) => {
       if (this.#receipt !== undefined) resolve(this.#receipt);
+      else if (this.#lost !== undefined) reject(this.#lost);
       else {
         waits.committed ??= [];
-        waits.committed.push(() => resolve(this.receipt));
+        waits.committed.push((lost) => (lost === undefined ? resolve(this.receipt) : reject(lost)));
       }
     });
     return waits.stored;
@@ -223,6 +249,22 @@ export class TurnHandle {
    */
   withdraw(): void {
     this.#parts.intake.withdraw(this);
+  }
+
+  /**
+   * The input's events: from now on (`from: "now"`, the default, as iterating the handle), or from
+   * its acceptance (`from: "start"`, replayed from the session's event log, then live), until it has
+   * settled. `from: "start"` throws `OffstageError` `EVENT_LOG_UNAVAILABLE` unless the runtime
+   * records events (`options.eventLog`).
+   */
+  events(options: HandleEventsOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+    const given = checkOptions(EVENTS, "options", options, EVENTS_KEYS);
+    const from = given.from ?? "now";
+    checkOneOf(EVENTS, "from", from, EVENTS_FROM);
+    if (given.signal !== undefined && !isInstance(given.signal, AbortSignal))
+      fail(EVENTS, "signal", given.signal, "an AbortSignal");
+    if (from === "now") return this[Symbol.asyncIterator]();
+    return recorderOf(this.#parts).followInput(this, given.signal);
   }
 
   /**
@@ -294,10 +336,25 @@ export class TurnHandle {
   /** @internal The store committed the input. */
   markStored(receipt: Receipt): void {
     this.#receipt = receipt;
+    this.#tellCommitted(undefined);
+  }
+
+  /**
+   * @internal The store failed before it committed the input, so the input is lost: the handle
+   * settles with `outcome` and `stored()` rejects with `error`.
+   */
+  markLost(outcome: TurnOutcome, error: OffstageError): void {
+    if (this.#receipt !== undefined || this.#outcome !== undefined) return;
+    this.#lost = error;
+    this.#tellCommitted(error);
+    this.settle(outcome, undefined, undefined);
+  }
+
+  #tellCommitted(lost: OffstageError | undefined): void {
     const waiting = this.#waits?.committed;
     if (waiting === undefined) return;
     this.#waits!.committed = undefined;
-    for (const resolve of waiting) resolve();
+    for (const tell of waiting) tell(lost);
   }
 
   /** @internal Settles the handle; later calls are ignored. */
@@ -352,38 +409,63 @@ export class TurnHandle {
         timer = this.#parts.clock.setTimeout(() => {
           cleanup();
           waits.settled = waits.settled?.filter((w) => w !== waiter);
-          reject(
-            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeoutMs} ms`, {
-              inputId: this.id,
-              sessionId: this.sessionId,
-              status: this.#status,
-              timeoutMs,
-            }),
-          );
+          reject(turnTimeout(this.id, this.sessionId, this.#status, timeoutMs));
         }, timeoutMs);
       }
     });
   }
 
   #value(): TurnResult {
-    const outcome = this.#outcome!;
-    const { status } = outcome;
-    if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
-      throw new TurnCancelled(`input ${this.id} ended ${status}: ${outcome.reason.message}`, {
-        inputId: this.id,
-        sessionId: this.sessionId,
-        status,
-        reason: outcome.reason,
-      });
-    }
-    return {
-      inputId: this.id,
-      sessionId: this.sessionId,
-      turnId: this.#turnId,
+    return turnValue(this, this.#outcome!, this.#usage);
+  }
+}
+
+/**
+ * The value `result()` gives for a settled input: the result, or `TurnCancelled` for an input that
+ * ended `cancelled`, `interrupted` or `withdrawn`. Shared by every kind of handle.
+ *
+ * @internal
+ */
+export function turnValue(
+  input: { readonly id: string; readonly sessionId: string; readonly turnId: string | undefined },
+  outcome: TurnOutcome,
+  usage: Usage | undefined,
+): TurnResult {
+  const { status } = outcome;
+  if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
+    throw new TurnCancelled(`input ${input.id} ended ${status}: ${outcome.reason.message}`, {
+      inputId: input.id,
+      sessionId: input.sessionId,
       status,
       reason: outcome.reason,
-      output: outcome.output,
-      usage: this.#usage,
-    };
+    });
   }
+  return {
+    inputId: input.id,
+    sessionId: input.sessionId,
+    turnId: input.turnId,
+    status,
+    reason: outcome.reason,
+    output: outcome.output,
+    usage,
+  };
+}
+
+/**
+ * The error `result({ timeoutMs })` gives up with while input `id` is still `status`.
+ *
+ * @internal
+ */
+export function turnTimeout(
+  id: string,
+  sessionId: string,
+  status: InputStatus,
+  timeoutMs: number,
+): TurnTimeout {
+  return new TurnTimeout(`input ${id} is still ${status} after ${timeoutMs} ms`, {
+    inputId: id,
+    sessionId,
+    status,
+    timeoutMs,
+  });
 }

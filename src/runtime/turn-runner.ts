@@ -37,7 +37,7 @@ export function runTools(
       // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
       .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
       .then((result) => {
-        dispatcher.post(`tool ${toolName}`, () => {
+        dispatcher.post(`tool ${toolName} ended`, () => {
           const durationMs = clock.monotonicMs() - startedAtMs;
           const isError = result.output.type === "error-text";
           observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
@@ -92,8 +92,11 @@ async function runTool(
   const timeoutMs = tool.timeoutMs ?? parts.limits.toolTimeoutMs;
   const own = new AbortController();
   const signal = AbortSignal.any([turnSignal, own.signal]);
+  const timeout = new Error(`${call.toolName} timed out after ${timeoutMs} ms`);
   return new Promise<ToolResultPart>((resolve) => {
     let settled = false;
+    /** A host call that no drain has started yet. */
+    let waitingForHost = tool.executor === "host";
     const finish = (result: ToolResultPart) => {
       if (settled) return;
       settled = true;
@@ -102,10 +105,15 @@ async function runTool(
       resolve(result);
     };
     const onAbort = () =>
-      finish(errorResult(call, `the tool call was aborted: ${describeCause(signal.reason)}`));
-    const timer = clock.setTimeout(() => {
-      own.abort(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+      finish(
+        errorResult(
+          call,
+          waitingForHost && signal.reason === timeout
+            ? `host tool ${JSON.stringify(call.toolName)} was not run: it waited ${timeoutMs} ms for the host to call drain()`
+            : `the tool call was aborted: ${describeCause(signal.reason)}`,
+        ),
+      );
+    const timer = clock.setTimeout(() => own.abort(timeout), timeoutMs);
     signal.addEventListener("abort", onAbort, { once: true });
     driver.callStarted();
     const context = {
@@ -115,15 +123,37 @@ async function runTool(
       toolCallId: call.toolCallId,
     };
     const label = `tool ${call.toolName}`;
-    Promise.resolve()
-      .then(() =>
-        // The tool's own code runs inside its call's trace context: what it does nests under it.
-        parts.dispatcher.timed(label, () =>
-          parts.observer.runTool(span, () =>
-            runInTurn(parts.waits, turn.sessionId, turn.turnId, () => tool.execute(args, context)),
-          ),
+    // The tool's own code runs inside its call's trace context: what it does nests under it.
+    const execute = (runSignal: AbortSignal) =>
+      parts.observer.runTool(span, () =>
+        runInTurn(parts.waits, turn.sessionId, turn.turnId, () =>
+          tool.execute(args, runSignal === signal ? context : { ...context, signal: runSignal }),
         ),
-      )
+      );
+    /** Ends the inline call's watch for stalls (see `Dispatcher.inFlight`). */
+    let leave = (): void => {};
+    Promise.resolve()
+      .then(() => {
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === undefined || tool.executor === "inline") {
+          leave = parts.dispatcher.inFlight(label);
+          return parts.dispatcher.timed(label, () => execute(signal));
+        }
+        const request = { ...context, toolName: call.toolName, args };
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === "worker")
+          return parts.options.workers!.run({ ...request, module: tool.module! });
+        // Queued for the host's thread; the host queue measures how long it holds that thread.
+        return parts.options.host!.submit({
+          ...request,
+          agentName: turn.entry.agentName,
+          // On the host's thread: in this thread, when the runtime shares it, so a long hold is a hog too.
+          run: (runSignal) => parts.dispatcher.timed(`host ${label}`, () => execute(runSignal)),
+          started: () => {
+            waitingForHost = false;
+          },
+        });
+      })
       .then(
         (value) =>
           finish({
@@ -134,7 +164,10 @@ async function runTool(
           }),
         (error) => finish(errorResult(call, `${call.toolName} failed: ${describeCause(error)}`)),
       )
-      .finally(() => driver.callEnded());
+      .finally(() => {
+        leave();
+        driver.callEnded();
+      });
   });
 }
 
@@ -166,6 +199,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
   const { driver, dispatcher } = parts;
   const label = `function agent ${turn.entry.agentName}`;
   driver.callStarted();
+  const leave = dispatcher.inFlight(label);
   Promise.resolve()
     .then(() =>
       dispatcher.timed(label, () =>
@@ -174,6 +208,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     )
     .then(
       (output) => {
+        leave();
         const ended = functionEnded(attempt, output);
         dispatcher.post(ended.type, () => {
           driver.callEnded();
@@ -181,6 +216,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
         });
       },
       (error) => {
+        leave();
         const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();

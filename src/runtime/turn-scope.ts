@@ -109,6 +109,11 @@ export function runInTurn<T>(waits: WaitGraph, sessionId: string, turnId: string
   return scope.run({ waits, sessionId, turnId }, fn);
 }
 
+/** The turn the current code runs in, of any runtime, or `undefined` outside every turn. */
+export function insideTurn(): { readonly sessionId: string; readonly turnId: string } | undefined {
+  return scope.getStore();
+}
+
 /**
  * Runs `fn` outside any turn. The dispatcher runs its jobs this way: they are the runtime's own work
  * and call host listeners, whichever turn's code happened to post the job that woke the dispatcher

@@ -8,7 +8,13 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { describeValue, InvalidInputError } from "../errors.js";
 import type { JsonSchema } from "../runtime/ports/model.js";
-import { TOOL_NAME_PATTERN, type Tool, type ToolContext } from "../runtime/ports/tool.js";
+import {
+  TOOL_EXECUTORS,
+  TOOL_NAME_PATTERN,
+  type Tool,
+  type ToolContext,
+  type ToolExecutorKind,
+} from "../runtime/ports/tool.js";
 import { compileToolSchema } from "./compile-tool-schema.js";
 
 interface ToolDefinitionBase {
@@ -18,6 +24,18 @@ interface ToolDefinitionBase {
   readonly description: string;
   /** Overrides `limits.toolTimeoutMs` for this tool; a positive, finite number of milliseconds. */
   readonly timeoutMs?: number;
+  /**
+   * Where calls run: `inline` (default) in the runtime's thread; `host` queued for the host's own
+   * thread, run when the host calls `drain()` on the queue given as `createRuntime({ host })`, for
+   * code that must run there (a game engine's or a DCC's API); `worker` in a worker-thread pool
+   * (`createRuntime({ workers })`), for CPU-bound or blocking code.
+   */
+  readonly executor?: ToolExecutorKind;
+  /**
+   * For `executor: "worker"`: the module that exports this tool, usually `import.meta.url` of the
+   * file that defines it. A worker thread imports it and runs the tool's `execute` there.
+   */
+  readonly module?: string | URL;
 }
 
 /** A tool whose arguments are described by a Standard Schema (zod 4, valibot, ArkType, …). */
@@ -89,7 +107,7 @@ export function defineTool(
       `defineTool expects a definition object; got ${describeValue(definition)}`,
     );
   }
-  const { name, description, timeoutMs, execute } = definition;
+  const { name, description, timeoutMs, execute, executor } = definition;
   if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name)) {
     throw invalid(
       `tool name must be 1–64 letters, digits, "_" or "-"; got ${describeValue(name)}`,
@@ -121,6 +139,14 @@ export function defineTool(
       timeoutMs,
     );
   }
+  if (executor !== undefined && !TOOL_EXECUTORS.includes(executor)) {
+    throw invalid(
+      `tool ${JSON.stringify(name)}: executor must be one of ${TOOL_EXECUTORS.join(", ")}; got ${describeValue(executor)}`,
+      "executor",
+      executor,
+    );
+  }
+  const module = workerModule(name, executor, definition.module);
   const { inputSchema, check } = compileToolSchema(
     name,
     definition.schema,
@@ -132,10 +158,40 @@ export function defineTool(
     description,
     inputSchema,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(executor === undefined ? {} : { executor }),
+    ...(module === undefined ? {} : { module }),
     check,
     // `this` stays the definition, so a method-style `execute` that uses it keeps working.
     execute: (args: unknown, context: ToolContext) => run.call(definition, args, context),
   });
+}
+
+/** A worker tool's module as a URL string; other tools have none. */
+function workerModule(name: string, executor: unknown, module: unknown): string | undefined {
+  if (executor !== "worker") {
+    if (module !== undefined)
+      throw invalid(
+        `tool ${JSON.stringify(name)}: module is only for executor "worker"; got executor ${describeValue(executor)}`,
+        "module",
+        module,
+      );
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    if (module instanceof URL) url = module;
+    else if (typeof module === "string") url = new URL(module);
+  } catch {
+    // Not a URL: refused below.
+  }
+  if (url === undefined || (url.protocol !== "file:" && url.protocol !== "data:")) {
+    throw invalid(
+      `tool ${JSON.stringify(name)}: a worker tool needs module, the file: URL of a module that exports it (import.meta.url); got ${describeValue(module)}`,
+      "module",
+      module,
+    );
+  }
+  return url.href;
 }
 
 function invalid(message: string, field: string, value: unknown): InvalidInputError {

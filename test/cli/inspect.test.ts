@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type InspectReport, runInspect } from "../../src/cli/commands/inspect.js";
 import { createRuntime, type ModelRequest, type Runtime, silentLogger } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
-import { APPLICATION_ID } from "../../src/store/sqlite/migrations.js";
+import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { createScriptedModel } from "../../src/testing/index.js";
 import { freshPath, removeFiles, sha256, siblings } from "../store/sqlite-files.js";
 import { deferred } from "../support/async.js";
@@ -141,7 +141,7 @@ describe("offstage inspect", () => {
 
     expect(report!.store).toMatchObject({
       kind: "sqlite",
-      schemaVersion: 4,
+      schemaVersion: SCHEMA_VERSION,
       lock: { pid: process.pid, holder: "live" },
       inputs: { completed: 4, running: 1, queued: 2 },
       runningTurns: 1,
@@ -190,7 +190,7 @@ describe("offstage inspect", () => {
     expect((await inspect(path, { session: "nobody" })).code).toBe(2);
 
     const human = await inspect(path, { json: false, nowMs: later });
-    expect(human.out).toMatch(/^store {6}.+ \(sqlite, schema 4\)$/m);
+    expect(human.out).toMatch(new RegExp(`^store {6}.+ \\(sqlite, schema ${SCHEMA_VERSION}\\)$`, "m"));
     expect(human.out).toMatch(/^held by {4}pid \d+ on .+ \(live\)$/m);
     expect(human.out).toMatch(/^ {2}busy +f +running +2 /m);
     expect(human.out).toContain("turns running longer (1):");

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type StopFacts, type StopStatus, stopStatus } from "../../src/kernel/shutdown/stop-status.js";
 
 function facts(overrides: Partial<StopFacts>): StopFacts {
-  return { drain: false, discarded: 0, abandonedCalls: 0, force: false, ...overrides };
+  return { drain: false, discarded: 0, abandonedCalls: 0, force: false, storeFailed: false, ...overrides };
 }
 
 describe("stop status", () => {
@@ -37,24 +37,35 @@ describe("stop status", () => {
     );
   });
 
+  it("store_failed when the store lost writes, whatever else happened", () => {
+    expect(stopStatus(facts({ storeFailed: true }))).toBe("store_failed");
+    expect(
+      stopStatus(facts({ storeFailed: true, abandonedCalls: 2, force: true, drain: true, discarded: 1 })),
+    ).toBe("store_failed");
+  });
+
   it("every combination maps to exactly the status its rule gives (worst outcome wins)", () => {
     const seen = new Set<StopStatus>();
     for (const drain of [false, true])
       for (const force of [false, true])
         for (const discarded of [0, 1, 10])
-          for (const abandonedCalls of [0, 1, 3]) {
-            const want: StopStatus =
-              abandonedCalls > 0
-                ? force
-                  ? "force_killed"
-                  : "timeout"
-                : drain && discarded > 0
-                  ? "drained_with_discards"
-                  : "clean";
-            const got = stopStatus({ drain, force, discarded, abandonedCalls });
-            expect(got, JSON.stringify({ drain, force, discarded, abandonedCalls })).toBe(want);
-            seen.add(got);
-          }
-    expect(seen.size).toBe(4);
+          for (const abandonedCalls of [0, 1, 3])
+            for (const storeFailed of [false, true]) {
+              const want: StopStatus = storeFailed
+                ? "store_failed"
+                : abandonedCalls > 0
+                  ? force
+                    ? "force_killed"
+                    : "timeout"
+                  : drain && discarded > 0
+                    ? "drained_with_discards"
+                    : "clean";
+              const got = stopStatus({ drain, force, discarded, abandonedCalls, storeFailed });
+              expect(got, JSON.stringify({ drain, force, discarded, abandonedCalls, storeFailed })).toBe(
+                want,
+              );
+              seen.add(got);
+            }
+    expect(seen.size).toBe(5);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RuntimeEvent, Store } from "../../src/index.js";
 import { createMemoryStore, createRuntime, silentLogger } from "../../src/index.js";
 import { createNoopModel } from "../../src/testing/index.js";
-import { until } from "../support/async.js";
+import { eventually, until } from "../support/async.js";
 
 describe("runtime smoke", () => {
   it("runs function and model turns", async () => {
@@ -57,25 +57,27 @@ describe("starting waiting turns", () => {
     return { runtime, events, handles };
   }
 
-  it("reports a turn whose start throws, and still starts the turns that waited with it", async () => {
+  it("a turn end the store cannot write settles its handle store_failed; the other turns complete", async () => {
     const store = createMemoryStore();
     const endTurn = store.endTurn.bind(store);
     store.endTurn = (end) => {
       if (end.sessionId === "s3") throw new Error("disk full");
       endTurn(end);
     };
-    const { events, handles } = await fourSessions(store);
-    const [h1, h2, h3, h4] = handles;
-    for (const handle of [h1, h2, h4]) expect((await handle!.result()).status).toBe("completed");
-    await until(() => events.some((e) => e.type === "error"), "the error event");
-    expect(events.find((e) => e.type === "error")).toMatchObject({
-      where: expect.stringMatching(/^start of turn /),
-      message: "disk full",
+    const { runtime, events, handles } = await fourSessions(store);
+    const [h1, h2, h3] = handles;
+    for (const handle of [h1, h2]) expect((await handle!.result()).status).toBe("completed");
+    await h3!.result().catch(() => undefined);
+    expect(h3!.poll()?.outcome).toMatchObject({
+      status: "interrupted",
+      reason: { code: "store_failed", message: expect.stringContaining("disk full") },
     });
-    expect(h3!.status).toBe("running");
+    expect(events.find((e) => e.type === "store.failed")).toMatchObject({ code: "STORE_FAILED" });
+    // Its end fails at every try: the runtime recovers, runs it again, and fails again, until stopped.
+    expect(await runtime.stop({ timeoutMs: 1_000 })).toBe("store_failed");
   });
 
-  it("a turn whose start cannot be stored is reported; its input runs at a later drive", async () => {
+  it("a turn whose start cannot be stored settles; once the store works, every input runs", async () => {
     const store = createMemoryStore();
     const startTurn = store.startTurn.bind(store);
     let failures = 0;
@@ -84,13 +86,22 @@ describe("starting waiting turns", () => {
       startTurn(start);
     };
     const { runtime, events, handles } = await fourSessions(store, 5);
-    for (const handle of handles)
-      expect((await handle.result({ timeoutMs: 5_000 })).status).toBe("completed");
+    await eventually(() => events.some((e) => e.type === "store.recovered"), "the store to recover");
+    for (const handle of handles) {
+      await handle.result({ timeoutMs: 5_000 }).catch(() => undefined);
+      // A handle the failure settled (interrupted, store_failed): the input ran after the recovery.
+      const settled = handle.status === "completed" ? handle : runtime.handle(handle.id)!;
+      if (handle.status !== "completed") expect(handle.poll()?.outcome.reason.code).toBe("store_failed");
+      await until(
+        () => runtime.handle(settled.id)?.status === "completed",
+        `input ${settled.id} to complete`,
+      );
+    }
     expect(failures).toBeGreaterThan(1);
-    expect(events.filter((e) => e.type === "error")).toEqual([
-      expect.objectContaining({ where: expect.stringMatching(/^start of turn /), message: "disk full" }),
-    ]);
-    await runtime.stop();
+    expect(events.filter((e) => e.type === "store.failed")).toHaveLength(1);
+    // The failure is told once, as store.failed, not as an error event per failed call.
+    expect(events.filter((e) => e.type === "error")).toEqual([]);
+    expect(await runtime.stop()).toBe("clean");
   });
 });
 

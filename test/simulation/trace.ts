@@ -84,6 +84,10 @@ export function describeEvent(e: RuntimeEvent): string {
       return `  ev delegation.delivered ${e.delegationId} -> ${e.parentSessionId}`;
     case "dispatcher.hog":
       return `  ev dispatcher.hog ${e.label} ${e.durationMs}ms`;
+    case "store.failed":
+      return `  ev store.failed ${e.code}`;
+    case "store.recovered":
+      return `  ev store.recovered recovered=${e.recoveredInputs} resumed=${e.resumedTurns}`;
     case "error":
       return `  ev error ${e.where}: ${e.message}`;
   }

@@ -1,20 +1,25 @@
 /**
  * The SQLite store's boot chain: the gate that keeps a second live runtime off a file (tested with
- * real second processes), stale-lock takeover, and the bad files it refuses — each with its own
+ * real second processes, a worker thread and a second runtime in this process), the takeover of a
+ * dead holder's file, and the bad files it refuses — each with its own
  * `BootError` code, and each left byte for byte as it was.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { BootError, type OffstageError } from "../../src/index.js";
 import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
+import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
+import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
@@ -28,6 +33,7 @@ const nobodyReadsCheckout =
     .status === 0;
 
 afterEach(async () => {
+  await disposeRuntimes();
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -36,6 +42,27 @@ afterEach(async () => {
   }
   removeFiles();
 });
+
+/** Starts a runtime on `path` expecting a `BootError`, and returns it. */
+async function runtimeRefusal(path: string): Promise<OffstageError> {
+  const error = await runtimeOn(path)
+    .start()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(BootError);
+  return error as OffstageError;
+}
+
+/** Waits on the wall clock (a killed process dies in its own time) until `condition` holds. */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** Opens a store on `path` expecting a `BootError`, and returns it. */
 async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
@@ -55,9 +82,19 @@ async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<
  */
 async function holder(
   path: string,
-  as?: { uid: number; gid: number },
+  {
+    as,
+    runtime = false,
+    pidNamespace = false,
+  }: { as?: { uid: number; gid: number }; runtime?: boolean; pidNamespace?: boolean } = {},
 ): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ["--import", HOOK, HOLDER, path], {
+  const node = [process.execPath, "--import", HOOK, HOLDER, path, ...(runtime ? ["runtime"] : [])];
+  // A PID namespace of its own, as a container has: the holder runs as pid 1 there, and dies with
+  // `unshare` (SIGKILL), as a container's processes die with it.
+  const [command, ...args] = pidNamespace
+    ? ["unshare", "--pid", "--fork", "--kill-child=SIGKILL", ...node]
+    : node;
+  const child = spawn(command!, args, {
     stdio: ["ignore", "pipe", "inherit"],
     ...as,
   });
@@ -90,33 +127,111 @@ async function offstageFile(): Promise<string> {
   return path;
 }
 
-describe("boot gate: one live runtime per file", () => {
+describe("boot gate: one live runtime per file, by a lock the OS drops with its holder", () => {
   it("a live holder in another process → STORE_LOCKED naming its pid, host and start time", async () => {
     const path = freshPath();
-    const { child, line } = await holder(path);
+    const { child, line } = await holder(path, { runtime: true });
     expect(line).toBe("ready");
-    const error = await refusal(path);
+    const error = await runtimeRefusal(path);
     expect(error.code).toBe("STORE_LOCKED");
     expect(error.message).toContain(`pid ${child.pid} on host ${hostname()}, since 20`);
-    expect(error.details).toMatchObject({ pid: child.pid, host: hostname() });
+    expect(error.message).toContain(`whose lock on ${path}-lock is live`);
+    expect(error.details).toMatchObject({ pid: child.pid, host: hostname(), live: true });
   });
 
-  it("a holder killed with SIGKILL is stale: the next open takes the file over", async () => {
+  it("a holder killed with SIGKILL: the file opens at once, no wait and no clean-up", async () => {
     const path = freshPath();
-    const { child } = await holder(path);
+    const { child } = await holder(path, { runtime: true });
     child.kill("SIGKILL");
     await once(child, "exit");
-    const store = createSqliteStore({ path });
-    await store.open();
+    const runtime = runtimeOn(path);
+    await runtime.start();
+    await runtime.session("s", { agent: "f" }).send("after").result({ timeoutMs: 5_000 });
     const second = await refusal(path);
     expect(second.message).toContain(`pid ${process.pid}`);
+    expect(await runtime.stop()).toBe("clean");
+  });
+
+  it("a holder whose row says it is this very process, but which died, is taken over (pid 1 in a new container)", async () => {
+    // A container that restarts runs its runtime as pid 1 again, on the same host name: the row of
+    // the dead one then names a pid that is alive (this one). Only the lock decides.
+    const path = await offstageFile();
+    const db = new DatabaseSync(path);
+    db.prepare("INSERT INTO store_lock (id, token, pid, host, since_ms) VALUES (1, 'dead', ?, ?, 0)").run(
+      process.pid,
+      hostname(),
+    );
+    db.close();
+    const store = createSqliteStore({ path });
+    await store.open();
     await store.close();
+  });
+
+  it("two runtimes in PID namespaces of their own, both pid 1 on one host (two containers sharing the file): the second is refused", async () => {
+    const path = freshPath();
+    const first = await holder(path, { runtime: true, pidNamespace: true });
+    expect(first.line, "the holder runs under `unshare --pid`, which needs root").toBe("ready");
+    const second = await holder(path, { runtime: true, pidNamespace: true });
+    expect(second.line).toBe("refused STORE_LOCKED");
+    expect((await runtimeRefusal(path)).message).toContain(`pid 1 on host ${hostname()}`);
+    first.child.kill("SIGKILL");
+    await once(first.child, "exit");
+    // The namespace's pid 1 gets its SIGKILL from the kernel as `unshare` dies: the lock goes with it.
+    await until(() => lockIsLive(path) === false, "the killed holder's lock to go");
+    const third = await holder(path, { runtime: true, pidNamespace: true });
+    expect(third.line).toBe("ready");
   });
 
   it("two processes booting at once on a new file: exactly one wins", async () => {
     const path = freshPath();
     const lines = (await Promise.all([holder(path), holder(path)])).map((h) => h.line).sort();
     expect(lines).toEqual(["ready", "refused STORE_LOCKED"]);
+  });
+
+  it("a second runtime in this process → BootError STORE_LOCKED naming this process; stop() releases the file", async () => {
+    const path = freshPath();
+    const first = runtimeOn(path);
+    await first.start();
+    const error = await runtimeRefusal(path);
+    expect(error.code).toBe("STORE_LOCKED");
+    expect(error.message).toContain(`pid ${process.pid} on host ${hostname()}`);
+    expect(await first.stop()).toBe("clean");
+    const second = runtimeOn(path);
+    await second.start();
+    await second.session("s", { agent: "f" }).send("x").result({ timeoutMs: 5_000 });
+    expect(await second.stop()).toBe("clean");
+  });
+
+  it("a runtime in a worker_threads worker on the file the main thread holds is refused; the main thread's store is unharmed", async () => {
+    const path = freshPath();
+    const main = runtimeOn(path);
+    await main.start();
+    const session = main.session("main", { agent: "f" });
+    const before = [session.send("a"), session.send("b")];
+    const worker = new Worker(new URL("./lock-worker.mjs", import.meta.url), {
+      workerData: {
+        path,
+        hook: pathToFileURL(HOOK).href,
+        src: new URL("../../src/index.ts", import.meta.url).href,
+        sqlite: new URL("../../src/store/sqlite/index.ts", import.meta.url).href,
+      },
+    });
+    const [answer] = (await once(worker, "message")) as [
+      { started: boolean; code?: string; message?: string; details?: Record<string, unknown> },
+    ];
+    await once(worker, "exit");
+    expect(answer).toMatchObject({ started: false, code: "STORE_LOCKED" });
+    expect(answer.message).toContain(`pid ${process.pid} on host ${hostname()}`);
+    const after = [session.send("c"), session.send("d")];
+    for (const handle of [...before, ...after]) {
+      expect((await handle.result({ timeoutMs: 5_000 })).status).toBe("completed");
+      expect(await handle.stored()).toBe("durable");
+    }
+    expect(await main.stop()).toBe("clean");
+    const db = new DatabaseSync(path, { readOnly: true });
+    const rows = db.prepare("SELECT session_id, status, count(*) AS n FROM inputs GROUP BY 1, 2").all();
+    db.close();
+    expect(rows).toEqual([{ session_id: "main", status: "completed", n: 4 }]);
   });
 
   it("a second store in this process is refused until the first closes", async () => {
@@ -140,7 +255,7 @@ describe("boot gate: one live runtime per file", () => {
     await second.close();
   });
 
-  it("a holder on another host is never taken over: STORE_LOCKED names that host", async () => {
+  it("a holder on another host is never taken over: STORE_LOCKED names that host and the unlock command", async () => {
     const path = await offstageFile();
     const db = new DatabaseSync(path);
     db.prepare(
@@ -150,6 +265,14 @@ describe("boot gate: one live runtime per file", () => {
     const error = await refusal(path);
     expect(error.code).toBe("STORE_LOCKED");
     expect(error.message).toContain("pid 1 on host elsewhere, since 1970-01-01T00:00:00.000Z");
+    expect(error.message).toContain(`run: offstage unlock ${path}`);
+    expect(error.details).toMatchObject({
+      host: "elsewhere",
+      live: false,
+      unlock: `offstage unlock ${path}`,
+    });
+    // Refused without a trace: the row is still there, and the lock is free for the next try.
+    expect((await refusal(path)).message).toContain("host elsewhere");
   });
 });
 
@@ -220,6 +343,14 @@ describe("bad files are refused, each with its own code, and left untouched", ()
     expect(error.message).toContain("is a directory");
   });
 
+  it("a directory where the lock file goes → STORE_UNWRITABLE naming it", async () => {
+    const path = await offstageFile();
+    rmSync(`${path}-lock`);
+    mkdirSync(`${path}-lock`);
+    const message = await untouched(path, "STORE_UNWRITABLE");
+    expect(message).toContain(`its lock file ${path}-lock cannot be opened and locked`);
+  });
+
   it.runIf(nobodyReadsCheckout)(
     `a folder without write permission → STORE_UNWRITABLE${nobodyReadsCheckout ? "" : " (skipped: running as root in a checkout the user nobody cannot read)"}`,
     async () => {
@@ -237,7 +368,7 @@ describe("bad files are refused, each with its own code, and left untouched", ()
       // Root may write anywhere, so the store is opened by a second process running as nobody, in a
       // folder root owns and others may only enter.
       chmodSync(dir, 0o755);
-      const { line } = await holder(path, NOBODY);
+      const { line } = await holder(path, { as: NOBODY });
       expect(line).toBe("refused STORE_UNWRITABLE");
       expect(siblings(path)).toEqual([]);
     },
@@ -264,7 +395,7 @@ describe("paths and options", () => {
     const store = createSqliteStore({ path });
     await store.open();
     await store.close();
-    expect(siblings(path)).toEqual(["store.db"]);
+    expect(siblings(path)).toEqual(["store.db", "store.db-lock"]);
   });
 
   it.each([

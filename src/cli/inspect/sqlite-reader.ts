@@ -18,6 +18,7 @@ import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { OffstageError } from "../../errors.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../store/sqlite/migrations.js";
+import { lockIsLive } from "../../store/sqlite/store-lock.js";
 import type {
   DelegationSummary,
   InputSummary,
@@ -208,7 +209,7 @@ class SqliteReader implements StoreReader {
     if (row === undefined) return undefined;
     const pid = Number(row.pid);
     const host = String(row.host);
-    return { pid, host, sinceMs: Number(row.since_ms), holder: liveness(pid, host) };
+    return { pid, host, sinceMs: Number(row.since_ms), holder: liveness(this.#path, host) };
   }
 
   #all(sql: string, ...params: (string | number)[]): Row[] {
@@ -306,14 +307,14 @@ function parse(value: unknown): unknown {
   }
 }
 
-function liveness(pid: number, host: string): LockInfo["holder"] {
-  if (host !== hostname()) return "unknown";
-  try {
-    process.kill(pid, 0);
-    return "live";
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH" ? "dead" : "live";
-  }
+/**
+ * Whether the row's runtime is alive, as the store's lock says: a held lock is `live`; a free one
+ * means the holder died on this host (`dead`), while another host's may be alive where locks do not
+ * reach across machines (`unknown`).
+ */
+function liveness(path: string, host: string): LockInfo["holder"] {
+  if (lockIsLive(path) === true) return "live";
+  return host === hostname() ? "dead" : "unknown";
 }
 
 function pragma(db: DatabaseSync, name: "application_id" | "user_version"): number {

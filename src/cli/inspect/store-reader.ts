@@ -12,7 +12,11 @@ export interface LockInfo {
   readonly pid: number;
   readonly host: string;
   readonly sinceMs: number;
-  /** `live`, `dead` (its process is gone on this host) or `unknown` (another host). */
+  /**
+   * `live` (its lock on the store is held), `dead` (the lock is free: its process on this host is
+   * gone) or `unknown` (the lock is free, but the row is another host's, whose locks may not reach
+   * here).
+   */
   readonly holder: "live" | "dead" | "unknown";
 }
 

@@ -21,10 +21,32 @@ export interface ToolContext {
   readonly toolCallId: string;
 }
 
+/** A tool call handed to an executor beyond the runtime's own code: the host's thread, a worker's. */
+export interface ToolCallRequest {
+  readonly toolName: string;
+  /** The arguments, already checked against the tool's schema; plain JSON data. */
+  readonly args: unknown;
+  readonly sessionId: string;
+  readonly turnId: string;
+  readonly toolCallId: string;
+  /** Fires on cancel, interrupt, stop or the tool's timeout (what each executor does then, it says). */
+  readonly signal: AbortSignal;
+}
+
 /** The result of checking a tool's arguments. */
 export type ToolArgsCheck =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly message: string };
+
+/**
+ * Where a tool's calls run: `inline` in the runtime's thread (the default: async work, IO); `host`
+ * queued for the host's own thread, run when the host calls `drain()` (see `HostExecutor`);
+ * `worker` in a worker-thread pool, for CPU-bound or blocking work (see `WorkerExecutor`).
+ */
+export type ToolExecutorKind = "inline" | "host" | "worker";
+
+/** The executors a tool may name. */
+export const TOOL_EXECUTORS: readonly ToolExecutorKind[] = Object.freeze(["inline", "host", "worker"]);
 
 /** A tool the model may call. */
 export interface Tool {
@@ -34,6 +56,13 @@ export interface Tool {
   readonly inputSchema: JsonSchema;
   /** Overrides `limits.toolTimeoutMs` for this tool. */
   readonly timeoutMs?: number;
+  /** Where its calls run (default `inline`). */
+  readonly executor?: ToolExecutorKind;
+  /**
+   * For `executor: "worker"`: the URL of an ES module that exports this tool (by any name, or
+   * inside an exported array), which a worker thread imports to run `execute`.
+   */
+  readonly module?: string;
   /** Checks parsed arguments against the schema; a failure becomes a tool error the model sees. */
   check(args: unknown): ToolArgsCheck | Promise<ToolArgsCheck>;
   /** Runs the tool. The returned value is shown to the model (strings as they are, else as JSON). */

@@ -6,7 +6,7 @@
  */
 import { describeValue, InvalidInputError } from "../../errors.js";
 import type { ModelTool } from "../ports/model.js";
-import { TOOL_NAME_PATTERN, type Tool } from "../ports/tool.js";
+import { TOOL_EXECUTORS, TOOL_NAME_PATTERN, type Tool } from "../ports/tool.js";
 
 /** Tools by name, plus their descriptions for the model. */
 export interface ToolRegistry {
@@ -91,7 +91,11 @@ function assertTool(tool: unknown, index: number): asserts tool is Tool {
             ? `check must be a function; got ${describeValue(candidate.check)}`
             : typeof candidate.execute !== "function"
               ? `execute must be a function; got ${describeValue(candidate.execute)}`
-              : undefined;
+              : candidate.executor !== undefined && !TOOL_EXECUTORS.includes(candidate.executor as never)
+                ? `executor must be one of ${TOOL_EXECUTORS.join(", ")}; got ${describeValue(candidate.executor)}`
+                : candidate.executor === "worker" && typeof candidate.module !== "string"
+                  ? `a worker tool needs module, the URL of a module that exports it; got ${describeValue(candidate.module)}`
+                  : undefined;
   if (problem !== undefined) {
     throw new InvalidInputError("INVALID_ARGUMENT", `${where}: ${problem}`, { details: { index } });
   }

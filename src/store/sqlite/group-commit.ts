@@ -18,15 +18,19 @@
  * {@link GroupCommit.beforeCommit}: they run inside the transaction, just before its COMMIT.
  *
  *
- * A failed COMMIT that leaves the transaction open (the writes still pending, say a disk that was
- * briefly full) is retried, and its waiters keep waiting: `commit()` rejects only when writes are
- * lost. One that rolled the transaction back lost its writes, so the store fails from then on
- * (`STORE_FAILED`, rejecting every waiter) rather than pretend they were kept.
+ * A write or a COMMIT that fails (a full disk, an I/O error) loses the group: it is rolled back, its
+ * waiters get `STORE_FAILED`, and so does every later call, rather than pretend its writes were
+ * kept. Just before each COMMIT, the file's path is checked to still name the file opened
+ * (`file-identity.ts`): a file deleted or replaced meanwhile fails the group the same way, with
+ * `STORE_FILE_GONE`, so no write to a file nobody can open again is ever acknowledged. The check is
+ * one `stat` per group, not per write. {@link GroupCommit.retry} takes a failed store back into use
+ * once a write commits again.
  *
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { OffstageError } from "../../errors.js";
+import type { FileIdentity } from "./file-identity.js";
 import type { WalSync } from "./wal-sync.js";
 
 /** Counters for tests and metrics. */
@@ -56,8 +60,6 @@ export const NO_STATS: GroupCommitStats = {
 };
 
 const RESOLVED = Promise.resolve();
-/** Back-off before a failed COMMIT is tried again when nobody asked for it. */
-const RETRY_MS = 1_000;
 /** The size from which a waited-for group commits once the loop goes idle, before its window closes. */
 const EARLY_WRITES = 64;
 
@@ -88,9 +90,18 @@ export class GroupCommit {
   #failure: OffstageError | undefined;
   readonly #stats: { -readonly [K in keyof GroupCommitStats]: number } = { ...NO_STATS };
 
-  constructor(db: DatabaseSync, path: string, windowMs: number, walSync: WalSync | undefined) {
+  readonly #file: FileIdentity;
+
+  constructor(
+    db: DatabaseSync,
+    path: string,
+    windowMs: number,
+    walSync: WalSync | undefined,
+    file: FileIdentity,
+  ) {
     this.#db = db;
     this.#path = path;
+    this.#file = file;
     this.#windowMs = windowMs;
     this.#walSync = walSync;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
@@ -153,7 +164,15 @@ export class GroupCommit {
     this.#whenIdle.push(task);
   }
 
-  /** Commits the open group now; throws `STORE_FAILED` when the commit fails. */
+  /** The store failed and has not worked since (see {@link GroupCommit.retry}). */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /**
+   * Commits the open group now; throws `STORE_FAILED` when the commit fails, `STORE_FILE_GONE` when
+   * the file was deleted or replaced (the group is lost either way).
+   */
   flush(): void {
     this.#unschedule();
     if (!this.#open) return;
@@ -164,27 +183,22 @@ export class GroupCommit {
     } catch (error) {
       throw this.fail(error);
     }
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
+    const gone = this.#file.check();
+    if (gone !== undefined) throw this.#lose(gone);
     const startedMs = performance.now();
     try {
       this.#commit.run();
     } catch (error) {
-      const failure = new OffstageError(
-        "STORE_FAILED",
-        `committing ${this.#groupWrites} writes to ${this.#path} failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error, details: { path: this.#path } },
+      throw this.#lose(
+        new OffstageError(
+          "STORE_FAILED",
+          `committing ${this.#groupWrites} writes to ${this.#path} failed, so they were dropped: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, details: { path: this.#path } },
+        ),
       );
-      if (this.#db.isTransaction) this.#waiting = waiting;
-      else {
-        this.#open = false;
-        this.#rollbacks += 1;
-        this.#whenIdle = [];
-        this.#failure = failure;
-        waiting?.reject(failure);
-      }
-      throw failure;
     }
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
     const ms = performance.now() - startedMs;
     this.#open = false;
     this.#stats.commits += 1;
@@ -223,11 +237,36 @@ export class GroupCommit {
    * later call get the returned `STORE_FAILED`, since writes nobody was told about are now lost.
    */
   fail(error: unknown): OffstageError {
-    const failure = new OffstageError(
-      "STORE_FAILED",
-      `a write to ${this.#path} failed, so the ${this.#groupWrites} uncommitted writes were dropped: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, details: { path: this.#path } },
+    return this.#lose(
+      new OffstageError(
+        "STORE_FAILED",
+        `a write to ${this.#path} failed, so the ${this.#groupWrites} uncommitted writes were dropped: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, details: { path: this.#path } },
+      ),
     );
+  }
+
+  /**
+   * Takes a failed store back into use: checks the file, then commits `probe`'s writes (a write that
+   * needs the disk to work) in a group of their own. Resolves once they are committed; throws, and
+   * the store stays failed, while the store still fails.
+   */
+  retry(probe: () => void): Promise<void> {
+    const failure = this.#failure;
+    if (failure === undefined) return this.commit();
+    this.#failure = undefined;
+    try {
+      this.write();
+      probe();
+    } catch (error) {
+      throw this.fail(error);
+    }
+    this.flush();
+    return this.commit();
+  }
+
+  /** The group is lost: rolled back, and its waiters and every later call get `failure`. */
+  #lose(failure: OffstageError): OffstageError {
     const waiting = this.#waiting;
     this.#waiting = undefined;
     this.rollback();
@@ -274,8 +313,7 @@ export class GroupCommit {
     try {
       this.flush();
     } catch {
-      // Still open: the writes are pending, so retry; else the waiters got the failure.
-      if (this.#open) this.#schedule(RETRY_MS);
+      // The group is lost, and its waiters got the failure.
     }
   };
 

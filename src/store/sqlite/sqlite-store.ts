@@ -38,18 +38,20 @@ import type {
 } from "../../runtime/ports/store.js";
 import { checkOptions, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
+import { FileIdentity } from "./file-identity.js";
 import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import { HeldWrites } from "./held-writes.js";
 import { HistoryCache, type HistoryRow } from "./history-cache.js";
-import { migrate } from "./migrations.js";
+import { migrate, userVersion } from "./migrations.js";
 import { isConstraintError } from "./multi-row-statement.js";
 import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
 import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
+import { SqliteEventLog } from "./sqlite-event-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
-import { claimLock, dropLock, type LockHolder, lockHeld, releaseLock } from "./store-lock.js";
+import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
 import { WalSync } from "./wal-sync.js";
 
@@ -166,6 +168,7 @@ interface Connection {
   readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
   readonly lock: LockHolder;
+  readonly fileLock: FileLock;
   readonly sweep: RetentionSweep;
   sweepTimer: NodeJS.Timeout | undefined;
 }
@@ -178,6 +181,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   readonly path: string;
   /** Background children and their completions, in the same file and transactions. */
   readonly delegations: SqliteDelegationLog = new SqliteDelegationLog({
+    write: (apply) => this.#write(apply),
+    read: (query) => this.#read(query),
+  });
+  /** The sessions' recorded events, in the same file and transactions. */
+  readonly eventLog: SqliteEventLog = new SqliteEventLog({
     write: (apply) => this.#write(apply),
     read: (query) => this.#read(query),
   });
@@ -199,10 +207,23 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#retention = retention;
   }
 
+  /**
+   * Opens the file (see {@link Store.open}). Called again while open, after the store failed (a full
+   * disk, an I/O error, its file deleted or replaced), it first commits a small write to prove the
+   * store works again; it throws `STORE_FAILED` or `STORE_FILE_GONE` while it does not.
+   */
   async open(options?: OpenOptions): Promise<RecoveredState> {
     const paged = options?.paged === true;
     const conn = this.#conn;
     if (conn === undefined) return this.#boot(paged);
+    if (conn.group.failed) {
+      conn.held.drop();
+      // Page 1 is written again as it is: a write of the header that needs the disk, and nothing else.
+      await conn.group.retry(() => conn.db.exec(`PRAGMA user_version = ${userVersion(conn.db)}`));
+      // A sweep the failure stopped goes on.
+      clearTimeout(conn.sweepTimer);
+      this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
+    }
     this.#writeHeld();
     return this.#read(() => recoverState(conn.sql, conn.group, paged));
   }
@@ -356,8 +377,9 @@ export class SqliteStore implements Store, AsyncDisposable {
   }
 
   /**
-   * @internal Drops the store as `kill -9` drops its process: the open group is lost and the lock row
-   * stays behind for the next open to take over. For crash tests that run in one process.
+   * @internal Drops the store as `kill -9` drops its process: the open group is lost, the file's lock
+   * is released as the OS releases a dead process's, and the lock row stays behind for the next open
+   * to take over. For crash tests that run in one process.
    */
   abandon(): void {
     const conn = this.#conn;
@@ -369,13 +391,13 @@ export class SqliteStore implements Store, AsyncDisposable {
     conn.group.rollback();
     conn.walSync?.close();
     conn.db.close();
-    dropLock(conn.lock);
+    conn.fileLock.release();
   }
 
   #boot(paged: boolean): RecoveredState {
-    const { db, syncWal } = openDatabase(this.path, this.#connection);
+    const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync);
+    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, new FileIdentity(this.path));
     try {
       // One transaction: the lock check and claim run under the file's write lock with the migrations.
       group.write();
@@ -384,7 +406,6 @@ export class SqliteStore implements Store, AsyncDisposable {
       const sql = prepareStatements(db);
       const state = recoverState(sql, group, paged);
       group.flush();
-      lockHeld(lock);
       const sweep = new RetentionSweep(
         db,
         group,
@@ -393,7 +414,17 @@ export class SqliteStore implements Store, AsyncDisposable {
         (sessionId) => this.#histories.forget(sessionId),
       );
       const held = new HeldWrites(sql, group);
-      const conn: Connection = { db, sql, group, held, walSync, lock, sweep, sweepTimer: undefined };
+      const conn: Connection = {
+        db,
+        sql,
+        group,
+        held,
+        walSync,
+        lock,
+        fileLock,
+        sweep,
+        sweepTimer: undefined,
+      };
       this.#conn = conn;
       this.#group = group;
       this.#sweep = sweep;
@@ -404,6 +435,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       group.rollback();
       walSync?.close();
       db.close();
+      fileLock.release();
       throw bootErrorOf(error, this.path, "opening");
     }
   }
@@ -420,9 +452,9 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.flush();
       await conn.group.commit();
     } finally {
-      dropLock(conn.lock);
       conn.walSync?.close();
       conn.db.close();
+      conn.fileLock.release();
     }
   }
 
