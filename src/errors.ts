@@ -38,6 +38,11 @@ export type OffstageErrorCode =
   | "STORE_FAILED"
   | "STORE_FILE_GONE"
   | "EVENT_BUFFER_OVERFLOW"
+  | "EVENT_LOG_UNAVAILABLE"
+  | "EVENTS_TRIMMED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
   | "CLOSED"
   | "MODEL_NAME_INVALID"
   | "MODEL_KEY_MISSING"
@@ -49,8 +54,7 @@ export type OffstageErrorCode =
   | "WORKER_UNRESPONSIVE"
   | "WORKER_EXITED"
   | "WRONG_THREAD"
-  | "WORKER_POOL_MISSING"
-  | "WORKER_TOOL_FAILED";
+  | "WORKER_POOL_MISSING";
 
 const marker = Symbol.for("offstage.error");
 
@@ -170,13 +174,20 @@ export function describeValue(value: unknown): string {
       typeof value === "number"
         ? String(value)
         : typeof value === "string"
-          ? JSON.stringify(value)
+          ? JSON.stringify(value).replace(INVISIBLE, escapeCodeUnit)
           : String(JSON.stringify(value) ?? value);
   } catch {
     shown = printable(value);
   }
   if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
   return `${shown} (${typeName(value)})`;
+}
+
+/** What JSON leaves as it is but a reader cannot see: DEL, C1 controls, the line/paragraph separators. */
+const INVISIBLE = /[\u007f-\u009f\u2028\u2029]/g;
+
+function escapeCodeUnit(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
 }
 
 function typeName(value: unknown): string {

@@ -170,16 +170,30 @@ export function checkText(
 }
 
 /**
- * An id: 1-256 characters with no control characters, since ids end up in logs, file names and URLs.
+ * An id or key: 1-256 characters of {@link isPrintableText} text. Ids end up in logs, file names and
+ * URLs, and stores keep them as UTF-8, where a lone surrogate becomes U+FFFD: two different ids
+ * (`"user-\uD83C"`, `"user-\uD83D"`) would name one session, or two keys one input.
  */
 export function checkId(subject: Subject, name: string, value: unknown): asserts value is string {
-  if (typeof value !== "string" || value.length === 0 || value.length > 256 || hasControl(value))
-    fail(subject, name, value, "1-256 printable characters");
+  if (typeof value !== "string" || value.length === 0 || value.length > 256 || !isPrintableText(value))
+    fail(
+      subject,
+      name,
+      value,
+      "1-256 printable characters (well-formed Unicode, without control characters)",
+    );
 }
 
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
+/**
+ * Control characters (C0, DEL, C1), the line and paragraph separators (U+2028, U+2029), and lone
+ * surrogates: with the `u` flag a surrogate pair is one code point, so `\p{Cs}` matches only a
+ * surrogate that is not part of one, which is what `String.prototype.isWellFormed` refuses.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029]/u;
+
+/** Well-formed UTF-16 (no lone surrogate) without control characters or line/paragraph separators. */
+export function isPrintableText(text: string): boolean {
+  return !UNPRINTABLE.test(text);
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   checkDurationMs,
   checkOptions,
   checkPositiveInteger,
+  fail,
   type Subject,
 } from "../validate.js";
 
@@ -63,6 +64,8 @@ interface ToolTally {
 const DRAIN: Subject = argumentsOf("drain()");
 const DRAIN_KEYS = Object.keys({ budgetMs: true, max: true } satisfies Record<keyof DrainOptions, true>);
 const NO_OPTIONS: DrainOptions = {};
+const CREATE: Subject = argumentsOf("createHostQueue()");
+const CREATE_KEYS = Object.keys({ clock: true } satisfies Record<keyof HostQueueOptions, true>);
 
 /**
  * Tool calls waiting for the host thread. Pass it as `createRuntime({ host })` and call
@@ -77,7 +80,15 @@ export class HostQueue implements HostExecutor {
   readonly #tools = new Map<string, ToolTally>();
 
   constructor(options: HostQueueOptions = {}) {
-    this.#clock = options.clock ?? systemClock;
+    const { clock } = checkOptions(CREATE, "options", options, CREATE_KEYS);
+    if (
+      clock !== undefined &&
+      !["monotonicMs", "epochMs", "setTimeout", "clearTimeout"].every(
+        (method) => typeof (clock as unknown as Record<string, unknown>)[method] === "function",
+      )
+    )
+      fail(CREATE, "options.clock", clock, "a Clock (systemClock, or VirtualClock from offstage/testing)");
+    this.#clock = clock ?? systemClock;
   }
 
   /** Calls waiting for {@link drain}. */
@@ -140,8 +151,7 @@ export class HostQueue implements HostExecutor {
     this.#draining = true;
     try {
       while (ran < limit && this.#waiting.length > 0) {
-        if (ran > 0 && clock.monotonicMs() - startMs >= budgetMs) break;
-        if (budgetMs === 0) break;
+        if (clock.monotonicMs() - startMs >= budgetMs) break;
         this.#runNext();
         ran += 1;
       }

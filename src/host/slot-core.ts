@@ -45,7 +45,9 @@ export class SlotCore<T> {
   /** Starts a call with `start` unless one is in flight or the slot is closed (then `start` is not called). */
   accept(start: (signal: AbortSignal) => Flight<T>): boolean {
     if (this.#closed || this.pending) return false;
-    // A landed value nobody polled is replaced: the caller asked for a newer one.
+    // A landed value nobody polled is replaced (the caller asked for a newer one); a landed failure
+    // is still logged.
+    this.#take();
     const controller = new AbortController();
     this.#controller = controller;
     this.#flight = start(controller.signal);
@@ -53,29 +55,38 @@ export class SlotCore<T> {
   }
 
   poll(): T | undefined {
-    const flight = this.#flight;
-    if (flight === undefined) return undefined;
-    const landing = flight.landed();
+    const landing = this.#flight?.landed();
     if (landing === undefined) return undefined;
+    return this.#take();
+  }
+
+  cancel(reason: string): void {
+    const flight = this.#flight;
+    const controller = this.#controller;
+    if (flight === undefined) return;
+    if (flight.landed() !== undefined) {
+      this.#take();
+      return;
+    }
     this.#flight = undefined;
     this.#controller = undefined;
+    const error = new Error(`slot ${JSON.stringify(this.#name)}: ${reason}`);
+    controller?.abort(error);
+    flight.abort(error);
+  }
+
+  /** Clears a landed call: its value, or `undefined` after logging its failure (once: it is cleared). */
+  #take(): T | undefined {
+    const landing = this.#flight?.landed();
+    this.#flight = undefined;
+    this.#controller = undefined;
+    if (landing === undefined) return undefined;
     if (landing.ok) return landing.value;
     this.#log.warn(
       { slot: this.#name, error: landing.error },
       `slot ${JSON.stringify(this.#name)}: the call failed; poll() returns nothing, so the caller keeps its last value`,
     );
     return undefined;
-  }
-
-  cancel(reason: string): void {
-    const flight = this.#flight;
-    const controller = this.#controller;
-    this.#flight = undefined;
-    this.#controller = undefined;
-    if (flight === undefined || flight.landed() !== undefined) return;
-    const error = new Error(`slot ${JSON.stringify(this.#name)}: ${reason}`);
-    controller?.abort(error);
-    flight.abort(error);
   }
 
   close(): void {

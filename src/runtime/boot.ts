@@ -25,9 +25,7 @@ export async function boot(parts: RuntimeParts): Promise<void> {
   const { store, options, events } = parts;
   // Before the store opens: a missing key or provider package fails with nothing to undo.
   await parts.models.resolveAll(options);
-  // A store that reads queued inputs session by session leaves them to `queued-recovery.ts`.
-  const paged = store.queuedSessions !== undefined && store.queuedOf !== undefined;
-  const recovered = await store.open(paged ? { paged: true } : undefined);
+  const recovered = await openStore(parts);
   for (const session of recovered.sessions) {
     if (!options.agents.has(session.agent)) {
       await store.close();
@@ -46,6 +44,16 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     recoveredInputs: recovery.recoveredInputs,
     resumedTurns: recovery.resumedTurns,
   });
+}
+
+/**
+ * Opens the store (again, after it failed). A store that reads queued inputs session by session
+ * leaves them to `queued-recovery.ts`.
+ */
+export function openStore(parts: RuntimeParts): Promise<RecoveredState> {
+  const { store } = parts;
+  const paged = store.queuedSessions !== undefined && store.queuedOf !== undefined;
+  return store.open(paged ? { paged: true } : undefined);
 }
 
 /** What {@link recoverStored} rebuilt, for {@link driveRecovered} to run. */
@@ -78,11 +86,8 @@ export async function recoverStored(parts: RuntimeParts, recovered: RecoveredSta
     // older release left) just runs on.
     if (live?.status === "queued") intake.endQueued(live, "withdrawn", reason, "hold");
   }
-  return {
-    resumed,
-    recoveredInputs: recovered.queuedCount ?? recovered.queued.length,
-    resumedTurns: resumed.length,
-  };
+  const recoveredInputs = recovered.queuedCount ?? recovered.queued.length;
+  return { resumed, recoveredInputs, resumedTurns: resumed.length };
 }
 
 /**

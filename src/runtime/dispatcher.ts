@@ -13,7 +13,10 @@
  */
 import type { Clock } from "./clock.js";
 import { LatencyRecorder, type LatencyStats } from "./latency-stats.js";
+import { StallWatch } from "./stall-watch.js";
 import { outsideTurn } from "./turn-scope.js";
+
+const NOTHING = (): void => {};
 
 interface Job {
   readonly label: string;
@@ -30,10 +33,19 @@ export interface Stamp {
 /** How many calls outside a job share one stamp (a send takes well under a microsecond). */
 const STAMP_USES = 32;
 
-/** What the dispatcher reports about a job that held the thread too long. */
+/**
+ * What held the thread too long: `job`, a dispatcher job (the runtime's own work, and the listeners
+ * it called); `call`, the synchronous part of a tool's or function agent's call, measured around it;
+ * `stall`, the thread held while the named calls were in flight, past any job or call measured
+ * (their code after an `await`, or the host's own code meanwhile).
+ */
+export type HogSource = "job" | "call" | "stall";
+
+/** What the dispatcher reports about something that held the thread too long. */
 export interface HogReport {
   readonly label: string;
   readonly durationMs: number;
+  readonly source: HogSource;
 }
 
 export interface DispatcherOptions {
@@ -46,6 +58,8 @@ export interface DispatcherOptions {
   readonly onJobError: (label: string, error: unknown) => void;
   /** How to yield to the event loop between slices (the simulation runs slices on its virtual clock). */
   readonly yieldToLoop?: (next: () => void) => void;
+  /** Watch the real thread for stalls while calls are in flight (off on a virtual clock). */
+  readonly watchStalls?: boolean;
 }
 
 export class Dispatcher {
@@ -64,9 +78,20 @@ export class Dispatcher {
   #outsideStamp: Stamp = { epochMs: 0, monotonicMs: 0 };
   #outsideUses = 0;
   #outsideEnding = false;
+  readonly #stalls: StallWatch | undefined;
+  /** When a hog was last reported, on the process's clock (what the stall watch reads). */
+  #lastReportAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+    this.#stalls =
+      options.watchStalls === true
+        ? new StallWatch({
+            thresholdMs: options.hogThresholdMs,
+            onStall: (label, durationMs) => this.#hog({ label, durationMs, source: "stall" }),
+            lastReportAtMs: () => this.#lastReportAtMs,
+          })
+        : undefined;
   }
 
   /** Queues a job. It runs after every job posted before it. */
@@ -151,8 +176,21 @@ export class Dispatcher {
       return fn();
     } finally {
       const durationMs = clock.monotonicMs() - start;
-      if (durationMs > hogThresholdMs) report(() => this.#options.onHog({ label, durationMs }));
+      if (durationMs > hogThresholdMs) this.#hog({ label, durationMs, source: "call" });
     }
+  }
+
+  /**
+   * Marks a tool's or function agent's call as in flight, under `label`, until the returned function
+   * is called: stalls of the thread meanwhile are reported naming it (see `stall-watch.ts`).
+   */
+  inFlight(label: string): () => void {
+    return this.#stalls === undefined ? NOTHING : this.#stalls.enter(label);
+  }
+
+  #hog(hog: HogReport): void {
+    this.#lastReportAtMs = performance.now();
+    report(() => this.#options.onHog(hog));
   }
 
   lag(): LatencyStats {
@@ -183,7 +221,7 @@ export class Dispatcher {
       this.#ran += 1;
       const after = clock.monotonicMs();
       if (after - now > hogThresholdMs)
-        report(() => this.#options.onHog({ label: job.label, durationMs: after - now }));
+        this.#hog({ label: job.label, durationMs: after - now, source: "job" });
       now = after;
       if (now - sliceStart >= sliceMs && this.#head < this.#jobs.length) {
         this.#compact();

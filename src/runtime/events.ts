@@ -9,6 +9,7 @@ import type { ProviderMetadata } from "../kernel/messages.js";
 import type { InputStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { Policy } from "../kernel/session/inbox.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
+import type { HogSource } from "./dispatcher.js";
 
 /** One event of the runtime's stream. */
 export type RuntimeEvent =
@@ -146,7 +147,14 @@ export type RuntimeEvent =
       readonly delivery: "pending" | "dropped";
     }
   | { readonly type: "delegation.delivered"; readonly parentSessionId: string; readonly delegationId: string }
-  | { readonly type: "dispatcher.hog"; readonly label: string; readonly durationMs: number }
+  | {
+      readonly type: "dispatcher.hog";
+      /** What held the thread: a job's label, `tool <name>`, `function agent <name>`, or `one of: …`. */
+      readonly label: string;
+      readonly durationMs: number;
+      /** `job`, `call` (a tool's or function agent's own synchronous code) or `stall` (see `HogSource`). */
+      readonly source: HogSource;
+    }
   | { readonly type: "error"; readonly where: string; readonly message: string };
 
 /** The event types a turn handle's iterator yields. */

@@ -10,7 +10,7 @@ import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
 import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkJson, checkOneOf, checkOptions, checkText, fail } from "../validate.js";
+import { argumentsOf, checkId, checkJson, checkOneOf, checkOptions, fail } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
@@ -59,7 +59,7 @@ export class Intake {
     const policy = given.policy ?? "enqueue";
     checkOneOf(SEND, "policy", policy, POLICIES as ReadonlySet<Policy>);
     const key = given.idempotencyKey;
-    if (key !== undefined) checkText(SEND, "idempotencyKey", key, 256);
+    if (key !== undefined) checkId(SEND, "idempotencyKey", key);
     // A short string needs no JSON now: it cannot exceed the size limit (JSON escaping at most
     // sextuples a character) and is its own private copy. Its JSON is made if a resend asks.
     const json =
@@ -351,9 +351,10 @@ export class Intake {
     const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
     handle.markStored(this.#parts.store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
-    // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
-    // or nothing would ever settle it (the next start tracks the input with a new handle).
-    else handle.settle(DETACHED, undefined, undefined);
+    // Not live and not terminal: the runtime is not running (or its store fails). Settle it as
+    // stop() (or the store's failure) settles live handles, or nothing would ever settle it (the
+    // next start, or the recovery, tracks the input with a new handle).
+    else handle.settle(this.#parts.health.keptOutcome() ?? DETACHED, undefined, undefined);
     return handle;
   }
 }

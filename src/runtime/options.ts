@@ -34,6 +34,12 @@ import type { Model } from "./ports/model.js";
 import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js";
 import type { Store } from "./ports/store.js";
 import type { Telemetry } from "./ports/telemetry.js";
+import type { WorkerExecutor } from "./ports/worker-executor.js";
+import {
+  type EventLogOptions,
+  type ResolvedEventLogOptions,
+  resolveEventLogOptions,
+} from "./session-events.js";
 import { createToolRegistry } from "./tools/tool-registry.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
@@ -93,6 +99,17 @@ export interface RuntimeOptions {
    * drained by the host's loop. Required when an agent has such a tool.
    */
   readonly host?: HostExecutor;
+  /**
+   * Where calls of tools with `executor: "worker"` run: `createWorkerPool()` from `offstage/workers`.
+   * Required when an agent has such a tool.
+   */
+  readonly workers?: WorkerExecutor;
+  /**
+   * Records each session's events in the store (numbered per session, the oldest trimmed), so that
+   * `session.events({ after })` and `handle.events({ from: "start" })` replay them, across restarts
+   * (default off, at no cost). Needs a store with an event log (memory, SQLite).
+   */
+  readonly eventLog?: EventLogOptions | boolean;
 }
 
 export interface ResolvedOptions {
@@ -114,6 +131,8 @@ export interface ResolvedOptions {
   readonly modelResolver: ModelResolver | undefined;
   readonly random: () => number;
   readonly host: HostExecutor | undefined;
+  readonly workers: WorkerExecutor | undefined;
+  readonly eventLog: ResolvedEventLogOptions | undefined;
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
@@ -142,6 +161,8 @@ const RUNTIME_KEYS = Object.keys({
   modelResolver: true,
   random: true,
   host: true,
+  workers: true,
+  eventLog: true,
 } satisfies Record<keyof RuntimeOptions, true>);
 const MODEL_AGENT_KEYS = Object.keys({
   model: true,
@@ -229,10 +250,12 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
   if (modelResolver !== undefined && !hasMethods(modelResolver, ["resolve"]))
     fail(OPTIONS, "modelResolver", modelResolver, "a ModelResolver with resolve()");
   if (random !== undefined) checkFunction(OPTIONS, "random", random);
-  const { host } = options;
+  const { host, workers } = options;
   if (host !== undefined && !hasMethods(host, ["submit", "metrics"]))
     fail(OPTIONS, "host", host, "a HostExecutor (createHostQueue())");
-  checkExecutors(byName, host);
+  if (workers !== undefined && !hasMethods(workers, ["run"]))
+    fail(OPTIONS, "workers", workers, "a WorkerExecutor (createWorkerPool() from offstage/workers)");
+  checkExecutors(byName, host, workers);
   return {
     agents: byName,
     store,
@@ -252,6 +275,8 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     modelResolver,
     random: random ?? Math.random,
     host,
+    workers,
+    eventLog: resolveEventLogOptions(OPTIONS, options.eventLog),
   };
 }
 
@@ -349,17 +374,25 @@ function checkTools(name: string, agent: ModelAgent): void {
   }
 }
 
-/** A tool that runs on the host's thread needs a host queue to wait in. */
-function checkExecutors(agents: ReadonlyMap<string, Agent>, host: HostExecutor | undefined): void {
+/** A tool that runs on the host's thread needs a host queue to wait in; one that runs in a worker, a pool. */
+function checkExecutors(
+  agents: ReadonlyMap<string, Agent>,
+  host: HostExecutor | undefined,
+  workers: WorkerExecutor | undefined,
+): void {
   for (const [name, agent] of agents) {
     if (isFunctionAgent(agent)) continue;
     for (const [i, tool] of (agent.tools ?? []).entries()) {
+      const which = `agents.${name}.tools[${i}] (${JSON.stringify(tool.name)})`;
       if (tool.executor === "host" && host === undefined)
+        fail(OPTIONS, "host", host, `a HostExecutor (createHostQueue()): ${which} runs on the host's thread`);
+      if (tool.executor === "worker" && workers === undefined)
         fail(
           OPTIONS,
-          "host",
-          host,
-          `a HostExecutor (createHostQueue()): agents.${name}.tools[${i}] (${JSON.stringify(tool.name)}) runs on the host's thread`,
+          "workers",
+          workers,
+          `a WorkerExecutor (createWorkerPool() from offstage/workers): ${which} runs in a worker thread`,
+          "WORKER_POOL_MISSING",
         );
     }
   }

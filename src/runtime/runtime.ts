@@ -28,10 +28,11 @@ import {
 } from "../validate.js";
 import { isFunctionAgent } from "./agent.js";
 import { boot } from "./boot.js";
+import { systemClock } from "./clock.js";
 import { CommitGate } from "./commit-gate.js";
 import { Children } from "./delegation/children.js";
 import { Delegations } from "./delegation/delegations.js";
-import { Dispatcher } from "./dispatcher.js";
+import { Dispatcher, type HogSource } from "./dispatcher.js";
 import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { GuardedStore } from "./guarded-store.js";
@@ -49,6 +50,7 @@ import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { StoreHealth } from "./store-health.js";
@@ -135,7 +137,7 @@ export class Runtime implements AsyncDisposable {
     return this.#delegations;
   }
 
-  /** Where the runtime is in its lifecycle. */
+  /** Where the runtime is in its lifecycle; `degraded` while its store fails (see {@link RuntimeState}). */
   get state(): RuntimeState {
     return this.#parts.run.state;
   }
@@ -172,7 +174,9 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Stops the runtime and reports what happened: `clean`, `drained_with_discards` (drain asked, work
-   * left at the deadline), `timeout` (calls ignored their abort and were abandoned) or `force_killed`.
+   * left at the deadline), `timeout` (calls ignored their abort and were abandoned), `force_killed`,
+   * or `store_failed` (the store failed and has not worked since: the `runtime.stopped` event says how
+   * many inputs were never written). Stopping a `degraded` runtime returns at once.
    * Without `drain`, running turns end `interrupted` (`runtime_stopped`). Queued inputs stay stored
    * and run after the next start; their in-process handles settle `interrupted` now, so no waiter
    * hangs. Idempotent: a second call returns the first call's promise.
@@ -258,7 +262,7 @@ export class Runtime implements AsyncDisposable {
    * restart). `undefined` when unknown.
    */
   handle(inputId: string): TurnHandle | undefined {
-    if (typeof inputId !== "string") fail(argumentsOf("handle()"), "input id", inputId, "a string");
+    checkId(argumentsOf("handle()"), "input id", inputId);
     return this.#parts.intake.handle(inputId);
   }
 
@@ -306,13 +310,11 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
       clock,
       hogThresholdMs: options.hogThresholdMs,
       sliceMs: DEFAULTS.dispatcherSliceMs,
-      onHog: ({ label, durationMs }) => {
-        log.warn(
-          { label, durationMs },
-          `dispatcher job "${label}" held the thread for ${durationMs.toFixed(1)} ms`,
-        );
-        events.emit({ type: "dispatcher.hog", label, durationMs });
+      onHog: ({ label, durationMs, source }) => {
+        log.warn({ label, durationMs, source }, hogMessage(label, durationMs, source));
+        events.emit({ type: "dispatcher.hog", label, durationMs, source });
       },
+      watchStalls: clock === systemClock,
       onJobError: (label, error) => events.report(`dispatcher job ${label}`, error),
       ...(options.yieldToLoop === undefined ? {} : { yieldToLoop: options.yieldToLoop }),
     }),
@@ -330,5 +332,36 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
+}
+
+/** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */
+function hogMessage(label: string, durationMs: number, source: HogSource): string {
+  const ms = durationMs.toFixed(1);
+  switch (source) {
+    case "job":
+      return `dispatcher job "${label}" held the thread for ${ms} ms`;
+    case "call":
+      return `${label} held the thread for ${ms} ms (its own synchronous code)`;
+    case "stall":
+      return `${label} was in flight while something held the thread for ${ms} ms (its code after an await, or the host's own code)`;
+  }
 }

@@ -45,10 +45,14 @@ async function stopping(
   const deadline = clock.monotonicMs() + timeoutMs;
   scheduler.stopPolling();
   let discarded = 0;
-  if (drain) {
+  // A failed store can run nothing: the stop settles what its failure left, at once.
+  if (drain && run.storeError === undefined) {
     run.draining = true;
-    // A drain runs every queued input: those recovery has not read yet too.
-    parts.recovery.loadAll();
+    // A drain runs every queued input: those recovery has not read yet too. A read that fails
+    // fails the store (the guarded store tells its health, whose cut settles every handle).
+    try {
+      parts.recovery.loadAll();
+    } catch {}
     // The recovery poll is off now: drive every session once, so input whose wake was lost drains too.
     dispatcher.post("drain drive", () => scheduler.driveAll());
     await until(parts, () => driver.runningTurns === 0 && sessions.queuedCount() === 0, deadline);
@@ -63,12 +67,13 @@ async function stopping(
   // A rejection reaches the store's health (the guarded store), which names it once.
   await store.commit().catch(() => undefined);
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
+  await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
   intake.forgetAll();
   driver.detachAll();
   children?.dispose();
-  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const storeFailed = run.storeError !== undefined;
+  await store.close().catch((error: unknown) => events.report("closing the store", error));
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);

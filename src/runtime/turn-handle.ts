@@ -25,6 +25,7 @@ import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
+import { recorderOf } from "./session-events.js";
 import type { ReleaseWait } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
@@ -59,6 +60,21 @@ export interface CancelOptions {
   readonly mode?: CancelMode;
   readonly reason?: string;
 }
+
+/** Options of {@link TurnHandle.events}. */
+export interface HandleEventsOptions {
+  /** `now` (default): events from now on; `start`: from the input's acceptance, replayed from the log. */
+  readonly from?: "now" | "start";
+  /** Ends a replaying iteration when it fires. */
+  readonly signal?: AbortSignal;
+}
+
+const EVENTS: Subject = argumentsOf("events()");
+const EVENTS_KEYS = Object.keys({ from: true, signal: true } satisfies Record<
+  keyof HandleEventsOptions,
+  true
+>);
+const EVENTS_FROM: readonly ("now" | "start")[] = ["now", "start"];
 
 /** Called when the handle settles. */
 type Waiter = () => void;
@@ -233,6 +249,22 @@ export class TurnHandle {
    */
   withdraw(): void {
     this.#parts.intake.withdraw(this);
+  }
+
+  /**
+   * The input's events: from now on (`from: "now"`, the default, as iterating the handle), or from
+   * its acceptance (`from: "start"`, replayed from the session's event log, then live), until it has
+   * settled. `from: "start"` throws `OffstageError` `EVENT_LOG_UNAVAILABLE` unless the runtime
+   * records events (`options.eventLog`).
+   */
+  events(options: HandleEventsOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+    const given = checkOptions(EVENTS, "options", options, EVENTS_KEYS);
+    const from = given.from ?? "now";
+    checkOneOf(EVENTS, "from", from, EVENTS_FROM);
+    if (given.signal !== undefined && !isInstance(given.signal, AbortSignal))
+      fail(EVENTS, "signal", given.signal, "an AbortSignal");
+    if (from === "now") return this[Symbol.asyncIterator]();
+    return recorderOf(this.#parts).followInput(this, given.signal);
   }
 
   /**

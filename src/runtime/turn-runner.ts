@@ -37,7 +37,7 @@ export function runTools(
       // Whatever went wrong is the model's tool error: the turn goes on, nothing is left unsettled.
       .catch((error: unknown) => errorResult(call, `${toolName} failed: ${describeCause(error)}`))
       .then((result) => {
-        dispatcher.post(`tool ${toolName}`, () => {
+        dispatcher.post(`tool ${toolName} ended`, () => {
           const durationMs = clock.monotonicMs() - startedAtMs;
           const isError = result.output.type === "error-text";
           observer.toolCallEnded(span, toolName, durationMs, isError, result.output.value);
@@ -92,7 +92,7 @@ async function runTool(
   const timeoutMs = tool.timeoutMs ?? parts.limits.toolTimeoutMs;
   const own = new AbortController();
   const signal = AbortSignal.any([turnSignal, own.signal]);
-  const timeout = new Error(`timed out after ${timeoutMs} ms`);
+  const timeout = new Error(`${call.toolName} timed out after ${timeoutMs} ms`);
   return new Promise<ToolResultPart>((resolve) => {
     let settled = false;
     /** A host call that no drain has started yet. */
@@ -130,19 +130,25 @@ async function runTool(
           tool.execute(args, runSignal === signal ? context : { ...context, signal: runSignal }),
         ),
       );
+    /** Ends the inline call's watch for stalls (see `Dispatcher.inFlight`). */
+    let leave = (): void => {};
     Promise.resolve()
       .then(() => {
-        if (tool.executor !== "host") return parts.dispatcher.timed(label, () => execute(signal));
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === undefined || tool.executor === "inline") {
+          leave = parts.dispatcher.inFlight(label);
+          return parts.dispatcher.timed(label, () => execute(signal));
+        }
+        const request = { ...context, toolName: call.toolName, args };
+        // Off this thread: its time holds neither the runtime nor the host.
+        if (tool.executor === "worker")
+          return parts.options.workers!.run({ ...request, module: tool.module! });
         // Queued for the host's thread; the host queue measures how long it holds that thread.
         return parts.options.host!.submit({
+          ...request,
           agentName: turn.entry.agentName,
-          toolName: call.toolName,
-          args,
-          sessionId: turn.sessionId,
-          turnId: turn.turnId,
-          toolCallId: call.toolCallId,
-          signal,
-          run: execute,
+          // On the host's thread: in this thread, when the runtime shares it, so a long hold is a hog too.
+          run: (runSignal) => parts.dispatcher.timed(`host ${label}`, () => execute(runSignal)),
           started: () => {
             waitingForHost = false;
           },
@@ -158,7 +164,10 @@ async function runTool(
           }),
         (error) => finish(errorResult(call, `${call.toolName} failed: ${describeCause(error)}`)),
       )
-      .finally(() => driver.callEnded());
+      .finally(() => {
+        leave();
+        driver.callEnded();
+      });
   });
 }
 
@@ -190,6 +199,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
   const { driver, dispatcher } = parts;
   const label = `function agent ${turn.entry.agentName}`;
   driver.callStarted();
+  const leave = dispatcher.inFlight(label);
   Promise.resolve()
     .then(() =>
       dispatcher.timed(label, () =>
@@ -198,6 +208,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     )
     .then(
       (output) => {
+        leave();
         const ended = functionEnded(attempt, output);
         dispatcher.post(ended.type, () => {
           driver.callEnded();
@@ -205,6 +216,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
         });
       },
       (error) => {
+        leave();
         const ended: TurnMachineEvent = { type: "function.failed", attempt, error: describeCause(error) };
         dispatcher.post("function.failed", () => {
           driver.callEnded();

@@ -12,18 +12,17 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { runInspect } from "../../src/cli/commands/inspect.js";
 import { runUnlock } from "../../src/cli/commands/unlock.js";
-import { createRuntime, type OffstageError, type Runtime, silentLogger } from "../../src/index.js";
-import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import type { OffstageError } from "../../src/index.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
+import { disposeRuntimes, runtimeOn } from "../store/sqlite-runtimes.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const HOOK = join(ROOT, "test/crash/ts-hook.ts");
 const HOLDER = join(ROOT, "test/store/lock-holder.ts");
-const runtimes: Runtime[] = [];
 const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime[Symbol.asyncDispose]();
+  await disposeRuntimes();
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -32,16 +31,6 @@ afterEach(async () => {
   }
   removeFiles();
 });
-
-function runtimeOn(path: string): Runtime {
-  const runtime = createRuntime({
-    agents: { f: { run: async (input) => `did ${String(input)}` } },
-    store: createSqliteStore({ path }),
-    logger: silentLogger,
-  });
-  runtimes.push(runtime);
-  return runtime;
-}
 
 /** A store file with one completed input, stopped cleanly. */
 async function storeFile(): Promise<string> {

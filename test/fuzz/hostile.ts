@@ -19,6 +19,51 @@ export function fuzzParameters(defaultRuns: number): fc.Parameters<unknown> {
   };
 }
 
+/**
+ * Text that is not well-formed or not printable, made to collide in a store that keeps UTF-8: lone
+ * surrogates (each becomes U+FFFD there, so `"user-\uD83C"` and `"user-\uD83D"` would be one id),
+ * a pair in the wrong order, and control characters JSON leaves as they are (DEL, C1, U+2028/9).
+ */
+export const ILL_FORMED_TEXT: readonly string[] = [
+  "user-\uD83C",
+  "user-\uD83D",
+  "\uD800",
+  "\uDFFF",
+  "\uDE00\uD83D",
+  "a\u007fb",
+  "a\u0085b",
+  "a\u009b[31m",
+  "a\u2028b",
+  "a\u2029b",
+];
+
+/**
+ * An id or key: short random text, text of any UTF-16 code units (lone surrogates included), or one
+ * of {@link ILL_FORMED_TEXT}.
+ */
+export function idLike(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.string({ unit: "binary", maxLength: 8 }),
+    fc.constantFrom(...ILL_FORMED_TEXT),
+  );
+}
+
+/** What an accepted id must be: well-formed UTF-16 without control characters or U+2028/9. */
+export function isPrintableId(id: unknown): boolean {
+  return (
+    typeof id === "string" &&
+    id.length > 0 &&
+    id.length <= 256 &&
+    // Checked code unit by code unit, independently of the code under test's regular expression.
+    [...id].every((char) => {
+      const code = char.codePointAt(0)!;
+      const lone = char.length === 1 && code >= 0xd800 && code <= 0xdfff;
+      return !lone && code >= 0x20 && !(code >= 0x7f && code <= 0x9f) && code !== 0x2028 && code !== 0x2029;
+    })
+  );
+}
+
 /** Values made by hand to break code that prints, copies or inspects what it is given. */
 export function adversarialValues(): unknown[] {
   const revocable = Proxy.revocable({}, {});
@@ -83,9 +128,8 @@ export function adversarialValues(): unknown[] {
     "",
     " ",
     "a\u0000b",
-    "\uD800",
     "a>b",
-    "\u2028",
+    ...ILL_FORMED_TEXT,
     Number.NaN,
     Number.POSITIVE_INFINITY,
     Number.NEGATIVE_INFINITY,

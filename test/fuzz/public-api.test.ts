@@ -35,7 +35,15 @@ import {
   testRuntime,
 } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
-import { argument, collectEscapes, fuzzParameters, hostile, optionsLike } from "./hostile.js";
+import {
+  argument,
+  collectEscapes,
+  fuzzParameters,
+  hostile,
+  idLike,
+  isPrintableId,
+  optionsLike,
+} from "./hostile.js";
 
 const RUNS = 300;
 const escaped = collectEscapes({ beforeAll, afterAll });
@@ -150,6 +158,13 @@ async function refusedCleanly(call: () => unknown, codes: readonly OffstageError
   return false;
 }
 
+/** The idempotency key of send options that were accepted (so a plain object of data properties). */
+function keyOf(options: unknown): unknown {
+  return typeof options === "object" && options !== null
+    ? (options as { idempotencyKey?: unknown }).idempotencyKey
+    : undefined;
+}
+
 /** An independent oracle: is this a value JSON carries exactly (and so one send() must accept)? */
 function isJson(value: unknown, seen = new Set<unknown>(), depth = 0): boolean {
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
@@ -195,7 +210,7 @@ const SEND_CODES: OffstageErrorCode[] = [
 ];
 const sendOptions = optionsLike({
   policy: fc.constantFrom("enqueue", "reject", "interrupt", "merge", "steer", "Enqueue", ""),
-  idempotencyKey: fc.oneof(fc.string({ maxLength: 8 }), fc.constant("k")),
+  idempotencyKey: fc.oneof(idLike(), fc.constant("k")),
 });
 const resultOptions = optionsLike({
   timeoutMs: fc.oneof(fc.integer({ min: -5, max: 10 }), fc.constant(2 ** 31), fc.double()),
@@ -267,18 +282,17 @@ describe("fuzzing the public API: typed refusals that change nothing", () => {
 
   it("runtime.session(id, options)", async () => {
     const ids = argument(
-      fc.oneof(
-        fc.string({ maxLength: 12 }),
-        fc.constantFrom("gated", "quick", "lead", "a>b", "x".repeat(257)),
-      ),
+      fc.oneof(idLike(), fc.constantFrom("gated", "quick", "lead", "a>b", "x".repeat(257))),
     );
     const options = optionsLike({ agent: fc.constantFrom("f", "quick", "lead", "nope") });
     await fc.assert(
       fc.asyncProperty(ids, options, async ({ v: id }, { v: given }) => {
-        await refusedCleanly(
+        const accepted = await refusedCleanly(
           () => world.runtime.session(id as string, given as never),
           ["INVALID_ARGUMENT", "UNKNOWN_AGENT", "UNKNOWN_SESSION"],
         );
+        // Only well-formed, printable ids get in: a lone surrogate would become U+FFFD in the store.
+        if (accepted) expect(isPrintableId(id), JSON.stringify(id)).toBe(true);
       }),
       fuzzParameters(RUNS),
     );
@@ -301,6 +315,8 @@ describe("fuzzing the public API: typed refusals that change nothing", () => {
           if (accepted) {
             expect(isJson(payload), "an accepted payload is a JSON value").toBe(true);
             expect(["queued", "running", "completed"]).toContain(handle!.status);
+            const key = keyOf(options);
+            if (key !== undefined) expect(isPrintableId(key), JSON.stringify(key)).toBe(true);
           }
         },
       ),
@@ -362,7 +378,7 @@ describe("fuzzing the public API: typed refusals that change nothing", () => {
       ),
       fc.tuple(fc.constant("list"), optionsLike({ parentSessionId: fc.constantFrom("lead", "") }), hostile()),
       fc.tuple(fc.constantFrom("get", "deliverStale"), hostile(), hostile()),
-      fc.tuple(fc.constantFrom("cancel", "dropStale"), argument(fc.string()), hostile()),
+      fc.tuple(fc.constantFrom("cancel", "dropStale"), argument(idLike()), hostile()),
       fc.tuple(fc.constant("interruptAll"), hostile(), hostile()),
       fc.tuple(
         fc.constant("stopChildren"),

@@ -4,35 +4,16 @@
  * drained in time, or whose turn is cancelled, is taken out and never runs.
  */
 import { describe, expect, it } from "vitest";
-import {
-  BootError,
-  createHostQueue,
-  defineTool,
-  HostThreadError,
-  isOffstageError,
-  type Message,
-  type ModelRequest,
-  type ToolResultPart,
-} from "../../src/index.js";
+import { BootError, createHostQueue, defineTool, HostThreadError, isOffstageError } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { flush, thrownBy, until } from "../support/async.js";
-import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { lastToolResults, toolCall, toolsThenDone } from "../support/models.js";
 import { startSession, testRuntime } from "../support/runtime.js";
 import { tool } from "../support/tools.js";
 
-function lastToolResults(request: ModelRequest): ToolResultPart[] {
-  const message = [...request.prompt]
-    .reverse()
-    .find((m): m is Extract<Message, { role: "tool" }> => m.role === "tool");
-  if (message === undefined) throw new Error("the prompt holds no tool results");
-  return [...message.content];
-}
-
 /** A model that asks for `calls` on a turn's first step and answers "done" once it saw their results. */
 function oneStep(...calls: ReturnType<typeof toolCall>[]) {
-  return scriptedModel((request) =>
-    request.prompt.at(-1)?.role === "tool" ? text("done") : callTools(...calls),
-  );
+  return toolsThenDone(() => calls);
 }
 
 describe("host tools", () => {
@@ -154,6 +135,46 @@ describe("host tools", () => {
     await runtime.stop();
   });
 
+  it("stop() takes queued host calls out: the turn settles, and a later drain runs nothing", async () => {
+    const host = createHostQueue();
+    let ran = 0;
+    const state = tool("game_state", () => ran++, { executor: "host" });
+    const { runtime, s } = await startSession(
+      { npc: { model: oneStep(toolCall("c1", "game_state", {})), tools: [state] } },
+      { host },
+    );
+    const h = s.send("look");
+    await until(() => host.depth === 1, "the call to wait");
+    expect(await runtime.stop()).toBe("clean");
+    expect(h.status).toBe("interrupted");
+    expect(host.depth).toBe(0);
+    expect(host.drain()).toBe(0);
+    expect(ran).toBe(0);
+  });
+
+  it("a host call that holds the (shared) thread is reported as dispatcher.hog, labelled as a host tool", async () => {
+    const host = createHostQueue();
+    let clockRef: { advance(ms: number): void } | undefined;
+    const heavy = tool("bake_lights", () => clockRef?.advance(80), { executor: "host" });
+    const { runtime, s, clock } = await startSession(
+      { npc: { model: oneStep(toolCall("c1", "bake_lights", {})), tools: [heavy] } },
+      { host },
+    );
+    clockRef = clock;
+    const hogs: unknown[] = [];
+    runtime.on((event) => {
+      if (event.type === "dispatcher.hog") hogs.push(event);
+    });
+    const h = s.send("go");
+    await until(() => host.depth === 1, "the call to wait");
+    host.drain();
+    await h.result();
+    expect(hogs).toEqual([
+      { type: "dispatcher.hog", label: "host tool bake_lights", durationMs: 80, source: "call" },
+    ]);
+    await runtime.stop();
+  });
+
   it("a host call that throws is a tool error; the queue goes on", async () => {
     const host = createHostQueue();
     const broken = tool(
@@ -205,6 +226,13 @@ describe("host tools: bad input", () => {
     );
     expect(isOffstageError(byRuntime, "INVALID_OPTIONS")).toBe(true);
     expect((byRuntime as Error).message).toContain('executor must be one of inline, host, worker; got "gpu"');
+  });
+
+  it("createHostQueue() with malformed options is refused", () => {
+    for (const options of [null, 3, { clock: {} }, { clock: Date }, { clok: new VirtualClock() }]) {
+      const error = thrownBy(() => createHostQueue(options as never));
+      expect(isOffstageError(error, "INVALID_ARGUMENT"), String(options)).toBe(true);
+    }
   });
 
   it("drain() with malformed options is refused and runs nothing", async () => {

@@ -91,6 +91,40 @@ describe("Slot", () => {
     expect(logger.warnings).toHaveLength(1);
   });
 
+  it("a failure nobody polled is still logged once when the next submit or a cancel replaces it", async () => {
+    const logger = recordingLogger();
+    const slot = createSlot<string>({ logger });
+    slot.submit(() => Promise.reject(new Error("first")));
+    await flush(1);
+    expect(slot.submit(() => Promise.reject(new Error("second")))).toBe(true);
+    expect(logger.warnings.map((w) => (w.fields.error as Error).message)).toEqual(["first"]);
+    await flush(1);
+    slot.cancel();
+    expect(logger.warnings.map((w) => (w.fields.error as Error).message)).toEqual(["first", "second"]);
+    expect(slot.poll()).toBeUndefined();
+    slot.close();
+    expect(logger.warnings).toHaveLength(2);
+  });
+
+  it("a logger that throws is contained: poll() still returns", async () => {
+    const slot = createSlot<string>({
+      logger: {
+        warn: () => {
+          throw new Error("logger down");
+        },
+        error: () => {
+          throw new Error("logger down");
+        },
+      },
+    });
+    slot.submit(() => {
+      throw new Error("boom");
+    });
+    expect(slot.poll()).toBeUndefined();
+    expect(slot.submit(() => "ok")).toBe(true);
+    expect(slot.poll()).toBe("ok");
+  });
+
   it("a factory that throws synchronously is a failed call: accepted, logged once, nothing lost", () => {
     const logger = recordingLogger();
     const slot = createSlot<number>({ logger });

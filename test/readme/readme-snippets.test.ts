@@ -58,6 +58,7 @@ function userProject(): string {
     join(modules, "@modelcontextprotocol"),
     "dir",
   );
+  symlinkSync(join(ROOT, "node_modules", "piscina"), join(modules, "piscina"), "dir");
   symlinkSync(join(ROOT, "node_modules", "@types", "node"), join(modules, "@types", "node"), "dir");
   writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module", private: true }));
   writeFileSync(
@@ -134,6 +135,10 @@ describe("README.md", () => {
       if (runnable[i]!.code.includes("lead.delegate(")) expect(output).toContain("dispatched");
       if (runnable[i]!.code.includes("otelTelemetry(")) expect(output).toContain("invoke_agent lead");
       if (runnable[i]!.code.includes("mcpTools(client")) expect(output).toContain("Oslo: sunny, 21 °C");
+      if (runnable[i]!.code.includes("createSlot<string>")) expect(output).toMatch(/^sunny at frame \d+$/m);
+      if (runnable[i]!.code.includes("createSessionSlot("))
+        expect(output).toMatch(/look_around.*the player is at x=\d+ on frame \d+/);
+      if (runnable[i]!.code.includes("createWorkerPool(")) expect(output).toContain("count_primes: 9592");
     },
     60_000,
   );

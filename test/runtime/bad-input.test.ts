@@ -101,6 +101,14 @@ describe("runtime.session()", () => {
     ["a tab", "a\tb", '"a\\tb" (string)'],
     ["a NUL", "a\u0000b", '"a\\u0000b" (string)'],
     ["an escape", "\u001b[31m", '"\\u001b[31m" (string)'],
+    ["a lone high surrogate", "user-\uD83C", '"user-\\ud83c" (string)'],
+    ["another lone high surrogate", "user-\uD83D", '"user-\\ud83d" (string)'],
+    ["a lone low surrogate", "\uDFFFuser", '"\\udfffuser" (string)'],
+    ["a pair in the wrong order", "\uDE00\uD83D", '"\\ude00\\ud83d" (string)'],
+    ["a DEL", "a\u007fb", '"a\\u007fb" (string)'],
+    ["a C1 control (NEL)", "a\u0085b", '"a\\u0085b" (string)'],
+    ["a line separator", "a\u2028b", '"a\\u2028b" (string)'],
+    ["a paragraph separator", "a\u2029b", '"a\\u2029b" (string)'],
   ])("an id that is %s → InvalidInputError INVALID_ARGUMENT", async (_name, id, quoted) => {
     await expectRefused(
       () => world.runtime.session(id as string, { agent: "f" }),
@@ -113,6 +121,11 @@ describe("runtime.session()", () => {
   it("a 256-character printable id is fine", () => {
     const id = "é".repeat(256);
     expect(world.runtime.session(id, { agent: "g" }).id).toBe(id);
+  });
+
+  it("a surrogate pair (an emoji) and U+FFFD itself are well-formed ids", () => {
+    for (const id of ["user-\uD83C\uDF89", "user-\uFFFD"])
+      expect(world.runtime.session(id, { agent: "g" }).id).toBe(id);
   });
 
   it("options that are not an object → INVALID_ARGUMENT", async () => {
@@ -180,6 +193,12 @@ describe("session.send()", () => {
     ["a number", 5, "5 (number)"],
     ["null", null, "null (null)"],
     ["257 characters", "k".repeat(257), '"kkkk'],
+    ["a lone high surrogate", "\uD800", '"\\ud800" (string)'],
+    ["a lone low surrogate", "\uDFFF", '"\\udfff" (string)'],
+    ["a NUL", "k\u0000", '"k\\u0000" (string)'],
+    ["a DEL", "k\u007f", '"k\\u007f" (string)'],
+    ["a C1 control", "k\u009b", '"k\\u009b" (string)'],
+    ["a line separator", "k\u2028", '"k\\u2028" (string)'],
   ])("an idempotencyKey that is %s → INVALID_ARGUMENT", async (_name, key, quoted) => {
     await expectRefused(
       () => world.s.send("x", { idempotencyKey: key as never }),
@@ -316,6 +335,8 @@ describe("runtime.handle()", () => {
     ["a number", 5, "5 (number)"],
     ["undefined", undefined, "undefined"],
     ["an object", { id: "x" }, '{"id":"x"} (object)'],
+    ["a lone surrogate", "x\uD83C", '"x\\ud83c" (string)'],
+    ["a C1 control", "x\u0085", '"x\\u0085" (string)'],
   ])("an id that is %s → INVALID_ARGUMENT", async (_name, id, quoted) => {
     await expectRefused(() => world.runtime.handle(id as never), InvalidInputError, INVALID, quoted);
   });

@@ -100,7 +100,7 @@ describe("Dispatcher", () => {
     d.post("render frame", () => clock.advance(80));
     d.post("also quick", () => {});
     await flush(1);
-    expect(hogs).toEqual([{ label: "render frame", durationMs: 80 }]);
+    expect(hogs).toEqual([{ label: "render frame", durationMs: 80, source: "job" }]);
   });
 
   it("contains a throwing job, reports it with its label, and runs the rest", async () => {
@@ -184,10 +184,10 @@ describe("runtime: dispatcher health", () => {
     await runtime.start();
     await runtime.session("s", { agent: "chat" }).send("go").result();
     const hogs = events.filter((e) => e.type === "dispatcher.hog");
-    expect(hogs).toEqual([{ type: "dispatcher.hog", label: "wake", durationMs: 120 }]);
+    expect(hogs).toEqual([{ type: "dispatcher.hog", label: "wake", durationMs: 120, source: "job" }]);
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn).toHaveBeenCalledWith(
-      { label: "wake", durationMs: 120 },
+      { label: "wake", durationMs: 120, source: "job" },
       expect.stringMatching(/"wake" held the thread for 120\.0 ms/),
     );
     await runtime.stop();
@@ -203,7 +203,7 @@ describe("runtime: dispatcher health", () => {
     await runtime.start();
     await runtime.session("s", { agent: "f" }).send("go").result();
     await flush();
-    expect(hogs).toEqual([{ type: "dispatcher.hog", label: "turn ends", durationMs: 75 }]);
+    expect(hogs).toEqual([{ type: "dispatcher.hog", label: "turn ends", durationMs: 75, source: "job" }]);
     await runtime.stop();
   });
 

@@ -38,7 +38,7 @@ describe("dispatcher.hog sees tools and function agents", () => {
     await runtime.start();
     const seen = hogs(runtime);
     await runtime.session("s", { agent: "m" }).send("go").result();
-    expect(seen).toEqual([{ type: "dispatcher.hog", label: "tool crunch", durationMs: 80 }]);
+    expect(seen).toEqual([{ type: "dispatcher.hog", label: "tool crunch", durationMs: 80, source: "call" }]);
     await runtime.stop();
   });
 
@@ -78,7 +78,9 @@ describe("dispatcher.hog sees tools and function agents", () => {
     await runtime.start();
     const seen = hogs(runtime);
     await runtime.session("s", { agent: "tally" }).send("go").result();
-    expect(seen).toEqual([{ type: "dispatcher.hog", label: "function agent tally", durationMs: 120 }]);
+    expect(seen).toEqual([
+      { type: "dispatcher.hog", label: "function agent tally", durationMs: 120, source: "call" },
+    ]);
     await runtime.stop();
   });
 });

@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Message, ModelRequest, ToolContext, ToolResultPart } from "../../src/index.js";
+import type { ToolContext } from "../../src/index.js";
 import { flush, until } from "../support/async.js";
-import { callTools, GatedModel, scriptedModel, text, toolCall } from "../support/models.js";
+import { callTools, GatedModel, lastToolResults, scriptedModel, text, toolCall } from "../support/models.js";
 import { startSession, testRuntime } from "../support/runtime.js";
 import { GatedTool, tool } from "../support/tools.js";
-
-/** The tool results the model was shown in this request's last tool message. */
-function lastToolResults(request: ModelRequest): ToolResultPart[] {
-  const message = [...request.prompt]
-    .reverse()
-    .find((m): m is Extract<Message, { role: "tool" }> => m.role === "tool");
-  if (message === undefined) throw new Error("the prompt holds no tool results");
-  return [...message.content];
-}
 
 /** A model that asks for `calls` on its first step and answers "done" after seeing the results. */
 function oneStep(...calls: ReturnType<typeof toolCall>[]) {

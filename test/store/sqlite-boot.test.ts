@@ -6,19 +6,20 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { BootError, createRuntime, type OffstageError, type Runtime, silentLogger } from "../../src/index.js";
+import { BootError, type OffstageError } from "../../src/index.js";
 import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
+import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
@@ -32,7 +33,7 @@ const nobodyReadsCheckout =
     .status === 0;
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime[Symbol.asyncDispose]();
+  await disposeRuntimes();
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -41,19 +42,6 @@ afterEach(async () => {
   }
   removeFiles();
 });
-
-const runtimes: Runtime[] = [];
-
-/** A runtime on a SQLite store at `path` with one function agent, `f`; stopped after the test. */
-function runtimeOn(path: string): Runtime {
-  const runtime = createRuntime({
-    agents: { f: { run: async (input) => `did ${String(input)}` } },
-    store: createSqliteStore({ path }),
-    logger: silentLogger,
-  });
-  runtimes.push(runtime);
-  return runtime;
-}
 
 /** Starts a runtime on `path` expecting a `BootError`, and returns it. */
 async function runtimeRefusal(path: string): Promise<OffstageError> {
@@ -353,6 +341,14 @@ describe("bad files are refused, each with its own code, and left untouched", ()
     const error = await refusal(join(dir, "folder.db"));
     expect(error.code).toBe("STORE_UNWRITABLE");
     expect(error.message).toContain("is a directory");
+  });
+
+  it("a directory where the lock file goes → STORE_UNWRITABLE naming it", async () => {
+    const path = await offstageFile();
+    rmSync(`${path}-lock`);
+    mkdirSync(`${path}-lock`);
+    const message = await untouched(path, "STORE_UNWRITABLE");
+    expect(message).toContain(`its lock file ${path}-lock cannot be opened and locked`);
   });
 
   it.runIf(nobodyReadsCheckout)(

@@ -2,7 +2,8 @@
  * Model doubles for the runtime tests: parts builders, a scripted model that answers at once, and a
  * gated model whose every step waits for the test.
  */
-import type { Message, Model, ModelPart, ModelRequest } from "../../src/index.js";
+import type { Message, Model, ModelPart, ModelRequest, ToolResultPart } from "../../src/index.js";
+import { createScriptedModel } from "../../src/testing/index.js";
 import { deferred } from "./async.js";
 
 export function text(value: string): ModelPart[] {
@@ -99,4 +100,26 @@ export function userTexts(messages: readonly Message[]): string[] {
 /** The roles of a prompt's messages, in order. */
 export function roles(messages: readonly Message[]): string[] {
   return messages.map((m) => m.role);
+}
+
+/** The tool results the model was shown in this request's last tool message. */
+export function lastToolResults(request: ModelRequest): ToolResultPart[] {
+  const message = [...request.prompt]
+    .reverse()
+    .find((m): m is Extract<Message, { role: "tool" }> => m.role === "tool");
+  if (message === undefined) throw new Error("the prompt holds no tool results");
+  return [...message.content];
+}
+
+/**
+ * A model that, on each turn's first step, asks for the tool calls `callsFor` picks from the prompt's
+ * last message, and answers "done" once it has seen their results. Shared by sessions: it decides
+ * from the prompt, not from how many steps it has taken.
+ */
+export function toolsThenDone(callsFor: (lastMessage: string) => ModelPart[]) {
+  return createScriptedModel((request) =>
+    request.prompt.at(-1)?.role === "tool"
+      ? text("done")
+      : callTools(...callsFor(JSON.stringify(request.prompt.at(-1)))),
+  );
 }

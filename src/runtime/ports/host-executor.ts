@@ -15,22 +15,16 @@
  * @packageDocumentation
  */
 import type { LatencyStats } from "../latency-stats.js";
+import type { ToolCallRequest } from "./tool.js";
 
-/** One tool call waiting for the host thread. */
-export interface HostCall {
+/**
+ * One tool call waiting for the host thread. Its `signal` fires on cancel, interrupt, stop or the
+ * tool's timeout: a call still queued is removed at once and `submit`'s promise rejects with the
+ * signal's reason; a running call is given the signal.
+ */
+export interface HostCall extends ToolCallRequest {
   /** The agent whose tool this is: with `toolName`, finds the tool in another thread. */
   readonly agentName: string;
-  readonly toolName: string;
-  /** The arguments, already checked against the tool's schema; plain JSON data. */
-  readonly args: unknown;
-  readonly sessionId: string;
-  readonly turnId: string;
-  readonly toolCallId: string;
-  /**
-   * Fires on cancel, interrupt, stop or the tool's timeout. A call still queued is removed at once
-   * and `submit`'s promise rejects with the signal's reason; a running call is given the signal.
-   */
-  readonly signal: AbortSignal;
   /** Runs the call; called on the host thread, inside `drain()`. */
   readonly run: (signal: AbortSignal) => unknown;
   /** Called once, on the host thread, when `drain()` starts the call (it stopped waiting). */

@@ -30,6 +30,7 @@ import type { Message } from "../../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/outcome.js";
 import type { Policy } from "../../kernel/session/inbox.js";
 import type { DelegationLog } from "./delegation-log.js";
+import type { EventLog } from "./event-log.js";
 
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
@@ -192,6 +193,10 @@ export interface Store {
    * Opens (and migrates) the store and returns what must be recovered; the store is left in that
    * state (steered inputs no checkpoint holds are `queued` again). Calling it again while open (a
    * runtime's stop and start) returns the current state. Throws `BootError`.
+   *
+   * After a write or a commit failed, the runtime calls it again, with a growing interval, until it
+   * succeeds: a store that lost writes throws (`STORE_FAILED`) while it still fails, and once it
+   * works returns what it kept, without the writes it lost.
    */
   open(options?: OpenOptions): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */
@@ -223,6 +228,8 @@ export interface Store {
   queuedOf?(sessionId: string): readonly InputRecord[];
   /** The delegation log, when the store supports background children. */
   readonly delegations?: DelegationLog;
+  /** The sessions' recorded events, when the store keeps them (replay and resumable streams). */
+  readonly eventLog?: EventLog;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -21,6 +21,18 @@ export interface ToolContext {
   readonly toolCallId: string;
 }
 
+/** A tool call handed to an executor beyond the runtime's own code: the host's thread, a worker's. */
+export interface ToolCallRequest {
+  readonly toolName: string;
+  /** The arguments, already checked against the tool's schema; plain JSON data. */
+  readonly args: unknown;
+  readonly sessionId: string;
+  readonly turnId: string;
+  readonly toolCallId: string;
+  /** Fires on cancel, interrupt, stop or the tool's timeout (what each executor does then, it says). */
+  readonly signal: AbortSignal;
+}
+
 /** The result of checking a tool's arguments. */
 export type ToolArgsCheck =
   | { readonly ok: true; readonly value: unknown }

@@ -14,7 +14,8 @@
  * 4. The lock of the file (`store-lock.ts`): a live runtime elsewhere is `STORE_LOCKED`.
  * 5. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
- *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead.
+ *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead. The WAL's size is bounded
+ *    by {@link WAL_SIZE_LIMIT_BYTES} (below).
  *
  * @packageDocumentation
  */
@@ -34,6 +35,21 @@ import { pathToFileURL } from "node:url";
 import { BootError, OffstageError } from "../../errors.js";
 import { APPLICATION_ID, assertNotNewer } from "./migrations.js";
 import { FileLock } from "./store-lock.js";
+
+/**
+ * The size the WAL file is cut back to once it may be: `PRAGMA journal_size_limit`.
+ *
+ * SQLite checkpoints the WAL into the database every 1 000 pages (about 4 MB) and then writes it
+ * again from its start, so the file stays near that size. A reader that keeps a read transaction open
+ * (an outside connection, a backup, `offstage inspect` paused mid-read) pins its snapshot: no
+ * checkpoint may pass it, so the WAL grows with every commit for as long as the reader stays, and
+ * nothing bounds that growth but the reader leaving. Once it has left, the next commit's automatic
+ * checkpoint copies the whole WAL back, the following write restarts the WAL from its start, and
+ * that write's commit truncates the file to this limit — without the limit, SQLite keeps the grown
+ * file at its largest size until the last connection closes. It sits above the usual size, so
+ * ordinary checkpoints never cut the file only for it to grow again.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
 
 const HEADER = Buffer.from("SQLite format 3\u0000", "latin1");
 const HEADER_BYTES = 100;
@@ -101,6 +117,7 @@ export function openDatabase(path: string, options: ConnectionOptions): OpenedDa
     const { journal_mode } = db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string };
     const ownSync = journal_mode === "wal" && options.durability === "full";
     db.exec(`PRAGMA synchronous = ${ownSync || options.durability === "normal" ? "NORMAL" : "FULL"}`);
+    db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock };
   } catch (error) {
     db?.close();

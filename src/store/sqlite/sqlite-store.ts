@@ -49,6 +49,7 @@ import { recoverState } from "./recover.js";
 import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
 import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
+import { SqliteEventLog } from "./sqlite-event-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
@@ -183,6 +184,11 @@ export class SqliteStore implements Store, AsyncDisposable {
     write: (apply) => this.#write(apply),
     read: (query) => this.#read(query),
   });
+  /** The sessions' recorded events, in the same file and transactions. */
+  readonly eventLog: SqliteEventLog = new SqliteEventLog({
+    write: (apply) => this.#write(apply),
+    read: (query) => this.#read(query),
+  });
   readonly #connection: ConnectionOptions;
   readonly #groupCommitMs: number;
   readonly #retention: Retention;
@@ -214,6 +220,9 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.held.drop();
       // Page 1 is written again as it is: a write of the header that needs the disk, and nothing else.
       await conn.group.retry(() => conn.db.exec(`PRAGMA user_version = ${userVersion(conn.db)}`));
+      // A sweep the failure stopped goes on.
+      clearTimeout(conn.sweepTimer);
+      this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
     }
     this.#writeHeld();
     return this.#read(() => recoverState(conn.sql, conn.group, paged));

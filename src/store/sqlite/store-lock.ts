@@ -65,16 +65,21 @@ export class FileLock {
    * `STORE_LOCKED` naming the holder when another runtime (process, thread or store) has it.
    */
   static acquire(path: string): FileLock {
-    const db = new DatabaseSync(lockPathOf(path), { timeout: LOCK_WAIT_MS });
+    let db: DatabaseSync | undefined;
     try {
+      db = new DatabaseSync(lockPathOf(path), { timeout: LOCK_WAIT_MS });
       db.exec("PRAGMA locking_mode = EXCLUSIVE");
       db.exec("BEGIN EXCLUSIVE");
+      return new FileLock(db);
     } catch (error) {
-      db.close();
+      db?.close();
       if (isBusy(error)) throw liveHolderError(path, readHolder(path), error);
-      throw error;
+      throw new BootError(
+        "STORE_UNWRITABLE",
+        `cannot use ${path} as the store: its lock file ${lockPathOf(path)} cannot be opened and locked (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error, details: { path } },
+      );
     }
-    return new FileLock(db);
   }
 
   /** Releases the lock (closing the sidecar's connection). Idempotent. */
