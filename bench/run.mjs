@@ -17,6 +17,8 @@
 //   cancel     scenarios/cancel-latency.mjs      issue #21 (P7): cancel → settled of a cooperative tool
 //   serve      scenarios/serve-load.mjs          issue #20: accepted inputs/s and POST latency over HTTP vs a
 //                                                bare Hono + SQLite handler; 1 000 SSE streams' memory
+//   frame      scenarios/frame-loop.mjs          issue #17: a 60 Hz frame loop's overrun while 1 000 turns
+//                                                run: runtime in a worker, in the loop's thread, naive awaits
 //   profile    the core burst (Offstage only) under --cpu-prof, then the top functions by self time
 //              (lab/profile-summary.mjs), then lab/alloc-profile.mjs: allocation per turn by site
 //
@@ -41,6 +43,7 @@ const BENCHES = {
   telemetry: "scenarios/telemetry-overhead.mjs",
   cancel: "scenarios/cancel-latency.mjs",
   serve: "scenarios/serve-load.mjs",
+  frame: "scenarios/frame-loop.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
@@ -72,7 +75,7 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
-// The default set; telemetry, cancel and serve run when named.
+// The default set; telemetry, cancel, serve and frame run when named.
 const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation", "models"];
 
 /** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */

@@ -176,6 +176,7 @@ export type {
 } from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export type { RetentionOptions } from "./store/retention.js";
 export {
   defineTool,
   type JsonSchemaToolDefinition,

@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause } from "../kernel/outcome.js";
@@ -110,6 +111,7 @@ export class Runtime implements AsyncDisposable {
   constructor(options: ResolvedOptions, store: Store, resolver?: ModelResolver) {
     const parts = wire(options, store, resolver);
     this.#parts = parts;
+    markAsUncloneable(this);
     this.#delegations = parts.children === undefined ? undefined : new Delegations(parts, parts.children);
     for (const [name, agent] of options.agents) {
       if (!isFunctionAgent(agent) && agent.delegates === true && parts.children === undefined) {
@@ -330,7 +332,7 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
-  parts.sessionEvents = sessionEventsOf(parts, options, store);
+  parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
   return parts;
 }
 

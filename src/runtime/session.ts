@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { OffstageError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { Policy } from "../kernel/session/inbox.js";
@@ -67,6 +68,8 @@ export class Session {
     this.#parts = parts;
     this.id = entry.id;
     this.#entry = entry;
+    // A structured clone would hand another thread a plain object that looks like a session and is none.
+    markAsUncloneable(this);
   }
 
   /** The name of the agent that runs this session's turns. */

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
@@ -146,6 +147,7 @@ export class TurnHandle {
     this.id = id;
     this.sessionId = sessionId;
     this.#status = status;
+    markAsUncloneable(this);
   }
 
   /** `queued`, `running`, or a terminal status. */
@@ -407,38 +409,63 @@ export class TurnHandle {
         timer = this.#parts.clock.setTimeout(() => {
           cleanup();
           waits.settled = waits.settled?.filter((w) => w !== waiter);
-          reject(
-            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeoutMs} ms`, {
-              inputId: this.id,
-              sessionId: this.sessionId,
-              status: this.#status,
-              timeoutMs,
-            }),
-          );
+          reject(turnTimeout(this.id, this.sessionId, this.#status, timeoutMs));
         }, timeoutMs);
       }
     });
   }
 
   #value(): TurnResult {
-    const outcome = this.#outcome!;
-    const { status } = outcome;
-    if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
-      throw new TurnCancelled(`input ${this.id} ended ${status}: ${outcome.reason.message}`, {
-        inputId: this.id,
-        sessionId: this.sessionId,
-        status,
-        reason: outcome.reason,
-      });
-    }
-    return {
-      inputId: this.id,
-      sessionId: this.sessionId,
-      turnId: this.#turnId,
+    return turnValue(this, this.#outcome!, this.#usage);
+  }
+}
+
+/**
+ * The value `result()` gives for a settled input: the result, or `TurnCancelled` for an input that
+ * ended `cancelled`, `interrupted` or `withdrawn`. Shared by every kind of handle.
+ *
+ * @internal
+ */
+export function turnValue(
+  input: { readonly id: string; readonly sessionId: string; readonly turnId: string | undefined },
+  outcome: TurnOutcome,
+  usage: Usage | undefined,
+): TurnResult {
+  const { status } = outcome;
+  if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
+    throw new TurnCancelled(`input ${input.id} ended ${status}: ${outcome.reason.message}`, {
+      inputId: input.id,
+      sessionId: input.sessionId,
       status,
       reason: outcome.reason,
-      output: outcome.output,
-      usage: this.#usage,
-    };
+    });
   }
+  return {
+    inputId: input.id,
+    sessionId: input.sessionId,
+    turnId: input.turnId,
+    status,
+    reason: outcome.reason,
+    output: outcome.output,
+    usage,
+  };
+}
+
+/**
+ * The error `result({ timeoutMs })` gives up with while input `id` is still `status`.
+ *
+ * @internal
+ */
+export function turnTimeout(
+  id: string,
+  sessionId: string,
+  status: InputStatus,
+  timeoutMs: number,
+): TurnTimeout {
+  return new TurnTimeout(`input ${id} is still ${status} after ${timeoutMs} ms`, {
+    inputId: id,
+    sessionId,
+    status,
+    timeoutMs,
+  });
 }

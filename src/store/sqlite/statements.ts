@@ -24,6 +24,11 @@ const RECORD_COLUMNS =
 
 /** Statements whose rows are arrays of {@link RECORD_COLUMNS}. */
 const RECORDS = {
+  /**
+   * Every session, as arrays of id, agent, created_at_ms; in no order (a start reads all of them, and
+   * sorting ten thousand costs a temporary B-tree for nothing).
+   */
+  allSessions: "SELECT id, agent, created_at_ms FROM sessions",
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' ORDER BY seq`,
   /** One session's queued inputs (index `inputs_queued_by_session`). Param: session_id. */
   queuedOf: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ? ORDER BY seq`,
@@ -31,8 +36,6 @@ const RECORDS = {
 } as const;
 
 const SQL = {
-  allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
-
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
   insertInput: `INSERT INTO inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
