@@ -25,6 +25,11 @@ export class LeaseKeeper {
   readonly #leases: SessionLeases;
   /** Inputs accepted here that another process runs, by id. */
   readonly #remote = new Map<string, LiveInput>();
+  /**
+   * Handles made here for inputs another process runs, accepted elsewhere (`runtime.handle(id)`,
+   * a repeated idempotency key), by id: they only follow what the store says.
+   */
+  readonly #followers = new Map<string, LiveInput>();
   #unlisten: (() => void) | undefined;
   /** Sessions woken since the last claim began; `"all"` after a poll asked for everything. */
   #wanted: Set<string> | "all" | undefined;
@@ -38,7 +43,7 @@ export class LeaseKeeper {
 
   /** Inputs accepted here that another process runs and that have not settled. */
   get watching(): number {
-    return this.#remote.size;
+    return this.#remote.size + this.#followers.size;
   }
 
   /** Whether this runtime may begin the session's turns. */
@@ -59,9 +64,18 @@ export class LeaseKeeper {
     void this.#watch();
   }
 
-  /** The input's session is held elsewhere: its handle settles with what the store says. */
+  /** The input, accepted here, is run elsewhere: its handle settles with what the store says. */
   watch(live: LiveInput): void {
     this.#remote.set(live.id, live);
+  }
+
+  /** A handle for an input accepted elsewhere and live in another process (one per input). */
+  follow(inputId: string, make: () => LiveInput): LiveInput {
+    const known = this.#remote.get(inputId) ?? this.#followers.get(inputId);
+    if (known !== undefined) return known;
+    const live = make();
+    this.#followers.set(inputId, live);
+    return live;
   }
 
   /** Stops listening; watched handles settle as every live handle does at a stop. */
@@ -69,7 +83,9 @@ export class LeaseKeeper {
     this.#unlisten?.();
     this.#unlisten = undefined;
     for (const live of this.#remote.values()) settle(live);
+    for (const live of this.#followers.values()) settle(live);
     this.#remote.clear();
+    this.#followers.clear();
     this.#wanted = undefined;
   }
 
@@ -102,7 +118,13 @@ export class LeaseKeeper {
 
   /** Takes up claimed work as boot takes up stored work, commits, then drives it. */
   async #takeUp(state: Claimed): Promise<void> {
-    const { run, store } = this.#parts;
+    const { run, store, children } = this.#parts;
+    // Before their sessions are rebuilt: a child taken over runs the agent its record describes.
+    const claimed = new Set(state.sessions.map((session) => session.id));
+    if (claimed.size > 0)
+      children?.restore((id) => claimed.has(id) && !children.runsChild(id), {
+        childrenOnly: true,
+      });
     const resumed = recoverWork(this.#parts, state, {
       live: (record, status, policy, stamp) => {
         const watched = this.#remote.get(record.id);
@@ -142,10 +164,10 @@ export class LeaseKeeper {
   }
 
   async #watch(): Promise<void> {
-    if (this.#watching || this.#remote.size === 0) return;
+    if (this.#watching || this.watching === 0) return;
     this.#watching = true;
     try {
-      const snapshots = await this.#leases.outcomes([...this.#remote.keys()]);
+      const snapshots = await this.#leases.outcomes([...this.#remote.keys(), ...this.#followers.keys()]);
       this.#parts.dispatcher.post("remote outcomes", () => this.#settle(snapshots));
     } catch (error) {
       this.#parts.events.report("reading where inputs other processes run stand", error);
@@ -158,9 +180,10 @@ export class LeaseKeeper {
     const { events, intake } = this.#parts;
     let settled = false;
     for (const snapshot of snapshots) {
-      const live = this.#remote.get(snapshot.id);
+      const live = this.#remote.get(snapshot.id) ?? this.#followers.get(snapshot.id);
       if (live === undefined || snapshot.outcome === undefined) continue;
       this.#remote.delete(snapshot.id);
+      this.#followers.delete(snapshot.id);
       intake.forget(live);
       live.settle(snapshot.outcome, snapshot.turnId, undefined);
       settled = true;

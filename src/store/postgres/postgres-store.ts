@@ -212,6 +212,8 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
+      aloneSync: (statements) => this.#live().aloneSync(statements),
+      lockName: `offstage-delegations:${settings.schema}`,
     });
   }
 

@@ -185,6 +185,22 @@ const SQL = {
   /** Params: id, parent_session_id, record. */
   insertDelegation: `INSERT INTO {s}.delegations (id, parent_session_id, record) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING`,
+  /** Serialises fan-outs across processes. Param: the lock's name. */
+  lockDelegations: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+  /**
+   * A fan-out, if the caps hold it (run after `lockDelegations`, in its transaction). Params: ids,
+   * parent, records, running max, per-parent running max.
+   */
+  reserveDelegations: `INSERT INTO {s}.delegations (id, parent_session_id, record)
+    SELECT id, $2, record FROM unnest($1::text[], $3::text[]) AS r(id, record)
+    WHERE (SELECT count(*) FROM {s}.delegations WHERE completion IS NULL) + cardinality($1::text[]) <= $4
+      AND (SELECT count(*) FROM {s}.delegations WHERE completion IS NULL AND parent_session_id = $2)
+        + cardinality($1::text[]) <= $5
+    ON CONFLICT DO NOTHING RETURNING id`,
+  /** Running children, in total and under a parent. Param: parent. */
+  runningDelegations: `SELECT count(*)::int AS total,
+      (count(*) FILTER (WHERE parent_session_id = $1))::int AS mine
+    FROM {s}.delegations WHERE completion IS NULL`,
   /** Written once. Params: id, completion, delivery, reason, input. */
   completeDelegation: `UPDATE {s}.delegations
     SET completion = $2, delivery = $3, delivery_reason = $4, delivery_input_id = $5
