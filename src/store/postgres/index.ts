@@ -4,4 +4,5 @@
  *
  * @packageDocumentation
  */
-export { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
+export type { PostgresStore } from "./postgres-store.js";
+export { createPostgresStore, type PostgresStoreOptions } from "./postgres-store-options.js";
