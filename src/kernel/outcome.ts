@@ -30,7 +30,9 @@ export type ReasonCode =
   | "crashed"
   | "budget_exceeded"
   | "timed_out"
-  | "store_failed";
+  | "store_failed"
+  /** This process lost the session's lease to another process, which runs the turn on. */
+  | "lease_lost";
 
 /** Why a turn ended, specifically. `message` quotes the cause when there was one. */
 export interface Reason {

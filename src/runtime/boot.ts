@@ -8,17 +8,11 @@
  * @packageDocumentation
  */
 import { BootError } from "../errors.js";
-import { DEFAULTS } from "../kernel/limits.js";
-import { userMessage } from "../kernel/messages.js";
-import type { Reason, TurnOutcome } from "../kernel/outcome.js";
-import { resumeTurn } from "../kernel/session/inbox.js";
-import type { Stamp } from "./dispatcher.js";
+import type { Reason } from "../kernel/outcome.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
-import type { InputRecord, InterruptedTurn, RecoveredState } from "./ports/store.js";
-import { queueRecovered } from "./queued-recovery.js";
-
-const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
+import type { RecoveredState } from "./ports/store.js";
+import { recoverWork } from "./recovery.js";
 
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
@@ -72,8 +66,13 @@ export async function recoverStored(parts: RuntimeParts, recovered: RecoveredSta
   const { store, children, scheduler, intake } = parts;
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
-  const held = children?.restore() ?? [];
-  const resumed = recover(parts, recovered);
+  const leases = store.leases;
+  const held = children?.restore(leases === undefined ? undefined : (id) => leases.holds(id)) ?? [];
+  intake.nextSeq = recovered.nextSeq;
+  const resumed = recoverWork(parts, recovered, {
+    live: (record, status, policy, stamp) => intake.track(record, status, policy, stamp),
+    route: false,
+  });
   // Recovery's writes — a resumed turn's next attempt above all — are committed before any turn
   // runs: a process that dies while a resumed step runs again has then spent that attempt, so
   // `maxAttempts` bounds how often a crash-looping turn's effects repeat.
@@ -101,94 +100,8 @@ export function driveRecovered(parts: RuntimeParts, recovery: Recovery): void {
   run.storeError = undefined;
   if (recovery.resumedTurns > 0 || recovery.recoveredInputs > 0) parts.keepAlive.busy();
   scheduler.open();
+  parts.leaseKeeper?.open();
   for (const turn of recovery.resumed) driver.start(turn);
   parts.recovery.drive();
   dispatcher.post("startup drive", () => scheduler.driveAll());
-}
-
-/** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */
-function recover(parts: RuntimeParts, recovered: RecoveredState): LiveTurn[] {
-  const { sessions, intake, dispatcher, store, driver, scheduler } = parts;
-  intake.nextSeq = recovered.nextSeq;
-  for (const session of recovered.sessions) {
-    if (sessions.get(session.id) === undefined) sessions.add(session.id, session.agent);
-  }
-  const resumed: LiveTurn[] = [];
-  const crashed: { turn: InterruptedTurn; why: string }[] = [];
-  const now = dispatcher.epochNow();
-  const taken = (input: InputRecord): Stamp => ({
-    epochMs: input.acceptedAtMs,
-    monotonicMs: dispatcher.monotonicNow(),
-  });
-  for (const turn of recovered.interrupted) {
-    const entry = sessions.get(turn.sessionId)!;
-    const { agent } = entry;
-    const attempt = turn.attempt + 1;
-    if (agent.onCrash === "fail" || attempt > (agent.maxAttempts ?? DEFAULTS.crashAttemptsMax)) {
-      crashed.push({
-        turn,
-        why: agent.onCrash === "fail" ? "onCrash is fail" : `attempt ${attempt} > maxAttempts`,
-      });
-      continue;
-    }
-    // Read back from the store: committed, so the receipt holds at once.
-    const lives = turn.inputs.map((input) => {
-      const live = intake.track(input, "running", input.policy, taken(input));
-      live.markStored(store.receipt);
-      return live;
-    });
-    const { turnId, sessionId, inputIds } = turn;
-    store.startTurn({ turnId, sessionId, inputIds, attempt, startedAtMs: now });
-    const messages =
-      turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
-    const live = driver.open(entry, turnId, lives, { attempt, messages, step: turn.step });
-    resumeTurn(entry, live);
-    scheduler.claimSlot();
-    driver.activate(live);
-    resumed.push(live);
-  }
-  // Queued inputs come back in acceptance order: all of them now, or page by page from the first
-  // dispatcher job on (a session that anything reaches first is read at that moment).
-  for (const input of recovered.queued) queueRecovered(parts, sessions.get(input.sessionId)!, input);
-  if (recovered.queued.length === 0 && (recovered.queuedCount ?? 0) > 0) {
-    parts.recovery.begin(recovered.sessions.map((session) => session.id));
-    // A session whose turn comes back has its queue in place before the turn ends, as it had it
-    // when everything was read at boot (a child's end looks at what it has queued).
-    for (const turn of recovered.interrupted) parts.recovery.load(sessions.get(turn.sessionId)!);
-  }
-  // Only now, with the stored input back in the inboxes (or read on demand): failing a child's turn
-  // may write its completion, which must queue behind its parent's older input, and a child with
-  // input still queued has not finished.
-  for (const { turn, why } of crashed) failCrashed(parts, turn, why, now);
-  return resumed;
-}
-
-/** Ends a crashed turn that may not resume `failed`/`crashed`. */
-function failCrashed(parts: RuntimeParts, turn: InterruptedTurn, why: string, now: number): void {
-  const { sessions, store, children, log } = parts;
-  const entry = sessions.get(turn.sessionId)!;
-  const outcome: TurnOutcome = {
-    status: "failed",
-    reason: {
-      code: "crashed",
-      message: `the process stopped while the turn ran (step ${turn.step}); ${why}`,
-    },
-  };
-  store.endTurn({
-    turnId: turn.turnId,
-    sessionId: turn.sessionId,
-    attempt: turn.attempt,
-    outcome,
-    messages:
-      turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload)),
-    inputIds: turn.inputIds,
-    requeued: [],
-    usage: NO_USAGE,
-    endedAtMs: now,
-  });
-  children?.turnEnded(turn.sessionId, outcome, turn.messages, NO_USAGE, entry.queue.length);
-  log.warn(
-    { sessionId: turn.sessionId, turnId: turn.turnId, inputIds: turn.inputIds, attempt: turn.attempt },
-    `a turn cut short by a crash ends failed (crashed): ${why}`,
-  );
 }

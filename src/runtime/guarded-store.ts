@@ -15,6 +15,7 @@ import type { Message } from "../kernel/messages.js";
 import type { RuntimeParts } from "./parts.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "./ports/delegation-log.js";
 import type { EventLog } from "./ports/event-log.js";
+import type { SessionLeases } from "./ports/session-leases.js";
 import type {
   InputEnd,
   InputRecord,
@@ -35,6 +36,11 @@ export class GuardedStore implements Store {
   readonly #parts: RuntimeParts;
   readonly delegations?: DelegationLog;
   readonly eventLog?: EventLog;
+  /**
+   * Passed through as it is: the lease keeper owns what lease calls throw (a lost connection pauses
+   * the process's sessions; it is not a failed write).
+   */
+  readonly leases?: SessionLeases;
   readonly queuedSessions?: Required<Store>["queuedSessions"];
   readonly queuedOf?: Required<Store>["queuedOf"];
 
@@ -43,6 +49,7 @@ export class GuardedStore implements Store {
     this.#parts = parts;
     if (store.delegations !== undefined) this.delegations = guardLog(store.delegations, this);
     if (store.eventLog !== undefined) this.eventLog = guardEventLog(store.eventLog, this);
+    if (store.leases !== undefined) this.leases = store.leases;
     // Paged recovery is offered only when the adapter offers it (boot asks whether it is there).
     if (store.queuedSessions !== undefined && store.queuedOf !== undefined) {
       const { queuedSessions, queuedOf } = store;

@@ -14,6 +14,7 @@ import type { Dispatcher } from "./dispatcher.js";
 import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
 import type { KeepAlive } from "./keep-alive.js";
+import type { LeaseKeeper } from "./lease-keeper.js";
 import type { RuntimeLog } from "./logger.js";
 import type { MetricsCounters } from "./metrics.js";
 import type { ModelTable } from "./model-table.js";
@@ -66,4 +67,6 @@ export interface RuntimeParts {
   readonly recovery: QueuedRecovery;
   /** Each session's recorded events; `undefined` unless `options.eventLog` asks for them. */
   readonly sessionEvents: SessionEvents | undefined;
+  /** Sessions shared with other processes; `undefined` unless the store has leases. */
+  readonly leaseKeeper: LeaseKeeper | undefined;
 }

@@ -38,6 +38,7 @@ import type { EventListener } from "./events.js";
 import { GuardedStore } from "./guarded-store.js";
 import { Intake } from "./intake.js";
 import { KeepAlive } from "./keep-alive.js";
+import { LeaseKeeper } from "./lease-keeper.js";
 import { RuntimeLog } from "./logger.js";
 import { MetricsCounters, type RuntimeMetrics, snapshotMetrics } from "./metrics.js";
 import { ModelTable } from "./model-table.js";
@@ -333,6 +334,7 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
   parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
+  parts.leaseKeeper = store.leases === undefined ? undefined : new LeaseKeeper(parts, store.leases);
   return parts;
 }
 

@@ -12,6 +12,7 @@
  */
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
+import { DETACHED } from "./intake.js";
 import type { RuntimeParts } from "./parts.js";
 
 const STOPPED: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
@@ -66,6 +67,11 @@ async function stopping(
   const abandonedCalls = driver.outstandingCalls;
   // A rejection reaches the store's health (the guarded store), which names it once.
   await store.commit().catch(() => undefined);
+  if (parts.leaseKeeper !== undefined) {
+    parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
+    // Other processes take this one's sessions over now, not once its leases lapse.
+    await store.leases?.release().catch((error: unknown) => events.report("handing leases back", error));
+  }
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();

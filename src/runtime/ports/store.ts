@@ -21,7 +21,8 @@
  * `queued` (the model never saw it, exactly as when a live turn ends before its next step boundary)
  * and runs in a later turn, in acceptance order.
  *
- * Adapters: memory (`createMemoryStore`) and SQLite (`createSqliteStore`). Each runs the conformance
+ * Adapters: memory (`createMemoryStore`), SQLite (`createSqliteStore`) and PostgreSQL
+ * (`createPostgresStore`, which shares sessions between processes through leases). Each runs the conformance
  * suite `runStoreConformance` of `offstage/testing`.
  *
  * @packageDocumentation
@@ -31,6 +32,7 @@ import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/ou
 import type { Policy } from "../../kernel/session/inbox.js";
 import type { DelegationLog } from "./delegation-log.js";
 import type { EventLog } from "./event-log.js";
+import type { SessionLeases } from "./session-leases.js";
 
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
@@ -230,6 +232,11 @@ export interface Store {
   readonly delegations?: DelegationLog;
   /** The sessions' recorded events, when the store keeps them (replay and resumable streams). */
   readonly eventLog?: EventLog;
+  /**
+   * Session leases, when processes share the store (see `session-leases.ts`); without them this
+   * runtime runs every session the store holds.
+   */
+  readonly leases?: SessionLeases;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,0 +1,108 @@
+/**
+ * The options of the PostgreSQL store, checked: `createPostgresStore` refuses bad ones with
+ * `BootError` `INVALID_OPTIONS`, quoting the value, before anything connects.
+ *
+ * @packageDocumentation
+ */
+import { hostname } from "node:os";
+import pg from "pg";
+import { BootError, describeValue } from "../../errors.js";
+import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
+import { checkOptions, optionsOf } from "../../validate.js";
+import { PostgresStore } from "./postgres-store.js";
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`; or give `pool`. */
+  readonly connectionString?: string;
+  /** A `pg` pool whose settings the store connects with (its connections are the store's own). */
+  readonly pool?: pg.Pool;
+  /** The schema the store's tables live in (default `offstage`); created at boot if missing. */
+  readonly schema?: string;
+  /** How long a lease outlives its holder's last heartbeat, in milliseconds (default 10 000). */
+  readonly leaseMs?: number;
+  /**
+   * This process's name in the lease table (default host, pid and a random suffix). A process that
+   * restarts under the same name takes its sessions back at once instead of after `leaseMs`.
+   */
+  readonly processId?: string;
+  /** How long a synchronous read waits for the server before `STORE_UNAVAILABLE` (default 5 000 ms). */
+  readonly readTimeoutMs?: number;
+  /** Send a `NOTIFY` wake with input for a session another process holds (default true). */
+  readonly notify?: boolean;
+}
+
+const POSTGRES_STORE_KEYS = Object.keys({
+  connectionString: true,
+  pool: true,
+  schema: true,
+  leaseMs: true,
+  processId: true,
+  readTimeoutMs: true,
+  notify: true,
+} satisfies Record<keyof PostgresStoreOptions, true>);
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * Creates a PostgreSQL store; nothing connects until the runtime starts (`open()`), which throws
+ * `BootError` `STORE_UNREACHABLE` (naming host and port) when the server cannot be reached and
+ * `STORE_TOO_NEW` for a schema a newer release migrated. Throws `BootError` `INVALID_OPTIONS` for
+ * bad options.
+ *
+ * @example
+ * const runtime = createRuntime({
+ *   agents: { assistant },
+ *   store: createPostgresStore({ connectionString: process.env.DATABASE_URL, schema: "offstage" }),
+ * });
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
+  if (typeof options !== "object" || options === null) invalid("options", options, "an object");
+  const given = checkOptions(optionsOf("createPostgresStore()"), "options", options, POSTGRES_STORE_KEYS);
+  const { connectionString, pool, schema = "offstage" } = given;
+  if ((connectionString === undefined) === (pool === undefined))
+    invalid("connectionString", connectionString, "exactly one of connectionString and pool");
+  if (connectionString !== undefined && (typeof connectionString !== "string" || connectionString === ""))
+    invalid("connectionString", connectionString, "a non-empty string");
+  if (pool !== undefined && !(pool instanceof pg.Pool)) invalid("pool", pool, "a pg Pool");
+  if (typeof schema !== "string" || !SCHEMA_NAME.test(schema))
+    invalid("schema", schema, "a name of letters, digits and _ (at most 63, not starting with a digit)");
+  const leaseMs = given.leaseMs ?? 10_000;
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > TIMER_DELAY_MAX_MS)
+    invalid("leaseMs", leaseMs, `an integer number of milliseconds from 100 to ${TIMER_DELAY_MAX_MS}`);
+  const readTimeoutMs = given.readTimeoutMs ?? 5_000;
+  if (!Number.isSafeInteger(readTimeoutMs) || readTimeoutMs < 1 || readTimeoutMs > TIMER_DELAY_MAX_MS)
+    invalid(
+      "readTimeoutMs",
+      readTimeoutMs,
+      `an integer number of milliseconds from 1 to ${TIMER_DELAY_MAX_MS}`,
+    );
+  const processId =
+    given.processId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  if (typeof processId !== "string" || processId === "" || processId.length > 200)
+    invalid("processId", processId, "a non-empty string of at most 200 characters");
+  const notify = given.notify ?? true;
+  if (typeof notify !== "boolean") invalid("notify", notify, "a boolean");
+  const base: pg.ClientConfig =
+    pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
+  // Names the store's connections in pg_stat_activity: whose they are, at a glance.
+  const config: pg.ClientConfig = { ...base, application_name: `offstage ${processId}`.slice(0, 63) };
+  return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify });
+}
+
+function invalid(what: string, value: unknown, expected: string): never {
+  throw new BootError(
+    "INVALID_OPTIONS",
+    `createPostgresStore(): invalid ${what}: ${describeValue(value)}; expected ${expected}`,
+    { details: { option: what } },
+  );
+}
+
+/** The resolved options. */
+export interface Settings {
+  readonly config: pg.ClientConfig;
+  readonly schema: string;
+  readonly leaseMs: number;
+  readonly processId: string;
+  readonly readTimeoutMs: number;
+  readonly notify: boolean;
+}

@@ -1,0 +1,525 @@
+/**
+ * The PostgreSQL store: many processes, on many machines, share one database. Its receipt is
+ * `durable`: a committed write is in the server's WAL.
+ *
+ * How it works. Boot connects, migrates (`migrations.ts`: one transaction, under an advisory lock)
+ * and registers this process, whose heartbeat keeps its leases alive. The store port's calls are
+ * synchronous: a worker thread owns the connection (`sync-connection.ts`), writes join its open
+ * transaction without waiting, reads wait for one round trip and see those writes, and `commit()`
+ * commits.
+ *
+ * Leases: a process runs a session's turns only while it holds the session's lease — the session
+ * row names it as owner, under an epoch that goes up at every change of owner. It takes the lease
+ * when it creates the session or accepts input for a session nobody holds, and at `open()` for
+ * sessions with live input whose owner is gone (`FOR UPDATE SKIP LOCKED`, so processes booting at
+ * once split them). Every turn write carries the epoch and the database ignores a stale one (see
+ * `statements.ts`), so a process that paused past its lease and wakes up after another took over
+ * writes nothing. A clean `close()` hands every lease back at once; a killed process's leases
+ * lapse when its heartbeat stops (`leaseMs`).
+ *
+ * @packageDocumentation
+ */
+import { hostname } from "node:os";
+import pg from "pg";
+import { BootError, CapacityError, InvalidInputError, OffstageError } from "../../errors.js";
+import type { Message } from "../../kernel/messages.js";
+import type { Policy } from "../../kernel/session/inbox.js";
+import type { Claimed, EndRequest, SessionLeases } from "../../runtime/ports/session-leases.js";
+import type {
+  InputEnd,
+  InputRecord,
+  InputSnapshot,
+  InterruptedTurn,
+  RecoveredState,
+  SessionRecord,
+  Steer,
+  StepCheckpoint,
+  Store,
+  TurnEnd,
+  TurnStart,
+} from "../../runtime/ports/store.js";
+import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
+import { isConnectionError } from "./connection-worker.js";
+import { Heartbeat } from "./heartbeat.js";
+import { migrate, quoteIdent } from "./migrations.js";
+import { PostgresDelegationLog } from "./postgres-delegation-log.js";
+import type { Settings } from "./postgres-store-options.js";
+import { type Statements, statementsFor } from "./statements.js";
+import { type Rows, SyncConnection } from "./sync-connection.js";
+import { WakeListener } from "./wake-listener.js";
+
+/**
+ * How long a group of writes stays open before it commits, in milliseconds: its locks (the lease
+ * check's share lock on each written session's row above all) are held that long at most.
+ */
+const GROUP_COMMIT_MS = 2;
+/** Sessions with live input one `open()` takes over at most. */
+const CLAIM_AT_OPEN_MAX = 100_000;
+
+/** A connection's pieces, while the store is open. */
+interface Open {
+  readonly conn: SyncConnection;
+  readonly heartbeat: Heartbeat;
+}
+
+/** See `createPostgresStore`. */
+export class PostgresStore implements Store, AsyncDisposable {
+  readonly kind = "postgres";
+  readonly receipt = "durable" as const;
+  /** `host:port`, for messages. */
+  readonly where: string;
+  /** This process's name in the lease table. */
+  readonly processId: string;
+  /** Background children and their completions, in the same transactions. */
+  readonly delegations: PostgresDelegationLog;
+  readonly #settings: Settings;
+  readonly #sql: Statements;
+  /** The channel wakes go out on: one per schema. */
+  readonly channel: string;
+  /** Which sessions this process may run; see the module note. */
+  readonly leases: SessionLeases = {
+    holds: (sessionId) => this.#held.has(sessionId),
+    claim: (sessionIds) => this.#claim(sessionIds),
+    askToEnd: (request) => this.#askToEnd(request),
+    taken: (inputIds) => this.#markTaken(inputIds),
+    outcomes: async (inputIds) => {
+      if (inputIds.length === 0) return [];
+      const { rows } = await this.#live().read(this.#sql.inputsById, [[...inputIds]]);
+      return rows.map((row) => snapshotOf(row as unknown as InputRow));
+    },
+    listen: (onWake, onLost) => {
+      const listener = new WakeListener(this.#settings.config, this.channel, onWake);
+      this.#onLost = onLost;
+      return () => {
+        listener.close();
+        if (this.#onLost === onLost) this.#onLost = undefined;
+      };
+    },
+    release: async () => {
+      const conn = this.#live();
+      this.#held.clear();
+      conn.write(this.#sql.releaseAll, [this.processId]);
+      await conn.commit();
+    },
+  };
+  /** The sessions this process holds, with the lease epoch it holds each under. */
+  readonly #held = new Map<string, number>();
+  #open: Open | undefined;
+  #closing: Promise<void> | undefined;
+  #onLost: ((sessionIds: readonly string[]) => void) | undefined;
+
+  /** @internal Use {@link createPostgresStore}. */
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.processId = settings.processId;
+    const probe = new pg.Client(settings.config);
+    this.where = `${probe.host}:${probe.port}`;
+    this.#sql = statementsFor(quoteIdent(settings.schema));
+    this.channel = `offstage_${settings.schema}`;
+    this.delegations = new PostgresDelegationLog({
+      sql: this.#sql,
+      write: (sql, params) => this.#live().write(sql, params),
+      readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
+      aloneSync: (statements) => this.#live().aloneSync(statements),
+      lockName: `offstage-delegations:${settings.schema}`,
+    });
+  }
+
+  /** The schema the tables are in. */
+  get schema(): string {
+    return this.#settings.schema;
+  }
+
+  /** Whether this process holds the session's lease (it may run its turns). */
+  holds(sessionId: string): boolean {
+    return this.#held.has(sessionId);
+  }
+
+  async open(): Promise<RecoveredState> {
+    if (this.#open === undefined) await this.#boot();
+    const conn = this.#live();
+    // Sessions with live input nobody holds, and this process's own (a restart under its name).
+    const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
+    this.#held.clear();
+    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
+    const state = await this.#recover();
+    // The claimed rows stay locked until this commits: another process must not wait on them.
+    await conn.commit();
+    return state;
+  }
+
+  createSession(session: SessionRecord): void {
+    if (this.#held.has(session.id)) return;
+    const { rows } = this.#live().aloneSync([
+      {
+        sql: this.#sql.createSession,
+        params: [session.id, session.agent, session.createdAtMs, this.processId],
+      },
+    ]);
+    this.#take(session.id, rows);
+  }
+
+  accept(input: InputRecord): void {
+    const conn = this.#live();
+    if (conn.down)
+      throw new OffstageError(
+        "STORE_UNAVAILABLE",
+        `PostgreSQL at ${this.where} is unavailable; the input was not accepted`,
+        { details: { where: this.where } },
+      );
+    const sessionId = input.sessionId;
+    // Input for a session nobody holds takes its lease: the process that accepts it runs it.
+    if (!this.#held.has(sessionId))
+      this.#take(
+        sessionId,
+        conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
+      );
+    const held = this.#held.has(sessionId);
+    const params = [
+      input.id,
+      sessionId,
+      input.seq,
+      JSON.stringify(input.payload),
+      input.policy,
+      input.idempotencyKey ?? null,
+      input.acceptedAtMs,
+      input.delegationId ?? null,
+      held ? this.processId : null,
+    ];
+    if (!held && input.policy === "reject") {
+      // The holder's inbox is not here to ask: the database says whether the session is busy.
+      const written = conn.aloneSync([
+        { sql: this.#sql.lockSession, params: [sessionId] },
+        { sql: this.#sql.insertIfIdle, params },
+      ]);
+      if (written.count === 0)
+        throw new CapacityError(
+          "SESSION_BUSY",
+          `session ${JSON.stringify(sessionId)} has live input in another process; policy "reject" refuses input while busy`,
+          { details: { sessionId, policy: "reject" } },
+        );
+    } else if (input.idempotencyKey === undefined) conn.write(this.#sql.insertInput, params);
+    else if (conn.readSync(this.#sql.insertInput, params, true).count === 0) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `the PostgreSQL store refused input ${JSON.stringify(input.id)}: its id, or its idempotency key ${JSON.stringify(input.idempotencyKey)} in session ${JSON.stringify(sessionId)}, is taken`,
+        { details: { inputId: input.id, sessionId } },
+      );
+    }
+    if (!held && this.#settings.notify) conn.write(this.#sql.notify, [this.channel, sessionId]);
+  }
+
+  steer(steer: Steer): void {
+    this.#live().write(this.#sql.steerInput, [
+      steer.inputId,
+      steer.turnId,
+      steer.attempt,
+      ...this.#fence(steer.sessionId),
+    ]);
+  }
+
+  endInput(end: InputEnd): void {
+    const outcome = JSON.stringify({ status: end.status, reason: end.reason });
+    this.#live().write(this.#sql.endQueuedInput, [
+      end.status,
+      outcome,
+      end.endedAtMs,
+      end.inputId,
+      ...this.#fence(end.sessionId),
+    ]);
+  }
+
+  startTurn(turn: TurnStart): void {
+    const [session, owner, epoch] = this.#fence(turn.sessionId);
+    this.#live().write(this.#sql.startTurn, [
+      turn.turnId,
+      session,
+      turn.attempt,
+      JSON.stringify(turn.inputIds),
+      turn.startedAtMs,
+      [...turn.inputIds],
+      owner,
+      epoch,
+    ]);
+  }
+
+  checkpoint(checkpoint: StepCheckpoint): void {
+    this.#live().write(this.#sql.checkpointTurn, [
+      checkpoint.step,
+      JSON.stringify(checkpoint.messages),
+      checkpoint.turnId,
+      checkpoint.attempt,
+      ...this.#fence(checkpoint.sessionId),
+    ]);
+  }
+
+  endTurn(end: TurnEnd): void {
+    const [session, owner, epoch] = this.#fence(end.sessionId);
+    this.#live().write(this.#sql.endTurn, [
+      end.turnId,
+      end.attempt,
+      outcomeJson(end.outcome),
+      JSON.stringify(end.usage),
+      end.endedAtMs,
+      end.outcome.status,
+      [...end.requeued],
+      session,
+      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
+      owner,
+      epoch,
+    ]);
+  }
+
+  commit(): Promise<void> {
+    return this.#open?.conn.commit() ?? Promise.resolve();
+  }
+
+  history(sessionId: string): readonly Message[] {
+    const { rows } = this.#live().readSync(this.#sql.history, [sessionId]);
+    return rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+  }
+
+  findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
+    const row = this.#live().readSync(this.#sql.inputByKey, [sessionId, key]).rows[0];
+    return row === undefined ? undefined : snapshotOf(row as unknown as InputRow);
+  }
+
+  input(inputId: string): InputSnapshot | undefined {
+    const row = this.#live().readSync(this.#sql.inputById, [inputId]).rows[0];
+    return row === undefined ? undefined : snapshotOf(row as unknown as InputRow);
+  }
+
+  /** Commits what is pending, hands every lease back and disconnects. Idempotent; `open()` reopens. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * @internal Drops the store as `kill -9` drops its process: the open transaction is lost, the
+   * heartbeat stops and the leases stay behind until they lapse. For crash tests in one process.
+   */
+  async abandon(): Promise<void> {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    this.#closing = Promise.resolve();
+    this.#held.clear();
+    open.heartbeat.close();
+    await open.conn.abandon();
+  }
+
+  async #boot(): Promise<void> {
+    const { config, schema, leaseMs, readTimeoutMs } = this.#settings;
+    const admin = new pg.Client(config);
+    admin.on("error", () => undefined);
+    try {
+      await admin.connect();
+    } catch (error) {
+      throw this.#bootError(error);
+    }
+    let conn: SyncConnection | undefined;
+    try {
+      await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
+      await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
+      conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where);
+    } catch (error) {
+      this.#held.clear();
+      await conn?.abandon();
+      throw this.#bootError(error);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    const heartbeat = new Heartbeat(
+      config,
+      leaseMs,
+      (client) => this.#beat(client),
+      () => this.#lapse(),
+    );
+    this.#open = { conn, heartbeat };
+    this.#closing = undefined;
+  }
+
+  /** Renews this process's leases, and finds those another process took meanwhile. */
+  async #beat(client: pg.Client): Promise<void> {
+    const held = [...this.#held.keys()];
+    // Leases given up while cut off, and not taken since, are handed back for any process to claim.
+    if (this.#open?.heartbeat.lapsed === true)
+      await client.query(this.#sql.releaseStray, [this.processId, held]);
+    await client.query(this.#sql.renewProcess, [this.processId, this.#settings.leaseMs]);
+    if (held.length === 0) return;
+    const { rows } = await client.query(this.#sql.lostSessions, [held, this.processId]);
+    if (rows.length === 0) return;
+    const lost = rows.map((row: { id: string }) => row.id);
+    for (const id of lost) this.#held.delete(id);
+    this.#onLost?.(lost);
+  }
+
+  /** No renewal got through for most of the lease: every lease is given up now (see `heartbeat.ts`). */
+  #lapse(): void {
+    const lost = [...this.#held.keys()];
+    this.#held.clear();
+    if (lost.length > 0) this.#onLost?.(lost);
+  }
+
+  #bootError(error: unknown): BootError {
+    if (error instanceof BootError) return error;
+    if (isConnectionError(error) || (error as { code?: string }).code === "ENOTFOUND")
+      return new BootError(
+        "STORE_UNREACHABLE",
+        `cannot reach PostgreSQL at ${this.where}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, details: { where: this.where } },
+      );
+    return new BootError(
+      "BOOT_FAILED",
+      `opening the PostgreSQL store at ${this.where} (schema ${this.#settings.schema}) failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error, details: { where: this.where } },
+    );
+  }
+
+  /** What the held sessions need driven; steered inputs are settled as the port's recovery note says. */
+  async #recover(): Promise<RecoveredState> {
+    const conn = this.#live();
+    const sessions = (await conn.read(this.#sql.allSessions, [])).rows.map(sessionOf);
+    const { queued, interrupted } = await this.#workOf([...this.#held.keys()]);
+    // Boot takes up all of it.
+    this.#markTaken(queued.map((input) => input.id));
+    const seq = (await conn.read(this.#sql.maxSeq, [])).rows[0]?.seq as number | null;
+    return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+  }
+
+  /** The sessions' running turns and queued input, which this process takes up (`taken_by`). */
+  async #workOf(sessionIds: readonly string[]): Promise<Pick<RecoveredState, "queued" | "interrupted">> {
+    if (sessionIds.length === 0) return { queued: [], interrupted: [] };
+    const conn = this.#live();
+    const sql = this.#sql;
+    const interrupted: InterruptedTurn[] = [];
+    for (const row of (await conn.read(sql.runningTurns, [sessionIds])).rows) {
+      const turnId = row.id as string;
+      const started = JSON.parse(row.input_ids as string) as string[];
+      const inputIds = [...started, ...(await this.#settleSteered(turnId, started, row.step as number))];
+      const byId = new Map(
+        (await conn.read(sql.recordsById, [inputIds])).rows.map((r) => [r.id as string, recordOf(r)]),
+      );
+      interrupted.push({
+        turnId,
+        sessionId: row.session_id as string,
+        inputIds,
+        attempt: row.attempt as number,
+        step: row.step as number,
+        messages: JSON.parse(row.messages as string) as Message[],
+        inputs: inputIds.map((id) => byId.get(id)!),
+      });
+    }
+    const queued = (await conn.read(sql.queuedRecords, [sessionIds])).rows.map(recordOf);
+    return { queued, interrupted };
+  }
+
+  /** See {@link SessionLeases.claim}. */
+  async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
+    const conn = this.#live();
+    const sql = this.#sql;
+    const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
+    const claimed: string[] = [];
+    for (const row of rows) {
+      this.#held.set(row.id as string, row.epoch as number);
+      claimed.push(row.id as string);
+    }
+    const { queued, interrupted } = await this.#workOf(claimed);
+    const untaken = (
+      await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
+    ).rows.map(recordOf);
+    const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
+    const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
+    const asked = (
+      await conn.read(sql.endRequests, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
+    ).rows;
+    if (asked.length > 0) conn.write(sql.clearEndRequests, [asked.map((row) => row.id as string)]);
+    const endRequests = asked.map((row): EndRequest => {
+      const { status, mode, message } = JSON.parse(row.end_request as string) as EndRequest;
+      return { inputId: row.id as string, sessionId: row.session_id as string, status, mode, message };
+    });
+    return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
+  }
+
+  /** See {@link SessionLeases.askToEnd}. */
+  #askToEnd(request: EndRequest): "queued" | "running" | undefined {
+    const { status, mode, message } = request;
+    const json = JSON.stringify({ status, mode, message });
+    const ask = { sql: this.#sql.requestEnd, params: [request.inputId, json, status === "withdrawn"] };
+    const wake = { sql: this.#sql.notify, params: [this.channel, request.sessionId] };
+    const { rows } = this.#live().aloneSync(this.#settings.notify ? [wake, ask] : [ask]);
+    return rows[0]?.status as "queued" | "running" | undefined;
+  }
+
+  /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */
+  async #settleSteered(turnId: string, started: readonly string[], step: number): Promise<string[]> {
+    const conn = this.#live();
+    const { rows } = await conn.read(this.#sql.steeredInputs, [turnId]);
+    const kept: string[] = [];
+    for (const row of rows) {
+      const id = row.id as string;
+      if ((row.steer_step as number) < step) {
+        kept.push(id);
+        conn.write(this.#sql.adoptSteered, [id, turnId, JSON.stringify([...started, ...kept])]);
+      } else conn.write(this.#sql.requeueInput, [id, turnId]);
+    }
+    return kept;
+  }
+
+  async #shutdown(): Promise<void> {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    open.heartbeat.close();
+    this.#held.clear();
+    open.conn.write(this.#sql.releaseAll, [this.processId]);
+    open.conn.write(this.#sql.forgetProcess, [this.processId]);
+    await open.conn.close();
+  }
+
+  /** The runtime has these inputs in its inboxes: no claim hands them back again. */
+  #markTaken(inputIds: readonly string[]): void {
+    if (inputIds.length > 0) this.#live().write(this.#sql.takeInputs, [[...inputIds], this.processId]);
+  }
+
+  /** Records the lease a claim returned, if it returned one. */
+  #take(sessionId: string, rows: Rows): void {
+    const epoch = rows[0]?.epoch;
+    if (epoch !== undefined) this.#held.set(sessionId, epoch as number);
+  }
+
+  /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
+  #fence(sessionId: string): [string, string, number] {
+    return [sessionId, this.processId, this.#held.get(sessionId) ?? -1];
+  }
+
+  #live(): SyncConnection {
+    if (this.#open !== undefined) return this.#open.conn;
+    throw new OffstageError("CLOSED", `the PostgreSQL store at ${this.where} is not open; open() it first`, {
+      details: { where: this.where },
+    });
+  }
+}
+
+function sessionOf(row: Record<string, unknown>): SessionRecord {
+  return { id: row.id as string, agent: row.agent as string, createdAtMs: row.created_at_ms as number };
+}
+
+function recordOf(row: Record<string, unknown>): InputRecord {
+  const delegationId = row.delegation_id as string | null;
+  return {
+    id: row.id as string,
+    sessionId: row.session_id as string,
+    seq: row.seq as number,
+    payload: JSON.parse(row.payload as string),
+    policy: row.policy as Policy,
+    idempotencyKey: (row.idempotency_key as string | null) ?? undefined,
+    acceptedAtMs: row.accepted_at_ms as number,
+    ...(delegationId === null ? {} : { delegationId }),
+  };
+}

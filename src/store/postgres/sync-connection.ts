@@ -1,0 +1,207 @@
+/**
+ * The PostgreSQL store's connection, as the store port needs it: writes are synchronous calls that
+ * join the current transaction, reads are synchronous and see them, and `commit()` resolves once
+ * the transaction is committed. A worker thread owns the connection (`connection-worker.ts`);
+ * writes are posted to it and never waited for, and a read blocks this thread on `Atomics.wait`
+ * until the worker answers (one round trip to the server, after the writes before it).
+ *
+ * While the connection is down, a read fails at once with `STORE_UNAVAILABLE` (so does `down`,
+ * which the store checks before it accepts input); a commit waits for the worker to reconnect and
+ * replay the transaction.
+ *
+ * @packageDocumentation
+ */
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
+import type pg from "pg";
+import { OffstageError } from "../../errors.js";
+import {
+  DOWN_FLAG,
+  REPLY_FLAG,
+  type Statement,
+  type WorkerData,
+  type WorkerError,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./connection-worker.js";
+
+/** Rows a read returned. */
+export type Rows = readonly Record<string, unknown>[];
+
+/** Where the worker's module is: beside this one, as `.ts` when running from source. */
+const WORKER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./connection-worker.ts" : "./connection-worker.js",
+  import.meta.url,
+);
+
+export class SyncConnection {
+  readonly #worker: Worker;
+  readonly #flags: Int32Array;
+  readonly #syncPort: MessageChannel["port1"];
+  readonly #waiting = new Map<number, { resolve: (reply: WorkerReply) => void }>();
+  readonly #readTimeoutMs: number;
+  readonly #groupCommitMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #where: string;
+  #nextId = 1;
+  /** The commit asked for since the last write, shared by every caller until a write comes. */
+  #commit: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(config: pg.ClientConfig, readTimeoutMs: number, groupCommitMs: number, where: string) {
+    const shared = new SharedArrayBuffer(8);
+    const channel = new MessageChannel();
+    const data: WorkerData = { offstagePostgresWorker: true, config, shared, syncPort: channel.port2 };
+    this.#worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2] });
+    this.#worker.on("message", (reply: WorkerReply) => {
+      const waiter = this.#waiting.get(reply.id);
+      this.#waiting.delete(reply.id);
+      if (this.#waiting.size === 0) this.#worker.unref();
+      waiter?.resolve(reply);
+    });
+    this.#worker.on("error", (error) => {
+      for (const waiter of this.#waiting.values())
+        waiter.resolve({ id: 0, error: { message: error.message, code: undefined, unavailable: false } });
+      this.#waiting.clear();
+    });
+    // The worker holds the process alive only while someone awaits it (a commit, a close): an
+    // idle store must not keep a host from exiting, and an awaited commit must not be cut short.
+    this.#worker.unref();
+    this.#flags = new Int32Array(shared);
+    this.#syncPort = channel.port1;
+    this.#readTimeoutMs = readTimeoutMs;
+    this.#groupCommitMs = groupCommitMs;
+    this.#where = where;
+  }
+
+  /** Whether the worker's connection is down (it is reconnecting). */
+  get down(): boolean {
+    return Atomics.load(this.#flags, DOWN_FLAG) === 1;
+  }
+
+  /** Adds a statement to the current transaction. Its failure fails the next commit. */
+  write(sql: string, params: readonly unknown[]): void {
+    this.#wrote();
+    this.#post({ kind: "write", sql, params });
+  }
+
+  /**
+   * Runs a statement in the current transaction and returns its rows, blocking this thread; `write`
+   * when it changes rows (it then joins the transaction like `write`).
+   */
+  readSync(sql: string, params: readonly unknown[], write = false): { rows: Rows; count: number } {
+    if (write) this.#wrote();
+    const id = this.#nextId++;
+    return this.#waitSync(id, { kind: "read", id, sync: true, write, sql, params });
+  }
+
+  /**
+   * Commits the current transaction, then runs `statements` in a transaction of their own and
+   * returns the last one's rows, blocking this thread: for statements that take row locks other
+   * processes wait on, which must not stay held for the rest of a group.
+   */
+  aloneSync(statements: readonly Statement[]): { rows: Rows; count: number } {
+    this.#commit = undefined;
+    const id = this.#nextId++;
+    return this.#waitSync(id, { kind: "alone", id, statements });
+  }
+
+  #waitSync(id: number, request: WorkerRequest): { rows: Rows; count: number } {
+    if (this.down) throw this.#unavailable("the connection is down; the store is reconnecting");
+    Atomics.store(this.#flags, REPLY_FLAG, 0);
+    this.#post(request);
+    const deadline = performance.now() + this.#readTimeoutMs;
+    for (;;) {
+      // Answers to reads that timed out earlier may come first: they are dropped.
+      for (let message = receiveMessageOnPort(this.#syncPort); message !== undefined; ) {
+        const reply = message.message as WorkerReply;
+        if (reply.id === id) return this.#rowsOf(reply);
+        message = receiveMessageOnPort(this.#syncPort);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#unavailable(`no answer within ${this.#readTimeoutMs} ms`);
+      Atomics.wait(this.#flags, REPLY_FLAG, 0, left);
+      Atomics.store(this.#flags, REPLY_FLAG, 0);
+    }
+  }
+
+  /** A write joined the transaction: the group commits when its window closes, if nobody asks sooner. */
+  #wrote(): void {
+    this.#commit = undefined;
+    if (this.#timer !== undefined || this.#closed !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // A failure is the next caller's to see: its commit() is asked again and fails the same.
+      this.commit().catch(() => undefined);
+    }, this.#groupCommitMs);
+    this.#timer.unref();
+  }
+
+  /** Runs a statement in the current transaction and resolves with its rows. */
+  async read(sql: string, params: readonly unknown[], write = false): Promise<{ rows: Rows; count: number }> {
+    if (write) this.#wrote();
+    const id = this.#nextId++;
+    const reply = await this.#ask(id, { kind: "read", id, sync: false, write, sql, params });
+    return this.#rowsOf(reply);
+  }
+
+  /** Resolves once every write posted before it is committed; rejects with what failed. */
+  commit(): Promise<void> {
+    if (this.#closed !== undefined) return Promise.resolve();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#commit ??= (async () => {
+      const id = this.#nextId++;
+      this.#rowsOf(await this.#ask(id, { kind: "commit", id }));
+    })();
+    return this.#commit;
+  }
+
+  /** Commits, closes the connection and ends the worker. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const id = this.#nextId++;
+      try {
+        this.#rowsOf(await this.#ask(id, { kind: "close", id }));
+      } finally {
+        await this.#worker.terminate();
+      }
+    })();
+    return this.#closed;
+  }
+
+  /** Ends the worker at once, its open transaction uncommitted: what `kill -9` leaves. */
+  async abandon(): Promise<void> {
+    this.#closed ??= this.#worker.terminate().then(() => undefined);
+    await this.#closed;
+  }
+
+  #post(request: WorkerRequest): void {
+    this.#worker.postMessage(request);
+  }
+
+  #ask(id: number, request: WorkerRequest): Promise<WorkerReply> {
+    return new Promise((resolve) => {
+      this.#waiting.set(id, { resolve });
+      this.#worker.ref();
+      this.#post(request);
+    });
+  }
+
+  #rowsOf(reply: WorkerReply): { rows: Rows; count: number } {
+    if ("error" in reply) throw this.#errorOf(reply.error);
+    return { rows: reply.rows, count: reply.count };
+  }
+
+  #errorOf(error: WorkerError): OffstageError {
+    if (error.unavailable) return this.#unavailable(error.message);
+    return new OffstageError("STORE_FAILED", `PostgreSQL at ${this.#where}: ${error.message}`, {
+      details: { where: this.#where, sqlState: error.code },
+    });
+  }
+
+  #unavailable(why: string): OffstageError {
+    return new OffstageError("STORE_UNAVAILABLE", `PostgreSQL at ${this.#where} is unavailable: ${why}`, {
+      details: { where: this.#where },
+    });
+  }
+}
