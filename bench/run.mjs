@@ -15,6 +15,10 @@
 //   telemetry  scenarios/telemetry-overhead.mjs  issue #21: throughput with tracing off, with the OTel API
 //                                                and no SDK, and with a real SDK (core and durable)
 //   cancel     scenarios/cancel-latency.mjs      issue #21 (P7): cancel → settled of a cooperative tool
+//   serve      scenarios/serve-load.mjs          issue #20: accepted inputs/s and POST latency over HTTP vs a
+//                                                bare Hono + SQLite handler; 1 000 SSE streams' memory
+//   frame      scenarios/frame-loop.mjs          issue #17: a 60 Hz frame loop's overrun while 1 000 turns
+//                                                run: runtime in a worker, in the loop's thread, naive awaits
 //   profile    the core burst (Offstage only) under --cpu-prof, then the top functions by self time
 //              (lab/profile-summary.mjs), then lab/alloc-profile.mjs: allocation per turn by site
 //
@@ -38,6 +42,8 @@ const BENCHES = {
   models: "scenarios/model-loop.mjs",
   telemetry: "scenarios/telemetry-overhead.mjs",
   cancel: "scenarios/cancel-latency.mjs",
+  serve: "scenarios/serve-load.mjs",
+  frame: "scenarios/frame-loop.mjs",
 };
 const raw = process.argv.slice(2);
 // --wait-quiet S: before each benchmark, wait up to S seconds for other processes to go quiet.
@@ -69,7 +75,7 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
-// The default set; telemetry and cancel run when named.
+// The default set; telemetry, cancel, serve and frame run when named.
 const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation", "models"];
 
 /** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */

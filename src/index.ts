@@ -102,6 +102,7 @@ export type {
   DeliveryPlan,
   StoredChildSpec,
 } from "./runtime/ports/delegation-log.js";
+export type { EventLog, LoggedEvent, LoggedEventType, SessionEvent } from "./runtime/ports/event-log.js";
 export type {
   HostCall,
   HostExecutor,
@@ -162,11 +163,20 @@ export {
 } from "./runtime/ports/tool.js";
 export type { WorkerCall, WorkerExecutor } from "./runtime/ports/worker-executor.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
-export type { SendOptions, Session } from "./runtime/session.js";
+export type { SendOptions, Session, SessionEventsOptions, SessionInbox } from "./runtime/session.js";
+export type { EventLogOptions } from "./runtime/session-events.js";
 export type { StoreHealthMetrics } from "./runtime/store-health.js";
-export type { CancelOptions, ResultOptions, Settled, TurnHandle, TurnResult } from "./runtime/turn-handle.js";
+export type {
+  CancelOptions,
+  HandleEventsOptions,
+  ResultOptions,
+  Settled,
+  TurnHandle,
+  TurnResult,
+} from "./runtime/turn-handle.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export type { RetentionOptions } from "./store/retention.js";
 export {
   defineTool,
   type JsonSchemaToolDefinition,

@@ -22,8 +22,11 @@ const ADAPTERS = ["store", "models", "tools", "host", "observability"];
  * whether it must stay pure. `testing` is the public test kit, held like an adapter; `entry` is the
  * package root and the wiring that picks the default store; `mcp` (offstage/mcp) adapts MCP servers'
  * tools and serves a runtime's sessions over MCP; `workerEntry` is what a worker thread runs for a
- * worker tool: it imports the user's module that exports the tool, and nothing of ours; `server` and
- * `cli` sit on top.
+ * worker tool: it imports the user's module that exports the tool, and nothing of ours; `thread`
+ * (offstage/worker) runs a runtime in a worker thread (its entry makes the runtime with the package's
+ * defaults); `server` and `cli` sit on top; `client` (offstage/client) runs in browsers too, so it
+ * imports nothing of ours and no Node built-in. The worker entries and `offstage serve` (the user's
+ * config module) are the only files that may `import()` a module named at run time.
  */
 // biome-ignore format: the table reads best one layer a line
 const LAYERS: Layers = {
@@ -37,11 +40,15 @@ const LAYERS: Layers = {
   host:     { files: ["src/host/"], ...ADAPTER },
   observability: { files: ["src/observability/"], ...ADAPTER },
   testing:  { files: ["src/testing/"], ...ADAPTER },
-  workerEntry: { files: ["src/tools/worker/worker-entry.ts"], imports: [], packages: [], builtins: false, loadsUserModules: true },
+  workerEntry: { files: ["src/tools/worker/worker-entry.ts"], imports: [], packages: [], builtins: false,
+                 userModules: ["src/tools/worker/worker-entry.ts"] },
   entry:    { files: ["src/index.ts", "src/create-runtime.ts"], imports: [...CORE, "runtime", ...ADAPTERS], packages: [], builtins: false },
+  thread:   { files: ["src/thread/"], imports: [...CORE, "runtime", "entry"], packages: [], builtins: true, userModules: ["src/thread/module-export.ts"] },
   mcp:      { files: ["src/mcp/"], imports: [...CORE, "runtime", "tools"], packages: "any", builtins: true },
-  server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry"], packages: "any", builtins: true },
-  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true },
+  client:   { files: ["src/client/"], imports: [], packages: [], builtins: false },
+  server:   { files: ["src/server/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "client"], packages: "any", builtins: true },
+  cli:      { files: ["src/cli/"], imports: [...CORE, "runtime", ...ADAPTERS, "entry", "server", "mcp"], packages: "any", builtins: true,
+              userModules: ["src/cli/commands/serve.ts"] },
 };
 
 const ROOT = join(import.meta.dirname, "..");

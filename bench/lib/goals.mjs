@@ -35,3 +35,9 @@ export const RECOVERY_FIRST_TURN_MS_MAX = 1000;
 export function modelsGoal(pair) {
   return pair.startsWith("offstage-memory") ? 1 : 0.8;
 }
+
+/** Issue #17: the frame loop's p99 overrun with the runtime in a worker thread, below this. */
+export const FRAME_OVERRUN_P99_MS_MAX = 1;
+
+/** Issue #17: in-thread p99 overrun over worker p99 overrun, at least this (in the same run). */
+export const FRAME_WORKER_VS_IN_THREAD_MIN = 10;

@@ -18,10 +18,11 @@ const SUBPATHS = [
   { file: "models/demo/index.js", needed: "createDemoModel" },
   { file: "models/ai-sdk/index.js", needed: "fromAiSdk" },
   { file: "observability/otel/index.js", needed: "otelTelemetry" },
+  { file: "thread/index.js", needed: "startRuntimeWorker" },
 ];
 
 /** The dist to measure: OFFSTAGE_DIST (a path or file: URL of another build's index.js), else ../dist. */
-function defaultIndex() {
+export function defaultIndex() {
   return process.env.OFFSTAGE_DIST ?? new URL("../../dist/index.js", import.meta.url).href;
 }
 

@@ -10,6 +10,8 @@ import {
   coreGoal,
   DURABLE_NORMAL_PER_S_MIN,
   durableGoal,
+  FRAME_OVERRUN_P99_MS_MAX,
+  FRAME_WORKER_VS_IN_THREAD_MIN,
   modelsGoal,
   RECOVERY_FIRST_TURN_MS_MAX,
 } from "./goals.mjs";
@@ -295,12 +297,86 @@ function renderModels(d, command) {
   ].join("\n");
 }
 
+function renderFrame(d, command) {
+  const modes = Object.keys(d.results);
+  const table = mdTable(
+    [
+      "mode",
+      "frame overrun p50",
+      "p99",
+      "max",
+      "frames",
+      "turns completed",
+      "host-thread CPU on the turns per frame p50 / p99",
+      "poll() p99 per frame",
+      "OS preemption in a frame p99",
+      "send p50 / p99",
+      "other load (cores)",
+    ],
+    modes.map((m) => {
+      const r = d.results[m];
+      return [
+        d.labels[m],
+        fmtMs(r.overrun.p50Ms),
+        `**${fmtMs(r.overrun.p99Ms)}**`,
+        fmtMs(r.overrun.maxMs),
+        r.frames,
+        r.completed,
+        `${fmtMs(r.hostCpu.p50Ms)} / ${fmtMs(r.hostCpu.p99Ms)}`,
+        fmtMs(r.poll.p99Ms),
+        fmtMs(r.preempted.p99Ms),
+        r.send === undefined ? "—" : `${fmtMs(r.send.p50Ms)} / ${fmtMs(r.send.p99Ms)}`,
+        cores(r.otherCores),
+      ];
+    }),
+  );
+  const worker = d.results.worker?.overrun.p99Ms;
+  const ratio = d.ratio;
+  const goals =
+    worker === undefined || ratio === undefined
+      ? "Goals not judged: the run lacks the worker or the in-thread mode."
+      : mdTable(
+          ["goal", "measured", "met?"],
+          [
+            [
+              `worker p99 overrun < ${FRAME_OVERRUN_P99_MS_MAX} ms`,
+              fmtMs(worker),
+              worker < FRAME_OVERRUN_P99_MS_MAX ? "yes" : "**no**",
+            ],
+            [
+              `in-thread p99 / worker p99 ≥ ${FRAME_WORKER_VS_IN_THREAD_MIN}× (median of the repetitions)`,
+              fmtRatio(ratio),
+              ratio >= FRAME_WORKER_VS_IN_THREAD_MIN ? "yes" : "**no**",
+            ],
+            ...(d.results.floor === undefined
+              ? []
+              : [
+                  [
+                    "(for reading the above) worker p99 / floor p99: what the worker adds to the machine's own overrun",
+                    fmtRatio(worker / Math.max(d.results.floor.overrun.p99Ms, 0.001)),
+                    "—",
+                  ],
+                ]),
+          ],
+        );
+  return [
+    provenance(d, command),
+    "",
+    `A synchronous 60 Hz loop doing ${d.busyMs} ms of work per frame and polling every unsettled handle every frame, while ${d.sessions * d.inputs} turns (${d.sessions} sessions × ${d.inputs}; a model step, a tool call, a model step, the model waiting ${d.latencyMinMs}–${d.latencyMaxMs} ms per step) run on the SQLite store. Overrun: how late a frame starts after its scheduled time. OS preemption: the longest time the operating system took the CPU from the loop during a frame's busy work (machine noise, not Offstage); the floor row is the same loop with no turns at all, the best any way of running them could do on this machine at that moment. Host-thread CPU on the turns: CPU time the loop's thread spent per frame on anything but its own work and waiting (polling, and whatever ran when it yielded), which machine noise does not inflate. The turns are sent before the first frame. ${d.reps ?? 1} repetition(s), the modes alternating; each row is the mode's repetition of median p99 overrun.`,
+    "",
+    table,
+    "",
+    goals,
+  ].join("\n");
+}
+
 const RENDER = {
   core: ["core-throughput", renderCore],
   memory: ["idle-memory", renderMemory],
   durable: ["durable-throughput", renderDurable],
   delegation: ["delegation", renderDelegation],
   models: ["model-loop", renderModels],
+  frame: ["frame-loop", renderFrame],
 };
 
 /** Replaces the blocks of the named benchmarks in RESULTS.md; returns the names written. */

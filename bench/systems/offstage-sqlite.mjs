@@ -137,8 +137,17 @@ async function recoverOffstage(offstage, { inputs, sessions, reps: repCount, pro
       const second = make();
       const profiler = profilePath === "" || rep > 0 ? undefined : await startProfiler();
       let firstTurnMs;
+      let recovered;
+      const rssBefore = process.memoryUsage.rss();
+      let rssPeak = rssBefore;
+      // Sampled from start() until every recovered input is read back (queued or started): the
+      // memory recovery needs, while turns already run.
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+      }, 5);
       const t0 = now();
       second.runtime.on((event) => {
+        if (event.type === "runtime.started") recovered = event.recoveredInputs;
         if (event.type === "turn.started" && firstTurnMs === undefined) firstTurnMs = now() - t0;
       });
       await second.runtime.start();
@@ -148,11 +157,22 @@ async function recoverOffstage(offstage, { inputs, sessions, reps: repCount, pro
         writeFileSync(profilePath, JSON.stringify(await profiler.stop()));
         log(`  CPU profile of start() → first turn written to ${profilePath}`);
       }
-      const m = second.runtime.metrics();
+      const read = () => {
+        const m = second.runtime.metrics();
+        return m.queuedInputs + m.turnsStarted;
+      };
+      while (read() < recovered) await new Promise((resolve) => setTimeout(resolve, 1));
+      const allReadMs = now() - t0;
+      clearInterval(sampler);
+      rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
       await second.runtime.stop();
       await second.store.close?.();
-      reps.push({ startMs, firstTurnMs, recovered: m.queuedInputs + m.turnsStarted });
-      log(`  rep ${rep + 1}/${repCount}: first turn ${fmtMs(firstTurnMs)} after start()`);
+      const rssPeakMb = rssPeak / 2 ** 20;
+      reps.push({ startMs, firstTurnMs, recovered, allReadMs, rssBeforeMb: rssBefore / 2 ** 20, rssPeakMb });
+      log(
+        `  rep ${rep + 1}/${repCount}: first turn ${fmtMs(firstTurnMs)} after start(), all ${recovered} read ` +
+          `after ${fmtMs(allReadMs)}; RSS ${(rssBefore / 2 ** 20).toFixed(0)} MB before, peak ${rssPeakMb.toFixed(0)} MB`,
+      );
     }
     const mid = [...reps].sort((x, y) => x.firstTurnMs - y.firstTurnMs)[Math.floor(reps.length / 2)];
     return { name: "offstage (SQLite)", ...mid, reps };

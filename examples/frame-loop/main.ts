@@ -50,8 +50,8 @@ function option(name: string): string | undefined {
 const seconds = option("seconds") === undefined ? Number.POSITIVE_INFINITY : Number(option("seconds"));
 const json = process.argv.includes("--json");
 const npcCount = Number(option("npcs") ?? 3);
-if (!(seconds > 0) || !Number.isInteger(npcCount) || npcCount < 1 || npcCount > 26) {
-  console.error("usage: main.ts [--seconds <n>] [--npcs <1-26>] [--json]");
+if (!(seconds > 0) || !Number.isInteger(npcCount) || npcCount < 0 || npcCount > 26) {
+  console.error("usage: main.ts [--seconds <n>] [--npcs <0-26>] [--json]");
   process.exit(2);
 }
 

@@ -3,12 +3,14 @@
  * `offstage demo` runs the guided demo on the embedded defaults; `offstage inspect <store>` shows what
  * a store holds, read-only; `offstage unlock <db>` clears the holder a SQLite store names once that
  * runtime is gone; `offstage chat` is an interactive terminal chat; `offstage mcp` serves
- * sessions over MCP; `offstage --version` prints the package's version.
+ * sessions over MCP; `offstage serve` serves them over HTTP + SSE; `offstage --version` prints the
+ * package's version.
  */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { registerInspect } from "./commands/inspect.js";
 import { registerChat, registerMcp } from "./commands/register-chat.js";
+import { registerServe } from "./commands/serve.js";
 import { registerUnlock } from "./commands/unlock.js";
 import { runDemo } from "./demo.js";
 
@@ -50,5 +52,6 @@ registerInspect(program);
 registerUnlock(program);
 registerChat(program);
 registerMcp(program);
+registerServe(program);
 
 await program.parseAsync(process.argv);

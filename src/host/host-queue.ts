@@ -151,8 +151,7 @@ export class HostQueue implements HostExecutor {
     this.#draining = true;
     try {
       while (ran < limit && this.#waiting.length > 0) {
-        if (ran > 0 && clock.monotonicMs() - startMs >= budgetMs) break;
-        if (budgetMs === 0) break;
+        if (clock.monotonicMs() - startMs >= budgetMs) break;
         this.#runNext();
         ran += 1;
       }

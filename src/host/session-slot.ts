@@ -31,13 +31,21 @@ export class SessionSlot implements Disposable {
   readonly #core: SlotCore<unknown>;
 
   constructor(session: SlotSession, options: SlotOptions = {}) {
-    if (typeof (session as Partial<SlotSession> | null)?.send !== "function")
+    let id: unknown;
+    let send: unknown;
+    try {
+      send = session?.send;
+      id = session?.id;
+    } catch {
+      // A revoked proxy or a throwing getter: not a session, refused below.
+    }
+    if (typeof send !== "function" || typeof id !== "string")
       throw new InvalidInputError(
         "INVALID_ARGUMENT",
         `createSessionSlot(): session must be a Session (runtime.session(id)); got ${describeValue(session)}`,
       );
-    this.#session = session as SlotSession;
-    this.#core = new SlotCore(`session ${session.id}`, checkSlotOptions(CREATE, options));
+    this.#session = session;
+    this.#core = new SlotCore(`session ${id}`, checkSlotOptions(CREATE, options));
   }
 
   /** True from an accepted `submit` until its turn has settled (or was cancelled). */

@@ -59,8 +59,9 @@ export const DEFAULTS = {
   /**
    * A store that failed is probed again after `firstMs`, then after twice as long each time, up to
    * `maxMs`, until it works again; while it fails, the log repeats the failure once per `logEveryMs`.
+   * Handles settle once the commits already asked for have landed, or after `landWaitMs` at most.
    */
-  storeProbe: { firstMs: 100, maxMs: 2_000, logEveryMs: 60_000 },
+  storeProbe: { firstMs: 100, maxMs: 2_000, logEveryMs: 60_000, landWaitMs: 1_000 },
   /** Attempts a turn gets across crashes before it ends `failed`/`crashed`. */
   crashAttemptsMax: 3,
   /** How a model step retries 429s, 5xx, timeouts and dropped connections (an agent's `retry`). */
@@ -89,6 +90,14 @@ export const DEFAULTS = {
     staleAfterMs: 24 * 60 * 60 * 1000,
     /** Several waiting completions become one parent turn. */
     mergeCompletions: true,
+  },
+  eventLog: {
+    /** Events kept per session; older ones are trimmed. */
+    eventsPerSessionMax: 1_000,
+    /** How long a model step's text deltas are joined before they are recorded as one event. */
+    textJoinMs: 50,
+    /** Events one read of the log returns while a subscriber catches up. */
+    pageEvents: 256,
   },
   memoryStore: {
     /** Ended inputs the memory store keeps for look-ups by id and idempotency key. */
@@ -132,7 +141,7 @@ export const DEFAULTS = {
     sweepIntervalMs: 1_000,
     /** Rows one sweep deletes per statement before it lets the event loop run. */
     sweepBatchRows: 1_000,
-    /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new. */
-    historyCacheMessagesMax: 100_000,
+    /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new (a history is read whole again once let go: a bound below what busy sessions hold would re-read them at every turn). */
+    historyCacheMessagesMax: 1_000_000,
   },
 } as const;

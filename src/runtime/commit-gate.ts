@@ -51,6 +51,9 @@ export class CommitGate {
   #batch: Batch = empty();
   /** Inputs ended without a turn whose end waits for its commit, by id (`runtime.handle(id)` finds them). */
   readonly #endingInputs = new Map<string, InputEnd>();
+  /** Commits asked for and not yet resolved or rejected, and who waits for none to be left. */
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
@@ -98,12 +101,32 @@ export class CommitGate {
   };
 
   #await(group: Held): void {
+    this.#inFlight += 1;
     // A rejection reaches the store's health through the guarded store; the cut settles the handles.
-    this.#parts.store.commit().then(
-      () => this.#release(group),
-      () => undefined,
-    );
+    this.#parts.store
+      .commit()
+      .then(
+        () => this.#release(group),
+        () => undefined,
+      )
+      .finally(this.#landed);
   }
+
+  /**
+   * Resolves once every commit asked for so far has resolved or rejected. The store's health waits
+   * for it before it settles handles: a group committed before the failure, whose fsync was still
+   * running, marks its receipts `durable` first, so its inputs are not reported lost.
+   */
+  settled(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  readonly #landed = (): void => {
+    this.#inFlight -= 1;
+    if (this.#inFlight > 0) return;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  };
 
   /**
    * The store failed: everything held is dropped, and each input whose end waited for its commit is

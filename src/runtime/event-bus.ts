@@ -66,7 +66,8 @@ export class EventBus {
   }
 
   #contained(listener: EventListener, event: RuntimeEvent, error: unknown): void {
-    if (this.#failed.has(listener)) return;
+    // A failure told already (a store failure: the store's health logs it): not the listener's fault.
+    if (this.#failed.has(listener) || this.#isQuiet(error)) return;
     this.#failed.add(listener);
     this.#log.error(
       { event: event.type, error },
@@ -80,6 +81,10 @@ export class EventBus {
     for (const sink of sinks) sink.emit(event);
   }
 
+  #isQuiet(error: unknown): boolean {
+    return typeof error === "object" && error !== null && this.#quiet.has(error);
+  }
+
   /** Later reports of `error` are dropped: it was reported in another way already. */
   quiet(error: unknown): void {
     if (typeof error === "object" && error !== null) this.#quiet.add(error);
@@ -90,7 +95,7 @@ export class EventBus {
    * turn) and emits it as an `error` event.
    */
   report(where: string, error: unknown, fields?: LogFields): void {
-    if (typeof error === "object" && error !== null && this.#quiet.has(error)) return;
+    if (this.#isQuiet(error)) return;
     this.#log.error({ ...fields, where, error }, `offstage: ${where} failed`);
     this.emit({ type: "error", where, message: messageOf(error) });
   }

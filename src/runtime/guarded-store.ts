@@ -2,7 +2,7 @@
  * The store as the runtime's parts see it: the adapter, with every call that can fail watched, so a
  * failure reaches the store's health (`store-health.ts`) wherever it happens — in a send, a turn's
  * checkpoint in a dispatcher job, a child's completion, a commit — and not only where someone
- * catches it. The caller gets the failure as an `OffstageError` (`STORE_FAILED`, or the store's own
+ * catches it (the delegation and event logs included). The caller gets the failure as an `OffstageError` (`STORE_FAILED`, or the store's own
  * `STORE_*` code) whose `cause` is what the adapter threw.
  *
  * `InvalidInputError` is the caller's mistake (a duplicate key the store refused), not a failure of
@@ -14,6 +14,7 @@ import { InvalidInputError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { RuntimeParts } from "./parts.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "./ports/delegation-log.js";
+import type { EventLog } from "./ports/event-log.js";
 import type {
   InputEnd,
   InputRecord,
@@ -33,6 +34,7 @@ export class GuardedStore implements Store {
   readonly #store: Store;
   readonly #parts: RuntimeParts;
   readonly delegations?: DelegationLog;
+  readonly eventLog?: EventLog;
   readonly queuedSessions?: Required<Store>["queuedSessions"];
   readonly queuedOf?: Required<Store>["queuedOf"];
 
@@ -40,6 +42,7 @@ export class GuardedStore implements Store {
     this.#store = store;
     this.#parts = parts;
     if (store.delegations !== undefined) this.delegations = guardLog(store.delegations, this);
+    if (store.eventLog !== undefined) this.eventLog = guardEventLog(store.eventLog, this);
     // Paged recovery is offered only when the adapter offers it (boot asks whether it is there).
     if (store.queuedSessions !== undefined && store.queuedOf !== undefined) {
       const { queuedSessions, queuedOf } = store;
@@ -118,11 +121,7 @@ export class GuardedStore implements Store {
   }
 
   #guard<R>(call: () => R): R {
-    try {
-      return call();
-    } catch (error) {
-      throw this.failed(error);
-    }
+    return guardedBy(this, call);
   }
 
   /** Calls a one-argument method of the adapter (no closure per call: sends and turns call these). */
@@ -143,15 +142,18 @@ export class GuardedStore implements Store {
   }
 }
 
+/** Runs `call`, telling `store`'s health about a failure. */
+function guardedBy<T>(store: GuardedStore, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw store.failed(error);
+  }
+}
+
 /** The delegation log of a guarded store: its calls watched the same way. */
 function guardLog(log: DelegationLog, store: GuardedStore): DelegationLog {
-  const guarded = <T>(call: () => T): T => {
-    try {
-      return call();
-    } catch (error) {
-      throw store.failed(error);
-    }
-  };
+  const guarded = <T>(call: () => T): T => guardedBy(store, call);
   return {
     dispatch: (record: DelegationRecord) => guarded(() => log.dispatch(record)),
     complete: (completion, delivery: DeliveryPlan) => guarded(() => log.complete(completion, delivery)),
@@ -161,5 +163,15 @@ function guardLog(log: DelegationLog, store: GuardedStore): DelegationLog {
     prune: (delegationIds) => guarded(() => log.prune(delegationIds)),
     spend: (rootSessionId) => guarded(() => log.spend(rootSessionId)),
     setSpend: (rootSessionId, spend) => guarded(() => log.setSpend(rootSessionId, spend)),
+  };
+}
+
+/** The event log of a guarded store (`options.eventLog`): its calls watched the same way. */
+function guardEventLog(log: EventLog, store: GuardedStore): EventLog {
+  return {
+    append: (event) => guardedBy(store, () => log.append(event)),
+    read: (sessionId, afterSeq, limit) => guardedBy(store, () => log.read(sessionId, afterSeq, limit)),
+    lastSeq: (sessionId) => guardedBy(store, () => log.lastSeq(sessionId)),
+    trim: (sessionId, throughSeq) => guardedBy(store, () => log.trim(sessionId, throughSeq)),
   };
 }

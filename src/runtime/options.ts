@@ -35,6 +35,11 @@ import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js"
 import type { Store } from "./ports/store.js";
 import type { Telemetry } from "./ports/telemetry.js";
 import type { WorkerExecutor } from "./ports/worker-executor.js";
+import {
+  type EventLogOptions,
+  type ResolvedEventLogOptions,
+  resolveEventLogOptions,
+} from "./session-events.js";
 import { createToolRegistry } from "./tools/tool-registry.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
@@ -99,6 +104,12 @@ export interface RuntimeOptions {
    * Required when an agent has such a tool.
    */
   readonly workers?: WorkerExecutor;
+  /**
+   * Records each session's events in the store (numbered per session, the oldest trimmed), so that
+   * `session.events({ after })` and `handle.events({ from: "start" })` replay them, across restarts
+   * (default off, at no cost). Needs a store with an event log (memory, SQLite).
+   */
+  readonly eventLog?: EventLogOptions | boolean;
 }
 
 export interface ResolvedOptions {
@@ -121,6 +132,7 @@ export interface ResolvedOptions {
   readonly random: () => number;
   readonly host: HostExecutor | undefined;
   readonly workers: WorkerExecutor | undefined;
+  readonly eventLog: ResolvedEventLogOptions | undefined;
 }
 
 const OPTIONS: Subject = optionsOf("createRuntime()");
@@ -150,6 +162,7 @@ const RUNTIME_KEYS = Object.keys({
   random: true,
   host: true,
   workers: true,
+  eventLog: true,
 } satisfies Record<keyof RuntimeOptions, true>);
 const MODEL_AGENT_KEYS = Object.keys({
   model: true,
@@ -263,6 +276,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     random: random ?? Math.random,
     host,
     workers,
+    eventLog: resolveEventLogOptions(OPTIONS, options.eventLog),
   };
 }
 

@@ -23,6 +23,7 @@ import type { Store } from "./ports/store.js";
 import type { QueuedRecovery } from "./queued-recovery.js";
 import type { RunState } from "./run-state.js";
 import type { Scheduler } from "./scheduler.js";
+import type { SessionEvents } from "./session-events.js";
 import type { SessionTable } from "./session-table.js";
 import type { StoreHealth } from "./store-health.js";
 import type { TurnDriver } from "./turn-driver.js";
@@ -63,4 +64,6 @@ export interface RuntimeParts {
   readonly keepAlive: KeepAlive;
   /** Queued inputs read back from the store page by page after a start. */
   readonly recovery: QueuedRecovery;
+  /** Each session's recorded events; `undefined` unless `options.eventLog` asks for them. */
+  readonly sessionEvents: SessionEvents | undefined;
 }

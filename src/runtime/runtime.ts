@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { BootError, InvalidInputError, OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause } from "../kernel/outcome.js";
@@ -49,6 +50,7 @@ import { QueuedRecovery } from "./queued-recovery.js";
 import { RunState, type RuntimeState } from "./run-state.js";
 import { Scheduler } from "./scheduler.js";
 import { Session } from "./session.js";
+import { SessionEvents } from "./session-events.js";
 import { SessionTable } from "./session-table.js";
 import { shutdown } from "./shutdown.js";
 import { StoreHealth } from "./store-health.js";
@@ -109,6 +111,7 @@ export class Runtime implements AsyncDisposable {
   constructor(options: ResolvedOptions, store: Store, resolver?: ModelResolver) {
     const parts = wire(options, store, resolver);
     this.#parts = parts;
+    markAsUncloneable(this);
     this.#delegations = parts.children === undefined ? undefined : new Delegations(parts, parts.children);
     for (const [name, agent] of options.agents) {
       if (!isFunctionAgent(agent) && agent.delegates === true && parts.children === undefined) {
@@ -329,7 +332,25 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
   parts.recovery = new QueuedRecovery(parts);
+  parts.sessionEvents = sessionEventsOf(parts, options, parts.store);
   return parts;
+}
+
+/** The recorder of session events when the options ask for one, listening from now on. */
+function sessionEventsOf(
+  parts: RuntimeParts,
+  options: ResolvedOptions,
+  store: Store,
+): SessionEvents | undefined {
+  if (options.eventLog === undefined) return undefined;
+  if (store.eventLog === undefined)
+    throw new BootError(
+      "INVALID_OPTIONS",
+      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    );
+  const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
+  parts.events.on(recorder.record);
+  return recorder;
 }
 
 /** The log line of a hog, saying what held the thread: a job, a call's own code, or a stall while calls ran. */

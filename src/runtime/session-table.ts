@@ -29,8 +29,8 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
    * is a string; a `system` function is called per turn (`model-step.ts`).
    */
   readonly system: Message | undefined;
-  /** The committed history, a copy read from the store while a turn of the session is open. */
-  history: Message[] | undefined;
+  /** The committed history, as the store hands it out, while a turn of the session is open. */
+  history: readonly Message[] | undefined;
   /** A wake for it is posted and not yet run: a send need not post another. */
   wakePending: boolean;
   /** Its stored queued inputs may not be read yet (see `queued-recovery.ts`). */

@@ -4,11 +4,15 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { OffstageError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { Policy } from "../kernel/session/inbox.js";
+import { argumentsOf, checkOptions, fail, isInstance, type Subject } from "../validate.js";
 import type { DelegateResult, DelegateSpec } from "./delegation/delegate-spec.js";
 import type { RuntimeParts } from "./parts.js";
+import type { SessionEvent } from "./ports/event-log.js";
+import { recorderOf } from "./session-events.js";
 import type { SessionEntry } from "./session-table.js";
 import {
   checkResultOptions,
@@ -33,6 +37,26 @@ export const SEND_KEYS = Object.keys({ policy: true, idempotencyKey: true } sati
 >);
 const INVOKE_KEYS = [...SEND_KEYS, ...RESULT_KEYS];
 
+/** See {@link Session.inbox}. */
+export interface SessionInbox {
+  readonly queued: readonly { readonly inputId: string; readonly policy: Policy }[];
+  readonly running: { readonly turnId: string; readonly inputIds: readonly string[] } | undefined;
+}
+
+/** Options of {@link Session.events}. */
+export interface SessionEventsOptions {
+  /** Show the events after this number (default 0: from the oldest the log keeps). */
+  readonly after?: number;
+  /** Ends the iteration when it fires. */
+  readonly signal?: AbortSignal;
+}
+
+const EVENTS: Subject = argumentsOf("events()");
+const EVENTS_KEYS = Object.keys({ after: true, signal: true } satisfies Record<
+  keyof SessionEventsOptions,
+  true
+>);
+
 /** A session of a runtime. */
 export class Session {
   readonly id: string;
@@ -44,6 +68,8 @@ export class Session {
     this.#parts = parts;
     this.id = entry.id;
     this.#entry = entry;
+    // A structured clone would hand another thread a plain object that looks like a session and is none.
+    markAsUncloneable(this);
   }
 
   /** The name of the agent that runs this session's turns. */
@@ -104,6 +130,38 @@ export class Session {
     if (children === undefined)
       throw new OffstageError("DELEGATION_UNSUPPORTED", `the ${store.kind} store keeps no delegation log`);
     return children.dispatch(this.#entry, specs);
+  }
+
+  /**
+   * The session's recorded events after number `after` (default 0: from the oldest kept), then its
+   * new ones as they are committed, until the runtime stops or `signal` fires. Each carries its
+   * `seq`, so a subscriber that reconnects passes the last one it saw. Throws `OffstageError`
+   * `EVENT_LOG_UNAVAILABLE` unless the runtime records events (`options.eventLog`); the iteration
+   * throws `EVENTS_TRIMMED` when the events after `after` were trimmed already.
+   *
+   * @example
+   * for await (const { seq, event } of session.events({ after: lastSeen })) console.log(seq, event.type);
+   */
+  events(options: SessionEventsOptions = {}): AsyncGenerator<SessionEvent, void, undefined> {
+    const given = checkOptions(EVENTS, "options", options, EVENTS_KEYS);
+    const after = given.after ?? 0;
+    if (!Number.isSafeInteger(after) || after < 0) fail(EVENTS, "after", after, "an integer from 0");
+    if (given.signal !== undefined && !isInstance(given.signal, AbortSignal))
+      fail(EVENTS, "signal", given.signal, "an AbortSignal");
+    this.#parts.run.assertAccepting();
+    return recorderOf(this.#parts).follow(this.id, after, { signal: given.signal });
+  }
+
+  /** What waits in the session's inbox, in the order it will run, and the turn running now. */
+  inbox(): SessionInbox {
+    const { queue, turn } = this.#entry;
+    return {
+      queued: queue.map((input) => ({ inputId: input.id, policy: input.policy })),
+      running:
+        turn === undefined
+          ? undefined
+          : { turnId: turn.turnId, inputIds: turn.inputs.map((input) => input.id) },
+    };
   }
 
   /** The committed conversation, oldest first. */

@@ -67,6 +67,7 @@ async function stopping(
   // A rejection reaches the store's health (the guarded store), which names it once.
   await store.commit().catch(() => undefined);
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
+  await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
   intake.forgetAll();
   driver.detachAll();

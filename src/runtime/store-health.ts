@@ -8,9 +8,12 @@
  *
  * 1. `failed(error)`, from the guarded store (`guarded-store.ts`) wherever the failure happens: the
  *    runtime turns `degraded` at once, so every send is refused with the store's error. The failure
- *    is logged once and emitted as `store.failed`.
- * 2. The cut, in a dispatcher job (the failing call unwinds first): nothing starts any more, running
- *    turns are aborted and let go (their late results are dropped), and every live handle settles:
+ *    is emitted as `store.failed` and logged, at most once per `logEveryMs`, however often the
+ *    store fails and recovers.
+ * 2. The cut, in a dispatcher job once the commits already asked for have landed (the failing call
+ *    unwinds first, and a group committed before the failure tells its receipts): nothing starts any
+ *    more, running turns are aborted and let go (their late results are dropped), and every live
+ *    handle settles:
  *    - an input the store committed (receipt `durable`, or any input of a store whose receipt is
  *      `stored`) settles `interrupted`, reason `store_failed`: the store keeps it, and it runs again
  *      once the store works (`runtime.handle(id)` then follows it to its end);
@@ -58,7 +61,11 @@ export class StoreHealth {
   #probeMs: number = DEFAULTS.storeProbe.firstMs;
   /** Monotonic time the store failed, and when the failure was last logged. */
   #failedAtMs = 0;
+  /** When a failure was last logged, and whether this failure was (its recovery is logged then). */
   #loggedAtMs = Number.NEGATIVE_INFINITY;
+  #logged = false;
+  /** When the store last worked again: a failure soon after keeps the probes' back-off. */
+  #recoveredAtMs = Number.NEGATIVE_INFINITY;
   #probes = 0;
   #failures = 0;
   #recoveries = 0;
@@ -108,14 +115,22 @@ export class StoreHealth {
     this.#failures += 1;
     this.#failedAtMs = clock.monotonicMs();
     this.#probes = 0;
-    this.#probeMs = DEFAULTS.storeProbe.firstMs;
+    // A store that fails again soon after it recovered (a write that fails every time) is probed
+    // at the back-off it had reached, not from the start: no fast loop of recover and fail.
+    if (this.#failedAtMs - this.#recoveredAtMs >= DEFAULTS.storeProbe.logEveryMs)
+      this.#probeMs = DEFAULTS.storeProbe.firstMs;
+    this.#logged = false;
     this.#logFailure();
     events.emit({
       type: "store.failed",
       code: run.storeError.code,
       message: run.storeError.message,
     });
-    dispatcher.post("store failed", () => this.cut());
+    // Once the commits already asked for have landed: a group committed before the failure tells
+    // its receipts first (see `CommitGate.settled`).
+    void this.landed(DEFAULTS.storeProbe.landWaitMs).then(() =>
+      dispatcher.post("store failed", () => this.cut()),
+    );
     if (run.state === "degraded") this.#scheduleProbe();
     return typed;
   }
@@ -171,6 +186,21 @@ export class StoreHealth {
     return error === undefined ? undefined : keptOutcome(error);
   }
 
+  /**
+   * Resolves once the commits already asked for have landed (see `CommitGate.settled`), or after
+   * `waitMs` at most: a store whose commit never answers must not leave handles hanging.
+   */
+  landed(waitMs: number): Promise<void> {
+    const { gate, clock } = this.#parts;
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(resolve, Math.max(0, waitMs));
+      void gate.settled().then(() => {
+        clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** A stop: no more probes. */
   stopped(): void {
     if (this.#probeTimer !== undefined) this.#parts.clock.clearTimeout(this.#probeTimer);
@@ -201,7 +231,9 @@ export class StoreHealth {
   async #tryAgain(): Promise<void> {
     const { run, events, log, clock, metrics } = this.#parts;
     if (run.state !== "degraded") return;
-    // Should the posted cut not have run yet, what this process held must go before it is rebuilt.
+    // Should the cut not have run yet, what this process held must go before it is rebuilt.
+    await this.landed(DEFAULTS.storeProbe.landWaitMs);
+    if (run.state !== "degraded") return;
     this.cut();
     try {
       const recovery = await recoverStored(this.#parts, await openStore(this.#parts));
@@ -209,11 +241,13 @@ export class StoreHealth {
       const { recoveredInputs, resumedTurns } = recovery;
       const downMs = Math.round(clock.monotonicMs() - this.#failedAtMs);
       this.#recoveries += 1;
-      this.#loggedAtMs = Number.NEGATIVE_INFINITY;
-      log.warn(
-        { downMs, probes: this.#probes, recoveredInputs, resumedTurns },
-        `the store works again after ${downMs} ms; the runtime is running again`,
-      );
+      this.#recoveredAtMs = clock.monotonicMs();
+      // Told when its failure was: a store that keeps failing and recovering logs once a minute.
+      if (this.#logged)
+        log.warn(
+          { downMs, probes: this.#probes, recoveredInputs, resumedTurns, failures: this.#failures },
+          `the store works again after ${downMs} ms; the runtime is running again`,
+        );
       events.emit({ type: "store.recovered", downMs, recoveredInputs, resumedTurns });
     } catch (error) {
       events.quiet(error);
@@ -230,12 +264,13 @@ export class StoreHealth {
     const { run, clock, log } = this.#parts;
     const now = clock.monotonicMs();
     if (now - this.#loggedAtMs < DEFAULTS.storeProbe.logEveryMs) return;
-    const first = this.#loggedAtMs === Number.NEGATIVE_INFINITY;
+    const first = !this.#logged;
     this.#loggedAtMs = now;
+    this.#logged = true;
     const error = latest ?? run.storeError;
     const downMs = Math.round(now - this.#failedAtMs);
     log.error(
-      { error, downMs, probes: this.#probes, lostInputs: this.#lostSinceStart },
+      { error, downMs, probes: this.#probes, failures: this.#failures, lostInputs: this.#lostSinceStart },
       first
         ? "the store failed: the runtime is degraded, refuses sends and settled every live handle; it retries the store and recovers when it works again"
         : `the store still fails after ${downMs} ms (${this.#probes} probes); the runtime stays degraded`,

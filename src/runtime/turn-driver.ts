@@ -69,8 +69,9 @@ export class TurnDriver {
    */
   readonly open = (entry: SessionEntry, turnId: string, inputs: LiveInput[], resumed?: Resumed): LiveTurn => {
     const { store, limits, dispatcher } = this.#parts;
-    // Read at every turn, from the store, which reads only what is new (an SQLite history is
-    // cached): a session that always has work never holds a copy that outgrows what the store keeps.
+    // Read at every turn from the store, which reads only what is new (an SQLite history is cached):
+    // a session that always has work never holds a history that outgrows what the store keeps. A
+    // copy, as every model step makes one anyway: agents' code gets it, and the store's stays its own.
     entry.history = [...store.history(entry.id)];
     const { agent } = entry;
     const fn = isFunctionAgent(agent);

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { markAsUncloneable } from "node:worker_threads";
 import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
@@ -24,6 +25,7 @@ import type { TimerToken } from "./clock.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
+import { recorderOf } from "./session-events.js";
 import type { ReleaseWait } from "./turn-scope.js";
 
 /** The value of a turn that produced one: `completed`, `failed` or `max_iterations`. */
@@ -58,6 +60,21 @@ export interface CancelOptions {
   readonly mode?: CancelMode;
   readonly reason?: string;
 }
+
+/** Options of {@link TurnHandle.events}. */
+export interface HandleEventsOptions {
+  /** `now` (default): events from now on; `start`: from the input's acceptance, replayed from the log. */
+  readonly from?: "now" | "start";
+  /** Ends a replaying iteration when it fires. */
+  readonly signal?: AbortSignal;
+}
+
+const EVENTS: Subject = argumentsOf("events()");
+const EVENTS_KEYS = Object.keys({ from: true, signal: true } satisfies Record<
+  keyof HandleEventsOptions,
+  true
+>);
+const EVENTS_FROM: readonly ("now" | "start")[] = ["now", "start"];
 
 /** Called when the handle settles. */
 type Waiter = () => void;
@@ -130,6 +147,7 @@ export class TurnHandle {
     this.id = id;
     this.sessionId = sessionId;
     this.#status = status;
+    markAsUncloneable(this);
   }
 
   /** `queued`, `running`, or a terminal status. */
@@ -231,6 +249,22 @@ export class TurnHandle {
    */
   withdraw(): void {
     this.#parts.intake.withdraw(this);
+  }
+
+  /**
+   * The input's events: from now on (`from: "now"`, the default, as iterating the handle), or from
+   * its acceptance (`from: "start"`, replayed from the session's event log, then live), until it has
+   * settled. `from: "start"` throws `OffstageError` `EVENT_LOG_UNAVAILABLE` unless the runtime
+   * records events (`options.eventLog`).
+   */
+  events(options: HandleEventsOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+    const given = checkOptions(EVENTS, "options", options, EVENTS_KEYS);
+    const from = given.from ?? "now";
+    checkOneOf(EVENTS, "from", from, EVENTS_FROM);
+    if (given.signal !== undefined && !isInstance(given.signal, AbortSignal))
+      fail(EVENTS, "signal", given.signal, "an AbortSignal");
+    if (from === "now") return this[Symbol.asyncIterator]();
+    return recorderOf(this.#parts).followInput(this, given.signal);
   }
 
   /**
@@ -375,38 +409,63 @@ export class TurnHandle {
         timer = this.#parts.clock.setTimeout(() => {
           cleanup();
           waits.settled = waits.settled?.filter((w) => w !== waiter);
-          reject(
-            new TurnTimeout(`input ${this.id} is still ${this.#status} after ${timeoutMs} ms`, {
-              inputId: this.id,
-              sessionId: this.sessionId,
-              status: this.#status,
-              timeoutMs,
-            }),
-          );
+          reject(turnTimeout(this.id, this.sessionId, this.#status, timeoutMs));
         }, timeoutMs);
       }
     });
   }
 
   #value(): TurnResult {
-    const outcome = this.#outcome!;
-    const { status } = outcome;
-    if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
-      throw new TurnCancelled(`input ${this.id} ended ${status}: ${outcome.reason.message}`, {
-        inputId: this.id,
-        sessionId: this.sessionId,
-        status,
-        reason: outcome.reason,
-      });
-    }
-    return {
-      inputId: this.id,
-      sessionId: this.sessionId,
-      turnId: this.#turnId,
+    return turnValue(this, this.#outcome!, this.#usage);
+  }
+}
+
+/**
+ * The value `result()` gives for a settled input: the result, or `TurnCancelled` for an input that
+ * ended `cancelled`, `interrupted` or `withdrawn`. Shared by every kind of handle.
+ *
+ * @internal
+ */
+export function turnValue(
+  input: { readonly id: string; readonly sessionId: string; readonly turnId: string | undefined },
+  outcome: TurnOutcome,
+  usage: Usage | undefined,
+): TurnResult {
+  const { status } = outcome;
+  if (status === "cancelled" || status === "interrupted" || status === "withdrawn") {
+    throw new TurnCancelled(`input ${input.id} ended ${status}: ${outcome.reason.message}`, {
+      inputId: input.id,
+      sessionId: input.sessionId,
       status,
       reason: outcome.reason,
-      output: outcome.output,
-      usage: this.#usage,
-    };
+    });
   }
+  return {
+    inputId: input.id,
+    sessionId: input.sessionId,
+    turnId: input.turnId,
+    status,
+    reason: outcome.reason,
+    output: outcome.output,
+    usage,
+  };
+}
+
+/**
+ * The error `result({ timeoutMs })` gives up with while input `id` is still `status`.
+ *
+ * @internal
+ */
+export function turnTimeout(
+  id: string,
+  sessionId: string,
+  status: InputStatus,
+  timeoutMs: number,
+): TurnTimeout {
+  return new TurnTimeout(`input ${id} is still ${status} after ${timeoutMs} ms`, {
+    inputId: id,
+    sessionId,
+    status,
+    timeoutMs,
+  });
 }

@@ -147,7 +147,8 @@ async function runTool(
         return parts.options.host!.submit({
           ...request,
           agentName: turn.entry.agentName,
-          run: execute,
+          // On the host's thread: in this thread, when the runtime shares it, so a long hold is a hog too.
+          run: (runSignal) => parts.dispatcher.timed(`host ${label}`, () => execute(runSignal)),
           started: () => {
             waitingForHost = false;
           },

@@ -152,6 +152,29 @@ describe("host tools", () => {
     expect(ran).toBe(0);
   });
 
+  it("a host call that holds the (shared) thread is reported as dispatcher.hog, labelled as a host tool", async () => {
+    const host = createHostQueue();
+    let clockRef: { advance(ms: number): void } | undefined;
+    const heavy = tool("bake_lights", () => clockRef?.advance(80), { executor: "host" });
+    const { runtime, s, clock } = await startSession(
+      { npc: { model: oneStep(toolCall("c1", "bake_lights", {})), tools: [heavy] } },
+      { host },
+    );
+    clockRef = clock;
+    const hogs: unknown[] = [];
+    runtime.on((event) => {
+      if (event.type === "dispatcher.hog") hogs.push(event);
+    });
+    const h = s.send("go");
+    await until(() => host.depth === 1, "the call to wait");
+    host.drain();
+    await h.result();
+    expect(hogs).toEqual([
+      { type: "dispatcher.hog", label: "host tool bake_lights", durationMs: 80, source: "call" },
+    ]);
+    await runtime.stop();
+  });
+
   it("a host call that throws is a tool error; the queue goes on", async () => {
     const host = createHostQueue();
     const broken = tool(

@@ -139,10 +139,10 @@ describe("worker tools", () => {
     expect((await blocked.result()).output).toBe("done");
     const blockedDoneAt = performance.now() - startedAt;
     expect(latencies).toHaveLength(100);
-    // 100 turns of other sessions all ended while the worker was still blocked.
-    expect(othersDoneAt).toBeLessThan(1_500);
+    // 100 turns of other sessions all ended while the worker was still blocked, none waiting on it.
+    expect(othersDoneAt).toBeLessThan(blockedDoneAt);
     expect(blockedDoneAt).toBeGreaterThanOrEqual(2_000);
-    expect(Math.max(...latencies)).toBeLessThan(250);
+    expect(Math.max(...latencies)).toBeLessThan(500);
     await runtime.stop();
   });
 });

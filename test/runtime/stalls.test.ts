@@ -2,8 +2,9 @@
  * `dispatcher.hog` sees the time tools and function agents hold the thread after their first
  * `await` too (a stall while they are in flight, `source: "stall"`), not only their synchronous part
  * (`source: "call"`), each reported once and labelled with the call's name. The stall watch reads
- * the real thread, so these runtimes run on the process's clock, with a threshold well above what a
- * loaded machine's scheduling adds.
+ * the real thread, so these runtimes run on the process's clock. A loaded machine that takes the CPU
+ * away stalls the thread too, and that is reported as well (truthfully): the assertions look at the
+ * reports of 300 ms or more, which only the 400 ms spins make.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -47,6 +48,11 @@ function realRuntime(
   return { runtime, hogs };
 }
 
+/** The reports of the 400 ms spins (what the machine's own scheduling adds stays shorter). */
+function spins(hogs: readonly Hog[]): [string, string][] {
+  return hogs.filter((h) => h.durationMs >= 300).map((h) => [h.label, h.source]);
+}
+
 /** Lets a late stall tick run after the turn ended. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 120));
 
@@ -68,15 +74,7 @@ describe("dispatcher.hog: tools and function agents after an await", () => {
     await runtime.start();
     await runtime.session("s", { agent: "crunch" }).send("go").result();
     await tick();
-    expect(hogs).toEqual([
-      {
-        type: "dispatcher.hog",
-        label: "function agent crunch",
-        source: "stall",
-        durationMs: expect.any(Number),
-      },
-    ]);
-    expect(hogs[0]!.durationMs).toBeGreaterThan(300);
+    expect(spins(hogs)).toEqual([["function agent crunch", "stall"]]);
     await runtime.stop();
   });
 
@@ -92,12 +90,11 @@ describe("dispatcher.hog: tools and function agents after an await", () => {
     await runtime.start();
     await runtime.session("s", { agent: "m" }).send("go").result();
     await tick();
-    expect(hogs.map((h) => [h.label, h.source])).toEqual([["tool crunch", "stall"]]);
-    expect(warnings).toEqual([
-      expect.stringMatching(
-        /^tool crunch was in flight while something held the thread for \d+\.\d ms \(its code after an await, or the host's own code\)$/,
-      ),
-    ]);
+    expect(spins(hogs)).toEqual([["tool crunch", "stall"]]);
+    const stall = hogs.find((h) => h.durationMs >= 300)!;
+    expect(warnings).toContain(
+      `tool crunch was in flight while something held the thread for ${stall.durationMs.toFixed(1)} ms (its code after an await, or the host's own code)`,
+    );
     await runtime.stop();
   });
 
@@ -113,7 +110,7 @@ describe("dispatcher.hog: tools and function agents after an await", () => {
     await runtime.start();
     await runtime.session("s", { agent: "crunch" }).send("go").result();
     await tick();
-    expect(hogs.map((h) => [h.label, h.source])).toEqual([["function agent crunch", "call"]]);
+    expect(spins(hogs)).toEqual([["function agent crunch", "call"]]);
     await runtime.stop();
   });
 
@@ -124,7 +121,7 @@ describe("dispatcher.hog: tools and function agents after an await", () => {
     await runtime.start();
     await runtime.session("s", { agent: "m" }).send("go").result();
     await tick();
-    expect(hogs).toEqual([]);
+    expect(spins(hogs)).toEqual([]);
     await runtime.stop();
   });
 });

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Logger, Runtime, RuntimeEvent, TurnHandle } from "../../src/index.js";
-import { createRuntime } from "../../src/index.js";
+import { createMemoryStore, createRuntime } from "../../src/index.js";
 import { DEFAULTS } from "../../src/kernel/limits.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { flush, until } from "../support/async.js";
@@ -184,6 +184,71 @@ describe("a store that fails", () => {
     expect(errors).toHaveLength(3);
     expect(errors[1]!.message).toMatch(/the store still fails after \d+ ms \(\d+ probes\)/);
     expect(store.failed).toBeGreaterThan(80);
+  });
+
+  it("an input whose commit was still syncing when a later write failed is kept, not reported lost", async () => {
+    const { runtime, store, clock } = await setup();
+    const s = runtime.session("s", { agent: "f" });
+    await sendCommitted(runtime, "first");
+    let synced!: () => void;
+    store.commitGate = new Promise((resolve) => {
+      synced = resolve;
+    });
+    const a = s.send("a");
+    await flush();
+    expect(a.receipt).toBe("stored");
+    // A later write fails while a's group is committed but not yet synced.
+    store.commitGate = undefined;
+    store.failures = 1;
+    expect(() => s.send("b")).toThrow(expect.objectContaining({ code: "STORE_FAILED" }));
+    await flush();
+    expect(a.poll()).toBeUndefined();
+    synced();
+    await until(() => a.poll() !== undefined, "a to settle");
+    expect(a.receipt).toBe("durable");
+    expect(a.poll()?.outcome).toMatchObject({ status: "interrupted", reason: { code: "store_failed" } });
+    await advance(clock, DEFAULTS.storeProbe.firstMs);
+    expect(runtime.state).toBe("running");
+    expect(runtime.handle(a.id)).toBeDefined();
+  });
+
+  it("a turn end that can never be written: retried as a crash is, then degraded; the log stays once a minute", async () => {
+    const store = createMemoryStore();
+    const endTurn = store.endTurn.bind(store);
+    store.endTurn = (end) => {
+      if (end.sessionId === "bad") throw new Error("disk full for this row");
+      endTurn(end);
+    };
+    const clock = new VirtualClock();
+    const lines: Line[] = [];
+    const at =
+      (level: string) =>
+      (fields: object, message: string): void => {
+        lines.push({ level, message, fields: fields as Record<string, unknown> });
+      };
+    const runtime = createRuntime({
+      logger: { info: at("info"), warn: at("warn"), error: at("error") },
+      clock,
+      store,
+      agents: { f: { run: (input) => input } },
+    });
+    runtimes.push(runtime);
+    const events: RuntimeEvent[] = [];
+    runtime.on((event) => events.push(event));
+    await runtime.start();
+    runtime.session("bad", { agent: "f" }).send("x");
+    await flush();
+    for (let t = 1_000; t < 3 * DEFAULTS.storeProbe.logEveryMs; t += 1_000) await advance(clock, 1_000);
+    // Each recovery runs the turn again, as after a crash, until its attempts are spent; then
+    // ending it failed cannot be written either, so the store stays failed and is probed on.
+    expect(events.filter((e) => e.type === "store.recovered").length).toBe(DEFAULTS.crashAttemptsMax - 1);
+    expect(runtime.state).toBe("degraded");
+    expect(runtime.metrics().retries.commits).toBeGreaterThan(50);
+    // However often it failed and recovered, the log said so once a minute.
+    const errors = lines.filter((l) => l.level === "error");
+    expect(errors).toHaveLength(3);
+    expect(errors[2]!.message).toMatch(/the store still fails/);
+    expect(lines.filter((l) => l.level === "warn").length).toBeLessThanOrEqual(1);
   });
 
   it("stop() while degraded returns store_failed at once, naming what was never written", async () => {

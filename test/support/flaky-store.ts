@@ -26,6 +26,8 @@ export class FlakyStore implements Store {
   failures = 0;
   /** Only commits fail (`failures` counts them); writes go through. */
   commitsOnly = false;
+  /** When set, a commit waits for it before it completes (a slow fsync). */
+  commitGate: Promise<void> | undefined;
   /** Operations that failed so far. */
   failed = 0;
   opens = 0;
@@ -89,8 +91,10 @@ export class FlakyStore implements Store {
     const group = this.#pending;
     this.#pending = [];
     if (this.failures > 0) this.#fail("commit");
-    await this.#inner.commit();
+    // Committed as of now; a slow fsync may still hold its waiters back.
     this.#committed.push(...group);
+    if (this.commitGate !== undefined) await this.commitGate;
+    await this.#inner.commit();
   }
 
   history(sessionId: string) {

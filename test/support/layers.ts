@@ -20,10 +20,10 @@ export interface Layer {
   /** Held to purity: no clocks, timers, randomness or IO reached through globals either. */
   readonly pure?: boolean;
   /**
-   * May `import()` a module named only at run time: the user's own code (a worker tool's module),
-   * which no table could name. Give it to a layer of one file that imports nothing else of ours.
+   * Files of the layer that `import()` a module named only at run time — the user's own code (a
+   * config file, a worker tool's module), which no table could name.
    */
-  readonly loadsUserModules?: boolean;
+  readonly userModules?: readonly string[];
 }
 
 /** The layers by name. */
@@ -68,12 +68,12 @@ function targetOf(from: string, specifier: string | undefined): Target {
   return { kind: "package", name: packageName(specifier) };
 }
 
-function allowed(layers: Layers, own: string, target: Target): string | undefined {
+function allowed(layers: Layers, own: string, target: Target, path: string): string | undefined {
   const layer = layers[own];
   if (layer === undefined) return "it belongs to no layer";
   switch (target.kind) {
     case "computed":
-      return layer.loadsUserModules === true ? undefined : "a computed import() cannot be checked";
+      return layer.userModules?.includes(path) === true ? undefined : "a computed import() cannot be checked";
     case "builtin":
       return layer.builtins ? undefined : `${own} may not import Node built-ins`;
     case "package": {
@@ -103,7 +103,7 @@ export function layerViolations(layers: Layers, files: ReadonlyMap<string, strin
       continue;
     }
     for (const ref of scanImports(source, path)) {
-      const why = allowed(layers, own, targetOf(path, ref.specifier));
+      const why = allowed(layers, own, targetOf(path, ref.specifier), path);
       if (why !== undefined) out.push(`${path}:${ref.line}: ${ref.kind} "${ref.specifier ?? "?"}": ${why}`);
     }
     if (layers[own]?.pure === true) {

@@ -42,7 +42,7 @@ const SQL = {
   /** Params: limit. */
   sessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id LIMIT ?",
   session: "SELECT id, agent, created_at_ms FROM sessions WHERE id = ?",
-  /** Queued inputs per session (the partial index `inputs_queued` covers the scan). */
+  /** Queued inputs per session (the partial index `inputs_queued_by_session` covers the scan). */
   queuedPerSession:
     "SELECT session_id, count(*) AS n FROM inputs WHERE status = 'queued' GROUP BY session_id",
   /** The latest turn of every session: one pass over the turns. */

@@ -30,6 +30,7 @@ import type { Message } from "../../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/outcome.js";
 import type { Policy } from "../../kernel/session/inbox.js";
 import type { DelegationLog } from "./delegation-log.js";
+import type { EventLog } from "./event-log.js";
 
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
@@ -227,6 +228,8 @@ export interface Store {
   queuedOf?(sessionId: string): readonly InputRecord[];
   /** The delegation log, when the store supports background children. */
   readonly delegations?: DelegationLog;
+  /** The sessions' recorded events, when the store keeps them (replay and resumable streams). */
+  readonly eventLog?: EventLog;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -34,6 +34,7 @@ import { checkOptions, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
 import { EndedInputs } from "./ended-inputs.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
+import { MemoryEventLog } from "./memory-event-log.js";
 
 /**
  * An input and where it stands: a copy of the record it was accepted with (the record stays the
@@ -97,6 +98,7 @@ class MemoryStore implements Store {
   readonly kind = "memory";
   readonly receipt = "stored" as const;
   readonly delegations = new MemoryDelegationLog();
+  readonly eventLog = new MemoryEventLog();
   readonly #historyTurnsMax: number;
   readonly #sessions = new Map<string, StoredSession>();
   readonly #ended: EndedInputs<StoredInput>;

@@ -154,6 +154,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inputs_queued_by_session ON inputs (session_id, seq) WHERE status = 'queued';
     `,
   },
+  {
+    version: 5,
+    name: "session events",
+    sql: `
+      -- Each session's recorded events (JSON), numbered from 1; retention trims the oldest. Rows go
+      -- in append order (rowid), so an append writes the table's last page, not one per session.
+      CREATE TABLE session_events (
+        id         INTEGER PRIMARY KEY,
+        session_id TEXT    NOT NULL,
+        seq        INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        event      TEXT    NOT NULL
+      );
+      CREATE UNIQUE INDEX session_events_by_seq ON session_events (session_id, seq);
+      -- The last number trimmed per session: a session's last number is the larger of its newest
+      -- event's and this, so trimming every event never lets a number be given twice.
+      CREATE TABLE session_event_seq (
+        session_id TEXT    PRIMARY KEY,
+        last_seq   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

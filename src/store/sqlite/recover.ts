@@ -16,8 +16,8 @@ import type { Statements } from "./statements.js";
  * of a million costs a count over the index, not a million rows parsed before any turn can start.
  */
 export function recoverState(sql: Statements, group: GroupCommit, paged: boolean): RecoveredState {
-  const sessions = (sql.allSessions.all() as { id: string; agent: string; created_at_ms: number }[]).map(
-    (row): SessionRecord => ({ id: row.id, agent: row.agent, createdAtMs: row.created_at_ms }),
+  const sessions = (sql.allSessions.all() as unknown as [string, string, number][]).map(
+    ([id, agent, createdAtMs]): SessionRecord => ({ id, agent, createdAtMs }),
   );
   const interrupted: InterruptedTurn[] = [];
   for (const row of sql.runningTurns.all() as unknown as TurnRow[]) {

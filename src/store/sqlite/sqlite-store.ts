@@ -49,6 +49,7 @@ import { recoverState } from "./recover.js";
 import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
 import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
+import { SqliteEventLog } from "./sqlite-event-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
@@ -180,6 +181,11 @@ export class SqliteStore implements Store, AsyncDisposable {
   readonly path: string;
   /** Background children and their completions, in the same file and transactions. */
   readonly delegations: SqliteDelegationLog = new SqliteDelegationLog({
+    write: (apply) => this.#write(apply),
+    read: (query) => this.#read(query),
+  });
+  /** The sessions' recorded events, in the same file and transactions. */
+  readonly eventLog: SqliteEventLog = new SqliteEventLog({
     write: (apply) => this.#write(apply),
     read: (query) => this.#read(query),
   });

@@ -24,6 +24,11 @@ const RECORD_COLUMNS =
 
 /** Statements whose rows are arrays of {@link RECORD_COLUMNS}. */
 const RECORDS = {
+  /**
+   * Every session, as arrays of id, agent, created_at_ms; in no order (a start reads all of them, and
+   * sorting ten thousand costs a temporary B-tree for nothing).
+   */
+  allSessions: "SELECT id, agent, created_at_ms FROM sessions",
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' ORDER BY seq`,
   /** One session's queued inputs (index `inputs_queued_by_session`). Param: session_id. */
   queuedOf: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ? ORDER BY seq`,
@@ -31,8 +36,6 @@ const RECORDS = {
 } as const;
 
 const SQL = {
-  allSessions: "SELECT id, agent, created_at_ms FROM sessions ORDER BY created_at_ms, id",
-
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
   insertInput: `INSERT INTO inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
@@ -115,6 +118,19 @@ const SQL = {
 
   /** A session's history rows after the last one a reader has (see `history-cache.ts`). Params: session_id, id. */
   historyAfter: "SELECT id, messages FROM history WHERE session_id = ? AND id > ? ORDER BY id",
+  /** Params: session_id, seq, at_ms, event. */
+  insertEvent: "INSERT INTO session_events (session_id, seq, at_ms, event) VALUES (?, ?, ?, ?)",
+  /** Before a trim. Params: session_id, through seq. */
+  setTrimmedSeq: `INSERT INTO session_event_seq (session_id, last_seq) VALUES (?, ?)
+    ON CONFLICT (session_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+  /** Param: session_id (twice). */
+  lastEventSeq: `SELECT max(coalesce((SELECT max(seq) FROM session_events WHERE session_id = ?), 0),
+      coalesce((SELECT last_seq FROM session_event_seq WHERE session_id = ?), 0)) AS last_seq`,
+  /** Params: session_id, after seq, limit. */
+  eventsAfter:
+    "SELECT seq, at_ms, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+  /** Params: session_id, through seq. */
+  trimEvents: "DELETE FROM session_events WHERE session_id = ? AND seq <= ?",
   /** Whether history names any of the sessions; param: their ids, as a JSON array. */
   historyOfAny:
     "SELECT EXISTS (SELECT 1 FROM history WHERE session_id IN (SELECT value FROM json_each(?))) AS found",

@@ -13,7 +13,8 @@
  * without a turn (`input-cases.ts`); turn starts, checkpoints and ends, history order
  * (`turn-cases.ts`); attempt fencing and what `commit()` promises (`fencing-cases.ts`); recovery:
  * what `open()` returns after the store was closed, or dropped as by `kill -9`, and reopened
- * (`recovery-cases.ts`); recovery page by page (`paging-cases.ts`); and the delegation log (`delegation-log-cases.ts`).
+ * (`recovery-cases.ts`); recovery page by page (`paging-cases.ts`); the delegation log
+ * (`delegation-log-cases.ts`); and the event log (`event-log-cases.ts`).
  *
  * This module imports `vitest`, so `offstage/testing/conformance` needs it installed; the main `offstage` entry
  * never loads this file.
@@ -22,6 +23,7 @@
  */
 import { afterEach, describe } from "vitest";
 import { delegationLogCases } from "./delegation-log-cases.js";
+import { eventLogCases } from "./event-log-cases.js";
 import { fencingCases } from "./fencing-cases.js";
 import { inputCases } from "./input-cases.js";
 import { pagingCases } from "./paging-cases.js";
@@ -44,5 +46,6 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     recoveryCases(kit);
     pagingCases(kit);
     delegationLogCases(kit);
+    eventLogCases(kit);
   });
 }

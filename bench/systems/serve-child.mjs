@@ -1,0 +1,83 @@
+// A server for the serve benchmark, in its own process so that the load generator does not share
+// its thread: `node serve-child.mjs offstage|floor <dir>` prints `READY <url>` once listening, its
+// memory (`MEMORY <json>`) on SIGUSR2, and exits on SIGTERM.
+//   offstage  `offstage serve`'s app (startServer) on the SQLite store, durability "normal", an echo
+//             function agent, the event log on;
+//   floor     a bare Hono handler on @hono/node-server that parses the same body and inserts the same
+//             row into SQLite (WAL, synchronous NORMAL, one autocommit per request): no runtime, no
+//             auth, no validation beyond JSON.parse — the least any server of inputs can do.
+
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+
+export const TOKEN = "bench-token-0123456789abcdef";
+const [system, dir] = process.argv.slice(2);
+
+async function startOffstage() {
+  const { serveConfig } = await import("../../dist/server/index.js");
+  const { createSqliteStore } = await import("../../dist/store/sqlite/index.js");
+  const served = await serveConfig({
+    runtime: {
+      agents: { echo: { run: async (input) => input } },
+      store: createSqliteStore({ path: join(dir, "offstage.db"), durability: "normal" }),
+      // BENCH_EVENT_LOG=0: without the event log, to see what recording costs under load.
+      eventLog: process.env.BENCH_EVENT_LOG !== "0",
+      logger: { warn: () => {}, error: (fields, message) => console.error(message, fields) },
+    },
+    defaultAgent: "echo",
+    port: 0,
+    tokens: [{ token: TOKEN }],
+  });
+  return { url: served.server.url, stop: () => served.stop() };
+}
+
+async function startFloor() {
+  const db = new DatabaseSync(join(dir, "floor.db"));
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  db.exec(`CREATE TABLE inputs (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE,
+    payload TEXT NOT NULL, policy TEXT NOT NULL, idempotency_key TEXT, accepted_at_ms INTEGER NOT NULL,
+    delegation_id TEXT, status TEXT NOT NULL)`);
+  const insert = db.prepare(
+    "INSERT INTO inputs (id, session_id, seq, payload, policy, accepted_at_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'queued')",
+  );
+  let seq = 0;
+  const app = new Hono();
+  app.post("/v1/sessions/:id/inputs", async (c) => {
+    const body = JSON.parse(await c.req.text());
+    seq += 1;
+    const inputId = `i${seq}`;
+    insert.run(
+      inputId,
+      c.req.param("id"),
+      seq,
+      JSON.stringify(body.payload),
+      body.policy ?? "enqueue",
+      Date.now(),
+    );
+    return c.json({ inputId, receipt: "durable" }, 202);
+  });
+  const server = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stop: () => new Promise((resolve) => server.close(() => resolve(db.close()))),
+  };
+}
+
+// Imported by the scenario for TOKEN only; run as a process, it serves.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const running = system === "floor" ? await startFloor() : await startOffstage();
+  process.on("SIGUSR2", () => {
+    globalThis.gc?.();
+    process.stdout.write(`MEMORY ${JSON.stringify(process.memoryUsage())}\n`);
+  });
+  process.once("SIGTERM", async () => {
+    await running.stop();
+    process.exit(0);
+  });
+  process.stdout.write(`READY ${running.url}\n`);
+}

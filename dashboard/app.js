@@ -1,0 +1,220 @@
+// The dashboard of `offstage serve` (/ui): plain DOM on the package's own client, no build step and
+// nothing fetched from elsewhere. Every call carries the token typed in the header (or passed as
+// `#token=…`), so the page shows, and its buttons do, only what that token may.
+import { createClient } from "./client/index.js";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 1000;
+let client;
+let selected;
+let follow;
+/** Turns of the selected session, by id: { turnId, startedAtMs, endedAtMs, status, inputIds, tools }. */
+let turns = new Map();
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value);
+  }
+  for (const child of children.flat()) if (child !== undefined && child !== null) el.append(child);
+  return el;
+}
+
+function fill(id, title, ...content) {
+  $(id).replaceChildren(h("h2", {}, title), ...content);
+}
+
+function failure(error) {
+  return h("p", { class: "error" }, `${error.code ?? "ERROR"}: ${error.message}`);
+}
+
+async function act(label, action) {
+  try {
+    await action();
+    $("state").textContent = `${label}: done`;
+  } catch (error) {
+    $("state").textContent = `${label}: ${error.code ?? ""} ${error.message}`;
+  }
+  await refresh();
+}
+
+async function refresh() {
+  if (client === undefined) return;
+  await Promise.all([sessions(), metrics(), delegations(), session()]);
+}
+
+async function sessions() {
+  try {
+    const { sessions: list } = await client.sessions();
+    const rows = list.map((s) =>
+      h(
+        "tr",
+        { class: `session${s.id === selected ? " selected" : ""}`, "data-session": s.id, onclick: () => pick(s.id) },
+        h("td", {}, s.id),
+        h("td", {}, s.agent),
+        h("td", {}, String(s.queued)),
+        h("td", {}, s.running === null ? "—" : s.running.turnId),
+      ),
+    );
+    fill(
+      "sessions",
+      `Sessions (${list.length})`,
+      h("table", {}, h("tr", {}, h("th", {}, "id"), h("th", {}, "agent"), h("th", {}, "inbox"), h("th", {}, "running turn")), rows),
+    );
+  } catch (error) {
+    fill("sessions", "Sessions", failure(error));
+  }
+}
+
+function distribution(name, stats) {
+  const bars = ["p50Ms", "p99Ms", "maxMs"].map((key) => {
+    const value = stats[key];
+    // Log scale from 0.1 ms to 10 s, so a 1 ms lag and a 1 s one both show.
+    const height = Math.max(30, Math.min(100, 30 + (Math.log10(1 + value * 10) / 5) * 70));
+    const shown = value < 10 ? value.toFixed(2) : value.toFixed(0);
+    return h("div", { style: `height:${height}%`, title: `${key} ${value} ms` }, `${key.replace("Ms", "")} ${shown}`);
+  });
+  return h("div", {}, h("p", {}, `${name} (ms, ${stats.count} samples)`), h("div", { class: "dist" }, bars));
+}
+
+async function metrics() {
+  try {
+    const m = await client.runtimeMetrics();
+    fill("metrics", "Dispatcher", distribution("dispatcher lag", m.dispatcherLag), distribution("send → start", m.sendToStart));
+  } catch (error) {
+    fill("metrics", "Dispatcher", failure(error));
+  }
+}
+
+async function delegations() {
+  try {
+    const { delegations: list } = await client.delegations();
+    const children = (parent) =>
+      list
+        .filter((d) => d.parentSessionId === parent)
+        .map((d) =>
+          h(
+            "li",
+            {},
+            `${d.goal} — ${d.running ? "running" : (d.status ?? "?")}, delivery ${d.delivery ?? "—"} `,
+            d.running ? h("button", { onclick: () => act("cancel child", () => client.cancelDelegation(d.id)) }, "cancel") : null,
+            h("ul", { class: "tree" }, children(d.childSessionId)),
+          ),
+        );
+    const roots = [...new Set(list.map((d) => d.parentSessionId).filter((p) => !list.some((d) => d.childSessionId === p)))];
+    fill(
+      "delegations",
+      `Delegations (${list.length})`,
+      roots.length === 0 ? h("p", { class: "muted" }, "none") : roots.map((root) => h("div", {}, root, h("ul", { class: "tree" }, children(root)))),
+    );
+  } catch (error) {
+    fill("delegations", "Delegations", failure(error));
+  }
+}
+
+function timeline() {
+  const list = [...turns.values()];
+  if (list.length === 0) return h("p", { class: "muted" }, "no turns yet");
+  const from = Math.min(...list.map((t) => t.startedAtMs));
+  const to = Math.max(Date.now(), ...list.map((t) => t.endedAtMs ?? 0));
+  const at = (ms) => `${((ms - from) / Math.max(1, to - from)) * 100}%`;
+  return list.map((t) => {
+    const end = t.endedAtMs ?? Date.now();
+    const bar = h(
+      "div",
+      { class: `bar ${t.status}`, style: `left:${at(t.startedAtMs)};width:max(4px, calc(${at(end)} - ${at(t.startedAtMs)}))` },
+      `${t.status} · ${t.inputIds.length} input${t.inputIds.length === 1 ? "" : "s"}`,
+    );
+    const tools = t.tools.map((tool) =>
+      h("div", { class: "tool", title: tool.name, style: `left:${at(tool.startedAtMs)};width:calc(${at(tool.endedAtMs ?? end)} - ${at(tool.startedAtMs)})` }),
+    );
+    return h("div", { class: "turn", "data-turn": t.turnId }, bar, tools);
+  });
+}
+
+async function session() {
+  if (selected === undefined) return;
+  try {
+    const view = await client.session(selected);
+    const queued = view.inbox.queued.map((q) =>
+      h(
+        "li",
+        { "data-input": q.inputId },
+        `${q.inputId} (${q.policy}) `,
+        h("button", { onclick: () => act("withdraw", () => client.withdraw(q.inputId)) }, "withdraw"),
+      ),
+    );
+    const running = view.inbox.running;
+    fill(
+      "session",
+      `Session ${view.id} (${view.agent})`,
+      h(
+        "p",
+        {},
+        running === null
+          ? "idle"
+          : h("span", {}, `running turn ${running.turnId} `, ...running.inputIds.map((id) => h("button", { "data-cancel": id, onclick: () => act("cancel", () => client.cancel(id)) }, `cancel ${id}`))),
+        " ",
+        h("button", { onclick: () => act("stop children", () => client.stopChildren(view.id, { recursive: true })) }, "stop children"),
+      ),
+      h("h2", {}, `Inbox (${queued.length})`),
+      queued.length === 0 ? h("p", { class: "muted" }, "empty") : h("ul", {}, queued),
+      h("h2", {}, "Turns"),
+      h("div", { id: "timeline" }, timeline()),
+    );
+  } catch (error) {
+    fill("session", "Session", failure(error));
+  }
+}
+
+function apply({ event, atMs }) {
+  if (event.type === "turn.started")
+    turns.set(event.turnId, { turnId: event.turnId, startedAtMs: atMs, endedAtMs: undefined, status: "running", inputIds: event.inputIds, tools: [] });
+  const turn = turns.get(event.turnId);
+  if (turn === undefined) return;
+  if (event.type === "turn.ended") {
+    turn.endedAtMs = atMs;
+    turn.status = event.outcome.status;
+  } else if (event.type === "tool.started") turn.tools.push({ id: event.toolCallId, name: event.toolName, startedAtMs: atMs });
+  else if (event.type === "tool.ended") {
+    const tool = turn.tools.find((t) => t.id === event.toolCallId);
+    if (tool !== undefined) tool.endedAtMs = atMs;
+  }
+}
+
+async function pick(id) {
+  follow?.abort();
+  selected = id;
+  turns = new Map();
+  follow = new AbortController();
+  const signal = follow.signal;
+  await refresh();
+  (async () => {
+    try {
+      for await (const event of client.events(id, { signal })) {
+        apply(event);
+        const box = $("timeline");
+        if (box !== null) box.replaceChildren(...[timeline()].flat());
+      }
+    } catch (error) {
+      if (!signal.aborted) $("state").textContent = `events: ${error.message}`;
+    }
+  })();
+}
+
+function connect(token) {
+  client = createClient({ baseUrl: location.origin, token });
+  sessionStorage.setItem("offstage-token", token);
+  refresh();
+}
+
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+const token = fromHash ?? sessionStorage.getItem("offstage-token");
+if (fromHash !== null) history.replaceState(null, "", location.pathname);
+$("token").addEventListener("change", (e) => connect(e.target.value));
+if (token !== null) {
+  $("token").value = token;
+  connect(token);
+}
+setInterval(refresh, POLL_MS);

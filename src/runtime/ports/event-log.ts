@@ -1,0 +1,54 @@
+/**
+ * The event log port: a session's recorded events, numbered per session, kept by the store so that a
+ * subscriber can replay them and then follow live, across restarts (`session.events({ after })`).
+ *
+ * A store that keeps one exposes it as `store.eventLog`; the port is optional, and a runtime on a
+ * store without it refuses replay with `EVENT_LOG_UNAVAILABLE`. Appends join the store's current
+ * group like every other write, so an event is lost in a crash only with the writes around it; the
+ * runtime shows an event to subscribers only once the commit holding it resolved, so a number a
+ * subscriber saw is never given to another event after a restart.
+ *
+ * @packageDocumentation
+ */
+import type { RuntimeEvent } from "../events.js";
+
+/** The event types a session's log records. */
+export type LoggedEventType =
+  | "input.accepted"
+  | "input.status"
+  | "turn.started"
+  | "model.text"
+  | "model.reasoning"
+  | "model.step"
+  | "model.retry"
+  | "tool.started"
+  | "tool.ended"
+  | "turn.ended"
+  | "delegation.dispatched"
+  | "delegation.rejected"
+  | "delegation.completed"
+  | "delegation.delivered";
+
+/** An event a session's log records (text deltas of one model step may arrive joined in one). */
+export type LoggedEvent = Extract<RuntimeEvent, { type: LoggedEventType }>;
+
+/** One recorded event of a session. */
+export interface SessionEvent {
+  readonly sessionId: string;
+  /** 1 for the session's first event, one more for each later one. */
+  readonly seq: number;
+  /** When it was recorded (epoch milliseconds). */
+  readonly atMs: number;
+  readonly event: LoggedEvent;
+}
+
+export interface EventLog {
+  /** Records an event; its `seq` is one more than the session's last (the runtime numbers them). */
+  append(event: SessionEvent): void;
+  /** The session's events with `seq > afterSeq`, oldest first, at most `limit` of them. */
+  read(sessionId: string, afterSeq: number, limit: number): readonly SessionEvent[];
+  /** The session's last `seq` ever appended (trimmed ones count), 0 when none. */
+  lastSeq(sessionId: string): number;
+  /** Forgets the session's events with `seq <= throughSeq` (retention). */
+  trim(sessionId: string, throughSeq: number): void;
+}

@@ -1,0 +1,104 @@
+/**
+ * The dashboard at /ui, driven in headless Chromium (Debian's `chromium` package through
+ * playwright-core; never a browser download) against the built package served on loopback. It
+ * lists the sessions a token reaches with their inbox and running turn, shows a session's turns,
+ * and its buttons withdraw and cancel; a scoped token sees only its sessions. Screenshots go to
+ * test-results/screenshots/ (CI keeps them).
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPath, removeFiles } from "../store/sqlite-files.js";
+import { ensureBuilt, ROOT } from "../support/build.js";
+import { eventually, FULL, hang, TENANT_A } from "./serve-kit.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = join(ROOT, "test-results", "screenshots");
+
+type Served = { server: { url: string }; stop(): Promise<void> };
+let served: Served;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
+  ensureBuilt();
+  const server = await import(join(ROOT, "dist/server/index.js"));
+  const sqlite = await import(join(ROOT, "dist/store/sqlite/index.js"));
+  served = await server.serveConfig({
+    runtime: {
+      agents: { echo: { run: async (input: unknown) => `echo ${JSON.stringify(input)}` }, hang },
+      store: sqlite.createSqliteStore({ path: freshPath(), durability: "normal" }),
+      logger: { warn: () => undefined, error: () => undefined },
+    },
+    defaultAgent: "echo",
+    port: 0,
+    tokens: [{ token: FULL }, { token: TENANT_A, sessionPrefix: "a-" }],
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  mkdirSync(SHOTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+  removeFiles();
+});
+
+async function api(path: string, init: RequestInit = {}) {
+  const response = await fetch(`${served.server.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${FULL}`, "content-type": "application/json", ...init.headers },
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+describe("dashboard", () => {
+  it("shows sessions, inbox and turns; withdraws and cancels with its buttons", async () => {
+    const send = (session: string, payload: unknown, agent?: string) =>
+      api(`/v1/sessions/${session}/inputs`, { method: "POST", body: JSON.stringify({ payload, agent }) });
+    for (let i = 0; i < 3; i++) await send("a-done", i);
+    const running = await send("a-run", "wait", "hang");
+    const queued = await send("a-run", "later");
+    await send("b-other", "x");
+    await eventually(async () => (await api(`/v1/inputs/${running.inputId}`)).status === "running");
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    await page.locator('tr[data-session="b-other"]').waitFor();
+    await expect(page.locator('tr[data-session="a-run"] td').nth(2).textContent()).resolves.toBe("1");
+    await page.locator('tr[data-session="a-done"]').click();
+    await page.locator(".turn .bar.completed").nth(2).waitFor();
+    await page.locator('tr[data-session="a-run"]').click();
+    await page.locator(`li[data-input="${queued.inputId}"]`).waitFor();
+    await page.locator(".turn .bar.running").waitFor();
+    await page.screenshot({ path: join(SHOTS, "dashboard.png") });
+
+    await page.locator(`li[data-input="${queued.inputId}"] button`).click();
+    await eventually(async () => (await api(`/v1/inputs/${queued.inputId}`)).status === "withdrawn");
+    await page.locator(`li[data-input="${queued.inputId}"]`).waitFor({ state: "detached" });
+    await page.locator(`button[data-cancel="${running.inputId}"]`).click();
+    await eventually(async () => (await api(`/v1/inputs/${running.inputId}`)).status === "cancelled");
+    await page.locator(".turn .bar.cancelled").waitFor();
+    await page.screenshot({ path: join(SHOTS, "dashboard-after-cancel.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("shows a scoped token only its sessions, and refuses what it may not see", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${served.server.url}/ui#token=${TENANT_A}`);
+    await page.locator('tr[data-session="a-run"]').waitFor();
+    expect(await page.locator('tr[data-session="b-other"]').count()).toBe(0);
+    // Metrics cover every session: this token may not read them.
+    await page.locator("#metrics .error").waitFor();
+    expect(await page.locator("#metrics .error").textContent()).toMatch(/FORBIDDEN/);
+    // The token is not left in the address bar.
+    expect(page.url()).not.toContain(TENANT_A);
+    await page.screenshot({ path: join(SHOTS, "dashboard-scoped.png") });
+    await page.close();
+  }, 60_000);
+});
