@@ -72,7 +72,7 @@ interface StoredSession {
   /** Queued and running inputs, in acceptance order. */
   readonly live: StoredInput[];
   /** Running turns: one, rarely more. */
-  turns: StoredTurn[];
+  readonly turns: StoredTurn[];
 }
 
 const COMMITTED = Promise.resolve();
@@ -225,18 +225,14 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
     }
     if (stored === undefined) {
-      const turn: StoredTurn = {
+      session.turns.push({
         turnId: start.turnId,
         attempt: start.attempt,
         inputs,
         steered: NO_STEERED,
         step: 0,
         messages: NO_MESSAGES,
-      };
-      // An array of one when it held none: a push would grow the empty array to 17 slots (an array
-      // emptied drops its slots), every turn.
-      if (session.turns.length === 0) session.turns = [turn];
-      else session.turns.push(turn);
+      });
     } else {
       // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
       stored.attempt = start.attempt;
