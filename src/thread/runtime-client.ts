@@ -151,6 +151,8 @@ export class RuntimeClient {
       host,
     );
     this.#conn = conn;
+    // A new worker knows only the sessions its store keeps: each is looked up again on first use.
+    this.#sessions.clear();
     if (this.#listeners.size > 0) conn.listen(true);
     return conn;
   }

@@ -3,6 +3,7 @@ import {
   createMemoryStore,
   createRuntime,
   isOffstageError,
+  type Model,
   type SessionEvent,
   type Store,
   silentLogger,
@@ -10,7 +11,7 @@ import {
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { createScriptedModel } from "../../src/testing/scripted-model.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
-import { thrownBy, until } from "../support/async.js";
+import { deferred, flush, thrownBy, until } from "../support/async.js";
 import { startSession } from "../support/runtime.js";
 
 afterEach(removeFiles);
@@ -58,6 +59,39 @@ describe("session.events()", () => {
     expect(texts).toHaveLength(1);
     expect(texts[0]!.event).toMatchObject({ delta: Array.from({ length: 50 }, (_, i) => `${i},`).join("") });
     await runtime.stop();
+  });
+
+  it("records text joined so far once textJoinMs passes, while the step still streams", async () => {
+    const gate = deferred();
+    const model: Model = {
+      id: "slow-text",
+      async *stream() {
+        yield { type: "text-delta", id: "t", delta: "a" };
+        yield { type: "text-delta", id: "t", delta: "b" };
+        await gate.promise;
+        yield { type: "text-delta", id: "t", delta: "c" };
+        yield { type: "finish", finishReason: "stop" };
+      },
+    };
+    const { runtime, s, clock } = await startSession({ chat: { model } }, { eventLog: { textJoinMs: 20 } });
+    const h = s.send("hi");
+    const seen: SessionEvent[] = [];
+    const following = (async () => {
+      for await (const e of s.events()) seen.push(e);
+    })();
+    await until(() => seen.some((e) => e.event.type === "turn.started"));
+    await flush();
+    expect(seen.filter((e) => e.event.type === "model.text")).toEqual([]);
+    clock.advance(20);
+    await until(() => seen.some((e) => e.event.type === "model.text"));
+    gate.resolve();
+    await h.result();
+    await until(() => seen.some((e) => e.event.type === "turn.ended"));
+    expect(
+      seen.filter((e) => e.event.type === "model.text").map((e) => (e.event as { delta: string }).delta),
+    ).toEqual(["ab", "c"]);
+    await runtime.stop();
+    await following;
   });
 
   it("trims beyond eventsPerSessionMax; a subscriber whose next event was trimmed gets EVENTS_TRIMMED", async () => {

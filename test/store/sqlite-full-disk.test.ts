@@ -11,13 +11,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createRuntime,
-  type Runtime,
-  type RuntimeEvent,
-  silentLogger,
-  type TurnHandle,
-} from "../../src/index.js";
+import { createRuntime, type Runtime, type RuntimeEvent, type TurnHandle } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { eventually } from "../support/async.js";
 
@@ -78,9 +72,12 @@ describe("a SQLite store on a disk that fills up", () => {
   it("refuses sends, settles every handle, shows degraded, and recovers by itself once space is free", async () => {
     const held = gate();
     const events: RuntimeEvent[] = [];
+    const errors: string[] = [];
     const store = createSqliteStore({ path: join(dir, "db", "store.db") });
     const runtime: Runtime = createRuntime({
-      logger: silentLogger,
+      logger: { warn: () => undefined, error: (_fields, message) => errors.push(message) },
+      // The session event log writes to the same file: its failing appends must not add noise.
+      eventLog: true,
       store,
       agents: {
         echo: {
@@ -136,6 +133,8 @@ describe("a SQLite store on a disk that fills up", () => {
     for (const h of sent) expect(["completed", "interrupted", "failed"]).toContain(h.status);
     expect(runtime.metrics()).toMatchObject({ state: "degraded", store: { degraded: true, failures: 1 } });
     expect(events.filter((e) => e.type === "store.failed")).toHaveLength(1);
+    // Logged once, however many writes failed.
+    expect(errors).toEqual([expect.stringMatching(/^the store failed: the runtime is degraded/)]);
 
     // Space is freed: the runtime recovers without a restart, and runs what the store kept.
     rmSync(filler);

@@ -128,3 +128,50 @@ describe("migrating a file of schema version 2", () => {
     expect((await again.open()).interrupted).toEqual([]);
   });
 });
+
+describe("migrating a file of schema version 3", () => {
+  it("gains the indexes retention and paged recovery read, and both work on its rows", async () => {
+    const path = freshPath();
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 3)) db.exec(migration.sql);
+    db.exec(`PRAGMA user_version = 3; PRAGMA application_id = ${APPLICATION_ID}`);
+    db.prepare("INSERT INTO sessions (id, agent, created_at_ms) VALUES ('s1', 'a', 1)").run();
+    const input = db.prepare(
+      `INSERT INTO inputs (id, session_id, seq, payload, policy, accepted_at_ms, status, outcome, ended_at_ms)
+       VALUES (?, 's1', ?, '"p"', 'enqueue', 1, ?, ?, ?)`,
+    );
+    for (let n = 1; n <= 4; n++) input.run(`i${n}`, n, "withdrawn", OUTCOME, n);
+    input.run("i5", 5, "queued", null, null);
+    db.close();
+    const store = createSqliteStore({ path, groupCommitMs: 0, endedInputsMax: 1 });
+    open.push(store);
+    const state = await store.open({ paged: true });
+    expect(state.queuedCount).toBe(1);
+    expect(store.queuedOf("s1").map((i) => i.id)).toEqual(["i5"]);
+    expect((await store.sweepNow()).inputs).toBe(3);
+    expect(["i1", "i2", "i3", "i4", "i5"].map((id) => store.input(id)?.status)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      "withdrawn",
+      "queued",
+    ]);
+    const check = new DatabaseSync(path, { readOnly: true });
+    const indexes = (
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as {
+        name: string;
+      }[]
+    ).map((row) => row.name);
+    check.close();
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        "inputs_ended",
+        "inputs_ended_keyed",
+        "inputs_by_turn",
+        "inputs_queued_by_session",
+      ]),
+    );
+    expect(indexes).not.toContain("inputs_queued");
+  });
+});

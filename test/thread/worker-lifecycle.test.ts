@@ -91,6 +91,8 @@ describe("a runtime worker that dies", () => {
     await runtime.start();
     const again = runtime.session("w2", { agent: "echo" }).send("back");
     expect(spin(again)?.outcome.output).toBe("echo: back");
+    // The new worker's memory store knows no session of the old one: asking with the agent makes it again.
+    expect(spin(runtime.session("w", { agent: "slow" }).send(1))?.status).toBe("completed");
   });
 
   it("an uncaught throw in the worker: the handles name the error", async () => {
