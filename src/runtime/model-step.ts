@@ -27,9 +27,12 @@ import type { LiveTurn } from "./live-turn.js";
 import { retryPolicyOf } from "./model-agent-options.js";
 import { checkStepOverrides, requestSettings } from "./model-request.js";
 import type { RuntimeParts } from "./parts.js";
-import type { Model, ModelPart, ModelRequest, ModelTool } from "./ports/model.js";
+import type { Model, ModelPart, ModelRequest, ModelSettings, ModelTool } from "./ports/model.js";
 import { classifyModelError, describeModelError } from "./ports/model-failure.js";
 import { StepAnswer } from "./step-answer.js";
+
+const NO_PROMPT: readonly Message[] = [];
+const NO_TOOLS: readonly ModelTool[] = [];
 
 /** The system prompt a `system` function gave each running turn (computed once per turn). */
 const turnSystems = new WeakMap<LiveTurn, Message | null>();
@@ -48,8 +51,11 @@ class ModelStep {
   readonly #model: Model;
   readonly #step: number;
   #policy: RetryPolicy | undefined;
-  /** The request without its signal; each try adds its own. */
-  #base: Omit<ModelRequest, "abortSignal"> | undefined;
+  // The request without its signal, which each try adds: kept as fields rather than one object that
+  // each try spreads (bench/NOTES.md, "no request spread").
+  #prompt: readonly Message[] = NO_PROMPT;
+  #tools: readonly ModelTool[] = NO_TOOLS;
+  #settings: ModelSettings | undefined;
   #tries = 0;
   #answer: StepAnswer | undefined;
   #timer: unknown;
@@ -67,16 +73,12 @@ class ModelStep {
     const agent = this.#agent;
     this.#parts.driver.callStarted();
     if (agent.prepareStep === undefined && typeof agent.system !== "function") {
-      this.#base = this.#build(turn.entry.system, undefined);
+      this.#build(turn.entry.system, undefined);
       this.#try();
       return;
     }
     void this.#prepare().then(
-      (base) =>
-        this.#parts.dispatcher.post("model.prepared", () => {
-          this.#base = base;
-          this.#try();
-        }),
+      () => this.#parts.dispatcher.post("model.prepared", () => this.#try()),
       (error: unknown) =>
         this.#parts.dispatcher.post("model.prepare failed", () =>
           this.#end(undefined, `${describeCause(error)}`, "context_error"),
@@ -84,8 +86,8 @@ class ModelStep {
     );
   }
 
-  /** The system prompt and `prepareStep`'s changes, which may take time. */
-  async #prepare(): Promise<Omit<ModelRequest, "abortSignal">> {
+  /** Builds the request with the system prompt and `prepareStep`'s changes, which may take time. */
+  async #prepare(): Promise<void> {
     const turn = this.#turn;
     const agent = this.#agent;
     let system = turn.entry.system;
@@ -118,13 +120,11 @@ class ModelStep {
       });
       overrides = checkStepOverrides(answer);
     }
-    return this.#build(system, overrides);
+    this.#build(system, overrides);
   }
 
-  #build(
-    system: Message | undefined,
-    overrides: StepOverrides | undefined,
-  ): Omit<ModelRequest, "abortSignal"> {
+  /** Sets the request's prompt, tools and settings. */
+  #build(system: Message | undefined, overrides: StepOverrides | undefined): void {
     const turn = this.#turn;
     const systemText = overrides?.system;
     const opening =
@@ -142,8 +142,9 @@ class ModelStep {
     let tools: readonly ModelTool[] = turn.entry.tools!.modelTools;
     const active = overrides?.activeTools;
     if (active !== undefined) tools = tools.filter((tool) => active.includes(tool.name));
-    const settings = requestSettings(this.#agent, overrides);
-    return settings === undefined ? { prompt, tools } : { ...settings, prompt, tools };
+    this.#prompt = prompt;
+    this.#tools = tools;
+    this.#settings = requestSettings(this.#agent, overrides);
   }
 
   /** Starts one try; its end comes back to `#tryEnded`. */
@@ -162,7 +163,11 @@ class ModelStep {
     }
     const own = syncModels.has(this.#model) ? undefined : new AbortController();
     const abortSignal = own === undefined ? turn.signal : AbortSignal.any([turn.signal, own.signal]);
-    const request: ModelRequest = { ...this.#base!, abortSignal };
+    const prompt = this.#prompt;
+    const tools = this.#tools;
+    const settings = this.#settings;
+    const request: ModelRequest =
+      settings === undefined ? { prompt, tools, abortSignal } : { ...settings, prompt, tools, abortSignal };
     const span = observer.modelCallStarted(turn, this.#step, this.#model.id, request);
     if (span === undefined) this.#stream(answer, request, own);
     else {

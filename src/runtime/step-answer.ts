@@ -16,6 +16,9 @@ import type { CallTelemetry, ModelCallEnd } from "./ports/telemetry.js";
 
 /** Most steps ask for no tool calls: they share this array instead of allocating their own. */
 const NO_CALLS: ToolCallPart[] = [];
+/** An answer's parts and block ids until its first part (see `append`); frozen, so nothing is pushed to them. */
+const NO_PARTS: readonly AssistantPart[] = Object.freeze([]);
+const NO_IDS: readonly (string | undefined)[] = Object.freeze([]);
 
 /**
  * One try's answer as it streams in. It is also the `model.done` event the kernel is fed when the
@@ -53,8 +56,8 @@ export class StepAnswer {
     this.step = step;
     this.text = "";
     this.toolCalls = NO_CALLS;
-    this.content = [];
-    this.openIds = [];
+    this.content = NO_PARTS as AssistantPart[];
+    this.openIds = NO_IDS as (string | undefined)[];
     this.usage = undefined;
     this.finishReason = undefined;
     this.providerMetadata = undefined;
@@ -112,10 +115,9 @@ export class StepAnswer {
                 input: part.input,
                 providerMetadata: part.providerMetadata,
               };
-        if (this.toolCalls === NO_CALLS) this.toolCalls = [];
-        this.toolCalls.push(call);
-        this.content.push(call);
-        this.openIds.push(undefined);
+        if (this.toolCalls === NO_CALLS) this.toolCalls = [call];
+        else this.toolCalls.push(call);
+        append(this, call, undefined);
         return true;
       }
       case "file":
@@ -124,14 +126,17 @@ export class StepAnswer {
           (typeof part.data !== "string" && typeof part.url !== "string")
         )
           return this.#malformed("file part: it needs a mediaType and base64 data or a url");
-        this.content.push({
-          type: "file",
-          mediaType: part.mediaType,
-          ...(part.data === undefined ? {} : { data: part.data }),
-          ...(part.url === undefined ? {} : { url: part.url }),
-          ...(part.providerMetadata === undefined ? {} : { providerMetadata: part.providerMetadata }),
-        });
-        this.openIds.push(undefined);
+        append(
+          this,
+          {
+            type: "file",
+            mediaType: part.mediaType,
+            ...(part.data === undefined ? {} : { data: part.data }),
+            ...(part.url === undefined ? {} : { url: part.url }),
+            ...(part.providerMetadata === undefined ? {} : { providerMetadata: part.providerMetadata }),
+          },
+          undefined,
+        );
         return true;
       case "response-metadata":
         if (part.id !== undefined) this.responseId = part.id;
@@ -225,9 +230,23 @@ function openBlock(
   }
   const block: Block =
     meta === undefined ? { type: kind, text: "" } : { type: kind, text: "", providerMetadata: meta };
-  answer.content.push(block as AssistantPart);
-  answer.openIds.push(id);
+  append(answer, block as AssistantPart, id);
   return block;
+}
+
+/**
+ * Adds a part at the end of the message, with its block id. The first part makes arrays of one
+ * rather than growing the empty ones (a push to `[]` allocates room for 17): a typical answer has
+ * one or two parts (bench/NOTES.md, "exact-size answer arrays").
+ */
+function append(answer: StepAnswer, part: AssistantPart, id: string | undefined): void {
+  if (answer.content.length === 0) {
+    answer.content = [part];
+    answer.openIds = [id];
+  } else {
+    answer.content.push(part);
+    answer.openIds.push(id);
+  }
 }
 
 function closeBlock(

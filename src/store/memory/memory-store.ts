@@ -71,8 +71,8 @@ interface StoredSession {
   readonly turnSizes: number[];
   /** Queued and running inputs, in acceptance order. */
   readonly live: StoredInput[];
-  /** Running turns (a new array on each change: it holds one turn, rarely more). */
-  turns: readonly StoredTurn[];
+  /** Running turns: one, rarely more. */
+  readonly turns: StoredTurn[];
 }
 
 const COMMITTED = Promise.resolve();
@@ -225,17 +225,14 @@ class MemoryStore implements Store {
       input.steerStep = undefined;
     }
     if (stored === undefined) {
-      session.turns = [
-        ...session.turns,
-        {
-          turnId: start.turnId,
-          attempt: start.attempt,
-          inputs,
-          steered: NO_STEERED,
-          step: 0,
-          messages: NO_MESSAGES,
-        },
-      ];
+      session.turns.push({
+        turnId: start.turnId,
+        attempt: start.attempt,
+        inputs,
+        steered: NO_STEERED,
+        step: 0,
+        messages: NO_MESSAGES,
+      });
     } else {
       // A resumed attempt keeps the checkpoint, so a second crash resumes from it too.
       stored.attempt = start.attempt;
@@ -255,7 +252,7 @@ class MemoryStore implements Store {
     const session = this.#sessions.get(end.sessionId);
     const turn = session === undefined ? undefined : current(session, end.turnId, end.attempt);
     if (session === undefined || turn === undefined) return;
-    session.turns = session.turns.filter((t) => t !== turn);
+    remove(session.turns, turn);
     this.#appendHistory(session, end.messages);
     for (const input of turn.inputs) this.#endTurnInput(session, input, end);
     for (const input of turn.steered) this.#endTurnInput(session, input, end);
