@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { InvalidInputError } from "../errors.js";
+import { CapacityError, InvalidInputError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { RuntimeParts } from "./parts.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "./ports/delegation-log.js";
@@ -145,7 +145,11 @@ export class GuardedStore implements Store {
    * throw: the caller's mistake as it was, a failure as an `OffstageError` (`STORE_FAILED`, ...).
    */
   failed(error: unknown): unknown {
-    return error instanceof InvalidInputError ? error : this.#parts.health.failed(error);
+    // A refusal the store made on the caller's behalf (a bad input, a busy session or a full cap seen
+    // by another process) is an answer, not a failure of the store.
+    return error instanceof InvalidInputError || error instanceof CapacityError
+      ? error
+      : this.#parts.health.failed(error);
   }
 }
 
@@ -161,8 +165,12 @@ function guardedBy<T>(store: GuardedStore, call: () => T): T {
 /** The delegation log of a guarded store: its calls watched the same way. */
 function guardLog(log: DelegationLog, store: GuardedStore): DelegationLog {
   const guarded = <T>(call: () => T): T => guardedBy(store, call);
+  const { reserve } = log;
   return {
     dispatch: (record: DelegationRecord) => guarded(() => log.dispatch(record)),
+    ...(reserve === undefined
+      ? {}
+      : { reserve: (records, caps) => guarded(() => reserve.call(log, records, caps)) }),
     complete: (completion, delivery: DeliveryPlan) => guarded(() => log.complete(completion, delivery)),
     setDelivery: (delegationId, delivery) => guarded(() => log.setDelivery(delegationId, delivery)),
     get: (delegationId) => guarded(() => log.get(delegationId)),
