@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { CapacityError, InvalidInputError } from "../errors.js";
+import { CapacityError, InvalidInputError, isOffstageError } from "../errors.js";
 import type { Message } from "../kernel/messages.js";
 import type { RuntimeParts } from "./parts.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "./ports/delegation-log.js";
@@ -147,7 +147,11 @@ export class GuardedStore implements Store {
   failed(error: unknown): unknown {
     // A refusal the store made on the caller's behalf (a bad input, a busy session or a full cap seen
     // by another process) is an answer, not a failure of the store.
-    return error instanceof InvalidInputError || error instanceof CapacityError
+    // STORE_UNAVAILABLE: a shared store cut off from its server for a while; it pauses its
+    // sessions and takes them up again itself (see `ports/session-leases.ts`).
+    return error instanceof InvalidInputError ||
+      error instanceof CapacityError ||
+      (isOffstageError(error) && error.code === "STORE_UNAVAILABLE")
       ? error
       : this.#parts.health.failed(error);
   }
