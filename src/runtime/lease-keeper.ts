@@ -14,6 +14,7 @@
  */
 
 import { isOffstageError } from "../errors.js";
+import type { Reason } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
@@ -53,9 +54,12 @@ export class LeaseKeeper {
 
   /** Starts listening for wakes from other processes. */
   open(): void {
-    this.#unlisten = this.#leases.listen((sessionId) => {
-      if (this.#leases.holds(sessionId)) this.#want(sessionId);
-    });
+    this.#unlisten = this.#leases.listen(
+      (sessionId) => {
+        if (this.#leases.holds(sessionId)) this.#want(sessionId);
+      },
+      (sessionIds) => this.#parts.dispatcher.post("leases lost", () => this.#lost(sessionIds)),
+    );
   }
 
   /** The recovery poll: claim what nobody holds, and ask where watched inputs stand. */
@@ -133,12 +137,39 @@ export class LeaseKeeper {
       },
       route: true,
     });
+    this.#leases.taken(state.queued.map((input) => input.id));
     this.#parts.keepAlive.busy();
     await store.commit();
     if (run.state !== "running") return;
     for (const turn of resumed) this.#parts.driver.start(turn);
     const touched = new Set(state.queued.map((input) => input.sessionId));
     for (const id of touched) this.#parts.scheduler.wake(id);
+  }
+
+  /**
+   * Another process took these sessions over (this one was cut off past its lease). Their queued
+   * input is the new holder's now: its handles follow the store. A running turn can write nothing
+   * any more (its epoch is stale); it is interrupted, and its inputs' handles here settle
+   * `interrupted` (`lease_lost`) while the new holder resumes the turn — `runtime.handle(id)`, asked
+   * again, follows the input to its end there.
+   */
+  #lost(sessionIds: readonly string[]): void {
+    const { sessions, driver, log } = this.#parts;
+    for (const id of sessionIds) {
+      const entry = sessions.get(id);
+      if (entry === undefined) continue;
+      for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
+      entry.merges = 0;
+      const turn = entry.turn;
+      if (turn !== undefined) {
+        const reason: Reason = {
+          code: "lease_lost",
+          message: `this process lost the lease of session ${JSON.stringify(id)}; another process runs it now`,
+        };
+        driver.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
+      }
+      log.warn({ sessionId: id }, "lost the lease of a session to another process (cut off past leaseMs)");
+    }
   }
 
   /** Carries out a cancel or withdraw another process asked of input this one runs. */

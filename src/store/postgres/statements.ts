@@ -46,10 +46,14 @@ const SQL = {
   /** Params: id, host, pid, lease_ms. */
   registerProcess: `INSERT INTO {s}.processes (id, host, pid, alive_until_ms) VALUES ($1, $2, $3, ${NOW_MS} + $4)
     ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, alive_until_ms = excluded.alive_until_ms`,
+  /** Of the sessions this process thinks it holds, those another process took. Params: ids, owner. */
+  lostSessions: "SELECT id FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
   /** The heartbeat. Params: id, lease_ms. */
   renewProcess: `UPDATE {s}.processes SET alive_until_ms = ${NOW_MS} + $2 WHERE id = $1`,
   /** A clean stop: every lease handed back at once. Param: id. */
   releaseAll: "UPDATE {s}.sessions SET owner = NULL WHERE owner = $1",
+  /** Sessions still named as this process's that it gave up. Params: owner, the ids it holds. */
+  releaseStray: "UPDATE {s}.sessions SET owner = NULL WHERE owner = $1 AND NOT (id = ANY($2::text[]))",
   forgetProcess: "DELETE FROM {s}.processes WHERE id = $1",
 
   /**
@@ -101,8 +105,11 @@ const SQL = {
   maxSeq: "SELECT max(seq) AS seq FROM {s}.inputs",
   /** Param: session ids. */
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ANY($1::text[]) ORDER BY seq, ord`,
-  /** Input other processes accepted for the sessions this one holds (all, or those of $2). Params: owner, session ids or NULL. */
-  untakenRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND taken_by IS NULL
+  /**
+   * Input this process has not taken up for the sessions it holds (all, or those of $2): accepted
+   * elsewhere, or taken by a process that lost the session since. Params: owner, session ids or NULL.
+   */
+  untakenRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND taken_by IS DISTINCT FROM $1
       AND session_id IN (SELECT id FROM {s}.sessions WHERE owner = $1)
       AND ($2::text[] IS NULL OR session_id = ANY($2::text[]))
     ORDER BY seq, ord`,
