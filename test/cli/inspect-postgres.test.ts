@@ -6,20 +6,18 @@
  * writes — a checksum of every table of the schema is unchanged, and its connection is a read-only
  * snapshot. One test runs the real command line, one the README's command as written.
  */
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type InspectReport, runInspect } from "../../src/cli/commands/inspect.js";
+import type { InspectReport } from "../../src/cli/commands/inspect.js";
 import { openPostgresReader } from "../../src/cli/inspect/postgres-reader.js";
-import { createRuntime, type ModelRequest, type Runtime, silentLogger } from "../../src/index.js";
+import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import type { PostgresStore } from "../../src/store/postgres/postgres-store.js";
-import { createScriptedModel } from "../../src/testing/index.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "../postgres/server.js";
 import { deferred } from "../support/async.js";
-import { text } from "../support/models.js";
+import { expectFilled, fillStore, inspect, inspectAgents, offstage, ROOT, until } from "./inspect-harness.js";
 
 beforeAll(requireServer);
 
@@ -43,34 +41,18 @@ function freshSchema(): string {
   return schema;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** A runtime on the PostgreSQL store: `f` answers at once unless told to "block"; `lead` has a model. */
 function runtimeOn(
   schema: string,
   processId: string,
   leaseMs: number,
 ): { runtime: Runtime; store: PostgresStore } {
-  const blocked = gate.promise;
-  const lead = createScriptedModel((request: ModelRequest) => {
-    const last = request.prompt[request.prompt.length - 1]!;
-    return text(last.role === "user" && JSON.stringify(last).includes("sub task") ? "child done" : "ok");
-  });
   const store = createPostgresStore({ connectionString: PG_URL, schema, processId, leaseMs });
   const runtime = createRuntime({
     store,
     logger: silentLogger,
     pollIntervalMs: 50,
-    agents: {
-      f: { run: async (input) => (input === "block" ? blocked : `did ${String(input)}`) },
-      lead: { model: lead },
-    },
+    agents: inspectAgents(gate.promise),
   });
   runtimes.push(runtime);
   return { runtime, store };
@@ -92,63 +74,13 @@ async function checksums(schema: string): Promise<Record<string, string>> {
   return out;
 }
 
-async function inspect(target: string, options: Partial<Parameters<typeof runInspect>[0]> = {}) {
-  let out = "";
-  let err = "";
-  const sink = (write: (s: string) => void) =>
-    ({
-      write: (s: string) => {
-        write(s);
-        return true;
-      },
-    }) as never;
-  const code = await runInspect({
-    target,
-    json: true,
-    out: sink((s) => {
-      out += s;
-    }),
-    err: sink((s) => {
-      err += s;
-    }),
-    ...options,
-  });
-  return {
-    code,
-    out,
-    err,
-    report: code === 0 && options.json !== false ? (JSON.parse(out) as InspectReport) : undefined,
-  };
-}
-
-const ROOT = join(import.meta.dirname, "..", "..");
-
-/** Runs the real command line (`src/cli/main.ts` under Node's type stripping). */
-function offstage(...args: string[]) {
-  const hook = join(ROOT, "test/crash/ts-hook.ts");
-  return spawnSync(process.execPath, ["--import", hook, join(ROOT, "src/cli/main.ts"), ...args], {
-    encoding: "utf8",
-    timeout: 30_000,
-  });
-}
-
 describe("offstage inspect on PostgreSQL", () => {
   it("reads a live store without writing: sessions and their leases, a running turn, waiting input, delegations", async () => {
     const schema = freshSchema();
     // A long lease: the heartbeat (every leaseMs / 3) does not rewrite the process row mid-test.
     const { runtime } = runtimeOn(schema, "inspect-a", 600_000);
     await runtime.start();
-    await runtime.session("s1", { agent: "f" }).send("quick").result();
-    const busy = runtime.session("busy", { agent: "f" });
-    const running = busy.send("block");
-    await until(() => running.status === "running", "the blocked turn");
-    const waiting = [busy.send("later 1"), busy.send("later 2")];
-    const parent = runtime.session("p", { agent: "lead" });
-    expect(parent.delegate({ goal: "sub task" }).status).toBe("dispatched");
-    await until(() => runtime.delegations.list()[0]?.delivery === "delivered", "the delivery");
-    await until(() => runtime.metrics().runningTurns === 1, "quiet");
-    await Promise.all([running, ...waiting].map((h) => h.stored()));
-    await runtime.session("s1").send("flush").result();
+    const waiting = await fillStore(runtime);
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const before = await checksums(schema);
@@ -161,59 +93,16 @@ describe("offstage inspect on PostgreSQL", () => {
     expect(code).toBe(0);
     expect(await checksums(schema)).toEqual(before);
 
-    expect(report!.store).toMatchObject({
-      kind: "postgres",
-      location: `127.0.0.1:5432/test schema ${schema}`,
-      schemaVersion: 1,
-      processes: [{ id: "inspect-a", pid: process.pid, alive: true, sessions: 4 }],
-      inputs: { completed: 4, running: 1, queued: 2 },
-      runningTurns: 1,
-      delegations: { delivered: 1 },
+    await expectFilled(report!, (o) => inspect(PG_URL, { schema, ...o }), waiting, {
+      store: {
+        kind: "postgres",
+        location: `127.0.0.1:5432/test schema ${schema}`,
+        schemaVersion: 1,
+        processes: [{ id: "inspect-a", pid: process.pid, alive: true, sessions: 4 }],
+      },
+      session: { lease: { owner: "inspect-a", epoch: expect.any(Number), expired: false } },
     });
-    const byId = new Map(report!.sessions!.map((s) => [s.id, s]));
-    expect(byId.get("s1")).toMatchObject({
-      agent: "f",
-      state: "idle",
-      inboxDepth: 0,
-      lastTurn: { status: "completed" },
-      lease: { owner: "inspect-a", expired: false },
-    });
-    expect(byId.get("busy")).toMatchObject({
-      state: "running",
-      inboxDepth: 2,
-      lastTurn: { status: "running" },
-      lease: { owner: "inspect-a", epoch: expect.any(Number), expired: false },
-    });
-    expect(report!.delegations).toEqual([
-      expect.objectContaining({
-        parentSessionId: "p",
-        goal: "sub task",
-        status: "completed",
-        delivery: "delivered",
-      }),
-    ]);
-    expect(report!.stuck.longRunning.map((t) => t.sessionId)).toEqual(["busy"]);
-    expect(report!.stuck.queuedNoTurn).toEqual([]);
     expect(report!.stuck.expiredLeases).toEqual([]);
-
-    const session = await inspect(PG_URL, { schema, session: "busy" });
-    expect(session.report!.session).toMatchObject({
-      session: { id: "busy", state: "running", lease: { owner: "inspect-a" } },
-      liveInputs: [
-        { status: "running", policy: "enqueue" },
-        { status: "queued", id: waiting[0]!.id },
-        { status: "queued", id: waiting[1]!.id },
-      ],
-    });
-    const child = report!.delegations![0]!.childSessionId;
-    const childDetail = await inspect(PG_URL, { schema, session: child });
-    expect(childDetail.report!.session!.history).toEqual([
-      expect.objectContaining({ role: "user" }),
-      { role: "assistant", content: [{ type: "text", text: "child done" }] },
-    ]);
-    const queued = await inspect(PG_URL, { schema, inputs: "queued" });
-    expect(queued.report!.inputs!.items.map((i) => i.id)).toEqual(waiting.map((h) => h.id));
-    expect((await inspect(PG_URL, { schema, session: "nobody" })).code).toBe(2);
 
     const human = await inspect(PG_URL, { schema, json: false, nowMs: later });
     expect(human.out).toMatch(/^store {6}127\.0\.0\.1:5432\/test schema \S+ \(postgres, schema 1\)$/m);

@@ -16,7 +16,7 @@
 import type pg from "pg";
 import { OffstageError, type OffstageErrorCode } from "../../errors.js";
 import { quoteIdent, SCHEMA_VERSION } from "../../store/postgres/migrations.js";
-import { delegationOf, inputOf, type Row, sessionOf, turnOf } from "./report-rows.js";
+import { delegationOf, detailOf, inputOf, type Row, sessionOf, turnOf } from "./report-rows.js";
 import type {
   DelegationSummary,
   InputSummary,
@@ -236,20 +236,14 @@ class PostgresReader implements StoreReader {
   async session(id: string, limit: number): Promise<SessionDetail | undefined> {
     const [row] = await this.#all(SQL.session, id);
     if (row === undefined) return undefined;
-    const turns = (await this.#all(SQL.turnsOf, id, limit)).map(turnOf);
-    const liveInputs = (await this.#all(SQL.liveInputsOf, id)).map(inputOf);
-    const history: unknown[] = [];
-    for (const r of await this.#all(SQL.historyOf, id))
-      history.push(...(JSON.parse(String(r.messages)) as unknown[]));
-    const queued = new Map([[id, liveInputs.filter((i) => i.status === "queued").length]]);
-    const latest = turns[0];
-    return {
-      session: withLease(row, queued, new Map(latest === undefined ? [] : [[id, latest]])),
-      turns,
-      liveInputs,
-      history: history.slice(-limit),
-      historyLength: history.length,
-    };
+    return detailOf(
+      row,
+      (await this.#all(SQL.turnsOf, id, limit)).map(turnOf),
+      (await this.#all(SQL.liveInputsOf, id)).map(inputOf),
+      await this.#all(SQL.historyOf, id),
+      limit,
+      withLease,
+    );
   }
 
   async inputs(status: string, limit: number): Promise<InputSummary[]> {

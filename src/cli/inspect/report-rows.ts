@@ -5,7 +5,13 @@
  *
  * @packageDocumentation
  */
-import type { DelegationSummary, InputSummary, SessionSummary, TurnSummary } from "./store-reader.js";
+import type {
+  DelegationSummary,
+  InputSummary,
+  SessionDetail,
+  SessionSummary,
+  TurnSummary,
+} from "./store-reader.js";
 
 /** One row of a query, by column name. */
 export type Row = Record<string, unknown>;
@@ -25,6 +31,32 @@ export function sessionOf(
     state: lastTurn?.status === "running" ? "running" : inboxDepth > 0 ? "queued" : "idle",
     inboxDepth,
     lastTurn,
+  };
+}
+
+/**
+ * One session's detail from its row, its turns (newest first), its live inputs and its history rows
+ * (oldest first, each a JSON array of messages); `summarize` maps the row (default {@link sessionOf}).
+ */
+export function detailOf(
+  row: Row,
+  turns: TurnSummary[],
+  liveInputs: InputSummary[],
+  historyRows: readonly Row[],
+  limit: number,
+  summarize: typeof sessionOf = sessionOf,
+): SessionDetail {
+  const id = String(row.id);
+  const history: unknown[] = [];
+  for (const r of historyRows) history.push(...(JSON.parse(String(r.messages)) as unknown[]));
+  const queued = new Map([[id, liveInputs.filter((i) => i.status === "queued").length]]);
+  const latest = turns[0];
+  return {
+    session: summarize(row, queued, new Map(latest === undefined ? [] : [[id, latest]])),
+    turns,
+    liveInputs,
+    history: history.slice(-limit),
+    historyLength: history.length,
   };
 }
 

@@ -18,7 +18,7 @@ import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { OffstageError } from "../../errors.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../store/sqlite/migrations.js";
-import { delegationOf, inputOf, type Row, sessionOf, turnOf } from "./report-rows.js";
+import { delegationOf, detailOf, inputOf, type Row, sessionOf, turnOf } from "./report-rows.js";
 import type {
   DelegationSummary,
   InputSummary,
@@ -156,20 +156,13 @@ class SqliteReader implements StoreReader {
   async session(id: string, limit: number): Promise<SessionDetail | undefined> {
     const row = this.#db.prepare(SQL.session).get(id) as Row | undefined;
     if (row === undefined) return undefined;
-    const turns = this.#all(SQL.turnsOf, id, limit).map(turnOf);
-    const liveInputs = this.#all(SQL.liveInputsOf, id).map(inputOf);
-    const history: unknown[] = [];
-    for (const r of this.#all(SQL.historyOf, id))
-      history.push(...(JSON.parse(String(r.messages)) as unknown[]));
-    const queued = new Map([[id, liveInputs.filter((i) => i.status === "queued").length]]);
-    const latest = turns[0];
-    return {
-      session: sessionOf(row, queued, new Map(latest === undefined ? [] : [[id, latest]])),
-      turns,
-      liveInputs,
-      history: history.slice(-limit),
-      historyLength: history.length,
-    };
+    return detailOf(
+      row,
+      this.#all(SQL.turnsOf, id, limit).map(turnOf),
+      this.#all(SQL.liveInputsOf, id).map(inputOf),
+      this.#all(SQL.historyOf, id),
+      limit,
+    );
   }
 
   async inputs(status: string, limit: number): Promise<InputSummary[]> {
