@@ -202,6 +202,9 @@ describe("offstage inspect on PostgreSQL", () => {
     expect(unreachable).toMatchObject({ code: 1, out: "" });
     expect(unreachable.err).toMatch(/\[STORE_UNREACHABLE\]: cannot reach PostgreSQL at 127\.0\.0\.1:1:/);
     expect(unreachable.err).not.toContain("secret");
+    const malformed = await inspect("postgres://someone:secret@127.0.0.1:port/test");
+    expect(malformed.err).toMatch(/\[INVALID_ARGUMENT\]: cannot inspect: not a valid PostgreSQL URL/);
+    expect(malformed.err).not.toContain("secret");
 
     const missing = freshSchema();
     expect((await inspect(PG_URL, { schema: missing })).err).toMatch(

@@ -122,13 +122,25 @@ export async function openPostgresReader(
       { cause: error },
     );
   }
-  const client = new driver.Client({
-    connectionString: url,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-    application_name: "offstage inspect",
-    // Read-only from the first statement: nothing this connection runs can write.
-    options: "-c default_transaction_read_only=on",
-  });
+  let client: pg.Client;
+  try {
+    client = new driver.Client({
+      connectionString: url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      application_name: "offstage inspect",
+      // Read-only from the first statement: nothing this connection runs can write.
+      options: "-c default_transaction_read_only=on",
+    });
+  } catch (error) {
+    // The URL is not echoed: it may carry a password.
+    throw new OffstageError(
+      "INVALID_ARGUMENT",
+      `cannot inspect: not a valid PostgreSQL URL (${describe(error)})`,
+      {
+        cause: error,
+      },
+    );
+  }
   client.on("error", () => undefined);
   const where = `${client.host}:${client.port}`;
   const location = `${where}/${client.database ?? ""} schema ${schema}`;
