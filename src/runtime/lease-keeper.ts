@@ -101,7 +101,7 @@ export class LeaseKeeper {
   }
 
   async #claim(): Promise<void> {
-    const { run, events, store } = this.#parts;
+    const { run, events } = this.#parts;
     this.#claiming = true;
     try {
       while (this.#wanted !== undefined && run.state === "running") {
