@@ -4,28 +4,24 @@
  * confirmation), every file it must refuse with a clear error, and proof that it never writes — the
  * file's bytes are unchanged and nothing is created beside it. One test runs the real command line.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type InspectReport, runInspect } from "../../src/cli/commands/inspect.js";
-import { createRuntime, type ModelRequest, type Runtime, silentLogger } from "../../src/index.js";
+import type { InspectReport } from "../../src/cli/commands/inspect.js";
+import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
-import { createScriptedModel } from "../../src/testing/index.js";
 import { freshPath, removeFiles, sha256, siblings } from "../store/sqlite-files.js";
 import { deferred } from "../support/async.js";
-import { text } from "../support/models.js";
-
-/** Waits on the wall clock: these flows cross real commits, which a loaded machine slows down. */
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+import {
+  expectFilled,
+  fillStore,
+  inspectAgents,
+  inspect as inspectWith,
+  offstage,
+  until,
+} from "./inspect-harness.js";
 
 const runtimes: Runtime[] = [];
 /** What a "block" input waits for; fresh for each test. */
@@ -45,32 +41,14 @@ afterEach(async () => {
 
 /** A runtime on `path`: `f` answers at once unless told to "block"; `lead` is a model for children. */
 function runtimeOn(path: string, extra: { staleAfterMs?: number } = {}): Runtime {
-  const blocked = gate.promise;
-  const lead = createScriptedModel((request: ModelRequest) => {
-    const last = request.prompt[request.prompt.length - 1]!;
-    return text(last.role === "user" && JSON.stringify(last).includes("sub task") ? "child done" : "ok");
-  });
   const runtime = createRuntime({
     store: createSqliteStore({ path, durability: "normal" }),
     logger: silentLogger,
-    agents: {
-      f: { run: async (input) => (input === "block" ? blocked : `did ${String(input)}`) },
-      lead: { model: lead },
-    },
+    agents: inspectAgents(gate.promise),
     delegation: extra.staleAfterMs === undefined ? {} : { staleAfterMs: extra.staleAfterMs },
   });
   runtimes.push(runtime);
   return runtime;
-}
-
-/** Runs the real command line (`src/cli/main.ts` under Node's type stripping). */
-function offstage(...args: string[]) {
-  const root = join(import.meta.dirname, "..", "..");
-  const hook = join(root, "test/crash/ts-hook.ts");
-  return spawnSync(process.execPath, ["--import", hook, join(root, "src/cli/main.ts"), ...args], {
-    encoding: "utf8",
-    timeout: 30_000,
-  });
 }
 
 /** A store file whose runtime ran one turn of `session` and stopped. */
@@ -84,34 +62,9 @@ async function storeWithOneTurn(session: string): Promise<string> {
   return path;
 }
 
-async function inspect(target: string, options: Partial<Parameters<typeof runInspect>[0]> = {}) {
-  let out = "";
-  let err = "";
-  const sink = (write: (s: string) => void) =>
-    ({
-      write: (s: string) => {
-        write(s);
-        return true;
-      },
-    }) as never;
-  const code = await runInspect({
-    target,
-    json: true,
-    out: sink((s) => {
-      out += s;
-    }),
-    err: sink((s) => {
-      err += s;
-    }),
-    busyTimeoutMs: 100,
-    ...options,
-  });
-  return {
-    code,
-    out,
-    err,
-    report: code === 0 && options.json !== false ? (JSON.parse(out) as InspectReport) : undefined,
-  };
+/** Waits at most 100 ms for a connection that holds the file exclusively. */
+function inspect(target: string, options: Parameters<typeof inspectWith>[1] = {}) {
+  return inspectWith(target, { busyTimeoutMs: 100, ...options });
 }
 
 describe("offstage inspect", () => {
@@ -119,18 +72,7 @@ describe("offstage inspect", () => {
     const path = freshPath();
     const runtime = runtimeOn(path);
     await runtime.start();
-    await runtime.session("s1", { agent: "f" }).send("quick").result();
-    const busy = runtime.session("busy", { agent: "f" });
-    const running = busy.send("block");
-    await until(() => running.status === "running", "the blocked turn");
-    const waiting = [busy.send("later 1"), busy.send("later 2")];
-    const parent = runtime.session("p", { agent: "lead" });
-    const sent = parent.delegate({ goal: "sub task" });
-    expect(sent.status).toBe("dispatched");
-    await until(() => runtime.delegations.list()[0]?.delivery === "delivered", "the delivery");
-    await until(() => runtime.metrics().runningTurns === 1, "quiet");
-    await Promise.all([running, ...waiting].map((h) => h.stored()));
-    await runtime.session("s1").send("flush").result();
+    const waiting = await fillStore(runtime);
 
     const before = { db: sha256(path), wal: sha256(`${path}-wal`), files: siblings(path) };
     const later = Date.now() + 120_000;
@@ -139,55 +81,10 @@ describe("offstage inspect", () => {
     expect(code).toBe(0);
     expect({ db: sha256(path), wal: sha256(`${path}-wal`), files: siblings(path) }).toEqual(before);
 
-    expect(report!.store).toMatchObject({
-      kind: "sqlite",
-      schemaVersion: SCHEMA_VERSION,
-      lock: { pid: process.pid, holder: "live" },
-      inputs: { completed: 4, running: 1, queued: 2 },
-      runningTurns: 1,
-      delegations: { delivered: 1 },
+    await expectFilled(report!, (o) => inspect(path, o), waiting, {
+      store: { kind: "sqlite", schemaVersion: SCHEMA_VERSION, lock: { pid: process.pid, holder: "live" } },
+      session: {},
     });
-    const byId = new Map(report!.sessions!.map((s) => [s.id, s]));
-    expect(byId.get("s1")).toMatchObject({
-      agent: "f",
-      state: "idle",
-      inboxDepth: 0,
-      lastTurn: { status: "completed" },
-    });
-    expect(byId.get("busy")).toMatchObject({
-      state: "running",
-      inboxDepth: 2,
-      lastTurn: { status: "running" },
-    });
-    expect(report!.delegations).toEqual([
-      expect.objectContaining({
-        parentSessionId: "p",
-        goal: "sub task",
-        status: "completed",
-        delivery: "delivered",
-      }),
-    ]);
-    expect(report!.stuck.longRunning.map((t) => t.sessionId)).toEqual(["busy"]);
-    expect(report!.stuck.queuedNoTurn).toEqual([]);
-
-    const session = await inspect(path, { session: "busy" });
-    expect(session.report!.session).toMatchObject({
-      session: { id: "busy", state: "running" },
-      liveInputs: [
-        { status: "running", policy: "enqueue" },
-        { status: "queued", id: waiting[0]!.id },
-        { status: "queued", id: waiting[1]!.id },
-      ],
-    });
-    const child = report!.delegations![0]!.childSessionId;
-    const childDetail = await inspect(path, { session: child });
-    expect(childDetail.report!.session!.history).toEqual([
-      expect.objectContaining({ role: "user" }),
-      { role: "assistant", content: [{ type: "text", text: "child done" }] },
-    ]);
-    const queued = await inspect(path, { inputs: "queued" });
-    expect(queued.report!.inputs!.items.map((i) => i.id)).toEqual(waiting.map((h) => h.id));
-    expect((await inspect(path, { session: "nobody" })).code).toBe(2);
 
     const human = await inspect(path, { json: false, nowMs: later });
     expect(human.out).toMatch(new RegExp(`^store {6}.+ \\(sqlite, schema ${SCHEMA_VERSION}\\)$`, "m"));
@@ -263,9 +160,8 @@ describe("offstage inspect", () => {
     expect((await inspect(newer)).err).toMatch(/\[STORE_TOO_NEW\].*schema 99/);
     expect(sha256(newer)).toBe(newerHash);
 
-    const postgres = await inspect("postgres://user:secret@127.0.0.1:5432/test");
-    expect(postgres.err).toMatch(/\[STORE_UNSUPPORTED\].*PostgreSQL/);
-    expect(postgres.err).not.toContain("secret");
+    const schemaOnFile = await inspect(newer, { schema: "offstage" });
+    expect(schemaOnFile.err).toMatch(/\[INVALID_ARGUMENT\].*--schema/);
   });
 
   it("a store another connection holds exclusively is reported as locked", async () => {

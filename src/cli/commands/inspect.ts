@@ -3,8 +3,10 @@
  * depth, last turn), one session's turns and history, inputs by status, delegations and their
  * delivery, completions held for confirmation, and stuck work (turns running longer than a threshold,
  * input queued that long in a session that runs no turn). Read-only and safe on a live store: it opens
- * the store for reading only and never writes (see `inspect/sqlite-reader.ts`). `--json` prints the
- * same report as one JSON document for scripts.
+ * the store for reading only and never writes (see `inspect/sqlite-reader.ts` and
+ * `inspect/postgres-reader.ts`). On PostgreSQL it also shows the leases: which process holds each
+ * session, its epoch, the processes alive, and leases that lapsed. `--json` prints the same report as
+ * one JSON document for scripts.
  *
  * @packageDocumentation
  */
@@ -16,6 +18,7 @@ import type {
   DelegationSummary,
   InputSummary,
   SessionDetail,
+  SessionLease,
   SessionSummary,
   StoreOverview,
   StuckWork,
@@ -39,6 +42,8 @@ export interface InspectOptions {
   readonly limit?: number | undefined;
   /** How long to wait for a connection that holds the store exclusively. */
   readonly busyTimeoutMs?: number | undefined;
+  /** PostgreSQL: the store's schema (default `offstage`). */
+  readonly schema?: string | undefined;
   readonly out: NodeJS.WritableStream;
   readonly err: NodeJS.WritableStream;
   /** The time stuck work is judged against (default now). */
@@ -63,16 +68,19 @@ const STATUSES = ["queued", "running", ...TERMINAL_STATUSES];
 export async function runInspect(options: InspectOptions): Promise<number> {
   let reader: Awaited<ReturnType<typeof openReader>> | undefined;
   try {
-    reader = await openReader(options.target, { busyTimeoutMs: options.busyTimeoutMs });
+    reader = await openReader(options.target, {
+      busyTimeoutMs: options.busyTimeoutMs,
+      schema: options.schema,
+    });
     const limit = options.limit ?? 50;
     const nowMs = options.nowMs ?? Date.now();
     const olderThanMs = options.stuckAfterMs ?? 60_000;
-    const store = reader.overview();
-    const held = reader.held(limit);
-    const stuck = { ...reader.stuck(nowMs, olderThanMs, limit), olderThanMs };
+    const store = await reader.overview();
+    const held = await reader.held(limit);
+    const stuck = { ...(await reader.stuck(nowMs, olderThanMs, limit)), olderThanMs };
     let report: InspectReport;
     if (options.session !== undefined) {
-      const session = reader.session(options.session, limit);
+      const session = await reader.session(options.session, limit);
       if (session === undefined) {
         options.err.write(
           `offstage inspect: no session ${JSON.stringify(options.session)} in ${options.target}\n`,
@@ -83,14 +91,20 @@ export async function runInspect(options: InspectOptions): Promise<number> {
     } else if (options.inputs !== undefined) {
       report = {
         store,
-        inputs: { status: options.inputs, items: reader.inputs(options.inputs, limit) },
+        inputs: { status: options.inputs, items: await reader.inputs(options.inputs, limit) },
         held,
         stuck,
       };
     } else if (options.delegations === true) {
-      report = { store, delegations: reader.delegations(limit), held, stuck };
+      report = { store, delegations: await reader.delegations(limit), held, stuck };
     } else {
-      report = { store, sessions: reader.sessions(limit), delegations: reader.delegations(10), held, stuck };
+      report = {
+        store,
+        sessions: await reader.sessions(limit),
+        delegations: await reader.delegations(10),
+        held,
+        stuck,
+      };
     }
     options.out.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, nowMs));
     return 0;
@@ -99,7 +113,7 @@ export async function runInspect(options: InspectOptions): Promise<number> {
     options.err.write(`offstage inspect${code}: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
-    reader?.close();
+    await reader?.close();
   }
 }
 
@@ -108,7 +122,8 @@ export function registerInspect(program: Command): void {
   program
     .command("inspect")
     .description("show what a store holds: sessions, turns, inputs, delegations, stuck work (read-only)")
-    .argument("<store>", "a SQLite store file (or a postgres:// URL)")
+    .argument("<store>", "a SQLite store file, or a postgres:// URL")
+    .addOption(new Option("--schema <name>", "PostgreSQL: the store's schema (default offstage)"))
     .addOption(new Option("--session <id>", "one session: its turns, live inputs and history"))
     .addOption(
       new Option("--inputs <status>", `inputs of one status (${STATUSES.join(", ")})`).choices(STATUSES),
@@ -131,6 +146,7 @@ export function registerInspect(program: Command): void {
           stuckAfter: number;
           limit: number;
           json?: boolean;
+          schema?: string;
         },
       ) => {
         process.exitCode = await runInspect({
@@ -141,6 +157,7 @@ export function registerInspect(program: Command): void {
           delegations: o.delegations,
           stuckAfterMs: o.stuckAfter,
           limit: o.limit,
+          schema: o.schema,
           out: process.stdout,
           err: process.stderr,
         });
@@ -163,13 +180,22 @@ export function renderReport(report: InspectReport, nowMs: number): string {
   const { store } = report;
   const ago = (ms: number | undefined) => (ms === undefined ? "-" : `${duration(nowMs - ms)} ago`);
   lines.push(`store      ${store.location} (${store.kind}, schema ${store.schemaVersion})`);
-  lines.push(
-    `held by    ${
-      store.lock === undefined
-        ? "no runtime"
-        : `pid ${store.lock.pid} on ${store.lock.host} since ${ago(store.lock.sinceMs)} (${store.lock.holder})`
-    }`,
-  );
+  if (store.processes === undefined)
+    lines.push(
+      `held by    ${
+        store.lock === undefined
+          ? "no runtime"
+          : `pid ${store.lock.pid} on ${store.lock.host} since ${ago(store.lock.sinceMs)} (${store.lock.holder})`
+      }`,
+    );
+  else {
+    const alive = store.processes.filter((p) => p.alive).length;
+    lines.push(`processes  ${alive} alive, ${store.processes.length - alive} lapsed`);
+    for (const p of store.processes)
+      lines.push(
+        `  ${p.id} (pid ${p.pid} on ${p.host}): ${p.alive ? "alive" : "lease lapsed"}, holds ${p.sessions} session${p.sessions === 1 ? "" : "s"}`,
+      );
+  }
   lines.push(`sessions   ${store.sessions}`);
   lines.push(`inputs     ${tally(store.inputs, STATUSES)}`);
   lines.push(`turns      ${store.runningTurns} running`);
@@ -178,20 +204,7 @@ export function renderReport(report: InspectReport, nowMs: number): string {
   );
   if (report.sessions !== undefined) {
     lines.push("", `SESSIONS (${report.sessions.length} of ${store.sessions})`);
-    lines.push(
-      ...table(
-        ["session", "agent", "state", "inbox", "last turn", "status", "ended"],
-        report.sessions.map((s) => [
-          s.id,
-          s.agent,
-          s.state,
-          String(s.inboxDepth),
-          s.lastTurn?.id ?? "-",
-          s.lastTurn === undefined ? "-" : turnStatus(s.lastTurn),
-          ago(s.lastTurn?.endedAtMs),
-        ]),
-      ),
-    );
+    lines.push(...sessionTable(report.sessions, ago));
   }
   if (report.session !== undefined) lines.push("", ...sessionLines(report.session, ago));
   if (report.inputs !== undefined) {
@@ -233,13 +246,56 @@ export function renderReport(report: InspectReport, nowMs: number): string {
     );
     lines.push(...inputTable(stuck.queuedNoTurn, ago).map((l) => `  ${l}`));
   }
+  if (stuck.expiredLeases !== undefined && stuck.expiredLeases.length > 0) {
+    lines.push(
+      `  sessions whose holder's lease lapsed (${stuck.expiredLeases.length}): a live process's next poll takes them over`,
+    );
+    lines.push(...sessionTable(stuck.expiredLeases, ago).map((l) => `  ${l}`));
+  }
   return `${lines.join("\n")}\n`;
+}
+
+/** Sessions, with their lease on a store that has leases. */
+function sessionTable(
+  sessions: readonly SessionSummary[],
+  ago: (ms: number | undefined) => string,
+): string[] {
+  const leases = sessions.some((s) => s.lease !== undefined);
+  return table(
+    [
+      "session",
+      "agent",
+      "state",
+      "inbox",
+      ...(leases ? ["holder", "epoch"] : []),
+      "last turn",
+      "status",
+      "ended",
+    ],
+    sessions.map((s) => [
+      s.id,
+      s.agent,
+      s.state,
+      String(s.inboxDepth),
+      ...(leases ? [leaseHolder(s.lease), String(s.lease?.epoch ?? "-")] : []),
+      s.lastTurn?.id ?? "-",
+      s.lastTurn === undefined ? "-" : turnStatus(s.lastTurn),
+      ago(s.lastTurn?.endedAtMs),
+    ]),
+  );
+}
+
+function leaseHolder(lease: SessionLease | undefined): string {
+  if (lease?.owner === undefined) return "-";
+  return lease.expired ? `${lease.owner} (lapsed)` : lease.owner;
 }
 
 function sessionLines(detail: SessionDetail, ago: (ms: number | undefined) => string): string[] {
   const { session } = detail;
+  const held =
+    session.lease === undefined ? "" : `, held by ${leaseHolder(session.lease)} epoch ${session.lease.epoch}`;
   const lines = [
-    `SESSION ${session.id} (agent ${session.agent}, ${session.state}, inbox ${session.inboxDepth}, created ${ago(session.createdAtMs)})`,
+    `SESSION ${session.id} (agent ${session.agent}, ${session.state}, inbox ${session.inboxDepth}${held}, created ${ago(session.createdAtMs)})`,
     "",
     `TURNS (newest ${detail.turns.length})`,
     ...table(

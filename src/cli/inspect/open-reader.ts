@@ -1,16 +1,16 @@
 /**
  * Which reader a target of `offstage inspect` needs: a `postgres://` or `postgresql://` URL names a
- * PostgreSQL store, anything else a SQLite file.
- *
- * PostgreSQL: the reader of a PostgreSQL store implements `StoreReader` on that store's tables with
- * `pg`, in a `READ ONLY` transaction (`BEGIN READ ONLY`), and is chosen here. It waits for
- * `src/store/postgres` (issue #18) to land; until then such a target is refused with a clear error.
+ * PostgreSQL store (`postgres-reader.ts`), anything else a SQLite file (`sqlite-reader.ts`).
  *
  * @packageDocumentation
  */
 import { OffstageError } from "../../errors.js";
+import { openPostgresReader, type PostgresReaderOptions } from "./postgres-reader.js";
 import { openSqliteReader, type SqliteReaderOptions } from "./sqlite-reader.js";
 import type { StoreReader } from "./store-reader.js";
+
+/** Options of {@link openReader}: each applies to its kind of store. */
+export type ReaderOptions = SqliteReaderOptions & PostgresReaderOptions;
 
 /** True for a target that names a PostgreSQL database. */
 export function isPostgresUrl(target: string): boolean {
@@ -18,12 +18,13 @@ export function isPostgresUrl(target: string): boolean {
 }
 
 /** Opens a read-only reader of the store `target` names. */
-export async function openReader(target: string, options: SqliteReaderOptions = {}): Promise<StoreReader> {
-  if (isPostgresUrl(target))
+export async function openReader(target: string, options: ReaderOptions = {}): Promise<StoreReader> {
+  if (isPostgresUrl(target)) return openPostgresReader(target, options);
+  if (options.schema !== undefined)
     throw new OffstageError(
-      "STORE_UNSUPPORTED",
-      "inspect cannot read PostgreSQL stores yet (it reads SQLite store files); the PostgreSQL reader follows the PostgreSQL store",
-      { details: { target: target.replace(/\/\/[^@/]*@/, "//***@") } },
+      "INVALID_ARGUMENT",
+      `--schema names a PostgreSQL store's schema; ${target} is a SQLite file`,
+      { details: { target } },
     );
   return openSqliteReader(target, options);
 }

@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import { OffstageError } from "../../errors.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../store/sqlite/migrations.js";
 import { lockIsLive } from "../../store/sqlite/store-lock.js";
+import { delegationOf, detailOf, inputOf, type Row, sessionOf, turnOf } from "./report-rows.js";
 import type {
   DelegationSummary,
   InputSummary,
@@ -28,7 +29,6 @@ import type {
   StoreOverview,
   StoreReader,
   StuckWork,
-  TurnSummary,
 } from "./store-reader.js";
 
 /** The statements the reader runs, one per use; each reads only. */
@@ -75,8 +75,6 @@ function turnColumns(): string {
 function inputColumns(): string {
   return "id, session_id, seq, policy, status, accepted_at_ms, ended_at_ms, turn_id, delegation_id, outcome";
 }
-
-type Row = Record<string, unknown>;
 
 /** Options of {@link openSqliteReader}. */
 export interface SqliteReaderOptions {
@@ -137,7 +135,7 @@ class SqliteReader implements StoreReader {
     this.#path = path;
   }
 
-  overview(): StoreOverview {
+  async overview(): Promise<StoreOverview> {
     return {
       kind: "sqlite",
       location: this.#path,
@@ -150,44 +148,37 @@ class SqliteReader implements StoreReader {
     };
   }
 
-  sessions(limit: number): SessionSummary[] {
+  async sessions(limit: number): Promise<SessionSummary[]> {
     const queued = new Map(this.#all(SQL.queuedPerSession).map((r) => [String(r.session_id), Number(r.n)]));
     const last = new Map(this.#all(SQL.lastTurns).map((r) => [String(r.session_id), turnOf(r)]));
     return this.#all(SQL.sessions, limit).map((r) => sessionOf(r, queued, last));
   }
 
-  session(id: string, limit: number): SessionDetail | undefined {
+  async session(id: string, limit: number): Promise<SessionDetail | undefined> {
     const row = this.#db.prepare(SQL.session).get(id) as Row | undefined;
     if (row === undefined) return undefined;
-    const turns = this.#all(SQL.turnsOf, id, limit).map(turnOf);
-    const liveInputs = this.#all(SQL.liveInputsOf, id).map(inputOf);
-    const history: unknown[] = [];
-    for (const r of this.#all(SQL.historyOf, id))
-      history.push(...(JSON.parse(String(r.messages)) as unknown[]));
-    const queued = new Map([[id, liveInputs.filter((i) => i.status === "queued").length]]);
-    const latest = turns[0];
-    return {
-      session: sessionOf(row, queued, new Map(latest === undefined ? [] : [[id, latest]])),
-      turns,
-      liveInputs,
-      history: history.slice(-limit),
-      historyLength: history.length,
-    };
+    return detailOf(
+      row,
+      this.#all(SQL.turnsOf, id, limit).map(turnOf),
+      this.#all(SQL.liveInputsOf, id).map(inputOf),
+      this.#all(SQL.historyOf, id),
+      limit,
+    );
   }
 
-  inputs(status: string, limit: number): InputSummary[] {
+  async inputs(status: string, limit: number): Promise<InputSummary[]> {
     return this.#all(SQL.inputsWith, status, limit).map(inputOf);
   }
 
-  delegations(limit: number): DelegationSummary[] {
+  async delegations(limit: number): Promise<DelegationSummary[]> {
     return this.#all(SQL.delegations, limit).map(delegationOf);
   }
 
-  held(limit: number): DelegationSummary[] {
+  async held(limit: number): Promise<DelegationSummary[]> {
     return this.#all(SQL.held, limit).map(delegationOf);
   }
 
-  stuck(nowMs: number, olderThanMs: number, limit: number): StuckWork {
+  async stuck(nowMs: number, olderThanMs: number, limit: number): Promise<StuckWork> {
     const before = nowMs - olderThanMs;
     return {
       longRunning: this.#all(SQL.longRunning, before, limit).map(turnOf),
@@ -195,7 +186,7 @@ class SqliteReader implements StoreReader {
     };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.#db.isOpen) return;
     try {
       this.#db.exec("COMMIT");
@@ -224,86 +215,6 @@ class SqliteReader implements StoreReader {
     const out: Record<string, number> = {};
     for (const r of this.#all(sql)) out[String(r[key])] = Number(r.n);
     return out;
-  }
-}
-
-function sessionOf(row: Row, queued: Map<string, number>, last: Map<string, TurnSummary>): SessionSummary {
-  const id = String(row.id);
-  const inboxDepth = queued.get(id) ?? 0;
-  const lastTurn = last.get(id);
-  return {
-    id,
-    agent: String(row.agent),
-    createdAtMs: Number(row.created_at_ms),
-    state: lastTurn?.status === "running" ? "running" : inboxDepth > 0 ? "queued" : "idle",
-    inboxDepth,
-    lastTurn,
-  };
-}
-
-function turnOf(row: Row): TurnSummary {
-  const outcome = parse(row.outcome) as { status?: string; reason?: { code?: string } } | undefined;
-  const usage = parse(row.usage) as TurnSummary["usage"];
-  return {
-    id: String(row.id),
-    sessionId: String(row.session_id),
-    attempt: Number(row.attempt),
-    inputIds: (parse(row.input_ids) as string[] | undefined) ?? [],
-    startedAtMs: Number(row.started_at_ms),
-    step: Number(row.step),
-    status: row.ended_at_ms === null ? "running" : (outcome?.status ?? "ended"),
-    reason: outcome?.reason?.code,
-    endedAtMs: row.ended_at_ms === null ? undefined : Number(row.ended_at_ms),
-    usage,
-  };
-}
-
-function inputOf(row: Row): InputSummary {
-  const outcome = parse(row.outcome) as { reason?: { code?: string } } | undefined;
-  return {
-    id: String(row.id),
-    sessionId: String(row.session_id),
-    seq: Number(row.seq),
-    policy: String(row.policy),
-    status: String(row.status),
-    acceptedAtMs: Number(row.accepted_at_ms),
-    endedAtMs: row.ended_at_ms === null ? undefined : Number(row.ended_at_ms),
-    turnId: row.turn_id === null ? undefined : String(row.turn_id),
-    delegationId: row.delegation_id === null ? undefined : String(row.delegation_id),
-    reason: outcome?.reason?.code,
-  };
-}
-
-function delegationOf(row: Row): DelegationSummary {
-  const record = (parse(row.record) ?? {}) as {
-    childSessionId?: string;
-    depth?: number;
-    spec?: { goal?: string };
-    dispatchedAtMs?: number;
-  };
-  const completion = parse(row.completion) as { status?: string; completedAtMs?: number } | undefined;
-  return {
-    id: String(row.id),
-    parentSessionId: String(row.parent_session_id),
-    childSessionId: String(record.childSessionId ?? ""),
-    depth: Number(record.depth ?? 0),
-    goal: String(record.spec?.goal ?? ""),
-    dispatchedAtMs: Number(record.dispatchedAtMs ?? 0),
-    status: completion === undefined ? "running" : String(completion.status ?? "completed"),
-    completedAtMs: completion?.completedAtMs,
-    delivery: completion === undefined ? undefined : String(row.delivery ?? "pending"),
-    deliveryReason: row.delivery_reason === null ? undefined : String(row.delivery_reason),
-    deliveryInputId: row.delivery_input_id === null ? undefined : String(row.delivery_input_id),
-  };
-}
-
-/** JSON text of a column, or `undefined` for NULL or text that is not JSON. */
-function parse(value: unknown): unknown {
-  if (typeof value !== "string") return undefined;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * What `offstage inspect` reads from a store, whatever the store: the port of the inspector. Every
- * method only reads. The SQLite reader (`sqlite-reader.ts`) implements it on a read-only connection;
- * a PostgreSQL reader implements the same methods on `src/store/postgres`'s tables (a follow-up: see
- * `open-reader.ts`).
+ * method only reads. The SQLite reader (`sqlite-reader.ts`) implements it on a read-only connection,
+ * the PostgreSQL reader (`postgres-reader.ts`) in one read-only transaction; both map rows to these
+ * shapes in `report-rows.ts`. What only a store shared by processes has (leases) is optional.
  *
  * @packageDocumentation
  */
@@ -25,14 +25,40 @@ export interface StoreOverview {
   /** The file or the database it reads. */
   readonly location: string;
   readonly schemaVersion: number;
-  /** `undefined` when no runtime holds the store. */
+  /** `undefined` when no runtime holds the store (PostgreSQL: see `processes`). */
   readonly lock: LockInfo | undefined;
+  /** PostgreSQL: the processes in the lease table, with the sessions each holds. */
+  readonly processes?: readonly ProcessInfo[];
   readonly sessions: number;
   /** Inputs by status (`queued`, `running`, and each terminal status). */
   readonly inputs: Readonly<Record<string, number>>;
   readonly runningTurns: number;
   /** Delegations by state: `running`, and each delivery state of finished ones. */
   readonly delegations: Readonly<Record<string, number>>;
+}
+
+/** A process that holds (or held) leases on a PostgreSQL store. */
+export interface ProcessInfo {
+  /** Its `processId`. */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  /** Its lease ends then unless it beats again (the server's clock). */
+  readonly aliveUntilMs: number;
+  /** False once its lease lapsed: it stopped beating (dead, frozen, cut off). */
+  readonly alive: boolean;
+  /** Sessions whose lease it holds. */
+  readonly sessions: number;
+}
+
+/** Who runs a session's turns on a PostgreSQL store. */
+export interface SessionLease {
+  /** The holder's process id; `undefined` when nobody holds it. */
+  readonly owner: string | undefined;
+  /** Goes up at every change of holder; a write under an older epoch is ignored. */
+  readonly epoch: number;
+  /** The holder stopped beating: the next poll of a live process takes the session over. */
+  readonly expired: boolean;
 }
 
 export interface TurnSummary {
@@ -59,6 +85,8 @@ export interface SessionSummary {
   /** Queued inputs. */
   readonly inboxDepth: number;
   readonly lastTurn: TurnSummary | undefined;
+  /** PostgreSQL: its lease. */
+  readonly lease?: SessionLease;
 }
 
 export interface InputSummary {
@@ -112,20 +140,22 @@ export interface StuckWork {
    * is busy).
    */
   readonly queuedNoTurn: readonly InputSummary[];
+  /** PostgreSQL: sessions whose holder's lease lapsed and that no live process has taken over yet. */
+  readonly expiredLeases?: readonly SessionSummary[];
 }
 
-/** Reads a store for `offstage inspect`; never writes. */
+/** Reads a store for `offstage inspect`; never writes. Every read sees the same snapshot. */
 export interface StoreReader {
-  overview(): StoreOverview;
-  sessions(limit: number): SessionSummary[];
+  overview(): Promise<StoreOverview>;
+  sessions(limit: number): Promise<SessionSummary[]>;
   /** `undefined` for an unknown session. */
-  session(id: string, limit: number): SessionDetail | undefined;
+  session(id: string, limit: number): Promise<SessionDetail | undefined>;
   /** Inputs of one status, oldest first. */
-  inputs(status: string, limit: number): InputSummary[];
+  inputs(status: string, limit: number): Promise<InputSummary[]>;
   /** Newest first. */
-  delegations(limit: number): DelegationSummary[];
+  delegations(limit: number): Promise<DelegationSummary[]>;
   /** Completions held at startup for the host to confirm. */
-  held(limit: number): DelegationSummary[];
-  stuck(nowMs: number, olderThanMs: number, limit: number): StuckWork;
-  close(): void;
+  held(limit: number): Promise<DelegationSummary[]>;
+  stuck(nowMs: number, olderThanMs: number, limit: number): Promise<StuckWork>;
+  close(): Promise<void>;
 }
