@@ -23,13 +23,11 @@ import { hostname } from "node:os";
 import pg from "pg";
 import { BootError, CapacityError, InvalidInputError, OffstageError } from "../../errors.js";
 import type { Message } from "../../kernel/messages.js";
-import type { Policy } from "../../kernel/session/inbox.js";
 import type { Claimed, EndRequest, SessionLeases } from "../../runtime/ports/session-leases.js";
 import type {
   InputEnd,
   InputRecord,
   InputSnapshot,
-  InterruptedTurn,
   RecoveredState,
   SessionRecord,
   Steer,
@@ -44,6 +42,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
+import { recordOf, sessionOf, takeEndRequests, workOf } from "./recover.js";
 import { type Statements, statementsFor } from "./statements.js";
 import { type Rows, SyncConnection } from "./sync-connection.js";
 import { WakeListener } from "./wake-listener.js";
@@ -385,38 +384,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   async #recover(): Promise<RecoveredState> {
     const conn = this.#live();
     const sessions = (await conn.read(this.#sql.allSessions, [])).rows.map(sessionOf);
-    const { queued, interrupted } = await this.#workOf([...this.#held.keys()]);
+    const { queued, interrupted } = await workOf(conn, this.#sql, [...this.#held.keys()]);
     // Boot takes up all of it.
     this.#markTaken(queued.map((input) => input.id));
     const seq = (await conn.read(this.#sql.maxSeq, [])).rows[0]?.seq as number | null;
     return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
-  }
-
-  /** The sessions' running turns and queued input, which this process takes up (`taken_by`). */
-  async #workOf(sessionIds: readonly string[]): Promise<Pick<RecoveredState, "queued" | "interrupted">> {
-    if (sessionIds.length === 0) return { queued: [], interrupted: [] };
-    const conn = this.#live();
-    const sql = this.#sql;
-    const interrupted: InterruptedTurn[] = [];
-    for (const row of (await conn.read(sql.runningTurns, [sessionIds])).rows) {
-      const turnId = row.id as string;
-      const started = JSON.parse(row.input_ids as string) as string[];
-      const inputIds = [...started, ...(await this.#settleSteered(turnId, started, row.step as number))];
-      const byId = new Map(
-        (await conn.read(sql.recordsById, [inputIds])).rows.map((r) => [r.id as string, recordOf(r)]),
-      );
-      interrupted.push({
-        turnId,
-        sessionId: row.session_id as string,
-        inputIds,
-        attempt: row.attempt as number,
-        step: row.step as number,
-        messages: JSON.parse(row.messages as string) as Message[],
-        inputs: inputIds.map((id) => byId.get(id)!),
-      });
-    }
-    const queued = (await conn.read(sql.queuedRecords, [sessionIds])).rows.map(recordOf);
-    return { queued, interrupted };
   }
 
   /** See {@link SessionLeases.claim}. */
@@ -429,20 +401,13 @@ export class PostgresStore implements Store, AsyncDisposable {
       this.#held.set(row.id as string, row.epoch as number);
       claimed.push(row.id as string);
     }
-    const { queued, interrupted } = await this.#workOf(claimed);
+    const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
     const untaken = (
       await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
     ).rows.map(recordOf);
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
-    const asked = (
-      await conn.read(sql.endRequests, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
-    ).rows;
-    if (asked.length > 0) conn.write(sql.clearEndRequests, [asked.map((row) => row.id as string)]);
-    const endRequests = asked.map((row): EndRequest => {
-      const { status, mode, message } = JSON.parse(row.end_request as string) as EndRequest;
-      return { inputId: row.id as string, sessionId: row.session_id as string, status, mode, message };
-    });
+    const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);
     return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
   }
 
@@ -454,21 +419,6 @@ export class PostgresStore implements Store, AsyncDisposable {
     const wake = { sql: this.#sql.notify, params: [this.channel, request.sessionId] };
     const { rows } = this.#live().aloneSync(this.#settings.notify ? [wake, ask] : [ask]);
     return rows[0]?.status as "queued" | "running" | undefined;
-  }
-
-  /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */
-  async #settleSteered(turnId: string, started: readonly string[], step: number): Promise<string[]> {
-    const conn = this.#live();
-    const { rows } = await conn.read(this.#sql.steeredInputs, [turnId]);
-    const kept: string[] = [];
-    for (const row of rows) {
-      const id = row.id as string;
-      if ((row.steer_step as number) < step) {
-        kept.push(id);
-        conn.write(this.#sql.adoptSteered, [id, turnId, JSON.stringify([...started, ...kept])]);
-      } else conn.write(this.#sql.requeueInput, [id, turnId]);
-    }
-    return kept;
   }
 
   async #shutdown(): Promise<void> {
@@ -504,22 +454,4 @@ export class PostgresStore implements Store, AsyncDisposable {
       details: { where: this.where },
     });
   }
-}
-
-function sessionOf(row: Record<string, unknown>): SessionRecord {
-  return { id: row.id as string, agent: row.agent as string, createdAtMs: row.created_at_ms as number };
-}
-
-function recordOf(row: Record<string, unknown>): InputRecord {
-  const delegationId = row.delegation_id as string | null;
-  return {
-    id: row.id as string,
-    sessionId: row.session_id as string,
-    seq: row.seq as number,
-    payload: JSON.parse(row.payload as string),
-    policy: row.policy as Policy,
-    idempotencyKey: (row.idempotency_key as string | null) ?? undefined,
-    acceptedAtMs: row.accepted_at_ms as number,
-    ...(delegationId === null ? {} : { delegationId }),
-  };
 }
