@@ -35,3 +35,14 @@ export const RECOVERY_FIRST_TURN_MS_MAX = 1000;
 export function modelsGoal(pair) {
   return pair.startsWith("offstage-memory") ? 1 : 0.8;
 }
+
+/**
+ * Issue #18's goal for a `fleet` ratio named `system/other` (turns/s): Offstage at least 2× each
+ * PostgreSQL peer at the same process count, and Offstage on 2 processes at least 1.5× on one;
+ * none for the peers' own scaling, which is shown for comparison.
+ */
+export function fleetGoal(pair) {
+  const [system, other] = pair.split("/");
+  if (!system.startsWith("offstage-")) return undefined;
+  return other.startsWith("offstage-") ? 1.5 : 2;
+}
