@@ -1,0 +1,281 @@
+/**
+ * The worker thread behind the PostgreSQL store's synchronous port (see `sync-connection.ts`). It
+ * owns one connection and runs what the store's thread posts, in order: writes join the open
+ * transaction (begun at the first write after a commit), reads run inside it so they see those
+ * writes, and a commit ends it. A read the store's thread waits for is answered on the sync port,
+ * then the shared flag is raised so that `Atomics.wait` returns.
+ *
+ * When the connection drops, the worker marks it down in the shared state (the store then refuses
+ * new input at once), reconnects with backoff, and replays the open transaction's writes, which
+ * were never committed, before it goes on: a connection lost mid-group loses nothing.
+ *
+ * It imports only `pg` and Node built-ins, so Node runs it as it is, from source or from `dist`.
+ *
+ * @packageDocumentation
+ */
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import pg from "pg";
+
+/** What the store's thread posts. */
+export type WorkerRequest =
+  | { readonly kind: "write"; readonly sql: string; readonly params: readonly unknown[] }
+  | {
+      readonly kind: "read";
+      readonly id: number;
+      readonly sync: boolean;
+      /** It writes: it joins the transaction, and is replayed with it. */
+      readonly write: boolean;
+      readonly sql: string;
+      readonly params: readonly unknown[];
+    }
+  | { readonly kind: "commit"; readonly id: number }
+  | { readonly kind: "close"; readonly id: number };
+
+/** What the worker answers to a read, a commit or a close. */
+export type WorkerReply =
+  | { readonly id: number; readonly rows: readonly Record<string, unknown>[]; readonly count: number }
+  | { readonly id: number; readonly error: WorkerError };
+
+export interface WorkerError {
+  readonly message: string;
+  /** PostgreSQL's SQLSTATE, or Node's errno code. */
+  readonly code: string | undefined;
+  /** The connection was lost (or could not be made): the request may succeed later. */
+  readonly unavailable: boolean;
+}
+
+export interface WorkerData {
+  /** Tells this worker's data from another worker's (a test runner's threads import this module too). */
+  readonly offstagePostgresWorker: true;
+  readonly config: pg.ClientConfig;
+  /** Int32Array over it: [0] the sync reply flag, [1] 1 while the connection is down. */
+  readonly shared: SharedArrayBuffer;
+  readonly syncPort: MessagePort;
+}
+
+/** Where `shared` keeps the flag `Atomics.wait` watches. */
+export const REPLY_FLAG = 0;
+/** Where `shared` says the connection is down (1) or up (0). */
+export const DOWN_FLAG = 1;
+
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 1_000;
+
+/** SQLSTATE classes and codes, and errno codes, that mean the connection is gone. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string") {
+    if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03") return true;
+    if (/^E[A-Z]+$/.test(code)) return true;
+  }
+  const message = error instanceof Error ? error.message : "";
+  return /Connection terminated|not queryable|ended unexpectedly|Client has encountered a connection error/i.test(
+    message,
+  );
+}
+
+function errorOf(error: unknown): WorkerError {
+  return {
+    message: error instanceof Error ? error.message : String(error),
+    code: (error as { code?: string } | undefined)?.code,
+    unavailable: isConnectionError(error),
+  };
+}
+
+class ConnectionWorker {
+  readonly #data: WorkerData;
+  readonly #flags: Int32Array;
+  #client: pg.Client | undefined;
+  /** The open transaction's writes, replayed on a new connection if this one drops. */
+  #group: { sql: string; params: readonly unknown[] }[] = [];
+  #inTransaction = false;
+  /** A write failed for a reason other than the connection: the group is lost, its commit fails. */
+  #failed: WorkerError | undefined;
+  readonly #queue: WorkerRequest[] = [];
+  #running = false;
+
+  constructor(data: WorkerData) {
+    this.#data = data;
+    this.#flags = new Int32Array(data.shared);
+  }
+
+  post(request: WorkerRequest): void {
+    this.#queue.push(request);
+    if (!this.#running) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    for (;;) {
+      const request = this.#queue.shift();
+      if (request === undefined) break;
+      await this.#handle(request);
+    }
+    this.#running = false;
+  }
+
+  async #handle(request: WorkerRequest): Promise<void> {
+    switch (request.kind) {
+      case "write":
+        if (this.#failed !== undefined) return;
+        this.#group.push({ sql: request.sql, params: request.params });
+        try {
+          await this.#run(request.sql, request.params, true);
+        } catch (error) {
+          this.#failed = errorOf(error);
+        }
+        return;
+      case "read":
+        if (this.#failed !== undefined && (request.write || this.#inTransaction)) {
+          this.#reply(request, { id: request.id, error: this.#failed });
+          return;
+        }
+        if (request.write) this.#group.push({ sql: request.sql, params: request.params });
+        try {
+          const result = await this.#run(request.sql, request.params, request.write);
+          this.#reply(request, { id: request.id, rows: result.rows, count: result.rowCount ?? 0 });
+        } catch (error) {
+          const failure = errorOf(error);
+          // Any error inside a transaction aborts it: the group is lost, its commit says why.
+          if (!failure.unavailable && this.#inTransaction) this.#failed = failure;
+          this.#reply(request, { id: request.id, error: failure });
+        }
+        return;
+      case "commit":
+        parentPort!.postMessage(await this.#commit(request.id));
+        return;
+      case "close": {
+        const reply = await this.#commit(request.id);
+        await this.#client?.end().catch(() => undefined);
+        this.#client = undefined;
+        parentPort!.postMessage(reply);
+        return;
+      }
+    }
+  }
+
+  #reply(request: { sync: boolean }, reply: WorkerReply): void {
+    if (!request.sync) {
+      parentPort!.postMessage(reply);
+      return;
+    }
+    this.#data.syncPort.postMessage(reply);
+    Atomics.store(this.#flags, REPLY_FLAG, 1);
+    Atomics.notify(this.#flags, REPLY_FLAG);
+  }
+
+  async #commit(id: number): Promise<WorkerReply> {
+    const failed = this.#failed;
+    this.#failed = undefined;
+    const group = this.#group;
+    this.#group = [];
+    if (failed !== undefined) {
+      await this.#rollback();
+      return { id, error: failed };
+    }
+    if (!this.#inTransaction) return { id, rows: [], count: 0 };
+    for (;;) {
+      try {
+        await this.#client!.query("COMMIT");
+        this.#inTransaction = false;
+        return { id, rows: [], count: 0 };
+      } catch (error) {
+        if (!isConnectionError(error)) {
+          await this.#rollback();
+          return { id, error: errorOf(error) };
+        }
+        // The commit may or may not have happened: the group's statements are written so that
+        // running them again after a commit changes nothing (inserts ignore existing rows, updates
+        // are guarded by the state they move from).
+        await this.#reconnect(group);
+      }
+    }
+  }
+
+  async #rollback(): Promise<void> {
+    if (!this.#inTransaction) return;
+    this.#inTransaction = false;
+    await this.#client?.query("ROLLBACK").catch(() => undefined);
+  }
+
+  /** Runs one statement, in the transaction when it writes or one is open; reconnects and retries when the connection drops. */
+  async #run(sql: string, params: readonly unknown[], write: boolean): Promise<pg.QueryResult> {
+    for (;;) {
+      try {
+        const client = this.#client ?? (await this.#connect());
+        if (write && !this.#inTransaction) {
+          await client.query("BEGIN");
+          this.#inTransaction = true;
+        }
+        return await client.query(sql, params as unknown[]);
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        // A read must not wait out an outage: the store's thread is blocked on it.
+        if (!write) {
+          this.#markDown();
+          void this.#reconnect(this.#group);
+          throw error;
+        }
+        const replay = this.#group.slice(0, -1);
+        await this.#reconnect(replay);
+      }
+    }
+  }
+
+  #markDown(): void {
+    Atomics.store(this.#flags, DOWN_FLAG, 1);
+    const client = this.#client;
+    this.#client = undefined;
+    this.#inTransaction = false;
+    client?.end().catch(() => undefined);
+  }
+
+  #reconnecting: Promise<void> | undefined;
+
+  /** Makes a new connection and replays `writes` in a new transaction; retries until it works. */
+  #reconnect(writes: readonly { sql: string; params: readonly unknown[] }[]): Promise<void> {
+    this.#markDown();
+    this.#reconnecting ??= (async () => {
+      let delayMs = RECONNECT_MIN_MS;
+      for (;;) {
+        try {
+          const client = await this.#connect();
+          if (writes.length > 0) {
+            await client.query("BEGIN");
+            this.#inTransaction = true;
+            for (const write of writes) await client.query(write.sql, write.params as unknown[]);
+          }
+          return;
+        } catch (error) {
+          this.#markDown();
+          if (!isConnectionError(error)) {
+            this.#failed = errorOf(error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          delayMs = Math.min(delayMs * 2, RECONNECT_MAX_MS);
+        }
+      }
+    })().finally(() => {
+      this.#reconnecting = undefined;
+    });
+    return this.#reconnecting;
+  }
+
+  async #connect(): Promise<pg.Client> {
+    const client = new pg.Client(this.#data.config);
+    // A dropped connection also emits here; the next statement finds it gone and reconnects.
+    client.on("error", () => undefined);
+    await client.connect();
+    this.#client = client;
+    Atomics.store(this.#flags, DOWN_FLAG, 0);
+    return client;
+  }
+}
+
+if (parentPort !== null && (workerData as Partial<WorkerData> | null)?.offstagePostgresWorker === true) {
+  // Times in milliseconds are BIGINT columns: well inside a double's exact integers.
+  pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+  const worker = new ConnectionWorker(workerData as WorkerData);
+  parentPort.on("message", (request: WorkerRequest) => worker.post(request));
+}

@@ -1,0 +1,105 @@
+/**
+ * The PostgreSQL store's delegation log: one row per background child. Its writes join the store's
+ * current transaction, so a child's completion commits with the turn end that finished the child
+ * and the parent input that carries it; reads see them.
+ *
+ * @packageDocumentation
+ */
+import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
+import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
+import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
+import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import type { Statements } from "./statements.js";
+import type { Rows } from "./sync-connection.js";
+
+interface DelegationRow {
+  readonly record: string;
+  readonly completion: string | null;
+  readonly delivery: string | null;
+  readonly delivery_reason: string | null;
+  readonly delivery_input_id: string | null;
+}
+
+/** How the log reaches the store's connection. */
+export interface LogAccess {
+  readonly sql: Statements;
+  write(sql: string, params: readonly unknown[]): void;
+  /** A statement whose rows or count the caller needs now; `write` when it changes rows. */
+  readSync(sql: string, params: readonly unknown[], write?: boolean): { rows: Rows; count: number };
+}
+
+export class PostgresDelegationLog implements DelegationLog {
+  readonly #db: LogAccess;
+
+  /** @internal The PostgreSQL store creates it. */
+  constructor(db: LogAccess) {
+    this.#db = db;
+  }
+
+  dispatch(record: DelegationRecord): void {
+    const { completion: _c, delivery: _d, deliveryReason: _r, deliveryInputId: _i, ...dispatched } = record;
+    this.#db.write(this.#db.sql.insertDelegation, [
+      record.id,
+      record.parentSessionId,
+      JSON.stringify(dispatched),
+    ]);
+  }
+
+  complete(completion: ChildCompletion, delivery: DeliveryPlan): boolean {
+    const { count } = this.#db.readSync(
+      this.#db.sql.completeDelegation,
+      [completion.delegationId, JSON.stringify(completion), ...params(delivery)],
+      true,
+    );
+    return count > 0;
+  }
+
+  setDelivery(delegationId: string, delivery: DeliveryPlan): void {
+    this.#db.write(this.#db.sql.setDelivery, [delegationId, ...params(delivery)]);
+  }
+
+  get(delegationId: string): DelegationRecord | undefined {
+    const row = this.#db.readSync(this.#db.sql.delegationById, [delegationId]).rows[0];
+    return row === undefined ? undefined : recordOf(row as unknown as DelegationRow);
+  }
+
+  list(parentSessionId?: string): readonly DelegationRecord[] {
+    const { sql } = this.#db;
+    const { rows } =
+      parentSessionId === undefined
+        ? this.#db.readSync(sql.allDelegations, [])
+        : this.#db.readSync(sql.delegationsOfParent, [parentSessionId]);
+    return rows.map((row) => recordOf(row as unknown as DelegationRow));
+  }
+
+  prune(delegationIds: readonly string[]): void {
+    if (delegationIds.length > 0) this.#db.write(this.#db.sql.deleteDelegations, [[...delegationIds]]);
+  }
+
+  spend(rootSessionId: string): TreeSpend | undefined {
+    const row = this.#db.readSync(this.#db.sql.spendOf, [rootSessionId]).rows[0] as
+      | { model_calls: number; tokens: number }
+      | undefined;
+    return row === undefined ? undefined : { modelCalls: row.model_calls, tokens: row.tokens };
+  }
+
+  setSpend(rootSessionId: string, spend: TreeSpend): void {
+    this.#db.write(this.#db.sql.setSpend, [rootSessionId, spend.modelCalls, spend.tokens]);
+  }
+}
+
+function params(delivery: DeliveryPlan): [string, string | null, string | null] {
+  return [delivery.state, delivery.reason ?? null, delivery.inputId ?? null];
+}
+
+function recordOf(row: DelegationRow): DelegationRecord {
+  const record = JSON.parse(row.record) as DelegationRecord;
+  if (row.completion === null) return record;
+  return {
+    ...record,
+    completion: JSON.parse(row.completion) as ChildCompletion,
+    delivery: (row.delivery ?? undefined) as DeliveryState | undefined,
+    deliveryReason: row.delivery_reason ?? undefined,
+    deliveryInputId: row.delivery_input_id ?? undefined,
+  };
+}

@@ -1,0 +1,497 @@
+/**
+ * The PostgreSQL store: many processes, on many machines, share one database. Its receipt is
+ * `durable`: a committed write is in the server's WAL.
+ *
+ * How it works. Boot connects, migrates (`migrations.ts`: one transaction, under an advisory lock)
+ * and registers this process, whose heartbeat keeps its leases alive. The store port's calls are
+ * synchronous: a worker thread owns the connection (`sync-connection.ts`), writes join its open
+ * transaction without waiting, reads wait for one round trip and see those writes, and `commit()`
+ * commits.
+ *
+ * Leases: a process runs a session's turns only while it holds the session's lease — the session
+ * row names it as owner, under an epoch that goes up at every change of owner. It takes the lease
+ * when it creates the session or accepts input for a session nobody holds, and at `open()` for
+ * sessions with live input whose owner is gone (`FOR UPDATE SKIP LOCKED`, so processes booting at
+ * once split them). Every turn write carries the epoch and the database ignores a stale one (see
+ * `statements.ts`), so a process that paused past its lease and wakes up after another took over
+ * writes nothing. A clean `close()` hands every lease back at once; a killed process's leases
+ * lapse when its heartbeat stops (`leaseMs`).
+ *
+ * @packageDocumentation
+ */
+import { hostname } from "node:os";
+import pg from "pg";
+import { BootError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
+import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
+import type { Message } from "../../kernel/messages.js";
+import type { Policy } from "../../kernel/session/inbox.js";
+import type {
+  InputEnd,
+  InputRecord,
+  InputSnapshot,
+  InterruptedTurn,
+  RecoveredState,
+  SessionRecord,
+  Steer,
+  StepCheckpoint,
+  Store,
+  TurnEnd,
+  TurnStart,
+} from "../../runtime/ports/store.js";
+import { checkOptions, optionsOf } from "../../validate.js";
+import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
+import { isConnectionError } from "./connection-worker.js";
+import { migrate, quoteIdent } from "./migrations.js";
+import { PostgresDelegationLog } from "./postgres-delegation-log.js";
+import { type Statements, statementsFor } from "./statements.js";
+import { type Rows, SyncConnection } from "./sync-connection.js";
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`; or give `pool`. */
+  readonly connectionString?: string;
+  /** A `pg` pool whose settings the store connects with (its connections are the store's own). */
+  readonly pool?: pg.Pool;
+  /** The schema the store's tables live in (default `offstage`); created at boot if missing. */
+  readonly schema?: string;
+  /** How long a lease outlives its holder's last heartbeat, in milliseconds (default 10 000). */
+  readonly leaseMs?: number;
+  /**
+   * This process's name in the lease table (default host, pid and a random suffix). A process that
+   * restarts under the same name takes its sessions back at once instead of after `leaseMs`.
+   */
+  readonly processId?: string;
+  /** How long a synchronous read waits for the server before `STORE_UNAVAILABLE` (default 5 000 ms). */
+  readonly readTimeoutMs?: number;
+  /** Send a `NOTIFY` wake with input for a session another process holds (default true). */
+  readonly notify?: boolean;
+}
+
+const POSTGRES_STORE_KEYS = Object.keys({
+  connectionString: true,
+  pool: true,
+  schema: true,
+  leaseMs: true,
+  processId: true,
+  readTimeoutMs: true,
+  notify: true,
+} satisfies Record<keyof PostgresStoreOptions, true>);
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Sessions with live input one `open()` takes over at most. */
+const CLAIM_AT_OPEN_MAX = 100_000;
+
+/**
+ * Creates a PostgreSQL store; nothing connects until the runtime starts (`open()`), which throws
+ * `BootError` `STORE_UNREACHABLE` (naming host and port) when the server cannot be reached and
+ * `STORE_TOO_NEW` for a schema a newer release migrated. Throws `BootError` `INVALID_OPTIONS` for
+ * bad options.
+ *
+ * @example
+ * const runtime = createRuntime({
+ *   agents: { assistant },
+ *   store: createPostgresStore({ connectionString: process.env.DATABASE_URL, schema: "offstage" }),
+ * });
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
+  if (typeof options !== "object" || options === null) invalid("options", options, "an object");
+  const given = checkOptions(optionsOf("createPostgresStore()"), "options", options, POSTGRES_STORE_KEYS);
+  const { connectionString, pool, schema = "offstage" } = given;
+  if ((connectionString === undefined) === (pool === undefined))
+    invalid("connectionString", connectionString, "exactly one of connectionString and pool");
+  if (connectionString !== undefined && (typeof connectionString !== "string" || connectionString === ""))
+    invalid("connectionString", connectionString, "a non-empty string");
+  if (pool !== undefined && !(pool instanceof pg.Pool)) invalid("pool", pool, "a pg Pool");
+  if (typeof schema !== "string" || !SCHEMA_NAME.test(schema))
+    invalid("schema", schema, "a name of letters, digits and _ (at most 63, not starting with a digit)");
+  const leaseMs = given.leaseMs ?? 10_000;
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > TIMER_DELAY_MAX_MS)
+    invalid("leaseMs", leaseMs, `an integer number of milliseconds from 100 to ${TIMER_DELAY_MAX_MS}`);
+  const readTimeoutMs = given.readTimeoutMs ?? 5_000;
+  if (!Number.isSafeInteger(readTimeoutMs) || readTimeoutMs < 1 || readTimeoutMs > TIMER_DELAY_MAX_MS)
+    invalid(
+      "readTimeoutMs",
+      readTimeoutMs,
+      `an integer number of milliseconds from 1 to ${TIMER_DELAY_MAX_MS}`,
+    );
+  const processId =
+    given.processId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  if (typeof processId !== "string" || processId === "" || processId.length > 200)
+    invalid("processId", processId, "a non-empty string of at most 200 characters");
+  const notify = given.notify ?? true;
+  if (typeof notify !== "boolean") invalid("notify", notify, "a boolean");
+  const config: pg.ClientConfig =
+    pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
+  return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify });
+}
+
+function invalid(what: string, value: unknown, expected: string): never {
+  throw new BootError(
+    "INVALID_OPTIONS",
+    `createPostgresStore(): invalid ${what}: ${describeValue(value)}; expected ${expected}`,
+    { details: { option: what } },
+  );
+}
+
+/** The resolved options. */
+interface Settings {
+  readonly config: pg.ClientConfig;
+  readonly schema: string;
+  readonly leaseMs: number;
+  readonly processId: string;
+  readonly readTimeoutMs: number;
+  readonly notify: boolean;
+}
+
+/** A connection's pieces, while the store is open. */
+interface Open {
+  readonly conn: SyncConnection;
+  /** For the heartbeat, outside the worker's transactions. */
+  readonly admin: pg.Client;
+  readonly heartbeat: NodeJS.Timeout;
+}
+
+/** See {@link createPostgresStore}. */
+export class PostgresStore implements Store, AsyncDisposable {
+  readonly kind = "postgres";
+  readonly receipt = "durable" as const;
+  /** `host:port`, for messages. */
+  readonly where: string;
+  /** This process's name in the lease table. */
+  readonly processId: string;
+  /** Background children and their completions, in the same transactions. */
+  readonly delegations: PostgresDelegationLog;
+  readonly #settings: Settings;
+  readonly #sql: Statements;
+  /** The channel wakes go out on: one per schema. */
+  readonly channel: string;
+  /** The sessions this process holds, with the lease epoch it holds each under. */
+  readonly #held = new Map<string, number>();
+  #open: Open | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link createPostgresStore}. */
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.processId = settings.processId;
+    const probe = new pg.Client(settings.config);
+    this.where = `${probe.host}:${probe.port}`;
+    this.#sql = statementsFor(quoteIdent(settings.schema));
+    this.channel = `offstage_${settings.schema}`;
+    this.delegations = new PostgresDelegationLog({
+      sql: this.#sql,
+      write: (sql, params) => this.#live().write(sql, params),
+      readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
+    });
+  }
+
+  /** The schema the tables are in. */
+  get schema(): string {
+    return this.#settings.schema;
+  }
+
+  /** Whether this process holds the session's lease (it may run its turns). */
+  holds(sessionId: string): boolean {
+    return this.#held.has(sessionId);
+  }
+
+  async open(): Promise<RecoveredState> {
+    if (this.#open === undefined) await this.#boot();
+    return this.#recover();
+  }
+
+  createSession(session: SessionRecord): void {
+    if (this.#held.has(session.id)) return;
+    const { rows } = this.#live().readSync(
+      this.#sql.createSession,
+      [session.id, session.agent, session.createdAtMs, this.processId],
+      true,
+    );
+    this.#take(session.id, rows);
+  }
+
+  accept(input: InputRecord): void {
+    const conn = this.#live();
+    if (conn.down)
+      throw new OffstageError(
+        "STORE_UNAVAILABLE",
+        `PostgreSQL at ${this.where} is unavailable; the input was not accepted`,
+        { details: { where: this.where } },
+      );
+    const sessionId = input.sessionId;
+    if (!this.#held.has(sessionId)) {
+      this.#take(sessionId, conn.readSync(this.#sql.claimSession, [sessionId, this.processId], true).rows);
+    }
+    const params = [
+      input.id,
+      sessionId,
+      input.seq,
+      JSON.stringify(input.payload),
+      input.policy,
+      input.idempotencyKey ?? null,
+      input.acceptedAtMs,
+      input.delegationId ?? null,
+    ];
+    if (input.idempotencyKey === undefined) conn.write(this.#sql.insertInput, params);
+    else if (conn.readSync(this.#sql.insertInput, params, true).count === 0) {
+      throw new InvalidInputError(
+        "INVALID_ARGUMENT",
+        `the PostgreSQL store refused input ${JSON.stringify(input.id)}: its id, or its idempotency key ${JSON.stringify(input.idempotencyKey)} in session ${JSON.stringify(sessionId)}, is taken`,
+        { details: { inputId: input.id, sessionId } },
+      );
+    }
+    if (!this.#held.has(sessionId) && this.#settings.notify)
+      conn.write(this.#sql.notify, [this.channel, sessionId]);
+  }
+
+  steer(steer: Steer): void {
+    this.#live().write(this.#sql.steerInput, [
+      steer.inputId,
+      steer.turnId,
+      steer.attempt,
+      ...this.#fence(steer.sessionId),
+    ]);
+  }
+
+  endInput(end: InputEnd): void {
+    const outcome = JSON.stringify({ status: end.status, reason: end.reason });
+    this.#live().write(this.#sql.endQueuedInput, [
+      end.status,
+      outcome,
+      end.endedAtMs,
+      end.inputId,
+      ...this.#fence(end.sessionId),
+    ]);
+  }
+
+  startTurn(turn: TurnStart): void {
+    const [session, owner, epoch] = this.#fence(turn.sessionId);
+    this.#live().write(this.#sql.startTurn, [
+      turn.turnId,
+      session,
+      turn.attempt,
+      JSON.stringify(turn.inputIds),
+      turn.startedAtMs,
+      [...turn.inputIds],
+      owner,
+      epoch,
+    ]);
+  }
+
+  checkpoint(checkpoint: StepCheckpoint): void {
+    this.#live().write(this.#sql.checkpointTurn, [
+      checkpoint.step,
+      JSON.stringify(checkpoint.messages),
+      checkpoint.turnId,
+      checkpoint.attempt,
+      ...this.#fence(checkpoint.sessionId),
+    ]);
+  }
+
+  endTurn(end: TurnEnd): void {
+    const [session, owner, epoch] = this.#fence(end.sessionId);
+    this.#live().write(this.#sql.endTurn, [
+      end.turnId,
+      end.attempt,
+      outcomeJson(end.outcome),
+      JSON.stringify(end.usage),
+      end.endedAtMs,
+      end.outcome.status,
+      [...end.requeued],
+      session,
+      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
+      owner,
+      epoch,
+    ]);
+  }
+
+  commit(): Promise<void> {
+    return this.#open?.conn.commit() ?? Promise.resolve();
+  }
+
+  history(sessionId: string): readonly Message[] {
+    const { rows } = this.#live().readSync(this.#sql.history, [sessionId]);
+    return rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+  }
+
+  findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
+    const row = this.#live().readSync(this.#sql.inputByKey, [sessionId, key]).rows[0];
+    return row === undefined ? undefined : snapshotOf(row as unknown as InputRow);
+  }
+
+  input(inputId: string): InputSnapshot | undefined {
+    const row = this.#live().readSync(this.#sql.inputById, [inputId]).rows[0];
+    return row === undefined ? undefined : snapshotOf(row as unknown as InputRow);
+  }
+
+  /** Commits what is pending, hands every lease back and disconnects. Idempotent; `open()` reopens. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * @internal Drops the store as `kill -9` drops its process: the open transaction is lost, the
+   * heartbeat stops and the leases stay behind until they lapse. For crash tests in one process.
+   */
+  async abandon(): Promise<void> {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    this.#closing = Promise.resolve();
+    this.#held.clear();
+    clearInterval(open.heartbeat);
+    await open.conn.abandon();
+    await open.admin.end().catch(() => undefined);
+  }
+
+  async #boot(): Promise<void> {
+    const { config, schema, leaseMs, readTimeoutMs } = this.#settings;
+    const admin = new pg.Client(config);
+    admin.on("error", () => undefined);
+    try {
+      await admin.connect();
+    } catch (error) {
+      throw this.#bootError(error);
+    }
+    let conn: SyncConnection | undefined;
+    try {
+      await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
+      await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
+      conn = new SyncConnection(config, readTimeoutMs, this.where);
+      const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
+      for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
+      await conn.commit();
+    } catch (error) {
+      this.#held.clear();
+      await conn?.abandon();
+      await admin.end().catch(() => undefined);
+      throw this.#bootError(error);
+    }
+    const heartbeat = setInterval(
+      () => {
+        admin.query(this.#sql.renewProcess, [this.processId, leaseMs]).catch(() => undefined);
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    heartbeat.unref();
+    this.#open = { conn, admin, heartbeat };
+    this.#closing = undefined;
+  }
+
+  #bootError(error: unknown): BootError {
+    if (error instanceof BootError) return error;
+    if (isConnectionError(error) || (error as { code?: string }).code === "ENOTFOUND")
+      return new BootError(
+        "STORE_UNREACHABLE",
+        `cannot reach PostgreSQL at ${this.where}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, details: { where: this.where } },
+      );
+    return new BootError(
+      "BOOT_FAILED",
+      `opening the PostgreSQL store at ${this.where} (schema ${this.#settings.schema}) failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error, details: { where: this.where } },
+    );
+  }
+
+  /** What the held sessions need driven; steered inputs are settled as the port's recovery note says. */
+  async #recover(): Promise<RecoveredState> {
+    const conn = this.#live();
+    const sql = this.#sql;
+    const held = [...this.#held.keys()];
+    const sessions = (await conn.read(sql.allSessions, [])).rows.map(
+      (row): SessionRecord => ({
+        id: row.id as string,
+        agent: row.agent as string,
+        createdAtMs: row.created_at_ms as number,
+      }),
+    );
+    const interrupted: InterruptedTurn[] = [];
+    for (const row of (await conn.read(sql.runningTurns, [held])).rows) {
+      const turnId = row.id as string;
+      const started = JSON.parse(row.input_ids as string) as string[];
+      const inputIds = [...started, ...(await this.#settleSteered(turnId, started, row.step as number))];
+      const byId = new Map(
+        (await conn.read(sql.recordsById, [inputIds])).rows.map((r) => [r.id as string, recordOf(r)]),
+      );
+      interrupted.push({
+        turnId,
+        sessionId: row.session_id as string,
+        inputIds,
+        attempt: row.attempt as number,
+        step: row.step as number,
+        messages: JSON.parse(row.messages as string) as Message[],
+        inputs: inputIds.map((id) => byId.get(id)!),
+      });
+    }
+    const queued = (await conn.read(sql.queuedRecords, [held])).rows.map(recordOf);
+    const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
+    return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+  }
+
+  /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */
+  async #settleSteered(turnId: string, started: readonly string[], step: number): Promise<string[]> {
+    const conn = this.#live();
+    const { rows } = await conn.read(this.#sql.steeredInputs, [turnId]);
+    const kept: string[] = [];
+    for (const row of rows) {
+      const id = row.id as string;
+      if ((row.steer_step as number) < step) {
+        kept.push(id);
+        conn.write(this.#sql.adoptSteered, [id, turnId, JSON.stringify([...started, ...kept])]);
+      } else conn.write(this.#sql.requeueInput, [id, turnId]);
+    }
+    return kept;
+  }
+
+  async #shutdown(): Promise<void> {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    clearInterval(open.heartbeat);
+    this.#held.clear();
+    try {
+      open.conn.write(this.#sql.releaseAll, [this.processId]);
+      open.conn.write(this.#sql.forgetProcess, [this.processId]);
+      await open.conn.close();
+    } finally {
+      await open.admin.end().catch(() => undefined);
+    }
+  }
+
+  /** Records the lease a claim returned, if it returned one. */
+  #take(sessionId: string, rows: Rows): void {
+    const epoch = rows[0]?.epoch;
+    if (epoch !== undefined) this.#held.set(sessionId, epoch as number);
+  }
+
+  /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
+  #fence(sessionId: string): [string, string, number] {
+    return [sessionId, this.processId, this.#held.get(sessionId) ?? -1];
+  }
+
+  #live(): SyncConnection {
+    if (this.#open !== undefined) return this.#open.conn;
+    throw new OffstageError("CLOSED", `the PostgreSQL store at ${this.where} is not open; open() it first`, {
+      details: { where: this.where },
+    });
+  }
+}
+
+function recordOf(row: Record<string, unknown>): InputRecord {
+  const delegationId = row.delegation_id as string | null;
+  return {
+    id: row.id as string,
+    sessionId: row.session_id as string,
+    seq: row.seq as number,
+    payload: JSON.parse(row.payload as string),
+    policy: row.policy as Policy,
+    idempotencyKey: (row.idempotency_key as string | null) ?? undefined,
+    acceptedAtMs: row.accepted_at_ms as number,
+    ...(delegationId === null ? {} : { delegationId }),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Every statement the PostgreSQL store runs, one named constant each; `{s}` stands for the store's
+ * quoted schema, replaced once per store by {@link statementsFor}.
+ *
+ * Turn writes are fenced twice. By attempt, as in every store (`attempt = $n`, and only while the
+ * turn runs). And by lease: a write of a session's turn carries the owner and the lease epoch it
+ * was made under, and matches only while the session's row still names both — the row is locked
+ * `FOR SHARE` by the check, so a takeover (which raises the epoch) waits for the writer's commit,
+ * and a writer whose lease moved finds no row and writes nothing.
+ *
+ * Inserts ignore rows that exist and updates are guarded by the state they move from, so the
+ * worker can replay a transaction whose commit it never heard back about (`connection-worker.ts`).
+ *
+ * @packageDocumentation
+ */
+
+/** The server's clock in milliseconds: lease times never depend on the processes' clocks agreeing. */
+const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/** The lease check: the session's row names this owner and epoch (params `$owner`, `$epoch`). */
+function fence(session: string, owner: string, epoch: string): string {
+  return `EXISTS (SELECT 1 FROM {s}.sessions f WHERE f.id = ${session} AND f.owner = ${owner} AND f.epoch = ${epoch} FOR SHARE)`;
+}
+
+/** A session nobody holds: no owner, or an owner whose process stopped beating. */
+const FREE = `(x.owner IS NULL OR NOT EXISTS (
+    SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
+
+/** An input's row, its outcome that of the turn that ended it if it has none. */
+const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
+    i.delegation_id, i.status, i.turn_id, i.steer_step, coalesce(i.outcome, t.outcome) AS outcome
+  FROM {s}.inputs i LEFT JOIN {s}.turns t ON i.outcome IS NULL AND t.id = i.turn_id`;
+
+const RECORD_COLUMNS =
+  "SELECT id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id FROM {s}.inputs";
+
+const SQL = {
+  /** Params: id, host, pid, lease_ms. */
+  registerProcess: `INSERT INTO {s}.processes (id, host, pid, alive_until_ms) VALUES ($1, $2, $3, ${NOW_MS} + $4)
+    ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, alive_until_ms = excluded.alive_until_ms`,
+  /** The heartbeat. Params: id, lease_ms. */
+  renewProcess: `UPDATE {s}.processes SET alive_until_ms = ${NOW_MS} + $2 WHERE id = $1`,
+  /** A clean stop: every lease handed back at once. Param: id. */
+  releaseAll: "UPDATE {s}.sessions SET owner = NULL WHERE owner = $1",
+  forgetProcess: "DELETE FROM {s}.processes WHERE id = $1",
+
+  /**
+   * Takes the leases of sessions with live input that nobody holds (or this process held before a
+   * restart), at most `$2`, skipping rows another process is claiming. Params: owner, limit.
+   */
+  claimSessions: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
+    FROM (SELECT x.id FROM {s}.sessions x
+      WHERE (x.owner = $1 OR ${FREE})
+        AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
+      ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
+    WHERE s.id = c.id RETURNING s.id, s.epoch`,
+  /** Takes one session's lease if nobody holds it. Params: id, owner. */
+  claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = x.epoch + 1
+    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) RETURNING x.epoch`,
+  /** Creates the session held by this process; one that exists is claimed if free. Params: id, agent, created_at_ms, owner. */
+  createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
+    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = x.epoch + 1 WHERE x.owner = $4 OR ${FREE}
+    RETURNING x.epoch`,
+  allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
+
+  /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
+  insertInput: `INSERT INTO {s}.inputs
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
+  /** A wake for the session's owner, delivered when the transaction commits. Params: channel, session id. */
+  notify: "SELECT pg_notify($1, $2)",
+  inputById: `${INPUT_COLUMNS} WHERE i.id = $1`,
+  inputByKey: `${INPUT_COLUMNS} WHERE i.session_id = $1 AND i.idempotency_key = $2`,
+  maxSeq: "SELECT max(seq) AS seq FROM {s}.inputs",
+  /** Param: session ids. */
+  queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ANY($1::text[]) ORDER BY seq, ord`,
+  /** Param: input ids. */
+  recordsById: `${RECORD_COLUMNS} WHERE id = ANY($1::text[])`,
+
+  /** Params: input, turn, attempt, session, owner, epoch. */
+  steerInput: `UPDATE {s}.inputs SET status = 'running', turn_id = $2,
+      steer_step = (SELECT step FROM {s}.turns WHERE id = $2)
+    WHERE id = $1 AND status = 'queued'
+      AND EXISTS (SELECT 1 FROM {s}.turns WHERE id = $2 AND attempt = $3 AND ended_at_ms IS NULL)
+      AND ${fence("$4", "$5", "$6")}`,
+  /** Params: status, outcome, ended_at_ms, id, session, owner, epoch. */
+  endQueuedInput: `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
+    WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))
+      AND ${fence("$5", "$6", "$7")}`,
+  /** Params: turn id, session, attempt, input ids JSON, started_at_ms, input ids, owner, epoch. */
+  startTurn: `WITH t AS (
+      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms)
+        SELECT $1, $2, $3, $4, $5 WHERE ${fence("$2", "$7", "$8")}
+      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
+        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
+      RETURNING id)
+    UPDATE {s}.inputs SET status = 'running', turn_id = $1, steer_step = NULL
+      WHERE id = ANY($6::text[]) AND session_id = $2 AND status IN ('queued', 'running')
+        AND EXISTS (SELECT 1 FROM t)`,
+  /** Params: step, messages, id, attempt, session, owner, epoch. */
+  checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
+    WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
+  /**
+   * The turn, its inputs (each takes the outcome, except the requeued ones), and its history, in one.
+   * Params: id, attempt, outcome, usage, ended_at_ms, status, requeued ids, session, messages (NULL
+   * when none), owner, epoch.
+   */
+  endTurn: `WITH t AS (
+      UPDATE {s}.turns SET outcome = $3, usage = $4, ended_at_ms = $5, messages = '[]'
+        WHERE id = $1 AND attempt = $2 AND ended_at_ms IS NULL AND ${fence("$8", "$10", "$11")}
+        RETURNING id),
+    requeued AS (
+      UPDATE {s}.inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
+        WHERE id = ANY($7::text[]) AND status = 'running' AND turn_id = $1 AND EXISTS (SELECT 1 FROM t)),
+    ended AS (
+      UPDATE {s}.inputs SET status = $6, ended_at_ms = $5, steer_step = NULL
+        WHERE turn_id = $1 AND status = 'running' AND NOT (id = ANY($7::text[])) AND EXISTS (SELECT 1 FROM t))
+    INSERT INTO {s}.history (session_id, turn_id, messages)
+      SELECT $8, $1, $9 FROM t WHERE $9::text IS NOT NULL
+    ON CONFLICT (turn_id) DO NOTHING`,
+  /** Param: session ids. */
+  runningTurns: `SELECT id, session_id, attempt, input_ids, step, messages FROM {s}.turns
+    WHERE ended_at_ms IS NULL AND session_id = ANY($1::text[]) ORDER BY started_at_ms, id`,
+  /** Inputs steered into a running turn, oldest first. Param: turn id. */
+  steeredInputs: `SELECT id, steer_step FROM {s}.inputs
+    WHERE turn_id = $1 AND status = 'running' AND steer_step IS NOT NULL ORDER BY seq, ord`,
+  /** Recovery of a steered input its turn's checkpoint holds. Params: id, turn id, input ids JSON of the turn. */
+  adoptSteered: `WITH i AS (UPDATE {s}.inputs SET steer_step = NULL WHERE id = $1)
+    UPDATE {s}.turns SET input_ids = $3 WHERE id = $2`,
+  /** Params: id, turn id. */
+  requeueInput: `UPDATE {s}.inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
+    WHERE id = $1 AND status = 'running' AND turn_id = $2`,
+
+  history: "SELECT messages FROM {s}.history WHERE session_id = $1 ORDER BY id",
+
+  /** Params: id, parent_session_id, record. */
+  insertDelegation: `INSERT INTO {s}.delegations (id, parent_session_id, record) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING`,
+  /** Written once. Params: id, completion, delivery, reason, input. */
+  completeDelegation: `UPDATE {s}.delegations
+    SET completion = $2, delivery = $3, delivery_reason = $4, delivery_input_id = $5
+    WHERE id = $1 AND completion IS NULL RETURNING id`,
+  /** Params: id, delivery, reason, input. */
+  setDelivery: `UPDATE {s}.delegations SET delivery = $2, delivery_reason = $3, delivery_input_id = $4
+    WHERE id = $1 AND completion IS NOT NULL`,
+  delegationById: "SELECT * FROM {s}.delegations WHERE id = $1",
+  allDelegations: "SELECT * FROM {s}.delegations ORDER BY ord",
+  delegationsOfParent: "SELECT * FROM {s}.delegations WHERE parent_session_id = $1 ORDER BY ord",
+  deleteDelegations: "DELETE FROM {s}.delegations WHERE id = ANY($1::text[])",
+  spendOf: "SELECT model_calls, tokens FROM {s}.delegation_spend WHERE root_session_id = $1",
+  /** Params: root_session_id, model_calls, tokens. */
+  setSpend: `INSERT INTO {s}.delegation_spend (root_session_id, model_calls, tokens) VALUES ($1, $2, $3)
+    ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
+} as const;
+
+export type Statements = { readonly [K in keyof typeof SQL]: string };
+
+/** The statements with the schema filled in. */
+export function statementsFor(quotedSchema: string): Statements {
+  const out: Record<string, string> = {};
+  for (const [name, sql] of Object.entries(SQL)) out[name] = sql.replaceAll("{s}", quotedSchema);
+  return out as Statements;
+}
