@@ -8,16 +8,9 @@
  * @packageDocumentation
  */
 import { BootError } from "../errors.js";
-import { DEFAULTS } from "../kernel/limits.js";
-import { userMessage } from "../kernel/messages.js";
-import type { Reason, TurnOutcome } from "../kernel/outcome.js";
-import { accept, type Policy, resumeTurn } from "../kernel/session/inbox.js";
-import type { Stamp } from "./dispatcher.js";
-import type { LiveTurn } from "./live-turn.js";
+import type { Reason } from "../kernel/outcome.js";
 import type { RuntimeParts } from "./parts.js";
-import type { InputRecord, InterruptedTurn, RecoveredState } from "./ports/store.js";
-
-const NO_USAGE = { inputTokens: 0, outputTokens: 0 } as const;
+import { recoverWork } from "./recovery.js";
 
 /** Runs the boot chain; throws `BootError` (or what the store threw) and leaves nothing running. */
 export async function boot(parts: RuntimeParts): Promise<void> {
@@ -38,7 +31,11 @@ export async function boot(parts: RuntimeParts): Promise<void> {
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
   const held = children?.restore() ?? [];
-  const resumed = recover(parts, recovered);
+  intake.nextSeq = recovered.nextSeq;
+  const resumed = recoverWork(parts, recovered, {
+    live: (record, status, policy, stamp) => intake.track(record, status, policy, stamp),
+    route: false,
+  });
   // Recovery's writes — a resumed turn's next attempt above all — are committed before any turn
   // runs: a process that dies while a resumed step runs again has then spent that attempt, so
   // `maxAttempts` bounds how often a crash-looping turn's effects repeat.
@@ -54,6 +51,7 @@ export async function boot(parts: RuntimeParts): Promise<void> {
   run.state = "running";
   if (resumed.length > 0 || recovered.queued.length > 0) parts.keepAlive.busy();
   scheduler.open();
+  parts.leaseKeeper?.open();
   for (const turn of resumed) driver.start(turn);
   dispatcher.post("startup drive", () => scheduler.driveAll());
   parts.observer.started(recovered.queued.length, resumed.length);
@@ -62,92 +60,4 @@ export async function boot(parts: RuntimeParts): Promise<void> {
     recoveredInputs: recovered.queued.length,
     resumedTurns: resumed.length,
   });
-}
-
-/** Rebuilds the sessions, their queues and their interrupted turns; returns the turns to resume. */
-function recover(parts: RuntimeParts, recovered: RecoveredState): LiveTurn[] {
-  const { sessions, intake, dispatcher, store, driver, scheduler } = parts;
-  intake.nextSeq = recovered.nextSeq;
-  for (const session of recovered.sessions) {
-    if (sessions.get(session.id) === undefined) sessions.add(session.id, session.agent);
-  }
-  const resumed: LiveTurn[] = [];
-  const crashed: { turn: InterruptedTurn; why: string }[] = [];
-  const now = dispatcher.epochNow();
-  const taken = (input: InputRecord): Stamp => ({
-    epochMs: input.acceptedAtMs,
-    monotonicMs: dispatcher.monotonicNow(),
-  });
-  for (const turn of recovered.interrupted) {
-    const entry = sessions.get(turn.sessionId)!;
-    const { agent } = entry;
-    const attempt = turn.attempt + 1;
-    if (agent.onCrash === "fail" || attempt > (agent.maxAttempts ?? DEFAULTS.crashAttemptsMax)) {
-      crashed.push({
-        turn,
-        why: agent.onCrash === "fail" ? "onCrash is fail" : `attempt ${attempt} > maxAttempts`,
-      });
-      continue;
-    }
-    // Read back from the store: committed, so the receipt holds at once.
-    const lives = turn.inputs.map((input) => {
-      const live = intake.track(input, "running", input.policy, taken(input));
-      live.markStored(store.receipt);
-      return live;
-    });
-    const { turnId, sessionId, inputIds } = turn;
-    store.startTurn({ turnId, sessionId, inputIds, attempt, startedAtMs: now });
-    const messages =
-      turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload));
-    const live = driver.open(entry, turnId, lives, { attempt, messages, step: turn.step });
-    resumeTurn(entry, live);
-    scheduler.claimSlot();
-    driver.activate(live);
-    resumed.push(live);
-  }
-  for (const input of recovered.queued) {
-    const entry = sessions.get(input.sessionId)!;
-    // Re-queue in acceptance order with the ordering part of the policy only: a recovered input was
-    // accepted already, so `reject` and `steer` no longer apply to it.
-    const policy: Policy =
-      input.policy === "interrupt" || input.policy === "merge" ? input.policy : "enqueue";
-    const live = intake.track(input, "queued", policy, taken(input));
-    live.markStored(store.receipt);
-    accept(entry, live, Number.POSITIVE_INFINITY);
-  }
-  // Only now, with the stored input back in the inboxes: failing a child's turn may write its
-  // completion, which must queue behind its parent's older input, and a child with input still
-  // queued has not finished.
-  for (const { turn, why } of crashed) failCrashed(parts, turn, why, now);
-  return resumed;
-}
-
-/** Ends a crashed turn that may not resume `failed`/`crashed`. */
-function failCrashed(parts: RuntimeParts, turn: InterruptedTurn, why: string, now: number): void {
-  const { sessions, store, children, log } = parts;
-  const entry = sessions.get(turn.sessionId)!;
-  const outcome: TurnOutcome = {
-    status: "failed",
-    reason: {
-      code: "crashed",
-      message: `the process stopped while the turn ran (step ${turn.step}); ${why}`,
-    },
-  };
-  store.endTurn({
-    turnId: turn.turnId,
-    sessionId: turn.sessionId,
-    attempt: turn.attempt,
-    outcome,
-    messages:
-      turn.messages.length > 0 ? turn.messages : turn.inputs.map((input) => userMessage(input.payload)),
-    inputIds: turn.inputIds,
-    requeued: [],
-    usage: NO_USAGE,
-    endedAtMs: now,
-  });
-  children?.turnEnded(turn.sessionId, outcome, turn.messages, NO_USAGE, entry.queue.length);
-  log.warn(
-    { sessionId: turn.sessionId, turnId: turn.turnId, inputIds: turn.inputIds, attempt: turn.attempt },
-    `a turn cut short by a crash ends failed (crashed): ${why}`,
-  );
 }

@@ -46,7 +46,11 @@ export class Intake {
     this.#parts = parts;
   }
 
-  /** Recovery sets where acceptance order goes on from. */
+  /** Where acceptance order goes on from; recovery sets it. */
+  get nextSeq(): number {
+    return this.#seq;
+  }
+
   set nextSeq(seq: number) {
     this.#seq = seq;
   }
@@ -91,18 +95,33 @@ export class Intake {
     if (decision.kind === "refused") {
       throw new CapacityError(decision.code, decision.message, { details: { sessionId, policy } });
     }
+    try {
+      store.accept(record);
+    } catch (error) {
+      // Refused by the store (unavailable, or busy in another process): nothing changed here either.
+      unaccept(entry, live, decision);
+      throw error;
+    }
     this.#seq += 1;
-    store.accept(record);
     this.#parts.gate.holdReceipt(live);
     if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
     metrics.accepted();
     this.#parts.keepAlive.busy();
+    const keeper = this.#parts.leaseKeeper;
+    if (keeper !== undefined && !keeper.holds(sessionId)) {
+      // Another process holds the session and runs this input; its handle follows the store.
+      unaccept(entry, live, decision);
+      keeper.watch(live);
+      this.#parts.observer.accepted(live, "host");
+      if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
+      return live;
+    }
     // Accepted: from here on the caller must get its handle whatever fails, or a host that retries
     // a send that "failed" would run the work twice. A failure is reported instead.
     try {
       this.#parts.observer.accepted(live, "host");
       if (events.listening) events.emit({ type: "input.accepted", sessionId, inputId: live.id, policy });
-      this.#route(entry, live, decision, turn);
+      this.route(entry, live, decision, turn);
     } catch (error) {
       events.report(`send of input ${live.id}`, error, { sessionId, inputId: live.id });
     }
@@ -110,7 +129,7 @@ export class Intake {
   }
 
   /** Hands an accepted input on: into the running turn (steer), or to the scheduler. */
-  #route(
+  route(
     entry: SessionEntry,
     live: LiveInput,
     decision: Exclude<AcceptDecision, { kind: "refused" }>,
@@ -177,6 +196,11 @@ export class Intake {
     this.#seq += 1;
     store.accept(record);
     this.#parts.gate.holdReceipt(live);
+    const keeper = this.#parts.leaseKeeper;
+    if (keeper !== undefined && !keeper.holds(entry.id)) {
+      keeper.watch(live);
+      return live.id;
+    }
     accept(entry, live, Number.POSITIVE_INFINITY);
     metrics.accepted();
     this.#parts.keepAlive.busy();
@@ -347,11 +371,40 @@ export class Intake {
     const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
     handle.markStored(this.#parts.store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
+    else if (this.#parts.leaseKeeper !== undefined && this.#parts.run.state === "running") {
+      // Live in another process: the handle follows what the store says of it.
+      const record: InputRecord = {
+        id: snapshot.id,
+        sessionId: snapshot.sessionId,
+        seq: 0,
+        payload: snapshot.payload,
+        policy: "enqueue",
+        acceptedAtMs: this.#parts.dispatcher.epochNow(),
+      };
+      const live = this.track(record, "queued", "enqueue", this.#parts.dispatcher.stamp());
+      live.markStored(this.#parts.store.receipt);
+      this.#parts.leaseKeeper.watch(live);
+      return live;
+    }
     // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
     // or nothing would ever settle it (the next start tracks the input with a new handle).
     else handle.settle(DETACHED, undefined, undefined);
     return handle;
   }
+}
+
+/** Takes an input the inbox accepted back out of it (the store refused it, or another process runs it). */
+function unaccept(
+  entry: SessionEntry,
+  live: LiveInput,
+  decision: Exclude<AcceptDecision, { kind: "refused" }>,
+): void {
+  if (decision.kind !== "steered") {
+    withdraw(entry, live.id);
+    return;
+  }
+  const inputs = entry.turn!.inputs;
+  inputs.splice(inputs.indexOf(live), 1);
 }
 
 function keyOf(sessionId: string, key: string): string {

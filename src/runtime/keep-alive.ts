@@ -44,8 +44,9 @@ export class KeepAlive {
   settled(): void {
     // A stop holds the process until it returns, whatever settles meanwhile.
     if (this.#timer === undefined || this.#parts.run.state === "stopping") return;
-    const { driver, sessions } = this.#parts;
-    if (driver.runningTurns === 0 && sessions.queuedCount() === 0) this.release();
+    const { driver, sessions, leaseKeeper } = this.#parts;
+    if (driver.runningTurns === 0 && sessions.queuedCount() === 0 && (leaseKeeper?.watching ?? 0) === 0)
+      this.release();
   }
 
   /** The runtime stopped (or never started): nothing of it keeps the process alive. */

@@ -14,6 +14,7 @@ import type { Dispatcher } from "./dispatcher.js";
 import type { EventBus } from "./event-bus.js";
 import type { Intake } from "./intake.js";
 import type { KeepAlive } from "./keep-alive.js";
+import type { LeaseKeeper } from "./lease-keeper.js";
 import type { RuntimeLog } from "./logger.js";
 import type { MetricsCounters } from "./metrics.js";
 import type { ModelTable } from "./model-table.js";
@@ -56,4 +57,6 @@ export interface RuntimeParts {
   readonly waits: WaitGraph;
   /** Holds the host process alive while work is accepted and unsettled. */
   readonly keepAlive: KeepAlive;
+  /** Sessions shared with other processes; `undefined` unless the store has leases. */
+  readonly leaseKeeper: LeaseKeeper | undefined;
 }

@@ -35,6 +35,7 @@ import { EventBus } from "./event-bus.js";
 import type { EventListener } from "./events.js";
 import { Intake } from "./intake.js";
 import { KeepAlive } from "./keep-alive.js";
+import { LeaseKeeper } from "./lease-keeper.js";
 import { RuntimeLog } from "./logger.js";
 import { MetricsCounters, type RuntimeMetrics, snapshotMetrics } from "./metrics.js";
 import { ModelTable } from "./model-table.js";
@@ -318,5 +319,6 @@ function wire(options: ResolvedOptions, store: Store, resolver: ModelResolver | 
   parts.children = store.delegations === undefined ? undefined : new Children(parts, store.delegations);
   parts.waits = new WaitGraph();
   parts.keepAlive = new KeepAlive(parts);
+  parts.leaseKeeper = store.leases === undefined ? undefined : new LeaseKeeper(parts, store.leases);
   return parts;
 }

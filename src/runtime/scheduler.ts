@@ -97,6 +97,7 @@ export class Scheduler {
   poke(entry: SessionEntry): void {
     if (!this.#parts.run.driving) return;
     if (entry.turn !== undefined || entry.queue.length === 0) return;
+    if (this.#parts.leaseKeeper?.holds(entry.id) === false) return;
     if (!offer(this.#state, entry)) return;
     const turn = this.#begin(entry);
     if (turn !== undefined) this.#start(turn);
@@ -145,7 +146,9 @@ export class Scheduler {
    * for a later drive (the recovery poll's, at the latest) to try again; other sessions still start.
    */
   #begin(entry: SessionEntry): LiveTurn | undefined {
-    const { driver, options, store, dispatcher } = this.#parts;
+    const { driver, options, store, dispatcher, leaseKeeper } = this.#parts;
+    // Another process holds the session: its turns are that process's to run.
+    if (leaseKeeper?.holds(entry.id) === false) return undefined;
     const turnId = options.ids();
     const merge = this.#parts.children?.mergeCompletions ?? true;
     const turn = beginTurn(entry, turnId, driver.open, merge);
@@ -192,6 +195,7 @@ export class Scheduler {
     this.#pollTimer = clock.setTimeout(() => {
       if (run.state !== "running") return;
       dispatcher.post("recovery poll", () => {
+        this.#parts.leaseKeeper?.poll();
         this.driveAll();
         // Work that settled without a turn ending (withdrawn, cancelled while queued) lets go here.
         this.#parts.keepAlive.settled();

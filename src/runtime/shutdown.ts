@@ -8,6 +8,7 @@
  */
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
+import { DETACHED } from "./intake.js";
 import type { RuntimeParts } from "./parts.js";
 
 const STOPPED: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
@@ -53,6 +54,11 @@ async function stopping(
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
   await store.commit().catch((error: unknown) => events.report("final commit", error));
+  if (parts.leaseKeeper !== undefined) {
+    parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
+    // Other processes take this one's sessions over now, not once its leases lapse.
+    await store.leases?.release().catch((error: unknown) => events.report("handing leases back", error));
+  }
   intake.forgetAll();
   driver.detachAll();
   children?.dispose();

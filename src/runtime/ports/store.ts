@@ -21,7 +21,8 @@
  * `queued` (the model never saw it, exactly as when a live turn ends before its next step boundary)
  * and runs in a later turn, in acceptance order.
  *
- * Adapters: memory (`createMemoryStore`) and SQLite (`createSqliteStore`). Each runs the conformance
+ * Adapters: memory (`createMemoryStore`), SQLite (`createSqliteStore`) and PostgreSQL
+ * (`createPostgresStore`, which shares sessions between processes through leases). Each runs the conformance
  * suite `runStoreConformance` of `offstage/testing`.
  *
  * @packageDocumentation
@@ -30,6 +31,7 @@ import type { Message } from "../../kernel/messages.js";
 import type { Reason, TerminalStatus, TurnOutcome, Usage } from "../../kernel/outcome.js";
 import type { Policy } from "../../kernel/session/inbox.js";
 import type { DelegationLog } from "./delegation-log.js";
+import type { SessionLeases } from "./session-leases.js";
 
 /** What a store promises about accepted input: `stored` (in this process) or `durable` (on disk). */
 export type Receipt = "stored" | "durable";
@@ -193,6 +195,11 @@ export interface Store {
   input(inputId: string): InputSnapshot | undefined;
   /** The delegation log, when the store supports background children. */
   readonly delegations?: DelegationLog;
+  /**
+   * Session leases, when processes share the store (see `session-leases.ts`); without them this
+   * runtime runs every session the store holds.
+   */
+  readonly leases?: SessionLeases;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
 }

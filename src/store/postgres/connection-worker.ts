@@ -29,7 +29,15 @@ export type WorkerRequest =
       readonly params: readonly unknown[];
     }
   | { readonly kind: "commit"; readonly id: number }
-  | { readonly kind: "close"; readonly id: number };
+  /**
+   * Statements that must not wait in the open transaction (they take row locks other processes
+   * wait on): the open transaction commits first, then they run in one of their own. Answered on
+   * the sync port with the last statement's rows.
+   */
+  | { readonly kind: "alone"; readonly id: number; readonly statements: readonly Statement[] }
+  | { readonly kind: "close"; readonly id: number }
+  /** Internal: the connection dropped; make it again and replay the open transaction. */
+  | { readonly kind: "restore" };
 
 /** What the worker answers to a read, a commit or a close. */
 export type WorkerReply =
@@ -57,6 +65,11 @@ export interface WorkerData {
 export const REPLY_FLAG = 0;
 /** Where `shared` says the connection is down (1) or up (0). */
 export const DOWN_FLAG = 1;
+
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
 
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
@@ -87,7 +100,7 @@ class ConnectionWorker {
   readonly #flags: Int32Array;
   #client: pg.Client | undefined;
   /** The open transaction's writes, replayed on a new connection if this one drops. */
-  #group: { sql: string; params: readonly unknown[] }[] = [];
+  #group: Statement[] = [];
   #inTransaction = false;
   /** A write failed for a reason other than the connection: the group is lost, its commit fails. */
   #failed: WorkerError | undefined;
@@ -141,8 +154,22 @@ class ConnectionWorker {
           this.#reply(request, { id: request.id, error: failure });
         }
         return;
+      case "alone":
+        try {
+          this.#reply({ sync: true }, { id: request.id, ...(await this.#alone(request.statements)) });
+        } catch (error) {
+          this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });
+        }
+        return;
       case "commit":
         parentPort!.postMessage(await this.#commit(request.id));
+        return;
+      case "restore":
+        try {
+          await this.#restore(this.#group);
+        } catch (error) {
+          this.#failed = errorOf(error);
+        }
         return;
       case "close": {
         const reply = await this.#commit(request.id);
@@ -165,29 +192,66 @@ class ConnectionWorker {
   }
 
   async #commit(id: number): Promise<WorkerReply> {
+    const error = await this.#commitGroup();
+    return error === undefined ? { id, rows: [], count: 0 } : { id, error };
+  }
+
+  /** Commits the open transaction; returns why it failed, if it did (the group is then lost). */
+  async #commitGroup(): Promise<WorkerError | undefined> {
     const failed = this.#failed;
     this.#failed = undefined;
     const group = this.#group;
     this.#group = [];
     if (failed !== undefined) {
       await this.#rollback();
-      return { id, error: failed };
+      return failed;
     }
-    if (!this.#inTransaction) return { id, rows: [], count: 0 };
+    if (group.length === 0 && !this.#inTransaction) return undefined;
     for (;;) {
       try {
-        await this.#client!.query("COMMIT");
+        const client = await this.#restore(group);
+        if (this.#inTransaction) await client.query("COMMIT");
         this.#inTransaction = false;
-        return { id, rows: [], count: 0 };
+        return undefined;
       } catch (error) {
         if (!isConnectionError(error)) {
           await this.#rollback();
-          return { id, error: errorOf(error) };
+          return errorOf(error);
         }
         // The commit may or may not have happened: the group's statements are written so that
         // running them again after a commit changes nothing (inserts ignore existing rows, updates
-        // are guarded by the state they move from).
-        await this.#reconnect(group);
+        // are guarded by the state they move from, a claim of a session held already keeps it).
+        this.#drop();
+      }
+    }
+  }
+
+  /** See the `alone` request. A failed open transaction stays failed for its own commit to report. */
+  async #alone(
+    statements: readonly Statement[],
+  ): Promise<{ rows: Record<string, unknown>[]; count: number }> {
+    if (this.#failed === undefined) {
+      const error = await this.#commitGroup();
+      if (error !== undefined) this.#failed = error;
+    } else await this.#rollback();
+    for (;;) {
+      try {
+        const client = await this.#restore([]);
+        if (statements.length > 1) await client.query("BEGIN");
+        let result: pg.QueryResult | undefined;
+        try {
+          for (const statement of statements)
+            result = await client.query(statement.sql, statement.params as unknown[]);
+          if (statements.length > 1) await client.query("COMMIT");
+        } catch (error) {
+          if (statements.length > 1 && !isConnectionError(error))
+            await client.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        }
+        return { rows: result?.rows ?? [], count: result?.rowCount ?? 0 };
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        this.#drop();
       }
     }
   }
@@ -198,11 +262,16 @@ class ConnectionWorker {
     await this.#client?.query("ROLLBACK").catch(() => undefined);
   }
 
-  /** Runs one statement, in the transaction when it writes or one is open; reconnects and retries when the connection drops. */
+  /**
+   * Runs one statement, in the transaction when it writes or one is open. When the connection
+   * drops, it reconnects, replays the transaction's earlier writes and runs it again.
+   */
   async #run(sql: string, params: readonly unknown[], write: boolean): Promise<pg.QueryResult> {
     for (;;) {
+      // The group holds this statement already when it writes.
+      const earlier = write ? this.#group.slice(0, -1) : this.#group;
       try {
-        const client = this.#client ?? (await this.#connect());
+        const client = await this.#restore(earlier);
         if (write && !this.#inTransaction) {
           await client.query("BEGIN");
           this.#inTransaction = true;
@@ -210,66 +279,50 @@ class ConnectionWorker {
         return await client.query(sql, params as unknown[]);
       } catch (error) {
         if (!isConnectionError(error)) throw error;
-        // A read must not wait out an outage: the store's thread is blocked on it.
-        if (!write) {
-          this.#markDown();
-          void this.#reconnect(this.#group);
-          throw error;
-        }
-        const replay = this.#group.slice(0, -1);
-        await this.#reconnect(replay);
+        this.#drop();
       }
     }
   }
 
-  #markDown(): void {
+  /** The connection, made again (with `earlier` replayed in a new transaction) if it dropped. */
+  async #restore(earlier: readonly Statement[]): Promise<pg.Client> {
+    if (this.#client !== undefined) return this.#client;
+    let delayMs = RECONNECT_MIN_MS;
+    for (;;) {
+      try {
+        const client = new pg.Client(this.#data.config);
+        client.on("error", () => {
+          // The server ended the connection (or it broke): say so at once, so new input is refused
+          // now rather than at the next statement; the queue reconnects.
+          if (this.#client !== client) return;
+          this.#drop();
+          this.post({ kind: "restore" });
+        });
+        await client.connect();
+        this.#client = client;
+        if (earlier.length > 0) {
+          await client.query("BEGIN");
+          this.#inTransaction = true;
+          for (const statement of earlier) await client.query(statement.sql, statement.params as unknown[]);
+        }
+        Atomics.store(this.#flags, DOWN_FLAG, 0);
+        return client;
+      } catch (error) {
+        this.#drop();
+        if (!isConnectionError(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, RECONNECT_MAX_MS);
+      }
+    }
+  }
+
+  /** The connection is gone: marks it down and forgets it (its transaction died with it). */
+  #drop(): void {
     Atomics.store(this.#flags, DOWN_FLAG, 1);
     const client = this.#client;
     this.#client = undefined;
     this.#inTransaction = false;
     client?.end().catch(() => undefined);
-  }
-
-  #reconnecting: Promise<void> | undefined;
-
-  /** Makes a new connection and replays `writes` in a new transaction; retries until it works. */
-  #reconnect(writes: readonly { sql: string; params: readonly unknown[] }[]): Promise<void> {
-    this.#markDown();
-    this.#reconnecting ??= (async () => {
-      let delayMs = RECONNECT_MIN_MS;
-      for (;;) {
-        try {
-          const client = await this.#connect();
-          if (writes.length > 0) {
-            await client.query("BEGIN");
-            this.#inTransaction = true;
-            for (const write of writes) await client.query(write.sql, write.params as unknown[]);
-          }
-          return;
-        } catch (error) {
-          this.#markDown();
-          if (!isConnectionError(error)) {
-            this.#failed = errorOf(error);
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          delayMs = Math.min(delayMs * 2, RECONNECT_MAX_MS);
-        }
-      }
-    })().finally(() => {
-      this.#reconnecting = undefined;
-    });
-    return this.#reconnecting;
-  }
-
-  async #connect(): Promise<pg.Client> {
-    const client = new pg.Client(this.#data.config);
-    // A dropped connection also emits here; the next statement finds it gone and reconnects.
-    client.on("error", () => undefined);
-    await client.connect();
-    this.#client = client;
-    Atomics.store(this.#flags, DOWN_FLAG, 0);
-    return client;
   }
 }
 

@@ -45,8 +45,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_owner ON {s}.sessions (owner);
 
       -- status: queued | running | a terminal status. steer_step: the turn's checkpointed step when
-      -- the input was steered into it (NULL unless steered). ord: commit order, which breaks ties of
-      -- seq between processes.
+      -- the input was steered into it (NULL unless steered). ord: insert order, which breaks ties of
+      -- seq between processes. taken_by: the process whose runtime has it in an inbox (NULL for
+      -- input accepted for a session another process holds, until that process takes it up).
       CREATE TABLE {s}.inputs (
         id              TEXT    PRIMARY KEY,
         ord             BIGSERIAL,
@@ -61,12 +62,14 @@ export const MIGRATIONS: readonly Migration[] = [
         turn_id         TEXT,
         steer_step      INTEGER,
         outcome         TEXT,
-        ended_at_ms     BIGINT
+        ended_at_ms     BIGINT,
+        taken_by        TEXT
       );
       CREATE UNIQUE INDEX inputs_by_key ON {s}.inputs (session_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
       CREATE INDEX inputs_live ON {s}.inputs (session_id, seq, ord) WHERE status IN ('queued', 'running');
       CREATE INDEX inputs_by_turn ON {s}.inputs (turn_id) WHERE status = 'running';
+      CREATE INDEX inputs_untaken ON {s}.inputs (session_id) WHERE status = 'queued' AND taken_by IS NULL;
 
       CREATE TABLE {s}.turns (
         id            TEXT    PRIMARY KEY,

@@ -21,10 +21,11 @@
  */
 import { hostname } from "node:os";
 import pg from "pg";
-import { BootError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
+import { BootError, CapacityError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
 import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
 import type { Message } from "../../kernel/messages.js";
 import type { Policy } from "../../kernel/session/inbox.js";
+import type { SessionLeases } from "../../runtime/ports/session-leases.js";
 import type {
   InputEnd,
   InputRecord,
@@ -45,6 +46,7 @@ import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import { type Statements, statementsFor } from "./statements.js";
 import { type Rows, SyncConnection } from "./sync-connection.js";
+import { WakeListener } from "./wake-listener.js";
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -78,6 +80,11 @@ const POSTGRES_STORE_KEYS = Object.keys({
 } satisfies Record<keyof PostgresStoreOptions, true>);
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * How long a group of writes stays open before it commits, in milliseconds: its locks (the lease
+ * check's share lock on each written session's row above all) are held that long at most.
+ */
+const GROUP_COMMIT_MS = 2;
 /** Sessions with live input one `open()` takes over at most. */
 const CLAIM_AT_OPEN_MAX = 100_000;
 
@@ -120,8 +127,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     invalid("processId", processId, "a non-empty string of at most 200 characters");
   const notify = given.notify ?? true;
   if (typeof notify !== "boolean") invalid("notify", notify, "a boolean");
-  const config: pg.ClientConfig =
+  const base: pg.ClientConfig =
     pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
+  // Names the store's connections in pg_stat_activity: whose they are, at a glance.
+  const config: pg.ClientConfig = { ...base, application_name: `offstage ${processId}`.slice(0, 63) };
   return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify });
 }
 
@@ -165,6 +174,26 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly #sql: Statements;
   /** The channel wakes go out on: one per schema. */
   readonly channel: string;
+  /** Which sessions this process may run; see the module note. */
+  readonly leases: SessionLeases = {
+    holds: (sessionId) => this.#held.has(sessionId),
+    claim: (sessionIds) => this.#claim(sessionIds),
+    outcomes: async (inputIds) => {
+      if (inputIds.length === 0) return [];
+      const { rows } = await this.#live().read(this.#sql.inputsById, [[...inputIds]]);
+      return rows.map((row) => snapshotOf(row as unknown as InputRow));
+    },
+    listen: (onWake) => {
+      const listener = new WakeListener(this.#settings.config, this.channel, onWake);
+      return () => listener.close();
+    },
+    release: async () => {
+      const conn = this.#live();
+      this.#held.clear();
+      conn.write(this.#sql.releaseAll, [this.processId]);
+      await conn.commit();
+    },
+  };
   /** The sessions this process holds, with the lease epoch it holds each under. */
   readonly #held = new Map<string, number>();
   #open: Open | undefined;
@@ -197,16 +226,25 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   async open(): Promise<RecoveredState> {
     if (this.#open === undefined) await this.#boot();
-    return this.#recover();
+    const conn = this.#live();
+    // Sessions with live input nobody holds, and this process's own (a restart under its name).
+    const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
+    this.#held.clear();
+    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
+    const state = await this.#recover();
+    // The claimed rows stay locked until this commits: another process must not wait on them.
+    await conn.commit();
+    return state;
   }
 
   createSession(session: SessionRecord): void {
     if (this.#held.has(session.id)) return;
-    const { rows } = this.#live().readSync(
-      this.#sql.createSession,
-      [session.id, session.agent, session.createdAtMs, this.processId],
-      true,
-    );
+    const { rows } = this.#live().aloneSync([
+      {
+        sql: this.#sql.createSession,
+        params: [session.id, session.agent, session.createdAtMs, this.processId],
+      },
+    ]);
     this.#take(session.id, rows);
   }
 
@@ -219,9 +257,13 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { where: this.where } },
       );
     const sessionId = input.sessionId;
-    if (!this.#held.has(sessionId)) {
-      this.#take(sessionId, conn.readSync(this.#sql.claimSession, [sessionId, this.processId], true).rows);
-    }
+    // Input for a session nobody holds takes its lease: the process that accepts it runs it.
+    if (!this.#held.has(sessionId))
+      this.#take(
+        sessionId,
+        conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
+      );
+    const held = this.#held.has(sessionId);
     const params = [
       input.id,
       sessionId,
@@ -231,8 +273,21 @@ export class PostgresStore implements Store, AsyncDisposable {
       input.idempotencyKey ?? null,
       input.acceptedAtMs,
       input.delegationId ?? null,
+      held ? this.processId : null,
     ];
-    if (input.idempotencyKey === undefined) conn.write(this.#sql.insertInput, params);
+    if (!held && input.policy === "reject") {
+      // The holder's inbox is not here to ask: the database says whether the session is busy.
+      const written = conn.aloneSync([
+        { sql: this.#sql.lockSession, params: [sessionId] },
+        { sql: this.#sql.insertIfIdle, params },
+      ]);
+      if (written.count === 0)
+        throw new CapacityError(
+          "SESSION_BUSY",
+          `session ${JSON.stringify(sessionId)} has live input in another process; policy "reject" refuses input while busy`,
+          { details: { sessionId, policy: "reject" } },
+        );
+    } else if (input.idempotencyKey === undefined) conn.write(this.#sql.insertInput, params);
     else if (conn.readSync(this.#sql.insertInput, params, true).count === 0) {
       throw new InvalidInputError(
         "INVALID_ARGUMENT",
@@ -240,8 +295,7 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { inputId: input.id, sessionId } },
       );
     }
-    if (!this.#held.has(sessionId) && this.#settings.notify)
-      conn.write(this.#sql.notify, [this.channel, sessionId]);
+    if (!held && this.#settings.notify) conn.write(this.#sql.notify, [this.channel, sessionId]);
   }
 
   steer(steer: Steer): void {
@@ -362,10 +416,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     try {
       await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
       await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
-      conn = new SyncConnection(config, readTimeoutMs, this.where);
-      const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
-      for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
-      await conn.commit();
+      conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where);
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
@@ -401,17 +452,19 @@ export class PostgresStore implements Store, AsyncDisposable {
   /** What the held sessions need driven; steered inputs are settled as the port's recovery note says. */
   async #recover(): Promise<RecoveredState> {
     const conn = this.#live();
+    const sessions = (await conn.read(this.#sql.allSessions, [])).rows.map(sessionOf);
+    const { queued, interrupted } = await this.#workOf([...this.#held.keys()]);
+    const seq = (await conn.read(this.#sql.maxSeq, [])).rows[0]?.seq as number | null;
+    return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+  }
+
+  /** The sessions' running turns and queued input, which this process takes up (`taken_by`). */
+  async #workOf(sessionIds: readonly string[]): Promise<Pick<RecoveredState, "queued" | "interrupted">> {
+    if (sessionIds.length === 0) return { queued: [], interrupted: [] };
+    const conn = this.#live();
     const sql = this.#sql;
-    const held = [...this.#held.keys()];
-    const sessions = (await conn.read(sql.allSessions, [])).rows.map(
-      (row): SessionRecord => ({
-        id: row.id as string,
-        agent: row.agent as string,
-        createdAtMs: row.created_at_ms as number,
-      }),
-    );
     const interrupted: InterruptedTurn[] = [];
-    for (const row of (await conn.read(sql.runningTurns, [held])).rows) {
+    for (const row of (await conn.read(sql.runningTurns, [sessionIds])).rows) {
       const turnId = row.id as string;
       const started = JSON.parse(row.input_ids as string) as string[];
       const inputIds = [...started, ...(await this.#settleSteered(turnId, started, row.step as number))];
@@ -428,9 +481,29 @@ export class PostgresStore implements Store, AsyncDisposable {
         inputs: inputIds.map((id) => byId.get(id)!),
       });
     }
-    const queued = (await conn.read(sql.queuedRecords, [held])).rows.map(recordOf);
+    const queued = (await conn.read(sql.queuedRecords, [sessionIds])).rows.map(recordOf);
+    if (queued.length > 0) conn.write(sql.takeInputs, [queued.map((input) => input.id), this.processId]);
+    return { queued, interrupted };
+  }
+
+  /** See {@link SessionLeases.claim}. */
+  async #claim(sessionIds: readonly string[] | undefined): Promise<RecoveredState> {
+    const conn = this.#live();
+    const sql = this.#sql;
+    const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
+    const claimed: string[] = [];
+    for (const row of rows) {
+      this.#held.set(row.id as string, row.epoch as number);
+      claimed.push(row.id as string);
+    }
+    const { queued, interrupted } = await this.#workOf(claimed);
+    const untaken = (
+      await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
+    ).rows.map(recordOf);
+    if (untaken.length > 0) conn.write(sql.takeInputs, [untaken.map((input) => input.id), this.processId]);
+    const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
-    return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
+    return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1 };
   }
 
   /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */
@@ -480,6 +553,10 @@ export class PostgresStore implements Store, AsyncDisposable {
       details: { where: this.where },
     });
   }
+}
+
+function sessionOf(row: Record<string, unknown>): SessionRecord {
+  return { id: row.id as string, agent: row.agent as string, createdAtMs: row.created_at_ms as number };
 }
 
 function recordOf(row: Record<string, unknown>): InputRecord {

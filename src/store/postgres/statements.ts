@@ -26,6 +26,14 @@ function fence(session: string, owner: string, epoch: string): string {
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
     SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
 
+/**
+ * The epoch a claim leaves: one up at a change of owner, the same when the owner claims again (a
+ * restart under its name, or a claim replayed after a commit whose answer was lost).
+ */
+function nextEpoch(row: string, owner: string): string {
+  return `CASE WHEN ${row}.owner = ${owner} THEN ${row}.epoch ELSE ${row}.epoch + 1 END`;
+}
+
 /** An input's row, its outcome that of the turn that ended it if it has none. */
 const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
     i.delegation_id, i.status, i.turn_id, i.steer_step, coalesce(i.outcome, t.outcome) AS outcome
@@ -48,25 +56,44 @@ const SQL = {
    * Takes the leases of sessions with live input that nobody holds (or this process held before a
    * restart), at most `$2`, skipping rows another process is claiming. Params: owner, limit.
    */
-  claimSessions: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
+  claimSessions: `UPDATE {s}.sessions s SET owner = $1, epoch = ${nextEpoch("s", "$1")}
     FROM (SELECT x.id FROM {s}.sessions x
       WHERE (x.owner = $1 OR ${FREE})
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
+  /** `claimSessions` for a running process: never its own sessions, whose epoch must not move. */
+  claimFree: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
+    FROM (SELECT x.id FROM {s}.sessions x
+      WHERE x.owner IS DISTINCT FROM $1 AND ${FREE}
+        AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
+      ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
+    WHERE s.id = c.id RETURNING s.id, s.epoch`,
   /** Takes one session's lease if nobody holds it. Params: id, owner. */
-  claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = x.epoch + 1
+  claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = ${nextEpoch("x", "$2")}
     WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) RETURNING x.epoch`,
   /** Creates the session held by this process; one that exists is claimed if free. Params: id, agent, created_at_ms, owner. */
   createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = x.epoch + 1 WHERE x.owner = $4 OR ${FREE}
+    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")} WHERE x.owner = $4 OR ${FREE}
     RETURNING x.epoch`,
   allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
 
-  /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id. */
+  /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by. */
   insertInput: `INSERT INTO {s}.inputs
-      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
+  /**
+   * Policy `reject` for a session another process holds: the input is written only while the
+   * session has no live input, after `lockSession` (a statement of its own, so this one's snapshot
+   * sees what committed while it waited for the lock). Params: those of `insertInput`.
+   */
+  insertIfIdle: `INSERT INTO {s}.inputs
+      (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued'
+    WHERE NOT EXISTS (SELECT 1 FROM {s}.inputs WHERE session_id = $2 AND status IN ('queued', 'running'))
+    ON CONFLICT DO NOTHING RETURNING id`,
+  /** Param: session id. */
+  lockSession: "SELECT id FROM {s}.sessions WHERE id = $1 FOR UPDATE",
   /** A wake for the session's owner, delivered when the transaction commits. Params: channel, session id. */
   notify: "SELECT pg_notify($1, $2)",
   inputById: `${INPUT_COLUMNS} WHERE i.id = $1`,
@@ -74,6 +101,18 @@ const SQL = {
   maxSeq: "SELECT max(seq) AS seq FROM {s}.inputs",
   /** Param: session ids. */
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ANY($1::text[]) ORDER BY seq, ord`,
+  /** Input other processes accepted for the sessions this one holds (all, or those of $2). Params: owner, session ids or NULL. */
+  untakenRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND taken_by IS NULL
+      AND session_id IN (SELECT id FROM {s}.sessions WHERE owner = $1)
+      AND ($2::text[] IS NULL OR session_id = ANY($2::text[]))
+    ORDER BY seq, ord`,
+  /** Params: input ids, owner. */
+  takeInputs: "UPDATE {s}.inputs SET taken_by = $2 WHERE id = ANY($1::text[])",
+  /** Param: input ids. */
+  inputsById: `${INPUT_COLUMNS} WHERE i.id = ANY($1::text[])`,
+  /** Sessions by id. Param: ids. */
+  sessionsById:
+    "SELECT id, agent, created_at_ms FROM {s}.sessions WHERE id = ANY($1::text[]) ORDER BY created_at_ms, id",
   /** Param: input ids. */
   recordsById: `${RECORD_COLUMNS} WHERE id = ANY($1::text[])`,
 

@@ -17,6 +17,7 @@ import { OffstageError } from "../../errors.js";
 import {
   DOWN_FLAG,
   REPLY_FLAG,
+  type Statement,
   type WorkerData,
   type WorkerError,
   type WorkerReply,
@@ -38,13 +39,15 @@ export class SyncConnection {
   readonly #syncPort: MessageChannel["port1"];
   readonly #waiting = new Map<number, { resolve: (reply: WorkerReply) => void }>();
   readonly #readTimeoutMs: number;
+  readonly #groupCommitMs: number;
+  #timer: NodeJS.Timeout | undefined;
   readonly #where: string;
   #nextId = 1;
   /** The commit asked for since the last write, shared by every caller until a write comes. */
   #commit: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(config: pg.ClientConfig, readTimeoutMs: number, where: string) {
+  constructor(config: pg.ClientConfig, readTimeoutMs: number, groupCommitMs: number, where: string) {
     const shared = new SharedArrayBuffer(8);
     const channel = new MessageChannel();
     const data: WorkerData = { offstagePostgresWorker: true, config, shared, syncPort: channel.port2 };
@@ -64,6 +67,7 @@ export class SyncConnection {
     this.#flags = new Int32Array(shared);
     this.#syncPort = channel.port1;
     this.#readTimeoutMs = readTimeoutMs;
+    this.#groupCommitMs = groupCommitMs;
     this.#where = where;
   }
 
@@ -74,27 +78,65 @@ export class SyncConnection {
 
   /** Adds a statement to the current transaction. Its failure fails the next commit. */
   write(sql: string, params: readonly unknown[]): void {
-    this.#commit = undefined;
+    this.#wrote();
     this.#post({ kind: "write", sql, params });
   }
 
-  /** Runs a statement in the current transaction and returns its rows, blocking this thread. */
+  /**
+   * Runs a statement in the current transaction and returns its rows, blocking this thread; `write`
+   * when it changes rows (it then joins the transaction like `write`).
+   */
   readSync(sql: string, params: readonly unknown[], write = false): { rows: Rows; count: number } {
-    if (write) this.#commit = undefined;
-    if (this.down) throw this.#unavailable("the connection is down; the store is reconnecting");
+    if (write) this.#wrote();
     const id = this.#nextId++;
+    return this.#waitSync(id, { kind: "read", id, sync: true, write, sql, params });
+  }
+
+  /**
+   * Commits the current transaction, then runs `statements` in a transaction of their own and
+   * returns the last one's rows, blocking this thread: for statements that take row locks other
+   * processes wait on, which must not stay held for the rest of a group.
+   */
+  aloneSync(statements: readonly Statement[]): { rows: Rows; count: number } {
+    this.#commit = undefined;
+    const id = this.#nextId++;
+    return this.#waitSync(id, { kind: "alone", id, statements });
+  }
+
+  #waitSync(id: number, request: WorkerRequest): { rows: Rows; count: number } {
+    if (this.down) throw this.#unavailable("the connection is down; the store is reconnecting");
     Atomics.store(this.#flags, REPLY_FLAG, 0);
-    this.#post({ kind: "read", id, sync: true, write, sql, params });
-    const waited = Atomics.wait(this.#flags, REPLY_FLAG, 0, this.#readTimeoutMs);
-    const message = receiveMessageOnPort(this.#syncPort)?.message as WorkerReply | undefined;
-    if (message === undefined || waited === "timed-out")
-      throw this.#unavailable(`no answer within ${this.#readTimeoutMs} ms`);
-    return this.#rowsOf(message);
+    this.#post(request);
+    const deadline = performance.now() + this.#readTimeoutMs;
+    for (;;) {
+      // Answers to reads that timed out earlier may come first: they are dropped.
+      for (let message = receiveMessageOnPort(this.#syncPort); message !== undefined; ) {
+        const reply = message.message as WorkerReply;
+        if (reply.id === id) return this.#rowsOf(reply);
+        message = receiveMessageOnPort(this.#syncPort);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#unavailable(`no answer within ${this.#readTimeoutMs} ms`);
+      Atomics.wait(this.#flags, REPLY_FLAG, 0, left);
+      Atomics.store(this.#flags, REPLY_FLAG, 0);
+    }
+  }
+
+  /** A write joined the transaction: the group commits when its window closes, if nobody asks sooner. */
+  #wrote(): void {
+    this.#commit = undefined;
+    if (this.#timer !== undefined || this.#closed !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // A failure is the next caller's to see: its commit() is asked again and fails the same.
+      this.commit().catch(() => undefined);
+    }, this.#groupCommitMs);
+    this.#timer.unref();
   }
 
   /** Runs a statement in the current transaction and resolves with its rows. */
   async read(sql: string, params: readonly unknown[], write = false): Promise<{ rows: Rows; count: number }> {
-    if (write) this.#commit = undefined;
+    if (write) this.#wrote();
     const id = this.#nextId++;
     const reply = await this.#ask(id, { kind: "read", id, sync: false, write, sql, params });
     return this.#rowsOf(reply);
@@ -103,6 +145,8 @@ export class SyncConnection {
   /** Resolves once every write posted before it is committed; rejects with what failed. */
   commit(): Promise<void> {
     if (this.#closed !== undefined) return Promise.resolve();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#commit ??= (async () => {
       const id = this.#nextId++;
       this.#rowsOf(await this.#ask(id, { kind: "commit", id }));

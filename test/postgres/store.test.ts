@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
 import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
 import { runStoreConformance } from "../../src/testing/conformance/index.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./postgres-server.js";
+import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
 
 beforeAll(requireServer);
 

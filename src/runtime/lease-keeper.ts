@@ -1,0 +1,145 @@
+/**
+ * The lease keeper: this runtime's side of a store shared by many processes
+ * (`ports/session-leases.ts`). It exists only when the store has leases; with the memory and
+ * SQLite stores the runtime runs every session and this file plays no part.
+ *
+ * - Input accepted here for a session another process holds is that process's to run: the keeper
+ *   watches it, and its handle settles with what the store says of it (asked at every poll).
+ * - The store's wakes (another process accepted input for a session this one holds) and the
+ *   recovery poll ask the store to `claim`: what comes back — sessions whose holder stopped or
+ *   died, input accepted elsewhere — is taken up as boot takes up stored work (`recovery.ts`),
+ *   committed, then driven. One claim runs at a time; wakes that arrive meanwhile join the next.
+ *
+ * @packageDocumentation
+ */
+import type { LiveInput } from "./live-input.js";
+import type { RuntimeParts } from "./parts.js";
+import type { SessionLeases } from "./ports/session-leases.js";
+import type { InputSnapshot } from "./ports/store.js";
+import { recoverWork } from "./recovery.js";
+
+export class LeaseKeeper {
+  readonly #parts: RuntimeParts;
+  readonly #leases: SessionLeases;
+  /** Inputs accepted here that another process runs, by id. */
+  readonly #remote = new Map<string, LiveInput>();
+  #unlisten: (() => void) | undefined;
+  /** Sessions woken since the last claim began; `"all"` after a poll asked for everything. */
+  #wanted: Set<string> | "all" | undefined;
+  #claiming = false;
+  #watching = false;
+
+  constructor(parts: RuntimeParts, leases: SessionLeases) {
+    this.#parts = parts;
+    this.#leases = leases;
+  }
+
+  /** Inputs accepted here that another process runs and that have not settled. */
+  get watching(): number {
+    return this.#remote.size;
+  }
+
+  /** Whether this runtime may begin the session's turns. */
+  holds(sessionId: string): boolean {
+    return this.#leases.holds(sessionId);
+  }
+
+  /** Starts listening for wakes from other processes. */
+  open(): void {
+    this.#unlisten = this.#leases.listen((sessionId) => {
+      if (this.#leases.holds(sessionId)) this.#want(sessionId);
+    });
+  }
+
+  /** The recovery poll: claim what nobody holds, and ask where watched inputs stand. */
+  poll(): void {
+    this.#want(undefined);
+    void this.#watch();
+  }
+
+  /** The input's session is held elsewhere: its handle settles with what the store says. */
+  watch(live: LiveInput): void {
+    this.#remote.set(live.id, live);
+  }
+
+  /** Stops listening; watched handles settle as every live handle does at a stop. */
+  close(settle: (live: LiveInput) => void): void {
+    this.#unlisten?.();
+    this.#unlisten = undefined;
+    for (const live of this.#remote.values()) settle(live);
+    this.#remote.clear();
+    this.#wanted = undefined;
+  }
+
+  #want(sessionId: string | undefined): void {
+    if (sessionId === undefined) this.#wanted = "all";
+    else if (this.#wanted === undefined) this.#wanted = new Set([sessionId]);
+    else if (this.#wanted !== "all") this.#wanted.add(sessionId);
+    if (!this.#claiming) void this.#claim();
+  }
+
+  async #claim(): Promise<void> {
+    const { run, events, store } = this.#parts;
+    this.#claiming = true;
+    try {
+      while (this.#wanted !== undefined && run.state === "running") {
+        const wanted = this.#wanted;
+        this.#wanted = undefined;
+        const state = await this.#leases.claim(wanted === "all" ? undefined : [...wanted]);
+        if (run.state !== "running") return;
+        if (state.queued.length === 0 && state.interrupted.length === 0) continue;
+        const resumed = recoverWork(this.#parts, state, {
+          live: (record, status, policy, stamp) => {
+            const watched = this.#remote.get(record.id);
+            this.#remote.delete(record.id);
+            return watched ?? this.#parts.intake.track(record, status, policy, stamp);
+          },
+          route: true,
+        });
+        this.#parts.keepAlive.busy();
+        await store.commit();
+        if (run.state !== "running") return;
+        for (const turn of resumed) this.#parts.driver.start(turn);
+        const touched = new Set(state.queued.map((input) => input.sessionId));
+        for (const id of touched) this.#parts.scheduler.wake(id);
+      }
+    } catch (error) {
+      events.report("claiming work from other processes", error);
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
+  async #watch(): Promise<void> {
+    if (this.#watching || this.#remote.size === 0) return;
+    this.#watching = true;
+    try {
+      const snapshots = await this.#leases.outcomes([...this.#remote.keys()]);
+      this.#parts.dispatcher.post("remote outcomes", () => this.#settle(snapshots));
+    } catch (error) {
+      this.#parts.events.report("reading where inputs other processes run stand", error);
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  #settle(snapshots: readonly InputSnapshot[]): void {
+    const { events, intake } = this.#parts;
+    let settled = false;
+    for (const snapshot of snapshots) {
+      const live = this.#remote.get(snapshot.id);
+      if (live === undefined || snapshot.outcome === undefined) continue;
+      this.#remote.delete(snapshot.id);
+      intake.forget(live);
+      live.settle(snapshot.outcome, snapshot.turnId, undefined);
+      settled = true;
+      events.emit({
+        type: "input.status",
+        sessionId: snapshot.sessionId,
+        inputId: snapshot.id,
+        status: snapshot.outcome.status,
+      });
+    }
+    if (settled) this.#parts.keepAlive.settled();
+  }
+}

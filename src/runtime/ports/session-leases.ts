@@ -1,0 +1,36 @@
+/**
+ * Session leases: the part of the store port a store shared by many processes adds. Such a store
+ * lets a process run a session's turns only while it holds the session's lease; a store of one
+ * process (memory, SQLite) has no `leases` and its runtime runs every session it stores.
+ *
+ * What the runtime does with it: it begins a turn only for a session it holds; input accepted here
+ * for a session another process holds is that process's to run, and its handle settles from what
+ * the store says of it (`outcomes`); the recovery poll and the store's wakes call `claim`, which
+ * takes the leases of sessions nobody holds (their holder stopped or died) and hands back work the
+ * runtime must take up — their queued input and interrupted turns, and input other processes
+ * accepted for sessions this one holds. Everything `claim` returns is this runtime's from then on,
+ * exactly once.
+ *
+ * @packageDocumentation
+ */
+import type { InputSnapshot, RecoveredState } from "./store.js";
+
+export interface SessionLeases {
+  /** Whether this process holds the session's lease: it may begin the session's turns. */
+  holds(sessionId: string): boolean;
+  /**
+   * Takes the leases of sessions with live input that nobody holds, and returns the work to take
+   * up: theirs, and input accepted elsewhere for held sessions (all of them, or only `sessionIds`).
+   * Its writes join the current group; the runtime commits before it runs what it took.
+   */
+  claim(sessionIds?: readonly string[]): Promise<RecoveredState>;
+  /** Where these inputs stand now (those the store knows), whichever process runs them. */
+  outcomes(inputIds: readonly string[]): Promise<readonly InputSnapshot[]>;
+  /**
+   * Calls `onWake` with a session's id when another process accepted input for it; returns a
+   * function that stops listening. Wakes are the fast path: one may be lost, the poll finds its work.
+   */
+  listen(onWake: (sessionId: string) => void): () => void;
+  /** Hands every lease this process holds back at once (a clean stop); the next `open()` claims again. */
+  release(): Promise<void>;
+}

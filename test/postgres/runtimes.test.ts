@@ -1,0 +1,216 @@
+/**
+ * Two runtimes, each on its own PostgreSQL store (its own connections, as two processes have),
+ * sharing one schema: a session runs in the process that holds its lease, wherever its input was
+ * sent from; admission is atomic across them; policies, idempotency keys and wakes hold across
+ * them; a stopped process hands its sessions over at once. The crash cases, with real processes,
+ * are in `takeover.test.ts`.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CapacityError, createRuntime, type Runtime } from "../../src/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { deferred } from "../support/async.js";
+import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+
+beforeAll(requireServer);
+
+const schemas: string[] = [];
+const live: Runtime[] = [];
+
+afterEach(async () => {
+  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+});
+afterAll(() => dropSchemas(schemas));
+
+/** Turns of each session running now, across both runtimes; any count above 1 is a bug. */
+const running = new Map<string, number>();
+let overlaps = 0;
+/** Gates the turns of the named inputs hold until released. */
+const gates = new Map<string, Promise<void>>();
+
+function agentOf(name: string) {
+  return {
+    run: async (input: unknown, context: { sessionId: string; signal: AbortSignal }) => {
+      const now = (running.get(context.sessionId) ?? 0) + 1;
+      running.set(context.sessionId, now);
+      if (now > 1) overlaps += 1;
+      try {
+        const gate = gates.get(String(input));
+        if (gate !== undefined)
+          await Promise.race([
+            gate,
+            new Promise((_, reject) =>
+              context.signal.addEventListener("abort", () => reject(context.signal.reason), { once: true }),
+            ),
+          ]);
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+        return `${name}:${String(input)}`;
+      } finally {
+        running.set(context.sessionId, (running.get(context.sessionId) ?? 1) - 1);
+      }
+    },
+  };
+}
+
+async function start(
+  name: string,
+  schema: string,
+  store: Partial<Parameters<typeof createPostgresStore>[0]> = {},
+): Promise<Runtime> {
+  const runtime = createRuntime({
+    agents: { echo: agentOf(name) },
+    store: createPostgresStore({ connectionString: PG_URL, schema, processId: name, ...store }),
+    pollIntervalMs: 50,
+  });
+  live.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+function freshSchema(): string {
+  const schema = uniqueSchema("rt");
+  schemas.push(schema);
+  return schema;
+}
+
+async function pair(storeB: Partial<Parameters<typeof createPostgresStore>[0]> = {}) {
+  const schema = freshSchema();
+  const a = await start("a", schema);
+  const b = await start("b", schema, storeB);
+  return { schema, a, b };
+}
+
+describe("postgres: two runtimes", () => {
+  it("input sent from the process that does not hold the session runs in the one that does", async () => {
+    const { a, b } = await pair();
+    a.session("s", { agent: "echo" });
+    const handle = b.session("s", { agent: "echo" }).send("x");
+    expect(await handle.result({ timeoutMs: 5_000 })).toMatchObject({ status: "completed", output: "a:x" });
+    expect(handle.receipt).toBe("durable");
+  });
+
+  it("two sends in the same instant from two processes on idle sessions never start two turns", async () => {
+    const { schema, a, b } = await pair();
+    overlaps = 0;
+    const handles = [];
+    for (let n = 0; n < 20; n++) {
+      const id = `idle${n}`;
+      const sa = a.session(id, { agent: "echo" });
+      const sb = b.session(id, { agent: "echo" });
+      handles.push(sa.send(`a${n}`), sb.send(`b${n}`), sb.send(`c${n}`), sa.send(`d${n}`));
+    }
+    const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 10_000 })));
+    expect(results.every((r) => r.status === "completed")).toBe(true);
+    expect(overlaps).toBe(0);
+    // From the database: no two turns of one session overlap in time.
+    const clash = await sql(`SELECT x.id FROM "${schema}".turns x JOIN "${schema}".turns y
+      ON x.session_id = y.session_id AND x.id < y.id
+      AND x.started_at_ms < y.ended_at_ms AND y.started_at_ms < x.ended_at_ms`);
+    expect(clash).toEqual([]);
+  });
+
+  it('policy "reject" from a process that does not hold a busy session is refused, nothing stored', async () => {
+    const { schema, a, b } = await pair();
+    const gate = deferred();
+    gates.set("long", gate.promise);
+    const first = a.session("r", { agent: "echo" }).send("long");
+    const sb = b.session("r", { agent: "echo" });
+    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    const before = await sql(`SELECT count(*)::int AS n FROM "${schema}".inputs`);
+    let thrown: unknown;
+    try {
+      sb.send("no", { policy: "reject" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(CapacityError);
+    expect(thrown).toMatchObject({ code: "SESSION_BUSY" });
+    expect(await sql(`SELECT count(*)::int AS n FROM "${schema}".inputs`)).toEqual(before);
+    gate.resolve();
+    await first.result({ timeoutMs: 5_000 });
+    // Idle again: the same send is taken, and runs where the session is held.
+    expect(await sb.send("yes", { policy: "reject" }).result({ timeoutMs: 5_000 })).toMatchObject({
+      output: "a:yes",
+    });
+  });
+
+  it('policy "interrupt" from another process interrupts the turn running in the holder', async () => {
+    const { a, b, schema } = await pair();
+    gates.set("stuck", new Promise(() => {}));
+    const first = a.session("i", { agent: "echo" }).send("stuck");
+    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    const second = b.session("i", { agent: "echo" }).send("next", { policy: "interrupt" });
+    expect(await first.result({ timeoutMs: 5_000 }).catch((e: unknown) => e)).toMatchObject({
+      code: "TURN_CANCELLED",
+    });
+    expect(first.status).toBe("interrupted");
+    expect(await second.result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:next" });
+  });
+
+  it("an idempotency key names one input across processes", async () => {
+    const { schema, a, b } = await pair();
+    const sa = a.session("k", { agent: "echo" });
+    const sb = b.session("k", { agent: "echo" });
+    const one = sb.send("same", { idempotencyKey: "key-1" });
+    await one.result({ timeoutMs: 5_000 });
+    const again = sa.send("same", { idempotencyKey: "key-1" });
+    const fromB = sb.send("same", { idempotencyKey: "key-1" });
+    expect(again.id).toBe(one.id);
+    expect(fromB.id).toBe(one.id);
+    expect(await sql(`SELECT count(*)::int AS n FROM "${schema}".inputs`)).toEqual([{ n: 1 }]);
+  });
+
+  it("a wake that is never sent is made up for by the recovery poll", async () => {
+    const { a, b } = await pair({ notify: false });
+    a.session("w", { agent: "echo" });
+    const handle = b.session("w", { agent: "echo" }).send("quiet");
+    expect(await handle.result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:quiet" });
+  });
+
+  it("a wake lost with the listener's connection is made up for by the poll; the listener comes back", async () => {
+    const { a, b } = await pair();
+    a.session("l", { agent: "echo" });
+    await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE application_name = 'offstage a' AND query LIKE 'LISTEN%'`);
+    const sb = b.session("l", { agent: "echo" });
+    expect(await sb.send("one").result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:one" });
+    await until(
+      async () =>
+        (
+          await sql(
+            `SELECT 1 FROM pg_stat_activity WHERE application_name = 'offstage a' AND query LIKE 'LISTEN%'`,
+          )
+        ).length === 1,
+    );
+    expect(await sb.send("two").result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:two" });
+  });
+
+  it("a stopped process hands its sessions back at once; another runs their queued input", async () => {
+    const schema = freshSchema();
+    const a = await start("a", schema, { leaseMs: 60_000 });
+    const b = await start("b", schema, { leaseMs: 60_000 });
+    gates.set("held", new Promise(() => {}));
+    const sa = a.session("h", { agent: "echo" });
+    sa.send("held");
+    const queued = sa.send("later");
+    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await a.stop();
+    expect(queued.status).toBe("interrupted");
+    expect(await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'h'`)).toEqual([{ owner: null }]);
+    // Well inside the 60 s lease: b's poll takes the session over and runs what a left queued.
+    await until(
+      async () =>
+        (await sql(`SELECT status FROM "${schema}".inputs WHERE payload = '"later"'`))[0]?.status ===
+        "completed",
+    );
+    expect(b.sessionIds()).toContain("h");
+  });
+});
+
+/** Polls `condition` every 20 ms for up to 10 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("gave up waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
