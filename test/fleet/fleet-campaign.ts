@@ -71,6 +71,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const takeoversMs: number[] = [];
   const notTakenOver: string[] = [];
   const watches: Promise<void>[] = [];
+  // Set when every process is killed at the end: nobody is left to take over, so watching stops.
+  const ending = { now: false };
   let inc = 0;
   const start = (name: string): Slot => {
     const n = inc++;
@@ -105,7 +107,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       kills += 1;
       const keepName = random.chance(0.2);
       if (keepName) sameName += 1;
-      else watches.push(watchTakeover(db, schema, slot.name, held, killedAt, takeoversMs, notTakenOver));
+      else {
+        const watched = { owner: slot.name, held, killedAt, ending };
+        watches.push(watchTakeover(db, schema, watched, takeoversMs, notTakenOver));
+      }
       await sleep(random.int(0, 1_000));
       slots[at] = start(keepName ? slot.name : `fleet-${at}-${inc}`);
       void ready(slots[at]!, ledger);
@@ -114,8 +119,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
           `fleet: ${kills} kills, ${ledger.inputs.size} inputs accepted, ${takeoversMs.length} takeovers seen`,
         );
     }
-    for (const slot of slots) await kill(slot, ledger);
+    ending.now = true;
     await Promise.all(watches);
+    for (const slot of slots) await kill(slot, ledger);
+    options.log(`fleet: ${kills} kills in ${((performance.now() - started) / 1000).toFixed(1)} s; draining`);
     if (ledger.violations.length === 0) await finalDrain(options, ledger, random, inc);
     return {
       ledger,
@@ -169,18 +176,26 @@ async function liveSessionsOf(db: pg.Client, schema: string, owner: string): Pro
   return new Map(rows.map((row) => [row.id, Number(row.epoch)]));
 }
 
-/** Watches `held` until each has another holder (owner or epoch changed); records the latencies. */
+/**
+ * Watches `held` until each has another holder (owner or epoch changed); records the latencies. A
+ * watch cut short by the end of the campaign judges nothing it did not see.
+ */
 async function watchTakeover(
   db: pg.Client,
   schema: string,
-  owner: string,
-  held: Map<string, number>,
-  killedAt: number,
+  kill: {
+    readonly owner: string;
+    readonly held: Map<string, number>;
+    readonly killedAt: number;
+    readonly ending: { readonly now: boolean };
+  },
   takeoversMs: number[],
   notTakenOver: string[],
 ): Promise<void> {
-  const waiting = new Map(held);
+  const { owner, killedAt, ending } = kill;
+  const waiting = new Map(kill.held);
   while (waiting.size > 0 && Date.now() - killedAt < TAKEOVER_WATCH_MS) {
+    if (ending.now) return;
     const { rows } = await db.query<{ id: string; owner: string | null; epoch: string }>(
       `SELECT id, owner, epoch FROM "${schema}".sessions WHERE id = ANY($1)`,
       [[...waiting.keys()]],

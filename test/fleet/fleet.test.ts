@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { checkFinalState } from "../crash/checks.js";
-import { dropSchemas, PG_URL, requireServer, uniqueSchema } from "../store/postgres-server.js";
+import { dropSchemas, PG_URL, requireServer, uniqueSchema } from "../postgres/server.js";
 import { runFleet } from "./fleet-campaign.js";
 import { checkSchema, readDelegationRows } from "./fleet-checks.js";
 
