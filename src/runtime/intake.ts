@@ -237,10 +237,12 @@ export class Intake {
 
   withdraw(handle: TurnHandle): void {
     const reason: Reason = { code: "withdrawn", message: "withdrawn before it started" };
+    if (this.#askHolder(handle, "withdrawn", "immediate", reason.message)) return;
     this.endQueued(handle, "withdrawn", reason, "withdraw");
   }
 
   cancel(handle: TurnHandle, mode: CancelMode, message: string): void {
+    if (this.#askHolder(handle, "cancelled", mode, message)) return;
     if (this.find(handle.sessionId, handle.id) === undefined) return;
     const entry = this.#parts.sessions.get(handle.sessionId)!;
     const reason: Reason = { code: "cancel_requested", message };
@@ -251,6 +253,30 @@ export class Intake {
       return;
     }
     this.endQueued(handle, "cancelled", reason, "cancel");
+  }
+
+  /**
+   * An input whose session another process holds is that process's to end: the request goes
+   * through the store, and the handle settles with what the holder does. Returns whether it did.
+   */
+  #askHolder(
+    handle: TurnHandle,
+    status: "cancelled" | "withdrawn",
+    mode: CancelMode,
+    message: string,
+  ): boolean {
+    const keeper = this.#parts.leaseKeeper;
+    if (keeper === undefined || keeper.holds(handle.sessionId)) return false;
+    const where = keeper.askToEnd({ inputId: handle.id, sessionId: handle.sessionId, status, mode, message });
+    if (where === undefined && status === "withdrawn") {
+      const now = this.#parts.store.input(handle.id)?.status ?? handle.status;
+      throw new OffstageError(
+        "NOT_WITHDRAWABLE",
+        `cannot withdraw input ${handle.id}: it is ${now}; only queued input can be withdrawn`,
+        { details: { inputId: handle.id, status: now } },
+      );
+    }
+    return true;
   }
 
   /** Ends a queued input without a turn; throws `NOT_WITHDRAWABLE` unless it is queued. */

@@ -12,9 +12,11 @@
  *
  * @packageDocumentation
  */
+
+import { isOffstageError } from "../errors.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
-import type { SessionLeases } from "./ports/session-leases.js";
+import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
 import type { InputSnapshot } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
 
@@ -87,27 +89,56 @@ export class LeaseKeeper {
         this.#wanted = undefined;
         const state = await this.#leases.claim(wanted === "all" ? undefined : [...wanted]);
         if (run.state !== "running") return;
-        if (state.queued.length === 0 && state.interrupted.length === 0) continue;
-        const resumed = recoverWork(this.#parts, state, {
-          live: (record, status, policy, stamp) => {
-            const watched = this.#remote.get(record.id);
-            this.#remote.delete(record.id);
-            return watched ?? this.#parts.intake.track(record, status, policy, stamp);
-          },
-          route: true,
-        });
-        this.#parts.keepAlive.busy();
-        await store.commit();
+        if (state.queued.length > 0 || state.interrupted.length > 0) await this.#takeUp(state);
         if (run.state !== "running") return;
-        for (const turn of resumed) this.#parts.driver.start(turn);
-        const touched = new Set(state.queued.map((input) => input.sessionId));
-        for (const id of touched) this.#parts.scheduler.wake(id);
+        for (const request of state.endRequests) this.#end(request);
       }
     } catch (error) {
       events.report("claiming work from other processes", error);
     } finally {
       this.#claiming = false;
     }
+  }
+
+  /** Takes up claimed work as boot takes up stored work, commits, then drives it. */
+  async #takeUp(state: Claimed): Promise<void> {
+    const { run, store } = this.#parts;
+    const resumed = recoverWork(this.#parts, state, {
+      live: (record, status, policy, stamp) => {
+        const watched = this.#remote.get(record.id);
+        this.#remote.delete(record.id);
+        return watched ?? this.#parts.intake.track(record, status, policy, stamp);
+      },
+      route: true,
+    });
+    this.#parts.keepAlive.busy();
+    await store.commit();
+    if (run.state !== "running") return;
+    for (const turn of resumed) this.#parts.driver.start(turn);
+    const touched = new Set(state.queued.map((input) => input.sessionId));
+    for (const id of touched) this.#parts.scheduler.wake(id);
+  }
+
+  /** Carries out a cancel or withdraw another process asked of input this one runs. */
+  #end(request: EndRequest): void {
+    const { intake } = this.#parts;
+    const live = intake.find(request.sessionId, request.inputId);
+    if (live === undefined) return;
+    if (request.status === "cancelled") {
+      intake.cancel(live, request.mode, request.message);
+      return;
+    }
+    try {
+      intake.withdraw(live);
+    } catch (error) {
+      // Started meanwhile: the asker's handle follows the turn's outcome, as a late withdraw here would fail.
+      if (!isOffstageError(error, "NOT_WITHDRAWABLE")) throw error;
+    }
+  }
+
+  /** Asks the holder of the input's session to cancel or withdraw it (see `SessionLeases.askToEnd`). */
+  askToEnd(request: EndRequest): "queued" | "running" | undefined {
+    return this.#leases.askToEnd(request);
   }
 
   async #watch(): Promise<void> {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CapacityError, createRuntime, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
+import { GatedModel, text, userTexts } from "../support/models.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
 
 beforeAll(requireServer);
@@ -55,9 +56,10 @@ async function start(
   name: string,
   schema: string,
   store: Partial<Parameters<typeof createPostgresStore>[0]> = {},
+  model = new GatedModel(),
 ): Promise<Runtime> {
   const runtime = createRuntime({
-    agents: { echo: agentOf(name) },
+    agents: { echo: agentOf(name), chat: { model } },
     store: createPostgresStore({ connectionString: PG_URL, schema, processId: name, ...store }),
     pollIntervalMs: 50,
   });
@@ -203,6 +205,67 @@ describe("postgres: two runtimes", () => {
         "completed",
     );
     expect(b.sessionIds()).toContain("h");
+  });
+});
+
+describe("postgres: two runtimes, the rest of the policies", () => {
+  it('policy "steer" from another process joins the turn running in the holder', async () => {
+    const schema = freshSchema();
+    const model = new GatedModel();
+    const a = await start("a", schema, {}, model);
+    const b = await start("b", schema);
+    const first = a.session("m", { agent: "chat" }).send("first");
+    await until(async () => model.calls.length === 1);
+    const steered = b.session("m", { agent: "chat" }).send("and this", { policy: "steer" });
+    // The holder takes it up (wake or poll) and steers it into its running turn.
+    await until(
+      async () =>
+        first.status === "running" &&
+        model.calls.length === 1 &&
+        a.handle(steered.id)?.turnId === first.turnId,
+    );
+    model.last.release(text("draft"));
+    await until(async () => model.calls.length === 2);
+    expect(userTexts(model.last.request.prompt)).toEqual(["first", "and this"]);
+    model.last.release(text("both"));
+    expect(await first.result({ timeoutMs: 5_000 })).toMatchObject({ output: "both" });
+    expect(await steered.result({ timeoutMs: 5_000 })).toMatchObject({
+      output: "both",
+      turnId: first.turnId,
+    });
+  });
+
+  it("cancel and withdraw from another process reach the holder; a running input is not withdrawable", async () => {
+    const { schema, a, b } = await pair();
+    gates.set("blocking", new Promise(() => {}));
+    const running = a.session("c", { agent: "echo" }).send("blocking");
+    const queuedA = a.session("c", { agent: "echo" }).send("queued a");
+    const queuedB = a.session("c", { agent: "echo" }).send("queued b");
+    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    const sb = b.session("c", { agent: "echo" });
+    const fromB = (id: string) => b.handle(id)!;
+    expect(() => fromB(running.id).withdraw()).toThrow(expect.objectContaining({ code: "NOT_WITHDRAWABLE" }));
+    fromB(queuedA.id).withdraw();
+    expect(await queuedA.result({ timeoutMs: 5_000 }).catch((e: unknown) => e)).toMatchObject({
+      code: "TURN_CANCELLED",
+    });
+    expect(queuedA.status).toBe("withdrawn");
+    expect(await fromB(running.id).cancel({ reason: "from b" })).toBe("cancelled");
+    expect(running.status).toBe("cancelled");
+    expect(await queuedB.result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:queued b" });
+    expect(sb.history().length).toBeGreaterThan(0);
+  });
+
+  it("stop({ drain: true }) in the holder finishes its work, including input other processes sent", async () => {
+    const { schema, a, b } = await pair();
+    a.session("d", { agent: "echo" });
+    const sent = [0, 1, 2, 3].map((n) => b.session("d", { agent: "echo" }).send(`drain ${n}`));
+    await until(
+      async () => (await sql(`SELECT 1 FROM "${schema}".inputs WHERE taken_by = 'a'`)).length === 4,
+    );
+    expect(await a.stop({ drain: true, timeoutMs: 5_000 })).toBe("clean");
+    const results = await Promise.all(sent.map((h) => h.result({ timeoutMs: 5_000 })));
+    expect(results.map((r) => r.output)).toEqual(["a:drain 0", "a:drain 1", "a:drain 2", "a:drain 3"]);
   });
 });
 

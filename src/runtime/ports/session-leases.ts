@@ -13,7 +13,22 @@
  *
  * @packageDocumentation
  */
+import type { CancelMode } from "../../kernel/turn/turn-machine.js";
 import type { InputSnapshot, RecoveredState } from "./store.js";
+
+/** A cancel or withdraw asked from a process that does not hold the input's session. */
+export interface EndRequest {
+  readonly inputId: string;
+  readonly sessionId: string;
+  readonly status: "cancelled" | "withdrawn";
+  readonly mode: CancelMode;
+  readonly message: string;
+}
+
+/** What a claim hands back: work to take up, and ends asked of work this process runs. */
+export interface Claimed extends RecoveredState {
+  readonly endRequests: readonly EndRequest[];
+}
 
 export interface SessionLeases {
   /** Whether this process holds the session's lease: it may begin the session's turns. */
@@ -23,7 +38,12 @@ export interface SessionLeases {
    * up: theirs, and input accepted elsewhere for held sessions (all of them, or only `sessionIds`).
    * Its writes join the current group; the runtime commits before it runs what it took.
    */
-  claim(sessionIds?: readonly string[]): Promise<RecoveredState>;
+  claim(sessionIds?: readonly string[]): Promise<Claimed>;
+  /**
+   * Records a cancel or withdraw for the holder to carry out, and wakes it; returns where the input
+   * stood (`undefined`: it had ended, or — for a withdraw — it was not queued, and nothing was asked).
+   */
+  askToEnd(request: EndRequest): "queued" | "running" | undefined;
   /** Where these inputs stand now (those the store knows), whichever process runs them. */
   outcomes(inputIds: readonly string[]): Promise<readonly InputSnapshot[]>;
   /**

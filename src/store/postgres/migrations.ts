@@ -48,6 +48,8 @@ export const MIGRATIONS: readonly Migration[] = [
       -- the input was steered into it (NULL unless steered). ord: insert order, which breaks ties of
       -- seq between processes. taken_by: the process whose runtime has it in an inbox (NULL for
       -- input accepted for a session another process holds, until that process takes it up).
+      -- end_request: a cancel or withdraw asked from a process that does not hold the session, for
+      -- the holder to carry out (JSON).
       CREATE TABLE {s}.inputs (
         id              TEXT    PRIMARY KEY,
         ord             BIGSERIAL,
@@ -63,7 +65,8 @@ export const MIGRATIONS: readonly Migration[] = [
         steer_step      INTEGER,
         outcome         TEXT,
         ended_at_ms     BIGINT,
-        taken_by        TEXT
+        taken_by        TEXT,
+        end_request     TEXT
       );
       CREATE UNIQUE INDEX inputs_by_key ON {s}.inputs (session_id, idempotency_key)
         WHERE idempotency_key IS NOT NULL;

@@ -25,7 +25,7 @@ import { BootError, CapacityError, describeValue, InvalidInputError, OffstageErr
 import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
 import type { Message } from "../../kernel/messages.js";
 import type { Policy } from "../../kernel/session/inbox.js";
-import type { SessionLeases } from "../../runtime/ports/session-leases.js";
+import type { Claimed, EndRequest, SessionLeases } from "../../runtime/ports/session-leases.js";
 import type {
   InputEnd,
   InputRecord,
@@ -178,6 +178,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly leases: SessionLeases = {
     holds: (sessionId) => this.#held.has(sessionId),
     claim: (sessionIds) => this.#claim(sessionIds),
+    askToEnd: (request) => this.#askToEnd(request),
     outcomes: async (inputIds) => {
       if (inputIds.length === 0) return [];
       const { rows } = await this.#live().read(this.#sql.inputsById, [[...inputIds]]);
@@ -487,7 +488,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   /** See {@link SessionLeases.claim}. */
-  async #claim(sessionIds: readonly string[] | undefined): Promise<RecoveredState> {
+  async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
     const conn = this.#live();
     const sql = this.#sql;
     const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
@@ -503,7 +504,25 @@ export class PostgresStore implements Store, AsyncDisposable {
     if (untaken.length > 0) conn.write(sql.takeInputs, [untaken.map((input) => input.id), this.processId]);
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
-    return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1 };
+    const asked = (
+      await conn.read(sql.endRequests, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
+    ).rows;
+    if (asked.length > 0) conn.write(sql.clearEndRequests, [asked.map((row) => row.id as string)]);
+    const endRequests = asked.map((row): EndRequest => {
+      const { status, mode, message } = JSON.parse(row.end_request as string) as EndRequest;
+      return { inputId: row.id as string, sessionId: row.session_id as string, status, mode, message };
+    });
+    return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
+  }
+
+  /** See {@link SessionLeases.askToEnd}. */
+  #askToEnd(request: EndRequest): "queued" | "running" | undefined {
+    const { status, mode, message } = request;
+    const json = JSON.stringify({ status, mode, message });
+    const ask = { sql: this.#sql.requestEnd, params: [request.inputId, json, status === "withdrawn"] };
+    const wake = { sql: this.#sql.notify, params: [this.channel, request.sessionId] };
+    const { rows } = this.#live().aloneSync(this.#settings.notify ? [wake, ask] : [ask]);
+    return rows[0]?.status as "queued" | "running" | undefined;
   }
 
   /** Returns the steered inputs the turn keeps (its checkpoint holds them) and re-queues the rest. */

@@ -106,6 +106,16 @@ const SQL = {
       AND session_id IN (SELECT id FROM {s}.sessions WHERE owner = $1)
       AND ($2::text[] IS NULL OR session_id = ANY($2::text[]))
     ORDER BY seq, ord`,
+  /** A cancel or withdraw for the holder to carry out. Params: id, request JSON, only while queued. */
+  requestEnd: `UPDATE {s}.inputs SET end_request = $2
+    WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND NOT $3::boolean)) RETURNING status`,
+  /** End requests for the sessions this process holds (all, or those of $2). Params: owner, session ids or NULL. */
+  endRequests: `SELECT id, session_id, end_request FROM {s}.inputs
+    WHERE end_request IS NOT NULL AND status IN ('queued', 'running')
+      AND session_id IN (SELECT id FROM {s}.sessions WHERE owner = $1)
+      AND ($2::text[] IS NULL OR session_id = ANY($2::text[]))`,
+  /** Param: input ids. */
+  clearEndRequests: "UPDATE {s}.inputs SET end_request = NULL WHERE id = ANY($1::text[])",
   /** Params: input ids, owner. */
   takeInputs: "UPDATE {s}.inputs SET taken_by = $2 WHERE id = ANY($1::text[])",
   /** Param: input ids. */

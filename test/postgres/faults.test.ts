@@ -1,0 +1,133 @@
+/**
+ * Faults between a runtime and its PostgreSQL server. The connection lost mid-run goes through a
+ * TCP proxy the test cuts, so that the shared server is left alone: while it is down, `send()`
+ * refuses with STORE_UNAVAILABLE, the running turn's end waits, and once the connection is back
+ * every accepted input ends exactly once. The server ending the store's connections
+ * (`pg_terminate_backend`, what a restart does to its clients) is the default stand-in for a
+ * restart; with `OFFSTAGE_PG_RESTART=1` (which `.ci/run` sets for this file, run last) the same
+ * case restarts the real server with `pg_ctlcluster`.
+ */
+import { execFileSync } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRuntime, isOffstageError, type Runtime, type TurnHandle } from "../../src/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { deferred } from "../support/async.js";
+import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { startProxy, type TcpProxy } from "./tcp-proxy.js";
+
+beforeAll(requireServer);
+
+const schemas: string[] = [];
+const live: Runtime[] = [];
+const proxies: TcpProxy[] = [];
+
+afterEach(async () => {
+  for (const proxy of proxies) await proxy.restore();
+  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+  for (const proxy of proxies.splice(0)) await proxy.close();
+});
+afterAll(() => dropSchemas(schemas));
+
+const gates = new Map<string, Promise<void>>();
+const runs = new Map<string, number>();
+
+async function start(url: string, processId: string): Promise<{ runtime: Runtime; schema: string }> {
+  const schema = uniqueSchema("flt");
+  schemas.push(schema);
+  const runtime = createRuntime({
+    agents: {
+      echo: {
+        run: async (input: unknown) => {
+          runs.set(String(input), (runs.get(String(input)) ?? 0) + 1);
+          await gates.get(String(input));
+          return `done ${String(input)}`;
+        },
+      },
+    },
+    store: createPostgresStore({ connectionString: url, schema, processId, readTimeoutMs: 2_000 }),
+    pollIntervalMs: 50,
+  });
+  live.push(runtime);
+  await runtime.start();
+  return { runtime, schema };
+}
+
+/** Sends until the store refuses with STORE_UNAVAILABLE; returns what it accepted meanwhile. */
+async function sendUntilRefused(send: (n: number) => TurnHandle): Promise<TurnHandle[]> {
+  const accepted: TurnHandle[] = [];
+  for (let n = 0; n < 400; n++) {
+    try {
+      accepted.push(send(n));
+    } catch (error) {
+      if (isOffstageError(error, "STORE_UNAVAILABLE")) return accepted;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error("send() never refused while the connection was down");
+}
+
+async function expectEveryInputOnce(schema: string, handles: readonly TurnHandle[]): Promise<void> {
+  const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 15_000 })));
+  expect(results.every((r) => r.status === "completed")).toBe(true);
+  const rows = await sql<{ id: string; status: string }>(`SELECT id, status FROM "${schema}".inputs`);
+  expect(rows.map((row) => row.id).sort()).toEqual(handles.map((h) => h.id).sort());
+  expect(rows.every((row) => row.status === "completed")).toBe(true);
+}
+
+describe("postgres: faults", () => {
+  it("connection lost mid-run: send() refuses, the running turn pauses and resumes, nothing accepted is lost", async () => {
+    const proxy = await startProxy(5432);
+    proxies.push(proxy);
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+    const { runtime, schema } = await start(url, "faulty");
+    const s = runtime.session("s", { agent: "echo" });
+    const gate = deferred();
+    gates.set("running", gate.promise);
+    const running = s.send("running");
+    const before = [s.send("queued 1"), s.send("queued 2")];
+    await Promise.all([running, ...before].map((h) => h.stored()));
+    await proxy.cut();
+    const during = await sendUntilRefused((n) => s.send(`during ${n}`));
+    // The turn ends while the connection is down: its end waits for the store, nothing settles.
+    gate.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(running.status).toBe("running");
+    await proxy.restore();
+    await expectEveryInputOnce(schema, [running, ...before, ...during]);
+    expect(runs.get("running")).toBe(1);
+    // And the store takes input again.
+    expect(await s.send("after").result({ timeoutMs: 5_000 })).toMatchObject({ status: "completed" });
+  });
+
+  it(process.env.OFFSTAGE_PG_RESTART === "1"
+    ? "PostgreSQL restarted during a run (pg_ctlcluster): the runtime recovers by itself"
+    : "the server ends the store's connections during a run (pg_terminate_backend, standing in for a restart): the runtime recovers by itself", async () => {
+    const { runtime, schema } = await start(PG_URL, `outage-${process.pid}`);
+    const s = runtime.session("s", { agent: "echo" });
+    const gate = deferred();
+    gates.set("long", gate.promise);
+    const handles = [s.send("long"), s.send("next 1"), s.send("next 2")];
+    await Promise.all(handles.map((h) => h.stored()));
+    if (process.env.OFFSTAGE_PG_RESTART === "1") {
+      const cluster = execFileSync("ls", ["/etc/postgresql"], { encoding: "utf8" }).trim().split("\n")[0]!;
+      execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", cluster, "main", "restart"]);
+    } else {
+      await sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [
+        `offstage outage-${process.pid}`,
+      ]);
+    }
+    gate.resolve();
+    const later: TurnHandle[] = [];
+    for (let n = 0; later.length < 3 && n < 200; n++) {
+      try {
+        later.push(s.send(`later ${n}`));
+      } catch (error) {
+        if (!isOffstageError(error, "STORE_UNAVAILABLE")) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(later).toHaveLength(3);
+    await expectEveryInputOnce(schema, [...handles, ...later]);
+  }, 30_000);
+});
