@@ -5,7 +5,7 @@
 //
 // A fleet system is `{ name, label, processes, module, applicationName, options, check(),
 // prepare(pool), committed(pool, total), cleanup(pool) }`: `module` (a file: URL) exports
-// `openFleetMember(name, options)` for lib/fleet-member.mjs, whose connections say `applicationName`;
+// `openFleetMember(name, options)` for lib/fleet-member.mjs, whose connections' application_name is LIKE `applicationName`;
 // `prepare` makes a fresh schema before each run, `committed` resolves true once `total` completions
 // are committed, `cleanup` drops what `prepare` made. `pool` is the parent's own (lib/postgres.mjs).
 import { fork } from "node:child_process";

@@ -53,12 +53,12 @@ function processCpuMs(pid) {
   }
 }
 
-/** The server processes of the connections that say `applicationName`. */
+/** The server processes of the connections whose application_name is LIKE `applicationName`. */
 async function backendPids(applicationName) {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
-    const { rows } = await client.query("select pid from pg_stat_activity where application_name = $1", [
+    const { rows } = await client.query("select pid from pg_stat_activity where application_name like $1", [
       applicationName,
     ]);
     return rows.map((r) => r.pid);
@@ -69,6 +69,7 @@ async function backendPids(applicationName) {
 
 /**
  * Starts counting the CPU of the PostgreSQL backends serving the connections named `applicationName`
+ * (a LIKE pattern)
  * (read from /proc, so the server must run on this machine): on a shared server it separates a
  * system's share of PostgreSQL's work from other users'. `end()` resolves to the ms used since, by
  * the backends alive at the end (a backend that closed in between is not counted).

@@ -8,13 +8,12 @@ import { loadOffstage } from "../lib/offstage.mjs";
 import { ensurePostgres, PG_URL } from "../lib/postgres.mjs";
 
 const SCHEMA = "offstage_bench_fleet";
-const APP = "offstage-bench-fleet";
+/** The store names its connections `offstage <processId>`; the members' process ids start so. */
+const PROCESS_PREFIX = "bench-fleet-";
+const APP = `offstage ${PROCESS_PREFIX}%`;
 
 export const POSTGRES_MISSING =
   "Offstage's PostgreSQL store (createPostgresStore, offstage/postgres) is not in this build yet";
-
-/** The connection string of the members: their backends say APP, so their CPU can be found. */
-const connectionString = () => `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}application_name=${APP}`;
 
 /** The fleet benchmark's system: `processes` Offstage processes on one PostgreSQL schema. */
 export function offstagePostgresFleet({ offstage, processes }) {
@@ -43,7 +42,11 @@ export function offstagePostgresFleet({ offstage, processes }) {
 /** One member of the fleet (lib/fleet-member.mjs): a runtime on the shared schema. */
 export async function openFleetMember() {
   const offstage = await loadOffstage();
-  const store = offstage.createPostgresStore({ connectionString: connectionString(), schema: SCHEMA });
+  const store = offstage.createPostgresStore({
+    connectionString: PG_URL,
+    schema: SCHEMA,
+    processId: `${PROCESS_PREFIX}${process.pid}`,
+  });
   const latencies = [];
   let ran = 0;
   const runtime = offstage.createRuntime({
