@@ -203,6 +203,7 @@ function renderFleet(d, command) {
       "turns/s (median)",
       "per repetition",
       "turns per CPU-second",
+      "turns run per input",
       "send→start p50 / p99",
       "other load (cores)",
     ],
@@ -211,6 +212,10 @@ function renderFleet(d, command) {
       `**${fmtRate(x.perSecond)}**`,
       d.runs[n].map((r) => fmtRate(r.perSecond)).join(", "),
       fmtRate(x.perCpuSecond),
+      // More than 1: some turns (jobs) ran again, in another process or after a failure.
+      d.runs[n]
+        .map((r) => (r.ranPerMember.reduce((a, b) => a + b, 0) / (d.sessions * d.inputs)).toFixed(2))
+        .join(", "),
       `${fmtMs(x.latency.p50Ms)} / ${fmtMs(x.latency.p99Ms)}`,
       cores(x.otherCores),
     ]),
@@ -236,7 +241,8 @@ function renderFleet(d, command) {
     "",
     `${d.sessions} sessions × ${d.inputs} inputs = ${d.sessions * d.inputs} durable no-op turns per run, ${d.reps} repetitions, every system with synchronous_commit on. ` +
       "Turns per CPU-second divide by the CPU of the fleet's processes and of the PostgreSQL backends serving them (from /proc), " +
-      'so other users of this shared machine stay out of it; "other load" is what the rest of the machine used meanwhile.',
+      'so other users of this shared machine stay out of it; "other load" is what the rest of the machine used meanwhile; ' +
+      '"turns run per input" counts the turns (jobs) the processes started, per input sent, in each repetition.',
     "",
     runs,
     "",
