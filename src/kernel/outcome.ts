@@ -29,7 +29,9 @@ export type ReasonCode =
   | "withdrawn"
   | "crashed"
   | "budget_exceeded"
-  | "timed_out";
+  | "timed_out"
+  /** This process lost the session's lease to another process, which runs the turn on. */
+  | "lease_lost";
 
 /** Why a turn ended, specifically. `message` quotes the cause when there was one. */
 export interface Reason {

@@ -30,7 +30,8 @@ export async function boot(parts: RuntimeParts): Promise<void> {
   }
   scheduler.reset();
   // Before sessions are rebuilt: a running child's session runs the agent its record describes.
-  const held = children?.restore() ?? [];
+  const leases = store.leases;
+  const held = children?.restore(leases === undefined ? undefined : (id) => leases.holds(id)) ?? [];
   intake.nextSeq = recovered.nextSeq;
   const resumed = recoverWork(parts, recovered, {
     live: (record, status, policy, stamp) => intake.track(record, status, policy, stamp),

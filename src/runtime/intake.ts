@@ -399,18 +399,26 @@ export class Intake {
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
     else if (this.#parts.leaseKeeper !== undefined && this.#parts.run.state === "running") {
       // Live in another process: the handle follows what the store says of it.
-      const record: InputRecord = {
-        id: snapshot.id,
-        sessionId: snapshot.sessionId,
-        seq: 0,
-        payload: snapshot.payload,
-        policy: "enqueue",
-        acceptedAtMs: this.#parts.dispatcher.epochNow(),
-      };
-      const live = this.track(record, "queued", "enqueue", this.#parts.dispatcher.stamp());
-      live.markStored(this.#parts.store.receipt);
-      this.#parts.leaseKeeper.watch(live);
-      return live;
+      return this.#parts.leaseKeeper.follow(snapshot.id, () => {
+        const record: InputRecord = {
+          id: snapshot.id,
+          sessionId: snapshot.sessionId,
+          seq: 0,
+          payload: snapshot.payload,
+          policy: "enqueue",
+          acceptedAtMs: this.#parts.dispatcher.epochNow(),
+        };
+        const { dispatcher, store } = this.#parts;
+        const live = new LiveInput(
+          this.#parts,
+          record,
+          snapshot.status === "running" ? "running" : "queued",
+          "enqueue",
+          dispatcher.stamp(),
+        );
+        live.markStored(store.receipt);
+        return live;
+      });
     }
     // Not live and not terminal: the runtime is not running. Settle it as stop() settles live handles,
     // or nothing would ever settle it (the next start tracks the input with a new handle).

@@ -14,6 +14,7 @@
  */
 
 import { isOffstageError } from "../errors.js";
+import type { Reason } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
@@ -25,6 +26,11 @@ export class LeaseKeeper {
   readonly #leases: SessionLeases;
   /** Inputs accepted here that another process runs, by id. */
   readonly #remote = new Map<string, LiveInput>();
+  /**
+   * Handles made here for inputs another process runs, accepted elsewhere (`runtime.handle(id)`,
+   * a repeated idempotency key), by id: they only follow what the store says.
+   */
+  readonly #followers = new Map<string, LiveInput>();
   #unlisten: (() => void) | undefined;
   /** Sessions woken since the last claim began; `"all"` after a poll asked for everything. */
   #wanted: Set<string> | "all" | undefined;
@@ -38,7 +44,7 @@ export class LeaseKeeper {
 
   /** Inputs accepted here that another process runs and that have not settled. */
   get watching(): number {
-    return this.#remote.size;
+    return this.#remote.size + this.#followers.size;
   }
 
   /** Whether this runtime may begin the session's turns. */
@@ -48,9 +54,12 @@ export class LeaseKeeper {
 
   /** Starts listening for wakes from other processes. */
   open(): void {
-    this.#unlisten = this.#leases.listen((sessionId) => {
-      if (this.#leases.holds(sessionId)) this.#want(sessionId);
-    });
+    this.#unlisten = this.#leases.listen(
+      (sessionId) => {
+        if (this.#leases.holds(sessionId)) this.#want(sessionId);
+      },
+      (sessionIds) => this.#parts.dispatcher.post("leases lost", () => this.#lost(sessionIds)),
+    );
   }
 
   /** The recovery poll: claim what nobody holds, and ask where watched inputs stand. */
@@ -59,9 +68,18 @@ export class LeaseKeeper {
     void this.#watch();
   }
 
-  /** The input's session is held elsewhere: its handle settles with what the store says. */
+  /** The input, accepted here, is run elsewhere: its handle settles with what the store says. */
   watch(live: LiveInput): void {
     this.#remote.set(live.id, live);
+  }
+
+  /** A handle for an input accepted elsewhere and live in another process (one per input). */
+  follow(inputId: string, make: () => LiveInput): LiveInput {
+    const known = this.#remote.get(inputId) ?? this.#followers.get(inputId);
+    if (known !== undefined) return known;
+    const live = make();
+    this.#followers.set(inputId, live);
+    return live;
   }
 
   /** Stops listening; watched handles settle as every live handle does at a stop. */
@@ -69,7 +87,9 @@ export class LeaseKeeper {
     this.#unlisten?.();
     this.#unlisten = undefined;
     for (const live of this.#remote.values()) settle(live);
+    for (const live of this.#followers.values()) settle(live);
     this.#remote.clear();
+    this.#followers.clear();
     this.#wanted = undefined;
   }
 
@@ -102,7 +122,13 @@ export class LeaseKeeper {
 
   /** Takes up claimed work as boot takes up stored work, commits, then drives it. */
   async #takeUp(state: Claimed): Promise<void> {
-    const { run, store } = this.#parts;
+    const { run, store, children } = this.#parts;
+    // Before their sessions are rebuilt: a child taken over runs the agent its record describes.
+    const claimed = new Set(state.sessions.map((session) => session.id));
+    if (claimed.size > 0)
+      children?.restore((id) => claimed.has(id) && !children.runsChild(id), {
+        childrenOnly: true,
+      });
     const resumed = recoverWork(this.#parts, state, {
       live: (record, status, policy, stamp) => {
         const watched = this.#remote.get(record.id);
@@ -111,12 +137,39 @@ export class LeaseKeeper {
       },
       route: true,
     });
+    this.#leases.taken(state.queued.map((input) => input.id));
     this.#parts.keepAlive.busy();
     await store.commit();
     if (run.state !== "running") return;
     for (const turn of resumed) this.#parts.driver.start(turn);
     const touched = new Set(state.queued.map((input) => input.sessionId));
     for (const id of touched) this.#parts.scheduler.wake(id);
+  }
+
+  /**
+   * Another process took these sessions over (this one was cut off past its lease). Their queued
+   * input is the new holder's now: its handles follow the store. A running turn can write nothing
+   * any more (its epoch is stale); it is interrupted, and its inputs' handles here settle
+   * `interrupted` (`lease_lost`) while the new holder resumes the turn — `runtime.handle(id)`, asked
+   * again, follows the input to its end there.
+   */
+  #lost(sessionIds: readonly string[]): void {
+    const { sessions, driver, log } = this.#parts;
+    for (const id of sessionIds) {
+      const entry = sessions.get(id);
+      if (entry === undefined) continue;
+      for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
+      entry.merges = 0;
+      const turn = entry.turn;
+      if (turn !== undefined) {
+        const reason: Reason = {
+          code: "lease_lost",
+          message: `this process lost the lease of session ${JSON.stringify(id)}; another process runs it now`,
+        };
+        driver.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
+      }
+      log.warn({ sessionId: id }, "lost the lease of a session to another process (cut off past leaseMs)");
+    }
   }
 
   /** Carries out a cancel or withdraw another process asked of input this one runs. */
@@ -142,10 +195,10 @@ export class LeaseKeeper {
   }
 
   async #watch(): Promise<void> {
-    if (this.#watching || this.#remote.size === 0) return;
+    if (this.#watching || this.watching === 0) return;
     this.#watching = true;
     try {
-      const snapshots = await this.#leases.outcomes([...this.#remote.keys()]);
+      const snapshots = await this.#leases.outcomes([...this.#remote.keys(), ...this.#followers.keys()]);
       this.#parts.dispatcher.post("remote outcomes", () => this.#settle(snapshots));
     } catch (error) {
       this.#parts.events.report("reading where inputs other processes run stand", error);
@@ -158,9 +211,10 @@ export class LeaseKeeper {
     const { events, intake } = this.#parts;
     let settled = false;
     for (const snapshot of snapshots) {
-      const live = this.#remote.get(snapshot.id);
+      const live = this.#remote.get(snapshot.id) ?? this.#followers.get(snapshot.id);
       if (live === undefined || snapshot.outcome === undefined) continue;
       this.#remote.delete(snapshot.id);
+      this.#followers.delete(snapshot.id);
       intake.forget(live);
       live.settle(snapshot.outcome, snapshot.turnId, undefined);
       settled = true;

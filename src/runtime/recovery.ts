@@ -78,6 +78,8 @@ export function recoverWork(parts: RuntimeParts, recovered: RecoveredState, take
     resumed.push(live);
   }
   for (const input of recovered.queued) {
+    // Taken up already, by a claim whose end did not reach the store: it is here once.
+    if (takeUp.route && intake.find(input.sessionId, input.id) !== undefined) continue;
     const entry = sessions.get(input.sessionId)!;
     const policy: Policy =
       input.policy === "interrupt" || input.policy === "merge" || (takeUp.route && input.policy === "steer")

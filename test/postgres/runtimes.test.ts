@@ -11,6 +11,7 @@ import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
 import { GatedModel, text, userTexts } from "../support/models.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { startProxy } from "./tcp-proxy.js";
 
 beforeAll(requireServer);
 
@@ -197,7 +198,11 @@ describe("postgres: two runtimes", () => {
     await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     await a.stop();
     expect(queued.status).toBe("interrupted");
-    expect(await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'h'`)).toEqual([{ owner: null }]);
+    // Handed back (b's 50 ms poll may have taken it already): a holds it no more.
+    const owners = await sql<{ owner: string | null }>(
+      `SELECT owner FROM "${schema}".sessions WHERE id = 'h'`,
+    );
+    expect(owners.length === 1 && owners[0]!.owner !== "a").toBe(true);
     // Well inside the 60 s lease: b's poll takes the session over and runs what a left queued.
     await until(
       async () =>
@@ -267,6 +272,53 @@ describe("postgres: two runtimes, the rest of the policies", () => {
     const results = await Promise.all(sent.map((h) => h.result({ timeoutMs: 5_000 })));
     expect(results.map((r) => r.output)).toEqual(["a:drain 0", "a:drain 1", "a:drain 2", "a:drain 3"]);
   });
+});
+
+describe("postgres: a process cut off past its lease", () => {
+  it("gives its sessions up before another takes them over: no step runs in two processes at once", async () => {
+    const proxy = await startProxy(5432);
+    const schema = freshSchema();
+    const a = await start("a", schema, {
+      connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      leaseMs: 1_500,
+    });
+    const b = await start("b", schema);
+    try {
+      overlaps = 0;
+      const gate = deferred();
+      gates.set("cut off", gate.promise);
+      const sa = a.session("cut", { agent: "echo" });
+      const running = sa.send("cut off");
+      const queued = sa.send("behind it");
+      await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+      await proxy.cut();
+      // a gives the session up on its own clock; b takes it over once the lease lapses on the server's.
+      await until(
+        async () => (await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'cut'`))[0]?.owner === "b",
+      );
+      gate.resolve();
+      expect(await b.handle(queued.id)!.result({ timeoutMs: 5_000 })).toMatchObject({
+        output: "b:behind it",
+      });
+      expect(await b.handle(running.id)!.result({ timeoutMs: 5_000 })).toMatchObject({ output: "b:cut off" });
+      expect(overlaps).toBe(0);
+      await proxy.restore();
+      // Back in touch: a's handles settle — the running one as a saw it end, the queued one as b ran it.
+      expect(await running.result({ timeoutMs: 5_000 }).catch((e: unknown) => e)).toMatchObject({
+        code: "TURN_CANCELLED",
+      });
+      expect(running.poll()).toMatchObject({ outcome: { reason: { code: "lease_lost" } } });
+      expect(await queued.result({ timeoutMs: 5_000 })).toMatchObject({ output: "b:behind it" });
+      const turns = await sql<{ attempt: number }>(
+        `SELECT attempt FROM "${schema}".turns WHERE input_ids LIKE '%${running.id}%'`,
+      );
+      expect(turns).toEqual([{ attempt: 2 }]);
+    } finally {
+      await proxy.restore();
+      for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+      await proxy.close();
+    }
+  }, 30_000);
 });
 
 /** Polls `condition` every 20 ms for up to 10 s. */

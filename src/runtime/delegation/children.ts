@@ -88,6 +88,11 @@ export class Children {
     return live?.record.id === record.id ? live.modelCalls : 0;
   }
 
+  /** Whether a child's session runs in this process now (its record is tracked here). */
+  runsChild(sessionId: string): boolean {
+    return this.#live.has(sessionId);
+  }
+
   /** Whether the record's child runs in this process now. */
   isRunning(record: DelegationRecord): boolean {
     return this.#live.get(record.childSessionId)?.record.id === record.id;
@@ -99,11 +104,22 @@ export class Children {
    * because their completion is held: held now, or held by an earlier start that died before the
    * withdrawal (a later group than the hold) committed, which would otherwise run the input and
    * leave the record held, for `deliverStale` to deliver a second time.
+   *
+   * `runsHere` names the sessions this process runs (with a store shared by processes, those it
+   * holds): a running child is restored where its session runs, a completion where its parent's
+   * does. A process that takes sessions over later restores their running children only
+   * (`childrenOnly`): their completions' delivery was decided where the parent ran.
    */
-  restore(): string[] {
+  restore(
+    runsHere: (sessionId: string) => boolean = () => true,
+    { childrenOnly = false }: { readonly childrenOnly?: boolean } = {},
+  ): string[] {
     const now = this.#parts.clock.epochMs();
     const held: string[] = [];
     for (const record of this.#log.list()) {
+      const running = record.completion === undefined;
+      if ((childrenOnly && !running) || !runsHere(running ? record.childSessionId : record.parentSessionId))
+        continue;
       if (record.completion === undefined) {
         restoreSlot(this.#ledger, record.parentSessionId);
         this.#track(record);
@@ -156,10 +172,9 @@ export class Children {
       return { status: "rejected", code, reason };
     }
     const rootSessionId = live === undefined ? rootOf(parentSessionId) : live.record.rootSessionId;
-    const ids: string[] = [];
-    for (const spec of checked) {
+    const records = checked.map((spec): DelegationRecord => {
       const id = this.#parts.options.ids();
-      const record: DelegationRecord = {
+      return {
         id,
         parentSessionId,
         childSessionId: `${parentSessionId}>${id}`,
@@ -168,7 +183,19 @@ export class Children {
         spec,
         dispatchedAtMs: this.#parts.clock.epochMs(),
       };
-      this.#log.dispatch(record);
+    });
+    // A store shared by processes counts the caps across all of them, and records the fan-out then.
+    const fleet = this.#log.reserve?.(records, this.#options);
+    if (fleet?.kind === "rejected") {
+      for (let i = 0; i < records.length; i++) release(this.#ledger, parentSessionId);
+      const { code, reason } = fleet;
+      this.#parts.events.emit({ type: "delegation.rejected", parentSessionId, code, reason });
+      return { status: "rejected", code, reason };
+    }
+    const ids: string[] = [];
+    for (const record of records) {
+      const { id, spec } = record;
+      if (fleet === undefined) this.#log.dispatch(record);
       this.#track(record);
       const agent = childAgent(spec, record.depth, this.#options.depthMax, this.#parts.options);
       this.#parts.intake.startChild(record.childSessionId, spec.agent, agent, firstInput(spec));

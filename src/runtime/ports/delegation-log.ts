@@ -50,9 +50,27 @@ export interface DeliveryPlan {
   readonly inputId?: string | undefined;
 }
 
+/** A store shared by processes decides the running caps across all of them. */
+export type FleetReserve =
+  | { readonly kind: "reserved" }
+  | {
+      readonly kind: "rejected";
+      readonly code: "DELEGATION_CAP_GLOBAL" | "DELEGATION_CAP_PARENT";
+      readonly reason: string;
+    };
+
 export interface DelegationLog {
   /** Records a dispatched child. */
   dispatch(record: DelegationRecord): void;
+  /**
+   * Records a fan-out of dispatched children of one parent — all, or none when running children
+   * across every process sharing the store (in total, or under the parent) would pass the caps.
+   * Only a store shared by processes has it: the runtime's own ledger counts this process's children.
+   */
+  reserve?(
+    records: readonly DelegationRecord[],
+    caps: { readonly runningMax: number; readonly perParentRunningMax: number },
+  ): FleetReserve;
   /** Records how the child ended; ignored (returns false) when it already has a completion. */
   complete(completion: ChildCompletion, delivery: DeliveryPlan): boolean;
   /** Moves a completion along: delivered, dropped, held, or pending again with a new input. */

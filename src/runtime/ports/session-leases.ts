@@ -36,9 +36,12 @@ export interface SessionLeases {
   /**
    * Takes the leases of sessions with live input that nobody holds, and returns the work to take
    * up: theirs, and input accepted elsewhere for held sessions (all of them, or only `sessionIds`).
-   * Its writes join the current group; the runtime commits before it runs what it took.
+   * Queued input comes back at every claim until the runtime says it has it (`taken`). Its writes
+   * join the current group; the runtime commits before it runs what it took.
    */
   claim(sessionIds?: readonly string[]): Promise<Claimed>;
+  /** The runtime has these inputs in its inboxes now (a write of the current group). */
+  taken(inputIds: readonly string[]): void;
   /**
    * Records a cancel or withdraw for the holder to carry out, and wakes it; returns where the input
    * stood (`undefined`: it had ended, or — for a withdraw — it was not queued, and nothing was asked).
@@ -47,10 +50,12 @@ export interface SessionLeases {
   /** Where these inputs stand now (those the store knows), whichever process runs them. */
   outcomes(inputIds: readonly string[]): Promise<readonly InputSnapshot[]>;
   /**
-   * Calls `onWake` with a session's id when another process accepted input for it; returns a
-   * function that stops listening. Wakes are the fast path: one may be lost, the poll finds its work.
+   * Calls `onWake` with a session's id when another process accepted input for it, and `onLost`
+   * with sessions whose leases this process lost (it was cut off past its lease, and another took
+   * them over); returns a function that stops listening. Wakes are the fast path: one may be lost,
+   * the poll finds its work.
    */
-  listen(onWake: (sessionId: string) => void): () => void;
+  listen(onWake: (sessionId: string) => void, onLost: (sessionIds: readonly string[]) => void): () => void;
   /** Hands every lease this process holds back at once (a clean stop); the next `open()` claims again. */
   release(): Promise<void>;
 }

@@ -72,7 +72,6 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE idempotency_key IS NOT NULL;
       CREATE INDEX inputs_live ON {s}.inputs (session_id, seq, ord) WHERE status IN ('queued', 'running');
       CREATE INDEX inputs_by_turn ON {s}.inputs (turn_id) WHERE status = 'running';
-      CREATE INDEX inputs_untaken ON {s}.inputs (session_id) WHERE status = 'queued' AND taken_by IS NULL;
 
       CREATE TABLE {s}.turns (
         id            TEXT    PRIMARY KEY,

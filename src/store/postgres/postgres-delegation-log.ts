@@ -8,7 +8,13 @@
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
 import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
 import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
-import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import type {
+  DelegationLog,
+  DelegationRecord,
+  DeliveryPlan,
+  FleetReserve,
+} from "../../runtime/ports/delegation-log.js";
+import type { Statement } from "./connection-worker.js";
 import type { Statements } from "./statements.js";
 import type { Rows } from "./sync-connection.js";
 
@@ -26,6 +32,10 @@ export interface LogAccess {
   write(sql: string, params: readonly unknown[]): void;
   /** A statement whose rows or count the caller needs now; `write` when it changes rows. */
   readSync(sql: string, params: readonly unknown[], write?: boolean): { rows: Rows; count: number };
+  /** Statements run in a transaction of their own, now (see `SyncConnection.aloneSync`). */
+  aloneSync(statements: readonly Statement[]): { rows: Rows; count: number };
+  /** The advisory lock fan-outs take. */
+  readonly lockName: string;
 }
 
 export class PostgresDelegationLog implements DelegationLog {
@@ -37,12 +47,54 @@ export class PostgresDelegationLog implements DelegationLog {
   }
 
   dispatch(record: DelegationRecord): void {
-    const { completion: _c, delivery: _d, deliveryReason: _r, deliveryInputId: _i, ...dispatched } = record;
     this.#db.write(this.#db.sql.insertDelegation, [
       record.id,
       record.parentSessionId,
-      JSON.stringify(dispatched),
+      dispatchedJson(record),
     ]);
+  }
+
+  /** Counted in the database under an advisory lock, so a cap of N is N across every process. */
+  reserve(
+    records: readonly DelegationRecord[],
+    caps: { readonly runningMax: number; readonly perParentRunningMax: number },
+  ): FleetReserve {
+    const { sql } = this.#db;
+    const parent = records[0]!.parentSessionId;
+    const { count } = this.#db.aloneSync([
+      { sql: sql.lockDelegations, params: [this.#db.lockName] },
+      {
+        sql: sql.reserveDelegations,
+        params: [
+          records.map((record) => record.id),
+          parent,
+          records.map(dispatchedJson),
+          caps.runningMax,
+          caps.perParentRunningMax,
+        ],
+      },
+    ]);
+    if (count === records.length) return { kind: "reserved" };
+    const row = this.#db.readSync(sql.runningDelegations, [parent]).rows[0] as {
+      total: number;
+      mine: number;
+    };
+    const asked = records.length;
+    if (row.mine + asked > caps.perParentRunningMax)
+      return {
+        kind: "rejected",
+        code: "DELEGATION_CAP_PARENT",
+        reason:
+          `this session already has ${row.mine} background children running and may have at most ${caps.perParentRunningMax} ` +
+          `(asked for ${asked} more). Wait for a running child's result to arrive, or do the work yourself.`,
+      };
+    return {
+      kind: "rejected",
+      code: "DELEGATION_CAP_GLOBAL",
+      reason:
+        `the processes sharing this store are running ${row.total} background children and may run at most ${caps.runningMax} ` +
+        `(asked for ${asked} more). Wait for a result to arrive, or do the work yourself.`,
+    };
   }
 
   complete(completion: ChildCompletion, delivery: DeliveryPlan): boolean {
@@ -86,6 +138,12 @@ export class PostgresDelegationLog implements DelegationLog {
   setSpend(rootSessionId: string, spend: TreeSpend): void {
     this.#db.write(this.#db.sql.setSpend, [rootSessionId, spend.modelCalls, spend.tokens]);
   }
+}
+
+/** What was dispatched, as stored: the record without what its end adds. */
+function dispatchedJson(record: DelegationRecord): string {
+  const { completion: _c, delivery: _d, deliveryReason: _r, deliveryInputId: _i, ...dispatched } = record;
+  return JSON.stringify(dispatched);
 }
 
 function params(delivery: DeliveryPlan): [string, string | null, string | null] {

@@ -42,6 +42,7 @@ import type {
 import { checkOptions, optionsOf } from "../../validate.js";
 import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
 import { isConnectionError } from "./connection-worker.js";
+import { Heartbeat } from "./heartbeat.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import { type Statements, statementsFor } from "./statements.js";
@@ -155,9 +156,7 @@ interface Settings {
 /** A connection's pieces, while the store is open. */
 interface Open {
   readonly conn: SyncConnection;
-  /** For the heartbeat, outside the worker's transactions. */
-  readonly admin: pg.Client;
-  readonly heartbeat: NodeJS.Timeout;
+  readonly heartbeat: Heartbeat;
 }
 
 /** See {@link createPostgresStore}. */
@@ -179,14 +178,19 @@ export class PostgresStore implements Store, AsyncDisposable {
     holds: (sessionId) => this.#held.has(sessionId),
     claim: (sessionIds) => this.#claim(sessionIds),
     askToEnd: (request) => this.#askToEnd(request),
+    taken: (inputIds) => this.#markTaken(inputIds),
     outcomes: async (inputIds) => {
       if (inputIds.length === 0) return [];
       const { rows } = await this.#live().read(this.#sql.inputsById, [[...inputIds]]);
       return rows.map((row) => snapshotOf(row as unknown as InputRow));
     },
-    listen: (onWake) => {
+    listen: (onWake, onLost) => {
       const listener = new WakeListener(this.#settings.config, this.channel, onWake);
-      return () => listener.close();
+      this.#onLost = onLost;
+      return () => {
+        listener.close();
+        if (this.#onLost === onLost) this.#onLost = undefined;
+      };
     },
     release: async () => {
       const conn = this.#live();
@@ -199,6 +203,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly #held = new Map<string, number>();
   #open: Open | undefined;
   #closing: Promise<void> | undefined;
+  #onLost: ((sessionIds: readonly string[]) => void) | undefined;
 
   /** @internal Use {@link createPostgresStore}. */
   constructor(settings: Settings) {
@@ -212,6 +217,8 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
+      aloneSync: (statements) => this.#live().aloneSync(statements),
+      lockName: `offstage-delegations:${settings.schema}`,
     });
   }
 
@@ -399,9 +406,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     this.#closing = Promise.resolve();
     this.#held.clear();
-    clearInterval(open.heartbeat);
+    open.heartbeat.close();
     await open.conn.abandon();
-    await open.admin.end().catch(() => undefined);
   }
 
   async #boot(): Promise<void> {
@@ -421,18 +427,40 @@ export class PostgresStore implements Store, AsyncDisposable {
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
-      await admin.end().catch(() => undefined);
       throw this.#bootError(error);
+    } finally {
+      await admin.end().catch(() => undefined);
     }
-    const heartbeat = setInterval(
-      () => {
-        admin.query(this.#sql.renewProcess, [this.processId, leaseMs]).catch(() => undefined);
-      },
-      Math.max(1, Math.floor(leaseMs / 3)),
+    const heartbeat = new Heartbeat(
+      config,
+      leaseMs,
+      (client) => this.#beat(client),
+      () => this.#lapse(),
     );
-    heartbeat.unref();
-    this.#open = { conn, admin, heartbeat };
+    this.#open = { conn, heartbeat };
     this.#closing = undefined;
+  }
+
+  /** Renews this process's leases, and finds those another process took meanwhile. */
+  async #beat(client: pg.Client): Promise<void> {
+    const held = [...this.#held.keys()];
+    // Leases given up while cut off, and not taken since, are handed back for any process to claim.
+    if (this.#open?.heartbeat.lapsed === true)
+      await client.query(this.#sql.releaseStray, [this.processId, held]);
+    await client.query(this.#sql.renewProcess, [this.processId, this.#settings.leaseMs]);
+    if (held.length === 0) return;
+    const { rows } = await client.query(this.#sql.lostSessions, [held, this.processId]);
+    if (rows.length === 0) return;
+    const lost = rows.map((row: { id: string }) => row.id);
+    for (const id of lost) this.#held.delete(id);
+    this.#onLost?.(lost);
+  }
+
+  /** No renewal got through for most of the lease: every lease is given up now (see `heartbeat.ts`). */
+  #lapse(): void {
+    const lost = [...this.#held.keys()];
+    this.#held.clear();
+    if (lost.length > 0) this.#onLost?.(lost);
   }
 
   #bootError(error: unknown): BootError {
@@ -455,6 +483,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     const conn = this.#live();
     const sessions = (await conn.read(this.#sql.allSessions, [])).rows.map(sessionOf);
     const { queued, interrupted } = await this.#workOf([...this.#held.keys()]);
+    // Boot takes up all of it.
+    this.#markTaken(queued.map((input) => input.id));
     const seq = (await conn.read(this.#sql.maxSeq, [])).rows[0]?.seq as number | null;
     return { sessions, queued, interrupted, nextSeq: (seq ?? 0) + 1 };
   }
@@ -483,7 +513,6 @@ export class PostgresStore implements Store, AsyncDisposable {
       });
     }
     const queued = (await conn.read(sql.queuedRecords, [sessionIds])).rows.map(recordOf);
-    if (queued.length > 0) conn.write(sql.takeInputs, [queued.map((input) => input.id), this.processId]);
     return { queued, interrupted };
   }
 
@@ -501,7 +530,6 @@ export class PostgresStore implements Store, AsyncDisposable {
     const untaken = (
       await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
     ).rows.map(recordOf);
-    if (untaken.length > 0) conn.write(sql.takeInputs, [untaken.map((input) => input.id), this.processId]);
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const asked = (
@@ -544,15 +572,16 @@ export class PostgresStore implements Store, AsyncDisposable {
     const open = this.#open;
     if (open === undefined) return;
     this.#open = undefined;
-    clearInterval(open.heartbeat);
+    open.heartbeat.close();
     this.#held.clear();
-    try {
-      open.conn.write(this.#sql.releaseAll, [this.processId]);
-      open.conn.write(this.#sql.forgetProcess, [this.processId]);
-      await open.conn.close();
-    } finally {
-      await open.admin.end().catch(() => undefined);
-    }
+    open.conn.write(this.#sql.releaseAll, [this.processId]);
+    open.conn.write(this.#sql.forgetProcess, [this.processId]);
+    await open.conn.close();
+  }
+
+  /** The runtime has these inputs in its inboxes: no claim hands them back again. */
+  #markTaken(inputIds: readonly string[]): void {
+    if (inputIds.length > 0) this.#live().write(this.#sql.takeInputs, [[...inputIds], this.processId]);
   }
 
   /** Records the lease a claim returned, if it returned one. */

@@ -46,10 +46,14 @@ const SQL = {
   /** Params: id, host, pid, lease_ms. */
   registerProcess: `INSERT INTO {s}.processes (id, host, pid, alive_until_ms) VALUES ($1, $2, $3, ${NOW_MS} + $4)
     ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, alive_until_ms = excluded.alive_until_ms`,
+  /** Of the sessions this process thinks it holds, those another process took. Params: ids, owner. */
+  lostSessions: "SELECT id FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
   /** The heartbeat. Params: id, lease_ms. */
   renewProcess: `UPDATE {s}.processes SET alive_until_ms = ${NOW_MS} + $2 WHERE id = $1`,
   /** A clean stop: every lease handed back at once. Param: id. */
   releaseAll: "UPDATE {s}.sessions SET owner = NULL WHERE owner = $1",
+  /** Sessions still named as this process's that it gave up. Params: owner, the ids it holds. */
+  releaseStray: "UPDATE {s}.sessions SET owner = NULL WHERE owner = $1 AND NOT (id = ANY($2::text[]))",
   forgetProcess: "DELETE FROM {s}.processes WHERE id = $1",
 
   /**
@@ -101,8 +105,11 @@ const SQL = {
   maxSeq: "SELECT max(seq) AS seq FROM {s}.inputs",
   /** Param: session ids. */
   queuedRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND session_id = ANY($1::text[]) ORDER BY seq, ord`,
-  /** Input other processes accepted for the sessions this one holds (all, or those of $2). Params: owner, session ids or NULL. */
-  untakenRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND taken_by IS NULL
+  /**
+   * Input this process has not taken up for the sessions it holds (all, or those of $2): accepted
+   * elsewhere, or taken by a process that lost the session since. Params: owner, session ids or NULL.
+   */
+  untakenRecords: `${RECORD_COLUMNS} WHERE status = 'queued' AND taken_by IS DISTINCT FROM $1
       AND session_id IN (SELECT id FROM {s}.sessions WHERE owner = $1)
       AND ($2::text[] IS NULL OR session_id = ANY($2::text[]))
     ORDER BY seq, ord`,
@@ -185,6 +192,22 @@ const SQL = {
   /** Params: id, parent_session_id, record. */
   insertDelegation: `INSERT INTO {s}.delegations (id, parent_session_id, record) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING`,
+  /** Serialises fan-outs across processes. Param: the lock's name. */
+  lockDelegations: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+  /**
+   * A fan-out, if the caps hold it (run after `lockDelegations`, in its transaction). Params: ids,
+   * parent, records, running max, per-parent running max.
+   */
+  reserveDelegations: `INSERT INTO {s}.delegations (id, parent_session_id, record)
+    SELECT id, $2, record FROM unnest($1::text[], $3::text[]) AS r(id, record)
+    WHERE (SELECT count(*) FROM {s}.delegations WHERE completion IS NULL) + cardinality($1::text[]) <= $4
+      AND (SELECT count(*) FROM {s}.delegations WHERE completion IS NULL AND parent_session_id = $2)
+        + cardinality($1::text[]) <= $5
+    ON CONFLICT DO NOTHING RETURNING id`,
+  /** Running children, in total and under a parent. Param: parent. */
+  runningDelegations: `SELECT count(*)::int AS total,
+      (count(*) FILTER (WHERE parent_session_id = $1))::int AS mine
+    FROM {s}.delegations WHERE completion IS NULL`,
   /** Written once. Params: id, completion, delivery, reason, input. */
   completeDelegation: `UPDATE {s}.delegations
     SET completion = $2, delivery = $3, delivery_reason = $4, delivery_input_id = $5

@@ -1,0 +1,70 @@
+/**
+ * Delegation across processes sharing a PostgreSQL store: the running caps are counted in the
+ * database, so a global cap of N is N across every process, and a child's completion reaches its
+ * parent once, in whichever process holds the parent.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRuntime, type Runtime } from "../../src/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { GatedModel, scriptedModel, text } from "../support/models.js";
+import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+
+beforeAll(requireServer);
+
+const schemas: string[] = [];
+const live: Runtime[] = [];
+afterEach(async () => {
+  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+});
+afterAll(() => dropSchemas(schemas));
+
+async function start(processId: string, schema: string, worker = new GatedModel()): Promise<Runtime> {
+  const runtime = createRuntime({
+    agents: { parent: { model: scriptedModel(() => text("noted")) }, worker: { model: worker } },
+    store: createPostgresStore({ connectionString: PG_URL, schema, processId }),
+    delegation: { runningMax: 3, perParentRunningMax: 2 },
+    pollIntervalMs: 50,
+  });
+  live.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+describe("postgres: delegation across processes", () => {
+  it("a global cap of N is N across the processes, counted in the database", async () => {
+    const schema = uniqueSchema("dlg");
+    schemas.push(schema);
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    const pa = a.session("pa", { agent: "parent" });
+    const pb = b.session("pb", { agent: "parent" });
+    expect(pa.delegateAll([1, 2].map((n) => ({ goal: `a${n}`, agent: "worker" }))).status).toBe("dispatched");
+    // b's own ledger is empty; the database knows a runs two.
+    const refused = pb.delegateAll([1, 2].map((n) => ({ goal: `b${n}`, agent: "worker" })));
+    expect(refused).toMatchObject({ status: "rejected", code: "DELEGATION_CAP_GLOBAL" });
+    expect(refused.status === "rejected" && refused.reason).toMatch(
+      /processes sharing this store are running 2/,
+    );
+    expect(pb.delegate({ goal: "b3", agent: "worker" }).status).toBe("dispatched");
+    expect(pa.delegate({ goal: "a3", agent: "worker" })).toMatchObject({ status: "rejected" });
+    const rows = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".delegations`);
+    expect(rows).toEqual([{ n: 3 }]);
+  });
+
+  it("two processes dispatching at once never pass the global cap together", async () => {
+    const schema = uniqueSchema("dlg");
+    schemas.push(schema);
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    const results = [];
+    for (let n = 0; n < 4; n++) {
+      results.push(a.session(`a${n}`, { agent: "parent" }).delegate({ goal: `a${n}`, agent: "worker" }));
+      results.push(b.session(`b${n}`, { agent: "parent" }).delegate({ goal: `b${n}`, agent: "worker" }));
+    }
+    expect(results.filter((r) => r.status === "dispatched")).toHaveLength(3);
+    const rows = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${schema}".delegations WHERE completion IS NULL`,
+    );
+    expect(rows).toEqual([{ n: 3 }]);
+  });
+});
