@@ -55,6 +55,7 @@ export class SyncConnection {
     this.#worker.on("message", (reply: WorkerReply) => {
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
+      if (this.#waiting.size === 0) this.#worker.unref();
       waiter?.resolve(reply);
     });
     this.#worker.on("error", (error) => {
@@ -62,7 +63,8 @@ export class SyncConnection {
         waiter.resolve({ id: 0, error: { message: error.message, code: undefined, unavailable: false } });
       this.#waiting.clear();
     });
-    // The store's timers keep the process alive while it runs; the worker alone must not.
+    // The worker holds the process alive only while someone awaits it (a commit, a close): an
+    // idle store must not keep a host from exiting, and an awaited commit must not be cut short.
     this.#worker.unref();
     this.#flags = new Int32Array(shared);
     this.#syncPort = channel.port1;
@@ -180,6 +182,7 @@ export class SyncConnection {
   #ask(id: number, request: WorkerRequest): Promise<WorkerReply> {
     return new Promise((resolve) => {
       this.#waiting.set(id, { resolve });
+      this.#worker.ref();
       this.#post(request);
     });
   }
