@@ -8,6 +8,8 @@
 //   memory     scenarios/idle-memory.mjs         bytes per idle session vs p-queue and a naive promise chain
 //   durable    scenarios/durable-throughput.mjs  issue #3: durable turns/s vs BullMQ and graphile-worker,
 //                                                then their paced latency and recovery
+//   fleet      scenarios/fleet-throughput.mjs    issue #18: durable turns/s on PostgreSQL with 1 and 2
+//                                                processes vs graphile-worker and pg-boss
 //   delegation scenarios/delegation.mjs          issue #4: children dispatch → completion delivered vs
 //                                                BullMQ flows
 //   models     scenarios/model-loop.mjs          issue #16: a 3-step, 2-tool conversation through a real
@@ -38,6 +40,7 @@ const BENCHES = {
   core: "scenarios/core-burst.mjs",
   memory: "scenarios/idle-memory.mjs",
   durable: "scenarios/durable-throughput.mjs",
+  fleet: "scenarios/fleet-throughput.mjs",
   delegation: "scenarios/delegation.mjs",
   models: "scenarios/model-loop.mjs",
   telemetry: "scenarios/telemetry-overhead.mjs",
@@ -75,7 +78,7 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
-// The default set; telemetry, cancel, serve and frame run when named.
+// The default set; telemetry, cancel, serve, frame and fleet run when named.
 const selected = names.length > 0 ? names : ["core", "memory", "durable", "delegation", "models"];
 
 /** Builds the last commit's src/ into bench/.tmp/head/dist; returns its index.js. */
@@ -140,7 +143,8 @@ for (const name of selected) {
     );
     if (status === 0) printSummary(newestProfile(dir), 30);
     if (status === 0) status = node([here("lab/alloc-profile.mjs"), ...passthrough], { nice: true });
-  } else status = node([here(BENCHES[name]), ...passthrough], { nice: name !== "durable" });
+  } else
+    status = node([here(BENCHES[name]), ...passthrough], { nice: name !== "durable" && name !== "fleet" });
   if (status !== 0) {
     failed += 1;
     log(`${name} FAILED (exit ${status})`);

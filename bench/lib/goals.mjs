@@ -41,3 +41,14 @@ export const FRAME_OVERRUN_P99_MS_MAX = 1;
 
 /** Issue #17: in-thread p99 overrun over worker p99 overrun, at least this (in the same run). */
 export const FRAME_WORKER_VS_IN_THREAD_MIN = 10;
+
+/**
+ * Issue #18's goal for a `fleet` ratio named `system/other` (turns/s): Offstage at least 2× each
+ * PostgreSQL peer at the same process count, and Offstage on 2 processes at least 1.5× on one;
+ * none for the peers' own scaling, which is shown for comparison.
+ */
+export function fleetGoal(pair) {
+  const [system, other] = pair.split("/");
+  if (!system.startsWith("offstage-")) return undefined;
+  return other.startsWith("offstage-") ? 1.5 : 2;
+}

@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 /** Subpath entries beside the root index.js, each with the export that says the root lacks it. */
 const SUBPATHS = [
   { file: "store/sqlite/index.js", needed: "createSqliteStore" },
+  { file: "store/postgres/index.js", needed: "createPostgresStore" },
   { file: "testing/index.js", needed: "createNoopModel" },
   { file: "models/demo/index.js", needed: "createDemoModel" },
   { file: "models/ai-sdk/index.js", needed: "fromAiSdk" },

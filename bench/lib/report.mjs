@@ -12,6 +12,7 @@ import {
   durableGoal,
   FRAME_OVERRUN_P99_MS_MAX,
   FRAME_WORKER_VS_IN_THREAD_MIN,
+  fleetGoal,
   modelsGoal,
   RECOVERY_FIRST_TURN_MS_MAX,
 } from "./goals.mjs";
@@ -196,6 +197,61 @@ function renderDurable(d, command) {
   ].join("\n");
 }
 
+function renderFleet(d, command) {
+  const s = d.summary;
+  const runs = mdTable(
+    [
+      "system",
+      "turns/s (median)",
+      "per repetition",
+      "turns per CPU-second",
+      "turns run per input",
+      "send→start p50 / p99",
+      "other load (cores)",
+    ],
+    Object.entries(s).map(([n, x]) => [
+      x.label,
+      `**${fmtRate(x.perSecond)}**`,
+      d.runs[n].map((r) => fmtRate(r.perSecond)).join(", "),
+      fmtRate(x.perCpuSecond),
+      // More than 1: some turns (jobs) ran again, in another process or after a failure.
+      d.runs[n]
+        .map((r) => (r.ranPerMember.reduce((a, b) => a + b, 0) / (d.sessions * d.inputs)).toFixed(2))
+        .join(", "),
+      `${fmtMs(x.latency.p50Ms)} / ${fmtMs(x.latency.p99Ms)}`,
+      cores(x.otherCores),
+    ]),
+  );
+  const ratios = mdTable(
+    ["ratio (turns/s)", "wall-clock", "per repetition", "per CPU-second", "goal", "met?"],
+    Object.entries(d.ratios).map(([pair, r]) => {
+      const need = fleetGoal(pair);
+      return [
+        pair,
+        `**${fmtRatio(r.wall)}**`,
+        r.perRep.map(fmtRatio).join(", "),
+        fmtRatio(r.cpu),
+        need === undefined ? "none" : `≥ ${need}×`,
+        need === undefined ? "—" : r.wall >= need ? "yes" : "**no**",
+      ];
+    }),
+  );
+  const skipped = Object.entries(d.skipped ?? {}).map(([n, why]) => `- ${n} skipped: ${why}`);
+  return [
+    provenance(d, command),
+    ...(skipped.length > 0 ? ["", ...skipped] : []),
+    "",
+    `${d.sessions} sessions × ${d.inputs} inputs = ${d.sessions * d.inputs} durable no-op turns per run, ${d.reps} repetitions, every system with synchronous_commit on. ` +
+      "Turns per CPU-second divide by the CPU of the fleet's processes and of the PostgreSQL backends serving them (from /proc), " +
+      'so other users of this shared machine stay out of it; "other load" is what the rest of the machine used meanwhile; ' +
+      '"turns run per input" counts the turns (jobs) the processes started, per input sent, in each repetition.',
+    "",
+    runs,
+    "",
+    ratios,
+  ].join("\n");
+}
+
 /** The delegation benchmark's systems as a reader knows them. */
 const DELEGATION_LABELS = {
   "offstage-normal": 'offstage, SQLite "normal"',
@@ -374,6 +430,7 @@ const RENDER = {
   core: ["core-throughput", renderCore],
   memory: ["idle-memory", renderMemory],
   durable: ["durable-throughput", renderDurable],
+  fleet: ["fleet-throughput", renderFleet],
   delegation: ["delegation", renderDelegation],
   models: ["model-loop", renderModels],
   frame: ["frame-loop", renderFrame],

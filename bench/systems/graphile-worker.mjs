@@ -154,3 +154,63 @@ async function recoverGraphile({ inputs, sessions }) {
     await pool.end();
   }
 }
+
+/** The connections of the fleet benchmark's members say this, so their backends' CPU can be found. */
+const GW_FLEET_APP = "offstage-bench-gw-fleet";
+
+/**
+ * The fleet benchmark's system (scenarios/fleet-throughput.mjs): `processes` processes, each with the
+ * runner and tuning above (its own pool of up to --gw-pool-max connections) and adding the jobs of
+ * its share of the sessions. synchronous_commit on, as Offstage's PostgreSQL store commits.
+ */
+export function graphileWorkerFleet({ processes }) {
+  return {
+    name: `graphile-${processes}p`,
+    label: `graphile-worker, ${processes} process${processes > 1 ? "es" : ""}, 1 named queue/session, concurrency ${GW_CONCURRENCY} each`,
+    processes,
+    module: import.meta.url,
+    applicationName: GW_FLEET_APP,
+    options: {},
+    check: () => ensurePostgres(),
+    prepare: (pool) => freshGraphileSchema(pool),
+    async committed(pool) {
+      const { rows } = await pool.query(`select count(*)::int as n from ${GW_SCHEMA}._private_jobs`);
+      return rows[0].n === 0;
+    },
+    cleanup: (pool) => pool.query(`drop schema if exists ${GW_SCHEMA} cascade`),
+  };
+}
+
+/** One member of the fleet (lib/fleet-member.mjs): a runner, and addJobs for the sessions it sends to. */
+export async function openFleetMember() {
+  const pool = makePool({ max: poolMax(), application_name: GW_FLEET_APP });
+  const latencies = [];
+  let ran = 0;
+  const utils = await makeWorkerUtils({ pgPool: pool, schema: GW_SCHEMA, logger: quietLogger });
+  const runner = await startRunner(
+    pool,
+    async (payload) => {
+      latencies.push(wallNow() - payload.t);
+      ran += 1;
+    },
+    { pollInterval: 1000 },
+  );
+  let pending = [];
+  return {
+    send(s) {
+      pending.push({ identifier: "noop", payload: { t: wallNow() }, queueName: `s${s}` });
+    },
+    async flush() {
+      const specs = pending;
+      pending = [];
+      for (let i = 0; i < specs.length; i += ADD_CHUNK) await utils.addJobs(specs.slice(i, i + ADD_CHUNK));
+    },
+    ran: () => ran,
+    latencies: () => latencies,
+    async close() {
+      await runner.stop();
+      await utils.release();
+      await pool.end();
+    },
+  };
+}

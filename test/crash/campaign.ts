@@ -45,13 +45,13 @@ export interface CampaignResult {
   readonly elapsedMs: number;
 }
 
-interface Exit {
+export interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }
 
 /** One child process: its `ready` report and its exit (after its stdout was read to the end). */
-interface ChildRun {
+export interface ChildRun {
   readonly process: ChildProcess;
   readonly ready: Promise<boolean>;
   readonly exit: Promise<Exit>;
@@ -136,12 +136,17 @@ async function finalDrain(options: CampaignOptions, ledger: Ledger): Promise<voi
   }
 }
 
-function startChild(
-  options: CampaignOptions,
+/**
+ * Starts process `inc` of a campaign; its reports go into `ledger` (and `reports.log`), its stderr
+ * into `stderr.log`. `more` adds to its configuration (the fleet test's PostgreSQL schema).
+ */
+export function startChild(
+  options: Pick<CampaignOptions, "dir" | "sessions">,
   ledger: Ledger,
   inc: number,
   mode: ChildMode,
   drawn: Pick<ChildConfig, "seed" | "groupCommitMs" | "durability" | "staleAfterMs">,
+  more: Pick<ChildConfig, "postgres" | "lifetimeMs" | "outstanding"> = { outstanding: ledger.outstanding() },
 ): ChildRun {
   const { dir } = options;
   const config: ChildConfig = {
@@ -150,10 +155,11 @@ function startChild(
     incarnation: inc,
     ...drawn,
     sessions: options.sessions,
-    outstanding: ledger.outstanding(),
+    ...more,
   };
   // A file, not an argument: the outstanding list can outgrow the kernel's limit on one argument.
-  const configPath = join(dir, "child-config.json");
+  // One per process: the fleet test runs several at once.
+  const configPath = join(dir, `child-config-${inc}.json`);
   writeFileSync(configPath, JSON.stringify(config));
   const child = spawn(process.execPath, ["--import", HOOK, CHILD, configPath], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -162,7 +168,7 @@ function startChild(
   const stderrLog = join(dir, "stderr.log");
   appendFileSync(
     stderrLog,
-    `--- process ${inc} (${mode}, seed ${drawn.seed}, groupCommitMs ${drawn.groupCommitMs}, ${drawn.durability}, staleAfterMs ${drawn.staleAfterMs ?? "default"})\n`,
+    `--- process ${inc} (${mode}, seed ${drawn.seed}, ${more.postgres === undefined ? `groupCommitMs ${drawn.groupCommitMs}, ${drawn.durability}` : `PostgreSQL ${more.postgres.schema} as ${more.postgres.processId}`}, staleAfterMs ${drawn.staleAfterMs ?? "default"})\n`,
   );
   let tail = "";
   let pending = "";

@@ -34,7 +34,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Message, Store } from "../../src/index.js";
-import { type Count, checkDelegations, type Fail } from "./delegation-checks.js";
+import {
+  type Count,
+  checkDelegations,
+  type DelegationRows,
+  type Fail,
+  readSqliteDelegationRows,
+} from "./delegation-checks.js";
 import type { Ledger } from "./ledger.js";
 import { EFFECT_PATTERN, type Marker, outputDigest, parseLines, pathsOf, TOKEN_PATTERN } from "./protocol.js";
 import { type AgentName, agentOfSession, failsOnCrash, MAX_ATTEMPTS, sessionId } from "./workload.js";
@@ -56,6 +62,11 @@ export async function checkFinalState(options: {
   readonly sessions: number;
   readonly ledger: Ledger;
   readonly store: Store;
+  /**
+   * The fleet test's PostgreSQL schema: its rows instead of the SQLite file's (which also skips
+   * `PRAGMA integrity_check`), and processes that ran at the same time, not one after another.
+   */
+  readonly shared?: { readonly rows: DelegationRows } | undefined;
 }): Promise<FinalState> {
   const { dir, ledger, store } = options;
   const paths = pathsOf(dir);
@@ -65,8 +76,10 @@ export async function checkFinalState(options: {
     out.counts[what] = (out.counts[what] ?? 0) + n;
   };
 
-  const integrity = integrityCheck(paths.database);
-  if (integrity !== "ok") fail(`PRAGMA integrity_check: ${integrity}`);
+  if (options.shared === undefined) {
+    const integrity = integrityCheck(paths.database);
+    if (integrity !== "ok") fail(`PRAGMA integrity_check: ${integrity}`);
+  }
 
   const recovered = await store.open();
   if (recovered.queued.length > 0)
@@ -148,15 +161,17 @@ export async function checkFinalState(options: {
         );
     }
   }
-  checkRuns(
-    markers,
-    committed,
-    settledIn,
-    (session) => agents.get(session) ?? agentOfSession(session),
+  checkRuns(markers, committed, settledIn, (session) => agents.get(session) ?? agentOfSession(session), {
     fail,
     count,
-  );
-  checkDelegations({ database: paths.database, ledger, fail, count });
+    concurrent: options.shared !== undefined,
+  });
+  checkDelegations({
+    rows: options.shared?.rows ?? readSqliteDelegationRows(paths.database),
+    ledger,
+    fail,
+    count,
+  });
   await store.close();
   return out;
 }
@@ -241,9 +256,19 @@ function checkRuns(
   committed: ReadonlyMap<string, { nonce: string; session: string }>,
   settledIn: ReadonlyMap<string, number>,
   agentOf: (session: string) => AgentName,
-  fail: Fail,
-  count: Count,
+  options: {
+    readonly fail: Fail;
+    readonly count: Count;
+    /**
+     * Processes ran at the same time (the fleet test): a process's number says nothing of when it
+     * ran, so "after the process that reported it settled" cannot be judged from it (the database's
+     * turn times are checked instead, `test/fleet/fleet-checks.ts`), and each process's runs are
+     * followed on their own.
+     */
+    readonly concurrent: boolean;
+  },
 ): void {
+  const { fail, count, concurrent } = options;
   const lastAt = new Map<string, number>();
   const sessionOf = new Map<string, string>();
   /** Per effect (a tool call of a turn, or a function turn's run): the processes that performed it. */
@@ -252,14 +277,14 @@ function checkRuns(
   const open = new Map<string, string>();
   let inc = -1;
   markers.forEach((m, at) => {
-    if (m.inc !== inc) {
+    if (m.inc !== inc && !concurrent) {
       inc = m.inc;
       open.clear();
     }
     lastAt.set(m.turnId, at);
     sessionOf.set(m.turnId, m.session);
     const late = settledIn.get(m.turnId);
-    if (late !== undefined && m.inc > late)
+    if (late !== undefined && m.inc > late && !concurrent)
       fail(
         `turn ${m.turnId} ran (${m.k} ${m.nonce}) in process ${m.inc}, after process ${late} reported it settled`,
       );
@@ -271,14 +296,15 @@ function checkRuns(
       effect.processes.add(m.inc);
       effects.set(key, effect);
     }
+    const where = concurrent ? `${m.inc} ${m.session}` : m.session;
     if (m.k === "fn-start") {
-      const running = open.get(m.session);
+      const running = open.get(where);
       if (running !== undefined)
         fail(
           `process ${m.inc}: ${m.session} started a run of turn ${m.turnId} while turn ${running} still ran`,
         );
-      open.set(m.session, m.turnId);
-    } else if (m.k !== "tool" && open.get(m.session) === m.turnId) open.delete(m.session);
+      open.set(where, m.turnId);
+    } else if (m.k !== "tool" && open.get(where) === m.turnId) open.delete(where);
   });
   for (const [key, { kind, turnId, processes }] of effects) {
     const agent = agentOf(sessionOf.get(turnId)!);

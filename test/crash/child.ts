@@ -19,15 +19,17 @@ import { appendFileSync, existsSync, readFileSync, writeSync } from "node:fs";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Logger, Policy, TurnHandle } from "../../src/index.js";
 import { createRuntime, isOffstageError } from "../../src/index.js";
-import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
 import { ChildDelegations } from "./child-delegations.js";
+import { openChildStore } from "./child-store.js";
 import type { ChildConfig, KeyRecord, Report } from "./protocol.js";
 import { outputDigest, parseLines, pathsOf, tokenOf } from "./protocol.js";
 import { agentOfSession, createAgents, DELEGATION, markerLog, payloadFor, sessionId } from "./workload.js";
 
 /** A work-mode child the parent forgot to kill ends itself, so a broken parent leaves no orphan. */
 const LIFETIME_MS = 60_000;
+/** How long the final drain waits for a shared schema to have nothing left to run. */
+const IDLE_TIMEOUT_MS = 60_000;
 /** Above this many queued inputs the workload stops sending, so the final drain stays short. */
 const BACKLOG_MAX = 60;
 
@@ -64,11 +66,7 @@ const logger: Logger = {
   error: (details, message) => process.stderr.write(`error: ${message} ${JSON.stringify(details)}\n`),
 };
 
-const store = createSqliteStore({
-  path: paths.database,
-  groupCommitMs: config.groupCommitMs,
-  durability: config.durability,
-});
+const { store, idle } = await openChildStore(config, paths.database);
 const runtime = createRuntime({
   agents: createAgents({
     incarnation: inc,
@@ -263,6 +261,7 @@ function lookAgain(handle: TurnHandle): void {
 async function drain(keys: KeyRecord[]): Promise<void> {
   for (const record of keys) send(record.session, record.token, "enqueue", record.key, true);
   delegations.settleAllHeld();
+  await idle(IDLE_TIMEOUT_MS);
   const status = await runtime.stop({ drain: true, timeoutMs: 60_000 });
   // Lets the settle callbacks of the last turns report before the process ends.
   await sleepFor(10);
@@ -272,7 +271,7 @@ async function drain(keys: KeyRecord[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (config.mode === "work") setTimeout(() => process.exit(3), LIFETIME_MS).unref();
+  if (config.mode === "work") setTimeout(() => process.exit(3), config.lifetimeMs ?? LIFETIME_MS).unref();
   await runtime.start();
   if (runtime.receipt !== "durable") violation(`runtime.receipt is ${runtime.receipt}, expected durable`);
   for (const id of config.outstanding) {

@@ -24,7 +24,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { ChildCompletion, Message } from "../../src/index.js";
 import type { Ledger } from "./ledger.js";
 
-interface DelegationRow {
+export interface DelegationRow {
   readonly id: string;
   readonly parent_session_id: string;
   readonly record: string;
@@ -35,7 +35,7 @@ interface DelegationRow {
 }
 
 /** An input that carries a completion. */
-interface CarrierRow {
+export interface CarrierRow {
   readonly id: string;
   readonly session_id: string;
   readonly delegation_id: string;
@@ -45,7 +45,7 @@ interface CarrierRow {
   readonly outcome: string | null;
 }
 
-interface HistoryRow {
+export interface HistoryRow {
   readonly session_id: string;
   readonly turn_id: string;
   readonly message: string;
@@ -68,14 +68,23 @@ const BLOCK_PATTERN = /<delegation id="([^"]+)"/g;
 /** How a start marks the input of a completion it held (`runtime.ts`). */
 const HELD_MESSAGE = "held for the host to confirm";
 
+/** What the checks read from a store's tables (SQLite here; PostgreSQL in `test/fleet/`). */
+export interface DelegationRows {
+  readonly delegations: readonly DelegationRow[];
+  readonly carriers: readonly CarrierRow[];
+  /** Every history message, in order: `message` as JSON text. */
+  readonly history: readonly HistoryRow[];
+}
+
 export function checkDelegations(options: {
-  readonly database: string;
+  readonly rows: DelegationRows;
   readonly ledger: Ledger;
   readonly fail: Fail;
   readonly count: Count;
 }): void {
   const { ledger, fail, count } = options;
-  const { delegations, carriers, blocks } = read(options.database);
+  const { delegations, carriers } = options.rows;
+  const blocks = blocksIn(options.rows.history);
   count("delegations in the file", delegations.length);
   const byId = new Map(delegations.map((row) => [row.id, row]));
   for (const [id, { parent, inc }] of ledger.delegations) {
@@ -164,11 +173,8 @@ function checkOne(
   }
 }
 
-function read(path: string): {
-  delegations: DelegationRow[];
-  carriers: CarrierRow[];
-  blocks: (Block & { id: string })[];
-} {
+/** The rows of a SQLite file, read-only. */
+export function readSqliteDelegationRows(path: string): DelegationRows {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
     const delegations = db
@@ -185,7 +191,7 @@ function read(path: string): {
         "SELECT h.session_id, h.turn_id, m.value AS message FROM history h, json_each(h.messages) m ORDER BY h.id, m.key",
       )
       .all() as unknown as HistoryRow[];
-    return { delegations, carriers, blocks: blocksIn(history) };
+    return { delegations, carriers, history };
   } finally {
     db.close();
   }

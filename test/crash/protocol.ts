@@ -32,6 +32,22 @@ export interface ChildConfig {
   readonly staleAfterMs: number | undefined;
   /** Inputs the parent saw accepted and not yet settled: the child follows them to their end. */
   readonly outstanding: readonly string[];
+  /**
+   * Set for a process of the fleet test (`test/fleet/`): the child runs on this PostgreSQL schema,
+   * beside other processes, instead of the SQLite file (`groupCommitMs` and `durability` unused).
+   */
+  readonly postgres?: PostgresChild | undefined;
+  /** A `work` child ends itself after this long (default 60 s), so a broken parent leaves no orphan. */
+  readonly lifetimeMs?: number | undefined;
+}
+
+/** Where a fleet process's store lives and what it is called there. */
+export interface PostgresChild {
+  readonly connectionString: string;
+  readonly schema: string;
+  /** The process's name in the lease table: a restart may reuse the name of the process it replaces. */
+  readonly processId: string;
+  readonly leaseMs: number;
 }
 
 /** A line the child writes to stdout. */
