@@ -1,35 +1,10 @@
-/**
- * Clients of a runtime in a worker thread: any other thread can hold one (from `runtime.port()`), the
- * runtime's objects refuse to be cloned to another thread, events and errors cross as typed values,
- * and hostile input is refused with a typed error that changes nothing. Real worker threads.
- */
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { MessageChannel, Worker } from "node:worker_threads";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type * as Root from "../../src/index.js";
-import type * as Thread from "../../src/thread/index.js";
-import { ensureBuilt, ROOT } from "../support/build.js";
+import { MODULE, root, start, thread } from "./worker-harness.js";
 
-ensureBuilt();
-const { startRuntimeWorker, connectRuntime } = (await import(
-  pathToFileURL(join(ROOT, "dist/thread/index.js")).href
-)) as typeof Thread;
-const { createRuntime, createMemoryStore, isOffstageError, InvalidInputError } = (await import(
-  pathToFileURL(join(ROOT, "dist/index.js")).href
-)) as typeof Root;
-const MODULE = new URL("./fixtures/runtime.mjs", import.meta.url);
-
-const running: Thread.WorkerRuntime[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop()));
-});
-
-async function start(options: Thread.WorkerRuntimeOptions = {}): Promise<Thread.WorkerRuntime> {
-  const runtime = await startRuntimeWorker(MODULE, options);
-  running.push(runtime);
-  return runtime;
-}
+const { startRuntimeWorker, connectRuntime } = thread;
+const { createRuntime, createMemoryStore, isOffstageError, InvalidInputError } = root;
 
 /** What `thrown` is, for an assertion: its class name and code. */
 function caught(fn: () => unknown): { name: string; code: unknown } | undefined {

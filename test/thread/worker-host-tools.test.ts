@@ -1,42 +1,14 @@
-/**
- * Host-executor tools of a runtime in a worker thread: the worker forwards each call to the thread
- * that started it, where the tool runs inside that thread's `host.drain()`. Real worker threads.
- */
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import type * as Root from "../../src/index.js";
-import type * as Thread from "../../src/thread/index.js";
-import { ensureBuilt, ROOT } from "../support/build.js";
+import { root, start, until } from "./worker-harness.js";
 
-ensureBuilt();
-const { startRuntimeWorker } = (await import(
-  pathToFileURL(join(ROOT, "dist/thread/index.js")).href
-)) as typeof Thread;
-const { createHostQueue } = (await import(pathToFileURL(join(ROOT, "dist/index.js")).href)) as typeof Root;
-const MODULE = new URL("./fixtures/runtime.mjs", import.meta.url);
+const { createHostQueue } = root;
 const state = globalThis as { gameState?: string };
 
-const running: Thread.WorkerRuntime[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop()));
+afterEach(() => {
   delete state.gameState;
 });
 
-async function start(options: Thread.WorkerRuntimeOptions = {}): Promise<Thread.WorkerRuntime> {
-  const runtime = await startRuntimeWorker(MODULE, options);
-  running.push(runtime);
-  return runtime;
-}
-
 /** Waits, yielding, until `predicate()` holds. */
-async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe("host tools of a worker runtime", () => {
   it("run on the thread that started the worker, inside its drain(), while that thread never yields", async () => {

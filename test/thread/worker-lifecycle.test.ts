@@ -7,55 +7,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type * as Root from "../../src/index.js";
+import { afterAll, describe, expect, it } from "vitest";
 import type * as Sqlite from "../../src/store/sqlite/index.js";
-import type * as Thread from "../../src/thread/index.js";
-import { ensureBuilt, ROOT } from "../support/build.js";
+import { ROOT } from "../support/build.js";
+import { MODULE, root, spin, start, thread, until } from "./worker-harness.js";
 
-ensureBuilt();
-const { startRuntimeWorker } = (await import(
-  pathToFileURL(join(ROOT, "dist/thread/index.js")).href
-)) as typeof Thread;
-const { isOffstageError, createRuntime } = (await import(
-  pathToFileURL(join(ROOT, "dist/index.js")).href
-)) as typeof Root;
+const { isOffstageError, createRuntime } = root;
 const { createSqliteStore } = (await import(
   pathToFileURL(join(ROOT, "dist/store/sqlite/index.js")).href
 )) as typeof Sqlite;
-const MODULE = new URL("./fixtures/runtime.mjs", import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), "offstage-worker-"));
 
-const running: Thread.WorkerRuntime[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop()));
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function start(options: Thread.WorkerRuntimeOptions = {}): Promise<Thread.WorkerRuntime> {
-  const runtime = await startRuntimeWorker(MODULE, options);
-  running.push(runtime);
-  return runtime;
-}
-
-/** Polls without yielding until `handle` settles (or `ms` pass). */
-function spin(handle: Thread.ClientTurnHandle, ms = 10_000): Root.Settled | undefined {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    const settled = handle.poll();
-    if (settled !== undefined) return settled;
-  }
-  return undefined;
-}
-
-/** Waits, yielding, until `predicate()` holds. */
-async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe("a runtime worker that dies", () => {
   it("process.exit in the worker: every handle settles interrupted naming the exit, calls throw WORKER_EXITED, start() works again", async () => {
@@ -172,7 +135,7 @@ describe("a runtime worker that dies", () => {
       agents: { echo: { run: (x: unknown) => x } },
     });
     await main.start();
-    const refused = await startRuntimeWorker(MODULE, { data: { path } }).catch((e: unknown) => e);
+    const refused = await thread.startRuntimeWorker(MODULE, { data: { path } }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ name: "BootError", code: "STORE_LOCKED" });
     await main[Symbol.asyncDispose]();
     const runtime = await start({ data: { path } });

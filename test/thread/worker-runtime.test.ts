@@ -1,61 +1,8 @@
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type * as Root from "../../src/index.js";
-import type * as Thread from "../../src/thread/index.js";
-import { ensureBuilt, ROOT } from "../support/build.js";
+import { root, spin, spinUntil, start, until } from "./worker-harness.js";
 
-ensureBuilt();
-const { startRuntimeWorker } = (await import(
-  pathToFileURL(join(ROOT, "dist/thread/index.js")).href
-)) as typeof Thread;
-const { isOffstageError, CapacityError } = (await import(
-  pathToFileURL(join(ROOT, "dist/index.js")).href
-)) as typeof Root;
-const MODULE = new URL("./fixtures/runtime.mjs", import.meta.url);
-
-const running: Thread.WorkerRuntime[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop()));
-});
-
-async function start(options: Thread.WorkerRuntimeOptions = {}): Promise<Thread.WorkerRuntime> {
-  const runtime = await startRuntimeWorker(MODULE, options);
-  running.push(runtime);
-  return runtime;
-}
-
-/** Polls without yielding until `handle` settles (or `ms` pass). */
-function spin(handle: Thread.ClientTurnHandle, ms = 10_000): Root.Settled | undefined {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    const settled = handle.poll();
-    if (settled !== undefined) return settled;
-  }
-  return undefined;
-}
-
-/** Waits, yielding, until `predicate()` holds. */
-async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Spins without yielding until `done()` or `ms` pass; returns every status seen, in order, once each. */
-function spinUntil(done: () => boolean, seen: () => string, ms = 10_000): string[] {
-  const statuses: string[] = [];
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    const finished = done();
-    const status = seen();
-    if (statuses.at(-1) !== status) statuses.push(status);
-    if (finished) break;
-  }
-  return statuses;
-}
+const { isOffstageError, CapacityError } = root;
 
 describe("a runtime in a worker thread", () => {
   it("poll() sees a handle go queued → running → completed while the host never yields", async () => {
