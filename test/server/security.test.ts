@@ -1,29 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createClient, OffstageClientError } from "../../src/client/index.js";
 import { createApp } from "../../src/server/index.js";
-import { removeFiles } from "../store/sqlite-files.js";
-import {
-  eventually,
-  FULL,
-  HASHED,
-  post,
-  READER_A,
-  startTestServer,
-  TENANT_A,
-  type TestServer,
-} from "./serve-kit.js";
+import { eventually, FULL, HASHED, post, READER_A, serverPerTest, TENANT_A } from "./serve-kit.js";
 
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.served.stop();
-  server = undefined;
-  removeFiles();
-});
-
-async function started(extra: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  server = await startTestServer(extra);
-  return server;
-}
+const started = serverPerTest();
 
 /** The answer's status and its typed error code. */
 async function refusal(response: Response): Promise<[number, string]> {
@@ -185,7 +165,6 @@ describe("limits and leaks", () => {
     await keep(await post(s, "/v1/sessions/a-1/inputs", { payload: 1, policy: TENANT_A }, TENANT_A));
     await keep(await s.call("/metrics", { token: FULL }));
     await s.served.stop();
-    server = undefined;
     const everything = [...answers, ...s.logs].join("\n");
     for (const token of [TENANT_A, READER_A, HASHED]) expect(everything).not.toContain(token);
     // FULL was sent as a payload, so only the echo of that payload may hold it (a user's own data).

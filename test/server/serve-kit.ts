@@ -4,10 +4,11 @@
  * search it for secrets).
  */
 import { DatabaseSync } from "node:sqlite";
+import { afterEach } from "vitest";
 import type { ServeConfig, Served } from "../../src/server/index.js";
 import { serveConfig } from "../../src/server/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
-import { freshPath } from "../store/sqlite-files.js";
+import { freshPath, removeFiles } from "../store/sqlite-files.js";
 
 /** Every verb on every session. */
 export const FULL = "full-access-token-0123456789abcdef";
@@ -94,6 +95,23 @@ export async function startTestServer(extra: Partial<ServeConfig> = {}): Promise
 }
 
 /** Resolves once `condition` holds (asked every 10 ms, for up to 10 s). */
+/**
+ * A server per test: the returned function starts one (with `extra` config); it is stopped, and its
+ * files removed, after the test.
+ */
+export function serverPerTest(): (extra?: Partial<ServeConfig>) => Promise<TestServer> {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.served.stop();
+    server = undefined;
+    removeFiles();
+  });
+  return async (extra = {}) => {
+    server = await startTestServer(extra);
+    return server;
+  };
+}
+
 export async function eventually(condition: () => Promise<boolean>, what = "the condition"): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await condition())) {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createClient,
   OffstageClientError,
@@ -6,21 +6,10 @@ import {
   type WireSessionEvent,
 } from "../../src/client/index.js";
 import { ROUTES } from "../../src/server/index.js";
-import { removeFiles } from "../store/sqlite-files.js";
 import { until } from "../support/async.js";
-import { eventually, FULL, post, startTestServer, type TestServer } from "./serve-kit.js";
+import { eventually, FULL, post, serverPerTest } from "./serve-kit.js";
 
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.served.stop();
-  server = undefined;
-  removeFiles();
-});
-
-async function started(extra: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  server = await startTestServer(extra);
-  return server;
-}
+const started = serverPerTest();
 
 /** Reads SSE frames from a response until `count` of them (comments excluded) arrived. */
 async function frames(response: Response, count: number) {
@@ -142,7 +131,6 @@ describe("session events over SSE", () => {
     expect(end.at(-1)).toMatchObject({ event: "end" });
     expect(JSON.parse(end.at(-1)!.data)).toMatchObject({ reason: "shutdown" });
     await closing;
-    server = undefined;
   });
 
   it("cuts a reader that takes nothing off with a final event, buffering a bounded amount", async () => {
@@ -237,7 +225,6 @@ describe("operations", () => {
     request.end(body.slice(5));
     expect(await answered).toBe(202);
     await stopping;
-    server = undefined;
     const client = createClient({ baseUrl: s.url, token: FULL });
     const error = await client.input("x").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OffstageClientError);
