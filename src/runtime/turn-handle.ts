@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { markAsUncloneable } from "node:worker_threads";
-import { OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
+import { type OffstageError, TurnCancelled, TurnTimeout } from "../errors.js";
 import { REASON_CHARS_MAX } from "../kernel/limits.js";
 import type { InputStatus, Reason, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
 import type { CancelMode } from "../kernel/turn/turn-machine.js";
@@ -22,6 +22,7 @@ import {
   type Subject,
 } from "../validate.js";
 import type { TimerToken } from "./clock.js";
+import { EventSubscriber } from "./event-subscriber.js";
 import type { TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Receipt } from "./ports/store.js";
@@ -79,19 +80,13 @@ const EVENTS_FROM: readonly ("now" | "start")[] = ["now", "start"];
 /** Called when the handle settles. */
 type Waiter = () => void;
 
-interface Subscriber {
-  readonly queue: TurnEvent[];
-  wake: (() => void) | undefined;
-  overflowed: boolean;
-}
-
 /**
  * Whoever waits on a handle, made for the few handles someone waits on: a backlog holds a handle
  * per queued input, and most are never awaited one by one.
  */
 interface Waits {
   settled: Waiter[] | undefined;
-  subscribers: Subscriber[] | undefined;
+  subscribers: EventSubscriber[] | undefined;
   stored: Promise<Receipt> | undefined;
   /** Told once the input is committed (`undefined`), or lost with the store's error. */
   committed: ((lost: OffstageError | undefined) => void)[] | undefined;
@@ -273,31 +268,14 @@ export class TurnHandle {
    * gets `OffstageError` `EVENT_BUFFER_OVERFLOW` instead of unbounded memory.
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<TurnEvent, void, undefined> {
-    const subscriber: Subscriber = { queue: [], wake: undefined, overflowed: false };
+    const subscriber = new EventSubscriber(this.#parts.limits.handleEventBufferMax);
     if (this.#outcome !== undefined) return;
     const waits = this.#wants();
     waits.subscribers ??= [];
     waits.subscribers.push(subscriber);
     this.#parts.events.subscribed(1);
     try {
-      for (;;) {
-        if (subscriber.overflowed) {
-          throw new OffstageError(
-            "EVENT_BUFFER_OVERFLOW",
-            `handle ${this.id}: the event consumer fell more than ${this.#parts.limits.handleEventBufferMax} events behind`,
-          );
-        }
-        const next = subscriber.queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (this.#outcome !== undefined) return;
-        await new Promise<void>((resolve) => {
-          subscriber.wake = resolve;
-        });
-        subscriber.wake = undefined;
-      }
+      yield* subscriber.drain(this.id, () => this.#outcome !== undefined);
     } finally {
       const at = waits.subscribers.indexOf(subscriber);
       if (at >= 0) waits.subscribers.splice(at, 1);
@@ -309,11 +287,7 @@ export class TurnHandle {
   emit(event: TurnEvent): void {
     const subscribers = this.#waits?.subscribers;
     if (subscribers === undefined) return;
-    for (const s of subscribers) {
-      if (s.queue.length >= this.#parts.limits.handleEventBufferMax) s.overflowed = true;
-      else s.queue.push(event);
-      s.wake?.();
-    }
+    for (const s of subscribers) s.offer(event);
   }
 
   /** @internal */
@@ -369,7 +343,7 @@ export class TurnHandle {
     const settled = waits.settled;
     waits.settled = undefined;
     if (settled !== undefined) for (const w of settled) w();
-    if (waits.subscribers !== undefined) for (const s of waits.subscribers) s.wake?.();
+    if (waits.subscribers !== undefined) for (const s of waits.subscribers) s.wake();
   }
 
   #wants(): Waits {

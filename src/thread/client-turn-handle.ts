@@ -7,9 +7,9 @@
  * @packageDocumentation
  */
 import { markAsUncloneable } from "node:worker_threads";
-import { OffstageError } from "../errors.js";
 import { DEFAULT_LIMITS } from "../kernel/limits.js";
 import type { InputStatus, TerminalStatus, TurnOutcome, Usage } from "../kernel/outcome.js";
+import { EventSubscriber } from "../runtime/event-subscriber.js";
 import type { TurnEvent } from "../runtime/events.js";
 import type { Receipt } from "../runtime/ports/store.js";
 import {
@@ -24,12 +24,6 @@ import {
 import type { ClientConnection } from "./client-connection.js";
 import type { HandleSnapshot } from "./protocol.js";
 
-interface Subscriber {
-  readonly queue: TurnEvent[];
-  wake: (() => void) | undefined;
-  overflowed: boolean;
-}
-
 /** One accepted input of a runtime in a worker thread, followed to its terminal state. */
 export class ClientTurnHandle {
   /** The input's id (the same in the worker: `runtime.handle(id)` finds it from any client). */
@@ -42,7 +36,7 @@ export class ClientTurnHandle {
   #usage: Usage | undefined;
   #settled: (() => void)[] = [];
   #storedWaiters: (() => void)[] = [];
-  #subscribers: Subscriber[] = [];
+  #subscribers: EventSubscriber[] = [];
 
   /** @internal Made by the client from the worker's answer. */
   constructor(conn: ClientConnection, snapshot: HandleSnapshot) {
@@ -129,27 +123,11 @@ export class ClientTurnHandle {
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<TurnEvent, void, undefined> {
     if (this.done) return;
-    const subscriber: Subscriber = { queue: [], wake: undefined, overflowed: false };
+    const subscriber = new EventSubscriber(DEFAULT_LIMITS.handleEventBufferMax);
     this.#subscribers.push(subscriber);
     const release = this.#conn.hold();
     try {
-      for (;;) {
-        if (subscriber.overflowed)
-          throw new OffstageError(
-            "EVENT_BUFFER_OVERFLOW",
-            `handle ${this.id}: the event consumer fell more than ${DEFAULT_LIMITS.handleEventBufferMax} events behind`,
-          );
-        const next = subscriber.queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (this.#outcome !== undefined) return;
-        await new Promise<void>((resolve) => {
-          subscriber.wake = resolve;
-        });
-        subscriber.wake = undefined;
-      }
+      yield* subscriber.drain(this.id, () => this.#outcome !== undefined);
     } finally {
       release();
       this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
@@ -173,7 +151,7 @@ export class ClientTurnHandle {
     const settled = this.#settled;
     this.#settled = [];
     for (const wake of settled) wake();
-    for (const s of this.#subscribers) s.wake?.();
+    for (const s of this.#subscribers) s.wake();
   }
 
   /** @internal One of the input's turn events (it also tells the input's status and turn). */
@@ -183,11 +161,7 @@ export class ClientTurnHandle {
       this.#snapshot = { ...this.#snapshot, status: event.status };
     else if (event.type === "turn.started")
       this.#snapshot = { ...this.#snapshot, status: "running", turnId: event.turnId };
-    for (const s of this.#subscribers) {
-      if (s.queue.length >= DEFAULT_LIMITS.handleEventBufferMax) s.overflowed = true;
-      else s.queue.push(event);
-      s.wake?.();
-    }
+    for (const s of this.#subscribers) s.offer(event);
   }
 
   #wakeStored(): void {
