@@ -65,23 +65,7 @@ export function resolveEventLogOptions(
   return { eventsPerSessionMax, textJoinMs };
 }
 
-const LOGGED = new Set<string>([
-  "input.accepted",
-  "input.status",
-  "turn.started",
-  "model.text",
-  "model.reasoning",
-  "model.step",
-  "model.retry",
-  "tool.started",
-  "tool.ended",
-  "turn.ended",
-  "delegation.dispatched",
-  "delegation.rejected",
-  "delegation.completed",
-  "delegation.delivered",
-] satisfies LoggedEventType[]);
-
+/** The events of one input's turn: what `handle.events({ from: "start" })` replays. */
 const TURN_EVENTS = new Set<string>([
   "input.status",
   "turn.started",
@@ -93,6 +77,18 @@ const TURN_EVENTS = new Set<string>([
   "tool.ended",
   "turn.ended",
 ] satisfies TurnEvent["type"][]);
+
+/** What the log keeps of a session: its turns' events, its inputs' acceptance and its children. */
+const LOGGED = new Set<string>([
+  ...TURN_EVENTS,
+  ...([
+    "input.accepted",
+    "delegation.dispatched",
+    "delegation.rejected",
+    "delegation.completed",
+    "delegation.delivered",
+  ] satisfies LoggedEventType[]),
+]);
 
 type TextEvent = Extract<LoggedEvent, { type: "model.text" | "model.reasoning" }>;
 
