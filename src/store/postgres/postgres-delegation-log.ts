@@ -6,7 +6,6 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
-import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
 import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
 import type {
   DelegationLog,
@@ -14,17 +13,10 @@ import type {
   DeliveryPlan,
   FleetReserve,
 } from "../../runtime/ports/delegation-log.js";
+import { type DelegationRow, recordOf } from "../delegation-rows.js";
 import type { Statement } from "./connection-worker.js";
 import type { Statements } from "./statements.js";
 import type { Rows } from "./sync-connection.js";
-
-interface DelegationRow {
-  readonly record: string;
-  readonly completion: string | null;
-  readonly delivery: string | null;
-  readonly delivery_reason: string | null;
-  readonly delivery_input_id: string | null;
-}
 
 /** How the log reaches the store's connection. */
 export interface LogAccess {
@@ -148,16 +140,4 @@ function dispatchedJson(record: DelegationRecord): string {
 
 function params(delivery: DeliveryPlan): [string, string | null, string | null] {
   return [delivery.state, delivery.reason ?? null, delivery.inputId ?? null];
-}
-
-function recordOf(row: DelegationRow): DelegationRecord {
-  const record = JSON.parse(row.record) as DelegationRecord;
-  if (row.completion === null) return record;
-  return {
-    ...record,
-    completion: JSON.parse(row.completion) as ChildCompletion,
-    delivery: (row.delivery ?? undefined) as DeliveryState | undefined,
-    deliveryReason: row.delivery_reason ?? undefined,
-    deliveryInputId: row.delivery_input_id ?? undefined,
-  };
 }

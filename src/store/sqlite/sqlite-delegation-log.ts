@@ -6,20 +6,10 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
-import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
 import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
 import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import { type DelegationRow, recordOf } from "../delegation-rows.js";
 import type { Statements } from "./statements.js";
-
-/** A row of `delegations`. */
-interface DelegationRow {
-  readonly id: string;
-  readonly record: string;
-  readonly completion: string | null;
-  readonly delivery: string | null;
-  readonly delivery_reason: string | null;
-  readonly delivery_input_id: string | null;
-}
 
 /** How the log reaches the store's connection: writes join its group, reads see them. */
 export interface LogAccess {
@@ -92,16 +82,4 @@ export class SqliteDelegationLog implements DelegationLog {
 
 function params(delivery: DeliveryPlan): { delivery: string; reason: string | null; input: string | null } {
   return { delivery: delivery.state, reason: delivery.reason ?? null, input: delivery.inputId ?? null };
-}
-
-function recordOf(row: DelegationRow): DelegationRecord {
-  const record = JSON.parse(row.record) as DelegationRecord;
-  if (row.completion === null) return record;
-  return {
-    ...record,
-    completion: JSON.parse(row.completion) as ChildCompletion,
-    delivery: (row.delivery ?? undefined) as DeliveryState | undefined,
-    deliveryReason: row.delivery_reason ?? undefined,
-    deliveryInputId: row.delivery_input_id ?? undefined,
-  };
 }
