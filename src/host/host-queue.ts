@@ -12,13 +12,8 @@
  */
 import { HostThreadError } from "../errors.js";
 import { type Clock, systemClock } from "../runtime/clock.js";
-import { LatencyRecorder } from "../runtime/latency-stats.js";
-import type {
-  HostCall,
-  HostExecutor,
-  HostQueueMetrics,
-  HostToolMetrics,
-} from "../runtime/ports/host-executor.js";
+import { HostCallTally } from "../runtime/host-call-tally.js";
+import type { HostCall, HostExecutor, HostQueueMetrics } from "../runtime/ports/host-executor.js";
 import { insideTurn } from "../runtime/turn-scope.js";
 import {
   argumentsOf,
@@ -54,13 +49,6 @@ interface Waiting {
   readonly onAbort: () => void;
 }
 
-interface ToolTally {
-  ran: number;
-  removed: number;
-  holdMaxMs: number;
-  readonly wait: LatencyRecorder;
-}
-
 const DRAIN: Subject = argumentsOf("drain()");
 const DRAIN_KEYS = Object.keys({ budgetMs: true, max: true } satisfies Record<keyof DrainOptions, true>);
 const NO_OPTIONS: DrainOptions = {};
@@ -75,9 +63,7 @@ export class HostQueue implements HostExecutor {
   readonly #clock: Clock;
   #waiting: Waiting[] = [];
   #draining = false;
-  #ranTotal = 0;
-  #longest: { name: string; holdMs: number } | undefined;
-  readonly #tools = new Map<string, ToolTally>();
+  readonly #tally = new HostCallTally();
 
   constructor(options: HostQueueOptions = {}) {
     const { clock } = checkOptions(CREATE, "options", options, CREATE_KEYS);
@@ -101,7 +87,7 @@ export class HostQueue implements HostExecutor {
     return new Promise((resolve, reject) => {
       const { signal } = call;
       if (signal.aborted) {
-        this.#tally(call.toolName).removed += 1;
+        this.#tally.removed(call.toolName);
         reject(signal.reason);
         return;
       }
@@ -114,13 +100,13 @@ export class HostQueue implements HostExecutor {
           const index = this.#waiting.indexOf(waiting);
           if (index === -1) return;
           this.#waiting.splice(index, 1);
-          this.#tally(call.toolName).removed += 1;
+          this.#tally.removed(call.toolName);
           reject(signal.reason);
         },
       };
       signal.addEventListener("abort", waiting.onAbort, { once: true });
       this.#waiting.push(waiting);
-      this.#tally(call.toolName);
+      this.#tally.submitted(call.toolName);
     });
   }
 
@@ -163,22 +149,7 @@ export class HostQueue implements HostExecutor {
 
   /** {@inheritDoc HostExecutor.metrics} */
   metrics(): HostQueueMetrics {
-    const tools: HostToolMetrics[] = [];
-    for (const [name, tally] of this.#tools) {
-      tools.push({
-        name,
-        ran: tally.ran,
-        removed: tally.removed,
-        wait: tally.wait.stats(),
-        holdMaxMs: tally.holdMaxMs,
-      });
-    }
-    return {
-      depth: this.#waiting.length,
-      ran: this.#ranTotal,
-      longest: this.#longest === undefined ? undefined : { ...this.#longest },
-      tools,
-    };
+    return this.#tally.metrics(this.#waiting.length);
   }
 
   #runNext(): void {
@@ -186,9 +157,8 @@ export class HostQueue implements HostExecutor {
     const { call } = waiting;
     call.signal.removeEventListener("abort", waiting.onAbort);
     const clock = this.#clock;
-    const tally = this.#tally(call.toolName);
     const startMs = clock.monotonicMs();
-    tally.wait.record(startMs - waiting.queuedAtMs);
+    this.#tally.started(call.toolName, startMs - waiting.queuedAtMs);
     let result: unknown;
     let threw = false;
     try {
@@ -199,11 +169,7 @@ export class HostQueue implements HostExecutor {
       result = error;
     }
     const holdMs = clock.monotonicMs() - startMs;
-    tally.ran += 1;
-    this.#ranTotal += 1;
-    if (holdMs > tally.holdMaxMs) tally.holdMaxMs = holdMs;
-    if (this.#longest === undefined || holdMs > this.#longest.holdMs)
-      this.#longest = { name: call.toolName, holdMs };
+    this.#tally.ran(call.toolName, holdMs);
     if (threw) waiting.reject(result);
     else waiting.resolve(result);
   }
@@ -223,15 +189,6 @@ export class HostQueue implements HostExecutor {
         { sessionId: turn.sessionId, turnId: turn.turnId },
       );
     }
-  }
-
-  #tally(name: string): ToolTally {
-    let tally = this.#tools.get(name);
-    if (tally === undefined) {
-      tally = { ran: 0, removed: 0, holdMaxMs: 0, wait: new LatencyRecorder() };
-      this.#tools.set(name, tally);
-    }
-    return tally;
   }
 }
 

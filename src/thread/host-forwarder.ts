@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { HostThreadError } from "../errors.js";
-import { LatencyRecorder } from "../runtime/latency-stats.js";
+import { HostCallTally } from "../runtime/host-call-tally.js";
 import type { HostCall, HostExecutor, HostQueueMetrics } from "../runtime/ports/host-executor.js";
 import type { WorkerMessage } from "./protocol.js";
 import { fromWire, type WireError } from "./wire-error.js";
@@ -22,24 +22,15 @@ interface Forwarded {
   started: boolean;
 }
 
-interface ToolTally {
-  ran: number;
-  removed: number;
-  holdMaxMs: number;
-  readonly wait: LatencyRecorder;
-}
-
 /** Posts to the host thread's client. */
 export type HostPost = (message: WorkerMessage) => void;
 
 /** Forwards host calls to the thread that owns the runtime's worker. */
 export class HostForwarder implements HostExecutor {
   readonly #calls = new Map<number, Forwarded>();
-  readonly #tools = new Map<string, ToolTally>();
+  readonly #tally = new HostCallTally();
   #post: HostPost | undefined;
   #next = 0;
-  #ran = 0;
-  #longest: { name: string; holdMs: number } | undefined;
 
   /** Sends calls through `post` from now on (the owner's connection). */
   attach(post: HostPost): void {
@@ -55,7 +46,7 @@ export class HostForwarder implements HostExecutor {
       );
     const { signal } = call;
     if (signal.aborted) {
-      this.#tally(call.toolName).removed += 1;
+      this.#tally.removed(call.toolName);
       return Promise.reject(signal.reason);
     }
     const callId = this.#next++;
@@ -68,13 +59,13 @@ export class HostForwarder implements HostExecutor {
         started: false,
         onAbort: () => {
           if (!this.#calls.delete(callId)) return;
-          if (!forwarded.started) this.#tally(call.toolName).removed += 1;
+          if (!forwarded.started) this.#tally.removed(call.toolName);
           post({ t: "host-cancel", callId });
           reject(signal.reason);
         },
       };
       this.#calls.set(callId, forwarded);
-      this.#tally(call.toolName);
+      this.#tally.submitted(call.toolName);
       signal.addEventListener("abort", forwarded.onAbort, { once: true });
       const { agentName, toolName, args, sessionId, turnId, toolCallId } = call;
       post({ t: "host-call", callId, agentName, toolName, args, sessionId, turnId, toolCallId });
@@ -86,7 +77,7 @@ export class HostForwarder implements HostExecutor {
     const forwarded = this.#calls.get(callId);
     if (forwarded === undefined || forwarded.started) return;
     forwarded.started = true;
-    this.#tally(forwarded.call.toolName).wait.record(performance.now() - forwarded.queuedAtMs);
+    this.#tally.started(forwarded.call.toolName, performance.now() - forwarded.queuedAtMs);
     forwarded.call.started?.();
   }
 
@@ -101,13 +92,8 @@ export class HostForwarder implements HostExecutor {
     this.#calls.delete(callId);
     forwarded.call.signal.removeEventListener("abort", forwarded.onAbort);
     const name = forwarded.call.toolName;
-    const tally = this.#tally(name);
-    if (forwarded.started) {
-      tally.ran += 1;
-      this.#ran += 1;
-      if (holdMs > tally.holdMaxMs) tally.holdMaxMs = holdMs;
-      if (this.#longest === undefined || holdMs > this.#longest.holdMs) this.#longest = { name, holdMs };
-    } else tally.removed += 1;
+    if (forwarded.started) this.#tally.ran(name, holdMs);
+    else this.#tally.removed(name);
     if (result.ok) forwarded.resolve(result.value);
     else forwarded.reject(fromWire(result.error));
   }
@@ -116,26 +102,6 @@ export class HostForwarder implements HostExecutor {
   metrics(): HostQueueMetrics {
     let depth = 0;
     for (const forwarded of this.#calls.values()) if (!forwarded.started) depth += 1;
-    return {
-      depth,
-      ran: this.#ran,
-      longest: this.#longest === undefined ? undefined : { ...this.#longest },
-      tools: [...this.#tools].map(([name, t]) => ({
-        name,
-        ran: t.ran,
-        removed: t.removed,
-        wait: t.wait.stats(),
-        holdMaxMs: t.holdMaxMs,
-      })),
-    };
-  }
-
-  #tally(name: string): ToolTally {
-    let tally = this.#tools.get(name);
-    if (tally === undefined) {
-      tally = { ran: 0, removed: 0, holdMaxMs: 0, wait: new LatencyRecorder() };
-      this.#tools.set(name, tally);
-    }
-    return tally;
+    return this.#tally.metrics(depth);
   }
 }
