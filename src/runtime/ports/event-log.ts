@@ -10,20 +10,12 @@
  *
  * @packageDocumentation
  */
-import type { RuntimeEvent } from "../events.js";
+import type { RuntimeEvent, TurnEvent } from "../events.js";
 
 /** The event types a session's log records. */
 export type LoggedEventType =
+  | TurnEvent["type"]
   | "input.accepted"
-  | "input.status"
-  | "turn.started"
-  | "model.text"
-  | "model.reasoning"
-  | "model.step"
-  | "model.retry"
-  | "tool.started"
-  | "tool.ended"
-  | "turn.ended"
   | "delegation.dispatched"
   | "delegation.rejected"
   | "delegation.completed"
