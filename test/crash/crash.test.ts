@@ -19,24 +19,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { envInteger } from "../support/env.js";
 import { runCampaign } from "./campaign.js";
 import { checkFinalState } from "./checks.js";
 import { pathsOf } from "./protocol.js";
 
 const SESSIONS = 10;
 
-function readInteger(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === "") return fallback;
-  const value =
-    text.startsWith("0x") || text.startsWith("0X") ? Number.parseInt(text.slice(2), 16) : Number(text);
-  if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff)
-    throw new Error(`${name} must be an integer in [0, 2^32), got ${JSON.stringify(text)}`);
-  return value;
-}
-
-const kills = readInteger("OFFSTAGE_CRASH_KILLS", 50);
-const seed = readInteger("OFFSTAGE_CRASH_SEED", Math.floor(Math.random() * 0x100000000));
+const kills = envInteger("OFFSTAGE_CRASH_KILLS", 50);
+const seed = envInteger("OFFSTAGE_CRASH_SEED", Math.floor(Math.random() * 0x100000000));
 const keep = process.env.OFFSTAGE_CRASH_KEEP === "1";
 const seedText = `0x${seed.toString(16)}`;
 const steerCancel = process.env.OFFSTAGE_CRASH_STEER_CANCEL === "1" ? "OFFSTAGE_CRASH_STEER_CANCEL=1 " : "";

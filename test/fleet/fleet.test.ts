@@ -20,6 +20,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { checkFinalState } from "../crash/checks.js";
 import { dropSchemas, PG_URL, requireServer, uniqueSchema } from "../postgres/server.js";
+import { envInteger } from "../support/env.js";
 import { runFleet } from "./fleet-campaign.js";
 import { checkSchema, readDelegationRows } from "./fleet-checks.js";
 
@@ -28,18 +29,8 @@ const SESSIONS = 2_000;
 /** Short, so a killed process's sessions move within the run many times over. */
 const LEASE_MS = 2_000;
 
-function readInteger(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === "") return fallback;
-  const value =
-    text.startsWith("0x") || text.startsWith("0X") ? Number.parseInt(text.slice(2), 16) : Number(text);
-  if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff)
-    throw new Error(`${name} must be an integer in [0, 2^32), got ${JSON.stringify(text)}`);
-  return value;
-}
-
-const seconds = readInteger("OFFSTAGE_FLEET_SECONDS", 60);
-const seed = readInteger("OFFSTAGE_FLEET_SEED", Math.floor(Math.random() * 0x100000000));
+const seconds = envInteger("OFFSTAGE_FLEET_SECONDS", 60);
+const seed = envInteger("OFFSTAGE_FLEET_SEED", Math.floor(Math.random() * 0x100000000));
 const keep = process.env.OFFSTAGE_FLEET_KEEP === "1";
 const seedText = `0x${seed.toString(16)}`;
 const replay = `OFFSTAGE_FLEET_SEED=${seedText} OFFSTAGE_FLEET_SECONDS=${seconds} npm test -- test/fleet/fleet.test.ts`;
