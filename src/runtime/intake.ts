@@ -7,13 +7,14 @@
  * @packageDocumentation
  */
 import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
-import { describeCause, type Reason, type TerminalStatus, type TurnOutcome } from "../kernel/outcome.js";
+import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
-import { argumentsOf, checkId, checkJson, checkOneOf, checkOptions, fail } from "../validate.js";
+import { argumentsOf, checkId, checkOneOf, checkOptions } from "../validate.js";
 import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
+import { encodePayload } from "./encode-payload.js";
 import { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
@@ -69,7 +70,7 @@ export class Intake {
     const json =
       typeof payload === "string" && payload.length * 6 + 2 <= limits.payloadBytesMax && key === undefined
         ? undefined
-        : this.#encode(payload);
+        : encodePayload(SEND, payload, this.#parts.limits.payloadBytesMax);
     const sessionId = entry.id;
     // Behind the session's stored queued inputs, and its keys known, before anything is decided.
     this.#parts.recovery.load(entry);
@@ -356,34 +357,6 @@ export class Intake {
     this.#keys.clear();
   }
 
-  /**
-   * The payload as JSON. What JSON cannot carry as it is (NaN, a Date, a Map, `undefined` inside, a
-   * cycle, a getter that throws) is refused, naming where, rather than silently converted.
-   */
-  #encode(payload: unknown): string {
-    checkJson(SEND, "payload", payload);
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(payload);
-    } catch (error) {
-      // A getter that answered differently the second time it was read.
-      fail(SEND, "payload", payload, `JSON-serialisable (${describeCause(error)})`);
-    }
-    if (json === undefined) fail(SEND, "payload", payload, "a JSON value");
-    const max = this.#parts.limits.payloadBytesMax;
-    if (json.length * 3 > max) {
-      const bytes = Buffer.byteLength(json, "utf8");
-      if (bytes > max) {
-        throw new InvalidInputError(
-          "PAYLOAD_TOO_LARGE",
-          `send(): payload is ${bytes} bytes as JSON; the limit is ${max} (limits.payloadBytesMax)`,
-          { details: { bytes, limit: max } },
-        );
-      }
-    }
-    return json;
-  }
-
   #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
     const live = this.#keys.get(keyOf(sessionId, key));
     if (live !== undefined) {
@@ -398,37 +371,35 @@ export class Intake {
   }
 
   #settledHandle(snapshot: InputSnapshot): TurnHandle {
+    const { leaseKeeper, run, store } = this.#parts;
+    // Live in another process: the handle follows what the store says of it.
+    if (snapshot.outcome === undefined && leaseKeeper !== undefined && run.state === "running")
+      return leaseKeeper.follow(snapshot.id, () => this.#followed(snapshot));
     const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
-    handle.markStored(this.#parts.store.receipt);
+    handle.markStored(store.receipt);
     if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
-    else if (this.#parts.leaseKeeper !== undefined && this.#parts.run.state === "running") {
-      // Live in another process: the handle follows what the store says of it.
-      return this.#parts.leaseKeeper.follow(snapshot.id, () => {
-        const record: InputRecord = {
-          id: snapshot.id,
-          sessionId: snapshot.sessionId,
-          seq: 0,
-          payload: snapshot.payload,
-          policy: "enqueue",
-          acceptedAtMs: this.#parts.dispatcher.epochNow(),
-        };
-        const { dispatcher, store } = this.#parts;
-        const live = new LiveInput(
-          this.#parts,
-          record,
-          snapshot.status === "running" ? "running" : "queued",
-          "enqueue",
-          dispatcher.stamp(),
-        );
-        live.markStored(store.receipt);
-        return live;
-      });
-    }
     // Not live and not terminal: the runtime is not running (or its store fails). Settle it as
     // stop() (or the store's failure) settles live handles, or nothing would ever settle it (the
     // next start, or the recovery, tracks the input with a new handle).
     else handle.settle(this.#parts.health.keptOutcome() ?? DETACHED, undefined, undefined);
     return handle;
+  }
+
+  /** The live input of a stored input that another process runs, for its handle here to follow. */
+  #followed(snapshot: InputSnapshot): LiveInput {
+    const { dispatcher, store } = this.#parts;
+    const record: InputRecord = {
+      id: snapshot.id,
+      sessionId: snapshot.sessionId,
+      seq: 0,
+      payload: snapshot.payload,
+      policy: "enqueue",
+      acceptedAtMs: dispatcher.epochNow(),
+    };
+    const status = snapshot.status === "running" ? "running" : "queued";
+    const live = new LiveInput(this.#parts, record, status, "enqueue", dispatcher.stamp());
+    live.markStored(store.receipt);
+    return live;
   }
 }
 
