@@ -8,8 +8,14 @@ const POLL_MS = 1000;
 let client;
 let selected;
 let follow;
-/** Turns of the selected session, by id: { turnId, startedAtMs, endedAtMs, status, inputIds, tools }. */
+/**
+ * Turns of the selected session, by id: { turnId, startedAtMs, endedAtMs, status, inputIds,
+ * steered: [{ inputId, atMs }], tools }. `inputIds` are those it started with: more than one is a
+ * merged turn.
+ */
 let turns = new Map();
+/** The selected session's inputs, by id: { policy, turnIds } (the turns that took it). */
+let inputs = new Map();
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -113,23 +119,79 @@ async function delegations() {
   }
 }
 
+/** "+12 ms" after the turn's start, for tooltips. */
+function offset(ms, from) {
+  return `+${Math.round(ms - from)} ms`;
+}
+
+/** What an input's id, policy and fate look like in a tooltip line. */
+function describeInput(id, turn) {
+  const input = inputs.get(id);
+  const later = input?.turnIds.find((t) => t !== turn.turnId);
+  return `${id} (${input?.policy ?? "?"})${later === undefined ? "" : ` → ran in turn ${later}`}`;
+}
+
+function turnTitle(t) {
+  const lines = [`turn ${t.turnId}: ${t.status}`];
+  if (t.endedAtMs !== undefined) lines.push(`${Math.round(t.endedAtMs - t.startedAtMs)} ms`);
+  lines.push(`${t.inputIds.length > 1 ? "merged inputs" : "input"}: ${t.inputIds.map((id) => describeInput(id, t)).join(", ")}`);
+  for (const s of t.steered) lines.push(`steered in ${offset(s.atMs, t.startedAtMs)}: ${describeInput(s.inputId, t)}`);
+  if (t.tools.length > 0) lines.push(`tool calls: ${t.tools.map((tool) => tool.name).join(", ")}`);
+  return lines.join("\n");
+}
+
+function caption(t) {
+  const parts = [`turn ${t.turnId}`, t.status];
+  if (t.endedAtMs !== undefined) parts.push(`${Math.round(t.endedAtMs - t.startedAtMs)} ms`);
+  parts.push(t.inputIds.length > 1 ? `merged ${t.inputIds.length} inputs` : "1 input");
+  if (t.steered.length > 0) parts.push(`+${t.steered.length} steered`);
+  if (t.tools.length > 0) parts.push(`${t.tools.length} tool call${t.tools.length === 1 ? "" : "s"}`);
+  return parts.join(" · ");
+}
+
 function timeline() {
   const list = [...turns.values()];
   if (list.length === 0) return h("p", { class: "muted" }, "no turns yet");
   const from = Math.min(...list.map((t) => t.startedAtMs));
-  const to = Math.max(Date.now(), ...list.map((t) => t.endedAtMs ?? 0));
+  // Up to now while a turn runs; otherwise up to the last end, so a quiet session's bars keep their size.
+  const running = list.some((t) => t.endedAtMs === undefined);
+  const to = running ? Date.now() : Math.max(...list.map((t) => t.endedAtMs));
   const at = (ms) => `${((ms - from) / Math.max(1, to - from)) * 100}%`;
   return list.map((t) => {
     const end = t.endedAtMs ?? Date.now();
+    const merged = t.inputIds.length > 1;
     const bar = h(
       "div",
-      { class: `bar ${t.status}`, style: `left:${at(t.startedAtMs)};width:max(4px, calc(${at(end)} - ${at(t.startedAtMs)}))` },
-      `${t.status} · ${t.inputIds.length} input${t.inputIds.length === 1 ? "" : "s"}`,
+      {
+        class: `bar ${t.status}${merged ? " merged" : ""}`,
+        style: `left:${at(t.startedAtMs)};width:max(4px, calc(${at(end)} - ${at(t.startedAtMs)}))`,
+        title: turnTitle(t),
+        "data-inputs": t.inputIds.join(" "),
+      },
     );
     const tools = t.tools.map((tool) =>
-      h("div", { class: "tool", title: tool.name, style: `left:${at(tool.startedAtMs)};width:calc(${at(tool.endedAtMs ?? end)} - ${at(tool.startedAtMs)})` }),
+      h("div", {
+        class: "tool",
+        title: `tool ${tool.name} ${offset(tool.startedAtMs, t.startedAtMs)}${tool.endedAtMs === undefined ? ", running" : `, ${Math.round(tool.endedAtMs - tool.startedAtMs)} ms`}`,
+        style: `left:${at(tool.startedAtMs)};width:calc(${at(tool.endedAtMs ?? end)} - ${at(tool.startedAtMs)})`,
+      }),
     );
-    return h("div", { class: "turn", "data-turn": t.turnId }, bar, tools);
+    const steered = t.steered.map((s) => {
+      // A function agent's turn takes no steer: the input ran in a turn of its own.
+      const requeued = inputs.get(s.inputId)?.turnIds.some((id) => id !== t.turnId) === true;
+      return h("div", {
+        class: `steer${requeued ? " requeued" : ""}`,
+        "data-steered": s.inputId,
+        title: `steered in ${offset(s.atMs, t.startedAtMs)}: ${describeInput(s.inputId, t)}`,
+        style: `left:${at(s.atMs)}`,
+      });
+    });
+    return h(
+      "div",
+      { class: "turn-row", "data-turn": t.turnId },
+      h("div", { class: "caption" }, caption(t)),
+      h("div", { class: "turn" }, bar, tools, steered),
+    );
   });
 }
 
@@ -168,12 +230,28 @@ async function session() {
   }
 }
 
+function inputOf(id) {
+  let input = inputs.get(id);
+  if (input === undefined) {
+    input = { policy: undefined, turnIds: [] };
+    inputs.set(id, input);
+  }
+  return input;
+}
+
 function apply({ event, atMs }) {
-  if (event.type === "turn.started")
-    turns.set(event.turnId, { turnId: event.turnId, startedAtMs: atMs, endedAtMs: undefined, status: "running", inputIds: event.inputIds, tools: [] });
+  if (event.type === "input.accepted") {
+    inputOf(event.inputId).policy = event.policy;
+    return;
+  }
+  if (event.type === "turn.started") {
+    turns.set(event.turnId, { turnId: event.turnId, startedAtMs: atMs, endedAtMs: undefined, status: "running", inputIds: event.inputIds, steered: [], tools: [] });
+    for (const id of event.inputIds) inputOf(id).turnIds.push(event.turnId);
+  }
   const turn = turns.get(event.turnId);
   if (turn === undefined) return;
-  if (event.type === "turn.ended") {
+  if (event.type === "input.steered") turn.steered.push({ inputId: event.inputId, atMs });
+  else if (event.type === "turn.ended") {
     turn.endedAtMs = atMs;
     turn.status = event.outcome.status;
   } else if (event.type === "tool.started") turn.tools.push({ id: event.toolCallId, name: event.toolName, startedAtMs: atMs });
@@ -187,6 +265,7 @@ async function pick(id) {
   follow?.abort();
   selected = id;
   turns = new Map();
+  inputs = new Map();
   follow = new AbortController();
   const signal = follow.signal;
   await refresh();
