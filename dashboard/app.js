@@ -28,7 +28,7 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function fill(id, title, ...content) {
-  $(id).replaceChildren(h("h2", {}, title), ...content);
+  $(id).replaceChildren(h("h2", {}, title), ...content.flat());
 }
 
 function failure(error) {
@@ -73,15 +73,34 @@ async function sessions() {
   }
 }
 
+/** A bound in ms as a short label: 512µs, 4ms, 1.0s. */
+function bound(ms) {
+  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** A latency histogram: one bar per power-of-two bucket, as tall as its count beside the largest's. */
 function distribution(name, stats) {
-  const bars = ["p50Ms", "p99Ms", "maxMs"].map((key) => {
-    const value = stats[key];
-    // Log scale from 0.1 ms to 10 s, so a 1 ms lag and a 1 s one both show.
-    const height = Math.max(30, Math.min(100, 30 + (Math.log10(1 + value * 10) / 5) * 70));
-    const shown = value < 10 ? value.toFixed(2) : value.toFixed(0);
-    return h("div", { style: `height:${height}%`, title: `${key} ${value} ms` }, `${key.replace("Ms", "")} ${shown}`);
+  const shown = (ms) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
+  const summary = `${name}: ${stats.count} samples · p50 ${shown(stats.p50Ms)} · p99 ${shown(stats.p99Ms)} · max ${shown(stats.maxMs)} ms`;
+  const counts = stats.buckets.map((b, i) => b.count - (i === 0 ? 0 : stats.buckets[i - 1].count));
+  const highest = Math.max(1, ...counts);
+  const bars = stats.buckets.map((b, i) => {
+    const count = counts[i];
+    const share = count / highest;
+    return h(
+      "div",
+      { class: "bucket", title: `${count} of ${stats.count} at most ${bound(b.leMs)}` },
+      h("div", { class: "fill", style: `height:${count === 0 ? 0 : Math.max(3, share * 100)}%` }),
+      h("span", {}, bound(b.leMs)),
+    );
   });
-  return h("div", {}, h("p", {}, `${name} (ms, ${stats.count} samples)`), h("div", { class: "dist" }, bars));
+  return h(
+    "div",
+    { class: "histogram", "data-histogram": name },
+    h("p", {}, summary),
+    bars.length === 0 ? h("p", { class: "muted" }, "no samples yet") : h("div", { class: "dist" }, bars),
+  );
 }
 
 async function metrics() {
@@ -93,26 +112,33 @@ async function metrics() {
   }
 }
 
+/** One child in the tree: what it is doing, where its completion stands, and its own children. */
+function delegationItem(d, children) {
+  const state = d.running ? "running" : (d.status ?? "?");
+  return h(
+    "li",
+    { "data-delegation": d.id, title: `child session ${d.childSessionId}, depth ${d.depth}` },
+    h("span", {}, `${d.goal} `),
+    h("span", { class: `state ${state}` }, state),
+    " ",
+    h("span", { class: `delivery ${d.delivery ?? "none"}` }, d.delivery === null ? "no completion yet" : `delivery ${d.delivery}`),
+    " ",
+    d.running ? h("button", { onclick: () => act("cancel child", () => client.cancelDelegation(d.id)) }, "cancel") : null,
+    h("ul", { class: "tree" }, children(d.childSessionId)),
+  );
+}
+
 async function delegations() {
   try {
     const { delegations: list } = await client.delegations();
-    const children = (parent) =>
-      list
-        .filter((d) => d.parentSessionId === parent)
-        .map((d) =>
-          h(
-            "li",
-            {},
-            `${d.goal} — ${d.running ? "running" : (d.status ?? "?")}, delivery ${d.delivery ?? "—"} `,
-            d.running ? h("button", { onclick: () => act("cancel child", () => client.cancelDelegation(d.id)) }, "cancel") : null,
-            h("ul", { class: "tree" }, children(d.childSessionId)),
-          ),
-        );
+    const children = (parent) => list.filter((d) => d.parentSessionId === parent).map((d) => delegationItem(d, children));
     const roots = [...new Set(list.map((d) => d.parentSessionId).filter((p) => !list.some((d) => d.childSessionId === p)))];
     fill(
       "delegations",
       `Delegations (${list.length})`,
-      roots.length === 0 ? h("p", { class: "muted" }, "none") : roots.map((root) => h("div", {}, root, h("ul", { class: "tree" }, children(root)))),
+      roots.length === 0
+        ? h("p", { class: "muted" }, "none")
+        : roots.map((root) => h("div", { "data-parent": root }, root, h("ul", { class: "tree" }, children(root)))),
     );
   } catch (error) {
     fill("delegations", "Delegations", failure(error));
@@ -218,7 +244,7 @@ async function session() {
           ? "idle"
           : h("span", {}, `running turn ${running.turnId} `, ...running.inputIds.map((id) => h("button", { "data-cancel": id, onclick: () => act("cancel", () => client.cancel(id)) }, `cancel ${id}`))),
         " ",
-        h("button", { onclick: () => act("stop children", () => client.stopChildren(view.id, { recursive: true })) }, "stop children"),
+        h("button", { "data-stop-children": view.id, onclick: () => act("stop children", () => client.stopChildren(view.id, { recursive: true })) }, "stop children"),
       ),
       h("h2", {}, `Inbox (${queued.length})`),
       queued.length === 0 ? h("p", { class: "muted" }, "empty") : h("ul", {}, queued),

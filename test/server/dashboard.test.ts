@@ -9,16 +9,17 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Runtime } from "../../src/index.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { ensureBuilt, ROOT } from "../support/build.js";
-import { callTools, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
+import { callTools, GatedModel, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
 import { GatedTool } from "../support/tools.js";
 import { eventually, FULL, hang, TENANT_A } from "./serve-kit.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, "test-results", "screenshots");
 
-type Served = { server: { url: string }; stop(): Promise<void> };
+type Served = { server: { url: string }; runtime: Runtime; stop(): Promise<void> };
 let served: Served;
 let browser: Browser;
 /** The tool of agent "tooly": each call waits for the test. */
@@ -41,7 +42,14 @@ beforeAll(async () => {
   const sqlite = await import(join(ROOT, "dist/store/sqlite/index.js"));
   served = await server.serveConfig({
     runtime: {
-      agents: { echo: { run: async (input: unknown) => `echo ${JSON.stringify(input)}` }, hang, tooly },
+      agents: {
+        echo: { run: async (input: unknown) => `echo ${JSON.stringify(input)}` },
+        hang,
+        tooly,
+        // Background children: one answers at once, the other until it is cancelled.
+        chatty: { model: scriptedModel(() => text("found it")) },
+        stuck: { model: new GatedModel() },
+      },
       store: sqlite.createSqliteStore({ path: freshPath(), durability: "normal" }),
       logger: { warn: () => undefined, error: () => undefined },
     },
@@ -148,6 +156,45 @@ describe("dashboard", () => {
       `merged inputs: ${queued.inputId} (enqueue), ${merged.inputId} (merge)`,
     );
     await page.screenshot({ path: join(SHOTS, "dashboard-timeline.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("shows the delegation tree with delivery states; its buttons cancel a child and stop children", async () => {
+    const { runtime } = served;
+    const lead = runtime.session("a-lead", { agent: "echo" });
+    const quick = lead.delegate({ goal: "quick look", agent: "chatty" });
+    const slow = lead.delegate({ goal: "long task", agent: "stuck" });
+    if (quick.status !== "dispatched" || slow.status !== "dispatched") throw new Error("not dispatched");
+    const slowChild = runtime.delegations.get(slow.id)!.childSessionId;
+    const nested = runtime.session(slowChild).delegate({ goal: "nested task", agent: "stuck" });
+    if (nested.status !== "dispatched") throw new Error("not dispatched");
+    await eventually(async () => runtime.delegations.get(quick.id)?.delivery === "delivered");
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    const item = (id: string) => page.locator(`li[data-delegation="${id}"]`);
+    await item(quick.id).locator(".state.completed").waitFor();
+    await item(quick.id).locator(".delivery.delivered").waitFor();
+    await item(slow.id).locator(":scope > .state.running").waitFor();
+    // The nested child hangs under its parent child.
+    await item(slow.id).locator(`li[data-delegation="${nested.id}"] .state.running`).waitFor();
+    await item(nested.id).locator("button").click();
+    // Its completion waits in the inbox of its parent, whose turn still runs.
+    await item(nested.id).locator(".state.cancelled").waitFor();
+    await item(nested.id).locator(".delivery.pending").waitFor();
+    expect(runtime.delegations.get(nested.id)).toMatchObject({ running: false, delivery: "pending" });
+    await page.locator('[data-histogram="dispatcher lag"] .bucket').first().waitFor();
+    await page.locator('[data-histogram="send → start"] .bucket').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, "dashboard-delegations.png") });
+
+    await page.locator('tr[data-session="a-lead"]').click();
+    await page.locator('button[data-stop-children="a-lead"]').click();
+    await item(slow.id).locator(":scope > .state.running").waitFor({ state: "detached" });
+    expect(runtime.delegations.get(slow.id)?.running).toBe(false);
+    await item(slow.id).locator(":scope > .delivery.delivered").waitFor();
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
