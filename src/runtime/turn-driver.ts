@@ -130,6 +130,9 @@ export class TurnDriver {
     this.#parts.store.steer({ inputId: live.id, sessionId: turn.sessionId, turnId, attempt });
     live.markRunning(turnId);
     this.#parts.observer.steered(turn, live);
+    const { events } = this.#parts;
+    if (events.listening)
+      events.emit({ type: "input.steered", sessionId: turn.sessionId, inputId: live.id, turnId });
     this.feed(turn, { type: "steer", inputId: live.id, message: userMessage(live.payload) });
   }
 
