@@ -87,6 +87,21 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/**
+ * The statement as a named query: the server parses and plans each of the store's statements once
+ * per connection, not at every call (bench/NOTES.md, "Fleet"). The store's statements are a fixed
+ * set of texts, so the names stay few; pg prepares a name again on a new connection by itself.
+ */
+const names = new Map<string, string>();
+function named(statement: Statement): pg.QueryConfig {
+  let name = names.get(statement.sql);
+  if (name === undefined) {
+    name = `offstage_${names.size + 1}`;
+    names.set(statement.sql, name);
+  }
+  return { name, text: statement.sql, values: statement.params as unknown[] };
+}
+
 function errorOf(error: unknown): WorkerError {
   return {
     message: error instanceof Error ? error.message : String(error),
@@ -241,7 +256,7 @@ class ConnectionWorker {
         let result: pg.QueryResult | undefined;
         try {
           for (const statement of statements)
-            result = await client.query(statement.sql, statement.params as unknown[]);
+            result = await client.query(named(statement));
           if (statements.length > 1) await client.query("COMMIT");
         } catch (error) {
           if (statements.length > 1 && !isConnectionError(error))
@@ -276,7 +291,7 @@ class ConnectionWorker {
           await client.query("BEGIN");
           this.#inTransaction = true;
         }
-        return await client.query(sql, params as unknown[]);
+        return await client.query(named({ sql, params }));
       } catch (error) {
         if (!isConnectionError(error)) throw error;
         this.#drop();
@@ -303,7 +318,7 @@ class ConnectionWorker {
         if (earlier.length > 0) {
           await client.query("BEGIN");
           this.#inTransaction = true;
-          for (const statement of earlier) await client.query(statement.sql, statement.params as unknown[]);
+          for (const statement of earlier) await client.query(named(statement));
         }
         Atomics.store(this.#flags, DOWN_FLAG, 0);
         return client;
