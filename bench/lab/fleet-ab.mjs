@@ -26,7 +26,9 @@ const dirs = process.argv
   .slice(2)
   .filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
 if (dirs.length !== 2) {
-  console.error("usage: node bench/lab/fleet-ab.mjs DIST_A DIST_B [--pairs 3] [--sessions 2000] [--inputs 2]");
+  console.error(
+    "usage: node bench/lab/fleet-ab.mjs DIST_A DIST_B [--pairs 3] [--sessions 2000] [--inputs 2]",
+  );
   process.exit(2);
 }
 const indexes = dirs.map((dir) => pathToFileURL(resolve(dir, "index.js")).href);

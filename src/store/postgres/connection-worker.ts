@@ -255,8 +255,7 @@ class ConnectionWorker {
         if (statements.length > 1) await client.query("BEGIN");
         let result: pg.QueryResult | undefined;
         try {
-          for (const statement of statements)
-            result = await client.query(named(statement));
+          for (const statement of statements) result = await client.query(named(statement));
           if (statements.length > 1) await client.query("COMMIT");
         } catch (error) {
           if (statements.length > 1 && !isConnectionError(error))
