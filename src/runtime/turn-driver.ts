@@ -70,9 +70,10 @@ export class TurnDriver {
   readonly open = (entry: SessionEntry, turnId: string, inputs: LiveInput[], resumed?: Resumed): LiveTurn => {
     const { store, limits, dispatcher } = this.#parts;
     // Read at every turn from the store, which reads only what is new (an SQLite history is cached):
-    // a session that always has work never holds a history that outgrows what the store keeps. A
-    // copy, as every model step makes one anyway: agents' code gets it, and the store's stays its own.
-    entry.history = [...store.history(entry.id)];
+    // a session that always has work never holds a history that outgrows what the store keeps. Not
+    // copied: nothing changes it before the turn's own end (the port's promise), each model step
+    // builds its prompt as a new array anyway, and agents' code gets a copy.
+    const history = store.history(entry.id);
     const { agent } = entry;
     const fn = isFunctionAgent(agent);
     return new LiveTurn(
@@ -88,6 +89,7 @@ export class TurnDriver {
       },
       entry,
       inputs,
+      history,
       dispatcher.monotonicNow(),
     );
   };
@@ -229,7 +231,6 @@ export class TurnDriver {
       entry.queue.length = 0;
       entry.merges = 0;
       entry.turn = undefined;
-      entry.history = undefined;
       entry.wakePending = false;
       entry.waiting = false;
     }
@@ -355,7 +356,6 @@ export class TurnDriver {
       live.settle(outcome, turn.turnId, turn.usage);
       metrics.ended(outcome.status);
     }
-    entry.history = undefined;
   }
 }
 

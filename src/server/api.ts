@@ -24,6 +24,7 @@ import { HttpError } from "./http-error.js";
 import {
   type ApiContext,
   grantOf,
+  headerOf,
   idParam,
   integerOf,
   jsonBody,
@@ -56,7 +57,7 @@ export function token(c: ApiContext): Response {
 export async function send(c: ApiContext, deps: ApiDeps): Promise<Response> {
   const sessionId = idParam(c);
   requireScope(c, "send", sessionId);
-  const key = c.req.header("idempotency-key");
+  const key = headerOf(c, "idempotency-key");
   if (key !== undefined && (key.length === 0 || key.length > 256))
     throw new HttpError(400, "INVALID_ARGUMENT", "Idempotency-Key must be 1-256 characters");
   const body = await jsonBody<SendBody>(c, ROUTES.send);
