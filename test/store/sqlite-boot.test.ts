@@ -39,28 +39,24 @@ afterEach(async () => {
   removeFiles();
 });
 
-/** Starts a runtime on `path` expecting a `BootError`, and returns it. */
-async function runtimeRefusal(path: string): Promise<OffstageError> {
-  const error = await runtimeOn(path)
-    .start()
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+/** The `BootError` that `starting` rejects with (the test fails if it resolves or throws another). */
+async function bootError(starting: Promise<unknown>): Promise<OffstageError> {
+  const error = await starting.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BootError);
   return error as OffstageError;
 }
 
+/** Starts a runtime on `path` expecting a `BootError`, and returns it. */
+function runtimeRefusal(path: string): Promise<OffstageError> {
+  return bootError(runtimeOn(path).start());
+}
+
 /** Opens a store on `path` expecting a `BootError`, and returns it. */
-async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
-  const error = await createSqliteStore({ path, ...options })
-    .open()
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  expect(error).toBeInstanceOf(BootError);
-  return error as OffstageError;
+function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
+  return bootError(createSqliteStore({ path, ...options }).open());
 }
 
 /**
