@@ -115,7 +115,7 @@ export class TurnDriver {
         type: "turn.started",
         sessionId: turn.sessionId,
         turnId: turn.turnId,
-        inputIds: idsOf(turn.inputs),
+        inputIds: turn.inputIds(),
         attempt: turn.attempt,
       });
   }
@@ -280,7 +280,7 @@ export class TurnDriver {
       attempt: turn.attempt,
       outcome,
       messages: turn.messages,
-      inputIds: idsOf(turn.inputs),
+      inputIds: turn.inputIds(),
       requeued: unsteered,
       usage: turn.usage,
       endedAtMs: dispatcher.epochNow(),
