@@ -39,6 +39,8 @@ import type {
 import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
 import { isConnectionError } from "./connection-worker.js";
 import { Heartbeat } from "./heartbeat.js";
+import { HeldHistories } from "./held-histories.js";
+import { HeldWrites } from "./held-writes.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
@@ -58,6 +60,8 @@ const CLAIM_AT_OPEN_MAX = 100_000;
 /** A connection's pieces, while the store is open. */
 interface Open {
   readonly conn: SyncConnection;
+  /** The group's inputs, turn starts and turn ends, written together (`held-writes.ts`). */
+  readonly held: HeldWrites;
   readonly heartbeat: Heartbeat;
 }
 
@@ -97,12 +101,15 @@ export class PostgresStore implements Store, AsyncDisposable {
     release: async () => {
       const conn = this.#live();
       this.#held.clear();
+      this.#histories.clear();
       conn.write(this.#sql.releaseAll, [this.processId]);
       await conn.commit();
     },
   };
   /** The sessions this process holds, with the lease epoch it holds each under. */
   readonly #held = new Map<string, number>();
+  /** The histories of held sessions (`held-histories.ts`). */
+  readonly #histories = new HeldHistories();
   #open: Open | undefined;
   #closing: Promise<void> | undefined;
   #onLost: ((sessionIds: readonly string[]) => void) | undefined;
@@ -140,6 +147,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     // Sessions with live input nobody holds, and this process's own (a restart under its name).
     const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
     this.#held.clear();
+    this.#histories.clear();
     for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     const state = await this.#recover();
     // The claimed rows stay locked until this commits: another process must not wait on them.
@@ -149,17 +157,21 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   createSession(session: SessionRecord): void {
     if (this.#held.has(session.id)) return;
-    const { rows } = this.#live().aloneSync([
-      {
-        sql: this.#sql.createSession,
-        params: [session.id, session.agent, session.createdAtMs, this.processId],
-      },
-    ]);
-    this.#take(session.id, rows);
+    const conn = this.#live();
+    const params = [session.id, session.agent, session.createdAtMs, this.processId];
+    // A new session's row is written aside, without committing the group or waiting in it; one that
+    // exists is claimed in a transaction of its own, as its row may be locked by its holder's group.
+    const created = conn.asideSync(this.#sql.insertSession, params).rows;
+    if (created.length > 0) {
+      this.#take(session.id, created);
+      this.#histories.set(session.id, created[0]!.epoch as number, []);
+      return;
+    }
+    this.#take(session.id, conn.aloneSync([{ sql: this.#sql.createSession, params }]).rows);
   }
 
   accept(input: InputRecord): void {
-    const conn = this.#live();
+    const { conn, held: writes } = this.#openNow();
     if (conn.down)
       throw new OffstageError(
         "STORE_UNAVAILABLE",
@@ -174,11 +186,17 @@ export class PostgresStore implements Store, AsyncDisposable {
         conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
       );
     const held = this.#held.has(sessionId);
+    const payload = JSON.stringify(input.payload);
+    if (held && input.idempotencyKey === undefined) {
+      writes.input(input, payload);
+      conn.hold();
+      return;
+    }
     const params = [
       input.id,
       sessionId,
       input.seq,
-      JSON.stringify(input.payload),
+      payload,
       input.policy,
       input.idempotencyKey ?? null,
       input.acceptedAtMs,
@@ -229,17 +247,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   startTurn(turn: TurnStart): void {
-    const [session, owner, epoch] = this.#fence(turn.sessionId);
-    this.#live().write(this.#sql.startTurn, [
-      turn.turnId,
-      session,
-      turn.attempt,
-      JSON.stringify(turn.inputIds),
-      turn.startedAtMs,
-      [...turn.inputIds],
-      owner,
-      epoch,
-    ]);
+    const { conn, held } = this.#openNow();
+    const epoch = this.#fence(turn.sessionId)[2];
+    held.start(turn, epoch);
+    conn.hold();
+    this.#histories.started(turn.sessionId, epoch, turn.turnId, turn.attempt);
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
@@ -253,29 +265,26 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   endTurn(end: TurnEnd): void {
-    const [session, owner, epoch] = this.#fence(end.sessionId);
-    this.#live().write(this.#sql.endTurn, [
-      end.turnId,
-      end.attempt,
-      outcomeJson(end.outcome),
-      JSON.stringify(end.usage),
-      end.endedAtMs,
-      end.outcome.status,
-      [...end.requeued],
-      session,
-      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
-      owner,
-      epoch,
-    ]);
+    const { conn, held } = this.#openNow();
+    const epoch = this.#fence(end.sessionId)[2];
+    held.end(end, epoch);
+    conn.hold();
+    this.#histories.ended(end.sessionId, epoch, end.turnId, end.attempt, end.messages);
   }
 
   commit(): Promise<void> {
     return this.#open?.conn.commit() ?? Promise.resolve();
   }
 
+  /** For a session this process holds, from memory after the first read (`held-histories.ts`). */
   history(sessionId: string): readonly Message[] {
+    const epoch = this.#held.get(sessionId);
+    const kept = epoch === undefined ? undefined : this.#histories.get(sessionId, epoch);
+    if (kept !== undefined) return kept;
     const { rows } = this.#live().readSync(this.#sql.history, [sessionId]);
-    return rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+    const messages = rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+    if (epoch !== undefined) this.#histories.set(sessionId, epoch, messages);
+    return messages;
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -308,6 +317,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     this.#closing = Promise.resolve();
     this.#held.clear();
+    this.#histories.clear();
+    open.held.drop();
     open.heartbeat.close();
     await open.conn.abandon();
   }
@@ -326,6 +337,8 @@ export class PostgresStore implements Store, AsyncDisposable {
       await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
       await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
       conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where);
+      // Turn ends of a group that failed to commit added messages the database does not have.
+      conn.onLost = () => this.#histories.clear();
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
@@ -339,7 +352,9 @@ export class PostgresStore implements Store, AsyncDisposable {
       (client) => this.#beat(client),
       () => this.#lapse(),
     );
-    this.#open = { conn, heartbeat };
+    const held = new HeldWrites(this.#sql, this.processId, (sql, params) => conn.write(sql, params));
+    conn.held = held;
+    this.#open = { conn, held, heartbeat };
     this.#closing = undefined;
   }
 
@@ -354,7 +369,10 @@ export class PostgresStore implements Store, AsyncDisposable {
     const { rows } = await client.query(this.#sql.lostSessions, [held, this.processId]);
     if (rows.length === 0) return;
     const lost = rows.map((row: { id: string }) => row.id);
-    for (const id of lost) this.#held.delete(id);
+    for (const id of lost) {
+      this.#held.delete(id);
+      this.#histories.forget(id);
+    }
     this.#onLost?.(lost);
   }
 
@@ -362,6 +380,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   #lapse(): void {
     const lost = [...this.#held.keys()];
     this.#held.clear();
+    this.#histories.clear();
     if (lost.length > 0) this.#onLost?.(lost);
   }
 
@@ -427,6 +446,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     open.heartbeat.close();
     this.#held.clear();
+    this.#histories.clear();
     open.conn.write(this.#sql.releaseAll, [this.processId]);
     open.conn.write(this.#sql.forgetProcess, [this.processId]);
     await open.conn.close();
@@ -449,7 +469,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   #live(): SyncConnection {
-    if (this.#open !== undefined) return this.#open.conn;
+    return this.#openNow().conn;
+  }
+
+  #openNow(): Open {
+    if (this.#open !== undefined) return this.#open;
     throw new OffstageError("CLOSED", `the PostgreSQL store at ${this.where} is not open; open() it first`, {
       details: { where: this.where },
     });
