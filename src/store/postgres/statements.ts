@@ -247,6 +247,39 @@ const SQL = {
     INSERT INTO {s}.history (session_id, turn_id, messages)
       SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
     ON CONFLICT (turn_id) DO NOTHING`,
+  /**
+   * `startTurn` then `endTurn` of many turns that start and end in one group, each written once:
+   * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
+   * its history appended, in the order given. Params: turn ids, sessions, attempts, input ids JSON,
+   * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
+   * messages (NULL when none) (arrays, one element per turn), owner.
+   */
+  runTurns: `WITH u AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
+          $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+        AS u(id, session_id, attempt, input_ids, started_at_ms, epoch, outcome, usage, ended_at_ms,
+          status, requeued, messages, ord)),
+    ${fenceRows("$13")},
+    t AS (
+      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
+        SELECT u.id, u.session_id, u.attempt, u.input_ids, u.started_at_ms, u.outcome, u.usage, u.ended_at_ms
+          FROM u WHERE ${FENCED}
+      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids,
+          outcome = excluded.outcome, usage = excluded.usage, ended_at_ms = excluded.ended_at_ms, messages = '[]'
+        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
+      RETURNING id),
+    e AS MATERIALIZED (SELECT u.* FROM u JOIN t ON t.id = u.id),
+    inputs AS (
+      UPDATE {s}.inputs i SET steer_step = NULL,
+          status = CASE WHEN r.id IS NULL THEN e.status ELSE 'queued' END,
+          turn_id = CASE WHEN r.id IS NULL THEN e.id END,
+          ended_at_ms = CASE WHEN r.id IS NULL THEN e.ended_at_ms END
+        FROM e CROSS JOIN json_array_elements_text(e.input_ids::json) AS x(id)
+          LEFT JOIN json_array_elements_text(e.requeued::json) AS r(id) ON r.id = x.id
+        WHERE i.id = x.id AND i.session_id = e.session_id AND i.status IN ('queued', 'running'))
+    INSERT INTO {s}.history (session_id, turn_id, messages)
+      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
+    ON CONFLICT (turn_id) DO NOTHING`,
   /** Param: session ids. */
   runningTurns: `SELECT id, session_id, attempt, input_ids, step, messages FROM {s}.turns
     WHERE ended_at_ms IS NULL AND session_id = ANY($1::text[]) ORDER BY started_at_ms, id`,
