@@ -303,11 +303,8 @@ describe("postgres: a process cut off past its lease", () => {
       expect(await b.handle(running.id)!.result({ timeoutMs: 5_000 })).toMatchObject({ output: "b:cut off" });
       expect(overlaps).toBe(0);
       await proxy.restore();
-      // Back in touch: a's handles settle — the running one as a saw it end, the queued one as b ran it.
-      expect(await running.result({ timeoutMs: 5_000 }).catch((e: unknown) => e)).toMatchObject({
-        code: "TURN_CANCELLED",
-      });
-      expect(running.poll()).toMatchObject({ outcome: { reason: { code: "lease_lost" } } });
+      // Back in touch: a's handles settle as b ran their inputs — a let its turn go, it did not end it.
+      expect(await running.result({ timeoutMs: 5_000 })).toMatchObject({ output: "b:cut off" });
       expect(await queued.result({ timeoutMs: 5_000 })).toMatchObject({ output: "b:behind it" });
       const turns = await sql<{ attempt: number }>(
         `SELECT attempt FROM "${schema}".turns WHERE input_ids LIKE '%${running.id}%'`,

@@ -187,6 +187,7 @@ export class Children {
     // A store shared by processes counts the caps across all of them, and records the fan-out then.
     const fleet = this.#log.reserve?.(records, this.#options);
     if (fleet?.kind === "rejected") {
+      this.#commitFleet();
       for (let i = 0; i < records.length; i++) release(this.#ledger, parentSessionId);
       const { code, reason } = fleet;
       this.#parts.events.emit({ type: "delegation.rejected", parentSessionId, code, reason });
@@ -207,6 +208,7 @@ export class Children {
       });
       ids.push(id);
     }
+    if (fleet !== undefined) this.#commitFleet();
     return { status: "dispatched", ids };
   }
 
@@ -322,6 +324,18 @@ export class Children {
     return parent.stop === undefined ? undefined : "parent_stopped";
   }
 
+  /**
+   * Another process holds the child's session now (this one lost its lease): it runs the child and
+   * completes it, so this process forgets it without completing it.
+   */
+  letGo(sessionId: string): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return;
+    this.#live.delete(sessionId);
+    if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
+    release(this.#ledger, child.record.parentSessionId);
+  }
+
   /** Clears timers and slots; the children stay recorded and resume at the next start. */
   dispose(): void {
     for (const child of this.#live.values())
@@ -329,6 +343,15 @@ export class Children {
     this.#live.clear();
     clearLedger(this.#ledger);
     this.#budgets.clear();
+  }
+
+  /**
+   * A shared store's reservation commits with the children's sessions and first inputs, under a
+   * lock other processes' fan-outs wait on until then: it commits now rather than when its group
+   * closes. A failure is the store's to report (its guard marks it failed).
+   */
+  #commitFleet(): void {
+    this.#parts.store.commit().catch(() => undefined);
   }
 
   #track(record: DelegationRecord): void {

@@ -52,6 +52,8 @@ import { WakeListener } from "./wake-listener.js";
  * check's share lock on each written session's row above all) are held that long at most.
  */
 const GROUP_COMMIT_MS = 2;
+/** What a background child's session id holds, and no other session's (`delegation/children.ts`). */
+const CHILD_MARK = ">";
 /** Sessions with live input one `open()` takes over at most. */
 const CLAIM_AT_OPEN_MAX = 100_000;
 
@@ -119,7 +121,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
-      aloneSync: (statements) => this.#live().aloneSync(statements),
+      commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
     });
   }
@@ -149,6 +151,18 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   createSession(session: SessionRecord): void {
     if (this.#held.has(session.id)) return;
+    if (session.id.includes(CHILD_MARK)) {
+      // A background child's session, new (its id is fresh): it joins the group of its fan-out's
+      // reservation, so both commit or neither (`postgres-delegation-log.ts`).
+      this.#live().write(this.#sql.createSession, [
+        session.id,
+        session.agent,
+        session.createdAtMs,
+        this.processId,
+      ]);
+      this.#held.set(session.id, 1);
+      return;
+    }
     const { rows } = this.#live().aloneSync([
       {
         sql: this.#sql.createSession,
@@ -167,8 +181,10 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { where: this.where } },
       );
     const sessionId = input.sessionId;
-    // Input for a session nobody holds takes its lease: the process that accepts it runs it.
-    if (!this.#held.has(sessionId))
+    // Input for a session nobody holds takes its lease: the process that accepts it runs it. Not a
+    // completion: the claim would commit alone, before the child's end it must commit with; the
+    // session's holder, or the recovery poll, takes it up.
+    if (!this.#held.has(sessionId) && input.delegationId === undefined)
       this.#take(
         sessionId,
         conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
@@ -333,29 +349,40 @@ export class PostgresStore implements Store, AsyncDisposable {
     } finally {
       await admin.end().catch(() => undefined);
     }
-    const heartbeat = new Heartbeat(
+    const heartbeat = new Heartbeat({
       config,
+      processId: this.processId,
       leaseMs,
-      (client) => this.#beat(client),
-      () => this.#lapse(),
-    );
+      renewSql: this.#sql.renewProcess,
+      lostSql: this.#sql.lostSessions,
+      held: () => this.#held.entries(),
+      onLost: (sessions) => this.#lost(sessions),
+      onLapse: () => this.#lapse(),
+      onBack: () => this.#back(),
+    });
     this.#open = { conn, heartbeat };
     this.#closing = undefined;
   }
 
-  /** Renews this process's leases, and finds those another process took meanwhile. */
-  async #beat(client: pg.Client): Promise<void> {
-    const held = [...this.#held.keys()];
-    // Leases given up while cut off, and not taken since, are handed back for any process to claim.
-    if (this.#open?.heartbeat.lapsed === true)
-      await client.query(this.#sql.releaseStray, [this.processId, held]);
-    await client.query(this.#sql.renewProcess, [this.processId, this.#settings.leaseMs]);
-    if (held.length === 0) return;
-    const { rows } = await client.query(this.#sql.lostSessions, [held, this.processId]);
-    if (rows.length === 0) return;
-    const lost = rows.map((row: { id: string }) => row.id);
+  /** Another process took these sessions over (with the epoch they were held under when asked). */
+  #lost(sessions: readonly (readonly [string, number])[]): void {
+    // Held again since under a new epoch, or given up meanwhile: not lost now.
+    const lost = sessions.filter(([id, epoch]) => this.#held.get(id) === epoch).map(([id]) => id);
     for (const id of lost) this.#held.delete(id);
-    this.#onLost?.(lost);
+    if (lost.length > 0) this.#onLost?.(lost);
+  }
+
+  /** Back in touch after a lapse: leases given up, and not taken since, are handed back for any process to claim. */
+  #back(): void {
+    if (this.#open === undefined) return;
+    try {
+      this.#live().aloneSync([
+        { sql: this.#sql.releaseStray, params: [this.processId, [...this.#held.keys()]] },
+      ]);
+    } catch {
+      // Cut off again, or the connection not back yet: try again shortly.
+      setTimeout(() => this.#back(), Math.max(1, Math.floor(this.#settings.leaseMs / 3))).unref();
+    }
   }
 
   /** No renewal got through for most of the lease: every lease is given up now (see `heartbeat.ts`). */
