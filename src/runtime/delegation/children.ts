@@ -40,6 +40,7 @@ import {
   childAgent,
   type DelegateResult,
   type DelegateSpec,
+  delegationIdOf,
   depthOf,
   firstInput,
   rootOf,
@@ -240,7 +241,7 @@ export class Children {
     if (child === undefined) return;
     recordTurn(child, outcome, messages, usage);
     this.#budgets.turnEnded(child, usage);
-    if (child.stop !== undefined || (queued === 0 && runningUnder(this.#ledger, sessionId) === 0))
+    if (child.stop !== undefined || (queued === 0 && !this.#hasRunningChildren(sessionId)))
       this.#complete(child);
   }
 
@@ -281,7 +282,7 @@ export class Children {
    */
   idle(sessionId: string): void {
     const child = this.#live.get(sessionId);
-    if (child === undefined || runningUnder(this.#ledger, sessionId) > 0) return;
+    if (child === undefined || this.#hasRunningChildren(sessionId)) return;
     this.#complete(child);
   }
 
@@ -314,14 +315,47 @@ export class Children {
     return count;
   }
 
-  /** Why a completion cannot go to its parent, or `undefined` when it can. */
+  /**
+   * Why a completion cannot go to its parent, or `undefined` when it can. With a store shared by
+   * processes the parent may run in another process, or in none at the moment (its holder died):
+   * the store says whether it still takes results — it exists, and, a child itself, has not
+   * completed.
+   */
   undeliverable(record: DelegationRecord): string | undefined {
-    if (this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
+    const shared = this.#parts.leaseKeeper !== undefined;
+    if (!shared && this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
     if (record.depth === 1) return undefined;
     // The parent is itself a child: it must still be running to take the result.
     const parent = this.#live.get(record.parentSessionId);
-    if (parent === undefined) return "parent_finished";
-    return parent.stop === undefined ? undefined : "parent_stopped";
+    if (parent !== undefined) return parent.stop === undefined ? undefined : "parent_stopped";
+    if (!shared) return "parent_finished";
+    const own = this.#log.get(delegationIdOf(record.parentSessionId));
+    return own !== undefined && own.completion === undefined ? undefined : "parent_finished";
+  }
+
+  /**
+   * Queues the input that carries a completion to its parent and returns its id. A parent this
+   * process has no entry for (it runs in another process, or in none now) gets it through the store
+   * alone: its holder, or whichever process claims it, takes it up.
+   */
+  carry(record: DelegationRecord, text: string): string {
+    const { sessions, intake, store, dispatcher, options } = this.#parts;
+    const parent = sessions.get(record.parentSessionId);
+    if (parent !== undefined) return intake.acceptOwn(parent, text, record.id);
+    const id = options.ids();
+    const seq = intake.nextSeq;
+    intake.nextSeq = seq + 1;
+    store.accept({
+      id,
+      sessionId: record.parentSessionId,
+      seq,
+      payload: text,
+      policy: "enqueue",
+      idempotencyKey: undefined,
+      acceptedAtMs: dispatcher.epochNow(),
+      delegationId: record.id,
+    });
+    return id;
   }
 
   /**
@@ -343,6 +377,16 @@ export class Children {
     this.#live.clear();
     clearLedger(this.#ledger);
     this.#budgets.clear();
+  }
+
+  /**
+   * Whether children of the session still run. With a store shared by processes they may run in
+   * another process (or in none now, until one claims them): the store counts them.
+   */
+  #hasRunningChildren(sessionId: string): boolean {
+    if (runningUnder(this.#ledger, sessionId) > 0) return true;
+    if (this.#parts.leaseKeeper === undefined) return false;
+    return this.#log.list(sessionId).some((record) => record.completion === undefined);
   }
 
   /**
@@ -394,12 +438,7 @@ export class Children {
     if (reason !== undefined) {
       this.#log.complete(completion, { state: "dropped", reason });
     } else {
-      const text = renderCompletions([completion]);
-      const inputId = this.#parts.intake.acceptOwn(
-        this.#parts.sessions.get(record.parentSessionId)!,
-        text,
-        record.id,
-      );
+      const inputId = this.carry(record, renderCompletions([completion]));
       this.#log.complete(completion, { state: "pending", inputId });
     }
     this.#parts.events.emit({

@@ -429,9 +429,13 @@ export class PostgresStore implements Store, AsyncDisposable {
       claimed.push(row.id as string);
     }
     const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
+    // Of the sessions held before: those just claimed are in `queued` already.
+    const fresh = new Set(claimed);
     const untaken = (
       await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
-    ).rows.map(recordOf);
+    ).rows
+      .map(recordOf)
+      .filter((input) => !fresh.has(input.sessionId));
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);

@@ -26,6 +26,10 @@ function fence(session: string, owner: string, epoch: string): string {
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
     SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
 
+/** A session with no live input: nothing stored waits to be taken up. */
+const IDLE =
+  "NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))";
+
 /**
  * The epoch a claim leaves: one up at a change of owner, the same when the owner claims again (a
  * restart under its name, or a claim replayed after a commit whose answer was lost).
@@ -73,12 +77,20 @@ const SQL = {
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
-  /** Takes one session's lease if nobody holds it. Params: id, owner. */
+  /**
+   * Takes one session's lease if nobody holds it and it has no live input: stored work (a turn its
+   * dead holder ran, input accepted elsewhere) is taken up only by a claim that hands it back
+   * (`claimFree`, `claimSessions`). Params: id, owner.
+   */
   claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = ${nextEpoch("x", "$2")}
-    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) RETURNING x.epoch`,
-  /** Creates the session held by this process; one that exists is claimed if free. Params: id, agent, created_at_ms, owner. */
+    WHERE x.id = $1 AND (x.owner = $2 OR (${FREE} AND ${IDLE})) RETURNING x.epoch`,
+  /**
+   * Creates the session held by this process; one that exists is claimed as `claimSession` claims.
+   * Params: id, agent, created_at_ms, owner.
+   */
   createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")} WHERE x.owner = $4 OR ${FREE}
+    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")}
+      WHERE x.owner = $4 OR (${FREE} AND ${IDLE})
     RETURNING x.epoch`,
   allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
 
