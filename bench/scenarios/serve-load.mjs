@@ -2,17 +2,28 @@
 // handler that inserts the same row into SQLite (systems/serve-child.mjs) — in the same run.
 //   1. peak: autocannon with --connections clients for --seconds s posting inputs to --sessions
 //      sessions in turn: accepted (2xx) inputs/s, p50/p99 POST latency;
-//   2. paced: the same at 50 % of each system's own peak rate: p50/p99 (goal: p99 < 10 ms);
+//   2. paced: POSTs at 50 % of each system's own peak rate, evenly spaced (open loop: a request is
+//      sent when its time comes, whether or not earlier ones were answered, over up to --connections
+//      keep-alive connections), latency from the time it was due: p50/p99 (goal: p99 < 10 ms).
+//      Not autocannon's --overallRate: that lets every connection send back to back until it has
+//      made its share of the second, then pauses until the next, so it measures bursts at full
+//      concurrency (the peak's latency), and adds made-up samples for coordinated omission.
 //   3. streams: --streams SSE streams held open on offstage for --stream-s s while inputs arrive at
 //      --stream-rate/s: the server's heap and RSS before and after, per stream.
 // Flags: --seconds 10 --connections 32 --sessions 1000 --streams 1000 --stream-s 60 --stream-rate 200
-//        --only offstage,floor --skip-streams
+//        --only offstage,floor --skip-streams --rounds 1
+//        --cpu-prof DIR   each server process writes a CPU profile (node --cpu-prof) into DIR
+//        --b DIST   also `offstage-b`: offstage from another build (a dist folder), for A/B in one run
+// With --rounds N, the systems take turns N times (A B C, then C B A, ...) and each figure is the
+// median of its rounds, so a drift of the machine's speed meets every system alike.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { Latency } from "../lib/latency.mjs";
 import { TOKEN } from "../systems/serve-child.mjs";
 
 const args = process.argv.slice(2);
@@ -29,14 +40,24 @@ const SESSIONS = Number(flag("sessions", 1000));
 const STREAMS = Number(flag("streams", QUICK ? 100 : 1000));
 const STREAM_S = Number(flag("stream-s", QUICK ? 5 : 60));
 const STREAM_RATE = Number(flag("stream-rate", 200));
-const ONLY = flag("only", "offstage,floor").split(",");
+const ROUNDS = Number(flag("rounds", 1));
+const B_DIST = flag("b", undefined);
+const PROF_DIR = flag("cpu-prof", undefined);
+const ONLY = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
 const child = new URL("../systems/serve-child.mjs", import.meta.url).pathname;
 
 /** Starts a system's server in its own process; resolves with its URL and a handle to stop it. */
 function start(system) {
   const dir = mkdtempSync(join(tmpdir(), "offstage-serve-bench-"));
-  const proc = spawn(process.execPath, ["--expose-gc", child, system, dir], {
+  const env =
+    system === "offstage-b" ? { ...process.env, OFFSTAGE_DIST: resolve(B_DIST, "index.js") } : process.env;
+  const profile =
+    PROF_DIR === undefined
+      ? []
+      : ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${system}-${Date.now()}.cpuprofile`];
+  const proc = spawn(process.execPath, ["--expose-gc", ...profile, child, system.replace(/-b$/, ""), dir], {
     stdio: ["ignore", "pipe", "inherit"],
+    env,
   });
   let buffered = "";
   const waiters = [];
@@ -66,13 +87,13 @@ function start(system) {
   }));
 }
 
-function load(url, { rate } = {}) {
+/** Closed loop: CONNECTIONS clients, each sending its next POST once answered. */
+function load(url) {
   let n = 0;
   return autocannon({
     url,
     connections: CONNECTIONS,
     duration: SECONDS,
-    ...(rate === undefined ? {} : { overallRate: rate }),
     requests: [
       {
         method: "POST",
@@ -90,33 +111,201 @@ function load(url, { rate } = {}) {
   });
 }
 
-function summary(result) {
+/**
+ * A load's figures; `cpuMsPerInput`: the server process's CPU time per accepted input; `loopP99Ms`:
+ * the server's event-loop delay p99; `commits`, `commitMsMax`: the SQLite store's groups (offstage).
+ */
+/**
+ * One keep-alive HTTP/1.1 connection on a raw socket, one request at a time: far cheaper per request
+ * than node:http's client, so the load generator is not what limits a paced run.
+ */
+class Connection {
+  #socket;
+  #buffered = Buffer.alloc(0);
+  #done;
+
+  constructor(port, host) {
+    this.#socket = net.connect(port, host);
+    this.#socket.setNoDelay(true);
+    this.#socket.on("data", (chunk) => this.#read(chunk));
+    this.#socket.on("error", () => this.#finish(undefined));
+    this.#socket.on("close", () => this.#finish(undefined));
+  }
+
+  /** Sends `request` (bytes); `done(status)` once its answer is read (`undefined` on a failure). */
+  send(request, done) {
+    this.#done = done;
+    this.#socket.write(request);
+  }
+
+  #read(chunk) {
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    const headEnd = this.#buffered.indexOf("\r\n\r\n");
+    if (headEnd < 0) return;
+    const head = this.#buffered.toString("latin1", 0, headEnd);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? Number.NaN);
+    let end;
+    if (Number.isFinite(length)) end = headEnd + 4 + length;
+    else {
+      const last = this.#buffered.indexOf("\r\n0\r\n\r\n", headEnd);
+      end = last < 0 ? Number.POSITIVE_INFINITY : last + 7;
+    }
+    if (this.#buffered.length < end) return;
+    this.#buffered = this.#buffered.subarray(end);
+    this.#finish(Number(head.slice(9, 12)));
+  }
+
+  #finish(status) {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.(status);
+  }
+
+  close() {
+    this.#socket.destroy();
+  }
+}
+
+/**
+ * Open-loop paced POSTs at `rate`/s for SECONDS s over up to CONNECTIONS connections (a request due
+ * while all are busy waits for one): an autocannon-shaped result (`2xx`, `latency` p50/p99 in ms
+ * from each request's due time, `non2xx`, `errors`, `duration`).
+ */
+async function paced(url, rate) {
+  const target = new URL(url);
+  const latency = new Latency();
+  const result = { "2xx": 0, non2xx: 0, errors: 0, timeouts: 0, duration: SECONDS };
+  const free = [];
+  const waiting = [];
+  let opened = 0;
+  let n = 0;
+  let pending = 0;
+  let drained;
+  const requestOf = () => {
+    n += 1;
+    const body = JSON.stringify({ payload: { n } });
+    return Buffer.from(
+      `POST /v1/sessions/s${n % SESSIONS}/inputs HTTP/1.1\r\nhost: ${target.host}\r\n` +
+        `authorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  };
+  const start = (connection, dueMs) => {
+    connection.send(requestOf(), (status) => {
+      if (status === undefined) result.errors += 1;
+      else if (status >= 200 && status < 300) {
+        result["2xx"] += 1;
+        latency.recordMs(performance.now() - dueMs);
+      } else result.non2xx += 1;
+      pending -= 1;
+      if (status === undefined) {
+        opened -= 1;
+        connection.close();
+      } else if (waiting.length > 0) start(connection, waiting.shift());
+      else free.push(connection);
+      if (pending === 0) drained?.();
+    });
+  };
+  const post = (dueMs) => {
+    pending += 1;
+    let connection = free.pop();
+    if (connection === undefined && opened < CONNECTIONS) {
+      opened += 1;
+      connection = new Connection(Number(target.port), target.hostname);
+    }
+    if (connection === undefined) waiting.push(dueMs);
+    else start(connection, dueMs);
+  };
+  const startMs = performance.now();
+  const endMs = startMs + SECONDS * 1000;
+  let sent = 0;
+  await new Promise((resolve) => {
+    const tick = () => {
+      const nowMs = Math.min(performance.now(), endMs);
+      // Every request due by now, each with its own due time.
+      const due = Math.floor(((nowMs - startMs) * rate) / 1000);
+      for (; sent < due; sent++) post(startMs + (sent * 1000) / rate);
+      if (nowMs >= endMs) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  if (pending > 0) await new Promise((resolve) => (drained = resolve));
+  for (const connection of free) connection.close();
+  const { p50Ms, p99Ms } = latency.stats();
+  return { ...result, latency: { p50: p50Ms, p99: p99Ms } };
+}
+
+function summary(result, before, after) {
+  const cpuMicros = after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system;
   const accepted = result["2xx"] / (result.duration || SECONDS);
   return {
     acceptedPerS: Math.round(accepted),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
+    loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
+    ...(after.store === undefined
+      ? {}
+      : {
+          commits: after.store.commits - before.store.commits,
+          commitMsMax: Number(after.store.commitMsMax.toFixed(1)),
+        }),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
 }
 
-const rows = [];
-for (const system of ONLY) {
-  const server = await start(system);
-  await load(server.url, {}); // warm-up (also fills the store a little, as a running service's would be)
-  const peak = summary(await load(server.url));
-  const paced = summary(await load(server.url, { rate: Math.max(1, Math.round(peak.acceptedPerS / 2)) }));
-  rows.push({ system, peak, paced });
-  console.log(`${system}: peak ${JSON.stringify(peak)}; at 50 % of peak ${JSON.stringify(paced)}`);
-  await server.stop();
+/** Runs `load` on the server and returns its summary, with the server's CPU time meanwhile. */
+async function measured(server, options) {
+  const before = await server.memory();
+  const result = options.rate === undefined ? await load(server.url) : await paced(server.url, options.rate);
+  return summary(result, before, await server.memory());
 }
+
+const median = (values) => {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+  return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)];
+};
+/** The median of each figure over the rounds. */
+const medianOf = (runs) =>
+  Object.fromEntries(Object.keys(runs[0]).map((key) => [key, median(runs.map((r) => r[key]))]));
+
+const runs = Object.fromEntries(ONLY.map((system) => [system, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const system of round % 2 === 0 ? ONLY : [...ONLY].reverse()) {
+    const server = await start(system);
+    await load(server.url); // warm-up (also fills the store a little, as a running service's would be)
+    const peak = await measured(server, {});
+    const paced = await measured(server, { rate: Math.max(1, Math.round(peak.acceptedPerS / 2)) });
+    runs[system].push({ peak, paced });
+    console.log(
+      `${system}${ROUNDS > 1 ? ` (round ${round + 1})` : ""}: peak ${JSON.stringify(peak)}; at 50 % of peak ${JSON.stringify(paced)}`,
+    );
+    await server.stop();
+  }
+}
+const rows = ONLY.map((system) => ({
+  system,
+  peak: medianOf(runs[system].map((r) => r.peak)),
+  paced: medianOf(runs[system].map((r) => r.paced)),
+}));
+if (ROUNDS > 1)
+  for (const row of rows) console.log(`${row.system} (median of ${ROUNDS}): ${JSON.stringify(row)}`);
 const offstage = rows.find((r) => r.system === "offstage");
 const floor = rows.find((r) => r.system === "floor");
+const offstageB = rows.find((r) => r.system === "offstage-b");
 if (offstage !== undefined && floor !== undefined) {
   const ratio = offstage.peak.acceptedPerS / floor.peak.acceptedPerS;
   console.log(
     `offstage/floor accepted inputs/s: ${ratio.toFixed(2)} (goal >= 0.5); offstage p99 at 50 % of its peak: ${offstage.paced.p99Ms} ms (goal < 10 ms)`,
+  );
+}
+if (offstage !== undefined && offstageB !== undefined) {
+  const perRound = runs.offstage.map((r, i) => runs["offstage-b"][i].peak.acceptedPerS / r.peak.acceptedPerS);
+  console.log(
+    `offstage-b/offstage accepted inputs/s: ${median(perRound).toFixed(2)} (median of the rounds' ratios: ${perRound.map((r) => r.toFixed(2)).join(", ")}); ` +
+      `CPU ms per input ${offstage.peak.cpuMsPerInput} → ${offstageB.peak.cpuMsPerInput}; paced p99 ${offstage.paced.p99Ms} → ${offstageB.paced.p99Ms} ms`,
   );
 }
 

@@ -1,15 +1,16 @@
 // A server for the serve benchmark, in its own process so that the load generator does not share
 // its thread: `node serve-child.mjs offstage|floor <dir>` prints `READY <url>` once listening, its
-// memory (`MEMORY <json>`) on SIGUSR2, and exits on SIGTERM.
+// memory and CPU time (`MEMORY <json>`) on SIGUSR2, and exits on SIGTERM.
 //   offstage  `offstage serve`'s app (startServer) on the SQLite store, durability "normal", an echo
 //             function agent, the event log on;
 //   floor     a bare Hono handler on @hono/node-server that parses the same body and inserts the same
 //             row into SQLite (WAL, synchronous NORMAL, one autocommit per request): no runtime, no
 //             auth, no validation beyond JSON.parse — the least any server of inputs can do.
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 
@@ -17,12 +18,17 @@ export const TOKEN = "bench-token-0123456789abcdef";
 const [system, dir] = process.argv.slice(2);
 
 async function startOffstage() {
-  const { serveConfig } = await import("../../dist/server/index.js");
-  const { createSqliteStore } = await import("../../dist/store/sqlite/index.js");
+  // The build OFFSTAGE_DIST names (bench/run.mjs --clean-build sets it), else the work tree's dist/.
+  const given = process.env.OFFSTAGE_DIST ?? new URL("../../dist/index.js", import.meta.url).href;
+  const index = given.startsWith("file:") ? fileURLToPath(given) : given;
+  const entry = (file) => pathToFileURL(join(dirname(index), file)).href;
+  const { serveConfig } = await import(entry("server/index.js"));
+  const { createSqliteStore } = await import(entry("store/sqlite/index.js"));
+  const store = createSqliteStore({ path: join(dir, "offstage.db"), durability: "normal" });
   const served = await serveConfig({
     runtime: {
       agents: { echo: { run: async (input) => input } },
-      store: createSqliteStore({ path: join(dir, "offstage.db"), durability: "normal" }),
+      store,
       // BENCH_EVENT_LOG=0: without the event log, to see what recording costs under load.
       eventLog: process.env.BENCH_EVENT_LOG !== "0",
       logger: { warn: () => {}, error: (fields, message) => console.error(message, fields) },
@@ -31,7 +37,7 @@ async function startOffstage() {
     port: 0,
     tokens: [{ token: TOKEN }],
   });
-  return { url: served.server.url, stop: () => served.stop() };
+  return { url: served.server.url, stop: () => served.stop(), stats: () => store.stats() };
 }
 
 async function startFloor() {
@@ -71,9 +77,15 @@ async function startFloor() {
 // Imported by the scenario for TOKEN only; run as a process, it serves.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const running = system === "floor" ? await startFloor() : await startOffstage();
+  // How late the event loop ran its timers since the last report: what a request waits behind.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   process.on("SIGUSR2", () => {
+    const loopMs = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+    loop.reset();
     globalThis.gc?.();
-    process.stdout.write(`MEMORY ${JSON.stringify(process.memoryUsage())}\n`);
+    const report = { ...process.memoryUsage(), cpu: process.cpuUsage(), loopMs, store: running.stats?.() };
+    process.stdout.write(`MEMORY ${JSON.stringify(report)}\n`);
   });
   process.once("SIGTERM", async () => {
     await running.stop();

@@ -111,6 +111,8 @@ export interface LatencyView {
   readonly meanMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Cumulative counts of latencies at most `leMs`, at power-of-two bounds (1 µs, 2 µs, 4 µs, …). */
+  readonly buckets: readonly { readonly leMs: number; readonly count: number }[];
 }
 
 /** `GET /v1/metrics` (the runtime's `metrics()`; the fields a dashboard reads are typed). */

@@ -51,6 +51,17 @@ export type RuntimeEvent =
       readonly status: InputStatus;
     }
   | {
+      /**
+       * An input sent with the `steer` policy joined the running turn `turnId`: a model agent's
+       * turn shows it to the model at its next step boundary. A function agent's turn takes none:
+       * the input goes back to the queue when that turn ends and starts a later turn of its own.
+       */
+      readonly type: "input.steered";
+      readonly sessionId: string;
+      readonly inputId: string;
+      readonly turnId: string;
+    }
+  | {
       readonly type: "turn.started";
       readonly sessionId: string;
       readonly turnId: string;

@@ -72,31 +72,59 @@ export class GuardedStore implements Store {
   }
 
   createSession(session: SessionRecord): void {
-    this.#call(this.#store.createSession, session);
+    try {
+      this.#store.createSession(session);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   accept(input: InputRecord): void {
-    this.#call(this.#store.accept, input);
+    try {
+      this.#store.accept(input);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   steer(steer: Steer): void {
-    this.#call(this.#store.steer, steer);
+    try {
+      this.#store.steer(steer);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   endInput(end: InputEnd): void {
-    this.#call(this.#store.endInput, end);
+    try {
+      this.#store.endInput(end);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   startTurn(turn: TurnStart): void {
-    this.#call(this.#store.startTurn, turn);
+    try {
+      this.#store.startTurn(turn);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
-    this.#call(this.#store.checkpoint, checkpoint);
+    try {
+      this.#store.checkpoint(checkpoint);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   endTurn(end: TurnEnd): void {
-    this.#call(this.#store.endTurn, end);
+    try {
+      this.#store.endTurn(end);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   commit(): Promise<void> {
@@ -112,7 +140,11 @@ export class GuardedStore implements Store {
   }
 
   history(sessionId: string): readonly Message[] {
-    return this.#call(this.#store.history, sessionId);
+    try {
+      return this.#store.history(sessionId);
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {

@@ -18,7 +18,10 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
   // Declared, then assigned once in the constructor (see TurnState for why).
   declare readonly sessionId: string;
   declare readonly entry: SessionEntry;
-  /** The session's history before this turn. */
+  /**
+   * The session's history before this turn, as the store hands it out: not to be changed, and
+   * copied before agents' code gets it.
+   */
   declare readonly history: readonly Message[];
   /** Every input it answers: those it started with, then those steered into it. */
   declare readonly inputs: LiveInput[];
@@ -33,11 +36,17 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
   /** Its span, while a telemetry adapter traces it. */
   declare telemetry: TurnTelemetry | undefined;
 
-  constructor(init: NewTurn, entry: SessionEntry, inputs: LiveInput[], startedAtMs: number) {
+  constructor(
+    init: NewTurn,
+    entry: SessionEntry,
+    inputs: LiveInput[],
+    history: readonly Message[],
+    startedAtMs: number,
+  ) {
     super(init);
     this.sessionId = entry.id;
     this.entry = entry;
-    this.history = entry.history ?? NO_HISTORY;
+    this.history = history;
     this.inputs = inputs;
     this.startedAtMs = startedAtMs;
     this.controller = undefined;
@@ -52,5 +61,3 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
     return this.controller.signal;
   }
 }
-
-const NO_HISTORY: readonly Message[] = [];

@@ -98,7 +98,7 @@ class ModelStep {
           sessionId: turn.sessionId,
           turnId: turn.turnId,
           signal: turn.signal,
-          history: turn.history,
+          history: turn.history.slice(),
         });
         if (typeof text !== "string")
           throw new TypeError(`system() must return a string; it returned ${typeof text}`);

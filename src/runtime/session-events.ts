@@ -78,11 +78,12 @@ const TURN_EVENTS = new Set<string>([
   "turn.ended",
 ] satisfies TurnEvent["type"][]);
 
-/** What the log keeps of a session: its turns' events, its inputs' acceptance and its children. */
+/** What the log keeps of a session: its turns' events, its inputs' acceptance and steering, its children. */
 const LOGGED = new Set<string>([
   ...TURN_EVENTS,
   ...([
     "input.accepted",
+    "input.steered",
     "delegation.dispatched",
     "delegation.rejected",
     "delegation.completed",
@@ -203,6 +204,8 @@ export class SessionEvents {
       return end;
     };
     for await (const { event } of this.follow(handle.sessionId, 0, { signal, until })) {
+      // A steered input's turn started before it joined: its events are the input's from here on.
+      if (event.type === "input.steered" && event.inputId === handle.id) turns.add(event.turnId);
       if (!TURN_EVENTS.has(event.type)) continue;
       const turnEvent = event as TurnEvent;
       if (turnEvent.type === "input.status") {

@@ -1,7 +1,7 @@
 /**
  * The sessions this process knows, by id, and what the runtime keeps for each: the session's inbox
- * (the kernel's state, which the entry is), its agent and tools, its place in the scheduler's line
- * and the history its open turn reads.
+ * (the kernel's state, which the entry is), its agent and tools and its place in the scheduler's
+ * line.
  *
  * @packageDocumentation
  */
@@ -29,8 +29,6 @@ export interface SessionEntry extends Schedulable, InboxState<LiveInput, LiveTur
    * is a string; a `system` function is called per turn (`model-step.ts`).
    */
   readonly system: Message | undefined;
-  /** The committed history, as the store hands it out, while a turn of the session is open. */
-  history: readonly Message[] | undefined;
   /** A wake for it is posted and not yet run: a send need not post another. */
   wakePending: boolean;
   /** Its stored queued inputs may not be read yet (see `queued-recovery.ts`). */
@@ -93,7 +91,6 @@ export class SessionTable {
       queue: [],
       turn: undefined,
       merges: 0,
-      history: undefined,
       wakePending: false,
       recovering: false,
       waiting: false,

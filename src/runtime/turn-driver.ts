@@ -70,9 +70,10 @@ export class TurnDriver {
   readonly open = (entry: SessionEntry, turnId: string, inputs: LiveInput[], resumed?: Resumed): LiveTurn => {
     const { store, limits, dispatcher } = this.#parts;
     // Read at every turn from the store, which reads only what is new (an SQLite history is cached):
-    // a session that always has work never holds a history that outgrows what the store keeps. A
-    // copy, as every model step makes one anyway: agents' code gets it, and the store's stays its own.
-    entry.history = [...store.history(entry.id)];
+    // a session that always has work never holds a history that outgrows what the store keeps. Not
+    // copied: nothing changes it before the turn's own end (the port's promise), each model step
+    // builds its prompt as a new array anyway, and agents' code gets a copy.
+    const history = store.history(entry.id);
     const { agent } = entry;
     const fn = isFunctionAgent(agent);
     return new LiveTurn(
@@ -88,6 +89,7 @@ export class TurnDriver {
       },
       entry,
       inputs,
+      history,
       dispatcher.monotonicNow(),
     );
   };
@@ -128,6 +130,9 @@ export class TurnDriver {
     this.#parts.store.steer({ inputId: live.id, sessionId: turn.sessionId, turnId, attempt });
     live.markRunning(turnId);
     this.#parts.observer.steered(turn, live);
+    const { events } = this.#parts;
+    if (events.listening)
+      events.emit({ type: "input.steered", sessionId: turn.sessionId, inputId: live.id, turnId });
     this.feed(turn, { type: "steer", inputId: live.id, message: userMessage(live.payload) });
   }
 
@@ -207,7 +212,6 @@ export class TurnDriver {
     turn.controller.abort(new OffstageError("TURN_CANCELLED", why.message));
     this.#parts.observer.turnAbandoned(turn, why);
     entry.turn = undefined;
-    entry.history = undefined;
     // An end waiting for its commit is not finished now (`#finish` sees the turn is let go of).
     this.#runningTurns -= 1;
     this.#parts.scheduler.releaseSlot();
@@ -247,7 +251,6 @@ export class TurnDriver {
       entry.queue.length = 0;
       entry.merges = 0;
       entry.turn = undefined;
-      entry.history = undefined;
       entry.wakePending = false;
       entry.waiting = false;
     }
@@ -373,7 +376,6 @@ export class TurnDriver {
       live.settle(outcome, turn.turnId, turn.usage);
       metrics.ended(outcome.status);
     }
-    entry.history = undefined;
   }
 }
 

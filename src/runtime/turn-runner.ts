@@ -194,7 +194,7 @@ export function runFunction(parts: RuntimeParts, turn: LiveTurn, agent: Function
     turnId,
     signal: turn.signal,
     inputs: payloads,
-    history: turn.history,
+    history: turn.history.slice(),
   };
   const { driver, dispatcher } = parts;
   const label = `function agent ${turn.entry.agentName}`;

@@ -19,7 +19,15 @@ import type { Runtime } from "../runtime/runtime.js";
 import type { Session } from "../runtime/session.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
 import { HttpError } from "./http-error.js";
-import { type ApiContext, idParam, integerOf, jsonBody, requireScope, requireVerb } from "./request.js";
+import {
+  type ApiContext,
+  headerOf,
+  idParam,
+  integerOf,
+  jsonBody,
+  requireScope,
+  requireVerb,
+} from "./request.js";
 import { ROUTES } from "./routes.js";
 import { allows } from "./tokens.js";
 
@@ -35,7 +43,7 @@ const HISTORY_PAGE_MAX = 1_000;
 export async function send(c: ApiContext, deps: ApiDeps): Promise<Response> {
   const sessionId = idParam(c);
   requireScope(c, "send", sessionId);
-  const key = c.req.header("idempotency-key");
+  const key = headerOf(c, "idempotency-key");
   if (key !== undefined && (key.length === 0 || key.length > 256))
     throw new HttpError(400, "INVALID_ARGUMENT", "Idempotency-Key must be 1-256 characters");
   const body = await jsonBody<SendBody>(c, ROUTES.send);

@@ -18,7 +18,7 @@ import { mountDashboard } from "./dashboard.js";
 import { type EventStreamOptions, eventStream } from "./event-stream.js";
 import { errorAnswer, HttpError } from "./http-error.js";
 import { openApiDocument } from "./openapi.js";
-import { type ApiContext, idParam, integerOf, type RequestVars, requireScope } from "./request.js";
+import { type ApiContext, headerOf, idParam, integerOf, type RequestVars, requireScope } from "./request.js";
 import { ROUTES, type RouteName } from "./routes.js";
 import { type TokenConfig, TokenTable } from "./tokens.js";
 
@@ -83,21 +83,29 @@ export function createApp(options: AppOptions): App {
       }),
     );
   app.use("*", async (c, next) => {
-    c.set("grant", tokens.authenticate(c.req.header("authorization")));
+    c.set("grant", tokens.authenticate(headerOf(c, "authorization")));
     await next();
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: bodyBytesMax,
-      onError: (c) => {
-        const { status, body } = errorAnswer(
-          new HttpError(413, "PAYLOAD_TOO_LARGE", `the body is larger than ${bodyBytesMax} bytes`),
-        );
-        return c.json(body, status as 413);
-      },
-    }),
-  );
+  const tooLarge = (c: Context) => {
+    const { status, body } = errorAnswer(
+      new HttpError(413, "PAYLOAD_TOO_LARGE", `the body is larger than ${bodyBytesMax} bytes`),
+    );
+    return c.json(body, status as 413);
+  };
+  const streamedLimit = bodyLimit({ maxSize: bodyBytesMax, onError: tooLarge });
+  app.use("*", async (c, next) => {
+    // On Node's HTTP/1 server a body has a declared length (which Node holds it to) or is chunked.
+    // A declared length is checked from the header alone, so the body stays unread until a handler
+    // reads it straight off the socket; hono's limit would first make a web stream of it.
+    if ((c.env as Partial<HttpBindings> | undefined)?.incoming?.httpVersionMajor === 1) {
+      const length = headerOf(c, "content-length");
+      if (headerOf(c, "transfer-encoding") === undefined) {
+        if (length === undefined) return next();
+        return Number.parseInt(length, 10) > bodyBytesMax ? tooLarge(c) : next();
+      }
+    }
+    return streamedLimit(c, next);
+  });
 
   const handlers: Record<RouteName, (c: ApiContext) => Response | Promise<Response>> = {
     send: (c) => api.send(c, deps),
@@ -136,7 +144,7 @@ export function createApp(options: AppOptions): App {
     const sessionId = idParam(c as never);
     requireScope(c as never, "stream", sessionId);
     const after =
-      integerOf(c.req.header("last-event-id"), "Last-Event-ID", 15) ??
+      integerOf(headerOf(c, "last-event-id"), "Last-Event-ID", 15) ??
       integerOf(c.req.query("after"), "after", 15) ??
       0;
     const session = api.existing(deps, sessionId);

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { type Schema, Validator } from "@cfworker/json-schema";
+import type { HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import type { Verb } from "../client/wire.js";
 import { HttpError } from "./http-error.js";
@@ -18,6 +19,19 @@ export interface RequestVars {
 }
 
 export type ApiContext = Context<{ Variables: RequestVars }>;
+
+/**
+ * A request header (`name` in lower case). On Node's HTTP/1 server it is read from the headers Node
+ * already parsed, so no `Headers` object is made for the request; elsewhere (the app mounted in
+ * another server) from the request's `Headers`. Repeated headers read as Node reads them: joined
+ * with ", ", or the first one for those that may appear once (`authorization`, `content-type`, ...).
+ */
+export function headerOf(c: Context, name: string): string | undefined {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  if (incoming?.httpVersionMajor !== 1) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
 
 /** The request's grant; throws 401 when the route needs one and there is none. */
 export function grantOf(c: ApiContext): Grant {
@@ -76,7 +90,7 @@ const validators = new WeakMap<JsonSchema, Validator>();
 export async function jsonBody<T>(c: ApiContext, route: RouteSpec): Promise<T> {
   const text = await c.req.text();
   if (text.trim() === "") return checked(route, {}) as T;
-  const type = c.req.header("content-type") ?? "";
+  const type = headerOf(c, "content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type))
     throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json");
   let value: unknown;

@@ -10,7 +10,7 @@ import { gatedFunction, testRuntime } from "../support/runtime.js";
 /** Matches a lag report: `exact` as given, the times in `near` to `digits` decimals (as `toBeCloseTo`). */
 function lagReport(exact: { count: number; lastMs: number }, near: Record<string, number>, digits: number) {
   const close = Object.entries(near).map(([key, ms]) => [key, expect.closeTo(ms, digits)]);
-  return { ...exact, ...Object.fromEntries(close) };
+  return { ...exact, ...Object.fromEntries(close), buckets: expect.any(Array) };
 }
 
 function dispatcher(overrides: Partial<DispatcherOptions> = {}) {
@@ -73,9 +73,9 @@ describe("Dispatcher", () => {
     expect(inJob[2]!.monotonicMs).toBe(9);
   });
 
-  it("records post→run lag: count, last, max, mean, p50, p99", async () => {
+  it("records post→run lag: count, last, max, mean, p50, p99, power-of-two buckets", async () => {
     const { d, clock } = dispatcher();
-    expect(d.lag()).toEqual({ count: 0, lastMs: 0, maxMs: 0, meanMs: 0, p50Ms: 0, p99Ms: 0 });
+    expect(d.lag()).toEqual({ count: 0, lastMs: 0, maxMs: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, buckets: [] });
     d.post("a", () => {});
     clock.advance(4);
     d.post("b", () => {});
@@ -83,6 +83,11 @@ describe("Dispatcher", () => {
     await flush(1);
     const near = { maxMs: 10, meanMs: 8, p50Ms: 6, p99Ms: 10 };
     expect(d.lag()).toEqual(lagReport({ count: 2, lastMs: 6 }, near, 1));
+    // 6 ms is at most 2^13 µs, 10 ms at most 2^14 µs: cumulative counts from the lowest bucket used.
+    expect(d.lag().buckets).toEqual([
+      { leMs: 8.192, count: 1 },
+      { leMs: 16.384, count: 2 },
+    ]);
   });
 
   it("percentiles over many jobs: each job holds the thread 1 ms, so job k waited k ms", async () => {

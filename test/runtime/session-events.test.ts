@@ -12,7 +12,9 @@ import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { createScriptedModel } from "../../src/testing/scripted-model.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { deferred, flush, thrownBy, until } from "../support/async.js";
-import { startSession } from "../support/runtime.js";
+import { callTools, text, toolCall } from "../support/models.js";
+import { gatedChat, startSession } from "../support/runtime.js";
+import { GatedTool } from "../support/tools.js";
 
 afterEach(removeFiles);
 
@@ -199,6 +201,31 @@ describe("handle.events({ from: 'start' })", () => {
         (e) => (e.type === "turn.started" || e.type === "turn.ended") && e.inputIds.includes(a.id),
       ),
     ).toBe(true);
+    await runtime.stop();
+  });
+
+  it("records a steered input's joining; its events follow the turn from there", async () => {
+    const slow = new GatedTool("slow");
+    const { m, runtime, s } = await gatedChat({ tools: [slow.tool] }, { eventLog: true });
+    const a = s.send("first");
+    await until(() => m.calls.length === 1);
+    m.last.release(callTools(toolCall("c1", "slow", {})));
+    await until(() => slow.calls.length === 1);
+    const b = s.send("also this", { policy: "steer" });
+    slow.calls[0]!.gate.resolve("done");
+    await until(() => m.calls.length === 2);
+    m.last.release(text("answered both"));
+    await Promise.all([a.result(), b.result()]);
+    const logged = (await take(s.events(), 8)).map((e) => e.event);
+    expect(logged.find((e) => e.type === "input.steered")).toEqual({
+      type: "input.steered",
+      sessionId: "s",
+      inputId: b.id,
+      turnId: a.turnId,
+    });
+    const types = [];
+    for await (const e of b.events({ from: "start" })) types.push(e.type);
+    expect(types).toEqual(["tool.ended", "model.text", "model.step", "turn.ended"]);
     await runtime.stop();
   });
 

@@ -9,16 +9,30 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Runtime } from "../../src/index.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { ensureBuilt, ROOT } from "../support/build.js";
+import { callTools, GatedModel, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
+import { GatedTool } from "../support/tools.js";
 import { eventually, FULL, hang, TENANT_A } from "./serve-kit.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, "test-results", "screenshots");
 
-type Served = { server: { url: string }; stop(): Promise<void> };
+type Served = { server: { url: string }; runtime: Runtime; stop(): Promise<void> };
 let served: Served;
 let browser: Browser;
+/** The tool of agent "tooly": each call waits for the test. */
+const wait = new GatedTool("wait");
+/** Calls `wait` when the last user message is "slow"; answers otherwise. */
+const tooly = {
+  model: scriptedModel((request) =>
+    request.prompt.at(-1)?.role === "user" && userTexts(request.prompt).at(-1) === "slow"
+      ? callTools(toolCall(`c${wait.calls.length}`, "wait", {}))
+      : text("ok"),
+  ),
+  tools: [wait.tool],
+};
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -28,7 +42,14 @@ beforeAll(async () => {
   const sqlite = await import(join(ROOT, "dist/store/sqlite/index.js"));
   served = await server.serveConfig({
     runtime: {
-      agents: { echo: { run: async (input: unknown) => `echo ${JSON.stringify(input)}` }, hang },
+      agents: {
+        echo: { run: async (input: unknown) => `echo ${JSON.stringify(input)}` },
+        hang,
+        tooly,
+        // Background children: one answers at once, the other until it is cancelled.
+        chatty: { model: scriptedModel(() => text("found it")) },
+        stuck: { model: new GatedModel() },
+      },
       store: sqlite.createSqliteStore({ path: freshPath(), durability: "normal" }),
       logger: { warn: () => undefined, error: () => undefined },
     },
@@ -54,12 +75,21 @@ async function api(path: string, init: RequestInit = {}) {
   return (await response.json()) as Record<string, unknown>;
 }
 
+function send(session: string, payload: unknown, options: { agent?: string; policy?: string } = {}) {
+  return api(`/v1/sessions/${session}/inputs`, {
+    method: "POST",
+    body: JSON.stringify({ payload, ...options }),
+  });
+}
+
+async function settled(inputId: unknown): Promise<void> {
+  await eventually(async () => (await api(`/v1/inputs/${inputId}`)).status === "completed");
+}
+
 describe("dashboard", () => {
   it("shows sessions, inbox and turns; withdraws and cancels with its buttons", async () => {
-    const send = (session: string, payload: unknown, agent?: string) =>
-      api(`/v1/sessions/${session}/inputs`, { method: "POST", body: JSON.stringify({ payload, agent }) });
     for (let i = 0; i < 3; i++) await send("a-done", i);
-    const running = await send("a-run", "wait", "hang");
+    const running = await send("a-run", "wait", { agent: "hang" });
     const queued = await send("a-run", "later");
     await send("b-other", "x");
     await eventually(async () => (await api(`/v1/inputs/${running.inputId}`)).status === "running");
@@ -84,6 +114,87 @@ describe("dashboard", () => {
     await eventually(async () => (await api(`/v1/inputs/${running.inputId}`)).status === "cancelled");
     await page.locator(".turn .bar.cancelled").waitFor();
     await page.screenshot({ path: join(SHOTS, "dashboard-after-cancel.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("marks steered inputs and merged turns on the timeline, beside tool calls", async () => {
+    const first = await send("a-steer", "slow", { agent: "tooly" });
+    await eventually(async () => wait.calls.length === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    const steered = await send("a-steer", "and this", { policy: "steer" });
+    const queued = await send("a-steer", "one");
+    const merged = await send("a-steer", "two", { policy: "merge" });
+    await new Promise((r) => setTimeout(r, 150));
+    wait.calls[0]!.gate.resolve("waited");
+    for (const input of [first, steered, queued, merged]) await settled(input.inputId);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    await page.locator('tr[data-session="a-steer"]').click();
+    const { turnId } = await api(`/v1/inputs/${first.inputId}`);
+    const turn = page.locator(`[data-turn="${turnId}"]`);
+    const mark = turn.locator(`.steer[data-steered="${steered.inputId}"]`);
+    await mark.waitFor();
+    expect(await mark.getAttribute("class")).toBe("steer");
+    expect(await mark.getAttribute("title")).toMatch(
+      new RegExp(`^steered in \\+\\d+ ms: ${steered.inputId} \\(steer\\)$`),
+    );
+    await turn.locator(".tool[title^='tool wait']").waitFor();
+    expect(await turn.locator(".caption").textContent()).toMatch(
+      new RegExp(`^turn ${turnId} · completed · \\d+ ms · 1 input · \\+1 steered · 1 tool call$`),
+    );
+    const bar = page.locator(".turn .bar.merged");
+    await bar.waitFor();
+    expect(await bar.getAttribute("data-inputs")).toBe(`${queued.inputId} ${merged.inputId}`);
+    expect(await page.locator(".turn-row", { has: bar }).locator(".caption").textContent()).toMatch(
+      / · completed · \d+ ms · merged 2 inputs$/,
+    );
+    expect(await bar.getAttribute("title")).toContain(
+      `merged inputs: ${queued.inputId} (enqueue), ${merged.inputId} (merge)`,
+    );
+    await page.screenshot({ path: join(SHOTS, "dashboard-timeline.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("shows the delegation tree with delivery states; its buttons cancel a child and stop children", async () => {
+    const { runtime } = served;
+    const lead = runtime.session("a-lead", { agent: "echo" });
+    const quick = lead.delegate({ goal: "quick look", agent: "chatty" });
+    const slow = lead.delegate({ goal: "long task", agent: "stuck" });
+    if (quick.status !== "dispatched" || slow.status !== "dispatched") throw new Error("not dispatched");
+    const slowChild = runtime.delegations.get(slow.id)!.childSessionId;
+    const nested = runtime.session(slowChild).delegate({ goal: "nested task", agent: "stuck" });
+    if (nested.status !== "dispatched") throw new Error("not dispatched");
+    await eventually(async () => runtime.delegations.get(quick.id)?.delivery === "delivered");
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    const item = (id: string) => page.locator(`li[data-delegation="${id}"]`);
+    await item(quick.id).locator(".state.completed").waitFor();
+    await item(quick.id).locator(".delivery.delivered").waitFor();
+    await item(slow.id).locator(":scope > .state.running").waitFor();
+    // The nested child hangs under its parent child.
+    await item(slow.id).locator(`li[data-delegation="${nested.id}"] .state.running`).waitFor();
+    await item(nested.id).locator("button").click();
+    // Its completion waits in the inbox of its parent, whose turn still runs.
+    await item(nested.id).locator(".state.cancelled").waitFor();
+    await item(nested.id).locator(".delivery.pending").waitFor();
+    expect(runtime.delegations.get(nested.id)).toMatchObject({ running: false, delivery: "pending" });
+    await page.locator('[data-histogram="dispatcher lag"] .bucket').first().waitFor();
+    await page.locator('[data-histogram="send → start"] .bucket').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, "dashboard-delegations.png") });
+
+    await page.locator('tr[data-session="a-lead"]').click();
+    await page.locator('button[data-stop-children="a-lead"]').click();
+    await item(slow.id).locator(":scope > .state.running").waitFor({ state: "detached" });
+    expect(runtime.delegations.get(slow.id)?.running).toBe(false);
+    await item(slow.id).locator(":scope > .delivery.delivered").waitFor();
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

@@ -135,6 +135,28 @@ describe("limits and leaks", () => {
     expect(s.rows()).toEqual(before);
   });
 
+  it("holds a chunked body (no declared length) to the same limit", async () => {
+    const s = await started({ bodyBytesMax: 1024 });
+    const before = s.rows();
+    const chunked = (text: string) =>
+      s.call("/v1/sessions/a-1/inputs", {
+        method: "POST",
+        token: FULL,
+        headers: { "content-type": "application/json" },
+        body: new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode(text));
+            controller.close();
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+    const big = await chunked(JSON.stringify({ payload: "x".repeat(2048) }));
+    expect(await refusal(big)).toEqual([413, "PAYLOAD_TOO_LARGE"]);
+    expect(s.rows()).toEqual(before);
+    expect((await chunked(JSON.stringify({ payload: "small" }))).status).toBe(202);
+  });
+
   it("keeps CORS off unless origins are configured", async () => {
     const s = await started();
     const preflight = await s.call("/v1/sessions/a-1/inputs", {

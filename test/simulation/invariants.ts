@@ -46,6 +46,7 @@ import {
   inputAccepted,
   inputStatus,
   sent,
+  steered,
   storeAccepted,
   storeInputEnded,
   storeSteered,
@@ -178,6 +179,8 @@ export class Checker {
 
   readonly listener = (event: RuntimeEvent): void => {
     const l = this.#l;
+    // Emitted inside the steering send(): the one event that may come before it returns.
+    if (event.type === "input.steered") steered(l, event.inputId, event.turnId);
     classified(l);
     l.events += 1;
     l.parts.trace.add(describeEvent(event));

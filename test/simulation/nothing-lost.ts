@@ -84,15 +84,26 @@ export function storeInputEnded(l: Ledger, end: InputEnd): void {
  * no steer, so this cannot be told from the policy alone).
  */
 export function sent(l: Ledger, handle: TurnHandle): void {
-  const at = l.unclassified.findIndex((f) => f.id === handle.id);
+  if (handle.status === "running") steered(l, handle.id, handle.turnId);
+  else {
+    const at = l.unclassified.findIndex((f) => f.id === handle.id);
+    if (at >= 0) l.unclassified.splice(at, 1);
+  }
+}
+
+/**
+ * `input.steered` (or a send that returned a running handle, when no event said so): the input joined
+ * the session's running turn `turnId`.
+ */
+export function steered(l: Ledger, inputId: string, turnId: string | undefined): void {
+  const at = l.unclassified.findIndex((f) => f.id === inputId);
   if (at < 0) return;
   const fact = l.unclassified[at]!;
   l.unclassified.splice(at, 1);
-  if (handle.status !== "running") return;
   const open = l.open.get(fact.sessionId);
-  if (open === undefined || handle.turnId !== open.id) {
+  if (open === undefined || turnId !== open.id) {
     l.fail(
-      `input ${fact.id} was steered into turn ${String(handle.turnId)}, which is not the running turn ${String(open?.id)}`,
+      `input ${fact.id} was steered into turn ${String(turnId)}, which is not the running turn ${String(open?.id)}`,
     );
     return;
   }

@@ -61,6 +61,8 @@ export function describeEvent(e: RuntimeEvent): string {
       return `  ev turn.ended ${e.turnId} ${e.sessionId} [${e.inputIds.join(",")}] ${e.outcome.status}/${e.outcome.reason.code}`;
     case "input.status":
       return `  ev input.status ${e.inputId} ${e.status}`;
+    case "input.steered":
+      return `  ev input.steered ${e.inputId} into ${e.turnId}`;
     case "tool.started":
       return `  ev tool.started ${e.turnId} ${e.toolName} ${e.toolCallId}`;
     case "tool.ended":

@@ -16,6 +16,7 @@ import type { RuntimeEvent, TurnEvent } from "../events.js";
 export type LoggedEventType =
   | TurnEvent["type"]
   | "input.accepted"
+  | "input.steered"
   | "delegation.dispatched"
   | "delegation.rejected"
   | "delegation.completed"

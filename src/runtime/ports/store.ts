@@ -214,7 +214,11 @@ export interface Store {
   endTurn(end: TurnEnd): void;
   /** Resolves once every earlier write is committed. Writes made meanwhile join the next group. */
   commit(): Promise<void>;
-  /** The session's history, oldest first. */
+  /**
+   * The session's history, oldest first. The caller does not change the array, and may hold it until
+   * its turn of the session ends: the store may hand out an array it keeps, as long as nothing but a
+   * later turn end of that session changes it.
+   */
   history(sessionId: string): readonly Message[];
   /** The input a session accepted with this idempotency key, if any. */
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined;

@@ -217,12 +217,14 @@ class MemoryStore implements Store {
     const stored = turnOf(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
     // The inputs it names that are still live: usually all of them.
-    const found = start.inputIds.map((id) => find(session.live, id));
-    const inputs = found.every(isStored) ? found : found.filter(isStored);
-    for (const input of inputs) {
+    const inputs: StoredInput[] = [];
+    for (let i = 0; i < start.inputIds.length; i++) {
+      const input = find(session.live, start.inputIds[i]!);
+      if (input === undefined) continue;
       input.status = "running";
       input.turnId = start.turnId;
       input.steerStep = undefined;
+      inputs.push(input);
     }
     if (stored === undefined) {
       session.turns.push({
@@ -254,8 +256,9 @@ class MemoryStore implements Store {
     if (session === undefined || turn === undefined) return;
     remove(session.turns, turn);
     this.#appendHistory(session, end.messages);
-    for (const input of turn.inputs) this.#endTurnInput(session, input, end);
-    for (const input of turn.steered) this.#endTurnInput(session, input, end);
+    // Indexed loops on the turn's path (bench/NOTES.md, "indexed loops").
+    for (let i = 0; i < turn.inputs.length; i++) this.#endTurnInput(session, turn.inputs[i]!, end);
+    for (let i = 0; i < turn.steered.length; i++) this.#endTurnInput(session, turn.steered[i]!, end);
   }
 
   /** Ends an input of an ending turn with its outcome, or queues it again if the end requeues it. */
@@ -263,7 +266,7 @@ class MemoryStore implements Store {
     // Ended on its own meanwhile (a steered input cancelled unseen).
     if (input.status !== "running" || input.turnId !== end.turnId) return;
     input.steerStep = undefined;
-    if (end.requeued.includes(input.id)) {
+    if (end.requeued.length > 0 && end.requeued.includes(input.id)) {
       input.status = "queued";
       input.turnId = undefined;
     } else {
@@ -274,7 +277,7 @@ class MemoryStore implements Store {
   /** A turn's messages join the history; beyond `historyTurnsMax` turns, the oldest turn's leave. */
   #appendHistory(session: StoredSession, messages: readonly Message[]): void {
     if (messages.length === 0) return;
-    for (const message of messages) session.history.push(message);
+    for (let i = 0; i < messages.length; i++) session.history.push(messages[i]!);
     if (this.#historyTurnsMax === Number.POSITIVE_INFINITY) return;
     session.turnSizes.push(messages.length);
     if (session.turnSizes.length > this.#historyTurnsMax)
@@ -352,12 +355,8 @@ function settleSteered(turn: StoredTurn): void {
   turn.steered = NO_STEERED;
 }
 
-function isStored(input: StoredInput | undefined): input is StoredInput {
-  return input !== undefined;
-}
-
 function find(inputs: readonly StoredInput[], inputId: string): StoredInput | undefined {
-  for (const input of inputs) if (input.id === inputId) return input;
+  for (let i = 0; i < inputs.length; i++) if (inputs[i]!.id === inputId) return inputs[i];
   return undefined;
 }
 
@@ -368,7 +367,8 @@ function current(session: StoredSession, turnId: string, attempt: number): Store
 }
 
 function turnOf(session: StoredSession, turnId: string): StoredTurn | undefined {
-  for (const turn of session.turns) if (turn.turnId === turnId) return turn;
+  const { turns } = session;
+  for (let i = 0; i < turns.length; i++) if (turns[i]!.turnId === turnId) return turns[i];
   return undefined;
 }
 

@@ -35,6 +35,14 @@ export type WorkerRequest =
    * the sync port with the last statement's rows.
    */
   | { readonly kind: "alone"; readonly id: number; readonly statements: readonly Statement[] }
+  /**
+   * A statement that must neither wait in the open transaction nor commit it (a new session's row,
+   * which other processes' statements would otherwise wait on until the group commits): it runs on
+   * a second connection, committed at once without waiting for its WAL flush (the group's commit,
+   * which waits for a later flush, makes it durable with the group), and joins the group's replay
+   * in case the server loses it. Answered on the sync port.
+   */
+  | { readonly kind: "aside"; readonly id: number; readonly sql: string; readonly params: readonly unknown[] }
   | { readonly kind: "close"; readonly id: number }
   /** Internal: the connection dropped; make it again and replay the open transaction. */
   | { readonly kind: "restore" };
@@ -87,6 +95,21 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/**
+ * The statement as a named query: the server parses and plans each of the store's statements once
+ * per connection, not at every call (bench/NOTES.md, "Fleet"). The store's statements are a fixed
+ * set of texts, so the names stay few; pg prepares a name again on a new connection by itself.
+ */
+const names = new Map<string, string>();
+function named(statement: Statement): pg.QueryConfig {
+  let name = names.get(statement.sql);
+  if (name === undefined) {
+    name = `offstage_${names.size + 1}`;
+    names.set(statement.sql, name);
+  }
+  return { name, text: statement.sql, values: statement.params as unknown[] };
+}
+
 function errorOf(error: unknown): WorkerError {
   return {
     message: error instanceof Error ? error.message : String(error),
@@ -99,6 +122,8 @@ class ConnectionWorker {
   readonly #data: WorkerData;
   readonly #flags: Int32Array;
   #client: pg.Client | undefined;
+  /** The connection of `aside` statements, made at the first. */
+  #aside: pg.Client | undefined;
   /** The open transaction's writes, replayed on a new connection if this one drops. */
   #group: Statement[] = [];
   #inTransaction = false;
@@ -161,6 +186,16 @@ class ConnectionWorker {
           this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });
         }
         return;
+      case "aside":
+        try {
+          const statement = { sql: request.sql, params: request.params };
+          const result = await this.#runAside(statement);
+          this.#group.push(statement);
+          this.#reply({ sync: true }, { id: request.id, rows: result.rows, count: result.rowCount ?? 0 });
+        } catch (error) {
+          this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });
+        }
+        return;
       case "commit":
         parentPort!.postMessage(await this.#commit(request.id));
         return;
@@ -174,7 +209,9 @@ class ConnectionWorker {
       case "close": {
         const reply = await this.#commit(request.id);
         await this.#client?.end().catch(() => undefined);
+        await this.#aside?.end().catch(() => undefined);
         this.#client = undefined;
+        this.#aside = undefined;
         parentPort!.postMessage(reply);
         return;
       }
@@ -240,8 +277,7 @@ class ConnectionWorker {
         if (statements.length > 1) await client.query("BEGIN");
         let result: pg.QueryResult | undefined;
         try {
-          for (const statement of statements)
-            result = await client.query(statement.sql, statement.params as unknown[]);
+          for (const statement of statements) result = await client.query(named(statement));
           if (statements.length > 1) await client.query("COMMIT");
         } catch (error) {
           if (statements.length > 1 && !isConnectionError(error))
@@ -252,6 +288,28 @@ class ConnectionWorker {
       } catch (error) {
         if (!isConnectionError(error)) throw error;
         this.#drop();
+      }
+    }
+  }
+
+  /** Runs an `aside` statement, connecting its connection first if needed (once more if it dropped). */
+  async #runAside(statement: Statement): Promise<pg.QueryResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.#aside === undefined) {
+          const client = new pg.Client(this.#data.config);
+          client.on("error", () => {
+            if (this.#aside === client) this.#aside = undefined;
+          });
+          await client.connect();
+          await client.query("SET synchronous_commit = off");
+          this.#aside = client;
+        }
+        return await this.#aside.query(named(statement));
+      } catch (error) {
+        if (!isConnectionError(error) || attempt > 0) throw error;
+        this.#aside?.end().catch(() => undefined);
+        this.#aside = undefined;
       }
     }
   }
@@ -276,7 +334,7 @@ class ConnectionWorker {
           await client.query("BEGIN");
           this.#inTransaction = true;
         }
-        return await client.query(sql, params as unknown[]);
+        return await client.query(named({ sql, params }));
       } catch (error) {
         if (!isConnectionError(error)) throw error;
         this.#drop();
@@ -303,7 +361,7 @@ class ConnectionWorker {
         if (earlier.length > 0) {
           await client.query("BEGIN");
           this.#inTransaction = true;
-          for (const statement of earlier) await client.query(statement.sql, statement.params as unknown[]);
+          for (const statement of earlier) await client.query(named(statement));
         }
         Atomics.store(this.#flags, DOWN_FLAG, 0);
         return client;

@@ -39,6 +39,8 @@ import type {
 import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
 import { isConnectionError } from "./connection-worker.js";
 import { Heartbeat } from "./heartbeat.js";
+import { HeldHistories } from "./held-histories.js";
+import { HeldWrites } from "./held-writes.js";
 import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
@@ -52,14 +54,14 @@ import { WakeListener } from "./wake-listener.js";
  * check's share lock on each written session's row above all) are held that long at most.
  */
 const GROUP_COMMIT_MS = 2;
-/** What a background child's session id holds, and no other session's (`delegation/children.ts`). */
-const CHILD_MARK = ">";
 /** Sessions with live input one `open()` takes over at most. */
 const CLAIM_AT_OPEN_MAX = 100_000;
 
 /** A connection's pieces, while the store is open. */
 interface Open {
   readonly conn: SyncConnection;
+  /** The group's inputs, turn starts and turn ends, written together (`held-writes.ts`). */
+  readonly held: HeldWrites;
   readonly heartbeat: Heartbeat;
 }
 
@@ -99,12 +101,15 @@ export class PostgresStore implements Store, AsyncDisposable {
     release: async () => {
       const conn = this.#live();
       this.#held.clear();
+      this.#histories.clear();
       conn.write(this.#sql.releaseAll, [this.processId]);
       await conn.commit();
     },
   };
   /** The sessions this process holds, with the lease epoch it holds each under. */
   readonly #held = new Map<string, number>();
+  /** The histories of held sessions (`held-histories.ts`). */
+  readonly #histories = new HeldHistories();
   #open: Open | undefined;
   #closing: Promise<void> | undefined;
   #onLost: ((sessionIds: readonly string[]) => void) | undefined;
@@ -142,6 +147,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     // Sessions with live input nobody holds, and this process's own (a restart under its name).
     const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
     this.#held.clear();
+    this.#histories.clear();
     for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     const state = await this.#recover();
     // The claimed rows stay locked until this commits: another process must not wait on them.
@@ -151,29 +157,21 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   createSession(session: SessionRecord): void {
     if (this.#held.has(session.id)) return;
-    if (session.id.includes(CHILD_MARK)) {
-      // A background child's session, new (its id is fresh): it joins the group of its fan-out's
-      // reservation, so both commit or neither (`postgres-delegation-log.ts`).
-      this.#live().write(this.#sql.createSession, [
-        session.id,
-        session.agent,
-        session.createdAtMs,
-        this.processId,
-      ]);
-      this.#held.set(session.id, 1);
+    const conn = this.#live();
+    const params = [session.id, session.agent, session.createdAtMs, this.processId];
+    // A new session's row is written aside, without committing the group or waiting in it; one that
+    // exists is claimed in a transaction of its own, as its row may be locked by its holder's group.
+    const created = conn.asideSync(this.#sql.insertSession, params).rows;
+    if (created.length > 0) {
+      this.#take(session.id, created);
+      this.#histories.set(session.id, created[0]!.epoch as number, []);
       return;
     }
-    const { rows } = this.#live().aloneSync([
-      {
-        sql: this.#sql.createSession,
-        params: [session.id, session.agent, session.createdAtMs, this.processId],
-      },
-    ]);
-    this.#take(session.id, rows);
+    this.#take(session.id, conn.aloneSync([{ sql: this.#sql.createSession, params }]).rows);
   }
 
   accept(input: InputRecord): void {
-    const conn = this.#live();
+    const { conn, held: writes } = this.#openNow();
     if (conn.down)
       throw new OffstageError(
         "STORE_UNAVAILABLE",
@@ -190,11 +188,17 @@ export class PostgresStore implements Store, AsyncDisposable {
         conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
       );
     const held = this.#held.has(sessionId);
+    const payload = JSON.stringify(input.payload);
+    if (held && input.idempotencyKey === undefined) {
+      writes.input(input, payload);
+      conn.hold();
+      return;
+    }
     const params = [
       input.id,
       sessionId,
       input.seq,
-      JSON.stringify(input.payload),
+      payload,
       input.policy,
       input.idempotencyKey ?? null,
       input.acceptedAtMs,
@@ -245,17 +249,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   startTurn(turn: TurnStart): void {
-    const [session, owner, epoch] = this.#fence(turn.sessionId);
-    this.#live().write(this.#sql.startTurn, [
-      turn.turnId,
-      session,
-      turn.attempt,
-      JSON.stringify(turn.inputIds),
-      turn.startedAtMs,
-      [...turn.inputIds],
-      owner,
-      epoch,
-    ]);
+    const { conn, held } = this.#openNow();
+    const epoch = this.#fence(turn.sessionId)[2];
+    held.start(turn, epoch);
+    conn.hold();
+    this.#histories.started(turn.sessionId, epoch, turn.turnId, turn.attempt);
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
@@ -269,29 +267,26 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   endTurn(end: TurnEnd): void {
-    const [session, owner, epoch] = this.#fence(end.sessionId);
-    this.#live().write(this.#sql.endTurn, [
-      end.turnId,
-      end.attempt,
-      outcomeJson(end.outcome),
-      JSON.stringify(end.usage),
-      end.endedAtMs,
-      end.outcome.status,
-      [...end.requeued],
-      session,
-      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
-      owner,
-      epoch,
-    ]);
+    const { conn, held } = this.#openNow();
+    const epoch = this.#fence(end.sessionId)[2];
+    held.end(end, epoch);
+    conn.hold();
+    this.#histories.ended(end.sessionId, epoch, end.turnId, end.attempt, end.messages);
   }
 
   commit(): Promise<void> {
     return this.#open?.conn.commit() ?? Promise.resolve();
   }
 
+  /** For a session this process holds, from memory after the first read (`held-histories.ts`). */
   history(sessionId: string): readonly Message[] {
+    const epoch = this.#held.get(sessionId);
+    const kept = epoch === undefined ? undefined : this.#histories.get(sessionId, epoch);
+    if (kept !== undefined) return kept;
     const { rows } = this.#live().readSync(this.#sql.history, [sessionId]);
-    return rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+    const messages = rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
+    if (epoch !== undefined) this.#histories.set(sessionId, epoch, messages);
+    return messages;
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -324,6 +319,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     this.#closing = Promise.resolve();
     this.#held.clear();
+    this.#histories.clear();
+    open.held.drop();
     open.heartbeat.close();
     await open.conn.abandon();
   }
@@ -342,6 +339,8 @@ export class PostgresStore implements Store, AsyncDisposable {
       await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
       await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
       conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where);
+      // Turn ends of a group that failed to commit added messages the database does not have.
+      conn.onLost = () => this.#histories.clear();
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
@@ -360,7 +359,9 @@ export class PostgresStore implements Store, AsyncDisposable {
       onLapse: () => this.#lapse(),
       onBack: () => this.#back(),
     });
-    this.#open = { conn, heartbeat };
+    const held = new HeldWrites(this.#sql, this.processId, (sql, params) => conn.write(sql, params));
+    conn.held = held;
+    this.#open = { conn, held, heartbeat };
     this.#closing = undefined;
   }
 
@@ -368,7 +369,10 @@ export class PostgresStore implements Store, AsyncDisposable {
   #lost(sessions: readonly (readonly [string, number])[]): void {
     // Held again since under a new epoch, or given up meanwhile: not lost now.
     const lost = sessions.filter(([id, epoch]) => this.#held.get(id) === epoch).map(([id]) => id);
-    for (const id of lost) this.#held.delete(id);
+    for (const id of lost) {
+      this.#held.delete(id);
+      this.#histories.forget(id);
+    }
     if (lost.length > 0) this.#onLost?.(lost);
   }
 
@@ -389,6 +393,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   #lapse(): void {
     const lost = [...this.#held.keys()];
     this.#held.clear();
+    this.#histories.clear();
     if (lost.length > 0) this.#onLost?.(lost);
   }
 
@@ -458,6 +463,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     open.heartbeat.close();
     this.#held.clear();
+    this.#histories.clear();
     open.conn.write(this.#sql.releaseAll, [this.processId]);
     open.conn.write(this.#sql.forgetProcess, [this.processId]);
     await open.conn.close();
@@ -480,7 +486,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   #live(): SyncConnection {
-    if (this.#open !== undefined) return this.#open.conn;
+    return this.#openNow().conn;
+  }
+
+  #openNow(): Open {
+    if (this.#open !== undefined) return this.#open;
     throw new OffstageError("CLOSED", `the PostgreSQL store at ${this.where} is not open; open() it first`, {
       details: { where: this.where },
     });

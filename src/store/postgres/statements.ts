@@ -22,6 +22,20 @@ function fence(session: string, owner: string, epoch: string): string {
   return `EXISTS (SELECT 1 FROM {s}.sessions f WHERE f.id = ${session} AND f.owner = ${owner} AND f.epoch = ${epoch} FOR SHARE)`;
 }
 
+/**
+ * The lease check of a multi-row write, as a CTE: the rows of `u` (its `session_id` and `epoch`
+ * columns) whose session's row names this owner (param `$owner`) and that epoch, locked `FOR SHARE`
+ * as {@link fence} locks them. Rows of `u` join it with `EXISTS`, so a session named twice in `u`
+ * writes each of its rows once.
+ */
+function fenceRows(owner: string): string {
+  return `f AS MATERIALIZED (SELECT x.id, x.epoch FROM {s}.sessions x
+      WHERE x.owner = ${owner} AND (x.id, x.epoch) IN (SELECT u.session_id, u.epoch FROM u) FOR SHARE)`;
+}
+
+/** Whether the row of `u` passed the lease check of {@link fenceRows}. */
+const FENCED = "EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND f.epoch = u.epoch)";
+
 /** A session nobody holds: no owner, or an owner whose process stopped beating. */
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
     SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
@@ -92,12 +106,27 @@ const SQL = {
     ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")}
       WHERE x.owner = $4 OR (${FREE} AND ${IDLE})
     RETURNING x.epoch`,
+  /** Creates the session held by this process if no process made it yet. Params: id, agent, created_at_ms, owner. */
+  insertSession: `INSERT INTO {s}.sessions (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
+    ON CONFLICT (id) DO NOTHING RETURNING epoch`,
   allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
 
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by. */
   insertInput: `INSERT INTO {s}.inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
+  /**
+   * `insertInput` for many inputs of sessions this process holds, none with an idempotency key, in
+   * the order given. Params: ids, session ids, seqs, payloads, policies, accepted_at_ms, delegation
+   * ids (arrays, one element per input), taken_by.
+   */
+  insertInputs: `INSERT INTO {s}.inputs
+      (id, session_id, seq, payload, policy, accepted_at_ms, delegation_id, taken_by, status)
+    SELECT u.id, u.session_id, u.seq, u.payload, u.policy, u.accepted_at_ms, u.delegation_id, $8, 'queued'
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+        WITH ORDINALITY AS u(id, session_id, seq, payload, policy, accepted_at_ms, delegation_id, ord)
+      ORDER BY u.ord
+    ON CONFLICT DO NOTHING`,
   /**
    * Policy `reject` for a session another process holds: the input is written only while the
    * session has no live input, after `lockSession` (a statement of its own, so this one's snapshot
@@ -165,6 +194,24 @@ const SQL = {
     UPDATE {s}.inputs SET status = 'running', turn_id = $1, steer_step = NULL
       WHERE id = ANY($6::text[]) AND session_id = $2 AND status IN ('queued', 'running')
         AND EXISTS (SELECT 1 FROM t)`,
+  /**
+   * `startTurn` for many turns, each fenced by its own epoch; no two name the same turn or input.
+   * Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs (arrays, one element
+   * per turn), owner.
+   */
+  startTurns: `WITH u AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[])
+        AS u(id, session_id, attempt, input_ids, started_at_ms, epoch)),
+    ${fenceRows("$7")},
+    t AS (
+      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms)
+        SELECT u.id, u.session_id, u.attempt, u.input_ids, u.started_at_ms FROM u WHERE ${FENCED}
+      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
+        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
+      RETURNING id, session_id, input_ids)
+    UPDATE {s}.inputs i SET status = 'running', turn_id = t.id, steer_step = NULL
+      FROM t, json_array_elements_text(t.input_ids::json) AS e(id)
+      WHERE i.id = e.id AND i.session_id = t.session_id AND i.status IN ('queued', 'running')`,
   /** Params: step, messages, id, attempt, session, owner, epoch. */
   checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
     WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
@@ -185,6 +232,32 @@ const SQL = {
         WHERE turn_id = $1 AND status = 'running' AND NOT (id = ANY($7::text[])) AND EXISTS (SELECT 1 FROM t))
     INSERT INTO {s}.history (session_id, turn_id, messages)
       SELECT $8, $1, $9 FROM t WHERE $9::text IS NOT NULL
+    ON CONFLICT (turn_id) DO NOTHING`,
+  /**
+   * `endTurn` for many turns, each fenced by its own epoch; history rows go in in the order given.
+   * Params: turn ids, attempts, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
+   * sessions, messages (NULL when none), epochs (arrays, one element per turn), owner.
+   */
+  endTurns: `WITH u AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+          $7::text[], $8::text[], $9::text[], $10::bigint[]) WITH ORDINALITY
+        AS u(id, attempt, outcome, usage, ended_at_ms, status, requeued, session_id, messages, epoch, ord)),
+    ${fenceRows("$11")},
+    t AS (
+      UPDATE {s}.turns x SET outcome = u.outcome, usage = u.usage, ended_at_ms = u.ended_at_ms, messages = '[]'
+        FROM u WHERE x.id = u.id AND x.attempt = u.attempt AND x.ended_at_ms IS NULL AND ${FENCED}
+        RETURNING x.id),
+    e AS MATERIALIZED (SELECT u.* FROM u JOIN t ON t.id = u.id),
+    requeued AS (
+      UPDATE {s}.inputs i SET status = 'queued', turn_id = NULL, steer_step = NULL
+        FROM e, json_array_elements_text(e.requeued::json) AS r(id)
+        WHERE i.id = r.id AND i.status = 'running' AND i.turn_id = e.id),
+    ended AS (
+      UPDATE {s}.inputs i SET status = e.status, ended_at_ms = e.ended_at_ms, steer_step = NULL
+        FROM e WHERE i.turn_id = e.id AND i.status = 'running'
+          AND NOT (i.id IN (SELECT json_array_elements_text(e.requeued::json))))
+    INSERT INTO {s}.history (session_id, turn_id, messages)
+      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
     ON CONFLICT (turn_id) DO NOTHING`,
   /** Param: session ids. */
   runningTurns: `SELECT id, session_id, attempt, input_ids, step, messages FROM {s}.turns

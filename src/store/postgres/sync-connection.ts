@@ -46,6 +46,13 @@ export class SyncConnection {
   /** The commit asked for since the last write, shared by every caller until a write comes. */
   #commit: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
+  /**
+   * Writes the store holds back within the group (`held-writes.ts`): written before anything else
+   * this connection is asked to do, so that every other statement keeps its place after them.
+   */
+  held: { flush(): void } | undefined;
+  /** Told when a group failed to commit (its writes are lost), before the commit's caller is. */
+  onLost: (() => void) | undefined;
 
   constructor(config: pg.ClientConfig, readTimeoutMs: number, groupCommitMs: number, where: string) {
     const shared = new SharedArrayBuffer(8);
@@ -80,6 +87,7 @@ export class SyncConnection {
 
   /** Adds a statement to the current transaction. Its failure fails the next commit. */
   write(sql: string, params: readonly unknown[]): void {
+    this.held?.flush();
     this.#wrote();
     this.#post({ kind: "write", sql, params });
   }
@@ -89,6 +97,7 @@ export class SyncConnection {
    * when it changes rows (it then joins the transaction like `write`).
    */
   readSync(sql: string, params: readonly unknown[], write = false): { rows: Rows; count: number } {
+    this.held?.flush();
     if (write) this.#wrote();
     const id = this.#nextId++;
     return this.#waitSync(id, { kind: "read", id, sync: true, write, sql, params });
@@ -100,9 +109,21 @@ export class SyncConnection {
    * processes wait on, which must not stay held for the rest of a group.
    */
   aloneSync(statements: readonly Statement[]): { rows: Rows; count: number } {
+    this.held?.flush();
     this.#commit = undefined;
     const id = this.#nextId++;
     return this.#waitSync(id, { kind: "alone", id, statements });
+  }
+
+  /**
+   * Runs a statement on the side, committed at once but not waited for until the group commits,
+   * and returns its rows, blocking this thread (see the worker's `aside` request).
+   */
+  asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number } {
+    this.held?.flush();
+    this.#wrote();
+    const id = this.#nextId++;
+    return this.#waitSync(id, { kind: "aside", id, sql, params });
   }
 
   #waitSync(id: number, request: WorkerRequest): { rows: Rows; count: number } {
@@ -124,6 +145,11 @@ export class SyncConnection {
     }
   }
 
+  /** The store holds a write back for the group (see `held`): the group commits when its window closes. */
+  hold(): void {
+    this.#wrote();
+  }
+
   /** A write joined the transaction: the group commits when its window closes, if nobody asks sooner. */
   #wrote(): void {
     this.#commit = undefined;
@@ -138,6 +164,7 @@ export class SyncConnection {
 
   /** Runs a statement in the current transaction and resolves with its rows. */
   async read(sql: string, params: readonly unknown[], write = false): Promise<{ rows: Rows; count: number }> {
+    this.held?.flush();
     if (write) this.#wrote();
     const id = this.#nextId++;
     const reply = await this.#ask(id, { kind: "read", id, sync: false, write, sql, params });
@@ -147,17 +174,21 @@ export class SyncConnection {
   /** Resolves once every write posted before it is committed; rejects with what failed. */
   commit(): Promise<void> {
     if (this.#closed !== undefined) return Promise.resolve();
+    this.held?.flush();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#commit ??= (async () => {
       const id = this.#nextId++;
-      this.#rowsOf(await this.#ask(id, { kind: "commit", id }));
+      const reply = await this.#ask(id, { kind: "commit", id });
+      if ("error" in reply) this.onLost?.();
+      this.#rowsOf(reply);
     })();
     return this.#commit;
   }
 
   /** Commits, closes the connection and ends the worker. Idempotent. */
   close(): Promise<void> {
+    if (this.#closed === undefined) this.held?.flush();
     this.#closed ??= (async () => {
       const id = this.#nextId++;
       try {

@@ -1,0 +1,127 @@
+/**
+ * The PostgreSQL store's hot writes, held back within their group and written together: accepted
+ * inputs (of sessions this process holds, without an idempotency key), turn starts and turn ends,
+ * each kind as one multi-row statement (`insertInputs`, `startTurns`, `endTurns` in
+ * `statements.ts`). The server then parses, plans and runs three statements per group instead of
+ * one per input and turn (bench/NOTES.md, "Fleet").
+ *
+ * They are written, in that order, before anything else reaches the connection (`SyncConnection`
+ * calls {@link HeldWrites.flush} first in every call: a read, any other write, a commit), so every
+ * statement outside them keeps its place. Within them the kinds are reordered, which leaves the rows
+ * writing each at its call would:
+ *
+ * - an input is accepted before a turn takes it, so inputs go first;
+ * - starts go before ends: a start held after an end is of a later turn (a session runs one turn
+ *   at a time), and the only input both can name is one the end requeues — the later start takes it
+ *   from either state, and the end then finds it in another turn and leaves it;
+ * - two held starts never name the same turn or input (a start that would is held only after the
+ *   others are written), so the start statement never meets a row twice;
+ * - history rows keep the order of the calls.
+ *
+ * Every row carries the lease epoch its call was made under, and the statements fence each row by
+ * it, as the single-row ones did.
+ *
+ * @packageDocumentation
+ */
+import type { InputRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
+import { outcomeJson } from "../sqlite/rows.js";
+import type { Statements } from "./statements.js";
+
+/** Where held rows go: a write joining the connection's open transaction. */
+export type Write = (sql: string, params: readonly unknown[]) => void;
+
+/** A column of held rows per parameter of a multi-row statement. */
+type Columns = unknown[][];
+
+function columns(count: number): Columns {
+  return Array.from({ length: count }, () => []);
+}
+
+function push(into: Columns, row: readonly unknown[]): void {
+  for (let i = 0; i < row.length; i++) into[i]!.push(row[i]);
+}
+
+export class HeldWrites {
+  readonly #sql: Statements;
+  readonly #owner: string;
+  readonly #write: Write;
+  #inputs: Columns = columns(7);
+  #starts: Columns = columns(6);
+  #ends: Columns = columns(10);
+  /** Turns and inputs the held starts name. */
+  readonly #named = new Set<string>();
+
+  constructor(sql: Statements, owner: string, write: Write) {
+    this.#sql = sql;
+    this.#owner = owner;
+    this.#write = write;
+  }
+
+  /** Holds an input accepted for a session this process holds, without an idempotency key. */
+  input(input: InputRecord, payload: string): void {
+    push(this.#inputs, [
+      input.id,
+      input.sessionId,
+      input.seq,
+      payload,
+      input.policy,
+      input.acceptedAtMs,
+      input.delegationId ?? null,
+    ]);
+  }
+
+  /** Holds a turn start made under lease `epoch`. */
+  start(turn: TurnStart, epoch: number): void {
+    if (this.#named.has(turn.turnId) || turn.inputIds.some((id) => this.#named.has(id))) this.flush();
+    this.#named.add(turn.turnId);
+    for (const id of turn.inputIds) this.#named.add(id);
+    push(this.#starts, [
+      turn.turnId,
+      turn.sessionId,
+      turn.attempt,
+      JSON.stringify(turn.inputIds),
+      turn.startedAtMs,
+      epoch,
+    ]);
+  }
+
+  /** Holds a turn end made under lease `epoch`. */
+  end(end: TurnEnd, epoch: number): void {
+    push(this.#ends, [
+      end.turnId,
+      end.attempt,
+      outcomeJson(end.outcome),
+      JSON.stringify(end.usage),
+      end.endedAtMs,
+      end.outcome.status,
+      JSON.stringify(end.requeued),
+      end.sessionId,
+      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
+      epoch,
+    ]);
+  }
+
+  /** Writes what is held, then holds nothing. */
+  flush(): void {
+    const inputs = this.#inputs;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    if (inputs[0]!.length + starts[0]!.length + ends[0]!.length === 0) return;
+    // Emptied first: a write flushes what is held before it, which is then nothing.
+    this.#inputs = columns(7);
+    this.#starts = columns(6);
+    this.#ends = columns(10);
+    this.#named.clear();
+    if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner]);
+    if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner]);
+    if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner]);
+  }
+
+  /** Drops what is held: what a killed process leaves. */
+  drop(): void {
+    this.#inputs = columns(7);
+    this.#starts = columns(6);
+    this.#ends = columns(10);
+    this.#named.clear();
+  }
+}
