@@ -3,7 +3,9 @@
  * main thread is held — blocked in the store's synchronous reads, which wait on `Atomics.wait`, or
  * busy running turns — still renews its leases, so no other process takes its sessions over and
  * runs their turns beside it. A watcher on a connection of its own (another process: this thread is
- * the one held) samples the lease by the server's clock the whole time.
+ * the one held) samples the lease by the server's clock the whole time. And the sessions it reports
+ * taken over are those the database moved past this process's epoch: the heartbeat's own connection
+ * does not see a claim of this process not yet committed, and must not take it for a loss.
  */
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,5 +74,28 @@ describe("postgres store: the heartbeat", () => {
     expect(lapsed).toBe(0);
     expect(a.holds("s1")).toBe(true);
     expect(await sql(`SELECT owner, epoch FROM "${schema}".sessions WHERE id = 's1'`)).toEqual([before]);
+  });
+
+  it("takes a session for lost only once the database has moved past its epoch, not before its own claim commits", async () => {
+    const schema = uniqueSchema("beat");
+    schemas.push(schema);
+    const a = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: 300 });
+    opened.push(a);
+    await a.open();
+    a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+    await a.commit();
+    const [{ epoch }] = await sql<{ epoch: number }>(
+      `SELECT epoch FROM "${schema}".sessions WHERE id = 's1'`,
+    );
+    // What the heartbeat sees while a claim of a's is not committed yet: the dead holder's row, at
+    // the epoch before a's.
+    await sql(`UPDATE "${schema}".sessions SET owner = 'dead', epoch = $1 WHERE id = 's1'`, [epoch - 1]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(a.holds("s1")).toBe(true);
+    // Another process took it over: a lets it go.
+    await sql(`UPDATE "${schema}".sessions SET owner = 'b', epoch = $1 WHERE id = 's1'`, [epoch + 1]);
+    const deadline = Date.now() + 5_000;
+    while (a.holds("s1") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(a.holds("s1")).toBe(false);
   });
 });

@@ -32,7 +32,7 @@ export interface HeartbeatData {
   readonly silentMs: number;
   /** The renewal. Params: id, lease_ms. */
   readonly renewSql: string;
-  /** Of the ids given, those another owner holds. Params: ids, owner. */
+  /** Of the ids given, those the database names another owner (or none) for, with their epoch. Params: ids, owner. */
   readonly lostSql: string;
 }
 
@@ -43,8 +43,11 @@ export interface HeldMessage {
 
 /** What the worker reports. */
 export type HeartbeatReport =
-  /** These sessions (with the epoch the main thread said it held them under) have another owner. */
-  | { readonly kind: "lost"; readonly sessions: readonly (readonly [string, number])[] }
+  /**
+   * The database names another owner, or none, for these sessions: each with the epoch the main
+   * thread said it held it under, and the epoch the database has.
+   */
+  | { readonly kind: "lost"; readonly sessions: readonly (readonly [string, number, number])[] }
   /** No renewal succeeded for most of the lease: every lease must be given up now. */
   | { readonly kind: "lapsed" }
   /** A renewal succeeded after a lapse: the leases given up can be handed back. */
@@ -86,13 +89,16 @@ class HeartbeatThread {
       }
       const held = this.#held;
       if (held.length === 0) return;
-      const { rows } = await client.query<{ id: string }>(this.#data.lostSql, [
+      const { rows } = await client.query<{ id: string; epoch: string }>(this.#data.lostSql, [
         held.map(([id]) => id),
         this.#data.processId,
       ]);
       if (rows.length === 0) return;
       const epochs = new Map(held);
-      report({ kind: "lost", sessions: rows.map((row) => [row.id, epochs.get(row.id)!] as const) });
+      report({
+        kind: "lost",
+        sessions: rows.map((row) => [row.id, epochs.get(row.id)!, Number(row.epoch)] as const),
+      });
     } catch {
       this.#client?.end().catch(() => undefined);
       this.#client = undefined;

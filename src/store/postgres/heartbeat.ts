@@ -40,7 +40,8 @@ export interface HeartbeatOptions {
   readonly lostSql: string;
   /** The sessions this process holds, with their epochs. */
   readonly held: () => Iterable<readonly [string, number]>;
-  readonly onLost: (sessions: readonly (readonly [string, number])[]) => void;
+  /** See the worker's `lost` report: id, the epoch held, the epoch the database has. */
+  readonly onLost: (sessions: readonly (readonly [string, number, number])[]) => void;
   readonly onLapse: () => void;
   readonly onBack: () => void;
 }

@@ -365,10 +365,16 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#closing = undefined;
   }
 
-  /** Another process took these sessions over (with the epoch they were held under when asked). */
-  #lost(sessions: readonly (readonly [string, number])[]): void {
-    // Held again since under a new epoch, or given up meanwhile: not lost now.
-    const lost = sessions.filter(([id, epoch]) => this.#held.get(id) === epoch).map(([id]) => id);
+  /**
+   * The database names another owner, or none, for these sessions (each with the epoch it was held
+   * under when asked, and the database's). Lost are those whose epoch the database has moved past,
+   * or released at: a lower one is a claim of this process not committed when the heartbeat asked,
+   * and a session held again since under a new epoch, or given up meanwhile, is not lost now.
+   */
+  #lost(sessions: readonly (readonly [string, number, number])[]): void {
+    const lost = sessions
+      .filter(([id, epoch, now]) => this.#held.get(id) === epoch && now >= epoch)
+      .map(([id]) => id);
     for (const id of lost) {
       this.#held.delete(id);
       this.#histories.forget(id);
