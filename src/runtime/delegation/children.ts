@@ -40,6 +40,7 @@ import {
   childAgent,
   type DelegateResult,
   type DelegateSpec,
+  delegationIdOf,
   depthOf,
   firstInput,
   rootOf,
@@ -173,6 +174,7 @@ export class Children {
     // A store shared by processes counts the caps across all of them, and records the fan-out then.
     const fleet = this.#log.reserve?.(records, this.#options);
     if (fleet?.kind === "rejected") {
+      this.#commitFleet();
       for (let i = 0; i < records.length; i++) release(this.#ledger, parentSessionId);
       const { code, reason } = fleet;
       this.#parts.events.emit({ type: "delegation.rejected", parentSessionId, code, reason });
@@ -193,6 +195,7 @@ export class Children {
       });
       ids.push(id);
     }
+    if (fleet !== undefined) this.#commitFleet();
     return { status: "dispatched", ids };
   }
 
@@ -224,7 +227,7 @@ export class Children {
     if (child === undefined) return;
     recordTurn(child, outcome, messages, usage);
     this.#budgets.turnEnded(child, usage);
-    if (child.stop !== undefined || (queued === 0 && runningUnder(this.#ledger, sessionId) === 0))
+    if (child.stop !== undefined || (queued === 0 && !this.#hasRunningChildren(sessionId)))
       this.#complete(child);
   }
 
@@ -245,7 +248,7 @@ export class Children {
    */
   idle(sessionId: string): void {
     const child = this.#live.get(sessionId);
-    if (child === undefined || runningUnder(this.#ledger, sessionId) > 0) return;
+    if (child === undefined || this.#hasRunningChildren(sessionId)) return;
     this.#complete(child);
   }
 
@@ -278,14 +281,59 @@ export class Children {
     return count;
   }
 
-  /** Why a completion cannot go to its parent, or `undefined` when it can. */
+  /**
+   * Why a completion cannot go to its parent, or `undefined` when it can. With a store shared by
+   * processes the parent may run in another process, or in none at the moment (its holder died):
+   * the store says whether it still takes results — it exists, and, a child itself, has not
+   * completed.
+   */
   undeliverable(record: DelegationRecord): string | undefined {
-    if (this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
+    const shared = this.#parts.leaseKeeper !== undefined;
+    if (!shared && this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
     if (record.depth === 1) return undefined;
     // The parent is itself a child: it must still be running to take the result.
     const parent = this.#live.get(record.parentSessionId);
-    if (parent === undefined) return "parent_finished";
-    return parent.stop === undefined ? undefined : "parent_stopped";
+    if (parent !== undefined) return parent.stop === undefined ? undefined : "parent_stopped";
+    if (!shared) return "parent_finished";
+    const own = this.#log.get(delegationIdOf(record.parentSessionId));
+    return own !== undefined && own.completion === undefined ? undefined : "parent_finished";
+  }
+
+  /**
+   * Queues the input that carries a completion to its parent and returns its id. A parent this
+   * process has no entry for (it runs in another process, or in none now) gets it through the store
+   * alone: its holder, or whichever process claims it, takes it up.
+   */
+  carry(record: DelegationRecord, text: string): string {
+    const { sessions, intake, store, dispatcher, options } = this.#parts;
+    const parent = sessions.get(record.parentSessionId);
+    if (parent !== undefined) return intake.acceptOwn(parent, text, record.id);
+    const id = options.ids();
+    const seq = intake.nextSeq;
+    intake.nextSeq = seq + 1;
+    store.accept({
+      id,
+      sessionId: record.parentSessionId,
+      seq,
+      payload: text,
+      policy: "enqueue",
+      idempotencyKey: undefined,
+      acceptedAtMs: dispatcher.epochNow(),
+      delegationId: record.id,
+    });
+    return id;
+  }
+
+  /**
+   * Another process holds the child's session now (this one lost its lease): it runs the child and
+   * completes it, so this process forgets it without completing it.
+   */
+  letGo(sessionId: string): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return;
+    this.#live.delete(sessionId);
+    if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
+    release(this.#ledger, child.record.parentSessionId);
   }
 
   /** Clears timers and slots; the children stay recorded and resume at the next start. */
@@ -295,6 +343,25 @@ export class Children {
     this.#live.clear();
     clearLedger(this.#ledger);
     this.#budgets.clear();
+  }
+
+  /**
+   * Whether children of the session still run. With a store shared by processes they may run in
+   * another process (or in none now, until one claims them): the store counts them.
+   */
+  #hasRunningChildren(sessionId: string): boolean {
+    if (runningUnder(this.#ledger, sessionId) > 0) return true;
+    if (this.#parts.leaseKeeper === undefined) return false;
+    return this.#log.list(sessionId).some((record) => record.completion === undefined);
+  }
+
+  /**
+   * A shared store's reservation commits with the children's sessions and first inputs, under a
+   * lock other processes' fan-outs wait on until then: it commits now rather than when its group
+   * closes. A failure is the store's to report (its guard marks it failed).
+   */
+  #commitFleet(): void {
+    this.#parts.store.commit().catch(() => undefined);
   }
 
   #track(record: DelegationRecord): void {
@@ -337,12 +404,7 @@ export class Children {
     if (reason !== undefined) {
       this.#log.complete(completion, { state: "dropped", reason });
     } else {
-      const text = renderCompletions([completion]);
-      const inputId = this.#parts.intake.acceptOwn(
-        this.#parts.sessions.get(record.parentSessionId)!,
-        text,
-        record.id,
-      );
+      const inputId = this.carry(record, renderCompletions([completion]));
       this.#log.complete(completion, { state: "pending", inputId });
     }
     this.#parts.events.emit({
