@@ -147,29 +147,30 @@ export class LeaseKeeper {
   }
 
   /**
-   * Another process took these sessions over (this one was cut off past its lease). Their queued
-   * input is the new holder's now: its handles follow the store. A running turn can write nothing
-   * any more (its epoch is stale); it is interrupted, and its inputs' handles here settle
-   * `interrupted` (`lease_lost`) while the new holder resumes the turn — `runtime.handle(id)`, asked
-   * again, follows the input to its end there.
+   * Another process took these sessions over (this one was cut off past its lease, or its thread
+   * was held past it). Their queued input is the new holder's now, and so is a running turn: it
+   * resumes there from its checkpoint, so here it is let go of at once — its calls aborted, nothing
+   * more written (its epoch is stale anyway) — rather than ended. Every handle of their input here
+   * follows the store and settles with what the new holder does.
    */
   #lost(sessionIds: readonly string[]): void {
-    const { sessions, driver, log } = this.#parts;
+    const { sessions, driver, children, log } = this.#parts;
+    const reason: Reason = {
+      code: "lease_lost",
+      message: "this process lost the session's lease; another process runs it now",
+    };
+    let lost = false;
     for (const id of sessionIds) {
       const entry = sessions.get(id);
       if (entry === undefined) continue;
       for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
       entry.merges = 0;
-      const turn = entry.turn;
-      if (turn !== undefined) {
-        const reason: Reason = {
-          code: "lease_lost",
-          message: `this process lost the lease of session ${JSON.stringify(id)}; another process runs it now`,
-        };
-        driver.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
-      }
+      for (const live of driver.abandon(entry, reason)) this.#followers.set(live.id, live);
+      children?.letGo(id);
+      lost = true;
       log.warn({ sessionId: id }, "lost the lease of a session to another process (cut off past leaseMs)");
     }
+    if (lost) this.#parts.keepAlive.settled();
   }
 
   /** Carries out a cancel or withdraw another process asked of input this one runs. */

@@ -154,11 +154,10 @@ export class Scheduler {
     const turn = beginTurn(entry, turnId, driver.open, merge);
     if (turn === undefined) return undefined;
     try {
-      const inputIds = turn.inputs.map((live) => live.id);
       store.startTurn({
         turnId,
         sessionId: entry.id,
-        inputIds,
+        inputIds: turn.inputIds(),
         attempt: 1,
         startedAtMs: dispatcher.epochNow(),
       });

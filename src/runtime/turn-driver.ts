@@ -115,7 +115,7 @@ export class TurnDriver {
         type: "turn.started",
         sessionId: turn.sessionId,
         turnId: turn.turnId,
-        inputIds: idsOf(turn.inputs),
+        inputIds: turn.inputIds(),
         attempt: turn.attempt,
       });
   }
@@ -199,6 +199,26 @@ export class TurnDriver {
     return true;
   }
 
+  /**
+   * Lets go of the session's running turn without ending it (another process holds the session now
+   * and resumes the turn): its calls are aborted, their late results dropped, nothing more is
+   * written, and its slot is freed. Returns the turn's inputs, whose handles are the caller's to
+   * settle; none when no turn runs.
+   */
+  abandon(entry: SessionEntry, why: Reason): readonly LiveInput[] {
+    const turn = entry.turn;
+    if (turn === undefined) return NO_INPUTS;
+    turn.controller ??= new AbortController();
+    turn.controller.abort(new OffstageError("TURN_CANCELLED", why.message));
+    this.#parts.observer.turnAbandoned(turn, why);
+    entry.turn = undefined;
+    // An end waiting for its commit is not finished now (`#finish` sees the turn is let go of).
+    this.#runningTurns -= 1;
+    this.#parts.scheduler.releaseSlot();
+    this.onSettled?.();
+    return turn.inputs;
+  }
+
   /** Interrupts every running turn (a stop). */
   interruptAll(reason: Reason): void {
     for (const entry of this.#parts.sessions.values()) {
@@ -280,7 +300,7 @@ export class TurnDriver {
       attempt: turn.attempt,
       outcome,
       messages: turn.messages,
-      inputIds: idsOf(turn.inputs),
+      inputIds: turn.inputIds(),
       requeued: unsteered,
       usage: turn.usage,
       endedAtMs: dispatcher.epochNow(),

@@ -40,6 +40,10 @@ const FENCED = "EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND f.epoch = 
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
     SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
 
+/** A session with no live input: nothing stored waits to be taken up. */
+const IDLE =
+  "NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))";
+
 /**
  * The epoch a claim leaves: one up at a change of owner, the same when the owner claims again (a
  * restart under its name, or a claim replayed after a commit whose answer was lost).
@@ -60,8 +64,11 @@ const SQL = {
   /** Params: id, host, pid, lease_ms. */
   registerProcess: `INSERT INTO {s}.processes (id, host, pid, alive_until_ms) VALUES ($1, $2, $3, ${NOW_MS} + $4)
     ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, alive_until_ms = excluded.alive_until_ms`,
-  /** Of the sessions this process thinks it holds, those another process took. Params: ids, owner. */
-  lostSessions: "SELECT id FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
+  /**
+   * Of the sessions this process thinks it holds, those the database names another owner (or none)
+   * for, with their epoch. Params: ids, owner.
+   */
+  lostSessions: "SELECT id, epoch FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
   /** The heartbeat. Params: id, lease_ms. */
   renewProcess: `UPDATE {s}.processes SET alive_until_ms = ${NOW_MS} + $2 WHERE id = $1`,
   /** A clean stop: every lease handed back at once. Param: id. */
@@ -87,12 +94,21 @@ const SQL = {
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
-  /** Takes one session's lease if nobody holds it. Params: id, owner. */
+  /**
+   * Takes one session's lease if nobody holds it and it has no live input: stored work (a turn its
+   * dead holder ran, input accepted elsewhere) is taken up only by a claim that hands it back
+   * (`claimFree`, `claimSessions`). The same for a session named this process's that it does not
+   * hold (it gave it up): its work may be there. Params: id, owner.
+   */
   claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = ${nextEpoch("x", "$2")}
-    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) RETURNING x.epoch`,
-  /** Creates the session held by this process; one that exists is claimed if free. Params: id, agent, created_at_ms, owner. */
+    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) AND ${IDLE} RETURNING x.epoch`,
+  /**
+   * Creates the session held by this process; one that exists is claimed as `claimSession` claims.
+   * Params: id, agent, created_at_ms, owner.
+   */
   createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")} WHERE x.owner = $4 OR ${FREE}
+    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")}
+      WHERE (x.owner = $4 OR ${FREE}) AND ${IDLE}
     RETURNING x.epoch`,
   /** Creates the session held by this process if no process made it yet. Params: id, agent, created_at_ms, owner. */
   insertSession: `INSERT INTO {s}.sessions (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
@@ -244,6 +260,39 @@ const SQL = {
       UPDATE {s}.inputs i SET status = e.status, ended_at_ms = e.ended_at_ms, steer_step = NULL
         FROM e WHERE i.turn_id = e.id AND i.status = 'running'
           AND NOT (i.id IN (SELECT json_array_elements_text(e.requeued::json))))
+    INSERT INTO {s}.history (session_id, turn_id, messages)
+      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
+    ON CONFLICT (turn_id) DO NOTHING`,
+  /**
+   * `startTurn` then `endTurn` of many turns that start and end in one group, each written once:
+   * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
+   * its history appended, in the order given. Params: turn ids, sessions, attempts, input ids JSON,
+   * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
+   * messages (NULL when none) (arrays, one element per turn), owner.
+   */
+  runTurns: `WITH u AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
+          $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+        AS u(id, session_id, attempt, input_ids, started_at_ms, epoch, outcome, usage, ended_at_ms,
+          status, requeued, messages, ord)),
+    ${fenceRows("$13")},
+    t AS (
+      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
+        SELECT u.id, u.session_id, u.attempt, u.input_ids, u.started_at_ms, u.outcome, u.usage, u.ended_at_ms
+          FROM u WHERE ${FENCED}
+      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids,
+          outcome = excluded.outcome, usage = excluded.usage, ended_at_ms = excluded.ended_at_ms, messages = '[]'
+        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
+      RETURNING id),
+    e AS MATERIALIZED (SELECT u.* FROM u JOIN t ON t.id = u.id),
+    inputs AS (
+      UPDATE {s}.inputs i SET steer_step = NULL,
+          status = CASE WHEN r.id IS NULL THEN e.status ELSE 'queued' END,
+          turn_id = CASE WHEN r.id IS NULL THEN e.id END,
+          ended_at_ms = CASE WHEN r.id IS NULL THEN e.ended_at_ms END
+        FROM e CROSS JOIN json_array_elements_text(e.input_ids::json) AS x(id)
+          LEFT JOIN json_array_elements_text(e.requeued::json) AS r(id) ON r.id = x.id
+        WHERE i.id = x.id AND i.session_id = e.session_id AND i.status IN ('queued', 'running'))
     INSERT INTO {s}.history (session_id, turn_id, messages)
       SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
     ON CONFLICT (turn_id) DO NOTHING`,
