@@ -84,9 +84,8 @@ describe("postgres store: the heartbeat", () => {
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     await a.commit();
-    const [{ epoch }] = await sql<{ epoch: number }>(
-      `SELECT epoch FROM "${schema}".sessions WHERE id = 's1'`,
-    );
+    const rows = await sql<{ epoch: number }>(`SELECT epoch FROM "${schema}".sessions WHERE id = 's1'`);
+    const epoch = rows[0]!.epoch;
     // What the heartbeat sees while a claim of a's is not committed yet: the dead holder's row, at
     // the epoch before a's.
     await sql(`UPDATE "${schema}".sessions SET owner = 'dead', epoch = $1 WHERE id = 's1'`, [epoch - 1]);

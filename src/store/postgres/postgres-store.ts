@@ -433,12 +433,12 @@ export class PostgresStore implements Store, AsyncDisposable {
   async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
     const conn = this.#live();
     const sql = this.#sql;
-    const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
-    const claimed: string[] = [];
-    for (const row of rows) {
-      this.#held.set(row.id as string, row.epoch as number);
-      claimed.push(row.id as string);
-    }
+    const { rows } = await conn.read(
+      sql.claimFree,
+      [this.processId, CLAIM_AT_OPEN_MAX, [...this.#held.keys()]],
+      true,
+    );
+    const claimed = rows.map((row) => row.id as string);
     const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
     // Of the sessions held before: those just claimed are in `queued` already.
     const fresh = new Set(claimed);
@@ -450,6 +450,9 @@ export class PostgresStore implements Store, AsyncDisposable {
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);
+    // Held only now, as the runtime takes their work up: held earlier, while this claim still read,
+    // a send would have begun a turn of a session whose unfinished turn it did not have yet.
+    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
   }
 
