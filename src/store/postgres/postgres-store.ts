@@ -81,7 +81,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly channel: string;
   /** Which sessions this process may run; see the module note. */
   readonly leases: SessionLeases = {
-    holds: (sessionId) => this.#held.has(sessionId),
+    holds: (sessionId) => this.holds(sessionId),
     claim: (sessionIds) => this.#claim(sessionIds),
     askToEnd: (request) => this.#askToEnd(request),
     taken: (inputIds) => this.#markTaken(inputIds),
@@ -136,9 +136,12 @@ export class PostgresStore implements Store, AsyncDisposable {
     return this.#settings.schema;
   }
 
-  /** Whether this process holds the session's lease (it may run its turns). */
+  /**
+   * Whether this process holds the session's lease (it may run its turns): not from the moment its
+   * heartbeat finds the leases lapsed, before this thread hears of it.
+   */
   holds(sessionId: string): boolean {
-    return this.#held.has(sessionId);
+    return this.#held.has(sessionId) && this.#open?.heartbeat.lapsed !== true;
   }
 
   async open(): Promise<RecoveredState> {
@@ -491,7 +494,8 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
   #fence(sessionId: string): [string, string, number] {
-    return [sessionId, this.processId, this.#held.get(sessionId) ?? -1];
+    const epoch = this.#open?.heartbeat.lapsed === true ? undefined : this.#held.get(sessionId);
+    return [sessionId, this.processId, epoch ?? -1];
   }
 
   #live(): SyncConnection {
