@@ -386,6 +386,12 @@ export class TurnDriver {
     const { entry, unsteered } = turn;
     const outcome = turn.outcome!;
     if (entry.turn !== turn) return;
+    // Held no more (cut off past its lease): its end may have been refused; the store has the truth.
+    const keeper = this.#parts.leaseKeeper;
+    if (keeper !== undefined && !keeper.holds(entry.id)) {
+      keeper.letGo(entry);
+      return;
+    }
     const { events, metrics, scheduler, intake, dispatcher } = this.#parts;
     // Taken before the inbox moves the unseen steered inputs back to its queue: the turn's end is
     // told to every input it held.
