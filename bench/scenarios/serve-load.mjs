@@ -12,6 +12,7 @@
 //      --stream-rate/s: the server's heap and RSS before and after, per stream.
 // Flags: --seconds 10 --connections 32 --sessions 1000 --streams 1000 --stream-s 60 --stream-rate 200
 //        --only offstage,floor --skip-streams --rounds 1
+//        --paced-rate R   pace every system at R/s instead of half its own peak (an A/B at one rate)
 //        --cpu-prof DIR   each server process writes a CPU profile (node --cpu-prof) into DIR
 //        --b DIST   also `offstage-b`: offstage from another build (a dist folder), for A/B in one run
 // With --rounds N, the systems take turns N times (A B C, then C B A, ...) and each figure is the
@@ -45,6 +46,7 @@ const STREAM_RATE = Number(flag("stream-rate", 200));
 const ROUNDS = Number(flag("rounds", 1));
 const B_DIST = flag("b", undefined);
 const PROF_DIR = flag("cpu-prof", undefined);
+const PACED_RATE = flag("paced-rate", undefined);
 const ONLY = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
 const child = new URL("../systems/serve-child.mjs", import.meta.url).pathname;
 
@@ -279,7 +281,8 @@ for (let round = 0; round < ROUNDS; round++) {
     const server = await start(system);
     await load(server.url); // warm-up (also fills the store a little, as a running service's would be)
     const peak = await measured(server, {});
-    const paced = await measured(server, { rate: Math.max(1, Math.round(peak.acceptedPerS / 2)) });
+    const rate = PACED_RATE === undefined ? Math.round(peak.acceptedPerS / 2) : Number(PACED_RATE);
+    const paced = await measured(server, { rate: Math.max(1, rate) });
     runs[system].push({ peak, paced });
     console.log(
       `${system}${ROUNDS > 1 ? ` (round ${round + 1})` : ""}: peak ${JSON.stringify(peak)}; at 50 % of peak ${JSON.stringify(paced)}`,
