@@ -20,6 +20,12 @@ import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
 import type { InputSnapshot } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
+import type { SessionEntry } from "./session-table.js";
+
+const LEASE_LOST: Reason = {
+  code: "lease_lost",
+  message: "this process lost the session's lease; another process runs it now",
+};
 
 export class LeaseKeeper {
   readonly #parts: RuntimeParts;
@@ -147,29 +153,39 @@ export class LeaseKeeper {
   }
 
   /**
-   * Another process took these sessions over (this one was cut off past its lease). Their queued
-   * input is the new holder's now: its handles follow the store. A running turn can write nothing
-   * any more (its epoch is stale); it is interrupted, and its inputs' handles here settle
-   * `interrupted` (`lease_lost`) while the new holder resumes the turn — `runtime.handle(id)`, asked
-   * again, follows the input to its end there.
+   * Another process took these sessions over (this one was cut off past its lease, or its thread
+   * was held past it). Their queued input is the new holder's now, and so is a running turn: it
+   * resumes there from its checkpoint, so here it is let go of at once — its calls aborted, nothing
+   * more written (its epoch is stale anyway) — rather than ended. Every handle of their input here
+   * follows the store and settles with what the new holder does.
    */
   #lost(sessionIds: readonly string[]): void {
-    const { sessions, driver, log } = this.#parts;
+    let lost = false;
     for (const id of sessionIds) {
-      const entry = sessions.get(id);
+      const entry = this.#parts.sessions.get(id);
       if (entry === undefined) continue;
-      for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
-      entry.merges = 0;
-      const turn = entry.turn;
-      if (turn !== undefined) {
-        const reason: Reason = {
-          code: "lease_lost",
-          message: `this process lost the lease of session ${JSON.stringify(id)}; another process runs it now`,
-        };
-        driver.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
-      }
-      log.warn({ sessionId: id }, "lost the lease of a session to another process (cut off past leaseMs)");
+      this.letGo(entry);
+      lost = true;
     }
+    if (lost) this.#parts.keepAlive.settled();
+  }
+
+  /**
+   * Lets a session this process no longer holds go (see `#lost`): its queue and its running turn's
+   * inputs follow the store from now on. Also for a turn whose end committed when the session was
+   * held no more: the end may have been refused (its epoch was stale), so the store says how its
+   * inputs ended, not this process.
+   */
+  letGo(entry: SessionEntry): void {
+    const { driver, children, log } = this.#parts;
+    for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
+    entry.merges = 0;
+    for (const live of driver.abandon(entry, LEASE_LOST)) this.#followers.set(live.id, live);
+    children?.letGo(entry.id);
+    log.warn(
+      { sessionId: entry.id },
+      "lost the lease of a session to another process (cut off past leaseMs)",
+    );
   }
 
   /** Carries out a cancel or withdraw another process asked of input this one runs. */

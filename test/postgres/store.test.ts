@@ -103,8 +103,9 @@ describe("postgres store: leases", () => {
     a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
     a.startTurn({ turnId: "t1", sessionId: "s1", inputIds: ["i1"], attempt: 1, startedAtMs: 2 });
     await a.commit();
-    // a pauses past its lease: its heartbeat looks stopped, and b takes the session over.
-    await sql(`UPDATE "${schema}".processes SET alive_until_ms = 0 WHERE id = 'a'`);
+    // a pauses past its lease: to the server it looks gone (its heartbeat, which runs on, renews no
+    // row), and b takes the session over.
+    await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
     const b = storeOn(schema, { processId: "b" });
     const { interrupted } = await b.open();
     expect(interrupted.map((turn) => turn.turnId)).toEqual(["t1"]);

@@ -18,7 +18,6 @@
  * @packageDocumentation
  */
 import { type ChildStop, renderCompletions } from "../../kernel/delegation/child-completion.js";
-import { decideDelivery, recordsToPrune } from "../../kernel/delegation/completion-delivery.js";
 import type { AdmitDecision } from "../../kernel/delegation/delegation-budget.js";
 import {
   clearLedger,
@@ -35,11 +34,13 @@ import type { ModelAgent } from "../agent.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
 import type { SessionEntry } from "../session-table.js";
+import { CompletionDeliveries } from "./completion-deliveries.js";
 import {
   checkSpec,
   childAgent,
   type DelegateResult,
   type DelegateSpec,
+  delegationIdOf,
   depthOf,
   firstInput,
   rootOf,
@@ -61,12 +62,14 @@ export class Children {
   /** Running children, by their session's id. */
   readonly #live = new Map<string, LiveChild>();
   readonly #budgets: TreeBudgets;
+  readonly #deliveries: CompletionDeliveries;
 
   constructor(parts: RuntimeParts, log: DelegationLog) {
     this.#parts = parts;
     this.#log = log;
     this.#options = parts.options.delegation;
     this.#budgets = new TreeBudgets(log, this.#options.budget);
+    this.#deliveries = new CompletionDeliveries(log, parts.events, this.#options);
   }
 
   get log(): DelegationLog {
@@ -125,24 +128,8 @@ export class Children {
         this.#track(record);
         continue;
       }
-      if (record.delivery === "pending") {
-        const decision = decideDelivery(
-          true,
-          record.completion.completedAtMs,
-          now,
-          this.#options.staleAfterMs,
-        );
-        if (decision.kind !== "hold") continue;
-        // The input id stays on the record: a later start must still find the input to withdraw.
-        this.#log.setDelivery(record.id, {
-          state: "held",
-          reason: `waited ${decision.ageMs} ms`,
-          inputId: record.deliveryInputId,
-        });
-        if (record.deliveryInputId !== undefined) held.push(record.deliveryInputId);
-      } else if (record.delivery === "held" && record.deliveryInputId !== undefined) {
-        held.push(record.deliveryInputId);
-      }
+      const inputId = this.#deliveries.holdIfStale(record, now);
+      if (inputId !== undefined) held.push(inputId);
     }
     return held;
   }
@@ -187,6 +174,7 @@ export class Children {
     // A store shared by processes counts the caps across all of them, and records the fan-out then.
     const fleet = this.#log.reserve?.(records, this.#options);
     if (fleet?.kind === "rejected") {
+      this.#commitFleet();
       for (let i = 0; i < records.length; i++) release(this.#ledger, parentSessionId);
       const { code, reason } = fleet;
       this.#parts.events.emit({ type: "delegation.rejected", parentSessionId, code, reason });
@@ -207,6 +195,7 @@ export class Children {
       });
       ids.push(id);
     }
+    if (fleet !== undefined) this.#commitFleet();
     return { status: "dispatched", ids };
   }
 
@@ -238,38 +227,18 @@ export class Children {
     if (child === undefined) return;
     recordTurn(child, outcome, messages, usage);
     this.#budgets.turnEnded(child, usage);
-    if (child.stop !== undefined || (queued === 0 && runningUnder(this.#ledger, sessionId) === 0))
+    if (child.stop !== undefined || (queued === 0 && !this.#hasRunningChildren(sessionId)))
       this.#complete(child);
   }
 
   /** Inputs carrying these delegations' completions became part of a parent turn. */
   delivered(delegationIds: readonly string[]): void {
-    const parents = new Set<string>();
-    for (const id of delegationIds) {
-      const record = this.#log.get(id);
-      // A turn resumed after a crash takes its completions again: they were delivered once already.
-      if (record?.delivery !== "pending") continue;
-      this.#log.setDelivery(id, { state: "delivered", inputId: record.deliveryInputId });
-      parents.add(record.parentSessionId);
-      this.#parts.events.emit({
-        type: "delegation.delivered",
-        parentSessionId: record.parentSessionId,
-        delegationId: id,
-      });
-    }
-    for (const parent of parents) this.#prune(parent);
+    this.#deliveries.delivered(delegationIds);
   }
 
-  /**
-   * The input carrying a completion ended without starting a turn: its session (a child) was
-   * stopped, or the host withdrew or cancelled it. The completion is dropped with that reason;
-   * a held completion (whose input is withdrawn when it is held) stays held.
-   */
+  /** The input carrying a completion ended without starting a turn (see `CompletionDeliveries`). */
   inputEnded(delegationId: string, inputId: string, cause: InputEndCause): void {
-    const record = this.#log.get(delegationId);
-    if (record?.delivery !== "pending" || record.deliveryInputId !== inputId) return;
-    const reason = cause === "stop" ? "parent_stopped" : cause === "withdraw" ? "withdrawn" : "cancelled";
-    this.#log.setDelivery(delegationId, { state: "dropped", reason, inputId });
+    this.#deliveries.inputEnded(delegationId, inputId, cause);
   }
 
   /**
@@ -279,7 +248,7 @@ export class Children {
    */
   idle(sessionId: string): void {
     const child = this.#live.get(sessionId);
-    if (child === undefined || runningUnder(this.#ledger, sessionId) > 0) return;
+    if (child === undefined || this.#hasRunningChildren(sessionId)) return;
     this.#complete(child);
   }
 
@@ -312,14 +281,59 @@ export class Children {
     return count;
   }
 
-  /** Why a completion cannot go to its parent, or `undefined` when it can. */
+  /**
+   * Why a completion cannot go to its parent, or `undefined` when it can. With a store shared by
+   * processes the parent may run in another process, or in none at the moment (its holder died):
+   * the store says whether it still takes results — it exists, and, a child itself, has not
+   * completed.
+   */
   undeliverable(record: DelegationRecord): string | undefined {
-    if (this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
+    const shared = this.#parts.leaseKeeper !== undefined;
+    if (!shared && this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
     if (record.depth === 1) return undefined;
     // The parent is itself a child: it must still be running to take the result.
     const parent = this.#live.get(record.parentSessionId);
-    if (parent === undefined) return "parent_finished";
-    return parent.stop === undefined ? undefined : "parent_stopped";
+    if (parent !== undefined) return parent.stop === undefined ? undefined : "parent_stopped";
+    if (!shared) return "parent_finished";
+    const own = this.#log.get(delegationIdOf(record.parentSessionId));
+    return own !== undefined && own.completion === undefined ? undefined : "parent_finished";
+  }
+
+  /**
+   * Queues the input that carries a completion to its parent and returns its id. A parent this
+   * process has no entry for (it runs in another process, or in none now) gets it through the store
+   * alone: its holder, or whichever process claims it, takes it up.
+   */
+  carry(record: DelegationRecord, text: string): string {
+    const { sessions, intake, store, dispatcher, options } = this.#parts;
+    const parent = sessions.get(record.parentSessionId);
+    if (parent !== undefined) return intake.acceptOwn(parent, text, record.id);
+    const id = options.ids();
+    const seq = intake.nextSeq;
+    intake.nextSeq = seq + 1;
+    store.accept({
+      id,
+      sessionId: record.parentSessionId,
+      seq,
+      payload: text,
+      policy: "enqueue",
+      idempotencyKey: undefined,
+      acceptedAtMs: dispatcher.epochNow(),
+      delegationId: record.id,
+    });
+    return id;
+  }
+
+  /**
+   * Another process holds the child's session now (this one lost its lease): it runs the child and
+   * completes it, so this process forgets it without completing it.
+   */
+  letGo(sessionId: string): void {
+    const child = this.#live.get(sessionId);
+    if (child === undefined) return;
+    this.#live.delete(sessionId);
+    if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
+    release(this.#ledger, child.record.parentSessionId);
   }
 
   /** Clears timers and slots; the children stay recorded and resume at the next start. */
@@ -329,6 +343,25 @@ export class Children {
     this.#live.clear();
     clearLedger(this.#ledger);
     this.#budgets.clear();
+  }
+
+  /**
+   * Whether children of the session still run. With a store shared by processes they may run in
+   * another process (or in none now, until one claims them): the store counts them.
+   */
+  #hasRunningChildren(sessionId: string): boolean {
+    if (runningUnder(this.#ledger, sessionId) > 0) return true;
+    if (this.#parts.leaseKeeper === undefined) return false;
+    return this.#log.list(sessionId).some((record) => record.completion === undefined);
+  }
+
+  /**
+   * A shared store's reservation commits with the children's sessions and first inputs, under a
+   * lock other processes' fan-outs wait on until then: it commits now rather than when its group
+   * closes. A failure is the store's to report (its guard marks it failed).
+   */
+  #commitFleet(): void {
+    this.#parts.store.commit().catch(() => undefined);
   }
 
   #track(record: DelegationRecord): void {
@@ -371,12 +404,7 @@ export class Children {
     if (reason !== undefined) {
       this.#log.complete(completion, { state: "dropped", reason });
     } else {
-      const text = renderCompletions([completion]);
-      const inputId = this.#parts.intake.acceptOwn(
-        this.#parts.sessions.get(record.parentSessionId)!,
-        text,
-        record.id,
-      );
+      const inputId = this.carry(record, renderCompletions([completion]));
       this.#log.complete(completion, { state: "pending", inputId });
     }
     this.#parts.events.emit({
@@ -386,19 +414,5 @@ export class Children {
       status,
       delivery: reason === undefined ? "pending" : "dropped",
     });
-  }
-
-  #prune(parentSessionId: string): void {
-    const records = this.#log.list(parentSessionId).filter((r) => r.completion !== undefined);
-    const prune = recordsToPrune(
-      records.map((r) => ({
-        id: r.id,
-        parentSessionId: r.parentSessionId,
-        completedAtMs: r.completion!.completedAtMs,
-        delivery: r.delivery ?? "pending",
-      })),
-      this.#options.keepPerParent,
-    );
-    if (prune.length > 0) this.#log.prune(prune);
   }
 }

@@ -150,3 +150,8 @@ export function rootOf(sessionId: string): string {
   const at = sessionId.indexOf(">");
   return at < 0 ? sessionId : sessionId.slice(0, at);
 }
+
+/** The delegation a child's session belongs to, from its id (`parent>id`). */
+export function delegationIdOf(sessionId: string): string {
+  return sessionId.slice(sessionId.lastIndexOf(">") + 1);
+}

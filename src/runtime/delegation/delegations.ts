@@ -117,8 +117,7 @@ export class Delegations {
     // draining stop may be past its drain, and sends are refused then too.
     if (this.#parts.run.state !== "running" || this.#children.undeliverable(record) !== undefined)
       return false;
-    const parent = this.#parts.sessions.get(record.parentSessionId)!;
-    const inputId = this.#parts.intake.acceptOwn(parent, renderCompletions([record.completion]), id);
+    const inputId = this.#children.carry(record, renderCompletions([record.completion]));
     log.setDelivery(id, { state: "pending", inputId });
     return true;
   }

@@ -3,6 +3,12 @@
  * current transaction, so a child's completion commits with the turn end that finished the child
  * and the parent input that carries it; reads see them.
  *
+ * A fan-out is counted against the caps under an advisory lock that stays held until its group
+ * commits: the reservation commits with the children's sessions and first inputs, or not at all (a
+ * reservation committed alone and then cut off by a kill would be a child that never runs and never
+ * reports). The group open before it commits first, so a process waiting for the lock holds no other
+ * lock, and no wait on the lock closes a cycle.
+ *
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
@@ -14,7 +20,6 @@ import type {
   FleetReserve,
 } from "../../runtime/ports/delegation-log.js";
 import { type DelegationRow, recordOf } from "../delegation-rows.js";
-import type { Statement } from "./connection-worker.js";
 import type { Statements } from "./statements.js";
 import type { Rows } from "./sync-connection.js";
 
@@ -24,8 +29,8 @@ export interface LogAccess {
   write(sql: string, params: readonly unknown[]): void;
   /** A statement whose rows or count the caller needs now; `write` when it changes rows. */
   readSync(sql: string, params: readonly unknown[], write?: boolean): { rows: Rows; count: number };
-  /** Statements run in a transaction of their own, now (see `SyncConnection.aloneSync`). */
-  aloneSync(statements: readonly Statement[]): { rows: Rows; count: number };
+  /** Commits the current transaction, now (see `SyncConnection.aloneSync`). */
+  commitSync(): void;
   /** The advisory lock fan-outs take. */
   readonly lockName: string;
 }
@@ -53,19 +58,19 @@ export class PostgresDelegationLog implements DelegationLog {
   ): FleetReserve {
     const { sql } = this.#db;
     const parent = records[0]!.parentSessionId;
-    const { count } = this.#db.aloneSync([
-      { sql: sql.lockDelegations, params: [this.#db.lockName] },
-      {
-        sql: sql.reserveDelegations,
-        params: [
-          records.map((record) => record.id),
-          parent,
-          records.map(dispatchedJson),
-          caps.runningMax,
-          caps.perParentRunningMax,
-        ],
-      },
-    ]);
+    this.#db.commitSync();
+    this.#db.readSync(sql.lockDelegations, [this.#db.lockName], true);
+    const { count } = this.#db.readSync(
+      sql.reserveDelegations,
+      [
+        records.map((record) => record.id),
+        parent,
+        records.map(dispatchedJson),
+        caps.runningMax,
+        caps.perParentRunningMax,
+      ],
+      true,
+    );
     if (count === records.length) return { kind: "reserved" };
     const row = this.#db.readSync(sql.runningDelegations, [parent]).rows[0] as {
       total: number;

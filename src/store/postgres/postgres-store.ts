@@ -81,7 +81,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly channel: string;
   /** Which sessions this process may run; see the module note. */
   readonly leases: SessionLeases = {
-    holds: (sessionId) => this.#held.has(sessionId),
+    holds: (sessionId) => this.holds(sessionId),
     claim: (sessionIds) => this.#claim(sessionIds),
     askToEnd: (request) => this.#askToEnd(request),
     taken: (inputIds) => this.#markTaken(inputIds),
@@ -126,7 +126,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
-      aloneSync: (statements) => this.#live().aloneSync(statements),
+      commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
     });
   }
@@ -136,9 +136,12 @@ export class PostgresStore implements Store, AsyncDisposable {
     return this.#settings.schema;
   }
 
-  /** Whether this process holds the session's lease (it may run its turns). */
+  /**
+   * Whether this process holds the session's lease (it may run its turns): not from the moment its
+   * heartbeat finds the leases lapsed, before this thread hears of it.
+   */
   holds(sessionId: string): boolean {
-    return this.#held.has(sessionId);
+    return this.#held.has(sessionId) && this.#open?.heartbeat.lapsed !== true;
   }
 
   async open(): Promise<RecoveredState> {
@@ -179,8 +182,10 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { where: this.where } },
       );
     const sessionId = input.sessionId;
-    // Input for a session nobody holds takes its lease: the process that accepts it runs it.
-    if (!this.#held.has(sessionId))
+    // Input for a session nobody holds takes its lease: the process that accepts it runs it. Not a
+    // completion: the claim would commit alone, before the child's end it must commit with; the
+    // session's holder, or the recovery poll, takes it up.
+    if (!this.#held.has(sessionId) && input.delegationId === undefined)
       this.#take(
         sessionId,
         conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
@@ -346,34 +351,51 @@ export class PostgresStore implements Store, AsyncDisposable {
     } finally {
       await admin.end().catch(() => undefined);
     }
-    const heartbeat = new Heartbeat(
+    const heartbeat = new Heartbeat({
       config,
+      processId: this.processId,
       leaseMs,
-      (client) => this.#beat(client),
-      () => this.#lapse(),
-    );
+      renewSql: this.#sql.renewProcess,
+      lostSql: this.#sql.lostSessions,
+      held: () => this.#held.entries(),
+      onLost: (sessions) => this.#lost(sessions),
+      onLapse: () => this.#lapse(),
+      onBack: () => this.#back(),
+    });
     const held = new HeldWrites(this.#sql, this.processId, (sql, params) => conn.write(sql, params));
     conn.held = held;
     this.#open = { conn, held, heartbeat };
     this.#closing = undefined;
   }
 
-  /** Renews this process's leases, and finds those another process took meanwhile. */
-  async #beat(client: pg.Client): Promise<void> {
-    const held = [...this.#held.keys()];
-    // Leases given up while cut off, and not taken since, are handed back for any process to claim.
-    if (this.#open?.heartbeat.lapsed === true)
-      await client.query(this.#sql.releaseStray, [this.processId, held]);
-    await client.query(this.#sql.renewProcess, [this.processId, this.#settings.leaseMs]);
-    if (held.length === 0) return;
-    const { rows } = await client.query(this.#sql.lostSessions, [held, this.processId]);
-    if (rows.length === 0) return;
-    const lost = rows.map((row: { id: string }) => row.id);
+  /**
+   * The database names another owner, or none, for these sessions (each with the epoch it was held
+   * under when asked, and the database's). Lost are those whose epoch the database has moved past,
+   * or released at: a lower one is a claim of this process not committed when the heartbeat asked,
+   * and a session held again since under a new epoch, or given up meanwhile, is not lost now.
+   */
+  #lost(sessions: readonly (readonly [string, number, number])[]): void {
+    const lost = sessions
+      .filter(([id, epoch, now]) => this.#held.get(id) === epoch && now >= epoch)
+      .map(([id]) => id);
     for (const id of lost) {
       this.#held.delete(id);
       this.#histories.forget(id);
     }
-    this.#onLost?.(lost);
+    if (lost.length > 0) this.#onLost?.(lost);
+  }
+
+  /** Back in touch after a lapse: leases given up, and not taken since, are handed back for any process to claim. */
+  #back(): void {
+    if (this.#open === undefined) return;
+    try {
+      this.#live().aloneSync([
+        { sql: this.#sql.releaseStray, params: [this.processId, [...this.#held.keys()]] },
+      ]);
+    } catch {
+      // Cut off again, or the connection not back yet: try again shortly.
+      setTimeout(() => this.#back(), Math.max(1, Math.floor(this.#settings.leaseMs / 3))).unref();
+    }
   }
 
   /** No renewal got through for most of the lease: every lease is given up now (see `heartbeat.ts`). */
@@ -414,19 +436,26 @@ export class PostgresStore implements Store, AsyncDisposable {
   async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
     const conn = this.#live();
     const sql = this.#sql;
-    const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
-    const claimed: string[] = [];
-    for (const row of rows) {
-      this.#held.set(row.id as string, row.epoch as number);
-      claimed.push(row.id as string);
-    }
+    const { rows } = await conn.read(
+      sql.claimFree,
+      [this.processId, CLAIM_AT_OPEN_MAX, [...this.#held.keys()]],
+      true,
+    );
+    const claimed = rows.map((row) => row.id as string);
     const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
+    // Of the sessions held before: those just claimed are in `queued` already.
+    const fresh = new Set(claimed);
     const untaken = (
       await conn.read(sql.untakenRecords, [this.processId, sessionIds === undefined ? null : [...sessionIds]])
-    ).rows.map(recordOf);
+    ).rows
+      .map(recordOf)
+      .filter((input) => !fresh.has(input.sessionId));
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);
+    // Held only now, as the runtime takes their work up: held earlier, while this claim still read,
+    // a send would have begun a turn of a session whose unfinished turn it did not have yet.
+    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
   }
 
@@ -465,7 +494,8 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
   #fence(sessionId: string): [string, string, number] {
-    return [sessionId, this.processId, this.#held.get(sessionId) ?? -1];
+    const epoch = this.#open?.heartbeat.lapsed === true ? undefined : this.#held.get(sessionId);
+    return [sessionId, this.processId, epoch ?? -1];
   }
 
   #live(): SyncConnection {

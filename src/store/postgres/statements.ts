@@ -40,6 +40,10 @@ const FENCED = "EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND f.epoch = 
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
     SELECT 1 FROM {s}.processes p WHERE p.id = x.owner AND p.alive_until_ms > ${NOW_MS}))`;
 
+/** A session with no live input: nothing stored waits to be taken up. */
+const IDLE =
+  "NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))";
+
 /**
  * The epoch a claim leaves: one up at a change of owner, the same when the owner claims again (a
  * restart under its name, or a claim replayed after a commit whose answer was lost).
@@ -60,8 +64,11 @@ const SQL = {
   /** Params: id, host, pid, lease_ms. */
   registerProcess: `INSERT INTO {s}.processes (id, host, pid, alive_until_ms) VALUES ($1, $2, $3, ${NOW_MS} + $4)
     ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, alive_until_ms = excluded.alive_until_ms`,
-  /** Of the sessions this process thinks it holds, those another process took. Params: ids, owner. */
-  lostSessions: "SELECT id FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
+  /**
+   * Of the sessions this process thinks it holds, those the database names another owner (or none)
+   * for, with their epoch. Params: ids, owner.
+   */
+  lostSessions: "SELECT id, epoch FROM {s}.sessions WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2",
   /** The heartbeat. Params: id, lease_ms. */
   renewProcess: `UPDATE {s}.processes SET alive_until_ms = ${NOW_MS} + $2 WHERE id = $1`,
   /** A clean stop: every lease handed back at once. Param: id. */
@@ -80,19 +87,33 @@ const SQL = {
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
-  /** `claimSessions` for a running process: never its own sessions, whose epoch must not move. */
+  /**
+   * `claimSessions` for a running process: never a session it holds, whose epoch must not move, but
+   * one still named its own that it does not hold (it gave it up, or a claim of it failed before
+   * the runtime took its work up) is taken again under a new epoch. Params: owner, limit, the ids it
+   * holds.
+   */
   claimFree: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
     FROM (SELECT x.id FROM {s}.sessions x
-      WHERE x.owner IS DISTINCT FROM $1 AND ${FREE}
+      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND NOT (x.id = ANY($3::text[]))))
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
-  /** Takes one session's lease if nobody holds it. Params: id, owner. */
+  /**
+   * Takes one session's lease if nobody holds it and it has no live input: stored work (a turn its
+   * dead holder ran, input accepted elsewhere) is taken up only by a claim that hands it back
+   * (`claimFree`, `claimSessions`). The same for a session named this process's that it does not
+   * hold (it gave it up): its work may be there. Params: id, owner.
+   */
   claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = ${nextEpoch("x", "$2")}
-    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) RETURNING x.epoch`,
-  /** Creates the session held by this process; one that exists is claimed if free. Params: id, agent, created_at_ms, owner. */
+    WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) AND ${IDLE} RETURNING x.epoch`,
+  /**
+   * Creates the session held by this process; one that exists is claimed as `claimSession` claims.
+   * Params: id, agent, created_at_ms, owner.
+   */
   createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")} WHERE x.owner = $4 OR ${FREE}
+    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")}
+      WHERE (x.owner = $4 OR ${FREE}) AND ${IDLE}
     RETURNING x.epoch`,
   /** Creates the session held by this process if no process made it yet. Params: id, agent, created_at_ms, owner. */
   insertSession: `INSERT INTO {s}.sessions (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
