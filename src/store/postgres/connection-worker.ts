@@ -68,6 +68,8 @@ export interface WorkerData {
   /** Int32Array over it: [0] the sync reply flag, [1] 1 while the connection is down. */
   readonly shared: SharedArrayBuffer;
   readonly syncPort: MessagePort;
+  /** The texts of the statements to prepare (see `named`); any other is parsed at every call. */
+  readonly prepared: readonly string[];
 }
 
 /** Where `shared` keeps the flag `Atomics.wait` watches. */
@@ -97,18 +99,16 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /**
- * The statement as a named query: the server parses and plans each of the store's statements once
- * per connection, not at every call (bench/NOTES.md, "Fleet"). The store's statements are a fixed
- * set of texts, so the names stay few; pg prepares a name again on a new connection by itself.
+ * The statement as a named query when it is one of the store's prepared ones (`WorkerData.prepared`):
+ * the server parses and plans it once per connection, not at every call (bench/NOTES.md, "Fleet");
+ * pg prepares a name again on a new connection by itself.
  */
 const names = new Map<string, string>();
 function named(statement: Statement): pg.QueryConfig {
-  let name = names.get(statement.sql);
-  if (name === undefined) {
-    name = `offstage_${names.size + 1}`;
-    names.set(statement.sql, name);
-  }
-  return { name, text: statement.sql, values: statement.params as unknown[] };
+  const name = names.get(statement.sql);
+  return name === undefined
+    ? { text: statement.sql, values: statement.params as unknown[] }
+    : { name, text: statement.sql, values: statement.params as unknown[] };
 }
 
 function errorOf(error: unknown): WorkerError {
@@ -394,6 +394,7 @@ class ConnectionWorker {
 if (parentPort !== null && (workerData as Partial<WorkerData> | null)?.offstagePostgresWorker === true) {
   // Times in milliseconds are BIGINT columns: well inside a double's exact integers.
   pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+  for (const sql of (workerData as WorkerData).prepared) names.set(sql, `offstage_${names.size + 1}`);
   const worker = new ConnectionWorker(workerData as WorkerData);
   parentPort.on("message", (request: WorkerRequest) => worker.post(request));
 }

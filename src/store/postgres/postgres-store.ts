@@ -45,7 +45,7 @@ import { migrate, quoteIdent } from "./migrations.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
 import { recordOf, sessionOf, takeEndRequests, workOf } from "./recover.js";
-import { type Statements, statementsFor } from "./statements.js";
+import { PREPARED, type Statements, statementsFor } from "./statements.js";
 import { type Rows, SyncConnection } from "./sync-connection.js";
 import { WakeListener } from "./wake-listener.js";
 
@@ -341,7 +341,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     try {
       await migrate(admin, schema, `PostgreSQL at ${this.where}:`);
       await admin.query(this.#sql.registerProcess, [this.processId, hostname(), process.pid, leaseMs]);
-      conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where);
+      const prepared = PREPARED.map((name) => this.#sql[name]);
+      conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where, prepared);
       // Turn ends of a group that failed to commit added messages the database does not have.
       conn.onLost = () => this.#histories.clear();
     } catch (error) {

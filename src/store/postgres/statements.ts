@@ -329,6 +329,28 @@ const SQL = {
 
 export type Statements = { readonly [K in keyof typeof SQL]: string };
 
+/**
+ * The statements of a turn's path, each prepared once per connection (pg's named queries). Not the
+ * others: a prepared statement may run a generic plan, in which `id = ANY($1)` compares each row
+ * with every element of the array instead of looking it up in a hash of them (as a custom plan does
+ * with the array as a constant), and the claims' arrays hold every session a process holds.
+ */
+export const PREPARED = [
+  "insertSession",
+  "insertInput",
+  "insertInputs",
+  "startTurns",
+  "endTurns",
+  "runTurns",
+  "checkpointTurn",
+  "steerInput",
+  "endQueuedInput",
+  "notify",
+  "history",
+  "inputById",
+  "inputByKey",
+] as const satisfies readonly (keyof typeof SQL)[];
+
 /** The statements with the schema filled in. */
 export function statementsFor(quotedSchema: string): Statements {
   const out: Record<string, string> = {};

@@ -54,10 +54,23 @@ export class SyncConnection {
   /** Told when a group failed to commit (its writes are lost), before the commit's caller is. */
   onLost: (() => void) | undefined;
 
-  constructor(config: pg.ClientConfig, readTimeoutMs: number, groupCommitMs: number, where: string) {
+  /** `prepared`: the texts of the statements the worker prepares once per connection. */
+  constructor(
+    config: pg.ClientConfig,
+    readTimeoutMs: number,
+    groupCommitMs: number,
+    where: string,
+    prepared: readonly string[],
+  ) {
     const shared = new SharedArrayBuffer(8);
     const channel = new MessageChannel();
-    const data: WorkerData = { offstagePostgresWorker: true, config, shared, syncPort: channel.port2 };
+    const data: WorkerData = {
+      offstagePostgresWorker: true,
+      config,
+      shared,
+      syncPort: channel.port2,
+      prepared,
+    };
     this.#worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2] });
     this.#worker.on("message", (reply: WorkerReply) => {
       const waiter = this.#waiting.get(reply.id);
