@@ -20,6 +20,12 @@ import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
 import type { InputSnapshot } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
+import type { SessionEntry } from "./session-table.js";
+
+const LEASE_LOST: Reason = {
+  code: "lease_lost",
+  message: "this process lost the session's lease; another process runs it now",
+};
 
 export class LeaseKeeper {
   readonly #parts: RuntimeParts;
@@ -154,23 +160,32 @@ export class LeaseKeeper {
    * follows the store and settles with what the new holder does.
    */
   #lost(sessionIds: readonly string[]): void {
-    const { sessions, driver, children, log } = this.#parts;
-    const reason: Reason = {
-      code: "lease_lost",
-      message: "this process lost the session's lease; another process runs it now",
-    };
     let lost = false;
     for (const id of sessionIds) {
-      const entry = sessions.get(id);
+      const entry = this.#parts.sessions.get(id);
       if (entry === undefined) continue;
-      for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
-      entry.merges = 0;
-      for (const live of driver.abandon(entry, reason)) this.#followers.set(live.id, live);
-      children?.letGo(id);
+      this.letGo(entry);
       lost = true;
-      log.warn({ sessionId: id }, "lost the lease of a session to another process (cut off past leaseMs)");
     }
     if (lost) this.#parts.keepAlive.settled();
+  }
+
+  /**
+   * Lets a session this process no longer holds go (see `#lost`): its queue and its running turn's
+   * inputs follow the store from now on. Also for a turn whose end committed when the session was
+   * held no more: the end may have been refused (its epoch was stale), so the store says how its
+   * inputs ended, not this process.
+   */
+  letGo(entry: SessionEntry): void {
+    const { driver, children, log } = this.#parts;
+    for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
+    entry.merges = 0;
+    for (const live of driver.abandon(entry, LEASE_LOST)) this.#followers.set(live.id, live);
+    children?.letGo(entry.id);
+    log.warn(
+      { sessionId: entry.id },
+      "lost the lease of a session to another process (cut off past leaseMs)",
+    );
   }
 
   /** Carries out a cancel or withdraw another process asked of input this one runs. */

@@ -86,4 +86,33 @@ describe("postgres store: claiming a dead holder's session", () => {
     expect(b.holds("s1")).toBe(true);
     expect(await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 's1'`)).toEqual([{ owner: "b" }]);
   });
+
+  it("a claimed session is held only once the claim hands its work back, not while it still reads", async () => {
+    const schema = uniqueSchema("claims");
+    schemas.push(schema);
+    const a = storeOn(schema, "a", 300);
+    await a.open();
+    a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+    a.accept(record("i1", 1));
+    a.startTurn(start("t1", ["i1"]));
+    await a.commit();
+    const b = storeOn(schema, "b");
+    await b.open();
+    await a.abandon();
+    await lapsed(schema, "a");
+    // Held while the claim still read, a send would begin a turn beside the unfinished one.
+    let done = false;
+    let heldEarly = false;
+    const watch = (): void => {
+      if (done) return;
+      if (b.holds("s1")) heldEarly = true;
+      setImmediate(watch);
+    };
+    watch();
+    const claimed = await b.leases.claim();
+    done = true;
+    expect(heldEarly).toBe(false);
+    expect(b.holds("s1")).toBe(true);
+    expect(claimed.interrupted.map((turn) => turn.turnId)).toEqual(["t1"]);
+  });
 });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
 import { record } from "../../src/testing/conformance/fixtures.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { startProxy } from "./tcp-proxy.js";
 
 beforeAll(requireServer);
 
@@ -23,8 +24,8 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-const LEASE_MS = 600;
-const HELD_MS = 4 * LEASE_MS;
+const LEASE_MS = 1_500;
+const HELD_MS = 3 * LEASE_MS;
 
 /** Samples, every 25 ms for `ms`, whether `processId` is alive by the server's clock; prints `alive lapsed`. */
 const WATCHER = `
@@ -79,23 +80,49 @@ describe("postgres store: the heartbeat", () => {
   it("takes a session for lost only once the database has moved past its epoch, not before its own claim commits", async () => {
     const schema = uniqueSchema("beat");
     schemas.push(schema);
-    const a = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: 300 });
+    const a = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: LEASE_MS });
     opened.push(a);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     await a.commit();
-    const [{ epoch }] = (await sql<{ epoch: number }>(
-      `SELECT epoch FROM "${schema}".sessions WHERE id = 's1'`,
-    )) as [{ epoch: number }];
+    const rows = await sql<{ epoch: number }>(`SELECT epoch FROM "${schema}".sessions WHERE id = 's1'`);
+    const epoch = rows[0]!.epoch;
     // What the heartbeat sees while a claim of a's is not committed yet: the dead holder's row, at
     // the epoch before a's.
     await sql(`UPDATE "${schema}".sessions SET owner = 'dead', epoch = $1 WHERE id = 's1'`, [epoch - 1]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Two beats and more.
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
     expect(a.holds("s1")).toBe(true);
     // Another process took it over: a lets it go.
     await sql(`UPDATE "${schema}".sessions SET owner = 'b', epoch = $1 WHERE id = 's1'`, [epoch + 1]);
     const deadline = Date.now() + 5_000;
     while (a.holds("s1") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(a.holds("s1")).toBe(false);
+  });
+
+  it("a lapse holds at once, before the main thread hears of it: a busy process runs nothing on a lease that may be gone", async () => {
+    const proxy = await startProxy(5432);
+    try {
+      const schema = uniqueSchema("beat");
+      schemas.push(schema);
+      const a = createPostgresStore({
+        connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+        schema,
+        processId: "a",
+        leaseMs: LEASE_MS,
+      });
+      await a.open();
+      a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+      await a.commit();
+      expect(a.holds("s1")).toBe(true);
+      await proxy.cut();
+      // Busy past most of the lease: the heartbeat thread gives the leases up meanwhile.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2 * LEASE_MS);
+      const held = a.holds("s1");
+      await a.abandon();
+      expect(held).toBe(false);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -164,6 +164,29 @@ describe("dashboard", () => {
     await page.close();
   }, 60_000);
 
+  it("marks a steer a function agent's turn could not take as requeued, beside the turn that ran it", async () => {
+    const first = await send("a-fn", "wait", { agent: "hang" });
+    await eventually(async () => (await api(`/v1/inputs/${first.inputId}`)).status === "running");
+    const { turnId: firstTurn } = await api(`/v1/inputs/${first.inputId}`);
+    const steered = await send("a-fn", "join", { policy: "steer" });
+    await api(`/v1/inputs/${first.inputId}/cancel`, { method: "POST", body: "{}" });
+    await eventually(async () => {
+      const { status, turnId } = await api(`/v1/inputs/${steered.inputId}`);
+      return status === "running" && turnId !== firstTurn;
+    });
+    const { turnId: ownTurn } = await api(`/v1/inputs/${steered.inputId}`);
+
+    const page = await browser.newPage();
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    await page.locator('tr[data-session="a-fn"]').click();
+    const mark = page.locator(`.steer.requeued[data-steered="${steered.inputId}"]`);
+    await mark.waitFor();
+    expect(await mark.getAttribute("title")).toContain(`→ ran in turn ${ownTurn}`);
+    await page.locator(`[data-turn="${ownTurn}"] .bar.running`).waitFor();
+    await page.close();
+    await api(`/v1/inputs/${steered.inputId}/cancel`, { method: "POST", body: "{}" });
+  }, 60_000);
+
   it("shows the delegation tree with delivery states; its buttons cancel a child and stop children", async () => {
     const { runtime } = served;
     const lead = runtime.session("a-lead", { agent: "echo" });

@@ -30,6 +30,8 @@ export interface HeartbeatData {
   readonly leaseMs: number;
   /** How long the main thread may say nothing before renewals stop. */
   readonly silentMs: number;
+  /** Int32Array over it: [0] is 1 from a lapse until the next renewal that succeeds. */
+  readonly shared: SharedArrayBuffer;
   /** The renewal. Params: id, lease_ms. */
   readonly renewSql: string;
   /** Of the ids given, those the database names another owner (or none) for, with their epoch. Params: ids, owner. */
@@ -55,6 +57,7 @@ export type HeartbeatReport =
 
 class HeartbeatThread {
   readonly #data: HeartbeatData;
+  readonly #flags: Int32Array;
   #held: readonly (readonly [string, number])[] = [];
   #heardAtMs = performance.now();
   #renewedAtMs = performance.now();
@@ -64,6 +67,7 @@ class HeartbeatThread {
 
   constructor(data: HeartbeatData) {
     this.#data = data;
+    this.#flags = new Int32Array(data.shared);
     setInterval(() => void this.#beat(), Math.max(1, Math.floor(data.leaseMs / 3)));
     // Checks the lease more often than it beats: a renewal that hangs must not delay giving up.
     setInterval(() => this.#check(), Math.max(1, Math.floor(data.leaseMs / 10)));
@@ -85,6 +89,7 @@ class HeartbeatThread {
       this.#renewedAtMs = startedAtMs;
       if (this.#lapsed) {
         this.#lapsed = false;
+        Atomics.store(this.#flags, 0, 0);
         report({ kind: "back" });
       }
       const held = this.#held;
@@ -111,6 +116,8 @@ class HeartbeatThread {
   #check(): void {
     if (this.#lapsed || performance.now() - this.#renewedAtMs < this.#data.leaseMs * GIVE_UP_SHARE) return;
     this.#lapsed = true;
+    // Seen at once by the main thread, however busy: it must not run on a lease it may not have.
+    Atomics.store(this.#flags, 0, 1);
     report({ kind: "lapsed" });
   }
 

@@ -50,6 +50,7 @@ export class Heartbeat {
   readonly #worker: Worker;
   readonly #timer: NodeJS.Timeout;
   readonly #held: () => Iterable<readonly [string, number]>;
+  readonly #flags = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(options: HeartbeatOptions) {
     const { leaseMs } = options;
@@ -60,6 +61,7 @@ export class Heartbeat {
       processId: options.processId,
       leaseMs,
       silentMs: Math.max(30_000, leaseMs * SILENT_LEASES),
+      shared: this.#flags.buffer as SharedArrayBuffer,
       renewSql: options.renewSql,
       lostSql: options.lostSql,
     };
@@ -79,6 +81,14 @@ export class Heartbeat {
     this.#send();
     this.#timer = setInterval(() => this.#send(), Math.max(1, Math.floor(leaseMs / 3)));
     this.#timer.unref();
+  }
+
+  /**
+   * Whether the worker found the leases lapsed (no renewal for most of the lease), and no renewal
+   * succeeded since: read from shared memory, so it holds before this thread hears of the lapse.
+   */
+  get lapsed(): boolean {
+    return Atomics.load(this.#flags, 0) === 1;
   }
 
   close(): void {

@@ -81,7 +81,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly channel: string;
   /** Which sessions this process may run; see the module note. */
   readonly leases: SessionLeases = {
-    holds: (sessionId) => this.#held.has(sessionId),
+    holds: (sessionId) => this.holds(sessionId),
     claim: (sessionIds) => this.#claim(sessionIds),
     askToEnd: (request) => this.#askToEnd(request),
     taken: (inputIds) => this.#markTaken(inputIds),
@@ -136,9 +136,12 @@ export class PostgresStore implements Store, AsyncDisposable {
     return this.#settings.schema;
   }
 
-  /** Whether this process holds the session's lease (it may run its turns). */
+  /**
+   * Whether this process holds the session's lease (it may run its turns): not from the moment its
+   * heartbeat finds the leases lapsed, before this thread hears of it.
+   */
   holds(sessionId: string): boolean {
-    return this.#held.has(sessionId);
+    return this.#held.has(sessionId) && this.#open?.heartbeat.lapsed !== true;
   }
 
   async open(): Promise<RecoveredState> {
@@ -433,12 +436,12 @@ export class PostgresStore implements Store, AsyncDisposable {
   async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
     const conn = this.#live();
     const sql = this.#sql;
-    const { rows } = await conn.read(sql.claimFree, [this.processId, CLAIM_AT_OPEN_MAX], true);
-    const claimed: string[] = [];
-    for (const row of rows) {
-      this.#held.set(row.id as string, row.epoch as number);
-      claimed.push(row.id as string);
-    }
+    const { rows } = await conn.read(
+      sql.claimFree,
+      [this.processId, CLAIM_AT_OPEN_MAX, [...this.#held.keys()]],
+      true,
+    );
+    const claimed = rows.map((row) => row.id as string);
     const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
     // Of the sessions held before: those just claimed are in `queued` already.
     const fresh = new Set(claimed);
@@ -450,6 +453,9 @@ export class PostgresStore implements Store, AsyncDisposable {
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);
+    // Held only now, as the runtime takes their work up: held earlier, while this claim still read,
+    // a send would have begun a turn of a session whose unfinished turn it did not have yet.
+    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
   }
 
@@ -488,7 +494,8 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
   #fence(sessionId: string): [string, string, number] {
-    return [sessionId, this.processId, this.#held.get(sessionId) ?? -1];
+    const epoch = this.#open?.heartbeat.lapsed === true ? undefined : this.#held.get(sessionId);
+    return [sessionId, this.processId, epoch ?? -1];
   }
 
   #live(): SyncConnection {

@@ -87,10 +87,15 @@ const SQL = {
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
-  /** `claimSessions` for a running process: never its own sessions, whose epoch must not move. */
+  /**
+   * `claimSessions` for a running process: never a session it holds, whose epoch must not move, but
+   * one still named its own that it does not hold (it gave it up, or a claim of it failed before
+   * the runtime took its work up) is taken again under a new epoch. Params: owner, limit, the ids it
+   * holds.
+   */
   claimFree: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
     FROM (SELECT x.id FROM {s}.sessions x
-      WHERE x.owner IS DISTINCT FROM $1 AND ${FREE}
+      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND NOT (x.id = ANY($3::text[]))))
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
@@ -188,18 +193,10 @@ const SQL = {
   endQueuedInput: `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
     WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))
       AND ${fence("$5", "$6", "$7")}`,
-  /** Params: turn id, session, attempt, input ids JSON, started_at_ms, input ids, owner, epoch. */
-  startTurn: `WITH t AS (
-      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms)
-        SELECT $1, $2, $3, $4, $5 WHERE ${fence("$2", "$7", "$8")}
-      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
-        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
-      RETURNING id)
-    UPDATE {s}.inputs SET status = 'running', turn_id = $1, steer_step = NULL
-      WHERE id = ANY($6::text[]) AND session_id = $2 AND status IN ('queued', 'running')
-        AND EXISTS (SELECT 1 FROM t)`,
   /**
-   * `startTurn` for many turns, each fenced by its own epoch; no two name the same turn or input.
+   * A turn start of each of many turns, each fenced by its own epoch (its row inserted, or a later
+   * attempt's written over an unended one; its inputs running in it); no two name the same turn or
+   * input.
    * Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs (arrays, one element
    * per turn), owner.
    */
@@ -220,25 +217,8 @@ const SQL = {
   checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
     WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
   /**
-   * The turn, its inputs (each takes the outcome, except the requeued ones), and its history, in one.
-   * Params: id, attempt, outcome, usage, ended_at_ms, status, requeued ids, session, messages (NULL
-   * when none), owner, epoch.
-   */
-  endTurn: `WITH t AS (
-      UPDATE {s}.turns SET outcome = $3, usage = $4, ended_at_ms = $5, messages = '[]'
-        WHERE id = $1 AND attempt = $2 AND ended_at_ms IS NULL AND ${fence("$8", "$10", "$11")}
-        RETURNING id),
-    requeued AS (
-      UPDATE {s}.inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
-        WHERE id = ANY($7::text[]) AND status = 'running' AND turn_id = $1 AND EXISTS (SELECT 1 FROM t)),
-    ended AS (
-      UPDATE {s}.inputs SET status = $6, ended_at_ms = $5, steer_step = NULL
-        WHERE turn_id = $1 AND status = 'running' AND NOT (id = ANY($7::text[])) AND EXISTS (SELECT 1 FROM t))
-    INSERT INTO {s}.history (session_id, turn_id, messages)
-      SELECT $8, $1, $9 FROM t WHERE $9::text IS NOT NULL
-    ON CONFLICT (turn_id) DO NOTHING`,
-  /**
-   * `endTurn` for many turns, each fenced by its own epoch; history rows go in in the order given.
+   * A turn end of each of many turns, each fenced by its own epoch (the turn, its inputs — each takes
+   * the outcome, except the requeued ones — and its history); history rows go in in the order given.
    * Params: turn ids, attempts, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
    * sessions, messages (NULL when none), epochs (arrays, one element per turn), owner.
    */
@@ -264,7 +244,7 @@ const SQL = {
       SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
     ON CONFLICT (turn_id) DO NOTHING`,
   /**
-   * `startTurn` then `endTurn` of many turns that start and end in one group, each written once:
+   * `startTurns` then `endTurns` of many turns that start and end in one group, each written once:
    * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
    * its history appended, in the order given. Params: turn ids, sessions, attempts, input ids JSON,
    * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
