@@ -36,7 +36,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
+import { type InputRow, snapshotOf } from "../sqlite/rows.js";
 import { isConnectionError } from "./connection-worker.js";
 import { Heartbeat } from "./heartbeat.js";
 import { HeldHistories } from "./held-histories.js";
