@@ -8,6 +8,8 @@ const POLL_MS = 1000;
 let client;
 let selected;
 let follow;
+/** What the token may do (`GET /v1/token`): { name, sessionPrefix, verbs }. */
+let grant;
 /**
  * Turns of the selected session, by id: { turnId, startedAtMs, endedAtMs, status, inputIds,
  * steered: [{ inputId, atMs }], tools }. `inputIds` are those it started with: more than one is a
@@ -123,7 +125,7 @@ function delegationItem(d, children) {
     " ",
     h("span", { class: `delivery ${d.delivery ?? "none"}` }, d.delivery === null ? "no completion yet" : `delivery ${d.delivery}`),
     " ",
-    d.running ? h("button", { onclick: () => act("cancel child", () => client.cancelDelegation(d.id)) }, "cancel") : null,
+    d.running && can("delegations", d.parentSessionId) ? h("button", { onclick: () => act("cancel child", () => client.cancelDelegation(d.id)) }, "cancel") : null,
     h("ul", { class: "tree" }, children(d.childSessionId)),
   );
 }
@@ -230,7 +232,7 @@ async function session() {
         "li",
         { "data-input": q.inputId },
         `${q.inputId} (${q.policy}) `,
-        h("button", { onclick: () => act("withdraw", () => client.withdraw(q.inputId)) }, "withdraw"),
+        can("withdraw", view.id) ? h("button", { onclick: () => act("withdraw", () => client.withdraw(q.inputId)) }, "withdraw") : null,
       ),
     );
     const running = view.inbox.running;
@@ -242,9 +244,16 @@ async function session() {
         {},
         running === null
           ? "idle"
-          : h("span", {}, `running turn ${running.turnId} `, ...running.inputIds.map((id) => h("button", { "data-cancel": id, onclick: () => act("cancel", () => client.cancel(id)) }, `cancel ${id}`))),
+          : h(
+              "span",
+              {},
+              `running turn ${running.turnId} `,
+              can("cancel", view.id) ? running.inputIds.map((id) => h("button", { "data-cancel": id, onclick: () => act("cancel", () => client.cancel(id)) }, `cancel ${id}`)) : null,
+            ),
         " ",
-        h("button", { "data-stop-children": view.id, onclick: () => act("stop children", () => client.stopChildren(view.id, { recursive: true })) }, "stop children"),
+        can("delegations", view.id)
+          ? h("button", { "data-stop-children": view.id, onclick: () => act("stop children", () => client.stopChildren(view.id, { recursive: true })) }, "stop children")
+          : null,
       ),
       h("h2", {}, `Inbox (${queued.length})`),
       queued.length === 0 ? h("p", { class: "muted" }, "empty") : h("ul", {}, queued),
@@ -308,10 +317,23 @@ async function pick(id) {
   })();
 }
 
-function connect(token) {
+/** True when the token may do `verb` on `sessionId`: the page offers only the buttons it allows. */
+function can(verb, sessionId) {
+  return grant !== undefined && grant.verbs.includes(verb) && sessionId.startsWith(grant.sessionPrefix);
+}
+
+async function connect(token) {
   client = createClient({ baseUrl: location.origin, token });
   sessionStorage.setItem("offstage-token", token);
-  refresh();
+  try {
+    grant = await client.token();
+    const reach = grant.sessionPrefix === "" ? "every session" : `sessions ${grant.sessionPrefix}…`;
+    $("who").textContent = `${grant.name}: ${grant.verbs.join(", ")} on ${reach}`;
+  } catch (error) {
+    grant = undefined;
+    $("who").textContent = `${error.code ?? "ERROR"}: ${error.message}`;
+  }
+  await refresh();
 }
 
 const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");

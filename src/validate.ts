@@ -16,7 +16,8 @@ import {
   OffstageError,
   type OffstageErrorCode,
 } from "./errors.js";
-import { JSON_DEPTH_MAX, TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
+import { jsonProblem } from "./json-problem.js";
+import { TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
 import { describeCause } from "./kernel/outcome.js";
 
 /** Which call checks, and which error a failure throws. */
@@ -311,137 +312,13 @@ function editDistance(a: string, b: string, cap: number): number {
 }
 
 /**
- * Refuses a value that JSON cannot carry as it is, naming where the problem sits
- * (`send(): payload.items[3].at must be JSON: it is a Date ...`): NaN and ±Infinity, `undefined`
- * (inside objects JSON drops it, inside arrays it becomes null), functions, symbols, BigInt, objects
- * that are not plain (`Date`, `Map`, `Set`, class instances), a `toJSON` method, holes in arrays,
- * cycles, getters that throw, and nesting deeper than `JSON_DEPTH_MAX`. Each property is read once.
+ * Refuses a value that JSON cannot carry as it is ({@link jsonProblem} says what that is), naming
+ * where the problem sits: `send(): payload.items[3].at must be a JSON value; it is a Date; use its
+ * toISOString()`.
  */
 export function checkJson(subject: Subject, name: string, value: unknown): void {
-  const problem = jsonProblem(value, 0, undefined);
+  const problem = jsonProblem(value);
   if (problem === undefined) return;
-  const where = name + problem.at.reverse().map(pathStep).join("");
+  const where = name + problem.path;
   throw refusal(subject, name, `${subject.call}: ${where} must be a JSON value; it is ${problem.what}`);
-}
-
-/** What is wrong with a value, and where: the keys from the problem up to the top (reversed). */
-interface JsonProblem {
-  readonly at: (string | number)[];
-  readonly what: string;
-}
-
-function jsonProblem(
-  value: unknown,
-  depth: number,
-  ancestors: Set<object> | undefined,
-): JsonProblem | undefined {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined;
-    case "number":
-      return Number.isFinite(value) ? undefined : { at: [], what: `${value}, which JSON cannot carry` };
-    case "undefined":
-      return { at: [], what: "undefined, which JSON drops or turns into null" };
-    case "bigint":
-      return { at: [], what: `a BigInt (${value}n); use a string` };
-    case "symbol":
-      return { at: [], what: "a symbol" };
-    case "function":
-      return { at: [], what: "a function" };
-  }
-  if (value === null) return undefined;
-  const object = value as object;
-  if (depth >= JSON_DEPTH_MAX) return { at: [], what: `nested more than ${JSON_DEPTH_MAX} levels deep` };
-  const seen = ancestors ?? new Set<object>();
-  if (seen.has(object)) return { at: [], what: "a cycle: it contains itself" };
-  let array: boolean;
-  try {
-    array = Array.isArray(object);
-    if (!array) {
-      const kind = unplainKind(object);
-      if (kind !== undefined) return { at: [], what: kind };
-    }
-  } catch (error) {
-    return { at: [], what: `an object that cannot be inspected (${describeCause(error)})` };
-  }
-  seen.add(object);
-  try {
-    return array
-      ? arrayProblem(object as unknown[], depth, seen)
-      : recordProblem(object as Record<string, unknown>, depth, seen);
-  } catch (error) {
-    // A proxy whose traps throw: its keys or length could not be listed.
-    return { at: [], what: `an object that cannot be inspected (${describeCause(error)})` };
-  } finally {
-    seen.delete(object);
-  }
-}
-
-function arrayProblem(array: unknown[], depth: number, seen: Set<object>): JsonProblem | undefined {
-  const length = array.length;
-  for (let i = 0; i < length; i++) {
-    if (!(i in array)) return { at: [i], what: "a hole, which JSON turns into null" };
-    const problem = jsonProblem(read(array, i), depth + 1, seen);
-    if (problem !== undefined) {
-      problem.at.push(i);
-      return problem;
-    }
-  }
-  return undefined;
-}
-
-function recordProblem(
-  record: Record<string, unknown>,
-  depth: number,
-  seen: Set<object>,
-): JsonProblem | undefined {
-  if (Object.getOwnPropertySymbols(record).length > 0)
-    return { at: [], what: "an object with symbol keys, which JSON drops" };
-  for (const key of Object.keys(record)) {
-    const problem = jsonProblem(read(record, key), depth + 1, seen);
-    if (problem !== undefined) {
-      problem.at.push(key);
-      return problem;
-    }
-  }
-  return undefined;
-}
-
-/** A property's value; a getter or proxy trap that throws becomes the problem of that property. */
-function read(object: object, key: string | number): unknown {
-  try {
-    return (object as Record<string | number, unknown>)[key];
-  } catch (error) {
-    return new Unreadable(error);
-  }
-}
-
-/** Stands for a property whose read threw: never a plain object, so it is refused where it sits. */
-class Unreadable {
-  readonly cause: unknown;
-  constructor(cause: unknown) {
-    this.cause = cause;
-  }
-}
-
-/** Why an object that is not an array is not a plain JSON object, or `undefined` when it is one. */
-function unplainKind(object: object): string | undefined {
-  if (object instanceof Unreadable) return `unreadable: reading it threw ${describeCause(object.cause)}`;
-  const proto = Object.getPrototypeOf(object);
-  if (proto !== Object.prototype && proto !== null) {
-    if (object instanceof Date) return "a Date; use its toISOString()";
-    if (object instanceof Map) return "a Map; use an object or an array of entries";
-    if (object instanceof Set) return "a Set; use an array";
-    const ctor = (proto as { constructor?: { name?: unknown } }).constructor?.name;
-    return `an instance of ${typeof ctor === "string" && ctor !== "" ? ctor : "a class"}, not a plain object`;
-  }
-  if (typeof (object as { toJSON?: unknown }).toJSON === "function")
-    return "an object with a toJSON method, which JSON would call; use what it returns";
-  return undefined;
-}
-
-function pathStep(key: string | number): string {
-  if (typeof key === "number") return `[${key}]`;
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }

@@ -1,13 +1,15 @@
 // The ceiling of Offstage's PostgreSQL schema on this machine (issue #18): the SQL a no-op turn costs
 // the store — create the session, accept the input, start the turn, end it — run straight from one
 // connection with no runtime around it, in groups of --group turns (two transactions per group: the
-// accepts and starts, then the ends), two ways, taking turns:
-//   per-row   the adapter's own statements (src/store/postgres/statements.ts, from the build), one
-//             per turn and kind, as its connection worker sends them;
-//   per-row prepared  the same, each statement prepared once (pg's named queries), so the server
-//             parses and plans it once per connection instead of at every call;
-//   multi-row one statement per kind and group, rows passed as arrays (`unnest`), with the same
-//             lease fence (owner and epoch checked FOR SHARE) and the same rows written.
+// accepts and starts, then the ends), with the adapter's own statements (src/store/postgres/
+// statements.ts, from the build), taking turns:
+//   per-row   one statement per turn and kind (a group of one turn each), parsed afresh each time;
+//   per-row prepared  the same, each statement prepared once (pg's named queries), as the adapter's
+//             connection worker sends them, so the server parses and plans it once per connection;
+//   multi-row one statement per kind and group, rows passed as arrays (`unnest`), as the adapter
+//             writes a group's held inputs, starts and ends (held-writes.ts);
+//   multi-row, once  the same, but each turn written once, already ended (`runTurns`), as the adapter
+//             writes a turn that starts and ends in one group (one transaction per group).
 // Reports turns/s and the CPU of the backend serving the connection (from /proc), so a shared
 // machine's other work stays out of the per-CPU figure.
 //
@@ -55,77 +57,69 @@ const messages = (i) =>
     { role: "assistant", content: [{ type: "text", text: `out ${i}` }] },
   ]);
 
-/** The adapter's statements, one per turn and kind; `named` prepares each once on the server. */
+/** The parameters of each statement for turns `from` to `to`: arrays, one element per turn. */
+function rows(from, to) {
+  const ids = [];
+  for (let i = from; i < to; i++) ids.push(i);
+  const each = (f) => ids.map(f);
+  const inputs = [
+    each((i) => `i${i}`),
+    each((i) => `s${i}`),
+    ids,
+    each(() => payload),
+    each(() => "enqueue"),
+  ];
+  const start = [each((i) => `t${i}`), each((i) => `s${i}`), each(() => 1), each((i) => `["i${i}"]`), ids];
+  const end = [each(() => outcome), each(() => usage), ids, each(() => "completed"), each(() => "[]")];
+  return {
+    ids,
+    inputs: [...inputs, ids, each(() => null), OWNER],
+    starts: [...start, each(() => 1), OWNER],
+    ends: [start[0], start[2], ...end, start[1], each(messages), each(() => 1), OWNER],
+    runs: [...start, each(() => 1), ...end, each(messages), OWNER],
+  };
+}
+
+/** The sessions, one statement each, as the adapter creates them. */
+async function sessions(q, ids) {
+  for (const i of ids) await q("insertSession", sql.insertSession, [`s${i}`, "bench", i, OWNER]);
+}
+
+/** One statement per turn and kind; `named` prepares each once on the server. */
 function perRow(named) {
   return async (db, from, to) => {
     const q = (name, text, values) => db.query(named ? { name, text, values } : { text, values });
     await db.query("BEGIN");
+    await sessions(q, rows(from, to).ids);
     for (let i = from; i < to; i++) {
-      await q("createSession", sql.createSession, [`s${i}`, "bench", i, OWNER]);
-      await q("insertInput", sql.insertInput, [`i${i}`, `s${i}`, i, payload, "enqueue", null, i, null]);
-      const started = [`t${i}`, `s${i}`, 1, JSON.stringify([`i${i}`]), i, [`i${i}`], OWNER, 1];
-      await q("startTurn", sql.startTurn, started);
+      const one = rows(i, i + 1);
+      await q("insertInputs", sql.insertInputs, one.inputs);
+      await q("startTurns", sql.startTurns, one.starts);
     }
     await db.query("COMMIT");
     await db.query("BEGIN");
-    for (let i = from; i < to; i++) {
-      const ended = [`t${i}`, 1, outcome, usage, i, "completed", [], `s${i}`, messages(i), OWNER, 1];
-      await q("endTurn", sql.endTurn, ended);
-    }
+    for (let i = from; i < to; i++) await q("endTurns", sql.endTurns, rows(i, i + 1).ends);
     await db.query("COMMIT");
   };
 }
 
-const FENCED = `SELECT s.id FROM ${S}.sessions s JOIN unnest($1::text[], $2::bigint[]) AS u(id, epoch)
-  ON s.id = u.id AND s.owner = $3 AND s.epoch = u.epoch FOR SHARE OF s`;
-
-/** One statement per kind and group. */
-async function multiRow(db, from, to) {
-  const ids = [];
-  for (let i = from; i < to; i++) ids.push(i);
-  const sessions = ids.map((i) => `s${i}`);
-  const inputs = ids.map((i) => `i${i}`);
-  const turns = ids.map((i) => `t${i}`);
-  const epochs = ids.map(() => 1);
-  await db.query("BEGIN");
-  await db.query(
-    `INSERT INTO ${S}.sessions (id, agent, created_at_ms, owner, epoch)
-       SELECT id, 'bench', at, $3, 1 FROM unnest($1::text[], $2::bigint[]) AS u(id, at) ON CONFLICT (id) DO NOTHING`,
-    [sessions, ids, OWNER],
-  );
-  await db.query(
-    `INSERT INTO ${S}.inputs (id, session_id, seq, payload, policy, accepted_at_ms, status)
-       SELECT id, sid, seq, $4, 'enqueue', seq, 'queued' FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, sid, seq)
-       ON CONFLICT DO NOTHING`,
-    [inputs, sessions, ids, payload],
-  );
-  await db.query(
-    `WITH f AS (${FENCED}),
-     t AS (INSERT INTO ${S}.turns (id, session_id, attempt, input_ids, started_at_ms)
-       SELECT u.tid, u.sid, 1, json_build_array(u.iid)::text, u.at
-         FROM unnest($4::text[], $1::text[], $5::text[], $6::bigint[]) AS u(tid, sid, iid, at)
-        WHERE u.sid IN (SELECT id FROM f) ON CONFLICT (id) DO NOTHING RETURNING id, session_id)
-     UPDATE ${S}.inputs i SET status = 'running', turn_id = t.id
-       FROM t, unnest($4::text[], $5::text[]) AS m(tid, iid)
-      WHERE m.tid = t.id AND i.id = m.iid AND i.session_id = t.session_id AND i.status = 'queued'`,
-    [sessions, epochs, OWNER, turns, inputs, ids],
-  );
-  await db.query("COMMIT");
-  await db.query("BEGIN");
-  await db.query(
-    `WITH f AS (${FENCED}),
-     t AS (UPDATE ${S}.turns x SET outcome = $5, usage = $6, ended_at_ms = u.at, messages = '[]'
-       FROM unnest($4::text[], $1::text[], $7::bigint[]) AS u(tid, sid, at)
-      WHERE x.id = u.tid AND x.attempt = 1 AND x.ended_at_ms IS NULL AND u.sid IN (SELECT id FROM f)
-      RETURNING x.id, x.session_id, x.ended_at_ms),
-     ended AS (UPDATE ${S}.inputs i SET status = 'completed', ended_at_ms = t.ended_at_ms
-       FROM t WHERE i.turn_id = t.id AND i.status = 'running')
-     INSERT INTO ${S}.history (session_id, turn_id, messages)
-       SELECT t.session_id, t.id, m.messages FROM t JOIN unnest($4::text[], $8::text[]) AS m(tid, messages) ON m.tid = t.id
-     ON CONFLICT (turn_id) DO NOTHING`,
-    [sessions, epochs, OWNER, turns, outcome, usage, ids, ids.map(messages)],
-  );
-  await db.query("COMMIT");
+/** One statement per kind and group; `once`: each turn written once, already ended. */
+function multiRow(once) {
+  return async (db, from, to) => {
+    const q = (name, text, values) => db.query({ name, text, values });
+    const group = rows(from, to);
+    await db.query("BEGIN");
+    await sessions(q, group.ids);
+    await q("insertInputs", sql.insertInputs, group.inputs);
+    if (once) await q("runTurns", sql.runTurns, group.runs);
+    else {
+      await q("startTurns", sql.startTurns, group.starts);
+      await db.query("COMMIT");
+      await db.query("BEGIN");
+      await q("endTurns", sql.endTurns, group.ends);
+    }
+    await db.query("COMMIT");
+  };
 }
 
 /** Checks both ways wrote the same thing: every input completed, one history row per turn. */
@@ -140,7 +134,12 @@ async function verify(db) {
 
 const db = new pg.Client({ connectionString: PG_URL, application_name: APP });
 await db.connect();
-const ways = { "per-row": perRow(false), "per-row prepared": perRow(true), "multi-row": multiRow };
+const ways = {
+  "per-row": perRow(false),
+  "per-row prepared": perRow(true),
+  "multi-row": multiRow(false),
+  "multi-row, once": multiRow(true),
+};
 const results = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 log(`pg-ceiling: ${TURNS} no-op turns' SQL in groups of ${GROUP}, ${REPS} rep(s)`);
 try {

@@ -52,3 +52,9 @@ export function fleetGoal(pair) {
   if (!system.startsWith("offstage-")) return undefined;
   return other.startsWith("offstage-") ? 1.5 : 2;
 }
+
+/** Issue #20: `offstage serve`'s accepted inputs/s at least this times the floor's (a bare Hono + SQLite handler). */
+export const SERVE_VS_FLOOR_MIN = 0.5;
+
+/** Issue #20: `offstage serve`'s POST p99 at 50 % of its peak rate, below this. */
+export const SERVE_PACED_P99_MS_MAX = 10;

@@ -15,6 +15,8 @@ import {
   fleetGoal,
   modelsGoal,
   RECOVERY_FIRST_TURN_MS_MAX,
+  SERVE_PACED_P99_MS_MAX,
+  SERVE_VS_FLOOR_MIN,
 } from "./goals.mjs";
 import { cores, mdTable, provenance } from "./markdown.mjs";
 import { RESULTS_DIR } from "./results.mjs";
@@ -426,6 +428,80 @@ function renderFrame(d, command) {
   ].join("\n");
 }
 
+const SERVE_LABELS = {
+  offstage: "`offstage serve` (SQLite normal, event log on)",
+  "offstage-b": "`offstage serve`, build B",
+  floor: "floor: bare Hono handler, same row into SQLite",
+};
+
+function renderServe(d, command) {
+  const table = mdTable(
+    [
+      "system",
+      "accepted inputs/s (peak)",
+      "POST p50 / p99 at peak",
+      "server CPU per input",
+      "paced rate (50 % of peak)",
+      "POST p50 / p99 paced",
+      "server loop delay p99 paced",
+    ],
+    d.rows.map((r) => [
+      SERVE_LABELS[r.system] ?? r.system,
+      `**${fmtRate(r.peak.acceptedPerS)}**`,
+      `${fmtMs(r.peak.p50Ms)} / ${fmtMs(r.peak.p99Ms)}`,
+      fmtMs(r.peak.cpuMsPerInput),
+      `${fmtRate(r.paced.acceptedPerS)}`,
+      `${fmtMs(r.paced.p50Ms)} / **${fmtMs(r.paced.p99Ms)}**`,
+      fmtMs(r.paced.loopP99Ms),
+    ]),
+  );
+  const offstage = d.rows.find((r) => r.system === "offstage");
+  const floor = d.rows.find((r) => r.system === "floor");
+  const goals =
+    offstage === undefined || floor === undefined
+      ? ""
+      : (() => {
+          const ratio = offstage.peak.acceptedPerS / floor.peak.acceptedPerS;
+          const p99 = offstage.paced.p99Ms;
+          return mdTable(
+            ["goal", "measured", "met?"],
+            [
+              [
+                `accepted inputs/s ≥ ${SERVE_VS_FLOOR_MIN}× the floor's`,
+                fmtRatio(ratio),
+                ratio >= SERVE_VS_FLOOR_MIN ? "yes" : "**no**",
+              ],
+              [
+                `POST p99 < ${SERVE_PACED_P99_MS_MAX} ms at 50 % of peak`,
+                fmtMs(p99),
+                p99 < SERVE_PACED_P99_MS_MAX ? "yes" : "**no**",
+              ],
+            ],
+          );
+        })();
+  const s = d.streams;
+  const streams =
+    s === undefined
+      ? []
+      : [
+          "",
+          `Streams: ${s.streams} SSE streams held on ${s.sessions} sessions for ${s.seconds} s while ${s.inputs} inputs arrived (${s.frames} frames read): ` +
+            `server heap **${s.heapPerStreamOpenB} B per stream** once open, ${s.heapPerStreamEndB} B at the end; RSS ${s.rssMiB.join(" → ")} MiB.`,
+        ];
+  return [
+    provenance(d, command),
+    "",
+    `POSTs of inputs over loopback to ${d.sessions} sessions, each server in its own process. Peak: autocannon, ${d.connections} connections, ${d.seconds} s. ` +
+      `Paced: 50 % of each system's own peak rate, evenly spaced and open loop (a request is sent when due, over up to ${d.connections} keep-alive connections), latency from its due time. ` +
+      `Server CPU per input: the server process's CPU time over accepted inputs. ${d.rounds} round(s), the systems taking turns; medians.`,
+    "",
+    table,
+    "",
+    goals,
+    ...streams,
+  ].join("\n");
+}
+
 const RENDER = {
   core: ["core-throughput", renderCore],
   memory: ["idle-memory", renderMemory],
@@ -434,6 +510,7 @@ const RENDER = {
   delegation: ["delegation", renderDelegation],
   models: ["model-loop", renderModels],
   frame: ["frame-loop", renderFrame],
+  serve: ["serve-load", renderServe],
 };
 
 /** Replaces the blocks of the named benchmarks in RESULTS.md; returns the names written. */

@@ -12,6 +12,7 @@
 //      --stream-rate/s: the server's heap and RSS before and after, per stream.
 // Flags: --seconds 10 --connections 32 --sessions 1000 --streams 1000 --stream-s 60 --stream-rate 200
 //        --only offstage,floor --skip-streams --rounds 1
+//        --paced-rate R   pace every system at R/s instead of half its own peak (an A/B at one rate)
 //        --cpu-prof DIR   each server process writes a CPU profile (node --cpu-prof) into DIR
 //        --b DIST   also `offstage-b`: offstage from another build (a dist folder), for A/B in one run
 // With --rounds N, the systems take turns N times (A B C, then C B A, ...) and each figure is the
@@ -23,7 +24,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { SERVE_PACED_P99_MS_MAX, SERVE_VS_FLOOR_MIN } from "../lib/goals.mjs";
 import { Latency } from "../lib/latency.mjs";
+import { writeResult } from "../lib/results.mjs";
 import { TOKEN } from "../systems/serve-child.mjs";
 
 const args = process.argv.slice(2);
@@ -43,6 +46,7 @@ const STREAM_RATE = Number(flag("stream-rate", 200));
 const ROUNDS = Number(flag("rounds", 1));
 const B_DIST = flag("b", undefined);
 const PROF_DIR = flag("cpu-prof", undefined);
+const PACED_RATE = flag("paced-rate", undefined);
 const ONLY = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
 const child = new URL("../systems/serve-child.mjs", import.meta.url).pathname;
 
@@ -277,7 +281,8 @@ for (let round = 0; round < ROUNDS; round++) {
     const server = await start(system);
     await load(server.url); // warm-up (also fills the store a little, as a running service's would be)
     const peak = await measured(server, {});
-    const paced = await measured(server, { rate: Math.max(1, Math.round(peak.acceptedPerS / 2)) });
+    const rate = PACED_RATE === undefined ? Math.round(peak.acceptedPerS / 2) : Number(PACED_RATE);
+    const paced = await measured(server, { rate: Math.max(1, rate) });
     runs[system].push({ peak, paced });
     console.log(
       `${system}${ROUNDS > 1 ? ` (round ${round + 1})` : ""}: peak ${JSON.stringify(peak)}; at 50 % of peak ${JSON.stringify(paced)}`,
@@ -298,7 +303,7 @@ const offstageB = rows.find((r) => r.system === "offstage-b");
 if (offstage !== undefined && floor !== undefined) {
   const ratio = offstage.peak.acceptedPerS / floor.peak.acceptedPerS;
   console.log(
-    `offstage/floor accepted inputs/s: ${ratio.toFixed(2)} (goal >= 0.5); offstage p99 at 50 % of its peak: ${offstage.paced.p99Ms} ms (goal < 10 ms)`,
+    `offstage/floor accepted inputs/s: ${ratio.toFixed(2)} (goal >= ${SERVE_VS_FLOOR_MIN}); offstage p99 at 50 % of its peak: ${offstage.paced.p99Ms} ms (goal < ${SERVE_PACED_P99_MS_MAX} ms)`,
   );
 }
 if (offstage !== undefined && offstageB !== undefined) {
@@ -309,6 +314,7 @@ if (offstage !== undefined && offstageB !== undefined) {
   );
 }
 
+let streamsResult;
 if (!args.includes("--skip-streams") && ONLY.includes("offstage")) {
   const server = await start("offstage");
   const post = (path, body) =>
@@ -351,6 +357,16 @@ if (!args.includes("--skip-streams") && ONLY.includes("offstage")) {
   }
   const held = await server.memory();
   const perStream = (m) => Math.round((m.heapUsed - before.heapUsed) / STREAMS);
+  streamsResult = {
+    streams: STREAMS,
+    sessions,
+    seconds: STREAM_S,
+    inputs: sent,
+    frames,
+    heapPerStreamOpenB: perStream(opened),
+    heapPerStreamEndB: perStream(held),
+    rssMiB: [before, opened, held].map((m) => Math.round(m.rss / 2 ** 20)),
+  };
   console.log(
     `streams: ${STREAMS} SSE streams on ${sessions} sessions for ${STREAM_S} s, ${sent} inputs, ${frames} frames read; ` +
       `server heap per stream: ${perStream(opened)} B once open, ${perStream(held)} B at the end; ` +
@@ -360,3 +376,13 @@ if (!args.includes("--skip-streams") && ONLY.includes("offstage")) {
   agent.destroy();
   await server.stop();
 }
+
+writeResult("serve-load", {
+  seconds: SECONDS,
+  connections: CONNECTIONS,
+  sessions: SESSIONS,
+  rounds: ROUNDS,
+  rows,
+  runs,
+  streams: streamsResult,
+});

@@ -4,7 +4,8 @@
 //   offstage  `offstage serve`'s app (startServer) on the SQLite store, durability "normal", an echo
 //             function agent, the event log on;
 //   floor     a bare Hono handler on @hono/node-server that parses the same body and inserts the same
-//             row into SQLite (WAL, synchronous NORMAL, one autocommit per request): no runtime, no
+//             row into the same table (Offstage's inputs table with its indexes) in SQLite (WAL,
+//             synchronous NORMAL, one autocommit per request) before it answers 202: no runtime, no
 //             auth, no validation beyond JSON.parse — the least any server of inputs can do.
 
 import { dirname, join } from "node:path";
@@ -43,9 +44,17 @@ async function startOffstage() {
 async function startFloor() {
   const db = new DatabaseSync(join(dir, "floor.db"));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  // Offstage's inputs table and its indexes (store/sqlite/migrations.ts, as migrated), so the row
+  // and the index entries it makes are the same.
   db.exec(`CREATE TABLE inputs (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE,
     payload TEXT NOT NULL, policy TEXT NOT NULL, idempotency_key TEXT, accepted_at_ms INTEGER NOT NULL,
-    delegation_id TEXT, status TEXT NOT NULL)`);
+    delegation_id TEXT, status TEXT NOT NULL, turn_id TEXT, steer_step INTEGER, outcome TEXT, ended_at_ms INTEGER);
+    CREATE UNIQUE INDEX inputs_by_key ON inputs (session_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX inputs_ended ON inputs (ended_at_ms, seq) WHERE ended_at_ms IS NOT NULL;
+    CREATE INDEX inputs_ended_keyed ON inputs (ended_at_ms, seq)
+      WHERE ended_at_ms IS NOT NULL AND idempotency_key IS NOT NULL;
+    CREATE INDEX inputs_by_turn ON inputs (turn_id) WHERE turn_id IS NOT NULL;
+    CREATE INDEX inputs_queued_by_session ON inputs (session_id, seq) WHERE status = 'queued';`);
   const insert = db.prepare(
     "INSERT INTO inputs (id, session_id, seq, payload, policy, accepted_at_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'queued')",
   );

@@ -14,6 +14,7 @@ import type {
   RuntimeMetricsView,
   SessionView,
   StreamEnd,
+  TokenView,
   WirePolicy,
   WireSessionEvent,
 } from "./wire.js";
@@ -127,6 +128,8 @@ export function createClient(options: ClientOptions) {
       sessionId: string,
       stop: { recursive?: boolean; reason?: string } = {},
     ): Promise<{ count: number }> => call("POST", `/v1/sessions/${id(sessionId)}/stop-children`, stop),
+    /** What this client's token may do: its name, the sessions it reaches, its verbs. */
+    token: (): Promise<TokenView> => call("GET", "/v1/token"),
     /** The runtime's metrics as JSON (dispatcher lag, send→start, counts: `runtime.metrics()`). */
     runtimeMetrics: (): Promise<RuntimeMetricsView> => call("GET", "/v1/metrics"),
     /** The runtime's metrics, Prometheus text. */

@@ -29,6 +29,7 @@ export type {
   SendBody,
   SessionView,
   StreamEnd,
+  TokenView,
   Verb,
   WireOutcome,
   WirePolicy,

@@ -22,6 +22,15 @@ export const VERBS: readonly Verb[] = [
   "metrics",
 ];
 
+/** Answer of `GET /v1/token`: what the calling token may do. */
+export interface TokenView {
+  /** The token's name in the server's config (never the token). */
+  readonly name: string;
+  /** The sessions it reaches: those whose id starts with this (`""`: every session). */
+  readonly sessionPrefix: string;
+  readonly verbs: readonly Verb[];
+}
+
 /** Body of `POST /v1/sessions/{id}/inputs`. */
 export interface SendBody {
   /** Any JSON value: the input of the session's next turn. */

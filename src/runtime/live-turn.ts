@@ -35,6 +35,8 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
   declare unsteered: readonly string[];
   /** Its span, while a telemetry adapter traces it. */
   declare telemetry: TurnTelemetry | undefined;
+  /** The ids `inputIds()` last made. */
+  declare ids: readonly string[];
 
   constructor(
     init: NewTurn,
@@ -53,6 +55,22 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
     this.ended = false;
     this.unsteered = NO_IDS;
     this.telemetry = undefined;
+    this.ids = NO_IDS;
+  }
+
+  /**
+   * The ids of its inputs, as they are now: the same array as long as they stay the same, so its
+   * start, its end and their events share one.
+   */
+  inputIds(): readonly string[] {
+    const { inputs, ids } = this;
+    if (ids.length === inputs.length) {
+      let i = 0;
+      while (i < ids.length && ids[i] === inputs[i]!.id) i++;
+      if (i === ids.length) return ids;
+    }
+    this.ids = inputs.map((live) => live.id);
+    return this.ids;
   }
 
   /** The signal passed to every call the turn makes; it fires when the turn is cancelled. */

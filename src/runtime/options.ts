@@ -1,6 +1,7 @@
 /**
- * Runtime options and their validation. Bad options throw `BootError` `INVALID_OPTIONS` from
- * `createRuntime`, before anything starts; the message quotes the offending value.
+ * Runtime options and their validation (each agent's checks are in `agent-options.ts`). Bad options
+ * throw `BootError` `INVALID_OPTIONS` from `createRuntime`, before anything starts; the message
+ * quotes the offending value.
  *
  * @packageDocumentation
  */
@@ -8,11 +9,9 @@ import { BootError, isOffstageError } from "../errors.js";
 import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
 import { describeCause } from "../kernel/outcome.js";
 import {
-  checkBoolean,
   checkDurationMs,
   checkFunction,
   checkObject,
-  checkOneOf,
   checkOptions,
   checkPositiveInteger,
   fail,
@@ -20,7 +19,8 @@ import {
   optionsOf,
   type Subject,
 } from "../validate.js";
-import { type Agent, type FunctionAgent, isFunctionAgent, type ModelAgent } from "./agent.js";
+import type { Agent } from "./agent.js";
+import { checkAgents, checkExecutors } from "./agent-options.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
   type DelegationOptions,
@@ -28,7 +28,7 @@ import {
   resolveDelegationOptions,
 } from "./delegation/delegation-options.js";
 import { type Logger, stderrLogger } from "./logger.js";
-import { checkModelAgent, checkProviders } from "./model-agent-options.js";
+import { checkProviders } from "./model-agent-options.js";
 import type { HostExecutor } from "./ports/host-executor.js";
 import type { Model } from "./ports/model.js";
 import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js";
@@ -40,7 +40,6 @@ import {
   type ResolvedEventLogOptions,
   resolveEventLogOptions,
 } from "./session-events.js";
-import { createToolRegistry } from "./tools/tool-registry.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
 /** Options of {@link createRuntime}. */
@@ -164,37 +163,7 @@ const RUNTIME_KEYS = Object.keys({
   workers: true,
   eventLog: true,
 } satisfies Record<keyof RuntimeOptions, true>);
-const MODEL_AGENT_KEYS = Object.keys({
-  model: true,
-  system: true,
-  tools: true,
-  modelCallsPerTurnMax: true,
-  toolCallsPerStepMax: true,
-  delegates: true,
-  onCrash: true,
-  maxAttempts: true,
-  retry: true,
-  prepareStep: true,
-  // Model settings (ports/model-settings.ts).
-  maxOutputTokens: true,
-  temperature: true,
-  topP: true,
-  topK: true,
-  presencePenalty: true,
-  frequencyPenalty: true,
-  stopSequences: true,
-  seed: true,
-  toolChoice: true,
-  providerOptions: true,
-  headers: true,
-} satisfies Record<keyof ModelAgent, true>);
-const FUNCTION_AGENT_KEYS = Object.keys({
-  run: true,
-  onCrash: true,
-  maxAttempts: true,
-} satisfies Record<keyof FunctionAgent, true>);
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS);
-const AGENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Checks the options of `createRuntime` and applies the defaults; throws `BootError` `INVALID_OPTIONS`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
@@ -217,12 +186,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
   const options = checkOptions(OPTIONS, "options", given, RUNTIME_KEYS);
   const { agents } = options;
   checkObject(OPTIONS, "agents", agents, "an object of agents by name");
-  const byName = new Map<string, Agent>();
-  for (const [name, agent] of Object.entries(agents)) {
-    if (!AGENT_NAME.test(name)) fail(OPTIONS, "agent name", name, "1-128 letters, digits, or _ . : -");
-    byName.set(name, checkAgent(name, agent));
-  }
-  if (byName.size === 0) fail(OPTIONS, "agents", agents, "at least one agent");
+  const byName = checkAgents(OPTIONS, agents);
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
   checkDurationMs(OPTIONS, "pollIntervalMs", pollIntervalMs, { min: 1, integer: true });
   const slotQuantumMs = options.slotQuantumMs ?? DEFAULTS.slotQuantumMs;
@@ -255,7 +219,7 @@ function resolve(given: RuntimeOptions): ResolvedOptions {
     fail(OPTIONS, "host", host, "a HostExecutor (createHostQueue())");
   if (workers !== undefined && !hasMethods(workers, ["run"]))
     fail(OPTIONS, "workers", workers, "a WorkerExecutor (createWorkerPool() from offstage/workers)");
-  checkExecutors(byName, host, workers);
+  checkExecutors(OPTIONS, byName, host, workers);
   return {
     agents: byName,
     store,
@@ -316,86 +280,6 @@ function processIds(): () => string {
   let counter = 0;
   // `toLowerCase()` flattens the concatenation into one string (bench/NOTES.md: flat ids).
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
-}
-
-/** Checks an agent; returns it, or a plain copy of it when it is a plain object (read once). */
-function checkAgent(name: string, given: Agent): Agent {
-  checkObject(OPTIONS, `agents.${name}`, given, "an agent object");
-  // A plain object is a definition, whose every key must mean something; an instance of a class
-  // (a function agent with state) may carry fields of its own.
-  const proto = Object.getPrototypeOf(given);
-  const agent =
-    proto === Object.prototype || proto === null
-      ? checkOptions(
-          OPTIONS,
-          `agents.${name}`,
-          given,
-          isFunctionAgent(given) ? FUNCTION_AGENT_KEYS : MODEL_AGENT_KEYS,
-        )
-      : given;
-  if (!isFunctionAgent(agent)) {
-    checkModelAgent(OPTIONS, name, agent);
-    for (const key of ["modelCallsPerTurnMax", "toolCallsPerStepMax"] as const) {
-      if (agent[key] !== undefined) checkPositiveInteger(OPTIONS, `agents.${name}.${key}`, agent[key]);
-    }
-    if (agent.delegates !== undefined) checkBoolean(OPTIONS, `agents.${name}.delegates`, agent.delegates);
-    checkTools(name, agent);
-  }
-  if (agent.onCrash !== undefined)
-    checkOneOf(OPTIONS, `agents.${name}.onCrash`, agent.onCrash, ["resume", "fail"]);
-  if (agent.maxAttempts !== undefined)
-    checkPositiveInteger(OPTIONS, `agents.${name}.maxAttempts`, agent.maxAttempts);
-  return agent;
-}
-
-/** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */
-function checkTools(name: string, agent: ModelAgent): void {
-  const tools = agent.tools ?? [];
-  try {
-    createToolRegistry(tools);
-  } catch (error) {
-    throw new BootError("INVALID_OPTIONS", `createRuntime(): agents.${name}.${(error as Error).message}`, {
-      details: { option: `agents.${name}.tools` },
-    });
-  }
-  for (const [i, tool] of tools.entries()) {
-    if (tool.timeoutMs !== undefined)
-      checkDurationMs(OPTIONS, `agents.${name}.tools[${i}].timeoutMs`, tool.timeoutMs, {
-        min: 1,
-        integer: true,
-      });
-    if (agent.delegates === true && tool.name === "delegate")
-      fail(
-        OPTIONS,
-        `agents.${name}.tools[${i}].name`,
-        tool.name,
-        "a name other than delegate (the agent delegates)",
-      );
-  }
-}
-
-/** A tool that runs on the host's thread needs a host queue to wait in; one that runs in a worker, a pool. */
-function checkExecutors(
-  agents: ReadonlyMap<string, Agent>,
-  host: HostExecutor | undefined,
-  workers: WorkerExecutor | undefined,
-): void {
-  for (const [name, agent] of agents) {
-    if (isFunctionAgent(agent)) continue;
-    for (const [i, tool] of (agent.tools ?? []).entries()) {
-      const which = `agents.${name}.tools[${i}] (${JSON.stringify(tool.name)})`;
-      if (tool.executor === "host" && host === undefined)
-        fail(OPTIONS, "host", host, `a HostExecutor (createHostQueue()): ${which} runs on the host's thread`);
-      if (tool.executor === "worker" && workers === undefined)
-        fail(
-          OPTIONS,
-          "workers",
-          workers,
-          `a WorkerExecutor (createWorkerPool() from offstage/workers): ${which} runs in a worker thread`,
-          "WORKER_POOL_MISSING",
-        );
-    }
-  }
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {

@@ -107,7 +107,7 @@ export class Scheduler {
    * Starts turns while slots are free after turns ended: first the next turns of the sessions of
    * `ended[from, to)` while their run goes on (`continueRun`: the slot quantum), then those of waiting
    * sessions. It begins them all, then runs them (measured 1.07x the throughput of beginning and
-   * running them one by one: bench/NOTES.md).
+   * running them one by one: bench/NOTES.md), through the driver's `startAll`.
    */
   pump(ended: readonly LiveTurn[], from: number, to: number): void {
     if (!this.#parts.run.driving) return;
@@ -127,7 +127,7 @@ export class Scheduler {
       const turn = this.#begin(entry);
       if (turn !== undefined) begun.push(turn);
     }
-    for (let i = 0; i < begun.length; i++) this.#start(begun[i]!);
+    this.#parts.driver.startAll(begun, this.#start);
   }
 
   /** A turn took a slot without beginning here: a turn resumed after a crash. */
@@ -154,11 +154,10 @@ export class Scheduler {
     const turn = beginTurn(entry, turnId, driver.open, merge);
     if (turn === undefined) return undefined;
     try {
-      const inputIds = turn.inputs.map((live) => live.id);
       store.startTurn({
         turnId,
         sessionId: entry.id,
-        inputIds,
+        inputIds: turn.inputIds(),
         attempt: 1,
         startedAtMs: dispatcher.epochNow(),
       });
@@ -177,7 +176,7 @@ export class Scheduler {
    * stamped with the job's time; it is re-read every few starts to stay close. A throw (a store
    * write of its end that failed) is reported, so that the job's other turns still start.
    */
-  #start(turn: LiveTurn): void {
+  readonly #start = (turn: LiveTurn): void => {
     this.#starts = (this.#starts + 1) % STARTS_PER_CLOCK_READ;
     if (this.#starts === 0) this.#parts.dispatcher.refreshTime();
     try {
@@ -188,7 +187,7 @@ export class Scheduler {
         turnId: turn.turnId,
       });
     }
-  }
+  };
 
   #schedulePoll(): void {
     const { clock, options, run, dispatcher } = this.#parts;

@@ -12,7 +12,10 @@
  * A subscriber is shown an event only once the commit holding it resolved, so a number it saw is
  * never given again after a crash. Subscribers hold no queue: each reads the log from its position
  * up to the last committed number, a page at a time, so a slow one costs no memory; one that falls
- * behind retention (its next event was trimmed) gets `OffstageError` `EVENTS_TRIMMED`.
+ * behind retention (its next event was trimmed) gets `OffstageError` `EVENTS_TRIMMED`. The recorder
+ * waits for a commit only for a session someone waits on: a session nobody follows leaves its
+ * appends to commit with their group, and the first subscriber to wait asks for that commit, so
+ * recording asks nothing of the store's commits (which commit sooner when waited for).
  *
  * @packageDocumentation
  */
@@ -262,11 +265,16 @@ export class SessionEvents {
     // Trimmed in steps of an eighth of the bound, so a trim's cost is shared by many appends.
     if (seq > max && seq % Math.max(1, Math.floor(max / 8)) === 0)
       this.#log.trim(cursor.sessionId, seq - max);
+    if (cursor.waiters.size > 0) this.#releaseLater(cursor);
+  }
+
+  /** Releases the cursor's appends so far once the commit holding them resolves (one wait per run). */
+  #releaseLater(cursor: Cursor): void {
     if (this.#unreleased === undefined) {
       this.#unreleased = new Map();
       queueMicrotask(this.#commit);
     }
-    this.#unreleased.set(cursor, seq);
+    this.#unreleased.set(cursor, cursor.next - 1);
   }
 
   readonly #commit = (): void => {
@@ -293,9 +301,12 @@ export class SessionEvents {
 
   /** The runtime stopped: record joined text, and end subscriptions once all of it is shown. */
   #end(): void {
-    for (const cursor of this.#cursors.values()) this.#flushText(cursor);
     const batch = this.#unreleased ?? new Map<Cursor, number>();
     this.#unreleased = undefined;
+    for (const cursor of this.#cursors.values()) {
+      this.#flushText(cursor);
+      if (cursor.next - 1 > cursor.released) batch.set(cursor, cursor.next - 1);
+    }
     const epoch = ++this.#epoch;
     this.#release(batch, () => {
       if (epoch !== this.#epoch) return;
@@ -306,6 +317,9 @@ export class SessionEvents {
 
   /** Resolves when the cursor's released number moves, the runtime stops, or `signal` fires. */
   #released(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
+    // Appends made while nobody waited: released once their commit resolves.
+    if (cursor.next - 1 > cursor.released && this.#unreleased?.has(cursor) !== true)
+      this.#releaseLater(cursor);
     return new Promise<void>((resolve) => {
       const done = () => {
         cursor.waiters.delete(done);

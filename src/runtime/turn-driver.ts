@@ -49,6 +49,9 @@ export class TurnDriver {
   #committedHead = 0;
   /** Called whenever work settles, while a stop waits for it. */
   onSettled: (() => void) | undefined;
+  /** While turns start in a batch (`startAll`), the model answers that came back meanwhile, in order. */
+  #heldTurns: LiveTurn[] | undefined;
+  #heldAnswers: TurnMachineEvent[] = [];
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
@@ -115,13 +118,42 @@ export class TurnDriver {
         type: "turn.started",
         sessionId: turn.sessionId,
         turnId: turn.turnId,
-        inputIds: idsOf(turn.inputs),
+        inputIds: turn.inputIds(),
         attempt: turn.attempt,
       });
   }
 
   start(turn: LiveTurn): void {
     this.feed(turn, START);
+  }
+
+  /**
+   * Starts begun turns, then feeds them the answers their models gave at once (a synchronous
+   * model's), instead of running each turn from start to end before the next one starts: each half
+   * then runs its code for all of them in a row (bench/NOTES.md, "start all, then answer"). `start`
+   * starts one turn and contains what it throws; a throw while an answer is fed is reported.
+   */
+  startAll(turns: readonly LiveTurn[], start: (turn: LiveTurn) => void): void {
+    const held: LiveTurn[] = [];
+    this.#heldTurns = held;
+    try {
+      for (let i = 0; i < turns.length; i++) start(turns[i]!);
+    } finally {
+      this.#heldTurns = undefined;
+    }
+    const answers = this.#heldAnswers;
+    this.#heldAnswers = [];
+    for (let i = 0; i < held.length; i++) {
+      const turn = held[i]!;
+      try {
+        this.feed(turn, answers[i]!);
+      } catch (error) {
+        this.#parts.events.report(`answer of turn ${turn.turnId}`, error, {
+          sessionId: turn.sessionId,
+          turnId: turn.turnId,
+        });
+      }
+    }
   }
 
   /** A sent input joined the running turn (policy `steer`); the model sees it at the next step boundary. */
@@ -143,6 +175,11 @@ export class TurnDriver {
    */
   feed(turn: LiveTurn, event: TurnMachineEvent): void {
     if (turn.entry.turn !== turn) return;
+    if (event.type === "model.done" && this.#heldTurns !== undefined) {
+      this.#heldTurns.push(turn);
+      this.#heldAnswers.push(event);
+      return;
+    }
     if (event.type === "cancel") {
       const { mode, status, reason } = event.request;
       this.#parts.observer.cancelRequested(turn, mode, status, reason.code);
@@ -300,7 +337,7 @@ export class TurnDriver {
       attempt: turn.attempt,
       outcome,
       messages: turn.messages,
-      inputIds: idsOf(turn.inputs),
+      inputIds: turn.inputIds(),
       requeued: unsteered,
       usage: turn.usage,
       endedAtMs: dispatcher.epochNow(),

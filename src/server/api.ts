@@ -11,8 +11,10 @@ import type {
   InputView,
   SendBody,
   SessionView,
+  TokenView,
   WirePolicy,
 } from "../client/wire.js";
+import { VERBS } from "../client/wire.js";
 import { isOffstageError } from "../errors.js";
 import type { DelegationInfo } from "../runtime/delegation/delegations.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -21,6 +23,7 @@ import type { TurnHandle } from "../runtime/turn-handle.js";
 import { HttpError } from "./http-error.js";
 import {
   type ApiContext,
+  grantOf,
   headerOf,
   idParam,
   integerOf,
@@ -39,6 +42,17 @@ export interface ApiDeps {
 }
 
 const HISTORY_PAGE_MAX = 1_000;
+
+/** What the calling token may do (any valid token may ask). */
+export function token(c: ApiContext): Response {
+  const grant = grantOf(c);
+  const view: TokenView = {
+    name: grant.name,
+    sessionPrefix: grant.sessionPrefix,
+    verbs: VERBS.filter((verb) => grant.verbs.has(verb)),
+  };
+  return c.json(view);
+}
 
 export async function send(c: ApiContext, deps: ApiDeps): Promise<Response> {
   const sessionId = idParam(c);

@@ -119,6 +119,7 @@ export function createApp(options: AppOptions): App {
     cancelDelegation: (c) => api.cancelDelegation(c, deps),
     interruptAll: (c) => api.interruptAll(c, deps),
     stopChildren: (c) => api.stopChildren(c, deps),
+    token: (c) => api.token(c),
     runtimeMetrics: (c) => {
       requireScope(c, "metrics", undefined);
       return c.json(runtime.metrics());

@@ -55,7 +55,9 @@ function operation(name: string, route: RouteSpec): Record<string, unknown> {
     summary: route.summary,
     ...(route.verb === undefined
       ? { security: [] }
-      : { security: [{ bearer: [] }], "x-offstage-verb": route.verb }),
+      : route.verb === "any"
+        ? { security: [{ bearer: [] }] }
+        : { security: [{ bearer: [] }], "x-offstage-verb": route.verb }),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body === undefined
       ? {}

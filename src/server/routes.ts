@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { Verb } from "../client/wire.js";
+import { VERBS, type Verb } from "../client/wire.js";
 
 /** A JSON Schema, as plain data. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -15,8 +15,8 @@ export interface RouteSpec {
   /** OpenAPI style: `/v1/sessions/{id}/inputs`. */
   readonly path: string;
   readonly summary: string;
-  /** The verb a token needs; `undefined` for public routes. */
-  readonly verb: Verb | undefined;
+  /** The verb a token needs; `any` for any valid token; `undefined` for public routes. */
+  readonly verb: Verb | "any" | undefined;
   readonly body?: JsonSchema;
   /** Query parameters, each a string schema. */
   readonly query?: Readonly<Record<string, JsonSchema>>;
@@ -186,6 +186,26 @@ export const ROUTES = {
       additionalProperties: false,
     },
     ok: { status: 200, type: "json", schema: COUNT },
+  },
+  token: {
+    method: "get",
+    path: "/v1/token",
+    summary:
+      "What the calling token may do: its name, the session prefix it reaches and its verbs (the dashboard shows only the buttons it allows)",
+    verb: "any",
+    ok: {
+      status: 200,
+      type: "json",
+      schema: {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          sessionPrefix: { type: "string" },
+          verbs: { type: "array", items: { enum: VERBS } },
+        },
+        required: ["name", "sessionPrefix", "verbs"],
+      },
+    },
   },
   runtimeMetrics: {
     method: "get",

@@ -10,32 +10,17 @@ import { expect } from "vitest";
 import { type InspectReport, runInspect } from "../../src/cli/commands/inspect.js";
 import type { Agent, ModelRequest, Runtime, TurnHandle } from "../../src/index.js";
 import { createScriptedModel } from "../../src/testing/index.js";
+import { eventually } from "../support/async.js";
+import { capturedOutput } from "../support/captured-output.js";
 import { text } from "../support/models.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 
 /** Runs the command in process (JSON unless told otherwise); `report` is the parsed JSON of a success. */
 export async function inspect(target: string, options: Partial<Parameters<typeof runInspect>[0]> = {}) {
-  let out = "";
-  let err = "";
-  const sink = (write: (s: string) => void) =>
-    ({
-      write: (s: string) => {
-        write(s);
-        return true;
-      },
-    }) as never;
-  const code = await runInspect({
-    target,
-    json: true,
-    out: sink((s) => {
-      out += s;
-    }),
-    err: sink((s) => {
-      err += s;
-    }),
-    ...options,
-  });
+  const io = capturedOutput();
+  const code = await runInspect({ target, json: true, out: io.out, err: io.err, ...options });
+  const { out, err } = io.written;
   return {
     code,
     out,
@@ -51,15 +36,6 @@ export function offstage(...args: string[]) {
     encoding: "utf8",
     timeout: 30_000,
   });
-}
-
-/** Waits on the wall clock: these flows cross real commits, which a loaded machine slows down. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 /** `f` answers at once unless told to "block" (then it waits for `blocked`); `lead` is a model for children. */
@@ -82,12 +58,12 @@ export async function fillStore(runtime: Runtime): Promise<TurnHandle[]> {
   await runtime.session("s1", { agent: "f" }).send("quick").result();
   const busy = runtime.session("busy", { agent: "f" });
   const running = busy.send("block");
-  await until(() => running.status === "running", "the blocked turn");
+  await eventually(() => running.status === "running", "the blocked turn");
   const waiting = [busy.send("later 1"), busy.send("later 2")];
   const parent = runtime.session("p", { agent: "lead" });
   expect(parent.delegate({ goal: "sub task" }).status).toBe("dispatched");
-  await until(() => runtime.delegations.list()[0]?.delivery === "delivered", "the delivery");
-  await until(() => runtime.metrics().runningTurns === 1, "quiet");
+  await eventually(() => runtime.delegations.list()[0]?.delivery === "delivered", "the delivery");
+  await eventually(() => runtime.metrics().runningTurns === 1, "quiet");
   await Promise.all([running, ...waiting].map((h) => h.stored()));
   await runtime.session("s1").send("flush").result();
   return waiting;

@@ -16,8 +16,8 @@ import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import type { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "../postgres/server.js";
-import { deferred } from "../support/async.js";
-import { expectFilled, fillStore, inspect, inspectAgents, offstage, ROOT, until } from "./inspect-harness.js";
+import { deferred, eventually } from "../support/async.js";
+import { expectFilled, fillStore, inspect, inspectAgents, offstage, ROOT } from "./inspect-harness.js";
 
 beforeAll(requireServer);
 
@@ -163,7 +163,7 @@ describe("offstage inspect on PostgreSQL", () => {
     await runtime.start();
     const session = runtime.session("orphan", { agent: "f" });
     const running = session.send("block");
-    await until(() => running.status === "running", "the blocked turn");
+    await eventually(() => running.status === "running", "the blocked turn");
     await running.stored();
     const queued = session.send("after");
     await queued.stored();

@@ -13,14 +13,13 @@ import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { freshPath, removeFiles, sha256, siblings } from "../store/sqlite-files.js";
-import { deferred } from "../support/async.js";
+import { deferred, eventually } from "../support/async.js";
 import {
   expectFilled,
   fillStore,
   inspectAgents,
   inspect as inspectWith,
   offstage,
-  until,
 } from "./inspect-harness.js";
 
 const runtimes: Runtime[] = [];
@@ -101,9 +100,9 @@ describe("offstage inspect", () => {
     await runtime.start();
     const parent = runtime.session("p2", { agent: "f" });
     const blocked = parent.send("block");
-    await until(() => blocked.status === "running", "the parent's turn");
+    await eventually(() => blocked.status === "running", "the parent's turn");
     expect(parent.delegate({ goal: "sub task", agent: "lead" }).status).toBe("dispatched");
-    await until(() => runtime.delegations.list()[0]?.delivery === "pending", "the completion");
+    await eventually(() => runtime.delegations.list()[0]?.delivery === "pending", "the completion");
     // The blocked turn ignores its abort: the stop gives up on it at once.
     await runtime.stop({ timeoutMs: 50 });
     await runtime[Symbol.asyncDispose]();

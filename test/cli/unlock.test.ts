@@ -4,31 +4,26 @@
  * in another process or in this one — and leaves that runtime unharmed. Holders are real child
  * processes killed with SIGKILL; one test runs the real command line.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { runInspect } from "../../src/cli/commands/inspect.js";
 import { runUnlock } from "../../src/cli/commands/unlock.js";
 import type { OffstageError } from "../../src/index.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { disposeRuntimes, runtimeOn } from "../store/sqlite-runtimes.js";
+import { capturedOutput } from "../support/captured-output.js";
+import { firstLine, keepChild, killChildren } from "../support/child-processes.js";
+import { inspect, offstage, ROOT } from "./inspect-harness.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const HOOK = join(ROOT, "test/crash/ts-hook.ts");
 const HOLDER = join(ROOT, "test/store/lock-holder.ts");
-const children: ChildProcess[] = [];
 
 afterEach(async () => {
   await disposeRuntimes();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-  }
+  await killChildren();
   removeFiles();
 });
 
@@ -64,38 +59,16 @@ function holderRows(path: string): unknown[] {
 }
 
 async function unlock(target: string) {
-  let out = "";
-  let err = "";
-  const sink = (write: (s: string) => void) =>
-    ({
-      write: (s: string) => {
-        write(s);
-        return true;
-      },
-    }) as never;
-  const code = await runUnlock({
-    target,
-    out: sink((s) => {
-      out += s;
-    }),
-    err: sink((s) => {
-      err += s;
-    }),
-  });
-  return { code, out, err };
+  const io = capturedOutput();
+  const code = await runUnlock({ target, out: io.out, err: io.err });
+  return { code, ...io.written };
 }
 
 /** What `inspect --json` says of the holder. */
 async function inspectedHolder(path: string): Promise<unknown> {
-  const chunks: string[] = [];
-  const code = await runInspect({
-    target: path,
-    json: true,
-    out: { write: (s: string) => chunks.push(s) > 0 } as never,
-    err: { write: () => true } as never,
-  });
+  const { code, report } = await inspect(path);
   expect(code).toBe(0);
-  return (JSON.parse(chunks.join("")) as { store: { lock: unknown } }).store.lock;
+  return report!.store.lock;
 }
 
 /** Starts `lock-holder.ts` as a runtime on `path` and waits for its `ready`. */
@@ -103,13 +76,8 @@ async function holder(path: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", HOOK, HOLDER, path, "runtime"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  children.push(child);
-  let out = "";
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (out.includes("\n")) break;
-  }
-  expect(out.trim()).toBe("ready");
+  keepChild(child);
+  expect(await firstLine(child)).toBe("ready");
   return child;
 }
 
@@ -124,14 +92,7 @@ describe("offstage unlock", () => {
     expect(refused.message).toContain(`offstage unlock ${path}`);
     expect(await inspectedHolder(path)).toMatchObject({ host: "elsewhere", holder: "unknown" });
 
-    const run = spawnSync(
-      process.execPath,
-      ["--import", HOOK, join(ROOT, "src/cli/main.ts"), "unlock", path],
-      {
-        encoding: "utf8",
-        timeout: 30_000,
-      },
-    );
+    const run = offstage("unlock", path);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(

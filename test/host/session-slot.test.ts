@@ -3,18 +3,10 @@
  * or failed turn is logged once and polls as nothing, cancel and close end the pending turn.
  */
 import { describe, expect, it } from "vitest";
-import { createSessionSlot, isOffstageError, type Logger } from "../../src/index.js";
+import { createSessionSlot, isOffstageError } from "../../src/index.js";
 import { flush, thrownBy, until } from "../support/async.js";
+import { recordingLogger } from "../support/recording-logger.js";
 import { gatedSession, startSession } from "../support/runtime.js";
-
-function recordingLogger(): Logger & { warnings: { fields: Record<string, unknown>; message: string }[] } {
-  const warnings: { fields: Record<string, unknown>; message: string }[] = [];
-  return {
-    warnings,
-    warn: (fields, message) => warnings.push({ fields: fields as Record<string, unknown>, message }),
-    error: (fields, message) => warnings.push({ fields: fields as Record<string, unknown>, message }),
-  };
-}
 
 describe("SessionSlot", () => {
   it("submit sends one turn at a time; poll() returns the turn's output once", async () => {
@@ -50,8 +42,8 @@ describe("SessionSlot", () => {
     await until(() => !slot.pending, "the turn to fail");
     expect(slot.poll()).toBeUndefined();
     expect(slot.poll()).toBeUndefined();
-    expect(logger.warnings).toHaveLength(1);
-    expect(String((logger.warnings[0]!.fields.error as { message: string }).message)).toMatch(
+    expect(logger.lines).toHaveLength(1);
+    expect(String((logger.lines[0]!.fields.error as { message: string }).message)).toMatch(
       /the turn \S+ of session "s" ended failed \(function_error\): .*the oracle is asleep/,
     );
     await runtime.stop();
@@ -64,8 +56,8 @@ describe("SessionSlot", () => {
     expect(slot.submit({ bad: Number.NaN })).toBe(true);
     expect(slot.pending).toBe(false);
     expect(slot.poll()).toBeUndefined();
-    expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.fields.error).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]!.fields.error).toMatchObject({ code: "INVALID_ARGUMENT" });
     expect(runtime.metrics().inputsAccepted).toBe(0);
     await runtime.stop();
   });

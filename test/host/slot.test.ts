@@ -4,18 +4,9 @@
  * an idempotent close. Pure: promises the test settles, no runtime, no clock.
  */
 import { describe, expect, it } from "vitest";
-import { createSlot, isOffstageError, type Logger } from "../../src/index.js";
+import { createSlot, isOffstageError } from "../../src/index.js";
 import { deferred, flush, thrownBy } from "../support/async.js";
-
-/** A logger that keeps its warnings. */
-function recordingLogger(): Logger & { warnings: { fields: Record<string, unknown>; message: string }[] } {
-  const warnings: { fields: Record<string, unknown>; message: string }[] = [];
-  return {
-    warnings,
-    warn: (fields, message) => warnings.push({ fields: fields as Record<string, unknown>, message }),
-    error: (fields, message) => warnings.push({ fields: fields as Record<string, unknown>, message }),
-  };
-}
+import { recordingLogger } from "../support/recording-logger.js";
 
 describe("Slot", () => {
   it("starts one call at a time; a submit while pending is refused and its factory never called", async () => {
@@ -79,16 +70,16 @@ describe("Slot", () => {
     shown = slot.poll() ?? shown;
     expect(shown).toBe("sunny");
     expect(slot.poll()).toBeUndefined();
-    expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.message).toContain('slot "weather": the call failed');
-    expect(logger.warnings[0]!.fields).toMatchObject({
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]!.message).toContain('slot "weather": the call failed');
+    expect(logger.lines[0]!.fields).toMatchObject({
       slot: "weather",
       error: expect.objectContaining({ message: "HTTP 503 from wttr.in" }),
     });
     // The slot is free again.
     expect(slot.submit(() => "rain")).toBe(true);
     expect(slot.poll()).toBe("rain");
-    expect(logger.warnings).toHaveLength(1);
+    expect(logger.lines).toHaveLength(1);
   });
 
   it("a failure nobody polled is still logged once when the next submit or a cancel replaces it", async () => {
@@ -97,13 +88,13 @@ describe("Slot", () => {
     slot.submit(() => Promise.reject(new Error("first")));
     await flush(1);
     expect(slot.submit(() => Promise.reject(new Error("second")))).toBe(true);
-    expect(logger.warnings.map((w) => (w.fields.error as Error).message)).toEqual(["first"]);
+    expect(logger.lines.map((w) => (w.fields.error as Error).message)).toEqual(["first"]);
     await flush(1);
     slot.cancel();
-    expect(logger.warnings.map((w) => (w.fields.error as Error).message)).toEqual(["first", "second"]);
+    expect(logger.lines.map((w) => (w.fields.error as Error).message)).toEqual(["first", "second"]);
     expect(slot.poll()).toBeUndefined();
     slot.close();
-    expect(logger.warnings).toHaveLength(2);
+    expect(logger.lines).toHaveLength(2);
   });
 
   it("a logger that throws is contained: poll() still returns", async () => {
@@ -135,8 +126,8 @@ describe("Slot", () => {
     ).toBe(true);
     expect(slot.pending).toBe(false);
     expect(slot.poll()).toBeUndefined();
-    expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.fields.error).toMatchObject({
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]!.fields.error).toMatchObject({
       name: "TypeError",
       message: "scene is not loaded",
     });
@@ -149,7 +140,7 @@ describe("Slot", () => {
     };
     expect(slot.submit(() => hostile as never)).toBe(true);
     expect(slot.poll()).toBeUndefined();
-    expect(logger.warnings).toHaveLength(2);
+    expect(logger.lines).toHaveLength(2);
     expect(slot.submit(() => 7)).toBe(true);
     expect(slot.poll()).toBe(7);
   });

@@ -43,15 +43,16 @@ describe("postgres store: claiming a dead holder's session", () => {
   it("a send does not take the lease of a session with stored work; the claim that does hands the work back", async () => {
     const schema = uniqueSchema("claims");
     schemas.push(schema);
+    // b runs already when a dies (b opens first: its open() would take a lapsed session over
+    // itself, with its work, and a's short lease may lapse on a loaded machine before b opened).
+    const b = storeOn(schema, "b");
+    await b.open();
     const a = storeOn(schema, "a", 300);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept(record("i1", 1));
     a.startTurn(start("t1", ["i1"]));
     await a.commit();
-    // b runs already (its open() would take the session over itself, with its work) when a dies.
-    const b = storeOn(schema, "b");
-    await b.open();
     await a.abandon();
     await lapsed(schema, "a");
     // The runtime asks for the session, then sends to it.

@@ -6,19 +6,14 @@
  * the store works again. `test/store/sqlite-full-disk.test.ts` does the same on a real full disk.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Logger, Runtime, RuntimeEvent, TurnHandle } from "../../src/index.js";
+import type { Runtime, RuntimeEvent, TurnHandle } from "../../src/index.js";
 import { createMemoryStore, createRuntime } from "../../src/index.js";
 import { DEFAULTS } from "../../src/kernel/limits.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { flush, until } from "../support/async.js";
 import { FlakyStore } from "../support/flaky-store.js";
+import { type LogLine, recordingLogger } from "../support/recording-logger.js";
 import { type GatedFunction, gatedFunction } from "../support/runtime.js";
-
-interface Line {
-  readonly level: string;
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-}
 
 const runtimes: Runtime[] = [];
 
@@ -32,20 +27,15 @@ interface Setup {
   readonly clock: VirtualClock;
   readonly fn: GatedFunction;
   readonly events: RuntimeEvent[];
-  readonly lines: Line[];
+  readonly lines: LogLine[];
 }
 
 async function setup(): Promise<Setup> {
   const store = new FlakyStore();
   const clock = new VirtualClock();
   const fn = gatedFunction();
-  const lines: Line[] = [];
-  const at =
-    (level: string) =>
-    (fields: object, message: string): void => {
-      lines.push({ level, message, fields: fields as Record<string, unknown> });
-    };
-  const logger: Logger = { info: at("info"), warn: at("warn"), error: at("error") };
+  const logger = recordingLogger();
+  const { lines } = logger;
   const runtime = createRuntime({ logger, clock, store, agents: { f: fn.agent } });
   runtimes.push(runtime);
   const events: RuntimeEvent[] = [];
@@ -220,14 +210,10 @@ describe("a store that fails", () => {
       endTurn(end);
     };
     const clock = new VirtualClock();
-    const lines: Line[] = [];
-    const at =
-      (level: string) =>
-      (fields: object, message: string): void => {
-        lines.push({ level, message, fields: fields as Record<string, unknown> });
-      };
+    const logger = recordingLogger();
+    const { lines } = logger;
     const runtime = createRuntime({
-      logger: { info: at("info"), warn: at("warn"), error: at("error") },
+      logger,
       clock,
       store,
       agents: { f: { run: (input) => input } },

@@ -14,7 +14,7 @@ import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { ensureBuilt, ROOT } from "../support/build.js";
 import { callTools, GatedModel, scriptedModel, text, toolCall, userTexts } from "../support/models.js";
 import { GatedTool } from "../support/tools.js";
-import { eventually, FULL, hang, TENANT_A } from "./serve-kit.js";
+import { eventually, FULL, hang, READER_A, TENANT_A } from "./serve-kit.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, "test-results", "screenshots");
@@ -55,7 +55,11 @@ beforeAll(async () => {
     },
     defaultAgent: "echo",
     port: 0,
-    tokens: [{ token: FULL }, { token: TENANT_A, sessionPrefix: "a-" }],
+    tokens: [
+      { token: FULL },
+      { name: "tenant-a", token: TENANT_A, sessionPrefix: "a-" },
+      { name: "reader-a", token: READER_A, sessionPrefix: "a-", verbs: ["read"] },
+    ],
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   mkdirSync(SHOTS, { recursive: true });
@@ -160,6 +164,29 @@ describe("dashboard", () => {
     await page.close();
   }, 60_000);
 
+  it("marks a steer a function agent's turn could not take as requeued, beside the turn that ran it", async () => {
+    const first = await send("a-fn", "wait", { agent: "hang" });
+    await eventually(async () => (await api(`/v1/inputs/${first.inputId}`)).status === "running");
+    const { turnId: firstTurn } = await api(`/v1/inputs/${first.inputId}`);
+    const steered = await send("a-fn", "join", { policy: "steer" });
+    await api(`/v1/inputs/${first.inputId}/cancel`, { method: "POST", body: "{}" });
+    await eventually(async () => {
+      const { status, turnId } = await api(`/v1/inputs/${steered.inputId}`);
+      return status === "running" && turnId !== firstTurn;
+    });
+    const { turnId: ownTurn } = await api(`/v1/inputs/${steered.inputId}`);
+
+    const page = await browser.newPage();
+    await page.goto(`${served.server.url}/ui#token=${FULL}`);
+    await page.locator('tr[data-session="a-fn"]').click();
+    const mark = page.locator(`.steer.requeued[data-steered="${steered.inputId}"]`);
+    await mark.waitFor();
+    expect(await mark.getAttribute("title")).toContain(`→ ran in turn ${ownTurn}`);
+    await page.locator(`[data-turn="${ownTurn}"] .bar.running`).waitFor();
+    await page.close();
+    await api(`/v1/inputs/${steered.inputId}/cancel`, { method: "POST", body: "{}" });
+  }, 60_000);
+
   it("shows the delegation tree with delivery states; its buttons cancel a child and stop children", async () => {
     const { runtime } = served;
     const lead = runtime.session("a-lead", { agent: "echo" });
@@ -189,6 +216,11 @@ describe("dashboard", () => {
     await page.locator('[data-histogram="dispatcher lag"] .bucket').first().waitFor();
     await page.locator('[data-histogram="send → start"] .bucket').first().waitFor();
     await page.screenshot({ path: join(SHOTS, "dashboard-delegations.png") });
+    // Everything at once (README's picture): the steered and merged turns of an earlier test beside.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.locator('tr[data-session="a-steer"]').click();
+    await page.locator(".turn .steer").waitFor();
+    await page.screenshot({ path: join(SHOTS, "dashboard-overview.png") });
 
     await page.locator('tr[data-session="a-lead"]').click();
     await page.locator('button[data-stop-children="a-lead"]').click();
@@ -211,5 +243,38 @@ describe("dashboard", () => {
     expect(page.url()).not.toContain(TENANT_A);
     await page.screenshot({ path: join(SHOTS, "dashboard-scoped.png") });
     await page.close();
+  }, 60_000);
+
+  it("offers only the buttons the token's verbs allow", async () => {
+    const running = await send("a-busy", "wait", { agent: "hang" });
+    const queued = await send("a-busy", "later");
+    await eventually(async () => (await api(`/v1/inputs/${running.inputId}`)).status === "running");
+    const buttons = async (token: string) => {
+      const page = await browser.newPage();
+      await page.goto(`${served.server.url}/ui#token=${token}`);
+      await page.locator('tr[data-session="a-busy"]').click();
+      await page.locator(`li[data-input="${queued.inputId}"]`).waitFor();
+      const found = {
+        who: await page.locator("#who").textContent(),
+        cancel: await page.locator(`button[data-cancel="${running.inputId}"]`).count(),
+        withdraw: await page.locator(`li[data-input="${queued.inputId}"] button`).count(),
+        stopChildren: await page.locator('button[data-stop-children="a-busy"]').count(),
+      };
+      await page.close();
+      return found;
+    };
+    expect(await buttons(READER_A)).toEqual({
+      who: "reader-a: read on sessions a-…",
+      cancel: 0,
+      withdraw: 0,
+      stopChildren: 0,
+    });
+    expect(await buttons(TENANT_A)).toEqual({
+      who: "tenant-a: send, read, stream, cancel, withdraw, delegations, metrics on sessions a-…",
+      cancel: 1,
+      withdraw: 1,
+      stopChildren: 1,
+    });
+    await api(`/v1/inputs/${running.inputId}/cancel`, { method: "POST", body: "{}" });
   }, 60_000);
 });

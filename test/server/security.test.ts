@@ -26,6 +26,7 @@ describe("bearer tokens", () => {
       });
       expect(await refusal(sent)).toEqual([401, "UNAUTHORIZED"]);
       expect(await refusal(await s.call("/metrics", { token }))).toEqual([401, "UNAUTHORIZED"]);
+      expect(await refusal(await s.call("/v1/token", { token }))).toEqual([401, "UNAUTHORIZED"]);
     }
     const malformed = await s.call("/v1/sessions", { headers: { authorization: `Basic ${FULL}` } });
     expect(await refusal(malformed)).toEqual([401, "UNAUTHORIZED"]);
@@ -111,6 +112,15 @@ describe("bearer tokens", () => {
       403,
       "FORBIDDEN",
     ]);
+    // Any valid token may learn what it may do (the dashboard offers only those buttons), never the token.
+    const told = await s.call("/v1/token", { token: READER_A });
+    const text = await told.text();
+    expect(JSON.parse(text)).toEqual({ name: "reader-a", sessionPrefix: "a-", verbs: ["read"] });
+    expect(text).not.toContain(READER_A);
+    expect(await full.token()).toMatchObject({
+      sessionPrefix: "",
+      verbs: expect.arrayContaining(["cancel"]),
+    });
   });
 
   it("refuses to start without tokens, or with a short one, quoting no token", () => {

@@ -18,12 +18,13 @@ import { createSqliteStore, type SqliteStoreOptions } from "../../src/store/sqli
 import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
+import { eventually } from "../support/async.js";
+import { firstLine, keepChild, killChildren } from "../support/child-processes.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
 import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
-const children: ChildProcess[] = [];
 /** The unprivileged user of Debian and most Linux systems. */
 const NOBODY = { uid: 65534, gid: 65534 };
 /** As root, the unwritable-folder test needs a checkout that nobody may read (a clone in /root is not). */
@@ -34,46 +35,28 @@ const nobodyReadsCheckout =
 
 afterEach(async () => {
   await disposeRuntimes();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-  }
+  await killChildren();
   removeFiles();
 });
 
-/** Starts a runtime on `path` expecting a `BootError`, and returns it. */
-async function runtimeRefusal(path: string): Promise<OffstageError> {
-  const error = await runtimeOn(path)
-    .start()
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+/** The `BootError` that `starting` rejects with (the test fails if it resolves or throws another). */
+async function bootError(starting: Promise<unknown>): Promise<OffstageError> {
+  const error = await starting.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BootError);
   return error as OffstageError;
 }
 
-/** Waits on the wall clock (a killed process dies in its own time) until `condition` holds. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Starts a runtime on `path` expecting a `BootError`, and returns it. */
+function runtimeRefusal(path: string): Promise<OffstageError> {
+  return bootError(runtimeOn(path).start());
 }
 
 /** Opens a store on `path` expecting a `BootError`, and returns it. */
-async function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
-  const error = await createSqliteStore({ path, ...options })
-    .open()
-    .then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  expect(error).toBeInstanceOf(BootError);
-  return error as OffstageError;
+function refusal(path: string, options: SqliteStoreOptions = {}): Promise<OffstageError> {
+  return bootError(createSqliteStore({ path, ...options }).open());
 }
 
 /**
@@ -98,13 +81,8 @@ async function holder(
     stdio: ["ignore", "pipe", "inherit"],
     ...as,
   });
-  children.push(child);
-  let out = "";
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (out.includes("\n")) break;
-  }
-  return { child, line: out.trim() };
+  keepChild(child);
+  return { child, line: await firstLine(child) };
 }
 
 /** A real Offstage file with some data in it, closed cleanly. */
@@ -177,7 +155,8 @@ describe("boot gate: one live runtime per file, by a lock the OS drops with its 
     first.child.kill("SIGKILL");
     await once(first.child, "exit");
     // The namespace's pid 1 gets its SIGKILL from the kernel as `unshare` dies: the lock goes with it.
-    await until(() => lockIsLive(path) === false, "the killed holder's lock to go");
+    // A killed process dies in its own time.
+    await eventually(() => lockIsLive(path) === false, "the killed holder's lock to go", 10_000);
     const third = await holder(path, { runtime: true, pidNamespace: true });
     expect(third.line).toBe("ready");
   });

@@ -118,6 +118,16 @@ describe("group commit", () => {
     expect([committedInputs(small.path), committedInputs(unwaited.path)]).toEqual([0, 0]);
   });
 
+  it("with durability normal (no fsync to share), a waited-for group of any size commits once the loop is idle", async () => {
+    const store = await opened({ groupCommitMs: 60_000, durability: "normal" });
+    const unwaited = await opened({ groupCommitMs: 60_000, durability: "normal" });
+    acceptMany(store, 1, 1);
+    acceptMany(unwaited, 1, 1);
+    await store.commit();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([committedInputs(store.path), committedInputs(unwaited.path)]).toEqual([1, 0]);
+  });
+
   it("a write after a group committed starts the next group", async () => {
     const store = await opened({ groupCommitMs: 0 });
     const before = store.stats().commits;

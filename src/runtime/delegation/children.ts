@@ -18,7 +18,6 @@
  * @packageDocumentation
  */
 import { type ChildStop, renderCompletions } from "../../kernel/delegation/child-completion.js";
-import { decideDelivery, recordsToPrune } from "../../kernel/delegation/completion-delivery.js";
 import type { AdmitDecision } from "../../kernel/delegation/delegation-budget.js";
 import {
   clearLedger,
@@ -35,6 +34,7 @@ import type { ModelAgent } from "../agent.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
 import type { SessionEntry } from "../session-table.js";
+import { CompletionDeliveries } from "./completion-deliveries.js";
 import {
   checkSpec,
   childAgent,
@@ -62,12 +62,14 @@ export class Children {
   /** Running children, by their session's id. */
   readonly #live = new Map<string, LiveChild>();
   readonly #budgets: TreeBudgets;
+  readonly #deliveries: CompletionDeliveries;
 
   constructor(parts: RuntimeParts, log: DelegationLog) {
     this.#parts = parts;
     this.#log = log;
     this.#options = parts.options.delegation;
     this.#budgets = new TreeBudgets(log, this.#options.budget);
+    this.#deliveries = new CompletionDeliveries(log, parts.events, this.#options);
   }
 
   get log(): DelegationLog {
@@ -126,24 +128,8 @@ export class Children {
         this.#track(record);
         continue;
       }
-      if (record.delivery === "pending") {
-        const decision = decideDelivery(
-          true,
-          record.completion.completedAtMs,
-          now,
-          this.#options.staleAfterMs,
-        );
-        if (decision.kind !== "hold") continue;
-        // The input id stays on the record: a later start must still find the input to withdraw.
-        this.#log.setDelivery(record.id, {
-          state: "held",
-          reason: `waited ${decision.ageMs} ms`,
-          inputId: record.deliveryInputId,
-        });
-        if (record.deliveryInputId !== undefined) held.push(record.deliveryInputId);
-      } else if (record.delivery === "held" && record.deliveryInputId !== undefined) {
-        held.push(record.deliveryInputId);
-      }
+      const inputId = this.#deliveries.holdIfStale(record, now);
+      if (inputId !== undefined) held.push(inputId);
     }
     return held;
   }
@@ -247,32 +233,12 @@ export class Children {
 
   /** Inputs carrying these delegations' completions became part of a parent turn. */
   delivered(delegationIds: readonly string[]): void {
-    const parents = new Set<string>();
-    for (const id of delegationIds) {
-      const record = this.#log.get(id);
-      // A turn resumed after a crash takes its completions again: they were delivered once already.
-      if (record?.delivery !== "pending") continue;
-      this.#log.setDelivery(id, { state: "delivered", inputId: record.deliveryInputId });
-      parents.add(record.parentSessionId);
-      this.#parts.events.emit({
-        type: "delegation.delivered",
-        parentSessionId: record.parentSessionId,
-        delegationId: id,
-      });
-    }
-    for (const parent of parents) this.#prune(parent);
+    this.#deliveries.delivered(delegationIds);
   }
 
-  /**
-   * The input carrying a completion ended without starting a turn: its session (a child) was
-   * stopped, or the host withdrew or cancelled it. The completion is dropped with that reason;
-   * a held completion (whose input is withdrawn when it is held) stays held.
-   */
+  /** The input carrying a completion ended without starting a turn (see `CompletionDeliveries`). */
   inputEnded(delegationId: string, inputId: string, cause: InputEndCause): void {
-    const record = this.#log.get(delegationId);
-    if (record?.delivery !== "pending" || record.deliveryInputId !== inputId) return;
-    const reason = cause === "stop" ? "parent_stopped" : cause === "withdraw" ? "withdrawn" : "cancelled";
-    this.#log.setDelivery(delegationId, { state: "dropped", reason, inputId });
+    this.#deliveries.inputEnded(delegationId, inputId, cause);
   }
 
   /**
@@ -448,19 +414,5 @@ export class Children {
       status,
       delivery: reason === undefined ? "pending" : "dropped",
     });
-  }
-
-  #prune(parentSessionId: string): void {
-    const records = this.#log.list(parentSessionId).filter((r) => r.completion !== undefined);
-    const prune = recordsToPrune(
-      records.map((r) => ({
-        id: r.id,
-        parentSessionId: r.parentSessionId,
-        completedAtMs: r.completion!.completedAtMs,
-        delivery: r.delivery ?? "pending",
-      })),
-      this.#options.keepPerParent,
-    );
-    if (prune.length > 0) this.#log.prune(prune);
   }
 }

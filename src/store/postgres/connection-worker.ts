@@ -40,7 +40,8 @@ export type WorkerRequest =
    * which other processes' statements would otherwise wait on until the group commits): it runs on
    * a second connection, committed at once without waiting for its WAL flush (the group's commit,
    * which waits for a later flush, makes it durable with the group), and joins the group's replay
-   * in case the server loses it. Answered on the sync port.
+   * in case the server loses it. Run at once, not after the requests queued before it. Answered on
+   * the sync port.
    */
   | { readonly kind: "aside"; readonly id: number; readonly sql: string; readonly params: readonly unknown[] }
   | { readonly kind: "close"; readonly id: number }
@@ -138,6 +139,12 @@ class ConnectionWorker {
   }
 
   post(request: WorkerRequest): void {
+    // An aside statement depends on nothing queued before it (and the store's thread waits for it,
+    // so one runs at a time): it does not wait behind the group's statements or its commit.
+    if (request.kind === "aside") {
+      void this.#handle(request);
+      return;
+    }
     this.#queue.push(request);
     if (!this.#running) void this.#drain();
   }

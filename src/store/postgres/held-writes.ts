@@ -2,8 +2,9 @@
  * The PostgreSQL store's hot writes, held back within their group and written together: accepted
  * inputs (of sessions this process holds, without an idempotency key), turn starts and turn ends,
  * each kind as one multi-row statement (`insertInputs`, `startTurns`, `endTurns` in
- * `statements.ts`). The server then parses, plans and runs three statements per group instead of
- * one per input and turn (bench/NOTES.md, "Fleet").
+ * `statements.ts`), and a turn that starts and ends in the group written once, already ended
+ * (`runTurns`). The server then parses, plans and runs at most four statements per group instead
+ * of one per input and turn (bench/NOTES.md, "Fleet").
  *
  * They are written, in that order, before anything else reaches the connection (`SyncConnection`
  * calls {@link HeldWrites.flush} first in every call: a read, any other write, a commit), so every
@@ -16,7 +17,9 @@
  *   from either state, and the end then finds it in another turn and leaves it;
  * - two held starts never name the same turn or input (a start that would is held only after the
  *   others are written), so the start statement never meets a row twice;
- * - history rows keep the order of the calls.
+ * - a turn written once ended goes last: an end written apart is of a turn that started before the
+ *   group, so in its session it came before any turn that both started and ended in the group;
+ * - history rows keep the order of the calls within each session.
  *
  * Every row carries the lease epoch its call was made under, and the statements fence each row by
  * it, as the single-row ones did.
@@ -46,7 +49,8 @@ export class HeldWrites {
   readonly #owner: string;
   readonly #write: Write;
   #inputs: Columns = columns(7);
-  #starts: Columns = columns(6);
+  /** Held starts by turn id, in the order held, with their end if it came in the group too. */
+  #starts = new Map<string, { readonly start: TurnStart; readonly epoch: number; end?: TurnEnd }>();
   #ends: Columns = columns(10);
   /** Turns and inputs the held starts name. */
   readonly #named = new Set<string>();
@@ -75,18 +79,21 @@ export class HeldWrites {
     if (this.#named.has(turn.turnId) || turn.inputIds.some((id) => this.#named.has(id))) this.flush();
     this.#named.add(turn.turnId);
     for (const id of turn.inputIds) this.#named.add(id);
-    push(this.#starts, [
-      turn.turnId,
-      turn.sessionId,
-      turn.attempt,
-      JSON.stringify(turn.inputIds),
-      turn.startedAtMs,
-      epoch,
-    ]);
+    this.#starts.set(turn.turnId, { start: turn, epoch });
   }
 
   /** Holds a turn end made under lease `epoch`. */
   end(end: TurnEnd, epoch: number): void {
+    const held = this.#starts.get(end.turnId);
+    if (
+      held !== undefined &&
+      held.end === undefined &&
+      held.start.attempt === end.attempt &&
+      held.epoch === epoch
+    ) {
+      held.end = end;
+      return;
+    }
     push(this.#ends, [
       end.turnId,
       end.attempt,
@@ -104,23 +111,44 @@ export class HeldWrites {
   /** Writes what is held, then holds nothing. */
   flush(): void {
     const inputs = this.#inputs;
-    const starts = this.#starts;
+    const held = this.#starts;
     const ends = this.#ends;
-    if (inputs[0]!.length + starts[0]!.length + ends[0]!.length === 0) return;
+    if (inputs[0]!.length + held.size + ends[0]!.length === 0) return;
     // Emptied first: a write flushes what is held before it, which is then nothing.
-    this.#inputs = columns(7);
-    this.#starts = columns(6);
-    this.#ends = columns(10);
-    this.#named.clear();
+    this.drop();
+    const starts = columns(6);
+    const runs = columns(12);
+    for (const { start, epoch, end } of held.values()) {
+      const row = [
+        start.turnId,
+        start.sessionId,
+        start.attempt,
+        JSON.stringify(start.inputIds),
+        start.startedAtMs,
+        epoch,
+      ];
+      if (end === undefined) push(starts, row);
+      else
+        push(runs, [
+          ...row,
+          outcomeJson(end.outcome),
+          JSON.stringify(end.usage),
+          end.endedAtMs,
+          end.outcome.status,
+          JSON.stringify(end.requeued),
+          end.messages.length > 0 ? JSON.stringify(end.messages) : null,
+        ]);
+    }
     if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner]);
     if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner]);
     if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner]);
+    if (runs[0]!.length > 0) this.#write(this.#sql.runTurns, [...runs, this.#owner]);
   }
 
   /** Drops what is held: what a killed process leaves. */
   drop(): void {
     this.#inputs = columns(7);
-    this.#starts = columns(6);
+    this.#starts = new Map();
     this.#ends = columns(10);
     this.#named.clear();
   }

@@ -192,18 +192,10 @@ const SQL = {
   endQueuedInput: `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
     WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))
       AND ${fence("$5", "$6", "$7")}`,
-  /** Params: turn id, session, attempt, input ids JSON, started_at_ms, input ids, owner, epoch. */
-  startTurn: `WITH t AS (
-      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms)
-        SELECT $1, $2, $3, $4, $5 WHERE ${fence("$2", "$7", "$8")}
-      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
-        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
-      RETURNING id)
-    UPDATE {s}.inputs SET status = 'running', turn_id = $1, steer_step = NULL
-      WHERE id = ANY($6::text[]) AND session_id = $2 AND status IN ('queued', 'running')
-        AND EXISTS (SELECT 1 FROM t)`,
   /**
-   * `startTurn` for many turns, each fenced by its own epoch; no two name the same turn or input.
+   * A turn start of each of many turns, each fenced by its own epoch (its row inserted, or a later
+   * attempt's written over an unended one; its inputs running in it); no two name the same turn or
+   * input.
    * Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs (arrays, one element
    * per turn), owner.
    */
@@ -224,25 +216,8 @@ const SQL = {
   checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
     WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
   /**
-   * The turn, its inputs (each takes the outcome, except the requeued ones), and its history, in one.
-   * Params: id, attempt, outcome, usage, ended_at_ms, status, requeued ids, session, messages (NULL
-   * when none), owner, epoch.
-   */
-  endTurn: `WITH t AS (
-      UPDATE {s}.turns SET outcome = $3, usage = $4, ended_at_ms = $5, messages = '[]'
-        WHERE id = $1 AND attempt = $2 AND ended_at_ms IS NULL AND ${fence("$8", "$10", "$11")}
-        RETURNING id),
-    requeued AS (
-      UPDATE {s}.inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
-        WHERE id = ANY($7::text[]) AND status = 'running' AND turn_id = $1 AND EXISTS (SELECT 1 FROM t)),
-    ended AS (
-      UPDATE {s}.inputs SET status = $6, ended_at_ms = $5, steer_step = NULL
-        WHERE turn_id = $1 AND status = 'running' AND NOT (id = ANY($7::text[])) AND EXISTS (SELECT 1 FROM t))
-    INSERT INTO {s}.history (session_id, turn_id, messages)
-      SELECT $8, $1, $9 FROM t WHERE $9::text IS NOT NULL
-    ON CONFLICT (turn_id) DO NOTHING`,
-  /**
-   * `endTurn` for many turns, each fenced by its own epoch; history rows go in in the order given.
+   * A turn end of each of many turns, each fenced by its own epoch (the turn, its inputs — each takes
+   * the outcome, except the requeued ones — and its history); history rows go in in the order given.
    * Params: turn ids, attempts, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
    * sessions, messages (NULL when none), epochs (arrays, one element per turn), owner.
    */
@@ -264,6 +239,39 @@ const SQL = {
       UPDATE {s}.inputs i SET status = e.status, ended_at_ms = e.ended_at_ms, steer_step = NULL
         FROM e WHERE i.turn_id = e.id AND i.status = 'running'
           AND NOT (i.id IN (SELECT json_array_elements_text(e.requeued::json))))
+    INSERT INTO {s}.history (session_id, turn_id, messages)
+      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
+    ON CONFLICT (turn_id) DO NOTHING`,
+  /**
+   * `startTurns` then `endTurns` of many turns that start and end in one group, each written once:
+   * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
+   * its history appended, in the order given. Params: turn ids, sessions, attempts, input ids JSON,
+   * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
+   * messages (NULL when none) (arrays, one element per turn), owner.
+   */
+  runTurns: `WITH u AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
+          $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+        AS u(id, session_id, attempt, input_ids, started_at_ms, epoch, outcome, usage, ended_at_ms,
+          status, requeued, messages, ord)),
+    ${fenceRows("$13")},
+    t AS (
+      INSERT INTO {s}.turns (id, session_id, attempt, input_ids, started_at_ms, outcome, usage, ended_at_ms)
+        SELECT u.id, u.session_id, u.attempt, u.input_ids, u.started_at_ms, u.outcome, u.usage, u.ended_at_ms
+          FROM u WHERE ${FENCED}
+      ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids,
+          outcome = excluded.outcome, usage = excluded.usage, ended_at_ms = excluded.ended_at_ms, messages = '[]'
+        WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
+      RETURNING id),
+    e AS MATERIALIZED (SELECT u.* FROM u JOIN t ON t.id = u.id),
+    inputs AS (
+      UPDATE {s}.inputs i SET steer_step = NULL,
+          status = CASE WHEN r.id IS NULL THEN e.status ELSE 'queued' END,
+          turn_id = CASE WHEN r.id IS NULL THEN e.id END,
+          ended_at_ms = CASE WHEN r.id IS NULL THEN e.ended_at_ms END
+        FROM e CROSS JOIN json_array_elements_text(e.input_ids::json) AS x(id)
+          LEFT JOIN json_array_elements_text(e.requeued::json) AS r(id) ON r.id = x.id
+        WHERE i.id = x.id AND i.session_id = e.session_id AND i.status IN ('queued', 'running'))
     INSERT INTO {s}.history (session_id, turn_id, messages)
       SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
     ON CONFLICT (turn_id) DO NOTHING`,

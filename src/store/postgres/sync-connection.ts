@@ -120,7 +120,7 @@ export class SyncConnection {
    * and returns its rows, blocking this thread (see the worker's `aside` request).
    */
   asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number } {
-    this.held?.flush();
+    // Nothing held waits for it: it is independent of the group's writes.
     this.#wrote();
     const id = this.#nextId++;
     return this.#waitSync(id, { kind: "aside", id, sql, params });

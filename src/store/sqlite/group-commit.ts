@@ -10,7 +10,10 @@
  * A group of at least {@link EARLY_WRITES} writes that someone waits for commits sooner: as soon as a
  * turn of the event loop passes without adding to it. Its writers are then waiting (on this commit,
  * or on IO), and the commit is shared widely already, so the rest of the window would only add to
- * every waiter's wait: under a burst, it would leave the loop idle between groups.
+ * every waiter's wait: under a burst, it would leave the loop idle between groups. Without a
+ * {@link WalSync} (durability `normal`: a commit costs no fsync, only its own writes) any waited-for
+ * group commits that soon: the window saves little then, and a receipt waited for (a server's 202)
+ * would wait out the window while the loop has nothing else to do.
  *
  * With a {@link WalSync}, a group's waiters resolve only once the WAL was fsynced after its COMMIT.
  *
@@ -60,7 +63,7 @@ export const NO_STATS: GroupCommitStats = {
 };
 
 const RESOLVED = Promise.resolve();
-/** The size from which a waited-for group commits once the loop goes idle, before its window closes. */
+/** The size from which a waited-for group commits once the loop goes idle, before its window closes (with fsyncs). */
 const EARLY_WRITES = 64;
 
 interface Waiting {
@@ -76,6 +79,8 @@ export class GroupCommit {
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
   readonly #walSync: WalSync | undefined;
+  /** The size from which a waited-for group commits once the loop goes idle (see the top). */
+  readonly #earlyWrites: number;
   #open = false;
   #groupWrites = 0;
   #timer: { cancel(): void } | undefined;
@@ -104,6 +109,7 @@ export class GroupCommit {
     this.#file = file;
     this.#windowMs = windowMs;
     this.#walSync = walSync;
+    this.#earlyWrites = walSync === undefined ? 1 : EARLY_WRITES;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
   }
@@ -329,7 +335,7 @@ export class GroupCommit {
     if (!this.#open || this.#waiting === undefined) return;
     // Grown meanwhile: its writers are busy, look again after their turn. Small: the window decides.
     if (this.#groupWrites > this.#writesAtCheck) this.#watchIdle();
-    else if (this.#groupWrites >= EARLY_WRITES) this.#scheduledFlush();
+    else if (this.#groupWrites >= this.#earlyWrites) this.#scheduledFlush();
   };
 
   #unschedule(): void {

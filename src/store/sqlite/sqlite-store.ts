@@ -75,7 +75,8 @@ export interface SqliteStoreOptions extends RetentionOptions {
    * How long a group of writes stays open before it commits, in milliseconds (default 2; 0 commits
    * at the next turn of the event loop). Longer windows put more writes in one transaction (fewer
    * fsyncs) and make each `durable` receipt wait longer. A group of 64 writes or more that someone
-   * waits for commits sooner, once a turn of the event loop passes without adding to it.
+   * waits for commits sooner, once a turn of the event loop passes without adding to it; with
+   * durability `normal`, any group someone waits for.
    */
   readonly groupCommitMs?: number;
   /** How long boot waits for another connection's write transaction on the file (default 5 000 ms). */
