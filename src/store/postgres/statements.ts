@@ -89,13 +89,12 @@ const SQL = {
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
   /**
    * `claimSessions` for a running process: never a session it holds, whose epoch must not move, but
-   * one still named its own that it does not hold (it gave it up, or a claim of it failed before
-   * the runtime took its work up) is taken again under a new epoch. Params: owner, limit, the ids it
-   * holds.
+   * those of `$3` — its own, claimed by a claim that failed before the runtime took their work up —
+   * are taken again under a new epoch. Params: owner, limit, those ids.
    */
   claimFree: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
     FROM (SELECT x.id FROM {s}.sessions x
-      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND NOT (x.id = ANY($3::text[]))))
+      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND x.id = ANY($3::text[])))
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
