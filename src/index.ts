@@ -29,7 +29,7 @@ export { createSlot, Slot, type SlotFactory, type SlotOptions } from "./host/slo
 export { estimateTokens, fitTokenBudget, lastMessages } from "./kernel/context-window.js";
 export type { ChildCompletion, ChildSpec, ChildStatus } from "./kernel/delegation/child-completion.js";
 export type { DeliveryState } from "./kernel/delegation/completion-delivery.js";
-export type { TreeBudget } from "./kernel/delegation/delegation-budget.js";
+export type { TreeBudget, TreeSpend } from "./kernel/delegation/delegation-budget.js";
 export type { DelegationCaps, DelegationRejectCode } from "./kernel/delegation/delegation-caps.js";
 export { DEFAULT_LIMITS, DEFAULTS, type Limits } from "./kernel/limits.js";
 export {
@@ -101,6 +101,7 @@ export type {
   DelegationRecord,
   DeliveryPlan,
   StoredChildSpec,
+  TreeCharge,
 } from "./runtime/ports/delegation-log.js";
 export type { EventLog, LoggedEvent, LoggedEventType, SessionEvent } from "./runtime/ports/event-log.js";
 export type {

@@ -366,11 +366,14 @@ if (!args.includes("--skip-streams") && ONLY.includes("offstage")) {
     heapPerStreamOpenB: perStream(opened),
     heapPerStreamEndB: perStream(held),
     rssMiB: [before, opened, held].map((m) => Math.round(m.rss / 2 ** 20)),
+    heapTotalMiB: [before, opened, held].map((m) => Math.round(m.heapTotal / 2 ** 20)),
+    externalMiB: [before, opened, held].map((m) => Math.round(m.external / 2 ** 20)),
   };
   console.log(
     `streams: ${STREAMS} SSE streams on ${sessions} sessions for ${STREAM_S} s, ${sent} inputs, ${frames} frames read; ` +
       `server heap per stream: ${perStream(opened)} B once open, ${perStream(held)} B at the end; ` +
-      `RSS ${Math.round(before.rss / 2 ** 20)} → ${Math.round(opened.rss / 2 ** 20)} → ${Math.round(held.rss / 2 ** 20)} MiB`,
+      `RSS ${streamsResult.rssMiB.join(" → ")} MiB (V8 heap reserved ${streamsResult.heapTotalMiB.join(" → ")}, ` +
+      `external ${streamsResult.externalMiB.join(" → ")} MiB)`,
   );
   for (const req of streams) req.destroy();
   agent.destroy();

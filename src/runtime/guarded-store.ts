@@ -213,7 +213,7 @@ function guardLog(log: DelegationLog, store: GuardedStore): DelegationLog {
     list: (parentSessionId) => guarded(() => log.list(parentSessionId)),
     prune: (delegationIds) => guarded(() => log.prune(delegationIds)),
     spend: (rootSessionId) => guarded(() => log.spend(rootSessionId)),
-    setSpend: (rootSessionId, spend) => guarded(() => log.setSpend(rootSessionId, spend)),
+    charge: (rootSessionId, tokens, admit) => guarded(() => log.charge(rootSessionId, tokens, admit)),
   };
 }
 

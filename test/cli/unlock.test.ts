@@ -15,7 +15,7 @@ import type { OffstageError } from "../../src/index.js";
 import { freshPath, removeFiles } from "../store/sqlite-files.js";
 import { disposeRuntimes, runtimeOn } from "../store/sqlite-runtimes.js";
 import { capturedOutput } from "../support/captured-output.js";
-import { keepChild, killChildren } from "../support/child-processes.js";
+import { firstLine, keepChild, killChildren } from "../support/child-processes.js";
 import { inspect, offstage, ROOT } from "./inspect-harness.js";
 
 const HOOK = join(ROOT, "test/crash/ts-hook.ts");
@@ -77,12 +77,7 @@ async function holder(path: string): Promise<ChildProcess> {
     stdio: ["ignore", "pipe", "inherit"],
   });
   keepChild(child);
-  let out = "";
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (out.includes("\n")) break;
-  }
-  expect(out.trim()).toBe("ready");
+  expect(await firstLine(child)).toBe("ready");
   return child;
 }
 

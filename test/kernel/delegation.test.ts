@@ -2,11 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type ChildCompletion, renderCompletions } from "../../src/kernel/delegation/child-completion.js";
 import type { RetainedRecord } from "../../src/kernel/delegation/completion-delivery.js";
 import { decideDelivery, recordsToPrune } from "../../src/kernel/delegation/completion-delivery.js";
-import {
-  admitModelCall,
-  chargeTokens,
-  createTreeSpend,
-} from "../../src/kernel/delegation/delegation-budget.js";
+import { budgetVerdict, chargeTree, createTreeSpend } from "../../src/kernel/delegation/delegation-budget.js";
 import type { DelegationCaps } from "../../src/kernel/delegation/delegation-caps.js";
 import { createDelegationLedger, release, reserve } from "../../src/kernel/delegation/delegation-caps.js";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
@@ -84,27 +80,38 @@ describe("tree budget", () => {
   it("admits model calls up to the budget and no further", () => {
     const spend = createTreeSpend();
     const budget = { modelCallsMax: 2 };
-    expect(admitModelCall(spend, budget).kind).toBe("ok");
-    expect(admitModelCall(spend, budget).kind).toBe("ok");
-    const third = admitModelCall(spend, budget);
-    expect(third).toMatchObject({ kind: "exceeded" });
+    expect(chargeTree(spend, 0, budget)).toBe(true);
+    expect(chargeTree(spend, 0, budget)).toBe(true);
+    expect(chargeTree(spend, 0, budget)).toBe(false);
     expect(spend.modelCalls).toBe(2);
+    expect(budgetVerdict(spend, budget)).toMatchObject({
+      kind: "exceeded",
+      message: expect.stringContaining("2"),
+    });
   });
 
-  it("refuses the call after the one that crossed the token budget", () => {
+  it("refuses the call after the one that crossed the token budget, charging its tokens", () => {
     const spend = createTreeSpend();
     const budget = { tokensMax: 100 };
-    expect(admitModelCall(spend, budget).kind).toBe("ok");
-    chargeTokens(spend, 150);
-    expect(admitModelCall(spend, budget)).toMatchObject({
+    expect(chargeTree(spend, 0, budget)).toBe(true);
+    expect(chargeTree(spend, 150, budget)).toBe(false);
+    expect(spend).toEqual({ modelCalls: 1, tokens: 150 });
+    expect(budgetVerdict(spend, budget)).toMatchObject({
       kind: "exceeded",
       message: expect.stringContaining("150"),
     });
   });
 
+  it("tokens alone are charged without admitting a call", () => {
+    const spend = createTreeSpend();
+    expect(chargeTree(spend, 40)).toBe(false);
+    expect(spend).toEqual({ modelCalls: 0, tokens: 40 });
+  });
+
   it("an empty budget is unbounded", () => {
     const spend = createTreeSpend();
-    for (let i = 0; i < 1000; i++) expect(admitModelCall(spend, {}).kind).toBe("ok");
+    for (let i = 0; i < 1000; i++) expect(chargeTree(spend, 1, {})).toBe(true);
+    expect(budgetVerdict(spend, {}).kind).toBe("ok");
   });
 });
 

@@ -322,7 +322,8 @@ describe("postgres: a process whose session was taken over while it ran", () => 
   it("lets the turn go at once — its call aborted, nothing ended — and its handle follows the new holder", async () => {
     const schema = freshSchema();
     const a = await start("a", schema, { leaseMs: 1_500 });
-    const b = await start("b", schema);
+    // b, the other process, takes the session over.
+    await start("b", schema);
     overlaps = 0;
     const gate = deferred();
     gates.set("taken", gate.promise);

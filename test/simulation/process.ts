@@ -6,6 +6,7 @@
  * recovers from that store, as after `kill -9` with a store whose every write was committed.
  */
 import type { DeliveryState } from "../../src/kernel/delegation/completion-delivery.js";
+import { createTreeSpend } from "../../src/kernel/delegation/delegation-budget.js";
 import type { Clock, TimerToken } from "../../src/runtime/clock.js";
 import type { DelegationLog } from "../../src/runtime/ports/delegation-log.js";
 import type { InputEnd, InputRecord, Steer, Store } from "../../src/runtime/ports/store.js";
@@ -91,9 +92,11 @@ function fencedLog(log: DelegationLog, alive: () => boolean, watch: StoreWatch):
       if (alive()) log.prune(ids);
     },
     spend: (root) => log.spend(root),
-    setSpend: (root, spend) => {
-      if (alive()) log.setSpend(root, spend);
-    },
+    // A dead process charges nothing, and its calls are refused: it makes none.
+    charge: (root, tokens, admit) =>
+      alive()
+        ? log.charge(root, tokens, admit)
+        : { spend: log.spend(root) ?? createTreeSpend(), admitted: false },
   };
 }
 

@@ -19,7 +19,7 @@ import { SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";
 import { missingSqliteFeatures } from "../../src/store/sqlite/open-database.js";
 import { lockIsLive } from "../../src/store/sqlite/store-lock.js";
 import { eventually } from "../support/async.js";
-import { keepChild, killChildren } from "../support/child-processes.js";
+import { firstLine, keepChild, killChildren } from "../support/child-processes.js";
 import { freshDir, freshPath, removeFiles, sha256, siblings } from "./sqlite-files.js";
 import { disposeRuntimes, runtimeOn } from "./sqlite-runtimes.js";
 
@@ -82,12 +82,7 @@ async function holder(
     ...as,
   });
   keepChild(child);
-  let out = "";
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (out.includes("\n")) break;
-  }
-  return { child, line: out.trim() };
+  return { child, line: await firstLine(child) };
 }
 
 /** A real Offstage file with some data in it, closed cleanly. */

@@ -342,7 +342,6 @@ export class Children {
       if (child.timer !== undefined) this.#parts.clock.clearTimeout(child.timer);
     this.#live.clear();
     clearLedger(this.#ledger);
-    this.#budgets.clear();
   }
 
   /**

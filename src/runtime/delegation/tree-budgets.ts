@@ -1,18 +1,12 @@
 /**
- * The budgets of delegation trees as the runtime keeps them: each tree's account (read from the
- * delegation log the first time after a start, written back after each change), and how much of a
- * child's running turn is charged to it already. The kernel's `delegation-budget.ts` decides.
+ * The budgets of delegation trees as the runtime charges them: each child's model call is admitted
+ * by the delegation log, which keeps every tree's account and charges it by deltas in one atomic
+ * step (so processes sharing a store add up), and what of a child's running turn is charged already.
+ * The kernel's `delegation-budget.ts` decides.
  *
  * @packageDocumentation
  */
-import {
-  type AdmitDecision,
-  admitModelCall,
-  chargeTokens,
-  createTreeSpend,
-  type TreeBudget,
-  type TreeSpend,
-} from "../../kernel/delegation/delegation-budget.js";
+import { type AdmitDecision, refusal, type TreeBudget } from "../../kernel/delegation/delegation-budget.js";
 import type { Usage } from "../../kernel/outcome.js";
 import type { DelegationLog } from "../ports/delegation-log.js";
 
@@ -23,11 +17,11 @@ export interface ChargedChild {
   turnTokensCharged: number;
 }
 
+const OK: AdmitDecision = { kind: "ok" };
+
 export class TreeBudgets {
   readonly #log: DelegationLog;
   readonly #budget: TreeBudget;
-  /** Each tree's account, by its top-level session's id. */
-  readonly #spend = new Map<string, TreeSpend>();
 
   constructor(log: DelegationLog, budget: TreeBudget) {
     this.#log = log;
@@ -40,40 +34,23 @@ export class TreeBudgets {
    * call or refuses it.
    */
   admit(child: ChargedChild, turnUsage: Usage): AdmitDecision {
-    const spend = this.#account(child.rootSessionId);
-    charge(child, spend, turnUsage);
-    const decision = admitModelCall(spend, this.#budget);
-    if (decision.kind === "ok") this.#log.setSpend(child.rootSessionId, spend);
-    return decision;
+    const charged = this.#log.charge(child.rootSessionId, uncharged(child, turnUsage), this.#budget);
+    return charged.admitted ? OK : refusal(charged.spend, this.#budget);
   }
 
   /** The child's turn ended with `usage`: the rest of it is charged. */
   turnEnded(child: ChargedChild, usage: Usage): void {
-    const spend = this.#account(child.rootSessionId);
-    charge(child, spend, usage);
+    const tokens = uncharged(child, usage);
     child.turnTokensCharged = 0;
-    this.#log.setSpend(child.rootSessionId, spend);
-  }
-
-  /** Forgets the accounts; the next start reads them from the log again. */
-  clear(): void {
-    this.#spend.clear();
-  }
-
-  #account(rootSessionId: string): TreeSpend {
-    let spend = this.#spend.get(rootSessionId);
-    if (spend === undefined) {
-      spend = this.#log.spend(rootSessionId) ?? createTreeSpend();
-      this.#spend.set(rootSessionId, spend);
-    }
-    return spend;
+    if (tokens > 0) this.#log.charge(child.rootSessionId, tokens);
   }
 }
 
-/** Charges the tokens of the child's running turn not charged yet. */
-function charge(child: ChargedChild, spend: TreeSpend, turnUsage: Usage): void {
+/** The tokens of the child's running turn not charged yet, counted as charged from now. */
+function uncharged(child: ChargedChild, turnUsage: Usage): number {
   const tokens = turnUsage.inputTokens + turnUsage.outputTokens;
-  if (tokens <= child.turnTokensCharged) return;
-  chargeTokens(spend, tokens - child.turnTokensCharged);
+  if (tokens <= child.turnTokensCharged) return 0;
+  const delta = tokens - child.turnTokensCharged;
   child.turnTokensCharged = tokens;
+  return delta;
 }

@@ -11,7 +11,7 @@
  */
 import type { ChildCompletion, ChildSpec } from "../../kernel/delegation/child-completion.js";
 import type { DeliveryState } from "../../kernel/delegation/completion-delivery.js";
-import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
+import type { TreeBudget, TreeSpend } from "../../kernel/delegation/delegation-budget.js";
 
 /** What the parent asked for, as stored: the spec plus what the child's agent is built from. */
 export interface StoredChildSpec extends ChildSpec {
@@ -59,6 +59,12 @@ export type FleetReserve =
       readonly reason: string;
     };
 
+/** A tree's account after a charge, and whether the model call the charge asked for was counted. */
+export interface TreeCharge {
+  readonly spend: TreeSpend;
+  readonly admitted: boolean;
+}
+
 export interface DelegationLog {
   /** Records a dispatched child. */
   dispatch(record: DelegationRecord): void;
@@ -83,8 +89,12 @@ export interface DelegationLog {
   /** What a delegation tree (named by its top-level session) has spent; `undefined` before anything. */
   spend(rootSessionId: string): TreeSpend | undefined;
   /**
-   * Records what a tree has spent. Written as each model call is admitted, so a restart — which
-   * forgets running children's counts and may have pruned finished records — never forgets a call.
+   * Charges a tree (named by its top-level session), in one atomic step in the store: adds `tokens`
+   * its calls reported, then, when `admit` gives the budget, counts one model call if the account
+   * is still within it by the kernel's `budgetVerdict` (`admitted` says whether it did). Charges are
+   * deltas, never totals, so processes sharing the store add up instead of overwriting each other,
+   * and a budget of N calls is N across all of them. Written as each call is admitted, so a restart —
+   * which forgets running children's counts and may have pruned finished records — never forgets one.
    */
-  setSpend(rootSessionId: string, spend: TreeSpend): void;
+  charge(rootSessionId: string, tokens: number, admit?: TreeBudget): TreeCharge;
 }

@@ -4,8 +4,18 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
-import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
-import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import {
+  chargeTree,
+  createTreeSpend,
+  type TreeBudget,
+  type TreeSpend,
+} from "../../kernel/delegation/delegation-budget.js";
+import type {
+  DelegationLog,
+  DelegationRecord,
+  DeliveryPlan,
+  TreeCharge,
+} from "../../runtime/ports/delegation-log.js";
 
 export class MemoryDelegationLog implements DelegationLog {
   readonly #records = new Map<string, DelegationRecord>();
@@ -46,9 +56,12 @@ export class MemoryDelegationLog implements DelegationLog {
     return spend === undefined ? undefined : { ...spend };
   }
 
-  setSpend(rootSessionId: string, spend: TreeSpend): void {
-    // A copy: the caller keeps mutating its own account.
-    this.#spend.set(rootSessionId, { ...spend });
+  /** One process holds the memory store: charging its own account is atomic. */
+  charge(rootSessionId: string, tokens: number, admit?: TreeBudget): TreeCharge {
+    const spend = this.#spend.get(rootSessionId) ?? createTreeSpend();
+    this.#spend.set(rootSessionId, spend);
+    const admitted = chargeTree(spend, tokens, admit);
+    return { spend: { ...spend }, admitted };
   }
 }
 

@@ -12,12 +12,17 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
-import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
+import {
+  createTreeSpend,
+  type TreeBudget,
+  type TreeSpend,
+} from "../../kernel/delegation/delegation-budget.js";
 import type {
   DelegationLog,
   DelegationRecord,
   DeliveryPlan,
   FleetReserve,
+  TreeCharge,
 } from "../../runtime/ports/delegation-log.js";
 import { type DelegationRow, recordOf } from "../delegation-rows.js";
 import type { Statements } from "./statements.js";
@@ -29,6 +34,8 @@ export interface LogAccess {
   write(sql: string, params: readonly unknown[]): void;
   /** A statement whose rows or count the caller needs now; `write` when it changes rows. */
   readSync(sql: string, params: readonly unknown[], write?: boolean): { rows: Rows; count: number };
+  /** A statement committed at once on the side, its rows returned now (see `SyncConnection.asideSync`). */
+  asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number };
   /** Commits the current transaction, now (see `SyncConnection.aloneSync`). */
   commitSync(): void;
   /** The advisory lock fan-outs take. */
@@ -126,15 +133,38 @@ export class PostgresDelegationLog implements DelegationLog {
   }
 
   spend(rootSessionId: string): TreeSpend | undefined {
-    const row = this.#db.readSync(this.#db.sql.spendOf, [rootSessionId]).rows[0] as
-      | { model_calls: number; tokens: number }
-      | undefined;
-    return row === undefined ? undefined : { modelCalls: row.model_calls, tokens: row.tokens };
+    const row = this.#db.readSync(this.#db.sql.spendOf, [rootSessionId]).rows[0];
+    return row === undefined ? undefined : spendOf(row);
   }
 
-  setSpend(rootSessionId: string, spend: TreeSpend): void {
-    this.#db.write(this.#db.sql.setSpend, [rootSessionId, spend.modelCalls, spend.tokens]);
+  /**
+   * Each step is one statement committed on the side: the account's row is locked only while it
+   * runs (never for the rest of a group, where another process's charge would wait on it), and the
+   * admission's condition and count are one update, so a budget of N calls is N across processes.
+   */
+  charge(rootSessionId: string, tokens: number, admit?: TreeBudget): TreeCharge {
+    const { sql } = this.#db;
+    let row = tokens > 0 ? this.#db.asideSync(sql.chargeTokens, [rootSessionId, tokens]).rows[0] : undefined;
+    if (admit === undefined)
+      return { spend: row === undefined ? this.#spendNow(rootSessionId) : spendOf(row), admitted: false };
+    row = this.#db.asideSync(sql.admitCall, [
+      rootSessionId,
+      admit.modelCallsMax ?? null,
+      admit.tokensMax ?? null,
+    ]).rows[0];
+    return row === undefined
+      ? { spend: this.#spendNow(rootSessionId), admitted: false }
+      : { spend: spendOf(row), admitted: true };
   }
+
+  /** The account as it stands now, for a charge whose statement returned no row. */
+  #spendNow(rootSessionId: string): TreeSpend {
+    return this.spend(rootSessionId) ?? createTreeSpend();
+  }
+}
+
+function spendOf(row: Record<string, unknown>): TreeSpend {
+  return { modelCalls: row.model_calls as number, tokens: row.tokens as number };
 }
 
 /** What was dispatched, as stored: the record without what its end adds. */

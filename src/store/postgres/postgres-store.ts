@@ -36,7 +36,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { type InputRow, outcomeJson, snapshotOf } from "../sqlite/rows.js";
+import { type InputRow, snapshotOf } from "../sqlite/rows.js";
 import { isConnectionError } from "./connection-worker.js";
 import { Heartbeat } from "./heartbeat.js";
 import { HeldHistories } from "./held-histories.js";
@@ -108,6 +108,11 @@ export class PostgresStore implements Store, AsyncDisposable {
   };
   /** The sessions this process holds, with the lease epoch it holds each under. */
   readonly #held = new Map<string, number>();
+  /**
+   * Sessions a claim took whose work it did not hand to the runtime (it failed first): named this
+   * process's in the database, not held here; the next claim takes them again.
+   */
+  readonly #unhanded = new Set<string>();
   /** The histories of held sessions (`held-histories.ts`). */
   readonly #histories = new HeldHistories();
   #open: Open | undefined;
@@ -126,6 +131,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
+      asideSync: (sql, params) => this.#live().asideSync(sql, params),
       commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
     });
@@ -439,10 +445,11 @@ export class PostgresStore implements Store, AsyncDisposable {
     const sql = this.#sql;
     const { rows } = await conn.read(
       sql.claimFree,
-      [this.processId, CLAIM_AT_OPEN_MAX, [...this.#held.keys()]],
+      [this.processId, CLAIM_AT_OPEN_MAX, [...this.#unhanded]],
       true,
     );
     const claimed = rows.map((row) => row.id as string);
+    for (const id of claimed) this.#unhanded.add(id);
     const { queued, interrupted } = await workOf(conn, this.#sql, claimed);
     // Of the sessions held before: those just claimed are in `queued` already.
     const fresh = new Set(claimed);
@@ -456,7 +463,10 @@ export class PostgresStore implements Store, AsyncDisposable {
     const endRequests = await takeEndRequests(conn, sql, this.processId, sessionIds);
     // Held only now, as the runtime takes their work up: held earlier, while this claim still read,
     // a send would have begun a turn of a session whose unfinished turn it did not have yet.
-    for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
+    for (const row of rows) {
+      this.#held.set(row.id as string, row.epoch as number);
+      this.#unhanded.delete(row.id as string);
+    }
     return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
   }
 

@@ -89,13 +89,12 @@ const SQL = {
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
   /**
    * `claimSessions` for a running process: never a session it holds, whose epoch must not move, but
-   * one still named its own that it does not hold (it gave it up, or a claim of it failed before
-   * the runtime took its work up) is taken again under a new epoch. Params: owner, limit, the ids it
-   * holds.
+   * those of `$3` — its own, claimed by a claim that failed before the runtime took their work up —
+   * are taken again under a new epoch. Params: owner, limit, those ids.
    */
   claimFree: `UPDATE {s}.sessions s SET owner = $1, epoch = s.epoch + 1
     FROM (SELECT x.id FROM {s}.sessions x
-      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND NOT (x.id = ANY($3::text[]))))
+      WHERE ((x.owner IS DISTINCT FROM $1 AND ${FREE}) OR (x.owner = $1 AND x.id = ANY($3::text[])))
         AND EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.session_id = x.id AND i.status IN ('queued', 'running'))
       ORDER BY x.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
     WHERE s.id = c.id RETURNING s.id, s.epoch`,
@@ -322,9 +321,20 @@ const SQL = {
   delegationsOfParent: "SELECT * FROM {s}.delegations WHERE parent_session_id = $1 ORDER BY ord",
   deleteDelegations: "DELETE FROM {s}.delegations WHERE id = ANY($1::text[])",
   spendOf: "SELECT model_calls, tokens FROM {s}.delegation_spend WHERE root_session_id = $1",
-  /** Params: root_session_id, model_calls, tokens. */
-  setSpend: `INSERT INTO {s}.delegation_spend (root_session_id, model_calls, tokens) VALUES ($1, $2, $3)
-    ON CONFLICT (root_session_id) DO UPDATE SET model_calls = excluded.model_calls, tokens = excluded.tokens`,
+  /** Adds to a tree's tokens. Params: root_session_id, tokens. */
+  chargeTokens: `INSERT INTO {s}.delegation_spend AS t (root_session_id, model_calls, tokens) VALUES ($1, 0, $2)
+    ON CONFLICT (root_session_id) DO UPDATE SET tokens = t.tokens + excluded.tokens
+    RETURNING model_calls, tokens`,
+  /**
+   * Counts one model call of a tree while its account is under the budget (the kernel's
+   * `budgetVerdict`), in one statement: no row when refused. Params: root_session_id, calls max,
+   * tokens max (null: unbounded).
+   */
+  admitCall: `INSERT INTO {s}.delegation_spend AS t (root_session_id, model_calls, tokens)
+    SELECT $1, 1, 0 WHERE ($2::int IS NULL OR $2::int > 0) AND ($3::bigint IS NULL OR $3::bigint > 0)
+    ON CONFLICT (root_session_id) DO UPDATE SET model_calls = t.model_calls + 1
+      WHERE ($2::int IS NULL OR t.model_calls < $2::int) AND ($3::bigint IS NULL OR t.tokens < $3::bigint)
+    RETURNING model_calls, tokens`,
 } as const;
 
 export type Statements = { readonly [K in keyof typeof SQL]: string };

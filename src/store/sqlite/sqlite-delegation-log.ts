@@ -6,8 +6,18 @@
  * @packageDocumentation
  */
 import type { ChildCompletion } from "../../kernel/delegation/child-completion.js";
-import type { TreeSpend } from "../../kernel/delegation/delegation-budget.js";
-import type { DelegationLog, DelegationRecord, DeliveryPlan } from "../../runtime/ports/delegation-log.js";
+import {
+  chargeTree,
+  createTreeSpend,
+  type TreeBudget,
+  type TreeSpend,
+} from "../../kernel/delegation/delegation-budget.js";
+import type {
+  DelegationLog,
+  DelegationRecord,
+  DeliveryPlan,
+  TreeCharge,
+} from "../../runtime/ports/delegation-log.js";
 import { type DelegationRow, recordOf } from "../delegation-rows.js";
 import type { Statements } from "./statements.js";
 
@@ -75,8 +85,15 @@ export class SqliteDelegationLog implements DelegationLog {
     return row === undefined ? undefined : { modelCalls: row.model_calls, tokens: row.tokens };
   }
 
-  setSpend(rootSessionId: string, spend: TreeSpend): void {
+  /**
+   * One process holds the file (the store's lock), and this thread reads and writes the account in
+   * one go: read, charge and write back is atomic.
+   */
+  charge(rootSessionId: string, tokens: number, admit?: TreeBudget): TreeCharge {
+    const spend = this.spend(rootSessionId) ?? createTreeSpend();
+    const admitted = chargeTree(spend, tokens, admit);
     this.#db.write((sql) => sql.setSpend.run(rootSessionId, spend.modelCalls, spend.tokens));
+    return { spend, admitted };
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The store conformance cases about the delegation log: dispatch order, completions written once
- * with their delivery, pruning, tree spend, and all of it across a reopen or a crash. A store that
+ * with their delivery, pruning, tree spend charged by deltas under a budget, and all of it across a reopen or a crash. A store that
  * keeps no log skips them (the runtime refuses delegation on it).
  */
 import { describe, expect } from "vitest";
@@ -69,15 +69,25 @@ export function delegationLogCases(kit: SuiteKit): void {
       expect(log.list().map((r) => r.id)).toEqual(["d2"]);
     });
 
-    dtest("a tree's spend is recorded and read back", [], async () => {
+    dtest("a tree is charged by deltas and admits model calls only under its budget", [], async () => {
       const log = logOf(await fresh());
+      const calls = { modelCallsMax: 2 };
       expect(log.spend("root")).toBeUndefined();
-      const spend = { modelCalls: 3, tokens: 120 };
-      log.setSpend("root", spend);
-      spend.modelCalls = 99;
-      expect(log.spend("root")).toEqual({ modelCalls: 3, tokens: 120 });
-      log.setSpend("root", { modelCalls: 4, tokens: 150 });
-      expect(log.spend("root")).toEqual({ modelCalls: 4, tokens: 150 });
+      expect(log.charge("root", 0, calls)).toEqual({ spend: { modelCalls: 1, tokens: 0 }, admitted: true });
+      expect(log.charge("root", 30)).toEqual({ spend: { modelCalls: 1, tokens: 30 }, admitted: false });
+      expect(log.charge("root", 0, calls)).toEqual({ spend: { modelCalls: 2, tokens: 30 }, admitted: true });
+      // Refused, yet the tokens its earlier calls used are charged.
+      expect(log.charge("root", 5, calls)).toEqual({ spend: { modelCalls: 2, tokens: 35 }, admitted: false });
+      expect(log.spend("root")).toEqual({ modelCalls: 2, tokens: 35 });
+      expect(log.charge("none", 0, { modelCallsMax: 0 })).toEqual({
+        spend: { modelCalls: 0, tokens: 0 },
+        admitted: false,
+      });
+      const tokens = { tokensMax: 100 };
+      expect(log.charge("t", 99, tokens)).toEqual({ spend: { modelCalls: 1, tokens: 99 }, admitted: true });
+      expect(log.charge("t", 1, tokens)).toEqual({ spend: { modelCalls: 1, tokens: 100 }, admitted: false });
+      expect(log.charge("u", 7, {})).toEqual({ spend: { modelCalls: 1, tokens: 7 }, admitted: true });
+      expect(log.spend("root")).toEqual({ modelCalls: 2, tokens: 35 });
     });
 
     dtest("records, completions, deliveries and spend survive a reopen", ["reopen"], async () => {
@@ -86,7 +96,8 @@ export function delegationLogCases(kit: SuiteKit): void {
       log.dispatch(delegation("d1", "p1"));
       log.dispatch(delegation("d2", "p1"));
       log.complete(completion("d1", "p1"), { state: "held", reason: "waited", inputId: "c1" });
-      log.setSpend("p1", { modelCalls: 2, tokens: 10 });
+      log.charge("p1", 4, {});
+      log.charge("p1", 6, { modelCallsMax: 5 });
       const next = await reopened(store);
       await next.open();
       const again = logOf(next);

@@ -1,0 +1,82 @@
+/**
+ * Per-tree budgets across processes sharing a PostgreSQL store: the tree's account is charged by
+ * deltas in the database and a model call is admitted in one statement, so a budget of N model calls
+ * is N across every process running the tree's children.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ChildCompletion } from "../../src/index.js";
+import { createRuntime, type Runtime, type TreeBudget } from "../../src/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
+import { tool } from "../support/tools.js";
+import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+
+beforeAll(requireServer);
+
+const schemas: string[] = [];
+const live: Runtime[] = [];
+afterEach(async () => {
+  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+});
+afterAll(() => dropSchemas(schemas));
+
+/** Model calls the children made, by process. */
+const calls = new Map<string, number>();
+
+async function start(processId: string, schema: string, budget: TreeBudget): Promise<Runtime> {
+  // Every step asks for a tool that yields, so the two processes' children take turns at the budget.
+  const looping = scriptedModel(() => {
+    calls.set(processId, (calls.get(processId) ?? 0) + 1);
+    return callTools(toolCall("c", "look", {}));
+  });
+  const runtime = createRuntime({
+    agents: {
+      parent: { model: scriptedModel(() => text("noted")) },
+      worker: { model: looping, tools: [tool("look", () => sleep(2).then(() => "seen"))] },
+    },
+    store: createPostgresStore({ connectionString: PG_URL, schema, processId }),
+    delegation: { runningMax: 16, perParentRunningMax: 8, budget },
+    pollIntervalMs: 50,
+  });
+  live.push(runtime);
+  await runtime.start();
+  return runtime;
+}
+
+async function completions(schema: string, count: number): Promise<ChildCompletion[]> {
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const rows = await sql<{ completion: string }>(
+      `SELECT completion FROM "${schema}".delegations WHERE completion IS NOT NULL`,
+    );
+    if (rows.length === count) return rows.map((row) => JSON.parse(row.completion) as ChildCompletion);
+    await sleep(50);
+  }
+  throw new Error(`the ${count} children did not all end`);
+}
+
+describe("postgres: tree budgets across processes", () => {
+  it("a tree whose children run in two processes spends exactly its modelCallsMax", async () => {
+    const schema = uniqueSchema("bdg");
+    schemas.push(schema);
+    const budget = { modelCallsMax: 15 };
+    const a = await start("a", schema, budget);
+    const b = await start("b", schema, budget);
+    calls.clear();
+    // One tree, named by its top-level session: children dispatched from each process run there.
+    const goals = (p: string) => [1, 2, 3].map((n) => ({ goal: `${p}${n}`, agent: "worker" }));
+    expect(a.session("root", { agent: "parent" }).delegateAll(goals("a")).status).toBe("dispatched");
+    expect(b.session("root", { agent: "parent" }).delegateAll(goals("b")).status).toBe("dispatched");
+
+    const ended = await completions(schema, 6);
+    // Both processes ran the tree, and together made exactly its budget of calls.
+    expect(calls.get("a")).toBeGreaterThan(0);
+    expect(calls.get("b")).toBeGreaterThan(0);
+    expect((calls.get("a") ?? 0) + (calls.get("b") ?? 0)).toBe(15);
+    expect(ended.reduce((sum, c) => sum + c.modelCalls, 0)).toBe(15);
+    for (const completion of ended)
+      expect(completion).toMatchObject({ status: "failed", exitReason: "budget_exceeded" });
+    const spend = await sql(`SELECT root_session_id, model_calls FROM "${schema}".delegation_spend`);
+    expect(spend).toEqual([{ root_session_id: "root", model_calls: 15 }]);
+  });
+});
