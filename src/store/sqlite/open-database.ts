@@ -15,8 +15,7 @@
  * 5. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
  *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead. The WAL's size is bounded
- *    by {@link WAL_SIZE_LIMIT_BYTES} (below). Checkpoints run on a worker thread, and on this
- *    connection only past a fallback length (`wal-checkpointer.ts`).
+ *    by {@link WAL_SIZE_LIMIT_BYTES} (below).
  *
  * @packageDocumentation
  */
@@ -36,14 +35,12 @@ import { pathToFileURL } from "node:url";
 import { BootError, OffstageError } from "../../errors.js";
 import { APPLICATION_ID, assertNotNewer } from "./migrations.js";
 import { FileLock } from "./store-lock.js";
-import { WAL_FALLBACK_PAGES } from "./wal-checkpointer.js";
 
 /**
  * The size the WAL file is cut back to once it may be: `PRAGMA journal_size_limit`.
  *
- * The store checkpoints the WAL into the database every few hundred milliseconds, and at the latest
- * every {@link WAL_FALLBACK_PAGES} pages (about 7 MB), and then writes it again from its start, so
- * the file stays under that size. A reader that keeps a read transaction open
+ * SQLite checkpoints the WAL into the database every 1 000 pages (about 4 MB) and then writes it
+ * again from its start, so the file stays near that size. A reader that keeps a read transaction open
  * (an outside connection, a backup, `offstage inspect` paused mid-read) pins its snapshot: no
  * checkpoint may pass it, so the WAL grows with every commit for as long as the reader stays, and
  * nothing bounds that growth but the reader leaving. Once it has left, the next commit's automatic
@@ -70,8 +67,6 @@ export interface OpenedDatabase {
   readonly syncWal: string | undefined;
   /** The file's lock, held for this connection: release it after closing `db`. */
   readonly lock: FileLock;
-  /** The file is in WAL mode: its checkpoints are the store's to run (`wal-checkpointer.ts`). */
-  readonly wal: boolean;
 }
 
 /**
@@ -123,9 +118,7 @@ export function openDatabase(path: string, options: ConnectionOptions): OpenedDa
     const ownSync = journal_mode === "wal" && options.durability === "full";
     db.exec(`PRAGMA synchronous = ${ownSync || options.durability === "normal" ? "NORMAL" : "FULL"}`);
     db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-    const wal = journal_mode === "wal";
-    if (wal) db.exec(`PRAGMA wal_autocheckpoint = ${WAL_FALLBACK_PAGES}`);
-    return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock, wal };
+    return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock };
   } catch (error) {
     db?.close();
     lock?.release();

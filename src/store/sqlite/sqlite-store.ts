@@ -53,7 +53,6 @@ import { SqliteEventLog } from "./sqlite-event-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
-import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WalSync } from "./wal-sync.js";
 
 /**
@@ -169,7 +168,6 @@ interface Connection {
   readonly group: GroupCommit;
   readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
-  readonly checkpointer: WalCheckpointer | undefined;
   readonly lock: LockHolder;
   readonly fileLock: FileLock;
   readonly sweep: RetentionSweep;
@@ -392,14 +390,13 @@ export class SqliteStore implements Store, AsyncDisposable {
     clearTimeout(conn.sweepTimer);
     this.#histories.clear();
     conn.group.rollback();
-    conn.checkpointer?.abandon();
     conn.walSync?.close();
     conn.db.close();
     conn.fileLock.release();
   }
 
   #boot(paged: boolean): RecoveredState {
-    const { db, syncWal, lock: fileLock, wal } = openDatabase(this.path, this.#connection);
+    const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
     const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, new FileIdentity(this.path));
     try {
@@ -424,7 +421,6 @@ export class SqliteStore implements Store, AsyncDisposable {
         group,
         held,
         walSync,
-        checkpointer: wal ? new WalCheckpointer(this.path) : undefined,
         lock,
         fileLock,
         sweep,
@@ -457,7 +453,6 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.flush();
       await conn.group.commit();
     } finally {
-      await conn.checkpointer?.close();
       conn.walSync?.close();
       conn.db.close();
       conn.fileLock.release();
