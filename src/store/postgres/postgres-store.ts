@@ -351,6 +351,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where, prepared);
       // Turn ends of a group that failed to commit added messages the database does not have.
       conn.onLost = () => this.#histories.clear();
+      conn.onReported = (rows) => this.#fencedOut(rows);
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
@@ -369,7 +370,9 @@ export class PostgresStore implements Store, AsyncDisposable {
       onLapse: () => this.#lapse(),
       onBack: () => this.#back(),
     });
-    const held = new HeldWrites(this.#sql, this.processId, (sql, params) => conn.write(sql, params));
+    const held = new HeldWrites(this.#sql, this.processId, (sql, params, report) =>
+      conn.write(sql, params, report),
+    );
     conn.held = held;
     this.#open = { conn, held, heartbeat };
     this.#closing = undefined;
@@ -390,6 +393,17 @@ export class PostgresStore implements Store, AsyncDisposable {
       this.#histories.forget(id);
     }
     if (lost.length > 0) this.#onLost?.(lost);
+  }
+
+  /**
+   * Turn writes the database kept out (their lease had moved; `statements.ts`): those sessions are
+   * lost as if the heartbeat had found them so, before the commit of those writes resolves, so the
+   * runtime settles their handles from the store rather than from what this process did.
+   */
+  #fencedOut(rows: Rows): void {
+    this.#lost(
+      rows.map((row) => [row.session_id as string, row.epoch as number, row.epoch as number] as const),
+    );
   }
 
   /** Back in touch after a lapse: leases given up, and not taken since, are handed back for any process to claim. */
