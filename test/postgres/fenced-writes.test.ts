@@ -77,7 +77,7 @@ describe("postgres: writes fenced out by a moved lease", () => {
     expect(turns).toEqual([{ outcome: expect.stringContaining("b:x") }]);
   });
 
-  it("the store gives up a session whose turn start or end the database fenced out, and only that one", async () => {
+  it("the store gives up a session whose turn start the database fenced out, and only that one", async () => {
     const schema = freshSchema();
     const store = createPostgresStore({
       connectionString: PG_URL,
@@ -119,6 +119,12 @@ describe("postgres: writes fenced out by a moved lease", () => {
     expect(lost).toEqual(["moved"]);
     const turns = await sql<{ id: string }>(`SELECT id FROM "${schema}".turns ORDER BY id`);
     expect(turns).toEqual([{ id: "kept-t" }]);
+    // A single-row turn write (a checkpoint) kept out tells the same.
+    await sql(`UPDATE "${schema}".sessions SET owner = 'other', epoch = epoch + 1 WHERE id = 'kept'`);
+    store.checkpoint({ turnId: "kept-t", sessionId: "kept", attempt: 1, step: 1, messages: [] });
+    await store.commit();
+    expect(store.holds("kept")).toBe(false);
+    expect(lost).toEqual(["moved", "kept"]);
     unlisten();
   });
 });

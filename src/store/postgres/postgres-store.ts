@@ -238,23 +238,20 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   steer(steer: Steer): void {
-    this.#live().write(this.#sql.steerInput, [
-      steer.inputId,
-      steer.turnId,
-      steer.attempt,
-      ...this.#fence(steer.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.steerInput,
+      [steer.inputId, steer.turnId, steer.attempt, ...this.#fence(steer.sessionId)],
+      true,
+    );
   }
 
   endInput(end: InputEnd): void {
     const outcome = JSON.stringify({ status: end.status, reason: end.reason });
-    this.#live().write(this.#sql.endQueuedInput, [
-      end.status,
-      outcome,
-      end.endedAtMs,
-      end.inputId,
-      ...this.#fence(end.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.endQueuedInput,
+      [end.status, outcome, end.endedAtMs, end.inputId, ...this.#fence(end.sessionId)],
+      true,
+    );
   }
 
   startTurn(turn: TurnStart): void {
@@ -266,13 +263,17 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
-    this.#live().write(this.#sql.checkpointTurn, [
-      checkpoint.step,
-      JSON.stringify(checkpoint.messages),
-      checkpoint.turnId,
-      checkpoint.attempt,
-      ...this.#fence(checkpoint.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.checkpointTurn,
+      [
+        checkpoint.step,
+        JSON.stringify(checkpoint.messages),
+        checkpoint.turnId,
+        checkpoint.attempt,
+        ...this.#fence(checkpoint.sessionId),
+      ],
+      true,
+    );
   }
 
   endTurn(end: TurnEnd): void {

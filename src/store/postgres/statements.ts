@@ -6,7 +6,8 @@
  * turn runs). And by lease: a write of a session's turn carries the owner and the lease epoch it
  * was made under, and matches only while the session's row still names both — the row is locked
  * `FOR SHARE` by the check, so a takeover (which raises the epoch) waits for the writer's commit,
- * and a writer whose lease moved finds no row and writes nothing.
+ * and a writer whose lease moved finds no row and writes nothing. Each such write returns the
+ * sessions (and epochs) the check kept out, so the writer learns when it commits that it lost them.
  *
  * Inserts ignore rows that exist and updates are guarded by the state they move from, so the
  * worker can replay a transaction whose commit it never heard back about (`connection-worker.ts`).
@@ -17,9 +18,16 @@
 /** The server's clock in milliseconds: lease times never depend on the processes' clocks agreeing. */
 const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-/** The lease check: the session's row names this owner and epoch (params `$owner`, `$epoch`). */
-function fence(session: string, owner: string, epoch: string): string {
-  return `EXISTS (SELECT 1 FROM {s}.sessions f WHERE f.id = ${session} AND f.owner = ${owner} AND f.epoch = ${epoch} FOR SHARE)`;
+/**
+ * A single-row turn write under the lease check: `write` (an `UPDATE … WHERE …`) runs only while the
+ * session's row names this owner and epoch (params `$owner`, `$epoch`), locked `FOR SHARE`, and the
+ * statement returns the session and epoch when the check kept it out, as {@link FENCED_OUT} does.
+ */
+function fencedOne(session: string, owner: string, epoch: string, write: string): string {
+  return `WITH f AS MATERIALIZED (SELECT 1 FROM {s}.sessions x
+      WHERE x.id = ${session} AND x.owner = ${owner} AND x.epoch = ${epoch} FOR SHARE),
+    w AS (${write} AND EXISTS (SELECT 1 FROM f))
+    SELECT ${session}::text AS session_id, ${epoch}::bigint AS epoch WHERE NOT EXISTS (SELECT 1 FROM f)`;
 }
 
 /**
@@ -189,16 +197,27 @@ const SQL = {
   /** Param: input ids. */
   recordsById: `${RECORD_COLUMNS} WHERE id = ANY($1::text[])`,
 
-  /** Params: input, turn, attempt, session, owner, epoch. */
-  steerInput: `UPDATE {s}.inputs SET status = 'running', turn_id = $2,
-      steer_step = (SELECT step FROM {s}.turns WHERE id = $2)
-    WHERE id = $1 AND status = 'queued'
-      AND EXISTS (SELECT 1 FROM {s}.turns WHERE id = $2 AND attempt = $3 AND ended_at_ms IS NULL)
-      AND ${fence("$4", "$5", "$6")}`,
-  /** Params: status, outcome, ended_at_ms, id, session, owner, epoch. */
-  endQueuedInput: `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
-    WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))
-      AND ${fence("$5", "$6", "$7")}`,
+  /** Returns the session and epoch if the lease check kept it out. Params: input, turn, attempt, session, owner, epoch. */
+  steerInput: fencedOne(
+    "$4",
+    "$5",
+    "$6",
+    `UPDATE {s}.inputs SET status = 'running', turn_id = $2,
+        steer_step = (SELECT step FROM {s}.turns WHERE id = $2)
+      WHERE id = $1 AND status = 'queued'
+        AND EXISTS (SELECT 1 FROM {s}.turns WHERE id = $2 AND attempt = $3 AND ended_at_ms IS NULL)`,
+  ),
+  /**
+   * Returns the session and epoch if the lease check kept it out. Params: status, outcome,
+   * ended_at_ms, id, session, owner, epoch.
+   */
+  endQueuedInput: fencedOne(
+    "$5",
+    "$6",
+    "$7",
+    `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
+      WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))`,
+  ),
   /**
    * A turn start of each of many turns, each fenced by its own epoch (its row inserted, or a later
    * attempt's written over an unended one; its inputs running in it); no two name the same turn or
@@ -221,9 +240,13 @@ const SQL = {
         FROM t, json_array_elements_text(t.input_ids::json) AS e(id)
         WHERE i.id = e.id AND i.session_id = t.session_id AND i.status IN ('queued', 'running'))
     ${FENCED_OUT}`,
-  /** Params: step, messages, id, attempt, session, owner, epoch. */
-  checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
-    WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
+  /** Returns the session and epoch if the lease check kept it out. Params: step, messages, id, attempt, session, owner, epoch. */
+  checkpointTurn: fencedOne(
+    "$5",
+    "$6",
+    "$7",
+    `UPDATE {s}.turns SET step = $1, messages = $2 WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL`,
+  ),
   /**
    * A turn end of each of many turns, each fenced by its own epoch (the turn, its inputs — each takes
    * the outcome, except the requeued ones — and its history); history rows go in in the order given.
