@@ -14,7 +14,8 @@
  * sessions with live input whose owner is gone (`FOR UPDATE SKIP LOCKED`, so processes booting at
  * once split them). Every turn write carries the epoch and the database ignores a stale one (see
  * `statements.ts`), so a process that paused past its lease and wakes up after another took over
- * writes nothing. A clean `close()` hands every lease back at once; a killed process's leases
+ * writes nothing — and learns it when those writes commit, before their commit resolves: the
+ * sessions whose writes were kept out are lost as if the heartbeat had found them so. A clean `close()` hands every lease back at once; a killed process's leases
  * lapse when its heartbeat stops (`leaseMs`).
  *
  * @packageDocumentation

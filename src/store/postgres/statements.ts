@@ -280,9 +280,10 @@ const SQL = {
   /**
    * `startTurns` then `endTurns` of many turns that start and end in one group, each written once:
    * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
-   * its history appended, in the order given; returns the rows the lease check kept out. Params: turn ids, sessions, attempts, input ids JSON,
-   * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
-   * messages (NULL when none) (arrays, one element per turn), owner.
+   * its history appended, in the order given. Returns the rows the lease check kept out (session_id,
+   * epoch). Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs, outcomes,
+   * usages, ended_at_ms, statuses, requeued input ids JSON, messages (NULL when none) (arrays, one
+   * element per turn), owner.
    */
   runTurns: `WITH u AS MATERIALIZED (
       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
