@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { Message } from "../kernel/messages.js";
+import { type Message, userMessage } from "../kernel/messages.js";
 import type { InboxTurn } from "../kernel/session/inbox.js";
 import { type NewTurn, TurnState } from "../kernel/turn/turn-machine.js";
 import type { LiveInput } from "./live-input.js";
@@ -78,4 +78,16 @@ export class LiveTurn extends TurnState implements InboxTurn<LiveInput> {
     this.controller ??= new AbortController();
     return this.controller.signal;
   }
+}
+
+/**
+ * A turn's opening user messages, one per input, in an array with room for the model's answer
+ * (bench/NOTES.md, "opening messages": 1.03x).
+ */
+export function openingMessages(inputs: readonly LiveInput[]): Message[] {
+  if (inputs.length > 1) return inputs.map((live) => userMessage(live.payload));
+  const opening = userMessage(inputs[0]!.payload);
+  const messages = [opening, opening];
+  messages.pop();
+  return messages;
 }

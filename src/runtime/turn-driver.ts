@@ -9,17 +9,18 @@
  */
 import { OffstageError } from "../errors.js";
 import { type Message, userMessage } from "../kernel/messages.js";
-import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
+import type { Reason, TerminalStatus } from "../kernel/outcome.js";
 import { endTurn } from "../kernel/session/inbox.js";
 import { stepTurn, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
 import { isFunctionAgent } from "./agent.js";
 import type { TurnEvent } from "./events.js";
 import { DETACHED } from "./intake.js";
 import type { LiveInput } from "./live-input.js";
-import { LiveTurn } from "./live-turn.js";
+import { LiveTurn, openingMessages } from "./live-turn.js";
 import { callModel } from "./model-step.js";
 import type { RuntimeParts } from "./parts.js";
 import type { SessionEntry } from "./session-table.js";
+import { TurnBatch } from "./turn-batch.js";
 import { runFunction, runTools } from "./turn-runner.js";
 
 /** Turn ends finished per dispatcher job; see `#finishCommitted`. */
@@ -49,9 +50,8 @@ export class TurnDriver {
   #committedHead = 0;
   /** Called whenever work settles, while a stop waits for it. */
   onSettled: (() => void) | undefined;
-  /** While turns start in a batch (`startAll`), the model answers that came back meanwhile, in order. */
-  #heldTurns: LiveTurn[] | undefined;
-  #heldAnswers: TurnMachineEvent[] = [];
+  /** The batch `startAll` runs, while it runs. */
+  #batch: TurnBatch | undefined;
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
@@ -127,32 +127,35 @@ export class TurnDriver {
     this.feed(turn, START);
   }
 
-  /**
-   * Starts begun turns, then feeds them the answers their models gave at once (a synchronous
-   * model's), instead of running each turn from start to end before the next one starts: each half
-   * then runs its code for all of them in a row (bench/NOTES.md, "start all, then answer"). `start`
-   * starts one turn and contains what it throws; a throw while an answer is fed is reported.
-   */
+  /** Starts begun turns as one batch (`turn-batch.ts`); `start` starts one, containing its throws. */
   startAll(turns: readonly LiveTurn[], start: (turn: LiveTurn) => void): void {
-    const held: LiveTurn[] = [];
-    this.#heldTurns = held;
+    const batch = new TurnBatch();
+    this.#batch = batch;
     try {
       for (let i = 0; i < turns.length; i++) start(turns[i]!);
+      batch.holding = "ends";
+      const { answered, answers } = batch;
+      for (let i = 0; i < answered.length; i++) this.#contained(answered[i]!, answers[i]);
     } finally {
-      this.#heldTurns = undefined;
+      this.#batch = undefined;
     }
-    const answers = this.#heldAnswers;
-    this.#heldAnswers = [];
-    for (let i = 0; i < held.length; i++) {
-      const turn = held[i]!;
-      try {
-        this.feed(turn, answers[i]!);
-      } catch (error) {
-        this.#parts.events.report(`answer of turn ${turn.turnId}`, error, {
-          sessionId: turn.sessionId,
-          turnId: turn.turnId,
-        });
-      }
+    for (let i = 0; i < batch.ended.length; i++) this.#contained(batch.ended[i]!, undefined);
+  }
+
+  /**
+   * Feeds the turn its held answer, or writes its held end (no `answer`); a throw (a store write
+   * that failed) is reported, not rethrown, so the batch's other turns go on.
+   */
+  #contained(turn: LiveTurn, answer: TurnMachineEvent | undefined): void {
+    try {
+      if (answer === undefined) this.#writeEnd(turn);
+      else this.feed(turn, answer);
+    } catch (error) {
+      const what = answer === undefined ? "end" : "answer";
+      this.#parts.events.report(`${what} of turn ${turn.turnId}`, error, {
+        sessionId: turn.sessionId,
+        turnId: turn.turnId,
+      });
     }
   }
 
@@ -175,11 +178,7 @@ export class TurnDriver {
    */
   feed(turn: LiveTurn, event: TurnMachineEvent): void {
     if (turn.entry.turn !== turn) return;
-    if (event.type === "model.done" && this.#heldTurns !== undefined) {
-      this.#heldTurns.push(turn);
-      this.#heldAnswers.push(event);
-      return;
-    }
+    if (this.#batch?.holdAnswer(turn, event) === true) return;
     if (event.type === "cancel") {
       const { mode, status, reason } = event.request;
       this.#parts.observer.cancelRequested(turn, mode, status, reason.code);
@@ -205,7 +204,7 @@ export class TurnDriver {
           turn.controller.abort(new OffstageError("TURN_CANCELLED", effect.reason.message));
           break;
         case "end":
-          this.#end(turn, effect.outcome, effect.unsteered);
+          this.#end(turn, effect.unsteered);
           break;
       }
     }
@@ -327,10 +326,22 @@ export class TurnDriver {
     this.#parts.intake.endAlone(live, turn.entry, live, status, reason, "cancel");
   }
 
-  #end(turn: LiveTurn, outcome: TurnOutcome, unsteered: readonly string[]): void {
-    const { store, dispatcher, children, gate } = this.#parts;
+  /** The machine ended the turn: its end is written now, or after the answers `startAll` feeds. */
+  #end(turn: LiveTurn, unsteered: readonly string[]): void {
     turn.ended = true;
-    const { entry } = turn;
+    turn.unsteered = unsteered;
+    if (this.#batch?.holdEnd(turn) !== true) this.#writeEnd(turn);
+  }
+
+  /**
+   * Writes the turn's end; the commit gate holds it until that write is committed. Not when its
+   * session let go of it meanwhile (a store write of an earlier held end failed).
+   */
+  #writeEnd(turn: LiveTurn): void {
+    if (turn.entry.turn !== turn) return;
+    const { store, dispatcher, children, gate } = this.#parts;
+    const { entry, unsteered } = turn;
+    const outcome = turn.outcome!;
     store.endTurn({
       turnId: turn.turnId,
       sessionId: entry.id,
@@ -350,7 +361,6 @@ export class TurnDriver {
       // Inside the turn's trace context: a child that completes now links its completion to this turn.
       else span.run(() => children.turnEnded(entry.id, outcome, turn.messages, turn.usage, queued));
     }
-    turn.unsteered = unsteered;
     gate.holdTurnEnd(turn);
   }
 
@@ -406,7 +416,7 @@ export class TurnDriver {
         type: "turn.ended",
         sessionId: entry.id,
         turnId: turn.turnId,
-        inputIds: idsOf(held),
+        inputIds: held.map((live) => live.id),
         outcome,
         usage: turn.usage,
         durationMs: dispatcher.monotonicNow() - turn.startedAtMs,
@@ -420,21 +430,4 @@ export class TurnDriver {
       metrics.ended(outcome.status);
     }
   }
-}
-
-/**
- * A turn's opening user messages, one per input, in an array with room for the model's answer
- * (bench/NOTES.md, "opening messages": 1.03x).
- */
-function openingMessages(inputs: readonly LiveInput[]): Message[] {
-  if (inputs.length > 1) return inputs.map((live) => userMessage(live.payload));
-  const opening = userMessage(inputs[0]!.payload);
-  const messages = [opening, opening];
-  messages.pop();
-  return messages;
-}
-
-/** The ids of live inputs (a new array: a turn's inputs change when input is steered). */
-function idsOf(inputs: readonly LiveInput[]): string[] {
-  return inputs.map((live) => live.id);
 }

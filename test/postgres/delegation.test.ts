@@ -4,7 +4,7 @@
  * parent once, in whichever process holds the parent.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createRuntime, type Runtime } from "../../src/index.js";
+import { createRuntime, type Model, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { GatedModel, scriptedModel, text } from "../support/models.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 afterAll(() => dropSchemas(schemas));
 
-async function start(processId: string, schema: string, worker = new GatedModel()): Promise<Runtime> {
+async function start(processId: string, schema: string, worker: Model = new GatedModel()): Promise<Runtime> {
   const runtime = createRuntime({
     agents: { parent: { model: scriptedModel(() => text("noted")) }, worker: { model: worker } },
     store: createPostgresStore({ connectionString: PG_URL, schema, processId }),
@@ -67,4 +67,45 @@ describe("postgres: delegation across processes", () => {
     );
     expect(rows).toEqual([{ n: 3 }]);
   });
+
+  it("a child taken over by a process that never saw its parent reports to the parent there", async () => {
+    const schema = uniqueSchema("dlg");
+    schemas.push(schema);
+    // a dispatches a child whose model never answers, then dies (its store dropped as kill -9 would).
+    const storeA = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: 1_000 });
+    const a = createRuntime({
+      agents: { parent: { model: scriptedModel(() => text("noted")) }, worker: { model: new GatedModel() } },
+      store: storeA,
+      pollIntervalMs: 50,
+    });
+    live.push(a);
+    await a.start();
+    const dispatched = a.session("p", { agent: "parent" }).delegate({ goal: "look", agent: "worker" });
+    expect(dispatched.status).toBe("dispatched");
+    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await storeA.abandon();
+    // b knows nothing of p: it takes the child over, runs it to its end, and the completion goes to p.
+    await start(
+      "b",
+      schema,
+      scriptedModel(() => text("found it")),
+    );
+    await until(async () => {
+      const rows = await sql<{ delivery: string | null }>(`SELECT delivery FROM "${schema}".delegations`);
+      return rows[0]?.delivery === "delivered";
+    });
+    const carried = await sql<{ session_id: string; status: string }>(
+      `SELECT session_id, status FROM "${schema}".inputs WHERE delegation_id IS NOT NULL`,
+    );
+    expect(carried).toEqual([{ session_id: "p", status: "completed" }]);
+  });
 });
+
+/** Polls `condition` every 20 ms for up to 20 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("gave up waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

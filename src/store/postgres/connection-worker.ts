@@ -18,7 +18,13 @@ import pg from "pg";
 
 /** What the store's thread posts. */
 export type WorkerRequest =
-  | { readonly kind: "write"; readonly sql: string; readonly params: readonly unknown[] }
+  | {
+      readonly kind: "write";
+      readonly sql: string;
+      readonly params: readonly unknown[];
+      /** Its rows go back to the store's thread once its transaction commits (`WorkerReply.reported`). */
+      readonly report?: boolean;
+    }
   | {
       readonly kind: "read";
       readonly id: number;
@@ -50,7 +56,16 @@ export type WorkerRequest =
 
 /** What the worker answers to a read, a commit or a close. */
 export type WorkerReply =
-  | { readonly id: number; readonly rows: readonly Record<string, unknown>[]; readonly count: number }
+  | {
+      readonly id: number;
+      readonly rows: readonly Record<string, unknown>[];
+      readonly count: number;
+      /**
+       * On the answer to a commit, an `alone` or a close: the rows of the reporting writes of every
+       * transaction committed since the last such answer (as their last run, replays included, returned them).
+       */
+      readonly reported?: readonly Record<string, unknown>[];
+    }
   | { readonly id: number; readonly error: WorkerError };
 
 export interface WorkerError {
@@ -80,6 +95,8 @@ export const DOWN_FLAG = 1;
 export interface Statement {
   readonly sql: string;
   readonly params: readonly unknown[];
+  /** See the `write` request's `report`. */
+  readonly report?: boolean;
 }
 
 const RECONNECT_MIN_MS = 50;
@@ -128,6 +145,10 @@ class ConnectionWorker {
   /** The open transaction's writes, replayed on a new connection if this one drops. */
   #group: Statement[] = [];
   #inTransaction = false;
+  /** The rows of the open transaction's reporting writes, by statement (a replay's replace the first run's). */
+  #returned = new Map<Statement, readonly Record<string, unknown>[]>();
+  /** The rows of reporting writes whose transactions committed, not yet sent to the store's thread. */
+  #reported: Record<string, unknown>[] = [];
   /** A write failed for a reason other than the connection: the group is lost, its commit fails. */
   #failed: WorkerError | undefined;
   readonly #queue: WorkerRequest[] = [];
@@ -161,15 +182,18 @@ class ConnectionWorker {
 
   async #handle(request: WorkerRequest): Promise<void> {
     switch (request.kind) {
-      case "write":
+      case "write": {
         if (this.#failed !== undefined) return;
-        this.#group.push({ sql: request.sql, params: request.params });
+        const statement = { sql: request.sql, params: request.params, report: request.report === true };
+        this.#group.push(statement);
         try {
-          await this.#run(request.sql, request.params, true);
+          const result = await this.#run(request.sql, request.params, true);
+          if (statement.report) this.#returned.set(statement, result.rows);
         } catch (error) {
           this.#failed = errorOf(error);
         }
         return;
+      }
       case "read":
         if (this.#failed !== undefined && (request.write || this.#inTransaction)) {
           this.#reply(request, { id: request.id, error: this.#failed });
@@ -188,7 +212,8 @@ class ConnectionWorker {
         return;
       case "alone":
         try {
-          this.#reply({ sync: true }, { id: request.id, ...(await this.#alone(request.statements)) });
+          const result = await this.#alone(request.statements);
+          this.#reply({ sync: true }, { id: request.id, ...result, reported: this.#takeReported() });
         } catch (error) {
           this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });
         }
@@ -237,7 +262,13 @@ class ConnectionWorker {
 
   async #commit(id: number): Promise<WorkerReply> {
     const error = await this.#commitGroup();
-    return error === undefined ? { id, rows: [], count: 0 } : { id, error };
+    return error === undefined ? { id, rows: [], count: 0, reported: this.#takeReported() } : { id, error };
+  }
+
+  #takeReported(): Record<string, unknown>[] {
+    const reported = this.#reported;
+    this.#reported = [];
+    return reported;
   }
 
   /** Commits the open transaction; returns why it failed, if it did (the group is then lost). */
@@ -246,6 +277,8 @@ class ConnectionWorker {
     this.#failed = undefined;
     const group = this.#group;
     this.#group = [];
+    const returned = this.#returned;
+    this.#returned = new Map();
     if (failed !== undefined) {
       await this.#rollback();
       return failed;
@@ -253,9 +286,10 @@ class ConnectionWorker {
     if (group.length === 0 && !this.#inTransaction) return undefined;
     for (;;) {
       try {
-        const client = await this.#restore(group);
+        const client = await this.#restore(group, returned);
         if (this.#inTransaction) await client.query("COMMIT");
         this.#inTransaction = false;
+        for (const rows of returned.values()) this.#reported.push(...rows);
         return undefined;
       } catch (error) {
         if (!isConnectionError(error)) {
@@ -349,8 +383,11 @@ class ConnectionWorker {
     }
   }
 
-  /** The connection, made again (with `earlier` replayed in a new transaction) if it dropped. */
-  async #restore(earlier: readonly Statement[]): Promise<pg.Client> {
+  /**
+   * The connection, made again (with `earlier` replayed in a new transaction) if it dropped; the
+   * replayed reporting writes' rows go to `returned`.
+   */
+  async #restore(earlier: readonly Statement[], returned = this.#returned): Promise<pg.Client> {
     if (this.#client !== undefined) return this.#client;
     let delayMs = RECONNECT_MIN_MS;
     for (;;) {
@@ -368,7 +405,10 @@ class ConnectionWorker {
         if (earlier.length > 0) {
           await client.query("BEGIN");
           this.#inTransaction = true;
-          for (const statement of earlier) await client.query(named(statement));
+          for (const statement of earlier) {
+            const result = await client.query(named(statement));
+            if (statement.report) returned.set(statement, result.rows);
+          }
         }
         Atomics.store(this.#flags, DOWN_FLAG, 0);
         return client;

@@ -21,8 +21,11 @@
  *   group, so in its session it came before any turn that both started and ended in the group;
  * - history rows keep the order of the calls within each session.
  *
- * Every row carries the lease epoch its call was made under, and the statements fence each row by
- * it, as the single-row ones did.
+ * Every row of a turn carries the lease epoch its call was made under, and the statements fence
+ * each row by it, as the single-row ones did. They return the rows the fence kept out, which reach
+ * the store when the group commits (before its commit resolves): a process that paused past its
+ * lease and woke before its heartbeat noticed learns there that it lost those sessions, so it never
+ * reports a write the database refused as done.
  *
  * @packageDocumentation
  */
@@ -30,8 +33,11 @@ import type { InputRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.
 import { outcomeJson } from "../sqlite/rows.js";
 import type { Statements } from "./statements.js";
 
-/** Where held rows go: a write joining the connection's open transaction. */
-export type Write = (sql: string, params: readonly unknown[]) => void;
+/**
+ * Where held rows go: a write joining the connection's open transaction; with `report`, its rows
+ * (those the lease check kept out) reach the store when the transaction commits.
+ */
+export type Write = (sql: string, params: readonly unknown[], report: boolean) => void;
 
 /** A column of held rows per parameter of a multi-row statement. */
 type Columns = unknown[][];
@@ -139,10 +145,10 @@ export class HeldWrites {
           end.messages.length > 0 ? JSON.stringify(end.messages) : null,
         ]);
     }
-    if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner]);
-    if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner]);
-    if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner]);
-    if (runs[0]!.length > 0) this.#write(this.#sql.runTurns, [...runs, this.#owner]);
+    if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner], false);
+    if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner], true);
+    if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner], true);
+    if (runs[0]!.length > 0) this.#write(this.#sql.runTurns, [...runs, this.#owner], true);
   }
 
   /** Drops what is held: what a killed process leaves. */

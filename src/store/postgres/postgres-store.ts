@@ -14,7 +14,8 @@
  * sessions with live input whose owner is gone (`FOR UPDATE SKIP LOCKED`, so processes booting at
  * once split them). Every turn write carries the epoch and the database ignores a stale one (see
  * `statements.ts`), so a process that paused past its lease and wakes up after another took over
- * writes nothing. A clean `close()` hands every lease back at once; a killed process's leases
+ * writes nothing — and learns it when those writes commit, before their commit resolves: the
+ * sessions whose writes were kept out are lost as if the heartbeat had found them so. A clean `close()` hands every lease back at once; a killed process's leases
  * lapse when its heartbeat stops (`leaseMs`).
  *
  * @packageDocumentation
@@ -238,23 +239,20 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   steer(steer: Steer): void {
-    this.#live().write(this.#sql.steerInput, [
-      steer.inputId,
-      steer.turnId,
-      steer.attempt,
-      ...this.#fence(steer.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.steerInput,
+      [steer.inputId, steer.turnId, steer.attempt, ...this.#fence(steer.sessionId)],
+      true,
+    );
   }
 
   endInput(end: InputEnd): void {
     const outcome = JSON.stringify({ status: end.status, reason: end.reason });
-    this.#live().write(this.#sql.endQueuedInput, [
-      end.status,
-      outcome,
-      end.endedAtMs,
-      end.inputId,
-      ...this.#fence(end.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.endQueuedInput,
+      [end.status, outcome, end.endedAtMs, end.inputId, ...this.#fence(end.sessionId)],
+      true,
+    );
   }
 
   startTurn(turn: TurnStart): void {
@@ -266,13 +264,17 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   checkpoint(checkpoint: StepCheckpoint): void {
-    this.#live().write(this.#sql.checkpointTurn, [
-      checkpoint.step,
-      JSON.stringify(checkpoint.messages),
-      checkpoint.turnId,
-      checkpoint.attempt,
-      ...this.#fence(checkpoint.sessionId),
-    ]);
+    this.#live().write(
+      this.#sql.checkpointTurn,
+      [
+        checkpoint.step,
+        JSON.stringify(checkpoint.messages),
+        checkpoint.turnId,
+        checkpoint.attempt,
+        ...this.#fence(checkpoint.sessionId),
+      ],
+      true,
+    );
   }
 
   endTurn(end: TurnEnd): void {
@@ -351,6 +353,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, this.where, prepared);
       // Turn ends of a group that failed to commit added messages the database does not have.
       conn.onLost = () => this.#histories.clear();
+      conn.onReported = (rows) => this.#fencedOut(rows);
     } catch (error) {
       this.#held.clear();
       await conn?.abandon();
@@ -369,7 +372,9 @@ export class PostgresStore implements Store, AsyncDisposable {
       onLapse: () => this.#lapse(),
       onBack: () => this.#back(),
     });
-    const held = new HeldWrites(this.#sql, this.processId, (sql, params) => conn.write(sql, params));
+    const held = new HeldWrites(this.#sql, this.processId, (sql, params, report) =>
+      conn.write(sql, params, report),
+    );
     conn.held = held;
     this.#open = { conn, held, heartbeat };
     this.#closing = undefined;
@@ -390,6 +395,17 @@ export class PostgresStore implements Store, AsyncDisposable {
       this.#histories.forget(id);
     }
     if (lost.length > 0) this.#onLost?.(lost);
+  }
+
+  /**
+   * Turn writes the database kept out (their lease had moved; `statements.ts`): those sessions are
+   * lost as if the heartbeat had found them so, before the commit of those writes resolves, so the
+   * runtime settles their handles from the store rather than from what this process did.
+   */
+  #fencedOut(rows: Rows): void {
+    this.#lost(
+      rows.map((row) => [row.session_id as string, row.epoch as number, row.epoch as number] as const),
+    );
   }
 
   /** Back in touch after a lapse: leases given up, and not taken since, are handed back for any process to claim. */

@@ -6,7 +6,8 @@
  * turn runs). And by lease: a write of a session's turn carries the owner and the lease epoch it
  * was made under, and matches only while the session's row still names both — the row is locked
  * `FOR SHARE` by the check, so a takeover (which raises the epoch) waits for the writer's commit,
- * and a writer whose lease moved finds no row and writes nothing.
+ * and a writer whose lease moved finds no row and writes nothing. Each such write returns the
+ * sessions (and epochs) the check kept out, so the writer learns when it commits that it lost them.
  *
  * Inserts ignore rows that exist and updates are guarded by the state they move from, so the
  * worker can replay a transaction whose commit it never heard back about (`connection-worker.ts`).
@@ -17,9 +18,16 @@
 /** The server's clock in milliseconds: lease times never depend on the processes' clocks agreeing. */
 const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-/** The lease check: the session's row names this owner and epoch (params `$owner`, `$epoch`). */
-function fence(session: string, owner: string, epoch: string): string {
-  return `EXISTS (SELECT 1 FROM {s}.sessions f WHERE f.id = ${session} AND f.owner = ${owner} AND f.epoch = ${epoch} FOR SHARE)`;
+/**
+ * A single-row turn write under the lease check: `write` (an `UPDATE … WHERE …`) runs only while the
+ * session's row names this owner and epoch (params `$owner`, `$epoch`), locked `FOR SHARE`, and the
+ * statement returns the session and epoch when the check kept it out, as {@link FENCED_OUT} does.
+ */
+function fencedOne(session: string, owner: string, epoch: string, write: string): string {
+  return `WITH f AS MATERIALIZED (SELECT 1 FROM {s}.sessions x
+      WHERE x.id = ${session} AND x.owner = ${owner} AND x.epoch = ${epoch} FOR SHARE),
+    w AS (${write} AND EXISTS (SELECT 1 FROM f))
+    SELECT ${session}::text AS session_id, ${epoch}::bigint AS epoch WHERE NOT EXISTS (SELECT 1 FROM f)`;
 }
 
 /**
@@ -35,6 +43,13 @@ function fenceRows(owner: string): string {
 
 /** Whether the row of `u` passed the lease check of {@link fenceRows}. */
 const FENCED = "EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND f.epoch = u.epoch)";
+
+/**
+ * What a multi-row turn write returns: the session and epoch of each row of `u` the lease check
+ * kept out (its lease moved), so the process learns it lost those sessions when the group commits.
+ * Its writes are in the statement's `WITH`, which PostgreSQL runs whether or not this reads them.
+ */
+const FENCED_OUT = `SELECT u.session_id, u.epoch FROM u WHERE NOT ${FENCED}`;
 
 /** A session nobody holds: no owner, or an owner whose process stopped beating. */
 const FREE = `(x.owner IS NULL OR NOT EXISTS (
@@ -182,20 +197,31 @@ const SQL = {
   /** Param: input ids. */
   recordsById: `${RECORD_COLUMNS} WHERE id = ANY($1::text[])`,
 
-  /** Params: input, turn, attempt, session, owner, epoch. */
-  steerInput: `UPDATE {s}.inputs SET status = 'running', turn_id = $2,
-      steer_step = (SELECT step FROM {s}.turns WHERE id = $2)
-    WHERE id = $1 AND status = 'queued'
-      AND EXISTS (SELECT 1 FROM {s}.turns WHERE id = $2 AND attempt = $3 AND ended_at_ms IS NULL)
-      AND ${fence("$4", "$5", "$6")}`,
-  /** Params: status, outcome, ended_at_ms, id, session, owner, epoch. */
-  endQueuedInput: `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
-    WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))
-      AND ${fence("$5", "$6", "$7")}`,
+  /** Returns the session and epoch if the lease check kept it out. Params: input, turn, attempt, session, owner, epoch. */
+  steerInput: fencedOne(
+    "$4",
+    "$5",
+    "$6",
+    `UPDATE {s}.inputs SET status = 'running', turn_id = $2,
+        steer_step = (SELECT step FROM {s}.turns WHERE id = $2)
+      WHERE id = $1 AND status = 'queued'
+        AND EXISTS (SELECT 1 FROM {s}.turns WHERE id = $2 AND attempt = $3 AND ended_at_ms IS NULL)`,
+  ),
+  /**
+   * Returns the session and epoch if the lease check kept it out. Params: status, outcome,
+   * ended_at_ms, id, session, owner, epoch.
+   */
+  endQueuedInput: fencedOne(
+    "$5",
+    "$6",
+    "$7",
+    `UPDATE {s}.inputs SET status = $1, outcome = $2, ended_at_ms = $3, steer_step = NULL, turn_id = NULL
+      WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND steer_step IS NOT NULL))`,
+  ),
   /**
    * A turn start of each of many turns, each fenced by its own epoch (its row inserted, or a later
    * attempt's written over an unended one; its inputs running in it); no two name the same turn or
-   * input.
+   * input. Returns the rows the lease check kept out (session_id, epoch).
    * Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs (arrays, one element
    * per turn), owner.
    */
@@ -208,16 +234,23 @@ const SQL = {
         SELECT u.id, u.session_id, u.attempt, u.input_ids, u.started_at_ms FROM u WHERE ${FENCED}
       ON CONFLICT (id) DO UPDATE SET attempt = excluded.attempt, input_ids = excluded.input_ids
         WHERE excluded.attempt > {s}.turns.attempt AND {s}.turns.ended_at_ms IS NULL
-      RETURNING id, session_id, input_ids)
-    UPDATE {s}.inputs i SET status = 'running', turn_id = t.id, steer_step = NULL
-      FROM t, json_array_elements_text(t.input_ids::json) AS e(id)
-      WHERE i.id = e.id AND i.session_id = t.session_id AND i.status IN ('queued', 'running')`,
-  /** Params: step, messages, id, attempt, session, owner, epoch. */
-  checkpointTurn: `UPDATE {s}.turns SET step = $1, messages = $2
-    WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL AND ${fence("$5", "$6", "$7")}`,
+      RETURNING id, session_id, input_ids),
+    running AS (
+      UPDATE {s}.inputs i SET status = 'running', turn_id = t.id, steer_step = NULL
+        FROM t, json_array_elements_text(t.input_ids::json) AS e(id)
+        WHERE i.id = e.id AND i.session_id = t.session_id AND i.status IN ('queued', 'running'))
+    ${FENCED_OUT}`,
+  /** Returns the session and epoch if the lease check kept it out. Params: step, messages, id, attempt, session, owner, epoch. */
+  checkpointTurn: fencedOne(
+    "$5",
+    "$6",
+    "$7",
+    `UPDATE {s}.turns SET step = $1, messages = $2 WHERE id = $3 AND attempt = $4 AND ended_at_ms IS NULL`,
+  ),
   /**
    * A turn end of each of many turns, each fenced by its own epoch (the turn, its inputs — each takes
    * the outcome, except the requeued ones — and its history); history rows go in in the order given.
+   * Returns the rows the lease check kept out (session_id, epoch).
    * Params: turn ids, attempts, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
    * sessions, messages (NULL when none), epochs (arrays, one element per turn), owner.
    */
@@ -238,16 +271,19 @@ const SQL = {
     ended AS (
       UPDATE {s}.inputs i SET status = e.status, ended_at_ms = e.ended_at_ms, steer_step = NULL
         FROM e WHERE i.turn_id = e.id AND i.status = 'running'
-          AND NOT (i.id IN (SELECT json_array_elements_text(e.requeued::json))))
-    INSERT INTO {s}.history (session_id, turn_id, messages)
-      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
-    ON CONFLICT (turn_id) DO NOTHING`,
+          AND NOT (i.id IN (SELECT json_array_elements_text(e.requeued::json)))),
+    history AS (
+      INSERT INTO {s}.history (session_id, turn_id, messages)
+        SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
+      ON CONFLICT (turn_id) DO NOTHING)
+    ${FENCED_OUT}`,
   /**
    * `startTurns` then `endTurns` of many turns that start and end in one group, each written once:
    * the turn inserted ended, its inputs straight to their outcome (or queued again, if requeued),
-   * its history appended, in the order given. Params: turn ids, sessions, attempts, input ids JSON,
-   * started_at_ms, epochs, outcomes, usages, ended_at_ms, statuses, requeued input ids JSON,
-   * messages (NULL when none) (arrays, one element per turn), owner.
+   * its history appended, in the order given. Returns the rows the lease check kept out (session_id,
+   * epoch). Params: turn ids, sessions, attempts, input ids JSON, started_at_ms, epochs, outcomes,
+   * usages, ended_at_ms, statuses, requeued input ids JSON, messages (NULL when none) (arrays, one
+   * element per turn), owner.
    */
   runTurns: `WITH u AS MATERIALIZED (
       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[],
@@ -271,10 +307,12 @@ const SQL = {
           ended_at_ms = CASE WHEN r.id IS NULL THEN e.ended_at_ms END
         FROM e CROSS JOIN json_array_elements_text(e.input_ids::json) AS x(id)
           LEFT JOIN json_array_elements_text(e.requeued::json) AS r(id) ON r.id = x.id
-        WHERE i.id = x.id AND i.session_id = e.session_id AND i.status IN ('queued', 'running'))
-    INSERT INTO {s}.history (session_id, turn_id, messages)
-      SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
-    ON CONFLICT (turn_id) DO NOTHING`,
+        WHERE i.id = x.id AND i.session_id = e.session_id AND i.status IN ('queued', 'running')),
+    history AS (
+      INSERT INTO {s}.history (session_id, turn_id, messages)
+        SELECT e.session_id, e.id, e.messages FROM e WHERE e.messages IS NOT NULL ORDER BY e.ord
+      ON CONFLICT (turn_id) DO NOTHING)
+    ${FENCED_OUT}`,
   /** Param: session ids. */
   runningTurns: `SELECT id, session_id, attempt, input_ids, step, messages FROM {s}.turns
     WHERE ended_at_ms IS NULL AND session_id = ANY($1::text[]) ORDER BY started_at_ms, id`,

@@ -53,6 +53,11 @@ export class SyncConnection {
   held: { flush(): void } | undefined;
   /** Told when a group failed to commit (its writes are lost), before the commit's caller is. */
   onLost: (() => void) | undefined;
+  /**
+   * Told the rows the reporting writes (`write(…, true)`) of committed groups returned, before the
+   * caller of the commit (or `aloneSync`) that committed them hears it did.
+   */
+  onReported: ((rows: Rows) => void) | undefined;
 
   /** `prepared`: the texts of the statements the worker prepares once per connection. */
   constructor(
@@ -98,11 +103,14 @@ export class SyncConnection {
     return Atomics.load(this.#flags, DOWN_FLAG) === 1;
   }
 
-  /** Adds a statement to the current transaction. Its failure fails the next commit. */
-  write(sql: string, params: readonly unknown[]): void {
+  /**
+   * Adds a statement to the current transaction. Its failure fails the next commit. With `report`,
+   * the rows it returned go to `onReported` once its transaction commits.
+   */
+  write(sql: string, params: readonly unknown[], report = false): void {
     this.held?.flush();
     this.#wrote();
-    this.#post({ kind: "write", sql, params });
+    this.#post({ kind: "write", sql, params, report });
   }
 
   /**
@@ -233,6 +241,7 @@ export class SyncConnection {
 
   #rowsOf(reply: WorkerReply): { rows: Rows; count: number } {
     if ("error" in reply) throw this.#errorOf(reply.error);
+    if (reply.reported !== undefined && reply.reported.length > 0) this.onReported?.(reply.reported);
     return { rows: reply.rows, count: reply.count };
   }
 
