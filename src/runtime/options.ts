@@ -278,8 +278,9 @@ function resolveModels(
 function processIds(): () => string {
   const prefix = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
   let counter = 0;
-  // `toLowerCase()` flattens the concatenation into one string (bench/NOTES.md: flat ids).
-  return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
+  // Left as a two-part string that shares the prefix: flattening it (`toLowerCase()`, `join`) cost
+  // more instructions and allocation than it saved (bench/NOTES.md, "ids without flattening").
+  return () => prefix + (counter++).toString(36);
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {
