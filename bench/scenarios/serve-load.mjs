@@ -74,7 +74,13 @@ function start(system) {
       waiters.shift()?.(line);
     }
   });
-  const nextLine = () => new Promise((resolve) => waiters.push(resolve));
+  // A server that dies fails the run instead of leaving it waiting for a line that never comes.
+  proc.once("exit", (code, signal) => {
+    for (const waiter of waiters.splice(0))
+      waiter(undefined, new Error(`${system} server exited (${code ?? signal})`));
+  });
+  const nextLine = () =>
+    new Promise((resolve, reject) => waiters.push((line, error) => (error ? reject(error) : resolve(line))));
   return nextLine().then((line) => ({
     url: line.replace(/^READY /, ""),
     async memory() {
@@ -139,7 +145,9 @@ class Connection {
   /** Sends `request` (bytes); `done(status)` once its answer is read (`undefined` on a failure). */
   send(request, done) {
     this.#done = done;
-    this.#socket.write(request);
+    // A socket that failed before this request reports no more events: fail the request itself.
+    if (this.#socket.destroyed) queueMicrotask(() => this.#finish(undefined));
+    else this.#socket.write(request);
   }
 
   #read(chunk) {
@@ -180,11 +188,14 @@ async function paced(url, rate) {
   const latency = new Latency();
   const result = { "2xx": 0, non2xx: 0, errors: 0, timeouts: 0, duration: SECONDS };
   const free = [];
+  const all = [];
   const waiting = [];
   let opened = 0;
   let n = 0;
   let pending = 0;
   let drained;
+  /** Set once the run gave up waiting: answers after it are not counted. */
+  let over = false;
   const requestOf = () => {
     n += 1;
     const body = JSON.stringify({ payload: { n } });
@@ -196,6 +207,7 @@ async function paced(url, rate) {
   };
   const start = (connection, dueMs) => {
     connection.send(requestOf(), (status) => {
+      if (over) return;
       if (status === undefined) result.errors += 1;
       else if (status >= 200 && status < 300) {
         result["2xx"] += 1;
@@ -216,6 +228,7 @@ async function paced(url, rate) {
     if (connection === undefined && opened < CONNECTIONS) {
       opened += 1;
       connection = new Connection(Number(target.port), target.hostname);
+      all.push(connection);
     }
     if (connection === undefined) waiting.push(dueMs);
     else start(connection, dueMs);
@@ -234,8 +247,20 @@ async function paced(url, rate) {
     };
     tick();
   });
-  if (pending > 0) await new Promise((resolve) => (drained = resolve));
-  for (const connection of free) connection.close();
+  // Answers still missing 30 s after the last request was due count as timeouts, not a hung run.
+  if (pending > 0) {
+    let timer;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(() => {
+        result.timeouts += pending;
+        over = true;
+        resolve();
+      }, 30_000);
+    });
+    await Promise.race([new Promise((resolve) => (drained = resolve)), late]);
+    clearTimeout(timer);
+  }
+  for (const connection of all) connection.close();
   const { p50Ms, p99Ms } = latency.stats();
   return { ...result, latency: { p50: p50Ms, p99: p99Ms } };
 }
