@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
+import { campaignSummary, failOnViolations } from "../support/campaign-report.js";
 import { envInteger } from "../support/env.js";
 import { runCampaign } from "./campaign.js";
 import { checkFinalState } from "./checks.js";
@@ -65,24 +66,17 @@ describe.skipIf(sqliteMissing !== undefined)(
           : { violations: [], counts: {} };
       const violations = [...ledger.violations, ...final.violations];
       const counts = { ...ledger.counts, ...final.counts };
-      const summary = [
-        `crash: ${result.kills} kills (${result.earlyKills} during start-up) in ${(result.elapsedMs / 1000).toFixed(1)} s, seed ${seedText}`,
-        ...Object.entries(counts)
-          .sort(([a], [b]) => a.localeCompare(b))
-          .map(([what, n]) => `  ${what}: ${n}`),
-      ].join("\n");
-      if (violations.length > 0) {
-        throw new Error(
-          [
-            `crash test: ${violations.length} violation(s)`,
-            ...violations.slice(0, 25).map((v) => `- ${v}`),
-            violations.length > 25 ? `- … and ${violations.length - 25} more` : "",
-            summary,
-            `replay: ${replay}`,
-            `files kept in ${dir} (store.sqlite, effects.log, reports.log, stderr.log)`,
-          ].join("\n"),
-        );
-      }
+      const summary = campaignSummary(
+        [
+          `crash: ${result.kills} kills (${result.earlyKills} during start-up) in ${(result.elapsedMs / 1000).toFixed(1)} s, seed ${seedText}`,
+        ],
+        counts,
+      );
+      failOnViolations("crash test", violations, {
+        summary,
+        replay,
+        kept: `${dir} (store.sqlite, effects.log, reports.log, stderr.log)`,
+      });
       console.log(`${summary}\nreplay: ${replay}${keep ? `\nfiles kept in ${dir}` : ""}`);
       if (!keep) rmSync(dir, { recursive: true, force: true });
       expect(result.kills).toBe(kills);

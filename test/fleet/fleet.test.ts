@@ -20,6 +20,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { checkFinalState } from "../crash/checks.js";
 import { dropSchemas, PG_URL, requireServer, uniqueSchema } from "../postgres/server.js";
+import { campaignSummary, failOnViolations } from "../support/campaign-report.js";
 import { envInteger } from "../support/env.js";
 import { runFleet } from "./fleet-campaign.js";
 import { checkSchema, readDelegationRows } from "./fleet-checks.js";
@@ -81,25 +82,18 @@ describe("fleet: 4 processes on one PostgreSQL schema, SIGKILLed and restarted",
     for (const id of result.notTakenOver)
       violations.push(`session ${id} had live input and no new holder ${30} s after its holder was killed`);
     const takeovers = [...result.takeoversMs].sort((a, b) => a - b);
-    const summary = [
-      `fleet: ${result.kills} kills (${result.sameName} restarted under the same name) in ${(result.elapsedMs / 1000).toFixed(1)} s, seed ${seedText}, lease ${LEASE_MS} ms`,
-      `lease takeover after SIGKILL: ${takeovers.length} sessions, p50 ${percentile(takeovers, 50)} ms, p99 ${percentile(takeovers, 99)} ms, max ${takeovers.at(-1) ?? Number.NaN} ms`,
-      ...Object.entries(counts)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([what, n]) => `  ${what}: ${n}`),
-    ].join("\n");
-    if (violations.length > 0) {
-      throw new Error(
-        [
-          `fleet test: ${violations.length} violation(s)`,
-          ...violations.slice(0, 25).map((v) => `- ${v}`),
-          violations.length > 25 ? `- … and ${violations.length - 25} more` : "",
-          summary,
-          `replay: ${replay}`,
-          `files kept in ${dir} (effects.log, reports.log, stderr.log), schema ${schema} kept`,
-        ].join("\n"),
-      );
-    }
+    const summary = campaignSummary(
+      [
+        `fleet: ${result.kills} kills (${result.sameName} restarted under the same name) in ${(result.elapsedMs / 1000).toFixed(1)} s, seed ${seedText}, lease ${LEASE_MS} ms`,
+        `lease takeover after SIGKILL: ${takeovers.length} sessions, p50 ${percentile(takeovers, 50)} ms, p99 ${percentile(takeovers, 99)} ms, max ${takeovers.at(-1) ?? Number.NaN} ms`,
+      ],
+      counts,
+    );
+    failOnViolations("fleet test", violations, {
+      summary,
+      replay,
+      kept: `${dir} (effects.log, reports.log, stderr.log), schema ${schema} kept`,
+    });
     console.log(`${summary}\nreplay: ${replay}${keep ? `\nfiles kept in ${dir}, schema ${schema}` : ""}`);
     if (!keep) {
       rmSync(dir, { recursive: true, force: true });
