@@ -32,3 +32,18 @@ export async function ensureService(name, probe, startCommand) {
   }
   return `${name} was started but does not answer`;
 }
+
+/** The systems that can run here (each `check()` answers undefined), and the others with why not. */
+export async function usableSystems(systems) {
+  const skipped = {};
+  const usable = [];
+  for (const system of systems) {
+    const reason = await system.check();
+    if (reason === undefined) usable.push(system);
+    else {
+      skipped[system.name] = reason;
+      log(`SKIPPED ${system.name}: ${reason}`);
+    }
+  }
+  return { usable, skipped };
+}

@@ -25,6 +25,7 @@ import { printMachine } from "../lib/machine.mjs";
 import { cpuMeter, median, now, settleHeap } from "../lib/meters.mjs";
 import { loadOffstage } from "../lib/offstage.mjs";
 import { writeResult } from "../lib/results.mjs";
+import { usableSystems } from "../lib/services.mjs";
 import { BULL_QUEUES, bullmqRecovery, bullmqSystem } from "../systems/bullmq.mjs";
 import { GW_CONCURRENCY, graphileWorkerRecovery, graphileWorkerSystem } from "../systems/graphile-worker.mjs";
 import { offstageSqliteRecovery, offstageSqliteSystem, SQLITE_MISSING } from "../systems/offstage-sqlite.mjs";
@@ -84,21 +85,6 @@ async function burst(system) {
   } finally {
     await inst.close();
   }
-}
-
-/** The systems that can run here; the others with why not. */
-async function usableSystems(systems) {
-  const skipped = {};
-  const usable = [];
-  for (const system of systems) {
-    const reason = await system.check();
-    if (reason === undefined) usable.push(system);
-    else {
-      skipped[system.name] = reason;
-      log(`SKIPPED ${system.name}: ${reason}`);
-    }
-  }
-  return { usable, skipped };
 }
 
 /** REPS repetitions of every usable system's burst, the order rotated each time. */

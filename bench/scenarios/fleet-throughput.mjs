@@ -24,6 +24,7 @@ import { printMachine } from "../lib/machine.mjs";
 import { median } from "../lib/meters.mjs";
 import { loadOffstage } from "../lib/offstage.mjs";
 import { writeResult } from "../lib/results.mjs";
+import { usableSystems } from "../lib/services.mjs";
 import { graphileWorkerFleet } from "../systems/graphile-worker.mjs";
 import { offstagePostgresFleet } from "../systems/offstage-postgres.mjs";
 import { pgBossFleet } from "../systems/pg-boss.mjs";
@@ -49,20 +50,6 @@ const PAIRS = [
   "graphile-2p/graphile-1p",
   "pg-boss-2p/pg-boss-1p",
 ];
-
-async function usableSystems(systems) {
-  const skipped = {};
-  const usable = [];
-  for (const system of systems) {
-    const reason = await system.check();
-    if (reason === undefined) usable.push(system);
-    else {
-      skipped[system.name] = reason;
-      log(`SKIPPED ${system.name}: ${reason}`);
-    }
-  }
-  return { usable, skipped };
-}
 
 async function main() {
   printMachine();
