@@ -14,6 +14,7 @@ import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
 import { DETACHED } from "./intake.js";
 import type { RuntimeParts } from "./parts.js";
+import { detachAll, interruptAll } from "./turn-stops.js";
 
 const STOPPED: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
 
@@ -62,7 +63,7 @@ async function stopping(
   }
   scheduler.close();
   parts.recovery.end();
-  driver.interruptAll(STOPPED);
+  interruptAll(parts, STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
   // A rejection reaches the store's health (the guarded store), which names it once.
@@ -76,7 +77,7 @@ async function stopping(
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
   intake.forgetAll();
-  driver.detachAll();
+  detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
   await store.close().catch((error: unknown) => events.report("closing the store", error));

@@ -34,6 +34,7 @@ import type { ModelAgent } from "../agent.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
 import type { SessionEntry } from "../session-table.js";
+import { stopSession } from "../turn-stops.js";
 import { CompletionDeliveries } from "./completion-deliveries.js";
 import {
   checkSpec,
@@ -387,7 +388,7 @@ export class Children {
     for (const grandchild of [...this.#live.values()]) {
       if (grandchild.record.parentSessionId === child.record.childSessionId) this.#stop(grandchild, stop);
     }
-    if (!this.#parts.driver.stopSession(child.record.childSessionId, stop.status, stop.reason))
+    if (!stopSession(this.#parts, child.record.childSessionId, stop.status, stop.reason))
       this.#complete(child);
   }
 
