@@ -21,7 +21,8 @@ import type { RuntimeParts } from "./parts.js";
 import type { InputRecord, InputSnapshot } from "./ports/store.js";
 import { SEND_KEYS, type SendOptions } from "./session.js";
 import type { SessionEntry } from "./session-table.js";
-import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
+import { TurnHandle } from "./turn-handle.js";
+import type { ResultOptions, TurnResult } from "./turn-result.js";
 
 const SEND = argumentsOf("send()");
 const NO_SEND_OPTIONS: SendOptions = {};
