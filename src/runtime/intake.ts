@@ -104,6 +104,10 @@ export class Intake {
     } catch (error) {
       // Refused by the store (unavailable, or busy in another process): nothing changed here either.
       unaccept(entry, live, decision);
+      // Another process stored an input with this key after the look-up above: that input answers.
+      const stored = key !== undefined && error instanceof InvalidInputError;
+      const existing = stored ? this.#idempotent(sessionId, key, json!) : undefined;
+      if (existing !== undefined) return existing;
       throw error;
     }
     this.#seq += 1;
