@@ -232,7 +232,7 @@ export class LeaseKeeper {
       if (live === undefined || snapshot.outcome === undefined) continue;
       this.#remote.delete(snapshot.id);
       this.#followers.delete(snapshot.id);
-      intake.forget(live);
+      intake.keys.forget(live);
       live.settle(snapshot.outcome, snapshot.turnId, undefined);
       settled = true;
       events.emit({

@@ -12,9 +12,8 @@
  */
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
-import { DETACHED } from "./intake.js";
 import type { RuntimeParts } from "./parts.js";
-import { detachAll, interruptAll } from "./turn-stops.js";
+import { DETACHED, detachAll, interruptAll } from "./turn-stops.js";
 
 const STOPPED: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
 
@@ -76,7 +75,7 @@ async function stopping(
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
-  intake.forgetAll();
+  intake.keys.clear();
   detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;

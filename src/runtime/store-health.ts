@@ -171,7 +171,7 @@ export class StoreHealth {
       if (entry.turn !== undefined) for (const live of entry.turn.inputs) settle(live);
     }
     gate.abandon(settle);
-    intake.forgetAll();
+    intake.keys.clear();
     detachAll(this.#parts, kept.reason);
     children?.dispose();
     if (run.state !== "stopping") keepAlive.release();

@@ -365,7 +365,7 @@ export class TurnDriver {
     for (let i = 0; i < requeued.length; i++) requeued[i]!.markQueued();
     for (let i = 0; i < turn.inputs.length; i++) {
       const live = turn.inputs[i]!;
-      intake.forget(live);
+      intake.keys.forget(live);
       live.settle(outcome, turn.turnId, turn.usage);
       metrics.ended(outcome.status);
     }

@@ -8,11 +8,19 @@
  * @packageDocumentation
  */
 import { OffstageError } from "../errors.js";
-import type { Reason } from "../kernel/outcome.js";
-import { DETACHED } from "./intake.js";
+import type { Reason, TurnOutcome } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import type { SessionEntry } from "./session-table.js";
+
+/** How the handle of an input settles when the runtime is not running (the input stays queued). */
+export const DETACHED: TurnOutcome = {
+  status: "interrupted",
+  reason: {
+    code: "runtime_stopped",
+    message: "the runtime stopped; the input stays queued and runs after the next start",
+  },
+};
 
 const NO_INPUTS: readonly LiveInput[] = [];
 const ABANDONED: Reason = {
