@@ -122,8 +122,10 @@ function load(url) {
 }
 
 /**
- * A load's figures; `cpuMsPerInput`: the server process's CPU time per accepted input; `loopP99Ms`:
- * the server's event-loop delay p99; `commits`, `commitMsMax`: the SQLite store's groups (offstage).
+ * A load's figures; `cpuMsPerInput`: the server process's CPU time per accepted input; `loopP99Ms`,
+ * `loopMaxMs`: the server's event-loop delay p99 and max; `commits`, `commitMsMax`: the SQLite
+ * store's groups (offstage); `walPasses`, `loopCheckpoints`: its WAL checkpoints on the worker and on
+ * the loop (`wal-checkpointer.ts`).
  */
 /**
  * One keep-alive HTTP/1.1 connection on a raw socket, one request at a time: far cheaper per request
@@ -274,11 +276,19 @@ function summary(result, before, after) {
     p99Ms: result.latency.p99,
     cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
     loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
+    loopMaxMs: Number(after.loopMs.max.toFixed(1)),
     ...(after.store === undefined
       ? {}
       : {
           commits: after.store.commits - before.store.commits,
           commitMsMax: Number(after.store.commitMsMax.toFixed(1)),
+          // WAL checkpoints run on the loop (all of them, before the checkpointer thread).
+          ...(after.store.loopCheckpoints === undefined
+            ? {}
+            : {
+                walPasses: after.store.walPasses - before.store.walPasses,
+                loopCheckpoints: after.store.loopCheckpoints - before.store.loopCheckpoints,
+              }),
         }),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
