@@ -175,6 +175,11 @@ class Connection {
     done?.(status);
   }
 
+  /** Closed, by either side (the server closes a keep-alive connection left idle for 5 s). */
+  get closed() {
+    return this.#socket.destroyed;
+  }
+
   close() {
     this.#socket.destroy();
   }
@@ -219,19 +224,33 @@ async function paced(url, rate) {
       if (status === undefined) {
         opened -= 1;
         connection.close();
+        // A request already due must not wait for a connection that may never free up.
+        const next = waiting.length > 0 ? connect() : undefined;
+        if (next !== undefined) start(next, waiting.shift());
       } else if (waiting.length > 0) start(connection, waiting.shift());
       else free.push(connection);
       if (pending === 0) drained?.();
     });
   };
+  /** A new connection, unless CONNECTIONS are open. */
+  const connect = () => {
+    if (opened >= CONNECTIONS) return undefined;
+    opened += 1;
+    const connection = new Connection(Number(target.port), target.hostname);
+    all.push(connection);
+    return connection;
+  };
+  /** A free connection the server has not closed meanwhile, or a new one. */
+  const idle = () => {
+    for (let connection = free.pop(); connection !== undefined; connection = free.pop()) {
+      if (!connection.closed) return connection;
+      opened -= 1;
+    }
+    return connect();
+  };
   const post = (dueMs) => {
     pending += 1;
-    let connection = free.pop();
-    if (connection === undefined && opened < CONNECTIONS) {
-      opened += 1;
-      connection = new Connection(Number(target.port), target.hostname);
-      all.push(connection);
-    }
+    const connection = idle();
     if (connection === undefined) waiting.push(dueMs);
     else start(connection, dueMs);
   };
