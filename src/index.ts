@@ -167,14 +167,8 @@ export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runti
 export type { SendOptions, Session, SessionEventsOptions, SessionInbox } from "./runtime/session.js";
 export type { EventLogOptions } from "./runtime/session-events.js";
 export type { StoreHealthMetrics } from "./runtime/store-health.js";
-export type {
-  CancelOptions,
-  HandleEventsOptions,
-  ResultOptions,
-  Settled,
-  TurnHandle,
-  TurnResult,
-} from "./runtime/turn-handle.js";
+export type { CancelOptions, HandleEventsOptions, TurnHandle } from "./runtime/turn-handle.js";
+export type { ResultOptions, Settled, TurnResult } from "./runtime/turn-result.js";
 export { createLocalWakeChannel, type WakeChannel } from "./runtime/wake-channel.js";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export type { RetentionOptions } from "./store/retention.js";

@@ -1,13 +1,13 @@
 /**
  * Intake: input on its way in, and out again before it runs. A send is checked, written to the
  * store and queued in its session's inbox (or refused with nothing changed); a repeated idempotency
- * key returns the original handle; a queued input can be withdrawn or cancelled. Input the runtime
+ * key returns the original handle (`idempotency-keys.ts`); a queued input can be withdrawn or cancelled. Input the runtime
  * makes itself (a child's goal, a completion for a parent) comes in here too.
  *
  * @packageDocumentation
  */
 import { CapacityError, InvalidInputError, OffstageError } from "../errors.js";
-import type { Reason, TerminalStatus, TurnOutcome } from "../kernel/outcome.js";
+import type { Reason, TerminalStatus } from "../kernel/outcome.js";
 import { type AcceptDecision, accept, POLICIES, type Policy, withdraw } from "../kernel/session/inbox.js";
 import type { CancelMode, CancelRequest } from "../kernel/turn/turn-machine.js";
 import { argumentsOf, checkId, checkOneOf, checkOptions } from "../validate.js";
@@ -15,36 +15,31 @@ import type { ModelAgent } from "./agent.js";
 import type { InputEndCause } from "./delegation/children.js";
 import type { Stamp } from "./dispatcher.js";
 import { encodePayload } from "./encode-payload.js";
+import { IdempotencyKeys } from "./idempotency-keys.js";
 import { LiveInput } from "./live-input.js";
 import type { LiveTurn } from "./live-turn.js";
 import type { RuntimeParts } from "./parts.js";
-import type { InputRecord, InputSnapshot } from "./ports/store.js";
+import type { InputRecord } from "./ports/store.js";
 import { SEND_KEYS, type SendOptions } from "./session.js";
 import type { SessionEntry } from "./session-table.js";
-import { type ResultOptions, TurnHandle, type TurnResult } from "./turn-handle.js";
+import { storedHandle } from "./stored-handle.js";
+import type { TurnHandle } from "./turn-handle.js";
+import type { ResultOptions, TurnResult } from "./turn-result.js";
 
 const SEND = argumentsOf("send()");
 const NO_SEND_OPTIONS: SendOptions = {};
 const NO_INPUTS: readonly LiveInput[] = [];
 
-/** How the handle of an input settles when the runtime is not running (the input stays queued). */
-export const DETACHED: TurnOutcome = {
-  status: "interrupted",
-  reason: {
-    code: "runtime_stopped",
-    message: "the runtime stopped; the input stays queued and runs after the next start",
-  },
-};
-
 export class Intake {
   readonly #parts: RuntimeParts;
-  /** Live inputs sent with an idempotency key, by session and key. */
-  readonly #keys = new Map<string, LiveInput>();
+  /** Live inputs sent with an idempotency key, and the look-up of a repeated key. */
+  readonly keys: IdempotencyKeys;
   /** The next input's place in acceptance order across the store. */
   #seq = 1;
 
   constructor(parts: RuntimeParts) {
     this.#parts = parts;
+    this.keys = new IdempotencyKeys(parts);
   }
 
   /** Where acceptance order goes on from; recovery sets it. */
@@ -75,7 +70,7 @@ export class Intake {
     // Behind the session's stored queued inputs, and its keys known, before anything is decided.
     this.#parts.recovery.load(entry);
     if (key !== undefined) {
-      const existing = this.#idempotent(sessionId, key, json!);
+      const existing = this.keys.find(sessionId, key, json!);
       if (existing !== undefined) return existing;
     }
     const stamp = dispatcher.stamp();
@@ -103,11 +98,15 @@ export class Intake {
     } catch (error) {
       // Refused by the store (unavailable, or busy in another process): nothing changed here either.
       unaccept(entry, live, decision);
+      // Another process stored an input with this key after the look-up above: that input answers.
+      const stored = key !== undefined && error instanceof InvalidInputError;
+      const existing = stored ? this.keys.find(sessionId, key, json!) : undefined;
+      if (existing !== undefined) return existing;
       throw error;
     }
     this.#seq += 1;
     this.#parts.gate.holdReceipt(live);
-    if (key !== undefined) this.#keys.set(keyOf(sessionId, key), live);
+    if (key !== undefined) this.keys.remember(live);
     metrics.accepted();
     this.#parts.keepAlive.busy();
     const keeper = this.#parts.leaseKeeper;
@@ -219,8 +218,7 @@ export class Intake {
   /** A live input for a record: one just made, or one read back from the store at recovery. */
   track(record: InputRecord, status: "queued" | "running", policy: Policy, stamp: Stamp): LiveInput {
     const live = new LiveInput(this.#parts, record, status, policy, stamp);
-    if (record.idempotencyKey !== undefined)
-      this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), live);
+    if (record.idempotencyKey !== undefined) this.keys.remember(live);
     return live;
   }
 
@@ -236,7 +234,7 @@ export class Intake {
     // already, while its end still waits for the commit.
     const ending = this.#parts.gate.endingInput(inputId);
     if (ending !== undefined) return ending;
-    return snapshot === undefined ? undefined : this.#settledHandle(snapshot);
+    return snapshot === undefined ? undefined : storedHandle(this.#parts, snapshot);
   }
 
   withdraw(handle: TurnHandle): void {
@@ -313,7 +311,7 @@ export class Intake {
     cause: InputEndCause,
   ): void {
     const { store, dispatcher, children, metrics, gate } = this.#parts;
-    this.forget(live);
+    this.keys.forget(live);
     store.endInput({
       inputId: handle.id,
       sessionId: handle.sessionId,
@@ -345,62 +343,6 @@ export class Intake {
     for (const live of entry.turn?.inputs ?? NO_INPUTS) if (live.id === inputId) return live;
     return undefined;
   }
-
-  /** The input ended: its idempotency key is the store's to remember from now on. */
-  forget(live: LiveInput): void {
-    const key = live.idempotencyKey;
-    if (key !== undefined) this.#keys.delete(keyOf(live.sessionId, key));
-  }
-
-  /** The runtime stopped: every live input is the store's to remember. */
-  forgetAll(): void {
-    this.#keys.clear();
-  }
-
-  #idempotent(sessionId: string, key: string, json: string): TurnHandle | undefined {
-    const live = this.#keys.get(keyOf(sessionId, key));
-    if (live !== undefined) {
-      // The payload is a private copy made from JSON (or a string), so it serialises back to the same.
-      if (JSON.stringify(live.payload) !== json) throw conflict(sessionId, key, live.id);
-      return live;
-    }
-    const stored = this.#parts.store.findByIdempotencyKey(sessionId, key);
-    if (stored === undefined) return undefined;
-    if (JSON.stringify(stored.payload) !== json) throw conflict(sessionId, key, stored.id);
-    return this.#parts.gate.endingInput(stored.id) ?? this.#settledHandle(stored);
-  }
-
-  #settledHandle(snapshot: InputSnapshot): TurnHandle {
-    const { leaseKeeper, run, store } = this.#parts;
-    // Live in another process: the handle follows what the store says of it.
-    if (snapshot.outcome === undefined && leaseKeeper !== undefined && run.state === "running")
-      return leaseKeeper.follow(snapshot.id, () => this.#followed(snapshot));
-    const handle = new TurnHandle(this.#parts, snapshot.id, snapshot.sessionId, snapshot.status);
-    handle.markStored(store.receipt);
-    if (snapshot.outcome !== undefined) handle.settle(snapshot.outcome, snapshot.turnId, undefined);
-    // Not live and not terminal: the runtime is not running (or its store fails). Settle it as
-    // stop() (or the store's failure) settles live handles, or nothing would ever settle it (the
-    // next start, or the recovery, tracks the input with a new handle).
-    else handle.settle(this.#parts.health.keptOutcome() ?? DETACHED, undefined, undefined);
-    return handle;
-  }
-
-  /** The live input of a stored input that another process runs, for its handle here to follow. */
-  #followed(snapshot: InputSnapshot): LiveInput {
-    const { dispatcher, store } = this.#parts;
-    const record: InputRecord = {
-      id: snapshot.id,
-      sessionId: snapshot.sessionId,
-      seq: 0,
-      payload: snapshot.payload,
-      policy: "enqueue",
-      acceptedAtMs: dispatcher.epochNow(),
-    };
-    const status = snapshot.status === "running" ? "running" : "queued";
-    const live = new LiveInput(this.#parts, record, status, "enqueue", dispatcher.stamp());
-    live.markStored(store.receipt);
-    return live;
-  }
 }
 
 /** Takes an input the inbox accepted back out of it (the store refused it, or another process runs it). */
@@ -415,16 +357,4 @@ function unaccept(
   }
   const inputs = entry.turn!.inputs;
   inputs.splice(inputs.indexOf(live), 1);
-}
-
-function keyOf(sessionId: string, key: string): string {
-  return `${sessionId}\u0000${key}`;
-}
-
-function conflict(sessionId: string, key: string, inputId: string): InvalidInputError {
-  return new InvalidInputError(
-    "IDEMPOTENCY_CONFLICT",
-    `idempotency key ${JSON.stringify(key)} of session ${JSON.stringify(sessionId)} was used for input ${inputId} with a different payload`,
-    { details: { sessionId, idempotencyKey: key, inputId } },
-  );
 }

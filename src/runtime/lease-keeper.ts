@@ -21,6 +21,7 @@ import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.
 import type { InputSnapshot } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
 import type { SessionEntry } from "./session-table.js";
+import { abandonTurn } from "./turn-stops.js";
 
 const LEASE_LOST: Reason = {
   code: "lease_lost",
@@ -177,10 +178,10 @@ export class LeaseKeeper {
    * inputs ended, not this process.
    */
   letGo(entry: SessionEntry): void {
-    const { driver, children, log } = this.#parts;
+    const { children, log } = this.#parts;
     for (const live of entry.queue.splice(0)) this.#followers.set(live.id, live);
     entry.merges = 0;
-    for (const live of driver.abandon(entry, LEASE_LOST)) this.#followers.set(live.id, live);
+    for (const live of abandonTurn(this.#parts, entry, LEASE_LOST)) this.#followers.set(live.id, live);
     children?.letGo(entry.id);
     log.warn(
       { sessionId: entry.id },
@@ -231,7 +232,7 @@ export class LeaseKeeper {
       if (live === undefined || snapshot.outcome === undefined) continue;
       this.#remote.delete(snapshot.id);
       this.#followers.delete(snapshot.id);
-      intake.forget(live);
+      intake.keys.forget(live);
       live.settle(snapshot.outcome, snapshot.turnId, undefined);
       settled = true;
       events.emit({

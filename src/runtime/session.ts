@@ -14,13 +14,8 @@ import type { RuntimeParts } from "./parts.js";
 import type { SessionEvent } from "./ports/event-log.js";
 import { recorderOf } from "./session-events.js";
 import type { SessionEntry } from "./session-table.js";
-import {
-  checkResultOptions,
-  RESULT_KEYS,
-  type ResultOptions,
-  type TurnHandle,
-  type TurnResult,
-} from "./turn-handle.js";
+import type { TurnHandle } from "./turn-handle.js";
+import { checkResultOptions, RESULT_KEYS, type ResultOptions, type TurnResult } from "./turn-result.js";
 
 /** Options of {@link Session.send}. */
 export interface SendOptions {

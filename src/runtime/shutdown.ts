@@ -12,8 +12,8 @@
  */
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
-import { DETACHED } from "./intake.js";
 import type { RuntimeParts } from "./parts.js";
+import { DETACHED, detachAll, interruptAll } from "./turn-stops.js";
 
 const STOPPED: Reason = { code: "runtime_stopped", message: "the runtime stopped" };
 
@@ -62,7 +62,7 @@ async function stopping(
   }
   scheduler.close();
   parts.recovery.end();
-  driver.interruptAll(STOPPED);
+  interruptAll(parts, STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
   // A rejection reaches the store's health (the guarded store), which names it once.
@@ -75,8 +75,8 @@ async function stopping(
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
-  intake.forgetAll();
-  driver.detachAll();
+  intake.keys.clear();
+  detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
   await store.close().catch((error: unknown) => events.report("closing the store", error));

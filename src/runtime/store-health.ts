@@ -38,6 +38,7 @@ import { driveRecovered, openStore, recoverStored } from "./boot.js";
 import type { TimerToken } from "./clock.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
+import { detachAll } from "./turn-stops.js";
 
 /** The store's side of `runtime.metrics()`. */
 export interface StoreHealthMetrics {
@@ -170,8 +171,8 @@ export class StoreHealth {
       if (entry.turn !== undefined) for (const live of entry.turn.inputs) settle(live);
     }
     gate.abandon(settle);
-    intake.forgetAll();
-    driver.detachAll(kept.reason);
+    intake.keys.clear();
+    detachAll(this.#parts, kept.reason);
     children?.dispose();
     if (run.state !== "stopping") keepAlive.release();
     driver.onSettled?.();

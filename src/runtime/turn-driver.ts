@@ -3,7 +3,8 @@
  * the machine answers with — a model step, tool calls, a function agent's call (through
  * `turn-runner.ts`), an abort, a steered input dropped, the end. A turn's end is written to the
  * store at once and *finished* (its handles settle, its slot is freed, its session driven again)
- * only once the commit gate has seen it committed.
+ * only once the commit gate has seen it committed. Turns ended or let go of from outside their
+ * machine (a stop, a lost lease, a failed store) are `turn-stops.ts`'s.
  *
  * @packageDocumentation
  */
@@ -14,7 +15,6 @@ import { endTurn } from "../kernel/session/inbox.js";
 import { stepTurn, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
 import { isFunctionAgent } from "./agent.js";
 import type { TurnEvent } from "./events.js";
-import { DETACHED } from "./intake.js";
 import type { LiveInput } from "./live-input.js";
 import { LiveTurn, openingMessages } from "./live-turn.js";
 import { callModel } from "./model-step.js";
@@ -27,10 +27,6 @@ import { runFunction, runTools } from "./turn-runner.js";
 const FINISHES_PER_JOB = 256;
 const START: TurnMachineEvent = { type: "start" };
 const NO_INPUTS: readonly LiveInput[] = [];
-const ABANDONED: Reason = {
-  code: "runtime_stopped",
-  message: "abandoned by a stop: its calls ignored their abort",
-};
 
 /** A turn resumed after a crash: its attempt, and the checkpointed messages and step it goes on from. */
 export interface Resumed {
@@ -224,72 +220,16 @@ export class TurnDriver {
     this.onSettled?.();
   }
 
-  /** Ends a session's queued input and running turn; true when a turn was running (its end follows). */
-  stopSession(sessionId: string, status: "cancelled" | "interrupted", reason: Reason): boolean {
-    const entry = this.#parts.sessions.get(sessionId);
-    if (entry === undefined) return false;
-    for (const live of [...entry.queue]) this.#parts.intake.endQueued(live, status, reason, "stop");
-    const turn = entry.turn;
-    if (turn === undefined || turn.ended) return false;
-    this.feed(turn, { type: "cancel", request: { mode: "immediate", status, reason } });
-    return true;
-  }
-
-  /**
-   * Lets go of the session's running turn without ending it (another process holds the session now
-   * and resumes the turn): its calls are aborted, their late results dropped, nothing more is
-   * written, and its slot is freed. Returns the turn's inputs, whose handles are the caller's to
-   * settle; none when no turn runs.
-   */
-  abandon(entry: SessionEntry, why: Reason): readonly LiveInput[] {
-    const turn = entry.turn;
-    if (turn === undefined) return NO_INPUTS;
-    turn.controller ??= new AbortController();
-    turn.controller.abort(new OffstageError("TURN_CANCELLED", why.message));
-    this.#parts.observer.turnAbandoned(turn, why);
-    entry.turn = undefined;
-    // An end waiting for its commit is not finished now (`#finish` sees the turn is let go of).
+  /** A running turn was let go of without an end (`abandonTurn`): its slot is free. */
+  letGo(): void {
     this.#runningTurns -= 1;
     this.#parts.scheduler.releaseSlot();
     this.onSettled?.();
-    return turn.inputs;
   }
 
-  /** Interrupts every running turn (a stop). */
-  interruptAll(reason: Reason): void {
-    for (const entry of this.#parts.sessions.values()) {
-      const turn = entry.turn;
-      if (turn === undefined) continue;
-      try {
-        this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "interrupted", reason } });
-      } catch (error) {
-        // Its end could not be written (a failed store): the other turns are still interrupted.
-        this.#parts.events.report(`interrupt of turn ${turn.turnId}`, error, { sessionId: entry.id });
-      }
-    }
-  }
-
-  /**
-   * The runtime stopped (or its store failed): every handle still live settles `interrupted` (the
-   * inputs stay stored for the next start), every running turn is aborted and let go (`why` ends
-   * its span), and every session forgets its turn and queue.
-   */
-  detachAll(why: Reason = ABANDONED): void {
+  /** Every running turn was let go of at once (`detachAll`). */
+  letGoAll(): void {
     this.#runningTurns = 0;
-    for (const entry of this.#parts.sessions.values()) {
-      for (const live of entry.queue) live.settle(DETACHED, undefined, undefined);
-      // Turns a timed-out stop abandoned: their calls ignored the abort and will never be heard.
-      for (const live of entry.turn?.inputs ?? NO_INPUTS) live.settle(DETACHED, undefined, undefined);
-      if (entry.turn !== undefined) {
-        entry.turn.controller?.abort(new OffstageError("TURN_CANCELLED", why.message));
-        this.#parts.observer.turnAbandoned(entry.turn, why);
-      }
-      entry.queue.length = 0;
-      entry.merges = 0;
-      entry.turn = undefined;
-      entry.wakePending = false;
-      entry.waiting = false;
-    }
   }
 
   /** Turn ends whose commit resolved: finished in bounded dispatcher jobs. */
@@ -425,7 +365,7 @@ export class TurnDriver {
     for (let i = 0; i < requeued.length; i++) requeued[i]!.markQueued();
     for (let i = 0; i < turn.inputs.length; i++) {
       const live = turn.inputs[i]!;
-      intake.forget(live);
+      intake.keys.forget(live);
       live.settle(outcome, turn.turnId, turn.usage);
       metrics.ended(outcome.status);
     }

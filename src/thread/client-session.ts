@@ -8,7 +8,7 @@ import { markAsUncloneable } from "node:worker_threads";
 import type { Message } from "../kernel/messages.js";
 import type { DelegateResult, DelegateSpec } from "../runtime/delegation/delegate-spec.js";
 import type { SendOptions } from "../runtime/session.js";
-import type { ResultOptions, TurnResult } from "../runtime/turn-handle.js";
+import type { ResultOptions, TurnResult } from "../runtime/turn-result.js";
 import type { ClientConnection } from "./client-connection.js";
 import type { ClientTurnHandle } from "./client-turn-handle.js";
 import type { HandleReply } from "./server-connection.js";

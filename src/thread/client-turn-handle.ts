@@ -12,15 +12,15 @@ import type { InputStatus, TerminalStatus, TurnOutcome, Usage } from "../kernel/
 import { EventSubscriber } from "../runtime/event-subscriber.js";
 import type { TurnEvent } from "../runtime/events.js";
 import type { Receipt } from "../runtime/ports/store.js";
+import type { CancelOptions } from "../runtime/turn-handle.js";
 import {
-  type CancelOptions,
   checkResultOptions,
   type ResultOptions,
   type Settled,
   type TurnResult,
   turnTimeout,
   turnValue,
-} from "../runtime/turn-handle.js";
+} from "../runtime/turn-result.js";
 import type { ClientConnection } from "./client-connection.js";
 import type { HandleSnapshot } from "./protocol.js";
 

@@ -4,22 +4,16 @@
  * is N across every process running the tree's children.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ChildCompletion } from "../../src/index.js";
 import { createRuntime, type Runtime, type TreeBudget } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
 import { tool } from "../support/tools.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const live: Runtime[] = [];
-afterEach(async () => {
-  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
-});
-afterAll(() => dropSchemas(schemas));
+const server = onServer();
 
 /** Model calls the children made, by process. */
 const calls = new Map<string, number>();
@@ -39,7 +33,7 @@ async function start(processId: string, schema: string, budget: TreeBudget): Pro
     delegation: { runningMax: 16, perParentRunningMax: 8, budget },
     pollIntervalMs: 50,
   });
-  live.push(runtime);
+  server.keep(runtime);
   await runtime.start();
   return runtime;
 }
@@ -57,8 +51,7 @@ async function completions(schema: string, count: number): Promise<ChildCompleti
 
 describe("postgres: tree budgets across processes", () => {
   it("a tree whose children run in two processes spends exactly its modelCallsMax", async () => {
-    const schema = uniqueSchema("bdg");
-    schemas.push(schema);
+    const schema = server.schema("bdg");
     const budget = { modelCallsMax: 15 };
     const a = await start("a", schema, budget);
     const b = await start("b", schema, budget);

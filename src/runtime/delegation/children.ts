@@ -34,19 +34,20 @@ import type { ModelAgent } from "../agent.js";
 import type { RuntimeParts } from "../parts.js";
 import type { DelegationLog, DelegationRecord } from "../ports/delegation-log.js";
 import type { SessionEntry } from "../session-table.js";
+import { stopSession } from "../turn-stops.js";
 import { CompletionDeliveries } from "./completion-deliveries.js";
 import {
   checkSpec,
   childAgent,
   type DelegateResult,
   type DelegateSpec,
-  delegationIdOf,
   depthOf,
   firstInput,
   rootOf,
 } from "./delegate-spec.js";
 import type { ResolvedDelegationOptions } from "./delegation-options.js";
 import { completionOf, type LiveChild, liveChild, recordTurn } from "./live-child.js";
+import { ParentInbox } from "./parent-inbox.js";
 import { TreeBudgets } from "./tree-budgets.js";
 
 /** Why an input carrying a completion ended without a turn. */
@@ -63,6 +64,8 @@ export class Children {
   readonly #live = new Map<string, LiveChild>();
   readonly #budgets: TreeBudgets;
   readonly #deliveries: CompletionDeliveries;
+  /** Whether a completion can go to its parent, and the input that carries it there. */
+  readonly parentInbox: ParentInbox;
 
   constructor(parts: RuntimeParts, log: DelegationLog) {
     this.#parts = parts;
@@ -70,6 +73,7 @@ export class Children {
     this.#options = parts.options.delegation;
     this.#budgets = new TreeBudgets(log, this.#options.budget);
     this.#deliveries = new CompletionDeliveries(log, parts.events, this.#options);
+    this.parentInbox = new ParentInbox(parts, log, this.#live);
   }
 
   get log(): DelegationLog {
@@ -282,49 +286,6 @@ export class Children {
   }
 
   /**
-   * Why a completion cannot go to its parent, or `undefined` when it can. With a store shared by
-   * processes the parent may run in another process, or in none at the moment (its holder died):
-   * the store says whether it still takes results — it exists, and, a child itself, has not
-   * completed.
-   */
-  undeliverable(record: DelegationRecord): string | undefined {
-    const shared = this.#parts.leaseKeeper !== undefined;
-    if (!shared && this.#parts.sessions.get(record.parentSessionId) === undefined) return "parent_missing";
-    if (record.depth === 1) return undefined;
-    // The parent is itself a child: it must still be running to take the result.
-    const parent = this.#live.get(record.parentSessionId);
-    if (parent !== undefined) return parent.stop === undefined ? undefined : "parent_stopped";
-    if (!shared) return "parent_finished";
-    const own = this.#log.get(delegationIdOf(record.parentSessionId));
-    return own !== undefined && own.completion === undefined ? undefined : "parent_finished";
-  }
-
-  /**
-   * Queues the input that carries a completion to its parent and returns its id. A parent this
-   * process has no entry for (it runs in another process, or in none now) gets it through the store
-   * alone: its holder, or whichever process claims it, takes it up.
-   */
-  carry(record: DelegationRecord, text: string): string {
-    const { sessions, intake, store, dispatcher, options } = this.#parts;
-    const parent = sessions.get(record.parentSessionId);
-    if (parent !== undefined) return intake.acceptOwn(parent, text, record.id);
-    const id = options.ids();
-    const seq = intake.nextSeq;
-    intake.nextSeq = seq + 1;
-    store.accept({
-      id,
-      sessionId: record.parentSessionId,
-      seq,
-      payload: text,
-      policy: "enqueue",
-      idempotencyKey: undefined,
-      acceptedAtMs: dispatcher.epochNow(),
-      delegationId: record.id,
-    });
-    return id;
-  }
-
-  /**
    * Another process holds the child's session now (this one lost its lease): it runs the child and
    * completes it, so this process forgets it without completing it.
    */
@@ -387,7 +348,7 @@ export class Children {
     for (const grandchild of [...this.#live.values()]) {
       if (grandchild.record.parentSessionId === child.record.childSessionId) this.#stop(grandchild, stop);
     }
-    if (!this.#parts.driver.stopSession(child.record.childSessionId, stop.status, stop.reason))
+    if (!stopSession(this.#parts, child.record.childSessionId, stop.status, stop.reason))
       this.#complete(child);
   }
 
@@ -399,11 +360,11 @@ export class Children {
     release(this.#ledger, record.parentSessionId);
     const completion = completionOf(child, this.#parts.clock.epochMs());
     const { status } = completion;
-    const reason = this.undeliverable(record);
+    const reason = this.parentInbox.undeliverable(record);
     if (reason !== undefined) {
       this.#log.complete(completion, { state: "dropped", reason });
     } else {
-      const inputId = this.carry(record, renderCompletions([completion]));
+      const inputId = this.parentInbox.carry(record, renderCompletions([completion]));
       this.#log.complete(completion, { state: "pending", inputId });
     }
     this.#parts.events.emit({

@@ -115,9 +115,9 @@ export class Delegations {
     // Stopped, the runtime would queue the input in memory for no turn to take, and the next start,
     // which recovers it from the store, would run it twice. Stopping, no turn may take it either: a
     // draining stop may be past its drain, and sends are refused then too.
-    if (this.#parts.run.state !== "running" || this.#children.undeliverable(record) !== undefined)
+    if (this.#parts.run.state !== "running" || this.#children.parentInbox.undeliverable(record) !== undefined)
       return false;
-    const inputId = this.#children.carry(record, renderCompletions([record.completion]));
+    const inputId = this.#children.parentInbox.carry(record, renderCompletions([record.completion]));
     log.setDelivery(id, { state: "pending", inputId });
     return true;
   }

@@ -203,6 +203,11 @@ export interface Store {
   open(options?: OpenOptions): Promise<RecoveredState>;
   /** Records a session; a session already stored is left as it is. */
   createSession(session: SessionRecord): void;
+  /**
+   * Records an accepted input. A store shared by processes throws `InvalidInputError` when another
+   * process stored an input with the same idempotency key after the runtime looked the key up: the
+   * runtime then answers the send with that input.
+   */
   accept(input: InputRecord): void;
   /** A queued input joins the running turn (policy `steer`); see the recovery note of this module. */
   steer(steer: Steer): void;
