@@ -7,7 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { type InspectReport, runInspect } from "../../src/cli/commands/inspect.js";
+import { runInspect } from "../../src/cli/commands/inspect.js";
+import type { InspectReport } from "../../src/cli/inspect/render-report.js";
 import type { Agent, ModelRequest, Runtime, TurnHandle } from "../../src/index.js";
 import { createScriptedModel } from "../../src/testing/index.js";
 import { eventually } from "../support/async.js";

@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { InspectReport } from "../../src/cli/commands/inspect.js";
+import type { InspectReport } from "../../src/cli/inspect/render-report.js";
 import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createSqliteStore } from "../../src/store/sqlite/index.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/store/sqlite/migrations.js";

@@ -121,12 +121,16 @@ async function finalDrain(options: CampaignOptions, ledger: Ledger): Promise<voi
     durability: "full",
     staleAfterMs: undefined,
   });
-  const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => undefined);
-  const exit = await Promise.race([child.exit, timeout]);
+  await awaitDrain(child, ledger, DRAIN_TIMEOUT_MS);
+}
+
+/** Waits for the final drain `child` to exit cleanly; a hang (killed after `timeoutMs`) or an unclean exit fails `ledger`. */
+export async function awaitDrain(child: ChildRun, ledger: Ledger, timeoutMs: number): Promise<void> {
+  const exit = await Promise.race([child.exit, sleep(timeoutMs).then(() => undefined)]);
   if (exit === undefined) {
     child.process.kill("SIGKILL");
     await child.exit;
-    ledger.fail(`the final drain did not finish within ${DRAIN_TIMEOUT_MS} ms:\n${child.stderrTail()}`);
+    ledger.fail(`the final drain did not finish within ${timeoutMs} ms:\n${child.stderrTail()}`);
   } else if (exit.code !== 0) {
     ledger.fail(
       `the final drain exited with code ${exit.code}, signal ${exit.signal}:\n${child.stderrTail()}`,

@@ -16,7 +16,7 @@
  */
 import pg from "pg";
 import { SeededRandom } from "../../src/testing/seeded-random.js";
-import { type ChildRun, startChild } from "../crash/campaign.js";
+import { awaitDrain, type ChildRun, startChild } from "../crash/campaign.js";
 import { Ledger } from "../crash/ledger.js";
 import { type ChildConfig, pathsOf } from "../crash/protocol.js";
 import { writeWorkspace } from "../crash/workload.js";
@@ -237,18 +237,7 @@ async function finalDrain(
     },
     outstanding: ledger.outstanding(),
   });
-  const exit = await Promise.race([child.exit, sleep(DRAIN_TIMEOUT_MS).then(() => undefined)]);
-  if (exit === undefined) {
-    child.process.kill("SIGKILL");
-    await child.exit;
-    ledger.fail(`the final drain did not finish within ${DRAIN_TIMEOUT_MS} ms:\n${child.stderrTail()}`);
-  } else if (exit.code !== 0) {
-    ledger.fail(
-      `the final drain exited with code ${exit.code}, signal ${exit.signal}:\n${child.stderrTail()}`,
-    );
-  } else if (ledger.drained !== "clean") {
-    ledger.fail(`the final drain's stop() returned ${String(ledger.drained)}, expected clean`);
-  }
+  await awaitDrain(child, ledger, DRAIN_TIMEOUT_MS);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,25 +6,16 @@
  * claim resumed the old one. Now only an idle session (no live input) is claimed that way; one with
  * stored work waits for a claim that hands the work back (`leases.claim()`, the recovery poll).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
+import { describe, expect, it } from "vitest";
+import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { record, start } from "../../src/testing/conformance/fixtures.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { sql } from "./server.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const opened: PostgresStore[] = [];
-
-afterAll(async () => {
-  for (const store of opened.splice(0)) await store.close();
-  await dropSchemas(schemas);
-});
+const server = onServer();
 
 function storeOn(schema: string, processId: string, leaseMs = 10_000): PostgresStore {
-  const store = createPostgresStore({ connectionString: PG_URL, schema, processId, leaseMs });
-  opened.push(store);
-  return store;
+  return server.store(schema, { processId, leaseMs });
 }
 
 /** Waits until `processId`'s lease has lapsed by the server's clock. */
@@ -41,8 +32,7 @@ async function lapsed(schema: string, processId: string): Promise<void> {
 
 describe("postgres store: claiming a dead holder's session", () => {
   it("a send does not take the lease of a session with stored work; the claim that does hands the work back", async () => {
-    const schema = uniqueSchema("claims");
-    schemas.push(schema);
+    const schema = server.schema("claims");
     // b runs already when a dies (b opens first: its open() would take a lapsed session over
     // itself, with its work, and a's short lease may lapse on a loaded machine before b opened).
     const b = storeOn(schema, "b");
@@ -71,8 +61,7 @@ describe("postgres store: claiming a dead holder's session", () => {
   });
 
   it("an idle session is claimed by the send", async () => {
-    const schema = uniqueSchema("claims");
-    schemas.push(schema);
+    const schema = server.schema("claims");
     const a = storeOn(schema, "a", 300);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
@@ -88,8 +77,7 @@ describe("postgres store: claiming a dead holder's session", () => {
   });
 
   it("a claimed session is held only once the claim hands its work back, not while it still reads", async () => {
-    const schema = uniqueSchema("claims");
-    schemas.push(schema);
+    const schema = server.schema("claims");
     const a = storeOn(schema, "a", 300);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });

@@ -10,34 +10,15 @@
  * Each case writes the group, then drops the store as `kill -9` would (`abandon()`): nothing of it
  * may be left; with a commit instead, all of it is there.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ChildCompletion } from "../../src/index.js";
 import type { DelegationRecord } from "../../src/runtime/ports/delegation-log.js";
-import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
+import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { end, record, start } from "../../src/testing/conformance/fixtures.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { sql } from "./server.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const opened: PostgresStore[] = [];
-
-afterAll(async () => {
-  for (const store of opened.splice(0)) await store.close();
-  await dropSchemas(schemas);
-});
-
-function storeOn(schema: string, processId: string): PostgresStore {
-  const store = createPostgresStore({ connectionString: PG_URL, schema, processId });
-  opened.push(store);
-  return store;
-}
-
-function freshSchema(): string {
-  const schema = uniqueSchema("together");
-  schemas.push(schema);
-  return schema;
-}
+const server = onServer();
 
 const CAPS = { runningMax: 10, perParentRunningMax: 10 };
 const CHILD = "p>d1";
@@ -88,8 +69,8 @@ async function rowsOf(schema: string) {
 
 describe("postgres store: what commits together", () => {
   it("a fan-out's reservation commits with its children's sessions and first inputs, or not at all", async () => {
-    const schema = freshSchema();
-    const a = storeOn(schema, "a");
+    const schema = server.schema("together");
+    const a = server.store(schema, { processId: "a" });
     await a.open();
     a.createSession({ id: "p", agent: "a", createdAtMs: 1 });
     dispatch(a);
@@ -99,8 +80,8 @@ describe("postgres store: what commits together", () => {
     const { delegations, inputs } = await rowsOf(schema);
     expect({ delegations, inputs }).toEqual({ delegations: [], inputs: [] });
     // The same, committed, on a schema of its own (the row left behind above names a living holder).
-    const other = freshSchema();
-    const b = storeOn(other, "b");
+    const other = server.schema("together");
+    const b = server.store(other, { processId: "b" });
     await b.open();
     b.createSession({ id: "p", agent: "a", createdAtMs: 1 });
     dispatch(b);
@@ -113,13 +94,13 @@ describe("postgres store: what commits together", () => {
   });
 
   it("a child's last turn end commits with its completion and the input that carries it, when its parent's lease is free", async () => {
-    const schema = freshSchema();
+    const schema = server.schema("together");
     // The parent's holder stopped cleanly: its lease is free.
-    const holder = storeOn(schema, "holder");
+    const holder = server.store(schema, { processId: "holder" });
     await holder.open();
     holder.createSession({ id: "p", agent: "a", createdAtMs: 1 });
     await holder.close();
-    const a = storeOn(schema, "a");
+    const a = server.store(schema, { processId: "a" });
     await a.open();
     dispatch(a);
     a.startTurn({ ...start("t1", ["first"]), sessionId: CHILD });
@@ -136,7 +117,7 @@ describe("postgres store: what commits together", () => {
     expect((await rowsOf(schema)).delegations).toEqual([{ id: "d1", complete: false }]);
     expect(await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'p'`)).toEqual([{ owner: null }]);
     // The same group, committed: all of it, and the parent's input waits for whoever claims it.
-    const again = storeOn(schema, "a");
+    const again = server.store(schema, { processId: "a" });
     await again.open();
     again.startTurn({ ...start("t1", ["first"], 2), sessionId: CHILD });
     again.endTurn({ ...end("t1", ["first"], { attempt: 2 }), sessionId: CHILD });

@@ -3,20 +3,19 @@
  * database, so a global cap of N is N across every process, and a child's completion reaches its
  * parent once, in whichever process holds the parent.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { createRuntime, type Model, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { GatedModel, scriptedModel, text } from "../support/models.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 
-beforeAll(requireServer);
+const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
+const CHILD = join(import.meta.dirname, "delegation-child.ts");
 
-const schemas: string[] = [];
-const live: Runtime[] = [];
-afterEach(async () => {
-  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
-});
-afterAll(() => dropSchemas(schemas));
+const server = onServer();
 
 async function start(processId: string, schema: string, worker: Model = new GatedModel()): Promise<Runtime> {
   const runtime = createRuntime({
@@ -25,15 +24,14 @@ async function start(processId: string, schema: string, worker: Model = new Gate
     delegation: { runningMax: 3, perParentRunningMax: 2 },
     pollIntervalMs: 50,
   });
-  live.push(runtime);
+  server.keep(runtime);
   await runtime.start();
   return runtime;
 }
 
 describe("postgres: delegation across processes", () => {
   it("a global cap of N is N across the processes, counted in the database", async () => {
-    const schema = uniqueSchema("dlg");
-    schemas.push(schema);
+    const schema = server.schema("dlg");
     const a = await start("a", schema);
     const b = await start("b", schema);
     const pa = a.session("pa", { agent: "parent" });
@@ -52,8 +50,7 @@ describe("postgres: delegation across processes", () => {
   });
 
   it("two processes dispatching at once never pass the global cap together", async () => {
-    const schema = uniqueSchema("dlg");
-    schemas.push(schema);
+    const schema = server.schema("dlg");
     const a = await start("a", schema);
     const b = await start("b", schema);
     const results = [];
@@ -69,21 +66,18 @@ describe("postgres: delegation across processes", () => {
   });
 
   it("a child taken over by a process that never saw its parent reports to the parent there", async () => {
-    const schema = uniqueSchema("dlg");
-    schemas.push(schema);
-    // a dispatches a child whose model never answers, then dies (its store dropped as kill -9 would).
-    const storeA = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: 1_000 });
-    const a = createRuntime({
-      agents: { parent: { model: scriptedModel(() => text("noted")) }, worker: { model: new GatedModel() } },
-      store: storeA,
-      pollIntervalMs: 50,
+    const schema = server.schema("dlg");
+    // a dispatches a child whose model never answers, then is SIGKILLed mid-turn.
+    const a = spawn(process.execPath, ["--import", HOOK, CHILD, schema, "a", "1000"], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
-    live.push(a);
-    await a.start();
-    const dispatched = a.session("p", { agent: "parent" }).delegate({ goal: "look", agent: "worker" });
-    expect(dispatched.status).toBe("dispatched");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
-    await storeA.abandon();
+    const exited = new Promise((resolve) => a.on("exit", resolve));
+    try {
+      await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`).catch(() => [])).length === 1);
+    } finally {
+      a.kill("SIGKILL");
+      await exited;
+    }
     // b knows nothing of p: it takes the child over, runs it to its end, and the completion goes to p.
     await start(
       "b",

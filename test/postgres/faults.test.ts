@@ -8,32 +8,29 @@
  * case restarts the real server with `pg_ctlcluster`.
  */
 import { execFileSync } from "node:child_process";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createRuntime, isOffstageError, type Runtime, type TurnHandle } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 import { startProxy, type TcpProxy } from "./tcp-proxy.js";
 
-beforeAll(requireServer);
+const server = onServer();
 
-const schemas: string[] = [];
-const live: Runtime[] = [];
 const proxies: TcpProxy[] = [];
 
+// Runs before the fixture disposes the test's runtime (after-hooks run last-registered first): a
+// runtime stops only once it can reach the server again.
 afterEach(async () => {
-  for (const proxy of proxies) await proxy.restore();
-  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
-  for (const proxy of proxies.splice(0)) await proxy.close();
+  for (const proxy of proxies.splice(0)) await proxy.restore();
 });
-afterAll(() => dropSchemas(schemas));
 
 const gates = new Map<string, Promise<void>>();
 const runs = new Map<string, number>();
 
 async function start(url: string, processId: string): Promise<{ runtime: Runtime; schema: string }> {
-  const schema = uniqueSchema("flt");
-  schemas.push(schema);
+  const schema = server.schema("flt");
   const runtime = createRuntime({
     agents: {
       echo: {
@@ -47,7 +44,7 @@ async function start(url: string, processId: string): Promise<{ runtime: Runtime
     store: createPostgresStore({ connectionString: url, schema, processId, readTimeoutMs: 2_000 }),
     pollIntervalMs: 50,
   });
-  live.push(runtime);
+  server.keep(runtime);
   await runtime.start();
   return { runtime, schema };
 }
@@ -78,7 +75,7 @@ async function expectEveryInputOnce(schema: string, handles: readonly TurnHandle
 describe("postgres: faults", () => {
   it("connection lost mid-run: send() refuses, the running turn pauses and resumes, nothing accepted is lost", async () => {
     const proxy = await startProxy(5432);
-    proxies.push(proxy);
+    proxies.push(server.keep(proxy));
     const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
     const { runtime, schema } = await start(url, "faulty");
     const s = runtime.session("s", { agent: "echo" });

@@ -4,34 +4,21 @@
  * group's commit resolves — the sessions are held no more, and their handles settle with what the
  * store holds, never with the stale process's own outcome.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/index.js";
 import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const live: AsyncDisposable[] = [];
-
-afterEach(async () => {
-  for (const item of live.splice(0).reverse()) await item[Symbol.asyncDispose]();
-});
-afterAll(() => dropSchemas(schemas));
-
-function freshSchema(): string {
-  const schema = uniqueSchema("fenced");
-  schemas.push(schema);
-  return schema;
-}
+const server = onServer();
 
 /** A heartbeat that never notices within a test: the lease moved behind the process's back. */
 const LONG_LEASE_MS = 120_000;
 
 describe("postgres: writes fenced out by a moved lease", () => {
   it("a turn that ends after its lease moved settles with what the store holds, not its own output", async () => {
-    const schema = freshSchema();
+    const schema = server.schema("fenced");
     const gate = deferred();
     const runtimeOf = (name: string, leaseMs: number, gated: boolean): Runtime => {
       const runtime = createRuntime({
@@ -54,7 +41,7 @@ describe("postgres: writes fenced out by a moved lease", () => {
         store: createPostgresStore({ connectionString: PG_URL, schema, processId: name, leaseMs }),
         pollIntervalMs: 50,
       });
-      live.push(runtime);
+      server.keep(runtime);
       return runtime;
     };
     const a = runtimeOf("a", LONG_LEASE_MS, true);
@@ -78,14 +65,14 @@ describe("postgres: writes fenced out by a moved lease", () => {
   });
 
   it("the store gives up a session whose turn start the database fenced out, and only that one", async () => {
-    const schema = freshSchema();
+    const schema = server.schema("fenced");
     const store = createPostgresStore({
       connectionString: PG_URL,
       schema,
       processId: "a",
       leaseMs: LONG_LEASE_MS,
     }) as PostgresStore;
-    live.push(store);
+    server.keep(store);
     await store.open();
     const lost: string[] = [];
     const unlisten = store.leases.listen(

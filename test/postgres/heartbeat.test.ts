@@ -8,21 +8,14 @@
  * does not see a claim of this process not yet committed, and must not take it for a loss.
  */
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
+import { describe, expect, it } from "vitest";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { record } from "../../src/testing/conformance/fixtures.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 import { startProxy } from "./tcp-proxy.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const opened: PostgresStore[] = [];
-
-afterAll(async () => {
-  for (const store of opened.splice(0)) await store.close();
-  await dropSchemas(schemas);
-});
+const server = onServer();
 
 const LEASE_MS = 1_500;
 const HELD_MS = 3 * LEASE_MS;
@@ -47,10 +40,9 @@ console.log(alive + " " + lapsed);
 
 describe("postgres store: the heartbeat", () => {
   it("keeps the leases of a process whose main thread is held for several leases", async () => {
-    const schema = uniqueSchema("beat");
-    schemas.push(schema);
+    const schema = server.schema("beat");
     const a = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: LEASE_MS });
-    opened.push(a);
+    server.keep(a);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept(record("i1", 1));
@@ -78,10 +70,9 @@ describe("postgres store: the heartbeat", () => {
   });
 
   it("takes a session for lost only once the database has moved past its epoch, not before its own claim commits", async () => {
-    const schema = uniqueSchema("beat");
-    schemas.push(schema);
+    const schema = server.schema("beat");
     const a = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: LEASE_MS });
-    opened.push(a);
+    server.keep(a);
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     await a.commit();
@@ -103,8 +94,7 @@ describe("postgres store: the heartbeat", () => {
   it("a lapse holds at once, before the main thread hears of it: a busy process runs nothing on a lease that may be gone", async () => {
     const proxy = await startProxy(5432);
     try {
-      const schema = uniqueSchema("beat");
-      schemas.push(schema);
+      const schema = server.schema("beat");
       const a = createPostgresStore({
         connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
         schema,

@@ -6,22 +6,21 @@
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createRuntime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { firstLine, keepChild, killChildren } from "../support/child-processes.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 
-beforeAll(requireServer);
+const server = onServer();
 afterEach(killChildren);
-
-const schema = uniqueSchema("keyrace");
-afterAll(() => dropSchemas([schema]));
 
 const CHILD = join(import.meta.dirname, "key-race-child.ts");
 
 describe("postgres: one idempotency key sent from two processes at once", () => {
   it("makes one input; the later send answers with the other process's input", async () => {
+    const schema = server.schema("keyrace");
     const runtime = createRuntime({
       agents: { echo: { run: (input: unknown) => `echo ${String(input)}` } },
       store: createPostgresStore({ connectionString: PG_URL, schema, processId: "b", leaseMs: 10_000 }),

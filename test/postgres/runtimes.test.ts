@@ -5,23 +5,16 @@
  * them; a stopped process hands its sessions over at once. The crash cases, with real processes,
  * are in `takeover.test.ts`.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CapacityError, createRuntime, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
 import { GatedModel, text, userTexts } from "../support/models.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
 import { startProxy } from "./tcp-proxy.js";
 
-beforeAll(requireServer);
-
-const schemas: string[] = [];
-const live: Runtime[] = [];
-
-afterEach(async () => {
-  for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
-});
-afterAll(() => dropSchemas(schemas));
+const server = onServer();
 
 /** Turns of each session running now, across both runtimes; any count above 1 is a bug. */
 const running = new Map<string, number>();
@@ -64,19 +57,13 @@ async function start(
     store: createPostgresStore({ connectionString: PG_URL, schema, processId: name, ...store }),
     pollIntervalMs: 50,
   });
-  live.push(runtime);
+  server.keep(runtime);
   await runtime.start();
   return runtime;
 }
 
-function freshSchema(): string {
-  const schema = uniqueSchema("rt");
-  schemas.push(schema);
-  return schema;
-}
-
 async function pair(storeB: Partial<Parameters<typeof createPostgresStore>[0]> = {}) {
-  const schema = freshSchema();
+  const schema = server.schema("rt");
   const a = await start("a", schema);
   const b = await start("b", schema, storeB);
   return { schema, a, b };
@@ -188,7 +175,7 @@ describe("postgres: two runtimes", () => {
   });
 
   it("a stopped process hands its sessions back at once; another runs their queued input", async () => {
-    const schema = freshSchema();
+    const schema = server.schema("rt");
     const a = await start("a", schema, { leaseMs: 60_000 });
     const b = await start("b", schema, { leaseMs: 60_000 });
     gates.set("held", new Promise(() => {}));
@@ -215,7 +202,7 @@ describe("postgres: two runtimes", () => {
 
 describe("postgres: two runtimes, the rest of the policies", () => {
   it('policy "steer" from another process joins the turn running in the holder', async () => {
-    const schema = freshSchema();
+    const schema = server.schema("rt");
     const model = new GatedModel();
     const a = await start("a", schema, {}, model);
     const b = await start("b", schema);
@@ -277,7 +264,7 @@ describe("postgres: two runtimes, the rest of the policies", () => {
 describe("postgres: a process cut off past its lease", () => {
   it("gives its sessions up before another takes them over: no step runs in two processes at once", async () => {
     const proxy = await startProxy(5432);
-    const schema = freshSchema();
+    const schema = server.schema("rt");
     const a = await start("a", schema, {
       connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
       leaseMs: 1_500,
@@ -312,7 +299,7 @@ describe("postgres: a process cut off past its lease", () => {
       expect(turns).toEqual([{ attempt: 2 }]);
     } finally {
       await proxy.restore();
-      for (const runtime of live.splice(0)) await runtime[Symbol.asyncDispose]();
+      await server.disposeKept();
       await proxy.close();
     }
   }, 30_000);
@@ -320,7 +307,7 @@ describe("postgres: a process cut off past its lease", () => {
 
 describe("postgres: a process whose session was taken over while it ran", () => {
   it("lets the turn go at once — its call aborted, nothing ended — and its handle follows the new holder", async () => {
-    const schema = freshSchema();
+    const schema = server.schema("rt");
     const a = await start("a", schema, { leaseMs: 1_500 });
     // b, the other process, takes the session over.
     await start("b", schema);

@@ -3,13 +3,14 @@
  * files and cases run in parallel), then what is particular to it — migrations under the advisory
  * lock, boot errors, and values JSON cannot hold.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
 import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
 import { runStoreConformance } from "../../src/testing/conformance/index.js";
-import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
+import { onServer } from "./on-server.js";
+import { dropSchemas, PG_URL, sql, uniqueSchema } from "./server.js";
 
-beforeAll(requireServer);
+const server = onServer();
 
 const conformanceSchemas: string[] = [];
 
@@ -27,44 +28,27 @@ runStoreConformance("postgres", {
   cleanup: () => dropSchemas(conformanceSchemas.splice(0)),
 });
 
-const schemas: string[] = [];
-const opened: PostgresStore[] = [];
-
-afterAll(async () => {
-  for (const store of opened.splice(0)) await store.close();
-  await dropSchemas(schemas);
-});
-
-function storeOn(schema: string, options: Partial<Parameters<typeof createPostgresStore>[0]> = {}) {
-  const store = createPostgresStore({ connectionString: PG_URL, schema, ...options });
-  opened.push(store);
-  return store;
-}
-
-function freshSchema(): string {
-  const schema = uniqueSchema("pgs");
-  schemas.push(schema);
-  return schema;
-}
-
 const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
 const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
 
 describe("postgres store: boot", () => {
   it("two stores booting at once on a new schema migrate it once", async () => {
-    const schema = freshSchema();
-    const stores = [0, 1, 2].map(() => storeOn(schema));
+    const schema = server.schema("pgs");
+    const stores = [0, 1, 2].map(() => server.store(schema));
     await Promise.all(stores.map((store) => store.open()));
     const rows = await sql<{ version: number }>(`SELECT version FROM "${schema}".migrations`);
     expect(rows.map((row) => row.version)).toEqual([1]);
   });
 
   it("refuses a schema a newer release migrated with STORE_TOO_NEW, writing nothing", async () => {
-    const schema = freshSchema();
-    await storeOn(schema).open();
+    const schema = server.schema("pgs");
+    await server.store(schema).open();
     await sql(`INSERT INTO "${schema}".migrations (version, name) VALUES (99, 'from the future')`);
     const before = await sql(`SELECT count(*)::int AS n FROM "${schema}".processes`);
-    await expect(storeOn(schema).open()).rejects.toMatchObject({ name: "BootError", code: "STORE_TOO_NEW" });
+    await expect(server.store(schema).open()).rejects.toMatchObject({
+      name: "BootError",
+      code: "STORE_TOO_NEW",
+    });
     expect(await sql(`SELECT count(*)::int AS n FROM "${schema}".processes`)).toEqual(before);
   });
 
@@ -96,8 +80,8 @@ describe("postgres store: boot", () => {
 
 describe("postgres store: leases", () => {
   it("a process whose lease was taken over writes nothing: the database refuses its epoch", async () => {
-    const schema = freshSchema();
-    const a = storeOn(schema, { processId: "a" });
+    const schema = server.schema("pgs");
+    const a = server.store(schema, { processId: "a" });
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
@@ -106,7 +90,7 @@ describe("postgres store: leases", () => {
     // a pauses past its lease: to the server it looks gone (its heartbeat, which runs on, renews no
     // row), and b takes the session over.
     await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
-    const b = storeOn(schema, { processId: "b" });
+    const b = server.store(schema, { processId: "b" });
     const { interrupted } = await b.open();
     expect(interrupted.map((turn) => turn.turnId)).toEqual(["t1"]);
     expect(b.holds("s1")).toBe(true);
@@ -146,31 +130,31 @@ describe("postgres store: leases", () => {
   });
 
   it("a live holder's sessions are not taken; a clean close hands them back at once", async () => {
-    const schema = freshSchema();
-    const a = storeOn(schema, { processId: "a" });
+    const schema = server.schema("pgs");
+    const a = server.store(schema, { processId: "a" });
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
     await a.commit();
-    const b = storeOn(schema, { processId: "b" });
+    const b = server.store(schema, { processId: "b" });
     expect((await b.open()).queued).toEqual([]);
     expect(b.holds("s1")).toBe(false);
     await a.close();
     expect(await sql(`SELECT owner FROM "${schema}".sessions`)).toEqual([{ owner: null }]);
-    const c = storeOn(schema, { processId: "c" });
+    const c = server.store(schema, { processId: "c" });
     expect((await c.open()).queued.map((input) => input.id)).toEqual(["i1"]);
     expect(c.holds("s1")).toBe(true);
   });
 
   it("a killed process's sessions are taken over once its lease lapses, not before", async () => {
-    const schema = freshSchema();
-    const a = storeOn(schema, { processId: "a", leaseMs: 3_000 });
+    const schema = server.schema("pgs");
+    const a = server.store(schema, { processId: "a", leaseMs: 3_000 });
     await a.open();
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
     await a.commit();
     await a.abandon();
-    const early = storeOn(schema, { processId: "b" });
+    const early = server.store(schema, { processId: "b" });
     expect((await early.open()).queued).toEqual([]);
     await early.close();
     // The lease lapses by the server's clock: wait for it there.
@@ -181,13 +165,13 @@ describe("postgres store: leases", () => {
       if (row?.lapsed === true) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const late = storeOn(schema, { processId: "c" });
+    const late = server.store(schema, { processId: "c" });
     expect((await late.open()).queued.map((input) => input.id)).toEqual(["i1"]);
   });
 
   it("stores opening at once split the free sessions: none is claimed twice", async () => {
-    const schema = freshSchema();
-    const seed = storeOn(schema, { processId: "seed" });
+    const schema = server.schema("pgs");
+    const seed = server.store(schema, { processId: "seed" });
     await seed.open();
     for (let n = 0; n < 40; n++) {
       seed.createSession({ id: `s${n}`, agent: "x", createdAtMs: n });
@@ -201,7 +185,7 @@ describe("postgres store: leases", () => {
       });
     }
     await seed.close();
-    const stores = ["p", "q", "r"].map((processId) => storeOn(schema, { processId }));
+    const stores = ["p", "q", "r"].map((processId) => server.store(schema, { processId }));
     const states = await Promise.all(stores.map((store) => store.open()));
     const claimed = states.flatMap((state) => state.queued.map((input) => input.sessionId));
     expect(claimed.sort()).toEqual(Array.from({ length: 40 }, (_, n) => `s${n}`).sort());

@@ -8,7 +8,7 @@
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 
-export interface TcpProxy {
+export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
@@ -50,13 +50,15 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): 
       if (reply.done === name) return;
     }
   };
+  const close = async () => {
+    await command("close").catch(() => undefined);
+    await worker.terminate();
+  };
   return {
     port,
     cut: () => command("cut"),
     restore: () => command("restore"),
-    async close() {
-      await command("close").catch(() => undefined);
-      await worker.terminate();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }

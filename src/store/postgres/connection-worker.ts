@@ -45,11 +45,18 @@ export type WorkerRequest =
    * A statement that must neither wait in the open transaction nor commit it (a new session's row,
    * which other processes' statements would otherwise wait on until the group commits): it runs on
    * a second connection, committed at once without waiting for its WAL flush (the group's commit,
-   * which waits for a later flush, makes it durable with the group), and joins the group's replay
-   * in case the server loses it. Run at once, not after the requests queued before it. Answered on
-   * the sync port.
+   * which waits for a later flush, makes it durable with the group), and, with `replay`, joins the
+   * group's replay in case the server loses it (only a statement that changes nothing when run
+   * twice: a budget's charge must not count twice when the group is replayed). Run at once, not
+   * after the requests queued before it. Answered on the sync port.
    */
-  | { readonly kind: "aside"; readonly id: number; readonly sql: string; readonly params: readonly unknown[] }
+  | {
+      readonly kind: "aside";
+      readonly id: number;
+      readonly sql: string;
+      readonly params: readonly unknown[];
+      readonly replay: boolean;
+    }
   | { readonly kind: "close"; readonly id: number }
   /** Internal: the connection dropped; make it again and replay the open transaction. */
   | { readonly kind: "restore" };
@@ -222,7 +229,7 @@ class ConnectionWorker {
         try {
           const statement = { sql: request.sql, params: request.params };
           const result = await this.#runAside(statement);
-          this.#group.push(statement);
+          if (request.replay) this.#group.push(statement);
           this.#reply({ sync: true }, { id: request.id, rows: result.rows, count: result.rowCount ?? 0 });
         } catch (error) {
           this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });

@@ -132,7 +132,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
-      asideSync: (sql, params) => this.#live().asideSync(sql, params),
+      asideSync: (sql, params) => this.#live().asideSync(sql, params, false),
       commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
     });
@@ -171,7 +171,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     const params = [session.id, session.agent, session.createdAtMs, this.processId];
     // A new session's row is written aside, without committing the group or waiting in it; one that
     // exists is claimed in a transaction of its own, as its row may be locked by its holder's group.
-    const created = conn.asideSync(this.#sql.insertSession, params).rows;
+    const created = conn.asideSync(this.#sql.insertSession, params, true).rows;
     if (created.length > 0) {
       this.#take(session.id, created);
       this.#histories.set(session.id, created[0]!.epoch as number, []);

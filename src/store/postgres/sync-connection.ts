@@ -138,13 +138,14 @@ export class SyncConnection {
 
   /**
    * Runs a statement on the side, committed at once but not waited for until the group commits,
-   * and returns its rows, blocking this thread (see the worker's `aside` request).
+   * and returns its rows, blocking this thread (see the worker's `aside` request; `replay` only for
+   * a statement that changes nothing when run twice).
    */
-  asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number } {
+  asideSync(sql: string, params: readonly unknown[], replay: boolean): { rows: Rows; count: number } {
     // Nothing held waits for it: it is independent of the group's writes.
     this.#wrote();
     const id = this.#nextId++;
-    return this.#waitSync(id, { kind: "aside", id, sql, params });
+    return this.#waitSync(id, { kind: "aside", id, sql, params, replay });
   }
 
   #waitSync(id: number, request: WorkerRequest): { rows: Rows; count: number } {
