@@ -19,8 +19,9 @@
  * transaction begun before its end committed since it was asked for, or open: the first transaction
  * begun after it then starts the WAL over, and the loop pays only SQLite's sync of the new WAL header
  * (one fsync of a file the passes just synced). After {@link WAL_RESTART_PASSES} passes that could
- * not, the store checkpoints the short remainder itself, on the loop, outside any transaction: a few
- * pages and two small fsyncs instead of a thousand pages. No commit waits for any of this.
+ * not, the store checkpoints the short remainder itself (at most about
+ * {@link WAL_REMAINDER_PAGES_MAX} pages), on the loop, outside any transaction: a few pages and two
+ * small fsyncs instead of a thousand pages. No commit waits for any of this.
  *
  * The bound: the store's connection keeps SQLite's automatic checkpoint, past
  * {@link WAL_BACKSTOP_PAGES}, for a worker that cannot keep up or has failed. The WAL thus stays
@@ -48,6 +49,12 @@ export const WAL_RESTART_PAGES = 2_000;
 
 /** Passes tried for a WAL start-over before the store checkpoints the remainder on the loop. */
 export const WAL_RESTART_PASSES = 3;
+
+/**
+ * The most frames the store checkpoints on the loop: while more came during each pass (a slow disk,
+ * a burst), passes go on, and past {@link WAL_BACKSTOP_PAGES} SQLite's own checkpoint takes over.
+ */
+export const WAL_REMAINDER_PAGES_MAX = 128;
 
 /**
  * The WAL length, in pages, past which the store's connection checkpoints by itself, on the loop
@@ -128,6 +135,8 @@ export class WalCheckpointer {
   #earliestCommittedSinceMs = Number.POSITIVE_INFINITY;
   /** Passes asked for since the WAL passed {@link WAL_RESTART_PAGES}. */
   #restartPasses = 0;
+  /** The WAL's length the last pass found, in frames. */
+  #lastLog = 0;
   /** The remainder is due to be checkpointed on the loop, once no transaction is open. */
   #loopCheckpointDue = false;
   readonly #stats: { -readonly [K in keyof WalCheckpointStats]: number } = { ...NO_CHECKPOINTS };
@@ -229,7 +238,10 @@ export class WalCheckpointer {
       this.#stats.walRestartsReady += 1;
       return;
     }
-    if (this.#restartPasses < WAL_RESTART_PASSES) {
+    // What came while the pass before ran: about what this one left, and what the loop would copy.
+    const grownPages = log - this.#lastLog;
+    this.#lastLog = log;
+    if (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX) {
       this.#restartPasses += 1;
       this.#request();
       return;
