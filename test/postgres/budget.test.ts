@@ -21,8 +21,16 @@ const server = onServer();
 /** Model calls the children made, by process. */
 const calls = new Map<string, number>();
 
+async function bothCalled(): Promise<string> {
+  do await sleep(2);
+  while (calls.size < 2);
+  return "seen";
+}
+
 async function start(processId: string, schema: string, budget: TreeBudget): Promise<Runtime> {
-  // Every step asks for a tool that yields, so the two processes' children take turns at the budget.
+  // Every step asks for a tool that yields, so the two processes' children take turns at the budget;
+  // the tool waits until both have made a call (a child's first turn begins once its session's row is
+  // in), so neither spends the whole budget before the other starts.
   const looping = scriptedModel(() => {
     calls.set(processId, (calls.get(processId) ?? 0) + 1);
     return callTools(toolCall("c", "look", {}));
@@ -30,7 +38,7 @@ async function start(processId: string, schema: string, budget: TreeBudget): Pro
   const runtime = createRuntime({
     agents: {
       parent: { model: scriptedModel(() => text("noted")) },
-      worker: { model: looping, tools: [tool("look", () => sleep(2).then(() => "seen"))] },
+      worker: { model: looping, tools: [tool("look", bothCalled)] },
     },
     store: createPostgresStore({ connectionString: PG_URL, schema, processId }),
     delegation: { runningMax: 16, perParentRunningMax: 8, budget },

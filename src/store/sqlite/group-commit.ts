@@ -126,6 +126,7 @@ export class GroupCommit {
     if (this.#failure !== undefined) throw this.#failure;
     if (!this.#open) {
       this.#begin.run();
+      this.#checkpointer?.began();
       this.#open = true;
       this.#schedule(this.#windowMs);
     }

@@ -10,15 +10,18 @@
  * {@link WAL_PASS_INTERVAL_MS} while commits come in. A passive checkpoint takes no lock a writer
  * needs: the store keeps committing meanwhile, and what a pass copied stays copied.
  *
- * The WAL starts over from its beginning only at the start of a write transaction that finds every
- * committed frame already copied back; under steady writes, the commits landing during each pass
- * keep that from happening. So once a pass reports the WAL past {@link WAL_RESTART_PAGES}, passes
- * follow at once, each copying what came during the one before (fewer frames each time, so shorter
- * passes), until one ends with nothing committed since it was asked for and no transaction open: the
- * store's next write then starts the WAL over, and the loop pays only SQLite's sync of the new WAL
- * header (one fsync of a file the passes just synced). After {@link WAL_RESTART_PASSES} passes that
- * could not, the store checkpoints the short remainder itself, on the loop, outside any transaction:
- * a few pages and two small fsyncs instead of a thousand pages. No commit waits for any of this.
+ * The WAL starts over from its beginning only in a write transaction whose snapshot was taken once
+ * every committed frame had been copied back; under steady writes, the commits landing during each
+ * pass keep that from happening, and since the store's writes are synchronous, a transaction cannot
+ * be held back until a pass ends (holding its COMMIT does not help: its snapshot is older). So once a
+ * pass reports the WAL past {@link WAL_RESTART_PAGES}, passes follow at once, each copying what came
+ * during the one before (fewer frames each time, so shorter passes), until one ends with no
+ * transaction begun before its end committed since it was asked for, or open: the first transaction
+ * begun after it then starts the WAL over, and the loop pays only SQLite's sync of the new WAL header
+ * (one fsync of a file the passes just synced). After {@link WAL_RESTART_PASSES} passes that could
+ * not, the store checkpoints the short remainder itself (at most about
+ * {@link WAL_REMAINDER_PAGES_MAX} pages), on the loop, outside any transaction: a few pages and two
+ * small fsyncs instead of a thousand pages. No commit waits for any of this.
  *
  * The bound: the store's connection keeps SQLite's automatic checkpoint, past
  * {@link WAL_BACKSTOP_PAGES}, for a worker that cannot keep up or has failed. The WAL thus stays
@@ -45,7 +48,13 @@ import { Worker } from "node:worker_threads";
 export const WAL_RESTART_PAGES = 2_000;
 
 /** Passes tried for a WAL start-over before the store checkpoints the remainder on the loop. */
-export const WAL_RESTART_PASSES = 2;
+export const WAL_RESTART_PASSES = 3;
+
+/**
+ * The most frames the store checkpoints on the loop: while more came during each pass (a slow disk,
+ * a burst), passes go on, and past {@link WAL_BACKSTOP_PAGES} SQLite's own checkpoint takes over.
+ */
+export const WAL_REMAINDER_PAGES_MAX = 128;
 
 /**
  * The WAL length, in pages, past which the store's connection checkpoints by itself, on the loop
@@ -93,7 +102,7 @@ parentPort.on("message", (message) => {
   }
   try {
     const { busy, log, checkpointed } = pass.get();
-    parentPort.postMessage({ busy, log, checkpointed });
+    parentPort.postMessage({ busy, log, checkpointed, endedAtMs: performance.timeOrigin + performance.now() });
   } catch (error) {
     parentPort.postMessage({ failed: String(error && error.message) });
   }
@@ -105,6 +114,8 @@ interface PassResult {
   readonly busy?: number;
   readonly log?: number;
   readonly checkpointed?: number;
+  /** When the pass ended, in milliseconds since the epoch (`performance.timeOrigin` differs per thread). */
+  readonly endedAtMs?: number;
   readonly failed?: string;
 }
 
@@ -118,10 +129,14 @@ export class WalCheckpointer {
   #closed = false;
   #inFlight = false;
   #timer: NodeJS.Timeout | undefined;
-  #commits = 0;
-  #commitsAtRequest = 0;
+  /** When the open transaction began (`performance.now()`), if one is open. */
+  #openSinceMs: number | undefined;
+  /** The earliest start of a transaction committed since the last pass was asked for. */
+  #earliestCommittedSinceMs = Number.POSITIVE_INFINITY;
   /** Passes asked for since the WAL passed {@link WAL_RESTART_PAGES}. */
   #restartPasses = 0;
+  /** The WAL's length the last pass found, in frames. */
+  #lastLog = 0;
   /** The remainder is due to be checkpointed on the loop, once no transaction is open. */
   #loopCheckpointDue = false;
   readonly #stats: { -readonly [K in keyof WalCheckpointStats]: number } = { ...NO_CHECKPOINTS };
@@ -133,9 +148,15 @@ export class WalCheckpointer {
     this.#checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
+  /** Call at each BEGIN. */
+  began(): void {
+    this.#openSinceMs = performance.now();
+  }
+
   /** Call after each COMMIT, outside any transaction. */
   committed(): void {
-    this.#commits += 1;
+    this.#earliestCommittedSinceMs = Math.min(this.#earliestCommittedSinceMs, this.#openSinceMs ?? 0);
+    this.#openSinceMs = undefined;
     if (this.#loopCheckpointDue) {
       this.#checkpointOnLoop();
       return;
@@ -197,7 +218,7 @@ export class WalCheckpointer {
     this.#timer = undefined;
     if (this.#closed || this.#worker === undefined) return;
     this.#inFlight = true;
-    this.#commitsAtRequest = this.#commits;
+    this.#earliestCommittedSinceMs = Number.POSITIVE_INFINITY;
     this.#stats.walPasses += 1;
     this.#worker.postMessage("pass");
   };
@@ -212,13 +233,15 @@ export class WalCheckpointer {
       this.#restartPasses = 0;
       return;
     }
-    const nothingSince = this.#commits === this.#commitsAtRequest && !this.#db.isTransaction;
-    if (checkpointed === log && nothingSince) {
+    if (checkpointed === log && this.#startsOver(result.endedAtMs ?? Number.POSITIVE_INFINITY)) {
       this.#restartPasses = 0;
       this.#stats.walRestartsReady += 1;
       return;
     }
-    if (this.#restartPasses < WAL_RESTART_PASSES) {
+    // What came while the pass before ran: about what this one left, and what the loop would copy.
+    const grownPages = log - this.#lastLog;
+    this.#lastLog = log;
+    if (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX) {
       this.#restartPasses += 1;
       this.#request();
       return;
@@ -226,6 +249,20 @@ export class WalCheckpointer {
     this.#restartPasses = 0;
     if (this.#db.isTransaction) this.#loopCheckpointDue = true;
     else this.#checkpointOnLoop();
+  }
+
+  /**
+   * Whether a pass that copied every frame there was, ending at `endedAtMs` (epoch), lets the WAL
+   * start over: SQLite restarts it in the first transaction that began after such a pass, unless a
+   * transaction that began before the pass ended committed meanwhile (its frames then come after the
+   * copied ones). Any transaction committed since the pass was asked for, or open now, that began
+   * before it ended is such a one.
+   */
+  #startsOver(endedAtMs: number): boolean {
+    const endedMs = endedAtMs - performance.timeOrigin;
+    return (
+      this.#earliestCommittedSinceMs > endedMs && (this.#openSinceMs ?? Number.POSITIVE_INFINITY) > endedMs
+    );
   }
 
   /** Checkpoints what the passes left, on the loop, so the store's next write starts the WAL over. */
