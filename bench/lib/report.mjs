@@ -443,7 +443,7 @@ function renderServe(d, command) {
       "server CPU per input",
       "paced rate (50 % of peak)",
       "POST p50 / p99 paced",
-      "server loop delay p99 paced",
+      "server loop delay p99 / max paced",
     ],
     d.rows.map((r) => [
       SERVE_LABELS[r.system] ?? r.system,
@@ -452,7 +452,9 @@ function renderServe(d, command) {
       fmtMs(r.peak.cpuMsPerInput),
       `${fmtRate(r.paced.acceptedPerS)}`,
       `${fmtMs(r.paced.p50Ms)} / **${fmtMs(r.paced.p99Ms)}**`,
-      fmtMs(r.paced.loopP99Ms),
+      r.paced.loopMaxMs === undefined
+        ? fmtMs(r.paced.loopP99Ms)
+        : `${fmtMs(r.paced.loopP99Ms)} / ${fmtMs(r.paced.loopMaxMs)}`,
     ]),
   );
   const offstage = d.rows.find((r) => r.system === "offstage");

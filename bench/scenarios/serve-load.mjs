@@ -122,8 +122,10 @@ function load(url) {
 }
 
 /**
- * A load's figures; `cpuMsPerInput`: the server process's CPU time per accepted input; `loopP99Ms`:
- * the server's event-loop delay p99; `commits`, `commitMsMax`: the SQLite store's groups (offstage).
+ * A load's figures; `cpuMsPerInput`: the server process's CPU time per accepted input; `loopP99Ms`,
+ * `loopMaxMs`: the server's event-loop delay p99 and max; `commits`, `commitMsMax`: the SQLite
+ * store's groups (offstage); `walPasses`, `loopCheckpoints`: its WAL checkpoints on the worker and on
+ * the loop (`wal-checkpointer.ts`).
  */
 /**
  * One keep-alive HTTP/1.1 connection on a raw socket, one request at a time: far cheaper per request
@@ -173,6 +175,11 @@ class Connection {
     done?.(status);
   }
 
+  /** Closed, by either side (the server closes a keep-alive connection left idle for 5 s). */
+  get closed() {
+    return this.#socket.destroyed;
+  }
+
   close() {
     this.#socket.destroy();
   }
@@ -217,19 +224,33 @@ async function paced(url, rate) {
       if (status === undefined) {
         opened -= 1;
         connection.close();
+        // A request already due must not wait for a connection that may never free up.
+        const next = waiting.length > 0 ? connect() : undefined;
+        if (next !== undefined) start(next, waiting.shift());
       } else if (waiting.length > 0) start(connection, waiting.shift());
       else free.push(connection);
       if (pending === 0) drained?.();
     });
   };
+  /** A new connection, unless CONNECTIONS are open. */
+  const connect = () => {
+    if (opened >= CONNECTIONS) return undefined;
+    opened += 1;
+    const connection = new Connection(Number(target.port), target.hostname);
+    all.push(connection);
+    return connection;
+  };
+  /** A free connection the server has not closed meanwhile, or a new one. */
+  const idle = () => {
+    for (let connection = free.pop(); connection !== undefined; connection = free.pop()) {
+      if (!connection.closed) return connection;
+      opened -= 1;
+    }
+    return connect();
+  };
   const post = (dueMs) => {
     pending += 1;
-    let connection = free.pop();
-    if (connection === undefined && opened < CONNECTIONS) {
-      opened += 1;
-      connection = new Connection(Number(target.port), target.hostname);
-      all.push(connection);
-    }
+    const connection = idle();
     if (connection === undefined) waiting.push(dueMs);
     else start(connection, dueMs);
   };
@@ -274,11 +295,19 @@ function summary(result, before, after) {
     p99Ms: result.latency.p99,
     cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
     loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
+    loopMaxMs: Number(after.loopMs.max.toFixed(1)),
     ...(after.store === undefined
       ? {}
       : {
           commits: after.store.commits - before.store.commits,
           commitMsMax: Number(after.store.commitMsMax.toFixed(1)),
+          // WAL checkpoints run on the loop (all of them, before the checkpointer thread).
+          ...(after.store.loopCheckpoints === undefined
+            ? {}
+            : {
+                walPasses: after.store.walPasses - before.store.walPasses,
+                loopCheckpoints: after.store.loopCheckpoints - before.store.loopCheckpoints,
+              }),
         }),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,

@@ -29,11 +29,15 @@
  * one `stat` per group, not per write. {@link GroupCommit.retry} takes a failed store back into use
  * once a write commits again.
  *
+ * After each COMMIT, outside the transaction, the {@link WalCheckpointer} hears of it: WAL
+ * checkpoints run on its worker, not inside COMMIT on the event loop.
+ *
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { OffstageError } from "../../errors.js";
 import type { FileIdentity } from "./file-identity.js";
+import type { WalCheckpointer } from "./wal-checkpointer.js";
 import type { WalSync } from "./wal-sync.js";
 
 /** Counters for tests and metrics. */
@@ -96,6 +100,7 @@ export class GroupCommit {
   readonly #stats: { -readonly [K in keyof GroupCommitStats]: number } = { ...NO_STATS };
 
   readonly #file: FileIdentity;
+  readonly #checkpointer: WalCheckpointer | undefined;
 
   constructor(
     db: DatabaseSync,
@@ -103,10 +108,12 @@ export class GroupCommit {
     windowMs: number,
     walSync: WalSync | undefined,
     file: FileIdentity,
+    checkpointer: WalCheckpointer | undefined,
   ) {
     this.#db = db;
     this.#path = path;
     this.#file = file;
+    this.#checkpointer = checkpointer;
     this.#windowMs = windowMs;
     this.#walSync = walSync;
     this.#earlyWrites = walSync === undefined ? 1 : EARLY_WRITES;
@@ -119,6 +126,7 @@ export class GroupCommit {
     if (this.#failure !== undefined) throw this.#failure;
     if (!this.#open) {
       this.#begin.run();
+      this.#checkpointer?.began();
       this.#open = true;
       this.#schedule(this.#windowMs);
     }
@@ -212,6 +220,7 @@ export class GroupCommit {
     this.#stats.commitMsMax = Math.max(this.#stats.commitMsMax, ms);
     this.#stats.commitMsTotal += ms;
     this.#groupWrites = 0;
+    this.#checkpointer?.committed();
     this.#runIdle();
     if (this.#walSync === undefined) {
       waiting?.resolve();

@@ -15,7 +15,8 @@
  * 5. Only then the read-write connection: WAL journal, `synchronous = NORMAL`; with durability
  *    `full` the store fsyncs the WAL after each commit itself (see `wal-sync.ts`). Should the file
  *    system refuse WAL, SQLite's own `synchronous = FULL` does it instead. The WAL's size is bounded
- *    by {@link WAL_SIZE_LIMIT_BYTES} (below).
+ *    by {@link WAL_SIZE_LIMIT_BYTES} (below). Checkpoints run on a worker thread, and on this
+ *    connection only past a backstop length (`wal-checkpointer.ts`).
  *
  * @packageDocumentation
  */
@@ -35,21 +36,22 @@ import { pathToFileURL } from "node:url";
 import { BootError, OffstageError } from "../../errors.js";
 import { APPLICATION_ID, assertNotNewer } from "./migrations.js";
 import { FileLock } from "./store-lock.js";
+import { WAL_BACKSTOP_PAGES, WAL_RESTART_PAGES } from "./wal-checkpointer.js";
 
 /**
  * The size the WAL file is cut back to once it may be: `PRAGMA journal_size_limit`.
  *
- * SQLite checkpoints the WAL into the database every 1 000 pages (about 4 MB) and then writes it
- * again from its start, so the file stays near that size. A reader that keeps a read transaction open
- * (an outside connection, a backup, `offstage inspect` paused mid-read) pins its snapshot: no
- * checkpoint may pass it, so the WAL grows with every commit for as long as the reader stays, and
- * nothing bounds that growth but the reader leaving. Once it has left, the next commit's automatic
- * checkpoint copies the whole WAL back, the following write restarts the WAL from its start, and
- * that write's commit truncates the file to this limit — without the limit, SQLite keeps the grown
+ * The store checkpoints the WAL into the database (`wal-checkpointer.ts`) once it passes
+ * {@link WAL_RESTART_PAGES} pages (about 8 MB), and then writes it again from its start, so the file
+ * stays near that size. A reader that keeps a read transaction open (an outside connection, a
+ * backup, `offstage inspect` paused mid-read) pins its snapshot: no checkpoint may pass it, so the
+ * WAL grows with every commit for as long as the reader stays, and nothing bounds that growth but
+ * the reader leaving. Once it has left, the next checkpoint copies the whole WAL back, the following
+ * write restarts the WAL from its start, and that write's commit truncates the file to this limit — without the limit, SQLite keeps the grown
  * file at its largest size until the last connection closes. It sits above the usual size, so
  * ordinary checkpoints never cut the file only for it to grow again.
  */
-export const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+export const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const HEADER = Buffer.from("SQLite format 3\u0000", "latin1");
 const HEADER_BYTES = 100;
@@ -67,6 +69,8 @@ export interface OpenedDatabase {
   readonly syncWal: string | undefined;
   /** The file's lock, held for this connection: release it after closing `db`. */
   readonly lock: FileLock;
+  /** The file is in WAL mode: its checkpoints are the store's to run (`wal-checkpointer.ts`). */
+  readonly wal: boolean;
 }
 
 /**
@@ -118,7 +122,9 @@ export function openDatabase(path: string, options: ConnectionOptions): OpenedDa
     const ownSync = journal_mode === "wal" && options.durability === "full";
     db.exec(`PRAGMA synchronous = ${ownSync || options.durability === "normal" ? "NORMAL" : "FULL"}`);
     db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-    return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock };
+    const wal = journal_mode === "wal";
+    if (wal) db.exec(`PRAGMA wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    return { db, syncWal: ownSync ? `${path}-wal` : undefined, lock, wal };
   } catch (error) {
     db?.close();
     lock?.release();

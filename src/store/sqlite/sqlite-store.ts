@@ -53,6 +53,7 @@ import { SqliteEventLog } from "./sqlite-event-log.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
+import { NO_CHECKPOINTS, WalCheckpointer, type WalCheckpointStats } from "./wal-checkpointer.js";
 import { WalSync } from "./wal-sync.js";
 
 /**
@@ -90,7 +91,7 @@ export interface SqliteStoreOptions extends RetentionOptions {
 }
 
 /** Counters of the SQLite store (see {@link SqliteStore.stats}). */
-export interface SqliteStoreStats extends GroupCommitStats {
+export interface SqliteStoreStats extends GroupCommitStats, WalCheckpointStats {
   /** Rows retention deleted, since the store was created. */
   readonly swept: SweepCounts;
 }
@@ -168,6 +169,7 @@ interface Connection {
   readonly group: GroupCommit;
   readonly held: HeldWrites;
   readonly walSync: WalSync | undefined;
+  readonly checkpointer: WalCheckpointer | undefined;
   readonly lock: LockHolder;
   readonly fileLock: FileLock;
   readonly sweep: RetentionSweep;
@@ -195,8 +197,9 @@ export class SqliteStore implements Store, AsyncDisposable {
   readonly #retention: Retention;
   readonly #histories = new HistoryCache(DEFAULTS.sqliteStore.historyCacheMessagesMax);
   #conn: Connection | undefined;
-  /** The last connection's group and sweep, for `stats()` after close. */
+  /** The last connection's group, checkpointer and sweep, for `stats()` after close. */
   #group: GroupCommit | undefined;
+  #checkpointer: WalCheckpointer | undefined;
   #sweep: RetentionSweep | undefined;
   #closing: Promise<void> | undefined;
 
@@ -363,7 +366,11 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   /** Writes and commits so far (how well group commit batches), and what retention deleted. */
   stats(): SqliteStoreStats {
-    return { ...(this.#group?.stats() ?? NO_STATS), swept: this.#sweep?.counts() ?? NOTHING_SWEPT };
+    return {
+      ...(this.#group?.stats() ?? NO_STATS),
+      ...(this.#checkpointer?.stats() ?? NO_CHECKPOINTS),
+      swept: this.#sweep?.counts() ?? NOTHING_SWEPT,
+    };
   }
 
   /**
@@ -390,15 +397,18 @@ export class SqliteStore implements Store, AsyncDisposable {
     clearTimeout(conn.sweepTimer);
     this.#histories.clear();
     conn.group.rollback();
+    conn.checkpointer?.abandon();
     conn.walSync?.close();
     conn.db.close();
     conn.fileLock.release();
   }
 
   #boot(paged: boolean): RecoveredState {
-    const { db, syncWal, lock: fileLock } = openDatabase(this.path, this.#connection);
+    const { db, syncWal, lock: fileLock, wal } = openDatabase(this.path, this.#connection);
     const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, new FileIdentity(this.path));
+    const checkpointer = wal ? new WalCheckpointer(db, this.path) : undefined;
+    const file = new FileIdentity(this.path);
+    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, file, checkpointer);
     try {
       // One transaction: the lock check and claim run under the file's write lock with the migrations.
       group.write();
@@ -421,6 +431,7 @@ export class SqliteStore implements Store, AsyncDisposable {
         group,
         held,
         walSync,
+        checkpointer,
         lock,
         fileLock,
         sweep,
@@ -428,12 +439,14 @@ export class SqliteStore implements Store, AsyncDisposable {
       };
       this.#conn = conn;
       this.#group = group;
+      this.#checkpointer = checkpointer;
       this.#sweep = sweep;
       this.#closing = undefined;
       this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
       return state;
     } catch (error) {
       group.rollback();
+      checkpointer?.abandon();
       walSync?.close();
       db.close();
       fileLock.release();
@@ -453,6 +466,8 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.flush();
       await conn.group.commit();
     } finally {
+      // Before the store's connection: its close, the last one, checkpoints the whole WAL.
+      await conn.checkpointer?.close();
       conn.walSync?.close();
       conn.db.close();
       conn.fileLock.release();
