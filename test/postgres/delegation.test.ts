@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createRuntime, type Model, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { polled } from "../support/async.js";
 import { GatedModel, scriptedModel, text } from "../support/models.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
@@ -45,8 +46,11 @@ describe("postgres: delegation across processes", () => {
     );
     expect(pb.delegate({ goal: "b3", agent: "worker" }).status).toBe("dispatched");
     expect(pa.delegate({ goal: "a3", agent: "worker" })).toMatchObject({ status: "rejected" });
-    const rows = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".delegations`);
-    expect(rows).toEqual([{ n: 3 }]);
+    // Dispatched is told before the group commits: count once both processes' groups are in.
+    const count = async () =>
+      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".delegations`))[0]!.n;
+    await polled(async () => (await count()) >= 3);
+    expect(await count()).toBe(3);
   });
 
   it("two processes dispatching at once never pass the global cap together", async () => {
@@ -73,7 +77,7 @@ describe("postgres: delegation across processes", () => {
     });
     const exited = new Promise((resolve) => a.on("exit", resolve));
     try {
-      await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`).catch(() => [])).length === 1);
+      await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`).catch(() => [])).length === 1);
     } finally {
       a.kill("SIGKILL");
       await exited;
@@ -84,7 +88,7 @@ describe("postgres: delegation across processes", () => {
       schema,
       scriptedModel(() => text("found it")),
     );
-    await until(async () => {
+    await polled(async () => {
       const rows = await sql<{ delivery: string | null }>(`SELECT delivery FROM "${schema}".delegations`);
       return rows[0]?.delivery === "delivered";
     });
@@ -94,12 +98,3 @@ describe("postgres: delegation across processes", () => {
     expect(carried).toEqual([{ session_id: "p", status: "completed" }]);
   });
 });
-
-/** Polls `condition` every 20 ms for up to 20 s. */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("gave up waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

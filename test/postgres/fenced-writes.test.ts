@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/index.js";
 import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
-import { deferred } from "../support/async.js";
+import { deferred, polled } from "../support/async.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
 
@@ -47,13 +47,13 @@ describe("postgres: writes fenced out by a moved lease", () => {
     const a = runtimeOf("a", LONG_LEASE_MS, true);
     await a.start();
     const handle = a.session("s", { agent: "echo" }).send("x");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     const b = runtimeOf("b", 10_000, false);
     await b.start();
     // The lease moves while a is "paused" in its turn: to the server a looks dead (its heartbeat
     // renews no row), and b takes the session over under a new epoch and runs the turn again.
     await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
-    await until(async () => {
+    await polled(async () => {
       const rows = await sql<{ outcome: string | null }>(`SELECT outcome FROM "${schema}".turns`);
       return rows[0]?.outcome?.includes("b:x") === true;
     });
@@ -115,12 +115,3 @@ describe("postgres: writes fenced out by a moved lease", () => {
     unlisten();
   });
 });
-
-/** Polls `condition` every 20 ms for up to 10 s. */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("gave up waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

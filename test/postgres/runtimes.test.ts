@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { CapacityError, createRuntime, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
-import { deferred } from "../support/async.js";
+import { deferred, polled } from "../support/async.js";
 import { GatedModel, text, userTexts } from "../support/models.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
@@ -106,7 +106,7 @@ describe("postgres: two runtimes", () => {
     const first = a.session("r", { agent: "echo" }).send("long");
     await heldBy(schema, "r", "a");
     const sb = b.session("r", { agent: "echo" });
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     const before = await sql(`SELECT count(*)::int AS n FROM "${schema}".inputs`);
     let thrown: unknown;
     try {
@@ -129,7 +129,7 @@ describe("postgres: two runtimes", () => {
     const { a, b, schema } = await pair();
     gates.set("stuck", new Promise(() => {}));
     const first = a.session("i", { agent: "echo" }).send("stuck");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     const second = b.session("i", { agent: "echo" }).send("next", { policy: "interrupt" });
     expect(await first.result({ timeoutMs: 5_000 }).catch((e: unknown) => e)).toMatchObject({
       code: "TURN_CANCELLED",
@@ -167,7 +167,7 @@ describe("postgres: two runtimes", () => {
       WHERE application_name = 'offstage a' AND query LIKE 'LISTEN%'`);
     const sb = b.session("l", { agent: "echo" });
     expect(await sb.send("one").result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:one" });
-    await until(
+    await polled(
       async () =>
         (
           await sql(
@@ -186,7 +186,7 @@ describe("postgres: two runtimes", () => {
     const sa = a.session("h", { agent: "echo" });
     sa.send("held");
     const queued = sa.send("later");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     await a.stop();
     expect(queued.status).toBe("interrupted");
     // Handed back (b's 50 ms poll may have taken it already): a holds it no more.
@@ -195,7 +195,7 @@ describe("postgres: two runtimes", () => {
     );
     expect(owners.length === 1 && owners[0]!.owner !== "a").toBe(true);
     // Well inside the 60 s lease: b's poll takes the session over and runs what a left queued.
-    await until(
+    await polled(
       async () =>
         (await sql(`SELECT status FROM "${schema}".inputs WHERE payload = '"later"'`))[0]?.status ===
         "completed",
@@ -211,17 +211,17 @@ describe("postgres: two runtimes, the rest of the policies", () => {
     const a = await start("a", schema, {}, model);
     const b = await start("b", schema);
     const first = a.session("m", { agent: "chat" }).send("first");
-    await until(async () => model.calls.length === 1);
+    await polled(async () => model.calls.length === 1);
     const steered = b.session("m", { agent: "chat" }).send("and this", { policy: "steer" });
     // The holder takes it up (wake or poll) and steers it into its running turn.
-    await until(
+    await polled(
       async () =>
         first.status === "running" &&
         model.calls.length === 1 &&
         a.handle(steered.id)?.turnId === first.turnId,
     );
     model.last.release(text("draft"));
-    await until(async () => model.calls.length === 2);
+    await polled(async () => model.calls.length === 2);
     expect(userTexts(model.last.request.prompt)).toEqual(["first", "and this"]);
     model.last.release(text("both"));
     expect(await first.result({ timeoutMs: 5_000 })).toMatchObject({ output: "both" });
@@ -237,7 +237,7 @@ describe("postgres: two runtimes, the rest of the policies", () => {
     const running = a.session("c", { agent: "echo" }).send("blocking");
     const queuedA = a.session("c", { agent: "echo" }).send("queued a");
     const queuedB = a.session("c", { agent: "echo" }).send("queued b");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     const sb = b.session("c", { agent: "echo" });
     const fromB = (id: string) => b.handle(id)!;
     expect(() => fromB(running.id).withdraw()).toThrow(expect.objectContaining({ code: "NOT_WITHDRAWABLE" }));
@@ -257,7 +257,7 @@ describe("postgres: two runtimes, the rest of the policies", () => {
     a.session("d", { agent: "echo" });
     await heldBy(schema, "d", "a");
     const sent = [0, 1, 2, 3].map((n) => b.session("d", { agent: "echo" }).send(`drain ${n}`));
-    await until(
+    await polled(
       async () => (await sql(`SELECT 1 FROM "${schema}".inputs WHERE taken_by = 'a'`)).length === 4,
     );
     expect(await a.stop({ drain: true, timeoutMs: 5_000 })).toBe("clean");
@@ -282,10 +282,10 @@ describe("postgres: a process cut off past its lease", () => {
       const sa = a.session("cut", { agent: "echo" });
       const running = sa.send("cut off");
       const queued = sa.send("behind it");
-      await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+      await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
       await proxy.cut();
       // a gives the session up on its own clock; b takes it over once the lease lapses on the server's.
-      await until(
+      await polled(
         async () => (await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'cut'`))[0]?.owner === "b",
       );
       gate.resolve();
@@ -320,15 +320,15 @@ describe("postgres: a process whose session was taken over while it ran", () => 
     const gate = deferred();
     gates.set("taken", gate.promise);
     const handle = a.session("taken", { agent: "echo" }).send("taken");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     // To the server a looks dead (its heartbeat renews no row): b's poll takes the session over.
     await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
-    await until(
+    await polled(
       async () => (await sql(`SELECT owner FROM "${schema}".sessions WHERE id = 'taken'`))[0]?.owner === "b",
     );
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns WHERE attempt = 2`)).length === 1);
+    await polled(async () => (await sql(`SELECT 1 FROM "${schema}".turns WHERE attempt = 2`)).length === 1);
     // a learns it at its next beat and aborts its call while b's turn still waits at its gate.
-    await until(async () => (running.get("taken") ?? 0) === 1);
+    await polled(async () => (running.get("taken") ?? 0) === 1);
     gate.resolve();
     expect(await handle.result({ timeoutMs: 5_000 })).toMatchObject({
       status: "completed",
@@ -347,18 +347,9 @@ describe("postgres: a process whose session was taken over while it ran", () => 
  * once the session's row is in, which it does not wait for.
  */
 async function heldBy(schema: string, sessionId: string, processId: string): Promise<void> {
-  await until(
+  await polled(
     async () =>
       (await sql(`SELECT 1 FROM "${schema}".sessions WHERE id = $1 AND owner = $2`, [sessionId, processId]))
         .length === 1,
   );
-}
-
-/** Polls `condition` every 20 ms for up to 10 s. */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("gave up waiting");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

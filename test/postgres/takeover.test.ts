@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRuntime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { polled } from "../support/async.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "./server.js";
 
 beforeAll(requireServer);
@@ -24,14 +25,6 @@ async function effectsOf(): Promise<{ input: string; by: string }[]> {
   return sql(`SELECT input, by FROM "${schema}".effects ORDER BY id`);
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe("postgres: a process killed with SIGKILL", () => {
   it("has its sessions taken over within the lease time, each in-flight step repeated at most once", async () => {
     await sql(`CREATE SCHEMA "${schema}"`);
@@ -42,7 +35,7 @@ describe("postgres: a process killed with SIGKILL", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const exited = new Promise((resolve) => child.on("exit", resolve));
-    await until(async () => (await effectsOf()).length === 5, 20_000);
+    await polled(async () => (await effectsOf()).length === 5, 20_000);
     child.kill("SIGKILL");
     await exited;
     const killedAt = Date.now();
@@ -61,7 +54,7 @@ describe("postgres: a process killed with SIGKILL", () => {
     });
     await runtime.start();
     try {
-      await until(
+      await polled(
         async () => (await sql(`SELECT 1 FROM "${schema}".inputs WHERE status = 'completed'`)).length === 5,
         LEASE_MS + 10_000,
       );

@@ -73,3 +73,15 @@ export function thrownBy(action: () => unknown): unknown {
   }
   return undefined;
 }
+
+/**
+ * Polls an asynchronous `condition` (a query of the database, say) every 20 ms until it holds; fails
+ * after `timeoutMs`.
+ */
+export async function polled(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
