@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { record } from "../../src/testing/conformance/fixtures.js";
+import { polled } from "../support/async.js";
 import { onServer } from "./on-server.js";
 import { sql } from "./server.js";
 
@@ -27,14 +28,6 @@ async function listening(
   return { store, woken };
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("gave up waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe("postgres store: new sessions", () => {
   it("input sent before the new session's row is in runs here only once a claim hands it back", async () => {
     const schema = server.schema("new");
@@ -46,7 +39,7 @@ describe("postgres store: new sessions", () => {
     // The row is in and names a; the input is taken by a, but not handed to the runtime yet.
     expect(await sql(`SELECT owner FROM "${schema}".sessions`)).toEqual([{ owner: "a" }]);
     expect(await sql(`SELECT taken_by FROM "${schema}".inputs`)).toEqual([{ taken_by: "a" }]);
-    await until(() => woken.includes("s1"));
+    await polled(async () => woken.includes("s1"));
     expect(store.holds("s1")).toBe(false);
     // Sent while the session waits for its claim: it waits too, behind i1.
     store.accept(record("i2", 2));
@@ -74,7 +67,7 @@ describe("postgres store: new sessions", () => {
     b.store.createSession({ id: "s1", agent: "x", createdAtMs: 2 });
     b.store.accept(record("i1", 1));
     await b.store.commit();
-    await until(() => a.woken.includes("s1"));
+    await polled(async () => a.woken.includes("s1"));
     expect(b.store.holds("s1")).toBe(false);
     expect(await sql(`SELECT owner, created_at_ms::int AS created_at_ms FROM "${schema}".sessions`)).toEqual([
       { owner: "a", created_at_ms: 1 },
