@@ -24,9 +24,10 @@
  * {@link WAL_REMAINDER_PAGES_MAX} pages), on the loop, outside any transaction: a few pages and two
  * small fsyncs instead of a thousand pages. No commit waits for any of this.
  *
- * The bound: the store's connection keeps SQLite's automatic checkpoint, past
- * {@link WAL_BACKSTOP_PAGES}, for a worker that cannot keep up or has failed, and for a wal-index
- * this cannot read. The WAL thus stays under about {@link WAL_BACKSTOP_PAGES} pages (more by what
+ * The bound: past {@link WAL_BACKSTOP_PAGES} the store checkpoints on the loop, as SQLite would
+ * (a worker that cannot keep up, a reader that has just let go of a grown WAL), and its connection
+ * keeps SQLite's automatic checkpoint at that length for a worker that has failed and for a
+ * wal-index this cannot read. The WAL thus stays under about {@link WAL_BACKSTOP_PAGES} pages (more by what
  * commits while a pass holds the checkpoint lock), except while an outside reader pins a snapshot
  * (see `WAL_SIZE_LIMIT_BYTES` in `open-database.ts`).
  *
@@ -167,8 +168,16 @@ export class WalCheckpointer {
       this.#checkpointOnLoop();
       return;
     }
-    if (this.#inFlight || this.#timer !== undefined || this.#restartPasses > 0 || this.#closed) return;
-    if ((this.#index.frames() ?? 0) < WAL_RESTART_PAGES) return;
+    if (this.#inFlight) return;
+    const frames = this.#index.frames() ?? 0;
+    if (frames >= WAL_BACKSTOP_PAGES) {
+      // SQLite's own checkpoint at this length gives way to a pass holding the checkpoint lock.
+      this.#endStartOver();
+      this.#checkpointOnLoop();
+      return;
+    }
+    if (frames < WAL_RESTART_PAGES || this.#timer !== undefined || this.#restartPasses > 0 || this.#closed)
+      return;
     this.#worker ??= this.#start();
     const waitMs = this.#lastStartOverMs + WAL_START_OVER_INTERVAL_MS - performance.now();
     if (waitMs <= 0) {
@@ -253,7 +262,8 @@ export class WalCheckpointer {
     // What came while the pass before ran: about what this one left, and what the loop would copy.
     const grownPages = log - this.#lastLog;
     this.#lastLog = log;
-    if (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX) {
+    const backstop = log >= WAL_BACKSTOP_PAGES;
+    if (!backstop && (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX)) {
       this.#restartPasses += 1;
       this.#request();
       return;
