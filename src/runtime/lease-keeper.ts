@@ -62,9 +62,7 @@ export class LeaseKeeper {
   /** Starts listening for wakes from other processes. */
   open(): void {
     this.#unlisten = this.#leases.listen(
-      (sessionId) => {
-        if (this.#leases.holds(sessionId)) this.#want(sessionId);
-      },
+      (sessionId) => this.#want(sessionId),
       (sessionIds) => this.#parts.dispatcher.post("leases lost", () => this.#lost(sessionIds)),
     );
   }

@@ -190,8 +190,9 @@ class ModelStep {
       this.#tryEnded(answer);
       return;
     }
+    // Told only when it changes (`own` is undefined for a model already known to be synchronous).
     if (sync) {
-      syncModels.add(this.#model);
+      if (own !== undefined) syncModels.add(this.#model);
       const given = stream as Iterable<ModelPart>;
       try {
         if (Array.isArray(given)) {
@@ -206,8 +207,8 @@ class ModelStep {
       this.#tryEnded(answer);
       return;
     }
-    syncModels.delete(this.#model);
-    if (own !== undefined) this.#watchIdle(answer, own);
+    if (own === undefined) syncModels.delete(this.#model);
+    else this.#watchIdle(answer, own);
     void (async () => {
       try {
         for await (const part of await stream) if (!this.#take(answer, part)) break;

@@ -14,6 +14,7 @@ import type { Reason, TerminalStatus } from "../kernel/outcome.js";
 import { endTurn } from "../kernel/session/inbox.js";
 import { stepTurn, type TurnMachineEvent } from "../kernel/turn/turn-machine.js";
 import { isFunctionAgent } from "./agent.js";
+import { admitModelCall } from "./delegation/model-admission.js";
 import type { TurnEvent } from "./events.js";
 import type { LiveInput } from "./live-input.js";
 import { LiveTurn, openingMessages } from "./live-turn.js";
@@ -245,12 +246,20 @@ export class TurnDriver {
       const { turnId, sessionId, attempt, messages } = turn;
       store.checkpoint({ turnId, sessionId, attempt, step: step - 1, messages });
     }
-    const verdict = children?.admit(turn.sessionId, turn.usage);
-    if (verdict?.kind === "exceeded") {
-      const reason: Reason = { code: "budget_exceeded", message: verdict.message };
-      this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });
-      return;
-    }
+    if (children === undefined) this.#modelCallAdmitted(turn, step);
+    else
+      admitModelCall(
+        this.#parts,
+        turn,
+        () => this.#modelCallAdmitted(turn, step),
+        (verdict) => {
+          const reason: Reason = { code: "budget_exceeded", message: verdict.message };
+          this.feed(turn, { type: "cancel", request: { mode: "immediate", status: "failed", reason } });
+        },
+      );
+  }
+
+  #modelCallAdmitted(turn: LiveTurn, step: number): void {
     const { agent } = turn.entry;
     if (!isFunctionAgent(agent)) callModel(this.#parts, turn, agent, step);
   }

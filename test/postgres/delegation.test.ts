@@ -3,12 +3,17 @@
  * database, so a global cap of N is N across every process, and a child's completion reaches its
  * parent once, in whichever process holds the parent.
  */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createRuntime, type Model, type Runtime } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
 import { GatedModel, scriptedModel, text } from "../support/models.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
+
+const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
+const CHILD = join(import.meta.dirname, "delegation-child.ts");
 
 const server = onServer();
 
@@ -62,19 +67,17 @@ describe("postgres: delegation across processes", () => {
 
   it("a child taken over by a process that never saw its parent reports to the parent there", async () => {
     const schema = server.schema("dlg");
-    // a dispatches a child whose model never answers, then dies (its store dropped as kill -9 would).
-    const storeA = createPostgresStore({ connectionString: PG_URL, schema, processId: "a", leaseMs: 1_000 });
-    const a = createRuntime({
-      agents: { parent: { model: scriptedModel(() => text("noted")) }, worker: { model: new GatedModel() } },
-      store: storeA,
-      pollIntervalMs: 50,
+    // a dispatches a child whose model never answers, then is SIGKILLed mid-turn.
+    const a = spawn(process.execPath, ["--import", HOOK, CHILD, schema, "a", "1000"], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
-    server.keep(a);
-    await a.start();
-    const dispatched = a.session("p", { agent: "parent" }).delegate({ goal: "look", agent: "worker" });
-    expect(dispatched.status).toBe("dispatched");
-    await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
-    await storeA.abandon();
+    const exited = new Promise((resolve) => a.on("exit", resolve));
+    try {
+      await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`).catch(() => [])).length === 1);
+    } finally {
+      a.kill("SIGKILL");
+      await exited;
+    }
     // b knows nothing of p: it takes the child over, runs it to its end, and the completion goes to p.
     await start(
       "b",

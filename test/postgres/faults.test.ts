@@ -84,6 +84,8 @@ describe("postgres: faults", () => {
     const running = s.send("running");
     const before = [s.send("queued 1"), s.send("queued 2")];
     await Promise.all([running, ...before].map((h) => h.stored()));
+    // A new session's first turn begins once its row is in: it runs before the connection drops.
+    while (running.status !== "running") await new Promise((resolve) => setTimeout(resolve, 5));
     await proxy.cut();
     const during = await sendUntilRefused((n) => s.send(`during ${n}`));
     // The turn ends while the connection is down: its end waits for the store, nothing settles.

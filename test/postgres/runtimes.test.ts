@@ -71,8 +71,9 @@ async function pair(storeB: Partial<Parameters<typeof createPostgresStore>[0]> =
 
 describe("postgres: two runtimes", () => {
   it("input sent from the process that does not hold the session runs in the one that does", async () => {
-    const { a, b } = await pair();
+    const { schema, a, b } = await pair();
     a.session("s", { agent: "echo" });
+    await heldBy(schema, "s", "a");
     const handle = b.session("s", { agent: "echo" }).send("x");
     expect(await handle.result({ timeoutMs: 5_000 })).toMatchObject({ status: "completed", output: "a:x" });
     expect(handle.receipt).toBe("durable");
@@ -103,6 +104,7 @@ describe("postgres: two runtimes", () => {
     const gate = deferred();
     gates.set("long", gate.promise);
     const first = a.session("r", { agent: "echo" }).send("long");
+    await heldBy(schema, "r", "a");
     const sb = b.session("r", { agent: "echo" });
     await until(async () => (await sql(`SELECT 1 FROM "${schema}".turns`)).length === 1);
     const before = await sql(`SELECT count(*)::int AS n FROM "${schema}".inputs`);
@@ -150,15 +152,17 @@ describe("postgres: two runtimes", () => {
   });
 
   it("a wake that is never sent is made up for by the recovery poll", async () => {
-    const { a, b } = await pair({ notify: false });
+    const { schema, a, b } = await pair({ notify: false });
     a.session("w", { agent: "echo" });
+    await heldBy(schema, "w", "a");
     const handle = b.session("w", { agent: "echo" }).send("quiet");
     expect(await handle.result({ timeoutMs: 5_000 })).toMatchObject({ output: "a:quiet" });
   });
 
   it("a wake lost with the listener's connection is made up for by the poll; the listener comes back", async () => {
-    const { a, b } = await pair();
+    const { schema, a, b } = await pair();
     a.session("l", { agent: "echo" });
+    await heldBy(schema, "l", "a");
     await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
       WHERE application_name = 'offstage a' AND query LIKE 'LISTEN%'`);
     const sb = b.session("l", { agent: "echo" });
@@ -251,6 +255,7 @@ describe("postgres: two runtimes, the rest of the policies", () => {
   it("stop({ drain: true }) in the holder finishes its work, including input other processes sent", async () => {
     const { schema, a, b } = await pair();
     a.session("d", { agent: "echo" });
+    await heldBy(schema, "d", "a");
     const sent = [0, 1, 2, 3].map((n) => b.session("d", { agent: "echo" }).send(`drain ${n}`));
     await until(
       async () => (await sql(`SELECT 1 FROM "${schema}".inputs WHERE taken_by = 'a'`)).length === 4,
@@ -336,6 +341,18 @@ describe("postgres: a process whose session was taken over while it ran", () => 
     expect(turns).toEqual([{ attempt: 2, outcome: expect.stringContaining("b:taken") }]);
   });
 });
+
+/**
+ * Waits until `processId` holds the session: `runtime.session()` of a new session takes its lease
+ * once the session's row is in, which it does not wait for.
+ */
+async function heldBy(schema: string, sessionId: string, processId: string): Promise<void> {
+  await until(
+    async () =>
+      (await sql(`SELECT 1 FROM "${schema}".sessions WHERE id = $1 AND owner = $2`, [sessionId, processId]))
+        .length === 1,
+  );
+}
 
 /** Polls `condition` every 20 ms for up to 10 s. */
 async function until(condition: () => Promise<boolean>): Promise<void> {

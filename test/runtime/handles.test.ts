@@ -170,6 +170,31 @@ describe("cancel()", () => {
     await runtime.stop();
   });
 
+  it("a model that answered synchronously, then streams in the background: a cancel still ends its call", async () => {
+    // The synchronous answers were drained inline; the background one must still end on a cancel.
+    let calls = 0;
+    const gate = deferred<ModelPart[]>();
+    const model: Model = {
+      id: "switching",
+      stream(request: ModelRequest) {
+        calls += 1;
+        if (calls <= 2) return text("at once");
+        request.abortSignal.addEventListener("abort", () => gate.reject(request.abortSignal.reason));
+        return (async function* () {
+          yield* await gate.promise;
+        })();
+      },
+    };
+    const { runtime, s } = await startSession({ chat: { model } });
+    expect((await s.send("one").result()).status).toBe("completed");
+    expect((await s.send("two").result()).status).toBe("completed");
+    const h = s.send("three");
+    await until(() => calls === 3);
+    expect(await h.cancel()).toBe("cancelled");
+    await until(() => runtime.metrics().outstandingCalls === 0, "the call to end");
+    expect(await runtime.stop({ timeoutMs: 2000 })).toBe("clean");
+  });
+
   it("a function agent that spreads its context still gets the abort signal", async () => {
     const signals: AbortSignal[] = [];
     const { runtime } = testRuntime({

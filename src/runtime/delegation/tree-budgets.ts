@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { isOffstageError } from "../../errors.js";
 import { type AdmitDecision, refusal, type TreeBudget } from "../../kernel/delegation/delegation-budget.js";
 import type { Usage } from "../../kernel/outcome.js";
 import type { DelegationLog } from "../ports/delegation-log.js";
@@ -22,6 +23,11 @@ const OK: AdmitDecision = { kind: "ok" };
 export class TreeBudgets {
   readonly #log: DelegationLog;
   readonly #budget: TreeBudget;
+  /**
+   * Tokens of ended turns by tree whose charge the store could not take (`STORE_UNAVAILABLE`):
+   * charged with the tree's next admission here.
+   */
+  readonly #owed = new Map<string, number>();
 
   constructor(log: DelegationLog, budget: TreeBudget) {
     this.#log = log;
@@ -31,26 +37,36 @@ export class TreeBudgets {
   /**
    * Before a model call of the child: charges what its running turn's earlier steps used (so the
    * token budget is overrun by at most the calls in flight, not by whole turns), then admits the
-   * call or refuses it.
+   * call or refuses it. A charge that throws counts nothing, so asking again charges the same.
    */
   admit(child: ChargedChild, turnUsage: Usage): AdmitDecision {
-    const charged = this.#log.charge(child.rootSessionId, uncharged(child, turnUsage), this.#budget);
+    const root = child.rootSessionId;
+    const tokens = uncharged(child, turnUsage);
+    const charged = this.#log.charge(root, tokens + (this.#owed.get(root) ?? 0), this.#budget);
+    this.#owed.delete(root);
+    child.turnTokensCharged += tokens;
     return charged.admitted ? OK : refusal(charged.spend, this.#budget);
   }
 
-  /** The child's turn ended with `usage`: the rest of it is charged. */
+  /**
+   * The child's turn ended with `usage`: the rest of it is charged, now or, when the store is
+   * unavailable, with the tree's next admission here (the turn's end must not fail for it).
+   */
   turnEnded(child: ChargedChild, usage: Usage): void {
+    const root = child.rootSessionId;
     const tokens = uncharged(child, usage);
     child.turnTokensCharged = 0;
-    if (tokens > 0) this.#log.charge(child.rootSessionId, tokens);
+    if (tokens === 0) return;
+    try {
+      this.#log.charge(root, tokens);
+    } catch (error) {
+      if (!isOffstageError(error, "STORE_UNAVAILABLE")) throw error;
+      this.#owed.set(root, (this.#owed.get(root) ?? 0) + tokens);
+    }
   }
 }
 
-/** The tokens of the child's running turn not charged yet, counted as charged from now. */
+/** The tokens of the child's running turn not charged yet. */
 function uncharged(child: ChargedChild, turnUsage: Usage): number {
-  const tokens = turnUsage.inputTokens + turnUsage.outputTokens;
-  if (tokens <= child.turnTokensCharged) return 0;
-  const delta = tokens - child.turnTokensCharged;
-  child.turnTokensCharged = tokens;
-  return delta;
+  return Math.max(0, turnUsage.inputTokens + turnUsage.outputTokens - child.turnTokensCharged);
 }

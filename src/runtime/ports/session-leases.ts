@@ -50,10 +50,11 @@ export interface SessionLeases {
   /** Where these inputs stand now (those the store knows), whichever process runs them. */
   outcomes(inputIds: readonly string[]): Promise<readonly InputSnapshot[]>;
   /**
-   * Calls `onWake` with a session's id when another process accepted input for it, and `onLost`
-   * with sessions whose leases this process lost (it was cut off past its lease, and another took
-   * them over); returns a function that stops listening. Wakes are the fast path: one may be lost,
-   * the poll finds its work.
+   * Calls `onWake` with a session's id when input waits for this process to claim it (another
+   * process accepted input for a session this one holds, or the store has input for a session it
+   * takes up), and `onLost` with sessions whose leases this process lost (it was cut off past its
+   * lease, and another took them over); returns a function that stops listening. Wakes are the fast
+   * path: one may be lost, the poll finds its work.
    */
   listen(onWake: (sessionId: string) => void, onLost: (sessionIds: readonly string[]) => void): () => void;
   /** Hands every lease this process holds back at once (a clean stop); the next `open()` claims again. */

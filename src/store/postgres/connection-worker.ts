@@ -45,14 +45,27 @@ export type WorkerRequest =
    * A statement that must neither wait in the open transaction nor commit it (a new session's row,
    * which other processes' statements would otherwise wait on until the group commits): it runs on
    * a second connection, committed at once without waiting for its WAL flush (the group's commit,
-   * which waits for a later flush, makes it durable with the group), and joins the group's replay
-   * in case the server loses it. Run at once, not after the requests queued before it. Answered on
-   * the sync port.
+   * which waits for a later flush, makes it durable with the group), and, with `replay`, joins the
+   * group's replay in case the server loses it (only a statement that changes nothing when run
+   * twice: a budget's charge must not count twice when the group is replayed). Run at once, not
+   * after the requests queued before it — unless `later`: then it runs in its place in the queue,
+   * and nobody waits for it. Answered on the sync port; one run `later` is also told on the parent
+   * port ({@link ASIDES_ANSWERED}), for the store's thread to take its answer up when it is free.
    */
-  | { readonly kind: "aside"; readonly id: number; readonly sql: string; readonly params: readonly unknown[] }
+  | {
+      readonly kind: "aside";
+      readonly id: number;
+      readonly sql: string;
+      readonly params: readonly unknown[];
+      readonly replay: boolean;
+      readonly later: boolean;
+    }
   | { readonly kind: "close"; readonly id: number }
   /** Internal: the connection dropped; make it again and replay the open transaction. */
   | { readonly kind: "restore" };
+
+/** Posted on the parent port once an aside run `later` is answered on the sync port. */
+export const ASIDES_ANSWERED = { asides: true } as const;
 
 /** What the worker answers to a read, a commit or a close. */
 export type WorkerReply =
@@ -142,6 +155,8 @@ class ConnectionWorker {
   #client: pg.Client | undefined;
   /** The connection of `aside` statements, made at the first. */
   #aside: pg.Client | undefined;
+  /** The last aside statement's run: the next one runs after it. */
+  #asides: Promise<unknown> = Promise.resolve();
   /** The open transaction's writes, replayed on a new connection if this one drops. */
   #group: Statement[] = [];
   #inTransaction = false;
@@ -160,9 +175,9 @@ class ConnectionWorker {
   }
 
   post(request: WorkerRequest): void {
-    // An aside statement depends on nothing queued before it (and the store's thread waits for it,
-    // so one runs at a time): it does not wait behind the group's statements or its commit.
-    if (request.kind === "aside") {
+    // An aside statement the store's thread waits for depends on nothing queued before it: it does
+    // not wait behind the group's statements or its commit.
+    if (request.kind === "aside" && !request.later) {
       void this.#handle(request);
       return;
     }
@@ -222,11 +237,12 @@ class ConnectionWorker {
         try {
           const statement = { sql: request.sql, params: request.params };
           const result = await this.#runAside(statement);
-          this.#group.push(statement);
+          if (request.replay) this.#group.push(statement);
           this.#reply({ sync: true }, { id: request.id, rows: result.rows, count: result.rowCount ?? 0 });
         } catch (error) {
           this.#reply({ sync: true }, { id: request.id, error: errorOf(error) });
         }
+        if (request.later) parentPort!.postMessage(ASIDES_ANSWERED);
         return;
       case "commit":
         parentPort!.postMessage(await this.#commit(request.id));
@@ -333,8 +349,17 @@ class ConnectionWorker {
     }
   }
 
-  /** Runs an `aside` statement, connecting its connection first if needed (once more if it dropped). */
-  async #runAside(statement: Statement): Promise<pg.QueryResult> {
+  /**
+   * Runs an `aside` statement after those before it (a waited-for one may come while one run `later`
+   * runs), connecting its connection first if needed (once more if it dropped).
+   */
+  #runAside(statement: Statement): Promise<pg.QueryResult> {
+    const run = this.#asides.then(() => this.#runAsideNow(statement));
+    this.#asides = run.catch(() => undefined);
+    return run;
+  }
+
+  async #runAsideNow(statement: Statement): Promise<pg.QueryResult> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.#aside === undefined) {

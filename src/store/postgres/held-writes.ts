@@ -1,17 +1,20 @@
 /**
- * The PostgreSQL store's hot writes, held back within their group and written together: accepted
- * inputs (of sessions this process holds, without an idempotency key), turn starts and turn ends,
- * each kind as one multi-row statement (`insertInputs`, `startTurns`, `endTurns` in
+ * The PostgreSQL store's hot writes, held back within their group and written together: new
+ * sessions' rows, accepted inputs (without an idempotency key), turn starts and turn ends, each
+ * kind as one multi-row statement (`insertSessions`, `insertInputs`, `startTurns`, `endTurns` in
  * `statements.ts`), and a turn that starts and ends in the group written once, already ended
- * (`runTurns`). The server then parses, plans and runs at most four statements per group instead
- * of one per input and turn (bench/NOTES.md, "Fleet").
+ * (`runTurns`). The server then parses, plans and runs at most five statements per group instead
+ * of one per session, input and turn (bench/NOTES.md, "Fleet").
  *
  * They are written, in that order, before anything else reaches the connection (`SyncConnection`
  * calls {@link HeldWrites.flush} first in every call: a read, any other write, a commit), so every
- * statement outside them keeps its place. Within them the kinds are reordered, which leaves the rows
- * writing each at its call would:
+ * statement outside them keeps its place. The sessions' rows go aside (`Create`: committed on their
+ * own, so no other process waits on them for the rest of the group), queued before the group's
+ * writes and commit. Within them the kinds are reordered, which leaves the rows writing each at its
+ * call would:
  *
- * - an input is accepted before a turn takes it, so inputs go first;
+ * - a session is created before input is sent to it, and an input is accepted before a turn takes
+ *   it, so sessions go first, then inputs;
  * - starts go before ends: a start held after an end is of a later turn (a session runs one turn
  *   at a time), and the only input both can name is one the end requeues — the later start takes it
  *   from either state, and the end then finds it in another turn and leaves it;
@@ -29,7 +32,7 @@
  *
  * @packageDocumentation
  */
-import type { InputRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
+import type { InputRecord, SessionRecord, TurnEnd, TurnStart } from "../../runtime/ports/store.js";
 import { outcomeJson } from "../sqlite/rows.js";
 import type { Statements } from "./statements.js";
 
@@ -38,6 +41,9 @@ import type { Statements } from "./statements.js";
  * (those the lease check kept out) reach the store when the transaction commits.
  */
 export type Write = (sql: string, params: readonly unknown[], report: boolean) => void;
+
+/** Where held sessions go: `insertSessions`'s columns (ids, agents, created_at_ms), to be run aside. */
+export type Create = (columns: readonly unknown[][]) => void;
 
 /** A column of held rows per parameter of a multi-row statement. */
 type Columns = unknown[][];
@@ -54,21 +60,33 @@ export class HeldWrites {
   readonly #sql: Statements;
   readonly #owner: string;
   readonly #write: Write;
-  #inputs: Columns = columns(7);
+  readonly #create: Create;
+  #sessions: Columns = columns(3);
+  #inputs: Columns = columns(8);
   /** Held starts by turn id, in the order held, with their end if it came in the group too. */
   #starts = new Map<string, { readonly start: TurnStart; readonly epoch: number; end?: TurnEnd }>();
   #ends: Columns = columns(10);
   /** Turns and inputs the held starts name. */
   readonly #named = new Set<string>();
 
-  constructor(sql: Statements, owner: string, write: Write) {
+  constructor(sql: Statements, owner: string, write: Write, create: Create) {
     this.#sql = sql;
     this.#owner = owner;
     this.#write = write;
+    this.#create = create;
   }
 
-  /** Holds an input accepted for a session this process holds, without an idempotency key. */
-  input(input: InputRecord, payload: string): void {
+  /** Holds a new session's row. */
+  session(session: SessionRecord): void {
+    push(this.#sessions, [session.id, session.agent, session.createdAtMs]);
+  }
+
+  /**
+   * Holds an input without an idempotency key; `takenBy` is this process when it holds the session
+   * (it runs the input), else null: taken by this process if the session's row names it when the
+   * input's is written (a session this process is creating; `new-sessions.ts`).
+   */
+  input(input: InputRecord, payload: string, takenBy: string | null): void {
     push(this.#inputs, [
       input.id,
       input.sessionId,
@@ -77,6 +95,7 @@ export class HeldWrites {
       input.policy,
       input.acceptedAtMs,
       input.delegationId ?? null,
+      takenBy,
     ]);
   }
 
@@ -116,10 +135,11 @@ export class HeldWrites {
 
   /** Writes what is held, then holds nothing. */
   flush(): void {
+    const sessions = this.#sessions;
     const inputs = this.#inputs;
     const held = this.#starts;
     const ends = this.#ends;
-    if (inputs[0]!.length + held.size + ends[0]!.length === 0) return;
+    if (sessions[0]!.length + inputs[0]!.length + held.size + ends[0]!.length === 0) return;
     // Emptied first: a write flushes what is held before it, which is then nothing.
     this.drop();
     const starts = columns(6);
@@ -145,6 +165,7 @@ export class HeldWrites {
           end.messages.length > 0 ? JSON.stringify(end.messages) : null,
         ]);
     }
+    if (sessions[0]!.length > 0) this.#create(sessions);
     if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner], false);
     if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner], true);
     if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner], true);
@@ -153,7 +174,8 @@ export class HeldWrites {
 
   /** Drops what is held: what a killed process leaves. */
   drop(): void {
-    this.#inputs = columns(7);
+    this.#sessions = columns(3);
+    this.#inputs = columns(8);
     this.#starts = new Map();
     this.#ends = columns(10);
     this.#named.clear();

@@ -34,7 +34,10 @@ export interface LogAccess {
   write(sql: string, params: readonly unknown[]): void;
   /** A statement whose rows or count the caller needs now; `write` when it changes rows. */
   readSync(sql: string, params: readonly unknown[], write?: boolean): { rows: Rows; count: number };
-  /** A statement committed at once on the side, its rows returned now (see `SyncConnection.asideSync`). */
+  /**
+   * A statement committed at once on the side, its rows returned now (see `SyncConnection.asideSync`);
+   * not replayed with the group, as a charge run twice would count twice.
+   */
   asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number };
   /** Commits the current transaction, now (see `SyncConnection.aloneSync`). */
   commitSync(): void;

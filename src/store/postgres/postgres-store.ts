@@ -43,6 +43,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { HeldHistories } from "./held-histories.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate, quoteIdent } from "./migrations.js";
+import { NewSessions } from "./new-sessions.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
 import { recordOf, sessionOf, takeEndRequests, workOf } from "./recover.js";
@@ -92,16 +93,21 @@ export class PostgresStore implements Store, AsyncDisposable {
       return rows.map((row) => snapshotOf(row as unknown as InputRow));
     },
     listen: (onWake, onLost) => {
-      const listener = new WakeListener(this.#settings.config, this.channel, onWake);
+      const listener = new WakeListener(this.#settings.config, this.channel, (sessionId) => {
+        if (this.holds(sessionId) || this.#new.has(sessionId)) onWake(sessionId);
+      });
+      this.#onWake = onWake;
       this.#onLost = onLost;
       return () => {
         listener.close();
+        if (this.#onWake === onWake) this.#onWake = undefined;
         if (this.#onLost === onLost) this.#onLost = undefined;
       };
     },
     release: async () => {
       const conn = this.#live();
       this.#held.clear();
+      this.#new.clear();
       this.#histories.clear();
       conn.write(this.#sql.releaseAll, [this.processId]);
       await conn.commit();
@@ -118,6 +124,9 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly #histories = new HeldHistories();
   #open: Open | undefined;
   #closing: Promise<void> | undefined;
+  /** Sessions being created here (`new-sessions.ts`). */
+  readonly #new = new NewSessions();
+  #onWake: ((sessionId: string) => void) | undefined;
   #onLost: ((sessionIds: readonly string[]) => void) | undefined;
 
   /** @internal Use {@link createPostgresStore}. */
@@ -132,7 +141,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       sql: this.#sql,
       write: (sql, params) => this.#live().write(sql, params),
       readSync: (sql, params, write) => this.#live().readSync(sql, params, write),
-      asideSync: (sql, params) => this.#live().asideSync(sql, params),
+      asideSync: (sql, params) => this.#live().asideSync(sql, params, false),
       commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
     });
@@ -157,6 +166,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     // Sessions with live input nobody holds, and this process's own (a restart under its name).
     const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
     this.#held.clear();
+    this.#new.clear();
     this.#histories.clear();
     for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     const state = await this.#recover();
@@ -165,19 +175,17 @@ export class PostgresStore implements Store, AsyncDisposable {
     return state;
   }
 
+  /**
+   * Holds the session's row for the group, without waiting for the server: the session is held once
+   * the row is in (`new-sessions.ts`). One another process made is left to its holder; input sent to
+   * it then takes its lease if nobody holds it, as for any session this process does not hold.
+   */
   createSession(session: SessionRecord): void {
-    if (this.#held.has(session.id)) return;
-    const conn = this.#live();
-    const params = [session.id, session.agent, session.createdAtMs, this.processId];
-    // A new session's row is written aside, without committing the group or waiting in it; one that
-    // exists is claimed in a transaction of its own, as its row may be locked by its holder's group.
-    const created = conn.asideSync(this.#sql.insertSession, params).rows;
-    if (created.length > 0) {
-      this.#take(session.id, created);
-      this.#histories.set(session.id, created[0]!.epoch as number, []);
-      return;
-    }
-    this.#take(session.id, conn.aloneSync([{ sql: this.#sql.createSession, params }]).rows);
+    if (this.#held.has(session.id) || this.#new.has(session.id)) return;
+    const { conn, held } = this.#openNow();
+    this.#new.add(session.id);
+    held.session(session);
+    conn.hold();
   }
 
   accept(input: InputRecord): void {
@@ -189,18 +197,21 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { where: this.where } },
       );
     const sessionId = input.sessionId;
+    // Being created here: the claim that hands its input back makes it held (`new-sessions.ts`).
+    const created = this.#new.has(sessionId);
     // Input for a session nobody holds takes its lease: the process that accepts it runs it. Not a
     // completion: the claim would commit alone, before the child's end it must commit with; the
     // session's holder, or the recovery poll, takes it up.
-    if (!this.#held.has(sessionId) && input.delegationId === undefined)
+    if (!created && !this.#held.has(sessionId) && input.delegationId === undefined)
       this.#take(
         sessionId,
         conn.aloneSync([{ sql: this.#sql.claimSession, params: [sessionId, this.processId] }]).rows,
       );
     const held = this.#held.has(sessionId);
     const payload = JSON.stringify(input.payload);
-    if (held && input.idempotencyKey === undefined) {
-      writes.input(input, payload);
+    if ((held || (created && input.policy !== "reject")) && input.idempotencyKey === undefined) {
+      writes.input(input, payload, held ? this.processId : null);
+      if (created) this.#new.accepted(input);
       conn.hold();
       return;
     }
@@ -235,7 +246,8 @@ export class PostgresStore implements Store, AsyncDisposable {
         { details: { inputId: input.id, sessionId } },
       );
     }
-    if (!held && this.#settings.notify) conn.write(this.#sql.notify, [this.channel, sessionId]);
+    if (created) this.#new.accepted(input);
+    else if (!held && this.#settings.notify) conn.write(this.#sql.notify, [this.channel, sessionId]);
   }
 
   steer(steer: Steer): void {
@@ -330,6 +342,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     this.#closing = Promise.resolve();
     this.#held.clear();
+    this.#new.clear();
     this.#histories.clear();
     open.held.drop();
     open.heartbeat.close();
@@ -372,8 +385,14 @@ export class PostgresStore implements Store, AsyncDisposable {
       onLapse: () => this.#lapse(),
       onBack: () => this.#back(),
     });
-    const held = new HeldWrites(this.#sql, this.processId, (sql, params, report) =>
-      conn.write(sql, params, report),
+    const held = new HeldWrites(
+      this.#sql,
+      this.processId,
+      (sql, params, report) => conn.write(sql, params, report),
+      (columns) =>
+        conn.asideLater(this.#sql.insertSessions, [...columns, this.processId], true, (answer) =>
+          this.#created(conn, columns, answer),
+        ),
     );
     conn.held = held;
     this.#open = { conn, held, heartbeat };
@@ -425,6 +444,7 @@ export class PostgresStore implements Store, AsyncDisposable {
   #lapse(): void {
     const lost = [...this.#held.keys()];
     this.#held.clear();
+    this.#new.dropFresh();
     this.#histories.clear();
     if (lost.length > 0) this.#onLost?.(lost);
   }
@@ -459,6 +479,8 @@ export class PostgresStore implements Store, AsyncDisposable {
   async #claim(sessionIds: readonly string[] | undefined): Promise<Claimed> {
     const conn = this.#live();
     const sql = this.#sql;
+    // Taken before the reads: input sent to a fresh session after them is not in this claim.
+    const created = this.#new.snapshot(sessionIds);
     const { rows } = await conn.read(
       sql.claimFree,
       [this.processId, CLAIM_AT_OPEN_MAX, [...this.#unhanded]],
@@ -483,7 +505,20 @@ export class PostgresStore implements Store, AsyncDisposable {
       this.#held.set(row.id as string, row.epoch as number);
       this.#unhanded.delete(row.id as string);
     }
-    return { sessions, queued: [...queued, ...untaken], interrupted, nextSeq: (seq ?? 0) + 1, endRequests };
+    const handed = this.#new.inputsOf(created);
+    const { held, again } = this.#new.takenUp(created);
+    for (const [id, epoch] of held) {
+      this.#held.set(id, epoch);
+      this.#histories.set(id, epoch, []);
+    }
+    for (const id of again) queueMicrotask(() => this.#onWake?.(id));
+    return {
+      sessions,
+      queued: [...queued, ...untaken, ...handed],
+      interrupted,
+      nextSeq: (seq ?? 0) + 1,
+      endRequests,
+    };
   }
 
   /** See {@link SessionLeases.askToEnd}. */
@@ -502,6 +537,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#open = undefined;
     open.heartbeat.close();
     this.#held.clear();
+    this.#new.clear();
     this.#histories.clear();
     open.conn.write(this.#sql.releaseAll, [this.processId]);
     open.conn.write(this.#sql.forgetProcess, [this.processId]);
@@ -519,10 +555,61 @@ export class PostgresStore implements Store, AsyncDisposable {
     if (epoch !== undefined) this.#held.set(sessionId, epoch as number);
   }
 
-  /** The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not held). */
+  /**
+   * The fence params of a turn write: session, owner, epoch (-1, which matches nothing, when not
+   * held). A runtime writes turns only of sessions it holds; a caller writing one of a session still
+   * being created here waits for its row, and one that found it fresh runs it from now on.
+   */
   #fence(sessionId: string): [string, string, number] {
+    if (this.#new.isPending(sessionId)) this.#settleNew();
+    const promoted = this.#new.promote(sessionId);
+    if (promoted !== undefined) this.#held.set(sessionId, promoted);
     const epoch = this.#open?.heartbeat.lapsed === true ? undefined : this.#held.get(sessionId);
     return [sessionId, this.processId, epoch ?? -1];
+  }
+
+  /** Writes the held sessions' rows now and waits for their answers (`#created`). */
+  #settleNew(): void {
+    const { conn, held } = this.#openNow();
+    held.flush();
+    conn.settleAsides();
+  }
+
+  /**
+   * The answer to new sessions' rows (`columns`: ids, agents, created_at_ms), inserted aside: those
+   * created are held or fresh, those there already left to their holder (`new-sessions.ts`). Not
+   * answered (the server unreachable): the rows are written with the group instead, which is
+   * replayed until it commits, free for any process's claim to take up with their input.
+   */
+  #created(
+    conn: SyncConnection,
+    columns: readonly unknown[][],
+    answer: { rows: Rows } | OffstageError,
+  ): void {
+    if (this.#open?.conn !== conn) return;
+    const ids = columns[0] as string[];
+    if (answer instanceof OffstageError) conn.write(this.#sql.insertSessions, [...columns, null]);
+    const epochs = new Map(
+      answer instanceof OffstageError
+        ? []
+        : answer.rows.map((row) => [row.id as string, row.epoch as number]),
+    );
+    const freshAllowed = this.#onWake !== undefined;
+    for (const id of ids) {
+      const epoch = epochs.get(id);
+      switch (this.#new.answered(id, epoch, { freshAllowed })) {
+        case "held":
+          this.#held.set(id, epoch!);
+          this.#histories.set(id, epoch!, []);
+          break;
+        case "fresh":
+          queueMicrotask(() => this.#onWake?.(id));
+          break;
+        case "elsewhere":
+          if (this.#settings.notify) conn.write(this.#sql.notify, [this.channel, id]);
+          break;
+      }
+    }
   }
 
   #live(): SyncConnection {

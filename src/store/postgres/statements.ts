@@ -122,16 +122,13 @@ const SQL = {
   claimSession: `UPDATE {s}.sessions x SET owner = $2, epoch = ${nextEpoch("x", "$2")}
     WHERE x.id = $1 AND (x.owner = $2 OR ${FREE}) AND ${IDLE} RETURNING x.epoch`,
   /**
-   * Creates the session held by this process; one that exists is claimed as `claimSession` claims.
-   * Params: id, agent, created_at_ms, owner.
+   * Creates the sessions no process made yet, held by `owner` (or free, when NULL); returns those it
+   * created. Params: ids, agents, created_at_ms (arrays, one element per session), owner.
    */
-  createSession: `INSERT INTO {s}.sessions AS x (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO UPDATE SET owner = $4, epoch = ${nextEpoch("x", "$4")}
-      WHERE (x.owner = $4 OR ${FREE}) AND ${IDLE}
-    RETURNING x.epoch`,
-  /** Creates the session held by this process if no process made it yet. Params: id, agent, created_at_ms, owner. */
-  insertSession: `INSERT INTO {s}.sessions (id, agent, created_at_ms, owner, epoch) VALUES ($1, $2, $3, $4, 1)
-    ON CONFLICT (id) DO NOTHING RETURNING epoch`,
+  insertSessions: `INSERT INTO {s}.sessions (id, agent, created_at_ms, owner, epoch)
+      SELECT u.id, u.agent, u.created_at_ms, $4, 1
+        FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, agent, created_at_ms)
+    ON CONFLICT (id) DO NOTHING RETURNING id, epoch`,
   allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
 
   /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by. */
@@ -139,15 +136,18 @@ const SQL = {
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
   /**
-   * `insertInput` for many inputs of sessions this process holds, none with an idempotency key, in
-   * the order given. Params: ids, session ids, seqs, payloads, policies, accepted_at_ms, delegation
-   * ids (arrays, one element per input), taken_by.
+   * `insertInput` for many inputs without an idempotency key, in the order given; one whose taken_by
+   * is NULL is taken by `$9` if its session's row names it. Params: ids, session ids, seqs, payloads,
+   * policies, accepted_at_ms, delegation ids, taken_by (arrays, one element per input), owner.
    */
   insertInputs: `INSERT INTO {s}.inputs
       (id, session_id, seq, payload, policy, accepted_at_ms, delegation_id, taken_by, status)
-    SELECT u.id, u.session_id, u.seq, u.payload, u.policy, u.accepted_at_ms, u.delegation_id, $8, 'queued'
-      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-        WITH ORDINALITY AS u(id, session_id, seq, payload, policy, accepted_at_ms, delegation_id, ord)
+    SELECT u.id, u.session_id, u.seq, u.payload, u.policy, u.accepted_at_ms, u.delegation_id,
+        coalesce(u.taken_by, (SELECT x.owner FROM {s}.sessions x WHERE x.id = u.session_id AND x.owner = $9)),
+        'queued'
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+          $8::text[])
+        WITH ORDINALITY AS u(id, session_id, seq, payload, policy, accepted_at_ms, delegation_id, taken_by, ord)
       ORDER BY u.ord
     ON CONFLICT DO NOTHING`,
   /**
@@ -384,7 +384,7 @@ export type Statements = { readonly [K in keyof typeof SQL]: string };
  * with the array as a constant), and the claims' arrays hold every session a process holds.
  */
 export const PREPARED = [
-  "insertSession",
+  "insertSessions",
   "insertInput",
   "insertInputs",
   "startTurns",

@@ -15,6 +15,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_thread
 import type pg from "pg";
 import { OffstageError } from "../../errors.js";
 import {
+  type ASIDES_ANSWERED,
   DOWN_FLAG,
   REPLY_FLAG,
   type Statement,
@@ -27,6 +28,9 @@ import {
 /** Rows a read returned. */
 export type Rows = readonly Record<string, unknown>[];
 
+/** Told what an aside run `later` answered: its rows, or why it failed. */
+export type AsideDone = (result: { rows: Rows; count: number } | OffstageError) => void;
+
 /** Where the worker's module is: beside this one, as `.ts` when running from source. */
 const WORKER_URL = new URL(
   import.meta.url.endsWith(".ts") ? "./connection-worker.ts" : "./connection-worker.js",
@@ -38,6 +42,8 @@ export class SyncConnection {
   readonly #flags: Int32Array;
   readonly #syncPort: MessageChannel["port1"];
   readonly #waiting = new Map<number, { resolve: (reply: WorkerReply) => void }>();
+  /** Asides run `later` not answered to their callers yet, by id, with what they answered if they did. */
+  readonly #asides = new Map<number, { readonly done: AsideDone; reply?: WorkerReply }>();
   readonly #readTimeoutMs: number;
   readonly #groupCommitMs: number;
   #timer: NodeJS.Timeout | undefined;
@@ -77,7 +83,11 @@ export class SyncConnection {
       prepared,
     };
     this.#worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2] });
-    this.#worker.on("message", (reply: WorkerReply) => {
+    this.#worker.on("message", (reply: WorkerReply | typeof ASIDES_ANSWERED) => {
+      if ("asides" in reply) {
+        this.#takeAsideAnswers();
+        return;
+      }
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
       if (this.#waiting.size === 0) this.#worker.unref();
@@ -138,13 +148,63 @@ export class SyncConnection {
 
   /**
    * Runs a statement on the side, committed at once but not waited for until the group commits,
-   * and returns its rows, blocking this thread (see the worker's `aside` request).
+   * and returns its rows, blocking this thread (see the worker's `aside` request; `replay` only for
+   * a statement that changes nothing when run twice).
    */
-  asideSync(sql: string, params: readonly unknown[]): { rows: Rows; count: number } {
+  asideSync(sql: string, params: readonly unknown[], replay: boolean): { rows: Rows; count: number } {
     // Nothing held waits for it: it is independent of the group's writes.
     this.#wrote();
     const id = this.#nextId++;
-    return this.#waitSync(id, { kind: "aside", id, sql, params });
+    return this.#waitSync(id, { kind: "aside", id, sql, params, replay, later: false });
+  }
+
+  /**
+   * Queues a statement to run on the side in its place among the writes (see the worker's `aside`
+   * request with `later`), without waiting for it: `done` is told its answer once this thread is
+   * free (never inside a call of this connection), or within {@link settleAsides}.
+   */
+  asideLater(sql: string, params: readonly unknown[], replay: boolean, done: AsideDone): void {
+    this.#wrote();
+    const id = this.#nextId++;
+    this.#asides.set(id, { done });
+    this.#post({ kind: "aside", id, sql, params, replay, later: true });
+  }
+
+  /** Blocks this thread until every aside run `later` is answered, and tells their callers. */
+  settleAsides(): void {
+    const deadline = performance.now() + this.#readTimeoutMs;
+    for (;;) {
+      this.#takeAsideAnswers();
+      if (this.#asides.size === 0) return;
+      if (this.down) throw this.#unavailable("the connection is down; the store is reconnecting");
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#unavailable(`no answer within ${this.#readTimeoutMs} ms`);
+      Atomics.wait(this.#flags, REPLY_FLAG, 0, left);
+      Atomics.store(this.#flags, REPLY_FLAG, 0);
+    }
+  }
+
+  /**
+   * Tells the callers of answered asides what they answered. Other answers on the sync port now are
+   * those of reads that timed out (nobody waits on it while this runs): dropped.
+   */
+  #takeAsideAnswers(): void {
+    for (let message = receiveMessageOnPort(this.#syncPort); message !== undefined; ) {
+      this.#keepAsideAnswer(message.message as WorkerReply);
+      message = receiveMessageOnPort(this.#syncPort);
+    }
+    for (const [id, aside] of this.#asides) {
+      if (aside.reply === undefined) continue;
+      this.#asides.delete(id);
+      aside.done("error" in aside.reply ? this.#errorOf(aside.reply.error) : aside.reply);
+    }
+  }
+
+  /** Keeps the answer of an aside run `later` for its caller; whether it was one. */
+  #keepAsideAnswer(reply: WorkerReply): boolean {
+    const aside = this.#asides.get(reply.id);
+    if (aside !== undefined) aside.reply = reply;
+    return aside !== undefined;
   }
 
   #waitSync(id: number, request: WorkerRequest): { rows: Rows; count: number } {
@@ -153,10 +213,12 @@ export class SyncConnection {
     this.#post(request);
     const deadline = performance.now() + this.#readTimeoutMs;
     for (;;) {
-      // Answers to reads that timed out earlier may come first: they are dropped.
+      // Answers to reads that timed out earlier may come first: they are dropped. Those of asides
+      // run `later` are kept for their callers, told once this call has returned.
       for (let message = receiveMessageOnPort(this.#syncPort); message !== undefined; ) {
         const reply = message.message as WorkerReply;
         if (reply.id === id) return this.#rowsOf(reply);
+        this.#keepAsideAnswer(reply);
         message = receiveMessageOnPort(this.#syncPort);
       }
       const left = deadline - performance.now();
