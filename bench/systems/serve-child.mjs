@@ -18,7 +18,8 @@ import { Hono } from "hono";
 export const TOKEN = "bench-token-0123456789abcdef";
 const [system, dir] = process.argv.slice(2);
 
-async function startOffstage() {
+/** Starts the Offstage server with its database in `dir`; resolves with its URL, stop and stats. */
+export async function startOffstage(dir) {
   // The build OFFSTAGE_DIST names (bench/run.mjs --clean-build sets it), else the work tree's dist/.
   const given = process.env.OFFSTAGE_DIST ?? new URL("../../dist/index.js", import.meta.url).href;
   const index = given.startsWith("file:") ? fileURLToPath(given) : given;
@@ -41,7 +42,8 @@ async function startOffstage() {
   return { url: served.server.url, stop: () => served.stop(), stats: () => store.stats() };
 }
 
-async function startFloor() {
+/** Starts the floor with its database in `dir`; resolves with its URL and stop. */
+export async function startFloor(dir) {
   const db = new DatabaseSync(join(dir, "floor.db"));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   // Offstage's inputs table and its indexes (store/sqlite/migrations.ts, as migrated), so the row
@@ -85,7 +87,7 @@ async function startFloor() {
 
 // Imported by the scenario for TOKEN only; run as a process, it serves.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const running = system === "floor" ? await startFloor() : await startOffstage();
+  const running = system === "floor" ? await startFloor(dir) : await startOffstage(dir);
   // How late the event loop ran its timers since the last report: what a request waits behind.
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();

@@ -1,0 +1,151 @@
+// Bytes the server allocates per accepted POST, for Offstage's `serve` and the floor (both from
+// systems/serve-child.mjs), measured in the server's own process: the server runs here, and a child
+// process posts --requests inputs over --connections keep-alive connections (the serve bench's body,
+// token and session spread). Allocation is what drives young-generation scavenges, and unlike
+// latency it does not move when other processes load the machine.
+//   * B/req: V8's allocation counter (the heap's used bytes plus what each GC freed, read from
+//     v8.GCProfiler), after a warm-up run, divided by the requests;
+//   * scavenges per 10 000 requests at the heap's current young-generation size;
+//   * with --sites, the sampling heap profiler's sites (collected objects included) by B/req.
+//
+//   npm run build && npm exec -- node bench/lab/serve-alloc.mjs [--systems offstage,floor] [--requests 20000]
+//     [--connections 8] [--sessions 1000] [--rounds 2] [--sites 20]
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
+import { startFloor, startOffstage, TOKEN } from "../systems/serve-child.mjs";
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? args[at + 1] : fallback;
+};
+
+if (args[0] === "--post") {
+  // The loader (its own process): posts `requests` inputs to `url`, then exits.
+  const [, url, requests, connections, sessions, offset] = args;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(connections) });
+  let next = Number(offset);
+  const end = next + Number(requests);
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const n = next++;
+      const body = JSON.stringify({ payload: { n } });
+      const req = http.request(
+        `${url}/v1/sessions/s${n % Number(sessions)}/inputs`,
+        {
+          method: "POST",
+          agent,
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => (res.statusCode === 202 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  const lane = async () => {
+    while (next < end) await one();
+  };
+  await Promise.all(Array.from({ length: Number(connections) }, lane));
+  agent.destroy();
+  process.exit(0);
+}
+
+const SYSTEMS = flag("systems", "offstage,floor").split(",");
+const REQUESTS = Number(flag("requests", 20_000));
+const CONNECTIONS = Number(flag("connections", 8));
+const SESSIONS = Number(flag("sessions", 1000));
+const ROUNDS = Number(flag("rounds", 2));
+const SITES = Number(flag("sites", 0));
+
+let posted = 0;
+function load(url, requests) {
+  const offset = posted;
+  posted += requests;
+  const self = fileURLToPath(import.meta.url);
+  const argv = [self, "--post", url, requests, CONNECTIONS, SESSIONS, offset].map(String);
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, argv, { stdio: ["ignore", "inherit", "inherit"] });
+    proc.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`loader exited ${code}`))));
+  });
+}
+
+/** Bytes allocated while `run` runs (used bytes after, minus before, plus what GCs freed) and its scavenges. */
+async function allocated(run) {
+  const profiler = new v8.GCProfiler();
+  const before = v8.getHeapStatistics().used_heap_size;
+  profiler.start();
+  await run();
+  const after = v8.getHeapStatistics().used_heap_size;
+  const { statistics } = profiler.stop();
+  let freed = 0;
+  let scavenges = 0;
+  for (const gc of statistics) {
+    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+    if (gc.gcType === "Scavenge" || gc.gcType === "MinorMarkSweep") scavenges += 1;
+  }
+  return { bytes: after - before + freed, scavenges };
+}
+
+async function sites(url) {
+  const inspector = new Session();
+  inspector.connect();
+  await inspector.post("HeapProfiler.enable");
+  await inspector.post("HeapProfiler.startSampling", {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await load(url, REQUESTS);
+  const { profile } = await inspector.post("HeapProfiler.stopSampling");
+  inspector.disconnect();
+  const bySite = new Map();
+  let total = 0;
+  const walk = (node, stack) => {
+    const frame = node.callFrame;
+    const file = frame.url.replace(/^file:\/\//, "").replace(/^.*\/(dist|node_modules|bench)\//, "$1/");
+    const here = `${frame.functionName || "(anonymous)"}  ${file}${file ? `:${frame.lineNumber + 1}` : ""}`;
+    if (node.selfSize > 0) {
+      const own = stack.findLast((s) => / (dist|node_modules|bench)\//.test(s)) ?? here;
+      const site = own === here ? here : `${own}  → ${frame.functionName || "(native)"}`;
+      bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const child of node.children ?? []) walk(child, [...stack, here]);
+  };
+  walk(profile.head, []);
+  console.log(`  sampled: ${(total / REQUESTS).toFixed(0)} B/req`);
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, SITES))
+    console.log(`  ${(bytes / REQUESTS).toFixed(0).padStart(6)}  ${site}`);
+}
+
+const heap = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+console.log(
+  `${REQUESTS} POSTs over ${CONNECTIONS} connections, young generation ${(heap.space_size / 2 ** 20).toFixed(1)} MiB now (${process.execArgv.join(" ") || "default flags"})`,
+);
+for (const system of SYSTEMS) {
+  const dir = mkdtempSync(join(tmpdir(), "offstage-serve-alloc-"));
+  const running = system === "floor" ? await startFloor(dir) : await startOffstage(dir);
+  await load(running.url, REQUESTS); // warm-up: compiled code, sessions made, tables grown
+  const rows = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const { bytes, scavenges } = await allocated(() => load(running.url, REQUESTS));
+    rows.push(`${(bytes / REQUESTS).toFixed(0)} B/req, ${((scavenges * 10_000) / REQUESTS).toFixed(1)} scavenges/10k`);
+  }
+  console.log(`${system.padEnd(9)} ${rows.join(" | ")}`);
+  if (SITES > 0) await sites(running.url);
+  await running.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
