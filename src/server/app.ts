@@ -9,6 +9,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { PatternRouter } from "hono/router/pattern-router";
 import { BootError } from "../errors.js";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../observability/prometheus.js";
 import type { Logger } from "../runtime/logger.js";
@@ -64,7 +65,10 @@ export function createApp(options: AppOptions): App {
   const streams = { ...DEFAULT_STREAMS, ...options.eventStreams };
   const closing = new AbortController();
   const bodyBytesMax = options.bodyBytesMax ?? BODY_BYTES_MAX;
-  const app = new Hono<{ Bindings: HttpBindings; Variables: RequestVars }>();
+  // Hono's default picks its trie router for this table (its RegExp router refuses a static segment
+  // beside a parameter, as /v1/delegations/interrupt-all beside /v1/delegations/:id/cancel). The
+  // pattern router matches the same routes with a third of the trie's garbage per request.
+  const app = new Hono<{ Bindings: HttpBindings; Variables: RequestVars }>({ router: new PatternRouter() });
   const openapi = JSON.stringify(openApiDocument("1"));
 
   app.onError((error, c) => {
