@@ -15,6 +15,8 @@
 //        --paced-rate R   pace every system at R/s instead of half its own peak (an A/B at one rate)
 //        --cpu-prof DIR   each server process writes a CPU profile (node --cpu-prof) into DIR
 //        --b DIST   also `offstage-b`: offstage from another build (a dist folder), for A/B in one run
+//        --semi-space LIST   every system once per young-generation size: Node's --max-semi-space-size
+//                   (MiB) for each value of LIST, `default` for Node's own (systems named `offstage@16`)
 // With --rounds N, the systems take turns N times (A B C, then C B A, ...) and each figure is the
 // median of its rounds, so a drift of the machine's speed meets every system alike.
 import { spawn } from "node:child_process";
@@ -47,11 +49,16 @@ const ROUNDS = Number(flag("rounds", 1));
 const B_DIST = flag("b", undefined);
 const PROF_DIR = flag("cpu-prof", undefined);
 const PACED_RATE = flag("paced-rate", undefined);
-const ONLY = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
+const SYSTEMS = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
+const SEMI_SPACES = flag("semi-space", undefined)?.split(",");
+const ONLY =
+  SEMI_SPACES === undefined ? SYSTEMS : SEMI_SPACES.flatMap((mib) => SYSTEMS.map((system) => `${system}@${mib}`));
 const child = new URL("../systems/serve-child.mjs", import.meta.url).pathname;
 
 /** Starts a system's server in its own process; resolves with its URL and a handle to stop it. */
-function start(system) {
+function start(name) {
+  const [system, semiSpace] = name.split("@");
+  const young = semiSpace === undefined || semiSpace === "default" ? [] : [`--max-semi-space-size=${semiSpace}`];
   const dir = mkdtempSync(join(tmpdir(), "offstage-serve-bench-"));
   const env =
     system === "offstage-b" ? { ...process.env, OFFSTAGE_DIST: resolve(B_DIST, "index.js") } : process.env;
@@ -59,7 +66,7 @@ function start(system) {
     PROF_DIR === undefined
       ? []
       : ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${system}-${Date.now()}.cpuprofile`];
-  const proc = spawn(process.execPath, ["--expose-gc", ...profile, child, system.replace(/-b$/, ""), dir], {
+  const proc = spawn(process.execPath, ["--expose-gc", ...young, ...profile, child, system.replace(/-b$/, ""), dir], {
     stdio: ["ignore", "pipe", "inherit"],
     env,
   });
@@ -296,6 +303,8 @@ function summary(result, before, after) {
     cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
     loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
     loopMaxMs: Number(after.loopMs.max.toFixed(1)),
+    scavenges: after.gc.scavenges - before.gc.scavenges,
+    scavengeMsMax: Number(after.gc.scavengeMsMax.toFixed(1)),
     ...(after.store === undefined
       ? {}
       : {

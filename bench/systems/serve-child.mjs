@@ -9,7 +9,7 @@
 //             auth, no validation beyond JSON.parse — the least any server of inputs can do.
 
 import { dirname, join } from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
@@ -91,11 +91,22 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // How late the event loop ran its timers since the last report: what a request waits behind.
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  // Young-generation collections: how many, and the longest since the last report.
+  const gc = { scavenges: 0, scavengeMsMax: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        gc.scavenges += 1;
+        gc.scavengeMsMax = Math.max(gc.scavengeMsMax, entry.duration);
+      }
+  }).observe({ entryTypes: ["gc"] });
   process.on("SIGUSR2", () => {
     const loopMs = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
     loop.reset();
+    const young = { ...gc };
+    gc.scavengeMsMax = 0;
     globalThis.gc?.();
-    const report = { ...process.memoryUsage(), cpu: process.cpuUsage(), loopMs, store: running.stats?.() };
+    const report = { ...process.memoryUsage(), cpu: process.cpuUsage(), loopMs, gc: young, store: running.stats?.() };
     process.stdout.write(`MEMORY ${JSON.stringify(report)}\n`);
   });
   process.once("SIGTERM", async () => {
