@@ -86,10 +86,6 @@ export function createApp(options: AppOptions): App {
         allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
       }),
     );
-  app.use("*", async (c, next) => {
-    c.set("grant", tokens.authenticate(headerOf(c, "authorization")));
-    await next();
-  });
   const tooLarge = (c: Context) => {
     const { status, body } = errorAnswer(
       new HttpError(413, "PAYLOAD_TOO_LARGE", `the body is larger than ${bodyBytesMax} bytes`),
@@ -97,7 +93,10 @@ export function createApp(options: AppOptions): App {
     return c.json(body, status as 413);
   };
   const streamedLimit = bodyLimit({ maxSize: bodyBytesMax, onError: tooLarge });
+  // One middleware for the token and the body limit: each middleware layer costs every request a
+  // promise and a closure.
   app.use("*", async (c, next) => {
+    c.set("grant", tokens.authenticate(headerOf(c, "authorization")));
     // On Node's HTTP/1 server a body has a declared length (which Node holds it to) or is chunked.
     // A declared length is checked from the header alone, so the body stays unread until a handler
     // reads it straight off the socket; hono's limit would first make a web stream of it.
