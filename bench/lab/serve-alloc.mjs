@@ -5,7 +5,8 @@
 // latency it does not move when other processes load the machine.
 //   * B/req: V8's allocation counter (the heap's used bytes plus what each GC freed, read from
 //     v8.GCProfiler), after a warm-up run, divided by the requests;
-//   * scavenges per 10 000 requests at the heap's current young-generation size;
+//   * scavenges per 10 000 requests, and the bytes they kept (copied in the young generation or
+//     promoted): per request, and the most one scavenge kept (its pause follows that);
 //   * with --sites, the sampling heap profiler's sites (collected objects included) by B/req.
 //
 //   npm run build && npm exec -- node bench/lab/serve-alloc.mjs [--systems offstage,floor] [--requests 20000]
@@ -92,11 +93,21 @@ async function allocated(run) {
   const { statistics } = profiler.stop();
   let freed = 0;
   let scavenges = 0;
+  let copied = 0;
+  let copiedMax = 0;
+  const used = (stats, name) => stats.heapSpaceStatistics.find((s) => s.spaceName === name).spaceUsedSize;
   for (const gc of statistics) {
     freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
-    if (gc.gcType === "Scavenge" || gc.gcType === "MinorMarkSweep") scavenges += 1;
+    if (gc.gcType !== "Scavenge" && gc.gcType !== "MinorMarkSweep") continue;
+    scavenges += 1;
+    // A scavenge's work is the objects it keeps: those copied within the young generation and those
+    // promoted to the old one. Its pause grows with them, not with the young generation's size.
+    const kept =
+      used(gc.afterGC, "new_space") + used(gc.afterGC, "old_space") - used(gc.beforeGC, "old_space");
+    copied += kept;
+    copiedMax = Math.max(copiedMax, kept);
   }
-  return { bytes: after - before + freed, scavenges };
+  return { bytes: after - before + freed, scavenges, copied, copiedMax };
 }
 
 async function sites(url) {
@@ -141,8 +152,11 @@ for (const system of SYSTEMS) {
   await load(running.url, REQUESTS); // warm-up: compiled code, sessions made, tables grown
   const rows = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const { bytes, scavenges } = await allocated(() => load(running.url, REQUESTS));
-    rows.push(`${(bytes / REQUESTS).toFixed(0)} B/req, ${((scavenges * 10_000) / REQUESTS).toFixed(1)} scavenges/10k`);
+    const { bytes, scavenges, copied, copiedMax } = await allocated(() => load(running.url, REQUESTS));
+    rows.push(
+      `${(bytes / REQUESTS).toFixed(0)} B/req, ${((scavenges * 10_000) / REQUESTS).toFixed(1)} scavenges/10k ` +
+        `keeping ${(copied / REQUESTS).toFixed(0)} B/req, at most ${(copiedMax / 1024).toFixed(0)} KiB`,
+    );
   }
   console.log(`${system.padEnd(9)} ${rows.join(" | ")}`);
   if (SITES > 0) await sites(running.url);
