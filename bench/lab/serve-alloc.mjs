@@ -6,7 +6,8 @@
 //   * B/req: V8's allocation counter (the heap's used bytes plus what each GC freed, read from
 //     v8.GCProfiler), after a warm-up run, divided by the requests;
 //   * scavenges per 10 000 requests, and the bytes they kept (copied in the young generation or
-//     promoted): per request, and the most one scavenge kept (its pause follows that);
+//     promoted): per request, and the most one scavenge kept (its pause follows that); the
+//     scavenges' pauses (wall time, so a loaded machine stretches them): median, max, per request;
 //   * with --sites, the sampling heap profiler's sites (collected objects included) by B/req.
 //
 //   npm run build && npm exec -- node bench/lab/serve-alloc.mjs [--systems offstage,floor] [--requests 20000]
@@ -95,11 +96,13 @@ async function allocated(run) {
   let scavenges = 0;
   let copied = 0;
   let copiedMax = 0;
+  const pauses = [];
   const used = (stats, name) => stats.heapSpaceStatistics.find((s) => s.spaceName === name).spaceUsedSize;
   for (const gc of statistics) {
     freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
     if (gc.gcType !== "Scavenge" && gc.gcType !== "MinorMarkSweep") continue;
     scavenges += 1;
+    pauses.push(gc.cost / 1000);
     // A scavenge's work is the objects it keeps: those copied within the young generation and those
     // promoted to the old one. Its pause grows with them, not with the young generation's size.
     const kept =
@@ -107,7 +110,10 @@ async function allocated(run) {
     copied += kept;
     copiedMax = Math.max(copiedMax, kept);
   }
-  return { bytes: after - before + freed, scavenges, copied, copiedMax };
+  pauses.sort((a, b) => a - b);
+  const pause = (q) => pauses[Math.min(pauses.length - 1, Math.floor(q * pauses.length))] ?? 0;
+  const pauseMs = { median: pause(0.5), max: pause(1), perReq: pauses.reduce((a, b) => a + b, 0) };
+  return { bytes: after - before + freed, scavenges, copied, copiedMax, pauseMs };
 }
 
 async function sites(url) {
@@ -152,10 +158,12 @@ for (const system of SYSTEMS) {
   await load(running.url, REQUESTS); // warm-up: compiled code, sessions made, tables grown
   const rows = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const { bytes, scavenges, copied, copiedMax } = await allocated(() => load(running.url, REQUESTS));
+    const { bytes, scavenges, copied, copiedMax, pauseMs } = await allocated(() => load(running.url, REQUESTS));
     rows.push(
       `${(bytes / REQUESTS).toFixed(0)} B/req, ${((scavenges * 10_000) / REQUESTS).toFixed(1)} scavenges/10k ` +
-        `keeping ${(copied / REQUESTS).toFixed(0)} B/req, at most ${(copiedMax / 1024).toFixed(0)} KiB`,
+        `keeping ${(copied / REQUESTS).toFixed(0)} B/req, at most ${(copiedMax / 1024).toFixed(0)} KiB; ` +
+        `pause median ${pauseMs.median.toFixed(2)} max ${pauseMs.max.toFixed(1)} ms, ` +
+        `${((1000 * pauseMs.perReq) / REQUESTS).toFixed(1)} µs/req`,
     );
   }
   console.log(`${system.padEnd(9)} ${rows.join(" | ")}`);
