@@ -400,6 +400,7 @@ export class SqliteStore implements Store, AsyncDisposable {
     conn.checkpointer?.abandon();
     conn.walSync?.close();
     conn.db.close();
+    conn.checkpointer?.release();
     conn.fileLock.release();
   }
 
@@ -449,6 +450,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       checkpointer?.abandon();
       walSync?.close();
       db.close();
+      checkpointer?.release();
       fileLock.release();
       throw bootErrorOf(error, this.path, "opening");
     }
@@ -470,6 +472,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       await conn.checkpointer?.close();
       conn.walSync?.close();
       conn.db.close();
+      conn.checkpointer?.release();
       conn.fileLock.release();
     }
   }
