@@ -2,13 +2,16 @@
  * WAL checkpoints off the event loop (`wal-checkpointer.ts`), on a real file: under turns that keep
  * coming (bursts of 400, as fast as the loop goes), the worker's passes copy the WAL back and the
  * WAL starts over, so the file stays bounded however much is written; the store's close, the last connection, still deletes the
- * WAL; and a store reopened after that finds every turn.
+ * WAL; and a store reopened after that finds every turn. The WAL's length read from the wal-index
+ * is SQLite's own.
  */
 import { existsSync, statSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRuntime, type Runtime, type Session, silentLogger } from "../../src/index.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { WAL_BACKSTOP_PAGES } from "../../src/store/sqlite/wal-checkpointer.js";
+import { WalIndex } from "../../src/store/sqlite/wal-index.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 const PAGE_BYTES = 4096;
@@ -81,5 +84,32 @@ describe.each(["normal", "full"] as const)("WAL checkpoints on a worker, durabil
     expect((await last.send("after").result({ timeoutMs: 30_000 })).status).toBe("completed");
     // Each round sent 7 turns to s7 (of turns 0 to 399, those 7 modulo 64), then one more: a question and an answer each.
     expect(last.history().length).toBe(2 * (ROUNDS * 7 + 1));
+  });
+});
+
+describe("the WAL's length from the wal-index", () => {
+  it("is the length SQLite reports, before and after the WAL starts over; unknown without a wal-index", () => {
+    const path = freshPath();
+    const db = new DatabaseSync(path);
+    const other = new DatabaseSync(path);
+    const index = new WalIndex(path);
+    try {
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB)");
+      const insert = db.prepare("INSERT INTO t VALUES (randomblob(3000))");
+      for (let i = 0; i < 50; i++) insert.run();
+      const log = () => (other.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number }).log;
+      const before = index.frames();
+      expect(before).toBeGreaterThan(50);
+      // The checkpoint reports the WAL's length and copies it all, so the next write starts it over.
+      expect(log()).toBe(before);
+      insert.run();
+      expect(index.frames()).toBeLessThan(5);
+      expect(index.frames()).toBe(log());
+    } finally {
+      other.close();
+      db.close();
+      index.close();
+    }
+    expect(new WalIndex(`${path}-none`).frames()).toBeUndefined();
   });
 });

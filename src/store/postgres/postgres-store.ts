@@ -43,7 +43,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { HeldHistories } from "./held-histories.js";
 import { HeldWrites } from "./held-writes.js";
 import { migrate, quoteIdent } from "./migrations.js";
-import { NewSessions } from "./new-sessions.js";
+import { type FreshSnapshot, NewSessions } from "./new-sessions.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
 import type { Settings } from "./postgres-store-options.js";
 import { recordOf, sessionOf, takeEndRequests, workOf } from "./recover.js";
@@ -108,6 +108,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       const conn = this.#live();
       this.#held.clear();
       this.#new.clear();
+      this.#handed.clear();
       this.#histories.clear();
       conn.write(this.#sql.releaseAll, [this.processId]);
       await conn.commit();
@@ -126,6 +127,8 @@ export class PostgresStore implements Store, AsyncDisposable {
   #closing: Promise<void> | undefined;
   /** Sessions being created here (`new-sessions.ts`). */
   readonly #new = new NewSessions();
+  /** Inputs a claim handed back from `#new`, taken by this process in the database already. */
+  readonly #handed = new Set<string>();
   #onWake: ((sessionId: string) => void) | undefined;
   #onLost: ((sessionIds: readonly string[]) => void) | undefined;
 
@@ -167,6 +170,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     const { rows } = await conn.read(this.#sql.claimSessions, [this.processId, CLAIM_AT_OPEN_MAX], true);
     this.#held.clear();
     this.#new.clear();
+    this.#handed.clear();
     this.#histories.clear();
     for (const row of rows) this.#held.set(row.id as string, row.epoch as number);
     const state = await this.#recover();
@@ -225,6 +229,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       input.acceptedAtMs,
       input.delegationId ?? null,
       held ? this.processId : null,
+      created ? this.processId : null,
     ];
     if (!held && input.policy === "reject") {
       // The holder's inbox is not here to ask: the database says whether the session is busy.
@@ -343,6 +348,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#closing = Promise.resolve();
     this.#held.clear();
     this.#new.clear();
+    this.#handed.clear();
     this.#histories.clear();
     open.held.drop();
     open.heartbeat.close();
@@ -481,6 +487,8 @@ export class PostgresStore implements Store, AsyncDisposable {
     const sql = this.#sql;
     // Taken before the reads: input sent to a fresh session after them is not in this claim.
     const created = this.#new.snapshot(sessionIds);
+    // The store's own wake for sessions it created: their input is here; a poll reads the rest.
+    if (sessionIds !== undefined && created.size === sessionIds.length) return this.#handBack(created);
     const { rows } = await conn.read(
       sql.claimFree,
       [this.processId, CLAIM_AT_OPEN_MAX, [...this.#unhanded]],
@@ -505,13 +513,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       this.#held.set(row.id as string, row.epoch as number);
       this.#unhanded.delete(row.id as string);
     }
-    const handed = this.#new.inputsOf(created);
-    const { held, again } = this.#new.takenUp(created);
-    for (const [id, epoch] of held) {
-      this.#held.set(id, epoch);
-      this.#histories.set(id, epoch, []);
-    }
-    for (const id of again) queueMicrotask(() => this.#onWake?.(id));
+    const handed = this.#handBack(created).queued;
     return {
       sessions,
       queued: [...queued, ...untaken, ...handed],
@@ -519,6 +521,22 @@ export class PostgresStore implements Store, AsyncDisposable {
       nextSeq: (seq ?? 0) + 1,
       endRequests,
     };
+  }
+
+  /**
+   * Hands the runtime the input sent to the fresh sessions of `created` (their rows already name
+   * this one as taking it): those sent nothing since are held from now (`new-sessions.ts`).
+   */
+  #handBack(created: FreshSnapshot): Claimed {
+    const queued = this.#new.inputsOf(created);
+    for (const input of queued) this.#handed.add(input.id);
+    const { held, again } = this.#new.takenUp(created);
+    for (const [id, epoch] of held) {
+      this.#held.set(id, epoch);
+      this.#histories.set(id, epoch, []);
+    }
+    for (const id of again) queueMicrotask(() => this.#onWake?.(id));
+    return { sessions: [], queued, interrupted: [], nextSeq: 1, endRequests: [] };
   }
 
   /** See {@link SessionLeases.askToEnd}. */
@@ -538,6 +556,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     open.heartbeat.close();
     this.#held.clear();
     this.#new.clear();
+    this.#handed.clear();
     this.#histories.clear();
     open.conn.write(this.#sql.releaseAll, [this.processId]);
     open.conn.write(this.#sql.forgetProcess, [this.processId]);
@@ -546,7 +565,8 @@ export class PostgresStore implements Store, AsyncDisposable {
 
   /** The runtime has these inputs in its inboxes: no claim hands them back again. */
   #markTaken(inputIds: readonly string[]): void {
-    if (inputIds.length > 0) this.#live().write(this.#sql.takeInputs, [[...inputIds], this.processId]);
+    const untaken = inputIds.filter((id) => !this.#handed.delete(id));
+    if (untaken.length > 0) this.#live().write(this.#sql.takeInputs, [untaken, this.processId]);
   }
 
   /** Records the lease a claim returned, if it returned one. */

@@ -5,17 +5,18 @@
  * `synchronous = NORMAL` it fsyncs the WAL before and the database after. SQLite's automatic
  * checkpoint runs inside the COMMIT that takes the WAL past 1 000 pages, on the committing thread:
  * for the store, the host's event loop, held for as long as the disk takes to sync megabytes (10 to
- * 40 ms on a slow disk, every few thousand writes). So a `worker_threads` worker with a connection of
- * its own runs `PRAGMA wal_checkpoint(PASSIVE)` passes instead, at most every
- * {@link WAL_PASS_INTERVAL_MS} while commits come in. A passive checkpoint takes no lock a writer
- * needs: the store keeps committing meanwhile, and what a pass copied stays copied.
+ * 40 ms on a slow disk, every few thousand writes). So once a commit leaves the WAL past
+ * {@link WAL_RESTART_PAGES} (its length read from the wal-index, `wal-index.ts`), a
+ * `worker_threads` worker with a connection of its own runs `PRAGMA wal_checkpoint(PASSIVE)` passes
+ * instead. A passive checkpoint takes no lock a writer needs: the store keeps committing meanwhile,
+ * and what a pass copied stays copied.
  *
  * The WAL starts over from its beginning only in a write transaction whose snapshot was taken once
  * every committed frame had been copied back; under steady writes, the commits landing during each
  * pass keep that from happening, and since the store's writes are synchronous, a transaction cannot
- * be held back until a pass ends (holding its COMMIT does not help: its snapshot is older). So once a
- * pass reports the WAL past {@link WAL_RESTART_PAGES}, passes follow at once, each copying what came
- * during the one before (fewer frames each time, so shorter passes), until one ends with no
+ * be held back until a pass ends (holding its COMMIT does not help: its snapshot is older). So passes
+ * follow one another, each copying what came during the one before (fewer frames each time, so
+ * shorter passes), until one ends with no
  * transaction begun before its end committed since it was asked for, or open: the first transaction
  * begun after it then starts the WAL over, and the loop pays only SQLite's sync of the new WAL header
  * (one fsync of a file the passes just synced). After {@link WAL_RESTART_PASSES} passes that could
@@ -23,22 +24,24 @@
  * {@link WAL_REMAINDER_PAGES_MAX} pages), on the loop, outside any transaction: a few pages and two
  * small fsyncs instead of a thousand pages. No commit waits for any of this.
  *
- * The bound: the store's connection keeps SQLite's automatic checkpoint, past
- * {@link WAL_BACKSTOP_PAGES}, for a worker that cannot keep up or has failed. The WAL thus stays
- * under about {@link WAL_BACKSTOP_PAGES} pages, except while an outside reader pins a snapshot
+ * The bound: past {@link WAL_BACKSTOP_PAGES} the store checkpoints on the loop, as SQLite would
+ * (a worker that cannot keep up, a reader that has just let go of a grown WAL), and its connection
+ * keeps SQLite's automatic checkpoint at that length for a worker that has failed and for a
+ * wal-index this cannot read. The WAL thus stays under about {@link WAL_BACKSTOP_PAGES} pages (more by what
+ * commits while a pass holds the checkpoint lock), except while an outside reader pins a snapshot
  * (see `WAL_SIZE_LIMIT_BYTES` in `open-database.ts`).
  *
- * The worker starts once the WAL file reaches {@link WAL_WORKER_START_BYTES} (a store that writes
- * little never starts one). Its connection only checkpoints, never writes, and is closed before the
+ * The worker starts the first time the WAL needs it (a store that writes little never starts one).
+ * Its connection only checkpoints, never writes, and is closed before the
  * store's (so the store's close, the last connection, still checkpoints the whole WAL and deletes
  * it): a crash at any point leaves the file a crash with SQLite's own checkpoints would, since every
  * checkpoint, wherever it runs, is SQLite's, with its syncs.
  *
  * @packageDocumentation
  */
-import { statSync } from "node:fs";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
+import { WalIndex } from "./wal-index.js";
 
 /**
  * The WAL length, in pages (about 8 MB), from which the checkpointer makes the WAL start over. Each
@@ -62,11 +65,11 @@ export const WAL_REMAINDER_PAGES_MAX = 128;
  */
 export const WAL_BACKSTOP_PAGES = 6_000;
 
-/** The shortest time between two passes while commits come in. */
-export const WAL_PASS_INTERVAL_MS = 100;
-
-/** The WAL file size from which the store starts its checkpointer's worker. */
-export const WAL_WORKER_START_BYTES = 1024 * 1024;
+/**
+ * The shortest time between two attempts to start the WAL over: while an outside reader pins a
+ * snapshot none can succeed, and passes would otherwise follow every commit.
+ */
+export const WAL_START_OVER_INTERVAL_MS = 100;
 
 /** Counters for tests and the benchmarks. */
 export interface WalCheckpointStats {
@@ -124,6 +127,7 @@ export class WalCheckpointer {
   readonly #db: DatabaseSync;
   readonly #path: string;
   readonly #checkpoint: StatementSync;
+  readonly #index: WalIndex;
   #worker: Worker | undefined;
   #exited: Promise<void> = Promise.resolve();
   #closed = false;
@@ -137,6 +141,8 @@ export class WalCheckpointer {
   #restartPasses = 0;
   /** The WAL's length the last pass found, in frames. */
   #lastLog = 0;
+  /** When the last attempt to start the WAL over ended (`performance.now()`). */
+  #lastStartOverMs = Number.NEGATIVE_INFINITY;
   /** The remainder is due to be checkpointed on the loop, once no transaction is open. */
   #loopCheckpointDue = false;
   readonly #stats: { -readonly [K in keyof WalCheckpointStats]: number } = { ...NO_CHECKPOINTS };
@@ -146,6 +152,7 @@ export class WalCheckpointer {
     this.#db = db;
     this.#path = path;
     this.#checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    this.#index = new WalIndex(path);
   }
 
   /** Call at each BEGIN. */
@@ -161,12 +168,25 @@ export class WalCheckpointer {
       this.#checkpointOnLoop();
       return;
     }
-    if (this.#worker === undefined && !this.#start()) return;
-    if (!this.#inFlight && this.#timer === undefined && this.#restartPasses === 0) {
-      this.#timer = setTimeout(this.#request, WAL_PASS_INTERVAL_MS);
-      // Housekeeping: it never keeps the process alive.
-      this.#timer.unref();
+    if (this.#inFlight) return;
+    const frames = this.#index.frames() ?? 0;
+    if (frames >= WAL_BACKSTOP_PAGES) {
+      // SQLite's own checkpoint at this length gives way to a pass holding the checkpoint lock.
+      this.#endStartOver();
+      this.#checkpointOnLoop();
+      return;
     }
+    if (frames < WAL_RESTART_PAGES || this.#timer !== undefined || this.#restartPasses > 0 || this.#closed)
+      return;
+    this.#worker ??= this.#start();
+    const waitMs = this.#lastStartOverMs + WAL_START_OVER_INTERVAL_MS - performance.now();
+    if (waitMs <= 0) {
+      this.#request();
+      return;
+    }
+    this.#timer = setTimeout(this.#request, waitMs);
+    // Housekeeping: it never keeps the process alive.
+    this.#timer.unref();
   }
 
   stats(): WalCheckpointStats {
@@ -186,6 +206,11 @@ export class WalCheckpointer {
     this.#stop();
   }
 
+  /** Closes the wal-index descriptor once the worker has exited; call once the store's connection is closed. */
+  release(): void {
+    void this.#exited.then(() => this.#index.close());
+  }
+
   #stop(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -195,11 +220,8 @@ export class WalCheckpointer {
     this.#worker?.postMessage("stop");
   }
 
-  /** Starts the worker once the WAL is large enough to be worth it; returns whether it runs. */
-  #start(): boolean {
-    if (this.#closed) return false;
-    const bytes = statSync(`${this.#path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-    if (bytes < WAL_WORKER_START_BYTES) return false;
+  /** Starts the worker. */
+  #start(): Worker {
     const worker = new Worker(WORKER, { eval: true, workerData: { path: this.#path } });
     this.#exited = new Promise((resolve) => worker.once("exit", () => resolve()));
     worker.on("message", (result: PassResult) => this.#passed(result));
@@ -210,8 +232,7 @@ export class WalCheckpointer {
     });
     // Housekeeping: it never keeps the process alive.
     worker.unref();
-    this.#worker = worker;
-    return true;
+    return worker;
   }
 
   readonly #request = (): void => {
@@ -228,27 +249,33 @@ export class WalCheckpointer {
     if (this.#closed) return;
     const { log = 0, checkpointed = 0, busy = 1 } = result;
     if (result.failed !== undefined || busy !== 0 || log < WAL_RESTART_PAGES) {
-      // Nothing to do now, or the pass could not run (another checkpoint, a failing disk: the
-      // store's own writes report the disk); the next commit asks for the next pass.
-      this.#restartPasses = 0;
+      // Started over meanwhile, or the pass could not run (another checkpoint, a failing disk: the
+      // store's own writes report the disk); a later commit tries again.
+      this.#endStartOver();
       return;
     }
     if (checkpointed === log && this.#startsOver(result.endedAtMs ?? Number.POSITIVE_INFINITY)) {
-      this.#restartPasses = 0;
+      this.#endStartOver();
       this.#stats.walRestartsReady += 1;
       return;
     }
     // What came while the pass before ran: about what this one left, and what the loop would copy.
     const grownPages = log - this.#lastLog;
     this.#lastLog = log;
-    if (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX) {
+    const backstop = log >= WAL_BACKSTOP_PAGES;
+    if (!backstop && (this.#restartPasses < WAL_RESTART_PASSES || grownPages > WAL_REMAINDER_PAGES_MAX)) {
       this.#restartPasses += 1;
       this.#request();
       return;
     }
-    this.#restartPasses = 0;
+    this.#endStartOver();
     if (this.#db.isTransaction) this.#loopCheckpointDue = true;
     else this.#checkpointOnLoop();
+  }
+
+  #endStartOver(): void {
+    this.#restartPasses = 0;
+    this.#lastStartOverMs = performance.now();
   }
 
   /**
