@@ -9,7 +9,7 @@
 import { createAiSdkResolver } from "./models/ai-sdk/ai-sdk-resolver.js";
 import type { RuntimeOptions } from "./runtime/options.js";
 import { createRuntimeWith, type Runtime } from "./runtime/runtime.js";
-import { createSqliteStore } from "./store/sqlite/sqlite-store.js";
+import { createSqliteStore } from "./store/sqlite/sqlite-store-options.js";
 
 /**
  * Creates a runtime. Validates options (throws `BootError` `INVALID_OPTIONS` quoting the bad value);

@@ -17,7 +17,7 @@ import type { Store } from "../runtime/ports/store.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
 import { createMemoryStore } from "../store/memory/memory-store.js";
-import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store-options.js";
 import { createFileTools } from "../tools/builtin/file-tools.js";
 
 export interface DemoOptions {

@@ -48,6 +48,25 @@ describe("postgres store: new sessions", () => {
     expect(store.holds("s1")).toBe(true);
   });
 
+  it("input with an idempotency key sent to a new session is handed back once, by the claim", async () => {
+    const schema = server.schema("new");
+    const { store, woken } = await listening(schema, "a");
+    store.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+    store.accept(record("i1", 1, { idempotencyKey: "k" }));
+    store.accept(record("i2", 2));
+    await store.commit();
+    expect(await sql(`SELECT id, taken_by FROM "${schema}".inputs ORDER BY id`)).toEqual([
+      { id: "i1", taken_by: "a" },
+      { id: "i2", taken_by: "a" },
+    ]);
+    await polled(async () => woken.includes("s1"));
+    const claimed = await store.leases.claim(["s1"]);
+    expect(claimed.queued.map((input) => input.id)).toEqual(["i1", "i2"]);
+    store.leases.taken(["i1", "i2"]);
+    // A poll's claim, which reads every input not taken, hands neither back again.
+    expect((await store.leases.claim()).queued).toEqual([]);
+  });
+
   it("a session with no input sent meanwhile is held once its row is in", async () => {
     const schema = server.schema("new");
     const { store, woken } = await listening(schema, "a");

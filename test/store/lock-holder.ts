@@ -4,7 +4,7 @@
  * killed, or prints `refused <code>` and exits 1. Run with `node --import ./test/crash/ts-hook.ts`.
  */
 import { createRuntime, silentLogger } from "../../src/index.js";
-import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { createSqliteStore } from "../../src/store/sqlite/sqlite-store-options.js";
 
 const store = createSqliteStore({ path: process.argv[2]! });
 try {

@@ -16,7 +16,7 @@ import type { Store } from "../../runtime/ports/store.js";
 import type { Tool } from "../../runtime/ports/tool.js";
 import type { Runtime } from "../../runtime/runtime.js";
 import { createMemoryStore } from "../../store/memory/memory-store.js";
-import { createSqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { createSqliteStore } from "../../store/sqlite/sqlite-store-options.js";
 import { createFileTools } from "../../tools/builtin/file-tools.js";
 
 /** The agent of chat and MCP sessions. */

@@ -229,6 +229,7 @@ export class PostgresStore implements Store, AsyncDisposable {
       input.acceptedAtMs,
       input.delegationId ?? null,
       held ? this.processId : null,
+      created ? this.processId : null,
     ];
     if (!held && input.policy === "reject") {
       // The holder's inbox is not here to ask: the database says whether the session is busy.

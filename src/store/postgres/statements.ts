@@ -67,6 +67,12 @@ function nextEpoch(row: string, owner: string): string {
   return `CASE WHEN ${row}.owner = ${owner} THEN ${row}.epoch ELSE ${row}.epoch + 1 END`;
 }
 
+/**
+ * The taker of a single-row input insert: `$9`, or when that is NULL `$10` if the session's row names
+ * it (input sent to a session `$10` is creating; `new-sessions.ts`).
+ */
+const TAKEN_BY = "coalesce($9, (SELECT x.owner FROM {s}.sessions x WHERE x.id = $2 AND x.owner = $10))";
+
 /** An input's row, its outcome that of the turn that ended it if it has none. */
 const INPUT_COLUMNS = `SELECT i.id, i.session_id, i.seq, i.payload, i.policy, i.idempotency_key, i.accepted_at_ms,
     i.delegation_id, i.status, i.turn_id, i.steer_step, coalesce(i.outcome, t.outcome) AS outcome
@@ -131,10 +137,14 @@ const SQL = {
     ON CONFLICT (id) DO NOTHING RETURNING id, epoch`,
   allSessions: "SELECT id, agent, created_at_ms FROM {s}.sessions ORDER BY created_at_ms, id",
 
-  /** Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by. */
+  /**
+   * Params: id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id,
+   * taken_by, and the process creating the session (taking the input if the session's row names it;
+   * NULL when none is).
+   */
   insertInput: `INSERT INTO {s}.inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${TAKEN_BY}, 'queued') ON CONFLICT DO NOTHING RETURNING id`,
   /**
    * `insertInput` for many inputs without an idempotency key, in the order given; one whose taken_by
    * is NULL is taken by `$9` if its session's row names it. Params: ids, session ids, seqs, payloads,
@@ -157,7 +167,7 @@ const SQL = {
    */
   insertIfIdle: `INSERT INTO {s}.inputs
       (id, session_id, seq, payload, policy, idempotency_key, accepted_at_ms, delegation_id, taken_by, status)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued'
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, ${TAKEN_BY}, 'queued'
     WHERE NOT EXISTS (SELECT 1 FROM {s}.inputs WHERE session_id = $2 AND status IN ('queued', 'running'))
     ON CONFLICT DO NOTHING RETURNING id`,
   /** Param: session id. */

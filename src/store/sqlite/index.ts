@@ -7,9 +7,5 @@
  */
 
 export type { SweepCounts } from "./retention-sweep.js";
-export {
-  createSqliteStore,
-  type SqliteStore,
-  type SqliteStoreOptions,
-  type SqliteStoreStats,
-} from "./sqlite-store.js";
+export type { SqliteStore, SqliteStoreStats } from "./sqlite-store.js";
+export { createSqliteStore, type SqliteStoreOptions } from "./sqlite-store-options.js";

@@ -11,16 +11,13 @@
  * something needs them (`held-writes.ts`), then written in multi-row statements; a turn that ends in
  * the group it started in is written once.
  *
- * The file runs a little past the usual length: it is the one place that maps each port call to its
- * statements, and the lifecycle (boot, close, abandon) that holds them.
+ * Its options and their checks are in `sqlite-store-options.ts`.
  *
  * @packageDocumentation
  */
 
-import { resolve } from "node:path";
-import type { DatabaseSync } from "node:sqlite";
-import { BootError, describeValue, InvalidInputError, OffstageError } from "../../errors.js";
-import { DEFAULTS, TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
+import { InvalidInputError, OffstageError } from "../../errors.js";
+import { DEFAULTS } from "../../kernel/limits.js";
 import type { Message } from "../../kernel/messages.js";
 import type {
   InputEnd,
@@ -36,59 +33,23 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import { checkOptions, optionsOf } from "../../validate.js";
-import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
-import { FileIdentity } from "./file-identity.js";
-import { GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
-import { HeldWrites } from "./held-writes.js";
+import type { Retention } from "../retention.js";
+import { type GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
+import type { HeldWrites } from "./held-writes.js";
 import { HistoryCache, type HistoryRow } from "./history-cache.js";
-import { migrate, userVersion } from "./migrations.js";
+import { userVersion } from "./migrations.js";
 import { isConstraintError } from "./multi-row-statement.js";
-import { bootErrorOf, type ConnectionOptions, openDatabase } from "./open-database.js";
+import type { ConnectionOptions } from "./open-database.js";
 import { recoverState } from "./recover.js";
 import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
 import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
+import { abandonConnection, type Connection, closeConnection, connect } from "./sqlite-connection.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
 import { SqliteEventLog } from "./sqlite-event-log.js";
-import { prepareStatements, type Statements } from "./statements.js";
-import { claimLock, type FileLock, type LockHolder, releaseLock } from "./store-lock.js";
+import type { Statements } from "./statements.js";
+import { releaseLock } from "./store-lock.js";
 import { endRecordOf, endStoredTurn } from "./turn-end.js";
-import { NO_CHECKPOINTS, WalCheckpointer, type WalCheckpointStats } from "./wal-checkpointer.js";
-import { WalSync } from "./wal-sync.js";
-
-/**
- * Options of {@link createSqliteStore}. Retention ({@link RetentionOptions}) is applied in the
- * background, about once a second, between commits: by default the newest 100 000 ended inputs are
- * kept (`endedInputsMax`), of them at most 100 000 with an idempotency key (`idempotencyKeysMax`), with
- * no age bound, and every session's whole history.
- */
-export interface SqliteStoreOptions extends RetentionOptions {
-  /** The database file (default `./.offstage/offstage.db`, from the working directory); its folder is created. */
-  readonly path?: string;
-  /**
-   * `full` (default): every commit is fsynced before `commit()` resolves, so it survives a power
-   * loss. `normal`: commits reach the OS but are fsynced only at checkpoints; they survive `kill -9`
-   * of the process, not a power loss or an OS crash. These are SQLite's `synchronous = FULL` and
-   * `NORMAL` in WAL mode, except that `full`'s fsync runs off the event loop's thread.
-   */
-  readonly durability?: "full" | "normal";
-  /**
-   * How long a group of writes stays open before it commits, in milliseconds (default 2; 0 commits
-   * at the next turn of the event loop). Longer windows put more writes in one transaction (fewer
-   * fsyncs) and make each `durable` receipt wait longer. A group of 64 writes or more that someone
-   * waits for commits sooner, once a turn of the event loop passes without adding to it; with
-   * durability `normal`, any group someone waits for.
-   */
-  readonly groupCommitMs?: number;
-  /** How long boot waits for another connection's write transaction on the file (default 5 000 ms). */
-  readonly busyTimeoutMs?: number;
-  /**
-   * Scan the whole file (`PRAGMA quick_check`) at open, before anything is written to it, so damage
-   * anywhere is refused with `STORE_CORRUPT` and the file left untouched (default false: damage is
-   * found where boot reads, elsewhere when it is read). Costs about 3 ms per MB of file.
-   */
-  readonly checkIntegrity?: boolean;
-}
+import { NO_CHECKPOINTS, type WalCheckpointer, type WalCheckpointStats } from "./wal-checkpointer.js";
 
 /** Counters of the SQLite store (see {@link SqliteStore.stats}). */
 export interface SqliteStoreStats extends GroupCommitStats, WalCheckpointStats {
@@ -98,85 +59,9 @@ export interface SqliteStoreStats extends GroupCommitStats, WalCheckpointStats {
 
 const NOTHING_SWEPT: SweepCounts = { inputs: 0, turns: 0, historyRows: 0 };
 
-/**
- * Creates a SQLite store; nothing is opened until the runtime starts (`open()`). Throws `BootError`
- * `INVALID_OPTIONS` for bad options.
- *
- * @example
- * const runtime = createRuntime({
- *   agents: { assistant },
- *   store: createSqliteStore({ path: "./data/offstage.db" }),
- * });
- * await runtime.start(); // BootError STORE_LOCKED, STORE_CORRUPT, ... when the file cannot be used
- */
-export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
-  if (typeof options !== "object" || options === null) invalid("options", options, "an object");
-  const given = checkOptions(optionsOf("createSqliteStore()"), "options", options, SQLITE_STORE_KEYS);
-  const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = given;
-  const busyTimeoutMs = given.busyTimeoutMs ?? 5_000;
-  if (typeof path !== "string" || path === "") invalid("path", path, "a non-empty string");
-  if (durability !== "full" && durability !== "normal")
-    invalid("durability", durability, `"full" or "normal"`);
-  // Both become timers (a Node timer, SQLite's busy handler): longer than a timer honours is refused.
-  if (
-    typeof groupCommitMs !== "number" ||
-    !Number.isFinite(groupCommitMs) ||
-    groupCommitMs < 0 ||
-    groupCommitMs > TIMER_DELAY_MAX_MS
-  )
-    invalid("groupCommitMs", groupCommitMs, `a number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`);
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > TIMER_DELAY_MAX_MS)
-    invalid(
-      "busyTimeoutMs",
-      busyTimeoutMs,
-      `an integer number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`,
-    );
-  const checkIntegrity = given.checkIntegrity ?? false;
-  if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
-  const retention = retentionOf(optionsOf("createSqliteStore()"), given, DEFAULTS.sqliteStore);
-  return new SqliteStore(
-    resolve(path),
-    { durability, busyTimeoutMs, checkIntegrity },
-    groupCommitMs,
-    retention,
-  );
-}
-
-const SQLITE_STORE_KEYS = [
-  ...Object.keys({
-    path: true,
-    durability: true,
-    groupCommitMs: true,
-    busyTimeoutMs: true,
-    checkIntegrity: true,
-  } satisfies Record<Exclude<keyof SqliteStoreOptions, keyof RetentionOptions>, true>),
-  ...RETENTION_KEYS,
-];
-
-function invalid(what: string, value: unknown, expected: string): never {
-  throw new BootError(
-    "INVALID_OPTIONS",
-    `createSqliteStore(): invalid ${what}: ${describeValue(value)}; expected ${expected}`,
-    { details: { option: what } },
-  );
-}
-
 const NO_MESSAGES: readonly Message[] = Object.freeze([]);
 
-interface Connection {
-  readonly db: DatabaseSync;
-  readonly sql: Statements;
-  readonly group: GroupCommit;
-  readonly held: HeldWrites;
-  readonly walSync: WalSync | undefined;
-  readonly checkpointer: WalCheckpointer | undefined;
-  readonly lock: LockHolder;
-  readonly fileLock: FileLock;
-  readonly sweep: RetentionSweep;
-  sweepTimer: NodeJS.Timeout | undefined;
-}
-
-/** See {@link createSqliteStore}. */
+/** See `createSqliteStore`. */
 export class SqliteStore implements Store, AsyncDisposable {
   readonly kind = "sqlite";
   readonly receipt = "durable" as const;
@@ -396,64 +281,27 @@ export class SqliteStore implements Store, AsyncDisposable {
     this.#closing = Promise.resolve();
     clearTimeout(conn.sweepTimer);
     this.#histories.clear();
-    conn.group.rollback();
-    conn.checkpointer?.abandon();
-    conn.walSync?.close();
-    conn.db.close();
-    conn.checkpointer?.release();
-    conn.fileLock.release();
+    abandonConnection(conn);
   }
 
   #boot(paged: boolean): RecoveredState {
-    const { db, syncWal, lock: fileLock, wal } = openDatabase(this.path, this.#connection);
-    const walSync = syncWal === undefined ? undefined : new WalSync(syncWal);
-    const checkpointer = wal ? new WalCheckpointer(db, this.path) : undefined;
-    const file = new FileIdentity(this.path);
-    const group = new GroupCommit(db, this.path, this.#groupCommitMs, walSync, file, checkpointer);
-    try {
-      // One transaction: the lock check and claim run under the file's write lock with the migrations.
-      group.write();
-      migrate(db, this.path);
-      const lock = claimLock(db, this.path, Date.now());
-      const sql = prepareStatements(db);
-      const state = recoverState(sql, group, paged);
-      group.flush();
-      const sweep = new RetentionSweep(
-        db,
-        group,
-        this.#retention,
-        DEFAULTS.sqliteStore.sweepBatchRows,
-        (sessionId) => this.#histories.forget(sessionId),
-      );
-      const held = new HeldWrites(sql, group);
-      const conn: Connection = {
-        db,
-        sql,
-        group,
-        held,
-        walSync,
-        checkpointer,
-        lock,
-        fileLock,
-        sweep,
-        sweepTimer: undefined,
-      };
-      this.#conn = conn;
-      this.#group = group;
-      this.#checkpointer = checkpointer;
-      this.#sweep = sweep;
-      this.#closing = undefined;
-      this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
-      return state;
-    } catch (error) {
-      group.rollback();
-      checkpointer?.abandon();
-      walSync?.close();
-      db.close();
-      checkpointer?.release();
-      fileLock.release();
-      throw bootErrorOf(error, this.path, "opening");
-    }
+    const { conn, state } = connect(
+      this.path,
+      this.#connection,
+      this.#groupCommitMs,
+      paged,
+      (db, group) =>
+        new RetentionSweep(db, group, this.#retention, DEFAULTS.sqliteStore.sweepBatchRows, (sessionId) =>
+          this.#histories.forget(sessionId),
+        ),
+    );
+    this.#conn = conn;
+    this.#group = conn.group;
+    this.#checkpointer = conn.checkpointer;
+    this.#sweep = conn.sweep;
+    this.#closing = undefined;
+    this.#scheduleSweep(conn, DEFAULTS.sqliteStore.sweepIntervalMs);
+    return state;
   }
 
   async #shutdown(): Promise<void> {
@@ -468,12 +316,7 @@ export class SqliteStore implements Store, AsyncDisposable {
       conn.group.flush();
       await conn.group.commit();
     } finally {
-      // Before the store's connection: its close, the last one, checkpoints the whole WAL.
-      await conn.checkpointer?.close();
-      conn.walSync?.close();
-      conn.db.close();
-      conn.checkpointer?.release();
-      conn.fileLock.release();
+      await closeConnection(conn);
     }
   }
 
