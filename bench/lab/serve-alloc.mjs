@@ -15,11 +15,11 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
+import { allocationSites, topSites } from "../lib/heap-sites.mjs";
 import { startFloor, startOffstage, TOKEN } from "../systems/serve-child.mjs";
 
 const args = process.argv.slice(2);
@@ -51,7 +51,9 @@ if (args[0] === "--post") {
         },
         (res) => {
           res.resume();
-          res.on("end", () => (res.statusCode === 202 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on("end", () =>
+            res.statusCode === 202 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
         },
       );
       req.on("error", reject);
@@ -117,34 +119,10 @@ async function allocated(run) {
 }
 
 async function sites(url) {
-  const inspector = new Session();
-  inspector.connect();
-  await inspector.post("HeapProfiler.enable");
-  await inspector.post("HeapProfiler.startSampling", {
-    samplingInterval: 512,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  await load(url, REQUESTS);
-  const { profile } = await inspector.post("HeapProfiler.stopSampling");
-  inspector.disconnect();
-  const bySite = new Map();
-  let total = 0;
-  const walk = (node, stack) => {
-    const frame = node.callFrame;
-    const file = frame.url.replace(/^file:\/\//, "").replace(/^.*\/(dist|node_modules|bench)\//, "$1/");
-    const here = `${frame.functionName || "(anonymous)"}  ${file}${file ? `:${frame.lineNumber + 1}` : ""}`;
-    if (node.selfSize > 0) {
-      const own = stack.findLast((s) => / (dist|node_modules|bench)\//.test(s)) ?? here;
-      const site = own === here ? here : `${own}  → ${frame.functionName || "(native)"}`;
-      bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
-      total += node.selfSize;
-    }
-    for (const child of node.children ?? []) walk(child, [...stack, here]);
-  };
-  walk(profile.head, []);
+  const owned = (file) => /^(dist|node_modules|bench)\//.test(file);
+  const { bySite, total } = await allocationSites(() => load(url, REQUESTS), owned, 512);
   console.log(`  sampled: ${(total / REQUESTS).toFixed(0)} B/req`);
-  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, SITES))
+  for (const [site, bytes] of topSites(bySite, SITES))
     console.log(`  ${(bytes / REQUESTS).toFixed(0).padStart(6)}  ${site}`);
 }
 
@@ -158,7 +136,9 @@ for (const system of SYSTEMS) {
   await load(running.url, REQUESTS); // warm-up: compiled code, sessions made, tables grown
   const rows = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const { bytes, scavenges, copied, copiedMax, pauseMs } = await allocated(() => load(running.url, REQUESTS));
+    const { bytes, scavenges, copied, copiedMax, pauseMs } = await allocated(() =>
+      load(running.url, REQUESTS),
+    );
     rows.push(
       `${(bytes / REQUESTS).toFixed(0)} B/req, ${((scavenges * 10_000) / REQUESTS).toFixed(1)} scavenges/10k ` +
         `keeping ${(copied / REQUESTS).toFixed(0)} B/req, at most ${(copiedMax / 1024).toFixed(0)} KiB; ` +

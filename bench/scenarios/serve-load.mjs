@@ -49,16 +49,22 @@ const ROUNDS = Number(flag("rounds", 1));
 const B_DIST = flag("b", undefined);
 const PROF_DIR = flag("cpu-prof", undefined);
 const PACED_RATE = flag("paced-rate", undefined);
-const SYSTEMS = [...flag("only", "offstage,floor").split(","), ...(B_DIST === undefined ? [] : ["offstage-b"])];
+const SYSTEMS = [
+  ...flag("only", "offstage,floor").split(","),
+  ...(B_DIST === undefined ? [] : ["offstage-b"]),
+];
 const SEMI_SPACES = flag("semi-space", undefined)?.split(",");
 const ONLY =
-  SEMI_SPACES === undefined ? SYSTEMS : SEMI_SPACES.flatMap((mib) => SYSTEMS.map((system) => `${system}@${mib}`));
+  SEMI_SPACES === undefined
+    ? SYSTEMS
+    : SEMI_SPACES.flatMap((mib) => SYSTEMS.map((system) => `${system}@${mib}`));
 const child = new URL("../systems/serve-child.mjs", import.meta.url).pathname;
 
 /** Starts a system's server in its own process; resolves with its URL and a handle to stop it. */
 function start(name) {
   const [system, semiSpace] = name.split("@");
-  const young = semiSpace === undefined || semiSpace === "default" ? [] : [`--max-semi-space-size=${semiSpace}`];
+  const young =
+    semiSpace === undefined || semiSpace === "default" ? [] : [`--max-semi-space-size=${semiSpace}`];
   const dir = mkdtempSync(join(tmpdir(), "offstage-serve-bench-"));
   const env =
     system === "offstage-b" ? { ...process.env, OFFSTAGE_DIST: resolve(B_DIST, "index.js") } : process.env;
@@ -66,10 +72,14 @@ function start(name) {
     PROF_DIR === undefined
       ? []
       : ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${system}-${Date.now()}.cpuprofile`];
-  const proc = spawn(process.execPath, ["--expose-gc", ...young, ...profile, child, system.replace(/-b$/, ""), dir], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env,
-  });
+  const proc = spawn(
+    process.execPath,
+    ["--expose-gc", ...young, ...profile, child, system.replace(/-b$/, ""), dir],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env,
+    },
+  );
   let buffered = "";
   const waiters = [];
   proc.stdout.setEncoding("utf8");

@@ -106,7 +106,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const young = { ...gc };
     gc.scavengeMsMax = 0;
     globalThis.gc?.();
-    const report = { ...process.memoryUsage(), cpu: process.cpuUsage(), loopMs, gc: young, store: running.stats?.() };
+    const report = {
+      ...process.memoryUsage(),
+      cpu: process.cpuUsage(),
+      loopMs,
+      gc: young,
+      store: running.stats?.(),
+    };
     process.stdout.write(`MEMORY ${JSON.stringify(report)}\n`);
   });
   process.once("SIGTERM", async () => {
