@@ -444,9 +444,12 @@ function renderServe(d, command) {
       "paced rate (50 % of peak)",
       "POST p50 / p99 paced",
       "server loop delay p99 / max paced",
+      "longest scavenge paced",
     ],
     d.rows.map((r) => [
-      SERVE_LABELS[r.system] ?? r.system,
+      r.system.includes("@")
+        ? `${SERVE_LABELS[r.system.split("@")[0]] ?? r.system}, semi-space ${r.system.split("@")[1]}`
+        : (SERVE_LABELS[r.system] ?? r.system),
       `**${fmtRate(r.peak.acceptedPerS)}**`,
       `${fmtMs(r.peak.p50Ms)} / ${fmtMs(r.peak.p99Ms)}`,
       fmtMs(r.peak.cpuMsPerInput),
@@ -455,6 +458,7 @@ function renderServe(d, command) {
       r.paced.loopMaxMs === undefined
         ? fmtMs(r.paced.loopP99Ms)
         : `${fmtMs(r.paced.loopP99Ms)} / ${fmtMs(r.paced.loopMaxMs)}`,
+      r.paced.scavengeMsMax === undefined ? "—" : fmtMs(r.paced.scavengeMsMax),
     ]),
   );
   const offstage = d.rows.find((r) => r.system === "offstage");
@@ -495,7 +499,8 @@ function renderServe(d, command) {
     "",
     `POSTs of inputs over loopback to ${d.sessions} sessions, each server in its own process. Peak: autocannon, ${d.connections} connections, ${d.seconds} s. ` +
       `Paced: 50 % of each system's own peak rate, evenly spaced and open loop (a request is sent when due, over up to ${d.connections} keep-alive connections), latency from its due time. ` +
-      `Server CPU per input: the server process's CPU time over accepted inputs. ${d.rounds} round(s), the systems taking turns; medians.`,
+      `Server CPU per input: the server process's CPU time over accepted inputs. ${d.rounds} round(s), the systems taking turns; medians. ` +
+      `Young generation: ${d.semiSpaces === undefined ? "Node's default (no `--max-semi-space-size`) for every server" : `\`--max-semi-space-size\` ${d.semiSpaces.join(", ")} MiB, each for every server`}.`,
     "",
     table,
     "",

@@ -348,6 +348,9 @@ const median = (values) => {
 const medianOf = (runs) =>
   Object.fromEntries(Object.keys(runs[0]).map((key) => [key, median(runs.map((r) => r[key]))]));
 
+console.log(
+  `young generation: ${SEMI_SPACES === undefined ? "Node's default (no --max-semi-space-size) for every server" : `--max-semi-space-size ${SEMI_SPACES.join(", ")} MiB, each for every server`}`,
+);
 const runs = Object.fromEntries(ONLY.map((system) => [system, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const system of round % 2 === 0 ? ONLY : [...ONLY].reverse()) {
@@ -458,6 +461,7 @@ writeResult("serve-load", {
   connections: CONNECTIONS,
   sessions: SESSIONS,
   rounds: ROUNDS,
+  ...(SEMI_SPACES === undefined ? {} : { semiSpaces: SEMI_SPACES }),
   rows,
   runs,
   streams: streamsResult,
