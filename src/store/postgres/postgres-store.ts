@@ -98,7 +98,10 @@ export class PostgresStore implements Store, AsyncDisposable {
     return this.#settings.schema;
   }
 
-  /** See {@link HeldLeases.holds}. */
+  /**
+   * Whether this process holds the session's lease (it may run its turns): not from the moment its
+   * heartbeat finds the leases lapsed, before this thread hears of it.
+   */
   holds(sessionId: string): boolean {
     return this.#leases.holds(sessionId);
   }
