@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+// Node's global `performance` is a getter that every read calls (bench/NOTES.md, "clock reads").
+import { performance } from "node:perf_hooks";
 
 /** An opaque timer token returned by {@link Clock.setTimeout}. */
 export type TimerToken = { readonly __timer: true } | object;

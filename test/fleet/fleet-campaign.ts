@@ -65,8 +65,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   writeWorkspace(pathsOf(dir).workspace);
   const random = new SeededRandom(options.seed);
   const ledger = new Ledger();
-  const db = new pg.Client({ connectionString: options.connectionString });
-  await db.connect();
+  // A pool: the takeover watches poll at once, and one client must not run two queries.
+  const db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
   const started = performance.now();
   const takeoversMs: number[] = [];
   const notTakenOver: string[] = [];
@@ -166,7 +166,7 @@ async function kill(slot: Slot, ledger: Ledger): Promise<void> {
 }
 
 /** The sessions `owner` holds that have input waiting or running: those another process must take. */
-async function liveSessionsOf(db: pg.Client, schema: string, owner: string): Promise<Map<string, number>> {
+async function liveSessionsOf(db: pg.Pool, schema: string, owner: string): Promise<Map<string, number>> {
   const { rows } = await db.query<{ id: string; epoch: string }>(
     `SELECT s.id, s.epoch FROM "${schema}".sessions s
       WHERE s.owner = $1
@@ -181,7 +181,7 @@ async function liveSessionsOf(db: pg.Client, schema: string, owner: string): Pro
  * watch cut short by the end of the campaign judges nothing it did not see.
  */
 async function watchTakeover(
-  db: pg.Client,
+  db: pg.Pool,
   schema: string,
   kill: {
     readonly owner: string;

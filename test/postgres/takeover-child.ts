@@ -9,8 +9,8 @@ import { createPostgresStore } from "../../src/store/postgres/index.js";
 
 const [schema, processId, leaseMs] = process.argv.slice(2) as [string, string, string];
 const url = process.env.OFFSTAGE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
-const effects = new pg.Client({ connectionString: url });
-await effects.connect();
+// A pool: the sessions' steps record their runs at once, and one client must not run two queries.
+const effects = new pg.Pool({ connectionString: url, max: 1 });
 
 const runtime = createRuntime({
   agents: {
