@@ -9,108 +9,22 @@
  * new input at once), reconnects with backoff, and replays the open transaction's writes, which
  * were never committed, before it goes on: a connection lost mid-group loses nothing.
  *
- * It imports only `pg` and Node built-ins, so Node runs it as it is, from source or from `dist`.
+ * It imports only `pg` and Node built-ins at run time (its messages' types, `worker-protocol.ts`, are
+ * erased), so Node runs it as it is, from source or from `dist`.
  *
  * @packageDocumentation
  */
-import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
-
-/** What the store's thread posts. */
-export type WorkerRequest =
-  | {
-      readonly kind: "write";
-      readonly sql: string;
-      readonly params: readonly unknown[];
-      /** Its rows go back to the store's thread once its transaction commits (`WorkerReply.reported`). */
-      readonly report?: boolean;
-    }
-  | {
-      readonly kind: "read";
-      readonly id: number;
-      readonly sync: boolean;
-      /** It writes: it joins the transaction, and is replayed with it. */
-      readonly write: boolean;
-      readonly sql: string;
-      readonly params: readonly unknown[];
-    }
-  | { readonly kind: "commit"; readonly id: number }
-  /**
-   * Statements that must not wait in the open transaction (they take row locks other processes
-   * wait on): the open transaction commits first, then they run in one of their own. Answered on
-   * the sync port with the last statement's rows.
-   */
-  | { readonly kind: "alone"; readonly id: number; readonly statements: readonly Statement[] }
-  /**
-   * A statement that must neither wait in the open transaction nor commit it (a new session's row,
-   * which other processes' statements would otherwise wait on until the group commits): it runs on
-   * a second connection, committed at once without waiting for its WAL flush (the group's commit,
-   * which waits for a later flush, makes it durable with the group), and, with `replay`, joins the
-   * group's replay in case the server loses it (only a statement that changes nothing when run
-   * twice: a budget's charge must not count twice when the group is replayed). Run at once, not
-   * after the requests queued before it — unless `later`: then it runs in its place in the queue,
-   * and nobody waits for it. Answered on the sync port; one run `later` is also told on the parent
-   * port ({@link ASIDES_ANSWERED}), for the store's thread to take its answer up when it is free.
-   */
-  | {
-      readonly kind: "aside";
-      readonly id: number;
-      readonly sql: string;
-      readonly params: readonly unknown[];
-      readonly replay: boolean;
-      readonly later: boolean;
-    }
-  | { readonly kind: "close"; readonly id: number }
-  /** Internal: the connection dropped; make it again and replay the open transaction. */
-  | { readonly kind: "restore" };
+import type { Statement, WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 /** Posted on the parent port once an aside run `later` is answered on the sync port. */
 export const ASIDES_ANSWERED = { asides: true } as const;
-
-/** What the worker answers to a read, a commit or a close. */
-export type WorkerReply =
-  | {
-      readonly id: number;
-      readonly rows: readonly Record<string, unknown>[];
-      readonly count: number;
-      /**
-       * On the answer to a commit, an `alone` or a close: the rows of the reporting writes of every
-       * transaction committed since the last such answer (as their last run, replays included, returned them).
-       */
-      readonly reported?: readonly Record<string, unknown>[];
-    }
-  | { readonly id: number; readonly error: WorkerError };
-
-export interface WorkerError {
-  readonly message: string;
-  /** PostgreSQL's SQLSTATE, or Node's errno code. */
-  readonly code: string | undefined;
-  /** The connection was lost (or could not be made): the request may succeed later. */
-  readonly unavailable: boolean;
-}
-
-export interface WorkerData {
-  /** Tells this worker's data from another worker's (a test runner's threads import this module too). */
-  readonly offstagePostgresWorker: true;
-  readonly config: pg.ClientConfig;
-  /** Int32Array over it: [0] the sync reply flag, [1] 1 while the connection is down. */
-  readonly shared: SharedArrayBuffer;
-  readonly syncPort: MessagePort;
-  /** The texts of the statements to prepare (see `named`); any other is parsed at every call. */
-  readonly prepared: readonly string[];
-}
 
 /** Where `shared` keeps the flag `Atomics.wait` watches. */
 export const REPLY_FLAG = 0;
 /** Where `shared` says the connection is down (1) or up (0). */
 export const DOWN_FLAG = 1;
-
-export interface Statement {
-  readonly sql: string;
-  readonly params: readonly unknown[];
-  /** See the `write` request's `report`. */
-  readonly report?: boolean;
-}
 
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1_000;

@@ -14,16 +14,8 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type pg from "pg";
 import { OffstageError } from "../../errors.js";
-import {
-  type ASIDES_ANSWERED,
-  DOWN_FLAG,
-  REPLY_FLAG,
-  type Statement,
-  type WorkerData,
-  type WorkerError,
-  type WorkerReply,
-  type WorkerRequest,
-} from "./connection-worker.js";
+import { type ASIDES_ANSWERED, DOWN_FLAG, REPLY_FLAG } from "./connection-worker.js";
+import type { Statement, WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 /** Rows a read returned. */
 export type Rows = readonly Record<string, unknown>[];
