@@ -138,12 +138,8 @@ export function beginTurn<Q extends QueuedInput, T extends InboxTurn<Q>, I exten
     taken = [queue[0]!];
   }
   const turn = open(inbox, turnId, taken);
-  // The last input leaves by `pop()`: emptying an array by `shift()` takes V8's slow path
-  // (bench/NOTES.md, "emptying arrays").
-  if (rest === undefined) {
-    if (queue.length === 1) queue.pop();
-    else queue.shift();
-  } else {
+  if (rest === undefined) queue.shift();
+  else {
     queue.length = 0;
     for (const q of rest) queue.push(q);
   }

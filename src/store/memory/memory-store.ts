@@ -372,17 +372,12 @@ function turnOf(session: StoredSession, turnId: string): StoredTurn | undefined 
   return undefined;
 }
 
-/**
- * Removes `item` from `items`, keeping the order of the others. The last one leaves by `pop()`, also
- * when it is the only one: emptying an array by `shift()` takes V8's slow path (bench/NOTES.md,
- * "emptying arrays").
- */
+/** Removes `item` from `items`, keeping the order of the others. */
 function remove<T>(items: T[], item: T): void {
   const at = items.indexOf(item);
-  if (at < 0) return;
-  if (at === items.length - 1) items.pop();
-  else if (at === 0) items.shift();
-  else items.splice(at, 1);
+  if (at === 0) items.shift();
+  else if (at === items.length - 1) items.pop();
+  else if (at > 0) items.splice(at, 1);
 }
 
 function recordOf(input: StoredInput): InputRecord {
