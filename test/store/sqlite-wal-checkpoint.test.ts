@@ -68,11 +68,12 @@ describe.each(["normal", "full"] as const)("WAL checkpoints on a worker, durabil
     const stats = store.stats();
     const databaseBytes = statSync(path).size;
     expect({
-      // Everything in the database went through the WAL, three times what it ever held: it started over.
-      databaseOverThriceTheWal: databaseBytes > 3 * walMaxBytes,
+      // A WAL that never started over holds every page ever written: more than the database. The
+      // margin stays clear of the bound, which a loaded machine may reach (90 MB against 49 MB).
+      databaseOverTheWal: databaseBytes > 1.5 * walMaxBytes,
       walUnderBound: walMaxBytes <= WAL_BOUND_BYTES,
       passes: stats.walPasses > 0,
-    }).toEqual({ databaseOverThriceTheWal: true, walUnderBound: true, passes: true });
+    }).toEqual({ databaseOverTheWal: true, walUnderBound: true, passes: true });
 
     expect(await runtime.stop()).toBe("clean");
     // The store's connection closed last: it checkpointed everything and deleted the WAL.
