@@ -21,44 +21,32 @@ export function admitModelCall(
   parts: RuntimeParts,
   turn: LiveTurn,
   admitted: () => void,
-  refused: (verdict: Refusal) => void,
+  refused: (verdict: Exclude<AdmitDecision, { kind: "ok" }>) => void,
 ): void {
-  admit(parts, turn, admitted, refused, false);
+  let waiting = false;
+  const ask = () => {
+    let verdict: AdmitDecision | undefined;
+    try {
+      verdict = parts.children?.admit(turn.sessionId, turn.usage);
+    } catch (error) {
+      if (!isOffstageError(error, "STORE_UNAVAILABLE")) throw error;
+      if (!waiting)
+        parts.log.warn(
+          { sessionId: turn.sessionId, turnId: turn.turnId, error },
+          `a background child's model call waits: its tree's budget cannot be read (${error.message}); asking again every ${parts.options.pollIntervalMs} ms`,
+        );
+      waiting = true;
+      askAgainLater(parts, turn, ask, admitted);
+      return;
+    }
+    if (verdict === undefined || verdict.kind === "ok") admitted();
+    else refused(verdict);
+  };
+  ask();
 }
 
-type Refusal = Exclude<AdmitDecision, { kind: "ok" }>;
-
-/** `waiting`: asked again after a wait, whose start was logged. */
-function admit(
-  parts: RuntimeParts,
-  turn: LiveTurn,
-  admitted: () => void,
-  refused: (verdict: Refusal) => void,
-  waiting: boolean,
-): void {
-  let verdict: AdmitDecision | undefined;
-  try {
-    verdict = parts.children?.admit(turn.sessionId, turn.usage);
-  } catch (error) {
-    if (!isOffstageError(error, "STORE_UNAVAILABLE")) throw error;
-    if (!waiting)
-      parts.log.warn(
-        { sessionId: turn.sessionId, turnId: turn.turnId, error },
-        `a background child's model call waits: its tree's budget cannot be read (${error.message}); asking again every ${parts.options.pollIntervalMs} ms`,
-      );
-    waitThenAdmit(parts, turn, admitted, refused);
-    return;
-  }
-  if (verdict === undefined || verdict.kind === "ok") admitted();
-  else refused(verdict);
-}
-
-function waitThenAdmit(
-  parts: RuntimeParts,
-  turn: LiveTurn,
-  admitted: () => void,
-  refused: (verdict: Refusal) => void,
-): void {
+/** Runs `ask` after `pollIntervalMs`, or `cancelled` at once when the turn is cancelled meanwhile. */
+function askAgainLater(parts: RuntimeParts, turn: LiveTurn, ask: () => void, cancelled: () => void): void {
   const { clock, dispatcher } = parts;
   const signal = turn.signal;
   const again = () => {
@@ -67,8 +55,8 @@ function waitThenAdmit(
     dispatcher.post("model admission", () => {
       // Let go of meanwhile (a stop, a lost lease): nothing more of it runs.
       if (turn.entry.turn !== turn) return;
-      if (signal.aborted) admitted();
-      else admit(parts, turn, admitted, refused, true);
+      if (signal.aborted) cancelled();
+      else ask();
     });
   };
   const timer = clock.setTimeout(again, parts.options.pollIntervalMs);
