@@ -56,6 +56,22 @@ function push(into: Columns, row: readonly unknown[]): void {
   for (let i = 0; i < row.length; i++) into[i]!.push(row[i]);
 }
 
+/** A turn end's outcome, usage, end time, status and requeued inputs, as `endTurns` and `runTurns` take them. */
+function endValues(end: TurnEnd): unknown[] {
+  return [
+    outcomeJson(end.outcome),
+    JSON.stringify(end.usage),
+    end.endedAtMs,
+    end.outcome.status,
+    JSON.stringify(end.requeued),
+  ];
+}
+
+/** The history a turn end appends, `null` when none. */
+function messagesJson(end: TurnEnd): string | null {
+  return end.messages.length > 0 ? JSON.stringify(end.messages) : null;
+}
+
 export class HeldWrites {
   readonly #sql: Statements;
   readonly #owner: string;
@@ -119,18 +135,7 @@ export class HeldWrites {
       held.end = end;
       return;
     }
-    push(this.#ends, [
-      end.turnId,
-      end.attempt,
-      outcomeJson(end.outcome),
-      JSON.stringify(end.usage),
-      end.endedAtMs,
-      end.outcome.status,
-      JSON.stringify(end.requeued),
-      end.sessionId,
-      end.messages.length > 0 ? JSON.stringify(end.messages) : null,
-      epoch,
-    ]);
+    push(this.#ends, [end.turnId, end.attempt, ...endValues(end), end.sessionId, messagesJson(end), epoch]);
   }
 
   /** Writes what is held, then holds nothing. */
@@ -154,16 +159,7 @@ export class HeldWrites {
         epoch,
       ];
       if (end === undefined) push(starts, row);
-      else
-        push(runs, [
-          ...row,
-          outcomeJson(end.outcome),
-          JSON.stringify(end.usage),
-          end.endedAtMs,
-          end.outcome.status,
-          JSON.stringify(end.requeued),
-          end.messages.length > 0 ? JSON.stringify(end.messages) : null,
-        ]);
+      else push(runs, [...row, ...endValues(end), messagesJson(end)]);
     }
     if (sessions[0]!.length > 0) this.#create(sessions);
     if (inputs[0]!.length > 0) this.#write(this.#sql.insertInputs, [...inputs, this.#owner], false);
