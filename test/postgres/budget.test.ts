@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { ChildCompletion } from "../../src/index.js";
 import { createRuntime, type Runtime, type TreeBudget } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
-import { deferred } from "../support/async.js";
+import { deferred, polled } from "../support/async.js";
 import { callTools, scriptedModel, text, toolCall } from "../support/models.js";
 import { tool } from "../support/tools.js";
 import { onServer } from "./on-server.js";
@@ -50,14 +50,12 @@ async function start(processId: string, schema: string, budget: TreeBudget): Pro
 }
 
 async function completions(schema: string, count: number): Promise<ChildCompletion[]> {
-  for (let waited = 0; waited < 20_000; waited += 50) {
-    const rows = await sql<{ completion: string }>(
-      `SELECT completion FROM "${schema}".delegations WHERE completion IS NOT NULL`,
-    );
-    if (rows.length === count) return rows.map((row) => JSON.parse(row.completion) as ChildCompletion);
-    await sleep(50);
-  }
-  throw new Error(`the ${count} children did not all end`);
+  let rows: { completion: string }[] = [];
+  await polled(async () => {
+    rows = await sql(`SELECT completion FROM "${schema}".delegations WHERE completion IS NOT NULL`);
+    return rows.length === count;
+  });
+  return rows.map((row) => JSON.parse(row.completion) as ChildCompletion);
 }
 
 describe("postgres: tree budgets across processes", () => {

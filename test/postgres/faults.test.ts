@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRuntime, isOffstageError, type Runtime, type TurnHandle } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
-import { deferred } from "../support/async.js";
+import { deferred, eventually } from "../support/async.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
 import { startProxy, type TcpProxy } from "./tcp-proxy.js";
@@ -85,7 +85,7 @@ describe("postgres: faults", () => {
     const before = [s.send("queued 1"), s.send("queued 2")];
     await Promise.all([running, ...before].map((h) => h.stored()));
     // A new session's first turn begins once its row is in: it runs before the connection drops.
-    while (running.status !== "running") await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually(() => running.status === "running", "the first turn to run");
     await proxy.cut();
     const during = await sendUntilRefused((n) => s.send(`during ${n}`));
     // The turn ends while the connection is down: its end waits for the store, nothing settles.
