@@ -10,9 +10,24 @@ import { redactText } from "../../runtime/redact.js";
 import * as G from "./gen-ai.js";
 import type { OtelTurn } from "./otel-turn.js";
 
-export class ModelCall implements CallTelemetry<ModelCallEnd> {
+/** A call's span (none when tracing is off) inside its turn's. */
+abstract class OtelCall<End> implements CallTelemetry<End> {
   readonly turn: OtelTurn;
   readonly span: Span | undefined;
+
+  constructor(turn: OtelTurn, span: Span | undefined) {
+    this.turn = turn;
+    this.span = span;
+  }
+
+  run<T>(fn: () => T): T {
+    return this.turn.runIn(this.span, fn);
+  }
+
+  abstract end(end: End): void;
+}
+
+export class ModelCall extends OtelCall<ModelCallEnd> {
   readonly agentName: string;
   readonly provider: string | undefined;
   readonly model: string;
@@ -24,15 +39,10 @@ export class ModelCall implements CallTelemetry<ModelCallEnd> {
     provider: string | undefined,
     model: string,
   ) {
-    this.turn = turn;
-    this.span = span;
+    super(turn, span);
     this.agentName = agentName;
     this.provider = provider;
     this.model = model;
-  }
-
-  run<T>(fn: () => T): T {
-    return this.turn.runIn(this.span, fn);
   }
 
   end(end: ModelCallEnd): void {
@@ -55,8 +65,9 @@ export class ModelCall implements CallTelemetry<ModelCallEnd> {
     if (end.finishReason !== undefined) span.setAttribute(G.RESPONSE_FINISH_REASONS, [end.finishReason]);
     if (failed) {
       span.setAttribute(G.ERROR_TYPE, errorType!);
-      span.recordException(exceptionOf(end.error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: exceptionOf(end.error).message });
+      const exception = exceptionOf(end.error);
+      span.recordException(exception);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
     } else if (owner.settings.captureContent && span.isRecording()) {
       const parts: unknown[] = end.text === "" ? [] : [{ type: "text", content: end.text }];
       for (const call of end.toolCalls)
@@ -70,19 +81,12 @@ export class ModelCall implements CallTelemetry<ModelCallEnd> {
   }
 }
 
-export class ToolCall implements CallTelemetry<ToolCallEnd> {
-  readonly turn: OtelTurn;
-  readonly span: Span | undefined;
+export class ToolCall extends OtelCall<ToolCallEnd> {
   readonly toolName: string;
 
   constructor(turn: OtelTurn, span: Span | undefined, toolName: string) {
-    this.turn = turn;
-    this.span = span;
+    super(turn, span);
     this.toolName = toolName;
-  }
-
-  run<T>(fn: () => T): T {
-    return this.turn.runIn(this.span, fn);
   }
 
   end(end: ToolCallEnd): void {
