@@ -139,8 +139,11 @@ export const DEFAULTS = {
     idempotencyKeysMax: 100_000,
     /** How often the store looks for rows its retention options let it delete. */
     sweepIntervalMs: 1_000,
-    /** Rows one sweep deletes per statement before it lets the event loop run. */
-    sweepBatchRows: 1_000,
+    /**
+     * Rows the retention sweep deletes per statement (about a millisecond's work); a sweep deletes
+     * about as many as ended since the last one, and a batch more, before it lets the event loop run.
+     */
+    sweepBatchRows: 100,
     /** Messages of recently read histories the store keeps parsed, so a turn reads only what is new (a history is read whole again once let go: a bound below what busy sessions hold would re-read them at every turn). */
     historyCacheMessagesMax: 1_000_000,
   },

@@ -5,26 +5,26 @@
  * rows beyond it, the next sweep follows as soon as the event loop has run. Between sweeps a bound
  * may be overrun by what ended meanwhile: the file stays flat, not exact.
  *
- * What a sweep deletes: ended inputs beyond their bounds (oldest end first), each ended turn whose
- * last input went with them (an input ended by a turn takes its outcome from the turn's row), and,
- * with `historyTurnsMax`, the oldest history rows (one per turn) of each session that gained history
- * since the last sweep. Sessions are never deleted.
+ * A sweep runs on the host's event loop, just after a commit whose waiters are still to be answered,
+ * so it is cut to the work that made it due: it deletes about as many rows as inputs ended since the
+ * last sweep, and a batch more to work off what is left over (`sweep()`). So a server committing
+ * small groups often sweeps a batch after each (a hundred rows cost about a millisecond), and a store
+ * ending thousands of inputs between two commits sweeps as many; retention keeps up with either. A
+ * round of sweeps takes the bounds one after the other, keys first (as the memory store: the count of
+ * ended inputs counts those their key's bound kept), then the histories that grew; each bound's count
+ * cut-off is found a step at a time and kept until the round has deleted through it
+ * (`count-cutoff.ts` says why that is safe).
  *
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Retention } from "../retention.js";
+import { CountCutoff, CUTOFF_WALK_ROWS } from "./count-cutoff.js";
 import type { GroupCommit } from "./group-commit.js";
 
 const SQL = {
   /** The newest end: ages count from it. */
   newestEnd: "SELECT max(ended_at_ms) AS ms FROM inputs WHERE ended_at_ms IS NOT NULL",
-  /** The newest ended input beyond the count bound (param: the bound), whose end and all older go. */
-  countCutoff: `SELECT ended_at_ms AS ms, seq FROM inputs WHERE ended_at_ms IS NOT NULL
-    ORDER BY ended_at_ms DESC, seq DESC LIMIT 1 OFFSET ?`,
-  countCutoffKeyed: `SELECT ended_at_ms AS ms, seq FROM inputs
-    WHERE ended_at_ms IS NOT NULL AND idempotency_key IS NOT NULL
-    ORDER BY ended_at_ms DESC, seq DESC LIMIT 1 OFFSET ?`,
   /** Params: ms, seq (inclusive), rows. */
   deleteThrough: `DELETE FROM inputs WHERE rowid IN (SELECT rowid FROM inputs
       WHERE ended_at_ms IS NOT NULL AND (ended_at_ms, seq) <= (?, ?) ORDER BY ended_at_ms, seq LIMIT ?)
@@ -51,8 +51,6 @@ const SQL = {
   allSessions: "SELECT id FROM sessions",
 } as const;
 
-type Cutoff = { readonly ms: number; readonly seq: number };
-
 /** What a sweep deleted, for tests and `stats()`. */
 export interface SweepCounts {
   readonly inputs: number;
@@ -62,9 +60,9 @@ export interface SweepCounts {
 
 /** The deletes of one bound: its count cut-off, and its two delete statements. */
 interface Bound {
-  readonly countMax: number;
+  /** `undefined` for a bound without a count. */
+  readonly count: CountCutoff | undefined;
   readonly ageMaxMs: number;
-  readonly cutoff: StatementSync;
   readonly through: StatementSync;
   readonly before: StatementSync;
 }
@@ -75,6 +73,19 @@ export class RetentionSweep {
   readonly #historyTurnsMax: number;
   readonly #newestEnd: StatementSync;
   readonly #bounds: readonly Bound[];
+  /** The phase this round of sweeps is at: a bound's index, or past them, the histories. */
+  #phaseAt = 0;
+  /** Inputs this round has deleted so far. */
+  #roundInputs = 0;
+  /** A round is running (from its first sweep until it ends). */
+  #inRound = false;
+  /**
+   * Inputs ended since the last sweep of the running round, as the store reported them. Those that
+   * end between rounds are the next round's to find, a batch a sweep beside its own.
+   */
+  #endedSinceSweep = 0;
+  /** The work of the running sweep so far, in rows (a walk step counts as a batch). */
+  #spent = 0;
   readonly #deleteTurn: StatementSync;
   readonly #trimHistory: StatementSync;
   /** Sessions whose history may be over its bound. */
@@ -96,13 +107,11 @@ export class RetentionSweep {
     this.#trimmed = trimmed;
     this.#newestEnd = db.prepare(SQL.newestEnd);
     const bound = (countMax: number, ageMaxMs: number, keyed: boolean): Bound => ({
-      countMax,
+      count: countMax === Number.POSITIVE_INFINITY ? undefined : new CountCutoff(db, countMax, keyed),
       ageMaxMs,
-      cutoff: db.prepare(keyed ? SQL.countCutoffKeyed : SQL.countCutoff),
       through: db.prepare(keyed ? SQL.deleteThroughKeyed : SQL.deleteThrough),
       before: db.prepare(keyed ? SQL.deleteBeforeKeyed : SQL.deleteBefore),
     });
-    // Keys first, as the memory store: the count of ended inputs counts those their key's bound kept.
     this.#bounds = [
       bound(retention.idempotencyKeysMax, retention.idempotencyKeyAgeMaxMs, true),
       bound(retention.endedInputsMax, retention.endedInputAgeMaxMs, false),
@@ -123,19 +132,29 @@ export class RetentionSweep {
     if (this.bindsHistory) this.#historyGrew.add(sessionId);
   }
 
+  /** `count` inputs ended; call when the store is told of it. */
+  ended(count: number): void {
+    if (this.#inRound) this.#endedSinceSweep += count;
+  }
+
   counts(): SweepCounts {
     return { ...this.#counts };
   }
 
   /**
-   * One sweep, in a group of its own (the caller makes sure none is open): at most `batchRows` rows
-   * per statement. Returns whether rows beyond a bound are left for the next sweep.
+   * One sweep, in a group of its own (the caller makes sure none is open): batches of at most
+   * `batchRows` rows per statement until about `rowsMax` rows are deleted (by default, as many as
+   * inputs ended since the last sweep, and a batch more). Returns whether the round goes on.
    */
-  sweep(): boolean {
+  sweep(rowsMax = this.#endedSinceSweep + this.#batchRows): boolean {
     this.#group.write();
+    this.#inRound = true;
+    this.#endedSinceSweep = 0;
+    this.#spent = 0;
     let more: boolean;
     try {
-      more = this.#delete();
+      do more = this.#step();
+      while (more && this.#spent < rowsMax);
     } catch (error) {
       throw this.#group.fail(error);
     }
@@ -143,49 +162,73 @@ export class RetentionSweep {
     return more;
   }
 
-  #delete(): boolean {
-    let more = false;
-    const turnIds = new Set<string>();
+  /** One step of the round: a batch of its phase (each bound, then the histories that grew). */
+  #step(): boolean {
+    const phase = this.#phaseAt;
+    const bound = this.#bounds[phase];
+    if (bound === undefined ? this.#trimHistories() : this.#sweepBound(bound)) return true;
+    this.#phaseAt = (phase + 1) % (this.#bounds.length + 1);
+    // The round goes on with the next phase; after the last, it ends.
+    if (this.#phaseAt !== 0) return true;
+    // A round that deleted many rows most likely left as many ended since: the next starts at once
+    // (its walk then costs little beside its deletes).
+    const busy = this.#roundInputs >= CUTOFF_WALK_ROWS;
+    this.#roundInputs = 0;
+    this.#inRound = busy;
+    return busy;
+  }
+
+  /** A batch of one bound; returns whether the bound has more to do this round. */
+  #sweepBound(bound: Bound): boolean {
     const newest = (this.#newestEnd.get() as { ms: number | null }).ms;
-    if (newest !== null) for (const bound of this.#bounds) more = this.#apply(bound, newest, turnIds) || more;
+    const turnIds = new Set<string>();
+    const more = newest !== null && this.#apply(bound, newest, turnIds);
     for (const id of turnIds) this.#counts.turns += Number(this.#deleteTurn.run(id).changes);
+    if (!more) bound.count?.reset();
+    return more;
+  }
+
+  /** Trims the histories of up to `batchRows` sessions that grew; returns whether any are left. */
+  #trimHistories(): boolean {
     let sessions = 0;
     for (const sessionId of this.#historyGrew) {
-      if (sessions++ >= this.#batchRows) {
-        more = true;
-        break;
-      }
+      if (sessions++ >= this.#batchRows) return true;
       this.#historyGrew.delete(sessionId);
       const deleted = Number(
         this.#trimHistory.run(sessionId, this.#historyTurnsMax - 1, this.#batchRows).changes,
       );
+      // A statement per session: one row's work even when it deletes none.
+      this.#spent += Math.max(1, deleted);
       if (deleted === 0) continue;
       this.#counts.historyRows += deleted;
       this.#trimmed(sessionId);
-      if (deleted === this.#batchRows) {
-        this.#historyGrew.add(sessionId);
-        more = true;
-      }
+      // Rows left beyond the bound: the session comes round again.
+      if (deleted === this.#batchRows) this.#historyGrew.add(sessionId);
     }
-    return more;
+    return false;
   }
 
-  /** Deletes a batch beyond one bound; returns whether it was a full batch. */
+  /**
+   * Deletes a batch beyond one bound, or walks its count cut-off a step; returns whether the bound
+   * has more to do this round.
+   */
   #apply(bound: Bound, newestMs: number, turnIds: Set<string>): boolean {
     const ageCutoffMs = newestMs - bound.ageMaxMs;
-    const byCount =
-      bound.countMax === Number.POSITIVE_INFINITY
-        ? undefined
-        : (bound.cutoff.get(bound.countMax) as Cutoff | undefined);
+    // `undefined` while the walk goes on; `null` when nothing lies beyond the count (or there is none).
+    const byCount = bound.count === undefined ? null : bound.count.step();
+    const walking = byCount === undefined;
+    if (walking) this.#spent += this.#batchRows;
     let rows: { turn_id: string | null }[];
     // Whichever cut-off lies later deletes what the other would, and more.
-    if (byCount !== undefined && byCount.ms >= ageCutoffMs)
+    if (byCount != null && byCount.ms >= ageCutoffMs)
       rows = bound.through.all(byCount.ms, byCount.seq, this.#batchRows) as typeof rows;
     else if (ageCutoffMs > Number.NEGATIVE_INFINITY)
       rows = bound.before.all(ageCutoffMs, this.#batchRows) as typeof rows;
-    else return false;
+    else return walking;
     for (const row of rows) if (row.turn_id !== null) turnIds.add(row.turn_id);
     this.#counts.inputs += rows.length;
-    return rows.length === this.#batchRows;
+    this.#roundInputs += rows.length;
+    this.#spent += rows.length;
+    return walking || rows.length === this.#batchRows;
   }
 }

@@ -174,6 +174,7 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   endInput(end: InputEnd): void {
     const outcome = JSON.stringify({ status: end.status, reason: end.reason });
+    this.#conn?.sweep.ended(1);
     this.#write((sql, held) => {
       held.writeAll();
       sql.endQueuedInput.run(end.status, outcome, end.endedAtMs, end.inputId);
@@ -194,7 +195,9 @@ export class SqliteStore implements Store, AsyncDisposable {
 
   endTurn(end: TurnEnd): void {
     const record = endRecordOf(end);
-    if (record.messages !== undefined) this.#conn?.sweep.historyGrew(end.sessionId);
+    const sweep = this.#conn?.sweep;
+    if (record.messages !== undefined) sweep?.historyGrew(end.sessionId);
+    sweep?.ended(end.inputIds.length - end.requeued.length);
     this.#write((sql, held) => {
       if (held.holdEnd(end, record)) return;
       if (endStoredTurn(sql, record, end.inputIds, end.requeued)) held.holdHistory(record);
@@ -265,7 +268,7 @@ export class SqliteStore implements Store, AsyncDisposable {
   async sweepNow(): Promise<SweepCounts> {
     await this.commit();
     const { sweep } = this.#live();
-    while (sweep.sweep());
+    while (sweep.sweep(Number.POSITIVE_INFINITY));
     return sweep.counts();
   }
 
