@@ -37,29 +37,49 @@ export function optionsOf(call: string): Subject {
   return { call, error: "option" };
 }
 
+/**
+ * What a refusal carries besides its message: a finer `code` where callers branch on one, the
+ * `cause` that made the value unusable (a schema compiler's error), and `details` beyond the name of
+ * the option or argument.
+ */
+export interface RefusalOptions {
+  readonly code?: OffstageErrorCode;
+  readonly cause?: unknown;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
 /** The error of `subject` with this message: `BootError` for options, `InvalidInputError` for arguments. */
-function refusal(subject: Subject, name: string, message: string, code?: OffstageErrorCode): OffstageError {
+function refusal(
+  subject: Subject,
+  name: string,
+  message: string,
+  { code, cause, details }: RefusalOptions = {},
+): OffstageError {
+  const more = cause === undefined ? {} : { cause };
   return subject.error === "option"
-    ? new BootError(code ?? "INVALID_OPTIONS", message, { details: { option: name } })
-    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, { details: { argument: name } });
+    ? new BootError(code ?? "INVALID_OPTIONS", message, { ...more, details: { option: name, ...details } })
+    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, {
+        ...more,
+        details: { argument: name, ...details },
+      });
 }
 
 /**
  * The error for `value`, named `name`, which is not what `expected` describes. Its code is
- * `INVALID_ARGUMENT` or `INVALID_OPTIONS`, or `code` where callers branch on a finer one.
+ * `INVALID_ARGUMENT` or `INVALID_OPTIONS`, unless `options` gives a finer one.
  */
 export function invalid(
   subject: Subject,
   name: string,
   value: unknown,
   expected: string,
-  code?: OffstageErrorCode,
+  options?: RefusalOptions,
 ): OffstageError {
   return refusal(
     subject,
     name,
     `${subject.call}: ${name} must be ${expected}; got ${describeValue(value)}`,
-    code,
+    options,
   );
 }
 
@@ -69,9 +89,9 @@ export function fail(
   name: string,
   value: unknown,
   expected: string,
-  code?: OffstageErrorCode,
+  options?: RefusalOptions,
 ): never {
-  throw invalid(subject, name, value, expected, code);
+  throw invalid(subject, name, value, expected, options);
 }
 
 /** `value instanceof type`, false where asking throws (a revoked proxy has no prototype to ask for). */

@@ -141,7 +141,7 @@ export function checkExecutors(
           "workers",
           workers,
           `a WorkerExecutor (createWorkerPool() from offstage/workers): ${which} runs in a worker thread`,
-          "WORKER_POOL_MISSING",
+          { code: "WORKER_POOL_MISSING" },
         );
     }
   }

@@ -227,7 +227,7 @@ export class Runtime implements AsyncDisposable {
         "agent",
         agentName,
         `one of the agents (${[...resolved.agents.keys()].join(", ")})`,
-        "UNKNOWN_AGENT",
+        { code: "UNKNOWN_AGENT" },
       );
     let entry = sessions.get(id);
     if (entry === undefined) {
