@@ -222,13 +222,9 @@ export class Runtime implements AsyncDisposable {
     checkId(SESSION, "session id", id);
     const agentName = checkOptions(SESSION, "options", options, SESSION_KEYS).agent;
     if (agentName !== undefined && !resolved.agents.has(agentName))
-      fail(
-        SESSION,
-        "agent",
-        agentName,
-        `one of the agents (${[...resolved.agents.keys()].join(", ")})`,
-        { code: "UNKNOWN_AGENT" },
-      );
+      fail(SESSION, "agent", agentName, `one of the agents (${[...resolved.agents.keys()].join(", ")})`, {
+        code: "UNKNOWN_AGENT",
+      });
     let entry = sessions.get(id);
     if (entry === undefined) {
       if (id.includes(">"))

@@ -5,14 +5,7 @@
  */
 import { resolve } from "node:path";
 import { DEFAULTS } from "../../kernel/limits.js";
-import {
-  checkBoolean,
-  checkDurationMs,
-  checkOneOf,
-  checkOptions,
-  fail,
-  optionsOf,
-} from "../../validate.js";
+import { checkBoolean, checkDurationMs, checkOneOf, checkOptions, fail, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type RetentionOptions, retentionOf } from "../retention.js";
 import { SqliteStore } from "./sqlite-store.js";
 
