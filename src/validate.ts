@@ -257,13 +257,38 @@ export function checkOptions<T extends object>(
     }
   } catch (error) {
     if (error instanceof OffstageError) throw error;
-    throw refusal(
-      subject,
-      name,
-      `${subject.call}: ${name}${key === "" ? "" : `.${key}`} cannot be read: ${describeCause(error)}`,
-    );
+    throw unreadable(subject, key === "" ? name : `${name}.${key}`, error);
   }
   return copy as T;
+}
+
+/**
+ * Reads `keys` of the caller's object `value`, each once, for a value that is not an options object
+ * (a definition whose `execute` may be a method on its prototype): a getter or proxy trap that throws
+ * becomes the subject's error, `<call>: <name>.<key> cannot be read: <cause>`.
+ */
+export function readKeys<K extends string>(
+  subject: Subject,
+  name: string,
+  value: object,
+  keys: readonly K[],
+): Record<K, unknown> {
+  const read = {} as Record<K, unknown>;
+  for (const key of keys) {
+    try {
+      read[key] = (value as Record<K, unknown>)[key];
+    } catch (error) {
+      throw unreadable(subject, `${name}.${key}`, error);
+    }
+  }
+  return read;
+}
+
+/** The error for a value whose reading threw `error`. */
+function unreadable(subject: Subject, name: string, error: unknown): OffstageError {
+  return refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`, {
+    cause: error,
+  });
 }
 
 function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
@@ -290,7 +315,7 @@ export function checkArray(
   try {
     if (Array.isArray(value) && value.length <= maxLength) copy = Array.from(value);
   } catch (error) {
-    throw refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`);
+    throw unreadable(subject, name, error);
   }
   if (copy === undefined) fail(subject, name, value, expected);
   return copy;
