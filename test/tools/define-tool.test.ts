@@ -273,21 +273,21 @@ describe("createToolRegistry", () => {
   it("refuses duplicate names, naming both positions", () => {
     const error = thrown(() => createToolRegistry([a, b, { ...a, description: "again" }]));
     expect(error.message).toBe(
-      'tool name "a" (string) is used by tools[0] and tools[2]; tool names must be unique',
+      'createToolRegistry(): tools[2].name must be unique (tools[0] has it too); got "a" (string)',
     );
-    expect(error.details).toEqual({ name: "a", indexes: [0, 2] });
+    expect(error.details).toMatchObject({ name: "a", indexes: [0, 2] });
   });
 
   it("refuses entries that are not tools, and a non-array", () => {
     expect(thrown(() => createToolRegistry([a, { name: "x" } as never])).message).toBe(
-      "tools[1]: description must be a string; got undefined (undefined)",
+      "createToolRegistry(): tools[1].description must be a string; got undefined (undefined)",
     );
     expect(thrown(() => createToolRegistry([null as never])).message).toBe(
-      "tools[0] must be a tool object; got null (null)",
+      "createToolRegistry(): tools[0] must be a tool (defineTool()); got null (null)",
     );
     expect(thrown(() => createToolRegistry([{ ...a, name: "a b" }])).message).toContain('got "a b" (string)');
     expect(thrown(() => createToolRegistry("a" as never)).message).toBe(
-      'tools must be an array of tools; got "a" (string)',
+      'createToolRegistry(): tools must be an array of tools; got "a" (string)',
     );
   });
 });
