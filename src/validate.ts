@@ -40,12 +40,14 @@ export function optionsOf(call: string): Subject {
 /**
  * What a refusal carries besides its message: a finer `code` where callers branch on one, the
  * `cause` that made the value unusable (a schema compiler's error), and `details` beyond the name of
- * the option or argument.
+ * the option or argument. A `secret` value (a bearer token) is described by its type and length,
+ * never quoted: messages end up in logs.
  */
 export interface RefusalOptions {
   readonly code?: OffstageErrorCode;
   readonly cause?: unknown;
   readonly details?: Readonly<Record<string, unknown>>;
+  readonly secret?: boolean;
 }
 
 /** The error of `subject` with this message: `BootError` for options, `InvalidInputError` for arguments. */
@@ -53,7 +55,7 @@ function refusal(
   subject: Subject,
   name: string,
   message: string,
-  { code, cause, details }: RefusalOptions = {},
+  { code, cause, details }: Omit<RefusalOptions, "secret"> = {},
 ): OffstageError {
   const more = cause === undefined ? {} : { cause };
   return subject.error === "option"
@@ -78,9 +80,16 @@ export function invalid(
   return refusal(
     subject,
     name,
-    `${subject.call}: ${name} must be ${expected}; got ${describeValue(value)}`,
+    `${subject.call}: ${name} must be ${expected}; got ${options?.secret ? undisclosed(value) : describeValue(value)}`,
     options,
   );
+}
+
+/** A secret as a refusal shows it: what it is, not what it says. */
+function undisclosed(value: unknown): string {
+  return typeof value === "string"
+    ? `${value.length} characters (string, not shown)`
+    : `a ${typeof value} (not shown)`;
 }
 
 /** Throws {@link invalid}. */
