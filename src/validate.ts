@@ -89,7 +89,7 @@ export function invalid(
 function undisclosed(value: unknown): string {
   return typeof value === "string"
     ? `${value.length} characters (string, not shown)`
-    : `a ${typeof value} (not shown)`;
+    : `a value of type ${typeof value} (not shown)`;
 }
 
 /** Throws {@link invalid}. */
@@ -119,6 +119,19 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
     return !Array.isArray(value);
   } catch {
     // A revoked proxy: Array.isArray throws on it.
+    return false;
+  }
+}
+
+/**
+ * An object with a function at each of `methods` (its own or inherited: a class instance's), as a
+ * port's adapter or a logger must be; false where reading one throws.
+ */
+export function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  if (!isRecord(value)) return false;
+  try {
+    return methods.every((method) => typeof value[method] === "function");
+  } catch {
     return false;
   }
 }

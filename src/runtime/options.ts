@@ -15,7 +15,7 @@ import {
   checkOptions,
   checkPositiveInteger,
   fail,
-  isRecord,
+  hasMethods,
   optionsOf,
   type Subject,
 } from "../validate.js";
@@ -280,8 +280,4 @@ function processIds(): () => string {
   let counter = 0;
   // `toLowerCase()` flattens the concatenation into one string (bench/NOTES.md: flat ids).
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
-}
-
-function hasMethods(value: unknown, methods: readonly string[]): boolean {
-  return isRecord(value) && methods.every((m) => typeof value[m] === "function");
 }
