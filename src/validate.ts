@@ -306,8 +306,8 @@ export function readKeys<K extends string>(
   return read;
 }
 
-/** The error for a value whose reading threw `error`. */
-function unreadable(subject: Subject, name: string, error: unknown): OffstageError {
+/** The error for `name`, whose reading (a getter, a proxy trap) threw `error`; `error` is its cause. */
+export function unreadable(subject: Subject, name: string, error: unknown): OffstageError {
   return refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`, {
     cause: error,
   });

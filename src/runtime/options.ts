@@ -5,9 +5,8 @@
  *
  * @packageDocumentation
  */
-import { BootError, isOffstageError } from "../errors.js";
+import { isOffstageError } from "../errors.js";
 import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
-import { describeCause } from "../kernel/outcome.js";
 import {
   checkDurationMs,
   checkFunction,
@@ -18,6 +17,7 @@ import {
   hasMethods,
   optionsOf,
   type Subject,
+  unreadable,
 } from "../validate.js";
 import type { Agent } from "./agent.js";
 import { checkAgents, checkExecutors } from "./agent-options.js";
@@ -172,13 +172,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   } catch (error) {
     if (isOffstageError(error)) throw error;
     // Reading what the caller handed in threw (a getter, a proxy): that is a bad option too.
-    throw new BootError(
-      "INVALID_OPTIONS",
-      `createRuntime(): the options cannot be read: ${describeCause(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw unreadable(OPTIONS, "options", error);
   }
 }
 
