@@ -123,6 +123,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   }
 }
 
+/** An array whose every element is a string; false where reading it throws (a revoked proxy, a trap). */
+export function isStringArray(value: unknown): value is string[] {
+  try {
+    return Array.isArray(value) && value.every((element) => typeof element === "string");
+  } catch {
+    return false;
+  }
+}
+
 /**
  * An object with a function at each of `methods` (its own or inherited: a class instance's), as a
  * port's adapter or a logger must be; false where reading one throws.

@@ -16,7 +16,7 @@ import {
   mergeProviderOptions,
   SAMPLING_SETTINGS,
 } from "../../runtime/ports/model-settings.js";
-import { argumentsOf, checkObject, checkOptions, fail, readKeys } from "../../validate.js";
+import { argumentsOf, checkObject, checkOptions, fail, isStringArray, readKeys } from "../../validate.js";
 import { fromStreamPart } from "./from-stream.js";
 import { toModelCallError } from "./provider-error.js";
 import { type PromptFamily, toFunctionTool, toPrompt, toToolChoice } from "./to-prompt.js";
@@ -82,7 +82,7 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: AiSdkModelOptions 
   const { id, redact } = given;
   if (id !== undefined && (typeof id !== "string" || id === ""))
     fail(FROM_AI_SDK, "options.id", id, "a non-empty string");
-  if (redact !== undefined && !(Array.isArray(redact) && redact.every((s) => typeof s === "string")))
+  if (redact !== undefined && !isStringArray(redact))
     fail(FROM_AI_SDK, "options.redact", redact, "an array of strings", { secret: true });
   const family: PromptFamily = spec === "v4" ? "v4" : "v3";
   const provider = String(model.provider);

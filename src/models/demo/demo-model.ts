@@ -15,6 +15,8 @@ import type { Model, ModelPart, ModelRequest } from "../../runtime/ports/model.j
 import { argumentsOf, checkDurationMs, checkFunction, checkOptions, fail } from "../../validate.js";
 import { type DemoPlan, exchangeInput, planDemoStep } from "./demo-plan.js";
 
+const CREATE = argumentsOf("createDemoModel()");
+
 /** Waits `ms` milliseconds; must reject promptly when `signal` aborts. Replace it to run on a virtual clock. */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
@@ -164,8 +166,6 @@ function failure(failOn: string): ModelPart {
     error: new Error(`demo model: the input contains ${JSON.stringify(failOn)}, which failOn makes fail`),
   };
 }
-
-const CREATE = argumentsOf("createDemoModel()");
 
 const DEMO_MODEL_KEYS = Object.keys({
   latencyMs: true,

@@ -16,6 +16,8 @@ import type { Tool } from "../../runtime/ports/tool.js";
 import { argumentsOf, checkOptions, checkPositiveInteger, fail } from "../../validate.js";
 import { defineTool } from "../define-tool.js";
 
+const CREATE = argumentsOf("createFileTools()");
+
 /** Options of {@link createFileTools}. */
 export interface FileToolsOptions {
   /** The workspace directory; every path the model gives is resolved against it and must stay inside. */
@@ -101,8 +103,6 @@ export function createFileTools(options: FileToolsOptions): Tool[] {
     }),
   ];
 }
-
-const CREATE = argumentsOf("createFileTools()");
 
 const FILE_TOOLS_KEYS = Object.keys({
   root: true,
