@@ -315,11 +315,13 @@ export function readKeys<K extends string>(
   return read;
 }
 
-/** The error for `name`, whose reading (a getter, a proxy trap) threw `error`; `error` is its cause. */
+/**
+ * The error for `name`, whose reading (a getter, a proxy trap) threw `error`. An `Error` becomes its
+ * cause; any other thrown value only its message, as that value may be as hostile as what threw it.
+ */
 export function unreadable(subject: Subject, name: string, error: unknown): OffstageError {
-  return refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`, {
-    cause: error,
-  });
+  const message = `${subject.call}: ${name} cannot be read: ${describeCause(error)}`;
+  return refusal(subject, name, message, isInstance(error, Error) ? { cause: error } : {});
 }
 
 function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
