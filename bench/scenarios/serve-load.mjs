@@ -313,6 +313,8 @@ function summary(result, before, after) {
     cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
     loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
     loopMaxMs: Number(after.loopMs.max.toFixed(1)),
+    handledP99Ms: Number(after.handledMs.p99.toFixed(1)),
+    handledMaxMs: Number(after.handledMs.max.toFixed(1)),
     scavenges: after.gc.scavenges - before.gc.scavenges,
     scavengeMsMax: Number(after.gc.scavengeMsMax.toFixed(1)),
     ...(after.store === undefined
@@ -320,12 +322,14 @@ function summary(result, before, after) {
       : {
           commits: after.store.commits - before.store.commits,
           commitMsMax: Number(after.store.commitMsMax.toFixed(1)),
+          sweptInputs: after.store.swept.inputs - before.store.swept.inputs,
           // WAL checkpoints run on the loop (all of them, before the checkpointer thread).
           ...(after.store.loopCheckpoints === undefined
             ? {}
             : {
                 walPasses: after.store.walPasses - before.store.walPasses,
                 loopCheckpoints: after.store.loopCheckpoints - before.store.loopCheckpoints,
+                loopCheckpointMsMax: Number(after.store.loopCheckpointMsMax.toFixed(1)),
               }),
         }),
     non2xx: result.non2xx,

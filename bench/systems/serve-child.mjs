@@ -8,8 +8,9 @@
 //             synchronous NORMAL, one autocommit per request) before it answers 202: no runtime, no
 //             auth, no validation beyond JSON.parse — the least any server of inputs can do.
 
+import http from "node:http";
 import { dirname, join } from "node:path";
-import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { constants, createHistogram, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
@@ -87,6 +88,18 @@ export async function startFloor(dir) {
 
 // Imported by the scenario for TOKEN only; run as a process, it serves.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // Each request's time in the server, from Node handing it to the app to the last byte of its
+  // answer written: set beside the client's latency, it says whether a tail is the handler's or the
+  // queue in front of it (the loop busy, the socket unread).
+  const handled = createHistogram();
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (type, ...args) {
+    if (type === "request") {
+      const at = process.hrtime.bigint();
+      args[1].once("finish", () => handled.record(process.hrtime.bigint() - at || 1n));
+    }
+    return emit.call(this, type, ...args);
+  };
   const running = system === "floor" ? await startFloor(dir) : await startOffstage(dir);
   // How late the event loop ran its timers since the last report: what a request waits behind.
   const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -103,6 +116,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.on("SIGUSR2", () => {
     const loopMs = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
     loop.reset();
+    const handledMs = {
+      p50: handled.percentile(50) / 1e6,
+      p99: handled.percentile(99) / 1e6,
+      max: handled.max / 1e6,
+    };
+    handled.reset();
     const young = { ...gc };
     gc.scavengeMsMax = 0;
     globalThis.gc?.();
@@ -110,6 +129,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       ...process.memoryUsage(),
       cpu: process.cpuUsage(),
       loopMs,
+      handledMs,
       gc: young,
       store: running.stats?.(),
     };
