@@ -37,30 +37,59 @@ export function optionsOf(call: string): Subject {
   return { call, error: "option" };
 }
 
+/**
+ * What a refusal carries besides its message: a finer `code` where callers branch on one, the
+ * `cause` that made the value unusable (a schema compiler's error), and `details` beyond the name of
+ * the option or argument. A `secret` value (a bearer token) is described by its type and length,
+ * never quoted: messages end up in logs.
+ */
+export interface RefusalOptions {
+  readonly code?: OffstageErrorCode;
+  readonly cause?: unknown;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly secret?: boolean;
+}
+
 /** The error of `subject` with this message: `BootError` for options, `InvalidInputError` for arguments. */
-function refusal(subject: Subject, name: string, message: string, code?: OffstageErrorCode): OffstageError {
+function refusal(
+  subject: Subject,
+  name: string,
+  message: string,
+  { code, cause, details }: Omit<RefusalOptions, "secret"> = {},
+): OffstageError {
+  const more = cause === undefined ? {} : { cause };
   return subject.error === "option"
-    ? new BootError(code ?? "INVALID_OPTIONS", message, { details: { option: name } })
-    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, { details: { argument: name } });
+    ? new BootError(code ?? "INVALID_OPTIONS", message, { ...more, details: { option: name, ...details } })
+    : new InvalidInputError(code ?? "INVALID_ARGUMENT", message, {
+        ...more,
+        details: { argument: name, ...details },
+      });
 }
 
 /**
  * The error for `value`, named `name`, which is not what `expected` describes. Its code is
- * `INVALID_ARGUMENT` or `INVALID_OPTIONS`, or `code` where callers branch on a finer one.
+ * `INVALID_ARGUMENT` or `INVALID_OPTIONS`, unless `options` gives a finer one.
  */
 export function invalid(
   subject: Subject,
   name: string,
   value: unknown,
   expected: string,
-  code?: OffstageErrorCode,
+  options?: RefusalOptions,
 ): OffstageError {
   return refusal(
     subject,
     name,
-    `${subject.call}: ${name} must be ${expected}; got ${describeValue(value)}`,
-    code,
+    `${subject.call}: ${name} must be ${expected}; got ${options?.secret ? undisclosed(value) : describeValue(value)}`,
+    options,
   );
+}
+
+/** A secret as a refusal shows it: what it is, not what it says. */
+function undisclosed(value: unknown): string {
+  return typeof value === "string"
+    ? `${value.length} characters (string, not shown)`
+    : `a value of type ${typeof value} (not shown)`;
 }
 
 /** Throws {@link invalid}. */
@@ -69,9 +98,9 @@ export function fail(
   name: string,
   value: unknown,
   expected: string,
-  code?: OffstageErrorCode,
+  options?: RefusalOptions,
 ): never {
-  throw invalid(subject, name, value, expected, code);
+  throw invalid(subject, name, value, expected, options);
 }
 
 /** `value instanceof type`, false where asking throws (a revoked proxy has no prototype to ask for). */
@@ -90,6 +119,28 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
     return !Array.isArray(value);
   } catch {
     // A revoked proxy: Array.isArray throws on it.
+    return false;
+  }
+}
+
+/** An array whose every element is a string; false where reading it throws (a revoked proxy, a trap). */
+export function isStringArray(value: unknown): value is string[] {
+  try {
+    return Array.isArray(value) && value.every((element) => typeof element === "string");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An object with a function at each of `methods` (its own or inherited: a class instance's), as a
+ * port's adapter or a logger must be; false where reading one throws.
+ */
+export function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  if (!isRecord(value)) return false;
+  try {
+    return methods.every((method) => typeof value[method] === "function");
+  } catch {
     return false;
   }
 }
@@ -237,13 +288,40 @@ export function checkOptions<T extends object>(
     }
   } catch (error) {
     if (error instanceof OffstageError) throw error;
-    throw refusal(
-      subject,
-      name,
-      `${subject.call}: ${name}${key === "" ? "" : `.${key}`} cannot be read: ${describeCause(error)}`,
-    );
+    throw unreadable(subject, key === "" ? name : `${name}.${key}`, error);
   }
   return copy as T;
+}
+
+/**
+ * Reads `keys` of the caller's object `value`, each once, for a value that is not an options object
+ * (a definition whose `execute` may be a method on its prototype): a getter or proxy trap that throws
+ * becomes the subject's error, `<call>: <name>.<key> cannot be read: <cause>`.
+ */
+export function readKeys<K extends string>(
+  subject: Subject,
+  name: string,
+  value: object,
+  keys: readonly K[],
+): Record<K, unknown> {
+  const read = {} as Record<K, unknown>;
+  for (const key of keys) {
+    try {
+      read[key] = (value as Record<K, unknown>)[key];
+    } catch (error) {
+      throw unreadable(subject, `${name}.${key}`, error);
+    }
+  }
+  return read;
+}
+
+/**
+ * The error for `name`, whose reading (a getter, a proxy trap) threw `error`. An `Error` becomes its
+ * cause; any other thrown value only its message, as that value may be as hostile as what threw it.
+ */
+export function unreadable(subject: Subject, name: string, error: unknown): OffstageError {
+  const message = `${subject.call}: ${name} cannot be read: ${describeCause(error)}`;
+  return refusal(subject, name, message, isInstance(error, Error) ? { cause: error } : {});
 }
 
 function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
@@ -270,7 +348,7 @@ export function checkArray(
   try {
     if (Array.isArray(value) && value.length <= maxLength) copy = Array.from(value);
   } catch (error) {
-    throw refusal(subject, name, `${subject.call}: ${name} cannot be read: ${describeCause(error)}`);
+    throw unreadable(subject, name, error);
   }
   if (copy === undefined) fail(subject, name, value, expected);
   return copy;

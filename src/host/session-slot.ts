@@ -7,10 +7,9 @@
  * @packageDocumentation
  */
 
-import { describeValue, InvalidInputError } from "../errors.js";
 import type { SendOptions } from "../runtime/session.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
-import { argumentsOf, type Subject } from "../validate.js";
+import { argumentsOf, fail, type Subject } from "../validate.js";
 import { checkSlotOptions, type SlotOptions } from "./slot.js";
 import { type Flight, type Landing, SlotCore } from "./slot-core.js";
 
@@ -40,10 +39,7 @@ export class SessionSlot implements Disposable {
       // A revoked proxy or a throwing getter: not a session, refused below.
     }
     if (typeof send !== "function" || typeof id !== "string")
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `createSessionSlot(): session must be a Session (runtime.session(id)); got ${describeValue(session)}`,
-      );
+      fail(CREATE, "session", session, "a Session (runtime.session(id))");
     this.#session = session;
     this.#core = new SlotCore(`session ${id}`, checkSlotOptions(CREATE, options));
   }

@@ -13,9 +13,16 @@
  *
  * @packageDocumentation
  */
-import { describeValue, InvalidInputError } from "../errors.js";
 import type { Logger } from "../runtime/logger.js";
-import { argumentsOf, checkFunction, checkOptions, checkText, type Subject } from "../validate.js";
+import {
+  argumentsOf,
+  checkFunction,
+  checkOptions,
+  checkText,
+  fail,
+  hasMethods,
+  type Subject,
+} from "../validate.js";
 import { type Flight, type Landing, SlotCore } from "./slot-core.js";
 
 /** Starts the slot's call; `signal` fires when the slot cancels it. */
@@ -37,11 +44,8 @@ export function checkSlotOptions(subject: Subject, options: SlotOptions): SlotOp
   const copy = checkOptions(subject, "options", options, SLOT_OPTION_KEYS);
   if (copy.name !== undefined) checkText(subject, "options.name", copy.name, 128);
   const { logger } = copy;
-  if (logger !== undefined && (typeof logger?.warn !== "function" || typeof logger.error !== "function"))
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `${subject.call}: options.logger must be a Logger with warn() and error(); got ${describeValue(logger)}`,
-    );
+  if (logger !== undefined && !hasMethods(logger, ["warn", "error"]))
+    fail(subject, "options.logger", logger, "a Logger with warn() and error()");
   return copy;
 }
 

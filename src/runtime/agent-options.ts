@@ -6,7 +6,6 @@
  *
  * @packageDocumentation
  */
-import { BootError } from "../errors.js";
 import {
   checkBoolean,
   checkDurationMs,
@@ -21,7 +20,7 @@ import { type Agent, type FunctionAgent, isFunctionAgent, type ModelAgent } from
 import { checkModelAgent } from "./model-agent-options.js";
 import type { HostExecutor } from "./ports/host-executor.js";
 import type { WorkerExecutor } from "./ports/worker-executor.js";
-import { createToolRegistry } from "./tools/tool-registry.js";
+import { checkTools } from "./tools/tool-registry.js";
 
 /** The keys a plain-object agent may have (records over the interfaces' keys, so a new one must be listed). */
 const MODEL_AGENT_KEYS = Object.keys({
@@ -87,7 +86,7 @@ function checkAgent(subject: Subject, name: string, given: Agent): Agent {
       if (agent[key] !== undefined) checkPositiveInteger(subject, `agents.${name}.${key}`, agent[key]);
     }
     if (agent.delegates !== undefined) checkBoolean(subject, `agents.${name}.delegates`, agent.delegates);
-    checkTools(subject, name, agent);
+    checkAgentTools(subject, name, agent);
   }
   if (agent.onCrash !== undefined)
     checkOneOf(subject, `agents.${name}.onCrash`, agent.onCrash, ["resume", "fail"]);
@@ -97,15 +96,8 @@ function checkAgent(subject: Subject, name: string, given: Agent): Agent {
 }
 
 /** The agent's tools, as the runtime's registry will take them (with `delegate` added if it delegates). */
-function checkTools(subject: Subject, name: string, agent: ModelAgent): void {
-  const tools = agent.tools ?? [];
-  try {
-    createToolRegistry(tools);
-  } catch (error) {
-    throw new BootError("INVALID_OPTIONS", `${subject.call}: agents.${name}.${(error as Error).message}`, {
-      details: { option: `agents.${name}.tools` },
-    });
-  }
+function checkAgentTools(subject: Subject, name: string, agent: ModelAgent): void {
+  const tools = checkTools(subject, `agents.${name}.tools`, agent.tools ?? []);
   for (const [i, tool] of tools.entries()) {
     if (tool.timeoutMs !== undefined)
       checkDurationMs(subject, `agents.${name}.tools[${i}].timeoutMs`, tool.timeoutMs, {
@@ -141,7 +133,7 @@ export function checkExecutors(
           "workers",
           workers,
           `a WorkerExecutor (createWorkerPool() from offstage/workers): ${which} runs in a worker thread`,
-          "WORKER_POOL_MISSING",
+          { code: "WORKER_POOL_MISSING" },
         );
     }
   }

@@ -5,9 +5,8 @@
  *
  * @packageDocumentation
  */
-import { BootError, isOffstageError } from "../errors.js";
+import { isOffstageError } from "../errors.js";
 import { DEFAULT_LIMITS, DEFAULTS, type Limits } from "../kernel/limits.js";
-import { describeCause } from "../kernel/outcome.js";
 import {
   checkDurationMs,
   checkFunction,
@@ -15,9 +14,10 @@ import {
   checkOptions,
   checkPositiveInteger,
   fail,
-  isRecord,
+  hasMethods,
   optionsOf,
   type Subject,
+  unreadable,
 } from "../validate.js";
 import type { Agent } from "./agent.js";
 import { checkAgents, checkExecutors } from "./agent-options.js";
@@ -172,13 +172,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   } catch (error) {
     if (isOffstageError(error)) throw error;
     // Reading what the caller handed in threw (a getter, a proxy): that is a bad option too.
-    throw new BootError(
-      "INVALID_OPTIONS",
-      `createRuntime(): the options cannot be read: ${describeCause(error)}`,
-      {
-        cause: error,
-      },
-    );
+    throw unreadable(OPTIONS, "options", error);
   }
 }
 
@@ -280,8 +274,4 @@ function processIds(): () => string {
   let counter = 0;
   // `toLowerCase()` flattens the concatenation into one string (bench/NOTES.md: flat ids).
   return () => `${prefix}${(counter++).toString(36)}`.toLowerCase();
-}
-
-function hasMethods(value: unknown, methods: readonly string[]): boolean {
-  return isRecord(value) && methods.every((m) => typeof value[m] === "function");
 }

@@ -24,6 +24,7 @@ import {
   checkId,
   checkOptions,
   fail,
+  optionsOf,
   type Subject,
 } from "../validate.js";
 import { isFunctionAgent } from "./agent.js";
@@ -116,9 +117,11 @@ export class Runtime implements AsyncDisposable {
     this.#delegations = parts.children === undefined ? undefined : new Delegations(parts, parts.children);
     for (const [name, agent] of options.agents) {
       if (!isFunctionAgent(agent) && agent.delegates === true && parts.children === undefined) {
-        throw new BootError(
-          "INVALID_OPTIONS",
-          `agent ${JSON.stringify(name)} delegates, but the ${store.kind} store keeps no delegation log`,
+        fail(
+          optionsOf("createRuntime()"),
+          `agents.${name}.delegates`,
+          agent.delegates,
+          `false with the ${store.kind} store, which keeps no delegation log`,
         );
       }
     }
@@ -222,13 +225,9 @@ export class Runtime implements AsyncDisposable {
     checkId(SESSION, "session id", id);
     const agentName = checkOptions(SESSION, "options", options, SESSION_KEYS).agent;
     if (agentName !== undefined && !resolved.agents.has(agentName))
-      fail(
-        SESSION,
-        "agent",
-        agentName,
-        `one of the agents (${[...resolved.agents.keys()].join(", ")})`,
-        "UNKNOWN_AGENT",
-      );
+      fail(SESSION, "agent", agentName, `one of the agents (${[...resolved.agents.keys()].join(", ")})`, {
+        code: "UNKNOWN_AGENT",
+      });
     let entry = sessions.get(id);
     if (entry === undefined) {
       if (id.includes(">"))
@@ -346,9 +345,11 @@ function sessionEventsOf(
 ): SessionEvents | undefined {
   if (options.eventLog === undefined) return undefined;
   if (store.eventLog === undefined)
-    throw new BootError(
-      "INVALID_OPTIONS",
-      `options.eventLog is set, but the ${store.kind} store keeps no event log`,
+    fail(
+      optionsOf("start()"),
+      "eventLog",
+      options.eventLog,
+      `unset with the ${store.kind} store, which keeps no event log`,
     );
   const recorder = new SessionEvents(parts, store.eventLog, options.eventLog);
   parts.events.on(recorder.record);

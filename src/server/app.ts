@@ -10,10 +10,10 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { PatternRouter } from "hono/router/pattern-router";
-import { BootError } from "../errors.js";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../observability/prometheus.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { fail } from "../validate.js";
 import * as api from "./api.js";
 import { mountDashboard } from "./dashboard.js";
 import { type EventStreamOptions, eventStream } from "./event-stream.js";
@@ -21,7 +21,7 @@ import { errorAnswer, HttpError } from "./http-error.js";
 import { openApiDocument } from "./openapi.js";
 import { type ApiContext, headerOf, idParam, integerOf, type RequestVars, requireScope } from "./request.js";
 import { ROUTES, type RouteName } from "./routes.js";
-import { type TokenConfig, TokenTable } from "./tokens.js";
+import { SERVE, type TokenConfig, TokenTable } from "./tokens.js";
 
 /** Options of {@link createApp}. */
 export interface AppOptions {
@@ -57,9 +57,10 @@ const CUT_GRACE_MS = 10_000;
 
 /** Builds the app. Throws `BootError` `INVALID_OPTIONS` without tokens or with a malformed one. */
 export function createApp(options: AppOptions): App {
-  const tokens = new TokenTable(options.tokens ?? []);
+  const given = options.tokens ?? [];
+  const tokens = new TokenTable(given);
   if (tokens.size === 0)
-    throw new BootError("INVALID_OPTIONS", "serve: no tokens; give tokens in the config or OFFSTAGE_TOKEN");
+    fail(SERVE, "tokens", given, "at least one token; give tokens in the config or OFFSTAGE_TOKEN");
   const { runtime, logger } = options;
   const deps: api.ApiDeps = { runtime, defaultAgent: options.defaultAgent };
   const streams = { ...DEFAULT_STREAMS, ...options.eventStreams };

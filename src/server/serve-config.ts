@@ -7,14 +7,14 @@
  * @packageDocumentation
  */
 import { createRuntime } from "../create-runtime.js";
-import { BootError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import type { RuntimeOptions } from "../runtime/options.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { createSqliteStore } from "../store/sqlite/index.js";
+import { checkObject, readKeys } from "../validate.js";
 import type { AppOptions } from "./app.js";
 import { type RunningServer, type ServerOptions, startServer, storeWritable } from "./server.js";
-import type { TokenConfig } from "./tokens.js";
+import { SERVE, type TokenConfig } from "./tokens.js";
 
 /** What a config module exports (as `default`). */
 export interface ServeConfig
@@ -47,16 +47,9 @@ export async function serveConfig(
   config: ServeConfig,
   env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<Served> {
-  if (
-    typeof config !== "object" ||
-    config === null ||
-    typeof config.runtime !== "object" ||
-    config.runtime === null
-  )
-    throw new BootError(
-      "INVALID_OPTIONS",
-      "serve: the config must be an object with runtime: { agents: { ... } }",
-    );
+  checkObject(SERVE, "config", config, "an object with runtime: { agents: { ... } }");
+  const { runtime: given } = readKeys(SERVE, "config", config, ["runtime"]);
+  checkObject(SERVE, "config.runtime", given, "the runtime's options: { agents: { ... } }");
   const { runtime: options, tokens = [], ...server } = config;
   const fromEnv: TokenConfig[] =
     env.OFFSTAGE_TOKEN === undefined || env.OFFSTAGE_TOKEN === ""

@@ -7,7 +7,7 @@
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import { VERBS, type Verb } from "../client/wire.js";
-import { BootError, describeValue } from "../errors.js";
+import { checkArray, checkObject, checkOneOf, fail, optionsOf, readKeys } from "../validate.js";
 
 /** A token as the config gives it: the token or its SHA-256 (hex), and what it may do. */
 export interface TokenConfig {
@@ -43,12 +43,17 @@ interface StoredToken {
 
 const TOKEN_CHARS_MIN = 16;
 
+/** The server's options: tokens come from the config of `offstage serve`, or `createApp`'s caller. */
+export const SERVE = optionsOf("serve");
+
 export class TokenTable {
   readonly #tokens: readonly StoredToken[];
 
   /** Throws `BootError` `INVALID_OPTIONS` for a malformed entry (without quoting a token). */
   constructor(configs: readonly TokenConfig[]) {
-    this.#tokens = configs.map((config, i) => stored(config, i));
+    this.#tokens = checkArray(SERVE, "tokens", configs, "an array of tokens").map((config, i) =>
+      stored(config as TokenConfig, i),
+    );
   }
 
   get size(): number {
@@ -69,32 +74,34 @@ export class TokenTable {
 
 function stored(config: TokenConfig, index: number): StoredToken {
   const where = `tokens[${index}]`;
-  if (typeof config !== "object" || config === null)
-    throw invalid(`${where} must be an object; got ${describeValue(config)}`);
-  const { token, sha256: hex, name, sessionPrefix = "", verbs = VERBS } = config;
+  checkObject(SERVE, where, config);
+  const {
+    token,
+    sha256: hex,
+    name,
+    sessionPrefix = "",
+    verbs = VERBS,
+  } = readKeys(SERVE, where, config, TOKEN_KEYS);
   let digest: Buffer;
   if (token !== undefined) {
     if (typeof token !== "string" || token.length < TOKEN_CHARS_MIN || !/^[\x21-\x7e]+$/.test(token))
-      throw invalid(
-        `${where}.token must be ${TOKEN_CHARS_MIN} or more printable ASCII characters (not shown)`,
-      );
+      fail(SERVE, `${where}.token`, token, `${TOKEN_CHARS_MIN} or more printable ASCII characters`, {
+        secret: true,
+      });
     digest = sha256(token);
   } else if (typeof hex === "string" && /^[0-9a-f]{64}$/i.test(hex)) digest = Buffer.from(hex, "hex");
-  else throw invalid(`${where} needs a token or a sha256 of 64 hex digits`);
-  if (typeof sessionPrefix !== "string")
-    throw invalid(`${where}.sessionPrefix must be a string; got ${describeValue(sessionPrefix)}`);
-  if (!Array.isArray(verbs) || verbs.some((v) => !VERBS.includes(v)))
-    throw invalid(`${where}.verbs must be an array of ${VERBS.join(", ")}; got ${describeValue(verbs)}`);
+  else fail(SERVE, `${where}.sha256`, hex, "64 hex digits, when token is not given");
+  if (typeof sessionPrefix !== "string") fail(SERVE, `${where}.sessionPrefix`, sessionPrefix, "a string");
+  const granted = checkArray(SERVE, `${where}.verbs`, verbs, `an array of ${VERBS.join(", ")}`);
+  for (const [i, verb] of granted.entries()) checkOneOf(SERVE, `${where}.verbs[${i}]`, verb, VERBS);
   const label = typeof name === "string" && name !== "" ? name : `token-${index + 1}`;
-  return { digest, grant: { name: label, sessionPrefix, verbs: new Set(verbs) } };
+  return { digest, grant: { name: label, sessionPrefix, verbs: new Set(granted as Verb[]) } };
 }
+
+const TOKEN_KEYS = ["token", "sha256", "name", "sessionPrefix", "verbs"] as const;
 
 /** The SHA-256 digest of a token, as the table keeps it. */
 export function sha256(token: string): Buffer {
   // The one-shot hash: no Hash object per request.
   return hash("sha256", token, "buffer");
-}
-
-function invalid(message: string): BootError {
-  return new BootError("INVALID_OPTIONS", `serve: ${message}`);
 }

@@ -4,8 +4,8 @@
  *
  * @packageDocumentation
  */
-import { describeValue, InvalidInputError } from "../errors.js";
 import type { Model, ModelPart, ModelRequest } from "../runtime/ports/model.js";
+import { argumentsOf, fail } from "../validate.js";
 
 /** Decides one step: the parts to stream, or an error for `stream` to throw. `index` counts steps from 0. */
 export type ScriptedStep = (request: ModelRequest, index: number) => ModelPart[] | Error;
@@ -37,12 +37,8 @@ export function createScriptedModel(
   steps: ScriptedStep,
   options: { readonly id?: string } = {},
 ): ScriptedModel {
-  if (typeof steps !== "function") {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `createScriptedModel expects a function (request, index) => parts; got ${describeValue(steps)}`,
-    );
-  }
+  if (typeof steps !== "function")
+    fail(argumentsOf("createScriptedModel()"), "steps", steps, "a function (request, index) => parts");
   const requests: ModelRequest[] = [];
   return {
     id: options.id ?? "scripted",

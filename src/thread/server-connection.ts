@@ -12,6 +12,7 @@ import { printable, type TurnOutcome, type Usage } from "../kernel/outcome.js";
 import type { RuntimeEvent, TurnEvent } from "../runtime/events.js";
 import type { Runtime, StopOptions } from "../runtime/runtime.js";
 import type { TurnHandle } from "../runtime/turn-handle.js";
+import { argumentsOf, fail } from "../validate.js";
 import type { ClientMessage, HandleSnapshot, WorkerMessage } from "./protocol.js";
 import type { RuntimeServer } from "./runtime-server.js";
 import { countPosted, finishCall, markGone, takeCall } from "./sync-call.js";
@@ -270,6 +271,8 @@ function changesStatus(message: WorkerMessage): boolean {
   );
 }
 
+const WORKER_CALL = argumentsOf("a call to the runtime's worker");
+
 /** Runs `op` of `table`, as `{ ok, value }` or `{ ok: false, error }`; an unknown op is a client bug. */
 function run(
   table: Readonly<Record<string, Op>>,
@@ -278,7 +281,7 @@ function run(
   args: readonly unknown[],
 ): never | unknown {
   const fn = Object.hasOwn(table, op) ? table[op] : undefined;
-  if (fn === undefined) throw new InvalidInputError("INVALID_ARGUMENT", `no call ${printable(op)}`);
+  if (fn === undefined) fail(WORKER_CALL, "op", op, "a call the runtime's worker knows");
   return fn(conn, args);
 }
 

@@ -18,12 +18,12 @@
  * @packageDocumentation
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { BootError, InvalidInputError, OffstageError } from "../errors.js";
+import { BootError, OffstageError } from "../errors.js";
 import { describeCause } from "../kernel/outcome.js";
 import type { StopStatus } from "../kernel/shutdown/stop-status.js";
 import type { HostExecutor } from "../runtime/ports/host-executor.js";
 import type { RuntimeState, StopOptions } from "../runtime/runtime.js";
-import { argumentsOf, checkDurationMs, checkId, checkOptions, fail } from "../validate.js";
+import { argumentsOf, checkDurationMs, checkId, checkOptions, fail, isInstance } from "../validate.js";
 import { type HostTools, hostToolsOf } from "./host-calls.js";
 import { isRuntime, loadExport } from "./module-export.js";
 import { type BootMessage, WORDS } from "./protocol.js";
@@ -263,14 +263,15 @@ export class WorkerRuntime extends RuntimeClient implements AsyncDisposable {
 
 /** Checks what `startRuntimeWorker` was given; throws `InvalidInputError`. */
 function checkWorkerOptions(module: unknown, options: WorkerRuntimeOptions): WorkerRuntimeOptions {
-  if (!(typeof module === "string" || module instanceof URL)) {
-    throw new InvalidInputError(
-      "WORKER_NEEDS_MODULE",
-      `startRuntimeWorker() takes the URL of a module that exports the runtime's options, not ${describeCause(module).slice(0, 60)}: ` +
-        "agents, tools and models are functions, and functions cannot cross to a worker thread. " +
-        'Put them in a module and pass new URL("./agents.js", import.meta.url).',
+  if (!(typeof module === "string" || isInstance(module, URL)))
+    fail(
+      START,
+      "module",
+      module,
+      "the URL of a module that exports the runtime's options (agents, tools and models are functions, " +
+        'and functions cannot cross to a worker thread: put them in a module and pass new URL("./agents.js", import.meta.url))',
+      { code: "WORKER_NEEDS_MODULE" },
     );
-  }
   const given = checkOptions(START, "options", options, OPTION_KEYS);
   if (given.exportName !== undefined) checkId(START, "exportName", given.exportName);
   if (given.callTimeoutMs !== undefined)
@@ -285,10 +286,12 @@ function checkWorkerOptions(module: unknown, options: WorkerRuntimeOptions): Wor
     try {
       structuredClone(given.data);
     } catch (error) {
-      throw new InvalidInputError(
-        "WORKER_NEEDS_MODULE",
-        `startRuntimeWorker(): options.data cannot cross to the worker (${describeCause(error)}); ` +
-          "functions (agents, tools, models) belong in the module the worker imports",
+      fail(
+        START,
+        "options.data",
+        given.data,
+        `data that can cross to the worker, which it cannot (${describeCause(error)}); functions (agents, tools, models) belong in the module the worker imports`,
+        { code: "WORKER_NEEDS_MODULE", cause: error },
       );
     }
   }

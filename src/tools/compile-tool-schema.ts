@@ -17,9 +17,11 @@
 import { createRequire } from "node:module";
 import { type OutputUnit, type Schema, type SchemaDraft, Validator } from "@cfworker/json-schema";
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from "@standard-schema/spec";
-import { describeValue, InvalidInputError } from "../errors.js";
+import { InvalidInputError } from "../errors.js";
+import { describeCause } from "../kernel/outcome.js";
 import type { JsonSchema } from "../runtime/ports/model.js";
 import type { ToolArgsCheck } from "../runtime/ports/tool.js";
+import { fail, isRecord, type Subject } from "../validate.js";
 
 /** A compiled tool schema. */
 export interface CompiledToolSchema {
@@ -41,47 +43,51 @@ const ISSUES_SHOWN_MAX = 10;
 /** True when `value` implements Standard Schema (it may be a function: ArkType types are). */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
-  const props = (value as Partial<StandardSchemaV1>)["~standard"];
-  return typeof props === "object" && props !== null && typeof props.validate === "function";
+  try {
+    const props = (value as Partial<StandardSchemaV1>)["~standard"];
+    return typeof props === "object" && props !== null && typeof props.validate === "function";
+  } catch {
+    // A getter or proxy trap that throws: not a Standard Schema, and refused as no JSON Schema either.
+    return false;
+  }
 }
 
 /**
- * Compiles `schema` for the tool called `toolName`; `jsonSchema`, when given, is what the model is
- * shown instead of the Standard Schema's conversion. Throws {@link InvalidInputError}
- * (`INVALID_ARGUMENT`) when the schema is neither kind, cannot be turned into JSON Schema, or does not
+ * Compiles the `schema` of the tool `subject` defines; `jsonSchema`, when given, is what the model is
+ * shown instead of the Standard Schema's conversion. Throws the subject's error (`INVALID_ARGUMENT`
+ * for `defineTool`) when the schema is neither kind, cannot be turned into JSON Schema, or does not
  * describe an object (model providers only accept object-shaped tool input).
  */
 export function compileToolSchema(
-  toolName: string,
+  subject: Subject,
   schema: unknown,
   jsonSchema?: unknown,
 ): CompiledToolSchema {
   return isStandardSchema(schema)
-    ? compileStandard(toolName, schema, jsonSchema)
-    : compileJsonSchema(toolName, schema);
+    ? compileStandard(subject, schema, jsonSchema)
+    : compileJsonSchema(subject, "schema", schema);
 }
 
-function compileStandard(toolName: string, schema: StandardSchemaV1, shown: unknown): CompiledToolSchema {
+function compileStandard(subject: Subject, schema: StandardSchemaV1, shown: unknown): CompiledToolSchema {
   const props = schema["~standard"] as StandardSchemaV1.Props & Partial<StandardJSONSchemaV1.Props>;
   let inputSchema: JsonSchema;
   if (shown !== undefined) {
-    inputSchema = compileJsonSchema(toolName, shown).inputSchema;
+    inputSchema = compileJsonSchema(subject, "jsonSchema", shown).inputSchema;
   } else {
     try {
       inputSchema = toJsonSchema(schema, props);
     } catch (error) {
       if (error instanceof InvalidInputError) throw error;
-      throw invalid(
-        toolName,
-        `its ${String(props.vendor)} schema cannot be expressed as JSON Schema for the model (${
-          error instanceof Error ? error.message : String(error)
-        }); change the schema, or pass jsonSchema to say what the model is shown`,
+      fail(
+        subject,
+        "schema",
         schema,
-        error,
+        `a schema JSON Schema can express for the model (the ${String(props.vendor)} converter says: ${describeCause(error)}); change it, or pass jsonSchema to say what the model is shown`,
+        { cause: error },
       );
     }
   }
-  assertObjectSchema(toolName, inputSchema);
+  assertObjectSchema(subject, "schema", inputSchema);
   return {
     inputSchema,
     check(args) {
@@ -158,24 +164,23 @@ function fromStandardResult(result: StandardSchemaV1.Result<unknown>): ToolArgsC
   return { ok: false, message: formatIssues(issues) };
 }
 
-function compileJsonSchema(toolName: string, schema: unknown): CompiledToolSchema {
-  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
-    throw invalid(toolName, "its schema must be a Standard Schema or a JSON Schema object", schema);
-  }
+/** `name` is the definition's key that holds `schema`: `schema`, or `jsonSchema` beside a Standard Schema. */
+function compileJsonSchema(subject: Subject, name: string, schema: unknown): CompiledToolSchema {
+  if (!isRecord(schema)) fail(subject, name, schema, "a Standard Schema or a JSON Schema object");
   let copy: Record<string, unknown>;
   try {
     // A private copy: a caller mutating their object later cannot make the model's view and the
     // validator's view disagree.
     copy = structuredClone(schema) as Record<string, unknown>;
   } catch (error) {
-    throw invalid(toolName, "its JSON Schema must be plain JSON data", schema, error);
+    fail(subject, name, schema, `plain JSON data (${describeCause(error)})`, { cause: error });
   }
-  assertObjectSchema(toolName, copy);
+  assertObjectSchema(subject, name, copy);
   let validator: Validator;
   try {
     validator = new Validator(copy as Schema, draftOf(copy), false);
   } catch (error) {
-    throw invalid(toolName, "its JSON Schema could not be compiled", schema, error);
+    fail(subject, name, schema, `a JSON Schema that compiles (${describeCause(error)})`, { cause: error });
   }
   return {
     inputSchema: Object.freeze(copy),
@@ -188,17 +193,17 @@ function compileJsonSchema(toolName: string, schema: unknown): CompiledToolSchem
   };
 }
 
-function assertObjectSchema(toolName: string, inputSchema: JsonSchema): void {
-  if (typeof inputSchema !== "object" || inputSchema === null) {
-    throw invalid(toolName, "its schema converter did not return a JSON Schema object", inputSchema);
-  }
-  if (inputSchema.type !== "object") {
-    throw invalid(
-      toolName,
-      `its schema must describe an object (type "object"); it has type ${describeValue(inputSchema.type)}`,
+/** Model providers take only object-shaped tool input. */
+function assertObjectSchema(subject: Subject, name: string, inputSchema: JsonSchema): void {
+  if (!isRecord(inputSchema))
+    fail(
+      subject,
+      `${name} as JSON Schema`,
       inputSchema,
+      "a JSON Schema object, which its converter did not return",
     );
-  }
+  if (inputSchema.type !== "object")
+    fail(subject, `${name}.type`, inputSchema.type, '"object": a tool\'s input is an object');
 }
 
 /** The draft named by `$schema`; 2020-12 when absent, the draft Standard Schemas are asked for. */
@@ -294,11 +299,4 @@ function formatPath(path: readonly PropertyKey[]): string {
     else out += `[${JSON.stringify(key)}]`;
   }
   return out;
-}
-
-function invalid(toolName: string, problem: string, value: unknown, cause?: unknown): InvalidInputError {
-  return new InvalidInputError("INVALID_ARGUMENT", `tool ${JSON.stringify(toolName)}: ${problem}`, {
-    ...(cause === undefined ? {} : { cause }),
-    details: { toolName, value: describeValue(value) },
-  });
 }

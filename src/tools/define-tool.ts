@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { describeValue, InvalidInputError } from "../errors.js";
+import { describeValue } from "../errors.js";
 import type { JsonSchema } from "../runtime/ports/model.js";
 import {
   TOOL_EXECUTORS,
@@ -15,6 +15,16 @@ import {
   type ToolContext,
   type ToolExecutorKind,
 } from "../runtime/ports/tool.js";
+import {
+  argumentsOf,
+  checkFunction,
+  checkObject,
+  checkOneOf,
+  fail,
+  isInstance,
+  readKeys,
+  type Subject,
+} from "../validate.js";
 import { compileToolSchema } from "./compile-tool-schema.js";
 
 interface ToolDefinitionBase {
@@ -101,57 +111,27 @@ export function defineTool<Args = unknown>(definition: JsonSchemaToolDefinition<
 export function defineTool(
   definition: StandardToolDefinition<StandardSchemaV1> | JsonSchemaToolDefinition,
 ): Tool {
-  if (typeof definition !== "object" || definition === null) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `defineTool expects a definition object; got ${describeValue(definition)}`,
-    );
-  }
-  const { name, description, timeoutMs, execute, executor } = definition;
-  if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name)) {
-    throw invalid(
-      `tool name must be 1–64 letters, digits, "_" or "-"; got ${describeValue(name)}`,
-      "name",
-      name,
-    );
-  }
-  if (typeof description !== "string") {
-    throw invalid(
-      `tool ${JSON.stringify(name)}: description must be a string; got ${describeValue(description)}`,
-      "description",
-      description,
-    );
-  }
-  if (typeof execute !== "function") {
-    throw invalid(
-      `tool ${JSON.stringify(name)}: execute must be a function; got ${describeValue(execute)}`,
-      "execute",
-      execute,
-    );
-  }
+  checkObject(DEFINE, "definition", definition, "a tool definition object");
+  const { name, description, timeoutMs, execute, executor, module, schema, jsonSchema } = readKeys(
+    DEFINE,
+    "definition",
+    definition,
+    DEFINITION_KEYS,
+  );
+  if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name))
+    fail(DEFINE, "definition.name", name, 'a tool name: 1–64 letters, digits, "_" or "-"');
+  // Past the name, a refusal names the tool: one of many definitions is easier to find by it.
+  const subject = argumentsOf(`defineTool(): tool ${JSON.stringify(name)}`);
+  if (typeof description !== "string") fail(subject, "description", description, "a string");
+  checkFunction(subject, "execute", execute);
   if (
     timeoutMs !== undefined &&
     !(typeof timeoutMs === "number" && Number.isFinite(timeoutMs) && timeoutMs > 0)
-  ) {
-    throw invalid(
-      `tool ${JSON.stringify(name)}: timeoutMs must be a positive, finite number of milliseconds; got ${describeValue(timeoutMs)}`,
-      "timeoutMs",
-      timeoutMs,
-    );
-  }
-  if (executor !== undefined && !TOOL_EXECUTORS.includes(executor)) {
-    throw invalid(
-      `tool ${JSON.stringify(name)}: executor must be one of ${TOOL_EXECUTORS.join(", ")}; got ${describeValue(executor)}`,
-      "executor",
-      executor,
-    );
-  }
-  const module = workerModule(name, executor, definition.module);
-  const { inputSchema, check } = compileToolSchema(
-    name,
-    definition.schema,
-    (definition as Partial<StandardToolDefinition<StandardSchemaV1>>).jsonSchema,
-  );
+  )
+    fail(subject, "timeoutMs", timeoutMs, "a positive, finite number of milliseconds");
+  if (executor !== undefined) checkOneOf(subject, "executor", executor, TOOL_EXECUTORS);
+  const url = workerModule(subject, executor, module);
+  const { inputSchema, check } = compileToolSchema(subject, schema, jsonSchema);
   const run = execute as (args: unknown, context: ToolContext) => unknown;
   return Object.freeze({
     name,
@@ -159,43 +139,51 @@ export function defineTool(
     inputSchema,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(executor === undefined ? {} : { executor }),
-    ...(module === undefined ? {} : { module }),
+    ...(url === undefined ? {} : { module: url }),
     check,
     // `this` stays the definition, so a method-style `execute` that uses it keeps working.
     execute: (args: unknown, context: ToolContext) => run.call(definition, args, context),
   });
 }
 
+const DEFINE = argumentsOf("defineTool()");
+
+const DEFINITION_KEYS = [
+  "name",
+  "description",
+  "timeoutMs",
+  "execute",
+  "executor",
+  "module",
+  "schema",
+  "jsonSchema",
+] as const;
+
 /** A worker tool's module as a URL string; other tools have none. */
-function workerModule(name: string, executor: unknown, module: unknown): string | undefined {
+function workerModule(subject: Subject, executor: unknown, module: unknown): string | undefined {
   if (executor !== "worker") {
     if (module !== undefined)
-      throw invalid(
-        `tool ${JSON.stringify(name)}: module is only for executor "worker"; got executor ${describeValue(executor)}`,
+      fail(
+        subject,
         "module",
         module,
+        `absent: it is only for executor "worker", not ${describeValue(executor)}`,
       );
     return undefined;
   }
   let url: URL | undefined;
   try {
-    if (module instanceof URL) url = module;
+    if (isInstance(module, URL)) url = module;
     else if (typeof module === "string") url = new URL(module);
   } catch {
     // Not a URL: refused below.
   }
-  if (url === undefined || (url.protocol !== "file:" && url.protocol !== "data:")) {
-    throw invalid(
-      `tool ${JSON.stringify(name)}: a worker tool needs module, the file: URL of a module that exports it (import.meta.url); got ${describeValue(module)}`,
+  if (url === undefined || (url.protocol !== "file:" && url.protocol !== "data:"))
+    fail(
+      subject,
       "module",
       module,
+      "the file: URL of a module that exports the tool (import.meta.url), as a worker tool needs",
     );
-  }
   return url.href;
-}
-
-function invalid(message: string, field: string, value: unknown): InvalidInputError {
-  return new InvalidInputError("INVALID_ARGUMENT", message, {
-    details: { field, value: describeValue(value) },
-  });
 }

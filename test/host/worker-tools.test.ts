@@ -178,7 +178,9 @@ describe("worker tools: bad input", () => {
       ),
     );
     expect((noModule as BootError).code).toBe("INVALID_OPTIONS");
-    expect((noModule as Error).message).toContain("a worker tool needs module");
+    expect((noModule as Error).message).toContain(
+      "agents.a.tools[0].module must be the URL of a module that exports the tool",
+    );
     for (const options of [
       { maxThreads: 0 },
       { minThreads: 3, maxThreads: 2 },

@@ -67,6 +67,8 @@ describe("the demo model in a chat", () => {
   });
 
   it("refuses a bad wordDelayMs", () => {
-    expect(() => createDemoModel({ wordDelayMs: -5 })).toThrow(/wordDelayMs must be a finite number/);
+    expect(() => createDemoModel({ wordDelayMs: -5 })).toThrow(
+      /options.wordDelayMs must be a number of milliseconds from 0 to \d+; got -5 \(number\)/,
+    );
   });
 });

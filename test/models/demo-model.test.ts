@@ -316,12 +316,14 @@ describe("demo model timing, failure and cancellation", () => {
       { slowOn: 3 },
       { seed: 1.5 },
       { sleep: "soon" },
+      { latencyMs: 3e9 },
+      { latncyMs: 1 },
     ];
     for (const options of bad) {
       expect(() => createDemoModel(options as never)).toThrow(InvalidInputError);
     }
     expect(() => createDemoModel({ latencyMs: -1 })).toThrow(
-      "createDemoModel: latencyMs must be a finite number of milliseconds, 0 or more; got -1 (number)",
+      "createDemoModel(): options.latencyMs must be a number of milliseconds from 0 to 2147483647; got -1 (number)",
     );
   });
 });

@@ -175,8 +175,14 @@ describe("durations longer than a timer honours (2^31-1 ms) are refused everywhe
   });
 
   it("createSqliteStore: groupCommitMs and busyTimeoutMs", () => {
-    expectStoreRefused(() => createSqliteStore({ groupCommitMs: 3e9 }), "invalid groupCommitMs: 3000000000");
-    expectStoreRefused(() => createSqliteStore({ busyTimeoutMs: 3e9 }), "invalid busyTimeoutMs: 3000000000");
+    expectStoreRefused(
+      () => createSqliteStore({ groupCommitMs: 3e9 }),
+      "groupCommitMs must be a number of milliseconds from 0 to 2147483647; got 3000000000",
+    );
+    expectStoreRefused(
+      () => createSqliteStore({ busyTimeoutMs: 3e9 }),
+      "busyTimeoutMs must be an integer number of milliseconds from 0 to 2147483647; got 3000000000",
+    );
     expect(() =>
       createSqliteStore({ groupCommitMs: TIMER_DELAY_MAX_MS, busyTimeoutMs: TIMER_DELAY_MAX_MS }),
     ).not.toThrow();

@@ -125,7 +125,9 @@ describe("bearer tokens", () => {
 
   it("refuses to start without tokens, or with a short one, quoting no token", () => {
     const runtime = {} as never;
-    expect(() => createApp({ runtime, tokens: [] })).toThrow(/no tokens/);
+    expect(() => createApp({ runtime, tokens: [] })).toThrow(
+      /serve: tokens must be at least one token; give tokens in the config or OFFSTAGE_TOKEN; got \[\] \(array\)/,
+    );
     const short = "short-secret";
     expect(() => createApp({ runtime, tokens: [{ token: short }] })).toThrow(/16 or more/);
     try {

@@ -378,11 +378,17 @@ describe("paths and options", () => {
   });
 
   it.each([
-    [{ durability: "fast" }, 'invalid durability: "fast" (string)'],
-    [{ groupCommitMs: -1 }, "invalid groupCommitMs: -1 (number)"],
-    [{ path: "" }, 'invalid path: "" (string)'],
-    [{ busyTimeoutMs: 1.5 }, "invalid busyTimeoutMs: 1.5 (number)"],
-    [{ checkIntegrity: "yes" }, 'invalid checkIntegrity: "yes" (string)'],
+    [{ durability: "fast" }, 'durability must be one of full, normal; got "fast" (string)'],
+    [
+      { groupCommitMs: -1 },
+      "groupCommitMs must be a number of milliseconds from 0 to 2147483647; got -1 (number)",
+    ],
+    [{ path: "" }, 'path must be a non-empty string; got "" (string)'],
+    [
+      { busyTimeoutMs: 1.5 },
+      "busyTimeoutMs must be an integer number of milliseconds from 0 to 2147483647; got 1.5 (number)",
+    ],
+    [{ checkIntegrity: "yes" }, 'checkIntegrity must be a boolean; got "yes" (string)'],
   ])("bad options %j → BootError INVALID_OPTIONS quoting the value", (options, message) => {
     expect(() => createSqliteStore(options as SqliteStoreOptions)).toThrow(
       expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining(message) }),

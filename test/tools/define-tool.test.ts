@@ -96,7 +96,9 @@ describe("defineTool with a Standard Schema (zod 4)", () => {
     const refused = thrown(() =>
       defineTool({ name: "bare", description: "d", schema: bare, execute: ({ x }) => x }),
     );
-    expect(refused.message).toContain('tool "bare": its hand-made schema cannot be expressed as JSON Schema');
+    expect(refused.message).toContain(
+      'defineTool(): tool "bare": schema must be a schema JSON Schema can express for the model (the hand-made converter says:',
+    );
     expect(refused.message).toContain("pass jsonSchema");
     const shown = { type: "object", properties: { x: { type: "number" } }, required: ["x"] };
     const tool = defineTool({
@@ -114,13 +116,15 @@ describe("defineTool with a Standard Schema (zod 4)", () => {
     const date = thrown(() =>
       defineTool({ name: "when", description: "", schema: z.object({ at: z.date() }), execute: () => 1 }),
     );
-    expect(date.message).toContain('tool "when": its zod schema cannot be expressed as JSON Schema');
+    expect(date.message).toContain(
+      'tool "when": schema must be a schema JSON Schema can express for the model (the zod converter says:',
+    );
     expect(date.cause).toBeInstanceOf(Error);
     const scalar = thrown(() =>
       defineTool({ name: "s", description: "", schema: z.string(), execute: () => 1 }),
     );
     expect(scalar.message).toContain(
-      'must describe an object (type "object"); it has type "string" (string)',
+      `schema.type must be "object": a tool's input is an object; got "string" (string)`,
     );
   });
 });
@@ -192,15 +196,15 @@ describe("defineTool refuses a malformed definition", () => {
     [
       "a name with a space",
       { ...good, name: "read file" },
-      'tool name must be 1–64 letters, digits, "_" or "-"; got "read file" (string)',
+      'defineTool(): definition.name must be a tool name: 1–64 letters, digits, "_" or "-"; got "read file" (string)',
     ],
     ["an empty name", { ...good, name: "" }, 'got "" (string)'],
-    ["a 65-character name", { ...good, name: "x".repeat(65) }, "tool name must be 1–64"],
+    ["a 65-character name", { ...good, name: "x".repeat(65) }, "definition.name must be a tool name: 1–64"],
     ["a missing name", { ...good, name: undefined }, "got undefined (undefined)"],
     [
       "a description that is not a string",
       { ...good, description: 42 },
-      'tool "ok": description must be a string; got 42 (number)',
+      `defineTool(): tool "ok": description must be a string; got 42 (number)`,
     ],
     [
       "a missing execute",
@@ -218,18 +222,14 @@ describe("defineTool refuses a malformed definition", () => {
     [
       "a missing schema",
       { ...good, schema: undefined },
-      'tool "ok": its schema must be a Standard Schema or a JSON Schema object',
+      'tool "ok": schema must be a Standard Schema or a JSON Schema object; got undefined (undefined)',
     ],
     ["an array schema", { ...good, schema: [] }, "must be a Standard Schema or a JSON Schema object"],
-    [
-      "a non-object JSON Schema",
-      { ...good, schema: { type: "string" } },
-      'must describe an object (type "object")',
-    ],
+    ["a non-object JSON Schema", { ...good, schema: { type: "string" } }, 'schema.type must be "object"'],
     [
       "a JSON Schema with no type",
       { ...good, schema: { properties: {} } },
-      "it has type undefined (undefined)",
+      'schema.type must be "object": a tool\'s input is an object; got undefined (undefined)',
     ],
     [
       "a JSON Schema holding a function",
@@ -244,7 +244,7 @@ describe("defineTool refuses a malformed definition", () => {
 
   it("a definition that is not an object", () => {
     expect(thrown(() => defineTool(null as never)).message).toBe(
-      "defineTool expects a definition object; got null (null)",
+      "defineTool(): definition must be a tool definition object; got null (null)",
     );
   });
 });
@@ -273,21 +273,21 @@ describe("createToolRegistry", () => {
   it("refuses duplicate names, naming both positions", () => {
     const error = thrown(() => createToolRegistry([a, b, { ...a, description: "again" }]));
     expect(error.message).toBe(
-      'tool name "a" (string) is used by tools[0] and tools[2]; tool names must be unique',
+      'createToolRegistry(): tools[2].name must be unique (tools[0] has it too); got "a" (string)',
     );
-    expect(error.details).toEqual({ name: "a", indexes: [0, 2] });
+    expect(error.details).toMatchObject({ name: "a", indexes: [0, 2] });
   });
 
   it("refuses entries that are not tools, and a non-array", () => {
     expect(thrown(() => createToolRegistry([a, { name: "x" } as never])).message).toBe(
-      "tools[1]: description must be a string; got undefined (undefined)",
+      "createToolRegistry(): tools[1].description must be a string; got undefined (undefined)",
     );
     expect(thrown(() => createToolRegistry([null as never])).message).toBe(
-      "tools[0] must be a tool object; got null (null)",
+      "createToolRegistry(): tools[0] must be a tool (defineTool()); got null (null)",
     );
     expect(thrown(() => createToolRegistry([{ ...a, name: "a b" }])).message).toContain('got "a b" (string)');
     expect(thrown(() => createToolRegistry("a" as never)).message).toBe(
-      'tools must be an array of tools; got "a" (string)',
+      'createToolRegistry(): tools must be an array of tools; got "a" (string)',
     );
   });
 });

@@ -50,10 +50,10 @@ describe("createFileTools", () => {
   it("refuses a missing root or a bad bound", () => {
     expect(() => createFileTools({ root: "" })).toThrow(InvalidInputError);
     expect(() => createFileTools({} as never)).toThrow(
-      "createFileTools: root must be a directory path; got undefined (undefined)",
+      "createFileTools(): options.root must be a directory path; got undefined (undefined)",
     );
     expect(() => createFileTools({ root, readBytesMax: 0 })).toThrow(
-      "readBytesMax must be a positive integer; got 0 (number)",
+      "createFileTools(): options.readBytesMax must be a positive integer; got 0 (number)",
     );
   });
 });

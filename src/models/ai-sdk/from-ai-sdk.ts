@@ -8,14 +8,15 @@
  * @packageDocumentation
  */
 import type { LanguageModelV2, LanguageModelV3, LanguageModelV4 } from "@ai-sdk/provider";
-import { describeValue, InvalidInputError, ModelCallError } from "../../errors.js";
+import { ModelCallError } from "../../errors.js";
 import type { Model, ModelPart, ModelRequest, ModelSettings } from "../../runtime/ports/model.js";
 import {
   checkModelSettings,
+  MODEL_SETTING_KEYS,
   mergeProviderOptions,
   SAMPLING_SETTINGS,
 } from "../../runtime/ports/model-settings.js";
-import { argumentsOf } from "../../validate.js";
+import { argumentsOf, checkObject, checkOptions, fail, isStringArray, readKeys } from "../../validate.js";
 import { fromStreamPart } from "./from-stream.js";
 import { toModelCallError } from "./provider-error.js";
 import { type PromptFamily, toFunctionTool, toPrompt, toToolChoice } from "./to-prompt.js";
@@ -35,6 +36,10 @@ export interface AiSdkModelOptions extends ModelSettings {
 }
 
 const FROM_AI_SDK = argumentsOf("fromAiSdk()");
+
+const MODEL_KEYS = ["specificationVersion", "doStream"] as const;
+
+const OPTION_KEYS = [...MODEL_SETTING_KEYS, "id", "redact"];
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
@@ -67,43 +72,25 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * ```
  */
 export function fromAiSdk(model: AiSdkLanguageModel, options: AiSdkModelOptions = {}): Model {
-  const spec = (model as { specificationVersion?: unknown } | null)?.specificationVersion;
-  if (
-    typeof model !== "object" ||
-    model === null ||
-    (spec !== "v4" && spec !== "v3" && spec !== "v2") ||
-    typeof model.doStream !== "function"
-  ) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `fromAiSdk(): model must be an AI SDK language model (specificationVersion v4, v3 or v2, with doStream); got ${describeValue(model)}`,
-    );
-  }
-  if (typeof options !== "object" || options === null)
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `fromAiSdk(): options must be an object; got ${describeValue(options)}`,
-    );
-  checkModelSettings(FROM_AI_SDK, "options", options);
-  const { id, redact } = options;
+  const expected = "an AI SDK language model (specificationVersion v4, v3 or v2, with doStream)";
+  checkObject(FROM_AI_SDK, "model", model, expected);
+  const { specificationVersion: spec, doStream } = readKeys(FROM_AI_SDK, "model", model, MODEL_KEYS);
+  if ((spec !== "v4" && spec !== "v3" && spec !== "v2") || typeof doStream !== "function")
+    fail(FROM_AI_SDK, "model", model, expected);
+  const given = checkOptions(FROM_AI_SDK, "options", options, OPTION_KEYS);
+  checkModelSettings(FROM_AI_SDK, "options", given);
+  const { id, redact } = given;
   if (id !== undefined && (typeof id !== "string" || id === ""))
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `fromAiSdk(): options.id must be a non-empty string; got ${describeValue(id)}`,
-    );
-  if (redact !== undefined && !(Array.isArray(redact) && redact.every((s) => typeof s === "string")))
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      "fromAiSdk(): options.redact must be an array of strings",
-    );
+    fail(FROM_AI_SDK, "options.id", id, "a non-empty string");
+  if (redact !== undefined && !isStringArray(redact))
+    fail(FROM_AI_SDK, "options.redact", redact, "an array of strings", { secret: true });
   const family: PromptFamily = spec === "v4" ? "v4" : "v3";
   const provider = String(model.provider);
   const secrets = [...(redact ?? [])];
-  const defaults = { ...options };
   return {
     id: id ?? `${provider}:${String(model.modelId)}`,
     async stream(request) {
-      const call = callOptions(request, defaults, family);
+      const call = callOptions(request, given, family);
       const signal = request.abortSignal;
       let result: { stream: ReadableStream<unknown> };
       try {

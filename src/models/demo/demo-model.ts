@@ -8,12 +8,14 @@
  * @packageDocumentation
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
-import { describeValue, InvalidInputError } from "../../errors.js";
 import { estimateTokens } from "../../kernel/context-window.js";
 import type { Message } from "../../kernel/messages.js";
 import type { Usage } from "../../kernel/outcome.js";
 import type { Model, ModelPart, ModelRequest } from "../../runtime/ports/model.js";
+import { argumentsOf, checkDurationMs, checkFunction, checkOptions, fail } from "../../validate.js";
 import { type DemoPlan, exchangeInput, planDemoStep } from "./demo-plan.js";
+
+const CREATE = argumentsOf("createDemoModel()");
 
 /** Waits `ms` milliseconds; must reject promptly when `signal` aborts. Replace it to run on a virtual clock. */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -62,8 +64,9 @@ const defaultSleep: Sleep = async (ms, signal) => {
  * - With a delay, the stream waits through `sleep` and throws the signal's reason as soon as the
  *   request is aborted.
  *
- * @throws {@link InvalidInputError} with code `INVALID_ARGUMENT` for a negative or non-finite delay,
- *   an empty `failOn`/`slowOn`, a non-integer `seed` or a `sleep` that is not a function.
+ * @throws {@link InvalidInputError} with code `INVALID_ARGUMENT` for an unknown option, a delay that
+ *   is negative or longer than a timer honours, an empty `failOn`/`slowOn`, a non-integer `seed` or
+ *   a `sleep` that is not a function.
  *
  * @example
  * ```ts
@@ -73,15 +76,16 @@ const defaultSleep: Sleep = async (ms, signal) => {
  * ```
  */
 export function createDemoModel(options: DemoModelOptions = {}): Model {
-  const latencyMs = delayOption("latencyMs", options.latencyMs, 0);
-  const slowMs = delayOption("slowMs", options.slowMs, 1_000);
-  const wordDelayMs = delayOption("wordDelayMs", options.wordDelayMs, 0);
-  const failOn = triggerOption("failOn", options.failOn);
-  const slowOn = triggerOption("slowOn", options.slowOn);
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) invalid("seed must be an integer", seed);
-  const sleep = options.sleep ?? defaultSleep;
-  if (typeof sleep !== "function") invalid("sleep must be a function", sleep);
+  const given = checkOptions(CREATE, "options", options, DEMO_MODEL_KEYS);
+  const latencyMs = delayOption("latencyMs", given.latencyMs, 0);
+  const slowMs = delayOption("slowMs", given.slowMs, 1_000);
+  const wordDelayMs = delayOption("wordDelayMs", given.wordDelayMs, 0);
+  const failOn = triggerOption("failOn", given.failOn);
+  const slowOn = triggerOption("slowOn", given.slowOn);
+  const seed = given.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) fail(CREATE, "options.seed", seed, "an integer");
+  const sleep = given.sleep ?? defaultSleep;
+  checkFunction(CREATE, "options.sleep", sleep);
   return {
     id: "demo",
     stream(request) {
@@ -163,21 +167,24 @@ function failure(failOn: string): ModelPart {
   };
 }
 
+const DEMO_MODEL_KEYS = Object.keys({
+  latencyMs: true,
+  failOn: true,
+  slowOn: true,
+  slowMs: true,
+  wordDelayMs: true,
+  seed: true,
+  sleep: true,
+} satisfies Record<keyof DemoModelOptions, true>);
+
 function delayOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    invalid(`${name} must be a finite number of milliseconds, 0 or more`, value);
-  }
+  checkDurationMs(CREATE, `options.${name}`, value);
   return value;
 }
 
 function triggerOption(name: string, value: string | undefined): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || value === "")) {
-    invalid(`${name} must be a non-empty string`, value);
-  }
+  if (value !== undefined && (typeof value !== "string" || value === ""))
+    fail(CREATE, `options.${name}`, value, "a non-empty string");
   return value;
-}
-
-function invalid(problem: string, value: unknown): never {
-  throw new InvalidInputError("INVALID_ARGUMENT", `createDemoModel: ${problem}; got ${describeValue(value)}`);
 }

@@ -5,7 +5,14 @@
  *
  * @packageDocumentation
  */
-import { checkObject, checkPositiveInteger, fail, isRecord, type Subject } from "../../validate.js";
+import {
+  checkObject,
+  checkPositiveInteger,
+  fail,
+  isRecord,
+  isStringArray,
+  type Subject,
+} from "../../validate.js";
 import type { ModelSettings, ProviderOptions } from "./model.js";
 
 const NUMBER_SETTINGS = ["temperature", "topP", "presencePenalty", "frequencyPenalty"] as const;
@@ -35,10 +42,7 @@ export function checkModelSettings(subject: Subject, where: string, settings: Mo
   }
   const { seed, stopSequences, toolChoice, providerOptions, headers } = settings;
   if (seed !== undefined && !Number.isSafeInteger(seed)) fail(subject, `${where}.seed`, seed, "an integer");
-  if (
-    stopSequences !== undefined &&
-    !(Array.isArray(stopSequences) && stopSequences.every((s) => typeof s === "string"))
-  )
+  if (stopSequences !== undefined && !isStringArray(stopSequences))
     fail(subject, `${where}.stopSequences`, stopSequences, "an array of strings");
   if (toolChoice !== undefined && !isToolChoice(toolChoice))
     fail(

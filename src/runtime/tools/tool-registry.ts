@@ -4,7 +4,18 @@
  *
  * @packageDocumentation
  */
-import { describeValue, InvalidInputError } from "../../errors.js";
+
+import {
+  argumentsOf,
+  checkArray,
+  checkFunction,
+  checkObject,
+  checkOneOf,
+  fail,
+  isRecord,
+  readKeys,
+  type Subject,
+} from "../../validate.js";
 import type { ModelTool } from "../ports/model.js";
 import { TOOL_EXECUTORS, TOOL_NAME_PATTERN, type Tool } from "../ports/tool.js";
 
@@ -22,9 +33,9 @@ export interface ToolRegistry {
  * Builds a registry from a list of tools (made with `defineTool` or any object satisfying
  * {@link Tool}).
  *
- * @throws {@link InvalidInputError} with code `INVALID_ARGUMENT` when `tools` is not an array, an
- *   entry is not a tool (name, description, input schema, `check` and `execute`), or two tools share
- *   a name — the model could not tell them apart.
+ * @throws {@link InvalidInputError} with code `INVALID_ARGUMENT` when `tools` is not an array (of at
+ *   most 1 000), an entry is not a tool (name, description, input schema, `check` and `execute`), or
+ *   two tools share a name — the model could not tell them apart.
  *
  * @example
  * ```ts
@@ -34,26 +45,10 @@ export interface ToolRegistry {
  * ```
  */
 export function createToolRegistry(tools: readonly Tool[]): ToolRegistry {
-  if (!Array.isArray(tools)) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `tools must be an array of tools; got ${describeValue(tools)}`,
-    );
-  }
-  const byName = new Map<string, { tool: Tool; index: number }>();
-  tools.forEach((tool: unknown, index) => {
-    assertTool(tool, index);
-    const earlier = byName.get(tool.name);
-    if (earlier !== undefined) {
-      throw new InvalidInputError(
-        "INVALID_ARGUMENT",
-        `tool name ${describeValue(tool.name)} is used by tools[${earlier.index}] and tools[${index}]; tool names must be unique`,
-        { details: { name: tool.name, indexes: [earlier.index, index] } },
-      );
-    }
-    byName.set(tool.name, { tool, index });
-  });
-  const list: readonly Tool[] = Object.freeze([...tools]);
+  const list: readonly Tool[] = Object.freeze(
+    checkTools(argumentsOf("createToolRegistry()"), "tools", tools),
+  );
+  const byName = new Map(list.map((tool) => [tool.name, tool]));
   const modelTools: readonly ModelTool[] = Object.freeze(
     list.map((tool) =>
       Object.freeze({
@@ -65,38 +60,57 @@ export function createToolRegistry(tools: readonly Tool[]): ToolRegistry {
     ),
   );
   return {
-    get: (name) => byName.get(name)?.tool,
+    get: (name) => byName.get(name),
     list: () => list,
     modelTools,
   };
 }
 
-function assertTool(tool: unknown, index: number): asserts tool is Tool {
-  const where = `tools[${index}]`;
-  if (typeof tool !== "object" || tool === null) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `${where} must be a tool object; got ${describeValue(tool)}`,
+/**
+ * Checks a list of tools as {@link createToolRegistry} takes it, each read once, and returns a copy:
+ * every entry a tool, no two with one name. `createRuntime` checks each agent's tools with it, so a
+ * bad one fails as a bad option.
+ */
+export function checkTools(subject: Subject, name: string, tools: unknown): Tool[] {
+  const list = checkArray(subject, name, tools, "an array of tools");
+  const indexByName = new Map<string, number>();
+  for (const [index, tool] of list.entries()) {
+    const toolName = checkTool(subject, `${name}[${index}]`, tool);
+    const earlier = indexByName.get(toolName);
+    // The model could not tell two tools of one name apart.
+    if (earlier !== undefined)
+      fail(subject, `${name}[${index}].name`, toolName, `unique (${name}[${earlier}] has it too)`, {
+        details: { name: toolName, indexes: [earlier, index] },
+      });
+    indexByName.set(toolName, index);
+  }
+  return list as Tool[];
+}
+
+const TOOL_KEYS = ["name", "description", "inputSchema", "check", "execute", "executor", "module"] as const;
+
+/** Checks one entry of a tool list; returns its name. */
+function checkTool(subject: Subject, where: string, tool: unknown): string {
+  checkObject(subject, where, tool, "a tool (defineTool())");
+  const { name, description, inputSchema, check, execute, executor, module } = readKeys(
+    subject,
+    where,
+    tool,
+    TOOL_KEYS,
+  );
+  if (typeof name !== "string" || !TOOL_NAME_PATTERN.test(name))
+    fail(subject, `${where}.name`, name, 'a tool name: 1–64 letters, digits, "_" or "-"');
+  if (typeof description !== "string") fail(subject, `${where}.description`, description, "a string");
+  if (!isRecord(inputSchema)) fail(subject, `${where}.inputSchema`, inputSchema, "a JSON Schema object");
+  checkFunction(subject, `${where}.check`, check);
+  checkFunction(subject, `${where}.execute`, execute);
+  if (executor !== undefined) checkOneOf(subject, `${where}.executor`, executor, TOOL_EXECUTORS);
+  if (executor === "worker" && typeof module !== "string")
+    fail(
+      subject,
+      `${where}.module`,
+      module,
+      "the URL of a module that exports the tool, as a worker tool needs",
     );
-  }
-  const candidate = tool as Partial<Record<keyof Tool, unknown>>;
-  const problem =
-    typeof candidate.name !== "string" || !TOOL_NAME_PATTERN.test(candidate.name)
-      ? `name must be 1–64 letters, digits, "_" or "-"; got ${describeValue(candidate.name)}`
-      : typeof candidate.description !== "string"
-        ? `description must be a string; got ${describeValue(candidate.description)}`
-        : typeof candidate.inputSchema !== "object" || candidate.inputSchema === null
-          ? `inputSchema must be a JSON Schema object; got ${describeValue(candidate.inputSchema)}`
-          : typeof candidate.check !== "function"
-            ? `check must be a function; got ${describeValue(candidate.check)}`
-            : typeof candidate.execute !== "function"
-              ? `execute must be a function; got ${describeValue(candidate.execute)}`
-              : candidate.executor !== undefined && !TOOL_EXECUTORS.includes(candidate.executor as never)
-                ? `executor must be one of ${TOOL_EXECUTORS.join(", ")}; got ${describeValue(candidate.executor)}`
-                : candidate.executor === "worker" && typeof candidate.module !== "string"
-                  ? `a worker tool needs module, the URL of a module that exports it; got ${describeValue(candidate.module)}`
-                  : undefined;
-  if (problem !== undefined) {
-    throw new InvalidInputError("INVALID_ARGUMENT", `${where}: ${problem}`, { details: { index } });
-  }
+  return name;
 }

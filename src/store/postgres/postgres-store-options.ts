@@ -6,9 +6,15 @@
  */
 import { hostname } from "node:os";
 import pg from "pg";
-import { BootError, describeValue } from "../../errors.js";
-import { TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
-import { checkOptions, optionsOf } from "../../validate.js";
+import {
+  checkBoolean,
+  checkDurationMs,
+  checkOptions,
+  checkText,
+  fail,
+  isInstance,
+  optionsOf,
+} from "../../validate.js";
 import { PostgresStore } from "./postgres-store.js";
 
 /** Options of {@link createPostgresStore}. */
@@ -56,32 +62,29 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * });
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
-  if (typeof options !== "object" || options === null) invalid("options", options, "an object");
-  const given = checkOptions(optionsOf("createPostgresStore()"), "options", options, POSTGRES_STORE_KEYS);
+  const given = checkOptions(OPTIONS, "options", options, POSTGRES_STORE_KEYS);
   const { connectionString, pool, schema = "offstage" } = given;
   if ((connectionString === undefined) === (pool === undefined))
-    invalid("connectionString", connectionString, "exactly one of connectionString and pool");
+    fail(OPTIONS, "connectionString", connectionString, "given when pool is not, and only then");
   if (connectionString !== undefined && (typeof connectionString !== "string" || connectionString === ""))
-    invalid("connectionString", connectionString, "a non-empty string");
-  if (pool !== undefined && !(pool instanceof pg.Pool)) invalid("pool", pool, "a pg Pool");
+    fail(OPTIONS, "connectionString", connectionString, "a non-empty string");
+  if (pool !== undefined && !isInstance(pool, pg.Pool)) fail(OPTIONS, "pool", pool, "a pg Pool");
   if (typeof schema !== "string" || !SCHEMA_NAME.test(schema))
-    invalid("schema", schema, "a name of letters, digits and _ (at most 63, not starting with a digit)");
-  const leaseMs = given.leaseMs ?? 10_000;
-  if (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > TIMER_DELAY_MAX_MS)
-    invalid("leaseMs", leaseMs, `an integer number of milliseconds from 100 to ${TIMER_DELAY_MAX_MS}`);
-  const readTimeoutMs = given.readTimeoutMs ?? 5_000;
-  if (!Number.isSafeInteger(readTimeoutMs) || readTimeoutMs < 1 || readTimeoutMs > TIMER_DELAY_MAX_MS)
-    invalid(
-      "readTimeoutMs",
-      readTimeoutMs,
-      `an integer number of milliseconds from 1 to ${TIMER_DELAY_MAX_MS}`,
+    fail(
+      OPTIONS,
+      "schema",
+      schema,
+      "a name of letters, digits and _ (at most 63, not starting with a digit)",
     );
+  const leaseMs = given.leaseMs ?? 10_000;
+  checkDurationMs(OPTIONS, "leaseMs", leaseMs, { min: 100, integer: true });
+  const readTimeoutMs = given.readTimeoutMs ?? 5_000;
+  checkDurationMs(OPTIONS, "readTimeoutMs", readTimeoutMs, { min: 1, integer: true });
   const processId =
     given.processId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-  if (typeof processId !== "string" || processId === "" || processId.length > 200)
-    invalid("processId", processId, "a non-empty string of at most 200 characters");
+  checkText(OPTIONS, "processId", processId, 200);
   const notify = given.notify ?? true;
-  if (typeof notify !== "boolean") invalid("notify", notify, "a boolean");
+  checkBoolean(OPTIONS, "notify", notify);
   const base: pg.ClientConfig =
     pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
   // Names the store's connections in pg_stat_activity: whose they are, at a glance.
@@ -89,13 +92,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify });
 }
 
-function invalid(what: string, value: unknown, expected: string): never {
-  throw new BootError(
-    "INVALID_OPTIONS",
-    `createPostgresStore(): invalid ${what}: ${describeValue(value)}; expected ${expected}`,
-    { details: { option: what } },
-  );
-}
+const OPTIONS = optionsOf("createPostgresStore()");
 
 /** The resolved options. */
 export interface Settings {

@@ -4,9 +4,8 @@
  * @packageDocumentation
  */
 import { resolve } from "node:path";
-import { BootError, describeValue } from "../../errors.js";
-import { DEFAULTS, TIMER_DELAY_MAX_MS } from "../../kernel/limits.js";
-import { checkOptions, optionsOf } from "../../validate.js";
+import { DEFAULTS } from "../../kernel/limits.js";
+import { checkBoolean, checkDurationMs, checkOneOf, checkOptions, fail, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type RetentionOptions, retentionOf } from "../retention.js";
 import { SqliteStore } from "./sqlite-store.js";
 
@@ -56,30 +55,17 @@ export interface SqliteStoreOptions extends RetentionOptions {
  * await runtime.start(); // BootError STORE_LOCKED, STORE_CORRUPT, ... when the file cannot be used
  */
 export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
-  if (typeof options !== "object" || options === null) invalid("options", options, "an object");
-  const given = checkOptions(optionsOf("createSqliteStore()"), "options", options, SQLITE_STORE_KEYS);
+  const given = checkOptions(OPTIONS, "options", options, SQLITE_STORE_KEYS);
   const { path = "./.offstage/offstage.db", durability = "full", groupCommitMs = 2 } = given;
   const busyTimeoutMs = given.busyTimeoutMs ?? 5_000;
-  if (typeof path !== "string" || path === "") invalid("path", path, "a non-empty string");
-  if (durability !== "full" && durability !== "normal")
-    invalid("durability", durability, `"full" or "normal"`);
+  if (typeof path !== "string" || path === "") fail(OPTIONS, "path", path, "a non-empty string");
+  checkOneOf(OPTIONS, "durability", durability, ["full", "normal"]);
   // Both become timers (a Node timer, SQLite's busy handler): longer than a timer honours is refused.
-  if (
-    typeof groupCommitMs !== "number" ||
-    !Number.isFinite(groupCommitMs) ||
-    groupCommitMs < 0 ||
-    groupCommitMs > TIMER_DELAY_MAX_MS
-  )
-    invalid("groupCommitMs", groupCommitMs, `a number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`);
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > TIMER_DELAY_MAX_MS)
-    invalid(
-      "busyTimeoutMs",
-      busyTimeoutMs,
-      `an integer number of milliseconds from 0 to ${TIMER_DELAY_MAX_MS}`,
-    );
+  checkDurationMs(OPTIONS, "groupCommitMs", groupCommitMs);
+  checkDurationMs(OPTIONS, "busyTimeoutMs", busyTimeoutMs, { integer: true });
   const checkIntegrity = given.checkIntegrity ?? false;
-  if (typeof checkIntegrity !== "boolean") invalid("checkIntegrity", checkIntegrity, "a boolean");
-  const retention = retentionOf(optionsOf("createSqliteStore()"), given, DEFAULTS.sqliteStore);
+  checkBoolean(OPTIONS, "checkIntegrity", checkIntegrity);
+  const retention = retentionOf(OPTIONS, given, DEFAULTS.sqliteStore);
   return new SqliteStore(
     resolve(path),
     { durability, busyTimeoutMs, checkIntegrity },
@@ -87,6 +73,8 @@ export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore
     retention,
   );
 }
+
+const OPTIONS = optionsOf("createSqliteStore()");
 
 const SQLITE_STORE_KEYS = [
   ...Object.keys({
@@ -98,11 +86,3 @@ const SQLITE_STORE_KEYS = [
   } satisfies Record<Exclude<keyof SqliteStoreOptions, keyof RetentionOptions>, true>),
   ...RETENTION_KEYS,
 ];
-
-function invalid(what: string, value: unknown, expected: string): never {
-  throw new BootError(
-    "INVALID_OPTIONS",
-    `createSqliteStore(): invalid ${what}: ${describeValue(value)}; expected ${expected}`,
-    { details: { option: what } },
-  );
-}

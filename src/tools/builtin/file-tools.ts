@@ -12,9 +12,11 @@
 import { createReadStream } from "node:fs";
 import { open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { describeValue, InvalidInputError } from "../../errors.js";
 import type { Tool } from "../../runtime/ports/tool.js";
+import { argumentsOf, checkOptions, checkPositiveInteger, fail } from "../../validate.js";
 import { defineTool } from "../define-tool.js";
+
+const CREATE = argumentsOf("createFileTools()");
 
 /** Options of {@link createFileTools}. */
 export interface FileToolsOptions {
@@ -65,16 +67,13 @@ const pathSchema = (required: boolean, description: string) => ({
  * ```
  */
 export function createFileTools(options: FileToolsOptions): Tool[] {
-  if (typeof options?.root !== "string" || options.root === "") {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `createFileTools: root must be a directory path; got ${describeValue(options?.root)}`,
-    );
-  }
-  const root = resolve(options.root);
-  const readBytesMax = bound("readBytesMax", options.readBytesMax, 64 * 1024);
-  const listEntriesMax = bound("listEntriesMax", options.listEntriesMax, 500);
-  const countFilesMax = bound("countFilesMax", options.countFilesMax, 1_000);
+  const given = checkOptions(CREATE, "options", options, FILE_TOOLS_KEYS);
+  if (typeof given.root !== "string" || given.root === "")
+    fail(CREATE, "options.root", given.root, "a directory path");
+  const root = resolve(given.root);
+  const readBytesMax = bound("readBytesMax", given.readBytesMax, 64 * 1024);
+  const listEntriesMax = bound("listEntriesMax", given.listEntriesMax, 500);
+  const countFilesMax = bound("countFilesMax", given.countFilesMax, 1_000);
   return [
     defineTool<PathArgs>({
       name: "list_files",
@@ -105,14 +104,16 @@ export function createFileTools(options: FileToolsOptions): Tool[] {
   ];
 }
 
+const FILE_TOOLS_KEYS = Object.keys({
+  root: true,
+  readBytesMax: true,
+  listEntriesMax: true,
+  countFilesMax: true,
+} satisfies Record<keyof FileToolsOptions, true>);
+
 function bound(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidInputError(
-      "INVALID_ARGUMENT",
-      `createFileTools: ${name} must be a positive integer; got ${describeValue(value)}`,
-    );
-  }
+  checkPositiveInteger(CREATE, `options.${name}`, value);
   return value;
 }
 
