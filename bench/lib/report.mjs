@@ -443,6 +443,7 @@ function renderServe(d, command) {
       "server CPU per input",
       "paced rate (50 % of peak)",
       "POST p50 / p99 paced",
+      "sender late p99 paced",
       "in the server p99 / max paced",
       "server loop delay p99 / max paced",
       "longest scavenge paced",
@@ -456,6 +457,7 @@ function renderServe(d, command) {
       fmtMs(r.peak.cpuMsPerInput),
       `${fmtRate(r.paced.acceptedPerS)}`,
       `${fmtMs(r.paced.p50Ms)} / **${fmtMs(r.paced.p99Ms)}**`,
+      r.paced.senderLateP99Ms === undefined ? "—" : fmtMs(r.paced.senderLateP99Ms),
       r.paced.handledP99Ms === undefined
         ? "—"
         : `${fmtMs(r.paced.handledP99Ms)} / ${fmtMs(r.paced.handledMaxMs)}`,
@@ -503,6 +505,7 @@ function renderServe(d, command) {
     "",
     `POSTs of inputs over loopback to ${d.sessions} sessions, each server in its own process. Peak: autocannon, ${d.connections} connections, ${d.seconds} s. ` +
       `Paced: 50 % of each system's own peak rate, evenly spaced and open loop (a request is sent when due, over up to ${d.connections} keep-alive connections), latency from its due time. ` +
+      `Sender late: how long after its due time the load generator got to a request (its own loop's part of the latency). ` +
       `In the server: from Node handing a request to the app to the last byte of its answer written (what the app and its commit take; the rest of a POST's latency is the queue in front of it). ` +
       `Server CPU per input: the server process's CPU time over accepted inputs. ${d.rounds} round(s), the systems taking turns; medians. ` +
       `Young generation: ${d.semiSpaces === undefined ? "Node's default (no `--max-semi-space-size`) for every server" : `\`--max-semi-space-size\` ${d.semiSpaces.join(", ")} MiB, each for every server`}.`,

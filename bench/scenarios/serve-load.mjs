@@ -210,6 +210,7 @@ class Connection {
 async function paced(url, rate) {
   const target = new URL(url);
   const latency = new Latency();
+  const lateness = new Latency();
   const result = { "2xx": 0, non2xx: 0, errors: 0, timeouts: 0, duration: SECONDS };
   const free = [];
   const all = [];
@@ -266,6 +267,8 @@ async function paced(url, rate) {
     return connect();
   };
   const post = (dueMs) => {
+    // How late this process got to a request: its own loop's part of the latency, not the server's.
+    lateness.recordMs(performance.now() - dueMs);
     pending += 1;
     const connection = idle();
     if (connection === undefined) waiting.push(dueMs);
@@ -300,7 +303,7 @@ async function paced(url, rate) {
   }
   for (const connection of all) connection.close();
   const { p50Ms, p99Ms } = latency.stats();
-  return { ...result, latency: { p50: p50Ms, p99: p99Ms } };
+  return { ...result, latency: { p50: p50Ms, p99: p99Ms }, senderLateP99Ms: lateness.stats().p99Ms };
 }
 
 function summary(result, before, after) {
@@ -310,6 +313,7 @@ function summary(result, before, after) {
     acceptedPerS: Math.round(accepted),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    ...(result.senderLateP99Ms === undefined ? {} : { senderLateP99Ms: result.senderLateP99Ms }),
     cpuMsPerInput: result["2xx"] > 0 ? Number((cpuMicros / 1000 / result["2xx"]).toFixed(3)) : null,
     loopP99Ms: Number(after.loopMs.p99.toFixed(1)),
     loopMaxMs: Number(after.loopMs.max.toFixed(1)),
