@@ -14,6 +14,7 @@ import {
   checkPositiveInteger,
   checkText,
   fail,
+  isStringArray,
   type Subject,
 } from "../validate.js";
 import { checkMcpConfig, type McpServerConfig } from "./mcp-config.js";
@@ -154,8 +155,4 @@ export async function mcpTools(
     close,
     [Symbol.asyncDispose]: close,
   });
-}
-
-function isStringArray(value: unknown): value is readonly string[] {
-  return Array.isArray(value) && value.every((v) => typeof v === "string");
 }
