@@ -19,6 +19,7 @@ import {
 import { jsonProblem } from "./json-problem.js";
 import { TIMER_DELAY_MAX_MS } from "./kernel/limits.js";
 import { describeCause } from "./kernel/outcome.js";
+import { nearestKey } from "./nearest-key.js";
 
 /** Which call checks, and which error a failure throws. */
 export interface Subject {
@@ -325,7 +326,7 @@ export function unreadable(subject: Subject, name: string, error: unknown): Offs
 }
 
 function unknownKey(subject: Subject, name: string, key: string, known: readonly string[]): OffstageError {
-  const near = nearest(key, known);
+  const near = nearestKey(key, known);
   return refusal(
     subject,
     `${name}.${key}`,
@@ -352,41 +353,6 @@ export function checkArray(
   }
   if (copy === undefined) fail(subject, name, value, expected);
   return copy;
-}
-
-/** The known key a typo most likely meant: same letters in another case, or a few edits away. */
-function nearest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
-  for (const candidate of known) {
-    if (candidate.toLowerCase() === lower) return candidate;
-    const distance = editDistance(lower, candidate.toLowerCase(), bestDistance);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance of `a` and `b`, or `cap` once it is clear the distance is at least that. */
-function editDistance(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) >= cap) return cap;
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
-      current.push(d);
-      if (d < rowMin) rowMin = d;
-    }
-    if (rowMin >= cap) return cap;
-    previous = current;
-  }
-  return Math.min(previous[b.length]!, cap);
 }
 
 /**

@@ -32,7 +32,7 @@ const ADAPTERS = ["store", "models", "tools", "host", "observability"];
 const LAYERS: Layers = {
   kernel:   { files: ["src/kernel/"], imports: [], packages: [], builtins: false, pure: true },
   errors:   { files: ["src/errors.ts"], imports: ["kernel", "validate"], packages: [], builtins: false },
-  validate: { files: ["src/validate.ts", "src/json-problem.ts"], imports: ["kernel", "errors"], packages: [], builtins: false },
+  validate: { files: ["src/validate.ts", "src/json-problem.ts", "src/nearest-key.ts"], imports: ["kernel", "errors"], packages: [], builtins: false },
   runtime:  { files: ["src/runtime/"], imports: CORE, packages: ["hdr-histogram-js", "piscina", "@opentelemetry/api"], builtins: true },
   store:    { files: ["src/store/"], ...ADAPTER },
   models:   { files: ["src/models/"], ...ADAPTER },
