@@ -14,6 +14,7 @@ import { OffstageError } from "../../errors.js";
 import type { Claimed, EndRequest, SessionLeases } from "../../runtime/ports/session-leases.js";
 import type { InputSnapshot, RecoveredState } from "../../runtime/ports/store.js";
 import { type InputRow, snapshotOf } from "../sqlite/rows.js";
+import { HeldEventSeqs } from "./held-event-seqs.js";
 import { HeldHistories } from "./held-histories.js";
 import { type FreshSnapshot, NewSessions } from "./new-sessions.js";
 import { liveConnection, type PostgresConnection } from "./postgres-connection.js";
@@ -42,6 +43,8 @@ export interface LeaseContext {
 export class HeldLeases implements SessionLeases {
   /** The histories of held sessions (`held-histories.ts`). */
   readonly histories = new HeldHistories();
+  /** The last event numbers of held sessions (`held-event-seqs.ts`). */
+  readonly eventSeqs = new HeldEventSeqs();
   /** Sessions being created here (`new-sessions.ts`). */
   readonly newSessions = new NewSessions();
   readonly #context: LeaseContext;
@@ -194,6 +197,7 @@ export class HeldLeases implements SessionLeases {
     this.newSessions.clear();
     this.#handed.clear();
     this.histories.clear();
+    this.eventSeqs.clear();
   }
 
   /** Records the lease a claim returned, if it returned one. */
@@ -228,6 +232,7 @@ export class HeldLeases implements SessionLeases {
     for (const id of lost) {
       this.#held.delete(id);
       this.histories.forget(id);
+      this.eventSeqs.forget(id);
     }
     if (lost.length > 0) this.#onLost?.(lost);
   }
@@ -249,6 +254,7 @@ export class HeldLeases implements SessionLeases {
     this.#held.clear();
     this.newSessions.dropFresh();
     this.histories.clear();
+    this.eventSeqs.clear();
     if (lost.length > 0) this.#onLost?.(lost);
   }
 

@@ -2,9 +2,10 @@
  * The PostgreSQL store's hot writes, held back within their group and written together: new
  * sessions' rows, accepted inputs (without an idempotency key), turn starts and turn ends, each
  * kind as one multi-row statement (`insertSessions`, `insertInputs`, `startTurns`, `endTurns` in
- * `statements.ts`), and a turn that starts and ends in the group written once, already ended
- * (`runTurns`). The server then parses, plans and runs at most five statements per group instead
- * of one per session, input and turn (bench/NOTES.md, "Fleet").
+ * `statements.ts`), a turn that starts and ends in the group written once, already ended
+ * (`runTurns`), and the event log's appends (`insertEvents`). The server then parses, plans and
+ * runs at most six statements per group instead of one per session, input, turn and event
+ * (bench/NOTES.md, "Fleet").
  *
  * They are written, in that order, before anything else reaches the connection (`SyncConnection`
  * calls {@link HeldWrites.flush} first in every call: a read, any other write, a commit), so every
@@ -22,7 +23,8 @@
  *   others are written), so the start statement never meets a row twice;
  * - a turn written once ended goes last: an end written apart is of a turn that started before the
  *   group, so in its session it came before any turn that both started and ended in the group;
- * - history rows keep the order of the calls within each session.
+ * - history rows keep the order of the calls within each session;
+ * - events go last: nothing else reads them, and their lease check needs the sessions' rows.
  *
  * Every row of a turn carries the lease epoch its call was made under, and the statements fence
  * each row by it, as the single-row ones did. They return the rows the fence kept out, which reach
@@ -82,6 +84,7 @@ export class HeldWrites {
   /** Held starts by turn id, in the order held, with their end if it came in the group too. */
   #starts = new Map<string, { readonly start: TurnStart; readonly epoch: number; end?: TurnEnd }>();
   #ends: Columns = columns(10);
+  #events: Columns = columns(5);
   /** Turns and inputs the held starts name. */
   readonly #named = new Set<string>();
 
@@ -138,13 +141,23 @@ export class HeldWrites {
     push(this.#ends, [end.turnId, end.attempt, ...endValues(end), end.sessionId, messagesJson(end), epoch]);
   }
 
+  /**
+   * Holds an event of the log; `epoch` is its lease check (see `insertEvents` in
+   * `event-statements.ts`: null for none, 0 for a session this process is creating).
+   */
+  event(sessionId: string, seq: number, atMs: number, json: string, epoch: number | null): void {
+    push(this.#events, [sessionId, seq, atMs, json, epoch]);
+  }
+
   /** Writes what is held, then holds nothing. */
   flush(): void {
     const sessions = this.#sessions;
     const inputs = this.#inputs;
     const held = this.#starts;
     const ends = this.#ends;
-    if (sessions[0]!.length + inputs[0]!.length + held.size + ends[0]!.length === 0) return;
+    const events = this.#events;
+    if (sessions[0]!.length + inputs[0]!.length + held.size + ends[0]!.length + events[0]!.length === 0)
+      return;
     // Emptied first: a write flushes what is held before it, which is then nothing.
     this.drop();
     const starts = columns(6);
@@ -166,6 +179,7 @@ export class HeldWrites {
     if (starts[0]!.length > 0) this.#write(this.#sql.startTurns, [...starts, this.#owner], true);
     if (ends[0]!.length > 0) this.#write(this.#sql.endTurns, [...ends, this.#owner], true);
     if (runs[0]!.length > 0) this.#write(this.#sql.runTurns, [...runs, this.#owner], true);
+    if (events[0]!.length > 0) this.#write(this.#sql.insertEvents, [...events, this.#owner], false);
   }
 
   /** Drops what is held: what a killed process leaves. */
@@ -174,6 +188,7 @@ export class HeldWrites {
     this.#inputs = columns(8);
     this.#starts = new Map();
     this.#ends = columns(10);
+    this.#events = columns(5);
     this.#named.clear();
   }
 }

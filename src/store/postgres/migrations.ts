@@ -114,6 +114,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "the event log: each session's numbered events, and the last number trimmed",
+    sql: `
+      -- One row per recorded event; seq is the session's number (1, 2, ...), given by the process
+      -- that held the session's lease when it recorded the event.
+      CREATE TABLE {s}.events (
+        session_id TEXT   NOT NULL,
+        seq        BIGINT NOT NULL,
+        at_ms      BIGINT NOT NULL,
+        event      TEXT   NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      );
+
+      -- The highest number trimming removed, per session, so a session whose events are all
+      -- trimmed still continues from its last number (never gives one twice).
+      CREATE TABLE {s}.event_trims (
+        session_id TEXT   PRIMARY KEY,
+        last_seq   BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -63,8 +63,12 @@ export async function connect({ settings, sql, where, leases }: ConnectTarget): 
     await admin.query(sql.registerProcess, [processId, hostname(), process.pid, leaseMs]);
     const prepared = PREPARED.map((name) => sql[name]);
     conn = new SyncConnection(config, readTimeoutMs, GROUP_COMMIT_MS, where, prepared);
-    // Turn ends of a group that failed to commit added messages the database does not have.
-    conn.onLost = () => leases.histories.clear();
+    // Turn ends of a group that failed to commit added messages the database does not have, and
+    // its appends numbers it does not have.
+    conn.onLost = () => {
+      leases.histories.clear();
+      leases.eventSeqs.clear();
+    };
     conn.onReported = (rows) => leases.fencedOut(rows);
   } catch (error) {
     leases.clear();

@@ -43,6 +43,7 @@ import { HeldLeases } from "./held-leases.js";
 import { quoteIdent } from "./migrations.js";
 import { connect, liveConnection, type PostgresConnection } from "./postgres-connection.js";
 import { PostgresDelegationLog } from "./postgres-delegation-log.js";
+import { PostgresEventLog } from "./postgres-event-log.js";
 import type { Settings } from "./postgres-store-options.js";
 import { type Statements, statementsFor } from "./statements.js";
 import type { SyncConnection } from "./sync-connection.js";
@@ -57,6 +58,8 @@ export class PostgresStore implements Store, AsyncDisposable {
   readonly processId: string;
   /** Background children and their completions, in the same transactions. */
   readonly delegations: PostgresDelegationLog;
+  /** Each session's numbered events, appended by the process that holds the session (`postgres-event-log.ts`). */
+  readonly eventLog: PostgresEventLog;
   readonly #settings: Settings;
   readonly #sql: Statements;
   /** The channel wakes go out on: one per schema. */
@@ -90,6 +93,11 @@ export class PostgresStore implements Store, AsyncDisposable {
       asideSync: (sql, params) => this.#live().asideSync(sql, params, false),
       commitSync: () => void this.#live().aloneSync([]),
       lockName: `offstage-delegations:${settings.schema}`,
+    });
+    this.eventLog = new PostgresEventLog({
+      sql: this.#sql,
+      leases: this.#leases,
+      open: () => this.#openNow(),
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * Every statement the PostgreSQL store runs, one named constant each (the delegation log's in
- * `delegation-statements.ts`); `{s}` stands for the store's quoted schema, replaced once per store by
+ * `delegation-statements.ts`, the event log's in `event-statements.ts`); `{s}` stands for the store's quoted schema, replaced once per store by
  * {@link statementsFor}.
  *
  * Turn writes are fenced twice. By attempt, as in every store (`attempt = $n`, and only while the
@@ -17,6 +17,7 @@
  */
 
 import { DELEGATION_SQL } from "./delegation-statements.js";
+import { EVENT_SQL } from "./event-statements.js";
 
 /** The server's clock in milliseconds: lease times never depend on the processes' clocks agreeing. */
 const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -341,6 +342,7 @@ const SQL = {
 
   history: "SELECT messages FROM {s}.history WHERE session_id = $1 ORDER BY id",
   ...DELEGATION_SQL,
+  ...EVENT_SQL,
 } as const;
 
 export type Statements = { readonly [K in keyof typeof SQL]: string };
@@ -365,6 +367,9 @@ export const PREPARED = [
   "history",
   "inputById",
   "inputByKey",
+  "insertEvents",
+  "eventsAfter",
+  "lastEventSeq",
 ] as const satisfies readonly (keyof typeof SQL)[];
 
 /** The statements with the schema filled in. */
