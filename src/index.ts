@@ -83,6 +83,7 @@ export type {
 } from "./runtime/delegation/delegations.js";
 export type { HogSource } from "./runtime/dispatcher.js";
 export type { DurationBucket, HistogramStats } from "./runtime/duration-histogram.js";
+export type { EventLogOptions } from "./runtime/event-log-options.js";
 export type { EventListener, RuntimeEvent, TurnEvent } from "./runtime/events.js";
 export type { LatencyStats } from "./runtime/latency-stats.js";
 export {
@@ -165,7 +166,6 @@ export {
 export type { WorkerCall, WorkerExecutor } from "./runtime/ports/worker-executor.js";
 export type { Runtime, RuntimeState, SessionOptions, StopOptions } from "./runtime/runtime.js";
 export type { SendOptions, Session, SessionEventsOptions, SessionInbox } from "./runtime/session.js";
-export type { EventLogOptions } from "./runtime/session-events.js";
 export type { StoreHealthMetrics } from "./runtime/store-health.js";
 export type { CancelOptions, HandleEventsOptions, TurnHandle } from "./runtime/turn-handle.js";
 export type { ResultOptions, Settled, TurnResult } from "./runtime/turn-result.js";

@@ -219,10 +219,13 @@ function guardLog(log: DelegationLog, store: GuardedStore): DelegationLog {
 
 /** The event log of a guarded store (`options.eventLog`): its calls watched the same way. */
 function guardEventLog(log: EventLog, store: GuardedStore): EventLog {
+  const { recordsHere } = log;
   return {
     append: (event) => guardedBy(store, () => log.append(event)),
     read: (sessionId, afterSeq, limit) => guardedBy(store, () => log.read(sessionId, afterSeq, limit)),
     lastSeq: (sessionId) => guardedBy(store, () => log.lastSeq(sessionId)),
     trim: (sessionId, throughSeq) => guardedBy(store, () => log.trim(sessionId, throughSeq)),
+    // Answered from the lease bookkeeping in memory: nothing to watch.
+    ...(recordsHere === undefined ? {} : { recordsHere: (sessionId) => recordsHere.call(log, sessionId) }),
   };
 }

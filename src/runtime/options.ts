@@ -27,6 +27,11 @@ import {
   type ResolvedDelegationOptions,
   resolveDelegationOptions,
 } from "./delegation/delegation-options.js";
+import {
+  type EventLogOptions,
+  type ResolvedEventLogOptions,
+  resolveEventLogOptions,
+} from "./event-log-options.js";
 import { type Logger, stderrLogger } from "./logger.js";
 import { checkProviders } from "./model-agent-options.js";
 import type { HostExecutor } from "./ports/host-executor.js";
@@ -35,11 +40,6 @@ import type { ModelResolver, ProviderSettings } from "./ports/model-resolver.js"
 import type { Store } from "./ports/store.js";
 import type { Telemetry } from "./ports/telemetry.js";
 import type { WorkerExecutor } from "./ports/worker-executor.js";
-import {
-  type EventLogOptions,
-  type ResolvedEventLogOptions,
-  resolveEventLogOptions,
-} from "./session-events.js";
 import { createLocalWakeChannel, type WakeChannel } from "./wake-channel.js";
 
 /** Options of {@link createRuntime}. */

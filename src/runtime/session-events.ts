@@ -17,56 +17,23 @@
  * appends to commit with their group, and the first subscriber to wait asks for that commit, so
  * recording asks nothing of the store's commits (which commit sooner when waited for).
  *
+ * On a log that processes share (`EventLog.recordsHere`, the PostgreSQL store's), this process
+ * records only the sessions it holds, numbering each event from the log's last number (so a
+ * takeover continues where the old holder's commits ended), and a subscriber to a session held
+ * elsewhere is shown what the log has committed: it reads the last number when it starts waiting,
+ * and waits at most `pollIntervalMs` before reading it again. A session nobody follows costs no
+ * read.
+ *
  * @packageDocumentation
  */
 import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
-import {
-  checkBoolean,
-  checkDurationMs,
-  checkOptions,
-  checkPositiveInteger,
-  type Subject,
-} from "../validate.js";
 import type { TimerToken } from "./clock.js";
+import type { ResolvedEventLogOptions } from "./event-log-options.js";
 import type { RuntimeEvent, TurnEvent } from "./events.js";
 import type { RuntimeParts } from "./parts.js";
 import type { EventLog, LoggedEvent, LoggedEventType, SessionEvent } from "./ports/event-log.js";
 import type { TurnHandle } from "./turn-handle.js";
-
-/** Options of the runtime's event log (`options.eventLog`). */
-export interface EventLogOptions {
-  /** Events kept per session (default 1 000); older ones are trimmed. */
-  readonly eventsPerSessionMax?: number;
-  /** How long a model step's text deltas are joined into one recorded event (default 50 ms). */
-  readonly textJoinMs?: number;
-}
-
-export interface ResolvedEventLogOptions {
-  readonly eventsPerSessionMax: number;
-  readonly textJoinMs: number;
-}
-
-const EVENT_LOG_KEYS = Object.keys({ eventsPerSessionMax: true, textJoinMs: true } satisfies Record<
-  keyof EventLogOptions,
-  true
->);
-
-/** Checks `options.eventLog`: `true`, `false`, or {@link EventLogOptions}; `undefined` when off. */
-export function resolveEventLogOptions(
-  subject: Subject,
-  given: EventLogOptions | boolean | undefined,
-): ResolvedEventLogOptions | undefined {
-  if (given === undefined || given === false) return undefined;
-  if (given === true) return DEFAULTS.eventLog;
-  if (typeof given !== "object") checkBoolean(subject, "eventLog", given);
-  const options = checkOptions(subject, "eventLog", given, EVENT_LOG_KEYS, "a boolean or an object");
-  const eventsPerSessionMax = options.eventsPerSessionMax ?? DEFAULTS.eventLog.eventsPerSessionMax;
-  checkPositiveInteger(subject, "eventLog.eventsPerSessionMax", eventsPerSessionMax);
-  const textJoinMs = options.textJoinMs ?? DEFAULTS.eventLog.textJoinMs;
-  checkDurationMs(subject, "eventLog.textJoinMs", textJoinMs, { integer: true });
-  return { eventsPerSessionMax, textJoinMs };
-}
 
 /** The events of one input's turn: what `handle.events({ from: "start" })` replays. */
 const TURN_EVENTS = new Set<string>([
@@ -127,6 +94,8 @@ export class SessionEvents {
   readonly #log: EventLog;
   readonly #options: ResolvedEventLogOptions;
   readonly #cursors = new Map<string, Cursor>();
+  /** The log's `recordsHere` when processes share it; see the module note. */
+  readonly #recordsHere: ((sessionId: string) => boolean) | undefined;
   /** Events appended since the last commit was asked for: each cursor with its highest number. */
   #unreleased: Map<Cursor, number> | undefined;
   /** The runtime stopped and everything appended before was released: subscriptions end. */
@@ -138,6 +107,8 @@ export class SessionEvents {
     this.#parts = parts;
     this.#log = log;
     this.#options = options;
+    const { recordsHere } = log;
+    this.#recordsHere = recordsHere === undefined ? undefined : (id) => recordsHere.call(log, id);
   }
 
   /** The event bus listener. */
@@ -148,7 +119,10 @@ export class SessionEvents {
     } else if (event.type === "runtime.stopped") this.#end();
     if (!LOGGED.has(event.type)) return;
     const logged = event as LoggedEvent;
-    const cursor = this.#cursor("sessionId" in logged ? logged.sessionId : logged.parentSessionId);
+    const sessionId = "sessionId" in logged ? logged.sessionId : logged.parentSessionId;
+    // The session's holder records it (a shared log): a number given here would clash with its own.
+    if (this.#recordsHere?.(sessionId) === false) return;
+    const cursor = this.#cursor(sessionId);
     if (logged.type === "model.text" || logged.type === "model.reasoning") {
       this.#join(cursor, logged);
       return;
@@ -199,11 +173,10 @@ export class SessionEvents {
    * until the input has settled and its events are shown.
    */
   async *followInput(handle: TurnHandle, signal?: AbortSignal): AsyncGenerator<TurnEvent, void, undefined> {
-    const cursor = this.#cursor(handle.sessionId);
     const turns = new Set<string>();
     let end: number | undefined;
     const until = () => {
-      if (end === undefined && handle.done) end = cursor.next - 1;
+      if (end === undefined && handle.done) end = this.lastSeq(handle.sessionId);
       return end;
     };
     for await (const { event } of this.follow(handle.sessionId, 0, { signal, until })) {
@@ -222,8 +195,9 @@ export class SessionEvents {
     }
   }
 
-  /** The last number given to an event of the session (0 when none). */
+  /** The last number given to an event of the session (0 when none); in a shared log, by any process. */
   lastSeq(sessionId: string): number {
+    if (this.#recordsHere !== undefined) return this.#log.lastSeq(sessionId);
     return this.#cursor(sessionId).next - 1;
   }
 
@@ -258,6 +232,8 @@ export class SessionEvents {
   }
 
   #append(cursor: Cursor, event: LoggedEvent): void {
+    // A shared log knows the last number, whichever process gave it (from memory while held).
+    if (this.#recordsHere !== undefined) cursor.next = this.#log.lastSeq(cursor.sessionId) + 1;
     const seq = cursor.next;
     this.#log.append({ sessionId: cursor.sessionId, seq, atMs: this.#parts.clock.epochMs(), event });
     cursor.next = seq + 1;
@@ -315,20 +291,47 @@ export class SessionEvents {
     });
   }
 
-  /** Resolves when the cursor's released number moves, the runtime stops, or `signal` fires. */
+  /**
+   * Resolves when the cursor's released number moves, the runtime stops, or `signal` fires; on a
+   * shared log also after `pollIntervalMs`, for the caller to look again (the session may be
+   * another process's by then, or its input settled there).
+   */
   #released(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
+    const shared = this.#recordsHere !== undefined;
+    if (shared && this.#recordsHere?.(cursor.sessionId) === false && this.#committedElsewhere(cursor))
+      return Promise.resolve();
     // Appends made while nobody waited: released once their commit resolves.
     if (cursor.next - 1 > cursor.released && this.#unreleased?.has(cursor) !== true)
       this.#releaseLater(cursor);
+    const { clock, options } = this.#parts;
     return new Promise<void>((resolve) => {
       const done = () => {
         cursor.waiters.delete(done);
         signal?.removeEventListener("abort", done);
+        if (timer !== undefined) clock.clearTimeout(timer);
         resolve();
       };
+      const timer = shared ? clock.setTimeout(done, options.pollIntervalMs) : undefined;
       cursor.waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });
+  }
+
+  /**
+   * Reads the last number another process committed for the session, and releases up to it;
+   * whether that moved the cursor. A read that fails (the store is down) moves nothing: the next
+   * look tries again.
+   */
+  #committedElsewhere(cursor: Cursor): boolean {
+    let last: number;
+    try {
+      last = this.#log.lastSeq(cursor.sessionId);
+    } catch {
+      return false;
+    }
+    if (last <= cursor.released) return false;
+    cursor.released = last;
+    return true;
   }
 }
 

@@ -8,6 +8,10 @@
  * runtime shows an event to subscribers only once the commit holding it resolved, so a number a
  * subscriber saw is never given to another event after a restart.
  *
+ * A log that many processes share (the PostgreSQL store's) has `recordsHere`: each process records
+ * the events of the sessions it holds only, numbering them from `lastSeq` (which then counts the
+ * events other processes committed), and follows the others by reading the log.
+ *
  * @packageDocumentation
  */
 import type { RuntimeEvent, TurnEvent } from "../events.js";
@@ -44,4 +48,14 @@ export interface EventLog {
   lastSeq(sessionId: string): number;
   /** Forgets the session's events with `seq <= throughSeq` (retention). */
   trim(sessionId: string, throughSeq: number): void;
+  /**
+   * Present on a log that processes share: whether this process records the session's events now
+   * (it holds the session's lease, or is creating the session). Events of other sessions are their
+   * holder's to record: the runtime leaves them out of the log here (its own event bus still has
+   * them), asks `lastSeq` before each append (so a process that takes a session over continues
+   * from the last number committed), and shows a subscriber here what the holder committed by
+   * reading the log at least every `pollIntervalMs` while the subscriber waits. Absent: the log
+   * is this process's alone, and it records every session's events.
+   */
+  recordsHere?(sessionId: string): boolean;
 }

@@ -14,9 +14,9 @@
 export const EVENT_SQL = {
   /**
    * Many events, each kept only if its lease check holds: an epoch of NULL checks nothing (a caller
-   * of the port that holds no lease, as the conformance suite), 0 checks that the session's row names
-   * this owner (a session this process is creating: its epoch is not known yet), any other that it
-   * names this owner under that epoch. A number already taken is left as it is (a replayed group).
+   * of the port that holds no lease, as the conformance suite; the runtime appends only to sessions
+   * it holds), any other that the session's row names this owner under that epoch. A number already
+   * taken is left as it is (a replayed group).
    * Params: session ids, seqs, at_ms, events (JSON), epochs (arrays, one element per event), owner.
    */
   insertEvents: `WITH u AS MATERIALIZED (
@@ -27,7 +27,7 @@ export const EVENT_SQL = {
     INSERT INTO {s}.events (session_id, seq, at_ms, event)
       SELECT u.session_id, u.seq, u.at_ms, u.event FROM u
         WHERE u.epoch IS NULL
-          OR EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND (u.epoch = 0 OR f.epoch = u.epoch))
+          OR EXISTS (SELECT 1 FROM f WHERE f.id = u.session_id AND f.epoch = u.epoch)
     ON CONFLICT (session_id, seq) DO NOTHING`,
   /** Params: session id, after seq, limit. */
   eventsAfter:

@@ -25,7 +25,7 @@ export class HeldEventSeqs {
   /** In order of last set, oldest first. */
   readonly #sessions = new Map<string, Entry>();
 
-  /** The session's last number, if kept for lease `epoch` (0: a session being created here). */
+  /** The session's last number, if kept for lease `epoch`. */
   get(sessionId: string, epoch: number): number | undefined {
     const entry = this.#sessions.get(sessionId);
     return entry?.epoch === epoch ? entry.seq : undefined;

@@ -79,6 +79,16 @@ export class HeldLeases implements SessionLeases {
     return this.#held.get(sessionId);
   }
 
+  /**
+   * The epoch this process's writes of the session carry (held, or created here and fresh), once the
+   * answer to its row is in if it is being created here (a round trip then); undefined when this
+   * process does not hold it.
+   */
+  settledEpochOf(sessionId: string): number | undefined {
+    if (this.newSessions.isPending(sessionId)) this.#settleNew();
+    return this.#held.get(sessionId) ?? this.newSessions.epochOf(sessionId);
+  }
+
   /** The held sessions with their epochs, for the heartbeat to check. */
   entries(): IterableIterator<[string, number]> {
     return this.#held.entries();

@@ -143,7 +143,7 @@ export class HeldWrites {
 
   /**
    * Holds an event of the log; `epoch` is its lease check (see `insertEvents` in
-   * `event-statements.ts`: null for none, 0 for a session this process is creating).
+   * `event-statements.ts`: null for none).
    */
   event(sessionId: string, seq: number, atMs: number, json: string, epoch: number | null): void {
     push(this.#events, [sessionId, seq, atMs, json, epoch]);

@@ -71,18 +71,19 @@ export class PostgresEventLog implements EventLog {
   }
 
   /**
-   * Whether this process records the session's events: it holds the session's lease, or is
-   * creating the session. Another process records the others'.
+   * Whether this process records the session's events: it holds the session's lease (one it is
+   * creating once its row is in). Another process records the others'.
    */
   recordsHere(sessionId: string): boolean {
     return this.#epochOf(sessionId) !== undefined;
   }
 
-  /** The lease epoch appends to the session carry: 0 while it is being created here; undefined when not held. */
+  /**
+   * The lease epoch appends to the session carry; undefined when this process does not hold it.
+   * A session being created here is settled first: until its row's answer is in, nobody knows
+   * whether this process or another made it (and numbers its events).
+   */
   #epochOf(sessionId: string): number | undefined {
-    const { leases } = this.#context;
-    const held = leases.epochOf(sessionId);
-    if (held !== undefined) return held;
-    return leases.newSessions.has(sessionId) ? (leases.newSessions.epochOf(sessionId) ?? 0) : undefined;
+    return this.#context.leases.settledEpochOf(sessionId);
   }
 }

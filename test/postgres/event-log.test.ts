@@ -1,0 +1,147 @@
+/**
+ * The PostgreSQL event log across processes (each runtime or store here on connections of its own,
+ * as a process has): appends are fenced by the session's lease, a new holder numbers on from the
+ * last event committed, and a runtime follows a session another one holds — replay, then live, each
+ * event once and in order. The crash case, with real processes, is `event-follow.test.ts`.
+ */
+import { describe, expect, it } from "vitest";
+import { createRuntime, type Runtime } from "../../src/index.js";
+import type { SessionEvent } from "../../src/runtime/ports/event-log.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { deferred } from "../support/async.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
+
+const server = onServer();
+
+function event(sessionId: string, seq: number, by: string): SessionEvent {
+  return { sessionId, seq, atMs: seq, event: { type: "model.text", sessionId, turnId: by, delta: by } };
+}
+
+async function loggedOf(schema: string, sessionId: string): Promise<{ seq: number; by: string }[]> {
+  const rows = await sql<{ seq: string; event: string }>(
+    `SELECT seq, event FROM "${schema}".events WHERE session_id = $1 ORDER BY seq`,
+    [sessionId],
+  );
+  return rows.map((row) => ({
+    seq: Number(row.seq),
+    by: (JSON.parse(row.event) as { turnId: string }).turnId,
+  }));
+}
+
+describe("postgres event log: leases", () => {
+  it("keeps out the appends of a process whose lease moved; the new holder numbers on from the last committed", async () => {
+    const schema = server.schema("pgev");
+    const a = server.store(schema, { processId: "a" });
+    await a.open();
+    a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+    a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
+    // Being created here: the row's answer says whether this process holds it (and numbers its events).
+    expect(a.eventLog.recordsHere("s1")).toBe(true);
+    a.eventLog.append(event("s1", 1, "a"));
+    a.eventLog.append(event("s1", 2, "a"));
+    await a.commit();
+    expect(a.eventLog.lastSeq("s1")).toBe(2);
+    // a pauses past its lease, and b takes the session over (it has live input).
+    await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
+    const b = server.store(schema, { processId: "b" });
+    await b.open();
+    expect(b.holds("s1")).toBe(true);
+    expect(b.eventLog.recordsHere("s1")).toBe(true);
+    expect(b.eventLog.lastSeq("s1")).toBe(2);
+    // a wakes up and appends on under its old epoch: the database keeps none of it.
+    a.eventLog.append(event("s1", 3, "a"));
+    await a.commit();
+    b.eventLog.append(event("s1", 3, "b"));
+    await b.commit();
+    expect(await loggedOf(schema, "s1")).toEqual([
+      { seq: 1, by: "a" },
+      { seq: 2, by: "a" },
+      { seq: 3, by: "b" },
+    ]);
+    // A process that neither holds nor creates the session reads what is committed.
+    const c = server.store(schema, { processId: "c" });
+    await c.open();
+    expect(c.eventLog.recordsHere("s1")).toBe(false);
+    expect(c.eventLog.lastSeq("s1")).toBe(3);
+    expect(c.eventLog.read("s1", 1, 10).map((e) => e.seq)).toEqual([2, 3]);
+  });
+});
+
+describe("postgres event log: runtimes", () => {
+  const gates = new Map<string, Promise<void>>();
+  async function start(name: string, schema: string): Promise<Runtime> {
+    const runtime = createRuntime({
+      agents: {
+        echo: {
+          run: async (input: unknown) => {
+            await gates.get(String(input));
+            return `${name}:${String(input)}`;
+          },
+        },
+      },
+      store: createPostgresStore({ connectionString: PG_URL, schema, processId: name }),
+      eventLog: true,
+      pollIntervalMs: 50,
+    });
+    server.keep(runtime);
+    await runtime.start();
+    return runtime;
+  }
+
+  it("a runtime follows a session another holds: what was committed, then live, each event once and in order", async () => {
+    const schema = server.schema("pgev");
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    const gate = deferred();
+    gates.set("second", gate.promise);
+    const session = a.session("s", { agent: "echo" });
+    await session.send("first").result();
+    session.send("second");
+    const seen: SessionEvent[] = [];
+    const replayed = deferred();
+    const follow = (async () => {
+      for await (const e of b.session("s", { agent: "echo" }).events({ after: 0 })) {
+        seen.push(e);
+        const ends = seen.filter((x) => x.event.type === "turn.ended").length;
+        if (ends === 1) replayed.resolve();
+        if (ends === 3) break;
+      }
+    })();
+    // Live: the second turn ends only once b has replayed the first, and a third input comes after it.
+    await replayed.promise;
+    gate.resolve();
+    await session.send("third").result();
+    await follow;
+    expect(seen.map((e) => e.seq)).toEqual(seen.map((_, n) => n + 1));
+    const logged = await sql<{ seq: string; event: string }>(
+      `SELECT seq, event FROM "${schema}".events WHERE session_id = 's' ORDER BY seq`,
+    );
+    expect(seen.map((e) => e.event)).toEqual(
+      logged.slice(0, seen.length).map((row) => JSON.parse(row.event)),
+    );
+    const turns = seen.filter((e) => e.event.type.startsWith("turn.")).map((e) => e.event.type);
+    expect(turns).toEqual([
+      "turn.started",
+      "turn.ended",
+      "turn.started",
+      "turn.ended",
+      "turn.started",
+      "turn.ended",
+    ]);
+    expect(seen.filter((e) => e.event.type === "input.accepted")).toHaveLength(3);
+  }, 20_000);
+
+  it("handle.events() of input sent from a process that does not hold the session shows its turn, then ends", async () => {
+    const schema = server.schema("pgev");
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    await a.session("s", { agent: "echo" }).send("warm").result();
+    const handle = b.session("s", { agent: "echo" }).send("from b");
+    const types: string[] = [];
+    for await (const e of handle.events({ from: "start" })) types.push(e.type);
+    expect((await handle.result()).output).toBe("a:from b");
+    expect(types).toContain("turn.started");
+    expect(types.at(-1)).toBe("turn.ended");
+  }, 20_000);
+});
