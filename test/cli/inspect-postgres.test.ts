@@ -14,6 +14,7 @@ import { openPostgresReader } from "../../src/cli/inspect/postgres-reader.js";
 import type { InspectReport } from "../../src/cli/inspect/render-report.js";
 import { createRuntime, type Runtime, silentLogger } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { SCHEMA_VERSION } from "../../src/store/postgres/migrations.js";
 import type { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { dropSchemas, PG_URL, requireServer, sql, uniqueSchema } from "../postgres/server.js";
 import { deferred, eventually } from "../support/async.js";
@@ -97,7 +98,7 @@ describe("offstage inspect on PostgreSQL", () => {
       store: {
         kind: "postgres",
         location: `127.0.0.1:5432/test schema ${schema}`,
-        schemaVersion: 1,
+        schemaVersion: SCHEMA_VERSION,
         processes: [{ id: "inspect-a", pid: process.pid, alive: true, sessions: 4 }],
       },
       session: { lease: { owner: "inspect-a", epoch: expect.any(Number), expired: false } },
@@ -105,7 +106,12 @@ describe("offstage inspect on PostgreSQL", () => {
     expect(report!.stuck.expiredLeases).toEqual([]);
 
     const human = await inspect(PG_URL, { schema, json: false, nowMs: later });
-    expect(human.out).toMatch(/^store {6}127\.0\.0\.1:5432\/test schema \S+ \(postgres, schema 1\)$/m);
+    expect(human.out).toMatch(
+      new RegExp(
+        `^store {6}127\\.0\\.0\\.1:5432/test schema \\S+ \\(postgres, schema ${SCHEMA_VERSION}\\)$`,
+        "m",
+      ),
+    );
     expect(human.out).toMatch(/^processes {2}1 alive, 0 lapsed$/m);
     expect(human.out).toMatch(/^ {2}busy +f +running +2 +inspect-a +\d+ /m);
     expect(human.out).toContain("turns running longer (1):");
@@ -280,7 +286,7 @@ describe("offstage inspect on PostgreSQL", () => {
     const asWritten = offstage(...args);
     expect(asWritten.stderr).toBe("");
     expect(asWritten.status).toBe(0);
-    expect(asWritten.stdout).toMatch(/\(postgres, schema 1\)/);
+    expect(asWritten.stdout).toContain(`(postgres, schema ${SCHEMA_VERSION})`);
     expect(asWritten.stdout).toContain(`inspect-${process.pid}`);
   });
 });
