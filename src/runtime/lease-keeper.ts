@@ -18,7 +18,7 @@ import type { Reason } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
-import type { InputSnapshot } from "./ports/store.js";
+import type { InputSnapshot, SessionRecord } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
 import type { SessionEntry } from "./session-table.js";
 import { abandonTurn } from "./turn-stops.js";
@@ -57,6 +57,11 @@ export class LeaseKeeper {
   /** Whether this runtime may begin the session's turns. */
   holds(sessionId: string): boolean {
     return this.#leases.holds(sessionId);
+  }
+
+  /** The record of a session another process created, which this runtime has not met. */
+  lookup(sessionId: string): SessionRecord | undefined {
+    return this.#leases.lookup(sessionId);
   }
 
   /** Starts listening for wakes from other processes. */

@@ -215,7 +215,8 @@ export class Runtime implements AsyncDisposable {
   }
 
   /**
-   * Gets a session, creating it on first use with the named agent. Throws `InvalidInputError`
+   * Gets a session, creating it on first use with the named agent; on a store processes share, one
+   * another process created is found there without `agent` (one read). Throws `InvalidInputError`
    * (`INVALID_ARGUMENT`, `UNKNOWN_AGENT`, `UNKNOWN_SESSION` when a new session names no agent) and
    * `OffstageError` `NOT_RUNNING` before `start()`.
    */
@@ -232,13 +233,18 @@ export class Runtime implements AsyncDisposable {
     if (entry === undefined) {
       if (id.includes(">"))
         fail(SESSION, "session id", id, 'free of ">" (reserved for the sessions of background children)');
-      if (agentName === undefined)
+      // On a store shared by processes, another one may have made it since this one started.
+      const made = agentName === undefined ? this.#parts.leaseKeeper?.lookup(id) : undefined;
+      if (made !== undefined && resolved.agents.has(made.agent)) entry = sessions.add(id, made.agent);
+      else if (agentName === undefined)
         throw new InvalidInputError(
           "UNKNOWN_SESSION",
           `no session ${JSON.stringify(id)}; pass { agent } to create it`,
         );
-      entry = sessions.add(id, agentName);
-      store.createSession({ id, agent: agentName, createdAtMs: dispatcher.epochNow() });
+      else {
+        entry = sessions.add(id, agentName);
+        store.createSession({ id, agent: agentName, createdAtMs: dispatcher.epochNow() });
+      }
     } else if (agentName !== undefined && agentName !== entry.agentName) {
       fail(
         SESSION,

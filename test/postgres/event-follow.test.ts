@@ -68,7 +68,7 @@ describe("postgres event log: a follower in another process", () => {
     /** Follows from the last number seen until `done` holds; the hanging turns' ids. */
     const hanging: string[] = [];
     async function follow(done: (event: SessionEvent) => boolean): Promise<void> {
-      const events = follower.session("f", { agent: "step" }).events({ after: seen.at(-1)?.seq ?? 0 });
+      const events = follower.session("f").events({ after: seen.at(-1)?.seq ?? 0 });
       for await (const e of events) {
         seen.push(e);
         if (done(e)) return;
@@ -76,7 +76,7 @@ describe("postgres event log: a follower in another process", () => {
     }
 
     const first = runner(schema, "runner", "hang", ["a1", "a2", "a3", "a4", "a5", "hang"]);
-    // The session is the runner's once its row is in: only then may the follower name it.
+    // The follower finds the session in the store (`runtime.session(id)`) once the runner's row is in.
     await polled(
       async () => (await sql(`SELECT 1 FROM "${schema}".sessions WHERE id = 'f'`)).length === 1,
       20_000,
@@ -99,7 +99,9 @@ describe("postgres event log: a follower in another process", () => {
     await follow(() => ends(seen) === 12);
     await kill(heir);
     const [taker] = await sql<{ owner: string }>(`SELECT owner FROM "${schema}".sessions WHERE id = 'f'`);
-    console.log(`${seen.length} events followed across 2 SIGKILLs; the session was taken over by ${taker?.owner}`);
+    console.log(
+      `${seen.length} events followed across 2 SIGKILLs; the session was taken over by ${taker?.owner}`,
+    );
 
     const numbers = seen.map((e) => e.seq);
     expect(numbers).toEqual(numbers.map((_, n) => n + 1));

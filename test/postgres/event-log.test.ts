@@ -98,10 +98,13 @@ describe("postgres event log: runtimes", () => {
     const session = a.session("s", { agent: "echo" });
     await session.send("first").result();
     session.send("second");
+    // b finds the session a made in the store; a session no process made is still unknown.
+    expect(() => b.session("nobody")).toThrow(expect.objectContaining({ code: "UNKNOWN_SESSION" }));
+    expect(b.session("s").agent).toBe("echo");
     const seen: SessionEvent[] = [];
     const replayed = deferred();
     const follow = (async () => {
-      for await (const e of b.session("s", { agent: "echo" }).events({ after: 0 })) {
+      for await (const e of b.session("s").events({ after: 0 })) {
         seen.push(e);
         const ends = seen.filter((x) => x.event.type === "turn.ended").length;
         if (ends === 1) replayed.resolve();

@@ -6,8 +6,18 @@ import {
   type WireSessionEvent,
 } from "../../src/client/index.js";
 import { ROUTES } from "../../src/server/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { dropSchemas, PG_URL, uniqueSchema } from "../postgres/server.js";
 import { until } from "../support/async.js";
-import { eventually, FULL, post, serverPerTest } from "./serve-kit.js";
+import {
+  echo,
+  eventually,
+  FULL,
+  post,
+  serverPerTest,
+  startTestServer,
+  type TestServer,
+} from "./serve-kit.js";
 
 const started = serverPerTest();
 
@@ -116,6 +126,51 @@ describe("session events over SSE", () => {
     const bad = await s.call("/v1/sessions/ev-1/events", { token: FULL, headers: { "last-event-id": "x1" } });
     expect(bad.status).toBe(400);
   });
+
+  it("on PostgreSQL, every server of a fleet streams a session's events, wherever the session runs", async () => {
+    const schema = uniqueSchema("serve");
+    const fleet: TestServer[] = [];
+    try {
+      for (const processId of ["web-1", "web-2"]) {
+        const store = createPostgresStore({ connectionString: PG_URL, schema, processId });
+        fleet.push(await startTestServer({ runtime: { agents: { echo }, store, pollIntervalMs: 50 } }));
+      }
+      const [runs, streams] = fleet as [TestServer, TestServer];
+      // The session is made, and run, by the server the input reached; the other streams it.
+      const sender = createClient({ baseUrl: runs.url, token: FULL });
+      await sender.send("pg-1", 1);
+      const streamed: WireSessionEvent[] = [];
+      const abort = new AbortController();
+      const following = (async () => {
+        const client = createClient({ baseUrl: streams.url, token: FULL });
+        for await (const e of client.events("pg-1", { signal: abort.signal })) streamed.push(e);
+      })();
+      await eventually(async () => streamed.length === 3, "the replay");
+      await sender.send("pg-1", 2);
+      await eventually(async () => streamed.length === 6, "the live events");
+      abort.abort();
+      await following;
+      expect(streamed.map((e) => [e.seq, e.event.type])).toEqual([
+        [1, "input.accepted"],
+        [2, "turn.started"],
+        [3, "turn.ended"],
+        [4, "input.accepted"],
+        [5, "turn.started"],
+        [6, "turn.ended"],
+      ]);
+      const resumed = await streams.call("/v1/sessions/pg-1/events", {
+        token: FULL,
+        headers: { "last-event-id": "4" },
+      });
+      expect((await frames(resumed, 2)).map((f) => [f.id, f.event])).toEqual([
+        ["5", "turn.started"],
+        ["6", "turn.ended"],
+      ]);
+    } finally {
+      for (const server of fleet.reverse()) await server.served.stop();
+      await dropSchemas([schema]);
+    }
+  }, 30_000);
 
   it("sends heartbeats while idle, and ends every stream with a final event when the server stops", async () => {
     const s = await started({ eventStreams: { heartbeatMs: 50 } });

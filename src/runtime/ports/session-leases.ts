@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 import type { CancelMode } from "../../kernel/turn/turn-machine.js";
-import type { InputSnapshot, RecoveredState } from "./store.js";
+import type { InputSnapshot, RecoveredState, SessionRecord } from "./store.js";
 
 /** A cancel or withdraw asked from a process that does not hold the input's session. */
 export interface EndRequest {
@@ -47,6 +47,12 @@ export interface SessionLeases {
    * stood (`undefined`: it had ended, or — for a withdraw — it was not queued, and nothing was asked).
    */
   askToEnd(request: EndRequest): "queued" | "running" | undefined;
+  /**
+   * The record of a session this runtime has not met (another process created it since this one
+   * started): one read of the store; undefined when no process made it. `runtime.session(id)` asks
+   * it, so that any process of a fleet can name (and follow, and send to) any session.
+   */
+  lookup(sessionId: string): SessionRecord | undefined;
   /** Where these inputs stand now (those the store knows), whichever process runs them. */
   outcomes(inputIds: readonly string[]): Promise<readonly InputSnapshot[]>;
   /**

@@ -12,7 +12,7 @@
  */
 import { OffstageError } from "../../errors.js";
 import type { Claimed, EndRequest, SessionLeases } from "../../runtime/ports/session-leases.js";
-import type { InputSnapshot, RecoveredState } from "../../runtime/ports/store.js";
+import type { InputSnapshot, RecoveredState, SessionRecord } from "../../runtime/ports/store.js";
 import { type InputRow, snapshotOf } from "../sqlite/rows.js";
 import { HeldEventSeqs } from "./held-event-seqs.js";
 import { HeldHistories } from "./held-histories.js";
@@ -169,6 +169,12 @@ export class HeldLeases implements SessionLeases {
   taken(inputIds: readonly string[]): void {
     const untaken = inputIds.filter((id) => !this.#handed.delete(id));
     if (untaken.length > 0) this.#live().write(this.#context.sql.takeInputs, [untaken, this.#processId]);
+  }
+
+  /** See {@link SessionLeases.lookup}. */
+  lookup(sessionId: string): SessionRecord | undefined {
+    const row = this.#live().readSync(this.#context.sql.sessionsById, [[sessionId]]).rows[0];
+    return row === undefined ? undefined : sessionOf(row);
   }
 
   /** See {@link SessionLeases.outcomes}. */
