@@ -232,8 +232,12 @@ export class SessionEvents {
   }
 
   #append(cursor: Cursor, event: LoggedEvent): void {
-    // A shared log knows the last number, whichever process gave it (from memory while held).
-    if (this.#recordsHere !== undefined) cursor.next = this.#log.lastSeq(cursor.sessionId) + 1;
+    if (this.#recordsHere !== undefined) {
+      // Text joined while the session was held here, flushed after it moved: its holder numbers now.
+      if (!this.#recordsHere(cursor.sessionId)) return;
+      // A shared log knows the last number, whichever process gave it (from memory while held).
+      cursor.next = this.#log.lastSeq(cursor.sessionId) + 1;
+    }
     const seq = cursor.next;
     this.#log.append({ sessionId: cursor.sessionId, seq, atMs: this.#parts.clock.epochMs(), event });
     cursor.next = seq + 1;

@@ -55,6 +55,10 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * `STORE_TOO_NEW` for a schema a newer release migrated. Throws `BootError` `INVALID_OPTIONS` for
  * bad options.
  *
+ * It keeps an event log (`store.eventLog`), which the runtime records into with `eventLog: true`:
+ * each session's events are recorded by the process holding it, and followed from any other by
+ * reading the log every `pollIntervalMs` while a subscriber waits.
+ *
  * @example
  * const runtime = createRuntime({
  *   agents: { assistant },

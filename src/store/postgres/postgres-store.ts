@@ -20,6 +20,10 @@
  * stops (`leaseMs`). The leases are kept in `held-leases.ts`; the connection's parts are made in
  * `postgres-connection.ts`.
  *
+ * The event log (`postgres-event-log.ts`) follows the leases: a session's events are appended, with
+ * the group, by the process that holds it, fenced by its epoch like a turn write, and numbered on
+ * from the last one committed when the session changes hands.
+ *
  * @packageDocumentation
  */
 import pg from "pg";
