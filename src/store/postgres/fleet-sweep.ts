@@ -141,6 +141,8 @@ export class FleetSweep {
     const { config, statementTimeoutMs, idleTimeoutMs } = this.#options;
     const client = new pg.Client({
       ...config,
+      // Named in pg_stat_activity as the store's other connections are, and as the sweep's.
+      application_name: `${(config.application_name ?? "offstage").slice(0, 57)} sweep`,
       statement_timeout: statementTimeoutMs,
       query_timeout: statementTimeoutMs,
       idle_in_transaction_session_timeout: idleTimeoutMs,

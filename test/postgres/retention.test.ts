@@ -1,0 +1,295 @@
+/**
+ * The PostgreSQL store's retention across the fleet (`fleet-sweep.ts`): processes sweep the one
+ * database in turn, under the schema's sweep lock — a lock held elsewhere stops every sweep, two
+ * stores sweeping at once delete each row once and never a live input — in the background about once
+ * a second, on a connection of their own that a cut makes again and `close()` ends. And a session's
+ * history trimmed by another process's sweep is never served stale by its holder's cache. (The
+ * parity with the memory store is in `test/store/retention.test.ts`.)
+ */
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { createMemoryStore, type Store } from "../../src/index.js";
+import type { PostgresStore } from "../../src/store/postgres/index.js";
+import { onServer } from "./on-server.js";
+import { PG_URL, sql } from "./server.js";
+
+const server = onServer();
+
+const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
+const CANCELLED = { code: "cancel_requested", message: "no" } as const;
+const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
+
+let seq = 0;
+
+/**
+ * Ends `count` inputs of a new session of `store` without a turn (every `keyEvery`-th with an
+ * idempotency key, each ending one millisecond after the last), and leaves `queued` more queued,
+ * spread among them; commits. Returns the ids of both, the ended in end order.
+ */
+async function endInputs(
+  store: Store,
+  session: string,
+  count: number,
+  { queued = 0, keyEvery = 0 }: { queued?: number; keyEvery?: number } = {},
+): Promise<{ live: string[]; ended: string[] }> {
+  store.createSession({ id: session, agent: "a", createdAtMs: 1 });
+  const live: string[] = [];
+  const ended: string[] = [];
+  const total = count + queued;
+  const every = Math.floor(total / (queued + 1));
+  for (let n = 1; n <= total; n++) {
+    seq += 1;
+    const id = `${session}-i${n}`;
+    const idempotencyKey = keyEvery > 0 && n % keyEvery === 0 ? `k${n}` : undefined;
+    store.accept({
+      id,
+      sessionId: session,
+      seq,
+      payload: n,
+      policy: "enqueue",
+      idempotencyKey,
+      acceptedAtMs: seq,
+    });
+    if (live.length < queued && n % every === 0) {
+      live.push(id);
+      continue;
+    }
+    ended.push(id);
+    store.endInput({
+      inputId: id,
+      sessionId: session,
+      status: "cancelled",
+      reason: CANCELLED,
+      endedAtMs: seq,
+    });
+  }
+  await store.commit();
+  return { live, ended };
+}
+
+/** Runs one turn of `session` that adds a question and an answer to its history. */
+function turn(store: Store, session: string, n: number): void {
+  seq += 1;
+  const id = `${session}-t${n}`;
+  store.accept({ id, sessionId: session, seq, payload: n, policy: "enqueue", acceptedAtMs: seq });
+  store.startTurn({ turnId: id, sessionId: session, inputIds: [id], attempt: 1, startedAtMs: seq });
+  store.endTurn({
+    turnId: id,
+    sessionId: session,
+    attempt: 1,
+    outcome: OK,
+    messages: [
+      { role: "user", content: [{ type: "text", text: `q${n}` }] },
+      { role: "assistant", content: [{ type: "text", text: `a${n}` }] },
+    ],
+    inputIds: [id],
+    requeued: [],
+    usage: NO_USAGE,
+    endedAtMs: seq,
+  });
+}
+
+async function count(schema: string, where: string): Promise<number> {
+  const [row] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".inputs WHERE ${where}`);
+  return row!.n;
+}
+
+/** Polls `read` until it gives `expected` (the background sweep's pace is the wall clock's). */
+async function settlesAt<T>(read: () => Promise<T>, expected: T, timeoutMs = 8_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await read();
+  }
+  expect(last).toEqual(expected);
+}
+
+/** Holds the schema's sweep lock on a connection of its own until `release()`. */
+async function holdSweepLock(schema: string): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+    `offstage-retention:${schema}`,
+  ]);
+  return {
+    async release() {
+      await client.query("COMMIT");
+      await client.end();
+    },
+  };
+}
+
+/** The backends of `store`'s sweep connection. */
+async function sweepBackends(store: PostgresStore): Promise<number[]> {
+  const rows = await sql<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+    `offstage ${store.processId} sweep`,
+  ]);
+  return rows.map((row) => row.pid);
+}
+
+describe("postgres retention: one process of the fleet sweeps at a time", () => {
+  it("while another connection holds the sweep lock no process sweeps; once it is free, one does", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: "a", endedInputsMax: 5 });
+    const b = server.store(schema, { processId: "b", endedInputsMax: 5 });
+    await Promise.all([a.open(), b.open()]);
+    const lock = await holdSweepLock(schema);
+    const live = [
+      ...(await endInputs(a, "sa", 30, { queued: 3 })).live,
+      ...(await endInputs(b, "sb", 30, { queued: 3 })).live,
+    ];
+    // Both processes try at least twice meanwhile (about once a second each), and get nothing.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(60);
+    await lock.release();
+    await settlesAt(() => count(schema, "ended_at_ms IS NOT NULL"), 5);
+    // Each row was deleted once, by whichever process had the lock; the queued are all there.
+    const [sweptA, sweptB] = [await a.sweepNow(), await b.sweepNow()];
+    expect(sweptA.inputs + sweptB.inputs).toBe(55);
+    expect(await count(schema, "status = 'queued'")).toBe(6);
+    expect(live.map((id) => a.input(id)?.status)).toEqual(live.map(() => "queued"));
+  });
+
+  it("two stores sweeping at once delete each ended input once, keep the bounds exactly and every live input", async () => {
+    const schema = server.schema("pgr");
+    const bounds = { endedInputsMax: 10, idempotencyKeysMax: 3 };
+    const a = server.store(schema, { processId: "a", ...bounds });
+    const b = server.store(schema, { processId: "b", ...bounds });
+    await Promise.all([a.open(), b.open()]);
+    const live: string[] = [];
+    const ended: string[] = [];
+    for (let round = 1; round <= 4; round++) {
+      for (const made of await Promise.all([
+        endInputs(a, `a${round}`, 60, { queued: 2, keyEvery: 4 }),
+        endInputs(b, `b${round}`, 60, { queued: 2, keyEvery: 3 }),
+      ])) {
+        live.push(...made.live);
+        ended.push(...made.ended);
+      }
+      // The background sweeps of both run too.
+      await Promise.all([a.sweepNow(), b.sweepNow()]);
+      expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(10);
+      expect(
+        await count(schema, "ended_at_ms IS NOT NULL AND idempotency_key IS NOT NULL"),
+      ).toBeLessThanOrEqual(3);
+    }
+    const [sweptA, sweptB] = await Promise.all([a.sweepNow(), b.sweepNow()]);
+    expect(sweptA.inputs + sweptB.inputs).toBe(ended.length - 10);
+    expect(await count(schema, "status = 'queued'")).toBe(live.length);
+    expect(live.map((id) => b.input(id)?.status)).toEqual(live.map(() => "queued"));
+    // The newest ten ended inputs are left: the oldest went first.
+    const kept = await sql<{ id: string }>(
+      `SELECT id FROM "${schema}".inputs WHERE ended_at_ms IS NOT NULL ORDER BY ended_at_ms, ord`,
+    );
+    expect(kept.map((row) => row.id)).toEqual(ended.slice(-10));
+  });
+
+  it("a running turn's inputs stay however far past the bounds the ended ones are", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: "a", endedInputsMax: 1, endedInputAgeMaxMs: 1 });
+    await a.open();
+    a.createSession({ id: "run", agent: "a", createdAtMs: 1 });
+    a.accept({ id: "r1", sessionId: "run", seq: 1, payload: 1, policy: "enqueue", acceptedAtMs: 1 });
+    a.startTurn({ turnId: "rt", sessionId: "run", inputIds: ["r1"], attempt: 1, startedAtMs: 1 });
+    await a.commit();
+    await endInputs(a, "done", 50);
+    await a.sweepNow();
+    expect(a.input("r1")?.status).toBe("running");
+    expect(await sql(`SELECT id FROM "${schema}".turns WHERE ended_at_ms IS NULL`)).toEqual([{ id: "rt" }]);
+    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(1);
+  });
+});
+
+describe("postgres retention: in the background", () => {
+  it("sweeps about once a second on its own connection, and close() ends it", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: `bg-${schema}`, endedInputsMax: 3 });
+    await a.open();
+    await endInputs(a, "s", 40, { queued: 2 });
+    await settlesAt(() => count(schema, "ended_at_ms IS NOT NULL"), 3);
+    expect(await sweepBackends(a)).toHaveLength(1);
+    await a.close();
+    await settlesAt(() => sweepBackends(a), []);
+  });
+
+  it("a sweep whose connection was cut connects again at the next", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: `cut-${schema}`, endedInputsMax: 3 });
+    await a.open();
+    await endInputs(a, "s1", 20);
+    await settlesAt(() => count(schema, "ended_at_ms IS NOT NULL"), 3);
+    const [pid] = await sweepBackends(a);
+    await sql("SELECT pg_terminate_backend($1)", [pid]);
+    await endInputs(a, "s2", 20);
+    await settlesAt(() => count(schema, "ended_at_ms IS NOT NULL"), 3);
+    const [again] = await sweepBackends(a);
+    expect(again).toBeDefined();
+    expect(again).not.toBe(pid);
+  });
+});
+
+describe("postgres retention: histories", () => {
+  it("a history another process's sweep trimmed is served as the memory store serves it, by its holder and by the next", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: "a", historyTurnsMax: 2 });
+    const b = server.store(schema, { processId: "b", historyTurnsMax: 2 });
+    await Promise.all([a.open(), b.open()]);
+    const memory = createMemoryStore({ historyTurnsMax: 2 });
+    await memory.open();
+    for (const store of [a, memory]) store.createSession({ id: "s", agent: "a", createdAtMs: 1 });
+    const rows = async () =>
+      (
+        await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".history WHERE session_id = 's'`)
+      )[0]!.n;
+    for (let n = 1; n <= 5; n++) {
+      for (const store of [a, memory]) turn(store, "s", n);
+      // a holds s and keeps its history in memory: read at every turn, as a runtime reads it.
+      expect(a.history("s")).toEqual(memory.history("s"));
+    }
+    await a.commit();
+    expect(await rows()).toBe(5);
+    // b sweeps: s's rows beyond its newest two turns go, behind the back of a's cache.
+    expect((await b.sweepNow()).historyRows).toBe(3);
+    expect(await rows()).toBe(2);
+    expect(a.history("s")).toEqual(memory.history("s"));
+    for (const store of [a, memory]) turn(store, "s", 6);
+    expect(a.history("s")).toEqual(memory.history("s"));
+    await a.commit();
+    expect((await b.sweepNow()).historyRows).toBe(4);
+    // A process that does not hold s reads it from the database, as trimmed.
+    expect(b.history("s")).toEqual(memory.history("s"));
+    expect(memory.history("s").map((m) => (m.content[0] as { text: string }).text)).toEqual([
+      "q5",
+      "a5",
+      "q6",
+      "a6",
+    ]);
+  });
+
+  it("a bound lowered at a restart trims every session's history, those that never grow again too", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: "a", historyTurnsMax: 4 });
+    await a.open();
+    for (const s of ["x", "y", "z"]) {
+      a.createSession({ id: s, agent: "a", createdAtMs: 1 });
+      for (let n = 1; n <= 6; n++) turn(a, s, n);
+    }
+    expect((await a.sweepNow()).historyRows).toBe(6);
+    await a.close();
+    const lowered = server.store(schema, { processId: "a", historyTurnsMax: 1 });
+    await lowered.open();
+    expect((await lowered.sweepNow()).historyRows).toBe(9);
+    const left = await sql<{ turn_id: string }>(
+      `SELECT turn_id FROM "${schema}".history ORDER BY session_id`,
+    );
+    expect(left.map((row) => row.turn_id)).toEqual(["x-t6", "y-t6", "z-t6"]);
+    // Raised again, nothing comes back, and nothing more goes.
+    await lowered.close();
+    const raised = server.store(schema, { processId: "a", historyTurnsMax: 3 });
+    await raised.open();
+    expect((await raised.sweepNow()).historyRows).toBe(0);
+    expect(raised.history("x").map((m) => (m.content[0] as { text: string }).text)).toEqual(["q6", "a6"]);
+  });
+});
