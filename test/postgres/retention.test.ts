@@ -9,7 +9,13 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore, type Store } from "../../src/index.js";
+import { DEFAULTS } from "../../src/kernel/limits.js";
 import type { PostgresStore } from "../../src/store/postgres/index.js";
+import { quoteIdent } from "../../src/store/postgres/migrations.js";
+import { RetentionSweep } from "../../src/store/postgres/retention-sweep.js";
+import { statementsFor } from "../../src/store/postgres/statements.js";
+import { retentionOf } from "../../src/store/retention.js";
+import { optionsOf } from "../../src/validate.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
 
@@ -105,10 +111,16 @@ async function settlesAt<T>(read: () => Promise<T>, expected: T, timeoutMs = 8_0
   expect(last).toEqual(expected);
 }
 
-/** Holds the schema's sweep lock on a connection of its own until `release()`. */
-async function holdSweepLock(schema: string): Promise<{ release(): Promise<void> }> {
+/** A connection of the test's own, ended as a kept item is. */
+async function connected(): Promise<pg.Client & AsyncDisposable> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
+  return Object.assign(client, { [Symbol.asyncDispose]: () => client.end() });
+}
+
+/** Holds the schema's sweep lock on a connection of its own until `release()`. */
+async function holdSweepLock(schema: string): Promise<{ release(): Promise<void> }> {
+  const client = await connected();
   await client.query("BEGIN");
   await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
     `offstage-retention:${schema}`,
@@ -199,6 +211,39 @@ describe("postgres retention: one process of the fleet sweeps at a time", () => 
     expect(a.input("r1")?.status).toBe("running");
     expect(await sql(`SELECT id FROM "${schema}".turns WHERE ended_at_ms IS NULL`)).toEqual([{ id: "rt" }]);
     expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(1);
+  });
+});
+
+describe("postgres retention: rounds", () => {
+  it("a round starts once an interval for the whole fleet, not once per process, unless asked for now", async () => {
+    const schema = server.schema("pgr");
+    // Migrated by a store, then closed: nothing sweeps but the sweeps below.
+    await server.store(schema).open();
+    await server.disposeKept();
+    const client = server.keep(await connected());
+    const query = async (text: string, params: readonly unknown[]) =>
+      (await client.query(text, params as unknown[])).rows;
+    const endMore = (from: number) =>
+      client.query(
+        `INSERT INTO "${schema}".inputs (id, session_id, seq, payload, policy, accepted_at_ms, status, ended_at_ms)
+          SELECT 'i' || n, 's', n, '1', 'enqueue', n, 'cancelled', n FROM generate_series($1::int, $1::int + 19) n`,
+        [from],
+      );
+    const sql = statementsFor(quoteIdent(schema));
+    const retention = retentionOf(optionsOf("test"), { endedInputsMax: 5 }, DEFAULTS.postgresStore);
+    const sizes = { batchRows: 500, rowsMax: 2_000, walkRows: 10_000, roundEveryMs: 60_000 };
+    const [a, b] = [new RetentionSweep(sql, retention, sizes), new RetentionSweep(sql, retention, sizes)];
+    await endMore(1);
+    expect(await a.sweep(query)).toEqual({ more: false, deleted: { inputs: 15, turns: 0, historyRows: 0 } });
+    await endMore(21);
+    // a's round just ended: neither a nor b starts another within the interval.
+    for (const sweep of [b, a]) expect((await sweep.sweep(query)).deleted.inputs).toBe(0);
+    expect((await b.sweep(query, { now: true })).deleted.inputs).toBe(20);
+    await endMore(41);
+    await client.query(
+      `UPDATE "${schema}".retention_marks SET round_ended_at = now() - interval '61 seconds'`,
+    );
+    expect((await a.sweep(query)).deleted.inputs).toBe(20);
   });
 });
 

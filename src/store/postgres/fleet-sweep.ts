@@ -7,7 +7,9 @@
  *   `pg_try_advisory_xact_lock`, named after the schema: a process that does not get it does nothing
  *   until its next try, and the lock goes with the transaction's end, or with the connection of a
  *   process that dies. A process frozen inside its sweep (`SIGSTOP`) is cut off by the server after
- *   `leaseMs` idle in its transaction, so the fleet's sweeps go on without it.
+ *   `leaseMs` idle in its transaction, so the fleet's sweeps go on without it. Rounds of sweeps
+ *   (`retention-sweep.ts`) start about once a `sweepIntervalMs` for the whole fleet, not once per
+ *   process: a try finds out under the lock whether another process's round just ended.
  * - It runs on a connection of its own, made at the first sweep, with plain asynchronous queries:
  *   never in the transaction that commits a turn (which is the store's worker's), never on the
  *   event loop's thread for more than the moment it takes to send a statement and read its answer.
@@ -74,7 +76,7 @@ export class FleetSweep {
    * holds it; resolves with {@link counts}.
    */
   async sweepNow(): Promise<SweepCounts> {
-    while (await this.#serial(() => this.#once(true, Number.POSITIVE_INFINITY)));
+    while (await this.#serial(() => this.#once(true)));
     return this.counts();
   }
 
@@ -107,9 +109,10 @@ export class FleetSweep {
 
   /**
    * One sweep in a transaction of its own. Resolves whether its round goes on, or `undefined` when
-   * another process holds the fleet's sweep lock (only when not `wait`ing for it).
+   * another process holds the fleet's sweep lock (only when not `wait`ing for it, as `sweepNow`
+   * does).
    */
-  async #once(wait: boolean, rowsMax?: number): Promise<boolean | undefined> {
+  async #once(wait: boolean): Promise<boolean | undefined> {
     if (this.#closed) return false;
     const client = await this.#connected();
     const query = async (text: string, params: readonly unknown[]) =>
@@ -122,7 +125,11 @@ export class FleetSweep {
         await client.query("ROLLBACK");
         return undefined;
       }
-      const { more, deleted } = await this.#sweep.sweep(query, rowsMax);
+      // Asked for now (`sweepNow`): the whole round in this transaction, whenever the last was.
+      const { more, deleted } = await this.#sweep.sweep(
+        query,
+        wait ? { rowsMax: Number.POSITIVE_INFINITY, now: true } : {},
+      );
       await client.query("COMMIT");
       this.#counts.inputs += deleted.inputs;
       this.#counts.turns += deleted.turns;

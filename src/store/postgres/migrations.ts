@@ -127,11 +127,13 @@ export const MIGRATIONS: readonly Migration[] = [
 
       -- One row, written only by the process that holds the fleet's sweep lock: history rows up to
       -- history_seen_id have been looked at (their sessions trimmed) under the bound
-      -- history_turns_max (NULL: none yet). A sweep with a lower bound looks through all again.
+      -- history_turns_max (NULL: none yet), and a sweep with a lower bound looks through all
+      -- again; the last round of sweeps, by any process, ended at round_ended_at.
       CREATE TABLE {s}.retention_marks (
-        id                INTEGER PRIMARY KEY CHECK (id = 1),
-        history_seen_id   BIGINT  NOT NULL DEFAULT 0,
-        history_turns_max BIGINT
+        id                INTEGER     PRIMARY KEY CHECK (id = 1),
+        history_seen_id   BIGINT      NOT NULL DEFAULT 0,
+        history_turns_max BIGINT,
+        round_ended_at    TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
       );
       INSERT INTO {s}.retention_marks (id) VALUES (1);
     `,

@@ -105,7 +105,12 @@ export async function connect({ settings, sql, where, leases }: ConnectTarget): 
     schema,
     sql,
     retention: settings.retention,
-    sizes: { batchRows: sweepBatchRows, rowsMax: sweepRowsMax, walkRows: cutoffWalkRows },
+    sizes: {
+      batchRows: sweepBatchRows,
+      rowsMax: sweepRowsMax,
+      walkRows: cutoffWalkRows,
+      roundEveryMs: sweepIntervalMs,
+    },
     intervalMs: sweepIntervalMs,
     statementTimeoutMs: readTimeoutMs,
     idleTimeoutMs: leaseMs,

@@ -63,6 +63,10 @@ export const RETENTION_SQL = {
       AND NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.ended_at_ms = t.ended_at_ms AND i.turn_id = t.id)
     RETURNING t.id`,
 
+  /** Whether a round of sweeps, by any process, ended less than `$1` ms ago. */
+  roundEndedLately: `SELECT round_ended_at > now() - make_interval(secs => $1::float8 / 1000) AS lately
+    FROM {s}.retention_marks WHERE id = 1`,
+  roundEnded: "UPDATE {s}.retention_marks SET round_ended_at = now() WHERE id = 1",
   /** How far the sweeps have looked through history, and under which bound. */
   historyMarks:
     "SELECT history_seen_id AS seen, history_turns_max AS bound FROM {s}.retention_marks WHERE id = 1",

@@ -5,7 +5,9 @@
  * `fleet-sweep.ts`'s; this file is the work of one sweep.
  *
  * A round takes the bounds one after the other, keys first (as the memory store: the count of ended
- * inputs counts those their key's bound kept), then the histories. Each bound deletes a batch per
+ * inputs counts those their key's bound kept), then the histories. The fleet runs about one round a
+ * `sweepIntervalMs` whatever the number of processes (`retention_marks.round_ended_at`): a process
+ * starts one only that long after the last ended, in whichever process, or at once after a busy one. Each bound deletes a batch per
  * statement through the later of its two cut-offs: its count cut-off, walked a step at a time and
  * kept for the round (`count-cutoff.ts`), and its age cut-off, from the newest end the store holds.
  * An ended turn goes with the last input that takes its outcome from it.
@@ -28,6 +30,11 @@ export interface SweepSizes {
   readonly batchRows: number;
   readonly rowsMax: number;
   readonly walkRows: number;
+  /**
+   * How long after a round of any process's ended a new one may start, unless the last was busy:
+   * the fleet runs about one round per interval, not one per process.
+   */
+  readonly roundEveryMs: number;
 }
 
 /** The deletes of one bound: its count cut-off, and its two delete statements. */
@@ -66,6 +73,10 @@ export class RetentionSweep {
   #phaseAt = 0;
   /** Rows this round has deleted so far. */
   #roundRows = 0;
+  /** A round is running (from its first sweep until it ends). */
+  #inRound = false;
+  /** The last round deleted many rows: the next starts at once, whenever the fleet's last ended. */
+  #busy = false;
 
   constructor(sql: Statements, retention: Retention, sizes: SweepSizes) {
     this.#sql = sql;
@@ -88,9 +99,10 @@ export class RetentionSweep {
 
   /**
    * One sweep, in `query`'s transaction (its caller holds the fleet's sweep lock): batches until
-   * about `rowsMax` rows of work are done or the round ends. Resolves whether the round goes on.
+   * about `rowsMax` rows of work are done or the round ends. Resolves whether the round goes on. A
+   * new round waits for `roundEveryMs` after the fleet's last, unless `now`.
    */
-  async sweep(query: Query, rowsMax = this.#sizes.rowsMax): Promise<SweepResult> {
+  async sweep(query: Query, { rowsMax = this.#sizes.rowsMax, now = false } = {}): Promise<SweepResult> {
     const run: Run = {
       query,
       spent: 0,
@@ -98,6 +110,13 @@ export class RetentionSweep {
       historySeen: undefined,
       deleted: { inputs: 0, turns: 0, historyRows: 0 },
     };
+    if (!this.#inRound) {
+      // Each round walks every count bound's cut-off again: once per interval for the fleet, not
+      // once per process.
+      const lately = !now && !this.#busy && (await this.#roundEndedLately(query));
+      if (lately) return { more: false, deleted: run.deleted };
+      this.#inRound = true;
+    }
     let more: boolean;
     do more = await this.#step(run);
     while (more && run.spent < rowsMax);
@@ -108,6 +127,7 @@ export class RetentionSweep {
   abort(): void {
     this.#phaseAt = 0;
     this.#roundRows = 0;
+    this.#inRound = false;
     for (const bound of this.#bounds) bound.count?.reset();
   }
 
@@ -120,9 +140,15 @@ export class RetentionSweep {
     this.#phaseAt = (phase + 1) % (this.#bounds.length + 1);
     if (this.#phaseAt !== 0) return true;
     // A round that deleted many rows most likely left as many ended since: the next starts at once.
-    const busy = this.#roundRows >= this.#sizes.walkRows;
+    this.#busy = this.#roundRows >= this.#sizes.walkRows;
     this.#roundRows = 0;
-    return busy;
+    this.#inRound = false;
+    await run.query(this.#sql.roundEnded, []);
+    return this.#busy;
+  }
+
+  async #roundEndedLately(query: Query): Promise<boolean> {
+    return (await query(this.#sql.roundEndedLately, [this.#sizes.roundEveryMs]))[0]?.lately === true;
   }
 
   /** A batch of one bound, or a step of its cut-off's walk; resolves whether the bound has more to do. */
