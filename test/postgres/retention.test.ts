@@ -14,16 +14,15 @@ import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { quoteIdent } from "../../src/store/postgres/migrations.js";
 import { RetentionSweep } from "../../src/store/postgres/retention-sweep.js";
 import { statementsFor } from "../../src/store/postgres/statements.js";
-import { retentionOf } from "../../src/store/retention.js";
+import { type RetentionOptions, retentionOf } from "../../src/store/retention.js";
 import { optionsOf } from "../../src/validate.js";
+import { answeredTurn } from "../support/turns.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
 
 const server = onServer();
 
-const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
 const CANCELLED = { code: "cancel_requested", message: "no" } as const;
-const NO_USAGE = { inputTokens: 0, outputTokens: 0 };
 
 let seq = 0;
 
@@ -78,21 +77,7 @@ function turn(store: Store, session: string, n: number): void {
   seq += 1;
   const id = `${session}-t${n}`;
   store.accept({ id, sessionId: session, seq, payload: n, policy: "enqueue", acceptedAtMs: seq });
-  store.startTurn({ turnId: id, sessionId: session, inputIds: [id], attempt: 1, startedAtMs: seq });
-  store.endTurn({
-    turnId: id,
-    sessionId: session,
-    attempt: 1,
-    outcome: OK,
-    messages: [
-      { role: "user", content: [{ type: "text", text: `q${n}` }] },
-      { role: "assistant", content: [{ type: "text", text: `a${n}` }] },
-    ],
-    inputIds: [id],
-    requeued: [],
-    usage: NO_USAGE,
-    endedAtMs: seq,
-  });
+  answeredTurn(store, { sessionId: session, turnId: id, inputId: id, n, atMs: seq });
 }
 
 async function count(schema: string, where: string): Promise<number> {
@@ -109,6 +94,16 @@ async function settlesAt<T>(read: () => Promise<T>, expected: T, timeoutMs = 8_0
     last = await read();
   }
   expect(last).toEqual(expected);
+}
+
+/** Two stores on a new schema with the same retention, as two processes of a fleet, opened. */
+async function twoProcesses(
+  retention: RetentionOptions,
+): Promise<{ schema: string; a: PostgresStore; b: PostgresStore }> {
+  const schema = server.schema("pgr");
+  const [a, b] = ["a", "b"].map((processId) => server.store(schema, { processId, ...retention }));
+  await Promise.all([a!.open(), b!.open()]);
+  return { schema, a: a!, b: b! };
 }
 
 /** A connection of the test's own, ended as a kept item is. */
@@ -143,10 +138,7 @@ async function sweepBackends(store: PostgresStore): Promise<number[]> {
 
 describe("postgres retention: one process of the fleet sweeps at a time", () => {
   it("while another connection holds the sweep lock no process sweeps; once it is free, one does", async () => {
-    const schema = server.schema("pgr");
-    const a = server.store(schema, { processId: "a", endedInputsMax: 5 });
-    const b = server.store(schema, { processId: "b", endedInputsMax: 5 });
-    await Promise.all([a.open(), b.open()]);
+    const { schema, a, b } = await twoProcesses({ endedInputsMax: 5 });
     const lock = await holdSweepLock(schema);
     const live = [
       ...(await endInputs(a, "sa", 30, { queued: 3 })).live,
@@ -165,11 +157,7 @@ describe("postgres retention: one process of the fleet sweeps at a time", () => 
   });
 
   it("two stores sweeping at once delete each ended input once, keep the bounds exactly and every live input", async () => {
-    const schema = server.schema("pgr");
-    const bounds = { endedInputsMax: 10, idempotencyKeysMax: 3 };
-    const a = server.store(schema, { processId: "a", ...bounds });
-    const b = server.store(schema, { processId: "b", ...bounds });
-    await Promise.all([a.open(), b.open()]);
+    const { schema, a, b } = await twoProcesses({ endedInputsMax: 10, idempotencyKeysMax: 3 });
     const live: string[] = [];
     const ended: string[] = [];
     for (let round = 1; round <= 4; round++) {
@@ -277,10 +265,7 @@ describe("postgres retention: in the background", () => {
 
 describe("postgres retention: histories", () => {
   it("a history another process's sweep trimmed is served as the memory store serves it, by its holder and by the next", async () => {
-    const schema = server.schema("pgr");
-    const a = server.store(schema, { processId: "a", historyTurnsMax: 2 });
-    const b = server.store(schema, { processId: "b", historyTurnsMax: 2 });
-    await Promise.all([a.open(), b.open()]);
+    const { schema, a, b } = await twoProcesses({ historyTurnsMax: 2 });
     const memory = createMemoryStore({ historyTurnsMax: 2 });
     await memory.open();
     for (const store of [a, memory]) store.createSession({ id: "s", agent: "a", createdAtMs: 1 });

@@ -15,6 +15,7 @@ import { SeededRandom } from "../../src/testing/index.js";
 import { onServer } from "../postgres/on-server.js";
 import { PG_URL } from "../postgres/server.js";
 import { testRuntime } from "../support/runtime.js";
+import { answeredTurn } from "../support/turns.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
@@ -123,21 +124,7 @@ function drive(store: Store, seed: number, inputs: number): Driven[] {
       });
       continue;
     }
-    store.startTurn({ turnId: `t${n}`, sessionId, inputIds: [id], attempt: 1, startedAtMs: clock });
-    store.endTurn({
-      turnId: `t${n}`,
-      sessionId,
-      attempt: 1,
-      outcome: OK,
-      messages: [
-        { role: "user", content: [{ type: "text", text: `q${n}` }] },
-        { role: "assistant", content: [{ type: "text", text: `a${n}` }] },
-      ],
-      inputIds: [id],
-      requeued: [],
-      usage: NO_USAGE,
-      endedAtMs: clock,
-    });
+    answeredTurn(store, { sessionId, turnId: `t${n}`, inputId: id, n, atMs: clock });
   }
   return ids;
 }
