@@ -46,9 +46,6 @@ export async function openFleetMember() {
     connectionString: PG_URL,
     schema: SCHEMA,
     processId: `${PROCESS_PREFIX}${process.pid}`,
-    // `committed` counts ended inputs: retention must forget none, however many a run sends.
-    endedInputsMax: Number.MAX_SAFE_INTEGER,
-    idempotencyKeysMax: Number.MAX_SAFE_INTEGER,
   });
   const latencies = [];
   let ran = 0;
