@@ -134,11 +134,11 @@ export const DEFAULTS = {
     sweepIntervalMs: 1_000,
     /**
      * Rows one statement of a sweep deletes. The sweep runs on a connection of its own, off the
-     * event loop, so its batches can be larger than the SQLite store's; its transaction still stays
-     * short (a key sent again waits for it, should it delete that key's input).
+     * event loop, so its batches can be larger than the SQLite store's; each stays short all the
+     * same (a key sent again waits for the statement that deletes that key's input).
      */
     sweepBatchRows: 500,
-    /** Rows one sweep (one transaction) deletes at most; when more are due, the next follows at once. */
+    /** Rows one sweep deletes at most; when more are due, the next follows at once. */
     sweepRowsMax: 2_000,
     /** Index entries one step of a count bound's cut-off search passes (a few milliseconds of the server's). */
     cutoffWalkRows: 10_000,

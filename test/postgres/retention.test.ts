@@ -116,13 +116,9 @@ async function connected(): Promise<pg.Client & AsyncDisposable> {
 /** Holds the schema's sweep lock on a connection of its own until `release()`. */
 async function holdSweepLock(schema: string): Promise<{ release(): Promise<void> }> {
   const client = await connected();
-  await client.query("BEGIN");
-  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-    `offstage-retention:${schema}`,
-  ]);
+  await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [`offstage-retention:${schema}`]);
   return {
     async release() {
-      await client.query("COMMIT");
       await client.end();
     },
   };
@@ -222,16 +218,47 @@ describe("postgres retention: rounds", () => {
     const sizes = { batchRows: 500, rowsMax: 2_000, walkRows: 10_000, roundEveryMs: 60_000 };
     const [a, b] = [new RetentionSweep(sql, retention, sizes), new RetentionSweep(sql, retention, sizes)];
     await endMore(1);
-    expect(await a.sweep(query)).toEqual({ more: false, deleted: { inputs: 15, turns: 0, historyRows: 0 } });
+    expect(await a.sweep(query)).toBe(false);
+    expect(a.counts()).toEqual({ inputs: 15, turns: 0, historyRows: 0 });
     await endMore(21);
     // a's round just ended: neither a nor b starts another within the interval.
-    for (const sweep of [b, a]) expect((await sweep.sweep(query)).deleted.inputs).toBe(0);
-    expect((await b.sweep(query, { now: true })).deleted.inputs).toBe(20);
+    for (const sweep of [b, a]) await sweep.sweep(query);
+    expect([a.counts().inputs, b.counts().inputs]).toEqual([15, 0]);
+    await b.sweep(query, { now: true });
+    expect(b.counts().inputs).toBe(20);
     await endMore(41);
     await client.query(
       `UPDATE "${schema}".retention_marks SET round_ended_at = now() - interval '61 seconds'`,
     );
-    expect((await a.sweep(query)).deleted.inputs).toBe(20);
+    await a.sweep(query);
+    expect(a.counts().inputs).toBe(35);
+  });
+});
+
+describe("postgres retention: never a row lock held between statements", () => {
+  it("the sweep's connection is never idle inside a transaction, so a send waiting on a delete never waits for this thread", async () => {
+    const schema = server.schema("pgr");
+    const a = server.store(schema, { processId: `idle-${schema}`, endedInputsMax: 1, idempotencyKeysMax: 1 });
+    await a.open();
+    await endInputs(a, "s", 6_000, { keyEvery: 2 });
+    const states = new Set<string>();
+    let sweeping = true;
+    const sampler = (async () => {
+      const client = server.keep(await connected());
+      while (sweeping) {
+        const { rows } = await client.query(
+          "SELECT state FROM pg_stat_activity WHERE application_name = $1",
+          [`offstage ${a.processId} sweep`],
+        );
+        for (const row of rows) states.add(String(row.state));
+      }
+    })();
+    const swept = await a.sweepNow();
+    sweeping = false;
+    await sampler;
+    expect(swept.inputs).toBe(5_999);
+    expect(states.has("active")).toBe(true);
+    expect([...states].filter((state) => state.includes("transaction"))).toEqual([]);
   });
 });
 

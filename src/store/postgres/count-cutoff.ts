@@ -3,7 +3,7 @@
  * beyond the newest `countMax` — found a step at a time, as the SQLite store finds its own
  * (`../sqlite/count-cutoff.ts`, which says why a cut-off found over several steps, or kept for a
  * while, is safe to delete through). Here a step is one statement on the sweep's connection, off the
- * event loop; it is bounded all the same, so that one sweep's transaction stays short.
+ * event loop; it is bounded all the same, so that each sweep stays short.
  *
  * Several processes sweep the one database in turn, each with a cut-off of its own, and another
  * process's deletes may remove entries this walk has passed. That keeps it safe: such an entry was
@@ -16,7 +16,7 @@
 import type { Statements } from "./statements.js";
 import type { Rows } from "./sync-connection.js";
 
-/** A statement in the sweep's transaction. */
+/** A statement of the sweep, on its connection. */
 export type Query = (sql: string, params: readonly unknown[]) => Promise<Rows>;
 
 /** An ended input's place in end order: its end time and `ord`, as the server gives them (BIGINT text). */

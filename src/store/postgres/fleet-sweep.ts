@@ -3,24 +3,29 @@
  * deletes). Many processes share the database, so the fleet sweeps one process at a time:
  *
  * - Every process tries about once a second (`sweepIntervalMs`, an `unref`'d timer stopped at
- *   `close()`). A sweep is one transaction that first takes the fleet's sweep lock,
- *   `pg_try_advisory_xact_lock`, named after the schema: a process that does not get it does nothing
- *   until its next try, and the lock goes with the transaction's end, or with the connection of a
- *   process that dies. A process frozen inside its sweep (`SIGSTOP`) is cut off by the server after
- *   `leaseMs` idle in its transaction, so the fleet's sweeps go on without it. Rounds of sweeps
- *   (`retention-sweep.ts`) start about once a `sweepIntervalMs` for the whole fleet, not once per
- *   process: a try finds out under the lock whether another process's round just ended.
+ *   `close()`). A sweep first takes the fleet's sweep lock, `pg_try_advisory_lock` named after the
+ *   schema, and lets it go when done: a process that does not get it does nothing until its next
+ *   try, and the lock goes with the connection of a process that dies. A process frozen in its
+ *   sweep (`SIGSTOP`) is cut off by the server once its connection has sat idle for `leaseMs` (and
+ *   at least five intervals; PostgreSQL 14 and later), so the fleet's sweeps go on without it.
+ *   Rounds of sweeps (`retention-sweep.ts`) start about once a `sweepIntervalMs` for the whole
+ *   fleet, not once per process: a try finds out under the lock whether another's round just ended.
  * - It runs on a connection of its own, made at the first sweep, with plain asynchronous queries:
  *   never in the transaction that commits a turn (which is the store's worker's), never on the
  *   event loop's thread for more than the moment it takes to send a statement and read its answer.
+ * - Each statement is a transaction of its own (the lock is the connection's, not a
+ *   transaction's), so the sweep never holds a row lock while it waits for this thread. A send
+ *   with the idempotency key of an input the sweep is deleting waits for the delete — its one effect
+ *   on the turn path — and blocks this thread while it waits (the store's reads are synchronous): a
+ *   sweep transaction that spanned several statements could then never send its commit, and both
+ *   would wait for the read's timeout. A delete statement runs to its end on the server by itself.
  * - Its work is bounded: batches of `sweepBatchRows` rows, `sweepRowsMax` rows a sweep. When a round
- *   has more to do, the next sweep follows at once, so retention keeps up with a busy fleet while
- *   each transaction stays short. Its row locks are on rows no turn writes (ended inputs, ended
- *   turns, old history); the one wait it can cause is a send with the idempotency key of an input
- *   the sweep is deleting, which waits for the sweep's commit.
+ *   has more to do, the next sweep follows at once, so retention keeps up with a busy fleet. Its
+ *   row locks are on rows no turn writes: ended inputs, ended turns, old history.
  *
- * A sweep that fails (the server restarted, a timeout) is rolled back, its connection dropped and
- * made again at the next try; nothing else hears of it, and nothing the turns need depends on it.
+ * A sweep that fails (the server restarted, a timeout) leaves what its statements committed,
+ * drops its connection (and with it the lock), and starts its round again at the next try, on a new
+ * connection; nothing else hears of it, and nothing the turns need depends on it.
  *
  * @packageDocumentation
  */
@@ -40,7 +45,7 @@ export interface FleetSweepOptions {
   readonly intervalMs: number;
   /** How long one statement may take before the sweep gives up (the store's `readTimeoutMs`). */
   readonly statementTimeoutMs: number;
-  /** How long the sweep's transaction may sit idle before the server ends it (the store's `leaseMs`). */
+  /** How long the sweep's connection may sit idle before the server ends it (it tries every interval). */
   readonly idleTimeoutMs: number;
 }
 
@@ -48,7 +53,6 @@ export class FleetSweep {
   readonly #options: FleetSweepOptions;
   readonly #sweep: RetentionSweep;
   readonly #lockName: string;
-  readonly #counts = { inputs: 0, turns: 0, historyRows: 0 };
   #client: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The last sweep asked for: sweeps share one connection, so each waits for the one before. */
@@ -68,7 +72,7 @@ export class FleetSweep {
 
   /** What the sweeps of this process deleted, committed, since it was made. */
   counts(): SweepCounts {
-    return { ...this.#counts };
+    return this.#sweep.counts();
   }
 
   /**
@@ -108,36 +112,28 @@ export class FleetSweep {
   }
 
   /**
-   * One sweep in a transaction of its own. Resolves whether its round goes on, or `undefined` when
-   * another process holds the fleet's sweep lock (only when not `wait`ing for it, as `sweepNow`
-   * does).
+   * One sweep under the fleet's sweep lock. Resolves whether its round goes on, or `undefined` when
+   * another process holds the lock (only when not `wait`ing for it, as `sweepNow` does).
    */
   async #once(wait: boolean): Promise<boolean | undefined> {
     if (this.#closed) return false;
     const client = await this.#connected();
     const query = async (text: string, params: readonly unknown[]) =>
       (await client.query(text, params as unknown[])).rows;
-    await client.query("BEGIN");
+    const sql = this.#options.sql;
     try {
-      const sql = this.#options.sql;
       const [lock] = await query(wait ? sql.lock : sql.tryLock, [this.#lockName]);
-      if (lock?.locked !== true) {
-        await client.query("ROLLBACK");
-        return undefined;
-      }
-      // Asked for now (`sweepNow`): the whole round in this transaction, whenever the last was.
-      const { more, deleted } = await this.#sweep.sweep(
+      if (lock?.locked !== true) return undefined;
+      // Asked for now (`sweepNow`): the whole round in this sweep, whenever the last was.
+      const more = await this.#sweep.sweep(
         query,
         wait ? { rowsMax: Number.POSITIVE_INFINITY, now: true } : {},
       );
-      await client.query("COMMIT");
-      this.#counts.inputs += deleted.inputs;
-      this.#counts.turns += deleted.turns;
-      this.#counts.historyRows += deleted.historyRows;
+      await query(sql.unlock, [this.#lockName]);
       return more;
     } catch (error) {
       this.#sweep.abort();
-      // The connection may be gone or mid-transaction: a fresh one at the next sweep.
+      // The lock may be held, the connection gone: a fresh one at the next sweep.
       this.#drop();
       throw error;
     }
@@ -152,7 +148,6 @@ export class FleetSweep {
       application_name: `${(config.application_name ?? "offstage").slice(0, 57)} sweep`,
       statement_timeout: statementTimeoutMs,
       query_timeout: statementTimeoutMs,
-      idle_in_transaction_session_timeout: idleTimeoutMs,
     });
     // A dropped connection fails the sweep under way, if any; the next one connects again.
     client.on("error", () => {
@@ -165,6 +160,11 @@ export class FleetSweep {
       this.#drop();
       throw error;
     }
+    // A frozen process's lock is let go with its connection (PostgreSQL 14 and later know the
+    // setting; an older server keeps the connection, and its sweeps wait for the process).
+    await client
+      .query("SELECT set_config('idle_session_timeout', $1, false)", [String(idleTimeoutMs)])
+      .catch(() => undefined);
     return client;
   }
 

@@ -113,7 +113,8 @@ export async function connect({ settings, sql, where, leases }: ConnectTarget): 
     },
     intervalMs: sweepIntervalMs,
     statementTimeoutMs: readTimeoutMs,
-    idleTimeoutMs: leaseMs,
+    // Idle longer than a lease and than a few tries: the process is frozen (or gone).
+    idleTimeoutMs: Math.max(leaseMs, 5 * sweepIntervalMs),
   });
   sweep.start();
   return { conn, held, heartbeat, sweep };

@@ -24,8 +24,8 @@ import { PostgresStore } from "./postgres-store.js";
  * applied in the background: by default the newest 100 000 ended inputs are kept (`endedInputsMax`),
  * of them at most 100 000 with an idempotency key (`idempotencyKeysMax`), with no age bound, and
  * every session's whole history. About once a second one process of the fleet — whichever gets the
- * schema's sweep lock — deletes what the bounds let go, in a transaction and on a connection of its
- * own; give every process the same bounds (a sweep applies its own process's). A session's history
+ * schema's sweep lock — deletes what the bounds let go, on a connection of its own, one statement a
+ * transaction; give every process the same bounds (a sweep applies its own process's). A session's history
  * is read with its bound applied (its newest `historyTurnsMax` turns) whether or not a sweep has
  * trimmed it yet.
  */

@@ -1,8 +1,8 @@
 /**
  * The statements of the PostgreSQL store's retention sweep (`retention-sweep.ts`,
  * `count-cutoff.ts`, `fleet-sweep.ts`), one named constant each, part of `statements.ts`'s; `{s}`
- * stands for the store's quoted schema. Each runs in the sweep's own transaction, on
- * the sweep's own connection, under the fleet's sweep lock.
+ * stands for the store's quoted schema. Each runs in a transaction of its own, on the sweep's own
+ * connection, under the fleet's sweep lock (`fleet-sweep.ts` says why one statement a transaction).
  *
  * Ended inputs are ordered by `(ended_at_ms, ord)`: `ord` is unique and in insert order, so it
  * breaks ties of end times between processes, whose `seq` may repeat (the SQLite store, one
@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+
 /** The ended inputs a bound counts, as each of the two partial indexes of migration 2 has them. */
 const ENDED = {
   all: "ended_at_ms IS NOT NULL",
@@ -18,23 +19,37 @@ const ENDED = {
 } as const;
 
 /**
- * Deletes a batch of the ended inputs `where` names, oldest end first, and returns the turn each
- * took its outcome from. Queued and running inputs are never deleted, whatever their columns say.
+ * Deletes a batch of the ended inputs `where` names, oldest end first, and the ended turns no input
+ * takes its outcome from any more, in one statement (so no crash between the two leaves a turn
+ * behind); returns how many of each. Queued and running inputs are never deleted, whatever their
+ * columns say. An input that takes a turn's outcome ended with it, at its end time (`endTurns`,
+ * `runTurns`; an input ended on its own loses its `turn_id`), so the turns' check reads the index of
+ * ended inputs at that time rather than every input; the statement's own deletes are not seen by
+ * it (one snapshot), so it leaves them out by id.
  */
 function deleteEnded(where: string, rows: string): string {
-  return `DELETE FROM {s}.inputs WHERE id IN (SELECT id FROM {s}.inputs
-      WHERE ${where} ORDER BY ended_at_ms, ord LIMIT ${rows})
-      AND status NOT IN ('queued', 'running')
-    RETURNING turn_id`;
+  return `WITH gone AS (
+      DELETE FROM {s}.inputs WHERE id IN (SELECT id FROM {s}.inputs
+          WHERE ${where} ORDER BY ended_at_ms, ord LIMIT ${rows})
+        AND status NOT IN ('queued', 'running')
+      RETURNING id, turn_id),
+    turns AS (
+      DELETE FROM {s}.turns t WHERE t.id IN (SELECT turn_id FROM gone) AND t.ended_at_ms IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.ended_at_ms = t.ended_at_ms AND i.turn_id = t.id
+          AND i.id NOT IN (SELECT id FROM gone))
+      RETURNING t.id)
+    SELECT (SELECT count(*) FROM gone)::int AS inputs, (SELECT count(*) FROM turns)::int AS turns`;
 }
 
 const NEWEST_FIRST = "ORDER BY ended_at_ms DESC, ord DESC LIMIT 1";
 
 export const RETENTION_SQL = {
-  /** Takes the fleet's sweep lock for the transaction, or answers false at once. Param: the lock's name. */
-  tryLock: "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked",
-  /** Takes the fleet's sweep lock for the transaction, waiting for it (`sweepNow`). Param: the lock's name. */
-  lock: "SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) l",
+  /** Takes the fleet's sweep lock for the connection, or answers false at once. Param: the lock's name. */
+  tryLock: "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
+  /** Takes the fleet's sweep lock for the connection, waiting for it (`sweepNow`). Param: the lock's name. */
+  lock: "SELECT true AS locked FROM (SELECT pg_advisory_lock(hashtextextended($1, 0))) l",
+  /** Param: the lock's name. */
+  unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
   /** The newest end: ages count from it. */
   newestEnd: `SELECT max(ended_at_ms) AS ms FROM {s}.inputs WHERE ${ENDED.all}`,
 
@@ -47,22 +62,12 @@ export const RETENTION_SQL = {
   cutoffFromOlderKeyed: `SELECT ended_at_ms AS ms, ord FROM {s}.inputs
     WHERE ${ENDED.keyed} AND (ended_at_ms, ord) < ($1, $2) ${NEWEST_FIRST} OFFSET $3`,
 
-  /** Params: ms, ord (through them, inclusive), rows. */
+  /** Params: ms, ord (through them, inclusive), rows. Returns inputs and turns deleted. */
   deleteThrough: deleteEnded(`${ENDED.all} AND (ended_at_ms, ord) <= ($1, $2)`, "$3"),
   deleteThroughKeyed: deleteEnded(`${ENDED.keyed} AND (ended_at_ms, ord) <= ($1, $2)`, "$3"),
-  /** Params: ms (exclusive), rows. */
+  /** Params: ms (exclusive), rows. Returns inputs and turns deleted. */
   deleteBefore: deleteEnded(`${ENDED.all} AND ended_at_ms < $1`, "$2"),
   deleteBeforeKeyed: deleteEnded(`${ENDED.keyed} AND ended_at_ms < $1`, "$2"),
-  /**
-   * The ended turns of `$1` no input takes its outcome from any more. An input that takes a turn's
-   * outcome ended with it, at its end time (`endTurns`, `runTurns`; an input ended on its own loses
-   * its `turn_id`), so the check reads the index of ended inputs at that time, not every input.
-   * Param: turn ids.
-   */
-  deleteTurns: `DELETE FROM {s}.turns t WHERE t.id = ANY($1::text[]) AND t.ended_at_ms IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM {s}.inputs i WHERE i.ended_at_ms = t.ended_at_ms AND i.turn_id = t.id)
-    RETURNING t.id`,
-
   /** Whether a round of sweeps, by any process, ended less than `$1` ms ago. */
   roundEndedLately: `SELECT round_ended_at > now() - make_interval(secs => $1::float8 / 1000) AS lately
     FROM {s}.retention_marks WHERE id = 1`,

@@ -1,7 +1,7 @@
 /**
  * What the PostgreSQL store's retention sweep deletes (the rules of `../retention.ts`): the SQLite
  * store's rounds (`../sqlite/retention-sweep.ts`), over the fleet's one database. When and where a
- * sweep runs — one process at a time, in a transaction of its own, on a connection of its own — is
+ * sweep runs — one process at a time, on a connection of its own, one statement a transaction — is
  * `fleet-sweep.ts`'s; this file is the work of one sweep.
  *
  * A round takes the bounds one after the other, keys first (as the memory store: the count of ended
@@ -46,7 +46,7 @@ interface Bound {
   readonly before: string;
 }
 
-/** One sweep's transaction and what it has done so far. */
+/** One sweep and what it has done so far. */
 interface Run {
   readonly query: Query;
   /** Rows of work so far (a walk or look-up step counts as a batch). */
@@ -55,13 +55,6 @@ interface Run {
   newestMs: number | null | undefined;
   /** Where history has been looked through to, once read. */
   historySeen: string | undefined;
-  readonly deleted: { inputs: number; turns: number; historyRows: number };
-}
-
-/** What one sweep did: whether its round goes on, and what it deleted (once it commits). */
-export interface SweepResult {
-  readonly more: boolean;
-  readonly deleted: SweepCounts;
 }
 
 export class RetentionSweep {
@@ -77,6 +70,8 @@ export class RetentionSweep {
   #inRound = false;
   /** The last round deleted many rows: the next starts at once, whenever the fleet's last ended. */
   #busy = false;
+  /** What this process's sweeps deleted (each statement commits on its own). */
+  readonly #counts = { inputs: 0, turns: 0, historyRows: 0 };
 
   constructor(sql: Statements, retention: Retention, sizes: SweepSizes) {
     this.#sql = sql;
@@ -97,33 +92,32 @@ export class RetentionSweep {
     ];
   }
 
+  /** What this process's sweeps deleted, since it was made. */
+  counts(): SweepCounts {
+    return { ...this.#counts };
+  }
+
   /**
-   * One sweep, in `query`'s transaction (its caller holds the fleet's sweep lock): batches until
-   * about `rowsMax` rows of work are done or the round ends. Resolves whether the round goes on. A
-   * new round waits for `roundEveryMs` after the fleet's last, unless `now`.
+   * One sweep, with `query` (its caller holds the fleet's sweep lock): batches until about `rowsMax`
+   * rows of work are done or the round ends. Resolves whether the round goes on. A new round waits
+   * for `roundEveryMs` after the fleet's last, unless `now`.
    */
-  async sweep(query: Query, { rowsMax = this.#sizes.rowsMax, now = false } = {}): Promise<SweepResult> {
-    const run: Run = {
-      query,
-      spent: 0,
-      newestMs: undefined,
-      historySeen: undefined,
-      deleted: { inputs: 0, turns: 0, historyRows: 0 },
-    };
+  async sweep(query: Query, { rowsMax = this.#sizes.rowsMax, now = false } = {}): Promise<boolean> {
+    const run: Run = { query, spent: 0, newestMs: undefined, historySeen: undefined };
     if (!this.#inRound) {
       // Each round walks every count bound's cut-off again: once per interval for the fleet, not
       // once per process.
       const lately = !now && !this.#busy && (await this.#roundEndedLately(query));
-      if (lately) return { more: false, deleted: run.deleted };
+      if (lately) return false;
       this.#inRound = true;
     }
     let more: boolean;
     do more = await this.#step(run);
     while (more && run.spent < rowsMax);
-    return { more, deleted: run.deleted };
+    return more;
   }
 
-  /** The sweep's transaction failed: the round starts again (what it deleted is back). */
+  /** A statement of the sweep failed: the round starts again. */
   abort(): void {
     this.#phaseAt = 0;
     this.#roundRows = 0;
@@ -164,20 +158,18 @@ export class RetentionSweep {
       run.newestMs === null || bound.count === undefined ? null : await bound.count.step(run.query);
     const walking = byCount === undefined;
     if (walking) run.spent += batchRows;
-    let rows: readonly Record<string, unknown>[] = [];
+    let deleted: Record<string, unknown> | undefined;
     // Whichever cut-off lies later deletes what the other would, and more.
     if (byCount != null && Number(byCount.ms) >= ageCutoffMs)
-      rows = await run.query(bound.through, [byCount.ms, byCount.ord, batchRows]);
+      [deleted] = await run.query(bound.through, [byCount.ms, byCount.ord, batchRows]);
     else if (ageCutoffMs > Number.NEGATIVE_INFINITY)
-      rows = await run.query(bound.before, [ageCutoffMs, batchRows]);
-    const turnIds = new Set<string>();
-    for (const row of rows) if (row.turn_id !== null) turnIds.add(row.turn_id as string);
-    if (turnIds.size > 0)
-      run.deleted.turns += (await run.query(this.#sql.deleteTurns, [[...turnIds]])).length;
-    run.deleted.inputs += rows.length;
-    this.#roundRows += rows.length;
-    run.spent += rows.length;
-    const more = walking || rows.length === batchRows;
+      [deleted] = await run.query(bound.before, [ageCutoffMs, batchRows]);
+    const inputs = Number(deleted?.inputs ?? 0);
+    this.#counts.inputs += inputs;
+    this.#counts.turns += Number(deleted?.turns ?? 0);
+    this.#roundRows += inputs;
+    run.spent += inputs;
+    const more = walking || inputs === batchRows;
     if (!more) bound.count?.reset();
     return more;
   }
@@ -195,7 +187,7 @@ export class RetentionSweep {
     if (grown.length === 0) return false;
     const sessions = [...new Set(grown.map((row) => row.session_id as string))];
     const trimmed = await run.query(this.#sql.trimHistories, [sessions, bound, batchRows]);
-    run.deleted.historyRows += trimmed.length;
+    this.#counts.historyRows += trimmed.length;
     this.#roundRows += trimmed.length;
     run.spent += Math.max(grown.length, trimmed.length);
     // A full batch deleted: those sessions may have more beyond the bound; look at them again.
