@@ -84,7 +84,10 @@ export class FleetSweep {
     return this.counts();
   }
 
-  /** Stops the sweeps and disconnects; a sweep under way is rolled back by the server. Idempotent. */
+  /**
+   * Stops the sweeps and disconnects at once: a sweep under way stops after the statement it runs
+   * (each commits on its own), and the lock goes with the connection. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

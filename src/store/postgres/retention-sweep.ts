@@ -5,12 +5,13 @@
  * `fleet-sweep.ts`'s; this file is the work of one sweep.
  *
  * A round takes the bounds one after the other, keys first (as the memory store: the count of ended
- * inputs counts those their key's bound kept), then the histories. The fleet runs about one round a
- * `sweepIntervalMs` whatever the number of processes (`retention_marks.round_ended_at`): a process
- * starts one only that long after the last ended, in whichever process, or at once after a busy one. Each bound deletes a batch per
+ * inputs counts those their key's bound kept), then the histories. Each bound deletes a batch per
  * statement through the later of its two cut-offs: its count cut-off, walked a step at a time and
  * kept for the round (`count-cutoff.ts`), and its age cut-off, from the newest end the store holds.
- * An ended turn goes with the last input that takes its outcome from it.
+ * An ended turn goes with the last input that takes its outcome from it. The fleet runs about one
+ * round a `sweepIntervalMs`, however many processes it has (`retention_marks.round_ended_at`): a
+ * process starts one only that long after the last ended, in whichever process, or at once after a
+ * busy one of its own.
  *
  * Histories: this process does not see the other processes' turn ends, so the sessions whose
  * history grew are found in the history table itself — rows added since the sweeps last looked
