@@ -8,7 +8,7 @@
  */
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { createMemoryStore, type Store } from "../../src/index.js";
+import { createMemoryStore, createRuntime, type Store } from "../../src/index.js";
 import { DEFAULTS } from "../../src/kernel/limits.js";
 import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { quoteIdent } from "../../src/store/postgres/migrations.js";
@@ -195,6 +195,62 @@ describe("postgres retention: one process of the fleet sweeps at a time", () => 
     expect(a.input("r1")?.status).toBe("running");
     expect(await sql(`SELECT id FROM "${schema}".turns WHERE ended_at_ms IS NULL`)).toEqual([{ id: "rt" }]);
     expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(1);
+  });
+});
+
+describe("postgres retention: under two runtimes' turns", () => {
+  it("their sweeps run beside the turns of both: every handle settles as it would without, and the bounds hold", async () => {
+    const schema = server.schema("pgr");
+    const retention = { endedInputsMax: 20, idempotencyKeysMax: 5, historyTurnsMax: 3 };
+    const seen: number[] = [];
+    const runtimes = ["a", "b"].map((processId) => {
+      const store = server.store(schema, { processId, ...retention });
+      const runtime = createRuntime({
+        agents: {
+          f: {
+            run: async (input, { history }) => {
+              seen.push(history.length);
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              return `${processId}:${String(input)}`;
+            },
+          },
+        },
+        store,
+        pollIntervalMs: 50,
+      });
+      return { store, runtime: server.keep(runtime) };
+    });
+    await Promise.all(runtimes.map(({ runtime }) => runtime.start()));
+    const handles = [];
+    // Waves over about three seconds: both processes' background sweeps run meanwhile.
+    for (let wave = 0; wave < 6; wave++) {
+      for (let n = 0; n < 30; n++) {
+        const { runtime } = runtimes[n % 2]!;
+        const keyed = n % 3 === 0 ? { idempotencyKey: `w${wave}-${n}` } : {};
+        handles.push(runtime.session(`s${n % 8}`, { agent: "f" }).send(`${wave}.${n}`, keyed));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const results = await Promise.all(handles.map((handle) => handle.result()));
+    expect(results.map((result) => result.status)).toEqual(handles.map(() => "completed"));
+    expect(results.map((result) => String(result.output).split(":")[1])).toEqual(
+      handles.map((_, i) => `${Math.floor(i / 30)}.${i % 30}`),
+    );
+    // A turn saw at most its session's newest three turns (a question and an answer each).
+    expect(Math.max(...seen)).toBe(6);
+    // The background sweeps deleted meanwhile.
+    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBeLessThan(handles.length - 30);
+    await Promise.all(runtimes.map(({ store }) => store.sweepNow()));
+    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(20);
+    expect(await count(schema, "status IN ('queued', 'running')")).toBe(0);
+    const rows = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${schema}".history GROUP BY session_id ORDER BY n DESC LIMIT 1`,
+    );
+    expect(rows[0]!.n).toBe(3);
+    const swept = runtimes.map(({ store }) => store.sweepNow());
+    expect((await Promise.all(swept)).reduce((sum, counts) => sum + counts.inputs, 0)).toBe(
+      handles.length - 20,
+    );
   });
 });
 
