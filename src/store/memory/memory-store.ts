@@ -4,11 +4,13 @@
  * tests, simulations and ephemeral use.
  *
  * It is also the reference the simulation trusts, so it is written to be obviously right: plain
- * arrays, one statement of each rule of the store port, no tricks for speed. Each session keeps its
- * live (queued and running) inputs in acceptance order and its running turns; ended inputs move to
- * `ended-inputs.ts`, which forgets them as the retention options say (`../retention.ts`), as they
- * end. A look-up by input id alone (`input(id)`, which hosts call rarely) searches those lists, so
- * that no write pays for an index of every input.
+ * arrays, one statement of each rule of the store port, no tricks for speed. An input's state is
+ * where its record is, never a flag beside it, so the two cannot disagree: each session keeps its
+ * live inputs in acceptance order and its running turns, and a live input is running while a turn
+ * holds it, queued otherwise; ended inputs move, with their outcome, to `ended-inputs.ts`, which
+ * forgets them as the retention options say (`../retention.ts`), as they end. Records are kept as
+ * written (the port's records never change). A look-up by input id alone (`input(id)`, which hosts
+ * call rarely) searches those lists, so that no write pays for an index of every input.
  *
  * @packageDocumentation
  */
@@ -32,33 +34,23 @@ import type {
 } from "../../runtime/ports/store.js";
 import { checkOptions, optionsOf } from "../../validate.js";
 import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
-import { EndedInputs } from "./ended-inputs.js";
+import { type EndedInput, EndedInputs } from "./ended-inputs.js";
 import { MemoryDelegationLog } from "./memory-delegation-log.js";
 import { MemoryEventLog } from "./memory-event-log.js";
 
-/**
- * An input and where it stands: a copy of the record it was accepted with (the record stays the
- * runtime's), and its status.
- */
-interface StoredInput extends InputRecord {
-  status: InputSnapshot["status"];
-  turnId: string | undefined;
-  outcome: TurnOutcome | undefined;
-  /** The checkpointed step of its turn when it was steered into it; `undefined` unless steered. */
-  steerStep: number | undefined;
-  /** Set when it ends (see `ended-inputs.ts`). */
-  key: string | undefined;
-  endedAtMs: number;
-  forgotten: boolean;
+/** An input steered into a running turn, with the turn's checkpointed step at that moment. */
+interface SteeredInput {
+  readonly record: InputRecord;
+  readonly step: number;
 }
 
 interface StoredTurn {
   readonly turnId: string;
   attempt: number;
   /** The inputs it started (or resumed) with. */
-  inputs: StoredInput[];
+  inputs: InputRecord[];
   /** Inputs steered into it since it started. */
-  steered: readonly StoredInput[];
+  steered: readonly SteeredInput[];
   step: number;
   messages: readonly Message[];
 }
@@ -69,16 +61,24 @@ interface StoredSession {
   readonly history: Message[];
   /** How many messages each turn added to `history`, oldest first, while `historyTurnsMax` bounds it. */
   readonly turnSizes: number[];
-  /** Queued and running inputs, in acceptance order. */
-  readonly live: StoredInput[];
+  /** Queued and running inputs, in acceptance order: running while a turn of `turns` holds one. */
+  readonly live: InputRecord[];
   /** Running turns: one, rarely more. */
   readonly turns: StoredTurn[];
+}
+
+/** An ended input and its outcome, kept for look-ups until retention forgets it. */
+interface StoredEnd extends EndedInput {
+  readonly record: InputRecord;
+  readonly outcome: TurnOutcome;
+  /** The turn it ended with; `undefined` when it ended on its own. */
+  readonly turnId: string | undefined;
 }
 
 const COMMITTED = Promise.resolve();
 const NO_MESSAGES: readonly Message[] = Object.freeze([]);
 /** A turn's steered inputs until one is steered into it; frozen, so nothing is pushed to it. */
-const NO_STEERED: readonly StoredInput[] = Object.freeze([]);
+const NO_STEERED: readonly SteeredInput[] = Object.freeze([]);
 
 /**
  * Options of {@link createMemoryStore}: retention only (see {@link RetentionOptions}). Ended inputs
@@ -101,9 +101,9 @@ class MemoryStore implements Store {
   readonly eventLog = new MemoryEventLog();
   readonly #historyTurnsMax: number;
   readonly #sessions = new Map<string, StoredSession>();
-  readonly #ended: EndedInputs<StoredInput>;
-  /** Inputs by session and idempotency key, until they are forgotten. */
-  readonly #keys = new Map<string, StoredInput>();
+  readonly #ended: EndedInputs<StoredEnd>;
+  /** Inputs by session and idempotency key (the record while live, then its end), until forgotten. */
+  readonly #keys = new Map<string, InputRecord | StoredEnd>();
   #nextSeq = 1;
 
   constructor(retention: Retention) {
@@ -126,12 +126,12 @@ class MemoryStore implements Store {
           attempt: turn.attempt,
           step: turn.step,
           messages: turn.messages,
-          inputs: turn.inputs.map(recordOf),
+          inputs: [...turn.inputs],
         });
       }
-      for (const input of session.live) if (input.status === "queued") queued.push(recordOf(input));
+      queued.push(...queuedIn(session));
     }
-    queued.sort((x, y) => x.seq - y.seq);
+    queued.sort(bySeq);
     const queuedCount = queued.length;
     if (options?.paged === true) queued.length = 0;
     return { sessions, queued, queuedCount, interrupted, nextSeq: this.#nextSeq };
@@ -150,11 +150,8 @@ class MemoryStore implements Store {
   }
 
   queuedOf(sessionId: string): readonly InputRecord[] {
-    const live = this.#sessions.get(sessionId)?.live ?? [];
-    return live
-      .filter((input) => input.status === "queued")
-      .sort((x, y) => x.seq - y.seq)
-      .map(recordOf);
+    const session = this.#sessions.get(sessionId);
+    return session === undefined ? [] : queuedIn(session).sort(bySeq);
   }
 
   createSession(record: SessionRecord): void {
@@ -162,26 +159,11 @@ class MemoryStore implements Store {
     session.record ??= record;
   }
 
+  /** Keeps the record itself: the port's records are never changed once written. */
   accept(record: InputRecord): void {
-    const input: StoredInput = {
-      id: record.id,
-      sessionId: record.sessionId,
-      seq: record.seq,
-      payload: record.payload,
-      policy: record.policy,
-      idempotencyKey: record.idempotencyKey,
-      acceptedAtMs: record.acceptedAtMs,
-      delegationId: record.delegationId,
-      status: "queued",
-      turnId: undefined,
-      outcome: undefined,
-      steerStep: undefined,
-      key: record.idempotencyKey === undefined ? undefined : keyOf(record.sessionId, record.idempotencyKey),
-      endedAtMs: 0,
-      forgotten: false,
-    };
-    this.#session(record.sessionId).live.push(input);
-    if (input.key !== undefined) this.#keys.set(input.key, input);
+    this.#session(record.sessionId).live.push(record);
+    if (record.idempotencyKey !== undefined)
+      this.#keys.set(keyOf(record.sessionId, record.idempotencyKey), record);
     this.#nextSeq = Math.max(this.#nextSeq, record.seq + 1);
   }
 
@@ -189,27 +171,22 @@ class MemoryStore implements Store {
     const session = this.#sessions.get(steer.sessionId);
     const input = session === undefined ? undefined : find(session.live, steer.inputId);
     const turn = this.#current(steer.sessionId, steer.turnId, steer.attempt);
-    if (input?.status !== "queued" || turn === undefined) return;
-    input.status = "running";
-    input.turnId = steer.turnId;
-    input.steerStep = turn.step;
-    turn.steered = [...turn.steered, input];
+    if (input === undefined || turn === undefined || holderOf(session!, input) !== undefined) return;
+    turn.steered = [...turn.steered, { record: input, step: turn.step }];
   }
 
   endInput(end: InputEnd): void {
     const session = this.#sessions.get(end.sessionId);
     const input = session === undefined ? undefined : find(session.live, end.inputId);
     if (input === undefined) return;
-    if (input.status === "running") {
+    const turn = holderOf(session!, input);
+    if (turn !== undefined) {
       // Only a steered input the model never saw ends on its own; it leaves its turn, which must
       // not recover it.
-      if (input.steerStep === undefined) return;
-      const turn = turnOf(session!, input.turnId!);
-      if (turn !== undefined) turn.steered = turn.steered.filter((steered) => steered !== input);
-      input.steerStep = undefined;
-      input.turnId = undefined;
+      if (turn.inputs.includes(input)) return;
+      turn.steered = turn.steered.filter((steered) => steered.record !== input);
     }
-    this.#end(session!, input, { status: end.status, reason: end.reason }, end.endedAtMs);
+    this.#end(session!, input, undefined, { status: end.status, reason: end.reason }, end.endedAtMs);
   }
 
   startTurn(start: TurnStart): void {
@@ -217,14 +194,10 @@ class MemoryStore implements Store {
     const stored = turnOf(session, start.turnId);
     if (stored !== undefined && start.attempt <= stored.attempt) return;
     // The inputs it names that are still live: usually all of them.
-    const inputs: StoredInput[] = [];
+    const inputs: InputRecord[] = [];
     for (let i = 0; i < start.inputIds.length; i++) {
       const input = find(session.live, start.inputIds[i]!);
-      if (input === undefined) continue;
-      input.status = "running";
-      input.turnId = start.turnId;
-      input.steerStep = undefined;
-      inputs.push(input);
+      if (input !== undefined) inputs.push(input);
     }
     if (stored === undefined) {
       session.turns.push({
@@ -258,20 +231,16 @@ class MemoryStore implements Store {
     this.#appendHistory(session, end.messages);
     // Indexed loops on the turn's path (bench/NOTES.md, "indexed loops").
     for (let i = 0; i < turn.inputs.length; i++) this.#endTurnInput(session, turn.inputs[i]!, end);
-    for (let i = 0; i < turn.steered.length; i++) this.#endTurnInput(session, turn.steered[i]!, end);
+    for (let i = 0; i < turn.steered.length; i++) this.#endTurnInput(session, turn.steered[i]!.record, end);
   }
 
-  /** Ends an input of an ending turn with its outcome, or queues it again if the end requeues it. */
-  #endTurnInput(session: StoredSession, input: StoredInput, end: TurnEnd): void {
-    // Ended on its own meanwhile (a steered input cancelled unseen).
-    if (input.status !== "running" || input.turnId !== end.turnId) return;
-    input.steerStep = undefined;
-    if (end.requeued.length > 0 && end.requeued.includes(input.id)) {
-      input.status = "queued";
-      input.turnId = undefined;
-    } else {
-      this.#end(session, input, end.outcome, end.endedAtMs);
-    }
+  /**
+   * Ends an input of an ending turn with its outcome; one the end requeues stays live and, its turn
+   * gone, is queued again.
+   */
+  #endTurnInput(session: StoredSession, input: InputRecord, end: TurnEnd): void {
+    if (end.requeued.length > 0 && end.requeued.includes(input.id)) return;
+    this.#end(session, input, end.turnId, end.outcome, end.endedAtMs);
   }
 
   /** A turn's messages join the history; beyond `historyTurnsMax` turns, the oldest turn's leave. */
@@ -295,16 +264,17 @@ class MemoryStore implements Store {
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
     const input = this.#keys.get(keyOf(sessionId, key));
-    return input === undefined ? undefined : snapshotOf(input);
+    if (input === undefined) return undefined;
+    return isEnd(input) ? endSnapshot(input) : liveSnapshot(this.#sessions.get(sessionId)!, input);
   }
 
   input(inputId: string): InputSnapshot | undefined {
     for (const session of this.#sessions.values()) {
       const input = find(session.live, inputId);
-      if (input !== undefined) return snapshotOf(input);
+      if (input !== undefined) return liveSnapshot(session, input);
     }
     const ended = this.#ended.find(inputId);
-    return ended === undefined ? undefined : snapshotOf(ended);
+    return ended === undefined ? undefined : endSnapshot(ended);
   }
 
   async close(): Promise<void> {}
@@ -326,36 +296,49 @@ class MemoryStore implements Store {
   }
 
   /** Ends an input: it leaves its session's live inputs for the ended ones (see `ended-inputs.ts`). */
-  #end(session: StoredSession, input: StoredInput, outcome: TurnOutcome, endedAtMs: number): void {
-    input.status = outcome.status;
-    input.outcome = outcome;
-    input.endedAtMs = endedAtMs;
+  #end(
+    session: StoredSession,
+    input: InputRecord,
+    turnId: string | undefined,
+    outcome: TurnOutcome,
+    endedAtMs: number,
+  ): void {
     remove(session.live, input);
-    this.#ended.add(input, this.#forget);
+    const key = input.idempotencyKey === undefined ? undefined : keyOf(input.sessionId, input.idempotencyKey);
+    const end: StoredEnd = { id: input.id, record: input, turnId, outcome, key, endedAtMs, forgotten: false };
+    if (key !== undefined) this.#keys.set(key, end);
+    this.#ended.add(end, this.#forget);
   }
 
-  readonly #forget = (input: StoredInput): void => {
-    if (input.key !== undefined) this.#keys.delete(input.key);
+  readonly #forget = (end: StoredEnd): void => {
+    if (end.key !== undefined) this.#keys.delete(end.key);
   };
 }
 
 /**
  * Recovery of a turn's steered inputs (see the port): those its checkpoint holds become inputs of the
- * turn, the others go back to the queue.
+ * turn; the others, left live and held by no turn, are queued again.
  */
 function settleSteered(turn: StoredTurn): void {
-  for (const input of turn.steered) {
-    if (input.steerStep! < turn.step) turn.inputs = [...turn.inputs, input];
-    else {
-      input.status = "queued";
-      input.turnId = undefined;
-    }
-    input.steerStep = undefined;
+  for (const steered of turn.steered) {
+    if (steered.step < turn.step) turn.inputs = [...turn.inputs, steered.record];
   }
   turn.steered = NO_STEERED;
 }
 
-function find(inputs: readonly StoredInput[], inputId: string): StoredInput | undefined {
+/** The session's queued inputs: its live ones no turn holds. */
+function queuedIn(session: StoredSession): InputRecord[] {
+  return session.live.filter((input) => holderOf(session, input) === undefined);
+}
+
+/** The running turn that holds a live input, started with it or steered into it. */
+function holderOf(session: StoredSession, input: InputRecord): StoredTurn | undefined {
+  return session.turns.find(
+    (turn) => turn.inputs.includes(input) || turn.steered.some((steered) => steered.record === input),
+  );
+}
+
+function find(inputs: readonly InputRecord[], inputId: string): InputRecord | undefined {
   for (let i = 0; i < inputs.length; i++) if (inputs[i]!.id === inputId) return inputs[i];
   return undefined;
 }
@@ -380,20 +363,25 @@ function remove<T>(items: T[], item: T): void {
   else if (at > 0) items.splice(at, 1);
 }
 
-function recordOf(input: StoredInput): InputRecord {
-  const { id, sessionId, seq, payload, policy, idempotencyKey, acceptedAtMs, delegationId } = input;
-  return { id, sessionId, seq, payload, policy, idempotencyKey, acceptedAtMs, delegationId };
+function bySeq(x: InputRecord, y: InputRecord): number {
+  return x.seq - y.seq;
 }
 
-function snapshotOf(input: StoredInput): InputSnapshot {
-  return {
-    id: input.id,
-    sessionId: input.sessionId,
-    payload: input.payload,
-    status: input.status,
-    turnId: input.turnId,
-    outcome: input.outcome,
-  };
+function isEnd(input: InputRecord | StoredEnd): input is StoredEnd {
+  return "outcome" in input;
+}
+
+function liveSnapshot(session: StoredSession, input: InputRecord): InputSnapshot {
+  const turn = holderOf(session, input);
+  const { id, sessionId, payload } = input;
+  return turn === undefined
+    ? { id, sessionId, payload, status: "queued", turnId: undefined, outcome: undefined }
+    : { id, sessionId, payload, status: "running", turnId: turn.turnId, outcome: undefined };
+}
+
+function endSnapshot(end: StoredEnd): InputSnapshot {
+  const { id, sessionId, payload } = end.record;
+  return { id, sessionId, payload, status: end.outcome.status, turnId: end.turnId, outcome: end.outcome };
 }
 
 function keyOf(sessionId: string, key: string): string {
