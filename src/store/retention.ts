@@ -57,6 +57,16 @@ export const RETENTION_KEYS: readonly string[] = Object.keys({
 } satisfies Record<keyof RetentionOptions, true>);
 
 /**
+ * The keys a store's options take: its own (every key of its options type but the retention ones,
+ * each listed once, as the type checks) and the retention ones, for `checkOptions`.
+ */
+export function storeOptionKeys<T extends RetentionOptions>(
+  own: Record<Exclude<keyof T, keyof RetentionOptions>, true>,
+): readonly string[] {
+  return [...Object.keys(own), ...RETENTION_KEYS];
+}
+
+/**
  * The retention `given` asks for, checked (each bound a positive integer; ages need not fit a timer,
  * they are compared, never waited for), the counts defaulting to `defaults`.
  */

@@ -16,7 +16,7 @@ import {
   isInstance,
   optionsOf,
 } from "../../validate.js";
-import { RETENTION_KEYS, type Retention, type RetentionOptions, retentionOf } from "../retention.js";
+import { type Retention, type RetentionOptions, retentionOf, storeOptionKeys } from "../retention.js";
 import { PostgresStore } from "./postgres-store.js";
 
 /**
@@ -49,18 +49,15 @@ export interface PostgresStoreOptions extends RetentionOptions {
   readonly notify?: boolean;
 }
 
-const POSTGRES_STORE_KEYS = [
-  ...Object.keys({
-    connectionString: true,
-    pool: true,
-    schema: true,
-    leaseMs: true,
-    processId: true,
-    readTimeoutMs: true,
-    notify: true,
-  } satisfies Record<Exclude<keyof PostgresStoreOptions, keyof RetentionOptions>, true>),
-  ...RETENTION_KEYS,
-];
+const POSTGRES_STORE_KEYS = storeOptionKeys<PostgresStoreOptions>({
+  connectionString: true,
+  pool: true,
+  schema: true,
+  leaseMs: true,
+  processId: true,
+  readTimeoutMs: true,
+  notify: true,
+});
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /**
