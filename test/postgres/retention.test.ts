@@ -1,140 +1,36 @@
 /**
  * The PostgreSQL store's retention across the fleet (`fleet-sweep.ts`): processes sweep the one
  * database in turn, under the schema's sweep lock — a lock held elsewhere stops every sweep, two
- * stores sweeping at once delete each row once and never a live input — in the background about once
- * a second, on a connection of their own that a cut makes again and `close()` ends. And a session's
- * history trimmed by another process's sweep is never served stale by its holder's cache. (The
- * parity with the memory store is in `test/store/retention.test.ts`.)
+ * stores sweeping at once delete each row once and never a live input — one round an interval for
+ * the whole fleet, never holding a row lock between statements, in the background about once a
+ * second, on a connection of their own that a cut makes again and `close()` ends. Histories and
+ * runtimes are in `retention-histories.test.ts`; the parity with the memory store is in
+ * `test/store/retention.test.ts`.
  */
-import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { createMemoryStore, createRuntime, type Store } from "../../src/index.js";
 import { DEFAULTS } from "../../src/kernel/limits.js";
-import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { quoteIdent } from "../../src/store/postgres/migrations.js";
 import { RetentionSweep } from "../../src/store/postgres/retention-sweep.js";
 import { statementsFor } from "../../src/store/postgres/statements.js";
-import { type RetentionOptions, retentionOf } from "../../src/store/retention.js";
+import { retentionOf } from "../../src/store/retention.js";
 import { optionsOf } from "../../src/validate.js";
-import { answeredTurn } from "../support/turns.js";
 import { onServer } from "./on-server.js";
-import { PG_URL, sql } from "./server.js";
+import {
+  connected,
+  count,
+  endInputs,
+  holdSweepLock,
+  settlesAt,
+  sweepBackends,
+  twoProcesses,
+} from "./retention-kit.js";
+import { sql } from "./server.js";
 
 const server = onServer();
 
-const CANCELLED = { code: "cancel_requested", message: "no" } as const;
-
-let seq = 0;
-
-/**
- * Ends `count` inputs of a new session of `store` without a turn (every `keyEvery`-th with an
- * idempotency key, each ending one millisecond after the last), and leaves `queued` more queued,
- * spread among them; commits. Returns the ids of both, the ended in end order.
- */
-async function endInputs(
-  store: Store,
-  session: string,
-  count: number,
-  { queued = 0, keyEvery = 0 }: { queued?: number; keyEvery?: number } = {},
-): Promise<{ live: string[]; ended: string[] }> {
-  store.createSession({ id: session, agent: "a", createdAtMs: 1 });
-  const live: string[] = [];
-  const ended: string[] = [];
-  const total = count + queued;
-  const every = Math.floor(total / (queued + 1));
-  for (let n = 1; n <= total; n++) {
-    seq += 1;
-    const id = `${session}-i${n}`;
-    const idempotencyKey = keyEvery > 0 && n % keyEvery === 0 ? `k${n}` : undefined;
-    store.accept({
-      id,
-      sessionId: session,
-      seq,
-      payload: n,
-      policy: "enqueue",
-      idempotencyKey,
-      acceptedAtMs: seq,
-    });
-    if (live.length < queued && n % every === 0) {
-      live.push(id);
-      continue;
-    }
-    ended.push(id);
-    store.endInput({
-      inputId: id,
-      sessionId: session,
-      status: "cancelled",
-      reason: CANCELLED,
-      endedAtMs: seq,
-    });
-  }
-  await store.commit();
-  return { live, ended };
-}
-
-/** Runs one turn of `session` that adds a question and an answer to its history. */
-function turn(store: Store, session: string, n: number): void {
-  seq += 1;
-  const id = `${session}-t${n}`;
-  store.accept({ id, sessionId: session, seq, payload: n, policy: "enqueue", acceptedAtMs: seq });
-  answeredTurn(store, { sessionId: session, turnId: id, inputId: id, n, atMs: seq });
-}
-
-async function count(schema: string, where: string): Promise<number> {
-  const [row] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".inputs WHERE ${where}`);
-  return row!.n;
-}
-
-/** Polls `read` until it gives `expected` (the background sweep's pace is the wall clock's). */
-async function settlesAt<T>(read: () => Promise<T>, expected: T, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await read();
-  }
-  expect(last).toEqual(expected);
-}
-
-/** Two stores on a new schema with the same retention, as two processes of a fleet, opened. */
-async function twoProcesses(
-  retention: RetentionOptions,
-): Promise<{ schema: string; a: PostgresStore; b: PostgresStore }> {
-  const schema = server.schema("pgr");
-  const [a, b] = ["a", "b"].map((processId) => server.store(schema, { processId, ...retention }));
-  await Promise.all([a!.open(), b!.open()]);
-  return { schema, a: a!, b: b! };
-}
-
-/** A connection of the test's own, ended as a kept item is. */
-async function connected(): Promise<pg.Client & AsyncDisposable> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  return Object.assign(client, { [Symbol.asyncDispose]: () => client.end() });
-}
-
-/** Holds the schema's sweep lock on a connection of its own until `release()`. */
-async function holdSweepLock(schema: string): Promise<{ release(): Promise<void> }> {
-  const client = await connected();
-  await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [`offstage-retention:${schema}`]);
-  return {
-    async release() {
-      await client.end();
-    },
-  };
-}
-
-/** The backends of `store`'s sweep connection. */
-async function sweepBackends(store: PostgresStore): Promise<number[]> {
-  const rows = await sql<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
-    `offstage ${store.processId} sweep`,
-  ]);
-  return rows.map((row) => row.pid);
-}
-
 describe("postgres retention: one process of the fleet sweeps at a time", () => {
   it("while another connection holds the sweep lock no process sweeps; once it is free, one does", async () => {
-    const { schema, a, b } = await twoProcesses({ endedInputsMax: 5 });
+    const { schema, a, b } = await twoProcesses(server, { endedInputsMax: 5 });
     const lock = await holdSweepLock(schema);
     const live = [
       ...(await endInputs(a, "sa", 30, { queued: 3 })).live,
@@ -153,7 +49,7 @@ describe("postgres retention: one process of the fleet sweeps at a time", () => 
   });
 
   it("two stores sweeping at once delete each ended input once, keep the bounds exactly and every live input", async () => {
-    const { schema, a, b } = await twoProcesses({ endedInputsMax: 10, idempotencyKeysMax: 3 });
+    const { schema, a, b } = await twoProcesses(server, { endedInputsMax: 10, idempotencyKeysMax: 3 });
     const live: string[] = [];
     const ended: string[] = [];
     for (let round = 1; round <= 4; round++) {
@@ -195,62 +91,6 @@ describe("postgres retention: one process of the fleet sweeps at a time", () => 
     expect(a.input("r1")?.status).toBe("running");
     expect(await sql(`SELECT id FROM "${schema}".turns WHERE ended_at_ms IS NULL`)).toEqual([{ id: "rt" }]);
     expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(1);
-  });
-});
-
-describe("postgres retention: under two runtimes' turns", () => {
-  it("their sweeps run beside the turns of both: every handle settles as it would without, and the bounds hold", async () => {
-    const schema = server.schema("pgr");
-    const retention = { endedInputsMax: 20, idempotencyKeysMax: 5, historyTurnsMax: 3 };
-    const seen: number[] = [];
-    const runtimes = ["a", "b"].map((processId) => {
-      const store = server.store(schema, { processId, ...retention });
-      const runtime = createRuntime({
-        agents: {
-          f: {
-            run: async (input, { history }) => {
-              seen.push(history.length);
-              await new Promise((resolve) => setTimeout(resolve, 1));
-              return `${processId}:${String(input)}`;
-            },
-          },
-        },
-        store,
-        pollIntervalMs: 50,
-      });
-      return { store, runtime: server.keep(runtime) };
-    });
-    await Promise.all(runtimes.map(({ runtime }) => runtime.start()));
-    const handles = [];
-    // Waves over about three seconds: both processes' background sweeps run meanwhile.
-    for (let wave = 0; wave < 6; wave++) {
-      for (let n = 0; n < 30; n++) {
-        const { runtime } = runtimes[n % 2]!;
-        const keyed = n % 3 === 0 ? { idempotencyKey: `w${wave}-${n}` } : {};
-        handles.push(runtime.session(`s${n % 8}`, { agent: "f" }).send(`${wave}.${n}`, keyed));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    const results = await Promise.all(handles.map((handle) => handle.result()));
-    expect(results.map((result) => result.status)).toEqual(handles.map(() => "completed"));
-    expect(results.map((result) => String(result.output).split(":")[1])).toEqual(
-      handles.map((_, i) => `${Math.floor(i / 30)}.${i % 30}`),
-    );
-    // A turn saw at most its session's newest three turns (a question and an answer each).
-    expect(Math.max(...seen)).toBe(6);
-    // The background sweeps deleted meanwhile.
-    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBeLessThan(handles.length - 30);
-    await Promise.all(runtimes.map(({ store }) => store.sweepNow()));
-    expect(await count(schema, "ended_at_ms IS NOT NULL")).toBe(20);
-    expect(await count(schema, "status IN ('queued', 'running')")).toBe(0);
-    const rows = await sql<{ n: number }>(
-      `SELECT count(*)::int AS n FROM "${schema}".history GROUP BY session_id ORDER BY n DESC LIMIT 1`,
-    );
-    expect(rows[0]!.n).toBe(3);
-    const swept = runtimes.map(({ store }) => store.sweepNow());
-    expect((await Promise.all(swept)).reduce((sum, counts) => sum + counts.inputs, 0)).toBe(
-      handles.length - 20,
-    );
   });
 });
 
@@ -343,66 +183,5 @@ describe("postgres retention: in the background", () => {
     const [again] = await sweepBackends(a);
     expect(again).toBeDefined();
     expect(again).not.toBe(pid);
-  });
-});
-
-describe("postgres retention: histories", () => {
-  it("a history another process's sweep trimmed is served as the memory store serves it, by its holder and by the next", async () => {
-    const { schema, a, b } = await twoProcesses({ historyTurnsMax: 2 });
-    const memory = createMemoryStore({ historyTurnsMax: 2 });
-    await memory.open();
-    for (const store of [a, memory]) store.createSession({ id: "s", agent: "a", createdAtMs: 1 });
-    const rows = async () =>
-      (
-        await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".history WHERE session_id = 's'`)
-      )[0]!.n;
-    for (let n = 1; n <= 5; n++) {
-      for (const store of [a, memory]) turn(store, "s", n);
-      // a holds s and keeps its history in memory: read at every turn, as a runtime reads it.
-      expect(a.history("s")).toEqual(memory.history("s"));
-    }
-    await a.commit();
-    expect(await rows()).toBe(5);
-    // b sweeps: s's rows beyond its newest two turns go, behind the back of a's cache.
-    expect((await b.sweepNow()).historyRows).toBe(3);
-    expect(await rows()).toBe(2);
-    expect(a.history("s")).toEqual(memory.history("s"));
-    for (const store of [a, memory]) turn(store, "s", 6);
-    expect(a.history("s")).toEqual(memory.history("s"));
-    await a.commit();
-    expect((await b.sweepNow()).historyRows).toBe(4);
-    // A process that does not hold s reads it from the database, as trimmed.
-    expect(b.history("s")).toEqual(memory.history("s"));
-    expect(memory.history("s").map((m) => (m.content[0] as { text: string }).text)).toEqual([
-      "q5",
-      "a5",
-      "q6",
-      "a6",
-    ]);
-  });
-
-  it("a bound lowered at a restart trims every session's history, those that never grow again too", async () => {
-    const schema = server.schema("pgr");
-    const a = server.store(schema, { processId: "a", historyTurnsMax: 4 });
-    await a.open();
-    for (const s of ["x", "y", "z"]) {
-      a.createSession({ id: s, agent: "a", createdAtMs: 1 });
-      for (let n = 1; n <= 6; n++) turn(a, s, n);
-    }
-    expect((await a.sweepNow()).historyRows).toBe(6);
-    await a.close();
-    const lowered = server.store(schema, { processId: "a", historyTurnsMax: 1 });
-    await lowered.open();
-    expect((await lowered.sweepNow()).historyRows).toBe(9);
-    const left = await sql<{ turn_id: string }>(
-      `SELECT turn_id FROM "${schema}".history ORDER BY session_id`,
-    );
-    expect(left.map((row) => row.turn_id)).toEqual(["x-t6", "y-t6", "z-t6"]);
-    // Raised again, nothing comes back, and nothing more goes.
-    await lowered.close();
-    const raised = server.store(schema, { processId: "a", historyTurnsMax: 3 });
-    await raised.open();
-    expect((await raised.sweepNow()).historyRows).toBe(0);
-    expect(raised.history("x").map((m) => (m.content[0] as { text: string }).text)).toEqual(["q6", "a6"]);
   });
 });
