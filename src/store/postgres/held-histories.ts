@@ -37,7 +37,7 @@ const ENDED = -1;
 interface Entry {
   readonly epoch: number;
   readonly messages: Message[];
-  /** How many messages each turn in `messages` added, oldest first (one history row each). */
+  /** How many messages each turn in `messages` added, oldest first (one history row each), while `historyTurnsMax` bounds it. */
   readonly sizes: number[];
   /** The attempt of each turn seen starting since the entry was made, or ENDED. */
   readonly turns: Map<string, number>;
@@ -115,8 +115,9 @@ export class HeldHistories {
   #append(entry: Entry, messages: readonly Message[]): void {
     if (messages.length === 0) return;
     for (const message of messages) entry.messages.push(message);
-    entry.sizes.push(messages.length);
     this.#messages += messages.length;
+    if (this.#turnsMax === Number.POSITIVE_INFINITY) return;
+    entry.sizes.push(messages.length);
     if (entry.sizes.length <= this.#turnsMax) return;
     const dropped = entry.sizes.shift()!;
     entry.messages.splice(0, dropped);
