@@ -5,6 +5,9 @@
 // pairs' B/A throughput ratios, wall-clock and per CPU-second, and the ratio of each build's best
 // burst per CPU-second (its least disturbed one: steadier while other processes load the machine). A
 // build against itself gives 0.97–1.03×: smaller differences are noise.
+// Both builds share one heap, so it misreads a change to what stays alive (the collector's work is
+// shared): measure such a change with separate `core-burst.mjs` processes (bench/NOTES.md, "Measuring
+// on this machine").
 //
 //   npm exec -- node --expose-gc bench/lab/ab.mjs DIST_A DIST_B [--pairs 8] [--sessions 10000] [--inputs 20]
 //
