@@ -97,7 +97,7 @@ describe("offstage inspect on PostgreSQL", () => {
       store: {
         kind: "postgres",
         location: `127.0.0.1:5432/test schema ${schema}`,
-        schemaVersion: 1,
+        schemaVersion: 2,
         processes: [{ id: "inspect-a", pid: process.pid, alive: true, sessions: 4 }],
       },
       session: { lease: { owner: "inspect-a", epoch: expect.any(Number), expired: false } },
@@ -105,7 +105,7 @@ describe("offstage inspect on PostgreSQL", () => {
     expect(report!.stuck.expiredLeases).toEqual([]);
 
     const human = await inspect(PG_URL, { schema, json: false, nowMs: later });
-    expect(human.out).toMatch(/^store {6}127\.0\.0\.1:5432\/test schema \S+ \(postgres, schema 1\)$/m);
+    expect(human.out).toMatch(/^store {6}127\.0\.0\.1:5432\/test schema \S+ \(postgres, schema 2\)$/m);
     expect(human.out).toMatch(/^processes {2}1 alive, 0 lapsed$/m);
     expect(human.out).toMatch(/^ {2}busy +f +running +2 +inspect-a +\d+ /m);
     expect(human.out).toContain("turns running longer (1):");
@@ -280,7 +280,7 @@ describe("offstage inspect on PostgreSQL", () => {
     const asWritten = offstage(...args);
     expect(asWritten.stderr).toBe("");
     expect(asWritten.status).toBe(0);
-    expect(asWritten.stdout).toMatch(/\(postgres, schema 1\)/);
+    expect(asWritten.stdout).toMatch(/\(postgres, schema 2\)/);
     expect(asWritten.stdout).toContain(`inspect-${process.pid}`);
   });
 });

@@ -41,7 +41,7 @@ export interface LeaseContext {
 /** The sessions this process holds and the claims that take them; see the module note. */
 export class HeldLeases implements SessionLeases {
   /** The histories of held sessions (`held-histories.ts`). */
-  readonly histories = new HeldHistories();
+  readonly histories: HeldHistories;
   /** Sessions being created here (`new-sessions.ts`). */
   readonly newSessions = new NewSessions();
   readonly #context: LeaseContext;
@@ -61,6 +61,7 @@ export class HeldLeases implements SessionLeases {
   constructor(context: LeaseContext) {
     this.#context = context;
     this.#processId = context.settings.processId;
+    this.histories = new HeldHistories(context.settings.retention.historyTurnsMax);
   }
 
   /**
