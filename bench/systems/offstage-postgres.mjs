@@ -39,10 +39,25 @@ export function offstagePostgresFleet({ offstage, processes }) {
   };
 }
 
+/**
+ * The store with retention off: a run counts its ended inputs in the database (`committed`), so a
+ * run past the default bound (100 000) would wait for inputs the sweep deleted. Builds from before
+ * the store had retention refuse the options and keep everything anyway.
+ */
+function keepingEveryInput(offstage, options) {
+  const all = Number.MAX_SAFE_INTEGER;
+  try {
+    return offstage.createPostgresStore({ ...options, endedInputsMax: all, idempotencyKeysMax: all });
+  } catch (error) {
+    if (error?.code !== "INVALID_OPTIONS") throw error;
+    return offstage.createPostgresStore(options);
+  }
+}
+
 /** One member of the fleet (lib/fleet-member.mjs): a runtime on the shared schema. */
 export async function openFleetMember() {
   const offstage = await loadOffstage();
-  const store = offstage.createPostgresStore({
+  const store = keepingEveryInput(offstage, {
     connectionString: PG_URL,
     schema: SCHEMA,
     processId: `${PROCESS_PREFIX}${process.pid}`,

@@ -125,6 +125,24 @@ export const DEFAULTS = {
     /** How long quitting waits for the running answer and background children before it leaves them stored. */
     quitDrainMs: 10_000,
   },
+  postgresStore: {
+    /** Ended inputs the PostgreSQL store keeps for look-ups by id and idempotency key, fleet-wide. */
+    endedInputsMax: 100_000,
+    /** Of those, the ones with an idempotency key. */
+    idempotencyKeysMax: 100_000,
+    /** How often each process tries to sweep (one process of the fleet sweeps at a time). */
+    sweepIntervalMs: 1_000,
+    /**
+     * Rows one statement of a sweep deletes. The sweep runs on a connection of its own, off the
+     * event loop, so its batches can be larger than the SQLite store's; each stays short all the
+     * same (a key sent again waits for the statement that deletes that key's input).
+     */
+    sweepBatchRows: 500,
+    /** Rows one sweep deletes at most; when more are due, the next follows at once. */
+    sweepRowsMax: 2_000,
+    /** Index entries one step of a count bound's cut-off search passes (a few milliseconds of the server's). */
+    cutoffWalkRows: 10_000,
+  },
   sqliteStore: {
     /** The database file, relative to the working directory. */
     path: "./.offstage/offstage.db",

@@ -1,7 +1,8 @@
 /**
- * Retention: what a store forgets so that a long-lived process does not grow without bound. Both
- * stores take the same options and apply the same rules; the memory store as it writes, the SQLite
- * store in the background (`sqlite/retention-sweep.ts`).
+ * Retention: what a store forgets so that a long-lived process does not grow without bound. Every
+ * store takes the same options and applies the same rules: the memory store as it writes, the SQLite
+ * store in the background (`sqlite/retention-sweep.ts`), the PostgreSQL store in the background too,
+ * one process of the fleet at a time (`postgres/fleet-sweep.ts`).
  *
  * - An ended input is forgotten, with its idempotency key, once it is beyond the newest
  *   `endedInputsMax` ended inputs or ended more than `endedInputAgeMaxMs` before the newest end.
@@ -19,7 +20,10 @@
  */
 import { checkPositiveInteger, type Subject } from "../validate.js";
 
-/** Retention options, shared by `createMemoryStore` and `createSqliteStore` (see each for its defaults). */
+/**
+ * Retention options, shared by `createMemoryStore`, `createSqliteStore` and `createPostgresStore`
+ * (see each for its defaults).
+ */
 export interface RetentionOptions {
   /** Ended inputs kept for `runtime.handle(id)` and idempotency look-ups; the oldest are forgotten. */
   readonly endedInputsMax?: number;
@@ -36,6 +40,13 @@ export interface RetentionOptions {
 /** Retention with every bound set; `Infinity` where there is none. */
 export type Retention = { readonly [K in keyof RetentionOptions]-?: number };
 
+/** What a background sweep deleted (the SQLite and PostgreSQL stores), for tests and `stats()`. */
+export interface SweepCounts {
+  readonly inputs: number;
+  readonly turns: number;
+  readonly historyRows: number;
+}
+
 /** The keys of {@link RetentionOptions}, for `checkOptions`. */
 export const RETENTION_KEYS: readonly string[] = Object.keys({
   endedInputsMax: true,
@@ -44,6 +55,16 @@ export const RETENTION_KEYS: readonly string[] = Object.keys({
   idempotencyKeyAgeMaxMs: true,
   historyTurnsMax: true,
 } satisfies Record<keyof RetentionOptions, true>);
+
+/**
+ * The keys a store's options take: its own (every key of its options type but the retention ones,
+ * each listed once, as the type checks) and the retention ones, for `checkOptions`.
+ */
+export function storeOptionKeys<T extends RetentionOptions>(
+  own: Record<Exclude<keyof T, keyof RetentionOptions>, true>,
+): readonly string[] {
+  return [...Object.keys(own), ...RETENTION_KEYS];
+}
 
 /**
  * The retention `given` asks for, checked (each bound a positive integer; ages need not fit a timer,

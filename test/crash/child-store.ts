@@ -37,6 +37,10 @@ export async function openChildStore(config: ChildConfig, database: string): Pro
     schema: postgres.schema,
     processId: postgres.processId,
     leaseMs: postgres.leaseMs,
+    // The checks read every accepted input back, and resends count on every key: nothing may be
+    // forgotten, however long the soak runs (OFFSTAGE_FLEET_SECONDS) and however many it accepts.
+    endedInputsMax: Number.MAX_SAFE_INTEGER,
+    idempotencyKeysMax: Number.MAX_SAFE_INTEGER,
   });
   return {
     store,

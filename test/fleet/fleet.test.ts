@@ -72,7 +72,14 @@ describe("fleet: 4 processes on one PostgreSQL schema, SIGKILLed and restarted",
         dir,
         sessions: SESSIONS,
         ledger,
-        store: createPostgresStore({ connectionString: PG_URL, schema, processId: "fleet-checker" }),
+        // It reads every input back: its own sweeps must forget none (as the fleet's).
+        store: createPostgresStore({
+          connectionString: PG_URL,
+          schema,
+          processId: "fleet-checker",
+          endedInputsMax: Number.MAX_SAFE_INTEGER,
+          idempotencyKeysMax: Number.MAX_SAFE_INTEGER,
+        }),
         shared: { rows: await readDelegationRows(PG_URL, schema) },
       });
       violations.push(...final.violations);

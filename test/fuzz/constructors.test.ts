@@ -15,6 +15,7 @@ import { createDemoModel } from "../../src/models/demo/index.js";
 import { createToolRegistry } from "../../src/runtime/tools/tool-registry.js";
 import { createApp } from "../../src/server/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { RETENTION_KEYS } from "../../src/store/retention.js";
 import { createScriptedModel } from "../../src/testing/index.js";
 import { createFileTools } from "../../src/tools/index.js";
 import { argument, collectEscapes, fuzzParameters, hostile, optionsLike } from "./hostile.js";
@@ -62,7 +63,7 @@ type Call = readonly [name: string, code: string, call: (v: unknown) => unknown]
 const CALLS: readonly Call[] = [
   ["createPostgresStore(v)", "INVALID_OPTIONS", (v) => createPostgresStore(v as never)],
   ["createPostgresStore({ pool: v })", "INVALID_OPTIONS", (v) => createPostgresStore({ pool: v } as never)],
-  ...["connectionString", "schema", "leaseMs", "processId", "readTimeoutMs", "notify"].map(
+  ...["connectionString", "schema", "leaseMs", "processId", "readTimeoutMs", "notify", ...RETENTION_KEYS].map(
     (key) =>
       [
         `createPostgresStore({ ${key}: v })`,
@@ -145,6 +146,27 @@ describe("constructors under hostile input", () => {
     );
   });
 
+  it.each(RETENTION_KEYS)(
+    "createPostgresStore({ %s }): NaN, negative, zero, fractional, a string, a getter that throws are refused, quoted",
+    (key) => {
+      for (const value of [Number.NaN, -1, 0, 2.5, "100", Number.POSITIVE_INFINITY, 2 ** 53]) {
+        const call = () => createPostgresStore({ connectionString: PG_URL, [key]: value });
+        expect(call).toThrow(`createPostgresStore(): ${key} must be a positive integer; got `);
+        refusedCleanly("INVALID_OPTIONS", call);
+      }
+      const getter = Object.defineProperty({ connectionString: PG_URL }, key, {
+        enumerable: true,
+        get() {
+          throw new Error("boom");
+        },
+      });
+      expect(() => createPostgresStore(getter)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
+      refusedCleanly("INVALID_OPTIONS", () => createPostgresStore(getter));
+      // And a good one is taken.
+      expect(createPostgresStore({ connectionString: PG_URL, [key]: 7 }).kind).toBe("postgres");
+    },
+  );
+
   it("createPostgresStore(options) and createDemoModel(options) as whole options objects", () => {
     const postgres = optionsLike({
       connectionString: fc.constant(PG_URL),
@@ -152,6 +174,7 @@ describe("constructors under hostile input", () => {
       leaseMs: fc.integer({ min: 0, max: 200 }),
       processId: fc.string({ maxLength: 4 }),
       notify: fc.boolean(),
+      ...Object.fromEntries(RETENTION_KEYS.map((key) => [key, fc.integer({ min: -2, max: 5 })])),
     });
     const demo = optionsLike({ latencyMs: fc.integer({ min: -1, max: 5 }), seed: fc.double() });
     fc.assert(

@@ -1,14 +1,21 @@
 /**
- * Retention (#15 item 6): what each store forgets, by count and by age, and that the SQLite store
- * forgets it in the background, between groups, exactly as the memory store (the reference) does as
- * inputs end. The same seeded run of writes goes to both; then every input, key and history agrees.
+ * Retention (#15 item 6): what each store forgets, by count and by age, and that the SQLite and
+ * PostgreSQL stores forget it in the background exactly as the memory store (the reference) does as
+ * inputs end. The same seeded run of writes goes to each; then every input, key and history agrees.
+ * The PostgreSQL cases need the server (`test/postgres/server.ts`): without it this file fails,
+ * saying so.
  */
 import { StatementSync } from "node:sqlite";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BootError, createMemoryStore, type Store } from "../../src/index.js";
+import { createPostgresStore } from "../../src/store/postgres/index.js";
+import type { RetentionOptions, SweepCounts } from "../../src/store/retention.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite/index.js";
 import { SeededRandom } from "../../src/testing/index.js";
+import { onServer } from "../postgres/on-server.js";
+import { PG_URL } from "../postgres/server.js";
 import { testRuntime } from "../support/runtime.js";
+import { answeredTurn } from "../support/turns.js";
 import { freshPath, removeFiles } from "./sqlite-files.js";
 
 const OK = { status: "completed", reason: { code: "ok", message: "ok" } } as const;
@@ -29,6 +36,53 @@ function sqlite(options: Parameters<typeof createSqliteStore>[0] = {}): SqliteSt
   return store;
 }
 
+const server = onServer();
+
+/** A store that sweeps in the background, and can be told to sweep now. */
+type SweepingStore = Store & { sweepNow(): Promise<SweepCounts> };
+
+/** The stores whose background sweeps must forget what the memory store forgets. */
+interface Sweeping {
+  readonly name: string;
+  /** A new store over new data, opened. */
+  open(retention: RetentionOptions): Promise<SweepingStore>;
+  /** Closes `store` and opens its data again, as a restarted process would. */
+  reopen(store: SweepingStore, retention: RetentionOptions): Promise<SweepingStore>;
+}
+
+const SWEEPING: readonly Sweeping[] = [
+  {
+    name: "SQLite",
+    async open(retention) {
+      const store = sqlite(retention);
+      await store.open();
+      return store;
+    },
+    async reopen(store, retention) {
+      await store.close();
+      const again = sqlite({ path: (store as SqliteStore).path, ...retention });
+      await again.open();
+      return again;
+    },
+  },
+  {
+    name: "PostgreSQL",
+    async open(retention) {
+      const schema = server.schema("ret");
+      const store = server.store(schema, { processId: `p-${schema}`, ...retention });
+      await store.open();
+      return store;
+    },
+    async reopen(store, retention) {
+      await store.close();
+      const { schema, processId } = store as unknown as { schema: string; processId: string };
+      const again = server.store(schema, { processId, ...retention });
+      await again.open();
+      return again;
+    },
+  },
+];
+
 /** A seeded run of accepts and ends over 4 sessions; every end one time unit after the last. */
 interface Driven {
   readonly id: string;
@@ -40,6 +94,8 @@ function drive(store: Store, seed: number, inputs: number): Driven[] {
   const random = new SeededRandom(seed);
   const ids: Driven[] = [];
   let clock = 1_000;
+  // The PostgreSQL store writes a session's turns only under its lease, taken as it creates it.
+  for (const s of [0, 1, 2, 3]) store.createSession({ id: `s${s}`, agent: "a", createdAtMs: clock });
   for (let n = 1; n <= inputs; n++) {
     const sessionId = `s${random.int(0, 3)}`;
     const id = `i${n}`;
@@ -68,21 +124,7 @@ function drive(store: Store, seed: number, inputs: number): Driven[] {
       });
       continue;
     }
-    store.startTurn({ turnId: `t${n}`, sessionId, inputIds: [id], attempt: 1, startedAtMs: clock });
-    store.endTurn({
-      turnId: `t${n}`,
-      sessionId,
-      attempt: 1,
-      outcome: OK,
-      messages: [
-        { role: "user", content: [{ type: "text", text: `q${n}` }] },
-        { role: "assistant", content: [{ type: "text", text: `a${n}` }] },
-      ],
-      inputIds: [id],
-      requeued: [],
-      usage: NO_USAGE,
-      endedAtMs: clock,
-    });
+    answeredTurn(store, { sessionId, turnId: `t${n}`, inputId: id, n, atMs: clock });
   }
   return ids;
 }
@@ -98,7 +140,7 @@ function remembered(store: Store, ids: readonly Driven[]) {
   };
 }
 
-describe("retention: the SQLite store forgets what the memory store forgets", () => {
+describe("retention: the SQLite and PostgreSQL stores forget what the memory store forgets", () => {
   const cases = [
     { name: "by count", retention: { endedInputsMax: 40, idempotencyKeysMax: 7 } },
     { name: "by age", retention: { endedInputAgeMaxMs: 60, idempotencyKeyAgeMaxMs: 25 } },
@@ -108,64 +150,67 @@ describe("retention: the SQLite store forgets what the memory store forgets", ()
       retention: { endedInputsMax: 30, endedInputAgeMaxMs: 45, idempotencyKeysMax: 5, historyTurnsMax: 2 },
     },
   ];
-  for (const { name, retention } of cases) {
-    it(name, async () => {
-      const memory = createMemoryStore(retention);
-      await memory.open();
-      const file = sqlite(retention);
-      await file.open();
-      const ids = drive(memory, 7, 300);
-      drive(file, 7, 300);
-      const swept = await file.sweepNow();
-      expect(swept.inputs + swept.historyRows).toBeGreaterThan(0);
-      const expected = remembered(memory, ids);
-      expect(remembered(file, ids)).toEqual(expected);
-      // Queued inputs are never forgotten, whatever the bounds.
-      expect(expected.inputs.filter(([, status]) => status === "queued").length).toBeGreaterThan(10);
-      // And it holds after a restart, which reads it all from the file.
-      await file.close();
-      const again = sqlite({ path: file.path, ...retention });
-      await again.open();
-      expect(remembered(again, ids)).toEqual(expected);
-    });
-  }
-
-  it("deletes an ended turn with the last input that takes its outcome from it, not before", async () => {
-    const store = sqlite({ endedInputsMax: 1 });
-    await store.open();
-    for (const n of [1, 2]) {
-      store.accept({ id: `i${n}`, sessionId: "s", seq: n, payload: n, policy: "enqueue", acceptedAtMs: n });
+  for (const sweeping of SWEEPING)
+    for (const { name, retention } of cases) {
+      it(`${sweeping.name}: ${name}`, async () => {
+        const memory = createMemoryStore(retention);
+        await memory.open();
+        const store = await sweeping.open(retention);
+        const ids = drive(memory, 7, 300);
+        drive(store, 7, 300);
+        const swept = await store.sweepNow();
+        expect(swept.inputs + swept.historyRows).toBeGreaterThan(0);
+        const expected = remembered(memory, ids);
+        expect(remembered(store, ids)).toEqual(expected);
+        // Queued inputs are never forgotten, whatever the bounds.
+        expect(expected.inputs.filter(([, status]) => status === "queued").length).toBeGreaterThan(10);
+        // And it holds after a restart, which reads it all from the database.
+        const again = await sweeping.reopen(store, retention);
+        expect(remembered(again, ids)).toEqual(expected);
+      });
     }
-    store.startTurn({ turnId: "t1", sessionId: "s", inputIds: ["i1"], attempt: 1, startedAtMs: 3 });
-    // i2 joins t1 and ends with it: its outcome is t1's row.
-    store.steer({ inputId: "i2", sessionId: "s", turnId: "t1", attempt: 1 });
-    store.checkpoint({ turnId: "t1", sessionId: "s", attempt: 1, step: 1, messages: [] });
-    store.endTurn({
-      turnId: "t1",
-      sessionId: "s",
-      attempt: 1,
-      outcome: OK,
-      messages: [],
-      inputIds: ["i1", "i2"],
-      requeued: [],
-      usage: NO_USAGE,
-      endedAtMs: 10,
+
+  for (const sweeping of SWEEPING)
+    it(`${sweeping.name}: deletes an ended turn with the last input that takes its outcome from it, not before`, async () => {
+      await endedTurnCase(await sweeping.open({ endedInputsMax: 1 }));
     });
-    expect(await store.sweepNow()).toEqual({ inputs: 1, turns: 0, historyRows: 0 });
-    expect(store.input("i1")).toBeUndefined();
-    expect(store.input("i2")).toMatchObject({ status: "completed", outcome: OK });
-    store.accept({ id: "i3", sessionId: "s", seq: 3, payload: 3, policy: "enqueue", acceptedAtMs: 11 });
-    store.endInput({
-      inputId: "i3",
-      sessionId: "s",
-      status: "cancelled",
-      reason: CANCELLED.reason,
-      endedAtMs: 12,
-    });
-    expect(await store.sweepNow()).toEqual({ inputs: 2, turns: 1, historyRows: 0 });
-    expect(store.input("i3")).toMatchObject({ status: "cancelled" });
-  });
 });
+
+/** Two inputs end with one turn (one steered in); the turn goes with the second, not the first. */
+async function endedTurnCase(store: SweepingStore): Promise<void> {
+  store.createSession({ id: "s", agent: "a", createdAtMs: 0 });
+  for (const n of [1, 2]) {
+    store.accept({ id: `i${n}`, sessionId: "s", seq: n, payload: n, policy: "enqueue", acceptedAtMs: n });
+  }
+  store.startTurn({ turnId: "t1", sessionId: "s", inputIds: ["i1"], attempt: 1, startedAtMs: 3 });
+  // i2 joins t1 and ends with it: its outcome is t1's row.
+  store.steer({ inputId: "i2", sessionId: "s", turnId: "t1", attempt: 1 });
+  store.checkpoint({ turnId: "t1", sessionId: "s", attempt: 1, step: 1, messages: [] });
+  store.endTurn({
+    turnId: "t1",
+    sessionId: "s",
+    attempt: 1,
+    outcome: OK,
+    messages: [],
+    inputIds: ["i1", "i2"],
+    requeued: [],
+    usage: NO_USAGE,
+    endedAtMs: 10,
+  });
+  expect(await store.sweepNow()).toEqual({ inputs: 1, turns: 0, historyRows: 0 });
+  expect(store.input("i1")).toBeUndefined();
+  expect(store.input("i2")).toMatchObject({ status: "completed", outcome: OK });
+  store.accept({ id: "i3", sessionId: "s", seq: 3, payload: 3, policy: "enqueue", acceptedAtMs: 11 });
+  store.endInput({
+    inputId: "i3",
+    sessionId: "s",
+    status: "cancelled",
+    reason: CANCELLED.reason,
+    endedAtMs: 12,
+  });
+  expect(await store.sweepNow()).toEqual({ inputs: 2, turns: 1, historyRows: 0 });
+  expect(store.input("i3")).toMatchObject({ status: "cancelled" });
+}
 
 describe("retention: the SQLite store's sweep runs in the background, never inside a group", () => {
   it("waits for the open group to commit, then deletes in a transaction of its own", async () => {
@@ -254,11 +299,12 @@ describe("retention options are checked", () => {
     "idempotencyKeyAgeMaxMs",
     "historyTurnsMax",
   ]) {
-    it(`${name}: a positive integer, in both stores`, () => {
+    it(`${name}: a positive integer, in every store`, () => {
       for (const value of bad) {
         for (const make of [
           () => createMemoryStore({ [name]: value }),
           () => createSqliteStore({ path: freshPath(), [name]: value }),
+          () => createPostgresStore({ connectionString: PG_URL, [name]: value }),
         ]) {
           expect(make).toThrow(BootError);
           expect(make).toThrow(`${name} must be a positive integer`);
@@ -277,6 +323,9 @@ describe("retention options are checked", () => {
       "options.idempotencyKeyMax is not a known key; did you mean idempotencyKeysMax?",
     );
     expect(() => createMemoryStore({ historyTurnMax: 5 } as never)).toThrow("did you mean historyTurnsMax?");
+    expect(() => createPostgresStore({ connectionString: PG_URL, endedInputMax: 5 } as never)).toThrow(
+      "options.endedInputMax is not a known key; did you mean endedInputsMax?",
+    );
   });
 
   it("the limit that no store could enforce is gone from limits, with the near name of none", async () => {

@@ -11,6 +11,18 @@
  * history again), and a group that fails to commit drops every entry ({@link HeldHistories.clear}).
  * The sessions used least recently are let go beyond a bound on the messages kept.
  *
+ * Retention (`historyTurnsMax`) deletes history rows under the entries' feet: a sweep may run in any
+ * process of the fleet, at any time, and tells no cache. An entry never holds a row a sweep deleted
+ * all the same, because an entry keeps what a read of the history would return, bound included: the
+ * read returns the newest `historyTurnsMax` turns (one row a turn; `statements.ts`, `history`), and
+ * the entry drops its oldest turn whenever an end takes it past the bound, as the memory store
+ * does. A sweep deletes only rows beyond a session's newest `historyTurnsMax` committed turns; rows
+ * are only ever added after those, one turn at a time, by the lease holder, so a row beyond the bound
+ * once stays beyond it, and the entry — the newest turns, committed or this group's — dropped it
+ * before or as the sweep saw it so. (Were reads not bounded, an entry made before a trim would go on
+ * serving turns the database no longer has, and one made after it fewer: the history a turn saw
+ * would depend on which process swept when.)
+ *
  * @packageDocumentation
  */
 import type { Message } from "../../kernel/messages.js";
@@ -25,6 +37,8 @@ const ENDED = -1;
 interface Entry {
   readonly epoch: number;
   readonly messages: Message[];
+  /** How many messages each turn in `messages` added, oldest first (one history row each), while `historyTurnsMax` bounds it. */
+  readonly sizes: number[];
   /** The attempt of each turn seen starting since the entry was made, or ENDED. */
   readonly turns: Map<string, number>;
 }
@@ -33,6 +47,12 @@ export class HeldHistories {
   /** In order of last use, least recent first. */
   readonly #sessions = new Map<string, Entry>();
   #messages = 0;
+  /** The turns a history keeps (`historyTurnsMax`; `Infinity`: all). */
+  readonly #turnsMax: number;
+
+  constructor(turnsMax: number) {
+    this.#turnsMax = turnsMax;
+  }
 
   /** The session's history, if kept for lease `epoch`. The array is this cache's own. */
   get(sessionId: string, epoch: number): readonly Message[] | undefined {
@@ -47,12 +67,17 @@ export class HeldHistories {
     return entry.messages;
   }
 
-  /** Keeps the session's whole history, as read (or known empty) under lease `epoch`. */
-  set(sessionId: string, epoch: number, messages: readonly Message[]): void {
+  /**
+   * Keeps the session's history, as read (or known empty) under lease `epoch`: its turns' messages,
+   * oldest first. Returns the messages as kept.
+   */
+  set(sessionId: string, epoch: number, turns: readonly (readonly Message[])[]): readonly Message[] {
     this.forget(sessionId);
-    this.#sessions.set(sessionId, { epoch, messages: [...messages], turns: new Map() });
-    this.#messages += messages.length;
+    const entry: Entry = { epoch, messages: [], sizes: [], turns: new Map() };
+    for (const messages of turns) this.#append(entry, messages);
+    this.#sessions.set(sessionId, entry);
     this.#evict();
+    return entry.messages;
   }
 
   /** A turn's attempt starts under lease `epoch` (the database keeps only a higher attempt). */
@@ -82,9 +107,21 @@ export class HeldHistories {
       return;
     }
     entry.turns.set(turnId, ENDED);
+    this.#append(entry, messages);
+    this.#evict();
+  }
+
+  /** A turn's messages join the entry (none: no history row, no turn); beyond the bound, the oldest turn's leave. */
+  #append(entry: Entry, messages: readonly Message[]): void {
+    if (messages.length === 0) return;
     for (const message of messages) entry.messages.push(message);
     this.#messages += messages.length;
-    this.#evict();
+    if (this.#turnsMax === Number.POSITIVE_INFINITY) return;
+    entry.sizes.push(messages.length);
+    if (entry.sizes.length <= this.#turnsMax) return;
+    const dropped = entry.sizes.shift()!;
+    entry.messages.splice(0, dropped);
+    this.#messages -= dropped;
   }
 
   forget(sessionId: string): void {

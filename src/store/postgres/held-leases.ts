@@ -42,7 +42,7 @@ export interface LeaseContext {
 /** The sessions this process holds and the claims that take them; see the module note. */
 export class HeldLeases implements SessionLeases {
   /** The histories of held sessions (`held-histories.ts`). */
-  readonly histories = new HeldHistories();
+  readonly histories: HeldHistories;
   /** The last event numbers of held sessions (`held-event-seqs.ts`). */
   readonly eventSeqs = new HeldEventSeqs();
   /** Sessions being created here (`new-sessions.ts`). */
@@ -64,6 +64,7 @@ export class HeldLeases implements SessionLeases {
   constructor(context: LeaseContext) {
     this.#context = context;
     this.#processId = context.settings.processId;
+    this.histories = new HeldHistories(context.settings.retention.historyTurnsMax);
   }
 
   /**

@@ -116,6 +116,30 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    name: "retention: ended inputs in end order, and how far the sweeps have looked through history",
+    sql: `
+      -- Ended inputs in the order retention forgets them (retention-sweep.ts): all of them, and
+      -- those with an idempotency key. ord (unique, insert order) breaks ties of ended_at_ms. Built
+      -- in the boot transaction, so processes of the older release wait for it to write inputs.
+      CREATE INDEX inputs_ended ON {s}.inputs (ended_at_ms, ord) WHERE ended_at_ms IS NOT NULL;
+      CREATE INDEX inputs_ended_keyed ON {s}.inputs (ended_at_ms, ord)
+        WHERE ended_at_ms IS NOT NULL AND idempotency_key IS NOT NULL;
+
+      -- One row, written only by the process that holds the fleet's sweep lock: history rows up to
+      -- history_seen_id have been looked at (their sessions trimmed) under the bound
+      -- history_turns_max (NULL: none yet), and a sweep with a lower bound looks through all
+      -- again; the last round of sweeps, by any process, ended at round_ended_at.
+      CREATE TABLE {s}.retention_marks (
+        id                INTEGER     PRIMARY KEY CHECK (id = 1),
+        history_seen_id   BIGINT      NOT NULL DEFAULT 0,
+        history_turns_max BIGINT,
+        round_ended_at    TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+      );
+      INSERT INTO {s}.retention_marks (id) VALUES (1);
+    `,
+  },
+  {
+    version: 3,
     name: "the event log: each session's numbered events, and the last number trimmed",
     sql: `
       -- One row per recorded event; seq is the session's number (1, 2, ...), given by the process

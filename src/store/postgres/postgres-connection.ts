@@ -1,7 +1,8 @@
 /**
  * An open PostgreSQL store's connection and the parts that live exactly as long as it: the worker
  * thread's synchronous connection (`sync-connection.ts`), the group's held writes
- * (`held-writes.ts`) and the heartbeat that keeps the process's leases alive (`heartbeat.ts`).
+ * (`held-writes.ts`), the heartbeat that keeps the process's leases alive (`heartbeat.ts`) and the
+ * retention sweep (`fleet-sweep.ts`).
  * {@link connect} makes them at boot — it migrates (`migrations.ts`: one transaction, under an
  * advisory lock) and registers the process first, on a connection of its own — and wires what they
  * report (leases lost, writes fenced out, new sessions' rows answered) to the store's leases.
@@ -11,7 +12,9 @@
 import { hostname } from "node:os";
 import pg from "pg";
 import { BootError, OffstageError } from "../../errors.js";
+import { DEFAULTS } from "../../kernel/limits.js";
 import { isConnectionError } from "./connection-worker.js";
+import { FleetSweep } from "./fleet-sweep.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { HeldLeases } from "./held-leases.js";
 import { HeldWrites } from "./held-writes.js";
@@ -32,6 +35,8 @@ export interface PostgresConnection {
   /** The group's inputs, turn starts and turn ends, written together (`held-writes.ts`). */
   readonly held: HeldWrites;
   readonly heartbeat: Heartbeat;
+  /** The retention sweep, on a connection of its own (`fleet-sweep.ts`). */
+  readonly sweep: FleetSweep;
 }
 
 /** What {@link connect} connects to, and for whom. */
@@ -98,7 +103,25 @@ export async function connect({ settings, sql, where, leases }: ConnectTarget): 
       ),
   );
   conn.held = held;
-  return { conn, held, heartbeat };
+  const { sweepBatchRows, sweepRowsMax, cutoffWalkRows, sweepIntervalMs } = DEFAULTS.postgresStore;
+  const sweep = new FleetSweep({
+    config,
+    schema,
+    sql,
+    retention: settings.retention,
+    sizes: {
+      batchRows: sweepBatchRows,
+      rowsMax: sweepRowsMax,
+      walkRows: cutoffWalkRows,
+      roundEveryMs: sweepIntervalMs,
+    },
+    intervalMs: sweepIntervalMs,
+    statementTimeoutMs: readTimeoutMs,
+    // Idle longer than a lease and than a few tries: the process is frozen (or gone).
+    idleTimeoutMs: Math.max(leaseMs, 5 * sweepIntervalMs),
+  });
+  sweep.start();
+  return { conn, held, heartbeat, sweep };
 }
 
 /** The connection of a store that is open; `CLOSED` for one that is not. */

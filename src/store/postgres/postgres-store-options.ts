@@ -6,6 +6,7 @@
  */
 import { hostname } from "node:os";
 import pg from "pg";
+import { DEFAULTS } from "../../kernel/limits.js";
 import {
   checkBoolean,
   checkDurationMs,
@@ -15,10 +16,20 @@ import {
   isInstance,
   optionsOf,
 } from "../../validate.js";
+import { type Retention, type RetentionOptions, retentionOf, storeOptionKeys } from "../retention.js";
 import { PostgresStore } from "./postgres-store.js";
 
-/** Options of {@link createPostgresStore}. */
-export interface PostgresStoreOptions {
+/**
+ * Options of {@link createPostgresStore}. Retention ({@link RetentionOptions}) is fleet-wide and
+ * applied in the background: by default the newest 100 000 ended inputs are kept (`endedInputsMax`),
+ * of them at most 100 000 with an idempotency key (`idempotencyKeysMax`), with no age bound, and
+ * every session's whole history. About once a second one process of the fleet — whichever gets the
+ * schema's sweep lock — deletes what the bounds let go, on a connection of its own, one statement a
+ * transaction; give every process the same bounds (a sweep applies its own process's). A session's history
+ * is read with its bound applied (its newest `historyTurnsMax` turns) whether or not a sweep has
+ * trimmed it yet.
+ */
+export interface PostgresStoreOptions extends RetentionOptions {
   /** `postgres://user@host:port/database`; or give `pool`. */
   readonly connectionString?: string;
   /** A `pg` pool whose settings the store connects with (its connections are the store's own). */
@@ -38,7 +49,7 @@ export interface PostgresStoreOptions {
   readonly notify?: boolean;
 }
 
-const POSTGRES_STORE_KEYS = Object.keys({
+const POSTGRES_STORE_KEYS = storeOptionKeys<PostgresStoreOptions>({
   connectionString: true,
   pool: true,
   schema: true,
@@ -46,14 +57,14 @@ const POSTGRES_STORE_KEYS = Object.keys({
   processId: true,
   readTimeoutMs: true,
   notify: true,
-} satisfies Record<keyof PostgresStoreOptions, true>);
+});
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /**
  * Creates a PostgreSQL store; nothing connects until the runtime starts (`open()`), which throws
  * `BootError` `STORE_UNREACHABLE` (naming host and port) when the server cannot be reached and
  * `STORE_TOO_NEW` for a schema a newer release migrated. Throws `BootError` `INVALID_OPTIONS` for
- * bad options.
+ * bad options (each retention bound must be a positive integer).
  *
  * It keeps an event log (`store.eventLog`), which the runtime records into with `eventLog: true`:
  * each session's events are recorded by the process holding it, and followed from any other by
@@ -62,7 +73,12 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * @example
  * const runtime = createRuntime({
  *   agents: { assistant },
- *   store: createPostgresStore({ connectionString: process.env.DATABASE_URL, schema: "offstage" }),
+ *   store: createPostgresStore({
+ *     connectionString: process.env.DATABASE_URL,
+ *     schema: "offstage",
+ *     endedInputsMax: 10_000, // handles and idempotency keys of the newest 10 000 ended inputs
+ *     historyTurnsMax: 50, // each session remembers its newest 50 turns
+ *   }),
  * });
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
@@ -89,11 +105,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   checkText(OPTIONS, "processId", processId, 200);
   const notify = given.notify ?? true;
   checkBoolean(OPTIONS, "notify", notify);
+  const retention = retentionOf(OPTIONS, given, DEFAULTS.postgresStore);
   const base: pg.ClientConfig =
     pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
   // Names the store's connections in pg_stat_activity: whose they are, at a glance.
   const config: pg.ClientConfig = { ...base, application_name: `offstage ${processId}`.slice(0, 63) };
-  return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify });
+  return new PostgresStore({ config, schema, leaseMs, processId, readTimeoutMs, notify, retention });
 }
 
 const OPTIONS = optionsOf("createPostgresStore()");
@@ -106,4 +123,5 @@ export interface Settings {
   readonly processId: string;
   readonly readTimeoutMs: number;
   readonly notify: boolean;
+  readonly retention: Retention;
 }

@@ -20,6 +20,9 @@
  * stops (`leaseMs`). The leases are kept in `held-leases.ts`; the connection's parts are made in
  * `postgres-connection.ts`.
  *
+ * Retention is the fleet's: one process at a time sweeps what the bounds let go, in the background
+ * (`fleet-sweep.ts`, `retention-sweep.ts`), and history reads apply `historyTurnsMax` themselves.
+ *
  * The event log (`postgres-event-log.ts`) follows the leases: a session's events are appended, with
  * the group, by the process that holds it, fenced by its epoch like a turn write, and numbered on
  * from the last one committed when the session changes hands.
@@ -42,6 +45,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
+import type { SweepCounts } from "../retention.js";
 import { type InputRow, snapshotOf } from "../sqlite/rows.js";
 import { HeldLeases } from "./held-leases.js";
 import { quoteIdent } from "./migrations.js";
@@ -261,15 +265,20 @@ export class PostgresStore implements Store, AsyncDisposable {
     return this.#open?.conn.commit() ?? Promise.resolve();
   }
 
-  /** For a session this process holds, from memory after the first read (`held-histories.ts`). */
+  /**
+   * The messages of the session's newest `historyTurnsMax` turns (all by default); for a session
+   * this process holds, from memory after the first read (`held-histories.ts`).
+   */
   history(sessionId: string): readonly Message[] {
     const epoch = this.#leases.epochOf(sessionId);
     const kept = epoch === undefined ? undefined : this.#leases.histories.get(sessionId, epoch);
     if (kept !== undefined) return kept;
-    const { rows } = this.#live().readSync(this.#sql.history, [sessionId]);
-    const messages = rows.flatMap((row) => JSON.parse(row.messages as string) as Message[]);
-    if (epoch !== undefined) this.#leases.histories.set(sessionId, epoch, messages);
-    return messages;
+    const { historyTurnsMax } = this.#settings.retention;
+    const limit = historyTurnsMax === Number.POSITIVE_INFINITY ? null : historyTurnsMax;
+    const { rows } = this.#live().readSync(this.#sql.history, [sessionId, limit]);
+    const turns = rows.map((row) => JSON.parse(row.messages as string) as Message[]);
+    if (epoch !== undefined) return this.#leases.histories.set(sessionId, epoch, turns);
+    return turns.flat();
   }
 
   findByIdempotencyKey(sessionId: string, key: string): InputSnapshot | undefined {
@@ -293,6 +302,17 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   /**
+   * @internal Commits, then sweeps until nothing is beyond the retention bounds (waiting for the
+   * fleet's sweep lock if another process holds it), as the background sweep does a batch at a
+   * time; resolves with what this process's sweeps deleted so far. For tests.
+   */
+  async sweepNow(): Promise<SweepCounts> {
+    const { sweep } = this.#openNow();
+    await this.commit();
+    return sweep.sweepNow();
+  }
+
+  /**
    * @internal Drops the store as `kill -9` drops its process: the open transaction is lost, the
    * heartbeat stops and the leases stay behind until they lapse. For crash tests in one process.
    */
@@ -304,6 +324,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     this.#leases.clear();
     open.held.drop();
     open.heartbeat.close();
+    await open.sweep.close();
     await open.conn.abandon();
   }
 
@@ -312,6 +333,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     if (open === undefined) return;
     this.#open = undefined;
     open.heartbeat.close();
+    await open.sweep.close();
     this.#leases.clear();
     open.conn.write(this.#sql.releaseAll, [this.processId]);
     open.conn.write(this.#sql.forgetProcess, [this.processId]);

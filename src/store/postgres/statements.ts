@@ -1,6 +1,7 @@
 /**
  * Every statement the PostgreSQL store runs, one named constant each (the delegation log's in
- * `delegation-statements.ts`, the event log's in `event-statements.ts`); `{s}` stands for the store's quoted schema, replaced once per store by
+ * `delegation-statements.ts`, the retention sweep's in `retention-statements.ts`, the event log's in
+ * `event-statements.ts`); `{s}` stands for the store's quoted schema, replaced once per store by
  * {@link statementsFor}.
  *
  * Turn writes are fenced twice. By attempt, as in every store (`attempt = $n`, and only while the
@@ -18,6 +19,7 @@
 
 import { DELEGATION_SQL } from "./delegation-statements.js";
 import { EVENT_SQL } from "./event-statements.js";
+import { RETENTION_SQL } from "./retention-statements.js";
 
 /** The server's clock in milliseconds: lease times never depend on the processes' clocks agreeing. */
 const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -340,8 +342,16 @@ const SQL = {
   requeueInput: `UPDATE {s}.inputs SET status = 'queued', turn_id = NULL, steer_step = NULL
     WHERE id = $1 AND status = 'running' AND turn_id = $2`,
 
-  history: "SELECT messages FROM {s}.history WHERE session_id = $1 ORDER BY id",
+  /**
+   * A session's history, one row a turn: the newest `$2` rows (NULL: all), so a read keeps the
+   * bound whether or not a sweep has trimmed the session yet (`held-histories.ts`). Params:
+   * session id, the bound.
+   */
+  history: `SELECT messages FROM (SELECT id, messages FROM {s}.history WHERE session_id = $1
+      ORDER BY id DESC LIMIT $2) h
+    ORDER BY id`,
   ...DELEGATION_SQL,
+  ...RETENTION_SQL,
   ...EVENT_SQL,
 } as const;
 

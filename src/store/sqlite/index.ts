@@ -6,6 +6,6 @@
  * @packageDocumentation
  */
 
-export type { SweepCounts } from "./retention-sweep.js";
+export type { SweepCounts } from "../retention.js";
 export type { SqliteStore, SqliteStoreStats } from "./sqlite-store.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./sqlite-store-options.js";

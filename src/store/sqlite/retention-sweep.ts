@@ -18,7 +18,7 @@
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { Retention } from "../retention.js";
+import type { Retention, SweepCounts } from "../retention.js";
 import { CountCutoff, CUTOFF_WALK_ROWS } from "./count-cutoff.js";
 import type { GroupCommit } from "./group-commit.js";
 
@@ -50,13 +50,6 @@ const SQL = {
       ORDER BY id LIMIT ?3)`,
   allSessions: "SELECT id FROM sessions",
 } as const;
-
-/** What a sweep deleted, for tests and `stats()`. */
-export interface SweepCounts {
-  readonly inputs: number;
-  readonly turns: number;
-  readonly historyRows: number;
-}
 
 /** The deletes of one bound: its count cut-off, and its two delete statements. */
 interface Bound {

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { DEFAULTS } from "../../kernel/limits.js";
 import { checkBoolean, checkDurationMs, checkOneOf, checkOptions, fail, optionsOf } from "../../validate.js";
-import { RETENTION_KEYS, type RetentionOptions, retentionOf } from "../retention.js";
+import { type RetentionOptions, retentionOf, storeOptionKeys } from "../retention.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 /**
@@ -76,13 +76,10 @@ export function createSqliteStore(options: SqliteStoreOptions = {}): SqliteStore
 
 const OPTIONS = optionsOf("createSqliteStore()");
 
-const SQLITE_STORE_KEYS = [
-  ...Object.keys({
-    path: true,
-    durability: true,
-    groupCommitMs: true,
-    busyTimeoutMs: true,
-    checkIntegrity: true,
-  } satisfies Record<Exclude<keyof SqliteStoreOptions, keyof RetentionOptions>, true>),
-  ...RETENTION_KEYS,
-];
+const SQLITE_STORE_KEYS = storeOptionKeys<SqliteStoreOptions>({
+  path: true,
+  durability: true,
+  groupCommitMs: true,
+  busyTimeoutMs: true,
+  checkIntegrity: true,
+});

@@ -33,7 +33,7 @@ import type {
   TurnEnd,
   TurnStart,
 } from "../../runtime/ports/store.js";
-import type { Retention } from "../retention.js";
+import type { Retention, SweepCounts } from "../retention.js";
 import { type GroupCommit, type GroupCommitStats, NO_STATS } from "./group-commit.js";
 import type { HeldWrites } from "./held-writes.js";
 import { HistoryCache, type HistoryRow } from "./history-cache.js";
@@ -41,7 +41,7 @@ import { userVersion } from "./migrations.js";
 import { isConstraintError } from "./multi-row-statement.js";
 import type { ConnectionOptions } from "./open-database.js";
 import { recoverState } from "./recover.js";
-import { RetentionSweep, type SweepCounts } from "./retention-sweep.js";
+import { RetentionSweep } from "./retention-sweep.js";
 import { type InputRow, type RecordColumns, recordOf, snapshotOf } from "./rows.js";
 import { abandonConnection, type Connection, closeConnection, connect } from "./sqlite-connection.js";
 import { SqliteDelegationLog } from "./sqlite-delegation-log.js";
