@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { createRuntime, type Runtime } from "../../src/index.js";
 import type { SessionEvent } from "../../src/runtime/ports/event-log.js";
-import { createPostgresStore } from "../../src/store/postgres/index.js";
+import { createPostgresStore, type PostgresStore } from "../../src/store/postgres/index.js";
 import { deferred } from "../support/async.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
@@ -16,6 +16,13 @@ const server = onServer();
 
 function event(sessionId: string, seq: number, by: string): SessionEvent {
   return { sessionId, seq, atMs: seq, event: { type: "model.text", sessionId, turnId: by, delta: by } };
+}
+
+/** The store of process `processId` on `schema`, open. */
+async function opened(schema: string, processId: string): Promise<PostgresStore> {
+  const store = server.store(schema, { processId });
+  await store.open();
+  return store;
 }
 
 async function loggedOf(schema: string, sessionId: string): Promise<{ seq: number; by: string }[]> {
@@ -32,8 +39,7 @@ async function loggedOf(schema: string, sessionId: string): Promise<{ seq: numbe
 describe("postgres event log: leases", () => {
   it("keeps out the appends of a process whose lease moved; the new holder numbers on from the last committed", async () => {
     const schema = server.schema("pgev");
-    const a = server.store(schema, { processId: "a" });
-    await a.open();
+    const a = await opened(schema, "a");
     a.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
     a.accept({ id: "i1", sessionId: "s1", seq: 1, payload: "hi", policy: "enqueue", acceptedAtMs: 1 });
     // Being created here: the row's answer says whether this process holds it (and numbers its events).
@@ -44,8 +50,7 @@ describe("postgres event log: leases", () => {
     expect(a.eventLog.lastSeq("s1")).toBe(2);
     // a pauses past its lease, and b takes the session over (it has live input).
     await sql(`DELETE FROM "${schema}".processes WHERE id = 'a'`);
-    const b = server.store(schema, { processId: "b" });
-    await b.open();
+    const b = await opened(schema, "b");
     expect(b.holds("s1")).toBe(true);
     expect(b.eventLog.recordsHere("s1")).toBe(true);
     expect(b.eventLog.lastSeq("s1")).toBe(2);
@@ -60,8 +65,7 @@ describe("postgres event log: leases", () => {
       { seq: 3, by: "b" },
     ]);
     // A process that neither holds nor creates the session reads what is committed.
-    const c = server.store(schema, { processId: "c" });
-    await c.open();
+    const c = await opened(schema, "c");
     expect(c.eventLog.recordsHere("s1")).toBe(false);
     expect(c.eventLog.lastSeq("s1")).toBe(3);
     expect(c.eventLog.read("s1", 1, 10).map((e) => e.seq)).toEqual([2, 3]);
