@@ -225,7 +225,9 @@ function guardEventLog(log: EventLog, store: GuardedStore): EventLog {
     read: (sessionId, afterSeq, limit) => guardedBy(store, () => log.read(sessionId, afterSeq, limit)),
     lastSeq: (sessionId) => guardedBy(store, () => log.lastSeq(sessionId)),
     trim: (sessionId, throughSeq) => guardedBy(store, () => log.trim(sessionId, throughSeq)),
-    // Answered from the lease bookkeeping in memory: nothing to watch.
-    ...(recordsHere === undefined ? {} : { recordsHere: (sessionId) => recordsHere.call(log, sessionId) }),
+    // Mostly answered from memory, but a session being created waits for its row's answer.
+    ...(recordsHere === undefined
+      ? {}
+      : { recordsHere: (sessionId) => guardedBy(store, () => recordsHere.call(log, sessionId)) }),
   };
 }

@@ -139,6 +139,36 @@ describe("postgres event log: runtimes", () => {
     expect(seen.filter((e) => e.event.type === "input.accepted")).toHaveLength(3);
   }, 20_000);
 
+  it("a session handed over by a clean stop is numbered on by its next holder", async () => {
+    const schema = server.schema("pgev");
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    await a.session("s", { agent: "echo" }).send("one").result();
+    // b follows while a holds the session, and goes on following when a stops and b takes over.
+    const seen: SessionEvent[] = [];
+    const following = (async () => {
+      for await (const e of b.session("s").events({ after: 0 })) {
+        seen.push(e);
+        if (seen.filter((x) => x.event.type === "turn.ended").length === 2) return;
+      }
+    })();
+    await a.stop();
+    // Sent from b to a session nobody holds: b takes its lease, runs it and records its events.
+    expect((await b.session("s").send("two").result()).output).toBe("b:two");
+    await following;
+    const logged = await loggedOf(schema, "s");
+    expect(logged.map((row) => row.seq)).toEqual(logged.map((_, n) => n + 1));
+    expect(seen.map((e) => e.seq)).toEqual(logged.map((row) => row.seq));
+    expect(seen.map((e) => e.event.type)).toEqual([
+      "input.accepted",
+      "turn.started",
+      "turn.ended",
+      "input.accepted",
+      "turn.started",
+      "turn.ended",
+    ]);
+  }, 20_000);
+
   it("handle.events() of input sent from a process that does not hold the session shows its turn, then ends", async () => {
     const schema = server.schema("pgev");
     const a = await start("a", schema);
