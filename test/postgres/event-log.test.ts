@@ -93,6 +93,15 @@ describe("postgres event log: runtimes", () => {
     return runtime;
   }
 
+  /** Runtimes `a` and `b` on a fresh schema, and session `s`, made by `a` with one input that ran. */
+  async function pair(first: string): Promise<{ schema: string; a: Runtime; b: Runtime }> {
+    const schema = server.schema("pgev");
+    const a = await start("a", schema);
+    const b = await start("b", schema);
+    await a.session("s", { agent: "echo" }).send(first).result();
+    return { schema, a, b };
+  }
+
   it("a runtime follows a session another holds: what was committed, then live, each event once and in order", async () => {
     const schema = server.schema("pgev");
     const a = await start("a", schema);
@@ -140,10 +149,7 @@ describe("postgres event log: runtimes", () => {
   }, 20_000);
 
   it("a session handed over by a clean stop is numbered on by its next holder", async () => {
-    const schema = server.schema("pgev");
-    const a = await start("a", schema);
-    const b = await start("b", schema);
-    await a.session("s", { agent: "echo" }).send("one").result();
+    const { schema, a, b } = await pair("one");
     // b follows while a holds the session, and goes on following when a stops and b takes over.
     const seen: SessionEvent[] = [];
     const following = (async () => {
@@ -159,21 +165,12 @@ describe("postgres event log: runtimes", () => {
     const logged = await loggedOf(schema, "s");
     expect(logged.map((row) => row.seq)).toEqual(logged.map((_, n) => n + 1));
     expect(seen.map((e) => e.seq)).toEqual(logged.map((row) => row.seq));
-    expect(seen.map((e) => e.event.type)).toEqual([
-      "input.accepted",
-      "turn.started",
-      "turn.ended",
-      "input.accepted",
-      "turn.started",
-      "turn.ended",
-    ]);
+    const turn = ["input.accepted", "turn.started", "turn.ended"];
+    expect(seen.map((e) => e.event.type)).toEqual([...turn, ...turn]);
   }, 20_000);
 
   it("handle.events() of input sent from a process that does not hold the session shows its turn, then ends", async () => {
-    const schema = server.schema("pgev");
-    const a = await start("a", schema);
-    const b = await start("b", schema);
-    await a.session("s", { agent: "echo" }).send("warm").result();
+    const { b } = await pair("warm");
     const handle = b.session("s", { agent: "echo" }).send("from b");
     const types: string[] = [];
     for await (const e of handle.events({ from: "start" })) types.push(e.type);
