@@ -21,7 +21,8 @@ const server = onServer();
 
 const HOOK = join(import.meta.dirname, "..", "crash", "ts-hook.ts");
 const CHILD = join(import.meta.dirname, "event-follow-child.ts");
-const LEASE_MS = 1_500;
+/** Long enough for a restart under the runner's name to beat any claim of its session (a slow spawn). */
+const LEASE_MS = 4_000;
 
 /** A runner named `name` that sends `payloads` to session `f`; the turn of `hangs` never ends. */
 function runner(schema: string, name: string, hangs: string, payloads: readonly string[]): ChildProcess {
