@@ -233,17 +233,18 @@ export class Runtime implements AsyncDisposable {
     if (entry === undefined) {
       if (id.includes(">"))
         fail(SESSION, "session id", id, 'free of ">" (reserved for the sessions of background children)');
-      // On a store shared by processes, another one may have made it since this one started.
-      const made = agentName === undefined ? this.#parts.leaseKeeper?.lookup(id) : undefined;
-      if (made !== undefined && resolved.agents.has(made.agent)) entry = sessions.add(id, made.agent);
-      else if (agentName === undefined)
-        throw new InvalidInputError(
-          "UNKNOWN_SESSION",
-          `no session ${JSON.stringify(id)}; pass { agent } to create it`,
-        );
-      else {
+      if (agentName !== undefined) {
         entry = sessions.add(id, agentName);
         store.createSession({ id, agent: agentName, createdAtMs: dispatcher.epochNow() });
+      } else {
+        // On a store shared by processes, another one may have made it since this one started.
+        const made = this.#parts.leaseKeeper?.lookup(id);
+        if (made === undefined || !resolved.agents.has(made.agent))
+          throw new InvalidInputError(
+            "UNKNOWN_SESSION",
+            `no session ${JSON.stringify(id)}; pass { agent } to create it`,
+          );
+        entry = sessions.add(id, made.agent);
       }
     } else if (agentName !== undefined && agentName !== entry.agentName) {
       fail(
