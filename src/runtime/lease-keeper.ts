@@ -18,7 +18,7 @@ import type { Reason } from "../kernel/outcome.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import type { Claimed, EndRequest, SessionLeases } from "./ports/session-leases.js";
-import type { InputSnapshot, SessionRecord } from "./ports/store.js";
+import type { InputRecord, InputSnapshot, SessionRecord } from "./ports/store.js";
 import { recoverWork } from "./recovery.js";
 import type { SessionEntry } from "./session-table.js";
 import { abandonTurn } from "./turn-stops.js";
@@ -142,6 +142,9 @@ export class LeaseKeeper {
     const resumed = recoverWork(this.#parts, state, {
       live: (record, status, policy, stamp) => {
         const watched = this.#remote.get(record.id);
+        // Accepted elsewhere for a session held here before this claim (see `#logAccepted`).
+        if (status === "queued" && watched === undefined && !claimed.has(record.sessionId))
+          this.#logAccepted(record);
         this.#remote.delete(record.id);
         return watched ?? this.#parts.intake.track(record, status, policy, stamp);
       },
@@ -154,6 +157,19 @@ export class LeaseKeeper {
     for (const turn of resumed) this.#parts.driver.start(turn);
     const touched = new Set(state.queued.map((input) => input.sessionId));
     for (const id of touched) this.#parts.scheduler.wake(id);
+  }
+
+  /**
+   * Logs the acceptance of input another process accepted for a session this one held meanwhile:
+   * only a session's holder records its events, so the sender could not, and nobody else will. It
+   * goes to the session's log alone (this process's event bus reports what happened here, and the
+   * sender's reported the acceptance), before the input is routed, so it precedes the input's turn.
+   * Input accepted before this process held the session (taken over with it) is not logged here:
+   * whether its acceptance was logged then, by the holder that sent it, is not known.
+   */
+  #logAccepted(record: InputRecord): void {
+    const { sessionId, id: inputId, policy } = record;
+    this.#parts.sessionEvents?.record({ type: "input.accepted", sessionId, inputId, policy });
   }
 
   /**

@@ -169,6 +169,22 @@ describe("postgres event log: runtimes", () => {
     expect(seen.map((e) => e.event.type)).toEqual([...turn, ...turn]);
   }, 20_000);
 
+  it("input sent from a process that does not hold the session: the holder logs its acceptance once, before its turn", async () => {
+    const { schema, a, b } = await pair("warm");
+    const fromB = b.session("s").send("from b");
+    expect((await fromB.result()).output).toBe("a:from b");
+    // And one sent by the holder itself, logged as it is accepted: still once each.
+    await a.session("s").send("from a").result();
+    const rows = await sql<{ seq: string; event: string }>(
+      `SELECT seq, event FROM "${schema}".events WHERE session_id = 's' ORDER BY seq`,
+    );
+    const events = rows.map((row) => JSON.parse(row.event) as { type: string; inputId?: string });
+    const turn = ["input.accepted", "turn.started", "turn.ended"];
+    expect(events.map((e) => e.type)).toEqual([...turn, ...turn, ...turn]);
+    expect(events[3]).toMatchObject({ type: "input.accepted", inputId: fromB.id, policy: "enqueue" });
+    expect(rows.map((row) => Number(row.seq))).toEqual(rows.map((_, n) => n + 1));
+  }, 20_000);
+
   it("handle.events() of input sent from a process that does not hold the session shows its turn, then ends", async () => {
     const { b } = await pair("warm");
     const handle = b.session("s", { agent: "echo" }).send("from b");
