@@ -175,6 +175,10 @@ describe("postgres event log: runtimes", () => {
     expect((await fromB.result()).output).toBe("a:from b");
     // And one sent by the holder itself, logged as it is accepted: still once each.
     await a.session("s").send("from a").result();
+    // A turn's end is told once committed, and its event recorded then: follow until it is logged.
+    let ends = 0;
+    for await (const e of a.session("s").events({ after: 0 }))
+      if (e.event.type === "turn.ended" && ++ends === 3) break;
     const rows = await sql<{ seq: string; event: string }>(
       `SELECT seq, event FROM "${schema}".events WHERE session_id = 's' ORDER BY seq`,
     );
