@@ -1,17 +1,12 @@
 /**
- * The cut-off of a count bound on ended inputs — the newest ended input beyond the newest `countMax`
- * — found a step at a time. Finding it walks `countMax` entries of an index from the newest end (a
- * few milliseconds at 100 000), too long for one turn of the host's event loop, so each step walks at
- * most {@link CUTOFF_WALK_ROWS} entries, on from where the last one stopped.
- *
- * Why a cut-off found over several steps, or kept for a while, is safe to delete through: every entry
- * a step passed was newer than it when passed, and nothing but the sweep's own deletes, which follow
- * the walk, removes one. Inputs that end meanwhile only add newer entries, which move the true
- * cut-off later: the one found keeps those and more.
+ * A count bound's cut-off in the SQLite store, found a step at a time by `../cutoff-walk.ts` (which
+ * says why a cut-off found over several steps, or kept for a while, is safe to delete through). A
+ * step runs on the host's event loop, so it passes at most {@link CUTOFF_WALK_ROWS} index entries.
  *
  * @packageDocumentation
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { CutoffWalk } from "../cutoff-walk.js";
 
 /** An ended input's place in end order. */
 export interface Cutoff {
@@ -31,20 +26,15 @@ const ENDED = {
 } as const;
 
 export class CountCutoff {
-  readonly #countMax: number;
-  /** Params: the entries to pass. */
+  readonly #walk: CutoffWalk<Cutoff>;
+  /** Param: the offset. */
   readonly #fromNewest: StatementSync;
-  /** Params: ms, seq (exclusive), the entries to pass less one. */
+  /** Params: ms, seq (exclusive), the offset. */
   readonly #fromOlder: StatementSync;
-  /** Where the walk stopped, and how many entries it has still to pass. */
-  #from: Cutoff | undefined;
-  #left: number;
-  #found: Cutoff | null | undefined;
 
   constructor(db: DatabaseSync, countMax: number, keyed: boolean) {
     const ended = keyed ? ENDED.keyed : ENDED.all;
-    this.#countMax = countMax;
-    this.#left = countMax;
+    this.#walk = new CutoffWalk(countMax, CUTOFF_WALK_ROWS);
     this.#fromNewest = db.prepare(`SELECT ended_at_ms AS ms, seq FROM inputs WHERE ${ended} ${ORDER}`);
     this.#fromOlder = db.prepare(
       `SELECT ended_at_ms AS ms, seq FROM inputs WHERE ${ended} AND (ended_at_ms, seq) < (?, ?) ${ORDER}`,
@@ -56,24 +46,17 @@ export class CountCutoff {
    * `undefined` while the walk goes on. Once found, it stays until {@link reset}.
    */
   step(): Cutoff | null | undefined {
-    if (this.#found !== undefined) return this.#found;
-    const passed = Math.min(this.#left, CUTOFF_WALK_ROWS);
+    const step = this.#walk.next();
+    if (step === undefined) return this.#walk.found;
+    const { after, offset } = step;
     const row = (
-      this.#from === undefined
-        ? this.#fromNewest.get(passed)
-        : this.#fromOlder.get(this.#from.ms, this.#from.seq, passed - 1)
+      after === undefined ? this.#fromNewest.get(offset) : this.#fromOlder.get(after.ms, after.seq, offset)
     ) as Cutoff | undefined;
-    this.#left -= passed;
-    if (row === undefined) this.#found = null;
-    else if (this.#left === 0) this.#found = { ms: row.ms, seq: row.seq };
-    else this.#from = { ms: row.ms, seq: row.seq };
-    return this.#found;
+    return this.#walk.reached(row === undefined ? undefined : { ms: row.ms, seq: row.seq });
   }
 
   /** Forgets the cut-off: the next {@link step} walks from the newest end again. */
   reset(): void {
-    this.#from = undefined;
-    this.#left = this.#countMax;
-    this.#found = undefined;
+    this.#walk.reset();
   }
 }
