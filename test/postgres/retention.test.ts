@@ -25,6 +25,7 @@ import {
   twoProcesses,
 } from "./retention-kit.js";
 import { sql } from "./server.js";
+import { startProxy } from "./tcp-proxy.js";
 
 const server = onServer();
 
@@ -168,6 +169,28 @@ describe("postgres retention: in the background", () => {
     await settlesAt(() => count(schema, "ended_at_ms IS NOT NULL"), 3);
     expect(await sweepBackends(a)).toHaveLength(1);
     await a.close();
+    await settlesAt(() => sweepBackends(a), []);
+  });
+
+  it("close() while the sweep's connection is still starting ends once the server answers, leaving no connection", async () => {
+    const schema = server.schema("pgr");
+    const proxy = server.keep(await startProxy(5432));
+    const a = server.store(schema, {
+      connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      processId: `slow-${schema}`,
+    });
+    await a.open();
+    // The store's own connections are up; the sweep's, made at its first try, waits for the server.
+    await proxy.hold();
+    await settlesAt(() => proxy.held(), 1);
+    const closing = a.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await proxy.release();
+    const closed = await Promise.race([
+      closing.then(() => "closed"),
+      new Promise((resolve) => setTimeout(resolve, 10_000, "still closing after 10 s")),
+    ]);
+    expect(closed).toBe("closed");
     await settlesAt(() => sweepBackends(a), []);
   });
 

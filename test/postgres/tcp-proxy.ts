@@ -1,7 +1,9 @@
 /**
  * A TCP proxy in front of the PostgreSQL server, for fault tests that must not disturb the shared
  * server: `cut()` drops every connection through it and refuses new ones, as a network outage or a
- * server restart does to its clients; `restore()` lets connections through again. It runs on a
+ * server restart does to its clients; `restore()` lets connections through again. `hold()` accepts
+ * new connections but forwards nothing of them, as a server too busy to answer a connection's start
+ * does, until `release()`; `held()` says how many wait. It runs on a
  * thread of its own: the store's synchronous reads block the test's thread while they wait for the
  * server, and a proxy there could not forward their bytes.
  */
@@ -12,6 +14,9 @@ export interface TcpProxy extends AsyncDisposable {
   readonly port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  hold(): Promise<void>;
+  release(): Promise<void>;
+  held(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -20,8 +25,16 @@ const { createConnection, createServer } = require("node:net");
 const { parentPort, workerData } = require("node:worker_threads");
 const sockets = new Set();
 let open = true;
+let holding = false;
+const waiting = [];
 const server = createServer((client) => {
   if (!open) return client.destroy();
+  if (!holding) return forward(client);
+  client.pause();
+  waiting.push(client);
+});
+function forward(client) {
+  client.resume();
   const upstream = createConnection(workerData.port, workerData.host);
   sockets.add(client);
   sockets.add(upstream);
@@ -30,12 +43,15 @@ const server = createServer((client) => {
   upstream.on("error", drop).on("close", drop);
   client.pipe(upstream);
   upstream.pipe(client);
-});
+}
 server.listen(0, "127.0.0.1", () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on("message", (command) => {
-  if (command === "cut") { open = false; for (const s of sockets) s.destroy(); sockets.clear(); }
+  if (command === "cut") { open = false; for (const s of [...sockets, ...waiting.splice(0)]) s.destroy(); sockets.clear(); }
   if (command === "restore") open = true;
-  if (command === "close") { open = false; for (const s of sockets) s.destroy(); server.close(() => process.exit(0)); }
+  if (command === "hold") holding = true;
+  if (command === "release") { holding = false; for (const c of waiting.splice(0)) if (!c.destroyed) forward(c); }
+  if (command === "held") return parentPort.postMessage({ done: command, held: waiting.filter((c) => !c.destroyed).length });
+  if (command === "close") { open = false; for (const s of [...sockets, ...waiting.splice(0)]) s.destroy(); server.close(() => process.exit(0)); }
   parentPort.postMessage({ done: command });
 });
 `;
@@ -43,11 +59,11 @@ parentPort.on("message", (command) => {
 export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const worker = new Worker(PROXY, { eval: true, workerData: { port: targetPort, host: targetHost } });
   const [{ port }] = (await once(worker, "message")) as [{ port: number }];
-  const command = async (name: string): Promise<void> => {
+  const command = async (name: string): Promise<{ held?: number }> => {
     worker.postMessage(name);
     for (;;) {
-      const [reply] = (await once(worker, "message")) as [{ done?: string }];
-      if (reply.done === name) return;
+      const [reply] = (await once(worker, "message")) as [{ done?: string; held?: number }];
+      if (reply.done === name) return reply;
     }
   };
   const close = async () => {
@@ -56,8 +72,11 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): 
   };
   return {
     port,
-    cut: () => command("cut"),
-    restore: () => command("restore"),
+    cut: async () => void (await command("cut")),
+    restore: async () => void (await command("restore")),
+    hold: async () => void (await command("hold")),
+    release: async () => void (await command("release")),
+    held: async () => (await command("held")).held ?? 0,
     close,
     [Symbol.asyncDispose]: close,
   };

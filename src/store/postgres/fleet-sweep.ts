@@ -86,7 +86,8 @@ export class FleetSweep {
 
   /**
    * Stops the sweeps and disconnects at once: a sweep under way stops after the statement it runs
-   * (each commits on its own), and the lock goes with the connection. Idempotent.
+   * (each commits on its own), and the lock goes with the connection; a connection still starting
+   * is ended once it is up (or has failed, within `statementTimeoutMs`). Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -151,18 +152,25 @@ export class FleetSweep {
       application_name: `${(config.application_name ?? "offstage").slice(0, 57)} sweep`,
       statement_timeout: statementTimeoutMs,
       query_timeout: statementTimeoutMs,
+      connectionTimeoutMillis: statementTimeoutMs,
     });
     // A dropped connection fails the sweep under way, if any; the next one connects again.
     client.on("error", () => {
       if (this.#client === client) this.#drop();
     });
-    this.#client = client;
+    // Not ended while it starts: `pg` never settles a `connect()` its `end()` cut short, and
+    // `close()` waits for the sweep that awaits it. A close meanwhile ends it once it is up.
     try {
       await client.connect();
     } catch (error) {
-      this.#drop();
+      client.end().catch(() => undefined);
       throw error;
     }
+    if (this.#closed) {
+      client.end().catch(() => undefined);
+      throw new Error("the sweep was closed while it connected");
+    }
+    this.#client = client;
     // A frozen process's lock is let go with its connection (PostgreSQL 14 and later know the
     // setting; an older server keeps the connection, and its sweeps wait for the process).
     await client
