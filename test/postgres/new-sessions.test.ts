@@ -5,6 +5,7 @@
  * session another process made first is left to it, with the input.
  */
 import { describe, expect, it } from "vitest";
+import { createRuntime, silentLogger } from "../../src/index.js";
 import type { PostgresStore } from "../../src/store/postgres/index.js";
 import { record } from "../../src/testing/conformance/fixtures.js";
 import { polled } from "../support/async.js";
@@ -65,6 +66,47 @@ describe("postgres store: new sessions", () => {
     store.leases.taken(["i1", "i2"]);
     // A poll's claim, which reads every input not taken, hands neither back again.
     expect((await store.leases.claim()).queued).toEqual([]);
+  });
+
+  it("what a claim hands back is committed by the time it does: the runtime takes it as stored", async () => {
+    const schema = server.schema("new");
+    const { store, woken } = await listening(schema, "a");
+    store.createSession({ id: "s1", agent: "x", createdAtMs: 1 });
+    store.accept(record("i1", 1));
+    // A read writes what is held (the session's row aside, i1 in the open group) without committing.
+    expect(store.input("i1")?.status).toBe("queued");
+    await polled(async () => woken.includes("s1"));
+    store.accept(record("i2", 2));
+    const claimed = await store.leases.claim(["s1"]);
+    expect(claimed.queued.map((input) => input.id)).toEqual(["i1", "i2"]);
+    expect(await sql(`SELECT id FROM "${schema}".inputs ORDER BY id`)).toEqual([{ id: "i1" }, { id: "i2" }]);
+    // A poll's claim, which reads the database too, hands back only what is committed as well.
+    store.accept(record("i3", 3));
+    store.leases.taken(["i1", "i2"]);
+    await store.leases.claim();
+    expect(await sql(`SELECT id FROM "${schema}".inputs WHERE id = 'i3'`)).toEqual([{ id: "i3" }]);
+  });
+
+  it("a runtime's durable receipt for input to new sessions means its row is committed", async () => {
+    const schema = server.schema("new");
+    const runtime = server.keep(
+      createRuntime({
+        // Turns that outlast a group's commit window: each session's next group commits on its own.
+        agents: { f: { run: async (input) => new Promise((resolve) => setTimeout(resolve, 20, input)) } },
+        store: server.store(schema, { processId: "r" }),
+        logger: silentLogger,
+      }),
+    );
+    await runtime.start();
+    const missing: string[] = [];
+    for (let n = 0; n < 80; n++) {
+      const session = runtime.session(`s${n}`, { agent: "f" });
+      const handles = [session.send("a"), session.send("b")];
+      expect(await Promise.all(handles.map((h) => h.stored()))).toEqual(["durable", "durable"]);
+      const rows = await sql(`SELECT id FROM "${schema}".inputs WHERE session_id = $1`, [`s${n}`]);
+      if (rows.length !== 2) missing.push(`s${n}`);
+    }
+    expect(missing).toEqual([]);
   });
 
   it("a session with no input sent meanwhile is held once its row is in", async () => {

@@ -102,7 +102,11 @@ export class HeldLeases implements SessionLeases {
     // Taken before the reads: input sent to a fresh session after them is not in this claim.
     const created = this.newSessions.snapshot(sessionIds);
     // The store's own wake for sessions it created: their input is here; a poll reads the rest.
-    if (sessionIds !== undefined && created.size === sessionIds.length) return this.#handBack(created);
+    // Handed back once committed: the runtime takes what a claim hands it as stored.
+    if (sessionIds !== undefined && created.size === sessionIds.length) {
+      await conn.commit();
+      return this.#handBack(created);
+    }
     const { rows } = await conn.read(sql.claimFree, [this.#processId, CLAIM_MAX, [...this.#unhanded]], true);
     const claimed = rows.map((row) => row.id as string);
     for (const id of claimed) this.#unhanded.add(id);
@@ -120,6 +124,9 @@ export class HeldLeases implements SessionLeases {
     const sessions = (await conn.read(sql.sessionsById, [claimed])).rows.map(sessionOf);
     const seq = (await conn.read(sql.maxSeq, [])).rows[0]?.seq as number | null;
     const endRequests = await takeEndRequests(conn, sql, this.#processId, sessionIds);
+    // What it read may be this process's own writes of the open group (input sent to a session it
+    // was creating): the runtime takes it as stored, so it is committed first.
+    await conn.commit();
     // Held only now, as the runtime takes their work up: held earlier, while this claim still read,
     // a send would have begun a turn of a session whose unfinished turn it did not have yet.
     for (const row of rows) {
