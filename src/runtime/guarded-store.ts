@@ -43,6 +43,8 @@ export class GuardedStore implements Store {
   readonly leases?: SessionLeases;
   readonly queuedSessions?: Required<Store>["queuedSessions"];
   readonly queuedOf?: Required<Store>["queuedOf"];
+  /** Not watched, as `close()`: the stop that calls it has failed the store already. */
+  readonly abandon?: Required<Store>["abandon"];
 
   constructor(store: Store, parts: RuntimeParts) {
     this.#store = store;
@@ -50,6 +52,7 @@ export class GuardedStore implements Store {
     if (store.delegations !== undefined) this.delegations = guardLog(store.delegations, this);
     if (store.eventLog !== undefined) this.eventLog = guardEventLog(store.eventLog, this);
     if (store.leases !== undefined) this.leases = store.leases;
+    if (store.abandon !== undefined) this.abandon = store.abandon.bind(store);
     // Paged recovery is offered only when the adapter offers it (boot asks whether it is there).
     if (store.queuedSessions !== undefined && store.queuedOf !== undefined) {
       const { queuedSessions, queuedOf } = store;

@@ -10,6 +10,8 @@
  *
  * @packageDocumentation
  */
+import { OffstageError } from "../errors.js";
+import { DEFAULTS } from "../kernel/limits.js";
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
 import type { RuntimeParts } from "./parts.js";
@@ -65,13 +67,30 @@ async function stopping(
   interruptAll(parts, STOPPED);
   await until(parts, () => driver.runningTurns === 0 && driver.outstandingCalls === 0, deadline);
   const abandonedCalls = driver.outstandingCalls;
+  // The store's last commit, and the leases handed back, get the time left, and `landWaitMs` at
+  // least. A store that cannot finish them then (a server that does not answer) has failed: its
+  // pending writes are dropped, as a crash drops them, and the handles they carried say so.
+  const storeWaitMs = () => Math.max(deadline - clock.monotonicMs(), DEFAULTS.storeProbe.landWaitMs);
   // A rejection reaches the store's health (the guarded store), which names it once.
-  await store.commit().catch(() => undefined);
+  let finished = await within(parts, store.commit(), storeWaitMs());
   if (parts.leaseKeeper !== undefined) {
     parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
     // Other processes take this one's sessions over now, not once its leases lapse.
-    await store.leases?.release().catch((error: unknown) => events.report("handing leases back", error));
+    if (finished && store.leases !== undefined)
+      finished = await within(
+        parts,
+        store.leases.release().catch((error: unknown) => events.report("handing leases back", error)),
+        storeWaitMs(),
+      );
   }
+  const abandon = !finished && store.abandon !== undefined;
+  if (abandon)
+    parts.health.failed(
+      new OffstageError(
+        "STORE_UNAVAILABLE",
+        `the ${store.kind} store did not commit within the stop's deadline; its pending writes were dropped`,
+      ),
+    );
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
@@ -79,7 +98,9 @@ async function stopping(
   detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
-  await store.close().catch((error: unknown) => events.report("closing the store", error));
+  await (abandon ? store.abandon!() : store.close()).catch((error: unknown) =>
+    events.report("closing the store", error),
+  );
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);
@@ -94,6 +115,19 @@ async function stopping(
   );
   events.emit({ type: "runtime.stopped", status, lostInputs, storeError: run.storeError!.message });
   return status;
+}
+
+/** Whether `work` settled within `waitMs` (a rejection counts: its failure is reported where it happens). */
+function within(parts: RuntimeParts, work: Promise<unknown>, waitMs: number): Promise<boolean> {
+  const { clock } = parts;
+  return new Promise<boolean>((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), waitMs);
+    const done = () => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    work.then(done, done);
+  });
 }
 
 /** Resolves when `done()` holds (checked whenever work settles) or the deadline passes. */

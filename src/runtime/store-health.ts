@@ -121,7 +121,8 @@ export class StoreHealth {
     if (this.#failedAtMs - this.#recoveredAtMs >= DEFAULTS.storeProbe.logEveryMs)
       this.#probeMs = DEFAULTS.storeProbe.firstMs;
     this.#logged = false;
-    this.#logFailure();
+    // A stop logs the failure itself, once it has settled what the failure left.
+    if (run.state === "degraded") this.#logFailure();
     events.emit({
       type: "store.failed",
       code: run.storeError.code,

@@ -21,7 +21,7 @@ const server = onServer();
 const proxies: TcpProxy[] = [];
 
 // Runs before the fixture disposes the test's runtime (after-hooks run last-registered first): a
-// runtime stops only once it can reach the server again.
+// runtime that cannot reach the server at its stop drops what it had not committed.
 afterEach(async () => {
   for (const proxy of proxies.splice(0)) await proxy.restore();
 });
@@ -29,8 +29,11 @@ afterEach(async () => {
 const gates = new Map<string, Promise<void>>();
 const runs = new Map<string, number>();
 
-async function start(url: string, processId: string): Promise<{ runtime: Runtime; schema: string }> {
-  const schema = server.schema("flt");
+async function start(
+  url: string,
+  processId: string,
+  schema = server.schema("flt"),
+): Promise<{ runtime: Runtime; schema: string }> {
   const runtime = createRuntime({
     agents: {
       echo: {
@@ -47,6 +50,15 @@ async function start(url: string, processId: string): Promise<{ runtime: Runtime
   server.keep(runtime);
   await runtime.start();
   return { runtime, schema };
+}
+
+/** A runtime whose every connection to the server goes through a proxy the test can cut. */
+async function startBehindProxy(
+  processId: string,
+): Promise<{ proxy: TcpProxy; runtime: Runtime; schema: string }> {
+  const proxy = await startProxy(5432);
+  proxies.push(server.keep(proxy));
+  return { proxy, ...(await start(`postgres://postgres@127.0.0.1:${proxy.port}/test`, processId)) };
 }
 
 /** Sends until the store refuses with STORE_UNAVAILABLE; returns what it accepted meanwhile. */
@@ -74,10 +86,7 @@ async function expectEveryInputOnce(schema: string, handles: readonly TurnHandle
 
 describe("postgres: faults", () => {
   it("connection lost mid-run: send() refuses, the running turn pauses and resumes, nothing accepted is lost", async () => {
-    const proxy = await startProxy(5432);
-    proxies.push(server.keep(proxy));
-    const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
-    const { runtime, schema } = await start(url, "faulty");
+    const { proxy, runtime, schema } = await startBehindProxy("faulty");
     const s = runtime.session("s", { agent: "echo" });
     const gate = deferred();
     gates.set("running", gate.promise);
@@ -128,5 +137,38 @@ describe("postgres: faults", () => {
     }
     expect(later).toHaveLength(3);
     await expectEveryInputOnce(schema, [...handles, ...later]);
+  }, 30_000);
+
+  it("stop() while the server does not answer returns by its deadline (store_failed) and settles every handle; the next start runs what was committed", async () => {
+    const { proxy, runtime, schema } = await startBehindProxy("unanswered");
+    const s = runtime.session("s", { agent: "echo" });
+    const gate = deferred();
+    gates.set("cut off", gate.promise);
+    const handles = [s.send("cut off"), s.send("waiting")];
+    await Promise.all(handles.map((h) => h.stored()));
+    await eventually(() => handles[0]!.status === "running", "the first turn to run");
+    await proxy.cut();
+    // The turn ends while the server is gone: its end is written but never committed.
+    gate.resolve();
+    const stopped = runtime.stop({ timeoutMs: 200 });
+    const outcome = await Promise.race([
+      stopped,
+      new Promise((resolve) => setTimeout(resolve, 10_000, "still stopping after 10 s")),
+    ]);
+    expect(outcome).toBe("store_failed");
+    // Both were committed before the cut: they are kept, and say so.
+    expect(handles.map((h) => [h.poll()?.status, h.poll()?.outcome.reason?.code])).toEqual([
+      ["interrupted", "store_failed"],
+      ["interrupted", "store_failed"],
+    ]);
+
+    await proxy.restore();
+    const again = await start(PG_URL, "unanswered", schema);
+    const found = handles.map((h) => again.runtime.handle(h.id)!);
+    expect(found.every((h) => h !== undefined)).toBe(true);
+    await expectEveryInputOnce(schema, found);
+    // The first turn's end was dropped with the rest: it ran again, as after a crash.
+    expect(runs.get("cut off")).toBe(2);
+    expect(runs.get("waiting")).toBe(1);
   }, 30_000);
 });

@@ -92,7 +92,7 @@ async function start(
       alive = false;
       const at = processes.indexOf(p);
       if (at >= 0) processes.splice(at, 1);
-      store.abandon();
+      store.crash();
     },
   };
   if (options.dieAtStart === true)

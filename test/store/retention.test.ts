@@ -284,7 +284,7 @@ describe("history is read incrementally", () => {
     });
     expect(store.history("s1")).toHaveLength(committed.length + 1);
     // Dropped as kill -9 drops it: the group rolls back, and so must what was read from it.
-    store.abandon();
+    store.crash();
     await store.open();
     expect(store.history("s1")).toEqual(committed);
   });

@@ -228,7 +228,7 @@ describe("boot gate: one live runtime per file, by a lock the OS drops with its 
     const path = freshPath();
     const first = createSqliteStore({ path });
     await first.open();
-    first.abandon();
+    first.crash();
     const second = createSqliteStore({ path });
     await second.open();
     await second.close();

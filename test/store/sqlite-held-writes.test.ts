@@ -361,7 +361,7 @@ describe("writes held in their group", () => {
   it("is lost with its group when the process dies before the commit", async () => {
     const store = await opened();
     store.startTurn(start("t1", ["i1"]));
-    store.abandon();
+    store.crash();
     const next = createSqliteStore({ path: store.path });
     open.push(next);
     const state = await next.open();

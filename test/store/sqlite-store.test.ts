@@ -12,7 +12,7 @@ import { freshPath, removeFiles } from "./sqlite-files.js";
 runStoreConformance("sqlite", {
   create: () => createSqliteStore({ path: freshPath() }),
   reopen: (store) => createSqliteStore({ path: (store as SqliteStore).path }),
-  crash: (store) => (store as Store as SqliteStore).abandon(),
+  crash: (store) => (store as Store as SqliteStore).crash(),
   cleanup: removeFiles,
 });
 

@@ -248,4 +248,12 @@ export interface Store {
   readonly leases?: SessionLeases;
   /** Commits what is pending and releases the store. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Releases the store at once without committing what is pending, as a killed process leaves it
+   * (a store shared by processes keeps this one's leases until they lapse). A stop calls it instead
+   * of `close()` when the store's last commit did not finish in time — a server that does not
+   * answer — and reports the inputs those writes carried as lost: they must not land later.
+   * Optional: a store whose commits always finish needs none. Idempotent.
+   */
+  abandon?(): Promise<void>;
 }

@@ -313,8 +313,9 @@ export class PostgresStore implements Store, AsyncDisposable {
   }
 
   /**
-   * @internal Drops the store as `kill -9` drops its process: the open transaction is lost, the
-   * heartbeat stops and the leases stay behind until they lapse. For crash tests in one process.
+   * Drops the store as `kill -9` drops its process: the open transaction is lost, the heartbeat
+   * stops and the leases stay behind until they lapse. A runtime's stop calls it when the server
+   * does not answer its last commit in time (see `Store.abandon`); crash tests call it too.
    */
   async abandon(): Promise<void> {
     const open = this.#open;

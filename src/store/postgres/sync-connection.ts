@@ -85,11 +85,21 @@ export class SyncConnection {
       if (this.#waiting.size === 0) this.#worker.unref();
       waiter?.resolve(reply);
     });
-    this.#worker.on("error", (error) => {
-      for (const waiter of this.#waiting.values())
-        waiter.resolve({ id: 0, error: { message: error.message, code: undefined, unavailable: false } });
+    const answerAll = (error: WorkerError) => {
+      for (const waiter of this.#waiting.values()) waiter.resolve({ id: 0, error });
       this.#waiting.clear();
-    });
+    };
+    this.#worker.on("error", (error) =>
+      answerAll({ message: error.message, code: undefined, unavailable: false }),
+    );
+    // Ended (abandoned) while a commit waited, say for a server that does not answer: it never will.
+    this.#worker.on("exit", () =>
+      answerAll({
+        message: "the connection was dropped before it answered",
+        code: undefined,
+        unavailable: true,
+      }),
+    );
     // The worker holds the process alive only while someone awaits it (a commit, a close): an
     // idle store must not keep a host from exiting, and an awaited commit must not be cut short.
     this.#worker.unref();

@@ -277,7 +277,7 @@ export class SqliteStore implements Store, AsyncDisposable {
    * is released as the OS releases a dead process's, and the lock row stays behind for the next open
    * to take over. For crash tests that run in one process.
    */
-  abandon(): void {
+  crash(): void {
     const conn = this.#conn;
     if (conn === undefined) return;
     this.#conn = undefined;
