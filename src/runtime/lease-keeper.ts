@@ -96,11 +96,16 @@ export class LeaseKeeper {
   close(settle: (live: LiveInput) => void): void {
     this.#unlisten?.();
     this.#unlisten = undefined;
+    this.settleWatched(settle);
+    this.#wanted = undefined;
+  }
+
+  /** Hands every watched handle to `settle` and watches none (a failed store settles them all). */
+  settleWatched(settle: (live: LiveInput) => void): void {
     for (const live of this.#remote.values()) settle(live);
     for (const live of this.#followers.values()) settle(live);
     this.#remote.clear();
     this.#followers.clear();
-    this.#wanted = undefined;
   }
 
   #want(sessionId: string | undefined): void {

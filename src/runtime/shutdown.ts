@@ -73,24 +73,20 @@ async function stopping(
   const storeWaitMs = () => Math.max(deadline - clock.monotonicMs(), DEFAULTS.storeProbe.landWaitMs);
   // A rejection reaches the store's health (the guarded store), which names it once.
   let finished = await within(parts, store.commit(), storeWaitMs());
+  // Before the watched handles settle as detached: those whose input was not committed are lost.
+  if (!finished) abandoned(parts);
   if (parts.leaseKeeper !== undefined) {
     parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
     // Other processes take this one's sessions over now, not once its leases lapse.
-    if (finished && store.leases !== undefined)
+    if (finished && store.leases !== undefined) {
       finished = await within(
         parts,
         store.leases.release().catch((error: unknown) => events.report("handing leases back", error)),
         storeWaitMs(),
       );
+      if (!finished) abandoned(parts);
+    }
   }
-  const abandon = !finished && store.abandon !== undefined;
-  if (abandon)
-    parts.health.failed(
-      new OffstageError(
-        "STORE_UNAVAILABLE",
-        `the ${store.kind} store did not commit within the stop's deadline; its pending writes were dropped`,
-      ),
-    );
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
   await parts.health.landed(deadline - clock.monotonicMs());
   parts.health.cut();
@@ -98,7 +94,7 @@ async function stopping(
   detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
-  await (abandon ? store.abandon!() : store.close()).catch((error: unknown) =>
+  await (!finished && store.abandon !== undefined ? store.abandon() : store.close()).catch((error: unknown) =>
     events.report("closing the store", error),
   );
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
@@ -115,6 +111,23 @@ async function stopping(
   );
   events.emit({ type: "runtime.stopped", status, lostInputs, storeError: run.storeError!.message });
   return status;
+}
+
+/**
+ * The store did not finish a commit by the stop's deadline. One that can drop what it holds
+ * (`Store.abandon`) has failed, and every handle settles now by what was committed: those writes
+ * will never land. One that cannot will still commit them, so nothing is called lost.
+ */
+function abandoned(parts: RuntimeParts): void {
+  const { store, health } = parts;
+  if (store.abandon === undefined) return;
+  health.failed(
+    new OffstageError(
+      "STORE_UNAVAILABLE",
+      `the ${store.kind} store did not commit within the stop's deadline; its pending writes were dropped`,
+    ),
+  );
+  health.cut();
 }
 
 /** Whether `work` settled within `waitMs` (a rejection counts: its failure is reported where it happens). */

@@ -171,6 +171,8 @@ export class StoreHealth {
       for (const live of entry.queue) settle(live);
       if (entry.turn !== undefined) for (const live of entry.turn.inputs) settle(live);
     }
+    // Input another process runs: one accepted here may have been in the lost group too.
+    this.#parts.leaseKeeper?.settleWatched(settle);
     gate.abandon(settle);
     intake.keys.clear();
     detachAll(this.#parts, kept.reason);
