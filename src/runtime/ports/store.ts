@@ -252,8 +252,9 @@ export interface Store {
    * Releases the store at once without committing what is pending, as a killed process leaves it
    * (a store shared by processes keeps this one's leases until they lapse). A stop calls it instead
    * of `close()` when the store's last commit did not finish in time — a server that does not
-   * answer — and reports the inputs those writes carried as lost: they must not land later.
-   * Optional: a store whose commits always finish needs none. Idempotent.
+   * answer — and reports the inputs those writes carried as lost: they must not land later (a
+   * commit already sent when the connection dropped may have landed; nothing can tell). Optional: a
+   * store whose commits always finish needs none. Idempotent.
    */
   abandon?(): Promise<void>;
 }
