@@ -124,6 +124,7 @@ export type {
 } from "./runtime/ports/model.js";
 export type { ModelResolveContext, ModelResolver, ProviderSettings } from "./runtime/ports/model-resolver.js";
 export type {
+  Abandoned,
   InputEnd,
   InputRecord,
   InputSnapshot,

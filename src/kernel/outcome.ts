@@ -31,6 +31,11 @@ export type ReasonCode =
   | "budget_exceeded"
   | "timed_out"
   | "store_failed"
+  /**
+   * The store failed while it committed the input, and cannot tell whether the commit landed (a
+   * connection dropped under it): if it did, the input runs after the next start.
+   */
+  | "store_in_doubt"
   /** This process lost the session's lease to another process, which runs the turn on. */
   | "lease_lost";
 

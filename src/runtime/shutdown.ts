@@ -74,7 +74,7 @@ async function stopping(
   // A rejection reaches the store's health (the guarded store), which names it once.
   let finished = await within(parts, store.commit(), storeWaitMs());
   // Before the watched handles settle as detached: those whose input was not committed are lost.
-  if (!finished) abandoned(parts);
+  let dropped = !finished && (await abandoned(parts));
   if (parts.leaseKeeper !== undefined) {
     parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
     // Other processes take this one's sessions over now, not once its leases lapse.
@@ -84,7 +84,7 @@ async function stopping(
         store.leases.release().catch((error: unknown) => events.report("handing leases back", error)),
         storeWaitMs(),
       );
-      if (!finished) abandoned(parts);
+      dropped = !finished && (await abandoned(parts));
     }
   }
   // What the store failed to write settles now with its reason (`store_failed`), not as detached.
@@ -94,9 +94,7 @@ async function stopping(
   detachAll(parts);
   children?.dispose();
   const storeFailed = run.storeError !== undefined;
-  await (!finished && store.abandon !== undefined ? store.abandon() : store.close()).catch((error: unknown) =>
-    events.report("closing the store", error),
-  );
+  if (!dropped) await store.close().catch((error: unknown) => events.report("closing the store", error));
   const status = stopStatus({ drain, discarded, abandonedCalls, force, storeFailed });
   run.state = "stopped";
   parts.observer.stopped(status);
@@ -115,19 +113,25 @@ async function stopping(
 
 /**
  * The store did not finish a commit by the stop's deadline. One that can drop what it holds
- * (`Store.abandon`) has failed, and every handle settles now by what was committed: those writes
- * will never land. One that cannot will still commit them, so nothing is called lost.
+ * (`Store.abandon`) has failed: it is dropped, and every handle settles now by what was committed
+ * — those writes will never land, unless the store says a commit was in doubt. Returns whether it
+ * was dropped; one that cannot be will still commit its writes, so nothing is called lost.
  */
-function abandoned(parts: RuntimeParts): void {
-  const { store, health } = parts;
-  if (store.abandon === undefined) return;
+async function abandoned(parts: RuntimeParts): Promise<boolean> {
+  const { store, health, events } = parts;
+  if (store.abandon === undefined) return false;
   health.failed(
     new OffstageError(
       "STORE_UNAVAILABLE",
       `the ${store.kind} store did not commit within the stop's deadline; its pending writes were dropped`,
     ),
   );
-  health.cut();
+  const { inDoubt } = await store.abandon().catch((error: unknown) => {
+    events.report("abandoning the store", error);
+    return { inDoubt: true };
+  });
+  health.cut({ inDoubt });
+  return true;
 }
 
 /** Whether `work` settled within `waitMs` (a rejection counts: its failure is reported where it happens). */

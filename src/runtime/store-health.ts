@@ -139,14 +139,16 @@ export class StoreHealth {
 
   /**
    * Drops what this process holds and settles every live handle (see the top). Idempotent: with
-   * nothing live, it changes nothing.
+   * nothing live, it changes nothing. `inDoubt`: the store cannot tell whether its last commit
+   * landed (`Store.abandon`), so an input not known committed settles `interrupted`, reason
+   * `store_in_doubt`, rather than lost.
    */
-  cut(): void {
-    this.#drop(true);
+  cut({ inDoubt = false }: { readonly inDoubt?: boolean } = {}): void {
+    this.#drop(true, inDoubt);
   }
 
   /** The cut; `counted` false for what a failed recovery rebuilt (handles nobody was given). */
-  #drop(counted: boolean): void {
+  #drop(counted: boolean, inDoubt = false): void {
     const { run, scheduler, sessions, gate, driver, intake, children, keepAlive } = this.#parts;
     const error = run.storeError;
     if (error === undefined) return;
@@ -155,12 +157,14 @@ export class StoreHealth {
     this.#parts.recovery.end();
     const kept = keptOutcome(error);
     const lost = lostOutcome(error);
+    const doubt = inDoubt ? doubtOf(error) : undefined;
     const settle = (live: LiveInput): void => {
       if (live.poll() !== undefined) return;
       if (live.receipt === "durable" || this.#parts.store.receipt === "stored") {
         live.settle(kept, undefined, undefined);
         if (counted) this.#interruptedInputs += 1;
-      } else {
+      } else if (doubt !== undefined) live.markLost(doubt.outcome, doubt.error);
+      else {
         live.markLost(lost, error);
         if (!counted) return;
         this.#lostInputs += 1;
@@ -295,6 +299,15 @@ function keptOutcome(error: OffstageError): TurnOutcome {
     message: `the store failed (${error.code}: ${error.message}); the input is stored and runs again once the store works (runtime.handle(id) follows it)`,
   };
   return { status: "interrupted", reason };
+}
+
+/** How a handle settles, and its `stored()` rejects, when the store cannot tell whether it committed it. */
+function doubtOf(error: OffstageError): { outcome: TurnOutcome; error: OffstageError } {
+  const message = `the store failed while it committed this input (${error.code}: ${error.message}), and cannot tell whether the commit landed: if it did, the input runs after the next start (runtime.handle(id) then finds it)`;
+  return {
+    outcome: { status: "interrupted", reason: { code: "store_in_doubt", message } },
+    error: new OffstageError(error.code, message, { cause: error }),
+  };
 }
 
 /** How a handle settles when the store lost its input before committing it. */

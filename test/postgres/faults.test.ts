@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRuntime, isOffstageError, type Runtime, type TurnHandle } from "../../src/index.js";
 import { createPostgresStore } from "../../src/store/postgres/index.js";
-import { deferred, eventually } from "../support/async.js";
+import { deferred, eventually, polled } from "../support/async.js";
 import { onServer } from "./on-server.js";
 import { PG_URL, sql } from "./server.js";
 import { startProxy, type TcpProxy } from "./tcp-proxy.js";
@@ -33,6 +33,7 @@ async function start(
   url: string,
   processId: string,
   schema = server.schema("flt"),
+  pollIntervalMs = 50,
 ): Promise<{ runtime: Runtime; schema: string }> {
   const runtime = createRuntime({
     agents: {
@@ -45,7 +46,7 @@ async function start(
       },
     },
     store: createPostgresStore({ connectionString: url, schema, processId, readTimeoutMs: 2_000 }),
-    pollIntervalMs: 50,
+    pollIntervalMs,
   });
   server.keep(runtime);
   await runtime.start();
@@ -55,10 +56,12 @@ async function start(
 /** A runtime whose every connection to the server goes through a proxy the test can cut. */
 async function startBehindProxy(
   processId: string,
+  pollIntervalMs?: number,
 ): Promise<{ proxy: TcpProxy; runtime: Runtime; schema: string }> {
   const proxy = await startProxy(5432);
   proxies.push(server.keep(proxy));
-  return { proxy, ...(await start(`postgres://postgres@127.0.0.1:${proxy.port}/test`, processId)) };
+  const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+  return { proxy, ...(await start(url, processId, undefined, pollIntervalMs)) };
 }
 
 /** Sends until the store refuses with STORE_UNAVAILABLE; returns what it accepted meanwhile. */
@@ -137,6 +140,33 @@ describe("postgres: faults", () => {
     }
     expect(later).toHaveLength(3);
     await expectEveryInputOnce(schema, [...handles, ...later]);
+  }, 30_000);
+
+  it("a stop whose server took the last commit but never answered reports that input in doubt; it runs after the next start", async () => {
+    // No recovery poll: its claim's commit would be another COMMIT on the wire.
+    const { proxy, runtime, schema } = await startBehindProxy("in-doubt", 60_000);
+    const s = runtime.session("s", { agent: "echo" });
+    const first = s.send("first");
+    await first.result();
+    // The commit of the next input reaches the server and commits there; its answer never comes.
+    await proxy.deafenAtCommit();
+    const doubtful = s.send("in doubt");
+    await polled(
+      async () => (await sql(`SELECT 1 FROM "${schema}".inputs WHERE id = $1`, [doubtful.id])).length === 1,
+    );
+    await proxy.cut();
+    expect(await runtime.stop({ timeoutMs: 200 })).toBe("store_failed");
+    expect([doubtful.poll()?.status, doubtful.poll()?.outcome.reason.code]).toEqual([
+      "interrupted",
+      "store_in_doubt",
+    ]);
+    await expect(doubtful.stored()).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
+
+    await proxy.restore();
+    const again = await start(PG_URL, "in-doubt", schema);
+    const found = [first, doubtful].map((h) => again.runtime.handle(h.id)!);
+    expect(found.every((h) => h !== undefined)).toBe(true);
+    await expectEveryInputOnce(schema, found);
   }, 30_000);
 
   it("stop() while the server does not answer returns by its deadline (store_failed) and settles every handle; the next start runs what was committed", async () => {

@@ -25,7 +25,7 @@ runStoreConformance("postgres", {
     const { schema, processId } = store as PostgresStore;
     return createPostgresStore({ connectionString: PG_URL, schema, processId });
   },
-  crash: (store) => (store as Store as PostgresStore).abandon(),
+  crash: async (store) => void (await (store as Store as PostgresStore).abandon()),
   cleanup: () => dropSchemas(conformanceSchemas.splice(0)),
 });
 

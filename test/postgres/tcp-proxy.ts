@@ -3,7 +3,9 @@
  * server: `cut()` drops every connection through it and refuses new ones, as a network outage or a
  * server restart does to its clients; `restore()` lets connections through again. `hold()` accepts
  * new connections but forwards nothing of them, as a server too busy to answer a connection's start
- * does, until `release()`; `held()` says how many wait. It runs on a
+ * does, until `release()`; `held()` says how many wait. `deafenAtCommit()` lets the next `COMMIT` a
+ * client sends through but drops every answer on that connection from then on: the server commits,
+ * the client never hears so. It runs on a
  * thread of its own: the store's synchronous reads block the test's thread while they wait for the
  * server, and a proxy there could not forward their bytes.
  */
@@ -15,6 +17,7 @@ export interface TcpProxy extends AsyncDisposable {
   cut(): Promise<void>;
   restore(): Promise<void>;
   hold(): Promise<void>;
+  deafenAtCommit(): Promise<void>;
   release(): Promise<void>;
   held(): Promise<number>;
   close(): Promise<void>;
@@ -27,6 +30,7 @@ const sockets = new Set();
 let open = true;
 let holding = false;
 const waiting = [];
+let deafenAtCommit = false;
 const server = createServer((client) => {
   if (!open) return client.destroy();
   if (!holding) return forward(client);
@@ -43,12 +47,19 @@ function forward(client) {
   upstream.on("error", drop).on("close", drop);
   client.pipe(upstream);
   upstream.pipe(client);
+  client.on("data", (chunk) => {
+    if (!deafenAtCommit || !chunk.includes("COMMIT")) return;
+    deafenAtCommit = false;
+    upstream.unpipe(client);
+    upstream.resume();
+  });
 }
 server.listen(0, "127.0.0.1", () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on("message", (command) => {
   if (command === "cut") { open = false; for (const s of [...sockets, ...waiting.splice(0)]) s.destroy(); sockets.clear(); }
   if (command === "restore") open = true;
   if (command === "hold") holding = true;
+  if (command === "deafenAtCommit") deafenAtCommit = true;
   if (command === "release") { holding = false; for (const c of waiting.splice(0)) if (!c.destroyed) forward(c); }
   if (command === "held") return parentPort.postMessage({ done: command, held: waiting.filter((c) => !c.destroyed).length });
   if (command === "close") { open = false; for (const s of [...sockets, ...waiting.splice(0)]) s.destroy(); server.close(() => process.exit(0)); }
@@ -75,6 +86,7 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1"): 
     cut: async () => void (await command("cut")),
     restore: async () => void (await command("restore")),
     hold: async () => void (await command("hold")),
+    deafenAtCommit: async () => void (await command("deafenAtCommit")),
     release: async () => void (await command("release")),
     held: async () => (await command("held")).held ?? 0,
     close,

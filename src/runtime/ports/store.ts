@@ -252,9 +252,18 @@ export interface Store {
    * Releases the store at once without committing what is pending, as a killed process leaves it
    * (a store shared by processes keeps this one's leases until they lapse). A stop calls it instead
    * of `close()` when the store's last commit did not finish in time — a server that does not
-   * answer — and reports the inputs those writes carried as lost: they must not land later (a
-   * commit already sent when the connection dropped may have landed; nothing can tell). Optional: a
-   * store whose commits always finish needs none. Idempotent.
+   * answer — and reports the inputs those writes carried as lost, or as in doubt when the store
+   * says a commit of them was under way as the connection dropped. Optional: a store whose commits
+   * always finish needs none. Idempotent.
    */
-  abandon?(): Promise<void>;
+  abandon?(): Promise<Abandoned>;
+}
+
+/** What {@link Store.abandon} left behind. */
+export interface Abandoned {
+  /**
+   * A commit was sent and never answered (the connection dropped under it): its writes may have
+   * landed. The writes of a store that is not in doubt were never committed.
+   */
+  readonly inDoubt: boolean;
 }

@@ -25,6 +25,11 @@ export const ASIDES_ANSWERED = { asides: true } as const;
 export const REPLY_FLAG = 0;
 /** Where `shared` says the connection is down (1) or up (0). */
 export const DOWN_FLAG = 1;
+/**
+ * Where `shared` says a group's commit is in doubt (1): the connection dropped after its `COMMIT`
+ * was sent, so it may have landed; until its replay commits (0).
+ */
+export const IN_DOUBT_FLAG = 2;
 
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
@@ -215,10 +220,13 @@ class ConnectionWorker {
     }
     if (group.length === 0 && !this.#inTransaction) return undefined;
     for (;;) {
+      let committing = false;
       try {
         const client = await this.#restore(group, returned);
-        if (this.#inTransaction) await client.query("COMMIT");
+        committing = this.#inTransaction;
+        if (committing) await client.query("COMMIT");
         this.#inTransaction = false;
+        Atomics.store(this.#flags, IN_DOUBT_FLAG, 0);
         for (const rows of returned.values()) this.#reported.push(...rows);
         return undefined;
       } catch (error) {
@@ -229,6 +237,7 @@ class ConnectionWorker {
         // The commit may or may not have happened: the group's statements are written so that
         // running them again after a commit changes nothing (inserts ignore existing rows, updates
         // are guarded by the state they move from, a claim of a session held already keeps it).
+        if (committing) Atomics.store(this.#flags, IN_DOUBT_FLAG, 1);
         this.#drop();
       }
     }

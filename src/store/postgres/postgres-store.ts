@@ -34,6 +34,7 @@ import { CapacityError, InvalidInputError, OffstageError } from "../../errors.js
 import type { Message } from "../../kernel/messages.js";
 import type { SessionLeases } from "../../runtime/ports/session-leases.js";
 import type {
+  Abandoned,
   InputEnd,
   InputRecord,
   InputSnapshot,
@@ -317,9 +318,9 @@ export class PostgresStore implements Store, AsyncDisposable {
    * stops and the leases stay behind until they lapse. A runtime's stop calls it when the server
    * does not answer its last commit in time (see `Store.abandon`); crash tests call it too.
    */
-  async abandon(): Promise<void> {
+  async abandon(): Promise<Abandoned> {
     const open = this.#open;
-    if (open === undefined) return;
+    if (open === undefined) return { inDoubt: false };
     this.#open = undefined;
     this.#closing = Promise.resolve();
     this.#leases.clear();
@@ -327,6 +328,7 @@ export class PostgresStore implements Store, AsyncDisposable {
     open.heartbeat.close();
     await open.sweep.close();
     await open.conn.abandon();
+    return { inDoubt: open.conn.commitInDoubt };
   }
 
   async #shutdown(): Promise<void> {

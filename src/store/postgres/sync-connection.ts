@@ -14,7 +14,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type pg from "pg";
 import { OffstageError } from "../../errors.js";
-import { type ASIDES_ANSWERED, DOWN_FLAG, REPLY_FLAG } from "./connection-worker.js";
+import { type ASIDES_ANSWERED, DOWN_FLAG, IN_DOUBT_FLAG, REPLY_FLAG } from "./connection-worker.js";
 import type { Statement, WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 /** Rows a read returned. */
@@ -65,7 +65,7 @@ export class SyncConnection {
     where: string,
     prepared: readonly string[],
   ) {
-    const shared = new SharedArrayBuffer(8);
+    const shared = new SharedArrayBuffer(12);
     const channel = new MessageChannel();
     const data: WorkerData = {
       offstagePostgresWorker: true,
@@ -113,6 +113,11 @@ export class SyncConnection {
   /** Whether the worker's connection is down (it is reconnecting). */
   get down(): boolean {
     return Atomics.load(this.#flags, DOWN_FLAG) === 1;
+  }
+
+  /** Whether the connection dropped under a commit that has not been replayed since (it may have landed). */
+  get commitInDoubt(): boolean {
+    return Atomics.load(this.#flags, IN_DOUBT_FLAG) === 1;
   }
 
   /**

@@ -89,7 +89,7 @@ export interface WorkerData {
   readonly config: pg.ClientConfig;
   /**
    * Int32Array over it: at `REPLY_FLAG` the sync reply flag, at `DOWN_FLAG` 1 while the connection
-   * is down (both in `connection-worker.ts`).
+   * is down, at `IN_DOUBT_FLAG` 1 while a dropped commit is in doubt (all in `connection-worker.ts`).
    */
   readonly shared: SharedArrayBuffer;
   readonly syncPort: MessagePort;
