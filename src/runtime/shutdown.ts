@@ -73,7 +73,7 @@ async function stopping(
   const storeWaitMs = () => Math.max(deadline - clock.monotonicMs(), DEFAULTS.storeProbe.landWaitMs);
   // A rejection reaches the store's health (the guarded store), which names it once.
   let finished = await within(parts, store.commit(), storeWaitMs());
-  // Before the watched handles settle as detached: those whose input was not committed are lost.
+  // Before the watched handles settle as detached: those whose input was not committed are not kept.
   let dropped = !finished && (await abandoned(parts));
   if (parts.leaseKeeper !== undefined) {
     parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
