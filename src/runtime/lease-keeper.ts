@@ -129,7 +129,8 @@ export class LeaseKeeper {
         for (const request of state.endRequests) this.#end(request);
       }
     } catch (error) {
-      events.report("claiming work from other processes", error);
+      // A stop that closed or dropped the store under the claim: nothing to tell.
+      if (run.state === "running") events.report("claiming work from other processes", error);
     } finally {
       this.#claiming = false;
     }
@@ -242,7 +243,8 @@ export class LeaseKeeper {
       const snapshots = await this.#leases.outcomes([...this.#remote.keys(), ...this.#followers.keys()]);
       this.#parts.dispatcher.post("remote outcomes", () => this.#settle(snapshots));
     } catch (error) {
-      this.#parts.events.report("reading where inputs other processes run stand", error);
+      if (this.#parts.run.state === "running")
+        this.#parts.events.report("reading where inputs other processes run stand", error);
     } finally {
       this.#watching = false;
     }
