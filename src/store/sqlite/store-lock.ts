@@ -68,8 +68,11 @@ export class FileLock {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(lockPathOf(path), { timeout: LOCK_WAIT_MS });
-      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      // Exclusive locking mode only once the lock is held: set before, a connection keeps the shared
+      // lock of its first try while it waits, so two opening at once each wait for the other's and
+      // both give up (both refused, about one pair in fifteen).
       db.exec("BEGIN EXCLUSIVE");
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
       return new FileLock(db);
     } catch (error) {
       db?.close();
