@@ -20,6 +20,21 @@ export interface Clock {
   clearTimeout(token: TimerToken): void;
 }
 
+/**
+ * Whether `work` settled (resolved or rejected: its failure is the caller's to hear elsewhere)
+ * within `waitMs` on `clock`. A wait that must end even when the work never does.
+ */
+export function settlesWithin(clock: Clock, work: Promise<unknown>, waitMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), Math.max(0, waitMs));
+    const done = () => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    work.then(done, done);
+  });
+}
+
 /** The process's real clock: `performance.now()`, `Date.now()` and Node timers (unref'd). */
 export const systemClock: Clock = {
   monotonicMs: () => performance.now(),

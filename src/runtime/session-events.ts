@@ -301,8 +301,7 @@ export class SessionEvents {
    * another process's by then, or its input settled there).
    */
   #released(cursor: Cursor, signal: AbortSignal | undefined): Promise<void> {
-    const shared = this.#recordsHere !== undefined;
-    if (shared && this.#recordsHere?.(cursor.sessionId) === false && this.#committedElsewhere(cursor))
+    if (this.#recordsHere?.(cursor.sessionId) === false && this.#committedElsewhere(cursor))
       return Promise.resolve();
     // Appends made while nobody waited: released once their commit resolves.
     if (cursor.next - 1 > cursor.released && this.#unreleased?.has(cursor) !== true)
@@ -315,7 +314,9 @@ export class SessionEvents {
         if (timer !== undefined) clock.clearTimeout(timer);
         resolve();
       };
-      const timer = shared ? clock.setTimeout(done, options.pollIntervalMs) : undefined;
+      // A shared log: look again after a poll's interval (the session may have moved, or its input settled).
+      const timer =
+        this.#recordsHere === undefined ? undefined : clock.setTimeout(done, options.pollIntervalMs);
       cursor.waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });

@@ -14,6 +14,7 @@ import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import type { Reason } from "../kernel/outcome.js";
 import { type StopStatus, stopStatus } from "../kernel/shutdown/stop-status.js";
+import { settlesWithin } from "./clock.js";
 import type { RuntimeParts } from "./parts.js";
 import { DETACHED, detachAll, interruptAll } from "./turn-stops.js";
 
@@ -72,15 +73,15 @@ async function stopping(
   // pending writes are dropped, as a crash drops them, and the handles they carried say so.
   const storeWaitMs = () => Math.max(deadline - clock.monotonicMs(), DEFAULTS.storeProbe.landWaitMs);
   // A rejection reaches the store's health (the guarded store), which names it once.
-  let finished = await within(parts, store.commit(), storeWaitMs());
+  let finished = await settlesWithin(clock, store.commit(), storeWaitMs());
   // Before the watched handles settle as detached: those whose input was not committed are not kept.
   let dropped = !finished && (await abandoned(parts));
   if (parts.leaseKeeper !== undefined) {
     parts.leaseKeeper.close((live) => live.settle(DETACHED, undefined, undefined));
     // Other processes take this one's sessions over now, not once its leases lapse.
     if (finished && store.leases !== undefined) {
-      finished = await within(
-        parts,
+      finished = await settlesWithin(
+        clock,
         store.leases.release().catch((error: unknown) => events.report("handing leases back", error)),
         storeWaitMs(),
       );
@@ -132,19 +133,6 @@ async function abandoned(parts: RuntimeParts): Promise<boolean> {
   });
   health.cut({ inDoubt });
   return true;
-}
-
-/** Whether `work` settled within `waitMs` (a rejection counts: its failure is reported where it happens). */
-function within(parts: RuntimeParts, work: Promise<unknown>, waitMs: number): Promise<boolean> {
-  const { clock } = parts;
-  return new Promise<boolean>((resolve) => {
-    const timer = clock.setTimeout(() => resolve(false), waitMs);
-    const done = () => {
-      clock.clearTimeout(timer);
-      resolve(true);
-    };
-    work.then(done, done);
-  });
 }
 
 /** Resolves when `done()` holds (checked whenever work settles) or the deadline passes. */

@@ -35,7 +35,7 @@ import { OffstageError } from "../errors.js";
 import { DEFAULTS } from "../kernel/limits.js";
 import { describeCause, type Reason, type TurnOutcome } from "../kernel/outcome.js";
 import { driveRecovered, openStore, recoverStored } from "./boot.js";
-import type { TimerToken } from "./clock.js";
+import { settlesWithin, type TimerToken } from "./clock.js";
 import type { LiveInput } from "./live-input.js";
 import type { RuntimeParts } from "./parts.js";
 import { detachAll } from "./turn-stops.js";
@@ -198,15 +198,9 @@ export class StoreHealth {
    * Resolves once the commits already asked for have landed (see `CommitGate.settled`), or after
    * `waitMs` at most: a store whose commit never answers must not leave handles hanging.
    */
-  landed(waitMs: number): Promise<void> {
+  async landed(waitMs: number): Promise<void> {
     const { gate, clock } = this.#parts;
-    return new Promise((resolve) => {
-      const timer = clock.setTimeout(resolve, Math.max(0, waitMs));
-      void gate.settled().then(() => {
-        clock.clearTimeout(timer);
-        resolve();
-      });
-    });
+    await settlesWithin(clock, gate.settled(), waitMs);
   }
 
   /** A stop: no more probes. */
